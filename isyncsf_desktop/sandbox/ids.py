@@ -1,0 +1,49 @@
+"""Salesforce record ids: 15-character case-sensitive ids and their 18-character checksummed form."""
+
+from __future__ import annotations
+
+import re
+
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_ID_RE = re.compile(r"^[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?$")
+
+
+def checksum(id15: str) -> str:
+    """The three suffix characters that make a 15-character id case-insensitively unique."""
+    out = []
+    for chunk in range(3):
+        bits = 0
+        for pos in range(5):
+            char = id15[chunk * 5 + pos]
+            if "A" <= char <= "Z":
+                bits |= 1 << pos
+        out.append(_ALNUM[bits])
+    return "".join(out)
+
+
+def is_valid_id(value: object) -> bool:
+    """True for a well-formed 15- or 18-character id (with a correct checksum when 18)."""
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        return False
+    return len(value) == 15 or checksum(value[:15]) == value[15:]
+
+
+def to18(value: str) -> str:
+    """Normalise a 15- or 18-character id to 18 characters. Raises ValueError when malformed."""
+    if not is_valid_id(value):
+        raise ValueError(f"malformed id: {value!r}")
+    return value if len(value) == 18 else value + checksum(value)
+
+
+def make_id(prefix: str, pod: str, counter: int) -> str:
+    """An 18-character id: 3-char key prefix, 2-char pod, 10-char base-62 counter, checksum."""
+    if len(prefix) != 3 or len(pod) != 2:
+        raise ValueError("prefix must be 3 characters and pod 2")
+    digits = []
+    n = counter
+    for _ in range(10):
+        n, rem = divmod(n, 62)
+        digits.append(_BASE62[rem])
+    body = prefix + pod + "".join(reversed(digits))
+    return body + checksum(body)

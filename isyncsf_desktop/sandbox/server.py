@@ -1,0 +1,204 @@
+"""Start the sandbox org server: HTTPS on loopback, one SQLite file per org, a CA kept in the data dir.
+
+In-process (tests, the app's first launch)::
+
+    with SandboxServer(data_dir, orgs={"source": "demo-source", "target": "demo-target"}) as server:
+        server.instance_url, server.ca_file, server.token("source")
+
+From a shell: ``isyncsf sandbox serve`` (see :func:`serve`), which prints one JSON line once listening.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import signal
+import ssl
+import threading
+from pathlib import Path
+from typing import Any
+
+import trustme
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from .app import SandboxApp
+from .faults import Faults
+from .seeds import SEED_NAMES, Seed, build_seed
+from .store import OrgStore
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ORGS = {"source": "demo-source", "target": "demo-target"}
+
+
+class SandboxError(RuntimeError):
+    """The sandbox cannot start as asked (bad host, unknown seed, data dir not writable...)."""
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Request logging goes to the ``isyncsf_desktop.sandbox`` logger at DEBUG, not stderr."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        logger.debug("%s %s -> %s", self.command, self.path, code)
+
+    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 - signature from the base class
+        logger.debug("http error: " + format, *args)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        logger.debug(format, *args)
+
+
+def _check_loopback(host: str) -> None:
+    if host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise SandboxError(f"the sandbox listens on loopback only (127.0.0.1, ::1 or localhost), not {host!r}")
+
+
+def _load_ca(data_dir: Path) -> trustme.CA:
+    cert_path, key_path = data_dir / "ca.pem", data_dir / "ca-key.pem"
+    if cert_path.exists() and key_path.exists():
+        return trustme.CA.from_pem(cert_path.read_bytes(), key_path.read_bytes())
+    ca = trustme.CA(organization_name="iSyncSF Sandbox", organization_unit_name="Local sandbox org CA")
+    key_path.write_bytes(ca.private_key_pem.bytes())
+    os.chmod(key_path, 0o600)
+    cert_path.write_bytes(ca.cert_pem.bytes())
+    return ca
+
+
+def parse_org_specs(specs: list[str]) -> dict[str, str]:
+    """``["source=demo-source", "qa=empty"]`` → ``{"source": "demo-source", "qa": "empty"}``."""
+    out: dict[str, str] = {}
+    for spec in specs:
+        alias, sep, seed = spec.partition("=")
+        if not sep or not alias or not seed:
+            raise SandboxError(f"--org takes ALIAS=SEED (e.g. source=demo-source), not {spec!r}")
+        if seed not in SEED_NAMES:
+            raise SandboxError(f"unknown seed {seed!r} for org {alias!r}; known seeds: {', '.join(SEED_NAMES)}")
+        out[alias] = seed
+    return out
+
+
+class SandboxServer:
+    """The sandbox org server on a background thread. A context manager; safe to stop twice."""
+
+    def __init__(self, data_dir: Path | str, orgs: dict[str, str | Seed] | None = None, *,
+                 host: str = "127.0.0.1", port: int = 0):
+        _check_loopback(host)
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.port = port
+        self.org_seeds = dict(orgs or DEFAULT_ORGS)
+        self.stores: dict[str, OrgStore] = {}
+        self.app: SandboxApp | None = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self.ca_file = self.data_dir / "ca.pem"
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> "SandboxServer":
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SandboxError(f"cannot create the sandbox data dir {self.data_dir}: {exc.strerror}") from None
+        ca = _load_ca(self.data_dir)
+        for alias, seed in self.org_seeds.items():
+            self.stores[alias] = self._open_org(alias, seed)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ca.issue_cert("127.0.0.1", "localhost", "::1").configure_cert(context)
+        self.app = SandboxApp(self.stores)
+        try:
+            self._server = make_server(self.host, self.port, self.app, threaded=True,
+                                       request_handler=_QuietHandler, ssl_context=context)
+        except OSError as exc:
+            self._close_stores()
+            raise SandboxError(f"cannot listen on {self.host}:{self.port}: {exc.strerror}") from None
+        self.port = self._server.server_port
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.app.instance_url = f"https://{host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-server", daemon=True)
+        self._thread.start()
+        logger.info("sandbox org server on %s (%s)", self.instance_url, ", ".join(self.stores))
+        return self
+
+    def _open_org(self, alias: str, seed: str | Seed) -> OrgStore:
+        if not alias.replace("-", "").replace("_", "").isalnum():
+            raise SandboxError(f"org alias {alias!r}: use letters, digits, '-' and '_' only")
+        store = OrgStore(self.data_dir / f"{alias}.sqlite3")
+        if not store.initialised:
+            try:
+                seed_obj = build_seed(seed) if isinstance(seed, str) else seed
+            except ValueError as exc:
+                store.close()
+                raise SandboxError(str(exc)) from None
+            store.initialise(seed_obj)
+            logger.info("created sandbox org %s from seed %s", alias, seed_obj.name)
+        return store
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        self._close_stores()
+
+    def _close_stores(self) -> None:
+        for store in self.stores.values():
+            store.close()
+        self.stores.clear()
+
+    def __enter__(self) -> "SandboxServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ access
+    @property
+    def instance_url(self) -> str:
+        assert self.app is not None, "server not started"
+        return self.app.instance_url
+
+    def store(self, alias: str) -> OrgStore:
+        return self.stores[alias]
+
+    def token(self, alias: str) -> str:
+        return self.stores[alias].default_token()
+
+    def faults(self, alias: str) -> Faults:
+        assert self.app is not None
+        return self.app.faults[alias]
+
+    def info(self) -> dict[str, Any]:
+        """What ``sandbox serve`` prints: instance URL, CA file and each org's id and token."""
+        return {"instance_url": self.instance_url, "ca_file": str(self.ca_file.resolve()),
+                "orgs": {alias: {"org_id": store.org_id, "access_token": store.default_token()}
+                         for alias, store in self.stores.items()}}
+
+
+def serve(data_dir: Path, orgs: dict[str, str], host: str = "127.0.0.1", port: int = 0) -> int:
+    """Serve until SIGINT/SIGTERM; print one JSON line once listening. Returns an exit code."""
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with SandboxServer(data_dir, orgs, host=host, port=port) as server:
+            print(json.dumps(server.info()), flush=True)
+            while not stop.wait(0.5):
+                pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0

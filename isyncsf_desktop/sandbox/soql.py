@@ -1,0 +1,1221 @@
+"""SOQL for the sandbox org: a lark grammar, a parsed form and an evaluator over stored rows.
+
+:func:`parse_soql` turns query text into a :class:`SoqlQuery` (syntax only, no schema needed);
+:func:`run_query` checks the query against a :class:`QuerySource`'s schema and evaluates it over
+that source's rows, producing records shaped like the Salesforce REST API's query resource.
+
+Supported grammar (keywords case-insensitive)::
+
+    SELECT item [, item ...] FROM Object [alias]
+        [WHERE condition] [ORDER BY key [, key ...]] [LIMIT n] [OFFSET n]
+
+    item      := path | COUNT() | COUNT(path) [alias]
+    path      := Name [. Name ...]             -- parent relationships, any depth
+    condition := unary | unary AND unary ... | unary OR unary ...   -- mixing needs parentheses
+    unary     := NOT unary | ( condition ) | path op value
+               | path [NOT] IN ( value, ... ) | path [NOT] IN ( SELECT path FROM ... )
+               | path LIKE 'pattern' | path INCLUDES|EXCLUDES ( 'a;b', ... )
+    op        := = | != | <> | < | <= | > | >=
+    value     := 'string' | number | 2024-01-31 | 2024-01-31T10:00:00Z | NULL | TRUE | FALSE
+               | TODAY | LAST_N_DAYS:n | ... (date literals)
+    key       := path [ASC | DESC] [NULLS FIRST | NULLS LAST]
+
+Errors are :class:`SoqlError` with Salesforce's error codes and its
+``\\n<query line>\\n<caret>\\nERROR at Row:r:Column:c\\n<message>`` message layout.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Protocol, Union
+
+from lark import Lark, Token, Transformer
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from .ids import is_valid_id, to18
+from .schema import NUMBER_TYPES, TEXT_TYPES, FieldSpec, ObjectSpec, Schema
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "QueryResult",
+    "QuerySource",
+    "SoqlError",
+    "SoqlQuery",
+    "parse_soql",
+    "run_query",
+]
+
+MAX_OFFSET = 2000
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------
+
+
+class SoqlError(Exception):
+    """A query Salesforce would refuse: ``error_code`` (e.g. MALFORMED_QUERY) and its message."""
+
+    def __init__(self, error_code: str, message: str) -> None:
+        super().__init__(f"{error_code}: {message}")
+        self.error_code = error_code
+        self.message = message
+
+
+def _located(text: str, line: int, column: int, message: str) -> str:
+    """Salesforce's layout: the offending line, a caret under the column, the position, the message."""
+    lines = text.split("\n")
+    line_text = lines[line - 1] if 0 < line <= len(lines) else ""
+    caret = " " * max(column - 1, 0) + "^"
+    return f"\n{line_text}\n{caret}\nERROR at Row:{line}:Column:{column}\n{message}"
+
+
+def _error(code: str, text: str, line: int, column: int, message: str) -> SoqlError:
+    return SoqlError(code, _located(text, line, column, message))
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsed form
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldPath:
+    """A field as written: ``Account.Owner.Name`` is parts ("Account", "Owner", "Name")."""
+
+    parts: tuple[str, ...]
+    line: int
+    column: int
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.parts)
+
+
+@dataclass(frozen=True)
+class CountItem:
+    """``COUNT()`` (field None) or ``COUNT(field) [alias]`` in the SELECT list."""
+
+    field: FieldPath | None
+    alias: str | None
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Literal:
+    """A value in a WHERE clause.
+
+    ``kind`` is one of string, number, date, datetime, null, boolean, date_literal; ``value`` is
+    the decoded Python value (str, int/float, date, aware datetime, None, bool, or
+    ``(NAME, n | None)`` for date literals); ``raw`` is the source text (for strings: between the
+    quotes, escapes intact, which LIKE needs to tell ``\\%`` from ``%``).
+    """
+
+    kind: str
+    value: Any
+    raw: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``field op value``; op is one of = != < <= > >= LIKE IN NOT IN INCLUDES EXCLUDES.
+
+    ``value`` is a Literal, a tuple of Literals (IN, NOT IN, INCLUDES, EXCLUDES) or a
+    :class:`SoqlQuery` (semi-join / anti-join).
+    """
+
+    field: FieldPath
+    op: str
+    value: Union[Literal, tuple[Literal, ...], "SoqlQuery"]
+
+
+@dataclass(frozen=True)
+class BoolExpr:
+    """``a AND b AND ...`` or ``a OR b OR ...``."""
+
+    op: str
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class NotExpr:
+    """``NOT expr``."""
+
+    item: Expr
+
+
+Expr = Union[Comparison, BoolExpr, NotExpr]
+SelectItem = Union[FieldPath, CountItem]
+
+
+@dataclass(frozen=True)
+class OrderItem:
+    """One ORDER BY key. ``nulls_first`` is already defaulted (first for ASC, last for DESC)."""
+
+    field: FieldPath
+    descending: bool
+    nulls_first: bool
+
+
+@dataclass(frozen=True)
+class SoqlQuery:
+    """A parsed SOQL statement (syntax only; names are checked against a schema by run_query)."""
+
+    object_name: str
+    object_line: int
+    object_column: int
+    alias: str | None
+    select: tuple[SelectItem, ...]
+    where: Expr | None = None
+    order_by: tuple[OrderItem, ...] = ()
+    limit: int | None = None
+    offset: int | None = None
+    count: bool = False  # SELECT COUNT() FROM ...
+    text: str = field(default="", compare=False, repr=False)
+
+    @property
+    def is_aggregate(self) -> bool:
+        """True for ``SELECT COUNT(field) ...`` (one AggregateResult row)."""
+        return any(isinstance(item, CountItem) and item.field is not None for item in self.select)
+
+
+# ---------------------------------------------------------------------------------------------
+# Grammar
+# ---------------------------------------------------------------------------------------------
+
+_GRAMMAR = r"""
+start: query
+
+query: "SELECT"i select_list "FROM"i object_ref where_clause? order_clause? limit_clause? offset_clause?
+
+select_list: select_item ("," select_item)*
+?select_item: path
+            | COUNT "(" path? ")" NAME?            -> count_item
+object_ref: NAME NAME?
+path: NAME ("." NAME)*
+
+where_clause: "WHERE"i condition
+?condition: unary
+          | unary ("AND"i unary)+                  -> and_chain
+          | unary ("OR"i unary)+                   -> or_chain
+?unary: "NOT"i unary                               -> negation
+      | "(" condition ")"
+      | comparison
+comparison: path COMP_OP value                     -> cmp
+          | path "LIKE"i value                     -> like
+          | path "IN"i "(" value_list ")"          -> in_list
+          | path "NOT"i "IN"i "(" value_list ")"   -> not_in_list
+          | path "IN"i "(" query ")"               -> in_query
+          | path "NOT"i "IN"i "(" query ")"        -> not_in_query
+          | path "INCLUDES"i "(" value_list ")"    -> includes
+          | path "EXCLUDES"i "(" value_list ")"    -> excludes
+value_list: value ("," value)*
+value: STRING                                      -> string_lit
+     | NUMBER                                      -> number_lit
+     | DATE                                        -> date_lit
+     | DATETIME                                    -> datetime_lit
+     | NULL                                        -> null_lit
+     | TRUE                                        -> true_lit
+     | FALSE                                       -> false_lit
+     | NAME (":" NUMBER)?                          -> date_literal
+
+order_clause: "ORDER"i "BY"i order_item ("," order_item)*
+order_item: path (ASC | DESC)? ("NULLS"i (FIRST | LAST))?
+limit_clause: "LIMIT"i NUMBER
+offset_clause: "OFFSET"i NUMBER
+
+COUNT: "count"i
+NULL: "null"i
+TRUE: "true"i
+FALSE: "false"i
+ASC: "asc"i
+DESC: "desc"i
+FIRST: "first"i
+LAST: "last"i
+COMP_OP: "<=" | ">=" | "!=" | "<>" | "=" | "<" | ">"
+NAME: /[a-z][a-z0-9_]*/i
+STRING: /'(?:[^'\\]|\\.)*'/s
+DATETIME.3: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})/i
+DATE.2: /\d{4}-\d{2}-\d{2}/
+NUMBER: /[+-]?(?:\d+(?:\.\d*)?|\.\d+)/
+
+%import common.WS
+%ignore WS
+"""
+
+
+class _NamesEverywhere:
+    """A no-op post-lexer whose only job is to let NAME be lexed in every parser state.
+
+    With lark's contextual lexer, a keyword string that is also a valid NAME is then matched as
+    NAME and re-typed as the keyword only where the grammar accepts that keyword. So ``Order``
+    stays an object name after FROM, while ``WHEREVER`` is one (unexpected) name rather than
+    ``WHERE`` followed by ``VER``.
+    """
+
+    always_accept = ("NAME",)
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        return stream
+
+
+_PARSER = Lark(_GRAMMAR, parser="lalr", lexer="contextual", postlex=_NamesEverywhere(),
+               maybe_placeholders=False)
+
+_ESCAPES = {"n": "\n", "N": "\n", "r": "\r", "R": "\r", "t": "\t", "T": "\t", "b": "\b", "B": "\b",
+            "f": "\f", "F": "\f", '"': '"', "'": "'", "\\": "\\", "%": "%", "_": "_"}
+
+_FIXED_DATE_LITERALS = {
+    "YESTERDAY", "TODAY", "TOMORROW", "LAST_WEEK", "THIS_WEEK", "NEXT_WEEK", "LAST_MONTH",
+    "THIS_MONTH", "NEXT_MONTH", "LAST_90_DAYS", "NEXT_90_DAYS", "THIS_QUARTER", "LAST_QUARTER",
+    "NEXT_QUARTER", "THIS_YEAR", "LAST_YEAR", "NEXT_YEAR",
+}
+_N_DATE_LITERALS = {
+    "LAST_N_DAYS", "NEXT_N_DAYS", "N_DAYS_AGO", "LAST_N_WEEKS", "NEXT_N_WEEKS", "LAST_N_MONTHS",
+    "NEXT_N_MONTHS", "LAST_N_QUARTERS", "NEXT_N_QUARTERS", "LAST_N_YEARS", "NEXT_N_YEARS",
+}
+
+_UNSUPPORTED = {
+    "GROUP": "GROUP BY", "HAVING": "HAVING", "TYPEOF": "TYPEOF", "WITH": "WITH clauses",
+    "FOR": "FOR VIEW/REFERENCE/UPDATE", "USING": "USING SCOPE", "ROLLUP": "GROUP BY ROLLUP",
+    "CUBE": "GROUP BY CUBE", "FIELDS": "FIELDS()",
+}
+_AGGREGATES = {"MAX", "MIN", "SUM", "AVG", "COUNT_DISTINCT"}
+
+
+def _decode_string(raw: str, text: str, token: Token) -> str:
+    """The value of a quoted string's inner text, with SOQL's backslash escapes applied."""
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        char = raw[i]
+        if char == "\\":
+            nxt = raw[i + 1] if i + 1 < len(raw) else ""
+            if nxt not in _ESCAPES:
+                raise _error("MALFORMED_QUERY", text, token.line or 1, token.column or 1,
+                             f"Invalid string literal '{raw}'. Illegal character sequence "
+                             f"'\\{nxt}' in string literal.")
+            out.append(_ESCAPES[nxt])
+            i += 2
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def _parse_datetime_literal(raw: str) -> datetime | None:
+    value = raw.upper()
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    elif len(value) >= 5 and value[-5] in "+-" and value[-4:].isdigit():
+        value = value[:-2] + ":" + value[-2:]
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+class _Builder(Transformer):  # type: ignore[type-arg]
+    """Turns lark's parse tree into the frozen dataclasses above, checking literals on the way."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(visit_tokens=False)
+        self.text = text
+
+    def _fail(self, token: Token, message: str) -> SoqlError:
+        return _error("MALFORMED_QUERY", self.text, token.line or 1, token.column or 1, message)
+
+    # -- structure -------------------------------------------------------------------------
+
+    def start(self, items: list[Any]) -> SoqlQuery:
+        return items[0]
+
+    def query(self, items: list[Any]) -> SoqlQuery:
+        select: list[SelectItem] = items[0]
+        obj_token, alias = items[1]
+        clauses: dict[str, Any] = dict(items[2:])
+        count_only = [item for item in select if isinstance(item, CountItem) and item.field is None]
+        if count_only and len(select) > 1:
+            other = next(item for item in select if item is not count_only[0])
+            raise _error("MALFORMED_QUERY", self.text, other.line, other.column,
+                         "COUNT() must be the only element in the SELECT list")
+        return SoqlQuery(
+            object_name=str(obj_token),
+            object_line=obj_token.line or 1,
+            object_column=obj_token.column or 1,
+            alias=alias,
+            select=tuple(select),
+            where=clauses.get("where"),
+            order_by=clauses.get("order", ()),
+            limit=clauses.get("limit"),
+            offset=clauses.get("offset"),
+            count=bool(count_only),
+            text=self.text,
+        )
+
+    def select_list(self, items: list[Any]) -> list[SelectItem]:
+        return list(items)
+
+    def count_item(self, items: list[Any]) -> CountItem:
+        count_token: Token = items[0]
+        path = next((item for item in items[1:] if isinstance(item, FieldPath)), None)
+        alias = next((str(item) for item in items[1:] if isinstance(item, Token)), None)
+        if path is None and alias is not None:
+            raise self._fail(items[-1], f"unexpected token: '{alias}'")
+        return CountItem(path, alias, count_token.line or 1, count_token.column or 1)
+
+    def object_ref(self, items: list[Token]) -> tuple[Token, str | None]:
+        if len(items) > 1 and str(items[1]).upper() in _UNSUPPORTED:
+            word = str(items[1])
+            raise self._fail(items[1], f"unexpected token: '{word}' ({_UNSUPPORTED[word.upper()]} "
+                                       "is not supported by the sandbox)")
+        return items[0], (str(items[1]) if len(items) > 1 else None)
+
+    def path(self, items: list[Token]) -> FieldPath:
+        return FieldPath(tuple(str(t) for t in items), items[0].line or 1, items[0].column or 1)
+
+    def where_clause(self, items: list[Any]) -> tuple[str, Expr]:
+        return ("where", items[0])
+
+    def and_chain(self, items: list[Any]) -> BoolExpr:
+        return BoolExpr("AND", tuple(items))
+
+    def or_chain(self, items: list[Any]) -> BoolExpr:
+        return BoolExpr("OR", tuple(items))
+
+    def negation(self, items: list[Any]) -> NotExpr:
+        return NotExpr(items[0])
+
+    def cmp(self, items: list[Any]) -> Comparison:
+        op = str(items[1])
+        return Comparison(items[0], "!=" if op == "<>" else op, items[2])
+
+    def like(self, items: list[Any]) -> Comparison:
+        return Comparison(items[0], "LIKE", items[1])
+
+    def in_list(self, items: list[Any]) -> Comparison:
+        return Comparison(items[0], "IN", tuple(items[1]))
+
+    def not_in_list(self, items: list[Any]) -> Comparison:
+        return Comparison(items[0], "NOT IN", tuple(items[1]))
+
+    def in_query(self, items: list[Any]) -> Comparison:
+        return Comparison(items[0], "IN", items[1])
+
+    def not_in_query(self, items: list[Any]) -> Comparison:
+        return Comparison(items[0], "NOT IN", items[1])
+
+    def includes(self, items: list[Any]) -> Comparison:
+        return Comparison(items[0], "INCLUDES", tuple(items[1]))
+
+    def excludes(self, items: list[Any]) -> Comparison:
+        return Comparison(items[0], "EXCLUDES", tuple(items[1]))
+
+    def value_list(self, items: list[Literal]) -> list[Literal]:
+        return list(items)
+
+    # -- literals --------------------------------------------------------------------------
+
+    @staticmethod
+    def _lit(kind: str, value: Any, token: Token, raw: str | None = None) -> Literal:
+        return Literal(kind, value, str(token) if raw is None else raw, token.line or 1, token.column or 1)
+
+    def string_lit(self, items: list[Token]) -> Literal:
+        token = items[0]
+        raw = str(token)[1:-1]
+        return self._lit("string", _decode_string(raw, self.text, token), token, raw)
+
+    def number_lit(self, items: list[Token]) -> Literal:
+        token = items[0]
+        raw = str(token)
+        value: int | float = float(raw) if "." in raw else int(raw)
+        return self._lit("number", value, token)
+
+    def date_lit(self, items: list[Token]) -> Literal:
+        token = items[0]
+        try:
+            value = date.fromisoformat(str(token))
+        except ValueError:
+            raise self._fail(token, f"invalid date: {token}") from None
+        return self._lit("date", value, token)
+
+    def datetime_lit(self, items: list[Token]) -> Literal:
+        token = items[0]
+        value = _parse_datetime_literal(str(token))
+        if value is None:
+            raise self._fail(token, f"invalid dateTime: {token}")
+        return self._lit("datetime", value, token)
+
+    def null_lit(self, items: list[Token]) -> Literal:
+        return self._lit("null", None, items[0])
+
+    def true_lit(self, items: list[Token]) -> Literal:
+        return self._lit("boolean", True, items[0])
+
+    def false_lit(self, items: list[Token]) -> Literal:
+        return self._lit("boolean", False, items[0])
+
+    def date_literal(self, items: list[Token]) -> Literal:
+        token = items[0]
+        name = str(token).upper()
+        if name in _FIXED_DATE_LITERALS:
+            if len(items) > 1:
+                raise self._fail(token, f"date literal {name} does not take a number")
+            return self._lit("date_literal", (name, None), token)
+        if name in _N_DATE_LITERALS:
+            if len(items) < 2:
+                raise self._fail(token, f"date literal {name} needs a number, e.g. {name}:7")
+            raw_n = str(items[1])
+            if not raw_n.isdigit():
+                raise self._fail(items[1], f"invalid number for {name}: {raw_n}")
+            return self._lit("date_literal", (name, int(raw_n)), token, f"{token}:{raw_n}")
+        raise self._fail(token, f"unexpected token: '{token}'")
+
+    # -- ORDER BY, LIMIT, OFFSET -----------------------------------------------------------
+
+    def order_clause(self, items: list[OrderItem]) -> tuple[str, tuple[OrderItem, ...]]:
+        return ("order", tuple(items))
+
+    def order_item(self, items: list[Any]) -> OrderItem:
+        path: FieldPath = items[0]
+        words = {t.type for t in items[1:]}
+        descending = "DESC" in words
+        if "FIRST" in words:
+            nulls_first = True
+        elif "LAST" in words:
+            nulls_first = False
+        else:
+            nulls_first = not descending
+        return OrderItem(path, descending, nulls_first)
+
+    def _count(self, token: Token, clause: str) -> int:
+        raw = str(token)
+        if not raw.isdigit():
+            raise self._fail(token, f"{clause} must be a non-negative integer, not {raw}")
+        return int(raw)
+
+    def limit_clause(self, items: list[Token]) -> tuple[str, int]:
+        return ("limit", self._count(items[0], "LIMIT"))
+
+    def offset_clause(self, items: list[Token]) -> tuple[str, int]:
+        return ("offset", self._count(items[0], "OFFSET"))
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """Row and column (both 1-based) of a character offset."""
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _word_before(text: str, offset: int) -> tuple[str, int]:
+    """The identifier (or single punctuation character) before ``offset``, and where it starts."""
+    end = offset
+    while end > 0 and text[end - 1].isspace():
+        end -= 1
+    start = end
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        start -= 1
+    if start == end and end > 0:
+        return text[end - 1], end - 1
+    return text[start:end], start
+
+
+def _hint(token_value: str, previous: str, expected: set[str]) -> str:
+    """A note on why a token was unexpected when the cause is a construct the sandbox lacks."""
+    upper, prev = token_value.upper(), previous.upper()
+    if upper in _UNSUPPORTED:
+        return f" ({_UNSUPPORTED[upper]} is not supported by the sandbox)"
+    if token_value == "(":
+        if prev in ("SELECT", ","):
+            return " (subqueries in the SELECT list are not supported by the sandbox)"
+        if prev in _AGGREGATES:
+            return f" (aggregate function {prev}() is not supported by the sandbox)"
+        if previous[:1].isalpha():
+            return f" (function {previous}() is not supported by the sandbox)"
+    if (upper == "OR" and "AND" in expected) or (upper == "AND" and "OR" in expected):
+        return " (use parentheses when mixing AND and OR)"
+    return ""
+
+
+def _syntax_error(text: str, exc: UnexpectedInput) -> SoqlError:
+    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        token = exc.token
+        value = str(token)
+        offset = token.start_pos if token.start_pos is not None else 0
+        line, column = token.line or 1, token.column or 1
+        previous, prev_offset = _word_before(text, offset)
+        if previous.upper() in _UNSUPPORTED:
+            # "GROUP BY": GROUP parsed as an alias, BY is the token lark trips on; blame GROUP.
+            value, previous = previous, _word_before(text, prev_offset)[0]
+            line, column = _position(text, prev_offset)
+        hint = _hint(value, previous, set(exc.expected or ()))
+        return _error("MALFORMED_QUERY", text, line, column, f"unexpected token: '{value}'{hint}")
+    if isinstance(exc, (UnexpectedToken, UnexpectedEOF)):
+        line, column = _position(text, len(text.rstrip()))
+        return _error("MALFORMED_QUERY", text, line, column, "unexpected token: '<EOF>'")
+    if isinstance(exc, UnexpectedCharacters):
+        char = exc.char
+        hint = " (unterminated string literal)" if char == "'" else ""
+        return _error("MALFORMED_QUERY", text, exc.line, exc.column, f"unexpected token: '{char}'{hint}")
+    line, column = getattr(exc, "line", 1) or 1, getattr(exc, "column", 1) or 1
+    return _error("MALFORMED_QUERY", text, line, column, str(exc))
+
+
+@functools.lru_cache(maxsize=512)
+def parse_soql(text: str) -> SoqlQuery:
+    """Parse a SOQL statement (syntax only). Raises ``SoqlError("MALFORMED_QUERY", ...)``."""
+    if not isinstance(text, str) or not text.strip():
+        raise SoqlError("MALFORMED_QUERY", _located(text or "", 1, 1, "unexpected token: '<EOF>'"))
+    try:
+        tree = _PARSER.parse(text)
+    except UnexpectedInput as exc:
+        raise _syntax_error(text, exc) from None
+    try:
+        query: SoqlQuery = _Builder(text).transform(tree)
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, SoqlError):
+            raise exc.orig_exc from None
+        raise
+    return query
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------------------------
+
+
+class QuerySource(Protocol):
+    """Where a query reads from: a schema plus stored rows (deleted rows included)."""
+
+    schema: Schema
+
+    def rows(self, object_name: str) -> Iterable[dict[str, Any]]:
+        """Every stored row of the object, including deleted ones (``row["IsDeleted"]`` True)."""
+        ...
+
+    def get(self, object_name: str, record_id: str) -> dict[str, Any] | None:
+        """One row by 18-character id, deleted or not, or None."""
+        ...
+
+
+@dataclass
+class QueryResult:
+    """Records shaped like the REST API's, and totalSize."""
+
+    records: list[dict[str, Any]]
+    total_size: int
+
+
+def _today() -> date:
+    """Today in UTC (the sandbox's org time zone); tests may replace this."""
+    return datetime.now(timezone.utc).date()
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _date_literal_range(name: str, n: int | None, today: date) -> tuple[date, date]:
+    """The [start, end) days a date literal stands for."""
+    n = n or 0
+    one = timedelta(days=1)
+    week = today - timedelta(days=(today.weekday() + 1) % 7)  # weeks start on Sunday
+    month = today.replace(day=1)
+    quarter = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    year = date(today.year, 1, 1)
+    ranges: dict[str, Callable[[], tuple[date, date]]] = {
+        "YESTERDAY": lambda: (today - one, today),
+        "TODAY": lambda: (today, today + one),
+        "TOMORROW": lambda: (today + one, today + 2 * one),
+        "LAST_WEEK": lambda: (week - 7 * one, week),
+        "THIS_WEEK": lambda: (week, week + 7 * one),
+        "NEXT_WEEK": lambda: (week + 7 * one, week + 14 * one),
+        "LAST_MONTH": lambda: (_add_months(month, -1), month),
+        "THIS_MONTH": lambda: (month, _add_months(month, 1)),
+        "NEXT_MONTH": lambda: (_add_months(month, 1), _add_months(month, 2)),
+        "LAST_90_DAYS": lambda: (today - 90 * one, today + one),
+        "NEXT_90_DAYS": lambda: (today + one, today + 91 * one),
+        "THIS_QUARTER": lambda: (quarter, _add_months(quarter, 3)),
+        "LAST_QUARTER": lambda: (_add_months(quarter, -3), quarter),
+        "NEXT_QUARTER": lambda: (_add_months(quarter, 3), _add_months(quarter, 6)),
+        "THIS_YEAR": lambda: (year, date(today.year + 1, 1, 1)),
+        "LAST_YEAR": lambda: (date(today.year - 1, 1, 1), year),
+        "NEXT_YEAR": lambda: (date(today.year + 1, 1, 1), date(today.year + 2, 1, 1)),
+        "LAST_N_DAYS": lambda: (today - n * one, today + one),
+        "NEXT_N_DAYS": lambda: (today + one, today + (n + 1) * one),
+        "N_DAYS_AGO": lambda: (today - n * one, today - (n - 1) * one),
+        "LAST_N_WEEKS": lambda: (week - 7 * n * one, week),
+        "NEXT_N_WEEKS": lambda: (week + 7 * one, week + 7 * (n + 1) * one),
+        "LAST_N_MONTHS": lambda: (_add_months(month, -n), month),
+        "NEXT_N_MONTHS": lambda: (_add_months(month, 1), _add_months(month, n + 1)),
+        "LAST_N_QUARTERS": lambda: (_add_months(quarter, -3 * n), quarter),
+        "NEXT_N_QUARTERS": lambda: (_add_months(quarter, 3), _add_months(quarter, 3 * n + 3)),
+        "LAST_N_YEARS": lambda: (date(today.year - n, 1, 1), year),
+        "NEXT_N_YEARS": lambda: (date(today.year + 1, 1, 1), date(today.year + n + 1, 1, 1)),
+    }
+    return ranges[name]()
+
+
+@functools.lru_cache(maxsize=200_000)
+def _instant(value: str) -> datetime | None:
+    """A stored datetime string as an aware UTC datetime (None when unreadable)."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        parsed2 = _parse_datetime_literal(value)
+        if parsed2 is None:
+            return None
+        parsed = parsed2
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+@dataclass(frozen=True)
+class _Range:
+    """A date literal resolved to [start, end) in the field's comparable form."""
+
+    start: Any
+    end: Any
+
+
+def _kind(spec: FieldSpec) -> str:
+    if spec.type in ("id", "reference"):
+        return "id"
+    if spec.type == "multipicklist":
+        return "multi"
+    if spec.type in TEXT_TYPES:
+        return "text"
+    if spec.type in NUMBER_TYPES:
+        return "number"
+    return spec.type  # boolean, date, datetime
+
+
+_OPS_BY_KIND = {
+    "text": {"=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN", "LIKE"},
+    "id": {"=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN", "LIKE"},
+    "number": {"=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN"},
+    "date": {"=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN"},
+    "datetime": {"=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN"},
+    "boolean": {"=", "!=", "IN", "NOT IN"},
+    "multi": {"=", "!=", "INCLUDES", "EXCLUDES"},
+}
+
+_TYPE_WORD = {"text": "string", "id": "string", "multi": "string", "boolean": "boolean",
+              "date": "date", "datetime": "dateTime"}
+
+
+def _long_text(spec: FieldSpec) -> bool:
+    return spec.type == "textarea" and spec.length > 255
+
+
+def _normalise(kind: str) -> Callable[[Any], Any]:
+    """Turn a stored value into its comparable form (None stays None)."""
+    if kind == "text":
+        return lambda v: v.casefold() if isinstance(v, str) else v
+    if kind == "datetime":
+        return lambda v: _instant(v) if isinstance(v, str) else None
+    if kind == "date":
+        return lambda v: v[:10] if isinstance(v, str) else None
+    if kind == "multi":
+        return lambda v: (frozenset(p.strip().casefold() for p in v.split(";") if p.strip())
+                          if isinstance(v, str) else None)
+    if kind == "number":
+        return lambda v: v if isinstance(v, (int, float)) and not isinstance(v, bool) else _to_number(v)
+    return lambda v: v
+
+
+def _to_number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _like_regex(raw: str) -> re.Pattern[str]:
+    """A LIKE pattern (string literal source text) as a case-insensitive regular expression."""
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        char = raw[i]
+        if char == "\\" and i + 1 < len(raw):
+            nxt = raw[i + 1]
+            out.append(re.escape(nxt if nxt in "%_" else _ESCAPES.get(nxt, nxt)))
+            i += 2
+            continue
+        out.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
+        i += 1
+    return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class _Path:
+    """A field path checked against the schema.
+
+    ``rel_names`` are the canonical relationship names walked from the queried object and
+    ``segments`` the written ones (looked up again per row, since a polymorphic parent's type is
+    only known from its id); ``leaf`` is the final field's spec (of the first candidate object
+    that has it).
+    """
+
+    node: FieldPath
+    segments: tuple[str, ...]
+    rel_names: tuple[str, ...]
+    leaf_name: str
+    leaf: FieldSpec
+
+
+Row = dict[str, Any]
+Predicate = Callable[[Row], bool]
+
+
+class _Run:
+    """One evaluation of a query against a source: name resolution caches and a parent cache."""
+
+    def __init__(self, text: str, source: QuerySource, include_deleted: bool, api_version: str,
+                 url_prefix: str) -> None:
+        self.text = text
+        self.source = source
+        self.schema = source.schema
+        self.include_deleted = include_deleted
+        self.url_base = f"/services/data/v{api_version}/{url_prefix}"
+        self.today = _today()
+        self._parents: dict[tuple[str, str], Row | None] = {}
+        self._relationships: dict[tuple[str, str], FieldSpec | None] = {}
+        self._fields: dict[tuple[str, str], str | None] = {}
+        self._prefixes: dict[str, ObjectSpec | None] = {}
+
+    # -- errors ----------------------------------------------------------------------------
+
+    def _fail(self, code: str, line: int, column: int, message: str) -> SoqlError:
+        return _error(code, self.text, line, column, message)
+
+    # -- schema resolution -----------------------------------------------------------------
+
+    def resolve_object(self, query: SoqlQuery) -> ObjectSpec:
+        obj = self.schema.object(query.object_name)
+        if obj is None or not obj.queryable:
+            raise self._fail(
+                "INVALID_TYPE", query.object_line, query.object_column,
+                f"sObject type '{query.object_name}' is not supported. If you are attempting to use "
+                "a custom object, be sure to append the '__c' after the entity name. Please "
+                "reference your WSDL or the describe call for the appropriate names.")
+        return obj
+
+    def resolve_path(self, query: SoqlQuery, obj: ObjectSpec, node: FieldPath) -> _Path:
+        parts = list(node.parts)
+        if len(parts) > 1:
+            first = parts[0].lower()
+            if (query.alias and first == query.alias.lower()) or (
+                    first == obj.name.lower() and obj.relationship(parts[0]) is None):
+                parts = parts[1:]
+        candidates = [obj]
+        rel_names: list[str] = []
+        for segment in parts[:-1]:
+            found: FieldSpec | None = None
+            targets: list[ObjectSpec] = []
+            for candidate in candidates:
+                ref = candidate.relationship(segment)
+                if ref is None:
+                    continue
+                found = found or ref
+                for target_name in ref.reference_to:
+                    target = self.schema.object(target_name)
+                    if target is not None and target not in targets:
+                        targets.append(target)
+            if found is None or not targets:
+                raise self._fail(
+                    "INVALID_FIELD", node.line, node.column,
+                    f"Didn't understand relationship '{segment}' in field path. If you are attempting "
+                    "to use a custom relationship, be sure to append the '__r' after the custom "
+                    "relationship name. Please reference your WSDL or the describe call for the "
+                    "appropriate names.")
+            rel_names.append(found.relationship_name or segment)
+            candidates = targets
+        leaf_spec = next((spec for spec in (c.field(parts[-1]) for c in candidates) if spec), None)
+        if leaf_spec is None:
+            raise self._fail(
+                "INVALID_FIELD", node.line, node.column,
+                f"No such column '{parts[-1]}' on entity '{candidates[0].name}'. If you are attempting "
+                "to use a custom field, be sure to append the '__c' after the custom field name. "
+                "Please reference your WSDL or the describe call for the appropriate names.")
+        return _Path(node, tuple(parts[:-1]), tuple(rel_names), leaf_spec.name, leaf_spec)
+
+    # -- runtime lookups -------------------------------------------------------------------
+
+    def _relationship(self, obj: ObjectSpec, segment: str) -> FieldSpec | None:
+        key = (obj.name, segment.lower())
+        if key not in self._relationships:
+            self._relationships[key] = obj.relationship(segment)
+        return self._relationships[key]
+
+    def _field_name(self, obj: ObjectSpec, name: str) -> str | None:
+        key = (obj.name, name.lower())
+        if key not in self._fields:
+            spec = obj.field(name)
+            self._fields[key] = spec.name if spec else None
+        return self._fields[key]
+
+    def _target(self, ref: FieldSpec, parent_id: str) -> ObjectSpec | None:
+        if len(ref.reference_to) == 1:
+            return self.schema.object(ref.reference_to[0])
+        prefix = parent_id[:3]
+        if prefix not in self._prefixes:
+            self._prefixes[prefix] = self.schema.by_prefix(prefix)
+        return self._prefixes[prefix]
+
+    def _parent(self, ref: FieldSpec, parent_id: Any) -> tuple[ObjectSpec, Row] | None:
+        if not isinstance(parent_id, str) or not parent_id:
+            return None
+        if len(parent_id) == 15 and is_valid_id(parent_id):
+            parent_id = to18(parent_id)
+        target = self._target(ref, parent_id)
+        if target is None:
+            return None
+        key = (target.name, parent_id)
+        if key not in self._parents:
+            parent = self.source.get(target.name, parent_id)
+            if parent is not None and parent.get("IsDeleted") and not self.include_deleted:
+                parent = None
+            self._parents[key] = parent
+        row = self._parents[key]
+        return (target, row) if row is not None else None
+
+    def _walk(self, obj: ObjectSpec, row: Row, segments: tuple[str, ...]) -> tuple[ObjectSpec, Row] | None:
+        for segment in segments:
+            ref = self._relationship(obj, segment)
+            if ref is None:
+                return None
+            found = self._parent(ref, row.get(ref.name))
+            if found is None:
+                return None
+            obj, row = found
+        return obj, row
+
+    def getter(self, obj: ObjectSpec, path: _Path) -> Callable[[Row], Any]:
+        """A function reading the path's raw stored value from a row of ``obj``."""
+        if not path.segments:
+            name = path.leaf_name
+            return lambda row: row.get(name)
+        segments, leaf = path.segments, path.leaf_name
+
+        def get(row: Row) -> Any:
+            found = self._walk(obj, row, segments)
+            if found is None:
+                return None
+            target, parent = found
+            fname = self._field_name(target, leaf)
+            return parent.get(fname) if fname else None
+
+        return get
+
+    # -- WHERE -----------------------------------------------------------------------------
+
+    def compile_where(self, query: SoqlQuery, obj: ObjectSpec, expr: Expr) -> Predicate:
+        if isinstance(expr, BoolExpr):
+            preds = [self.compile_where(query, obj, item) for item in expr.items]
+            if expr.op == "AND":
+                return lambda row: all(p(row) for p in preds)
+            return lambda row: any(p(row) for p in preds)
+        if isinstance(expr, NotExpr):
+            inner = self.compile_where(query, obj, expr.item)
+            return lambda row: not inner(row)
+        return self.compile_comparison(query, obj, expr)
+
+    def _convert(self, lit: Literal, path: _Path, kind: str) -> Any:
+        """A literal in the comparable form of the field's kind; raises on a type mismatch."""
+        if lit.kind == "null":
+            return None
+        name = path.leaf.name
+        if kind in ("text", "multi", "id"):
+            if lit.kind != "string":
+                raise self._fail("INVALID_FIELD", lit.line, lit.column,
+                                 f"value of filter criterion for field '{name}' must be of type "
+                                 "string and should be enclosed in quotes")
+            if kind == "id":
+                if not is_valid_id(lit.value):
+                    raise self._fail("INVALID_QUERY_FILTER_OPERATOR", lit.line, lit.column,
+                                     f"invalid ID field: {lit.value}")
+                return to18(lit.value)
+            if kind == "multi":
+                return frozenset(p.strip().casefold() for p in lit.value.split(";") if p.strip())
+            return lit.value.casefold()
+        accepted = {"number": ("number",), "boolean": ("boolean",), "date": ("date", "date_literal"),
+                    "datetime": ("datetime", "date_literal")}[kind]
+        if lit.kind not in accepted:
+            word = ("int" if path.leaf.type == "int" else "double") if kind == "number" else _TYPE_WORD[kind]
+            raise self._fail("INVALID_FIELD", lit.line, lit.column,
+                             f"value of filter criterion for field '{name}' must be of type {word} "
+                             "and should not be enclosed in quotes")
+        if lit.kind == "date_literal":
+            start, end = _date_literal_range(lit.value[0], lit.value[1], self.today)
+            if kind == "date":
+                return _Range(start.isoformat(), end.isoformat())
+            return _Range(datetime.combine(start, time(0), timezone.utc),
+                          datetime.combine(end, time(0), timezone.utc))
+        if lit.kind == "date":
+            return lit.value.isoformat()
+        return lit.value
+
+    def compile_comparison(self, query: SoqlQuery, obj: ObjectSpec, cmp: Comparison) -> Predicate:
+        path = self.resolve_path(query, obj, cmp.field)
+        node, spec = cmp.field, path.leaf
+        kind = _kind(spec)
+        if _long_text(spec):
+            raise self._fail("INVALID_FIELD", node.line, node.column,
+                             f"field '{spec.name}' can not be filtered in a query call")
+        op = cmp.op
+        if op not in _OPS_BY_KIND[kind]:
+            if op in ("INCLUDES", "EXCLUDES"):
+                message = "includes or excludes operator only valid on multipicklist field"
+            else:
+                message = f"invalid operator on {spec.type} field: {op}"
+            raise self._fail("INVALID_QUERY_FILTER_OPERATOR", node.line, node.column, message)
+        raw_get = self.getter(obj, path)
+        norm = _normalise(kind)
+
+        def get(row: Row) -> Any:
+            return norm(raw_get(row))
+
+        if isinstance(cmp.value, SoqlQuery):
+            return self._semi_join(cmp, path, kind, get)
+        if op == "LIKE":
+            lit = cmp.value
+            assert isinstance(lit, Literal)
+            if lit.kind != "string":
+                raise self._fail("INVALID_FIELD", lit.line, lit.column,
+                                 f"value of filter criterion for field '{spec.name}' must be of type "
+                                 "string and should be enclosed in quotes")
+            pattern = _like_regex(lit.raw)
+            return lambda row: isinstance(v := raw_get(row), str) and pattern.fullmatch(v) is not None
+        if op in ("INCLUDES", "EXCLUDES"):
+            assert isinstance(cmp.value, tuple)
+            wanted = [self._convert(lit, path, "multi") for lit in cmp.value]
+            sets = [w for w in wanted if w is not None]
+
+            def includes(row: Row) -> bool:
+                value = get(row)
+                return value is not None and any(s <= value for s in sets)
+
+            if op == "INCLUDES":
+                return includes
+            return lambda row: not includes(row)
+        if op in ("IN", "NOT IN"):
+            assert isinstance(cmp.value, tuple)
+            values = [self._convert(lit, path, kind) for lit in cmp.value]
+            with_null = any(v is None for v in values)
+            ranges = [v for v in values if isinstance(v, _Range)]
+            plain = {v for v in values if v is not None and not isinstance(v, _Range)}
+
+            def member(row: Row) -> bool:
+                value = get(row)
+                if value is None:
+                    return with_null
+                return value in plain or any(r.start <= value < r.end for r in ranges)
+
+            if op == "IN":
+                return member
+            return lambda row: not member(row)
+        lit = cmp.value
+        assert isinstance(lit, Literal)
+        target = self._convert(lit, path, kind)
+        return self._binary(op, get, target)
+
+    @staticmethod
+    def _binary(op: str, get: Callable[[Row], Any], target: Any) -> Predicate:
+        if target is None:
+            if op == "=":
+                return lambda row: get(row) is None
+            if op == "!=":
+                return lambda row: get(row) is not None
+            return lambda row: False
+        if isinstance(target, _Range):
+            start, end = target.start, target.end
+            range_tests: dict[str, Callable[[Any], bool]] = {
+                "=": lambda v: start <= v < end,
+                "!=": lambda v: not start <= v < end,
+                "<": lambda v: v < start,
+                "<=": lambda v: v < end,
+                ">": lambda v: v >= end,
+                ">=": lambda v: v >= start,
+            }
+            test = range_tests[op]
+            if op == "!=":
+                return lambda row: (v := get(row)) is None or test(v)
+            return lambda row: (v := get(row)) is not None and test(v)
+        if op == "=":
+            return lambda row: get(row) == target
+        if op == "!=":
+            return lambda row: get(row) != target
+        tests: dict[str, Callable[[Any], bool]] = {
+            "<": lambda v: v < target, "<=": lambda v: v <= target,
+            ">": lambda v: v > target, ">=": lambda v: v >= target,
+        }
+        test = tests[op]
+        return lambda row: (v := get(row)) is not None and test(v)
+
+    def _semi_join(self, cmp: Comparison, path: _Path, kind: str, get: Callable[[Row], Any]) -> Predicate:
+        sub = cmp.value
+        assert isinstance(sub, SoqlQuery)
+        node = cmp.field
+        if kind != "id":
+            raise self._fail("INVALID_FIELD", node.line, node.column,
+                             f"Semi join sub-selects are only allowed on Id or reference fields, "
+                             f"not on '{path.leaf.name}'")
+        sub_obj = self.resolve_object(sub)
+        items = sub.select
+        if len(items) != 1 or not isinstance(items[0], FieldPath):
+            first = items[0]
+            raise self._fail("MALFORMED_QUERY", first.line, first.column,
+                             "Semi join sub-selects must select exactly one Id or reference field")
+        sub_path = self.resolve_path(sub, sub_obj, items[0])
+        if _kind(sub_path.leaf) != "id":
+            raise self._fail("INVALID_FIELD", items[0].line, items[0].column,
+                             f"Semi join sub-selects can only select an Id or reference field, "
+                             f"not '{sub_path.leaf.name}'")
+        sub_get = self.getter(sub_obj, sub_path)
+        rows = self.select_rows(sub, sub_obj, include_deleted=False)
+        ids = {v for v in (sub_get(row) for row in rows) if v is not None}
+        if cmp.op == "IN":
+            return lambda row: get(row) in ids
+        return lambda row: get(row) not in ids
+
+    # -- ORDER BY --------------------------------------------------------------------------
+
+    def sort(self, query: SoqlQuery, obj: ObjectSpec, rows: list[Row]) -> None:
+        keys = []
+        for item in query.order_by:
+            path = self.resolve_path(query, obj, item.field)
+            spec = path.leaf
+            if _long_text(spec) or spec.type == "multipicklist":
+                raise self._fail("INVALID_FIELD", item.field.line, item.field.column,
+                                 f"field '{spec.name}' can not be sorted in a query call")
+            keys.append((item, self.getter(obj, path), _normalise(_kind(spec))))
+        for item, raw_get, norm in reversed(keys):
+            null_rank = 0 if item.nulls_first != item.descending else 2
+
+            def key(row: Row, raw_get: Callable[[Row], Any] = raw_get,
+                    norm: Callable[[Any], Any] = norm, null_rank: int = null_rank) -> tuple[Any, ...]:
+                value = norm(raw_get(row))
+                return (null_rank,) if value is None else (1, value)
+
+            rows.sort(key=key, reverse=item.descending)
+
+    # -- running ---------------------------------------------------------------------------
+
+    def select_rows(self, query: SoqlQuery, obj: ObjectSpec, include_deleted: bool) -> list[Row]:
+        """Rows of ``obj`` that pass the deleted filter and WHERE, sorted, OFFSET/LIMIT applied."""
+        predicate = self.compile_where(query, obj, query.where) if query.where is not None else None
+        if query.offset is not None and query.offset > MAX_OFFSET:
+            raise SoqlError("NUMBER_OUTSIDE_VALID_RANGE", f"Maximum SOQL offset allowed is {MAX_OFFSET}")
+        rows = [row for row in self.source.rows(obj.name)
+                if (include_deleted or not row.get("IsDeleted")) and (predicate is None or predicate(row))]
+        if query.order_by:
+            self.sort(query, obj, rows)
+        start = query.offset or 0
+        stop = start + query.limit if query.limit is not None else None
+        return rows[start:stop]
+
+    def attributes(self, type_name: str, record_id: Any) -> dict[str, str]:
+        return {"type": type_name, "url": f"{self.url_base}/{type_name}/{record_id}"}
+
+    def record(self, obj: ObjectSpec, row: Row, paths: list[_Path]) -> dict[str, Any]:
+        out: dict[str, Any] = {"attributes": self.attributes(obj.name, row.get("Id"))}
+        for path in paths:
+            target, cur_obj, cur_row = out, obj, row
+            complete = True
+            for segment, rel_name in zip(path.segments, path.rel_names):
+                ref = self._relationship(cur_obj, segment)
+                found = self._parent(ref, cur_row.get(ref.name)) if ref is not None else None
+                key = ref.relationship_name if ref is not None and ref.relationship_name else rel_name
+                if found is None:
+                    target.setdefault(key, None)
+                    complete = False
+                    break
+                nested = target.get(key)
+                if not isinstance(nested, dict):
+                    nested = {"attributes": self.attributes(found[0].name, found[1].get("Id"))}
+                    target[key] = nested
+                target, (cur_obj, cur_row) = nested, found
+            if complete:
+                fname = self._field_name(cur_obj, path.leaf_name)
+                target[fname or path.leaf_name] = cur_row.get(fname) if fname else None
+        return out
+
+    def run(self, query: SoqlQuery) -> QueryResult:
+        obj = self.resolve_object(query)
+        paths: list[_Path] = []
+        counts: list[tuple[CountItem, _Path | None]] = []
+        for item in query.select:
+            if isinstance(item, CountItem):
+                counts.append((item, self.resolve_path(query, obj, item.field) if item.field else None))
+            else:
+                path = self.resolve_path(query, obj, item)
+                if any(p.rel_names == path.rel_names and p.leaf_name == path.leaf_name for p in paths):
+                    raise self._fail("MALFORMED_QUERY", item.line, item.column,
+                                     f"duplicate field selected: {item.dotted}")
+                paths.append(path)
+        if query.is_aggregate:
+            return self._aggregate(query, obj, paths, counts)
+        if query.count:
+            rows = self.select_rows(query, obj, self.include_deleted)
+            return QueryResult([], len(rows))
+        rows = self.select_rows(query, obj, self.include_deleted)
+        records = [self.record(obj, row, paths) for row in rows]
+        return QueryResult(records, len(records))
+
+    def _aggregate(self, query: SoqlQuery, obj: ObjectSpec, paths: list[_Path],
+                   counts: list[tuple[CountItem, _Path | None]]) -> QueryResult:
+        if paths:
+            node = paths[0].node
+            raise self._fail("MALFORMED_QUERY", node.line, node.column,
+                             f"Field must be grouped or aggregated: {node.dotted}")
+        if query.order_by:
+            node = query.order_by[0].field
+            raise self._fail("MALFORMED_QUERY", node.line, node.column,
+                             f"Ordered field must be grouped or aggregated: {node.dotted}")
+        unpaged = SoqlQuery(query.object_name, query.object_line, query.object_column, query.alias,
+                            query.select, query.where, text=query.text)
+        rows = self.select_rows(unpaged, obj, self.include_deleted)
+        record: dict[str, Any] = {"attributes": {"type": "AggregateResult"}}
+        index = 0
+        for item, path in counts:
+            if path is None:
+                continue
+            get = self.getter(obj, path)
+            value = sum(1 for row in rows if get(row) is not None)
+            if item.alias:
+                record[item.alias] = value
+            else:
+                record[f"expr{index}"] = value
+                index += 1
+        start = query.offset or 0
+        stop = start + query.limit if query.limit is not None else None
+        records = [record][start:stop]
+        return QueryResult(records, len(records))
+
+
+def run_query(text: str, source: QuerySource, *, include_deleted: bool = False, api_version: str = "59.0",
+              url_prefix: str = "sobjects") -> QueryResult:
+    """Parse, check and evaluate ``text`` against ``source``.
+
+    ``include_deleted`` is queryAll (rows with IsDeleted true are kept). Record URLs read
+    ``/services/data/v{api_version}/{url_prefix}/{Type}/{Id}``. Raises :class:`SoqlError`.
+    """
+    query = parse_soql(text)
+    result = _Run(text, source, include_deleted, api_version, url_prefix).run(query)
+    logger.debug("SOQL %r -> %d record(s), totalSize %d", text, len(result.records), result.total_size)
+    return result

@@ -1,0 +1,45 @@
+"""Shared fixtures: an isolated home, and sandbox orgs reached through the real client over HTTPS."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own ISYNCSF_HOME: no test touches the real data or config dirs."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("ISYNCSF_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator["SandboxServer"]:
+    """One server with the two demo orgs, shared by tests that only read from them."""
+    from isyncsf_desktop.sandbox.server import SandboxServer
+
+    with SandboxServer(tmp_path_factory.mktemp("demo-sandbox")) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox_factory(tmp_path: Path) -> Iterator:
+    """Start a fresh server with the given orgs: ``sandbox_factory({"source": "demo-source"})``."""
+    from isyncsf_desktop.sandbox.server import SandboxServer
+
+    servers: list[SandboxServer] = []
+
+    def start(orgs: dict, **kwargs: object) -> SandboxServer:
+        server = SandboxServer(tmp_path / f"sandbox{len(servers)}", orgs, **kwargs).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
