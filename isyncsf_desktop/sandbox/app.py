@@ -98,13 +98,7 @@ class SandboxApp:
     """The WSGI application over a set of :class:`OrgStore` objects, keyed by alias."""
 
     def __init__(self, orgs: dict[str, OrgStore], instance_url: str = ""):
-        import importlib  # TEMP-DEV: until bulk/oauth land
-
-        for mod in ("tooling", "bulk", "oauth"):
-            try:
-                importlib.import_module(f"{__package__}.{mod}")
-            except ModuleNotFoundError:
-                pass
+        from . import bulk, oauth, tooling  # noqa: F401  (importing them registers their routes)
 
         self.orgs = orgs
         self.faults: dict[str, Faults] = {alias: Faults() for alias in orgs}

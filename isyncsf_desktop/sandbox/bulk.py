@@ -365,6 +365,11 @@ def ingest_job_data(call: Call, job_id: str, kind: str) -> Any:
             rows = [[rid, error, *job.rows[i]] for i, rid, created, error in job.outcomes if error is not None]
             return _csv_response(_write_csv(job, ["sf__Id", "sf__Error", *job.header], rows))
         if kind_key == "unprocessedrecords":
+            if not job.header and job.content and job.state in ("Open", "Aborted"):
+                try:   # aborted before processing parsed the upload: parse it now
+                    _read_csv(job)
+                except _JobFailure:
+                    return _csv_response(job.content.decode("utf-8", errors="replace"))
             done = {i for i, *_ in job.outcomes}
             rows = [row for i, row in enumerate(job.rows) if i not in done]
             return _csv_response(_write_csv(job, job.header, rows) if job.header else "")

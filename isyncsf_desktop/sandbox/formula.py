@@ -26,6 +26,17 @@ Semantics follow Salesforce's "treat blank fields as blanks" mode:
 Values handed to :meth:`Formula.evaluate` and returned by it are JSON-native: ``str``,
 ``int``, ``float``, ``bool``, ``None``; dates ``'YYYY-MM-DD'``, datetimes
 ``'YYYY-MM-DDTHH:MM:SS.000+0000'``.
+
+With an :class:`ObjectSpec`, operand types are checked the way Salesforce's formula editor
+does ("Incorrect parameter type for operator '+'. Expected Number, received Text"), except
+that picklists may also be used as text.  Without one, every field is of unknown type and
+values are coerced by shape at run time (``'2024-01-31' + 1`` is a date).
+
+Globals: ``$RecordType.X`` reads ``RecordType.X``; ``$User``, ``$Profile``, ``$Permission``,
+``$Setup``, ``$Label`` and the like read as blank (the sandbox has no running user); other
+``$`` names are compile errors.  Not supported: time values (``TIMEVALUE``, ``HOUR``...),
+``ISCLONE``, ``VLOOKUP``, ``GETRECORDIDS``, ``HYPERLINK``/``IMAGE``, ``CURRENCYRATE``,
+``PARENTGROUPVAL``/``PREVGROUPVAL`` and the user's time zone (TODAY() is the UTC date).
 """
 
 from __future__ import annotations
@@ -45,7 +56,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from .schema import FieldSpec, ObjectSpec
 
-__all__ = ["Formula", "FormulaError", "compile_formula", "is_true"]
+__all__ = ["SUPPORTED_FUNCTIONS", "Formula", "FormulaError", "compile_formula", "is_true"]
 
 
 class FormulaError(ValueError):
@@ -913,6 +924,18 @@ class _Node:
     is_null: bool = False
 
 
+Step = Callable[[Any, _Ctx], Any]
+
+
+def _step(impl: Callable[[Any, Any], Any], right: Evaluator) -> Step:
+    """The step of a strict binary operator: ``impl(left value, right value)``."""
+    return lambda acc, ctx: impl(acc, right(ctx))
+
+
+def _unreachable(ctx: _Ctx) -> Any:  # pragma: no cover - placeholder inside operator chains
+    raise AssertionError("placeholder evaluator called")
+
+
 def _const(value: Any, type_: str, *, is_null: bool = False) -> _Node:
     return _Node(lambda ctx: value, type_, const=True, value=value, is_null=is_null)
 
@@ -1165,44 +1188,79 @@ class _Compiler:
         return node
 
     def _binop(self, tree: Tree) -> _Node:
-        left_tree, op_token, right_tree = tree.children
-        left, right = self.compile(left_tree), self.compile(right_tree)
-        op = str(op_token)
+        """A chain of binary operators, compiled without recursing down its left spine.
+
+        ``a + b - c & d`` parses as a left-deep tree; its evaluator is one loop that folds the
+        right operands into an accumulator, so long formulas (Salesforce allows 3,900
+        characters) neither overflow the stack nor pay one closure call per level.
+        """
+        spine: list[Tree] = []
+        node: Tree | Token = tree
+        while isinstance(node, Tree) and node.data == "binop":
+            spine.append(node)
+            node = node.children[0]
+        current = self.compile(node)
+        base = current
+        steps: list[Step] = []
+        for sub in reversed(spine):
+            _, op_token, right_tree = sub.children
+            right = self.compile(right_tree)
+            type_, step = self.binary(str(op_token), current, right, op_token)
+            if current.const and right.const:
+                current = base = _const(step(current.value, None), type_)  # type: ignore[arg-type]
+                steps = []
+            else:
+                current = _Node(_unreachable, type_)
+                steps.append(step)
+        if not steps:
+            return current
+        first = base.fn
+        if len(steps) == 1:
+            only = steps[0]
+            return _Node(lambda ctx: only(first(ctx), ctx), current.type)
+        chain_steps = tuple(steps)
+
+        def chain(ctx: _Ctx) -> Any:
+            value = first(ctx)
+            for step in chain_steps:
+                value = step(value, ctx)
+            return value
+
+        return _Node(chain, current.type)
+
+    def binary(self, op: str, left: _Node, right: _Node, where: Token) -> tuple[str, Step]:
+        """Check ``left op right`` and return its result type and its step: a function of the
+        left operand's value (and the context, to evaluate the right operand lazily).
+
+        Only ``left``'s static facts are used; its evaluator may be a placeholder.
+        """
         what = f"operator '{op}'"
-        lf, rf = left.fn, right.fn
+        rf = right.fn
         if op in ("&&", "||"):
-            self.expect(what, left, _B, op_token)
-            self.expect(what, right, _B, op_token)
+            self.expect(what, left, _B, where)
+            self.expect(what, right, _B, where)
             if op == "&&":
-                return _Node(lambda ctx: lf(ctx) is True and rf(ctx) is True, BOOLEAN)
-            return _Node(lambda ctx: lf(ctx) is True or rf(ctx) is True, BOOLEAN)
+                return BOOLEAN, lambda acc, ctx: acc is True and rf(ctx) is True
+            return BOOLEAN, lambda acc, ctx: acc is True or rf(ctx) is True
         if op in ("=", "==", "!=", "<>"):
-            return self.equality(op, left, right, op_token)
+            return BOOLEAN, self.equality(op, left, right, where)
         if op in ("<", "<=", ">", ">="):
-            self.same_family(what, left, right, op_token)
+            self.same_family(what, left, right, where)
             if left.type == BOOLEAN or right.type == BOOLEAN:
                 raise self.error_at(f"Incorrect parameter type for {what}. Expected Number, "
-                                    "Text, Date or DateTime, received Boolean", op_token)
-            return self.combine(_ordering(op), BOOLEAN, left, right)
+                                    "Text, Date or DateTime, received Boolean", where)
+            return BOOLEAN, _step(_ordering(op), rf)
         if op == "&":
-            self.expect(what, left, _T, op_token)
-            self.expect(what, right, _T, op_token)
-            return self.combine(_concat, TEXT, left, right)
+            self.expect(what, left, _T, where)
+            self.expect(what, right, _T, where)
+            return TEXT, _step(_concat, rf)
         if op == "+":
-            return self.combine(_add, self.plus_type(left, right, op_token), left, right)
+            return self.plus_type(left, right, where), _step(_add, rf)
         if op == "-":
-            return self.combine(_sub, self.minus_type(left, right, op_token), left, right)
-        self.expect(what, left, _N, op_token)
-        self.expect(what, right, _N, op_token)
-        impl = {"*": _mul, "/": _div, "^": _pow}[op]
-        return self.combine(impl, NUMBER, left, right)
-
-    @staticmethod
-    def combine(impl: Callable[[Any, Any], Any], type_: str, left: _Node, right: _Node) -> _Node:
-        if left.const and right.const:
-            return _const(impl(left.value, right.value), type_)
-        lf, rf = left.fn, right.fn
-        return _Node(lambda ctx: impl(lf(ctx), rf(ctx)), type_)
+            return self.minus_type(left, right, where), _step(_sub, rf)
+        self.expect(what, left, _N, where)
+        self.expect(what, right, _N, where)
+        return NUMBER, _step({"*": _mul, "/": _div, "^": _pow}[op], rf)
 
     def plus_type(self, left: _Node, right: _Node, where: Token) -> str:
         lt, rt = _FAMILY.get(left.type, ANY), _FAMILY.get(right.type, ANY)
@@ -1231,21 +1289,22 @@ class _Compiler:
             return TEXT
         return ANY
 
-    def equality(self, op: str, left: _Node, right: _Node, where: Token) -> _Node:
+    def equality(self, op: str, left: _Node, right: _Node, where: Token) -> Step:
+        """The step of ``=``/``<>``; against the NULL literal they test blankness."""
         negate = op in ("!=", "<>")
-        if left.is_null or right.is_null:
-            other = right if left.is_null else left
-            f = other.fn
+        rf = right.fn
+        if left.is_null:
             if negate:
-                return _Node(lambda ctx: not _is_blank(f(ctx)), BOOLEAN)
-            return _Node(lambda ctx: _is_blank(f(ctx)), BOOLEAN)
+                return lambda acc, ctx: not _is_blank(rf(ctx))
+            return lambda acc, ctx: _is_blank(rf(ctx))
+        if right.is_null:
+            if negate:
+                return lambda acc, ctx: not _is_blank(acc)
+            return lambda acc, ctx: _is_blank(acc)
         self.same_family(f"operator '{op}'", left, right, where)
         hint = left.type in _TEXTISH or right.type in _TEXTISH
         compare = _not_equal if negate else _equal
-        if left.const and right.const:
-            return _const(compare(left.value, right.value, hint), BOOLEAN)
-        lf, rf = left.fn, right.fn
-        return _Node(lambda ctx: compare(lf(ctx), rf(ctx), hint), BOOLEAN)
+        return lambda acc, ctx: compare(acc, rf(ctx), hint)
 
     # -- functions ----------------------------------------------------------------------------
 
@@ -1555,7 +1614,10 @@ def compile_formula(text: str, obj: ObjectSpec | None = None) -> Formula:
     """
     tree = _parse(text)
     compiler = _Compiler(text, obj)
-    node = compiler.compile(tree)
+    try:
+        node = compiler.compile(tree)
+    except RecursionError:
+        raise FormulaError("The formula nests functions too deeply") from None
     return Formula(text, obj.name if obj is not None else None, node.type, node.fn,
                    frozenset(compiler.references))
 

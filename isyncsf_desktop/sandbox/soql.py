@@ -30,7 +30,8 @@ import functools
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Protocol, Union
 
@@ -43,6 +44,13 @@ from .schema import NUMBER_TYPES, TEXT_TYPES, FieldSpec, ObjectSpec, Schema
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "BoolExpr",
+    "Comparison",
+    "CountItem",
+    "FieldPath",
+    "Literal",
+    "NotExpr",
+    "OrderItem",
     "QueryResult",
     "QuerySource",
     "SoqlError",
@@ -180,7 +188,7 @@ class SoqlQuery:
     limit: int | None = None
     offset: int | None = None
     count: bool = False  # SELECT COUNT() FROM ...
-    text: str = field(default="", compare=False, repr=False)
+    text: str = dc_field(default="", compare=False, repr=False)
 
     @property
     def is_aggregate(self) -> bool:
@@ -721,22 +729,30 @@ def _long_text(spec: FieldSpec) -> bool:
 
 
 def _normalise(kind: str) -> Callable[[Any], Any]:
-    """Turn a stored value into its comparable form (None stays None)."""
+    """Turn a stored value into its comparable form; None (or junk) becomes None.
+
+    Every non-None result of one kind has one Python type, so comparisons and sorting never
+    mix types, whatever a row holds.
+    """
     if kind == "text":
-        return lambda v: v.casefold() if isinstance(v, str) else v
+        return lambda v: v.casefold() if isinstance(v, str) else (None if v is None else str(v).casefold())
+    if kind == "id":
+        return lambda v: v if isinstance(v, str) else None
     if kind == "datetime":
         return lambda v: _instant(v) if isinstance(v, str) else None
     if kind == "date":
         return lambda v: v[:10] if isinstance(v, str) else None
+    if kind == "boolean":
+        return lambda v: v if isinstance(v, bool) else None
     if kind == "multi":
         return lambda v: (frozenset(p.strip().casefold() for p in v.split(";") if p.strip())
                           if isinstance(v, str) else None)
-    if kind == "number":
-        return lambda v: v if isinstance(v, (int, float)) and not isinstance(v, bool) else _to_number(v)
-    return lambda v: v
+    return _to_number
 
 
-def _to_number(value: Any) -> float | None:
+def _to_number(value: Any) -> int | float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
     if value is None or isinstance(value, bool):
         return None
     try:

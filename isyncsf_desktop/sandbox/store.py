@@ -243,7 +243,7 @@ class OrgStore:
 
         prefix = self.org_id[:15] + "!" if kind == "access" else "5Aep"
         token = prefix + secrets.token_urlsafe(48 if kind == "access" else 60)
-        expires = time.time() + ttl if ttl else None
+        expires = time.time() + ttl if ttl is not None else None
         with self.lock:
             self._conn.execute("INSERT INTO tokens(token, kind, expires, client_id) VALUES (?,?,?,?)",
                                (token, kind, expires, client_id))

@@ -720,6 +720,15 @@ def test_formula_is_reusable_and_describes_itself(contact: ObjectSpec) -> None:
         compile_formula("ISBLANK(Email)", account)
 
 
+def test_long_operator_chains_and_deep_nesting() -> None:
+    # Salesforce allows 3,900 characters: a 1,500-term chain must not overflow the stack
+    assert compile_formula(" + ".join(["X"] * 1500)).evaluate({"X": 2}) == 3000
+    assert compile_formula(" && ".join(["X = 2"] * 1500)).evaluate({"X": 2}) is True
+    assert compile_formula("1 + 2 + X * 2").evaluate({"X": 3}) == 9  # partly constant-folded
+    with pytest.raises(FormulaError, match="nests functions too deeply"):
+        compile_formula("IF(TRUE, " * 600 + "1" + ", 0)" * 600)
+
+
 def test_evaluation_is_fast(contact: ObjectSpec) -> None:
     formula = compile_formula(
         "OR(AND(ISPICKVAL(LeadSource, 'Web'), ISBLANK(Email)), "

@@ -638,6 +638,17 @@ def test_errors_never_leak_python_exceptions(org: dict[str, Any]) -> None:
             run_query(text, org["src"])
 
 
+def test_junk_stored_values_do_not_break_filters_or_sorting(org: dict[str, Any]) -> None:
+    src = org["src"]
+    src.add("Account", Name=42, AnnualRevenue="lots", CreatedDate="not a date", IsActive__c=None)
+    result = q(org, "SELECT Name FROM Account WHERE AnnualRevenue > 0 OR Name > 'a' ORDER BY AnnualRevenue, Name, "
+                    "CreatedDate")
+    assert [r["Name"] for r in result.records] == ["initech", "100% Pure_Co", "Globex", "Acme"]
+    assert names(org, ACCOUNTS + "Name = '42'") == [42]
+    assert names(org, ACCOUNTS + "CreatedDate < 2030-01-01T00:00:00Z ORDER BY CreatedDate DESC LIMIT 1") == [
+        "100% Pure_Co"]
+
+
 # ---------------------------------------------------------------------------------------------
 # Performance
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,133 @@
+"""What the engine tells its observer while it works. The engine never prints.
+
+An observer is any callable taking one :class:`Event`. The GUI turns these into Qt signals (and
+throttles them); the CLI draws a progress bar; tests collect them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .journal import ObjectCounts
+
+# Run status as the Execute tab shows it.
+INITIALIZING, EXECUTING, COMPLETED, ABORTED, FAILED = "Initializing", "Executing", "Completed", "Aborted", "Failed"
+
+
+@dataclass(frozen=True)
+class Event:
+    job_id: int
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class StateChanged(Event):
+    state: str                 # one of journal.JOB_STATES
+    status: str                # Initializing | Executing | Completed | Aborted | Failed
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class ObjectStarted(Event):
+    object: str
+    index: int                 # 1-based position in the migration order
+    count: int                 # objects in the run
+    total: int                 # records to process for this object
+
+
+@dataclass(frozen=True)
+class BatchDone(Event):
+    object: str
+    counts: ObjectCounts       # this object so far in this run
+    totals: ObjectCounts       # the whole run so far
+
+
+@dataclass(frozen=True)
+class RecordFailed(Event):
+    object: str
+    source_id: str | None
+    target_id: str | None
+    status_code: str
+    message: str
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ObjectFinished(Event):
+    object: str
+    counts: ObjectCounts
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    """Something the user should read that is not a record error (a skipped field, an unmapped user)."""
+
+    text: str
+    level: str = "warning"
+
+
+Observer = Callable[[Event], None]
+
+
+class CancelToken:
+    """Cooperative cancellation: the engine checks it between batches."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason: str | None = None
+
+    def cancel(self, reason: str = "aborted by the user") -> None:
+        self.reason = reason
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass
+class RunResult:
+    """What one engine run (scan, sync, resync, retry, rollback) did."""
+
+    job_id: int
+    run_id: int
+    kind: str
+    state: str
+    status: str
+    objects: dict[str, ObjectCounts] = field(default_factory=dict)
+    message: str | None = None
+    api_calls: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def totals(self) -> ObjectCounts:
+        total = ObjectCounts()
+        for counts in self.objects.values():
+            total = _add(total, counts)
+        return total
+
+    def as_json(self) -> dict[str, Any]:
+        keys = ("inserted", "updated", "existing", "errors")
+        rows = [{"object": name, **{k: getattr(c, k) for k in keys}} for name, c in self.objects.items()]
+        totals = self.totals
+        out: dict[str, Any] = {"job_id": self.job_id, "state": self.state, "status": self.status, "kind": self.kind,
+                               "objects": rows, "totals": {k: getattr(totals, k) for k in keys}}
+        if self.kind == "rollback":
+            for row, counts in zip(rows, self.objects.values()):
+                row.update(deleted=counts.deleted, restored=counts.restored)
+            out["totals"].update(deleted=totals.deleted, restored=totals.restored)
+        if self.message:
+            out["message"] = self.message
+        return out
+
+
+def _add(a: ObjectCounts, b: ObjectCounts) -> ObjectCounts:
+    return ObjectCounts(total=a.total + b.total, processed=a.processed + b.processed, inserted=a.inserted + b.inserted,
+                        updated=a.updated + b.updated, existing=a.existing + b.existing, errors=a.errors + b.errors,
+                        deleted=a.deleted + b.deleted, restored=a.restored + b.restored, status=a.status)
+
+
+add_counts = _add

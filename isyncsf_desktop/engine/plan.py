@@ -1,0 +1,342 @@
+"""The plan of a sync: which fields move, how records match, how lookups map, and in what order.
+
+Built from the template and both orgs' describes. The relationship graph of the in-scope objects
+(networkx) gives the migration order: parents before children, master-detail and required lookups
+as hard edges, cycles broken at nillable lookups, which are then filled in a second pass
+("deferred"). Self-lookups are not edges: the runner inserts such hierarchies level by level.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import networkx as nx
+
+from .template import Template, TemplateError
+
+logger = logging.getLogger(__name__)
+
+SKIPPED_TYPES = {"address", "location", "base64", "anyType", "complexvalue"}
+SYSTEM_FIELDS = {"Id", "IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById",
+                 "SystemModstamp", "LastActivityDate", "LastViewedDate", "LastReferencedDate", "MasterRecordId"}
+
+
+class DescribeSource(Protocol):
+    """What the planner needs from an org (``OrgClient`` provides it)."""
+
+    def describe(self, object_name: str) -> dict[str, Any]: ...
+    def object_names(self) -> set[str]: ...
+    def count(self, object_name: str, where: str | None = None) -> int: ...
+
+
+@dataclass
+class RefSpec:
+    """How one lookup field is carried to the target."""
+
+    field: str
+    kind: str                      # "template" | "user" | "recordtype" | "external"
+    parents: list[str]             # referenceTo (template objects first)
+    relationship: str | None
+    hard: bool = False             # master-detail or required: cannot be deferred or left empty
+    self_ref: bool = False
+    deferred: bool = False
+
+
+@dataclass
+class ObjectPlan:
+    """Everything the runner needs for one object."""
+
+    object: str
+    fields: list[str]
+    insert_fields: list[str]
+    update_fields: list[str]
+    match_by: list[str]
+    filter: str | None
+    limit: int | None
+    insert: bool
+    update: bool
+    refs: dict[str, RefSpec] = field(default_factory=dict)
+    name_field: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    field_types: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def self_refs(self) -> list[RefSpec]:
+        return [r for r in self.refs.values() if r.self_ref]
+
+    @property
+    def deferred_refs(self) -> list[RefSpec]:
+        return [r for r in self.refs.values() if r.deferred]
+
+
+@dataclass
+class Plan:
+    """The whole plan: order, per-object plans, and what the order defers."""
+
+    order: list[str]
+    objects: dict[str, ObjectPlan]
+    warnings: list[str] = field(default_factory=list)
+    manual_order: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {"order": list(self.order), "manual_order": self.manual_order, "warnings": list(self.warnings),
+                "objects": {name: asdict(plan) for name, plan in self.objects.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Plan":
+        objects = {}
+        for name, raw in data["objects"].items():
+            refs = {k: RefSpec(**v) for k, v in raw.get("refs", {}).items()}
+            objects[name] = ObjectPlan(**{**raw, "refs": refs})
+        return cls(order=list(data["order"]), objects=objects, warnings=list(data.get("warnings", [])),
+                   manual_order=bool(data.get("manual_order", False)))
+
+    @property
+    def deferred(self) -> list[tuple[str, str]]:
+        return [(name, ref.field) for name in self.order for ref in self.objects[name].deferred_refs]
+
+
+def _fields(describe: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f["name"]: f for f in describe["fields"]}
+
+
+def _ci(mapping: dict[str, Any], name: str) -> str | None:
+    if name in mapping:
+        return name
+    lowered = name.lower()
+    return next((k for k in mapping if k.lower() == lowered), None)
+
+
+def _describe(org: DescribeSource, object_name: str, side: str) -> dict[str, Any]:
+    names = org.object_names()
+    actual = _ci({n: None for n in names}, object_name)
+    if actual is None:
+        raise TemplateError(f"{object_name} does not exist in the {side} org")
+    return org.describe(actual)
+
+
+def _is_required(meta: dict[str, Any]) -> bool:
+    return bool(meta.get("createable")) and not meta.get("nillable") and not meta.get("defaultedOnCreate")
+
+
+def _resolve_match_path(path: str, obj: str, source: DescribeSource, target: DescribeSource,
+                        src_fields: dict[str, dict[str, Any]], tgt_fields: dict[str, dict[str, Any]]) -> str:
+    """Validate a match key (``Email`` or ``Account.External_Id__c``); return it in canonical case."""
+    parts = path.split(".")
+    if len(parts) == 1:
+        name = _ci(src_fields, path)
+        if name is None:
+            raise TemplateError(f"{obj}: match_by field {path} is not a field of {obj} in the source org")
+        if _ci(tgt_fields, name) is None:
+            raise TemplateError(f"{obj}: match_by field {name} does not exist on {obj} in the target org")
+        return name
+    current_fields, current_tgt, current_obj = src_fields, tgt_fields, obj
+    canonical: list[str] = []
+    for index, part in enumerate(parts):
+        if index == len(parts) - 1:
+            name = _ci(current_fields, part)
+            if name is None or _ci(current_tgt, part) is None:
+                raise TemplateError(f"{obj}: match_by path {path}: {part} is not a field of {current_obj} "
+                                    "in both orgs")
+            canonical.append(name)
+            break
+        ref = next((f for f in current_fields.values()
+                    if f.get("relationshipName") and f["relationshipName"].lower() == part.lower()), None)
+        if ref is None or not ref.get("referenceTo"):
+            raise TemplateError(f"{obj}: match_by path {path}: {part} is not a relationship of {current_obj}")
+        canonical.append(ref["relationshipName"])
+        current_obj = ref["referenceTo"][0]
+        current_fields = _fields(_describe(source, current_obj, "source"))
+        current_tgt = _fields(_describe(target, current_obj, "target"))
+    return ".".join(canonical)
+
+
+def _default_match(obj: str, src_fields: dict[str, dict[str, Any]], tgt_fields: dict[str, dict[str, Any]]) -> list[str]:
+    for name, meta in src_fields.items():
+        if meta.get("externalId") and name in tgt_fields:
+            return [name]
+    for name, meta in src_fields.items():
+        if meta.get("nameField") and name in tgt_fields:
+            return [name]
+    raise TemplateError(f"{obj}: no external id or name field to match records on; set \"match_by\"")
+
+
+def _plan_object(template: Template, line: Any, source: DescribeSource, target: DescribeSource,
+                 in_template: dict[str, str]) -> ObjectPlan:
+    src_desc = _describe(source, line.object, "source")
+    tgt_desc = _describe(target, line.object, "target")
+    obj = src_desc["name"]
+    src_fields, tgt_fields = _fields(src_desc), _fields(tgt_desc)
+    warnings: list[str] = []
+    if not tgt_desc.get("createable", True) and line.insert:
+        warnings.append(f"{obj}: the target user cannot create {obj} records")
+
+    if line.fields is not None:
+        wanted: list[str] = []
+        for name in line.fields:
+            actual = _ci(src_fields, name)
+            if actual is None:
+                raise TemplateError(f"{obj}: {name} is not a field of {obj} in the source org")
+            if _ci(tgt_fields, actual) is None:
+                if template.skip_missing_fields:
+                    warnings.append(f"{obj}.{actual} does not exist in the target org; it is skipped")
+                    continue
+                raise TemplateError(f"{obj}.{actual} does not exist in the target org (turn on "
+                                    "\"skip missing fields\" to leave it out)")
+            wanted.append(actual)
+    else:
+        wanted = []
+        for name, meta in src_fields.items():
+            if name in SYSTEM_FIELDS or meta.get("type") in SKIPPED_TYPES or meta.get("calculated") \
+                    or meta.get("autoNumber") or not meta.get("createable"):
+                continue
+            if name not in tgt_fields:
+                warnings.append(f"{obj}.{name} does not exist in the target org; it is skipped")
+                continue
+            wanted.append(name)
+
+    fields: list[str] = []
+    insert_fields: list[str] = []
+    update_fields: list[str] = []
+    field_types: dict[str, str] = {}
+    for name in wanted:
+        tmeta = tgt_fields[_ci(tgt_fields, name) or name]
+        if not tmeta.get("createable") and not tmeta.get("updateable"):
+            warnings.append(f"{obj}.{name} cannot be edited by the target org's user; it is skipped")
+            continue
+        fields.append(name)
+        field_types[name] = tmeta.get("type", "string")
+        if tmeta.get("createable"):
+            insert_fields.append(name)
+        if tmeta.get("updateable"):
+            update_fields.append(name)
+
+    for name, meta in tgt_fields.items():
+        if _is_required(meta) and name not in fields and name not in SYSTEM_FIELDS and meta.get("type") != "boolean":
+            if name in src_fields and src_fields[name].get("createable"):
+                continue  # excluded on purpose by the template's field list
+            warnings.append(f"{obj}.{name} is required in the target org but the template does not fill it")
+
+    match_by = [
+        _resolve_match_path(p, obj, source, target, src_fields, tgt_fields) for p in line.match_by
+    ] if line.match_by else _default_match(obj, src_fields, tgt_fields)
+
+    refs: dict[str, RefSpec] = {}
+    for name in fields:
+        meta = src_fields[name]
+        if meta.get("type") != "reference" or not meta.get("referenceTo"):
+            continue
+        targets = list(meta["referenceTo"])
+        tmeta = tgt_fields[name]
+        hard = _is_required(tmeta) or bool(tmeta.get("relationshipOrder") is not None and not tmeta.get("nillable"))
+        template_parents = [in_template[t.lower()] for t in targets if t.lower() in in_template]
+        if template_parents:
+            kind = "template"
+            parents = template_parents + [t for t in targets if t.lower() not in in_template]
+        elif targets == ["User"] or set(targets) <= {"User", "Group"}:
+            kind, parents = "user", targets
+        elif targets == ["RecordType"]:
+            kind, parents = "recordtype", targets
+        else:
+            kind, parents = "external", targets
+        refs[name] = RefSpec(field=name, kind=kind, parents=parents, relationship=meta.get("relationshipName"),
+                             hard=hard, self_ref=kind == "template" and obj in template_parents)
+    if line.filter:
+        try:
+            source.count(obj, line.filter)
+        except Exception as exc:  # the org's own words: OrgApiError carries Salesforce's message
+            message = getattr(exc, "message", None) or str(exc)
+            raise TemplateError(f"{obj}: the filter is not valid SOQL for the source org: {message.strip()}") from None
+    name_field = next((n for n, m in src_fields.items() if m.get("nameField")), None)
+    return ObjectPlan(object=obj, fields=fields, insert_fields=insert_fields, update_fields=update_fields,
+                      match_by=match_by, filter=line.filter, limit=line.limit, insert=line.insert,
+                      update=line.update, refs=refs, name_field=name_field, warnings=warnings,
+                      field_types=field_types)
+
+
+def relationship_graph(objects: dict[str, ObjectPlan]) -> nx.MultiDiGraph:
+    """parent -> child edges, one per lookup field between two different in-scope objects."""
+    graph = nx.MultiDiGraph()
+    graph.add_nodes_from(objects)
+    for child, plan in objects.items():
+        for ref in plan.refs.values():
+            if ref.kind != "template":
+                continue
+            for parent in ref.parents:
+                if parent in objects and parent != child:
+                    graph.add_edge(parent, child, key=ref.field, hard=ref.hard)
+    return graph
+
+
+def detect_order(objects: dict[str, ObjectPlan], preference: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Parents first; cycles broken at soft (nillable) lookups. Returns (order, deferred (child, field))."""
+    graph = relationship_graph(objects)
+    rank = {name: index for index, name in enumerate(preference)}
+    deferred: list[tuple[str, str]] = []
+    while True:
+        try:
+            cycle = nx.find_cycle(graph)
+        except nx.NetworkXNoCycle:
+            break
+        soft = [(u, v, k) for u, v, k, *_ in cycle if not graph.edges[u, v, k]["hard"]]
+        if not soft:
+            path = " -> ".join([cycle[0][0]] + [edge[1] for edge in cycle])
+            raise TemplateError(f"the objects {path} require each other (master-detail or required lookups); "
+                                "no order can insert them")
+        # Break the lookup whose parent the template lists latest: it respects the user's listing.
+        parent, child, key = max(soft, key=lambda e: (rank.get(e[0], 0), -rank.get(e[1], 0)))
+        graph.remove_edge(parent, child, key)
+        deferred.append((child, key))
+    simple = nx.DiGraph(graph)
+    order = list(nx.lexicographical_topological_sort(simple, key=lambda n: rank.get(n, len(rank))))
+    return order, deferred
+
+
+def build_plan(template: Template, source: DescribeSource, target: DescribeSource) -> Plan:
+    """Validate the template against both orgs and plan the sync. Raises TemplateError."""
+    in_template: dict[str, str] = {}
+    for line in template.objects:
+        desc = _describe(source, line.object, "source")
+        in_template[desc["name"].lower()] = desc["name"]
+    objects: dict[str, ObjectPlan] = {}
+    for line in template.objects:
+        plan = _plan_object(template, line, source, target, in_template)
+        objects[plan.object] = plan
+    preference = [in_template[line.object.lower()] for line in template.objects]
+    warnings = [w for plan in objects.values() for w in plan.warnings]
+    if template.order:
+        manual = [in_template[name.lower()] for name in template.order]
+        detected, _ = detect_order(objects, preference)
+        return reorder(Plan(order=detected, objects=objects), manual + [n for n in detected if n not in manual])
+    order, deferred = detect_order(objects, preference)
+    for child, field_name in deferred:
+        objects[child].refs[field_name].deferred = True
+        warnings.append(f"{child}.{field_name} is part of a relationship cycle; it is filled in a second pass")
+    return Plan(order=order, objects=objects, warnings=warnings)
+
+
+def reorder(plan: Plan, order: list[str]) -> Plan:
+    """The same plan with a manual order: deferrals recomputed (the GUI's Save Order)."""
+    missing = set(plan.objects) - set(order)
+    if missing or len(order) != len(plan.objects):
+        raise TemplateError(f"the new order must list every object once; missing: {', '.join(sorted(missing))}")
+    objects = {name: ObjectPlan(**{**asdict(p), "refs": {k: RefSpec(**{**asdict(r), "deferred": False})
+                                                         for k, r in p.refs.items()}})
+               for name, p in plan.objects.items()}
+    position = {name: index for index, name in enumerate(order)}
+    warnings = [w for p in objects.values() for w in p.warnings]
+    for child in order:
+        for ref in objects[child].refs.values():
+            if ref.kind != "template" or ref.self_ref:
+                continue
+            later = [p for p in ref.parents if p in position and position[p] > position[child]]
+            if later and ref.hard:
+                raise TemplateError(f"{child} must come after {later[0]}: {child}.{ref.field} is required "
+                                    "(or master-detail) and cannot be filled later")
+            if later:
+                ref.deferred = True
+                warnings.append(f"{child}.{ref.field} points at {later[0]}, which the order puts later; "
+                                "it is filled in a second pass")
+    return Plan(order=list(order), objects=objects, warnings=warnings, manual_order=True)

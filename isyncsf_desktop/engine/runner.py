@@ -1,0 +1,832 @@
+"""The sync engine: scan, sync, re-sync, retry failed records, roll back. Synchronous, cancellable.
+
+One :class:`SyncEngine` works on the jobs between one source and one target org. Every record
+outcome is written to the journal before the next batch goes out, so an abort, a crash or a
+dropped connection never loses what was done, and rollback or retry works after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .events import (ABORTED, COMPLETED, EXECUTING, FAILED, INITIALIZING, BatchDone, CancelToken, Event, Notice,
+                     ObjectFinished, ObjectStarted, Observer, RecordFailed, RunResult, StateChanged, add_counts)
+from .journal import ErrorInfo, Journal, JobRow, ObjectCounts, OrgRef, Outcome
+from .plan import ObjectPlan, Plan, build_plan
+from .template import Template, TemplateError, parse_template
+from .values import match_value, path_value, same
+
+logger = logging.getLogger(__name__)
+
+SUCCESS = ("inserted", "updated", "existing")
+PARENT_FAILED = "PARENT_FAILED"
+PARENT_NOT_SYNCED = "PARENT_NOT_SYNCED"
+DUPLICATE_MATCH = "DUPLICATE_MATCH"
+RECORD_TYPE_NOT_FOUND = "RECORD_TYPE_NOT_FOUND"
+STOPPED = "continue on error is off: the sync stopped at the first failed record"
+
+
+class OrgApi(Protocol):
+    """The calls the engine makes (``salesforce.client.OrgClient``)."""
+
+    alias: str
+    api_calls: int
+
+    def describe(self, object_name: str) -> dict[str, Any]: ...
+    def object_names(self) -> set[str]: ...
+    def count(self, object_name: str, where: str | None = None) -> int: ...
+    def query(self, soql: str, *, include_deleted: bool = False) -> list[dict[str, Any]]: ...
+    def create(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+    def update(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+    def delete(self, ids: list[str]) -> list[dict[str, Any]]: ...
+    def user_info(self) -> dict[str, Any]: ...
+
+
+class EngineError(Exception):
+    """The job cannot run (wrong state, bad template, an org refused): a message for the user."""
+
+
+class _Stop(Exception):
+    """Internal: end the run early (abort, or stop at the first error)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class _Pending:
+    """A source record on its way to the target."""
+
+    source: dict[str, Any]
+    target_id: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    prior: dict[str, Any] | None = None
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _first_error(result: dict[str, Any]) -> ErrorInfo:
+    errors = result.get("errors") or [{}]
+    first = errors[0]
+    return ErrorInfo(first.get("statusCode") or first.get("errorCode") or "UNKNOWN_EXCEPTION",
+                     first.get("message") or "the org gave no reason", list(first.get("fields") or []))
+
+
+class SyncEngine:
+    """Runs the jobs of one source→target pair. ``observer`` gets every :class:`Event`."""
+
+    def __init__(self, journal: Journal, source: OrgApi, target: OrgApi, source_ref: OrgRef, target_ref: OrgRef,
+                 *, observer: Observer | None = None, cancel: CancelToken | None = None):
+        self.journal = journal
+        self.source = source
+        self.target = target
+        self.source_ref = source_ref
+        self.target_ref = target_ref
+        self.observer = observer
+        self.cancel = cancel or CancelToken()
+        self._started = time.monotonic()
+        self._job_id = 0
+
+    # ------------------------------------------------------------------ events
+    def _emit(self, event_type: type[Event], **kwargs: Any) -> None:
+        if self.observer is not None:
+            self.observer(event_type(job_id=self._job_id, elapsed=round(time.monotonic() - self._started, 3),
+                                     **kwargs))
+
+    def _state(self, job_id: int, state: str, status: str, message: str | None = None) -> None:
+        self.journal.set_state(job_id, state, message)
+        self._emit(StateChanged, state=state, status=status, message=message)
+
+    # ------------------------------------------------------------------ jobs
+    def create_job(self, template: Template | dict[str, Any]) -> int:
+        """A new job (state Not Started) for ``template``; the template is checked now."""
+        parsed = template if isinstance(template, Template) else parse_template(template)
+        return self.journal.create_job(parsed.as_json(), self.source_ref, self.target_ref)
+
+    def _job(self, job_id: int) -> JobRow:
+        job = self.journal.job(job_id)
+        if job.source.org_id != self.source_ref.org_id or job.target.org_id != self.target_ref.org_id:
+            raise EngineError(f"job {job_id} runs from {job.source.alias} to {job.target.alias}, not from "
+                              f"{self.source_ref.alias} to {self.target_ref.alias}")
+        if job.state == "Deleted":
+            raise EngineError(f"job {job_id} is deleted")
+        return job
+
+    def plan(self, job_id: int) -> Plan:
+        job = self._job(job_id)
+        if job.plan:
+            return Plan.from_json(job.plan)
+        return build_plan(parse_template(job.template), self.source, self.target)
+
+    def save_order(self, job_id: int, order: list[str]) -> Plan:
+        """Apply a manual migration order (the Execute tab's Save Order); deferrals recomputed."""
+        from .plan import reorder
+
+        plan = reorder(self.plan(job_id), order)
+        self.journal.set_plan(job_id, plan.as_json())
+        return plan
+
+    def set_switches(self, job_id: int, object_name: str, *, insert: bool | None = None,
+                     update: bool | None = None) -> Plan:
+        """Per-object Insert/Update switches, kept in the job's plan."""
+        plan = self.plan(job_id)
+        if object_name not in plan.objects:
+            raise EngineError(f"{object_name} is not in job {job_id}")
+        if insert is not None:
+            plan.objects[object_name].insert = insert
+        if update is not None:
+            plan.objects[object_name].update = update
+        self.journal.set_plan(job_id, plan.as_json())
+        return plan
+
+    # ------------------------------------------------------------------ scan
+    def scan(self, job_id: int) -> RunResult:
+        """Plan the job and count the records in scope (``Scan In Progress`` → ``Scanned``)."""
+        job = self._job(job_id)
+        self._begin(job_id)
+        run_id = self.journal.start_run(job_id, "scan")
+        self._state(job_id, "Scan In Progress", INITIALIZING)
+        try:
+            plan = Plan.from_json(job.plan) if job.plan else build_plan(parse_template(job.template), self.source,
+                                                                           self.target)
+            for text in plan.warnings:
+                self._emit(Notice, text=text)
+            counts: dict[str, ObjectCounts] = {}
+            for name in plan.order:
+                oplan = plan.objects[name]
+                total = self.source.count(name, oplan.filter)
+                if oplan.limit is not None:
+                    total = min(total, oplan.limit)
+                counts[name] = ObjectCounts(total=total, status="Scanned")
+                self.journal.set_object_counts(run_id, name, counts[name])
+            self.journal.set_plan(job_id, plan.as_json())
+        except TemplateError as exc:
+            self.journal.finish_run(run_id, FAILED)
+            self._state(job_id, "Not Started", FAILED, str(exc))
+            raise EngineError(str(exc)) from None
+        except Exception as exc:
+            self.journal.finish_run(run_id, FAILED)
+            self._state(job_id, "Not Started", FAILED, f"scan failed: {exc}")
+            raise
+        self.journal.finish_run(run_id, COMPLETED)
+        self._state(job_id, "Scanned", COMPLETED)
+        return self._result(job_id, run_id, "scan", "Scanned", COMPLETED, counts)
+
+    def _begin(self, job_id: int) -> None:
+        self._job_id = job_id
+        self._started = time.monotonic()
+        self._calls = (self.source.api_calls, self.target.api_calls)
+
+    def _result(self, job_id: int, run_id: int, kind: str, state: str, status: str,
+                counts: dict[str, ObjectCounts], message: str | None = None) -> RunResult:
+        calls = {"source": self.source.api_calls - self._calls[0], "target": self.target.api_calls - self._calls[1]}
+        return RunResult(job_id=job_id, run_id=run_id, kind=kind, state=state, status=status, objects=counts,
+                         message=message, api_calls=calls, seconds=round(time.monotonic() - self._started, 3))
+
+    # ------------------------------------------------------------------ sync, resync, retry
+    def sync(self, job_id: int) -> RunResult:
+        """Scan if needed, then move the records (``Sync In Progress`` → ``Synced``)."""
+        job = self._job(job_id)
+        if job.state in ("Not Started",) or not job.plan:
+            self.scan(job_id)
+        elif job.state not in ("Scanned", "Synced", "Aborted") and not job.interrupted:
+            raise EngineError(f"job {job_id} is {job.state}; a sync needs a scanned job")
+        return self._run(job_id, "sync")
+
+    def resync(self, job_id: int) -> RunResult:
+        """Run again, reprocessing what failed or was skipped, without resending what succeeded."""
+        job = self._job(job_id)
+        if job.state in ("Rollback", "Rollback Started", "Rollback Completed"):
+            raise EngineError(f"job {job_id} was rolled back; start a new sync instead")
+        if not job.plan:
+            self.scan(job_id)
+        skip = self.journal.source_ids(job_id, SUCCESS)
+        return self._run(job_id, "resync", skip=skip)
+
+    def retry(self, job_id: int) -> RunResult:
+        """Re-send only the records that failed, with their lookups resolved again."""
+        job = self._job(job_id)
+        if job.state in ("Rollback", "Rollback Started", "Rollback Completed"):
+            raise EngineError(f"job {job_id} was rolled back; nothing to retry")
+        failed = self.journal.source_ids(job_id, ["failed"])
+        return self._run(job_id, "retry", only=failed)
+
+    def _run(self, job_id: int, kind: str, *, skip: set[str] | None = None, only: set[str] | None = None) -> RunResult:
+        job = self._job(job_id)
+        plan = Plan.from_json(job.plan) if job.plan else self.plan(job_id)
+        template = parse_template(job.template)
+        self._begin(job_id)
+        run_id = self.journal.start_run(job_id, kind)
+        self._state(job_id, "Sync In Progress", INITIALIZING)
+        run = _Run(self, job_id, run_id, plan, template, skip=skip, only=only)
+        try:
+            run.prepare()
+            self._state(job_id, "Sync In Progress", EXECUTING)
+            run.execute()
+        except _Stop as stop:
+            self.journal.finish_run(run_id, ABORTED)
+            self._state(job_id, "Aborted", ABORTED, stop.message)
+            return self._result(job_id, run_id, kind, "Aborted", ABORTED, run.counts, stop.message)
+        except TemplateError as exc:
+            self.journal.finish_run(run_id, FAILED)
+            self._state(job_id, "Aborted", FAILED, str(exc))
+            raise EngineError(str(exc)) from None
+        except Exception as exc:
+            logger.exception("sync of job %s failed", job_id)
+            message = f"the sync failed: {exc}"
+            self.journal.finish_run(run_id, FAILED)
+            self._state(job_id, "Aborted", FAILED, message)
+            return self._result(job_id, run_id, kind, "Aborted", FAILED, run.counts, message)
+        self.journal.finish_run(run_id, COMPLETED)
+        self._state(job_id, "Synced", COMPLETED)
+        return self._result(job_id, run_id, kind, "Synced", COMPLETED, run.counts)
+
+    # ------------------------------------------------------------------ rollback
+    def rollback(self, job_id: int) -> RunResult:
+        """Delete what the job inserted (children first) and restore what it updated."""
+        job = self._job(job_id)
+        if job.state in ("Sync In Progress", "Scan In Progress", "Rollback Started") and not job.interrupted:
+            raise EngineError(f"job {job_id} is running ({job.state}); abort it before rolling back")
+        self._begin(job_id)
+        self._state(job_id, "Rollback", INITIALIZING)
+        run_id = self.journal.start_run(job_id, "rollback")
+        self._state(job_id, "Rollback Started", EXECUTING)
+        plan = Plan.from_json(job.plan) if job.plan else None
+        order = list(reversed(plan.order)) if plan else []
+        counts: dict[str, ObjectCounts] = {}
+        inserted = defaultdict(list)
+        for row in self.journal.records(job_id, statuses=["inserted"]):
+            if row.target_id:
+                inserted[row.object].append(row)
+        for name in list(inserted) + [n for n in order if n not in inserted]:
+            if name not in order:
+                order.append(name)
+        try:
+            for name in order:
+                rows = inserted.get(name, [])
+                if not rows:
+                    continue
+                oc = counts.setdefault(name, ObjectCounts(total=len(rows), status="Rolling back"))
+                self._emit(ObjectStarted, object=name, index=order.index(name) + 1, count=len(order), total=len(rows))
+                for chunk in _chunks(rows, 200):
+                    self._check_cancel()
+                    results = self.target.delete([r.target_id for r in chunk])
+                    outcomes = []
+                    for row, result in zip(chunk, results):
+                        if result.get("success"):
+                            oc.deleted += 1
+                            outcomes.append(Outcome(name, row.source_id, row.target_id, "rolled_back", phase="rollback"))
+                        else:
+                            error = _first_error(result)
+                            if error.status_code in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"):
+                                error = ErrorInfo(error.status_code, "could not undo: the record is already deleted "
+                                                  "on the target", error.fields)
+                            oc.errors += 1
+                            outcomes.append(Outcome(name, row.source_id, row.target_id, "rollback_failed", error,
+                                                    "rollback"))
+                            self._emit(RecordFailed, object=name, source_id=row.source_id, target_id=row.target_id,
+                                       status_code=error.status_code, message=error.message, fields=tuple(error.fields))
+                        oc.processed += 1
+                    self.journal.record_outcomes(job_id, run_id, outcomes)
+                    self.journal.forget_target_ids(self.source_ref.org_id, self.target_ref.org_id,
+                                                   [o.target_id for o in outcomes if o.status == "rolled_back"])
+                    self.journal.set_object_counts(run_id, name, oc)
+                    self._emit(BatchDone, object=name, counts=oc, totals=_total(counts))
+            self._restore_versions(job_id, run_id, counts, order)
+        except _Stop as stop:
+            self.journal.finish_run(run_id, ABORTED)
+            self._state(job_id, "Aborted", ABORTED, f"rollback stopped: {stop.message}")
+            return self._result(job_id, run_id, "rollback", "Aborted", ABORTED, counts, stop.message)
+        except Exception as exc:
+            logger.exception("rollback of job %s failed", job_id)
+            self.journal.finish_run(run_id, FAILED)
+            message = f"the rollback failed: {exc}"
+            self._state(job_id, "Aborted", FAILED, message)
+            return self._result(job_id, run_id, "rollback", "Aborted", FAILED, counts, message)
+        for name, oc in counts.items():
+            oc.status = "Rolled back"
+            self.journal.set_object_counts(run_id, name, oc)
+            self._emit(ObjectFinished, object=name, counts=oc)
+        self.journal.finish_run(run_id, COMPLETED)
+        self._state(job_id, "Rollback Completed", COMPLETED)
+        return self._result(job_id, run_id, "rollback", "Rollback Completed", COMPLETED, counts)
+
+    def _restore_versions(self, job_id: int, run_id: int, counts: dict[str, ObjectCounts], order: list[str]) -> None:
+        versions = self.journal.versions(job_id)
+        done = {r.target_id for r in self.journal.records(job_id, statuses=["restored", "rolled_back"])}
+        by_object: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+        for target_id, (name, values) in versions.items():
+            if target_id not in done:
+                by_object[name].append((target_id, values))
+        source_of = {r.target_id: r.source_id for r in self.journal.records(job_id)}
+        for name in [n for n in order if n in by_object] + [n for n in by_object if n not in order]:
+            oc = counts.setdefault(name, ObjectCounts(status="Rolling back"))
+            oc.total += len(by_object[name])
+            for chunk in _chunks(by_object[name], 200):
+                self._check_cancel()
+                records = [{"attributes": {"type": name}, "Id": tid, **values} for tid, values in chunk]
+                results = self.target.update(records)
+                outcomes = []
+                for (tid, _), result in zip(chunk, results):
+                    if result.get("success"):
+                        oc.restored += 1
+                        outcomes.append(Outcome(name, source_of.get(tid), tid, "restored", phase="rollback"))
+                    else:
+                        error = _first_error(result)
+                        if error.status_code in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"):
+                            error = ErrorInfo(error.status_code, "could not restore: the record no longer exists "
+                                              "on the target", error.fields)
+                        oc.errors += 1
+                        outcomes.append(Outcome(name, source_of.get(tid), tid, "rollback_failed", error, "rollback"))
+                        self._emit(RecordFailed, object=name, source_id=source_of.get(tid), target_id=tid,
+                                   status_code=error.status_code, message=error.message, fields=tuple(error.fields))
+                    oc.processed += 1
+                self.journal.record_outcomes(job_id, run_id, outcomes)
+                self.journal.set_object_counts(run_id, name, oc)
+                self._emit(BatchDone, object=name, counts=oc, totals=_total(counts))
+
+    def _check_cancel(self) -> None:
+        if self.cancel.cancelled:
+            raise _Stop(self.cancel.reason or "aborted by the user")
+
+
+def _total(counts: dict[str, ObjectCounts]) -> ObjectCounts:
+    total = ObjectCounts()
+    for oc in counts.values():
+        total = add_counts(total, oc)
+    return total
+
+
+class _Run:
+    """One sync/resync/retry run: the state that lives only while it runs."""
+
+    def __init__(self, engine: SyncEngine, job_id: int, run_id: int, plan: Plan, template: Template, *,
+                 skip: set[str] | None, only: set[str] | None):
+        self.engine = engine
+        self.journal = engine.journal
+        self.source = engine.source
+        self.target = engine.target
+        self.job_id = job_id
+        self.run_id = run_id
+        self.plan = plan
+        self.template = template
+        self.skip = skip or set()
+        self.only = only
+        self.batch = template.batch_size
+        self.counts: dict[str, ObjectCounts] = {}
+        self.id_map: dict[str, str] = {}
+        self.failed: dict[str, str] = {}          # source id -> why it failed (for its children's errors)
+        self.not_inserted: set[str] = set()       # source ids skipped because insert is off
+        self.user_map: dict[str, str] = {}
+        self.rt_map: dict[str, str | None] = {}
+        self.rt_names: dict[str, str] = {}
+        self.synced: dict[str, list[_Pending]] = defaultdict(list)   # object -> records that reached the target
+        self.live_targets: dict[str, dict[str, dict[str, Any]]] = {}  # object -> target id -> row
+        self.external_ok: dict[str, set[str]] = {}
+        self.notices: set[str] = set()
+
+    # ------------------------------------------------------------------ preparation
+    def prepare(self) -> None:
+        self.id_map = self.journal.id_map(self.engine.source_ref.org_id, self.engine.target_ref.org_id)
+        kinds = {ref.kind for p in self.plan.objects.values() for ref in p.refs.values()}
+        if "user" in kinds:
+            self._map_users()
+        if "recordtype" in kinds:
+            self._map_record_types()
+
+    def _notice(self, text: str) -> None:
+        if text not in self.notices:
+            self.notices.add(text)
+            self.engine._emit(Notice, text=text)
+
+    def _map_users(self) -> None:
+        source_users = self.source.query("SELECT Id, Username, Email FROM User")
+        target_users = self.target.query("SELECT Id, Username, Email, IsActive FROM User")
+        by_username = {u["Username"].lower(): u["Id"] for u in target_users if u.get("Username")}
+        by_email: dict[str, str] = {}
+        for user in target_users:
+            if user.get("Email") and user.get("IsActive", True):
+                by_email.setdefault(user["Email"].lower(), user["Id"])
+        try:
+            running = self.target.user_info().get("user_id")
+        except Exception:  # userinfo is a convenience; an org without it falls back below
+            running = None
+        for user in source_users:
+            target_id = by_username.get((user.get("Username") or "").lower()) \
+                or by_email.get((user.get("Email") or "").lower())
+            if target_id is None:
+                target_id = running
+                self._notice(f"user {user.get('Username')} does not exist in the target org; "
+                             "their records go to the running user")
+            if target_id:
+                self.user_map[user["Id"]] = target_id
+
+    def _map_record_types(self) -> None:
+        source_rts = self.source.query("SELECT Id, DeveloperName, SobjectType FROM RecordType")
+        target_rts = self.target.query("SELECT Id, DeveloperName, SobjectType FROM RecordType")
+        index = {(r["SobjectType"], r["DeveloperName"]): r["Id"] for r in target_rts}
+        for rt in source_rts:
+            self.rt_map[rt["Id"]] = index.get((rt["SobjectType"], rt["DeveloperName"]))
+            self.rt_names[rt["Id"]] = f"{rt['SobjectType']}.{rt['DeveloperName']}"
+
+    # ------------------------------------------------------------------ the run
+    def execute(self) -> None:
+        order = self.plan.order
+        for index, name in enumerate(order, start=1):
+            self.engine._check_cancel()
+            self._sync_object(name, index, len(order))
+        self._deferred_pass()
+        for name in order:
+            oc = self.counts.get(name)
+            if oc is not None:
+                oc.status = "Completed"
+                self.journal.set_object_counts(self.run_id, name, oc)
+
+    def _read_source(self, oplan: ObjectPlan) -> list[dict[str, Any]]:
+        paths = {"Id", *oplan.fields, *oplan.match_by}
+        select = ", ".join(sorted(paths))
+        where = [f"({oplan.filter})"] if oplan.filter else []
+        if self.only is not None:
+            ids = sorted(self.only)
+            records: list[dict[str, Any]] = []
+            for chunk in _chunks(ids, 300):
+                clause = " AND ".join(where + [f"Id IN ({', '.join(_quote(i) for i in chunk)})"])
+                records += self.source.query(f"SELECT {select} FROM {oplan.object} WHERE {clause}")
+            return records
+        soql = f"SELECT {select} FROM {oplan.object}"
+        if where:
+            soql += " WHERE " + " AND ".join(where)
+        soql += " ORDER BY Id"
+        if oplan.limit is not None:
+            soql += f" LIMIT {oplan.limit}"
+        return [r for r in self.source.query(soql) if r["Id"] not in self.skip]
+
+    def _read_target(self, oplan: ObjectPlan) -> dict[str, dict[str, Any]]:
+        paths = {"Id", *oplan.update_fields, *oplan.insert_fields, *oplan.match_by}
+        rows = self.target.query(f"SELECT {', '.join(sorted(paths))} FROM {oplan.object}")
+        return {row["Id"]: row for row in rows}
+
+    def _match_key(self, record: dict[str, Any], oplan: ObjectPlan, *, on_target: bool) -> tuple[Any, ...] | None:
+        parts = []
+        for path in oplan.match_by:
+            value = path_value(record, path)
+            ref = oplan.refs.get(path)
+            if ref is not None and value is not None and not on_target:
+                value = self._map_reference(ref, value)
+            value = match_value(value)
+            if value is None:
+                return None
+            parts.append(value)
+        return tuple(parts)
+
+    def _map_reference(self, ref: Any, source_value: str) -> str | None:
+        if ref.kind == "user":
+            return self.user_map.get(source_value)
+        if ref.kind == "recordtype":
+            return self.rt_map.get(source_value)
+        if ref.kind == "template":
+            return self.id_map.get(source_value)
+        return source_value
+
+    def _sync_object(self, name: str, index: int, count: int) -> None:
+        oplan = self.plan.objects[name]
+        records = self._read_source(oplan)
+        oc = self.counts.setdefault(name, ObjectCounts(total=len(records), status="Executing"))
+        self.engine._emit(ObjectStarted, object=name, index=index, count=count, total=len(records))
+        targets = self._read_target(oplan)
+        self.live_targets[name] = targets
+        index_by_key: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+        for target_id, row in targets.items():
+            key = self._match_key(row, oplan, on_target=True)
+            if key is not None:
+                index_by_key[key].append(target_id)
+        self._check_external(oplan, records)
+        # Self-lookup hierarchies: parents before children, level by level.
+        levels = self._levels(oplan, records)
+        for level in levels:
+            inserts: list[_Pending] = []
+            updates: list[_Pending] = []
+            outcomes: list[Outcome] = []
+            for record in level:
+                pending = _Pending(record)
+                target_id = self.id_map.get(record["Id"])
+                if target_id not in targets:
+                    target_id = None
+                if target_id is None:
+                    key = self._match_key(record, oplan, on_target=False)
+                    candidates = index_by_key.get(key, []) if key is not None else []
+                    if len(candidates) > 1:
+                        outcomes.append(self._fail(name, record["Id"], None, ErrorInfo(
+                            DUPLICATE_MATCH, f"{len(candidates)} target records match "
+                            f"{'+'.join(oplan.match_by)} = {' + '.join(str(k) for k in key or ())}: "
+                            f"{', '.join(candidates[:5])}; make the match key unique", list(oplan.match_by))))
+                        continue
+                    target_id = candidates[0] if candidates else None
+                pending.target_id = target_id
+                try:
+                    pending.payload = self._transform(oplan, record, for_insert=target_id is None)
+                except _RecordProblem as problem:
+                    outcomes.append(self._fail(name, record["Id"], target_id, problem.error))
+                    continue
+                if target_id is None:
+                    if oplan.insert:
+                        inserts.append(pending)
+                    else:
+                        self.not_inserted.add(record["Id"])
+                        outcomes.append(Outcome(name, record["Id"], None, "skipped"))
+                        oc.processed += 1
+                    continue
+                current = targets[target_id]
+                changed = {f: v for f, v in pending.payload.items() if f in oplan.update_fields
+                           and not same(v, current.get(f), oplan.field_types.get(f, "string"))}
+                self.id_map[record["Id"]] = target_id
+                if changed and oplan.update:
+                    pending.payload = changed
+                    pending.prior = {f: current.get(f) for f in changed}
+                    updates.append(pending)
+                else:
+                    outcomes.append(Outcome(name, record["Id"], target_id, "existing"))
+                    oc.existing += 1
+                    oc.processed += 1
+                    self.synced[name].append(pending)
+            self._flush(name, outcomes)
+            self._insert(name, oplan, inserts, targets, index_by_key)
+            self._update(name, oplan, updates, targets)
+        oc.status = "Completed" if not oplan.deferred_refs else "Awaiting second pass"
+        self.journal.set_object_counts(self.run_id, name, oc)
+        self.engine._emit(ObjectFinished, object=name, counts=oc)
+
+    def _levels(self, oplan: ObjectPlan, records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        self_refs = [r for r in oplan.self_refs if not r.deferred]
+        if not self_refs:
+            return [records]
+        in_run = {r["Id"] for r in records}
+        placed: set[str] = set()
+        remaining = list(records)
+        levels: list[list[dict[str, Any]]] = []
+        while remaining:
+            level, rest = [], []
+            for record in remaining:
+                parents = [record.get(ref.field) for ref in self_refs]
+                if all(p is None or p not in in_run or p in placed or p == record["Id"] for p in parents):
+                    level.append(record)
+                else:
+                    rest.append(record)
+            if not level:  # the data itself has a cycle: those records get the lookup in the second pass
+                for record in rest:
+                    record["__cycle__"] = True
+                level, rest = rest, []
+            placed.update(r["Id"] for r in level)
+            levels.append(level)
+            remaining = rest
+        return levels
+
+    def _check_external(self, oplan: ObjectPlan, records: list[dict[str, Any]]) -> None:
+        """Lookups to objects outside the template are kept only where the record exists on the target."""
+        for ref in oplan.refs.values():
+            if ref.kind != "external" and not (ref.kind == "template" and len(ref.parents) > 1):
+                continue
+            wanted = {r[ref.field] for r in records if r.get(ref.field)}
+            wanted -= self.external_ok.setdefault(ref.field, set())
+            by_object: dict[str, list[str]] = defaultdict(list)
+            for value in wanted:
+                for parent in ref.parents:
+                    by_object[parent].append(value)
+            for parent, values in by_object.items():
+                if parent not in self.target.object_names():
+                    continue
+                for chunk in _chunks(sorted(values), 300):
+                    rows = self.target.query(
+                        f"SELECT Id FROM {parent} WHERE Id IN ({', '.join(_quote(v) for v in chunk)})")
+                    self.external_ok[ref.field].update(r["Id"] for r in rows)
+
+    def _transform(self, oplan: ObjectPlan, record: dict[str, Any], *, for_insert: bool) -> dict[str, Any]:
+        allowed = oplan.insert_fields if for_insert else oplan.update_fields
+        payload: dict[str, Any] = {}
+        for name in allowed:
+            value = record.get(name)
+            ref = oplan.refs.get(name)
+            if ref is None:
+                if for_insert and value is None:
+                    continue
+                payload[name] = value
+                continue
+            if ref.deferred or (ref.self_ref and record.get("__cycle__")):
+                continue  # filled in the second pass
+            if value is None:
+                if not for_insert:
+                    payload[name] = None
+                continue
+            mapped = self._resolve(oplan, ref, record, value)
+            if mapped is _OMIT:
+                continue
+            payload[name] = mapped
+        return payload
+
+    def _resolve(self, oplan: ObjectPlan, ref: Any, record: dict[str, Any], value: str) -> Any:
+        if ref.kind == "user":
+            mapped = self.user_map.get(value)
+            return mapped if mapped else _OMIT
+        if ref.kind == "recordtype":
+            if value not in self.rt_map:
+                return _OMIT
+            mapped = self.rt_map[value]
+            if mapped is None:
+                raise _RecordProblem(ErrorInfo(RECORD_TYPE_NOT_FOUND, f"record type {self.rt_names.get(value)} does "
+                                               "not exist in the target org", [ref.field]))
+            return mapped
+        if ref.kind == "external":
+            return value if value in self.external_ok.get(ref.field, set()) else _OMIT
+        mapped = self.id_map.get(value)
+        if mapped:
+            return mapped
+        if value in self.external_ok.get(ref.field, set()):
+            return value  # polymorphic lookup to a record outside the template that the target has
+        label = f"{ref.relationship or ref.field} {value}"
+        if value in self.failed:
+            raise _RecordProblem(ErrorInfo(PARENT_FAILED, f"parent {label} failed: {self.failed[value]}",
+                                           [ref.field]))
+        if value in self.not_inserted:
+            raise _RecordProblem(ErrorInfo(PARENT_NOT_SYNCED, f"parent {label} is not in the target org and "
+                                           "inserting new records is off for it", [ref.field]))
+        raise _RecordProblem(ErrorInfo(PARENT_NOT_SYNCED, f"parent {label} was not synced (it is outside the "
+                                       "template's filter or failed in an earlier run)", [ref.field]))
+
+    def _fail(self, name: str, source_id: str | None, target_id: str | None, error: ErrorInfo,
+              phase: str = "sync") -> Outcome:
+        oc = self.counts[name]
+        oc.errors += 1
+        oc.processed += 1
+        if source_id:
+            self.failed[source_id] = f"{error.status_code}: {error.message}"
+        self.engine._emit(RecordFailed, object=name, source_id=source_id, target_id=target_id,
+                          status_code=error.status_code, message=error.message, fields=tuple(error.fields))
+        return Outcome(name, source_id, target_id, "failed", error, phase)
+
+    def _flush(self, name: str, outcomes: list[Outcome]) -> None:
+        """Journal the outcomes, tell the observer, then honour abort and stop-at-first-error."""
+        if outcomes:
+            self.journal.record_outcomes(self.job_id, self.run_id, outcomes)
+        oc = self.counts[name]
+        self.journal.set_object_counts(self.run_id, name, oc)
+        self.engine._emit(BatchDone, object=name, counts=oc, totals=_total(self.counts))
+        if not self.template.continue_on_error and any(o.status == "failed" for o in outcomes):
+            raise _Stop(STOPPED)
+        self.engine._check_cancel()
+
+    def _insert(self, name: str, oplan: ObjectPlan, pending: list[_Pending], targets: dict[str, dict[str, Any]],
+                index_by_key: dict[tuple[Any, ...], list[str]]) -> None:
+        for chunk in _chunks(pending, self.batch):
+            records = [{"attributes": {"type": name}, **p.payload} for p in chunk]
+            results = self._create_safely(name, oplan, chunk, records)
+            outcomes = []
+            oc = self.counts[name]
+            for item, result in zip(chunk, results):
+                source_id = item.source["Id"]
+                if result.get("success"):
+                    item.target_id = result["id"]
+                    self.id_map[source_id] = result["id"]
+                    targets[result["id"]] = {"Id": result["id"], **item.payload}
+                    oc.inserted += 1
+                    oc.processed += 1
+                    outcomes.append(Outcome(name, source_id, result["id"], "inserted"))
+                    self.synced[name].append(item)
+                else:
+                    outcomes.append(self._fail(name, source_id, None, _first_error(result)))
+            self._flush(name, outcomes)
+
+    def _create_safely(self, name: str, oplan: ObjectPlan, chunk: list[_Pending],
+                       records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Create; if the connection dropped after the org may have committed, find what it kept."""
+        try:
+            return self.target.create(records)
+        except Exception as exc:
+            if type(exc).__name__ != "ConnectionLost":
+                raise
+        logger.warning("connection lost during a create of %s %s records; checking what the org kept",
+                       len(records), name)
+        self._notice(f"the connection to the target dropped while creating {name} records; the engine checked "
+                     "which were saved so none is created twice")
+        current = self._read_target(oplan)
+        known = {tid for tid in self.live_targets.get(name, {})}
+        fresh: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+        for target_id, row in current.items():
+            if target_id in known:
+                continue
+            key = self._match_key(row, oplan, on_target=True)
+            if key is not None:
+                fresh[key].append(target_id)
+        results: list[dict[str, Any] | None] = []
+        resend: list[int] = []
+        for position, item in enumerate(chunk):
+            key = self._match_key({**item.source, **item.payload}, oplan, on_target=True)
+            hits = fresh.get(key, []) if key is not None else []
+            if len(hits) == 1:
+                results.append({"id": hits.pop(), "success": True, "errors": []})
+            else:
+                results.append(None)
+                resend.append(position)
+        if resend:
+            again = self.target.create([records[p] for p in resend])
+            for position, result in zip(resend, again):
+                results[position] = result
+        return [r for r in results if r is not None]
+
+    def _update(self, name: str, oplan: ObjectPlan, pending: list[_Pending], targets: dict[str, dict[str, Any]]) -> None:
+        for chunk in _chunks(pending, self.batch):
+            if self.template.versioning:
+                self.journal.save_versions(self.job_id, self.run_id, name,
+                                           {p.target_id: p.prior or {} for p in chunk if p.target_id})
+            records = [{"attributes": {"type": name}, "Id": p.target_id, **p.payload} for p in chunk]
+            results = self.target.update(records)
+            outcomes = []
+            oc = self.counts[name]
+            for item, result in zip(chunk, results):
+                source_id = item.source["Id"]
+                if result.get("success"):
+                    targets[item.target_id] = {**targets.get(item.target_id, {}), **item.payload}
+                    oc.updated += 1
+                    oc.processed += 1
+                    outcomes.append(Outcome(name, source_id, item.target_id, "updated"))
+                    self.synced[name].append(item)
+                else:
+                    outcomes.append(self._fail(name, source_id, item.target_id, _first_error(result)))
+            self._flush(name, outcomes)
+
+    # ------------------------------------------------------------------ second pass
+    def _deferred_pass(self) -> None:
+        for name in self.plan.order:
+            oplan = self.plan.objects[name]
+            refs = [r for r in oplan.refs.values() if r.deferred or r.self_ref]
+            if not refs:
+                continue
+            updates: list[_Pending] = []
+            outcomes: list[Outcome] = []
+            targets = self.live_targets.get(name, {})
+            for item in self.synced.get(name, []):
+                record = item.source
+                fields = [r for r in refs if r.deferred or record.get("__cycle__")]
+                if not fields:
+                    continue
+                payload: dict[str, Any] = {}
+                try:
+                    for ref in fields:
+                        if ref.field not in oplan.update_fields:
+                            continue
+                        value = record.get(ref.field)
+                        if value is None:
+                            continue
+                        payload[ref.field] = self._resolve(oplan, ref, record, value)
+                except _RecordProblem as problem:
+                    outcomes.append(self._fail(name, record["Id"], item.target_id, problem.error, "deferred"))
+                    continue
+                payload = {k: v for k, v in payload.items() if v is not _OMIT}
+                current = targets.get(item.target_id or "", {})
+                changed = {f: v for f, v in payload.items()
+                           if not same(v, current.get(f), oplan.field_types.get(f, "reference"))}
+                if changed and item.target_id:
+                    updates.append(_Pending(record, item.target_id, changed, {f: current.get(f) for f in changed}))
+            if outcomes:
+                self._flush(name, outcomes)
+            for chunk in _chunks(updates, self.batch):
+                inserted_now = {o.target_id for o in self.journal.records(self.job_id, name, ["inserted"])}
+                if self.template.versioning:
+                    self.journal.save_versions(self.job_id, self.run_id, name, {
+                        p.target_id: p.prior or {} for p in chunk if p.target_id and p.target_id not in inserted_now})
+                results = self.target.update([{"attributes": {"type": name}, "Id": p.target_id, **p.payload}
+                                              for p in chunk])
+                fails = []
+                for item, result in zip(chunk, results):
+                    if result.get("success"):
+                        targets[item.target_id] = {**targets.get(item.target_id, {}), **item.payload}
+                    else:
+                        fails.append(self._fail(name, item.source["Id"], item.target_id, _first_error(result),
+                                                "deferred"))
+                self._flush(name, fails)
+
+
+class _Omit:
+    def __repr__(self) -> str:
+        return "<omit>"
+
+
+_OMIT: Any = _Omit()
+
+
+class _RecordProblem(Exception):
+    def __init__(self, error: ErrorInfo):
+        super().__init__(error.message)
+        self.error = error

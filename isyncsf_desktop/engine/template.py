@@ -1,0 +1,214 @@
+"""Templates: the reusable recipe of a sync (which objects, fields and records move, and how).
+
+A template is a JSON file the GUI edits and the CLI reads::
+
+    {"name": "Sales data",
+     "options": {"continue_on_error": true, "skip_missing_fields": true, "versioning": true},
+     "objects": [{"object": "Account", "fields": ["Name", "ParentId"], "filter": "Industry != null",
+                  "match_by": ["External_Id__c"], "insert": true, "update": true, "limit": 500}],
+     "order": ["Account", "Contact"]}
+
+:func:`parse_template` checks the document's shape; the checks that need the orgs (objects and
+fields exist, filters are valid SOQL) happen when the plan is built.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import paths
+
+
+class TemplateError(ValueError):
+    """A template that cannot run; the message names the problem and where it is."""
+
+
+OPTION_DEFAULTS: dict[str, Any] = {
+    "continue_on_error": True,
+    "skip_missing_fields": True,
+    "versioning": True,
+    "batch_size": 200,
+}
+LINE_KEYS = {"object", "fields", "filter", "match_by", "insert", "update", "limit"}
+TOP_KEYS = {"name", "options", "objects", "order", "source", "target", "description"}
+
+
+@dataclass
+class ObjectLine:
+    """One object of a template."""
+
+    object: str
+    fields: list[str] | None = None
+    filter: str | None = None
+    match_by: list[str] | None = None
+    insert: bool = True
+    update: bool = True
+    limit: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"object": self.object}
+        if self.fields is not None:
+            out["fields"] = list(self.fields)
+        if self.filter:
+            out["filter"] = self.filter
+        if self.match_by is not None:
+            out["match_by"] = list(self.match_by)
+        out["insert"] = self.insert
+        out["update"] = self.update
+        if self.limit is not None:
+            out["limit"] = self.limit
+        return out
+
+
+@dataclass
+class Template:
+    """A parsed template."""
+
+    name: str
+    objects: list[ObjectLine]
+    options: dict[str, Any] = field(default_factory=lambda: dict(OPTION_DEFAULTS))
+    order: list[str] | None = None
+    source: str | None = None
+    target: str | None = None
+    description: str | None = None
+
+    @property
+    def continue_on_error(self) -> bool:
+        return bool(self.options.get("continue_on_error", True))
+
+    @property
+    def skip_missing_fields(self) -> bool:
+        return bool(self.options.get("skip_missing_fields", True))
+
+    @property
+    def versioning(self) -> bool:
+        return bool(self.options.get("versioning", True))
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.options.get("batch_size", 200))
+
+    def line(self, object_name: str) -> ObjectLine | None:
+        lowered = object_name.lower()
+        return next((line for line in self.objects if line.object.lower() == lowered), None)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "options": dict(self.options),
+                               "objects": [line.as_json() for line in self.objects]}
+        if self.order:
+            out["order"] = list(self.order)
+        for key in ("source", "target", "description"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        return out
+
+
+def _str_list(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise TemplateError(f"{where} must be a list of names, e.g. [\"Name\", \"Phone\"]")
+    return [v.strip() for v in value]
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise TemplateError(f"{where} must be true or false, not {json.dumps(value)}")
+    return value
+
+
+def parse_template(document: Any) -> Template:
+    """Check a template document's shape and build a :class:`Template`."""
+    if not isinstance(document, dict):
+        raise TemplateError("a template is a JSON object with \"name\" and \"objects\"")
+    unknown = set(document) - TOP_KEYS
+    if unknown:
+        raise TemplateError(f"unknown template key(s): {', '.join(sorted(unknown))}; "
+                            f"allowed: {', '.join(sorted(TOP_KEYS))}")
+    name = document.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise TemplateError("the template needs a \"name\"")
+    options = dict(OPTION_DEFAULTS)
+    raw_options = document.get("options", {})
+    if not isinstance(raw_options, dict):
+        raise TemplateError("\"options\" must be an object")
+    bad_options = set(raw_options) - set(OPTION_DEFAULTS)
+    if bad_options:
+        raise TemplateError(f"unknown option(s): {', '.join(sorted(bad_options))}; "
+                            f"allowed: {', '.join(sorted(OPTION_DEFAULTS))}")
+    for key, value in raw_options.items():
+        if key == "batch_size":
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 200:
+                raise TemplateError("options.batch_size must be a whole number from 1 to 200")
+        else:
+            _bool(value, f"options.{key}")
+        options[key] = value
+    raw_objects = document.get("objects")
+    if not isinstance(raw_objects, list) or not raw_objects:
+        raise TemplateError("\"objects\" must be a non-empty list of object lines")
+    lines: list[ObjectLine] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_objects, start=1):
+        where = f"objects[{index}]"
+        if not isinstance(raw, dict) or not isinstance(raw.get("object"), str) or not raw["object"].strip():
+            raise TemplateError(f"{where} needs an \"object\" name")
+        obj = raw["object"].strip()
+        where = f"objects[{index}] ({obj})"
+        unknown = set(raw) - LINE_KEYS
+        if unknown:
+            raise TemplateError(f"{where}: unknown key(s): {', '.join(sorted(unknown))}; "
+                                f"allowed: {', '.join(sorted(LINE_KEYS))}")
+        if obj.lower() in seen:
+            raise TemplateError(f"{where}: {obj} is listed twice")
+        seen.add(obj.lower())
+        limit = raw.get("limit")
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+            raise TemplateError(f"{where}: limit must be a whole number above 0")
+        filter_text = raw.get("filter")
+        if filter_text is not None and not isinstance(filter_text, str):
+            raise TemplateError(f"{where}: filter must be a SOQL WHERE clause as text")
+        lines.append(ObjectLine(
+            object=obj,
+            fields=_str_list(raw["fields"], f"{where}.fields") if "fields" in raw else None,
+            filter=(filter_text or "").strip() or None,
+            match_by=_str_list(raw["match_by"], f"{where}.match_by") if "match_by" in raw else None,
+            insert=_bool(raw.get("insert", True), f"{where}.insert"),
+            update=_bool(raw.get("update", True), f"{where}.update"),
+            limit=limit,
+        ))
+    order = None
+    if document.get("order") is not None:
+        order = _str_list(document["order"], "order")
+        names = {line.object.lower() for line in lines}
+        unknown_order = [o for o in order if o.lower() not in names]
+        if unknown_order:
+            raise TemplateError(f"order names object(s) not in the template: {', '.join(unknown_order)}")
+        if len({o.lower() for o in order}) != len(order):
+            raise TemplateError("order lists an object twice")
+    return Template(name=name.strip(), objects=lines, options=options, order=order,
+                    source=document.get("source"), target=document.get("target"),
+                    description=document.get("description"))
+
+
+def load_template(path: Path | str) -> Template:
+    """Read and parse a template file; errors name the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TemplateError(f"template file not found: {path}") from None
+    except OSError as exc:
+        raise TemplateError(f"cannot read template {path}: {exc.strerror}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TemplateError(f"{path.name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    try:
+        return parse_template(document)
+    except TemplateError as exc:
+        raise TemplateError(f"{path.name}: {exc}") from None
+
+
+def save_template(template: Template, path: Path | str) -> None:
+    paths.atomic_write_text(Path(path), json.dumps(template.as_json(), indent=2) + "\n")
