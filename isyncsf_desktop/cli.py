@@ -6,6 +6,7 @@ Exit codes: 0 done, 1 the job or server failed, 2 bad input.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -33,6 +34,183 @@ def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
 
 
+# ---------------------------------------------------------------------------------------------- orgs
+def _registry():  # noqa: ANN202 - imported lazily to keep `isyncsf --help` fast
+    from .salesforce.registry import OrgRegistry
+
+    return OrgRegistry()
+
+
+def _cmd_org_add(args: argparse.Namespace) -> int:
+    from .salesforce.client import OrgApiError
+    from .salesforce.registry import RegistryError, register_token_org
+
+    try:
+        entry = register_token_org(_registry(), args.alias, args.instance_url, args.access_token,
+                                   ca_file=args.ca_file)
+    except (RegistryError, OrgApiError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"added org {entry.alias}: {entry.username} at {entry.instance_url} ({entry.org_type}, {entry.org_id})")
+    return EXIT_OK
+
+
+def _cmd_org_list(args: argparse.Namespace) -> int:
+    entries = _registry().list()
+    if args.json:
+        print(json.dumps([{"alias": e.alias, "org_id": e.org_id, "instance_url": e.instance_url,
+                           "username": e.username, "org_type": e.org_type, "api_version": e.api_version,
+                           "last_used": e.last_used} for e in entries], indent=2))
+        return EXIT_OK
+    if not entries:
+        print("no orgs yet: add one with `isyncsf org add ALIAS --instance-url URL --access-token TOKEN`")
+        return EXIT_OK
+    width = max(len(e.alias) for e in entries)
+    for e in entries:
+        print(f"{e.alias:<{width}}  {e.org_type:<13}  {e.username}  {e.instance_url}  {e.org_id}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------- jobs
+class _Progress:
+    """A one-line progress display on a terminal (stderr); silent when not a terminal."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.line = ""
+
+    def __call__(self, event: object) -> None:
+        from .engine.events import BatchDone, Notice, ObjectStarted, StateChanged
+
+        if isinstance(event, Notice):
+            self._print(f"note: {event.text}")
+        if not self.enabled:
+            return
+        if isinstance(event, ObjectStarted):
+            self.current = (event.object, event.index, event.count)
+        if isinstance(event, BatchDone):
+            obj, index, count = getattr(self, "current", (event.object, 1, 1))
+            c = event.counts
+            done = c.processed / c.total if c.total else 1.0
+            bar = "#" * int(done * 24)
+            self._draw(f"[{index}/{count}] {obj:<18} [{bar:<24}] {done:4.0%}  ins {c.inserted}  upd {c.updated}  "
+                       f"same {c.existing}  err {c.errors}  {event.elapsed:6.1f}s")
+        if isinstance(event, StateChanged) and event.state not in ("Sync In Progress", "Rollback Started"):
+            self._draw("")
+
+    def _draw(self, text: str) -> None:
+        sys.stderr.write("\r" + text.ljust(len(self.line)))
+        if not text:
+            sys.stderr.write("\r")
+        sys.stderr.flush()
+        self.line = text
+
+    def _print(self, text: str) -> None:
+        if self.enabled and self.line:
+            self._draw("")
+        print(text, file=sys.stderr)
+
+
+def _engine(source_alias: str, target_alias: str, observer: object):  # noqa: ANN202
+    from .engine.journal import Journal, OrgRef
+    from .engine.runner import SyncEngine
+    from .salesforce.registry import RegistryError
+
+    registry = _registry()
+    try:
+        src, tgt = registry.get(source_alias), registry.get(target_alias)
+        source, target = registry.client(source_alias), registry.client(target_alias)
+    except RegistryError as exc:
+        raise UsageError(str(exc)) from None
+    journal = Journal(paths.journal_path())
+    journal.recover_interrupted()
+    registry.touch(source_alias)
+    registry.touch(target_alias)
+    return SyncEngine(journal, source, target, OrgRef(src.alias, src.org_id, src.instance_url),
+                      OrgRef(tgt.alias, tgt.org_id, tgt.instance_url), observer=observer)  # type: ignore[arg-type]
+
+
+def _journal():  # noqa: ANN202
+    from .engine.journal import Journal
+
+    return Journal(paths.journal_path())
+
+
+def _report(result: object, as_json: bool) -> int:
+    from .engine.events import FAILED
+
+    data = result.as_json()  # type: ignore[attr-defined]
+    if as_json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(f"job {data['job_id']}: {data['state']} ({data['status']})" +
+              (f": {data['message']}" if data.get("message") else ""))
+        extra = ("deleted", "restored") if data["kind"] == "rollback" else ()
+        cols = ("inserted", "updated", "existing", "errors") + extra
+        width = max([len(r["object"]) for r in data["objects"]] + [6])
+        print(f"  {'object':<{width}}  " + "  ".join(f"{c:>8}" for c in cols))
+        for row in data["objects"] + [{"object": "total", **data["totals"]}]:
+            print(f"  {row['object']:<{width}}  " + "  ".join(f"{row.get(c, 0):>8}" for c in cols))
+    return EXIT_FAILED if result.status == FAILED else EXIT_OK  # type: ignore[attr-defined]
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .engine.runner import EngineError
+    from .engine.template import TemplateError, load_template
+
+    try:
+        template = load_template(args.template)
+        engine = _engine(args.source, args.target, _Progress(sys.stderr.isatty() and not args.json))
+        job_id = engine.create_job(template)
+        result = engine.scan(job_id) if args.command == "scan" else engine.sync(job_id)
+    except (TemplateError, EngineError) as exc:
+        raise UsageError(str(exc)) from None
+    return _report(result, args.json)
+
+
+def _cmd_job(args: argparse.Namespace) -> int:
+    from .engine.journal import JournalError
+    from .engine.runner import EngineError
+
+    try:
+        job = _journal().job(args.job_id)
+        engine = _engine(job.source.alias, job.target.alias, _Progress(sys.stderr.isatty() and not args.json))
+        result = getattr(engine, args.command)(args.job_id)
+    except (JournalError, EngineError) as exc:
+        raise UsageError(str(exc)) from None
+    return _report(result, args.json)
+
+
+def _cmd_jobs(args: argparse.Namespace) -> int:
+    journal = _journal()
+    journal.recover_interrupted()
+    jobs = journal.jobs()
+    if args.json:
+        print(json.dumps([{"job_id": j.id, "state": j.state, "created": j.created, "source": j.source.alias,
+                           "target": j.target.alias, "template": j.template_name,
+                           "interrupted": j.interrupted} for j in jobs], indent=2))
+        return EXIT_OK
+    if not jobs:
+        print("no jobs yet")
+    for j in jobs:
+        flag = "  (interrupted: resync or rollback it)" if j.interrupted else ""
+        print(f"{j.id:>5}  {j.created}  {j.state:<18}  {j.source.alias} -> {j.target.alias}  {j.template_name}{flag}")
+    return EXIT_OK
+
+
+def _cmd_errors(args: argparse.Namespace) -> int:
+    from .engine.export import export_errors_csv
+    from .engine.journal import JournalError
+
+    journal = _journal()
+    try:
+        journal.job(args.job_id)
+        rows = export_errors_csv(journal, args.job_id, Path(args.csv), args.object)
+    except (JournalError, ValueError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote {rows} error row(s) to {args.csv}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="isyncsf", description="Copy Salesforce records between orgs, "
                                      "keep every relationship, and undo it.")
@@ -50,6 +228,41 @@ def build_parser() -> argparse.ArgumentParser:
                        help="an org to serve (repeatable); seeds: demo-source, demo-target, empty. "
                             "Default: source=demo-source target=demo-target")
     serve.set_defaults(func=_cmd_sandbox_serve)
+
+    org = sub.add_parser("org", help="orgs the app knows (tokens live in the OS keyring)")
+    org_sub = org.add_subparsers(dest="org_command", metavar="ACTION")
+    add = org_sub.add_parser("add", help="add an org from an instance URL and an access token")
+    add.add_argument("alias")
+    add.add_argument("--instance-url", required=True)
+    add.add_argument("--access-token", required=True)
+    add.add_argument("--ca-file", help="a CA certificate to trust (the sandbox's ca.pem)")
+    add.set_defaults(func=_cmd_org_add)
+    lst = org_sub.add_parser("list", help="list the orgs")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=_cmd_org_list)
+
+    for name, text in (("scan", "plan a template and count its records"), ("sync", "run a template")):
+        run = sub.add_parser(name, help=text)
+        run.add_argument("--source", required=True, help="source org alias")
+        run.add_argument("--target", required=True, help="target org alias")
+        run.add_argument("--template", required=True, help="template JSON file")
+        run.add_argument("--json", action="store_true", help="print one JSON object")
+        run.set_defaults(func=_cmd_run)
+    for name, text in (("resync", "run a job again: what failed or was skipped"),
+                       ("retry", "re-send only the records that failed"),
+                       ("rollback", "delete what a job inserted and restore what it updated")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("job_id", type=int)
+        cmd.add_argument("--json", action="store_true")
+        cmd.set_defaults(func=_cmd_job)
+    jobs = sub.add_parser("jobs", help="list jobs")
+    jobs.add_argument("--json", action="store_true")
+    jobs.set_defaults(func=_cmd_jobs)
+    errors = sub.add_parser("errors", help="export a job's errors to CSV")
+    errors.add_argument("job_id", type=int)
+    errors.add_argument("--csv", required=True, help="file to write")
+    errors.add_argument("--object", help="only this object's errors")
+    errors.set_defaults(func=_cmd_errors)
     return parser
 
 

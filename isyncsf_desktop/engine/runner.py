@@ -185,7 +185,9 @@ class SyncEngine:
         self._state(job_id, "Scanned", COMPLETED)
         return self._result(job_id, run_id, "scan", "Scanned", COMPLETED, counts)
 
-    def _begin(self, job_id: int) -> None:
+    def _begin(self, job_id: int, *, keep_clock: bool = False) -> None:
+        if keep_clock and self._job_id == job_id:
+            return  # a sync that scanned first: one clock and one API count for both
         self._job_id = job_id
         self._started = time.monotonic()
         self._calls = (self.source.api_calls, self.target.api_calls)
@@ -200,11 +202,13 @@ class SyncEngine:
     def sync(self, job_id: int) -> RunResult:
         """Scan if needed, then move the records (``Sync In Progress`` → ``Synced``)."""
         job = self._job(job_id)
+        scanned_now = False
         if job.state in ("Not Started",) or not job.plan:
             self.scan(job_id)
+            scanned_now = True
         elif job.state not in ("Scanned", "Synced", "Aborted") and not job.interrupted:
             raise EngineError(f"job {job_id} is {job.state}; a sync needs a scanned job")
-        return self._run(job_id, "sync")
+        return self._run(job_id, "sync", keep_clock=scanned_now)
 
     def resync(self, job_id: int) -> RunResult:
         """Run again, reprocessing what failed or was skipped, without resending what succeeded."""
@@ -224,11 +228,12 @@ class SyncEngine:
         failed = self.journal.source_ids(job_id, ["failed"])
         return self._run(job_id, "retry", only=failed)
 
-    def _run(self, job_id: int, kind: str, *, skip: set[str] | None = None, only: set[str] | None = None) -> RunResult:
+    def _run(self, job_id: int, kind: str, *, skip: set[str] | None = None, only: set[str] | None = None,
+             keep_clock: bool = False) -> RunResult:
         job = self._job(job_id)
         plan = Plan.from_json(job.plan) if job.plan else self.plan(job_id)
         template = parse_template(job.template)
-        self._begin(job_id)
+        self._begin(job_id, keep_clock=keep_clock)
         run_id = self.journal.start_run(job_id, kind)
         self._state(job_id, "Sync In Progress", INITIALIZING)
         run = _Run(self, job_id, run_id, plan, template, skip=skip, only=only)
@@ -268,8 +273,8 @@ class SyncEngine:
         order = list(reversed(plan.order)) if plan else []
         counts: dict[str, ObjectCounts] = {}
         inserted = defaultdict(list)
-        for row in self.journal.records(job_id, statuses=["inserted"]):
-            if row.target_id:
+        for row in self.journal.records(job_id):
+            if row.created and row.target_id and row.status not in ("rolled_back",):
                 inserted[row.object].append(row)
         for name in list(inserted) + [n for n in order if n not in inserted]:
             if name not in order:
@@ -562,7 +567,8 @@ class _Run:
                     oc.existing += 1
                     oc.processed += 1
                     self.synced[name].append(pending)
-            self._flush(name, outcomes)
+            if outcomes:
+                self._flush(name, outcomes)
             self._insert(name, oplan, inserts, targets, index_by_key)
             self._update(name, oplan, updates, targets)
         oc.status = "Completed" if not oplan.deferred_refs else "Awaiting second pass"

@@ -1,0 +1,135 @@
+"""Error reports: the failed records of a job as a pandas frame or a CSV file.
+
+The CSV is meant to be opened in a spreadsheet: it is UTF-8 with a byte-order mark (so Excel
+detects the encoding), and any text cell a spreadsheet would evaluate as a formula is neutralised
+with a leading single quote (CSV / formula injection: error messages echo field values, which come
+from the org and may hold anything). Files are written atomically (temp file + ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from isyncsf_desktop.engine.journal import Journal
+
+logger = logging.getLogger(__name__)
+
+ERROR_COLUMNS: list[str] = ["Object", "Source Id", "Target Id", "Status Code", "Message", "Fields", "Phase",
+                            "Run", "Time"]
+
+FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell starting with one of these is run as a formula by common spreadsheets."""
+
+_UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+_MAX_NAME_LENGTH = 80
+
+
+def _safe_name(object_name: str | None) -> str:
+    """An object name usable in a file name on every platform ("All" for no object)."""
+    if object_name is None:
+        return "All"
+    name = _UNSAFE_NAME_CHARS.sub("_", object_name).strip("._")
+    return name[:_MAX_NAME_LENGTH] or "Unnamed"
+
+
+def error_filename(object_name: str | None, when: datetime | None = None) -> str:
+    """The report's file name: ``errors_{objectName}_{YYYYmmdd_HHMMSS}.csv``.
+
+    ``object_name`` None means all objects (``errors_All_...``). ``when`` defaults to the local
+    time now (the name is for people); a given datetime is used as it is.
+    """
+    moment = when if when is not None else datetime.now()
+    return f"errors_{_safe_name(object_name)}_{moment.strftime('%Y%m%d_%H%M%S')}.csv"
+
+
+def errors_frame(
+    journal: Journal, job_id: int, object_name: str | None = None, *, open_only: bool = True
+) -> pd.DataFrame:
+    """One row per error of the job (open ones by default: one per failed record), in order.
+
+    Columns are :data:`ERROR_COLUMNS`; ``Fields`` is joined with ``", "``; missing ids are empty.
+    Values are raw (not neutralised): that happens only when writing a file.
+    """
+    rows = [
+        {
+            "Object": error.object,
+            "Source Id": error.source_id or "",
+            "Target Id": error.target_id or "",
+            "Status Code": error.status_code,
+            "Message": error.message,
+            "Fields": ", ".join(error.fields),
+            "Phase": error.phase,
+            "Run": error.run_id,
+            "Time": error.created,
+        }
+        for error in journal.errors(job_id, object_name, open_only=open_only)
+    ]
+    return pd.DataFrame(rows, columns=ERROR_COLUMNS)
+
+
+def neutralise_formula(value: Any) -> Any:
+    """Prefix a text value with ``'`` when a spreadsheet would evaluate it; other values unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _check_folder(folder: Path) -> None:
+    if not folder.exists():
+        raise FileNotFoundError(f"cannot export errors: the folder {folder} does not exist")
+    if not folder.is_dir():
+        raise NotADirectoryError(f"cannot export errors: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot export errors: the folder {folder} is not writable")
+
+
+def export_errors_csv(
+    journal: Journal,
+    job_id: int,
+    path: Path,
+    object_name: str | None = None,
+    *,
+    open_only: bool = True,
+) -> int:
+    """Write the job's errors to ``path`` as CSV and return the number of rows written.
+
+    UTF-8 with BOM, no index column, formula-like cells neutralised, written atomically. An empty
+    report still gets its header row. Raises ``FileNotFoundError`` / ``NotADirectoryError`` /
+    ``PermissionError`` (all ``OSError``) with a readable message when the folder is missing or
+    not writable, and ``IsADirectoryError`` when ``path`` is a folder.
+    """
+    path = Path(path)
+    folder = path.parent
+    _check_folder(folder)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot export errors: {path} is a folder, not a file name")
+    frame = errors_frame(journal, job_id, object_name, open_only=open_only)
+    safe = frame.map(neutralise_formula) if len(frame) else frame
+    try:
+        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except PermissionError as exc:
+        raise PermissionError(f"cannot export errors: the folder {folder} is not writable ({exc.strerror})") from exc
+    try:
+        with open(handle, "w", encoding="utf-8-sig", newline="") as stream:
+            safe.to_csv(stream, index=False, lineterminator="\r\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        if os.name == "posix":
+            os.chmod(temp_name, 0o644)
+        os.replace(temp_name, path)
+    except BaseException:
+        try:
+            os.unlink(temp_name)
+        except OSError:
+            pass
+        raise
+    logger.info("exported %d error(s) of job %d to %s", len(frame), job_id, path)
+    return len(frame)

@@ -1,0 +1,630 @@
+"""``OrgClient``: the one object the engine uses to talk to an org.
+
+It wraps a :class:`simple_salesforce.Salesforce` (the only way the app talks to an org, real or
+sandbox) and sends every request through one place, :meth:`OrgClient._call`, which
+
+* counts API calls (:attr:`OrgClient.api_calls`) and reads the org's usage header;
+* retries transient failures with exponential backoff (tenacity): HTTP 502/503/504 and dropped or
+  timed-out connections, but only for calls that are safe to repeat. A ``create`` whose connection
+  dropped after it was sent may have committed, so it is never resent blindly: it raises
+  :class:`ConnectionLost` carrying the records whose fate is unknown;
+* renews an expired access token once through the ``refresh_token`` callback, then repeats the call;
+* turns simple-salesforce and requests exceptions into :class:`OrgApiError` subclasses whose text is
+  clear and never contains the access token.
+
+sObject Collections writes (``create``/``update``/``delete``) are sent in chunks of 200, and
+records that fail with ``UNABLE_TO_LOCK_ROW`` are re-sent (only those) up to ``retries`` times.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+import tenacity
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+
+from .connection import DEFAULT_API_VERSION, connect as _connect
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+COLLECTION_SIZE = 200          # sObject Collections: records per create/update/delete request
+RETRIEVE_SIZE = 2000           # sObject Collections retrieve (POST): ids per request
+DEFAULT_TIMEOUT = 120.0        # seconds to wait for an answer before treating the connection as lost
+TRANSIENT_STATUSES = frozenset({502, 503, 504})
+LOCK_ERROR = "UNABLE_TO_LOCK_ROW"
+_MAX_WAIT = 60.0
+
+
+# ====================================================================== errors
+class OrgApiError(Exception):
+    """An org refused or failed a request.
+
+    ``status`` is the HTTP status (None when no answer came back), ``error_code`` the Salesforce
+    error code (``INVALID_FIELD``, ``NOT_FOUND``...) or one of ours (``CONNECTION_ERROR``,
+    ``SSL_ERROR``, ``UNEXPECTED_RESPONSE``), ``message`` clear text for people. The access token
+    is never part of any of them.
+    """
+
+    def __init__(self, message: str, *, error_code: str = "UNKNOWN_EXCEPTION", status: int | None = None,
+                 fields: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_code = error_code
+        self.status = status
+        self.fields = list(fields or [])
+
+    def __str__(self) -> str:
+        return f"{self.error_code}: {self.message}" if self.error_code else self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status!r}, error_code={self.error_code!r}, message={self.message!r})"
+
+
+class SessionExpired(OrgApiError):
+    """The org refused the access token (HTTP 401) and it could not be renewed."""
+
+
+class ApiLimitExceeded(OrgApiError):
+    """The org's API request limit is used up (HTTP 403 ``REQUEST_LIMIT_EXCEEDED``); retrying won't help."""
+
+
+class ConnectionLost(OrgApiError):
+    """A ``create`` request was sent but no answer came back: it may or may not have committed.
+
+    ``records`` are the records of the request whose outcome is unknown (re-match them against the
+    org, for example by a match key, before sending them again). ``results`` is aligned with the
+    records passed to :meth:`OrgClient.create`: a result dict for each record whose outcome is
+    known, None for the unknown ones (their positions are ``unknown_indexes``) and for the records
+    after them, which were not sent at all.
+    """
+
+    def __init__(self, message: str, *, records: list[dict[str, Any]] | None = None,
+                 results: list[dict[str, Any] | None] | None = None,
+                 unknown_indexes: list[int] | None = None, status: int | None = None) -> None:
+        super().__init__(message, error_code="CONNECTION_LOST", status=status)
+        self.records = list(records or [])
+        self.results = list(results or [])
+        self.unknown_indexes = list(unknown_indexes or [])
+
+
+class _Ambiguous(Exception):
+    """Internal: a non-idempotent request may have committed (connection dropped, 502/504)."""
+
+    def __init__(self, detail: str, status: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+
+
+# ====================================================================== helpers
+def strip_attributes(value: Any) -> Any:
+    """``value`` with every ``"attributes"`` key removed, at any depth (plain dicts and lists out)."""
+    if isinstance(value, dict):
+        return {key: strip_attributes(item) for key, item in value.items() if key != "attributes"}
+    if isinstance(value, list):
+        return [strip_attributes(item) for item in value]
+    return value
+
+
+def _plural(count: int, noun: str = "record") -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _chunks(items: list[T], size: int) -> Iterator[tuple[int, list[T]]]:
+    for start in range(0, len(items), size):
+        yield start, items[start:start + size]
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True when a requests failure happened before the request left (so resending is safe)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (NewConnectionError, ConnectTimeoutError)):
+            return True
+        if isinstance(current, MaxRetryError):
+            stack.append(current.reason)
+        stack.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
+        stack.append(current.__cause__)
+        stack.append(current.__context__)
+    return False
+
+
+def _root_reason(exc: BaseException) -> str:
+    """The innermost readable cause of a requests failure ("[Errno 111] Connection refused")."""
+    current: BaseException = exc
+    for _ in range(10):
+        inner: BaseException | None = None
+        if isinstance(current, MaxRetryError) and current.reason is not None:
+            inner = current.reason
+        elif any(isinstance(arg, BaseException) for arg in current.args):
+            inner = next(arg for arg in current.args if isinstance(arg, BaseException))
+        elif current.__cause__ is not None:
+            inner = current.__cause__
+        if inner is None:
+            break
+        current = inner
+    text = str(current)
+    if ": " in text and text.startswith("<"):
+        text = text.split(": ", 1)[1]           # urllib3 "<HTTPSConnection object at 0x..>: Failed to..."
+    return text or type(current).__name__
+
+
+def _envelope(content: Any) -> tuple[str | None, str | None, list[str]]:
+    """(error_code, message, fields) from a Salesforce or OAuth error body."""
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        first = content[0]
+        code = first.get("errorCode") or first.get("statusCode")
+        messages = [str(item.get("message")) for item in content
+                    if isinstance(item, dict) and item.get("message")]
+        return (str(code) if code else None, "; ".join(messages) or None, list(first.get("fields") or []))
+    if isinstance(content, dict):
+        code = content.get("errorCode") or content.get("error")
+        message = content.get("message") or content.get("error_description")
+        return (str(code) if code else None, str(message) if message else None, list(content.get("fields") or []))
+    if isinstance(content, bytes):
+        content = content.decode("utf-8", "replace")
+    if isinstance(content, str) and content.strip():
+        return None, content.strip()[:500], []
+    return None, None, []
+
+
+def _is_locked(result: dict[str, Any]) -> bool:
+    return not result["success"] and any(err.get("statusCode") == LOCK_ERROR for err in result["errors"])
+
+
+def _normalise_result(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise OrgApiError(f"unexpected item in a Collections answer: {raw!r}"[:300], error_code="UNEXPECTED_RESPONSE")
+    errors = []
+    for err in raw.get("errors") or []:
+        errors.append({"statusCode": str(err.get("statusCode") or err.get("errorCode") or "UNKNOWN_EXCEPTION"),
+                       "message": str(err.get("message") or ""),
+                       "fields": list(err.get("fields") or [])})
+    return {"id": raw.get("id"), "success": bool(raw.get("success")), "errors": errors}
+
+
+# ====================================================================== the client
+class OrgClient:
+    """Every request to one org: queries, describes, Collections writes, Tooling, limits.
+
+    ``sf`` is the underlying simple-salesforce client (also usable for Bulk API 2.0 through
+    ``sf.bulk2``; renewed tokens are installed on it). ``refresh_token`` is a callback returning a
+    new access token; it is called at most once per call, when the org answers 401.
+    ``retries`` bounds both request retries and ``UNABLE_TO_LOCK_ROW`` re-sends; ``backoff`` is the
+    first wait in seconds (doubling each time).
+    """
+
+    def __init__(self, sf: Salesforce, *, alias: str = "", org_id: str | None = None,
+                 refresh_token: Callable[[], str] | None = None, retries: int = 4, backoff: float = 0.5,
+                 timeout: float | None = DEFAULT_TIMEOUT) -> None:
+        self.sf = sf
+        self.alias = alias
+        self.org_id = org_id
+        self.retries = max(0, int(retries))
+        self.backoff = max(0.0, float(backoff))
+        self.timeout = timeout
+        self._refresh_token = refresh_token
+        self._lock = threading.Lock()
+        self._api_calls = 0
+        self._describe_global: dict[str, Any] | None = None
+        self._describes: dict[str, dict[str, Any]] = {}
+        self._old_tokens: list[str] = []
+
+    @classmethod
+    def connect(cls, instance_url: str, access_token: str, *, ca_file: str | Path | None = None,
+                version: str = DEFAULT_API_VERSION, alias: str = "", refresh_token: Callable[[], str] | None = None,
+                org_id: str | None = None, retries: int = 4, backoff: float = 0.5,
+                timeout: float | None = DEFAULT_TIMEOUT) -> "OrgClient":
+        """A client for the org at ``instance_url`` using ``access_token`` (no request is made yet)."""
+        sf = _connect(instance_url, access_token, ca_file=ca_file, version=version)
+        return cls(sf, alias=alias, org_id=org_id, refresh_token=refresh_token, retries=retries, backoff=backoff,
+                   timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"<OrgClient {self.alias or '?'} {self.instance_url}>"
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def instance_url(self) -> str:
+        """``https://host[:port]`` of the org."""
+        return f"https://{self.sf.sf_instance}"
+
+    @property
+    def api_version(self) -> str:
+        return str(self.sf.sf_version)
+
+    @property
+    def api_calls(self) -> int:
+        """HTTP requests this client sent (retries and re-sends included)."""
+        return self._api_calls
+
+    @property
+    def api_usage(self) -> tuple[int, int] | None:
+        """(used, max) daily API requests, from the last ``Sforce-Limit-Info`` header seen."""
+        usage = (self.sf.api_usage or {}).get("api-usage")
+        if usage is None:
+            return None
+        return int(usage.used), int(usage.total)
+
+    # ------------------------------------------------------------------ the one path for requests
+    def _label(self) -> str:
+        return self.alias or self.sf.sf_instance
+
+    def _scrub(self, text: str) -> str:
+        for token in [self.sf.session_id, *self._old_tokens]:
+            if token and len(token) >= 8:
+                text = text.replace(token, "***")
+        return text
+
+    def _count(self) -> None:
+        with self._lock:
+            self._api_calls += 1
+
+    def _call(self, what: str, fn: Callable[[], T], *, idempotent: bool = True) -> T:
+        """Run one request ``fn`` with counting, retries, token renewal and error translation.
+
+        ``what`` names the request in logs (never the token). Non-idempotent requests are retried
+        only when the org certainly did nothing (HTTP 503, or the connection never opened);
+        otherwise they raise the internal :class:`_Ambiguous`, which ``create`` turns into
+        :class:`ConnectionLost`.
+        """
+        refreshed = False
+        while True:
+            try:
+                return self._with_retries(what, fn, idempotent)
+            except SalesforceExpiredSession as exc:
+                if self._refresh_token is None or refreshed:
+                    raise self._session_expired(exc, refreshed) from None
+                self._renew_token()
+                refreshed = True
+            except SalesforceError as exc:
+                if not idempotent and exc.status in TRANSIENT_STATUSES and exc.status != 503:
+                    raise _Ambiguous(f"the org answered HTTP {exc.status}", exc.status) from exc
+                raise self._translate(exc) from exc
+            except requests.exceptions.SSLError as exc:
+                raise OrgApiError(self._scrub(
+                    f"secure connection to {self.instance_url} failed (is its certificate trusted?): "
+                    f"{_root_reason(exc)}"), error_code="SSL_ERROR") from exc
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                if not idempotent and not _never_sent(exc):
+                    raise _Ambiguous(self._scrub(_root_reason(exc))) from exc
+                kind = "timed out" if isinstance(exc, requests.exceptions.Timeout) else "failed"
+                raise OrgApiError(self._scrub(f"connection to {self.instance_url} {kind}: {_root_reason(exc)}"),
+                                  error_code="CONNECTION_ERROR") from exc
+
+    def _with_retries(self, what: str, fn: Callable[[], T], idempotent: bool) -> T:
+        def attempt() -> T:
+            self._count()
+            logger.debug("%s: %s", self._label(), what)
+            return fn()
+
+        def transient(exc: BaseException) -> bool:
+            if isinstance(exc, SalesforceError):
+                return exc.status == 503 or (idempotent and exc.status in TRANSIENT_STATUSES)
+            if isinstance(exc, requests.exceptions.SSLError):
+                return False
+            if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
+                return idempotent or _never_sent(exc)
+            return False
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            reason = f"HTTP {exc.status}" if isinstance(exc, SalesforceError) else type(exc).__name__
+            wait = state.next_action.sleep if state.next_action else 0.0
+            logger.info("%s: %s failed (%s); retry %d of %d in %.1fs", self._label(), what, reason,
+                        state.attempt_number, self.retries, wait)
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.retries + 1),
+            wait=tenacity.wait_exponential(multiplier=self.backoff, min=0, max=_MAX_WAIT),
+            retry=tenacity.retry_if_exception(transient),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        return retrying(attempt)
+
+    def _translate(self, exc: SalesforceError) -> OrgApiError:
+        code, message, fields = _envelope(exc.content)
+        status = exc.status
+        message = self._scrub(message or f"the org answered HTTP {status} to {exc.resource_name or 'a request'}")
+        if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
+            return ApiLimitExceeded(message, error_code=code, status=status, fields=fields)
+        if code is None:
+            code = {404: "NOT_FOUND", 403: "FORBIDDEN", 503: "SERVER_UNAVAILABLE"}.get(status, f"HTTP_{status}")
+        return OrgApiError(message, error_code=code, status=status, fields=fields)
+
+    def _session_expired(self, exc: SalesforceExpiredSession, refreshed: bool) -> SessionExpired:
+        code, message, fields = _envelope(exc.content)
+        text = self._scrub(message or "Session expired or invalid")
+        if refreshed:
+            text = f"{text} (even after renewing the access token)"
+        return SessionExpired(text, error_code=code or "INVALID_SESSION_ID", status=401, fields=fields)
+
+    def _renew_token(self) -> None:
+        assert self._refresh_token is not None
+        logger.info("%s: access token refused; renewing it", self._label())
+        try:
+            token = self._refresh_token()
+        except OrgApiError:
+            raise
+        except Exception as exc:
+            raise SessionExpired(self._scrub(f"the access token expired and renewing it failed: {exc}"),
+                                 error_code="INVALID_SESSION_ID", status=401) from exc
+        if not token:
+            raise SessionExpired("the access token expired and no new one was obtained",
+                                 error_code="INVALID_SESSION_ID", status=401)
+        self.set_access_token(token)
+
+    def set_access_token(self, token: str) -> None:
+        """Install a new access token on the simple-salesforce client.
+
+        simple-salesforce 1.12.10 keeps it in ``sf.session_id`` and the ``Authorization`` header of
+        ``sf.headers``; SFType and ``sf.bulk2`` handlers created afterwards read ``sf.session_id``;
+        the cached metadata API helper copied it, so it is dropped.
+        """
+        old = self.sf.session_id
+        if old and old != token:
+            self._old_tokens.append(old)
+        self.sf.session_id = token
+        self.sf.headers["Authorization"] = "Bearer " + token
+        if getattr(self.sf, "_mdapi", None) is not None:
+            self.sf._mdapi = None
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {"timeout": self.timeout} if self.timeout else {}
+
+    def _rest(self, what: str, path: str, *, method: str = "GET", params: dict[str, Any] | None = None,
+              json: Any = None, idempotent: bool = True) -> Any:
+        kwargs = self._kwargs()
+        if json is not None:
+            kwargs["json"] = json
+        return self._call(f"{method} {what}",
+                          lambda: self.sf.restful(path, params=params, method=method, **kwargs),
+                          idempotent=idempotent)
+
+    # ------------------------------------------------------------------ describe
+    def describe_global(self) -> dict[str, Any]:
+        """``GET sobjects`` (cached for the life of this client)."""
+        if self._describe_global is None:
+            self._describe_global = strip_attributes(self._rest("describe global", "sobjects") or {})
+        return self._describe_global
+
+    def describe(self, object_name: str) -> dict[str, Any]:
+        """``GET sobjects/X/describe`` (cached); an unknown object raises OrgApiError ``NOT_FOUND``."""
+        key = object_name.lower()
+        if key not in self._describes:
+            try:
+                result = self._rest(f"describe {object_name}", f"sobjects/{object_name}/describe")
+            except OrgApiError as exc:
+                if exc.status == 404:
+                    raise OrgApiError(f"object {object_name!r} does not exist in org {self._label()} "
+                                      "(or the user cannot see it)", error_code="NOT_FOUND", status=404) from exc
+                raise
+            self._describes[key] = strip_attributes(result or {})
+        return self._describes[key]
+
+    def object_names(self) -> set[str]:
+        """API names of every sObject of the org."""
+        return {str(item["name"]) for item in self.describe_global().get("sobjects", [])}
+
+    def clear_cache(self) -> None:
+        """Forget cached describes (after metadata changed)."""
+        self._describe_global = None
+        self._describes.clear()
+
+    # ------------------------------------------------------------------ query
+    def query_iter(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
+        """Records of ``soql``, page by page (``nextRecordsUrl``), without ``attributes``."""
+        kwargs = self._kwargs()
+        endpoint = "queryAll" if include_deleted else "query"
+        result = self._call(f"{endpoint} {soql[:200]}",
+                            lambda: self.sf.query(soql, include_deleted=include_deleted, **kwargs))
+        while True:
+            for record in result.get("records") or []:
+                yield strip_attributes(record)
+            next_url = result.get("nextRecordsUrl")
+            if result.get("done", True) or not next_url:
+                return
+            result = self._call(f"{endpoint} more {next_url}",
+                                lambda url=next_url: self.sf.query_more(url, identifier_is_url=True, **kwargs))
+
+    def query(self, soql: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
+        """All records of ``soql`` (every page), without ``attributes`` at any depth."""
+        return list(self.query_iter(soql, include_deleted=include_deleted))
+
+    def count(self, object_name: str, where: str | None = None) -> int:
+        """``SELECT COUNT() FROM object_name [WHERE where]``."""
+        soql = f"SELECT COUNT() FROM {object_name}" + (f" WHERE {where}" if where else "")
+        kwargs = self._kwargs()
+        result = self._call(f"count {object_name}", lambda: self.sf.query(soql, **kwargs))
+        return int(result.get("totalSize", 0))
+
+    # ------------------------------------------------------------------ Collections writes
+    def create(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Insert ``records`` (each with ``attributes.type``) via ``POST composite/sobjects``.
+
+        Returns one ``{"id", "success", "errors"}`` per record, in order. A dropped connection
+        raises :class:`ConnectionLost` (see there): creates are never resent blindly.
+        """
+        for index, record in enumerate(records):
+            if not isinstance(record.get("attributes"), dict) or not record["attributes"].get("type"):
+                raise ValueError(f"record {index} has no attributes.type: every record to create needs one")
+
+        def send(chunk: list[dict[str, Any]]) -> list[Any]:
+            return self._rest(f"create {len(chunk)}", "composite/sobjects", method="POST",
+                              json={"allOrNone": False, "records": chunk}, idempotent=False)
+        return self._write("create", list(records), send)
+
+    def update(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Update ``records`` (each with ``attributes.type`` and ``Id``) via ``PATCH composite/sobjects``."""
+        body: list[dict[str, Any]] = []
+        for index, record in enumerate(records):
+            if not isinstance(record.get("attributes"), dict) or not record["attributes"].get("type"):
+                raise ValueError(f"record {index} has no attributes.type: every record to update needs one")
+            record_id = record.get("Id") or record.get("id")
+            if not record_id:
+                raise ValueError(f"record {index} has no Id: every record to update needs one")
+            out = {key: value for key, value in record.items() if key not in ("Id", "id")}
+            out["id"] = record_id
+            body.append(out)
+
+        def send(chunk: list[dict[str, Any]]) -> list[Any]:
+            return self._rest(f"update {len(chunk)}", "composite/sobjects", method="PATCH",
+                              json={"allOrNone": False, "records": chunk})
+        results = self._write("update", body, send)
+        for record, result in zip(body, results):
+            if result["id"] is None:
+                result["id"] = record["id"]
+        return results
+
+    def delete(self, ids: list[str]) -> list[dict[str, Any]]:
+        """Delete records by id via ``DELETE composite/sobjects?ids=...``.
+
+        When a request had to be resent after an unanswered attempt, ``ENTITY_IS_DELETED`` is
+        reported as success: the first attempt deleted the record.
+        """
+        def send(chunk: list[str]) -> list[Any]:
+            attempts = 0
+
+            def do() -> Any:
+                nonlocal attempts
+                attempts += 1
+                return self.sf.restful("composite/sobjects", method="DELETE",
+                                       params={"ids": ",".join(chunk), "allOrNone": "false"}, **self._kwargs())
+            raw = self._call(f"DELETE {len(chunk)}", do)
+            if attempts > 1 and isinstance(raw, list):
+                raw = [{"id": rid, "success": True, "errors": []}
+                       if isinstance(item, dict) and not item.get("success")
+                       and any(e.get("statusCode") == "ENTITY_IS_DELETED" for e in item.get("errors") or [])
+                       else item for rid, item in zip(chunk, raw)]
+            return raw
+        results = self._write("delete", list(ids), send)
+        for record_id, result in zip(ids, results):
+            if result["id"] is None:
+                result["id"] = record_id
+        return results
+
+    def _write(self, op: str, items: list[Any], send: Callable[[list[Any]], Any]) -> list[dict[str, Any]]:
+        results: list[dict[str, Any] | None] = [None] * len(items)
+        for start, chunk in _chunks(items, COLLECTION_SIZE):
+            positions = list(range(start, start + len(chunk)))
+            try:
+                self._send_chunk(op, items, positions, send, results)
+            except _Ambiguous as exc:
+                unknown = [i for i in positions if results[i] is None]
+                logger.info("%s: %s of %d records: no answer from the org (%s); they may have been saved",
+                               self._label(), op, len(unknown), exc.detail)
+                raise ConnectionLost(
+                    f"the connection to {self.instance_url} was lost during a {op} of {_plural(len(unknown))} "
+                    f"({exc.detail}); they may or may not have been saved",
+                    records=[items[i] for i in unknown], results=list(results), unknown_indexes=unknown,
+                    status=exc.status) from exc
+        return [r for r in results if r is not None]
+
+    def _send_chunk(self, op: str, items: list[Any], positions: list[int], send: Callable[[list[Any]], Any],
+                    results: list[dict[str, Any] | None]) -> None:
+        """Send ``items[positions]``, then re-send the locked ones up to ``retries`` times."""
+        pending = positions
+        for round_number in range(self.retries + 1):
+            if round_number:
+                wait = min(self.backoff * 2 ** (round_number - 1), _MAX_WAIT)
+                logger.info("%s: %d records locked (%s); re-sending them in %.1fs (%d of %d)", self._label(),
+                            len(pending), LOCK_ERROR, wait, round_number, self.retries)
+                if wait:
+                    time.sleep(wait)
+                for i in pending:
+                    results[i] = None
+            raw = send([items[i] for i in pending])
+            if not isinstance(raw, list) or len(raw) != len(pending):
+                raise OrgApiError(f"the org answered a {op} of {len(pending)} records with "
+                                  f"{len(raw) if isinstance(raw, list) else 'no'} results",
+                                  error_code="UNEXPECTED_RESPONSE")
+            for i, item in zip(pending, raw):
+                results[i] = _normalise_result(item)
+            pending = [i for i in pending if _is_locked(results[i])]  # type: ignore[arg-type]
+            if not pending:
+                return
+        logger.info("%s: %d records still locked after %d re-sends", self._label(), len(pending), self.retries)
+
+    # ------------------------------------------------------------------ retrieve
+    def retrieve(self, object_name: str, ids: Iterable[str], fields: Iterable[str]) -> list[dict[str, Any] | None]:
+        """Records by id (``POST composite/sobjects/X``), in order; None where an id has no live record."""
+        id_list, field_list = list(ids), list(fields)
+        out: list[dict[str, Any] | None] = []
+        for _start, chunk in _chunks(id_list, RETRIEVE_SIZE):
+            raw = self._rest(f"retrieve {len(chunk)} {object_name}", f"composite/sobjects/{object_name}",
+                             method="POST", json={"ids": chunk, "fields": field_list})
+            out.extend(strip_attributes(item) if item is not None else None for item in raw or [])
+        return out
+
+    # ------------------------------------------------------------------ tooling
+    def tooling_query(self, soql: str) -> list[dict[str, Any]]:
+        """Records of a Tooling API query (every page), without ``attributes``."""
+        kwargs = self._kwargs()
+        result = self._rest(f"tooling query {soql[:200]}", "tooling/query/", params={"q": soql}) or {}
+        records = [strip_attributes(r) for r in result.get("records") or []]
+        while not result.get("done", True) and result.get("nextRecordsUrl"):
+            next_url = result["nextRecordsUrl"]
+            result = self._call(f"tooling query more {next_url}",
+                                lambda url=next_url: self.sf.query_more(url, identifier_is_url=True, **kwargs))
+            records.extend(strip_attributes(r) for r in result.get("records") or [])
+        return records
+
+    def tooling_get(self, object_name: str, record_id: str) -> dict[str, Any]:
+        """``GET tooling/sobjects/X/id`` (includes ``FullName`` and ``Metadata``), without ``attributes``."""
+        return strip_attributes(self._rest(f"tooling get {object_name}", f"tooling/sobjects/{object_name}/{record_id}")
+                                or {})
+
+    def tooling_update(self, object_name: str, record_id: str, body: dict[str, Any]) -> None:
+        """``PATCH tooling/sobjects/X/id`` with ``body`` (for example the full ``Metadata``)."""
+        self._rest(f"tooling update {object_name}", f"tooling/sobjects/{object_name}/{record_id}", method="PATCH",
+                   json=body)
+
+    # ------------------------------------------------------------------ org facts
+    def limits(self) -> dict[str, Any]:
+        """``GET limits``: ``{"DailyApiRequests": {"Max", "Remaining"}, ...}``."""
+        return dict(self._rest("limits", "limits/") or {})
+
+    def organization(self) -> dict[str, Any]:
+        """The org's Organization row (Id, Name, IsSandbox, OrganizationType, InstanceName, TrialExpirationDate)."""
+        rows = self.query("SELECT Id, Name, IsSandbox, OrganizationType, InstanceName, TrialExpirationDate "
+                          "FROM Organization")
+        if not rows:
+            raise OrgApiError("the org returned no Organization row", error_code="UNEXPECTED_RESPONSE")
+        return rows[0]
+
+    def user_info(self) -> dict[str, Any]:
+        """The API user (OpenID userinfo): user_id, organization_id, preferred_username, email, name.
+
+        Where the org has no userinfo endpoint (404), the organization id comes from the
+        Organization row and the user fields are None.
+        """
+        try:
+            info = self._call("userinfo", lambda: self.sf.oauth2("userinfo"))
+        except OrgApiError as exc:
+            if exc.status != 404:
+                raise
+            logger.debug("%s: no userinfo endpoint; using the Organization row", self._label())
+            return {"user_id": None, "organization_id": self.organization().get("Id"), "preferred_username": None,
+                    "email": None, "name": None}
+        out: dict[str, Any] = strip_attributes(dict(info or {}))
+        for key in ("user_id", "organization_id", "preferred_username", "email", "name"):
+            out.setdefault(key, None)
+        return out
