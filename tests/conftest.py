@@ -19,6 +19,22 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     return home
 
 
+@pytest.fixture(autouse=True)
+def memory_keyring() -> Iterator[object]:
+    """Secrets go to an in-memory keyring in tests: never the machine's real one."""
+    import keyring
+
+    from isyncsf_desktop.salesforce import secrets
+
+    previous = keyring.get_keyring()
+    backend = secrets.MemoryKeyring()
+    keyring.set_keyring(backend)
+    secrets._reset_session_state()
+    yield backend
+    keyring.set_keyring(previous)
+    secrets._reset_session_state()
+
+
 @pytest.fixture(scope="session")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator["SandboxServer"]:
     """One server with the two demo orgs, shared by tests that only read from them."""

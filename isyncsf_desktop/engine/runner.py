@@ -178,9 +178,11 @@ class SyncEngine:
             self._state(job_id, "Not Started", FAILED, str(exc))
             raise EngineError(str(exc)) from None
         except Exception as exc:
+            logger.exception("scan of job %s failed", job_id)
+            message = f"the scan failed: {exc}"
             self.journal.finish_run(run_id, FAILED)
-            self._state(job_id, "Not Started", FAILED, f"scan failed: {exc}")
-            raise
+            self._state(job_id, "Not Started", FAILED, message)
+            return self._result(job_id, run_id, "scan", "Not Started", FAILED, {}, message)
         self.journal.finish_run(run_id, COMPLETED)
         self._state(job_id, "Scanned", COMPLETED)
         return self._result(job_id, run_id, "scan", "Scanned", COMPLETED, counts)
@@ -204,7 +206,9 @@ class SyncEngine:
         job = self._job(job_id)
         scanned_now = False
         if job.state in ("Not Started",) or not job.plan:
-            self.scan(job_id)
+            scanned = self.scan(job_id)
+            if scanned.status == FAILED:
+                return scanned
             scanned_now = True
         elif job.state not in ("Scanned", "Synced", "Aborted") and not job.interrupted:
             raise EngineError(f"job {job_id} is {job.state}; a sync needs a scanned job")

@@ -1,0 +1,124 @@
+"""`isyncsf` end to end against sandbox orgs: org add/list, sync, jobs, errors, retry, resync, rollback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from isyncsf_desktop import paths
+from isyncsf_desktop.cli import main
+
+TEMPLATE = {
+    "name": "CLI demo",
+    "options": {"continue_on_error": True, "versioning": True},
+    "objects": [{"object": "Account", "match_by": ["External_Id__c"]}, {"object": "Contact", "match_by": ["Email"]}],
+}
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def orgs(sandbox_factory, capsys):
+    server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
+    for alias in ("source", "target"):
+        code, out, _ = run(capsys, "org", "add", alias, "--instance-url", server.instance_url,
+                           "--access-token", server.token(alias), "--ca-file", str(server.ca_file))
+        assert code == 0 and f"added org {alias}" in out
+    return server
+
+
+@pytest.fixture
+def template_file(tmp_path: Path) -> Path:
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(TEMPLATE))
+    return path
+
+
+def test_org_add_and_list_keep_tokens_out_of_files(orgs, capsys):
+    code, out, _ = run(capsys, "org", "list", "--json")
+    listed = {o["alias"]: o for o in json.loads(out)}
+    assert code == 0 and set(listed) == {"source", "target"}
+    assert listed["source"]["org_type"] == "Local sandbox"
+    assert listed["source"]["org_id"] == orgs.store("source").org_id
+    assert listed["target"]["username"].endswith(".uat")
+    for path in paths.config_dir().rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert orgs.token("source") not in text and orgs.token("target") not in text
+
+
+def test_sync_jobs_errors_retry_resync_rollback(orgs, template_file, tmp_path, capsys):
+    code, out, _ = run(capsys, "sync", "--source", "source", "--target", "target", "--template", str(template_file),
+                       "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["state"] == "Synced" and [o["object"] for o in result["objects"]] == ["Account", "Contact"]
+    totals = result["totals"]
+    assert set(totals) == {"inserted", "updated", "existing", "errors"}
+    assert totals["inserted"] > 0 and totals["updated"] > 0 and totals["existing"] > 0
+    assert totals["errors"] == 46  # the demo target's Contact phone rule
+    job_id = result["job_id"]
+
+    code, out, _ = run(capsys, "jobs", "--json")
+    jobs = json.loads(out)
+    assert code == 0 and jobs[0]["job_id"] == job_id and jobs[0]["state"] == "Synced"
+    assert set(jobs[0]) >= {"job_id", "state", "created", "source", "target", "template"}
+
+    csv_path = tmp_path / "errors.csv"
+    code, out, _ = run(capsys, "errors", str(job_id), "--csv", str(csv_path), "--object", "Contact")
+    assert code == 0 and "46 error row(s)" in out
+    frame = pd.read_csv(csv_path, encoding="utf-8-sig")
+    assert len(frame) == 46 and set(frame["Status Code"]) == {"FIELD_CUSTOM_VALIDATION_EXCEPTION"}
+
+    code, out, _ = run(capsys, "retry", str(job_id), "--json")
+    retried = json.loads(out)
+    assert code == 0 and retried["totals"]["errors"] == 46 and retried["totals"]["inserted"] == 0
+
+    code, out, _ = run(capsys, "resync", str(job_id), "--json")
+    resynced = json.loads(out)
+    assert code == 0 and resynced["totals"]["inserted"] == 0 and resynced["totals"]["errors"] == 46
+
+    code, out, _ = run(capsys, "rollback", str(job_id), "--json")
+    rolled = json.loads(out)
+    assert code == 0 and rolled["state"] == "Rollback Completed"
+    assert rolled["totals"]["deleted"] == totals["inserted"]
+    assert rolled["totals"]["restored"] == totals["updated"]
+
+
+def test_human_output_has_a_table(orgs, template_file, capsys):
+    code, out, _ = run(capsys, "scan", "--source", "source", "--target", "target", "--template", str(template_file))
+    assert code == 0 and "Scanned" in out and "Account" in out and "total" in out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["sync", "--source", "source", "--target", "target", "--template", "missing.json"], "template file not found"),
+    (["sync", "--source", "nope", "--target", "target", "--template", "{template}"], "no org named 'nope'"),
+    (["rollback", "999"], "no job 999"),
+    (["errors", "999", "--csv", "x.csv"], "no job 999"),
+])
+def test_bad_input_exits_2_with_a_clear_message(orgs, template_file, capsys, argv, message):
+    argv = [a.replace("{template}", str(template_file)) for a in argv]
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and message in err
+
+
+def test_bad_template_exits_2(orgs, tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"name": "x", "objects": [{"object": "Account", "fields": ["Nope__c"]}]}))
+    code, _, err = run(capsys, "sync", "--source", "source", "--target", "target", "--template", str(bad))
+    assert code == 2 and "Nope__c is not a field of Account" in err
+
+
+def test_a_failed_job_exits_1(orgs, template_file, capsys):
+    orgs.faults("target").update(http_503=1000)
+    code, out, _ = run(capsys, "sync", "--source", "source", "--target", "target", "--template", str(template_file),
+                       "--json")
+    result = json.loads(out)
+    assert code == 1 and result["status"] == "Failed" and "SERVER_UNAVAILABLE" in result["message"]
