@@ -1,0 +1,180 @@
+"""The main window: a header naming the template and orgs, the pages as tabs, a status bar."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QStatusBar,
+                               QTabWidget, QVBoxLayout, QWidget)
+
+from .. import __version__
+from .context import AppContext
+from .style import ERROR, WARNING
+
+logger = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    """Header + tabs (Execute, Templates, History, Orgs) + status bar, over one :class:`AppContext`."""
+
+    def __init__(self, ctx: AppContext | None = None, *, start_sandbox: bool = True):
+        super().__init__()
+        self.ctx = ctx or AppContext(parent=self)
+        self.start_sandbox = start_sandbox
+        self.setWindowTitle("iSyncSF Desktop")
+        self.resize(1280, 820)
+        self.setMinimumSize(960, 640)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self._build_header())
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(False)
+        body = QWidget()
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(12, 10, 12, 10)
+        body_layout.addWidget(self.tabs)
+        layout.addWidget(body, 1)
+        self.setCentralWidget(central)
+
+        self.pages: dict[str, QWidget] = {}
+        for name, factory in self._page_factories():
+            page = factory(self.ctx, self)
+            self.pages[name] = page
+            self.tabs.addTab(page, name)
+        for index in range(min(self.tabs.count(), 9)):
+            QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self, activated=lambda i=index: self.tabs.setCurrentIndex(i))
+
+        self._build_status_bar()
+        self.ctx.message.connect(self._on_ctx_message)
+        self.ctx.selection_changed.connect(self._refresh_header)
+        self.ctx.template_changed.connect(self._refresh_header)
+        self.ctx.orgs_changed.connect(self._refresh_header)
+        self.ctx.tasks.busy_changed.connect(self._on_tasks_busy_changed)
+        self._refresh_header()
+        geometry = self.ctx.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
+    # ------------------------------------------------------------------ construction
+    @staticmethod
+    def _page_factories() -> list[tuple[str, Any]]:
+        from .execute.page import ExecutePage
+        from .history.page import HistoryPage
+        from .orgs.page import OrgsPage
+        from .templates.page import TemplatesPage
+
+        return [("Execute", ExecutePage), ("Templates", TemplatesPage), ("History", HistoryPage), ("Orgs", OrgsPage)]
+
+    def _build_header(self) -> QFrame:
+        header = QFrame()
+        header.setProperty("role", "header")
+        row = QHBoxLayout(header)
+        row.setContentsMargins(16, 10, 16, 10)
+        title = QLabel("iSyncSF Desktop")
+        title.setProperty("role", "title")
+        row.addWidget(title)
+        row.addSpacing(24)
+        self.template_label = QLabel()
+        self.template_label.setProperty("role", "subtle")
+        row.addWidget(self.template_label)
+        row.addStretch(1)
+        self.orgs_label = QLabel()
+        self.orgs_label.setTextFormat(Qt.TextFormat.RichText)
+        row.addWidget(self.orgs_label)
+        return header
+
+    def _build_status_bar(self) -> None:
+        bar = QStatusBar()
+        self.status_label = QLabel("Ready")
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        bar.addWidget(self.status_label, 1)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumWidth(120)
+        self.busy.setMaximumHeight(14)
+        self.busy.hide()
+        bar.addPermanentWidget(self.busy)
+        version = QLabel(f"v{__version__}")
+        version.setProperty("role", "subtle")
+        bar.addPermanentWidget(version)
+        self.setStatusBar(bar)
+
+    # ------------------------------------------------------------------ start-up
+    def start(self) -> None:
+        """Start the embedded sandbox if it is needed (on a worker), then open the last template."""
+        from ..embedded import needs_embedded_sandbox
+
+        if self.start_sandbox and needs_embedded_sandbox(self.ctx.registry):
+            self.ctx.info("Starting the demo orgs (local sandbox)…")
+            self.ctx.tasks.start(self._start_sandbox_task, on_finished=self._on_sandbox_started,
+                                 on_error=lambda text: self.ctx.error(f"The demo orgs could not start: {text}"))
+        else:
+            self._open_initial_template()
+
+    @staticmethod
+    def _start_sandbox_task(report: Any, cancel: Any, registry: Any = None) -> Any:
+        from ..embedded import start_embedded_sandbox
+        from ..salesforce.registry import OrgRegistry
+
+        return start_embedded_sandbox(registry or OrgRegistry())
+
+    def _on_sandbox_started(self, server: Any) -> None:
+        self.ctx.sandbox = server
+        self.ctx.orgs_changed.emit()
+        self.ctx.info(f"Demo orgs ready on the local sandbox ({server.instance_url}).")
+        self._open_initial_template()
+
+    def _open_initial_template(self) -> None:
+        from .app import install_demo_template
+
+        if self.ctx.reopen_last_template() is None:
+            self.ctx.open_template(install_demo_template())
+        registry = self.ctx.registry
+        if self.ctx.source is None and "demo-source" in registry:
+            self.ctx.set_source("demo-source")
+        last_target = self.ctx.settings.value("orgs/last_target")
+        if self.ctx.target is None and last_target and str(last_target) in registry:
+            self.ctx.set_target(str(last_target))
+
+    # ------------------------------------------------------------------ header and status
+    def _refresh_header(self) -> None:
+        template = self.ctx.template
+        self.template_label.setText(f"Template: {template.name}" if template else "No template open")
+        source = self.ctx.source or "choose a source org"
+        target = self.ctx.target or "choose a target org"
+        self.orgs_label.setText(f"<b>{source}</b> &nbsp;→&nbsp; <b>{target}</b>")
+
+    def _on_ctx_message(self, level: str, text: str) -> None:
+        color = {"error": ERROR, "warning": WARNING}.get(level)
+        self.status_label.setStyleSheet(f"color: {color};" if color else "")
+        self.status_label.setText(text)
+
+    def _on_tasks_busy_changed(self, busy: bool) -> None:
+        self.busy.setVisible(busy)
+
+    def show_page(self, name: str) -> QWidget:
+        page = self.pages[name]
+        self.tabs.setCurrentWidget(page)
+        return page
+
+    # ------------------------------------------------------------------ closing
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        running = getattr(self.pages.get("Execute"), "is_running", lambda: False)()
+        if running:
+            answer = QMessageBox.question(
+                self, "A sync is running",
+                "A sync is running. Quit anyway? The sync is aborted cleanly: records already saved in the "
+                "target org stay, and the job can be resumed or rolled back later.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self.ctx.settings.setValue("window/geometry", self.saveGeometry())
+        self.ctx.shutdown()
+        event.accept()
