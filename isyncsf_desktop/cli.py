@@ -41,10 +41,20 @@ def _registry():  # noqa: ANN202 - imported lazily to keep `isyncsf --help` fast
     return OrgRegistry()
 
 
+class NoKeyring(Exception):
+    """The command would need to remember a secret and there is no usable keyring (exit 1)."""
+
+
 def _cmd_org_add(args: argparse.Namespace) -> int:
     from .salesforce.client import OrgApiError
     from .salesforce.registry import RegistryError, register_token_org
+    from .salesforce.secrets import keyring_status
 
+    usable, why = keyring_status()
+    if not usable:
+        raise NoKeyring(f"no usable keyring ({why}): isyncsf keeps tokens only in the OS keyring, never in a file. "
+                        "Install or unlock one (Secret Service/KWallet on Linux, Keychain on macOS, Credential "
+                        "Manager on Windows) or name a backend in PYTHON_KEYRING_BACKEND, then run this again.")
     try:
         entry = register_token_org(_registry(), args.alias, args.instance_url, args.access_token,
                                    ca_file=args.ca_file)
@@ -280,6 +290,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except NoKeyring as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_FAILED

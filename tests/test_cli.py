@@ -122,3 +122,21 @@ def test_a_failed_job_exits_1(orgs, template_file, capsys):
                        "--json")
     result = json.loads(out)
     assert code == 1 and result["status"] == "Failed" and "SERVER_UNAVAILABLE" in result["message"]
+
+
+def test_org_add_without_a_keyring_is_a_clear_error_and_writes_nothing(sandbox_factory, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    server = sandbox_factory({"qa": "empty"})
+    env = {**os.environ, "ISYNCSF_HOME": str(tmp_path / "home"), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    done = subprocess.run([sys.executable, "-m", "isyncsf_desktop.cli", "org", "add", "qa", "--instance-url",
+                           server.instance_url, "--access-token", server.token("qa"), "--ca-file", str(server.ca_file)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 1
+    assert "no usable keyring" in done.stderr and "PYTHON_KEYRING_BACKEND" in done.stderr
+    assert server.token("qa") not in done.stderr + done.stdout
+    for path in (tmp_path / "home").rglob("*"):
+        if path.is_file():
+            assert server.token("qa") not in path.read_text(errors="replace")

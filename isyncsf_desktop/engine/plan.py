@@ -317,6 +317,30 @@ def build_plan(template: Template, source: DescribeSource, target: DescribeSourc
     return Plan(order=order, objects=objects, warnings=warnings)
 
 
+def forward_lookups(objects: dict[str, ObjectPlan], order: list[str]) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Lookups that ``order`` makes point forward: (deferred fields per object, problems per object).
+
+    A forward nillable lookup is deferred to the second pass; a forward required or master-detail
+    lookup is a problem: no order may put that child before its parent.
+    """
+    position = {name: index for index, name in enumerate(order)}
+    deferred: dict[str, list[str]] = {}
+    problems: dict[str, str] = {}
+    for child in order:
+        for ref in objects[child].refs.values():
+            if ref.kind != "template" or ref.self_ref:
+                continue
+            later = [p for p in ref.parents if p in position and position[p] > position[child]]
+            if not later:
+                continue
+            if ref.hard:
+                problems.setdefault(child, f"{child} must come after {later[0]}: {child}.{ref.field} is required "
+                                           "(or master-detail) and cannot be filled later")
+            else:
+                deferred.setdefault(child, []).append(ref.field)
+    return deferred, problems
+
+
 def reorder(plan: Plan, order: list[str]) -> Plan:
     """The same plan with a manual order: deferrals recomputed (the GUI's Save Order)."""
     missing = set(plan.objects) - set(order)
@@ -325,18 +349,77 @@ def reorder(plan: Plan, order: list[str]) -> Plan:
     objects = {name: ObjectPlan(**{**asdict(p), "refs": {k: RefSpec(**{**asdict(r), "deferred": False})
                                                          for k, r in p.refs.items()}})
                for name, p in plan.objects.items()}
-    position = {name: index for index, name in enumerate(order)}
+    deferred, problems = forward_lookups(objects, order)
+    if problems:
+        raise TemplateError(next(iter(problems.values())))
     warnings = [w for p in objects.values() for w in p.warnings]
-    for child in order:
-        for ref in objects[child].refs.values():
-            if ref.kind != "template" or ref.self_ref:
-                continue
-            later = [p for p in ref.parents if p in position and position[p] > position[child]]
-            if later and ref.hard:
-                raise TemplateError(f"{child} must come after {later[0]}: {child}.{ref.field} is required "
-                                    "(or master-detail) and cannot be filled later")
-            if later:
-                ref.deferred = True
-                warnings.append(f"{child}.{ref.field} points at {later[0]}, which the order puts later; "
-                                "it is filled in a second pass")
+    for child, fields in deferred.items():
+        for field_name in fields:
+            ref = objects[child].refs[field_name]
+            ref.deferred = True
+            later = next(p for p in ref.parents if p in order and order.index(p) > order.index(child))
+            warnings.append(f"{child}.{field_name} points at {later}, which the order puts later; "
+                            "it is filled in a second pass")
     return Plan(order=list(order), objects=objects, warnings=warnings, manual_order=True)
+
+
+class OrderDraft:
+    """An editable migration order with per-object Insert/Update switches (Qt-free).
+
+    The Execute tab's drag-and-drop model calls :meth:`move` and :meth:`set_switch`; the draft
+    tells at once which lookups the order defers and which order is impossible.
+    """
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.order = list(plan.order)
+        self.insert = {name: p.insert for name, p in plan.objects.items()}
+        self.update = {name: p.update for name, p in plan.objects.items()}
+        self._deferred: dict[str, list[str]] = {}
+        self.problems: dict[str, str] = {}
+        self._recompute()
+
+    def _recompute(self) -> None:
+        self._deferred, self.problems = forward_lookups(self.plan.objects, self.order)
+        if not self.plan.manual_order and self.order == self.plan.order:
+            # the detected order: its cycle breaks are deferrals too
+            for name, oplan in self.plan.objects.items():
+                for ref in oplan.deferred_refs:
+                    if ref.field not in self._deferred.get(name, []):
+                        self._deferred.setdefault(name, []).append(ref.field)
+
+    def move(self, source: int, destination: int) -> None:
+        item = self.order.pop(source)
+        self.order.insert(destination, item)
+        self._recompute()
+
+    def set_switch(self, name: str, *, insert: bool | None = None, update: bool | None = None) -> None:
+        if insert is not None:
+            self.insert[name] = insert
+        if update is not None:
+            self.update[name] = update
+
+    def deferred_fields(self, name: str) -> list[str]:
+        return list(self._deferred.get(name, []))
+
+    def problem_for(self, name: str) -> str | None:
+        return self.problems.get(name)
+
+    @property
+    def order_changed(self) -> bool:
+        return self.order != self.plan.order
+
+    @property
+    def dirty(self) -> bool:
+        return self.order_changed or any(
+            self.insert[n] != p.insert or self.update[n] != p.update for n, p in self.plan.objects.items())
+
+    def apply_to(self, template: Template) -> Template:
+        """The template with this order (when changed) and these switches."""
+        for line in template.objects:
+            name = next((n for n in self.order if n.lower() == line.object.lower()), None)
+            if name is not None:
+                line.insert, line.update = self.insert[name], self.update[name]
+        if self.order_changed or self.plan.manual_order:
+            template.order = list(self.order)
+        return template

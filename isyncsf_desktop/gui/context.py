@@ -31,12 +31,16 @@ class AppContext(QObject):
         template_changed(): another template was opened, or the open one was saved.
         selection_changed(): the source or target org of the Execute tab changed.
         message(str, str): (level, text) for the status area: "info", "warning" or "error".
+        job_opened(int): a page asked to show this job on the Execute tab (e.g. from History).
+        jobs_changed(): a job was created, ran, was rolled back or deleted (History refreshes).
     """
 
     orgs_changed = Signal()
     template_changed = Signal()
     selection_changed = Signal()
     message = Signal(str, str)
+    job_opened = Signal(int)
+    jobs_changed = Signal()
 
     def __init__(self, *, registry: OrgRegistry | None = None, journal: Journal | None = None,
                  pool: QThreadPool | None = None, settings: QSettings | None = None,
@@ -123,6 +127,10 @@ class AppContext(QObject):
                cancel: CancelToken | None = None) -> SyncEngine:
         return SyncEngine(self.journal, self.client(source), self.client(target), self.org_ref(source),
                           self.org_ref(target), observer=observer, cancel=cancel)
+
+    def open_job(self, job_id: int) -> None:
+        """Show ``job_id`` on the Execute tab (its summary, errors and actions)."""
+        self.job_opened.emit(job_id)
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self) -> None:

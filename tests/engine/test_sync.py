@@ -3,6 +3,8 @@ re-runs, versioning and rollback, switches, validation rules and retry, abort, c
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -350,3 +352,35 @@ def test_events_describe_the_run(pair):
     states = [(e.state, e.status) for e in pair.events if isinstance(e, StateChanged)]
     assert states[0] == ("Scan In Progress", "Initializing") and states[-1] == ("Synced", "Completed")
     assert all(b.elapsed >= a.elapsed for a, b in zip(pair.events, pair.events[1:]))
+
+
+# ------------------------------------------------------------------------------------------ the demo orgs
+def test_demo_source_to_demo_target_shows_every_kind_of_outcome(sandbox_factory, tmp_path):
+    from conftest import org_client, org_ref
+
+    from isyncsf_desktop.engine.runner import SyncEngine
+    from isyncsf_desktop.engine.template import load_template
+
+    server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
+    journal = Journal(tmp_path / "journal.sqlite3")
+    engine = SyncEngine(journal, org_client(server, "source"), org_client(server, "target"),
+                        org_ref(server, "source"), org_ref(server, "target"))
+    template = load_template(Path(__file__).resolve().parents[2] / "isyncsf_desktop" / "data" / "templates" /
+                             "demo.json")
+    job_id = engine.create_job(template)
+    result = engine.sync(job_id)
+    counts = result.objects
+    assert result.state == "Synced"
+    assert (counts["Account"].existing, counts["Account"].updated) == (40, 25)   # the seeded overlap
+    assert counts["Contact"].errors == 46                                         # the phone rule
+    codes = {e.status_code for e in journal.errors(job_id)}
+    assert {"FIELD_CUSTOM_VALIDATION_EXCEPTION", "RECORD_TYPE_NOT_FOUND", "PARENT_FAILED"} <= codes
+    assert counts["Project_Task__c"].inserted == 408 and counts["Project_Task__c"].errors == 0
+    # every relationship on the target points at target records
+    target = org_client(server, "target")
+    primary = target.query("SELECT Primary_Contact__c, Primary_Contact__r.AccountId, Id FROM Account "
+                           "WHERE Primary_Contact__c != null")
+    assert primary and all(r["Primary_Contact__r"]["AccountId"] == r["Id"] for r in primary)
+    again = engine.sync(engine.create_job(template))
+    assert again.totals.inserted == 0 and again.totals.updated == 0
+    journal.close()

@@ -1,0 +1,721 @@
+"""The Execute tab: pick the target, check metadata, run, watch, abort, then summary, errors,
+retry, re-sync or roll back (spec: Execute tab, sections 7.1 to 7.5).
+
+All engine work runs on the app's QThreadPool; engine events arrive here through the worker's
+``progress`` signal and are applied to the widgets a few times a second, never per record.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
+                               QListWidget, QListWidgetItem, QMessageBox, QProgressBar, QPushButton, QSplitter,
+                               QTableView, QTabWidget, QVBoxLayout, QWidget)
+
+from ...engine.events import (ABORTED, COMPLETED, FAILED, BatchDone, Notice, ObjectFinished, ObjectStarted,
+                              RecordFailed, RunResult, StateChanged)
+from ...engine.journal import JobRow, ObjectCounts
+from ...engine.plan import OrderDraft, Plan, build_plan
+from ...engine.template import Template, TemplateError, parse_template, save_template
+from ..context import AppContext
+from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING
+from ..workers import Worker
+from .order_model import COL_DEFERRED, COL_INSERT, COL_OBJECT, COL_POS, COL_UPDATE, MigrationOrderModel
+from .progress_model import COL_OBJECT as P_OBJECT
+from .progress_model import COL_PROGRESS, COL_STATUS, ProgressBarDelegate, ProgressModel
+
+logger = logging.getLogger(__name__)
+
+DONT_INSERT_WARNING = (
+    "Don't Insert New Records: records of {object} that are not found on the target will not be created. "
+    "The system then has no target record ID for them, so child or dependent objects that reference them "
+    "may fail to sync or could end up linked to incorrect data. Only choose this when you are certain "
+    "that every {object} record already exists on the target.")
+STATE_COLOURS = {"Synced": SUCCESS, "Rollback Completed": SUCCESS, "Aborted": WARNING, "Deleted": MUTED,
+                 "Not Started": MUTED, "Scanned": ACCENT}
+REFRESH_MS = 200
+LIVE_ERRORS_MAX = 500
+
+
+class ExecutePage(QWidget):
+    """The Execute tab.
+
+    Signals:
+        run_finished(object): a run ended; the :class:`RunResult` (or None after a failure).
+        plan_ready(): the migration order for the current template and orgs is known.
+    """
+
+    run_finished = Signal(object)
+    plan_ready = Signal()
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.plan: Plan | None = None
+        self.plan_error: str | None = None
+        self.planning = False
+        self.job: JobRow | None = None
+        self.worker: Worker | None = None
+        self.run_kind: str | None = None
+        self.run_status: str = ""
+        self._pending: dict[str, ObjectCounts] = {}
+        self._pending_errors: list[RecordFailed] = []
+        self._plan_token = 0
+        self._elapsed = QElapsedTimer()
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(10)
+        layout.addWidget(self._build_job_box())
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self._build_settings_box())
+        splitter.addWidget(self._build_run_tabs())
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([480, 720])
+        layout.addWidget(splitter, 1)
+
+        self.refresh_timer = QTimer(self)
+        self.refresh_timer.setInterval(REFRESH_MS)
+        self.refresh_timer.timeout.connect(self._on_refresh_timer_timeout)
+        self.clock = QTimer(self)
+        self.clock.setInterval(1000)
+        self.clock.timeout.connect(self._on_clock_timeout)
+
+        ctx.template_changed.connect(self._on_ctx_template_changed)
+        ctx.selection_changed.connect(self._on_ctx_selection_changed)
+        ctx.orgs_changed.connect(self._on_ctx_selection_changed)
+        ctx.job_opened.connect(self._on_ctx_job_opened)
+        QShortcut(QKeySequence("Ctrl+Up"), self.order_view, activated=self._on_up_clicked)
+        QShortcut(QKeySequence("Ctrl+Down"), self.order_view, activated=self._on_down_clicked)
+        self._update_header()
+        self._update_buttons()
+
+    # ================================================================== construction
+    def _build_job_box(self) -> QGroupBox:
+        box = QGroupBox("Job")
+        grid = QGridLayout(box)
+        grid.setHorizontalSpacing(14)
+        grid.setVerticalSpacing(8)
+        self.source_label = QLabel()
+        self.target_label = QLabel()
+        self.select_target_button = QPushButton("Select Destination Org…")
+        self.select_target_button.clicked.connect(self._on_select_target_clicked)
+        grid.addWidget(QLabel("Source org:"), 0, 0)
+        grid.addWidget(self.source_label, 0, 1)
+        grid.addWidget(QLabel("Target org:"), 0, 2)
+        grid.addWidget(self.target_label, 0, 3)
+        grid.addWidget(self.select_target_button, 0, 4)
+        grid.setColumnStretch(5, 1)
+
+        self.job_label = QLabel("No job yet")
+        self.state_badge = QLabel()
+        self.state_badge.setProperty("badge", True)
+        self.status_label = QLabel()
+        self.elapsed_label = QLabel()
+        self.current_label = QLabel()
+        grid.addWidget(self.job_label, 1, 0)
+        status_row = QHBoxLayout()
+        status_row.setSpacing(10)
+        status_row.addWidget(QLabel("State:"))
+        status_row.addWidget(self.state_badge)
+        status_row.addSpacing(8)
+        status_row.addWidget(self.status_label)
+        status_row.addSpacing(8)
+        status_row.addWidget(self.elapsed_label)
+        status_row.addSpacing(8)
+        status_row.addWidget(self.current_label)
+        status_row.addStretch(1)
+        grid.addLayout(status_row, 1, 1, 1, 5)
+
+        buttons = QHBoxLayout()
+        buttons.setSpacing(8)
+        self.check_button = QPushButton("Check Metadata Mismatch")
+        self.check_button.hide()   # shown when the pre-flight check is available
+        self.start_button = QPushButton("Start Sync")
+        self.start_button.setProperty("accent", True)
+        self.resync_button = QPushButton("Start ReSync")
+        self.abort_button = QPushButton("Abort")
+        self.abort_button.setProperty("danger", True)
+        self.retry_button = QPushButton("Retry Failed")
+        self.rollback_button = QPushButton("Rollback…")
+        self.rollback_button.setProperty("danger", True)
+        self.start_button.clicked.connect(self._on_start_clicked)
+        self.resync_button.clicked.connect(self._on_resync_clicked)
+        self.abort_button.clicked.connect(self._on_abort_clicked)
+        self.retry_button.clicked.connect(self._on_retry_clicked)
+        self.rollback_button.clicked.connect(self._on_rollback_clicked)
+        for button in (self.check_button, self.start_button, self.resync_button, self.abort_button,
+                       self.retry_button, self.rollback_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        self.hint_label = QLabel()
+        self.hint_label.setProperty("role", "subtle")
+        buttons.addWidget(self.hint_label)
+        grid.addLayout(buttons, 2, 0, 1, 6)
+        return box
+
+    def _build_settings_box(self) -> QGroupBox:
+        box = QGroupBox("Sync Settings: migration order")
+        layout = QVBoxLayout(box)
+        intro = QLabel("Detected from the objects' relationships. Drag a row (or Ctrl+↑/↓) to change it; "
+                       "most syncs never need to.")
+        intro.setWordWrap(True)
+        intro.setProperty("role", "subtle")
+        layout.addWidget(intro)
+        self.order_model = MigrationOrderModel(self)
+        self.order_model.changed.connect(self._on_order_model_changed)
+        self.order_model.insert_turned_off.connect(self._on_order_model_insert_turned_off)
+        self.order_view = QTableView()
+        self.order_view.setModel(self.order_model)
+        self.order_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.order_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.order_view.setDragEnabled(True)
+        self.order_view.setAcceptDrops(True)
+        self.order_view.setDropIndicatorShown(True)
+        self.order_view.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.order_view.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.order_view.verticalHeader().hide()
+        self.order_view.setAlternatingRowColors(True)
+        header = self.order_view.horizontalHeader()
+        header.setSectionResizeMode(COL_POS, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_OBJECT, QHeaderView.ResizeMode.Stretch)
+        for column in (COL_INSERT, COL_UPDATE):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_DEFERRED, QHeaderView.ResizeMode.Stretch)
+        layout.addWidget(self.order_view, 1)
+
+        row = QHBoxLayout()
+        self.up_button = QPushButton("Move up")
+        self.down_button = QPushButton("Move down")
+        self.reset_button = QPushButton("Reset")
+        self.save_order_button = QPushButton("Save Order")
+        self.save_order_button.setProperty("accent", True)
+        self.up_button.clicked.connect(self._on_up_clicked)
+        self.down_button.clicked.connect(self._on_down_clicked)
+        self.reset_button.clicked.connect(self._on_reset_clicked)
+        self.save_order_button.clicked.connect(self._on_save_order_clicked)
+        for button in (self.up_button, self.down_button, self.reset_button):
+            row.addWidget(button)
+        row.addStretch(1)
+        row.addWidget(self.save_order_button)
+        layout.addLayout(row)
+        self.plan_progress = QProgressBar()
+        self.plan_progress.setRange(0, 0)
+        self.plan_progress.setFormat("Recalculating dependencies…")
+        self.plan_progress.setTextVisible(True)
+        self.plan_progress.hide()
+        layout.addWidget(self.plan_progress)
+        self.settings_note = QLabel()
+        self.settings_note.setWordWrap(True)
+        layout.addWidget(self.settings_note)
+        return box
+
+    def _build_run_tabs(self) -> QTabWidget:
+        self.run_tabs = QTabWidget()
+        progress = QWidget()
+        layout = QVBoxLayout(progress)
+        self.summary_label = QLabel()
+        self.summary_label.setTextFormat(Qt.TextFormat.RichText)
+        self.summary_label.setWordWrap(True)
+        layout.addWidget(self.summary_label)
+        self.progress_model = ProgressModel(self)
+        self.progress_view = QTableView()
+        self.progress_view.setModel(self.progress_model)
+        self.progress_view.setItemDelegateForColumn(COL_PROGRESS, ProgressBarDelegate(self.progress_view))
+        self.progress_view.verticalHeader().hide()
+        self.progress_view.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.progress_view.setAlternatingRowColors(True)
+        header = self.progress_view.horizontalHeader()
+        header.setSectionResizeMode(P_OBJECT, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_PROGRESS, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(COL_PROGRESS, 150)
+        for column in range(COL_PROGRESS + 1, self.progress_model.columnCount()):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        layout.addWidget(self.progress_view, 3)
+        feed_title = QLabel("Errors as they happen")
+        feed_title.setProperty("role", "subtle")
+        layout.addWidget(feed_title)
+        self.live_errors = QListWidget()
+        self.live_errors.setAlternatingRowColors(True)
+        self.live_errors.setUniformItemSizes(True)
+        layout.addWidget(self.live_errors, 1)
+        self.run_tabs.addTab(progress, "Progress")
+        from ..errors.viewer import ErrorViewer
+
+        self.error_viewer = ErrorViewer(self.ctx, self)
+        self.run_tabs.addTab(self.error_viewer, "Errors")
+        return self.run_tabs
+
+    # ================================================================== state
+    def is_running(self) -> bool:
+        return self.worker is not None
+
+    def _template(self) -> Template | None:
+        return self.ctx.template
+
+    def _update_header(self) -> None:
+        self.source_label.setText(f"<b>{self.ctx.source}</b>" if self.ctx.source else
+                                  f"<span style='color:{MUTED}'>set one on the Templates tab</span>")
+        self.target_label.setText(f"<b>{self.ctx.target}</b>" if self.ctx.target else
+                                  f"<span style='color:{MUTED}'>none selected</span>")
+
+    def _set_state_display(self, state: str | None, status: str | None = None) -> None:
+        if state is None:
+            self.state_badge.hide()
+        else:
+            self.state_badge.show()
+            self.state_badge.setText(state)
+            colour = STATE_COLOURS.get(state, ACCENT if "Progress" in state or "Rollback" in state else MUTED)
+            self.state_badge.setStyleSheet(f"background: {colour};")
+        if status is not None:
+            self.run_status = status
+            colour = {COMPLETED: SUCCESS, ABORTED: WARNING, FAILED: ERROR}.get(status, ACCENT)
+            self.status_label.setText(f"Run: <b style='color:{colour}'>{status}</b>" if status else "")
+
+    def _why_not_start(self) -> str | None:
+        if self.worker is not None:
+            return "a run is in progress"
+        if self._template() is None:
+            return "open a template first"
+        if not self.ctx.source:
+            return "choose the template's source org"
+        if not self.ctx.target:
+            return "select the destination org"
+        if self.planning:
+            return "recalculating dependencies…"
+        if self.plan_error:
+            return "fix the template first"
+        if self.plan is None:
+            return "the migration order is not ready"
+        draft = self.order_model.draft
+        if draft is not None and draft.problems:
+            return "the migration order is impossible"
+        if draft is not None and draft.dirty:
+            return "save the order first"
+        return None
+
+    def _update_buttons(self) -> None:
+        running = self.worker is not None
+        job = self.job
+        state = job.state if job else None
+        reason = self._why_not_start()
+        self.start_button.setEnabled(reason is None)
+        self.start_button.setToolTip(reason or "Scan (if needed) and send the records to the target org")
+        has_job = job is not None and state != "Deleted" and not running
+        rolled = state in ("Rollback", "Rollback Started", "Rollback Completed")
+        interrupted = bool(job and job.interrupted)
+        done = state in ("Synced", "Aborted") or interrupted
+        failed = self._failed_count() if has_job else 0
+        self.resync_button.setEnabled(has_job and done and not rolled)
+        self.retry_button.setEnabled(has_job and done and not rolled and failed > 0)
+        self.retry_button.setText(f"Retry Failed ({failed:,})" if failed else "Retry Failed")
+        self.rollback_button.setEnabled(has_job and (done or state == "Rollback Started") and self._has_changes())
+        self.abort_button.setEnabled(running and self.run_kind != "plan")
+        self.select_target_button.setEnabled(not running)
+        editable = not running and self.plan is not None and not self.planning
+        for button in (self.up_button, self.down_button, self.reset_button):
+            button.setEnabled(editable)
+        draft = self.order_model.draft
+        self.save_order_button.setEnabled(editable and draft is not None and draft.dirty and not draft.problems)
+        self.order_view.setEnabled(not running)
+        if running:
+            self.hint_label.setText("")
+        elif reason and reason != "a run is in progress":
+            self.hint_label.setText(f"Start Sync: {reason}")
+        else:
+            self.hint_label.setText("")
+
+    def _failed_count(self) -> int:
+        if self.job is None:
+            return 0
+        return len(self.ctx.journal.source_ids(self.job.id, ["failed"]))
+
+    def _has_changes(self) -> bool:
+        if self.job is None:
+            return False
+        records = self.ctx.journal.records(self.job.id)
+        return any(r.created and r.status != "rolled_back" for r in records) or bool(
+            set(self.ctx.journal.versions(self.job.id)) -
+            {r.target_id for r in records if r.status in ("restored", "rolled_back")})
+
+    # ================================================================== plan
+    def _on_ctx_template_changed(self) -> None:
+        self._update_header()
+        self._recompute_plan()
+        self._pick_latest_job()
+
+    def _on_ctx_selection_changed(self) -> None:
+        self._update_header()
+        self._recompute_plan()
+        self._pick_latest_job()
+
+    def _recompute_plan(self) -> None:
+        template = self._template()
+        self.plan, self.plan_error = None, None
+        self.order_model.set_draft(None)
+        if template is None or not self.ctx.source or not self.ctx.target or self.worker is not None:
+            self.settings_note.setText("")
+            self._update_buttons()
+            return
+        self._plan_token += 1
+        token = self._plan_token
+        self.planning = True
+        self.plan_progress.show()
+        self._update_buttons()
+        self.ctx.tasks.start(_plan_task, self.ctx, self.ctx.source, self.ctx.target, template.as_json(),
+                             on_finished=lambda plan, t=token: self._on_plan_finished(t, plan),
+                             on_error=lambda text, t=token: self._on_plan_failed(t, text))
+
+    def _on_plan_finished(self, token: int, plan: Plan) -> None:
+        if token != self._plan_token:
+            return
+        self.planning = False
+        self.plan_progress.hide()
+        self.plan = plan
+        self.order_model.set_draft(OrderDraft(plan))
+        self._show_plan_notes()
+        self._update_buttons()
+        self.plan_ready.emit()
+        if self.job is None:
+            self.progress_model.reset(plan.order)
+
+    def _on_plan_failed(self, token: int, text: str) -> None:
+        if token != self._plan_token:
+            return
+        self.planning = False
+        self.plan_progress.hide()
+        self.plan_error = text
+        self.settings_note.setText(f"<span style='color:{ERROR}'>The template cannot run: {text}</span>")
+        self._update_buttons()
+
+    def _show_plan_notes(self) -> None:
+        draft = self.order_model.draft
+        if draft is None:
+            return
+        notes = []
+        for problem in draft.problems.values():
+            notes.append(f"<span style='color:{ERROR}'>{problem}</span>")
+        off = [name for name in draft.order if not draft.insert[name]]
+        if off:
+            notes.append(f"<span style='color:{WARNING}'>Not inserting new records for {', '.join(off)}: "
+                         "children that need those records may fail.</span>")
+        if draft.dirty and not draft.problems:
+            notes.append("Unsaved changes: press Save Order before starting a sync.")
+        if self.plan and self.plan.warnings:
+            shown = self.plan.warnings[:4]
+            more = len(self.plan.warnings) - len(shown)
+            notes.append(f"<span style='color:{MUTED}'>" + "<br>".join(shown) +
+                         (f"<br>…and {more} more" if more > 0 else "") + "</span>")
+        self.settings_note.setText("<br>".join(notes))
+
+    def _on_order_model_changed(self) -> None:
+        self._show_plan_notes()
+        self._update_buttons()
+
+    def _on_order_model_insert_turned_off(self, name: str) -> None:
+        QMessageBox.warning(self, "Don't Insert New Records", DONT_INSERT_WARNING.format(object=name))
+
+    def _selected_order_row(self) -> int:
+        rows = self.order_view.selectionModel().selectedRows() if self.order_view.selectionModel() else []
+        return rows[0].row() if rows else -1
+
+    def _on_up_clicked(self) -> None:
+        row = self._selected_order_row()
+        if row > 0 and self.order_model.move_up(row):
+            self.order_view.selectRow(row - 1)
+
+    def _on_down_clicked(self) -> None:
+        row = self._selected_order_row()
+        if row >= 0 and self.order_model.move_down(row):
+            self.order_view.selectRow(row + 1)
+
+    def _on_reset_clicked(self) -> None:
+        if self.plan is not None:
+            self.order_model.set_draft(OrderDraft(self.plan))
+            self._on_order_model_changed()
+
+    def _on_save_order_clicked(self) -> None:
+        """Write the order and switches into the template, then recalculate the plan in the background."""
+        draft = self.order_model.draft
+        template = self._template()
+        if draft is None or template is None or self.ctx.template_path is None:
+            return
+        updated = draft.apply_to(copy.deepcopy(template))
+        try:
+            save_template(updated, self.ctx.template_path)
+        except OSError as exc:
+            self.ctx.error(f"The order could not be saved: {exc}")
+            return
+        self.ctx.info("Order saved; recalculating dependencies…")
+        self.ctx.open_template(self.ctx.template_path)
+
+    # ================================================================== target org
+    def _on_select_target_clicked(self) -> None:
+        from ..orgs.selector import OrgSelectorDialog
+
+        dialog = OrgSelectorDialog(self.ctx, self, title="Select Destination Org", exclude_alias=self.ctx.source)
+        if dialog.exec() and dialog.selected_alias():
+            self.ctx.set_target(dialog.selected_alias())
+
+    # ================================================================== jobs
+    def _pick_latest_job(self) -> None:
+        if self.worker is not None:
+            return
+        template = self._template()
+        job = None
+        if template is not None and self.ctx.source and self.ctx.target:
+            try:
+                source, target = self.ctx.org_ref(self.ctx.source), self.ctx.org_ref(self.ctx.target)
+            except Exception:  # an org was removed: no job to show
+                source = target = None
+            if source and target:
+                job = next((j for j in self.ctx.journal.jobs(template.name)
+                            if j.source.org_id == source.org_id and j.target.org_id == target.org_id), None)
+        self._show_job(job)
+
+    def _on_ctx_job_opened(self, job_id: int) -> None:
+        if self.worker is not None:
+            self.ctx.warn("A run is in progress; open the job again when it ends.")
+            return
+        self._show_job(self.ctx.journal.job(job_id))
+        window = self.window()
+        if hasattr(window, "show_page"):
+            window.show_page("Execute")
+
+    def _show_job(self, job: JobRow | None) -> None:
+        self.job = job
+        self.live_errors.clear()
+        if job is None:
+            self.job_label.setText("No job yet")
+            self._set_state_display(None, "")
+            self.elapsed_label.setText("")
+            self.current_label.setText("")
+            self.progress_model.reset(self.plan.order if self.plan else [])
+            self.summary_label.setText(f"<span style='color:{MUTED}'>Start Sync to create a job. Progress and "
+                                       "the summary appear here.</span>")
+            self.error_viewer.set_job(None)
+            self._update_buttons()
+            return
+        self.job_label.setText(f"Job <b>#{job.id}</b>")
+        runs = self.ctx.journal.runs(job.id)
+        last = runs[-1] if runs else None
+        self._set_state_display(job.state + (" (interrupted)" if job.interrupted else ""),
+                                last.status if last else "")
+        order = (job.plan or {}).get("order") or (self.plan.order if self.plan else [])
+        if last is not None:
+            self.progress_model.reset(order, last.counts, rollback=last.kind == "rollback")
+            self.elapsed_label.setText("")
+            self._show_summary(last.kind, last.counts, job.message)
+        else:
+            self.progress_model.reset(order)
+            self.summary_label.setText("")
+        self.current_label.setText("")
+        self.error_viewer.set_job(job.id)
+        self._update_error_tab()
+        self._update_buttons()
+
+    def _show_summary(self, kind: str, counts: dict[str, ObjectCounts], message: str | None) -> None:
+        total = ObjectCounts()
+        for oc in counts.values():
+            total = total + oc
+        if kind == "rollback":
+            parts = [f"<b>{total.deleted:,}</b> deleted", f"<b>{total.restored:,}</b> restored",
+                     f"<b style='color:{ERROR if total.errors else SUCCESS}'>{total.errors:,}</b> could not be undone"]
+        elif kind == "scan":
+            parts = [f"<b>{total.total:,}</b> records in scope"]
+        else:
+            parts = [f"<b>{total.inserted:,}</b> inserted", f"<b>{total.updated:,}</b> updated",
+                     f"<b>{total.existing:,}</b> existing (unchanged)",
+                     f"<b style='color:{ERROR if total.errors else SUCCESS}'>{total.errors:,}</b> errors"]
+        title = {"sync": "Sync", "resync": "ReSync", "retry": "Retry", "rollback": "Rollback",
+                 "scan": "Scan"}.get(kind, kind)
+        text = f"<b>{title} summary:</b> &nbsp;" + " &nbsp;·&nbsp; ".join(parts)
+        if message:
+            text += f"<br><span style='color:{WARNING}'>{message}</span>"
+        self.summary_label.setText(text)
+
+    def _update_error_tab(self) -> None:
+        count = self.error_viewer.error_count()
+        self.run_tabs.setTabText(1, f"Errors ({count:,})" if count else "Errors")
+
+    # ================================================================== runs
+    def _confirm(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _on_start_clicked(self) -> None:
+        template = self._template()
+        if template is None or self._why_not_start() is not None:
+            return
+        self._start("sync", template=template.as_json())
+
+    def _on_resync_clicked(self) -> None:
+        if self.job is not None:
+            self._start("resync", job_id=self.job.id)
+
+    def _on_retry_clicked(self) -> None:
+        if self.job is not None:
+            self._start("retry", job_id=self.job.id)
+
+    def _on_rollback_clicked(self) -> None:
+        if self.job is None:
+            return
+        records = self.ctx.journal.records(self.job.id)
+        inserted = sum(1 for r in records if r.created and r.status != "rolled_back")
+        restored = len(self.ctx.journal.versions(self.job.id))
+        if not self._confirm("Roll back this job?",
+                             f"Rolling back job #{self.job.id} deletes the {inserted:,} records it inserted in "
+                             f"{self.job.target.alias} (children first) and restores the {restored:,} records it "
+                             "updated to their saved values. Records that no longer exist are reported, not "
+                             "restored. Continue?"):
+            return
+        self._start("rollback", job_id=self.job.id)
+
+    def _on_abort_clicked(self) -> None:
+        if self.worker is None:
+            return
+        if not self._confirm("Abort the run?", "Abort the run after the current batch? Records already saved in "
+                             "the target org stay and are recorded; you can re-sync or roll back later."):
+            return
+        self.worker.cancel.cancel("aborted by the user")
+        self.abort_button.setEnabled(False)
+        self.ctx.info("Aborting after the current batch…")
+
+    def _start(self, kind: str, *, template: dict[str, Any] | None = None, job_id: int | None = None) -> None:
+        source = self.job.source.alias if job_id is not None and self.job else self.ctx.source
+        target = self.job.target.alias if job_id is not None and self.job else self.ctx.target
+        if not source or not target:
+            return
+        self.run_kind = kind
+        self.live_errors.clear()
+        self._pending.clear()
+        self._pending_errors.clear()
+        order = self.plan.order if self.plan else (self.job.plan or {}).get("order", []) if self.job else []
+        self.progress_model.reset(order, rollback=kind == "rollback")
+        self.summary_label.setText("")
+        self._set_state_display("Not Started" if kind == "sync" else (self.job.state if self.job else None),
+                                "Initializing")
+        self._elapsed.start()
+        self.elapsed_label.setText("Elapsed: 00:00")
+        self.clock.start()
+        self.refresh_timer.start()
+        self.worker = self.ctx.tasks.start(_run_task, self.ctx, kind, source, target, template, job_id,
+                                           on_progress=self._on_worker_progress,
+                                           on_finished=self._on_worker_finished,
+                                           on_error=self._on_worker_error, on_done=self._on_worker_done)
+        self.run_tabs.setCurrentIndex(0)
+        self._update_buttons()
+
+    def _on_worker_progress(self, event: Any) -> None:
+        """Engine events, on the GUI thread. Counts are kept and drawn by the refresh timer."""
+        if isinstance(event, tuple) and event and event[0] == "job":
+            self.job = self.ctx.journal.job(event[1])
+            self.job_label.setText(f"Job <b>#{self.job.id}</b>")
+            self.error_viewer.set_job(self.job.id)
+            return
+        if isinstance(event, BatchDone):
+            self._pending[event.object] = event.counts
+        elif isinstance(event, ObjectStarted):
+            self._pending[event.object] = ObjectCounts(total=event.total, status="Executing")
+            self.progress_model.set_current(event.object)
+            self.current_label.setText(f"Current object: <b>{event.object}</b> ({event.index} of {event.count})")
+        elif isinstance(event, ObjectFinished):
+            self._pending[event.object] = event.counts
+        elif isinstance(event, RecordFailed):
+            self._pending_errors.append(event)
+        elif isinstance(event, StateChanged):
+            self._set_state_display(event.state, event.status)
+        elif isinstance(event, Notice):
+            self.ctx.info(event.text)
+
+    def _on_refresh_timer_timeout(self) -> None:
+        for name, counts in self._pending.items():
+            self.progress_model.update_object(name, counts)
+        self._pending.clear()
+        if self._pending_errors:
+            self.live_errors.setUpdatesEnabled(False)
+            for event in self._pending_errors[-LIVE_ERRORS_MAX:]:
+                item = QListWidgetItem(f"{event.object}  {event.source_id or event.target_id or ''}  "
+                                       f"{event.status_code}: {event.message}")
+                item.setToolTip(event.message)
+                self.live_errors.addItem(item)
+            while self.live_errors.count() > LIVE_ERRORS_MAX:
+                self.live_errors.takeItem(0)
+            self.live_errors.scrollToBottom()
+            self.live_errors.setUpdatesEnabled(True)
+            self._pending_errors.clear()
+
+    def _on_clock_timeout(self) -> None:
+        seconds = self._elapsed.elapsed() // 1000
+        self.elapsed_label.setText(f"Elapsed: {seconds // 60:02d}:{seconds % 60:02d}")
+
+    def _on_worker_finished(self, result: RunResult) -> None:
+        self._on_refresh_timer_timeout()
+        for name, counts in result.objects.items():
+            self.progress_model.update_object(name, counts)
+        self.progress_model.set_current(None)
+        self._set_state_display(result.state, result.status)
+        self._show_summary(result.kind, result.objects, result.message)
+        level = "info" if result.status == COMPLETED else ("warning" if result.status == ABORTED else "error")
+        totals = result.totals
+        text = (f"Job #{result.job_id}: {result.kind} {result.status.lower()} in {result.seconds:.1f} s — "
+                f"{totals.inserted:,} inserted, {totals.updated:,} updated, {totals.existing:,} existing, "
+                f"{totals.errors:,} errors")
+        if result.kind == "rollback":
+            text = (f"Job #{result.job_id}: rollback {result.status.lower()} — {totals.deleted:,} deleted, "
+                    f"{totals.restored:,} restored, {totals.errors:,} could not be undone")
+        getattr(self.ctx, {"info": "info", "warning": "warn", "error": "error"}[level])(text)
+        self.run_finished.emit(result)
+
+    def _on_worker_error(self, text: str) -> None:
+        self._set_state_display(self.job.state if self.job else None, FAILED)
+        self.summary_label.setText(f"<span style='color:{ERROR}'>The run could not start or failed: {text}</span>")
+        self.ctx.error(text)
+        self.run_finished.emit(None)
+
+    def _on_worker_done(self) -> None:
+        self.worker = None
+        self.run_kind = None
+        self.refresh_timer.stop()
+        self.clock.stop()
+        self._on_clock_timeout()
+        self.current_label.setText("")
+        if self.job is not None:
+            self.job = self.ctx.journal.job(self.job.id)
+            self._set_state_display(self.job.state, self.run_status)
+        self.error_viewer.refresh()
+        self._update_error_tab()
+        self._update_buttons()
+        self.ctx.jobs_changed.emit()
+
+
+def _plan_task(report: Any, cancel: Any, ctx: AppContext, source: str, target: str,
+               template_json: dict[str, Any]) -> Plan:
+    """On a pool thread: describe both orgs and plan the template."""
+    try:
+        return build_plan(parse_template(template_json), ctx.client(source), ctx.client(target))
+    except TemplateError as exc:
+        raise RuntimeError(str(exc)) from None
+
+
+def _run_task(report: Any, cancel: Any, ctx: AppContext, kind: str, source: str, target: str,
+              template_json: dict[str, Any] | None, job_id: int | None) -> RunResult:
+    """On a pool thread: one engine run. Events go to ``report`` (the worker's progress signal)."""
+    engine = ctx.engine(source, target, observer=report, cancel=cancel)
+    if kind == "sync":
+        assert template_json is not None
+        job_id = engine.create_job(template_json)
+    assert job_id is not None
+    report(("job", job_id))
+    return getattr(engine, kind)(job_id)
+
+
+__all__ = ["ExecutePage"]
