@@ -7,18 +7,21 @@ dropped connection never loses what was done, and rollback or retry works after 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .automation import AutomationGuard, parse_automation_off
 from .events import (ABORTED, COMPLETED, EXECUTING, FAILED, INITIALIZING, BatchDone, CancelToken, Event, Notice,
                      ObjectFinished, ObjectStarted, Observer, RecordFailed, RunResult, StateChanged, add_counts)
 from .journal import ErrorInfo, Journal, JobRow, ObjectCounts, OrgRef, Outcome
 from .plan import ObjectPlan, Plan, build_plan
 from .template import Template, TemplateError, parse_template
+from .users import SOURCE_USER_SOQL, TARGET_USER_SOQL, match_users
 from .values import match_value, path_value, same
 
 logger = logging.getLogger(__name__)
@@ -244,7 +247,8 @@ class SyncEngine:
         try:
             run.prepare()
             self._state(job_id, "Sync In Progress", EXECUTING)
-            run.execute()
+            with self._automation_switched_off(job_id, template):
+                run.execute()
         except _Stop as stop:
             self.journal.finish_run(run_id, ABORTED)
             self._state(job_id, "Aborted", ABORTED, stop.message)
@@ -262,6 +266,24 @@ class SyncEngine:
         self.journal.finish_run(run_id, COMPLETED)
         self._state(job_id, "Synced", COMPLETED)
         return self._result(job_id, run_id, kind, "Synced", COMPLETED, run.counts)
+
+    @contextlib.contextmanager
+    def _automation_switched_off(self, job_id: int, template: Template) -> Iterator[None]:
+        """Switch off on the target the automation the template names, and switch exactly that back on
+        afterwards, also after an abort or an error. The journal remembers what was switched before
+        each switch, so a crash is repaired at the next start (``automation.pending_restore``)."""
+        items = parse_automation_off(template.options.get("automation_off"))
+        if not items:
+            yield
+            return
+        guard = AutomationGuard(self.journal, self.target, job_id, items, target_org_id=self.target_ref.org_id)
+        with guard:
+            for result in guard.results:
+                if result.ok:
+                    self._emit(Notice, text=f"automation: {result.message}", level="info")
+            yield
+        for result in guard.refused:
+            self._emit(Notice, text=f"automation: {result.message}")
 
     # ------------------------------------------------------------------ rollback
     def rollback(self, job_id: int) -> RunResult:
@@ -422,20 +444,15 @@ class _Run:
             self.engine._emit(Notice, text=text)
 
     def _map_users(self) -> None:
-        source_users = self.source.query("SELECT Id, Username, Email FROM User")
-        target_users = self.target.query("SELECT Id, Username, Email, IsActive FROM User")
-        by_username = {u["Username"].lower(): u["Id"] for u in target_users if u.get("Username")}
-        by_email: dict[str, str] = {}
-        for user in target_users:
-            if user.get("Email") and user.get("IsActive", True):
-                by_email.setdefault(user["Email"].lower(), user["Id"])
+        source_users = self.source.query(SOURCE_USER_SOQL)
+        matches = match_users(source_users, self.target.query(TARGET_USER_SOQL))
         try:
             running = self.target.user_info().get("user_id")
         except Exception:  # userinfo is a convenience; an org without it falls back below
             running = None
         for user in source_users:
-            target_id = by_username.get((user.get("Username") or "").lower()) \
-                or by_email.get((user.get("Email") or "").lower())
+            match = matches[user["Id"]]
+            target_id = match["Id"] if match else None
             if target_id is None:
                 target_id = running
                 self._notice(f"user {user.get('Username')} does not exist in the target org; "

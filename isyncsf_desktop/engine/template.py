@@ -14,6 +14,7 @@ fields exist, filters are valid SOQL) happen when the plan is built.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "skip_missing_fields": True,
     "versioning": True,
     "batch_size": 200,
+    "automation_off": [],   # [{"kind": "ValidationRule", "name": "Contact.Rule"}]: off on the target during runs
 }
 LINE_KEYS = {"object", "fields", "filter", "match_by", "insert", "update", "limit"}
 TOP_KEYS = {"name", "options", "objects", "order", "source", "target", "description"}
@@ -69,7 +71,7 @@ class Template:
 
     name: str
     objects: list[ObjectLine]
-    options: dict[str, Any] = field(default_factory=lambda: dict(OPTION_DEFAULTS))
+    options: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(OPTION_DEFAULTS))
     order: list[str] | None = None
     source: str | None = None
     target: str | None = None
@@ -129,7 +131,7 @@ def parse_template(document: Any) -> Template:
     name = document.get("name")
     if not isinstance(name, str) or not name.strip():
         raise TemplateError("the template needs a \"name\"")
-    options = dict(OPTION_DEFAULTS)
+    options = copy.deepcopy(OPTION_DEFAULTS)
     raw_options = document.get("options", {})
     if not isinstance(raw_options, dict):
         raise TemplateError("\"options\" must be an object")
@@ -138,7 +140,14 @@ def parse_template(document: Any) -> Template:
         raise TemplateError(f"unknown option(s): {', '.join(sorted(bad_options))}; "
                             f"allowed: {', '.join(sorted(OPTION_DEFAULTS))}")
     for key, value in raw_options.items():
-        if key == "batch_size":
+        if key == "automation_off":
+            from .automation import AutomationError, parse_automation_off
+
+            try:
+                value = [item.as_json() for item in parse_automation_off(value)]
+            except AutomationError as exc:
+                raise TemplateError(f"options.automation_off: {exc}") from None
+        elif key == "batch_size":
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 200:
                 raise TemplateError("options.batch_size must be a whole number from 1 to 200")
         else:

@@ -384,3 +384,19 @@ def test_demo_source_to_demo_target_shows_every_kind_of_outcome(sandbox_factory,
     again = engine.sync(engine.create_job(template))
     assert again.totals.inserted == 0 and again.totals.updated == 0
     journal.close()
+
+
+def test_automation_named_by_the_template_is_off_during_the_run_and_back_on_after(pair):
+    pair.insert("src", "Contact", [{"LastName": f"C{i}", "Email": f"c{i}@x.test"} for i in range(4)])
+    rule = add_rule(pair, "Contact", "Phone_Required", "ISBLANK(Phone)", "Phone is required.", "Phone")
+    tmpl = template([{"object": "Contact", "fields": ["LastName", "Email"], "match_by": ["Email"]}],
+                    automation_off=[{"kind": "ValidationRule", "name": "Contact.Phone_Required"}])
+    _, job_id, result = run_sync(pair, tmpl)
+    assert result.state == "Synced" and result.totals.inserted == 4 and result.totals.errors == 0
+    assert pair.target.sf.toolingexecute(f"sobjects/ValidationRule/{rule}")["Active"] is True
+    assert pair.journal.get_setting(f"automation:{pair.server.store('tgt').org_id}") in (None, {}, [])
+
+
+def test_a_bad_automation_option_is_refused(pair):
+    with pytest.raises(TemplateError, match="automation_off"):
+        pair.engine().create_job(template([{"object": "Account"}], automation_off=[{"kind": "Nope", "name": "x"}]))
