@@ -170,6 +170,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         template = load_template(args.template)
         engine = _engine(args.source, args.target, _Progress(sys.stderr.isatty() and not args.json))
+        if args.command == "sync":
+            from .engine.preflight import PreflightBlocked, assert_can_start, check_metadata
+
+            try:
+                overridden = assert_can_start(check_metadata(template, engine.source, engine.target),
+                                              args.override_preflight)
+            except PreflightBlocked as blocked:
+                raise UsageError(f"{blocked} Fix them (see `isyncsf check`), or pass --override-preflight.") from None
+            for finding in overridden:
+                print(f"note: overriding a blocking finding: {finding.message}", file=sys.stderr)
         job_id = engine.create_job(template)
         result = engine.scan(job_id) if args.command == "scan" else engine.sync(job_id)
     except (TemplateError, EngineError) as exc:
@@ -257,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
         run.add_argument("--target", required=True, help="target org alias")
         run.add_argument("--template", required=True, help="template JSON file")
         run.add_argument("--json", action="store_true", help="print one JSON object")
+        if name == "sync":
+            run.add_argument("--override-preflight", action="store_true",
+                             help="start even when the metadata check finds blocking problems")
         run.set_defaults(func=_cmd_run)
     for name, text in (("resync", "run a job again: what failed or was skipped"),
                        ("retry", "re-send only the records that failed"),

@@ -140,3 +140,25 @@ def test_org_add_without_a_keyring_is_a_clear_error_and_writes_nothing(sandbox_f
     for path in (tmp_path / "home").rglob("*"):
         if path.is_file():
             assert server.token("qa") not in path.read_text(errors="replace")
+
+
+def test_sync_is_blocked_by_a_blocking_metadata_finding_unless_overridden(sandbox_factory, tmp_path, capsys):
+    from isyncsf_desktop.sandbox.seeds import build_seed
+
+    server = sandbox_factory({"source": "demo-source",
+                              "target": build_seed("empty", overrides={"remove_objects": ["Project_Task__c"]})})
+    for alias in ("source", "target"):
+        assert run(capsys, "org", "add", alias, "--instance-url", server.instance_url, "--access-token",
+                   server.token(alias), "--ca-file", str(server.ca_file))[0] == 0
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"name": "x", "objects": [{"object": "Project__c"},
+                                                        {"object": "Project_Task__c", "match_by": ["Name"]}]}))
+    code, _, err = run(capsys, "sync", "--source", "source", "--target", "target", "--template", str(path))
+    assert code == 2 and "Project_Task__c" in err and "--override-preflight" in err
+    assert client_rows(server, "target", "SELECT Id FROM Project__c") == []
+
+
+def client_rows(server, alias: str, soql: str) -> list:
+    from helpers import client_for
+
+    return client_for(server, alias).query(soql)["records"]

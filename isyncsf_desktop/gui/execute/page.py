@@ -66,6 +66,8 @@ class ExecutePage(QWidget):
         self._pending: dict[str, ObjectCounts] = {}
         self._pending_errors: list[RecordFailed] = []
         self._plan_token = 0
+        self.preflight_report: Any = None
+        self.preflight_override = False
         self._elapsed = QElapsedTimer()
 
         layout = QVBoxLayout(self)
@@ -136,7 +138,9 @@ class ExecutePage(QWidget):
         buttons = QHBoxLayout()
         buttons.setSpacing(8)
         self.check_button = QPushButton("Check Metadata Mismatch")
-        self.check_button.hide()   # shown when the pre-flight check is available
+        self.check_button.setToolTip("Compare source and target metadata for the objects in scope: missing "
+                                     "fields, validation rules, triggers and flows, permissions, record types, users")
+        self.check_button.clicked.connect(self._on_check_clicked)
         self.start_button = QPushButton("Start Sync")
         self.start_button.setProperty("accent", True)
         self.resync_button = QPushButton("Start ReSync")
@@ -456,6 +460,21 @@ class ExecutePage(QWidget):
         self.ctx.info("Order saved; recalculating dependencies…")
         self.ctx.open_template(self.ctx.template_path)
 
+    # ================================================================== metadata check
+    def _on_check_clicked(self) -> None:
+        from ..preflight.dialog import PreflightDialog
+
+        template = self._template()
+        if template is None or not self.ctx.source or not self.ctx.target:
+            self.ctx.warn("Choose a template, its source org and a destination org first.")
+            return
+        dialog = PreflightDialog(self.ctx, self.ctx.source, self.ctx.target, template, self)
+        dialog.exec()
+        self.preflight_report = dialog.report()
+        self.preflight_override = dialog.override()
+        if self.preflight_report is not None:
+            self.ctx.info(f"Metadata check: {self.preflight_report.summary()}")
+
     # ================================================================== target org
     def _on_select_target_clicked(self) -> None:
         from ..orgs.selector import OrgSelectorDialog
@@ -608,6 +627,7 @@ class ExecutePage(QWidget):
         self.clock.start()
         self.refresh_timer.start()
         self.worker = self.ctx.tasks.start(_run_task, self.ctx, kind, source, target, template, job_id,
+                                           self.preflight_override,
                                            on_progress=self._on_worker_progress,
                                            on_finished=self._on_worker_finished,
                                            on_error=self._on_worker_error, on_done=self._on_worker_done)
@@ -707,11 +727,22 @@ def _plan_task(report: Any, cancel: Any, ctx: AppContext, source: str, target: s
 
 
 def _run_task(report: Any, cancel: Any, ctx: AppContext, kind: str, source: str, target: str,
-              template_json: dict[str, Any] | None, job_id: int | None) -> RunResult:
-    """On a pool thread: one engine run. Events go to ``report`` (the worker's progress signal)."""
+              template_json: dict[str, Any] | None, job_id: int | None, override: bool = False) -> RunResult:
+    """On a pool thread: one engine run. Events go to ``report`` (the worker's progress signal).
+
+    A new sync first runs the metadata check: it does not start while a blocking finding is open,
+    unless the user chose to override it.
+    """
+    from ...engine.preflight import PreflightBlocked, assert_can_start, check_metadata
+
     engine = ctx.engine(source, target, observer=report, cancel=cancel)
     if kind == "sync":
         assert template_json is not None
+        try:
+            assert_can_start(check_metadata(template_json, engine.source, engine.target), override)
+        except PreflightBlocked as blocked:
+            raise RuntimeError(f"{blocked} Open Check Metadata Mismatch to fix them, or choose to start anyway "
+                               "there.") from None
         job_id = engine.create_job(template_json)
     assert job_id is not None
     report(("job", job_id))
