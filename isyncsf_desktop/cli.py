@@ -170,21 +170,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         template = load_template(args.template)
         engine = _engine(args.source, args.target, _Progress(sys.stderr.isatty() and not args.json))
-        if args.command == "sync":
-            from .engine.preflight import PreflightBlocked, assert_can_start, check_metadata
-
-            try:
-                overridden = assert_can_start(check_metadata(template, engine.source, engine.target),
-                                              args.override_preflight)
-            except PreflightBlocked as blocked:
-                raise UsageError(f"{blocked} Fix them (see `isyncsf check`), or pass --override-preflight.") from None
-            for finding in overridden:
-                print(f"note: overriding a blocking finding: {finding.message}", file=sys.stderr)
         job_id = engine.create_job(template)
-        result = engine.scan(job_id) if args.command == "scan" else engine.sync(job_id)
+        result = engine.scan(job_id)
+        if args.command == "sync" and result.status != "Failed":
+            _preflight_gate(engine, template, args.override_preflight)
+            result = engine.sync(job_id)
     except (TemplateError, EngineError) as exc:
         raise UsageError(str(exc)) from None
     return _report(result, args.json)
+
+
+def _preflight_gate(engine: object, template: object, override: bool) -> None:
+    """A new sync does not start while the metadata check finds a blocking problem, unless overridden."""
+    from .engine.preflight import PreflightBlocked, assert_can_start, check_metadata
+
+    try:
+        report = check_metadata(template, engine.source, engine.target)  # type: ignore[attr-defined]
+        overridden = assert_can_start(report, override)
+    except PreflightBlocked as blocked:
+        raise UsageError(f"{blocked} Fix them (see `isyncsf check`), or pass --override-preflight.") from None
+    for finding in overridden:
+        print(f"note: starting despite a blocking finding: {finding.message}", file=sys.stderr)
 
 
 def _cmd_job(args: argparse.Namespace) -> int:

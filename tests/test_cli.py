@@ -145,17 +145,20 @@ def test_org_add_without_a_keyring_is_a_clear_error_and_writes_nothing(sandbox_f
 def test_sync_is_blocked_by_a_blocking_metadata_finding_unless_overridden(sandbox_factory, tmp_path, capsys):
     from isyncsf_desktop.sandbox.seeds import build_seed
 
-    server = sandbox_factory({"source": "demo-source",
-                              "target": build_seed("empty", overrides={"remove_objects": ["Project_Task__c"]})})
+    locked = build_seed("empty")
+    locked.schema_document["objects"]["Project__c"].update(createable=False, updateable=False)
+    server = sandbox_factory({"source": "demo-source", "target": locked})
     for alias in ("source", "target"):
         assert run(capsys, "org", "add", alias, "--instance-url", server.instance_url, "--access-token",
                    server.token(alias), "--ca-file", str(server.ca_file))[0] == 0
     path = tmp_path / "t.json"
-    path.write_text(json.dumps({"name": "x", "objects": [{"object": "Project__c"},
-                                                        {"object": "Project_Task__c", "match_by": ["Name"]}]}))
+    path.write_text(json.dumps({"name": "x", "objects": [{"object": "Project__c"}]}))
     code, _, err = run(capsys, "sync", "--source", "source", "--target", "target", "--template", str(path))
-    assert code == 2 and "Project_Task__c" in err and "--override-preflight" in err
-    assert client_rows(server, "target", "SELECT Id FROM Project__c") == []
+    assert code == 2 and "Project__c" in err and "--override-preflight" in err
+    code, out, err = run(capsys, "sync", "--source", "source", "--target", "target", "--template", str(path),
+                         "--override-preflight", "--json")
+    assert code == 0 and "starting despite a blocking finding" in err
+    assert json.loads(out)["totals"]["errors"] == 80   # the org refuses every insert, as the check said
 
 
 def client_rows(server, alias: str, soql: str) -> list:

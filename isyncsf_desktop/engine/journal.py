@@ -926,3 +926,14 @@ class Journal:
         """Remove ``key`` (no error when it is absent)."""
         with self._write() as conn:
             conn.execute("DELETE FROM settings WHERE key = ?", (key,))
+
+    def settings(self, prefix: str = "") -> dict[str, Any]:
+        """Every setting whose key starts with ``prefix`` (case-sensitive), key → value, in key order.
+
+        E.g. ``settings("automation:")`` lists what automation control left switched off, per target org.
+        """
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, value FROM settings WHERE substr(key, 1, ?) = ? ORDER BY key", (len(prefix), prefix)
+            ).fetchall()
+        return {key: json.loads(value) for key, value in rows}

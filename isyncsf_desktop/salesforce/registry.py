@@ -12,6 +12,8 @@ import ipaddress
 import json
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -34,6 +36,34 @@ _ALIAS_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 #: Renews an org's access token: called with the org's entry and its stored refresh token (or
 #: None); returns the new access token.
 RefreshCallback = Callable[["OrgEntry", "str | None"], str]
+
+#: A token renewed less than this many seconds ago by another client of the same org is reused
+#: instead of asking the org again (several workers hitting 401 at once renew once).
+REUSE_RENEWED_SECONDS = 30.0
+
+_renew_locks: dict[str, threading.Lock] = {}
+_renew_locks_guard = threading.Lock()
+_recently_renewed: dict[str, tuple[str, float]] = {}   # alias -> (access token, monotonic time)
+
+
+def _renew_lock(alias: str) -> threading.Lock:
+    with _renew_locks_guard:
+        return _renew_locks.setdefault(alias, threading.Lock())
+
+
+def default_refresher(entry: "OrgEntry") -> RefreshCallback | None:
+    """How an expired access token of ``entry`` is renewed without the user noticing.
+
+    ``oauth`` orgs use their refresh token (:func:`.oauth.refresh_access_token`); ``sfcli`` orgs
+    ask the Salesforce CLI again (:func:`.sfcli.refresh_access_token`); other orgs cannot renew.
+    """
+    if entry.auth == "oauth":
+        from .oauth import refresh_access_token as oauth_refresh
+        return oauth_refresh
+    if entry.auth == "sfcli":
+        from .sfcli import refresh_access_token as sfcli_refresh
+        return sfcli_refresh
+    return None
 
 
 class RegistryError(ValueError):
@@ -230,12 +260,29 @@ class OrgRegistry:
 
     # ------------------------------------------------------------------ clients
     def _renewer(self, entry: OrgEntry, refresh: RefreshCallback) -> Callable[[], str]:
-        """A no-argument callback for OrgClient: renew the token with ``refresh`` and store it."""
+        """A no-argument callback for OrgClient: renew the token with ``refresh`` and store it.
+
+        Renewals of one org are serialised, and the refresh token is read inside the lock, so a
+        rotated refresh token saved by one client is the one the next client uses. A token that
+        another client renewed moments ago is reused rather than renewed again.
+        """
+        alias = entry.alias
+        issued = {"token": self.access_token(alias)}
+
         def renew() -> str:
-            new_token = refresh(entry, self.refresh_token(entry.alias))
-            if new_token:
-                secrets.store_secret(entry.alias, "access_token", new_token)
-            return new_token
+            with _renew_lock(alias):
+                recent = _recently_renewed.get(alias)
+                if recent is not None and recent[0] != issued["token"] \
+                        and time.monotonic() - recent[1] < REUSE_RENEWED_SECONDS \
+                        and self.access_token(alias) == recent[0]:
+                    issued["token"] = recent[0]
+                    return recent[0]
+                new_token = refresh(entry, self.refresh_token(alias))
+                if new_token:
+                    secrets.store_secret(alias, "access_token", new_token)
+                    _recently_renewed[alias] = (new_token, time.monotonic())
+                    issued["token"] = new_token
+                return new_token
         return renew
 
     def client(self, alias: str, *, refresh: RefreshCallback | None = None, retries: int = 4,
@@ -243,11 +290,15 @@ class OrgRegistry:
         """An :class:`OrgClient` for org ``alias`` with its stored token and CA file.
 
         ``refresh(entry, refresh_token)`` renews an expired access token; the new token is stored.
+        Without one, the org's own way applies (:func:`default_refresher`): an ``oauth`` org renews
+        its token with its refresh token, mid-sync included.
         """
         entry = self.get(alias)
         token = self.access_token(alias)
         if not token:
             raise RegistryError(f"no access token is stored for org {alias!r}; connect it again")
+        if refresh is None:
+            refresh = default_refresher(entry)
 
         renew = None if refresh is None else self._renewer(entry, refresh)
         return OrgClient.connect(entry.instance_url, token, ca_file=entry.ca_file, version=entry.api_version,
@@ -309,11 +360,13 @@ def normalise_instance_url(instance_url: str) -> str:
 
 def register_token_org(registry: OrgRegistry, alias: str, instance_url: str, access_token: str, *,
                        ca_file: str | Path | None = None, version: str = DEFAULT_API_VERSION,
-                       auth: str = "token", refresh_token: str | None = None, replace: bool = False) -> OrgEntry:
+                       auth: str = "token", refresh_token: str | None = None, replace: bool = False,
+                       login_url: str | None = None, client_id: str | None = None) -> OrgEntry:
     """Connect to the org with ``access_token``, read who and what it is, and register it.
 
     Raises RegistryError with a clear message for a bad alias or URL, a refused token or an org
-    that cannot be reached.
+    that cannot be reached. ``login_url`` and ``client_id`` are kept for orgs that renew their
+    token through OAuth.
     """
     validate_alias(alias)
     if alias in registry and not replace:
@@ -337,6 +390,7 @@ def register_token_org(registry: OrgRegistry, alias: str, instance_url: str, acc
     entry = OrgEntry(alias=alias, org_id=str(org.get("Id") or info.get("organization_id") or ""),
                      instance_url=url, username=str(info.get("preferred_username") or ""),
                      org_type=detect_org_type(org, url), api_version=version, last_used=_now(),
-                     ca_file=str(ca_file) if ca_file else None, auth=auth)
+                     ca_file=str(ca_file) if ca_file else None, auth=auth, client_id=client_id,
+                     login_url=login_url)
     registry.add(entry, token, refresh_token, replace=replace)
     return entry

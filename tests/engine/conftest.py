@@ -1,58 +1,15 @@
-"""Engine fixtures: two sandbox orgs, the product's clients on them, a journal, an engine factory."""
+"""Engine fixtures: two sandbox orgs (src, tgt) with the product's clients and a journal (``helpers.Pair``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import Pair, org_client
 
-from isyncsf_desktop.engine.events import CancelToken, Event
-from isyncsf_desktop.engine.journal import Journal, OrgRef
-from isyncsf_desktop.engine.runner import SyncEngine
-from isyncsf_desktop.salesforce.client import OrgClient
-
-
-def org_client(server: Any, alias: str) -> OrgClient:
-    return OrgClient.connect(server.instance_url, server.token(alias), ca_file=server.ca_file, alias=alias)
-
-
-def org_ref(server: Any, alias: str) -> OrgRef:
-    return OrgRef(alias=alias, org_id=server.store(alias).org_id, instance_url=server.instance_url)
-
-
-@dataclass
-class Pair:
-    """A source and a target org on one sandbox server, with the engine's pieces around them."""
-
-    server: Any
-    journal: Journal
-    source: OrgClient
-    target: OrgClient
-    events: list[Event] = field(default_factory=list)
-
-    def engine(self, observer: Any = None, cancel: CancelToken | None = None) -> SyncEngine:
-        def collect(event: Event) -> None:
-            self.events.append(event)
-            if observer is not None:
-                observer(event)
-
-        return SyncEngine(self.journal, org_client(self.server, "src"), org_client(self.server, "tgt"),
-                          org_ref(self.server, "src"), org_ref(self.server, "tgt"), observer=collect, cancel=cancel)
-
-    def insert(self, side: str, object_name: str, rows: list[dict[str, Any]]) -> list[str]:
-        """Create records on one side; returns their ids (raises if any failed)."""
-        client = self.source if side == "src" else self.target
-        results = client.create([{"attributes": {"type": object_name}, **row} for row in rows])
-        failed = [r for r in results if not r["success"]]
-        assert not failed, failed[:3]
-        return [r["id"] for r in results]
-
-    def rows(self, side: str, soql: str) -> list[dict[str, Any]]:
-        client = self.source if side == "src" else self.target
-        return client.query(soql)
+from isyncsf_desktop.engine.journal import Journal
 
 
 @pytest.fixture

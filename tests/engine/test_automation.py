@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Pair, org_client, org_ref
+from helpers import Pair, org_client, org_ref
 
 from isyncsf_desktop.engine.automation import (APEX_TRIGGER, FLOW, VALIDATION_RULE, AutomationError, AutomationGuard,
                                                AutomationItem, automation_off_option, discard_pending,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import Pair, org_client, org_ref
+from helpers import Pair, org_client, org_ref
 
 from isyncsf_desktop.engine.automation import AutomationGuard, pending_restore
 from isyncsf_desktop.engine.journal import Journal

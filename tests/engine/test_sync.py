@@ -356,7 +356,7 @@ def test_events_describe_the_run(pair):
 
 # ------------------------------------------------------------------------------------------ the demo orgs
 def test_demo_source_to_demo_target_shows_every_kind_of_outcome(sandbox_factory, tmp_path):
-    from conftest import org_client, org_ref
+    from helpers import org_client, org_ref
 
     from isyncsf_desktop.engine.runner import SyncEngine
     from isyncsf_desktop.engine.template import load_template

@@ -1,0 +1,464 @@
+"""Qt models of the History page: thin adapters over the journal's jobs, runs and errors.
+
+Totals of a job (what the list and the summary show):
+
+* **Inserted, Updated, Existing** are *summed over the job's sync-type runs* (sync, re-sync and
+  retry). Those runs never process the same record twice (a re-sync skips what succeeded, a retry
+  sends only what failed), so the sums are what the job did to the target org.
+* **Errors** are the job's *open* errors now (``Journal.error_counts``): records that are still
+  failing after any retry, the same number the Error Viewer lists. Summing the runs' error counts
+  would count a record that failed in the sync and again in a retry twice.
+* **Deleted, Restored** are summed over the job's rollback runs (shown once it has one).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QColor, QFont
+
+from ...engine.journal import ACTIVE_STATES, JobRow, Journal, ObjectCounts, RunRow
+from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING
+
+logger = logging.getLogger(__name__)
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+SYNC_KINDS: tuple[str, ...] = ("sync", "resync", "retry")
+KIND_TITLES: dict[str, str] = {"scan": "Scan", "sync": "Sync", "resync": "ReSync", "retry": "Retry",
+                               "rollback": "Rollback"}
+INTERRUPTED_NOTE = "interrupted — resume or roll back"
+STATE_COLOURS: dict[str, str] = {"Synced": SUCCESS, "Rollback Completed": SUCCESS, "Aborted": WARNING,
+                                 "Deleted": MUTED, "Not Started": MUTED, "Scanned": ACCENT}
+
+JobRole = Qt.ItemDataRole.UserRole + 1
+"""The :class:`JobSummary` of a row (any column)."""
+SortRole = Qt.ItemDataRole.UserRole + 2
+"""The raw value a column sorts by."""
+
+_Display = Qt.ItemDataRole.DisplayRole
+_Tip = Qt.ItemDataRole.ToolTipRole
+_Fore = Qt.ItemDataRole.ForegroundRole
+_Font = Qt.ItemDataRole.FontRole
+_Align = Qt.ItemDataRole.TextAlignmentRole
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+
+def local_time(stamp: str | None, *, seconds: bool = False) -> str:
+    """A journal UTC timestamp as local time for people, e.g. ``27 Nov 2026 14:05``; "" for None."""
+    if not stamp:
+        return ""
+    try:
+        moment = datetime.fromisoformat(stamp).astimezone()
+    except ValueError:
+        return stamp
+    return moment.strftime("%d %b %Y %H:%M:%S" if seconds else "%d %b %Y %H:%M")
+
+
+def duration(started: str | None, finished: str | None) -> str:
+    """How long a run took, e.g. ``2.4 s`` or ``3 min 05 s``; "" when unknown."""
+    if not started or not finished:
+        return ""
+    try:
+        seconds = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
+    except ValueError:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def run_title(run: RunRow | None) -> str:
+    """``Sync · Completed``; "" for no run."""
+    if run is None:
+        return ""
+    return f"{KIND_TITLES.get(run.kind, run.kind.title())} · {run.status}"
+
+
+@dataclass
+class JobSummary:
+    """One job with what the History shows about it (see the module doc for how totals are made)."""
+
+    job: JobRow
+    runs: list[RunRow]
+    objects: dict[str, ObjectCounts] = field(default_factory=dict)
+    """Per object: inserted/updated/existing summed over sync-type runs, errors = open errors,
+    deleted/restored summed over rollback runs. In migration order."""
+    open_errors: int = 0
+
+    @property
+    def id(self) -> int:
+        """The job id."""
+        return self.job.id
+
+    @property
+    def last_run(self) -> RunRow | None:
+        """The job's latest run."""
+        return self.runs[-1] if self.runs else None
+
+    @property
+    def has_sync_runs(self) -> bool:
+        """True once the job ran a sync, re-sync or retry."""
+        return any(run.kind in SYNC_KINDS for run in self.runs)
+
+    @property
+    def has_rollback_runs(self) -> bool:
+        """True once the job ran a rollback."""
+        return any(run.kind == "rollback" for run in self.runs)
+
+    @property
+    def totals(self) -> ObjectCounts:
+        """The per-object counts added up."""
+        total = ObjectCounts()
+        for counts in self.objects.values():
+            total = total + counts
+        return total
+
+    @property
+    def deleted(self) -> bool:
+        """True when the job is in state Deleted."""
+        return self.job.state == "Deleted"
+
+    @property
+    def running(self) -> bool:
+        """True while the job runs (active state, not left interrupted by a crash)."""
+        return self.job.state in ACTIVE_STATES and not self.job.interrupted
+
+    @property
+    def note(self) -> str:
+        """The interrupted marker, else the job's last message, else what its rollback undid."""
+        if self.job.interrupted:
+            return INTERRUPTED_NOTE
+        if self.job.message:
+            return self.job.message
+        if self.has_rollback_runs:
+            total = self.totals
+            return f"undone: {total.deleted:,} deleted, {total.restored:,} restored"
+        return ""
+
+
+def summarize(journal: Journal, job: JobRow) -> JobSummary:
+    """Read one job's runs and open errors and add them up (see the module doc)."""
+    runs = journal.runs(job.id)
+    errors = journal.error_counts(job.id)
+    order: list[str] = list((job.plan or {}).get("order") or [])
+    for run in runs:
+        order += [name for name in run.counts if name not in order]
+    order += [name for name in errors if name not in order]
+    objects: dict[str, ObjectCounts] = {}
+    for name in order:
+        oc = ObjectCounts(errors=errors.get(name, 0), status="")
+        for run in runs:
+            counts = run.counts.get(name)
+            if counts is None:
+                continue
+            if run.kind in SYNC_KINDS:
+                oc.total = max(oc.total, counts.total)
+                oc.inserted += counts.inserted
+                oc.updated += counts.updated
+                oc.existing += counts.existing
+            elif run.kind == "rollback":
+                oc.deleted += counts.deleted
+                oc.restored += counts.restored
+            elif run.kind == "scan":
+                oc.total = max(oc.total, counts.total)
+        objects[name] = oc
+    return JobSummary(job=job, runs=runs, objects=objects, open_errors=sum(errors.values()))
+
+
+# ====================================================================== jobs list
+class JobsModel(QAbstractTableModel):
+    """Past jobs of a template, newest first, one row each."""
+
+    HEADERS = ("Job", "Started", "Source → Target", "State", "Last run", "Inserted", "Updated", "Existing",
+               "Errors", "Note")
+    JOB, STARTED, ORGS, STATE, LAST_RUN, INSERTED, UPDATED, EXISTING, ERRORS, NOTE = range(10)
+    NUMBERS = {INSERTED: "inserted", UPDATED: "updated", EXISTING: "existing", ERRORS: "errors"}
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._jobs: list[JobSummary] = []
+
+    def set_jobs(self, jobs: list[JobSummary]) -> None:
+        """Replace the rows."""
+        self.beginResetModel()
+        self._jobs = list(jobs)
+        self.endResetModel()
+
+    def summary(self, row: int) -> JobSummary:
+        """The job of source row ``row``."""
+        return self._jobs[row]
+
+    def row_of(self, job_id: int) -> int | None:
+        """The source row of ``job_id``, or None."""
+        for row, summary in enumerate(self._jobs):
+            if summary.id == job_id:
+                return row
+        return None
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
+        return 0 if parent.isValid() else len(self._jobs)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 - Qt's name
+                   role: int = _Display) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.HEADERS):
+            return None
+        if role == _Display:
+            return self.HEADERS[section]
+        if role == _Align and section in self.NUMBERS:
+            return _RIGHT
+        if role == _Tip and section in (self.INSERTED, self.UPDATED, self.EXISTING):
+            return "Summed over the job's sync, re-sync and retry runs"
+        if role == _Tip and section == self.ERRORS:
+            return "Records still failing (open errors), as listed in the Error Viewer"
+        return None
+
+    def data(self, index: AnyIndex, role: int = _Display) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._jobs):
+            return None
+        summary = self._jobs[index.row()]
+        job, column = summary.job, index.column()
+        if role == _Display:
+            return self._text(summary, column)
+        if role == SortRole:
+            if column == self.JOB:
+                return job.id
+            if column == self.STARTED:
+                return job.created
+            if column in self.NUMBERS:
+                return getattr(summary.totals, self.NUMBERS[column]) if summary.has_sync_runs else -1
+            return self._text(summary, column)
+        if role == JobRole:
+            return summary
+        if role == _Align and column in self.NUMBERS:
+            return _RIGHT
+        if role == _Fore:
+            if summary.deleted:
+                return QColor(MUTED)
+            if column == self.STATE:
+                if job.interrupted:
+                    return QColor(WARNING)
+                return QColor(STATE_COLOURS.get(job.state, ACCENT))
+            if column == self.NOTE and job.interrupted:
+                return QColor(WARNING)
+            if column == self.ERRORS and summary.open_errors:
+                return QColor(ERROR)
+            if column == self.NOTE or (column in self.NUMBERS and not summary.has_sync_runs):
+                return QColor(MUTED)
+        if role == _Font and column == self.STATE and not summary.deleted:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == _Tip:
+            if column == self.STARTED:
+                return f"Created {local_time(job.created, seconds=True)}, last change {local_time(job.updated, seconds=True)}"
+            if column == self.ORGS:
+                return f"From {job.source.alias} ({job.source.org_id}) to {job.target.alias} ({job.target.org_id})"
+            if column == self.NOTE and summary.note:
+                return summary.note
+            if column == self.LAST_RUN and summary.last_run is not None:
+                run = summary.last_run
+                took = duration(run.started, run.finished)
+                return f"{run_title(run)}, started {local_time(run.started, seconds=True)}" + (f", took {took}" if took else "")
+        return None
+
+    def _text(self, summary: JobSummary, column: int) -> str:
+        job = summary.job
+        if column == self.JOB:
+            return f"#{job.id}"
+        if column == self.STARTED:
+            return local_time(job.created)
+        if column == self.ORGS:
+            return f"{job.source.alias} → {job.target.alias}"
+        if column == self.STATE:
+            return job.state + (" (interrupted)" if job.interrupted else "")
+        if column == self.LAST_RUN:
+            return run_title(summary.last_run) or "—"
+        if column in self.NUMBERS:
+            if not summary.has_sync_runs:
+                return "—"
+            return f"{getattr(summary.totals, self.NUMBERS[column]):,}"
+        if column == self.NOTE:
+            return summary.note
+        return ""
+
+
+class JobsFilterProxy(QSortFilterProxyModel):
+    """Hides Deleted jobs unless asked to show them; sorts by :data:`SortRole`."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._show_deleted = False
+        self.setSortRole(SortRole)
+        self.setDynamicSortFilter(True)
+
+    @property
+    def show_deleted(self) -> bool:
+        """Whether Deleted jobs are listed."""
+        return self._show_deleted
+
+    def set_show_deleted(self, show: bool) -> None:
+        """List Deleted jobs too (``True``) or hide them (``False``, the default)."""
+        if show == self._show_deleted:
+            return
+        self.beginFilterChange()
+        self._show_deleted = show
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:  # noqa: N802 - Qt's name
+        model = self.sourceModel()
+        if self._show_deleted or not isinstance(model, JobsModel):
+            return True
+        return not model.summary(source_row).deleted
+
+    def summary_at(self, row: int) -> JobSummary:
+        """The job shown at proxy row ``row``."""
+        return self.index(row, 0).data(JobRole)
+
+    def row_of(self, job_id: int) -> int | None:
+        """The proxy row of ``job_id``, or None when it is hidden or unknown."""
+        model = self.sourceModel()
+        if not isinstance(model, JobsModel):
+            return None
+        source_row = model.row_of(job_id)
+        if source_row is None:
+            return None
+        index = self.mapFromSource(model.index(source_row, 0))
+        return index.row() if index.isValid() else None
+
+
+# ====================================================================== per-object breakdown
+class BreakdownModel(QAbstractTableModel):
+    """One job's counts per object, with a Total row; Deleted/Restored once it was rolled back."""
+
+    HEADERS = ("Object", "Inserted", "Updated", "Existing", "Errors", "Deleted", "Restored")
+    OBJECT, INSERTED, UPDATED, EXISTING, ERRORS, DELETED, RESTORED = range(7)
+    FIELDS = {INSERTED: "inserted", UPDATED: "updated", EXISTING: "existing", ERRORS: "errors",
+              DELETED: "deleted", RESTORED: "restored"}
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._names: list[str] = []
+        self._counts: list[ObjectCounts] = []
+
+    def set_summary(self, summary: JobSummary | None) -> None:
+        """Show ``summary`` (None: nothing)."""
+        self.beginResetModel()
+        if summary is None:
+            self._names, self._counts = [], []
+        else:
+            self._names = [*summary.objects, "Total"]
+            self._counts = [*summary.objects.values(), summary.totals]
+        self.endResetModel()
+
+    def counts(self, object_name: str) -> ObjectCounts | None:
+        """The counts of one object (or "Total"), None when absent."""
+        if object_name in self._names:
+            return self._counts[self._names.index(object_name)]
+        return None
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
+        return 0 if parent.isValid() else len(self._names)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 - Qt's name
+                   role: int = _Display) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.HEADERS):
+            return None
+        if role == _Display:
+            return self.HEADERS[section]
+        if role == _Align and section != self.OBJECT:
+            return _RIGHT
+        if role == _Tip and section == self.ERRORS:
+            return "Records still failing (open errors)"
+        if role == _Tip and section in (self.DELETED, self.RESTORED):
+            return "Undone by the job's rollback runs"
+        return None
+
+    def data(self, index: AnyIndex, role: int = _Display) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._names):
+            return None
+        row, column = index.row(), index.column()
+        counts = self._counts[row]
+        is_total = row == len(self._names) - 1
+        if role == _Display:
+            if column == self.OBJECT:
+                return self._names[row]
+            return f"{getattr(counts, self.FIELDS[column]):,}"
+        if role == _Align and column != self.OBJECT:
+            return _RIGHT
+        if role == _Font and is_total:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == _Fore and column == self.ERRORS and counts.errors:
+            return QColor(ERROR)
+        if role == _Fore and column != self.OBJECT and getattr(counts, self.FIELDS[column]) == 0:
+            return QColor(MUTED)
+        return None
+
+
+# ====================================================================== runs
+class RunsModel(QAbstractTableModel):
+    """One job's runs, oldest first: kind, status, start (local time) and how long it took."""
+
+    HEADERS = ("Run", "Status", "Started", "Took")
+    RUN, STATUS, STARTED, TOOK = range(4)
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._runs: list[RunRow] = []
+
+    def set_runs(self, runs: list[RunRow]) -> None:
+        """Show ``runs``."""
+        self.beginResetModel()
+        self._runs = list(runs)
+        self.endResetModel()
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
+        return 0 if parent.isValid() else len(self._runs)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 - Qt's name
+                   role: int = _Display) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == _Display and 0 <= section < len(self.HEADERS):
+            return self.HEADERS[section]
+        if orientation == Qt.Orientation.Horizontal and role == _Align and section == self.TOOK:
+            return _RIGHT
+        return None
+
+    def data(self, index: AnyIndex, role: int = _Display) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._runs):
+            return None
+        run, column = self._runs[index.row()], index.column()
+        if role == _Display:
+            if column == self.RUN:
+                return KIND_TITLES.get(run.kind, run.kind.title())
+            if column == self.STATUS:
+                return run.status
+            if column == self.STARTED:
+                return local_time(run.started, seconds=True)
+            return duration(run.started, run.finished) or "—"
+        if role == _Fore and column == self.STATUS:
+            return QColor({"Completed": SUCCESS, "Aborted": WARNING, "Failed": ERROR}.get(run.status, MUTED))
+        if role == _Align and column == self.TOOK:
+            return _RIGHT
+        if role == _Tip:
+            finished = local_time(run.finished, seconds=True) if run.finished else "not finished"
+            return f"Run {run.id}: {run_title(run)}, {local_time(run.started, seconds=True)} → {finished}"
+        return None

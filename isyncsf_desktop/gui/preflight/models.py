@@ -1,0 +1,272 @@
+"""Qt adapters over a :class:`~isyncsf_desktop.engine.preflight.PreflightReport`.
+
+:class:`FindingsModel` is a flat table whose rows are the findings grouped by severity (worst first),
+each group introduced by a header row the view spans across all columns. The severity filter lives
+in the model (a few dozen rows at most: rebuilding them is cheaper than a proxy plus spans).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QPixmap
+
+from ...engine.preflight import BLOCKING, RECORDS_WILL_FAIL, SEVERITIES, WARNING, Finding, PreflightReport
+
+logger = logging.getLogger(__name__)
+
+SEVERITY_LABELS: dict[str, str] = {BLOCKING: "Blocks the sync", RECORDS_WILL_FAIL: "Records will fail",
+                                   WARNING: "Warning"}
+GROUP_LABELS: dict[str, str] = {BLOCKING: "Blocks the sync", RECORDS_WILL_FAIL: "Records will fail",
+                                WARNING: "Warnings"}
+SEVERITY_COLOURS: dict[str, str] = {BLOCKING: "#ba0517", RECORDS_WILL_FAIL: "#c45c00", WARNING: "#8a6d00"}
+GROUP_BACKGROUNDS: dict[str, str] = {BLOCKING: "#fdecec", RECORDS_WILL_FAIL: "#fdf1e6", WARNING: "#faf6e3"}
+_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+
+COLUMNS: list[str] = ["", "Object", "Field / Item", "Message", "Suggested Fix", "Records"]
+"""The severity column has no title: it shows the severity's icon (its name in the tooltip)."""
+COL_SEVERITY, COL_OBJECT, COL_WHERE, COL_MESSAGE, COL_FIX, COL_RECORDS = range(len(COLUMNS))
+
+FindingRole = Qt.ItemDataRole.UserRole + 1
+"""The :class:`Finding` of a row (None on group rows)."""
+GroupRole = Qt.ItemDataRole.UserRole + 2
+"""The severity of a group header row (None on finding rows)."""
+TextRole = Qt.ItemDataRole.UserRole + 3
+"""The text of a cell as exported or copied (the severity column included)."""
+
+_icons: dict[str, QIcon] = {}
+
+
+def severity_icon(severity: str) -> QIcon:
+    """A small filled shape in the severity's colour: octagon (blocks), triangle (fails), circle (warning)."""
+    icon = _icons.get(severity)
+    if icon is not None:
+        return icon
+    size = 32
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    colour = QColor(SEVERITY_COLOURS.get(severity, "#5c5c5c"))
+    painter.setBrush(QBrush(colour))
+    painter.setPen(QPen(colour.darker(115), 1.5))
+    path = QPainterPath()
+    if severity == BLOCKING:
+        # an octagon, like a stop sign
+        points = [(16 + 14 * math.cos(math.radians(22.5 + 45 * i)), 16 + 14 * math.sin(math.radians(22.5 + 45 * i)))
+                  for i in range(8)]
+        path.moveTo(*points[0])
+        for point in points[1:]:
+            path.lineTo(*point)
+        path.closeSubpath()
+    elif severity == RECORDS_WILL_FAIL:
+        path.moveTo(16, 3)
+        path.lineTo(30, 28)
+        path.lineTo(2, 28)
+        path.closeSubpath()
+    else:
+        path.addEllipse(QRectF(4, 4, 24, 24))
+    painter.drawPath(path)
+    mark = QPen(QColor("white"), 3.4)
+    mark.setCapStyle(Qt.PenCapStyle.RoundCap)
+    painter.setPen(mark)
+    if severity == BLOCKING:
+        painter.drawLine(10, 16, 22, 16)                 # a bar: "no entry"
+    else:
+        top, bottom = (12, 20) if severity == RECORDS_WILL_FAIL else (9, 18)
+        painter.drawLine(16, top, 16, bottom)            # an exclamation mark
+        painter.drawPoint(16, bottom + 5)
+    painter.end()
+    icon = QIcon(pixmap)
+    _icons[severity] = icon
+    return icon
+
+
+def where_text(finding: Finding) -> str:
+    """The field and/or item a finding is about, without the object the Object column shows.
+
+    ``Phone``; ``Phone_Required`` for the rule ``Contact.Phone_Required``; ``RecordTypeId · Support``;
+    ``—`` when the finding is about the whole object.
+    """
+    item = finding.item
+    if item and finding.object and item.lower().startswith(finding.object.lower() + "."):
+        item = item[len(finding.object) + 1:]
+    parts = [p for p in (finding.field, item) if p]
+    return " · ".join(dict.fromkeys(parts)) or "—"
+
+
+def records_text(finding: Finding) -> str:
+    """Affected source records as shown in the table ("" when not counted)."""
+    return "" if finding.affected is None else f"{finding.affected:,}"
+
+
+def cell_text(finding: Finding, column: int) -> str:
+    """The display text of ``finding`` in ``column``."""
+    if column == COL_SEVERITY:
+        return SEVERITY_LABELS.get(finding.severity, finding.severity)
+    if column == COL_OBJECT:
+        return finding.object
+    if column == COL_WHERE:
+        return where_text(finding)
+    if column == COL_MESSAGE:
+        return finding.message
+    if column == COL_FIX:
+        return finding.fix
+    if column == COL_RECORDS:
+        return records_text(finding)
+    return ""
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A row of the model: a group header (``severity`` set, ``finding`` None) or a finding."""
+
+    severity: str
+    finding: Finding | None = None
+
+
+class FindingsModel(QAbstractTableModel):
+    """The findings of a report, grouped by severity, optionally only one severity.
+
+    API: :meth:`set_report`, :meth:`set_severity_filter`, :meth:`findings` (shown, in order),
+    :meth:`finding_at`, :meth:`group_rows`.
+    """
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._report: PreflightReport | None = None
+        self._filter: str | None = None
+        self._rows: list[_Row] = []
+        self._group_font = QFont()
+        self._group_font.setBold(True)
+
+    # ------------------------------------------------------------------ API
+    @property
+    def severity_filter(self) -> str | None:
+        return self._filter
+
+    def set_report(self, report: PreflightReport | None) -> None:
+        """Show ``report`` (None: nothing)."""
+        self._report = report
+        self._rebuild()
+
+    def set_severity_filter(self, severity: str | None) -> None:
+        """Show only findings of ``severity`` (None: all)."""
+        if severity is not None and severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {severity!r}")
+        self._filter = severity
+        self._rebuild()
+
+    def findings(self) -> list[Finding]:
+        """The findings shown, in row order (group rows left out)."""
+        return [row.finding for row in self._rows if row.finding is not None]
+
+    def finding_at(self, row: int) -> Finding | None:
+        """The finding of ``row`` (None for a group row or out of range)."""
+        return self._rows[row].finding if 0 <= row < len(self._rows) else None
+
+    def group_rows(self) -> dict[str, int]:
+        """Severity → the row of its group header."""
+        return {row.severity: index for index, row in enumerate(self._rows) if row.finding is None}
+
+    def _rebuild(self) -> None:
+        self.beginResetModel()
+        self._rows = []
+        if self._report is not None:
+            for severity, findings in self._report.by_severity.items():
+                if not findings or (self._filter is not None and severity != self._filter):
+                    continue
+                self._rows.append(_Row(severity))
+                self._rows.extend(_Row(severity, finding) for finding in findings)
+        self.endResetModel()
+
+    # ------------------------------------------------------------------ Qt model
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
+                and 0 <= section < len(COLUMNS):
+            return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.TextAlignmentRole:
+            align = Qt.AlignmentFlag.AlignRight if section == COL_RECORDS else Qt.AlignmentFlag.AlignLeft
+            return int(align | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        if self._rows[index.row()].finding is None:
+            return Qt.ItemFlag.ItemIsEnabled
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        column = index.column()
+        if row.finding is None:
+            return self._group_data(row.severity, column, role)
+        finding = row.finding
+        if role == Qt.ItemDataRole.DisplayRole:
+            return "" if column == COL_SEVERITY else cell_text(finding, column)
+        if role == TextRole:
+            return cell_text(finding, column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == COL_SEVERITY:
+                return SEVERITY_LABELS.get(finding.severity, finding.severity)
+            if column == COL_RECORDS:
+                return ("source records in scope this affects" if finding.affected is not None
+                        else "not counted (SOQL cannot count it cheaply, or no record is involved)")
+            text = cell_text(finding, column)
+            return text if column in (COL_MESSAGE, COL_FIX, COL_WHERE) else f"{finding.location}: {finding.message}"
+        if role == Qt.ItemDataRole.DecorationRole and column == COL_SEVERITY:
+            return severity_icon(finding.severity)
+        if role == Qt.ItemDataRole.ForegroundRole and column == COL_SEVERITY:
+            return QBrush(QColor(SEVERITY_COLOURS.get(finding.severity, "#181818")))
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            horizontal = Qt.AlignmentFlag.AlignRight if column == COL_RECORDS else Qt.AlignmentFlag.AlignLeft
+            return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
+        if role == FindingRole:
+            return finding
+        return None
+
+    def _group_data(self, severity: str, column: int, role: int) -> Any:
+        if role == GroupRole:
+            return severity
+        if column != 0:
+            if role == Qt.ItemDataRole.BackgroundRole:
+                return QBrush(QColor(GROUP_BACKGROUNDS.get(severity, "#f3f3f3")))
+            return None
+        count = self._report.counts.get(severity, 0) if self._report is not None else 0
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{GROUP_LABELS[severity]}  ·  {count} finding{'' if count == 1 else 's'}"
+        if role == Qt.ItemDataRole.DecorationRole:
+            return severity_icon(severity)
+        if role == Qt.ItemDataRole.FontRole:
+            return self._group_font
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QBrush(QColor(SEVERITY_COLOURS.get(severity, "#181818")))
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return QBrush(QColor(GROUP_BACKGROUNDS.get(severity, "#f3f3f3")))
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+def severity_rank(severity: str) -> int:
+    """0 for blocking, 1 for records will fail, 2 for warning."""
+    return _RANK.get(severity, len(_RANK))
+
+
+__all__ = ["FindingsModel", "COLUMNS", "COL_SEVERITY", "COL_OBJECT", "COL_WHERE", "COL_MESSAGE", "COL_FIX",
+           "COL_RECORDS", "FindingRole", "GroupRole", "TextRole", "SEVERITY_LABELS", "SEVERITY_COLOURS", "GROUP_LABELS",
+           "severity_icon", "cell_text", "where_text", "records_text", "severity_rank"]

@@ -1,0 +1,434 @@
+"""The settings of one template line: filter, match key, limit, switches, fields, related objects.
+
+A view only: it writes the user's edits into the :class:`ObjectLine` it shows and says so through
+its signals; the editor does the org calls (describes, filter checks) and feeds the answers back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QAction, QFontDatabase
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFrame, QGridLayout, QGroupBox, QHBoxLayout,
+                               QHeaderView, QLabel, QLineEdit, QMenu, QPushButton, QScrollArea, QSpinBox,
+                               QSplitter, QTableView, QToolButton, QVBoxLayout, QWidget)
+
+from ...engine.template import ObjectLine
+from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING
+from .catalog import FilterCheck, Suggestion, check_match_key, field_choices, split_key
+from .models import FieldsModel
+
+logger = logging.getLogger(__name__)
+
+MATCH_HINT = ("Several fields make a composite key. Reach a parent's field with a path, "
+              "e.g. Account.External_Id__c.")
+MAX_LIMIT = 100_000_000
+
+
+def _subtle(text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setProperty("role", "subtle")
+    label.setWordWrap(True)
+    return label
+
+
+def default_match_text(describe: dict[str, Any]) -> str:
+    """What the engine matches on when a line sets no match key (see ``engine.plan``)."""
+    fields = describe.get("fields", [])
+    for meta in fields:
+        if meta.get("externalId"):
+            return f"{meta['name']} (external id)"
+    for meta in fields:
+        if meta.get("nameField"):
+            return f"{meta['name']} (name field)"
+    return "none: set a match key"
+
+
+class LinePanel(QWidget):
+    """Edits one :class:`ObjectLine`.
+
+    Signals:
+        edited(): the line changed (the change is already in the line).
+        filter_edited(): the filter text changed; its check is due.
+        check_requested(): the user asked to check the filter now.
+        add_requested(str): add this related object to the template.
+    """
+
+    edited = Signal()
+    filter_edited = Signal()
+    check_requested = Signal()
+    add_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.line: ObjectLine | None = None
+        self.describe: dict[str, Any] | None = None
+        self.suggestion_buttons: dict[str, QPushButton] = {}
+        self._filling = False
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 10, 10, 6)
+        layout.setSpacing(8)
+        header = QHBoxLayout()
+        self.title = QLabel()
+        self.title.setProperty("role", "title")
+        header.addWidget(self.title)
+        self.subtitle = _subtle()
+        self.subtitle.setWordWrap(False)
+        header.addWidget(self.subtitle, 1, Qt.AlignmentFlag.AlignBottom)
+        layout.addLayout(header)
+        layout.addLayout(self._build_form())
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setChildrenCollapsible(False)
+        splitter.addWidget(self._build_fields_box())
+        splitter.addWidget(self._build_related_box())
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([560, 300])
+        layout.addWidget(splitter, 1)
+
+    # ================================================================== construction
+    def _build_form(self) -> QGridLayout:
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(10)
+        grid.setVerticalSpacing(4)
+        grid.setColumnStretch(1, 1)
+
+        grid.addWidget(QLabel("Filter (WHERE):"), 0, 0)
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("SOQL condition, e.g. Industry != null AND CreatedDate = LAST_N_DAYS:90")
+        self.filter_edit.setClearButtonEnabled(True)
+        grid.addWidget(self.filter_edit, 0, 1)
+        self.check_button = QPushButton("Check")
+        self.check_button.setToolTip("Ask the source org to count the records this filter selects")
+        grid.addWidget(self.check_button, 0, 2)
+        self.filter_status = QLabel()
+        self.filter_status.setTextFormat(Qt.TextFormat.PlainText)
+        self.filter_status.setWordWrap(True)
+        self.filter_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        grid.addWidget(self.filter_status, 1, 1, 1, 2)
+
+        grid.addWidget(QLabel("Match key:"), 2, 0)
+        self.match_edit = QLineEdit()
+        grid.addWidget(self.match_edit, 2, 1)
+        self.match_button = QToolButton()
+        self.match_button.setText("Pick ▾")
+        self.match_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.match_button.setStyleSheet(
+            "QToolButton { padding: 4px 12px; border: 1px solid #c9c9c9; border-radius: 4px; background: white; }"
+            " QToolButton:hover { background: #f3f8fd; } QToolButton::menu-indicator { image: none; width: 0; }")
+        self.match_menu = QMenu(self.match_button)
+        self.match_button.setMenu(self.match_menu)
+        self.match_button.setToolTip("Pick the fields that identify a record in both orgs")
+        grid.addWidget(self.match_button, 2, 2)
+        self.match_status = _subtle(MATCH_HINT)
+        grid.addWidget(self.match_status, 3, 1, 1, 2)
+
+        grid.addWidget(QLabel("Records:"), 4, 0)
+        row = QHBoxLayout()
+        row.setSpacing(16)
+        self.limit_spin = QSpinBox()
+        self.limit_spin.setRange(0, MAX_LIMIT)
+        self.limit_spin.setSpecialValueText("No limit")
+        self.limit_spin.setGroupSeparatorShown(True)
+        self.limit_spin.setMinimumWidth(120)
+        self.limit_spin.setToolTip("The most records of this object to copy (0: no limit)")
+        row.addWidget(self.limit_spin)
+        self.insert_check = QCheckBox("Insert new records")
+        self.insert_check.setToolTip("Create the records that have no match in the target org")
+        self.update_check = QCheckBox("Update existing records")
+        self.update_check.setToolTip("Overwrite the matched target records with the source values")
+        row.addWidget(self.insert_check)
+        row.addWidget(self.update_check)
+        row.addStretch(1)
+        grid.addLayout(row, 4, 1, 1, 2)
+
+        self.filter_edit.textChanged.connect(self._on_filter_edit_text_changed)
+        self.filter_edit.returnPressed.connect(self.check_requested)
+        self.check_button.clicked.connect(self.check_requested)
+        self.match_edit.textChanged.connect(self._on_match_edit_text_changed)
+        self.match_menu.triggered.connect(self._on_match_menu_triggered)
+        self.limit_spin.valueChanged.connect(self._on_limit_spin_value_changed)
+        self.insert_check.toggled.connect(self._on_switch_toggled)
+        self.update_check.toggled.connect(self._on_switch_toggled)
+        return grid
+
+    def _build_fields_box(self) -> QGroupBox:
+        box = QGroupBox("Fields")
+        layout = QVBoxLayout(box)
+        layout.setSpacing(6)
+        row = QHBoxLayout()
+        self.field_search = QLineEdit()
+        self.field_search.setPlaceholderText("Search fields")
+        self.field_search.setClearButtonEnabled(True)
+        row.addWidget(self.field_search, 1)
+        self.all_fields_button = QPushButton("Select all")
+        self.no_fields_button = QPushButton("Select none")
+        self.all_fields_button.setToolTip("Check every field shown")
+        self.no_fields_button.setToolTip("Uncheck every field shown")
+        row.addWidget(self.all_fields_button)
+        row.addWidget(self.no_fields_button)
+        layout.addLayout(row)
+        self.fields_count = _subtle()
+        layout.addWidget(self.fields_count)
+        self.fields_model = FieldsModel(self)
+        self.fields_proxy = QSortFilterProxyModel(self)
+        self.fields_proxy.setSourceModel(self.fields_model)
+        self.fields_proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.fields_proxy.setFilterKeyColumn(-1)
+        self.fields_view = QTableView()
+        self.fields_view.setModel(self.fields_proxy)
+        self.fields_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.fields_view.setAlternatingRowColors(True)
+        self.fields_view.verticalHeader().hide()
+        self.fields_view.verticalHeader().setDefaultSectionSize(24)
+        self.fields_view.setShowGrid(False)
+        self.fields_view.setWordWrap(False)
+        header = self.fields_view.horizontalHeader()
+        header.setSectionResizeMode(FieldsModel.NAME, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(FieldsModel.LABEL, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        header.resizeSection(FieldsModel.NAME, 175)
+        header.resizeSection(FieldsModel.LABEL, 140)
+        self.fields_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.fields_view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        layout.addWidget(self.fields_view, 1)
+
+        self.field_search.textChanged.connect(self._on_field_search_text_changed)
+        self.all_fields_button.clicked.connect(self._on_all_fields_clicked)
+        self.no_fields_button.clicked.connect(self._on_no_fields_clicked)
+        self.fields_model.selection_changed.connect(self._on_fields_model_selection_changed)
+        return box
+
+    def _build_related_box(self) -> QGroupBox:
+        box = QGroupBox("Suggest related objects")
+        layout = QVBoxLayout(box)
+        layout.setSpacing(6)
+        self.related_hint = _subtle()
+        layout.addWidget(self.related_hint)
+        self.related_area = QScrollArea()
+        self.related_area.setWidgetResizable(True)
+        self.related_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.related_list = QWidget()
+        self.related_layout = QVBoxLayout(self.related_list)
+        self.related_layout.setContentsMargins(0, 0, 4, 0)
+        self.related_layout.setSpacing(4)
+        self.related_layout.addStretch(1)
+        self.related_area.setWidget(self.related_list)
+        layout.addWidget(self.related_area, 1)
+        return box
+
+    # ================================================================== showing a line
+    def set_line(self, line: ObjectLine) -> None:
+        """Show ``line``; the org-dependent parts wait for :meth:`set_describe`."""
+        self.line = line
+        self.describe = None
+        self._filling = True
+        try:
+            self.title.setText(line.object)
+            self.subtitle.setText("")
+            self.filter_edit.setText(line.filter or "")
+            self.match_edit.setText(", ".join(line.match_by or []))
+            self.match_edit.setPlaceholderText("Default: the external id or name field")
+            self.limit_spin.setValue(line.limit or 0)
+            self.insert_check.setChecked(line.insert)
+            self.update_check.setChecked(line.update)
+            self.field_search.clear()
+            self.fields_model.clear()
+        finally:
+            self._filling = False
+        self.match_menu.clear()
+        self._show_match_status()
+        self.set_loading(f"Reading {line.object} from the source org…")
+
+    def set_loading(self, text: str) -> None:
+        self.fields_count.setText(text)
+        self.related_hint.setText(text)
+        self._set_suggestion_rows([])
+        self._set_field_buttons_enabled(False)
+
+    def set_unavailable(self, text: str) -> None:
+        """The describe could not be had (no source org, org unreachable)."""
+        self.set_loading(text)
+        self.fields_count.setStyleSheet(f"color: {WARNING};")
+
+    def set_describe(self, describe: dict[str, Any], match_options: list[str]) -> None:
+        """The object's describe arrived: fields, the match key menu and its default."""
+        assert self.line is not None
+        self.describe = describe
+        self.fields_count.setStyleSheet("")
+        custom = "custom object" if describe.get("custom") else "standard object"
+        label = describe.get("label") or self.line.object
+        self.subtitle.setText(f"{label} · {custom}" if label != self.line.object else custom)
+        self.fields_model.set_choices(field_choices(describe, self.line.fields), self.line.fields)
+        self._set_field_buttons_enabled(True)
+        self._update_fields_count()
+        self.match_edit.setPlaceholderText(f"Default: {default_match_text(describe)}")
+        self.match_menu.clear()
+        current = {part.lower() for part in self.line.match_by or []}
+        for option in match_options:
+            action = QAction(option, self.match_menu)
+            action.setCheckable(True)
+            action.setChecked(option.lower() in current)
+            self.match_menu.addAction(action)
+        self._show_match_status()
+
+    def set_suggestions(self, suggestions: list[Suggestion]) -> None:
+        name = self.line.object if self.line else "this object"
+        if suggestions:
+            self.related_hint.setText(f"Parents and children of {name} that the template does not have yet. "
+                                      "Add the parents a line needs, or its records lose those lookups.")
+        else:
+            self.related_hint.setText(f"Nothing to add: the template has every parent and child of {name} "
+                                      "that can be copied.")
+        self._set_suggestion_rows(suggestions)
+
+    def set_filter_status(self, check: FilterCheck | None, *, pending: bool = False) -> None:
+        """The org's verdict on the filter shown (None: not asked yet)."""
+        text = self.filter_edit.text().strip()
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self.filter_status.setFont(self.font())
+        if not text:
+            name = self.line.object if self.line else "the object"
+            self.filter_status.setText(f"No filter: every {name} record is in scope.")
+            self.filter_status.setStyleSheet(f"color: {MUTED};")
+        elif pending or check is None:
+            self.filter_status.setText("Checking the filter with the source org…" if pending
+                                       else "Not checked yet: press Check or Enter.")
+            self.filter_status.setStyleSheet(f"color: {MUTED};")
+        elif check.valid:
+            count = check.count or 0
+            self.filter_status.setText(f"✓ Valid: {count:,} record{'s' if count != 1 else ''} match.")
+            self.filter_status.setStyleSheet(f"color: {SUCCESS};")
+        elif check.valid is False:
+            self.filter_status.setFont(mono)
+            self.filter_status.setText(check.message)
+            self.filter_status.setStyleSheet(f"color: {ERROR}; background: #fdf0f0; border: 1px solid #f0c4c4;"
+                                             " border-radius: 3px; padding: 4px;")
+        else:
+            self.filter_status.setText(f"Could not check the filter: {check.message}")
+            self.filter_status.setStyleSheet(f"color: {WARNING};")
+        self.filter_edit.setStyleSheet(f"border: 1px solid {ERROR};" if check is not None and check.valid is False
+                                       and not pending else "")
+
+    def match_problem(self) -> str | None:
+        if self.line is None or self.describe is None or not self.line.match_by:
+            return None
+        return check_match_key(self.line.match_by, self.describe)
+
+    # ================================================================== helpers
+    def _set_field_buttons_enabled(self, enabled: bool) -> None:
+        for widget in (self.field_search, self.all_fields_button, self.no_fields_button):
+            widget.setEnabled(enabled)
+
+    def _update_fields_count(self) -> None:
+        total = len(self.fields_model.choices)
+        chosen = len(self.fields_model.selected())
+        if self.fields_model.all_selected():
+            self.fields_count.setText(f"All {total} createable fields; fields added to the org later are "
+                                      "included too.")
+        else:
+            self.fields_count.setText(f"{chosen} of {total} fields chosen.")
+
+    def _show_match_status(self) -> None:
+        problem = self.match_problem()
+        self.match_status.setText(problem or MATCH_HINT)
+        self.match_status.setStyleSheet(f"color: {ERROR};" if problem else "")
+        self.match_edit.setStyleSheet(f"border: 1px solid {ERROR};" if problem else "")
+
+    def _set_suggestion_rows(self, suggestions: list[Suggestion]) -> None:
+        while self.related_layout.count() > 1:
+            item = self.related_layout.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.hide()               # gone at once, even before the deferred delete runs
+                widget.setParent(None)
+                widget.deleteLater()
+        self.suggestion_buttons = {}
+        for index, suggestion in enumerate(suggestions):
+            self.related_layout.insertWidget(index, self._suggestion_row(suggestion))
+
+    def _suggestion_row(self, suggestion: Suggestion) -> QWidget:
+        row = QFrame()
+        row.setObjectName("suggestion")
+        row.setStyleSheet("#suggestion { border: 1px solid #e5e5e5; border-radius: 4px; background: #fafaf9; }")
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(8, 4, 6, 4)
+        layout.setSpacing(8)
+        colour = ACCENT if suggestion.kind == "parent" else MUTED
+        kind = "Parent" if suggestion.kind == "parent" else "Child"
+        via = ", ".join(suggestion.via)
+        required = f" <span style='color:{ERROR}'>required</span>" if suggestion.required else ""
+        text = QLabel(f"<span style='color:{colour}; font-weight:600'>{kind}</span>&nbsp; "
+                      f"<b>{suggestion.object}</b>{required}<br><span style='color:{MUTED}'>via {via}</span>")
+        text.setTextFormat(Qt.TextFormat.RichText)
+        text.setToolTip(suggestion.text)
+        layout.addWidget(text, 1)
+        button = QPushButton("Add")
+        button.setToolTip(f"Add {suggestion.object} to the template")
+        button.clicked.connect(lambda _=False, name=suggestion.object: self.add_requested.emit(name))
+        layout.addWidget(button, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.suggestion_buttons[suggestion.object] = button
+        return row
+
+    # ================================================================== slots
+    def _on_filter_edit_text_changed(self, text: str) -> None:
+        if self._filling or self.line is None:
+            return
+        self.line.filter = text.strip() or None
+        self.edited.emit()
+        self.filter_edited.emit()
+
+    def _on_match_edit_text_changed(self, text: str) -> None:
+        if self._filling or self.line is None:
+            return
+        self.line.match_by = split_key(text) or None
+        current = {part.lower() for part in self.line.match_by or []}
+        for action in self.match_menu.actions():
+            action.setChecked(action.text().lower() in current)
+        self._show_match_status()
+        self.edited.emit()
+
+    def _on_match_menu_triggered(self, action: QAction) -> None:
+        parts = split_key(self.match_edit.text())
+        lowered = [p.lower() for p in parts]
+        if action.isChecked() and action.text().lower() not in lowered:
+            parts.append(action.text())
+        elif not action.isChecked():
+            parts = [p for p in parts if p.lower() != action.text().lower()]
+        self.match_edit.setText(", ".join(parts))
+
+    def _on_limit_spin_value_changed(self, value: int) -> None:
+        if self._filling or self.line is None:
+            return
+        self.line.limit = value or None
+        self.edited.emit()
+
+    def _on_switch_toggled(self, checked: bool) -> None:
+        if self._filling or self.line is None:
+            return
+        self.line.insert = self.insert_check.isChecked()
+        self.line.update = self.update_check.isChecked()
+        self.edited.emit()
+
+    def _on_field_search_text_changed(self, text: str) -> None:
+        self.fields_proxy.setFilterFixedString(text.strip())
+
+    def _shown_fields(self) -> list[str]:
+        return [self.fields_proxy.index(row, FieldsModel.NAME).data() for row in range(self.fields_proxy.rowCount())]
+
+    def _on_all_fields_clicked(self) -> None:
+        self.fields_model.set_checked(self._shown_fields(), True)
+
+    def _on_no_fields_clicked(self) -> None:
+        self.fields_model.set_checked(self._shown_fields(), False)
+
+    def _on_fields_model_selection_changed(self) -> None:
+        if self.line is None:
+            return
+        self.line.fields = None if self.fields_model.all_selected() else self.fields_model.selected()
+        self._update_fields_count()
+        self.edited.emit()
