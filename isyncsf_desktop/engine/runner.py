@@ -565,7 +565,7 @@ class _Run:
                 try:
                     pending.payload = self._transform(oplan, record, for_insert=target_id is None)
                 except _RecordProblem as problem:
-                    outcomes.append(self._fail(name, record["Id"], target_id, problem.error))
+                    outcomes.append(self._fail(name, record["Id"], target_id, problem.error, root=problem.root))
                     continue
                 if target_id is None:
                     if oplan.insert:
@@ -684,8 +684,8 @@ class _Run:
             return value  # polymorphic lookup to a record outside the template that the target has
         label = f"{ref.relationship or ref.field} {value}"
         if value in self.failed:
-            raise _RecordProblem(ErrorInfo(PARENT_FAILED, f"parent {label} failed: {self.failed[value]}",
-                                           [ref.field]))
+            root = self.failed[value]   # the first failure up the chain, not a chain of "parent failed"
+            raise _RecordProblem(ErrorInfo(PARENT_FAILED, f"parent {label} failed: {root}", [ref.field]), root)
         if value in self.not_inserted:
             raise _RecordProblem(ErrorInfo(PARENT_NOT_SYNCED, f"parent {label} is not in the target org and "
                                            "inserting new records is off for it", [ref.field]))
@@ -693,12 +693,12 @@ class _Run:
                                        "template's filter or failed in an earlier run)", [ref.field]))
 
     def _fail(self, name: str, source_id: str | None, target_id: str | None, error: ErrorInfo,
-              phase: str = "sync") -> Outcome:
+              phase: str = "sync", root: str | None = None) -> Outcome:
         oc = self.counts[name]
         oc.errors += 1
         oc.processed += 1
         if source_id:
-            self.failed[source_id] = f"{error.status_code}: {error.message}"
+            self.failed[source_id] = root or f"{error.status_code}: {error.message}"
         self.engine._emit(RecordFailed, object=name, source_id=source_id, target_id=target_id,
                           status_code=error.status_code, message=error.message, fields=tuple(error.fields))
         return Outcome(name, source_id, target_id, "failed", error, phase)
@@ -818,7 +818,8 @@ class _Run:
                             continue
                         payload[ref.field] = self._resolve(oplan, ref, record, value)
                 except _RecordProblem as problem:
-                    outcomes.append(self._fail(name, record["Id"], item.target_id, problem.error, "deferred"))
+                    outcomes.append(self._fail(name, record["Id"], item.target_id, problem.error, "deferred",
+                                               problem.root))
                     continue
                 payload = {k: v for k, v in payload.items() if v is not _OMIT}
                 current = targets.get(item.target_id or "", {})
@@ -854,6 +855,7 @@ _OMIT: Any = _Omit()
 
 
 class _RecordProblem(Exception):
-    def __init__(self, error: ErrorInfo):
+    def __init__(self, error: ErrorInfo, root: str | None = None):
         super().__init__(error.message)
         self.error = error
+        self.root = root

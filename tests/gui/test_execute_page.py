@@ -110,7 +110,7 @@ def test_a_whole_sync_from_the_execute_tab(setup, qtbot, tmp_path):
     assert progress.data(progress.index(2, 2), Qt.ItemDataRole.UserRole) == 100
     assert count(server, "SELECT COUNT() FROM Account") == accounts_before + progress.counts["Account"].inserted
     assert page.live_errors.count() == 46
-    assert page.run_tabs.tabText(1) == "Errors (46)"
+    assert page.run_tabs.tabText(page.errors_tab) == "Errors (46)"
     assert page.retry_button.isEnabled() and page.rollback_button.isEnabled()
 
     # Abort a second run after its first batch (the confirmation is answered Yes).

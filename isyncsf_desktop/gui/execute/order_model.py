@@ -17,7 +17,10 @@ from ...engine.plan import OrderDraft
 from ..style import ERROR, MUTED
 
 MIME = "application/x-isyncsf-order-rows"
-COLUMNS = ("#", "Object", "Insert new records", "Update existing records", "Filled in a second pass")
+COLUMNS = ("#", "Object", "Insert new", "Update existing", "Second pass")
+HEADER_TIPS = ("Migration order", "Object", "Insert new records: create records that don't exist on the target",
+               "Update existing records: update target records that match a source record",
+               "Lookups this order defers: they are filled after every object is synced")
 COL_POS, COL_OBJECT, COL_INSERT, COL_UPDATE, COL_DEFERRED = range(5)
 
 Index = QModelIndex | QPersistentModelIndex
@@ -53,6 +56,8 @@ class MigrationOrderModel(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TIPS[section]
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QListWidget, QListWidgetItem, QMessageBox, QProgressBar, QPushButton, QSplitter,
+                               QListWidget, QListWidgetItem, QMessageBox, QProgressBar, QPushButton,
                                QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from ...engine.events import (ABORTED, COMPLETED, FAILED, BatchDone, Notice, ObjectFinished, ObjectStarted,
@@ -74,13 +74,7 @@ class ExecutePage(QWidget):
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(10)
         layout.addWidget(self._build_job_box())
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self._build_settings_box())
-        splitter.addWidget(self._build_run_tabs())
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
-        splitter.setSizes([480, 720])
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self._build_run_tabs(), 1)
 
         self.refresh_timer = QTimer(self)
         self.refresh_timer.setInterval(REFRESH_MS)
@@ -124,7 +118,8 @@ class ExecutePage(QWidget):
         grid.addWidget(self.job_label, 1, 0)
         status_row = QHBoxLayout()
         status_row.setSpacing(10)
-        status_row.addWidget(QLabel("State:"))
+        self.state_caption = QLabel("State:")
+        status_row.addWidget(self.state_caption)
         status_row.addWidget(self.state_badge)
         status_row.addSpacing(8)
         status_row.addWidget(self.status_label)
@@ -147,6 +142,7 @@ class ExecutePage(QWidget):
         self.abort_button = QPushButton("Abort")
         self.abort_button.setProperty("danger", True)
         self.retry_button = QPushButton("Retry Failed")
+        self.retry_button.setMinimumWidth(self.retry_button.fontMetrics().horizontalAdvance("Retry Failed (99,999)") + 32)
         self.rollback_button = QPushButton("Rollback…")
         self.rollback_button.setProperty("danger", True)
         self.start_button.clicked.connect(self._on_start_clicked)
@@ -164,11 +160,12 @@ class ExecutePage(QWidget):
         grid.addLayout(buttons, 2, 0, 1, 6)
         return box
 
-    def _build_settings_box(self) -> QGroupBox:
-        box = QGroupBox("Sync Settings: migration order")
+    def _build_settings_box(self) -> QWidget:
+        box = QWidget()
         layout = QVBoxLayout(box)
-        intro = QLabel("Detected from the objects' relationships. Drag a row (or Ctrl+↑/↓) to change it; "
-                       "most syncs never need to.")
+        intro = QLabel("Migration order, detected from the objects' relationships. Drag a row (or Ctrl+↑/↓) "
+                       "to change it; most syncs never need to. Per object, choose whether new records are "
+                       "inserted and existing ones updated.")
         intro.setWordWrap(True)
         intro.setProperty("role", "subtle")
         layout.addWidget(intro)
@@ -188,7 +185,7 @@ class ExecutePage(QWidget):
         self.order_view.setAlternatingRowColors(True)
         header = self.order_view.horizontalHeader()
         header.setSectionResizeMode(COL_POS, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COL_OBJECT, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_OBJECT, QHeaderView.ResizeMode.ResizeToContents)
         for column in (COL_INSERT, COL_UPDATE):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COL_DEFERRED, QHeaderView.ResizeMode.Stretch)
@@ -222,6 +219,7 @@ class ExecutePage(QWidget):
 
     def _build_run_tabs(self) -> QTabWidget:
         self.run_tabs = QTabWidget()
+        self.run_tabs.addTab(self._build_settings_box(), "Sync Settings")
         progress = QWidget()
         layout = QVBoxLayout(progress)
         self.summary_label = QLabel()
@@ -249,12 +247,14 @@ class ExecutePage(QWidget):
         self.live_errors = QListWidget()
         self.live_errors.setAlternatingRowColors(True)
         self.live_errors.setUniformItemSizes(True)
+        self.live_errors.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.live_errors.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout.addWidget(self.live_errors, 1)
-        self.run_tabs.addTab(progress, "Progress")
+        self.progress_tab = self.run_tabs.addTab(progress, "Progress")
         from ..errors.viewer import ErrorViewer
 
         self.error_viewer = ErrorViewer(self.ctx, self)
-        self.run_tabs.addTab(self.error_viewer, "Errors")
+        self.errors_tab = self.run_tabs.addTab(self.error_viewer, "Errors")
         return self.run_tabs
 
     # ================================================================== state
@@ -271,6 +271,7 @@ class ExecutePage(QWidget):
                                   f"<span style='color:{MUTED}'>none selected</span>")
 
     def _set_state_display(self, state: str | None, status: str | None = None) -> None:
+        self.state_caption.setVisible(state is not None)
         if state is None:
             self.state_badge.hide()
         else:
@@ -562,7 +563,7 @@ class ExecutePage(QWidget):
 
     def _update_error_tab(self) -> None:
         count = self.error_viewer.error_count()
-        self.run_tabs.setTabText(1, f"Errors ({count:,})" if count else "Errors")
+        self.run_tabs.setTabText(self.errors_tab, f"Errors ({count:,})" if count else "Errors")
 
     # ================================================================== runs
     def _confirm(self, title: str, text: str) -> bool:
@@ -631,7 +632,7 @@ class ExecutePage(QWidget):
                                            on_progress=self._on_worker_progress,
                                            on_finished=self._on_worker_finished,
                                            on_error=self._on_worker_error, on_done=self._on_worker_done)
-        self.run_tabs.setCurrentIndex(0)
+        self.run_tabs.setCurrentIndex(self.progress_tab)
         self._update_buttons()
 
     def _on_worker_progress(self, event: Any) -> None:
@@ -663,9 +664,9 @@ class ExecutePage(QWidget):
         if self._pending_errors:
             self.live_errors.setUpdatesEnabled(False)
             for event in self._pending_errors[-LIVE_ERRORS_MAX:]:
-                item = QListWidgetItem(f"{event.object}  {event.source_id or event.target_id or ''}  "
+                item = QListWidgetItem(f"{event.object} · {event.source_id or event.target_id or '—'} · "
                                        f"{event.status_code}: {event.message}")
-                item.setToolTip(event.message)
+                item.setToolTip(f"{event.status_code}: {event.message}")
                 self.live_errors.addItem(item)
             while self.live_errors.count() > LIVE_ERRORS_MAX:
                 self.live_errors.takeItem(0)

@@ -6,10 +6,10 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, Qt
 from PySide6.QtGui import QColor, QFont, QPainter
-from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionProgressBar, QStyleOptionViewItem
+from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from ...engine.journal import ObjectCounts
-from ..style import ERROR, MUTED, SUCCESS
+from ..style import ACCENT, ERROR, MUTED, SUCCESS
 
 COLUMNS = ("Object", "Status", "Progress", "Inserted", "Updated", "Existing", "Errors")
 COL_OBJECT, COL_STATUS, COL_PROGRESS, COL_INSERTED, COL_UPDATED, COL_EXISTING, COL_ERRORS = range(7)
@@ -137,19 +137,24 @@ class ProgressModel(QAbstractTableModel):
 
 
 class ProgressBarDelegate(QStyledItemDelegate):
-    """Draws the Progress column as a progress bar with its percentage."""
+    """Draws the Progress column as a bar in the accent colour with its percentage on it."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         value = index.data(Qt.ItemDataRole.UserRole)
         if value is None:
             super().paint(painter, option, index)
             return
-        bar = QStyleOptionProgressBar()
-        bar.rect = QRect(option.rect.adjusted(4, 5, -4, -5))
-        bar.minimum, bar.maximum, bar.progress = 0, 100, int(value)
-        bar.text = f"{int(value)}%"
-        bar.textVisible = True
-        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
-        bar.state = option.state | QStyle.StateFlag.State_Enabled
-        style = option.widget.style() if option.widget else QApplication.style()
-        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)
+        rect = QRect(option.rect.adjusted(6, 7, -6, -7))
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QColor("#c9c9c9"))
+        painter.setBrush(QColor("#f3f3f3"))
+        painter.drawRoundedRect(rect, 3, 3)
+        filled = int(rect.width() * max(0, min(100, int(value))) / 100)
+        if filled > 0:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(SUCCESS if int(value) >= 100 else ACCENT))
+            painter.drawRoundedRect(QRect(rect.left(), rect.top(), filled, rect.height()), 3, 3)
+        painter.setPen(QColor("white") if int(value) >= 55 else QColor("#181818"))
+        painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), f"{int(value)}%")
+        painter.restore()

@@ -833,7 +833,7 @@ class PreflightDialog(QDialog):
         self._update_automation_status()
 
     def _on_check_finished(self, outcome: CheckOutcome) -> None:
-        self._end_task()
+        self._task = None
         self._report = outcome.report
         self._automation = outcome.automation
         self._automation_error = outcome.automation_error
@@ -842,6 +842,7 @@ class PreflightDialog(QDialog):
         if not self._fitted:
             self._fitted = True
             self._fit_lower_panel()
+        self._end_task()
         self.checked.emit(outcome.report)
 
     def _on_check_errored(self, text: str) -> None:
