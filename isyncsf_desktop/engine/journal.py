@@ -814,6 +814,33 @@ class Journal:
             self._require_job(job_id)
             return {row[0] for row in self._db.execute(sql, params)}
 
+    def rollback_counts(self, job_id: int) -> tuple[int, int]:
+        """(records a rollback would delete, records it would restore), counted in SQL.
+
+        Cheap enough for the GUI thread on large jobs: it decides whether Rollback is offered.
+        """
+        with self._lock:
+            self._require_job(job_id)
+            to_delete = self._db.execute(
+                "SELECT COUNT(*) FROM records WHERE job_id = ? AND created = 1 AND target_id IS NOT NULL"
+                " AND status != 'rolled_back'", (job_id,)).fetchone()[0]
+            to_restore = self._db.execute(
+                "SELECT COUNT(*) FROM versions v WHERE v.job_id = ? AND NOT EXISTS (SELECT 1 FROM records r"
+                " WHERE r.job_id = v.job_id AND r.target_id = v.target_id AND r.status IN ('restored', 'rolled_back'))",
+                (job_id,)).fetchone()[0]
+        return int(to_delete), int(to_restore)
+
+    def count_records(self, job_id: int, statuses: Iterable[str]) -> int:
+        """How many of a job's records have one of ``statuses`` now."""
+        wanted = list(statuses)
+        if not wanted:
+            return 0
+        with self._lock:
+            self._require_job(job_id)
+            return int(self._db.execute(
+                f"SELECT COUNT(*) FROM records WHERE job_id = ? AND status IN ({','.join('?' * len(wanted))})",
+                [job_id, *wanted]).fetchone()[0])
+
     def errors(
         self,
         job_id: int,

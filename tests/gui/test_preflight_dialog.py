@@ -18,8 +18,8 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from isyncsf_desktop.engine.automation import AutomationGuard, parse_automation_off, pending_restore
 from isyncsf_desktop.engine.journal import Journal
-from isyncsf_desktop.engine.template import parse_template
 from isyncsf_desktop.engine.preflight import BLOCKING, RECORDS_WILL_FAIL, REPORT_COLUMNS, WARNING, Finding
+from isyncsf_desktop.engine.template import parse_template
 from isyncsf_desktop.gui.context import AppContext
 from isyncsf_desktop.gui.preflight import restore
 from isyncsf_desktop.gui.preflight.dialog import NO_FINDINGS_TEXT, OVERRIDE_TEXT, PreflightDialog

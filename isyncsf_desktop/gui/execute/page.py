@@ -340,15 +340,12 @@ class ExecutePage(QWidget):
     def _failed_count(self) -> int:
         if self.job is None:
             return 0
-        return len(self.ctx.journal.source_ids(self.job.id, ["failed"]))
+        return self.ctx.journal.count_records(self.job.id, ["failed"])
 
     def _has_changes(self) -> bool:
         if self.job is None:
             return False
-        records = self.ctx.journal.records(self.job.id)
-        return any(r.created and r.status != "rolled_back" for r in records) or bool(
-            set(self.ctx.journal.versions(self.job.id)) -
-            {r.target_id for r in records if r.status in ("restored", "rolled_back")})
+        return any(self.ctx.journal.rollback_counts(self.job.id))
 
     # ================================================================== plan
     def _on_ctx_template_changed(self) -> None:
@@ -588,9 +585,7 @@ class ExecutePage(QWidget):
     def _on_rollback_clicked(self) -> None:
         if self.job is None:
             return
-        records = self.ctx.journal.records(self.job.id)
-        inserted = sum(1 for r in records if r.created and r.status != "rolled_back")
-        restored = len(self.ctx.journal.versions(self.job.id))
+        inserted, restored = self.ctx.journal.rollback_counts(self.job.id)
         if not self._confirm("Roll back this job?",
                              f"Rolling back job #{self.job.id} deletes the {inserted:,} records it inserted in "
                              f"{self.job.target.alias} (children first) and restores the {restored:,} records it "
@@ -658,8 +653,7 @@ class ExecutePage(QWidget):
             self.ctx.info(event.text)
 
     def _on_refresh_timer_timeout(self) -> None:
-        for name, counts in self._pending.items():
-            self.progress_model.update_object(name, counts)
+        self.progress_model.update_objects(self._pending)
         self._pending.clear()
         if self._pending_errors:
             self.live_errors.setUpdatesEnabled(False)
@@ -680,8 +674,7 @@ class ExecutePage(QWidget):
 
     def _on_worker_finished(self, result: RunResult) -> None:
         self._on_refresh_timer_timeout()
-        for name, counts in result.objects.items():
-            self.progress_model.update_object(name, counts)
+        self.progress_model.update_objects(result.objects)
         self.progress_model.set_current(None)
         self._set_state_display(result.state, result.status)
         self._show_summary(result.kind, result.objects, result.message)

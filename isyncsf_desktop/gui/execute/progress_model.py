@@ -33,6 +33,7 @@ class ProgressModel(QAbstractTableModel):
         self.counts: dict[str, ObjectCounts] = {}
         self.current: str | None = None
         self.rollback = False
+        self._total = ObjectCounts()
 
     def reset(self, order: list[str], counts: dict[str, ObjectCounts] | None = None, *, rollback: bool = False) -> None:
         self.beginResetModel()
@@ -40,20 +41,26 @@ class ProgressModel(QAbstractTableModel):
         self.counts = {name: (counts or {}).get(name) or ObjectCounts() for name in self.order}
         self.current = None
         self.rollback = rollback
+        self._total = self._sum()
         self.endResetModel()
 
+    def update_objects(self, updates: dict[str, ObjectCounts]) -> None:
+        """Apply several objects' counts at once: one repaint for the batch, whatever its size."""
+        if not updates:
+            return
+        for name, counts in updates.items():
+            if name not in self.counts:
+                self.beginInsertRows(QModelIndex(), len(self.order), len(self.order))
+                self.order.append(name)
+                self.counts[name] = counts
+                self.endInsertRows()
+            else:
+                self.counts[name] = counts
+        self._total = self._sum()
+        self.dataChanged.emit(self.index(0, 0), self.index(len(self.order), len(COLUMNS) - 1))
+
     def update_object(self, name: str, counts: ObjectCounts) -> None:
-        if name not in self.counts:
-            self.beginInsertRows(QModelIndex(), len(self.order), len(self.order))
-            self.order.append(name)
-            self.counts[name] = counts
-            self.endInsertRows()
-        else:
-            self.counts[name] = counts
-        row = self.order.index(name)
-        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
-        total_row = len(self.order)
-        self.dataChanged.emit(self.index(total_row, 0), self.index(total_row, len(COLUMNS) - 1))
+        self.update_objects({name: counts})
 
     def set_current(self, name: str | None) -> None:
         previous = self.current
@@ -63,11 +70,14 @@ class ProgressModel(QAbstractTableModel):
                 row = self.order.index(item)
                 self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
-    def totals(self) -> ObjectCounts:
+    def _sum(self) -> ObjectCounts:
         total = ObjectCounts()
         for counts in self.counts.values():
             total = total + counts
         return total
+
+    def totals(self) -> ObjectCounts:
+        return self._total
 
     # ------------------------------------------------------------------ Qt model
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008

@@ -41,11 +41,7 @@ def _rollback_task(report: Any, cancel: Any, ctx: AppContext, source: str, targe
 
 def rollback_scope(ctx: AppContext, job_id: int) -> tuple[int, int]:
     """(records the job inserted and not yet deleted, updated records with a saved version not yet restored)."""
-    records = ctx.journal.records(job_id)
-    inserted = sum(1 for r in records if r.created and r.status != "rolled_back")
-    undone = {r.target_id for r in records if r.status in ("restored", "rolled_back")}
-    restorable = len(set(ctx.journal.versions(job_id)) - undone)
-    return inserted, restorable
+    return ctx.journal.rollback_counts(job_id)
 
 
 class HistoryPage(QWidget):

@@ -25,8 +25,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QTextLayout, QTextOption
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QDialog, QDialogButtonBox, QFileDialog,
                                QFrame, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QMessageBox, QProgressBar,
                                QPushButton, QSplitter, QStackedWidget, QStyledItemDelegate, QStyleOptionViewItem,
-                               QTableView, QTreeWidget, QTreeWidgetItem,
-                               QVBoxLayout, QWidget)
+                               QTableView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from ...engine.automation import (KIND_LABELS, AutomationItem, FixResult, automation_off_option, list_automation,
                                   parse_automation_off)
@@ -196,7 +195,6 @@ class PreflightDialog(QDialog):
         self._fix_results: list[FixResult] = []
         self._task: str | None = None          # "check", "enable" or "export" while a worker runs
         self._filling = False
-        self._error: str | None = None
         self._fitted = False
 
         self.setWindowTitle(f"Metadata check: {source_alias} → {target_alias}")
@@ -232,7 +230,8 @@ class PreflightDialog(QDialog):
         self.title_label = QLabel(f"Metadata check: <b>{self.source_alias}</b> → <b>{self.target_alias}</b>")
         self.title_label.setProperty("role", "title")
         text.addWidget(self.title_label)
-        self.subtitle_label = QLabel()
+        self.subtitle_label = QLabel(self._scope_text())
+        self.subtitle_label.setTextFormat(Qt.TextFormat.PlainText)
         self.subtitle_label.setProperty("role", "subtle")
         text.addWidget(self.subtitle_label)
         self.verdict_label = QLabel()
@@ -290,7 +289,38 @@ class PreflightDialog(QDialog):
         self._update_filter_buttons()
         return row
 
+    def _build_fix_frame(self) -> QFrame:
+        """The answers of the org to the last Enable Disabled Metadata (hidden until there are some)."""
+        self.fix_frame = QFrame()
+        self.fix_frame.setObjectName("FixResults")
+        fix_box = QVBoxLayout(self.fix_frame)
+        fix_box.setContentsMargins(10, 6, 6, 8)
+        fix_box.setSpacing(2)
+        title_row = QHBoxLayout()
+        self.fix_title = QLabel()
+        self.fix_title.setTextFormat(Qt.TextFormat.RichText)
+        title_row.addWidget(self.fix_title, 1)
+        self.fix_close_button = QPushButton("×")
+        self.fix_close_button.setObjectName("FixClose")
+        self.fix_close_button.setToolTip("Hide these results")
+        self.fix_close_button.setFixedSize(22, 22)
+        self.fix_close_button.clicked.connect(self._on_fix_close_button_clicked)
+        title_row.addWidget(self.fix_close_button, 0, Qt.AlignmentFlag.AlignTop)
+        fix_box.addLayout(title_row)
+        self.fix_label = QLabel()
+        self.fix_label.setTextFormat(Qt.TextFormat.RichText)
+        self.fix_label.setWordWrap(True)
+        self.fix_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        fix_box.addWidget(self.fix_label)
+        self.fix_frame.hide()
+        return self.fix_frame
+
     def _build_findings(self) -> QWidget:
+        top = QWidget()
+        box = QVBoxLayout(top)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(6)
+        box.addWidget(self._build_fix_frame())
         self.stack = QStackedWidget()
         self.message_label = QLabel(CHECKING_TEXT)
         self.message_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -332,29 +362,14 @@ class PreflightDialog(QDialog):
         header.setSectionResizeMode(COL_FIX, QHeaderView.ResizeMode.Stretch)
         header.sectionResized.connect(self._on_header_section_resized)
         self.stack.addWidget(self.table)
-        return self.stack
+        box.addWidget(self.stack, 1)
+        return top
 
     def _build_lower(self) -> QWidget:
         lower = QWidget()
         box = QVBoxLayout(lower)
         box.setContentsMargins(0, 4, 0, 0)
         box.setSpacing(8)
-
-        self.fix_frame = QFrame()
-        self.fix_frame.setObjectName("FixResults")
-        fix_box = QVBoxLayout(self.fix_frame)
-        fix_box.setContentsMargins(10, 8, 10, 8)
-        fix_box.setSpacing(4)
-        self.fix_title = QLabel()
-        self.fix_title.setTextFormat(Qt.TextFormat.RichText)
-        fix_box.addWidget(self.fix_title)
-        self.fix_label = QLabel()
-        self.fix_label.setTextFormat(Qt.TextFormat.RichText)
-        self.fix_label.setWordWrap(True)
-        self.fix_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        fix_box.addWidget(self.fix_label)
-        self.fix_frame.hide()
-        box.addWidget(self.fix_frame)
 
         self.automation_box = QGroupBox("Automation to switch off during the sync")
         auto = QVBoxLayout(self.automation_box)
@@ -426,7 +441,6 @@ class PreflightDialog(QDialog):
         """Run the check (again) on a worker."""
         if self._task is not None:
             return
-        self._error = None
         self._begin("check", CHECKING_TEXT)
         self.ctx.tasks.start(_check_task, self.ctx, self.source_alias, self.target_alias, self.template.as_json(),
                              on_finished=self._on_check_finished, on_error=self._on_check_errored)
@@ -485,7 +499,7 @@ class PreflightDialog(QDialog):
     def _saved_option(self) -> list[AutomationItem]:
         try:
             return parse_automation_off(self.template.options.get("automation_off"))
-        except Exception as exc:  # a template that parsed has a valid option; be safe anyway
+        except (ValueError, KeyError) as exc:  # a parsed template's option is valid; be safe anyway
             logger.info("ignoring an unreadable automation_off option: %s", exc)
             return []
 
@@ -718,13 +732,14 @@ class PreflightDialog(QDialog):
         for button in self.filter_buttons.values():
             button.setEnabled(self._report is not None)
 
+    def _scope_text(self) -> str:
+        return f"Template “{self.template.name}” · {_plural(len(self.template.objects), 'object')} in scope"
+
     def _show_report(self) -> None:
         report = self._report
         if report is None:
             return
-        lines = len(self.template.objects)
-        self.subtitle_label.setText(f"Template “{self.template.name}” · {_plural(lines, 'object')} in scope · "
-                                    f"checked at {_checked_at(report)}")
+        self.subtitle_label.setText(f"{self._scope_text()} · checked at {_checked_at(report)}")
         counts = report.counts
         parts = []
         for severity in SEVERITIES:
@@ -821,6 +836,9 @@ class PreflightDialog(QDialog):
     def _on_save_ticks_button_clicked(self) -> None:
         self.save_automation()
 
+    def _on_fix_close_button_clicked(self) -> None:
+        self.fix_frame.hide()
+
     def _on_override_check_toggled(self, checked: bool) -> None:
         if checked and self._report is not None and self._report.blocking:
             logger.info("the user chose to start despite %d blocking finding(s)", len(self._report.blocking))
@@ -847,7 +865,6 @@ class PreflightDialog(QDialog):
 
     def _on_check_errored(self, text: str) -> None:
         self._end_task()
-        self._error = text
         self._show_error(text)
         self.ctx.error(f"The metadata check could not run: {text}")
         self.check_failed.emit(text)
@@ -918,7 +935,10 @@ _DIALOG_STYLE = f"""
 QPushButton[filter="true"] {{ border-radius: 12px; padding: 3px 12px; background: white; color: #3e3e3c; }}
 QPushButton[filter="true"]:checked {{ background: #e8f0fb; border-color: {ACCENT}; color: {ACCENT}; }}
 QTreeWidget#AutomationList::item {{ padding: 3px 2px; }}
-QFrame#FixResults {{ background: white; border: 1px solid #dddbda; border-radius: 6px; }}
+QFrame#FixResults {{ background: white; border: 1px solid #dddbda; border-left: 3px solid {ACCENT};
+                     border-radius: 4px; }}
+QPushButton#FixClose {{ border: none; padding: 0; font-size: 13pt; color: {MUTED}; background: transparent; }}
+QPushButton#FixClose:hover {{ color: #181818; }}
 QLabel#PreflightMessage {{ background: white; border: 1px solid #dddbda; border-radius: 4px; }}
 """
 

@@ -1,0 +1,99 @@
+"""Benchmark: does the window stay responsive during a sync of the demo data?
+
+Runs the Execute tab offscreen against fresh demo orgs, starts a sync, and measures the event
+loop with a 5 ms timer: the longest gap between two ticks is the longest the window was frozen.
+Run: ``QT_QPA_PLATFORM=offscreen python benchmarks/gui_responsiveness.py``. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+WORK = Path(tempfile.mkdtemp(prefix="isyncsf-gui-bench-"))
+os.environ["ISYNCSF_HOME"] = str(WORK / "home")
+os.environ.setdefault("PYTHON_KEYRING_BACKEND", "isyncsf_desktop.salesforce.secrets.MemoryKeyring")
+
+from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from isyncsf_desktop.embedded import start_embedded_sandbox  # noqa: E402
+from isyncsf_desktop.gui.app import install_demo_template  # noqa: E402
+from isyncsf_desktop.gui.context import AppContext  # noqa: E402
+from isyncsf_desktop.gui.main_window import MainWindow  # noqa: E402
+from isyncsf_desktop.salesforce.registry import OrgRegistry  # noqa: E402
+
+
+def main() -> int:
+    app = QApplication(sys.argv)
+    registry = OrgRegistry()
+    server = start_embedded_sandbox(registry, WORK / "sandbox")
+    ctx = AppContext(registry=registry)
+    window = MainWindow(ctx, start_sandbox=False)
+    window.resize(1360, 860)
+    window.show()
+    page = window.show_page("Execute")
+    ctx.open_template(install_demo_template())
+    ctx.set_source("demo-source")
+    ctx.set_target("demo-target")
+
+    gaps: list[float] = []
+    clock = QElapsedTimer()
+    ticker = QTimer()
+    ticker.setInterval(5)
+    state = {"last": 0.0, "started": 0.0}
+
+    def tick() -> None:
+        now = clock.nsecsElapsed() / 1e6
+        if state["last"]:
+            gaps.append(now - state["last"])
+            if now - state["last"] > 50 and os.environ.get("BENCH_DEBUG"):  # where the stalls are
+                print(f"gap {now - state['last']:.0f} ms at {now:.0f} ms", file=sys.stderr)
+        state["last"] = now
+
+    def start_when_ready() -> None:
+        if page.start_button.isEnabled():
+            clock.start()
+            ticker.start()
+            state["started"] = time.perf_counter()
+            page.start_button.click()
+        else:
+            QTimer.singleShot(50, start_when_ready)
+
+    result: dict[str, object] = {}
+
+    def finished(run: object) -> None:
+        result["seconds"] = round(time.perf_counter() - state["started"], 2)
+        if os.environ.get("BENCH_DEBUG"):
+            print(f"finished at {clock.nsecsElapsed() / 1e6:.0f} ms", file=sys.stderr)
+        result["run"] = run
+        QTimer.singleShot(300, app.quit)
+
+    ticker.timeout.connect(tick)
+    page.run_finished.connect(finished)
+    QTimer.singleShot(0, start_when_ready)
+    app.exec()
+    ticker.stop()
+    run = result.get("run")
+    over = [g for g in gaps if g > 100]
+    print(json.dumps({
+        "records": None if run is None else run.totals.inserted + run.totals.updated + run.totals.existing
+        + run.totals.errors,
+        "sync_seconds_including_preflight": result.get("seconds"),
+        "ticks": len(gaps),
+        "longest_gap_ms": round(max(gaps), 1) if gaps else None,
+        "p99_gap_ms": round(sorted(gaps)[int(len(gaps) * 0.99)], 1) if gaps else None,
+        "gaps_over_100_ms": len(over),
+    }, indent=2))
+    ctx.shutdown()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
