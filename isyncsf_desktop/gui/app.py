@@ -55,12 +55,13 @@ def app_icon() -> QIcon:
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
+    if QApplication.instance() is None:
+        QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName("iSyncSF Desktop")
     app.setOrganizationName("iSyncSF")
     app.setApplicationVersion(__version__)
     app.setWindowIcon(app_icon())
-    QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     return app  # type: ignore[return-value]
 
 
