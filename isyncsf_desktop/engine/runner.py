@@ -183,12 +183,15 @@ class SyncEngine:
         except Exception as exc:
             logger.exception("scan of job %s failed", job_id)
             message = f"the scan failed: {exc}"
-            self.journal.finish_run(run_id, FAILED)
-            self._state(job_id, "Not Started", FAILED, message)
-            return self._result(job_id, run_id, "scan", "Not Started", FAILED, {}, message)
-        self.journal.finish_run(run_id, COMPLETED)
-        self._state(job_id, "Scanned", COMPLETED)
-        return self._result(job_id, run_id, "scan", "Scanned", COMPLETED, counts)
+            return self._end(job_id, run_id, "scan", "Not Started", FAILED, {}, message)
+        return self._end(job_id, run_id, "scan", "Scanned", COMPLETED, counts)
+
+    def _end(self, job_id: int, run_id: int, kind: str, state: str, status: str,
+             counts: dict[str, ObjectCounts], message: str | None = None) -> RunResult:
+        """Close the run in the journal, set the job's state, and say what the run did."""
+        self.journal.finish_run(run_id, status)
+        self._state(job_id, state, status, message)
+        return self._result(job_id, run_id, kind, state, status, counts, message)
 
     def _begin(self, job_id: int, *, keep_clock: bool = False) -> None:
         if keep_clock and self._job_id == job_id:
@@ -250,9 +253,7 @@ class SyncEngine:
             with self._automation_switched_off(job_id, template):
                 run.execute()
         except _Stop as stop:
-            self.journal.finish_run(run_id, ABORTED)
-            self._state(job_id, "Aborted", ABORTED, stop.message)
-            return self._result(job_id, run_id, kind, "Aborted", ABORTED, run.counts, stop.message)
+            return self._end(job_id, run_id, kind, "Aborted", ABORTED, run.counts, stop.message)
         except TemplateError as exc:
             self.journal.finish_run(run_id, FAILED)
             self._state(job_id, "Aborted", FAILED, str(exc))
@@ -260,12 +261,8 @@ class SyncEngine:
         except Exception as exc:
             logger.exception("sync of job %s failed", job_id)
             message = f"the sync failed: {exc}"
-            self.journal.finish_run(run_id, FAILED)
-            self._state(job_id, "Aborted", FAILED, message)
-            return self._result(job_id, run_id, kind, "Aborted", FAILED, run.counts, message)
-        self.journal.finish_run(run_id, COMPLETED)
-        self._state(job_id, "Synced", COMPLETED)
-        return self._result(job_id, run_id, kind, "Synced", COMPLETED, run.counts)
+            return self._end(job_id, run_id, kind, "Aborted", FAILED, run.counts, message)
+        return self._end(job_id, run_id, kind, "Synced", COMPLETED, run.counts)
 
     @contextlib.contextmanager
     def _automation_switched_off(self, job_id: int, template: Template) -> Iterator[None]:
@@ -338,9 +335,7 @@ class SyncEngine:
                     self._emit(BatchDone, object=name, counts=oc, totals=_total(counts))
             self._restore_versions(job_id, run_id, counts, order)
         except _Stop as stop:
-            self.journal.finish_run(run_id, ABORTED)
-            self._state(job_id, "Aborted", ABORTED, f"rollback stopped: {stop.message}")
-            return self._result(job_id, run_id, "rollback", "Aborted", ABORTED, counts, stop.message)
+            return self._end(job_id, run_id, "rollback", "Aborted", ABORTED, counts, stop.message)
         except Exception as exc:
             logger.exception("rollback of job %s failed", job_id)
             self.journal.finish_run(run_id, FAILED)
@@ -351,9 +346,7 @@ class SyncEngine:
             oc.status = "Rolled back"
             self.journal.set_object_counts(run_id, name, oc)
             self._emit(ObjectFinished, object=name, counts=oc)
-        self.journal.finish_run(run_id, COMPLETED)
-        self._state(job_id, "Rollback Completed", COMPLETED)
-        return self._result(job_id, run_id, "rollback", "Rollback Completed", COMPLETED, counts)
+        return self._end(job_id, run_id, "rollback", "Rollback Completed", COMPLETED, counts)
 
     def _restore_versions(self, job_id: int, run_id: int, counts: dict[str, ObjectCounts], order: list[str]) -> None:
         versions = self.journal.versions(job_id)

@@ -470,6 +470,7 @@ class ExecutePage(QWidget):
         dialog.exec()
         self.preflight_report = dialog.report()
         self.preflight_override = dialog.override()
+        dialog.deleteLater()
         if self.preflight_report is not None:
             self.ctx.info(f"Metadata check: {self.preflight_report.summary()}")
 
@@ -480,6 +481,7 @@ class ExecutePage(QWidget):
         dialog = OrgSelectorDialog(self.ctx, self, title="Select Destination Org", exclude_alias=self.ctx.source)
         if dialog.exec() and dialog.selected_alias():
             self.ctx.set_target(dialog.selected_alias())
+        dialog.deleteLater()
 
     # ================================================================== jobs
     def _pick_latest_job(self) -> None:
