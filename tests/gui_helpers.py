@@ -27,3 +27,17 @@ def register_orgs(server: Any, aliases: Iterable[str] = ("source", "target"),
 def make_app_context(server: Any, tmp_path: Path, aliases: Iterable[str] = ("source", "target")) -> AppContext:
     """An AppContext over a fresh journal whose registry knows the server's orgs."""
     return AppContext(registry=register_orgs(server, aliases), journal=Journal(tmp_path / "journal.sqlite3"))
+
+
+DEMO_TEMPLATE = Path(__file__).resolve().parents[1] / "isyncsf_desktop" / "data" / "templates" / "demo.json"
+
+
+def demo_context(server: Any, tmp_path: Path) -> AppContext:
+    """:func:`make_app_context` with the demo template as the current template."""
+    import json
+
+    from isyncsf_desktop.engine.template import parse_template
+
+    ctx = make_app_context(server, tmp_path)
+    ctx.template = parse_template(json.loads(DEMO_TEMPLATE.read_text()))
+    return ctx

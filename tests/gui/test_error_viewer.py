@@ -12,31 +12,19 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from gui_helpers import demo_context as make_context
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QApplication
 
-from isyncsf_desktop.engine.journal import Journal
-from isyncsf_desktop.engine.template import parse_template
 from isyncsf_desktop.gui.context import AppContext
 from isyncsf_desktop.gui.errors.models import COLUMNS, ObjectRole
 from isyncsf_desktop.gui.errors.viewer import NO_ERRORS_TEXT, NO_JOB_TEXT, ErrorViewer
-from isyncsf_desktop.salesforce.registry import OrgEntry, OrgRegistry
 
 pytestmark = pytest.mark.gui
 
 DEMO = json.loads((Path(__file__).parents[2] / "isyncsf_desktop" / "data" / "templates" / "demo.json").read_text())
 
 
-def make_context(server: Any, tmp_path: Path) -> AppContext:
-    """An AppContext whose registry knows the server's "source" and "target" orgs (sandbox auth)."""
-    registry = OrgRegistry()
-    for alias in ("source", "target"):
-        registry.add(OrgEntry(alias=alias, org_id=server.store(alias).org_id, instance_url=server.instance_url,
-                              username=f"{alias}@demo.test", org_type="Local sandbox", ca_file=str(server.ca_file),
-                              auth="sandbox"), server.token(alias))
-    ctx = AppContext(registry=registry, journal=Journal(tmp_path / "journal.sqlite3"))
-    ctx.template = parse_template(DEMO)
-    return ctx
 
 
 @pytest.fixture

@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gui_helpers import demo_context as make_context
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from isyncsf_desktop.engine.journal import Journal
 from isyncsf_desktop.engine.template import parse_template
 from isyncsf_desktop.gui.context import AppContext
 from isyncsf_desktop.gui.history.models import INTERRUPTED_NOTE, BreakdownModel, JobsModel
 from isyncsf_desktop.gui.history.page import NO_JOBS_TEXT, NO_TEMPLATE_TEXT, HistoryPage
-from isyncsf_desktop.salesforce.registry import OrgEntry, OrgRegistry
 
 pytestmark = pytest.mark.gui
 
@@ -26,16 +25,6 @@ OBJECTS = [line["object"] for line in DEMO["objects"]]
 ACCOUNT_FIELDS = "Name, Type, Phone, Industry, Rating, Website, BillingCity, NumberOfEmployees, ParentId"
 
 
-def make_context(server: Any, tmp_path: Path) -> AppContext:
-    """An AppContext whose registry knows the server's "source" and "target" orgs (sandbox auth)."""
-    registry = OrgRegistry()
-    for alias in ("source", "target"):
-        registry.add(OrgEntry(alias=alias, org_id=server.store(alias).org_id, instance_url=server.instance_url,
-                              username=f"{alias}@demo.test", org_type="Local sandbox", ca_file=str(server.ca_file),
-                              auth="sandbox"), server.token(alias))
-    ctx = AppContext(registry=registry, journal=Journal(tmp_path / "journal.sqlite3"))
-    ctx.template = parse_template(DEMO)
-    return ctx
 
 
 @pytest.fixture
