@@ -292,6 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     errors.add_argument("--csv", required=True, help="file to write")
     errors.add_argument("--object", help="only this object's errors")
     errors.set_defaults(func=_cmd_errors)
+
+    from .cli_preflight import add_parsers as add_preflight_parsers
+
+    add_preflight_parsers(sub)
     return parser
 
 

@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,7 +122,31 @@ def cmd_check(args: argparse.Namespace) -> int:
         _print_report(report, template.name)
     if written is not None:
         print(f"wrote {written} finding(s) to {args.csv}", file=sys.stderr if args.json else sys.stdout)
+    _note_pending_restore(args.target)
     return EXIT_BLOCKING if report.blocking else EXIT_OK
+
+
+def _note_pending_restore(alias: str) -> None:
+    """Say on stderr when a run that did not finish left automation switched off in ``alias``."""
+    from .cli import _journal, _registry
+    from .engine.automation import pending_restore
+
+    try:
+        org_id = _registry().get(alias).org_id
+        journal = _journal()
+        try:
+            pending = pending_restore(journal, org_id)
+        finally:
+            journal.close()
+    except Exception as exc:  # only a hint: never fail the check over it
+        logger.info("could not look for automation left switched off in %s: %s", alias, exc)
+        return
+    if pending:
+        names = ", ".join(item.name for item in pending)
+        print(f"note: {len(pending)} automation item{'' if len(pending) == 1 else 's'} in {alias} "
+              f"{'is' if len(pending) == 1 else 'are'} still switched off since a run that did not finish ({names}): "
+              f"`isyncsf automation restore --org {alias}` switches {'it' if len(pending) == 1 else 'them'} back on",
+              file=sys.stderr)
 
 
 # ====================================================================== automation
@@ -204,7 +229,7 @@ def cmd_automation_restore(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed or left else EXIT_OK
 
 
-def _cmd_automation_help(parser: argparse.ArgumentParser) -> Any:
+def _cmd_automation_help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
     def show(args: argparse.Namespace) -> int:
         from .cli import EXIT_BAD_INPUT
 
@@ -248,7 +273,8 @@ def add_parsers(subparsers: Any) -> None:
     restore = actions.add_parser(
         "restore", help="switch back on what a run that did not finish left switched off in an org",
         description="Switch back on the validation rules, triggers and flows a sync switched off in ORG and did not "
-                    "restore (the journal remembers them). Exit 1 when the org refuses some: they stay pending.")
+                    "restore (the journal remembers them). Exit 1 when the org refuses some: they stay pending. "
+                    "Do not run it while a sync into ORG is running: it would switch that run's automation back on.")
     restore.add_argument("--org", required=True, help="org alias (the target org of the run)")
     restore.add_argument("--json", action="store_true", help="print one JSON object")
     restore.set_defaults(func=cmd_automation_restore)

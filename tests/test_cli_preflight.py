@@ -182,6 +182,10 @@ def test_automation_restore_after_a_run_that_died(demo, capsys):
 
     code, out, _ = run(capsys, "automation", "restore", "--org", "source")
     assert code == 0 and "nothing to restore in source" in out
+    code, out, err = run(capsys, "check", "--source", "source", "--target", "target", "--template", str(DEMO), "--json")
+    assert code == 0 and json.loads(out)["blocking"] == 0
+    assert ("note: 1 automation item in target is still switched off since a run that did not finish "
+            "(Contact.Contact_Phone_Required): `isyncsf automation restore --org target`") in err
 
     code, out, _ = run(capsys, "automation", "restore", "--org", "target")
     assert code == 0, out
@@ -196,6 +200,8 @@ def test_automation_restore_after_a_run_that_died(demo, capsys):
 
     code, out, _ = run(capsys, "automation", "restore", "--org", "target", "--json")
     assert code == 0 and json.loads(out) == {"org": "target", "pending": 0, "results": []}
+    code, _, err = run(capsys, "check", "--source", "source", "--target", "target", "--template", str(DEMO))
+    assert code == 0 and "still switched off" not in err
 
 
 def test_automation_restore_json_reports_what_the_org_refused(demo, capsys):

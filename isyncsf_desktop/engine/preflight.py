@@ -849,50 +849,6 @@ class _Checker:
             match = matches[user["Id"]]
             if match is not None and match.get("IsActive", True):
                 continue
-            used = self.count(obj.line, obj.name, f"RecordTypeId = {_quote(rt['Id'])}")
-            if match is None:
-                self.add(RECORD_TYPE, obj.name, "RecordTypeId", label, _counted(RECORDS_WILL_FAIL, used),
-                         f"record type {label} does not exist in the target org (by DeveloperName); "
-                         f"{_plural(used)} in scope use it and will fail",
-                         f"create the record type {rt['DeveloperName']} on {obj.name} in the target org, or filter "
-                         "those records out", developer_name=rt["DeveloperName"], source_id=rt["Id"], affected=used)
-            else:
-                self.add(RECORD_TYPE, obj.name, "RecordTypeId", label, _counted(RECORDS_WILL_FAIL, used),
-                         f"record type {label} is inactive in the target org; {_plural(used)} in scope use it and "
-                         "will fail", f"activate the record type {rt['DeveloperName']} in the target org",
-                         developer_name=rt["DeveloperName"], source_id=rt["Id"], target_id=match["Id"],
-                         affected=used, inactive=True)
-
-    # ------------------------------------------------------------------ users
-    def _users(self, objects: list[_Object]) -> None:
-        """Source users that will not map, by the runner's rule: username, then email of an active user."""
-        user_fields: list[tuple[_Object, str]] = []
-        for obj in objects:
-            for name in obj.fields:
-                targets = list(obj.source[name].get("referenceTo") or [])
-                if obj.source[name].get("type") == "reference" and "User" in targets \
-                        and set(targets) <= {"User", "Group"}:
-                    user_fields.append((obj, name))
-        if not user_fields:
-            return
-        try:
-            source_users = self.source.query("SELECT Id, Username, Email, Name FROM User")
-            target_users = self.target.query("SELECT Id, Username, Email, IsActive FROM User")
-        except OrgApiError as exc:
-            self._failed(user_fields[0][0].name, "compare users", exc,
-                         "check that both users can read User records, then check again")
-            return
-        by_username = {str(u["Username"]).lower(): u for u in target_users if u.get("Username")}
-        by_email: dict[str, dict[str, Any]] = {}
-        for user in target_users:
-            if user.get("Email") and user.get("IsActive", True):
-                by_email.setdefault(str(user["Email"]).lower(), user)
-        counted = 0
-        for user in source_users:
-            match = by_username.get(str(user.get("Username") or "").lower()) \
-                or by_email.get(str(user.get("Email") or "").lower())
-            if match is not None and match.get("IsActive", True):
-                continue
             affected: int | None = None
             per_field: dict[str, int | None] = {}
             if counted < _MAX_USERS_COUNTED:

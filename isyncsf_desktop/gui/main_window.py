@@ -141,6 +141,10 @@ class MainWindow(QMainWindow):
         last_target = self.ctx.settings.value("orgs/last_target")
         if self.ctx.target is None and last_target and str(last_target) in registry:
             self.ctx.set_target(str(last_target))
+        # Automation a crashed run left switched off: offered at start-up only, before any run.
+        from .preflight.restore import offer_pending_restores
+
+        offer_pending_restores(self.ctx, self)
 
     # ------------------------------------------------------------------ header and status
     def _refresh_header(self) -> None:

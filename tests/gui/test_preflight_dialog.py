@@ -13,23 +13,22 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from gui_helpers import DEMO_TEMPLATE as DEMO_PATH
+from gui_helpers import make_app_context
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from isyncsf_desktop.engine.automation import AutomationGuard, parse_automation_off, pending_restore
-from isyncsf_desktop.engine.journal import Journal
 from isyncsf_desktop.engine.preflight import BLOCKING, RECORDS_WILL_FAIL, REPORT_COLUMNS, WARNING, Finding
 from isyncsf_desktop.engine.template import parse_template
 from isyncsf_desktop.gui.context import AppContext
 from isyncsf_desktop.gui.preflight import restore
 from isyncsf_desktop.gui.preflight.dialog import NO_FINDINGS_TEXT, OVERRIDE_TEXT, PreflightDialog
 from isyncsf_desktop.gui.preflight.models import COL_RECORDS, COL_SEVERITY, COL_WHERE, FindingRole, where_text
-from isyncsf_desktop.salesforce.registry import OrgEntry, OrgRegistry
 from isyncsf_desktop.sandbox.seeds import Seed, build_seed
 
 pytestmark = pytest.mark.gui
 
-DEMO_PATH = Path(__file__).parents[2] / "isyncsf_desktop" / "data" / "templates" / "demo.json"
 PHONE_RULE = {"kind": "ValidationRule", "name": "Contact.Contact_Phone_Required"}
 TIMEOUT = 60_000
 
@@ -45,12 +44,7 @@ def make_production(seed: Seed) -> Seed:
 
 def make_context(server: Any, tmp_path: Path) -> AppContext:
     """An AppContext knowing the server's "source" and "target" orgs, with the demo template opened from a file."""
-    registry = OrgRegistry()
-    for alias in ("source", "target"):
-        registry.add(OrgEntry(alias=alias, org_id=server.store(alias).org_id, instance_url=server.instance_url,
-                              username=f"{alias}@demo.test", org_type="Local sandbox", ca_file=str(server.ca_file),
-                              auth="sandbox"), server.token(alias))
-    ctx = AppContext(registry=registry, journal=Journal(tmp_path / "journal.sqlite3"))
+    ctx = make_app_context(server, tmp_path)
     path = tmp_path / "demo.json"
     path.write_text(DEMO_PATH.read_text())
     ctx.open_template(path)
@@ -388,6 +382,16 @@ def test_closing_with_unsaved_ticks_asks_to_save(demo, qtbot, questions):
     questions.reply = QMessageBox.StandardButton.Discard
     other.buttons.rejected.emit()
     assert not other.isVisible() and len(ctx.template.options["automation_off"]) == 2
+
+
+def test_closing_while_the_check_runs_is_safe(demo, qtbot):
+    ctx, _ = demo
+    dialog = PreflightDialog(ctx, "source", "target", ctx.template)
+    dialog.show()
+    assert dialog.busy()
+    dialog.reject()                                      # what the Execute tab does after exec() returns
+    dialog.deleteLater()
+    qtbot.waitUntil(lambda: not ctx.tasks.busy, timeout=TIMEOUT)   # the worker ends; nobody draws on a dead dialog
 
 
 # ------------------------------------------------------------------------------------------ blocking and override
