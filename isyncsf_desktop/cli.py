@@ -52,7 +52,8 @@ def _cmd_org_add(args: argparse.Namespace) -> int:
 
     usable, why = keyring_status()
     if not usable:
-        raise NoKeyring(f"no usable keyring ({why}): isyncsf keeps tokens only in the OS keyring, never in a file. "
+        reason = why.split(":")[0].rstrip(".")
+        raise NoKeyring(f"no usable keyring ({reason}): isyncsf keeps tokens only in the OS keyring, never in a file. "
                         "Install or unlock one (Secret Service/KWallet on Linux, Keychain on macOS, Credential "
                         "Manager on Windows) or name a backend in PYTHON_KEYRING_BACKEND, then run this again.")
     try:
@@ -155,7 +156,9 @@ def _report(result: object, as_json: bool) -> int:
         print(f"job {data['job_id']}: {data['state']} ({data['status']})" +
               (f": {data['message']}" if data.get("message") else ""))
         extra = ("deleted", "restored") if data["kind"] == "rollback" else ()
-        cols = ("inserted", "updated", "existing", "errors") + extra
+        cols = ("records",) if data["kind"] == "scan" else ("inserted", "updated", "existing", "errors") + extra
+        if data.get("order"):
+            print(f"  migration order: {' -> '.join(data['order'])}")
         width = max([len(r["object"]) for r in data["objects"]] + [6])
         print(f"  {'object':<{width}}  " + "  ".join(f"{c:>8}" for c in cols))
         for row in data["objects"] + [{"object": "total", **data["totals"]}]:
@@ -229,7 +232,12 @@ def _cmd_errors(args: argparse.Namespace) -> int:
 
     journal = _journal()
     try:
-        journal.job(args.job_id)
+        job = journal.job(args.job_id)
+        if args.object:
+            known = list((job.plan or {}).get("order") or []) or [line["object"] for line in job.template["objects"]]
+            if args.object.lower() not in {name.lower() for name in known}:
+                raise UsageError(f"job {args.job_id} has no object {args.object!r}; its objects: {', '.join(known)}")
+            args.object = next(name for name in known if name.lower() == args.object.lower())
         rows = export_errors_csv(journal, args.job_id, Path(args.csv), args.object)
     except (JournalError, ValueError, OSError) as exc:
         raise UsageError(str(exc)) from None

@@ -92,9 +92,14 @@ def test_sync_jobs_errors_retry_resync_rollback(orgs, template_file, tmp_path, c
     assert rolled["totals"]["restored"] == totals["updated"]
 
 
-def test_human_output_has_a_table(orgs, template_file, capsys):
+def test_scan_shows_the_records_in_scope_and_the_order(orgs, template_file, capsys):
+    code, out, _ = run(capsys, "scan", "--source", "source", "--target", "target", "--template", str(template_file),
+                       "--json")
+    scanned = json.loads(out)
+    assert code == 0 and scanned["state"] == "Scanned" and scanned["order"] == ["Account", "Contact"]
+    assert scanned["objects"] == [{"object": "Account", "records": 300}, {"object": "Contact", "records": 921}]
     code, out, _ = run(capsys, "scan", "--source", "source", "--target", "target", "--template", str(template_file))
-    assert code == 0 and "Scanned" in out and "Account" in out and "total" in out
+    assert code == 0 and "migration order: Account -> Contact" in out and "1221" in out.replace(",", "")
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -102,9 +107,13 @@ def test_human_output_has_a_table(orgs, template_file, capsys):
     (["sync", "--source", "nope", "--target", "target", "--template", "{template}"], "no org named 'nope'"),
     (["rollback", "999"], "no job 999"),
     (["errors", "999", "--csv", "x.csv"], "no job 999"),
+    (["jobs-then-errors-unknown-object"], "has no object 'Nope'"),
 ])
 def test_bad_input_exits_2_with_a_clear_message(orgs, template_file, capsys, argv, message):
     argv = [a.replace("{template}", str(template_file)) for a in argv]
+    if argv == ["jobs-then-errors-unknown-object"]:
+        assert run(capsys, "scan", "--source", "source", "--target", "target", "--template", str(template_file))[0] == 0
+        argv = ["errors", "1", "--csv", "x.csv", "--object", "Nope"]
     code, _, err = run(capsys, *argv)
     assert code == 2 and message in err
 

@@ -21,21 +21,6 @@ DEMO = Path(__file__).resolve().parents[1] / "isyncsf_desktop" / "data" / "templ
 PHONE_RULE = {"kind": "ValidationRule", "name": "Contact.Contact_Phone_Required"}
 
 
-@pytest.fixture(autouse=True)
-def preflight_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CLI with this module's commands, whether or not cli.build_parser registers them yet."""
-    original = cli.build_parser
-
-    def build() -> argparse.ArgumentParser:
-        parser = original()
-        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        if "check" not in sub.choices:
-            add_parsers(sub)
-        return parser
-
-    monkeypatch.setattr(cli, "build_parser", build)
-
-
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = cli.main(list(argv))
     out, err = capsys.readouterr()

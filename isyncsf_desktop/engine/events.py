@@ -111,10 +111,14 @@ class RunResult:
 
     def as_json(self) -> dict[str, Any]:
         keys = ("inserted", "updated", "existing", "errors")
-        rows = [{"object": name, **{k: getattr(c, k) for k in keys}} for name, c in self.objects.items()]
+        if self.kind == "scan":
+            keys = ("records",)   # the records in scope per object, in migration order
+        rows = [{"object": name, **{k: _count(c, k) for k in keys}} for name, c in self.objects.items()]
         totals = self.totals
         out: dict[str, Any] = {"job_id": self.job_id, "state": self.state, "status": self.status, "kind": self.kind,
-                               "objects": rows, "totals": {k: getattr(totals, k) for k in keys}}
+                               "objects": rows, "totals": {k: _count(totals, k) for k in keys}}
+        if self.kind == "scan":
+            out["order"] = list(self.objects)
         if self.kind == "rollback":
             for row, counts in zip(rows, self.objects.values()):
                 row.update(deleted=counts.deleted, restored=counts.restored)
@@ -122,6 +126,10 @@ class RunResult:
         if self.message:
             out["message"] = self.message
         return out
+
+
+def _count(counts: ObjectCounts, key: str) -> int:
+    return counts.total if key == "records" else int(getattr(counts, key))
 
 
 def _add(a: ObjectCounts, b: ObjectCounts) -> ObjectCounts:

@@ -43,6 +43,7 @@ JOB_STATES: tuple[str, ...] = (
 )
 ACTIVE_STATES: tuple[str, ...] = ("Scan In Progress", "Sync In Progress", "Rollback Started")
 RECORD_STATUSES: tuple[str, ...] = (
+    "sending",      # about to be created: written before the batch goes out (a crash leaves it)
     "inserted",
     "updated",
     "existing",

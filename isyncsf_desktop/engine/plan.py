@@ -245,7 +245,7 @@ def _plan_object(template: Template, line: Any, source: DescribeSource, target: 
                              hard=hard, self_ref=kind == "template" and obj in template_parents)
     if line.filter:
         try:
-            source.count(obj, line.filter)
+            source.count(obj, f"({line.filter})")   # the form the sync uses: a WHERE clause, nothing more
         except Exception as exc:  # the org's own words: OrgApiError carries Salesforce's message
             message = getattr(exc, "message", None) or str(exc)
             raise TemplateError(f"{obj}: the filter is not valid SOQL for the source org: {message.strip()}") from None

@@ -170,7 +170,7 @@ class SyncEngine:
             counts: dict[str, ObjectCounts] = {}
             for name in plan.order:
                 oplan = plan.objects[name]
-                total = self.source.count(name, oplan.filter)
+                total = self.source.count(name, f"({oplan.filter})" if oplan.filter else None)
                 if oplan.limit is not None:
                     total = min(total, oplan.limit)
                 counts[name] = ObjectCounts(total=total, status="Scanned")
@@ -288,6 +288,9 @@ class SyncEngine:
         job = self._job(job_id)
         if job.state in ("Sync In Progress", "Scan In Progress", "Rollback Started") and not job.interrupted:
             raise EngineError(f"job {job_id} is running ({job.state}); abort it before rolling back")
+        if not any(self.journal.rollback_counts(job_id)):
+            raise EngineError(f"job {job_id} has nothing left to roll back: no record it inserted or updated "
+                              "is still in place")
         self._begin(job_id)
         self._state(job_id, "Rollback", INITIALIZING)
         run_id = self.journal.start_run(job_id, "rollback")
@@ -533,6 +536,7 @@ class _Run:
             if key is not None:
                 index_by_key[key].append(target_id)
         self._check_external(oplan, records)
+        in_flight = self.journal.source_ids(self.job_id, ["sending"], name)
         # Self-lookup hierarchies: parents before children, level by level.
         levels = self._levels(oplan, records)
         for level in levels:
@@ -572,6 +576,13 @@ class _Run:
                 changed = {f: v for f, v in pending.payload.items() if f in oplan.update_fields
                            and not same(v, current.get(f), oplan.field_types.get(f, "string"))}
                 self.id_map[record["Id"]] = target_id
+                if record["Id"] in in_flight:
+                    # Created by this job in a batch whose answer was lost (crash, dropped connection).
+                    outcomes.append(Outcome(name, record["Id"], target_id, "inserted"))
+                    oc.inserted += 1
+                    oc.processed += 1
+                    self.synced[name].append(pending)
+                    continue
                 if changed and oplan.update:
                     pending.payload = changed
                     pending.prior = {f: current.get(f) for f in changed}
@@ -675,7 +686,8 @@ class _Run:
             return mapped
         if value in self.external_ok.get(ref.field, set()):
             return value  # polymorphic lookup to a record outside the template that the target has
-        label = f"{ref.relationship or ref.field} {value}"
+        parent_object = next((p for p in ref.parents if p in self.plan.objects), ref.parents[0])
+        label = f"{parent_object} {value} ({ref.field})"
         if value in self.failed:
             root = self.failed[value]   # the first failure up the chain, not a chain of "parent failed"
             raise _RecordProblem(ErrorInfo(PARENT_FAILED, f"parent {label} failed: {root}", [ref.field]), root)
@@ -710,6 +722,10 @@ class _Run:
     def _insert(self, name: str, oplan: ObjectPlan, pending: list[_Pending], targets: dict[str, dict[str, Any]],
                 index_by_key: dict[tuple[Any, ...], list[str]]) -> None:
         for chunk in _chunks(pending, self.batch):
+            # Write-ahead: if the process dies while this batch is in flight, the next run knows that
+            # whatever it finds on the target for these records was created by this job.
+            self.journal.record_outcomes(self.job_id, self.run_id,
+                                         [Outcome(name, p.source["Id"], None, "sending") for p in chunk])
             records = [{"attributes": {"type": name}, **p.payload} for p in chunk]
             results = self._create_safely(name, oplan, chunk, records)
             outcomes = []

@@ -57,6 +57,7 @@ class AppContext(QObject):
         self.template_path: Path | None = None
         self._source: str | None = None
         self._target: str | None = None
+        self.closing = False    # set by shutdown(): late worker signals must not touch the journal
         self.interrupted_jobs = self.journal.recover_interrupted()
 
     # ------------------------------------------------------------------ status messages
@@ -134,6 +135,7 @@ class AppContext(QObject):
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self) -> None:
+        self.closing = True
         self.tasks.cancel_all()
         self.pool.waitForDone()
         if self.sandbox is not None:

@@ -169,7 +169,7 @@ class SandboxApp:
                 response = Response(status=204)
             else:
                 response = json_response(result)
-            if faults is not None and request.method in ("POST", "PATCH", "DELETE", "PUT") \
+            if faults is not None and route.counted and request.method in ("POST", "PATCH", "DELETE", "PUT") \
                     and faults.take("drop_after_commit"):
                 self._drop_connection(request)
         except ApiError as exc:

@@ -400,3 +400,45 @@ def test_automation_named_by_the_template_is_off_during_the_run_and_back_on_afte
 def test_a_bad_automation_option_is_refused(pair):
     with pytest.raises(TemplateError, match="automation_off"):
         pair.engine().create_job(template([{"object": "Account"}], automation_off=[{"kind": "Nope", "name": "x"}]))
+
+
+def test_crash_while_a_batch_is_in_flight_then_resume_and_rollback_leave_nothing_behind(pair, tmp_path):
+    """The org commits a create, the process dies before the answer is journaled: the next run must
+    know those records are this job's, or a rollback would leave them in the target org."""
+    pair.insert("src", "Account", [{"Name": f"A{i}", "External_Id__c": f"E{i}"} for i in range(30)])
+    engine = pair.engine()
+    real_create = engine.target.create
+    calls = []
+
+    def create_then_die(records):
+        result = real_create(records)
+        calls.append(len(records))
+        if len(calls) == 2:
+            raise Crash()          # committed in the org, never journaled
+        return result
+
+    engine.target.create = create_then_die
+    job_id = engine.create_job(template([{"object": "Account", "fields": ["Name", "External_Id__c"]}], batch_size=10))
+    with pytest.raises(Crash):
+        engine.sync(job_id)
+    assert len(pair.rows("tgt", "SELECT Id FROM Account")) == 20
+    pair.journal.close()
+    pair.journal = Journal(tmp_path / "journal.sqlite3")
+    pair.journal.recover_interrupted()
+    resumed = pair.engine().resync(job_id)
+    assert resumed.state == "Synced" and resumed.totals.inserted == 20 and resumed.totals.existing == 0
+    assert len(pair.rows("tgt", "SELECT Id FROM Account")) == 30
+    rolled = pair.engine().rollback(job_id)
+    assert rolled.totals.deleted == 30 and pair.rows("tgt", "SELECT Id FROM Account") == []
+    with pytest.raises(EngineError, match="nothing left to roll back"):
+        pair.engine().rollback(job_id)
+
+
+def test_a_filter_that_is_more_than_a_where_clause_is_refused_before_anything_is_sent(pair):
+    pair.insert("src", "Account", [{"Name": "A", "External_Id__c": "E"}])
+    engine = pair.engine()
+    job_id = engine.create_job(template([{"object": "Account", "fields": ["Name", "External_Id__c"],
+                                          "filter": "Name = 'A' LIMIT 5"}]))
+    with pytest.raises(EngineError, match="the filter is not valid SOQL"):
+        engine.sync(job_id)
+    assert pair.rows("tgt", "SELECT Id FROM Account") == []

@@ -191,3 +191,37 @@ def test_dont_insert_warning_and_impossible_orders(setup, qtbot, monkeypatch):
     assert model.draft.order[:2] == ["Contact", "Account"]
     assert model.data(model.index(0, COL_DEFERRED)) == "AccountId, ReportsToId" or \
         "AccountId" in model.data(model.index(0, COL_DEFERRED))
+
+
+def test_closing_the_window_during_a_sync_aborts_cleanly(sandbox_factory, tmp_path, qtbot, monkeypatch):
+    from gui_helpers import register_orgs
+
+    from isyncsf_desktop.engine.journal import Journal
+    from isyncsf_desktop.gui.context import AppContext
+    from isyncsf_desktop.gui.main_window import MainWindow
+
+    server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
+    ctx = AppContext(registry=register_orgs(server), journal=Journal(tmp_path / "journal.sqlite3"))
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(TEMPLATE))
+    window = MainWindow(ctx, start_sandbox=False)
+    qtbot.addWidget(window)
+    page = window.show_page("Execute")
+    ctx.open_template(path)
+    ctx.set_source("source")
+    with qtbot.waitSignal(page.plan_ready, timeout=30_000):
+        ctx.set_target("target")
+    server.faults("target").update(latency=0.05)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda parent, title, *a, **k: asked.append(title) or QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(ctx.tasks.busy_changed, timeout=10_000):
+        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.job is not None, timeout=30_000)
+    job_id = page.job.id
+    assert window.close()            # asks, aborts, waits for the pool, closes the journal
+    assert asked == ["A sync is running"]
+    journal = Journal(tmp_path / "journal.sqlite3")
+    assert journal.job(job_id).state in ("Aborted", "Synced")
+    assert journal.runs(job_id)[-1].status in ("Aborted", "Completed")
+    journal.close()

@@ -431,6 +431,12 @@ def test_faults_over_http_control_endpoint(empty_org):
     assert answer.status_code == 200 and answer.json()["lock_row"] == 2
     bad = sf.session.patch(url, json={"nonsense": 1}, headers=headers, timeout=10)
     assert bad.status_code == 400 and "nonsense" in bad.json()[0]["message"]
+    # Setting the drop fault over HTTP does not trip it: only the next DML call drops.
+    assert sf.session.patch(url, json={"lock_row": 0, "drop_after_commit": 1}, headers=headers,
+                            timeout=10).json()["drop_after_commit"] == 1
+    with pytest.raises(requests.exceptions.ConnectionError):
+        _collection(sf, "POST", _accounts(1))
+    assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 1
 
 
 # ---------------------------------------------------------------------------- persistence

@@ -634,6 +634,8 @@ class ExecutePage(QWidget):
 
     def _on_worker_progress(self, event: Any) -> None:
         """Engine events, on the GUI thread. Counts are kept and drawn by the refresh timer."""
+        if self.ctx.closing:
+            return
         if isinstance(event, tuple) and event and event[0] == "job":
             self.job = self.ctx.journal.job(event[1])
             self.job_label.setText(f"Job <b>#{self.job.id}</b>")
@@ -675,6 +677,8 @@ class ExecutePage(QWidget):
         self.elapsed_label.setText(f"Elapsed: {seconds // 60:02d}:{seconds % 60:02d}")
 
     def _on_worker_finished(self, result: RunResult) -> None:
+        if self.ctx.closing:
+            return
         self._on_refresh_timer_timeout()
         self.progress_model.update_objects(result.objects)
         self.progress_model.set_current(None)
@@ -702,6 +706,8 @@ class ExecutePage(QWidget):
         self.run_kind = None
         self.refresh_timer.stop()
         self.clock.stop()
+        if self.ctx.closing:
+            return   # the app is closing: the journal is closed, nothing left to show
         self._on_clock_timeout()
         self.current_label.setText("")
         if self.job is not None:
