@@ -216,7 +216,7 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{"job_id": j.id, "state": j.state, "created": j.created, "source": j.source.alias,
                            "target": j.target.alias, "template": j.template_name,
-                           "interrupted": j.interrupted} for j in jobs], indent=2))
+                           "interrupted": j.interrupted, "run_by": j.run_by} for j in jobs], indent=2))
         return EXIT_OK
     if not jobs:
         print("no jobs yet")

@@ -15,6 +15,7 @@ transaction.
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import sqlite3
@@ -61,7 +62,7 @@ PHASES: tuple[str, ...] = ("sync", "deferred", "retry", "rollback")
 RUN_KINDS: tuple[str, ...] = ("scan", "sync", "resync", "retry", "rollback")
 RUN_STATUSES: tuple[str, ...] = ("Initializing", "Executing", "Completed", "Aborted", "Failed")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _COUNT_FIELDS: tuple[str, ...] = (
     "total",
@@ -73,6 +74,14 @@ _COUNT_FIELDS: tuple[str, ...] = (
     "deleted",
     "restored",
 )
+
+
+def current_user() -> str | None:
+    """The account name of the person running the app, or None when the system can't say."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in a container or service: "who ran it" stays empty
+        return None
 
 
 def utc_now() -> str:
@@ -167,6 +176,7 @@ class JobRow:
     message: str | None
     interrupted: bool
     last_run_id: int | None
+    run_by: str | None = None    # the person who started the job (their account on this computer)
 
     @property
     def active(self) -> bool:
@@ -349,11 +359,12 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
 # Each entry upgrades a journal from version N-1 to N (key N). Version 1 is the initial schema.
 _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: lambda conn: _run_script(conn, _SCHEMA_V1),
+    2: lambda conn: conn.execute("ALTER TABLE jobs ADD COLUMN run_by TEXT"),   # who ran it (History)
 }
 
 _JOB_COLUMNS = (
     "id, template_name, template, source_alias, source_org_id, source_url, target_alias,"
-    " target_org_id, target_url, state, created, updated, plan, message, interrupted, last_run_id"
+    " target_org_id, target_url, state, created, updated, plan, message, interrupted, last_run_id, run_by"
 )
 
 _RECORD_UPSERT_BY_SOURCE = """
@@ -523,7 +534,7 @@ class Journal:
     @staticmethod
     def _to_job(row: tuple) -> JobRow:
         (job_id, template_name, template, s_alias, s_org, s_url, t_alias, t_org, t_url, state,
-         created, updated, plan, message, interrupted, last_run_id) = row
+         created, updated, plan, message, interrupted, last_run_id, run_by) = row
         return JobRow(
             id=job_id,
             template_name=template_name,
@@ -537,12 +548,18 @@ class Journal:
             message=message,
             interrupted=bool(interrupted),
             last_run_id=last_run_id,
+            run_by=run_by,
         )
 
     # ------------------------------------------------------------------ jobs
 
-    def create_job(self, template: dict, source: OrgRef, target: OrgRef) -> int:
-        """Record a new job for ``template`` (its ``name`` key names the job); state Not Started."""
+    def create_job(self, template: dict, source: OrgRef, target: OrgRef, run_by: str | None = None) -> int:
+        """Record a new job for ``template`` (its ``name`` key names the job); state Not Started.
+
+        ``run_by`` defaults to the account name of the person running the app.
+        """
+        if run_by is None:
+            run_by = current_user()
         name = template.get("name")
         if not isinstance(name, str) or not name:
             raise ValueError("the template has no name")
@@ -550,10 +567,10 @@ class Journal:
         with self._write() as conn:
             cursor = conn.execute(
                 "INSERT INTO jobs (template_name, template, source_alias, source_org_id, source_url,"
-                " target_alias, target_org_id, target_url, state, created, updated)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'Not Started', ?, ?)",
+                " target_alias, target_org_id, target_url, state, created, updated, run_by)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'Not Started', ?, ?, ?)",
                 (name, _dumps(template), source.alias, source.org_id, source.instance_url,
-                 target.alias, target.org_id, target.instance_url, now, now),
+                 target.alias, target.org_id, target.instance_url, now, now, run_by),
             )
             job_id = int(cursor.lastrowid)  # type: ignore[arg-type]
         logger.info("job %d created for template %r (%s -> %s)", job_id, name, source.alias, target.alias)

@@ -571,3 +571,26 @@ def test_shared_between_threads(journal: Journal) -> None:
         thread.join(timeout=60)
     assert failures == []
     assert len(journal.records(job_id)) == 4 * 10 * 20
+
+
+def test_jobs_record_who_ran_them_and_old_journals_gain_the_column(tmp_path):
+    import getpass
+    import sqlite3
+
+    from isyncsf_desktop.engine.journal import Journal, OrgRef
+
+    path = tmp_path / "old.sqlite3"
+    with Journal(path) as journal:
+        job_id = journal.create_job({"name": "t", "objects": []}, OrgRef("a", "00Da", "u"), OrgRef("b", "00Db", "u"))
+        assert journal.job(job_id).run_by == getpass.getuser()
+    # A version-1 journal (before the column existed) is migrated when opened.
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE jobs DROP COLUMN run_by")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with Journal(path) as journal:
+        assert journal.job(job_id).run_by is None
+        second = journal.create_job({"name": "t", "objects": []}, OrgRef("a", "00Da", "u"), OrgRef("b", "00Db", "u"),
+                                    run_by="jane")
+        assert journal.job(second).run_by == "jane"
