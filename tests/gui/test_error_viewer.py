@@ -3,16 +3,16 @@ into the demo target org whose validation rule and missing record type make reco
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-from gui_helpers import demo_context as make_context
+from gui_helpers import demo_sandbox_context, load_demo_template, show_widget
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QApplication
 
@@ -22,18 +22,14 @@ from isyncsf_desktop.gui.errors.viewer import NO_ERRORS_TEXT, NO_JOB_TEXT, Error
 
 pytestmark = pytest.mark.gui
 
-DEMO = json.loads((Path(__file__).parents[2] / "isyncsf_desktop" / "data" / "templates" / "demo.json").read_text())
+DEMO = load_demo_template()
 
 
 
 
 @pytest.fixture
-def ctx(sandbox_factory: Any, tmp_path: Path, qtbot: Any) -> Any:
-    server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
-    context = make_context(server, tmp_path)
-    yield context
-    qtbot.waitUntil(lambda: not context.tasks.busy, timeout=60_000)
-    context.shutdown()
+def ctx(sandbox_factory: Any, tmp_path: Path, qtbot: Any) -> Iterator[AppContext]:
+    yield from demo_sandbox_context(sandbox_factory, tmp_path, qtbot)
 
 
 def demo_sync(ctx: AppContext, template: dict | None = None) -> int:
@@ -51,12 +47,7 @@ def synced(ctx: AppContext) -> int:
 
 @pytest.fixture
 def viewer(ctx: AppContext, qtbot: Any) -> ErrorViewer:
-    widget = ErrorViewer(ctx)
-    qtbot.addWidget(widget)
-    widget.resize(1200, 600)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
+    return show_widget(qtbot, ErrorViewer(ctx), 1200, 600)
 
 
 def groups(viewer: ErrorViewer) -> dict[str | None, int]:

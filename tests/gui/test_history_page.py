@@ -3,13 +3,13 @@ the list, the summary, the embedded Error Viewer, rollback (on a worker) and del
 
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from gui_helpers import demo_context as make_context
+from gui_helpers import Answers, answer_questions, demo_sandbox_context, load_demo_template, show_widget
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -20,7 +20,7 @@ from isyncsf_desktop.gui.history.page import NO_JOBS_TEXT, NO_TEMPLATE_TEXT, His
 
 pytestmark = pytest.mark.gui
 
-DEMO = json.loads((Path(__file__).parents[2] / "isyncsf_desktop" / "data" / "templates" / "demo.json").read_text())
+DEMO = load_demo_template()
 OBJECTS = [line["object"] for line in DEMO["objects"]]
 ACCOUNT_FIELDS = "Name, Type, Phone, Industry, Rating, Website, BillingCity, NumberOfEmployees, ParentId"
 
@@ -28,41 +28,19 @@ ACCOUNT_FIELDS = "Name, Type, Phone, Industry, Rating, Website, BillingCity, Num
 
 
 @pytest.fixture
-def ctx(sandbox_factory: Any, tmp_path: Path, qtbot: Any) -> Any:
-    server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
-    context = make_context(server, tmp_path)
-    yield context
-    qtbot.waitUntil(lambda: not context.tasks.busy, timeout=60_000)
-    context.shutdown()
+def ctx(sandbox_factory: Any, tmp_path: Path, qtbot: Any) -> Iterator[AppContext]:
+    yield from demo_sandbox_context(sandbox_factory, tmp_path, qtbot)
 
 
 @pytest.fixture
 def page(ctx: AppContext, qtbot: Any) -> HistoryPage:
-    widget = HistoryPage(ctx)
-    qtbot.addWidget(widget)
-    widget.resize(1200, 760)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
-
-
-class Answers(list):
-    """The (title, text) of every question asked; ``reply`` is the answer given."""
-
-    reply = QMessageBox.StandardButton.Yes
+    return show_widget(qtbot, HistoryPage(ctx), 1200, 760)
 
 
 @pytest.fixture
 def answers(monkeypatch: pytest.MonkeyPatch) -> Answers:
     """QMessageBox.question answers ``answers.reply`` (Yes by default) without showing a box."""
-    asked = Answers()
-
-    def question(parent: Any, title: str, text: str, *args: Any, **kwargs: Any) -> QMessageBox.StandardButton:
-        asked.append((title, text))
-        return asked.reply
-
-    monkeypatch.setattr(QMessageBox, "question", question)
-    return asked
+    return answer_questions(monkeypatch)
 
 
 def target_counts(ctx: AppContext) -> dict[str, int]:

@@ -14,42 +14,22 @@ from typing import Any
 
 import pytest
 import requests
-from PySide6.QtCore import QSettings, Qt, QTimer
+from gui_helpers import demo_orgs_context, wait_idle
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QDialog, QMessageBox
 
-from isyncsf_desktop.engine.journal import Journal
 from isyncsf_desktop.gui.context import AppContext
 from isyncsf_desktop.gui.orgs.connect import WAY_BROWSER, WAY_CLI, WAY_TOKEN, ConnectOrgDialog, unique_alias
 from isyncsf_desktop.gui.orgs.models import CONNECTED, UNREACHABLE
 from isyncsf_desktop.gui.orgs.selector import OrgSelectorDialog
-from isyncsf_desktop.salesforce.registry import OrgEntry, OrgRegistry
 
 pytestmark = pytest.mark.gui
 
 
 # ====================================================================== fixtures and helpers
-def add_orgs(registry: OrgRegistry, server: Any) -> None:
-    """demo-source and demo-target on the shared demo server, plus acme-uat that cannot be reached."""
-    for alias, org in (("demo-source", "source"), ("demo-target", "target")):
-        store = server.store(org)
-        registry.add(OrgEntry(alias=alias, org_id=store.org_id, instance_url=server.instance_url,
-                              username=store.get("User", store.api_user_id)["Username"], org_type="Local sandbox",
-                              ca_file=str(server.ca_file), auth="sandbox"), server.token(org))
-    registry.add(OrgEntry(alias="acme-uat", org_id="00D5g0000001UATAAA", instance_url="https://127.0.0.1:9",
-                          username="admin@acme.com.uat", org_type="Sandbox",
-                          last_used="2025-01-02T10:00:00+00:00"), "00Dfake!not-a-token")
-
-
 @pytest.fixture
 def ctx(qtbot: Any, tmp_path: Path, demo_server: Any) -> Iterator[AppContext]:
-    registry = OrgRegistry()
-    add_orgs(registry, demo_server)
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    context = AppContext(registry=registry, journal=Journal(tmp_path / "journal.sqlite3"), settings=settings)
-    yield context
-    context.tasks.cancel_all()
-    context.pool.waitForDone()
-    context.journal.close()
+    yield from demo_orgs_context(demo_server, tmp_path, uat_last_used="2025-01-02T10:00:00+00:00")
 
 
 def open_selector(qtbot: Any, ctx: AppContext, **kwargs: Any) -> OrgSelectorDialog:
@@ -58,10 +38,6 @@ def open_selector(qtbot: Any, ctx: AppContext, **kwargs: Any) -> OrgSelectorDial
     dialog.show()
     qtbot.waitUntil(lambda: not dialog.checker.busy, timeout=15_000)
     return dialog
-
-
-def wait_idle(qtbot: Any, ctx: AppContext) -> None:
-    qtbot.waitUntil(lambda: not ctx.tasks.busy, timeout=20_000)
 
 
 def browser_player(ca_file: Any) -> Callable[[str], None]:

@@ -11,11 +11,11 @@ from typing import Any
 import keyring
 import pytest
 import requests
+from gui_helpers import demo_orgs_context, show_widget, wait_idle
 from keyring.backends import fail
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
-from isyncsf_desktop.engine.journal import Journal
 from isyncsf_desktop.gui.context import AppContext
 from isyncsf_desktop.gui.orgs.models import (COL_ALIAS, COL_STATUS, COL_TYPE, CONNECTED, UNREACHABLE, OrgTableModel,
                                              format_last_used)
@@ -23,45 +23,19 @@ from isyncsf_desktop.gui.orgs.page import OrgsPage
 from isyncsf_desktop.salesforce import secrets
 from isyncsf_desktop.salesforce.client import OrgClient
 from isyncsf_desktop.salesforce.oauth import LoginSettings, browser_login
-from isyncsf_desktop.salesforce.registry import OrgEntry, OrgRegistry
 
 pytestmark = pytest.mark.gui
 
 
-def add_orgs(registry: OrgRegistry, server: Any) -> None:
-    """demo-source and demo-target on the shared demo server, plus acme-uat that cannot be reached."""
-    for alias, org in (("demo-source", "source"), ("demo-target", "target")):
-        store = server.store(org)
-        registry.add(OrgEntry(alias=alias, org_id=store.org_id, instance_url=server.instance_url,
-                              username=store.get("User", store.api_user_id)["Username"], org_type="Local sandbox",
-                              ca_file=str(server.ca_file), auth="sandbox"), server.token(org))
-    registry.add(OrgEntry(alias="acme-uat", org_id="00D5g0000001UATAAA", instance_url="https://127.0.0.1:9",
-                          username="admin@acme.com.uat", org_type="Sandbox"), "00Dfake!not-a-token", "R-fake")
-
-
 @pytest.fixture
 def ctx(qtbot: Any, tmp_path: Path, demo_server: Any) -> Iterator[AppContext]:
-    registry = OrgRegistry()
-    add_orgs(registry, demo_server)
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    context = AppContext(registry=registry, journal=Journal(tmp_path / "journal.sqlite3"), settings=settings)
-    yield context
-    context.tasks.cancel_all()
-    context.pool.waitForDone()
-    context.journal.close()
+    yield from demo_orgs_context(demo_server, tmp_path, uat_refresh_token="R-fake")
 
 
 def show_page(qtbot: Any, ctx: AppContext) -> OrgsPage:
-    page = OrgsPage(ctx)
-    qtbot.addWidget(page)
-    page.resize(1100, 600)
-    page.show()
+    page = show_widget(qtbot, OrgsPage(ctx), 1100, 600, exposed=False)
     qtbot.waitUntil(lambda: not page.checker.busy, timeout=15_000)
     return page
-
-
-def wait_idle(qtbot: Any, ctx: AppContext) -> None:
-    qtbot.waitUntil(lambda: not ctx.tasks.busy, timeout=20_000)
 
 
 def cell(page: OrgsPage, alias: str, column: int, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from gui_helpers import DEMO_TEMPLATE as DEMO_PATH
-from gui_helpers import make_app_context
+from gui_helpers import answer_questions, make_app_context
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
@@ -88,18 +88,7 @@ def messages(demo: tuple[AppContext, Any]) -> list[tuple[str, str]]:
 @pytest.fixture
 def questions(monkeypatch: pytest.MonkeyPatch) -> Any:
     """QMessageBox.question answers ``questions.reply`` (default Yes) and records (title, text)."""
-
-    class Asked(list):
-        reply = QMessageBox.StandardButton.Yes
-
-    asked = Asked()
-
-    def question(parent: Any, title: str, text: str, *args: Any, **kwargs: Any) -> QMessageBox.StandardButton:
-        asked.append((title, text))
-        return asked.reply
-
-    monkeypatch.setattr(QMessageBox, "question", question)
-    return asked
+    return answer_questions(monkeypatch)
 
 
 def open_dialog(ctx: AppContext, qtbot: Any, target: str = "target") -> PreflightDialog:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gui_helpers import close_context, show_widget, wait_idle
 from PySide6.QtCore import Qt
 
 from isyncsf_desktop import paths
@@ -40,10 +41,6 @@ def register(registry: OrgRegistry, server: Any) -> None:
 
 def source_client(server: Any) -> OrgClient:
     return OrgClient.connect(server.instance_url, server.token("source"), ca_file=server.ca_file, alias="check")
-
-
-def wait_idle(qtbot: Any, ctx: AppContext) -> None:
-    qtbot.waitUntil(lambda: not ctx.tasks.busy, timeout=20_000)
 
 
 def wait_fields(qtbot: Any, editor: TemplateEditor, object_name: str) -> FieldsModel:
@@ -103,17 +100,11 @@ def registry(demo_server: Any) -> OrgRegistry:
 def ctx(registry: OrgRegistry, qtbot: Any) -> Iterator[AppContext]:
     context = AppContext(registry=registry)
     yield context
-    context.tasks.cancel_all()
-    context.pool.waitForDone()
-    context.journal.close()
+    close_context(context)
 
 
 def make_page(ctx: AppContext, qtbot: Any) -> TemplatesPage:
-    page = TemplatesPage(ctx)
-    qtbot.addWidget(page)
-    page.resize(1200, 760)
-    page.show()
-    return page
+    return show_widget(qtbot, TemplatesPage(ctx), 1200, 760, exposed=False)
 
 
 @pytest.fixture

@@ -13,15 +13,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtCore import QSortFilterProxyModel, Qt
+from PySide6.QtGui import QColor
 
 from ...engine.journal import ErrorRow
 from ..style import ERROR, MUTED
+from ..tables import RIGHT, AnyIndex, RowsTableModel, bold_font
 
 logger = logging.getLogger(__name__)
-
-AnyIndex = QModelIndex | QPersistentModelIndex
 
 COLUMNS: tuple[str, ...] = ("Object", "Source Id", "Target Id", "Status Code", "Message", "Fields")
 COL_OBJECT, COL_SOURCE, COL_TARGET, COL_CODE, COL_MESSAGE, COL_FIELDS = range(len(COLUMNS))
@@ -76,43 +75,27 @@ def details_text(error: ErrorRow) -> str:
     return "\n".join(lines)
 
 
-class ErrorTableModel(QAbstractTableModel):
+class ErrorTableModel(RowsTableModel[ErrorRow]):
     """The individual errors of one job, read-only; :meth:`set_errors` replaces them all."""
 
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._errors: list[ErrorRow] = []
+    HEADERS = COLUMNS
 
     def set_errors(self, errors: list[ErrorRow]) -> None:
         """Show ``errors`` (in the order given)."""
-        self.beginResetModel()
-        self._errors = list(errors)
-        self.endResetModel()
+        self._set_rows(list(errors))
 
     def error(self, row: int) -> ErrorRow:
         """The error of source row ``row``."""
-        return self._errors[row]
+        return self._rows[row]
 
     def errors(self) -> list[ErrorRow]:
         """All errors of the model (unfiltered)."""
-        return list(self._errors)
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
-        return 0 if parent.isValid() else len(self._errors)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 - Qt's name
-                   role: int = _Display) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == _Display and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
-        return None
+        return list(self._rows)
 
     def data(self, index: AnyIndex, role: int = _Display) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._errors):
+        error = self._row_at(index)
+        if error is None:
             return None
-        error = self._errors[index.row()]
         column = index.column()
         if role == _Display:
             text = cell_text(error, column)
@@ -188,62 +171,42 @@ class ErrorFilterProxy(QSortFilterProxyModel):
         return self.index(row, 0).data(ErrorRole)
 
 
-class ErrorGroupsModel(QAbstractTableModel):
+class ErrorGroupsModel(RowsTableModel[tuple[str | None, int]]):
     """Errors grouped by object: "All objects" first, then each object with its count."""
 
     HEADERS = ("Object", "Errors")
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._groups: list[tuple[str | None, int]] = []
+    RIGHT_ALIGNED = frozenset({1})
 
     def set_counts(self, counts: dict[str, int]) -> None:
         """Replace the groups with ``counts`` (object -> errors), objects in name order."""
-        self.beginResetModel()
         total = sum(counts.values())
-        self._groups = [(None, total)] + sorted(counts.items(), key=lambda item: item[0].casefold())
-        self.endResetModel()
+        self._set_rows([(None, total), *sorted(counts.items(), key=lambda item: item[0].casefold())])
 
     def clear(self) -> None:
         """No groups at all (no job)."""
-        self.beginResetModel()
-        self._groups = []
-        self.endResetModel()
+        self._set_rows([])
 
     def row_of(self, object_name: str | None) -> int | None:
         """The row of ``object_name`` (None: "All objects"), or None when it has no errors."""
-        for row, (name, _) in enumerate(self._groups):
+        for row, (name, _) in enumerate(self._rows):
             if name == object_name:
                 return row
         return None
 
     def object_at(self, row: int) -> str | None:
         """The object of ``row`` (None for "All objects")."""
-        return self._groups[row][0]
+        return self._rows[row][0]
 
     def count_of(self, object_name: str | None) -> int:
         """Errors of ``object_name`` (None: all), 0 when unknown."""
         row = self.row_of(object_name)
-        return 0 if row is None else self._groups[row][1]
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
-        return 0 if parent.isValid() else len(self._groups)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 - Qt's name
-                   role: int = _Display) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == _Display and 0 <= section < len(self.HEADERS):
-            return self.HEADERS[section]
-        if orientation == Qt.Orientation.Horizontal and role == _Align and section == 1:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
+        return 0 if row is None else self._rows[row][1]
 
     def data(self, index: AnyIndex, role: int = _Display) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._groups):
+        group = self._row_at(index)
+        if group is None:
             return None
-        name, count = self._groups[index.row()]
+        name, count = group
         if role == _Display:
             if index.column() == 0:
                 return ALL_OBJECTS if name is None else name
@@ -253,11 +216,9 @@ class ErrorGroupsModel(QAbstractTableModel):
         if role == CountRole:
             return count
         if role == _Align and index.column() == 1:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return RIGHT
         if role == _Font and name is None:
-            font = QFont()
-            font.setBold(True)
-            return font
+            return bold_font()
         if role == _Fore and index.column() == 1 and count:
             return QColor(ERROR)
         if role == _Tip:

@@ -22,6 +22,7 @@ from ...engine.export import error_filename, export_errors_csv
 from ...engine.journal import ErrorRow, Journal, JournalError
 from ..context import AppContext
 from ..style import MUTED
+from ..tables import read_only_table
 from .models import (COL_CODE, COL_FIELDS, COL_MESSAGE, COL_OBJECT, COL_SOURCE, COL_TARGET, COLUMNS, ErrorFilterProxy,
                      ErrorGroupsModel, ErrorTableModel, ObjectRole, cell_text, details_text)
 
@@ -185,12 +186,7 @@ class ErrorViewer(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)
 
-        self.group_view = QTableView()
-        self.group_view.setModel(self.groups)
-        self.group_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.group_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.group_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.group_view.verticalHeader().hide()
+        self.group_view = read_only_table(self.groups, QAbstractItemView.SelectionMode.SingleSelection)
         self.group_view.setShowGrid(False)
         self.group_view.setWordWrap(False)
         self.group_view.setTextElideMode(Qt.TextElideMode.ElideRight)
@@ -199,20 +195,14 @@ class ErrorViewer(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setHighlightSections(False)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.group_view.setMinimumWidth(150)
         self._set_row_height(self.group_view)
         self.splitter.addWidget(self.group_view)
 
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table = read_only_table(self.proxy, QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.table.verticalHeader().hide()
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self._set_row_height(self.table)
         header = self.table.horizontalHeader()
@@ -221,7 +211,6 @@ class ErrorViewer(QWidget):
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         header.setStretchLastSection(False)
         header.setMinimumSectionSize(60)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         for column in (COL_OBJECT, COL_SOURCE, COL_TARGET, COL_CODE, COL_FIELDS):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
         self._fit_columns()

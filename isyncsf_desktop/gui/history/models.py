@@ -18,15 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtCore import QSortFilterProxyModel, Qt
+from PySide6.QtGui import QColor
 
 from ...engine.journal import ACTIVE_STATES, JobRow, Journal, ObjectCounts, RunRow
 from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING
+from ..tables import RIGHT, AnyIndex, RowsTableModel, bold_font
 
 logger = logging.getLogger(__name__)
-
-AnyIndex = QModelIndex | QPersistentModelIndex
 
 SYNC_KINDS: tuple[str, ...] = ("sync", "resync", "retry")
 KIND_TITLES: dict[str, str] = {"scan": "Scan", "sync": "Sync", "resync": "ReSync", "retry": "Retry",
@@ -45,7 +44,6 @@ _Tip = Qt.ItemDataRole.ToolTipRole
 _Fore = Qt.ItemDataRole.ForegroundRole
 _Font = Qt.ItemDataRole.FontRole
 _Align = Qt.ItemDataRole.TextAlignmentRole
-_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
 def local_time(stamp: str | None, *, seconds: bool = False) -> str:
@@ -175,59 +173,37 @@ def summarize(journal: Journal, job: JobRow) -> JobSummary:
 
 
 # ====================================================================== jobs list
-class JobsModel(QAbstractTableModel):
+class JobsModel(RowsTableModel[JobSummary]):
     """Past jobs of a template, newest first, one row each."""
 
     HEADERS = ("Job", "Started", "Source → Target", "State", "Last run", "Inserted", "Updated", "Existing",
                "Errors", "Note")
     JOB, STARTED, ORGS, STATE, LAST_RUN, INSERTED, UPDATED, EXISTING, ERRORS, NOTE = range(10)
     NUMBERS = {INSERTED: "inserted", UPDATED: "updated", EXISTING: "existing", ERRORS: "errors"}
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._jobs: list[JobSummary] = []
+    RIGHT_ALIGNED = frozenset(NUMBERS)
+    HEADER_TIPS = {**dict.fromkeys((INSERTED, UPDATED, EXISTING),
+                                   "Summed over the job's sync, re-sync and retry runs"),
+                   ERRORS: "Records still failing (open errors), as listed in the Error Viewer"}
 
     def set_jobs(self, jobs: list[JobSummary]) -> None:
         """Replace the rows."""
-        self.beginResetModel()
-        self._jobs = list(jobs)
-        self.endResetModel()
+        self._set_rows(list(jobs))
 
     def summary(self, row: int) -> JobSummary:
         """The job of source row ``row``."""
-        return self._jobs[row]
+        return self._rows[row]
 
     def row_of(self, job_id: int) -> int | None:
         """The source row of ``job_id``, or None."""
-        for row, summary in enumerate(self._jobs):
+        for row, summary in enumerate(self._rows):
             if summary.id == job_id:
                 return row
         return None
 
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
-        return 0 if parent.isValid() else len(self._jobs)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 - Qt's name
-                   role: int = _Display) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.HEADERS):
-            return None
-        if role == _Display:
-            return self.HEADERS[section]
-        if role == _Align and section in self.NUMBERS:
-            return _RIGHT
-        if role == _Tip and section in (self.INSERTED, self.UPDATED, self.EXISTING):
-            return "Summed over the job's sync, re-sync and retry runs"
-        if role == _Tip and section == self.ERRORS:
-            return "Records still failing (open errors), as listed in the Error Viewer"
-        return None
-
     def data(self, index: AnyIndex, role: int = _Display) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._jobs):
+        summary = self._row_at(index)
+        if summary is None:
             return None
-        summary = self._jobs[index.row()]
         job, column = summary.job, index.column()
         if role == _Display:
             return self._text(summary, column)
@@ -242,7 +218,7 @@ class JobsModel(QAbstractTableModel):
         if role == JobRole:
             return summary
         if role == _Align and column in self.NUMBERS:
-            return _RIGHT
+            return RIGHT
         if role == _Fore:
             if summary.deleted:
                 return QColor(MUTED)
@@ -257,9 +233,7 @@ class JobsModel(QAbstractTableModel):
             if column == self.NOTE or (column in self.NUMBERS and not summary.has_sync_runs):
                 return QColor(MUTED)
         if role == _Font and column == self.STATE and not summary.deleted:
-            font = QFont()
-            font.setBold(True)
-            return font
+            return bold_font()
         if role == _Tip:
             if column == self.STARTED:
                 return f"Created {local_time(job.created, seconds=True)}, last change {local_time(job.updated, seconds=True)}"
@@ -339,71 +313,40 @@ class JobsFilterProxy(QSortFilterProxyModel):
 
 
 # ====================================================================== per-object breakdown
-class BreakdownModel(QAbstractTableModel):
+class BreakdownModel(RowsTableModel[tuple[str, ObjectCounts]]):
     """One job's counts per object, with a Total row; Deleted/Restored once it was rolled back."""
 
     HEADERS = ("Object", "Inserted", "Updated", "Existing", "Errors", "Deleted", "Restored")
     OBJECT, INSERTED, UPDATED, EXISTING, ERRORS, DELETED, RESTORED = range(7)
     FIELDS = {INSERTED: "inserted", UPDATED: "updated", EXISTING: "existing", ERRORS: "errors",
               DELETED: "deleted", RESTORED: "restored"}
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._names: list[str] = []
-        self._counts: list[ObjectCounts] = []
+    RIGHT_ALIGNED = frozenset(FIELDS)
+    HEADER_TIPS = {ERRORS: "Records still failing (open errors)",
+                   **dict.fromkeys((DELETED, RESTORED), "Undone by the job's rollback runs")}
 
     def set_summary(self, summary: JobSummary | None) -> None:
-        """Show ``summary`` (None: nothing)."""
-        self.beginResetModel()
-        if summary is None:
-            self._names, self._counts = [], []
-        else:
-            self._names = [*summary.objects, "Total"]
-            self._counts = [*summary.objects.values(), summary.totals]
-        self.endResetModel()
+        """Show ``summary`` (None: nothing): one row per object, then the Total row."""
+        self._set_rows([] if summary is None else [*summary.objects.items(), ("Total", summary.totals)])
 
     def counts(self, object_name: str) -> ObjectCounts | None:
         """The counts of one object (or "Total"), None when absent."""
-        if object_name in self._names:
-            return self._counts[self._names.index(object_name)]
-        return None
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
-        return 0 if parent.isValid() else len(self._names)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 - Qt's name
-                   role: int = _Display) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.HEADERS):
-            return None
-        if role == _Display:
-            return self.HEADERS[section]
-        if role == _Align and section != self.OBJECT:
-            return _RIGHT
-        if role == _Tip and section == self.ERRORS:
-            return "Records still failing (open errors)"
-        if role == _Tip and section in (self.DELETED, self.RESTORED):
-            return "Undone by the job's rollback runs"
-        return None
+        return next((counts for name, counts in self._rows if name == object_name), None)
 
     def data(self, index: AnyIndex, role: int = _Display) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._names):
+        item = self._row_at(index)
+        if item is None:
             return None
         row, column = index.row(), index.column()
-        counts = self._counts[row]
-        is_total = row == len(self._names) - 1
+        name, counts = item
+        is_total = row == len(self._rows) - 1
         if role == _Display:
             if column == self.OBJECT:
-                return self._names[row]
+                return name
             return f"{getattr(counts, self.FIELDS[column]):,}"
         if role == _Align and column != self.OBJECT:
-            return _RIGHT
+            return RIGHT
         if role == _Font and is_total:
-            font = QFont()
-            font.setBold(True)
-            return font
+            return bold_font()
         if role == _Fore and column == self.ERRORS and counts.errors:
             return QColor(ERROR)
         if role == _Fore and column != self.OBJECT and getattr(counts, self.FIELDS[column]) == 0:
@@ -412,40 +355,22 @@ class BreakdownModel(QAbstractTableModel):
 
 
 # ====================================================================== runs
-class RunsModel(QAbstractTableModel):
+class RunsModel(RowsTableModel[RunRow]):
     """One job's runs, oldest first: kind, status, start (local time) and how long it took."""
 
     HEADERS = ("Run", "Status", "Started", "Took")
     RUN, STATUS, STARTED, TOOK = range(4)
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._runs: list[RunRow] = []
+    RIGHT_ALIGNED = frozenset({TOOK})
 
     def set_runs(self, runs: list[RunRow]) -> None:
         """Show ``runs``."""
-        self.beginResetModel()
-        self._runs = list(runs)
-        self.endResetModel()
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
-        return 0 if parent.isValid() else len(self._runs)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 - Qt's name
-                   role: int = _Display) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == _Display and 0 <= section < len(self.HEADERS):
-            return self.HEADERS[section]
-        if orientation == Qt.Orientation.Horizontal and role == _Align and section == self.TOOK:
-            return _RIGHT
-        return None
+        self._set_rows(list(runs))
 
     def data(self, index: AnyIndex, role: int = _Display) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._runs):
+        run = self._row_at(index)
+        if run is None:
             return None
-        run, column = self._runs[index.row()], index.column()
+        column = index.column()
         if role == _Display:
             if column == self.RUN:
                 return KIND_TITLES.get(run.kind, run.kind.title())
@@ -457,7 +382,7 @@ class RunsModel(QAbstractTableModel):
         if role == _Fore and column == self.STATUS:
             return QColor({"Completed": SUCCESS, "Aborted": WARNING, "Failed": ERROR}.get(run.status, MUTED))
         if role == _Align and column == self.TOOK:
-            return _RIGHT
+            return RIGHT
         if role == _Tip:
             finished = local_time(run.finished, seconds=True) if run.finished else "not finished"
             return f"Run {run.id}: {run_title(run)}, {local_time(run.started, seconds=True)} → {finished}"

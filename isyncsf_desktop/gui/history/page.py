@@ -23,6 +23,7 @@ from ...engine.runner import SyncEngine
 from ..context import AppContext
 from ..errors.viewer import ErrorViewer
 from ..style import ERROR, MUTED, SUCCESS, WARNING
+from ..tables import read_only_table
 from .models import (INTERRUPTED_NOTE, STATE_COLOURS, BreakdownModel, JobsFilterProxy, JobsModel,
                      JobSummary, RunsModel, local_time, summarize)
 
@@ -121,22 +122,16 @@ class HistoryPage(QWidget):
         self.jobs_empty.setStyleSheet(f"color: {MUTED};")
         self.jobs_stack.addWidget(self.jobs_empty)
 
-        self.jobs_view = QTableView()
-        self.jobs_view.setModel(self.proxy)
-        self.jobs_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.jobs_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.jobs_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.jobs_view = read_only_table(self.proxy, QAbstractItemView.SelectionMode.SingleSelection)
         self.jobs_view.setAlternatingRowColors(True)
         self.jobs_view.setWordWrap(False)
         self.jobs_view.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.jobs_view.verticalHeader().hide()
         self.jobs_view.verticalHeader().setDefaultSectionSize(self.jobs_view.fontMetrics().height() + 10)
         self.jobs_view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         header = self.jobs_view.horizontalHeader()
         header.setHighlightSections(False)
         header.setStretchLastSection(True)
         header.setMinimumSectionSize(50)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         for column in range(JobsModel.NOTE):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
         self._fit_job_columns()

@@ -186,11 +186,7 @@ class ConnectOrgDialog(QDialog):
 
     # ================================================================== construction
     def _build_browser_tab(self) -> QWidget:
-        page = QWidget()
-        form = QFormLayout(page)
-        form.setContentsMargins(14, 14, 14, 14)
-        form.setHorizontalSpacing(12)
-        form.setVerticalSpacing(8)
+        page, form = self._form_page()
         self.login_combo = QComboBox()
         for text, url in LOGIN_CHOICES:
             self.login_combo.addItem(text, url)
@@ -215,23 +211,14 @@ class ConnectOrgDialog(QDialog):
                                   f"The Salesforce CLI's app expects {DEFAULT_PORT}.")
         self.port_spin.setMaximumWidth(140)
         form.addRow("Callback port:", self.port_spin)
-        note = QLabel("Your browser opens the Salesforce login page. Log in, allow access, then come back here: "
-                      "the app finishes on its own.")
-        note.setWordWrap(True)
-        note.setProperty("role", "subtle")
-        form.addRow(note)
-        self.browser_button = QPushButton("Open Browser and Log In")
-        self.browser_button.setProperty("accent", True)
-        self.browser_button.clicked.connect(self._on_browser_button_clicked)
+        form.addRow(self._note("Your browser opens the Salesforce login page. Log in, allow access, then come back "
+                               "here: the app finishes on its own."))
+        self.browser_button = self._accent_button("Open Browser and Log In", self._on_browser_button_clicked)
         form.addRow("", self._right(self.browser_button))
         return page
 
     def _build_token_tab(self) -> QWidget:
-        page = QWidget()
-        form = QFormLayout(page)
-        form.setContentsMargins(14, 14, 14, 14)
-        form.setHorizontalSpacing(12)
-        form.setVerticalSpacing(8)
+        page, form = self._form_page()
         self.instance_edit = QLineEdit()
         self.instance_edit.setPlaceholderText("https://yourdomain.my.salesforce.com")
         form.addRow("Instance URL:", self.instance_edit)
@@ -239,14 +226,9 @@ class ConnectOrgDialog(QDialog):
         self.token_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.token_edit.setPlaceholderText("00D…!…")
         form.addRow("Access token:", self.token_edit)
-        note = QLabel("A pasted token cannot be renewed: when its session ends, paste a new one or use the "
-                      "browser login. It is kept in the system keyring, never in a file.")
-        note.setWordWrap(True)
-        note.setProperty("role", "subtle")
-        form.addRow(note)
-        self.token_button = QPushButton("Connect")
-        self.token_button.setProperty("accent", True)
-        self.token_button.clicked.connect(self._on_token_button_clicked)
+        form.addRow(self._note("A pasted token cannot be renewed: when its session ends, paste a new one or use the "
+                               "browser login. It is kept in the system keyring, never in a file."))
+        self.token_button = self._accent_button("Connect", self._on_token_button_clicked)
         form.addRow("", self._right(self.token_button))
         return page
 
@@ -280,20 +262,43 @@ class ConnectOrgDialog(QDialog):
         self.cli_table.itemDoubleClicked.connect(lambda _item: self._on_cli_import_button_clicked())
         self.cli_table.setMinimumHeight(140)
         box.addWidget(self.cli_table, 1)
-        self.cli_note = QLabel("Orgs you logged in to with 'sf org login web'. The app takes a token from the CLI "
-                               "and asks it again when the token expires.")
-        self.cli_note.setWordWrap(True)
-        self.cli_note.setProperty("role", "subtle")
+        self.cli_note = self._note("Orgs you logged in to with 'sf org login web'. The app takes a token from the "
+                                   "CLI and asks it again when the token expires.")
         box.addWidget(self.cli_note)
-        self.cli_import_button = QPushButton("Import Selected Org")
-        self.cli_import_button.setProperty("accent", True)
+        self.cli_import_button = self._accent_button("Import Selected Org", self._on_cli_import_button_clicked)
         self.cli_import_button.setEnabled(False)
-        self.cli_import_button.clicked.connect(self._on_cli_import_button_clicked)
         box.addWidget(self._right(self.cli_import_button))
         return page
 
     @staticmethod
+    def _form_page() -> tuple[QWidget, QFormLayout]:
+        """A tab page laid out as a form (labels left, fields right)."""
+        page = QWidget()
+        form = QFormLayout(page)
+        form.setContentsMargins(14, 14, 14, 14)
+        form.setHorizontalSpacing(12)
+        form.setVerticalSpacing(8)
+        return page, form
+
+    @staticmethod
+    def _note(text: str) -> QLabel:
+        """A word-wrapped hint in the subtle style, under a tab's fields."""
+        note = QLabel(text)
+        note.setWordWrap(True)
+        note.setProperty("role", "subtle")
+        return note
+
+    @staticmethod
+    def _accent_button(text: str, slot: Callable[[], None]) -> QPushButton:
+        """The accent-coloured button that starts a tab's way of connecting, wired to ``slot``."""
+        button = QPushButton(text)
+        button.setProperty("accent", True)
+        button.clicked.connect(slot)
+        return button
+
+    @staticmethod
     def _right(button: QPushButton) -> QWidget:
+        """``button`` at the right end of a row of its own."""
         holder = QWidget()
         row = QHBoxLayout(holder)
         row.setContentsMargins(0, 4, 0, 0)
@@ -555,3 +560,18 @@ class ConnectOrgDialog(QDialog):
                 self._show_status("Stopping the login…")
         super().reject()
 
+
+
+def open_connect_dialog(current: ConnectOrgDialog | None, ctx: AppContext, parent: QWidget,
+                        open_url: Callable[[str], Any] | None,
+                        on_connected: Callable[[str], None]) -> ConnectOrgDialog:
+    """The Connect button of the Orgs tab and of the org selector: bring ``current`` to the front while it
+    is open; otherwise open a new :class:`ConnectOrgDialog` whose ``org_connected`` calls ``on_connected``.
+    Returns the dialog on screen (keep it to pass as ``current`` next time)."""
+    if current is not None and current.isVisible():
+        current.raise_()
+        return current
+    dialog = ConnectOrgDialog(ctx, parent, open_url=open_url)
+    dialog.org_connected.connect(on_connected)
+    dialog.open()
+    return dialog

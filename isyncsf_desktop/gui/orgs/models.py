@@ -61,6 +61,14 @@ class OrgStatus:
 
 
 # ====================================================================== small helpers
+def alias_at(index: ModelIndex) -> str | None:
+    """The alias of the org at ``index`` of a view (None for an invalid index or a row without an org)."""
+    if not index.isValid():
+        return None
+    entry = index.data(ENTRY_ROLE)
+    return entry.alias if isinstance(entry, OrgEntry) else None
+
+
 def format_last_used(stamp: str | None, now: datetime | None = None) -> tuple[str, str]:
     """(short relative text, full local time) for an ISO time stamp from the registry."""
     if not stamp:
@@ -322,6 +330,14 @@ class OrgFilterProxy(QSortFilterProxyModel):
         else:                                            # pragma: no cover - older Qt
             self._terms = terms
             self.invalidateFilter()
+
+    def index_of(self, alias: str) -> QModelIndex | None:
+        """The proxy index of ``alias``'s row (invalid while the search hides it); None when the model lacks it."""
+        model = self.sourceModel()
+        row = model.row_of(alias) if isinstance(model, OrgTableModel) else -1
+        if row < 0:
+            return None
+        return self.mapFromSource(model.index(row, 0))
 
     def filterAcceptsRow(self, source_row: int, source_parent: ModelIndex) -> bool:  # noqa: N802 - Qt's name
         if not self._terms:

@@ -22,11 +22,11 @@ from ...salesforce.client import OrgApiError, SessionExpired
 from ...salesforce.registry import OrgEntry, OrgRegistry, RegistryError, detect_org_type
 from ..context import AppContext
 from ..style import ERROR, MUTED, WARNING
-from .connect import ConnectOrgDialog
+from ..tables import read_only_table
+from .connect import ConnectOrgDialog, open_connect_dialog
 from .models import (COL_ALIAS, COL_API, COL_INSTANCE, COL_LAST_USED, COL_STATUS, COL_TYPE, COL_USER, CONNECTED,
-                     ENTRY_ROLE, EXPIRED, FAILED, TYPE_COLOURS, UNKNOWN, UNREACHABLE, OrgFilterProxy, OrgStatus,
-                     OrgStatusChecker, OrgTableModel, StatusDelegate, TypeBadgeDelegate, describe_auth,
-                     short_instance)
+                     EXPIRED, FAILED, TYPE_COLOURS, UNKNOWN, UNREACHABLE, OrgFilterProxy, OrgStatus, OrgStatusChecker,
+                     OrgTableModel, StatusDelegate, TypeBadgeDelegate, alias_at, describe_auth, short_instance)
 
 logger = logging.getLogger(__name__)
 
@@ -207,23 +207,17 @@ class OrgsPage(QWidget):
         return row
 
     def _build_table(self) -> QTableView:
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table = read_only_table(self.proxy, QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(COL_ALIAS, Qt.SortOrder.AscendingOrder)
         self.table.setWordWrap(False)
         self.table.setStyleSheet("QTableView::item { padding-left: 8px; padding-right: 8px; }")
-        self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(34)
         self.table.setItemDelegateForColumn(COL_TYPE, TypeBadgeDelegate(self.table))
         self.table.setItemDelegateForColumn(COL_STATUS, StatusDelegate(self.table))
         header = self.table.horizontalHeader()
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setHighlightSections(False)
         header.setStretchLastSection(False)
         for column in (COL_ALIAS, COL_TYPE, COL_API, COL_LAST_USED, COL_STATUS):
@@ -285,17 +279,12 @@ class OrgsPage(QWidget):
     # ================================================================== state
     def selected_alias(self) -> str | None:
         """The org the table's cursor is on."""
-        index = self.table.currentIndex()
-        if not index.isValid():
-            return None
-        entry = index.data(ENTRY_ROLE)
-        return entry.alias if isinstance(entry, OrgEntry) else None
+        return alias_at(self.table.currentIndex())
 
     def select_alias(self, alias: str) -> bool:
-        row = self.model.row_of(alias)
-        if row < 0:
+        index = self.proxy.index_of(alias)
+        if index is None:
             return False
-        index = self.proxy.mapFromSource(self.model.index(row, 0))
         self.table.selectionModel().setCurrentIndex(
             index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
         self.table.scrollTo(index)
@@ -360,13 +349,8 @@ class OrgsPage(QWidget):
 
     # ================================================================== connect
     def _on_connect_button_clicked(self) -> None:
-        if self.connect_dialog is not None and self.connect_dialog.isVisible():
-            self.connect_dialog.raise_()
-            return
-        dialog = ConnectOrgDialog(self.ctx, self, open_url=self.open_url)
-        dialog.org_connected.connect(self._on_connect_dialog_org_connected)
-        self.connect_dialog = dialog
-        dialog.open()
+        self.connect_dialog = open_connect_dialog(self.connect_dialog, self.ctx, self, self.open_url,
+                                                  self._on_connect_dialog_org_connected)
 
     def _on_connect_dialog_org_connected(self, alias: str) -> None:
         self.select_alias(alias)

@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QLabel, 
 from ...salesforce.registry import OrgEntry
 from ..context import AppContext
 from ..style import ACCENT, MUTED
-from .connect import ConnectOrgDialog
+from .connect import ConnectOrgDialog, open_connect_dialog
 from .models import (ENTRY_ROLE, STATUS_ROLE, OrgFilterProxy, OrgStatus, OrgStatusChecker, OrgTableModel,
-                     format_last_used, paint_badge, paint_status, short_instance)
+                     alias_at, format_last_used, paint_badge, paint_status, short_instance)
 
 logger = logging.getLogger(__name__)
 
@@ -225,11 +225,7 @@ class OrgSelectorDialog(QDialog):
 
     def current_alias(self) -> str | None:
         """The org under the cursor in the list."""
-        index = self.list_view.currentIndex()
-        if not index.isValid():
-            return None
-        entry = index.data(ENTRY_ROLE)
-        return entry.alias if isinstance(entry, OrgEntry) else None
+        return alias_at(self.list_view.currentIndex())
 
     def visible_aliases(self) -> list[str]:
         """Aliases the list shows now, in order (after the search filter)."""
@@ -237,11 +233,8 @@ class OrgSelectorDialog(QDialog):
 
     def select_alias(self, alias: str) -> bool:
         """Put the cursor on ``alias`` when the list shows it."""
-        row = self.model.row_of(alias)
-        if row < 0:
-            return False
-        index = self.proxy.mapFromSource(self.model.index(row, 0))
-        if not index.isValid():
+        index = self.proxy.index_of(alias)
+        if index is None or not index.isValid():
             return False
         self.list_view.selectionModel().setCurrentIndex(
             index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
@@ -333,13 +326,8 @@ class OrgSelectorDialog(QDialog):
 
     # ================================================================== connecting a new org
     def _on_connect_button_clicked(self) -> None:
-        if self.connect_dialog is not None and self.connect_dialog.isVisible():
-            self.connect_dialog.raise_()
-            return
-        dialog = ConnectOrgDialog(self.ctx, self, open_url=self.open_url)
-        dialog.org_connected.connect(self._on_connect_dialog_org_connected)
-        self.connect_dialog = dialog
-        dialog.open()
+        self.connect_dialog = open_connect_dialog(self.connect_dialog, self.ctx, self, self.open_url,
+                                                  self._on_connect_dialog_org_connected)
 
     def _on_connect_dialog_org_connected(self, alias: str) -> None:
         self.model.reload()

@@ -35,6 +35,7 @@ from ...engine.template import Template, TemplateError, load_template, parse_tem
 from ...salesforce.client import OrgApiError
 from ..context import AppContext
 from ..style import ACCENT, ERROR, MUTED, SUCCESS
+from ..tables import read_only_table
 from .models import (COL_FIX, COL_MESSAGE, COL_OBJECT, COL_RECORDS, COL_SEVERITY, COL_WHERE, COLUMNS,
                      GROUP_LABELS, SEVERITY_COLOURS, FindingsModel, GroupRole)
 
@@ -332,21 +333,15 @@ class PreflightDialog(QDialog):
         self.message_label.setObjectName("PreflightMessage")
         self.stack.addWidget(self.message_label)
 
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table = read_only_table(self.model, QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setWordWrap(True)
         self.table.setShowGrid(False)
-        self.table.verticalHeader().hide()
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         header = self.table.horizontalHeader()
         header.setHighlightSections(False)
         header.setStretchLastSection(False)
         header.setMinimumSectionSize(28)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.table.setItemDelegate(FindingDelegate(self.table))
         header.setSectionResizeMode(COL_SEVERITY, QHeaderView.ResizeMode.Fixed)
         self.table.setColumnWidth(COL_SEVERITY, 30)

@@ -24,6 +24,7 @@ from ...engine.events import CancelToken
 from ...engine.template import ObjectLine, Template, TemplateError, parse_template, save_template
 from ..context import AppContext
 from ..style import ERROR, MUTED, WARNING
+from .banner import MessageBanner
 from .catalog import (CachedOrg, DescribeCache, FilterCheck, Preview, check_filter, check_match_key, filter_reason,
                       match_choices, related_objects, run_preview, syncable_objects, unique_path)
 from .dialogs import AddObjectsDialog, Prompts
@@ -34,11 +35,6 @@ logger = logging.getLogger(__name__)
 
 FILTER_CHECK_DELAY_MS = 800
 VERSIONING_HINT = "Saves prior values so updates can be rolled back."
-BANNER_STYLES = {
-    "error": f"color: {ERROR}; background: #fdf0f0; border: 1px solid #f0c4c4;",
-    "warning": f"color: {WARNING}; background: #fef7ec; border: 1px solid #f3d9a9;",
-    "info": "color: #181818; background: #eef4fb; border: 1px solid #c7dcf3;",
-}
 
 
 # ====================================================================== tasks (on pool threads)
@@ -125,11 +121,7 @@ class TemplateEditor(QWidget):
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(8)
         layout.addLayout(self._build_toolbar())
-        self.banner = QLabel()
-        self.banner.setTextFormat(Qt.TextFormat.PlainText)
-        self.banner.setWordWrap(True)
-        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.banner.hide()
+        self.banner = MessageBanner()
         layout.addWidget(self.banner)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setChildrenCollapsible(False)
@@ -422,14 +414,12 @@ class TemplateEditor(QWidget):
     # ================================================================== messages and busy state
     def show_message(self, text: str, level: str = "info") -> None:
         """A line above the editor (empty text hides it)."""
-        self.banner.setVisible(bool(text))
-        self.banner.setText(text)
-        self.banner.setStyleSheet(BANNER_STYLES.get(level, BANNER_STYLES["info"])
-                                  + " border-radius: 4px; padding: 6px 8px;")
+        self.banner.show_message(text, level)
 
     @property
     def message(self) -> str:
-        return self.banner.text() if self.banner.isVisible() else ""
+        """The message shown above the editor ("" for none)."""
+        return self.banner.message
 
     def _start(self, label: str, fn: Callable[..., Any], *args: Any, on_finished: Callable[[Any], None],
                on_error: Callable[[str], None]) -> None:

@@ -7,16 +7,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, Signal
+from PySide6.QtGui import QColor
 
 from ...engine.template import ObjectLine
 from ..style import ACCENT, ERROR, MUTED, SUCCESS
-from .catalog import FieldChoice, Preview, SObjectInfo, TemplateFile
+from ..tables import RIGHT, AnyIndex, RowsTableModel, bold_font
+from .catalog import FieldChoice, Preview, PreviewLine, SObjectInfo, TemplateFile
 
 logger = logging.getLogger(__name__)
 
-AnyIndex = QModelIndex | QPersistentModelIndex
 PathRole = Qt.ItemDataRole.UserRole + 1
 NameRole = Qt.ItemDataRole.UserRole + 2
 
@@ -28,59 +28,39 @@ _Check = Qt.ItemDataRole.CheckStateRole
 _Align = Qt.ItemDataRole.TextAlignmentRole
 
 
-def _bold() -> QFont:
-    font = QFont()
-    font.setBold(True)
-    return font
-
-
 # ====================================================================== template files
-class TemplateListModel(QAbstractTableModel):
+class TemplateListModel(RowsTableModel[TemplateFile]):
     """The template files of the templates folder; the one in use is marked."""
 
     NAME, OBJECTS, ORGS, MODIFIED, STATUS = range(5)
     HEADERS = ("Name", "Objects", "Source → default target", "Modified", "Status")
 
-    def __init__(self, parent: Any = None):
+    def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._files: list[TemplateFile] = []
         self._current: Path | None = None
 
     def set_files(self, files: list[TemplateFile]) -> None:
-        self.beginResetModel()
-        self._files = list(files)
-        self.endResetModel()
+        self._set_rows(list(files))
 
     def set_current(self, path: Path | None) -> None:
         self._current = path.resolve() if path else None
-        if self._files:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self._files) - 1, self.STATUS))
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, self.STATUS))
 
     def file(self, row: int) -> TemplateFile:
-        return self._files[row]
+        return self._rows[row]
 
     def row_of(self, path: Path) -> int | None:
         wanted = path.resolve()
-        return next((i for i, f in enumerate(self._files) if f.path.resolve() == wanted), None)
+        return next((i for i, f in enumerate(self._rows) if f.path.resolve() == wanted), None)
 
     def _is_current(self, item: TemplateFile) -> bool:
         return self._current is not None and item.path.resolve() == self._current
 
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
-        return 0 if parent.isValid() else len(self._files)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _Display) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == _Display:
-            return self.HEADERS[section]
-        return None
-
     def data(self, index: AnyIndex, role: int = _Display) -> Any:
-        if not index.isValid():
+        item = self._row_at(index)
+        if item is None:
             return None
-        item = self._files[index.row()]
         column = index.column()
         if role == PathRole:
             return str(item.path)
@@ -108,7 +88,7 @@ class TemplateListModel(QAbstractTableModel):
                 return "\n".join(item.objects)
             return str(item.path)
         if role == _Font and (self._is_current(item) and column in (self.NAME, self.STATUS)):
-            return _bold()
+            return bold_font()
         if role == _Fore:
             if item.error and column in (self.OBJECTS, self.STATUS):
                 return QColor(ERROR)
@@ -120,72 +100,58 @@ class TemplateListModel(QAbstractTableModel):
 
 
 # ====================================================================== template lines
-class LinesModel(QAbstractTableModel):
+class LinesModel(RowsTableModel[ObjectLine]):
     """The lines (objects) of the template being edited: a view on the draft's ``objects`` list."""
 
     OBJECT, FIELDS, SCOPE = range(3)
     HEADERS = ("Object", "Fields", "Records")
 
-    def __init__(self, filter_state: Callable[[ObjectLine], bool | None], parent: Any = None):
+    def __init__(self, filter_state: Callable[[ObjectLine], bool | None], parent: Any = None) -> None:
         super().__init__(parent)
-        self._lines: list[ObjectLine] = []
         self._filter_state = filter_state
 
     def set_lines(self, lines: list[ObjectLine]) -> None:
-        self.beginResetModel()
-        self._lines = lines          # the draft's own list: edits go straight to the template
-        self.endResetModel()
+        self._set_rows(lines)          # the draft's own list: edits go straight to the template
 
     def line(self, row: int) -> ObjectLine:
-        return self._lines[row]
+        return self._rows[row]
 
     def row_of(self, object_name: str) -> int | None:
         lowered = object_name.lower()
-        return next((i for i, line in enumerate(self._lines) if line.object.lower() == lowered), None)
+        return next((i for i, line in enumerate(self._rows) if line.object.lower() == lowered), None)
 
     def names(self) -> list[str]:
-        return [line.object for line in self._lines]
+        return [line.object for line in self._rows]
 
     def append(self, line: ObjectLine) -> int:
-        row = len(self._lines)
+        row = len(self._rows)
         self.beginInsertRows(QModelIndex(), row, row)
-        self._lines.append(line)
+        self._rows.append(line)
         self.endInsertRows()
         return row
 
     def remove(self, row: int) -> ObjectLine:
         self.beginRemoveRows(QModelIndex(), row, row)
-        line = self._lines.pop(row)
+        line = self._rows.pop(row)
         self.endRemoveRows()
         return line
 
     def move(self, row: int, to: int) -> bool:
         """Move a line up or down one place (the order the planner prefers when it may choose)."""
-        if row == to or not (0 <= row < len(self._lines) and 0 <= to < len(self._lines)):
+        if row == to or not (0 <= row < len(self._rows) and 0 <= to < len(self._rows)):
             return False
         # beginMoveRows wants the destination *before* which the row lands
         if not self.beginMoveRows(QModelIndex(), row, row, QModelIndex(), to + 1 if to > row else to):
             return False
-        self._lines.insert(to, self._lines.pop(row))
+        self._rows.insert(to, self._rows.pop(row))
         self.endMoveRows()
         return True
 
     def refresh(self, row: int | None = None) -> None:
-        if not self._lines:
+        if not self._rows:
             return
-        first, last = (0, len(self._lines) - 1) if row is None else (row, row)
+        first, last = (0, len(self._rows) - 1) if row is None else (row, row)
         self.dataChanged.emit(self.index(first, 0), self.index(last, len(self.HEADERS) - 1))
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self._lines)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _Display) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == _Display:
-            return self.HEADERS[section]
-        return None
 
     def _scope(self, line: ObjectLine) -> str:
         parts = []
@@ -200,9 +166,9 @@ class LinesModel(QAbstractTableModel):
         return ", ".join(parts) or "all"
 
     def data(self, index: AnyIndex, role: int = _Display) -> Any:
-        if not index.isValid():
+        line = self._row_at(index)
+        if line is None:
             return None
-        line = self._lines[index.row()]
         column = index.column()
         if role in (_Display, NameRole) and column == self.OBJECT:
             return line.object
@@ -226,7 +192,7 @@ class LinesModel(QAbstractTableModel):
 
 
 # ====================================================================== fields of a line
-class FieldsModel(QAbstractTableModel):
+class FieldsModel(RowsTableModel[FieldChoice]):
     """The createable fields of one object with a check box each.
 
     Signals:
@@ -238,15 +204,14 @@ class FieldsModel(QAbstractTableModel):
     NAME, LABEL, TYPE = range(3)
     HEADERS = ("Field", "Label", "Type")
 
-    def __init__(self, parent: Any = None):
+    def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._choices: list[FieldChoice] = []
         self._checked: set[str] = set()
 
     def set_choices(self, choices: list[FieldChoice], selected: list[str] | None) -> None:
         """Show ``choices``; ``selected`` None means all of them."""
         self.beginResetModel()
-        self._choices = list(choices)
+        self._rows = list(choices)
         if selected is None:
             self._checked = {c.name for c in choices}
         else:
@@ -259,35 +224,24 @@ class FieldsModel(QAbstractTableModel):
 
     @property
     def choices(self) -> list[FieldChoice]:
-        return list(self._choices)
+        return list(self._rows)
 
     def selected(self) -> list[str]:
-        return [c.name for c in self._choices if c.name in self._checked]
+        return [c.name for c in self._rows if c.name in self._checked]
 
     def all_selected(self) -> bool:
-        return len(self._checked) == len(self._choices)
+        return len(self._checked) == len(self._rows)
 
     def set_checked(self, names: list[str], checked: bool) -> None:
         """Check or uncheck several fields at once (one ``selection_changed``)."""
         before = set(self._checked)
-        known = {c.name for c in self._choices}
+        known = {c.name for c in self._rows}
         for name in names:
             if name in known:
                 (self._checked.add if checked else self._checked.discard)(name)
-        if before != self._checked and self._choices:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self._choices) - 1, 0))
+        if before != self._checked and self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, 0))
             self.selection_changed.emit()
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self._choices)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _Display) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == _Display:
-            return self.HEADERS[section]
-        return None
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         base = super().flags(index)
@@ -296,9 +250,9 @@ class FieldsModel(QAbstractTableModel):
         return base
 
     def data(self, index: AnyIndex, role: int = _Display) -> Any:
-        if not index.isValid():
+        choice = self._row_at(index)
+        if choice is None:
             return None
-        choice = self._choices[index.row()]
         column = index.column()
         if role == _Check and column == self.NAME:
             return Qt.CheckState.Checked if choice.name in self._checked else Qt.CheckState.Unchecked
@@ -323,7 +277,7 @@ class FieldsModel(QAbstractTableModel):
     def setData(self, index: AnyIndex, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
         if not index.isValid() or role != _Check or index.column() != self.NAME:
             return False
-        name = self._choices[index.row()].name
+        name = self._rows[index.row()].name
         checked = Qt.CheckState(value) == Qt.CheckState.Checked if not isinstance(value, bool) else value
         if checked == (name in self._checked):
             return True
@@ -384,40 +338,30 @@ class ObjectsModel(QAbstractListModel):
 
 
 # ====================================================================== preview
-class PreviewModel(QAbstractTableModel):
+class PreviewModel(RowsTableModel[PreviewLine]):
     """Record counts per line in migration order, with the lookups the order defers."""
 
     POS, OBJECT, RECORDS, SCOPE, LATER = range(5)
     HEADERS = ("#", "Object", "Records", "Scope", "Lookup handling")
 
-    def __init__(self, parent: Any = None):
+    def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._preview: Preview | None = None
 
     def set_preview(self, preview: Preview | None) -> None:
         self.beginResetModel()
         self._preview = preview
+        self._rows = [] if preview is None else preview.lines
         self.endResetModel()
 
     @property
     def preview(self) -> Preview | None:
         return self._preview
 
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() or self._preview is None else len(self._preview.lines)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _Display) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == _Display:
-            return self.HEADERS[section]
-        return None
-
     def data(self, index: AnyIndex, role: int = _Display) -> Any:
-        if not index.isValid() or self._preview is None:
+        line = self._row_at(index)
+        if line is None:
             return None
-        line = self._preview.lines[index.row()]
         column = index.column()
         if role == _Display:
             if column == self.POS:
@@ -438,7 +382,7 @@ class PreviewModel(QAbstractTableModel):
                 parts += [f"{name}: level by level" for name in line.self_refs]
                 return ", ".join(parts) or "—"
         if role == _Align and column in (self.POS, self.RECORDS):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return RIGHT
         if role == _Fore and column == self.LATER:
             return QColor(ACCENT) if line.deferred else QColor(MUTED)
         if role == _Tip and column == self.SCOPE and line.filter:
@@ -453,5 +397,5 @@ class PreviewModel(QAbstractTableModel):
                             "inserted before their children, level by level.")
             return "\n".join(tips)
         if role == _Font and column == self.RECORDS:
-            return _bold()
+            return bold_font()
         return None

@@ -13,14 +13,16 @@ from pathlib import Path
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
-                               QStackedWidget, QTableView, QVBoxLayout, QWidget)
+                               QStackedWidget, QVBoxLayout, QWidget)
 
 from ... import paths
 from ...engine.template import Template, TemplateError, load_template, save_template
 from ..context import AppContext
+from ..tables import read_only_table
+from .banner import MessageBanner
 from .catalog import DescribeCache, TemplateFile, scan_templates, slugify, unique_path
 from .dialogs import Prompts
-from .editor import BANNER_STYLES, TemplateEditor
+from .editor import TemplateEditor
 from .models import PathRole, TemplateListModel
 
 logger = logging.getLogger(__name__)
@@ -106,11 +108,7 @@ class TemplatesPage(QWidget):
         buttons.addWidget(self.delete_button)
         layout.addLayout(buttons)
 
-        self.banner = QLabel()
-        self.banner.setTextFormat(Qt.TextFormat.PlainText)
-        self.banner.setWordWrap(True)
-        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.banner.hide()
+        self.banner = MessageBanner()
         layout.addWidget(self.banner)
 
         self.model = TemplateListModel(self)
@@ -118,18 +116,12 @@ class TemplatesPage(QWidget):
         self.proxy.setSourceModel(self.model)
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.proxy.setFilterKeyColumn(-1)
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table = read_only_table(self.proxy, QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(30)
         header_view = self.table.horizontalHeader()
-        header_view.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header_view.setSectionResizeMode(TemplateListModel.NAME, QHeaderView.ResizeMode.Interactive)
         header_view.setSectionResizeMode(TemplateListModel.OBJECTS, QHeaderView.ResizeMode.Stretch)
         header_view.setSectionResizeMode(TemplateListModel.ORGS, QHeaderView.ResizeMode.ResizeToContents)
@@ -205,14 +197,12 @@ class TemplatesPage(QWidget):
 
     def show_message(self, text: str, level: str = "info") -> None:
         """A line above the list (empty text hides it)."""
-        self.banner.setVisible(bool(text))
-        self.banner.setText(text)
-        self.banner.setStyleSheet(BANNER_STYLES.get(level, BANNER_STYLES["info"])
-                                  + " border-radius: 4px; padding: 6px 8px;")
+        self.banner.show_message(text, level)
 
     @property
     def message(self) -> str:
-        return self.banner.text() if self.banner.isVisible() else ""
+        """The message shown above the list ("" for none)."""
+        return self.banner.message
 
     def _update_buttons(self) -> None:
         item = self.selected_file()
