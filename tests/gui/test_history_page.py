@@ -85,7 +85,8 @@ def test_lists_the_templates_jobs_with_totals_and_shows_the_summary(ctx, page, q
     assert cell(page, first, JobsModel.ERRORS) == f"{open_errors:,}"
     assert cell(page, second, JobsModel.STATE) == "Scanned" and cell(page, second, JobsModel.INSERTED) == "—"
     started = cell(page, first, JobsModel.STARTED)
-    assert started and "T" not in started and "Z" not in started     # local time, for people
+    assert started and "T" not in started.split(" · ")[0] and "Z" not in started     # local time, for people
+    assert started.endswith(f" · {ctx.journal.job(first).run_by}")                 # who ran it
 
     # the newest job is selected first; pick the synced one
     assert page.current is not None and page.current.id == second

@@ -176,7 +176,7 @@ def summarize(journal: Journal, job: JobRow) -> JobSummary:
 class JobsModel(RowsTableModel[JobSummary]):
     """Past jobs of a template, newest first, one row each."""
 
-    HEADERS = ("Job", "Started", "Source → Target", "State", "Last run", "Inserted", "Updated", "Existing",
+    HEADERS = ("Job", "Started · by", "Source → Target", "State", "Last run", "Inserted", "Updated", "Existing",
                "Errors", "Note")
     JOB, STARTED, ORGS, STATE, LAST_RUN, INSERTED, UPDATED, EXISTING, ERRORS, NOTE = range(10)
     NUMBERS = {INSERTED: "inserted", UPDATED: "updated", EXISTING: "existing", ERRORS: "errors"}
@@ -236,7 +236,9 @@ class JobsModel(RowsTableModel[JobSummary]):
             return bold_font()
         if role == _Tip:
             if column == self.STARTED:
-                return f"Created {local_time(job.created, seconds=True)}, last change {local_time(job.updated, seconds=True)}"
+                who = f" by {job.run_by}" if job.run_by else ""
+                return (f"Created {local_time(job.created, seconds=True)}{who}, "
+                        f"last change {local_time(job.updated, seconds=True)}")
             if column == self.ORGS:
                 return f"From {job.source.alias} ({job.source.org_id}) to {job.target.alias} ({job.target.org_id})"
             if column == self.NOTE and summary.note:
@@ -252,7 +254,7 @@ class JobsModel(RowsTableModel[JobSummary]):
         if column == self.JOB:
             return f"#{job.id}"
         if column == self.STARTED:
-            return local_time(job.created)
+            return local_time(job.created) + (f" · {job.run_by}" if job.run_by else "")
         if column == self.ORGS:
             return f"{job.source.alias} → {job.target.alias}"
         if column == self.STATE:
