@@ -177,8 +177,7 @@ class SyncEngine:
                 self.journal.set_object_counts(run_id, name, counts[name])
             self.journal.set_plan(job_id, plan.as_json())
         except TemplateError as exc:
-            self.journal.finish_run(run_id, FAILED)
-            self._state(job_id, "Not Started", FAILED, str(exc))
+            self._end(job_id, run_id, "scan", "Not Started", FAILED, {}, str(exc))
             raise EngineError(str(exc)) from None
         except Exception as exc:
             logger.exception("scan of job %s failed", job_id)
@@ -255,8 +254,7 @@ class SyncEngine:
         except _Stop as stop:
             return self._end(job_id, run_id, kind, "Aborted", ABORTED, run.counts, stop.message)
         except TemplateError as exc:
-            self.journal.finish_run(run_id, FAILED)
-            self._state(job_id, "Aborted", FAILED, str(exc))
+            self._end(job_id, run_id, kind, "Aborted", FAILED, run.counts, str(exc))
             raise EngineError(str(exc)) from None
         except Exception as exc:
             logger.exception("sync of job %s failed", job_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,4 +19,23 @@ def pair(sandbox_factory: Any, tmp_path: Path) -> Iterator[Pair]:
     try:
         yield Pair(server, journal, org_client(server, "src"), org_client(server, "tgt"))
     finally:
+        journal.close()
+
+
+MakePair = Callable[..., Pair]
+
+
+@pytest.fixture
+def make_pair(sandbox_factory: Any, tmp_path: Path) -> Iterator[MakePair]:
+    """Two orgs from any seeds (names or Seed objects) on a fresh server, with a journal."""
+    journals: list[Journal] = []
+
+    def make(source: Any = "empty", target: Any = "empty") -> Pair:
+        server = sandbox_factory({"src": source, "tgt": target})
+        journal = Journal(tmp_path / f"journal{len(journals)}.sqlite3")
+        journals.append(journal)
+        return Pair(server, journal, org_client(server, "src"), org_client(server, "tgt"))
+
+    yield make
+    for journal in journals:
         journal.close()

@@ -30,19 +30,6 @@ class Crash(BaseException):
     """Stands for the process dying: nothing may catch it."""
 
 
-@pytest.fixture
-def make_pair(sandbox_factory: Any, tmp_path: Path) -> Iterator[MakePair]:
-    journals: list[Journal] = []
-
-    def make(source: str | Seed = "empty", target: str | Seed = "empty") -> Pair:
-        server = sandbox_factory({"src": source, "tgt": target})
-        journal = Journal(tmp_path / f"journal{len(journals)}.sqlite3")
-        journals.append(journal)
-        return Pair(server, journal, org_client(server, "src"), org_client(server, "tgt"))
-
-    yield make
-    for journal in journals:
-        journal.close()
 
 
 def target_with_automation(*, production: bool = False) -> Seed:

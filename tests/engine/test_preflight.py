@@ -24,20 +24,6 @@ from isyncsf_desktop.sandbox.seeds import Seed, build_seed
 MakePair = Callable[..., Pair]
 
 
-@pytest.fixture
-def make_pair(sandbox_factory: Any, tmp_path: Path) -> Iterator[MakePair]:
-    """Two orgs from any seeds (names or Seed objects) on a fresh server, with a journal."""
-    journals = []
-
-    def make(source: str | Seed = "empty", target: str | Seed = "empty") -> Pair:
-        server = sandbox_factory({"src": source, "tgt": target})
-        journal = Journal(tmp_path / f"journal{len(journals)}.sqlite3")
-        journals.append(journal)
-        return Pair(server, journal, org_client(server, "src"), org_client(server, "tgt"))
-
-    yield make
-    for journal in journals:
-        journal.close()
 
 
 def template(objects: list[dict], **options: Any) -> dict:
