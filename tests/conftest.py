@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,21 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("ISYNCSF_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def fail_on_unexpected_warnings(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """A test that makes the app log a warning or an error fails, unless it says it expects one
+    (``@pytest.mark.expect_log``): warnings in the log are problems a user would see."""
+    caplog.set_level(logging.WARNING, logger="isyncsf_desktop")
+    yield
+    if request.node.get_closest_marker("expect_log"):
+        return
+    unexpected = [r for r in caplog.get_records("call")
+                  if r.levelno >= logging.WARNING and r.name.startswith("isyncsf_desktop")]
+    if unexpected:
+        lines = "\n".join(f"{r.levelname} {r.name}: {r.getMessage()}" for r in unexpected[:5])
+        pytest.fail(f"unexpected log records (mark the test expect_log if they are the point):\n{lines}")
 
 
 @pytest.fixture(autouse=True)

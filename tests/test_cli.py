@@ -125,6 +125,7 @@ def test_bad_template_exits_2(orgs, tmp_path, capsys):
     assert code == 2 and "Nope__c is not a field of Account" in err
 
 
+@pytest.mark.expect_log
 def test_a_failed_job_exits_1(orgs, template_file, capsys):
     orgs.faults("target").update(http_503=1000)
     code, out, _ = run(capsys, "sync", "--source", "source", "--target", "target", "--template", str(template_file),

@@ -189,6 +189,7 @@ def test_automation_restore_after_a_run_that_died(demo, capsys):
     assert code == 0 and "still switched off" not in err
 
 
+@pytest.mark.expect_log
 def test_automation_restore_json_reports_what_the_org_refused(demo, capsys):
     from isyncsf_desktop.salesforce.registry import OrgRegistry
 

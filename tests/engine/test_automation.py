@@ -285,6 +285,7 @@ def test_production_refuses_triggers_and_the_guard_says_so(make_pair: MakePair) 
     assert (missing.status, missing.ok) == ("not found", False)
 
 
+@pytest.mark.expect_log
 def test_a_refused_restore_is_reported_and_kept_for_the_next_start(make_pair: MakePair) -> None:
     pair = make_pair("empty", target_with_automation())
     target = pair.target

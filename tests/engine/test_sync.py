@@ -314,6 +314,7 @@ def test_crash_mid_run_then_resume_and_rollback(pair, tmp_path):
     assert rolled.totals.deleted == 40 and pair.rows("tgt", "SELECT Id FROM Account") == []
 
 
+@pytest.mark.expect_log
 def test_dropped_connection_after_commit_creates_no_duplicates(pair):
     pair.insert("src", "Account", [{"Name": f"A{i}", "External_Id__c": f"E{i}"} for i in range(6)])
     pair.server.faults("tgt").update(drop_after_commit=1)

@@ -205,6 +205,7 @@ def test_export_csv_of_one_object_and_of_all(ctx, synced, viewer, qtbot, tmp_pat
     qtbot.waitUntil(lambda: not ctx.tasks.busy)
 
 
+@pytest.mark.expect_log
 def test_export_cancelled_or_failing(ctx, synced, viewer, qtbot, tmp_path):
     viewer.set_job(synced)
     viewer.ask_save_path = lambda parent, title, default: ""

@@ -69,6 +69,7 @@ def run_and_wait(qtbot, page, button) -> object:
     return finished.args[0]
 
 
+@pytest.mark.expect_log
 def test_a_whole_sync_from_the_execute_tab(setup, qtbot, tmp_path):
     server, ctx, page, path = setup
     accounts_before = count(server, "SELECT COUNT() FROM Account")
@@ -211,7 +212,7 @@ def test_closing_the_window_during_a_sync_aborts_cleanly(sandbox_factory, tmp_pa
     ctx.set_source("source")
     with qtbot.waitSignal(page.plan_ready, timeout=30_000):
         ctx.set_target("target")
-    server.faults("target").update(latency=0.05)
+    server.faults("target").update(latency=0.3)   # ~40 batches: the run is still going when we close
     asked = []
     monkeypatch.setattr(QMessageBox, "question",
                         lambda parent, title, *a, **k: asked.append(title) or QMessageBox.StandardButton.Yes)

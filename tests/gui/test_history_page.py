@@ -200,6 +200,7 @@ def test_rollback_restores_the_target_org(ctx, page, qtbot, answers):
     assert ctx.journal.job(job_id).state == "Rollback Completed"
 
 
+@pytest.mark.expect_log
 def test_rollback_that_cannot_run_reports_why(ctx, page, qtbot, answers):
     engine = ctx.engine("source", "target")
     job_id = engine.create_job(DEMO)

@@ -195,6 +195,7 @@ def test_connect_new_org_with_a_token_from_the_selector(qtbot: Any, ctx: AppCont
     wait_idle(qtbot, ctx)
 
 
+@pytest.mark.expect_log
 def test_a_refused_token_keeps_the_dialog_open_with_the_reason(qtbot: Any, ctx: AppContext,
                                                                demo_server: Any) -> None:
     connect = ConnectOrgDialog(ctx, None, way=WAY_TOKEN)
@@ -261,6 +262,7 @@ def test_browser_login_from_the_connect_dialog(qtbot: Any, ctx: AppContext, sand
     wait_idle(qtbot, ctx)
 
 
+@pytest.mark.expect_log
 def test_cancelling_a_waiting_browser_login(qtbot: Any, ctx: AppContext, sandbox_factory: Any) -> None:
     server = sandbox_factory({"uat": "empty"})
     opened: list[str] = []
@@ -332,6 +334,7 @@ def test_import_from_the_salesforce_cli(qtbot: Any, ctx: AppContext, sandbox_fac
     wait_idle(qtbot, ctx)
 
 
+@pytest.mark.expect_log
 def test_cli_not_installed_is_said_clearly(qtbot: Any, ctx: AppContext, tmp_path: Path) -> None:
     connect = ConnectOrgDialog(ctx, None, way=WAY_CLI, sf_executable=str(tmp_path / "no" / "sf"))
     qtbot.addWidget(connect)

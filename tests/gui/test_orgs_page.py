@@ -76,6 +76,7 @@ def test_last_used_is_shown_relative() -> None:
     assert format_last_used("2024-01-01T12:00:00+00:00", now)[0] == "2024-01-01"
 
 
+@pytest.mark.expect_log
 def test_an_unreadable_registry_is_reported(qtbot: Any, ctx: AppContext) -> None:
     ctx.registry.path.write_text("{broken", encoding="utf-8")
     with qtbot.waitSignal(ctx.message) as message:
@@ -86,6 +87,7 @@ def test_an_unreadable_registry_is_reported(qtbot: Any, ctx: AppContext) -> None
     assert model.rowCount() == 0
 
 
+@pytest.mark.expect_log
 def test_keyring_without_a_backend_is_shown(qtbot: Any, ctx: AppContext) -> None:
     keyring.set_keyring(fail.Keyring())
     page = OrgsPage(ctx)
@@ -129,6 +131,7 @@ def test_test_connection_shows_user_type_and_api_usage(qtbot: Any, ctx: AppConte
     assert "demo-target" in page.details_box.title()
 
 
+@pytest.mark.expect_log
 def test_a_failed_test_says_why(qtbot: Any, ctx: AppContext) -> None:
     page = show_page(qtbot, ctx)
     page.select_alias("acme-uat")
@@ -178,6 +181,7 @@ def test_rename_with_f2_moves_secrets_and_the_execute_choice(qtbot: Any, ctx: Ap
     assert page.checker.status("acme-qa").state == UNREACHABLE      # its status moved too
 
 
+@pytest.mark.expect_log
 def test_a_bad_new_alias_is_refused_with_a_message(qtbot: Any, ctx: AppContext,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(QInputDialog, "getText", lambda *args, **kwargs: ("demo-target", True))

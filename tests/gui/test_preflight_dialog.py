@@ -200,6 +200,7 @@ def test_where_text_leaves_out_the_object_shown_beside_it():
                                                                     "OwnerId · a@b.test"]
 
 
+@pytest.mark.expect_log
 def test_a_check_that_cannot_run_says_why_and_can_run_again(demo, qtbot, messages):
     ctx, server = demo
     server.faults("target").update(request_limit_exceeded=1000)      # the target org refuses every call
@@ -219,6 +220,7 @@ def test_a_check_that_cannot_run_says_why_and_can_run_again(demo, qtbot, message
 
 
 # ------------------------------------------------------------------------------------------ export
+@pytest.mark.expect_log
 def test_export_csv_writes_every_finding(demo, qtbot, tmp_path, monkeypatch):
     ctx, _ = demo
     dialog = open_dialog(ctx, qtbot)
@@ -291,6 +293,7 @@ def test_enable_disabled_metadata_confirms_activates_and_checks_again(demo, qtbo
     assert automation_rows(dialog)["Opportunity_Default_Next_Step"].text(3) == "Active"
 
 
+@pytest.mark.expect_log
 def test_a_production_target_refuses_triggers_and_the_dialog_says_so(make_ctx, qtbot, questions):
     ctx, _ = make_ctx(make_production(build_seed("demo-target")))
     dialog = open_dialog(ctx, qtbot)
@@ -458,6 +461,7 @@ def test_start_up_offers_to_switch_back_on_what_a_crashed_run_left_off(demo, qtb
     assert len(asked) == 1
 
 
+@pytest.mark.expect_log
 def test_not_now_and_forget(demo, qtbot, asked, questions, messages):
     ctx, _ = demo
     org_id = crash_with_the_rule_off(ctx)
@@ -480,6 +484,7 @@ def test_not_now_and_forget(demo, qtbot, asked, questions, messages):
     assert len(asked) == 3
 
 
+@pytest.mark.expect_log
 def test_an_org_no_longer_registered_is_named_and_left_pending(demo, qtbot, asked, messages):
     ctx, _ = demo
     org_id = crash_with_the_rule_off(ctx)
@@ -492,6 +497,7 @@ def test_an_org_no_longer_registered_is_named_and_left_pending(demo, qtbot, aske
     assert any(level == "warning" and org_id in text for level, text in messages)
 
 
+@pytest.mark.expect_log
 def test_a_restore_the_org_refuses_stays_pending(demo, qtbot, asked, messages):
     ctx, server = demo
     org_id = crash_with_the_rule_off(ctx)

@@ -349,6 +349,7 @@ def test_fields_search_and_select_shown(page: TemplatesPage, qtbot: Any) -> None
     assert editor.lines_model.index(0, editor.lines_model.FIELDS).data() == "all"
 
 
+@pytest.mark.expect_log
 def test_unreachable_source_org_is_reported(page: TemplatesPage, ctx: AppContext, qtbot: Any) -> None:
     from isyncsf_desktop.salesforce import secrets
 

@@ -302,6 +302,7 @@ def test_secrets_round_trip_in_the_configured_keyring(memory_keyring: MemoryKeyr
     assert usable and "MemoryKeyring" in text
 
 
+@pytest.mark.expect_log
 @pytest.mark.parametrize("backend", [fail.Keyring(), null.Keyring()], ids=["fail", "null"])
 def test_no_keyring_falls_back_to_memory_with_one_warning(backend: keyring.backend.KeyringBackend,
                                                           caplog: pytest.LogCaptureFixture) -> None:
@@ -339,6 +340,7 @@ class _BrokenKeyring(keyring.backend.KeyringBackend):
         raise keyring.errors.KeyringLocked("the keyring is locked")
 
 
+@pytest.mark.expect_log
 def test_keyring_that_raises_falls_back_to_memory(caplog: pytest.LogCaptureFixture) -> None:
     keyring.set_keyring(_BrokenKeyring())
     assert secrets.keyring_status()[0]
@@ -353,6 +355,7 @@ def test_keyring_that_raises_falls_back_to_memory(caplog: pytest.LogCaptureFixtu
     assert secrets.keyring_status()[0] is False
 
 
+@pytest.mark.expect_log
 def test_registry_works_without_a_keyring(caplog: pytest.LogCaptureFixture) -> None:
     keyring.set_keyring(fail.Keyring())
     registry = OrgRegistry()
