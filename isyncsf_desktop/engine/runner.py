@@ -836,8 +836,9 @@ class _Run:
                     updates.append(_Pending(record, item.target_id, changed, {f: current.get(f) for f in changed}))
             if outcomes:
                 self._flush(name, outcomes)
+            inserted_now = {o.target_id for o in self.journal.records(self.job_id, name, ["inserted"])} \
+                if updates and self.template.versioning else set()
             for chunk in _chunks(updates, self.batch):
-                inserted_now = {o.target_id for o in self.journal.records(self.job_id, name, ["inserted"])}
                 if self.template.versioning:
                     self.journal.save_versions(self.job_id, self.run_id, name, {
                         p.target_id: p.prior or {} for p in chunk if p.target_id and p.target_id not in inserted_now})

@@ -78,12 +78,14 @@ class AppContext(QObject):
         template = load_template(path)
         self.template, self.template_path = template, Path(path)
         self.settings.setValue("template/last", str(path))
+        before = (self._source, self._target)
         if template.source and template.source in self.registry and not self._source:
             self._source = template.source
         if template.target and template.target in self.registry and not self._target:
             self._target = template.target
         self.template_changed.emit()
-        self.selection_changed.emit()
+        if (self._source, self._target) != before:
+            self.selection_changed.emit()
         return template
 
     def reopen_last_template(self) -> Template | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -47,3 +48,8 @@ def make_id(prefix: str, pod: str, counter: int) -> str:
         digits.append(_BASE62[rem])
     body = prefix + pod + "".join(reversed(digits))
     return body + checksum(body)
+
+
+def random_pod() -> str:
+    """Two id characters that tell one org's records apart from another org's."""
+    return secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") + secrets.choice("0123456789")

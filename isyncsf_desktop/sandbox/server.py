@@ -14,7 +14,6 @@ import ipaddress
 import json
 import logging
 import os
-import secrets
 import signal
 import ssl
 import threading
@@ -26,6 +25,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .app import SandboxApp
 from .faults import Faults
+from .ids import random_pod
 from .seeds import SEED_NAMES, Seed, build_seed
 from .store import OrgStore
 
@@ -71,11 +71,6 @@ def _load_ca(data_dir: Path) -> trustme.CA:
     os.chmod(key_path, 0o600)
     cert_path.write_bytes(ca.cert_pem.bytes())
     return ca
-
-
-def _random_pod() -> str:
-    """The two id characters that tell this org's records apart from another org's."""
-    return secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") + secrets.choice("0123456789")
 
 
 def parse_org_specs(specs: list[str]) -> dict[str, str]:
@@ -144,7 +139,7 @@ class SandboxServer:
                 store.close()
                 raise SandboxError(str(exc)) from None
             used = {other.meta("pod") for other in self.stores.values()}
-            pod = next(p for p in (_random_pod() for _ in range(1000)) if p not in used)
+            pod = next(p for p in (random_pod() for _ in range(1000)) if p not in used)
             store.initialise(seed_obj, pod=pod)
             logger.info("created sandbox org %s from seed %s", alias, seed_obj.name)
         return store

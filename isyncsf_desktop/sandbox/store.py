@@ -110,10 +110,6 @@ class DmlResult:
         return out
 
 
-class _Rollback(Exception):
-    """Internal: unwind a savepoint."""
-
-
 class OrgStore:
     """A sandbox org backed by one SQLite file; thread-safe (one lock per org)."""
 
@@ -145,7 +141,7 @@ class OrgStore:
 
         if self.initialised:
             raise RuntimeError(f"{self.path} already holds an org")
-        pod = pod or (secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") + secrets.choice("0123456789"))
+        pod = pod or ids.random_pod()
         schema = load_schema(seed.schema_document)
         with self.transaction():
             self._set_meta("schema", seed.schema_document)
@@ -564,9 +560,6 @@ class OrgStore:
                 return row["Id"]
         return None
 
-    def _savepoint(self) -> contextlib.AbstractContextManager[None]:
-        return self.transaction()
-
     def create(self, object_name: str, values: dict[str, Any]) -> str:
         """Insert one record; returns its id or raises RecordError. Call inside a transaction."""
         obj = self.schema.object(object_name)
@@ -693,7 +686,7 @@ class OrgStore:
                                      "Record rolled back because not all records were valid and the request was "
                                      "using AllOrNone header", [])
                 results = [r if not r.success else DmlResult(None, False, [rolled]) for r in results]
-                raise _AllOrNoneFailed(results)
+                raise AllOrNoneFailed(results)
         return results
 
     # ----------------------------------------------------------------- automation metadata (Tooling)
@@ -754,10 +747,10 @@ class OrgStore:
             self._put(object_name, row)
 
 
-class _AllOrNoneFailed(Exception):
+class AllOrNoneFailed(Exception):
+    """An allOrNone request had a failing record: every result, for the answer; nothing was kept."""
+
     def __init__(self, results: list[DmlResult]):
         super().__init__("allOrNone request rolled back")
         self.results = results
 
-
-AllOrNoneFailed = _AllOrNoneFailed
