@@ -216,8 +216,8 @@ def test_closing_the_window_during_a_sync_aborts_cleanly(sandbox_factory, tmp_pa
     asked = []
     monkeypatch.setattr(QMessageBox, "question",
                         lambda parent, title, *a, **k: asked.append(title) or QMessageBox.StandardButton.Yes)
-    with qtbot.waitSignal(ctx.tasks.busy_changed, timeout=10_000):
-        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    assert page.is_running()
     qtbot.waitUntil(lambda: page.job is not None, timeout=30_000)
     job_id = page.job.id
     assert window.close()            # asks, aborts, waits for the pool, closes the journal
