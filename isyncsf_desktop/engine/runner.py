@@ -260,7 +260,23 @@ class SyncEngine:
             logger.exception("sync of job %s failed", job_id)
             message = f"the sync failed: {exc}"
             return self._end(job_id, run_id, kind, "Aborted", FAILED, run.counts, message)
+        missing = self._never_processed(job_id, run_id, plan, kind)
+        if missing:   # a retry after an abort: the objects the aborted run never reached are still to do
+            return self._end(job_id, run_id, kind, "Aborted", COMPLETED, run.counts,
+                             f"{kind} finished, but {', '.join(missing)} "
+                             f"{'was' if len(missing) == 1 else 'were'} never processed: Start ReSync to process "
+                             f"{'it' if len(missing) == 1 else 'them'}")
         return self._end(job_id, run_id, kind, "Synced", COMPLETED, run.counts)
+
+    def _never_processed(self, job_id: int, run_id: int, plan: Plan, kind: str) -> list[str]:
+        """For a retry: the objects of the plan that no sync or resync run of the job has completed. A job is
+        Synced only when every object was processed, and a retry, which re-sends failed records only,
+        completes no object by itself (a sync or resync that ends without a stop processed them all)."""
+        if kind != "retry":
+            return []
+        done = {name for run in self.journal.runs(job_id) if run.kind in ("sync", "resync") and run.id != run_id
+                for name, oc in run.counts.items() if oc.status == "Completed"}
+        return [name for name in plan.order if name not in done]
 
     @contextlib.contextmanager
     def _automation_switched_off(self, job_id: int, template: Template) -> Iterator[None]:

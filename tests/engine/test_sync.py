@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from isyncsf_desktop.engine.events import BatchDone, CancelToken, ObjectStarted, RecordFailed, StateChanged
+from isyncsf_desktop.engine.events import (BatchDone, CancelToken, ObjectFinished, ObjectStarted, RecordFailed,
+                                           StateChanged)
 from isyncsf_desktop.engine.export import export_errors_csv
 from isyncsf_desktop.engine.journal import Journal
 from isyncsf_desktop.engine.runner import EngineError
@@ -281,6 +282,38 @@ def test_abort_mid_run_keeps_what_was_committed(pair):
     assert pair.journal.job(job_id).state == "Aborted"
     states = [e.state for e in pair.events if isinstance(e, StateChanged)]
     assert states[-1] == "Aborted" and "Sync In Progress" in states
+
+
+def test_retry_after_an_abort_is_not_synced_while_an_object_was_never_processed(pair):
+    """Synced means every object was processed: a retry of an aborted job's failed records leaves the job
+    Aborted while an object the aborted run never reached is still to do; a re-sync then completes it."""
+    pair.insert("src", "Account", [{"Name": f"A{i}", "External_Id__c": f"E{i}"} for i in range(6)])
+    pair.insert("src", "Contact", [{"LastName": f"C{i}", "Email": f"c{i}@x.test"} for i in range(4)])
+    rule = add_rule(pair, "Account", "No_A1", "Name = 'A1'", "no A1")
+    cancel = CancelToken()
+
+    def abort_after_accounts(event):
+        if isinstance(event, ObjectFinished) and event.object == "Account":
+            cancel.cancel()
+
+    engine, job_id, result = run_sync(pair, template([
+        {"object": "Account", "fields": ["Name", "External_Id__c"]},
+        {"object": "Contact", "fields": ["LastName", "Email"], "match_by": ["Email"]}]),
+        observer=abort_after_accounts, cancel=cancel)
+    assert result.state == "Aborted" and "Contact" not in result.objects
+    full = pair.target.sf.toolingexecute(f"sobjects/ValidationRule/{rule}")
+    pair.target.sf.toolingexecute(f"sobjects/ValidationRule/{rule}", method="PATCH",
+                                  data={"Metadata": {**full["Metadata"], "active": False}})
+    engine.cancel = CancelToken()
+    retried = engine.retry(job_id)
+    assert retried.totals.inserted == 1 and retried.status == "Completed"
+    assert retried.state == "Aborted" and pair.journal.job(job_id).state == "Aborted"
+    assert "Contact was never processed" in retried.message and "ReSync" in retried.message
+    assert pair.rows("tgt", "SELECT Id FROM Contact") == []
+    resynced = engine.resync(job_id)
+    assert resynced.state == "Synced" and resynced.totals.inserted == 4
+    again = engine.retry(job_id)        # nothing failed any more, and every object was processed
+    assert again.state == "Synced"
 
 
 class Crash(BaseException):
