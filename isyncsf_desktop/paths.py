@@ -6,8 +6,11 @@ live under that folder. Otherwise platformdirs gives the usual per-user folders 
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import tempfile
+from importlib import resources
 from pathlib import Path
 
 import platformdirs
@@ -23,8 +26,23 @@ def _home() -> Path | None:
 
 
 def _ensure(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
+    """Create ``path`` if needed; the app's own folders are private to the user (0700 on POSIX):
+    the journal holds the prior values of every record the app updated."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private(path)
     return path
+
+
+def make_private(path: Path) -> None:
+    """Owner-only access on POSIX (0700 for a folder, 0600 for a file); a no-op elsewhere."""
+    if os.name != "posix":
+        return
+    wanted = 0o700 if path.is_dir() else 0o600
+    try:
+        if path.stat().st_mode & 0o777 != wanted:
+            os.chmod(path, wanted)
+    except OSError as exc:  # a folder the user pointed ISYNCSF_HOME at and doesn't own: say so, go on
+        logging.getLogger(__name__).info("cannot make %s private: %s", path, exc)
 
 
 def data_dir() -> Path:
@@ -40,6 +58,7 @@ def config_dir() -> Path:
 
 
 def log_dir() -> Path:
+    """Where the rotating log files live (the platform's per-user log folder)."""
     home = _home()
     return _ensure(home / "logs" if home else Path(platformdirs.user_log_dir(APP_NAME, APP_AUTHOR)))
 
@@ -60,6 +79,28 @@ def journal_path() -> Path:
 
 def templates_dir() -> Path:
     return _ensure(data_dir() / "templates")
+
+
+def log_file() -> Path:
+    """The current log file (older ones sit beside it as ``isyncsf.log.1``, ``.2``, …)."""
+    return log_dir() / "isyncsf.log"
+
+
+def is_frozen() -> bool:
+    """True in the app built by PyInstaller (``build.spec``), False when installed with pip."""
+    return bool(getattr(sys, "frozen", False))
+
+
+def package_data(*parts: str) -> Path:
+    """A data file shipped inside the package, e.g. ``package_data("data", "icons", "isyncsf.svg")``.
+
+    The same call works pip-installed (site-packages or an editable checkout) and frozen (the
+    files sit under the bundle's ``_internal/isyncsf_desktop/``, where ``build.spec`` puts them).
+    """
+    path = Path(str(resources.files("isyncsf_desktop").joinpath(*parts)))
+    if not path.exists():  # pragma: no cover - a broken install or build; say which file is missing
+        raise FileNotFoundError(f"{'/'.join(parts)} is missing from the installed app ({path})")
+    return path
 
 
 def atomic_write_text(path: Path, text: str, encoding: str = "utf-8") -> None:

@@ -15,6 +15,9 @@ from .journal import ObjectCounts
 
 # Run status as the Execute tab shows it.
 INITIALIZING, EXECUTING, COMPLETED, ABORTED, FAILED = "Initializing", "Executing", "Completed", "Aborted", "Failed"
+PAUSED = "Paused"
+"""The run stopped on its own before an org's API requests ran out (or after they did); the job is
+Aborted with a message that says how to continue, and a ReSync continues it without loss."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ class Event:
 @dataclass(frozen=True)
 class StateChanged(Event):
     state: str                 # one of journal.JOB_STATES
-    status: str                # Initializing | Executing | Completed | Aborted | Failed
+    status: str                # Initializing | Executing | Completed | Aborted | Paused | Failed
     message: str | None = None
 
 

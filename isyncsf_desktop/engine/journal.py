@@ -18,6 +18,7 @@ from __future__ import annotations
 import getpass
 import json
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +28,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from ..paths import make_private
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ RECORD_STATUSES: tuple[str, ...] = (
     "rolled_back",
     "restored",
     "rollback_failed",
+    "deleting",     # about to be deleted by a rollback: written before the delete goes out
 )
 SUCCESS_STATUSES: tuple[str, ...] = ("inserted", "updated", "existing", "rolled_back", "restored")
 """Outcomes that resolve earlier open errors of the same record."""
@@ -60,9 +64,9 @@ MAPPED_STATUSES: tuple[str, ...] = ("inserted", "updated", "existing")
 """Outcomes that put the source->target pair into the id map."""
 PHASES: tuple[str, ...] = ("sync", "deferred", "retry", "rollback")
 RUN_KINDS: tuple[str, ...] = ("scan", "sync", "resync", "retry", "rollback")
-RUN_STATUSES: tuple[str, ...] = ("Initializing", "Executing", "Completed", "Aborted", "Failed")
+RUN_STATUSES: tuple[str, ...] = ("Initializing", "Executing", "Completed", "Aborted", "Paused", "Failed")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _COUNT_FIELDS: tuple[str, ...] = (
     "total",
@@ -158,6 +162,8 @@ class Outcome:
     status: str
     error: ErrorInfo | None = None
     phase: str = "sync"
+    match_key: tuple[Any, ...] | None = None
+    """For ``sending``: the key the target record will be found by if the answer is lost."""
 
 
 @dataclass
@@ -360,6 +366,8 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
 _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: lambda conn: _run_script(conn, _SCHEMA_V1),
     2: lambda conn: conn.execute("ALTER TABLE jobs ADD COLUMN run_by TEXT"),   # who ran it (History)
+    # the match key of a record written ahead of its create batch: how a lost answer is found again
+    3: lambda conn: conn.execute("ALTER TABLE records ADD COLUMN match_key TEXT"),
 }
 
 _JOB_COLUMNS = (
@@ -368,10 +376,11 @@ _JOB_COLUMNS = (
 )
 
 _RECORD_UPSERT_BY_SOURCE = """
-INSERT INTO records (job_id, object, source_id, target_id, status, run_id, updated, created)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO records (job_id, object, source_id, target_id, status, run_id, updated, created, match_key)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (job_id, object, source_id) WHERE source_id IS NOT NULL DO UPDATE SET
     target_id = COALESCE(excluded.target_id, records.target_id),
+    match_key = COALESCE(excluded.match_key, records.match_key),
     status = CASE WHEN records.status = 'inserted' AND excluded.status IN ('updated', 'existing')
                   THEN 'inserted' ELSE excluded.status END,
     run_id = excluded.run_id,
@@ -436,7 +445,12 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Prior values of every updated record live here: owner-only, like the org list.
+        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+        for path in (self.path.parent, self.path, *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm"))):
+            if path.exists():
+                make_private(path)
         self._conn: sqlite3.Connection | None = sqlite3.connect(
             str(self.path), check_same_thread=False, isolation_level=None, timeout=10.0
         )
@@ -776,8 +790,9 @@ class Journal:
         obj, source_id, target_id, status = outcome.object, outcome.source_id, outcome.target_id, outcome.status
         created = 1 if status == "inserted" else 0
         if source_id is not None:
+            key = _dumps(list(outcome.match_key)) if outcome.match_key is not None else None
             conn.execute(_RECORD_UPSERT_BY_SOURCE,
-                         (job_id, obj, source_id, target_id, status, run_id, now, created))
+                         (job_id, obj, source_id, target_id, status, run_id, now, created, key))
             if outcome.error is not None or status in SUCCESS_STATUSES:
                 conn.execute(_ERRORS_RESOLVE_BY_SOURCE, (job_id, obj, source_id))
         elif target_id is not None:
@@ -832,6 +847,35 @@ class Journal:
             self._require_job(job_id)
             return {row[0] for row in self._db.execute(sql, params)}
 
+    def in_flight(self, job_id: int, object_name: str | None = None) -> dict[str, dict[str, tuple[Any, ...] | None]]:
+        """Records written ahead of a create batch whose answer never came back (a crash, a kill):
+        object -> source id -> the match key the engine would find the created record by."""
+        sql = "SELECT object, source_id, match_key FROM records WHERE job_id = ? AND status = 'sending'"
+        params: list[Any] = [job_id]
+        if object_name is not None:
+            sql += " AND object = ?"
+            params.append(object_name)
+        result: dict[str, dict[str, tuple[Any, ...] | None]] = {}
+        with self._lock:
+            self._require_job(job_id)
+            for obj, source_id, key in self._db.execute(sql + " ORDER BY id", params):
+                result.setdefault(obj, {})[source_id] = tuple(json.loads(key)) if key is not None else None
+        return result
+
+    def known_target_ids(self, job_id: int, object_name: str) -> set[str]:
+        """Target ids of ``object_name`` this journal already accounts for: this job's records and
+        the id map of the job's two orgs (records other jobs created or matched)."""
+        with self._lock:
+            source_org, target_org = self._db.execute(
+                "SELECT source_org_id, target_org_id FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            ids = {row[0] for row in self._db.execute(
+                "SELECT target_id FROM records WHERE job_id = ? AND object = ? AND target_id IS NOT NULL",
+                (job_id, object_name))}
+            ids.update(row[0] for row in self._db.execute(
+                "SELECT target_id FROM id_map WHERE source_org_id = ? AND target_org_id = ? AND object = ?",
+                (source_org, target_org, object_name)))
+        return ids
+
     def rollback_counts(self, job_id: int) -> tuple[int, int]:
         """(records a rollback would delete, records it would restore), counted in SQL.
 
@@ -840,8 +884,8 @@ class Journal:
         with self._lock:
             self._require_job(job_id)
             to_delete = self._db.execute(
-                "SELECT COUNT(*) FROM records WHERE job_id = ? AND created = 1 AND target_id IS NOT NULL"
-                " AND status != 'rolled_back'", (job_id,)).fetchone()[0]
+                "SELECT COUNT(*) FROM records WHERE job_id = ? AND ((created = 1 AND target_id IS NOT NULL"
+                " AND status != 'rolled_back') OR status = 'sending')", (job_id,)).fetchone()[0]
             to_restore = self._db.execute(
                 "SELECT COUNT(*) FROM versions v WHERE v.job_id = ? AND NOT EXISTS (SELECT 1 FROM records r"
                 " WHERE r.job_id = v.job_id AND r.target_id = v.target_id AND r.status IN ('restored', 'rolled_back'))",
@@ -903,22 +947,34 @@ class Journal:
     def save_versions(self, job_id: int, run_id: int, object_name: str, versions: dict[str, dict]) -> None:
         """Save the prior field values of target records before they are updated.
 
-        The first version saved for a target record within a job wins: later saves are ignored, so
-        rollback restores the values the record had before the job first touched it.
+        Per field, the first value saved for a target record within a job wins, and fields saved
+        later are added (the second pass sets lookups the first pass did not touch): rollback
+        restores every field the job changed to the value it had before the job first touched it.
         """
         if not versions:
             return
         now = utc_now()
-        rows = [(job_id, target_id, object_name, run_id, _dumps(values), now)
-                for target_id, values in versions.items()]
         with self._write() as conn:
             self._require_job(job_id)
             self._run_job_id(run_id)
+            ids = list(versions)
+            known: dict[str, dict] = {}
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                for target_id, values in conn.execute(
+                        'SELECT target_id, "values" FROM versions WHERE job_id = ? AND target_id IN'
+                        f" ({','.join('?' * len(chunk))})", (job_id, *chunk)):
+                    known[target_id] = json.loads(values)
+            new_rows, merged_rows = [], []
+            for target_id, values in versions.items():
+                if target_id not in known:
+                    new_rows.append((job_id, target_id, object_name, run_id, _dumps(values), now))
+                elif set(values) - set(known[target_id]):
+                    merged_rows.append((_dumps({**values, **known[target_id]}), job_id, target_id))
             conn.executemany(
-                'INSERT OR IGNORE INTO versions (job_id, target_id, object, run_id, "values", created)'
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+                'INSERT INTO versions (job_id, target_id, object, run_id, "values", created)'
+                " VALUES (?, ?, ?, ?, ?, ?)", new_rows)
+            conn.executemany('UPDATE versions SET "values" = ? WHERE job_id = ? AND target_id = ?', merged_rows)
 
     def versions(self, job_id: int) -> dict[str, tuple[str, dict]]:
         """Saved versions of a job: target id -> (object, prior values)."""

@@ -8,6 +8,7 @@ dropped connection never loses what was done, and rollback or retry works after 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections import defaultdict
@@ -16,13 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .automation import AutomationGuard, parse_automation_off
-from .events import (ABORTED, COMPLETED, EXECUTING, FAILED, INITIALIZING, BatchDone, CancelToken, Event, Notice,
+from .events import (ABORTED, COMPLETED, EXECUTING, FAILED, INITIALIZING, PAUSED, BatchDone, CancelToken, Event, Notice,
                      ObjectFinished, ObjectStarted, Observer, RecordFailed, RunResult, StateChanged, add_counts)
 from .journal import ErrorInfo, Journal, JobRow, ObjectCounts, OrgRef, Outcome
+from .lock import TargetBusy, TargetLock
 from .plan import ObjectPlan, Plan, build_plan
 from .template import Template, TemplateError, parse_template
 from .users import SOURCE_USER_SOQL, TARGET_USER_SOQL, match_users
 from .values import match_value, path_value, same
+from ..salesforce.client import ApiLimitExceeded, SessionExpired
 
 logger = logging.getLogger(__name__)
 
@@ -48,18 +51,64 @@ class OrgApi(Protocol):
     def update(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
     def delete(self, ids: list[str]) -> list[dict[str, Any]]: ...
     def user_info(self) -> dict[str, Any]: ...
+    @property
+    def api_usage(self) -> tuple[int, int] | None: ...
 
 
 class EngineError(Exception):
     """The job cannot run (wrong state, bad template, an org refused): a message for the user."""
 
 
-class _Stop(Exception):
-    """Internal: end the run early (abort, or stop at the first error)."""
+class TargetBusyError(EngineError):
+    """Another job is writing to the target org (the message names it)."""
 
-    def __init__(self, message: str):
+
+class _Stop(Exception):
+    """Internal: end the run early (abort, stop at the first error, or pause: ``status``)."""
+
+    def __init__(self, message: str, status: str = ABORTED):
         super().__init__(message)
         self.message = message
+        self.status = status
+
+
+def key_json(key: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+    """A match key as the journal stores it (JSON round trip), so keys compare across runs."""
+    return None if key is None else tuple(json.loads(json.dumps(list(key), default=str)))
+
+
+def target_key(row: dict[str, Any], match_by: list[str]) -> tuple[Any, ...] | None:
+    """The match key of a record as it is on the target (lookups already hold target ids)."""
+    parts = []
+    for path in match_by:
+        value = match_value(path_value(row, path))
+        if value is None:
+            return None
+        parts.append(value)
+    return key_json(tuple(parts))
+
+
+def claim_in_flight(wanted: dict[str, tuple[Any, ...] | None], rows: dict[str, dict[str, Any]],
+                    match_by: list[str], known: set[str]) -> dict[str, str]:
+    """Source id -> target id for records whose create batch went out but whose answer was lost.
+
+    Each was written ahead with the key the org would save it under; any target record with that
+    key that no journal row accounts for was created by that batch (when the batch went out, no
+    target record matched, or the engine would have updated instead). One target record is
+    claimed per source record, so two sources with the same key find two records.
+    """
+    index: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    for target_id, row in rows.items():
+        if target_id not in known:
+            key = target_key(row, match_by)
+            if key is not None:
+                index[key].append(target_id)
+    claimed: dict[str, str] = {}
+    for source_id, key in wanted.items():
+        hits = index.get(key_json(key)) if key is not None else None
+        if hits:
+            claimed[source_id] = hits.pop(0)
+    return claimed
 
 
 @dataclass
@@ -205,9 +254,41 @@ class SyncEngine:
         return RunResult(job_id=job_id, run_id=run_id, kind=kind, state=state, status=status, objects=counts,
                          message=message, api_calls=calls, seconds=round(time.monotonic() - self._started, 3))
 
+    # ------------------------------------------------------------------ one writer per target org
+    @contextlib.contextmanager
+    def _target_locked(self, job_id: int, kind: str) -> Iterator[None]:
+        """Hold the target org's lock for the run, or refuse naming the job that holds it."""
+        folder = self.journal.path.parent / "locks"
+        try:
+            with TargetLock(folder, self.target_ref.org_id, self.target_ref.alias, job_id, kind):
+                yield
+        except TargetBusy as busy:
+            raise TargetBusyError(str(busy)) from None
+
+    def _how_to_continue(self, job_id: int) -> str:
+        return (f"Nothing is lost: continue with Start ReSync (`isyncsf resync {job_id}`), or roll back with "
+                f"Rollback (`isyncsf rollback {job_id}`).")
+
+    def _api_ceiling_check(self, template: Template) -> None:
+        """Pause (between batches) when an org has used its share of the day's API requests."""
+        for side, client in (("target", self.target), ("source", self.source)):
+            usage = getattr(client, "api_usage", None)
+            if not usage or not usage[1]:
+                continue
+            used, limit = usage
+            if used / limit >= template.api_ceiling:
+                raise _Stop(f"paused: the {side} org {client.alias} has used {used:,} of its {limit:,} daily API "
+                            f"requests ({used / limit:.0%}; the ceiling is {template.api_ceiling:.0%}). Continue when "
+                            f"its usage is lower (it counts the last 24 hours) or raise the template's "
+                            f"api_ceiling_percent. {self._how_to_continue(self._job_id)}", PAUSED)
+
     # ------------------------------------------------------------------ sync, resync, retry
     def sync(self, job_id: int) -> RunResult:
         """Scan if needed, then move the records (``Sync In Progress`` → ``Synced``)."""
+        with self._target_locked(job_id, "sync"):
+            return self._sync(job_id)
+
+    def _sync(self, job_id: int) -> RunResult:
         job = self._job(job_id)
         scanned_now = False
         if job.state in ("Not Started",) or not job.plan:
@@ -220,7 +301,15 @@ class SyncEngine:
         return self._run(job_id, "sync", keep_clock=scanned_now)
 
     def resync(self, job_id: int) -> RunResult:
-        """Run again, reprocessing what failed or was skipped, without resending what succeeded."""
+        """Run again, reprocessing what failed or was skipped, without resending what succeeded.
+
+        Records that succeeded earlier are not sent again in the first pass, but they take part in
+        the second pass, so a job interrupted before (or during) it ends with every lookup set.
+        """
+        with self._target_locked(job_id, "resync"):
+            return self._resync(job_id)
+
+    def _resync(self, job_id: int) -> RunResult:
         job = self._job(job_id)
         if job.state in ("Rollback", "Rollback Started", "Rollback Completed"):
             raise EngineError(f"job {job_id} was rolled back; start a new sync instead")
@@ -231,6 +320,10 @@ class SyncEngine:
 
     def retry(self, job_id: int) -> RunResult:
         """Re-send only the records that failed, with their lookups resolved again."""
+        with self._target_locked(job_id, "retry"):
+            return self._retry(job_id)
+
+    def _retry(self, job_id: int) -> RunResult:
         job = self._job(job_id)
         if job.state in ("Rollback", "Rollback Started", "Rollback Completed"):
             raise EngineError(f"job {job_id} was rolled back; nothing to retry")
@@ -252,13 +345,23 @@ class SyncEngine:
             with self._automation_switched_off(job_id, template):
                 run.execute()
         except _Stop as stop:
-            return self._end(job_id, run_id, kind, "Aborted", ABORTED, run.counts, stop.message)
+            return self._end(job_id, run_id, kind, "Aborted", stop.status, run.counts, stop.message)
         except TemplateError as exc:
             self._end(job_id, run_id, kind, "Aborted", FAILED, run.counts, str(exc))
             raise EngineError(str(exc)) from None
+        except ApiLimitExceeded as exc:
+            message = (f"paused: an org's API request limit is used up ({exc.message}). Continue when the org "
+                       f"allows requests again (it counts the last 24 hours). {self._how_to_continue(job_id)}")
+            logger.warning("sync of job %s paused: %s", job_id, exc.message)
+            return self._end(job_id, run_id, kind, "Aborted", PAUSED, run.counts, message)
+        except SessionExpired as exc:
+            message = (f"the sync stopped: an org refused the session ({exc.message}). Log in to it again (Orgs "
+                       f"page, or `isyncsf org login ALIAS`). {self._how_to_continue(job_id)}")
+            logger.warning("sync of job %s stopped: %s", job_id, exc.message)
+            return self._end(job_id, run_id, kind, "Aborted", FAILED, run.counts, message)
         except Exception as exc:
             logger.exception("sync of job %s failed", job_id)
-            message = f"the sync failed: {exc}"
+            message = f"the sync failed: {exc}. {self._how_to_continue(job_id)}"
             return self._end(job_id, run_id, kind, "Aborted", FAILED, run.counts, message)
         missing = self._never_processed(job_id, run_id, plan, kind)
         if missing:   # a retry after an abort: the objects the aborted run never reached are still to do
@@ -298,7 +401,34 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ rollback
     def rollback(self, job_id: int) -> RunResult:
-        """Delete what the job inserted (children first) and restore what it updated."""
+        """Delete what the job inserted (children first) and restore what it updated.
+
+        Records of a create batch whose answer was lost (the process died while it was in flight)
+        are found by the match key written ahead of the batch and deleted too. Each delete batch is
+        written ahead, so a rollback interrupted after the org deleted a batch counts those records
+        as rolled back when it runs again."""
+        with self._target_locked(job_id, "rollback"):
+            return self._rollback(job_id)
+
+    def _reconcile_in_flight(self, job_id: int, run_id: int, plan: Plan | None) -> None:
+        """Give every ``sending`` record the target id the org saved it under, or mark it skipped."""
+        for name, wanted in self.journal.in_flight(job_id).items():
+            oplan = plan.objects.get(name) if plan else None
+            match_by = oplan.match_by if oplan else []
+            claimed: dict[str, str] = {}
+            if match_by and any(key is not None for key in wanted.values()):
+                rows = {r["Id"]: r for r in self.target.query(
+                    f"SELECT {', '.join(sorted({'Id', *match_by}))} FROM {name}")}
+                claimed = claim_in_flight(wanted, rows, match_by, self.journal.known_target_ids(job_id, name))
+            self.journal.record_outcomes(job_id, run_id, [
+                Outcome(name, source_id, claimed.get(source_id), "inserted" if source_id in claimed else "skipped")
+                for source_id in wanted])
+            if claimed:
+                self._emit(Notice, text=f"{len(claimed)} {name} record(s) created by a batch whose answer was lost "
+                                        "were found on the target by their match key and are rolled back too",
+                           level="info")
+
+    def _rollback(self, job_id: int) -> RunResult:
         job = self._job(job_id)
         if job.state in ("Sync In Progress", "Scan In Progress", "Rollback Started") and not job.interrupted:
             raise EngineError(f"job {job_id} is running ({job.state}); abort it before rolling back")
@@ -313,6 +443,14 @@ class SyncEngine:
         order = list(reversed(plan.order)) if plan else []
         counts: dict[str, ObjectCounts] = {}
         inserted = defaultdict(list)
+        try:
+            self._reconcile_in_flight(job_id, run_id, plan)
+        except Exception as exc:
+            logger.exception("rollback of job %s could not look for records of an interrupted batch", job_id)
+            message = f"the rollback failed before it deleted anything: {exc}"
+            self.journal.finish_run(run_id, FAILED)
+            self._state(job_id, "Aborted", FAILED, message)
+            return self._result(job_id, run_id, "rollback", "Aborted", FAILED, counts, message)
         for row in self.journal.records(job_id):
             if row.created and row.target_id and row.status not in ("rolled_back",):
                 inserted[row.object].append(row)
@@ -328,10 +466,16 @@ class SyncEngine:
                 self._emit(ObjectStarted, object=name, index=order.index(name) + 1, count=len(order), total=len(rows))
                 for chunk in _chunks(rows, 200):
                     self._check_cancel()
+                    # Write-ahead: a rollback killed after the org deleted this batch knows, when it
+                    # runs again, that "already deleted" means deleted by this rollback.
+                    self.journal.record_outcomes(job_id, run_id, [
+                        Outcome(name, r.source_id, r.target_id, "deleting", phase="rollback") for r in chunk])
                     results = self.target.delete([r.target_id for r in chunk])
                     outcomes = []
                     for row, result in zip(chunk, results):
-                        if result.get("success"):
+                        gone = _first_error(result).status_code in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY") \
+                            if not result.get("success") else False
+                        if result.get("success") or (gone and row.status == "deleting"):
                             oc.deleted += 1
                             outcomes.append(Outcome(name, row.source_id, row.target_id, "rolled_back", phase="rollback"))
                         else:
@@ -438,6 +582,7 @@ class _Run:
         self.live_targets: dict[str, dict[str, dict[str, Any]]] = {}  # object -> target id -> row
         self.external_ok: dict[str, set[str]] = {}
         self.notices: set[str] = set()
+        self.carried: set[str] = set()            # source ids done in an earlier run: second pass only
 
     # ------------------------------------------------------------------ preparation
     def prepare(self) -> None:
@@ -483,6 +628,7 @@ class _Run:
         order = self.plan.order
         for index, name in enumerate(order, start=1):
             self.engine._check_cancel()
+            self.engine._api_ceiling_check(self.template)
             self._sync_object(name, index, len(order))
         self._deferred_pass()
         for name in order:
@@ -508,7 +654,7 @@ class _Run:
         soql += " ORDER BY Id"
         if oplan.limit is not None:
             soql += f" LIMIT {oplan.limit}"
-        return [r for r in self.source.query(soql) if r["Id"] not in self.skip]
+        return self.source.query(soql)
 
     def _read_target(self, oplan: ObjectPlan) -> dict[str, dict[str, Any]]:
         paths = {"Id", *oplan.update_fields, *oplan.insert_fields, *oplan.match_by}
@@ -537,20 +683,44 @@ class _Run:
             return self.id_map.get(source_value)
         return source_value
 
+    def _carry(self, name: str, records: list[dict[str, Any]],
+               targets: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """Records that succeeded in an earlier run of the job (resync) are not sent again, but go to
+        the second pass, which sets the lookups it defers; the rest is returned to be processed. A
+        record whose target record is gone is processed again."""
+        if not self.skip:
+            return records
+        rest = []
+        for record in records:
+            target_id = self.id_map.get(record["Id"]) if record["Id"] in self.skip else None
+            if target_id is not None and target_id in targets:
+                self.carried.add(record["Id"])
+                self.synced[name].append(_Pending(record, target_id))
+            else:
+                rest.append(record)
+        return rest
+
     def _sync_object(self, name: str, index: int, count: int) -> None:
         oplan = self.plan.objects[name]
         records = self._read_source(oplan)
-        oc = self.counts.setdefault(name, ObjectCounts(total=len(records), status="Executing"))
-        self.engine._emit(ObjectStarted, object=name, index=index, count=count, total=len(records))
         targets = self._read_target(oplan)
         self.live_targets[name] = targets
+        records = self._carry(name, records, targets)
+        oc = self.counts.setdefault(name, ObjectCounts(total=len(records), status="Executing"))
+        self.engine._emit(ObjectStarted, object=name, index=index, count=count, total=len(records))
+        # Records of a create batch whose answer was lost (a crash): find what the org saved.
+        wanted = self.journal.in_flight(self.job_id, name).get(name, {})
+        wanted = {r["Id"]: wanted[r["Id"]] if wanted[r["Id"]] is not None else self._match_key(
+            r, oplan, on_target=False) for r in records if r["Id"] in wanted}
+        in_flight = claim_in_flight(wanted, targets, oplan.match_by,
+                                    self.journal.known_target_ids(self.job_id, name)) if wanted else {}
+        claimed = set(in_flight.values())
         index_by_key: dict[tuple[Any, ...], list[str]] = defaultdict(list)
         for target_id, row in targets.items():
             key = self._match_key(row, oplan, on_target=True)
-            if key is not None:
+            if key is not None and target_id not in claimed:
                 index_by_key[key].append(target_id)
         self._check_external(oplan, records)
-        in_flight = self.journal.source_ids(self.job_id, ["sending"], name)
         # Self-lookup hierarchies: parents before children, level by level.
         levels = self._levels(oplan, records)
         for level in levels:
@@ -559,6 +729,14 @@ class _Run:
             outcomes: list[Outcome] = []
             for record in level:
                 pending = _Pending(record)
+                if record["Id"] in in_flight:
+                    # Created by this job in a batch whose answer was lost (crash, dropped connection).
+                    pending.target_id = self.id_map[record["Id"]] = in_flight[record["Id"]]
+                    outcomes.append(Outcome(name, record["Id"], pending.target_id, "inserted"))
+                    oc.inserted += 1
+                    oc.processed += 1
+                    self.synced[name].append(pending)
+                    continue
                 target_id = self.id_map.get(record["Id"])
                 if target_id not in targets:
                     target_id = None
@@ -590,13 +768,6 @@ class _Run:
                 changed = {f: v for f, v in pending.payload.items() if f in oplan.update_fields
                            and not same(v, current.get(f), oplan.field_types.get(f, "string"))}
                 self.id_map[record["Id"]] = target_id
-                if record["Id"] in in_flight:
-                    # Created by this job in a batch whose answer was lost (crash, dropped connection).
-                    outcomes.append(Outcome(name, record["Id"], target_id, "inserted"))
-                    oc.inserted += 1
-                    oc.processed += 1
-                    self.synced[name].append(pending)
-                    continue
                 if changed and oplan.update:
                     pending.payload = changed
                     pending.prior = {f: current.get(f) for f in changed}
@@ -732,14 +903,17 @@ class _Run:
         if not self.template.continue_on_error and any(o.status == "failed" for o in outcomes):
             raise _Stop(STOPPED)
         self.engine._check_cancel()
+        self.engine._api_ceiling_check(self.template)
 
     def _insert(self, name: str, oplan: ObjectPlan, pending: list[_Pending], targets: dict[str, dict[str, Any]],
                 index_by_key: dict[tuple[Any, ...], list[str]]) -> None:
         for chunk in _chunks(pending, self.batch):
             # Write-ahead: if the process dies while this batch is in flight, the next run knows that
             # whatever it finds on the target for these records was created by this job.
-            self.journal.record_outcomes(self.job_id, self.run_id,
-                                         [Outcome(name, p.source["Id"], None, "sending") for p in chunk])
+            self.journal.record_outcomes(self.job_id, self.run_id, [
+                Outcome(name, p.source["Id"], None, "sending",
+                        match_key=key_json(self._match_key({**p.source, **p.payload}, oplan, on_target=True)))
+                for p in chunk])
             records = [{"attributes": {"type": name}, **p.payload} for p in chunk]
             results = self._create_safely(name, oplan, chunk, records)
             outcomes = []
@@ -828,7 +1002,8 @@ class _Run:
             targets = self.live_targets.get(name, {})
             for item in self.synced.get(name, []):
                 record = item.source
-                fields = [r for r in refs if r.deferred or record.get("__cycle__")]
+                carried = record["Id"] in self.carried
+                fields = [r for r in refs if r.deferred or record.get("__cycle__") or carried]
                 if not fields:
                     continue
                 payload: dict[str, Any] = {}

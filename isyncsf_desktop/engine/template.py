@@ -32,6 +32,7 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "skip_missing_fields": True,
     "versioning": True,
     "batch_size": 200,
+    "api_ceiling_percent": 90,   # pause the run when either org has used this share of its daily API requests
     "automation_off": [],   # [{"kind": "ValidationRule", "name": "Contact.Rule"}]: off on the target during runs
 }
 LINE_KEYS = {"object", "fields", "filter", "match_by", "insert", "update", "limit"}
@@ -88,6 +89,11 @@ class Template:
     @property
     def versioning(self) -> bool:
         return bool(self.options.get("versioning", True))
+
+    @property
+    def api_ceiling(self) -> float:
+        """Share (0..1] of an org's daily API requests at which a run pauses."""
+        return float(self.options.get("api_ceiling_percent", 90)) / 100
 
     @property
     def batch_size(self) -> int:
@@ -147,6 +153,10 @@ def parse_template(document: Any) -> Template:
                 value = [item.as_json() for item in parse_automation_off(value)]
             except AutomationError as exc:
                 raise TemplateError(f"options.automation_off: {exc}") from None
+        elif key == "api_ceiling_percent":
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 1 <= value <= 100:
+                raise TemplateError("options.api_ceiling_percent must be a number from 1 to 100 (share of the "
+                                    "org's daily API requests at which a run pauses)")
         elif key == "batch_size":
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 200:
                 raise TemplateError("options.batch_size must be a whole number from 1 to 200")

@@ -586,6 +586,7 @@ def test_jobs_record_who_ran_them_and_old_journals_gain_the_column(tmp_path):
     # A version-1 journal (before the column existed) is migrated when opened.
     conn = sqlite3.connect(path)
     conn.execute("ALTER TABLE jobs DROP COLUMN run_by")
+    conn.execute("ALTER TABLE records DROP COLUMN match_key")   # schema 3
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
