@@ -159,10 +159,15 @@ class SandboxApp:
                 faults = self.faults[alias]
                 if route.counted:
                     used = store.count_api_call()
-                    headers["Sforce-Limit-Info"] = f"api-usage={used}/{DAILY_API_MAX}"
+                    limit = faults.api_budget if faults.api_budget is not None else DAILY_API_MAX
+                    headers["Sforce-Limit-Info"] = f"api-usage={used}/{limit}"
                     self._api_faults(faults, used)
             call = Call(request, store, faults, version, self, token)
+            if faults is not None and faults.observer is not None:
+                faults.observer("before", request.method, request.path)
             result = route.handler(call, **args)
+            if faults is not None and faults.observer is not None:
+                faults.observer("after", request.method, request.path)
             if isinstance(result, Response):
                 response = result
             elif result is None:
@@ -575,6 +580,8 @@ def sandbox_faults(call: Call) -> Any:
         body = call.json()
         if not isinstance(body, dict):
             raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object of fault settings")
+        if "observer" in body:
+            raise ApiError(400, "INVALID_FIELD", "observer is set from Python only (a test's callback)")
         try:
             call.faults.update(**body)
         except (ValueError, TypeError) as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass, field, fields
+from collections.abc import Callable
 from typing import Any
 
 from .errors import RecordError
@@ -26,6 +27,10 @@ class Faults:
     api_budget: int | None = None        # API calls allowed in all; past it 403 REQUEST_LIMIT_EXCEEDED
     drop_after_commit: int = 0           # the next N DML calls commit, then the connection drops
     seed: int = 7
+    # Python only (tests): called with ("before" | "after", method, path) around every authenticated
+    # call's handler; "after" runs once the org has committed, before the answer goes out. A kill
+    # trial uses it to end a client process at an exact point.
+    observer: Callable[[str, str, str], None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _random: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
@@ -41,7 +46,8 @@ class Faults:
                 self._random.seed(self.seed)
 
     def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")
+                and f.name != "observer"}
 
     def take(self, name: str) -> bool:
         """Consume one count of fault ``name``; True when it fires."""
