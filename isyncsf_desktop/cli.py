@@ -1,6 +1,8 @@
 """``isyncsf``: the command line. Same engine as the app, headless.
 
-Exit codes: 0 done, 1 the job or server failed, 2 bad input.
+Exit codes: 0 done; 1 the job or server failed; 2 bad input; 3 the run paused at the API-usage
+ceiling (or the org's API limit ran out): nothing is lost, continue it later with ``isyncsf resync
+JOB``; 4 the target org is busy with another job (the message names it).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from . import __version__, paths
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PAUSED, EXIT_BUSY = 0, 1, 2, 3, 4
 
 
 class UsageError(Exception):
@@ -45,9 +47,11 @@ class NoKeyring(Exception):
     """The command would need to remember a secret and there is no usable keyring (exit 1)."""
 
 
-def _cmd_org_add(args: argparse.Namespace) -> int:
-    from .salesforce.client import OrgApiError
-    from .salesforce.registry import RegistryError, register_token_org
+class Busy(Exception):
+    """The target org is busy with another job (exit 4)."""
+
+
+def _require_keyring() -> None:
     from .salesforce.secrets import keyring_status
 
     usable, why = keyring_status()
@@ -56,12 +60,50 @@ def _cmd_org_add(args: argparse.Namespace) -> int:
         raise NoKeyring(f"no usable keyring ({reason}): isyncsf keeps tokens only in the OS keyring, never in a file. "
                         "Install or unlock one (Secret Service/KWallet on Linux, Keychain on macOS, Credential "
                         "Manager on Windows) or name a backend in PYTHON_KEYRING_BACKEND, then run this again.")
+
+
+def _cmd_org_add(args: argparse.Namespace) -> int:
+    from .salesforce.client import OrgApiError
+    from .salesforce.registry import RegistryError, register_token_org
+
+    _require_keyring()
     try:
         entry = register_token_org(_registry(), args.alias, args.instance_url, args.access_token,
                                    ca_file=args.ca_file)
     except (RegistryError, OrgApiError) as exc:
         raise UsageError(str(exc)) from None
     print(f"added org {entry.alias}: {entry.username} at {entry.instance_url} ({entry.org_type}, {entry.org_id})")
+    return EXIT_OK
+
+
+def _cmd_org_login(args: argparse.Namespace) -> int:
+    """A new access token for an org already registered (expired or revoked token): same alias, same org."""
+    from .salesforce.client import OrgApiError
+    from .salesforce.registry import RegistryError, register_token_org
+
+    _require_keyring()
+    registry = _registry()
+    try:
+        old = registry.get(args.alias)
+    except RegistryError as exc:
+        raise UsageError(f"{exc}; add it first with `isyncsf org add {args.alias} ...`") from None
+    try:
+        entry = register_token_org(registry, args.alias, args.instance_url or old.instance_url, args.access_token,
+                                   ca_file=args.ca_file or old.ca_file, replace=True, expect_org_id=old.org_id)
+    except (RegistryError, OrgApiError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"logged in to org {entry.alias} again: {entry.username} at {entry.instance_url}")
+    return EXIT_OK
+
+
+def _cmd_org_remove(args: argparse.Namespace) -> int:
+    from .salesforce.registry import RegistryError
+
+    try:
+        _registry().remove(args.alias)
+    except RegistryError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"removed org {args.alias} (its tokens are gone from the keyring; jobs in the journal are kept)")
     return EXIT_OK
 
 
@@ -163,11 +205,15 @@ def _report(result: object, as_json: bool) -> int:
         print(f"  {'object':<{width}}  " + "  ".join(f"{c:>8}" for c in cols))
         for row in data["objects"] + [{"object": "total", **data["totals"]}]:
             print(f"  {row['object']:<{width}}  " + "  ".join(f"{row.get(c, 0):>8}" for c in cols))
+    from .engine.events import PAUSED
+
+    if result.status == PAUSED:  # type: ignore[attr-defined]
+        return EXIT_PAUSED
     return EXIT_FAILED if result.status == FAILED else EXIT_OK  # type: ignore[attr-defined]
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .engine.runner import EngineError
+    from .engine.runner import EngineError, TargetBusyError
     from .engine.template import TemplateError, load_template
 
     try:
@@ -178,6 +224,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if args.command == "sync" and result.status != "Failed":
             _preflight_gate(engine, template, args.override_preflight)
             result = engine.sync(job_id)
+    except TargetBusyError as exc:
+        raise Busy(str(exc)) from None
     except (TemplateError, EngineError) as exc:
         raise UsageError(str(exc)) from None
     return _report(result, args.json)
@@ -198,12 +246,14 @@ def _preflight_gate(engine: object, template: object, override: bool) -> None:
 
 def _cmd_job(args: argparse.Namespace) -> int:
     from .engine.journal import JournalError
-    from .engine.runner import EngineError
+    from .engine.runner import EngineError, TargetBusyError
 
     try:
         job = _journal().job(args.job_id)
         engine = _engine(job.source.alias, job.target.alias, _Progress(sys.stderr.isatty() and not args.json))
         result = getattr(engine, args.command)(args.job_id)
+    except TargetBusyError as exc:
+        raise Busy(str(exc)) from None
     except (JournalError, EngineError) as exc:
         raise UsageError(str(exc)) from None
     return _report(result, args.json)
@@ -271,6 +321,15 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--access-token", required=True)
     add.add_argument("--ca-file", help="a CA certificate to trust (the sandbox's ca.pem)")
     add.set_defaults(func=_cmd_org_add)
+    login = org_sub.add_parser("login", help="give an org already added a new access token (expired or revoked)")
+    login.add_argument("alias")
+    login.add_argument("--access-token", required=True)
+    login.add_argument("--instance-url", help="default: the URL the org was added with")
+    login.add_argument("--ca-file", help="default: the CA file the org was added with")
+    login.set_defaults(func=_cmd_org_login)
+    remove = org_sub.add_parser("remove", help="forget an org and delete its tokens from the keyring")
+    remove.add_argument("alias")
+    remove.set_defaults(func=_cmd_org_remove)
     lst = org_sub.add_parser("list", help="list the orgs")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(func=_cmd_org_list)
@@ -324,6 +383,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NoKeyring as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except Busy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BUSY
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_FAILED

@@ -25,8 +25,9 @@ logger = logging.getLogger(__name__)
 ERROR_COLUMNS: list[str] = ["Object", "Source Id", "Target Id", "Status Code", "Message", "Fields", "Phase",
                             "Run", "Time"]
 
-FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
-"""A text cell starting with one of these is run as a formula by common spreadsheets."""
+FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+"""A text cell starting with one of these (after any blanks) is run as a formula by common spreadsheets;
+the last four are the full-width ＝＋－＠ that spreadsheets in CJK locales read as their ASCII forms."""
 
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 _MAX_NAME_LENGTH = 80
@@ -77,7 +78,8 @@ def errors_frame(
 
 def neutralise_formula(value: Any) -> Any:
     """Prefix a text value with ``'`` when a spreadsheet would evaluate it; other values unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    if isinstance(value, str) and (value.startswith(FORMULA_PREFIXES)
+                                   or value.lstrip(" \n\u3000\xa0").startswith(FORMULA_PREFIXES)):
         return "'" + value
     return value
 

@@ -298,6 +298,10 @@ class OrgClient:
                 if not idempotent and exc.status in TRANSIENT_STATUSES and exc.status != 503:
                     raise _Ambiguous(f"the org answered HTTP {exc.status}", exc.status) from exc
                 raise self._translate(exc) from exc
+            except requests.exceptions.JSONDecodeError as exc:
+                raise OrgApiError(self._scrub(
+                    f"{self.instance_url} does not answer like a Salesforce org (its answer to {what} is not "
+                    "JSON); check the instance URL"), error_code="NOT_SALESFORCE") from exc
             except requests.exceptions.SSLError as exc:
                 raise OrgApiError(self._scrub(
                     f"secure connection to {self.instance_url} failed (is its certificate trusted?): "

@@ -361,12 +361,13 @@ def normalise_instance_url(instance_url: str) -> str:
 def register_token_org(registry: OrgRegistry, alias: str, instance_url: str, access_token: str, *,
                        ca_file: str | Path | None = None, version: str = DEFAULT_API_VERSION,
                        auth: str = "token", refresh_token: str | None = None, replace: bool = False,
-                       login_url: str | None = None, client_id: str | None = None) -> OrgEntry:
+                       login_url: str | None = None, client_id: str | None = None,
+                       expect_org_id: str | None = None) -> OrgEntry:
     """Connect to the org with ``access_token``, read who and what it is, and register it.
 
     Raises RegistryError with a clear message for a bad alias or URL, a refused token or an org
     that cannot be reached. ``login_url`` and ``client_id`` are kept for orgs that renew their
-    token through OAuth.
+    token through OAuth. ``expect_org_id`` (a new login for an alias) refuses a token of another org.
     """
     validate_alias(alias)
     if alias in registry and not replace:
@@ -375,6 +376,9 @@ def register_token_org(registry: OrgRegistry, alias: str, instance_url: str, acc
     token = (access_token or "").strip()
     if not token:
         raise RegistryError("the access token is empty")
+    if ca_file and not Path(ca_file).is_file():
+        raise RegistryError(f"the CA file {ca_file} does not exist; give the path of the org's CA certificate "
+                            "(PEM), or leave --ca-file out for an org with a public certificate")
     client = OrgClient.connect(url, token, ca_file=ca_file, version=version, alias=alias, retries=1, backoff=0.2)
     try:
         org = client.organization()
@@ -382,12 +386,19 @@ def register_token_org(registry: OrgRegistry, alias: str, instance_url: str, acc
     except SessionExpired as exc:
         raise RegistryError(f"the org refused the access token: {exc.message}") from exc
     except OrgApiError as exc:
+        if exc.error_code == "NOT_SALESFORCE":
+            raise RegistryError(f"{url} does not answer like a Salesforce org; check the instance URL "
+                                "(e.g. https://yourdomain.my.salesforce.com)") from exc
         if exc.error_code in ("CONNECTION_ERROR", "SSL_ERROR"):
             raise RegistryError(f"cannot reach the org at {url}: {exc.message}") from exc
         if exc.status == 404:
             raise RegistryError(f"{url} does not answer like a Salesforce org (API v{version} not found)") from exc
         raise RegistryError(f"the org at {url} refused the connection check: {exc}") from exc
-    entry = OrgEntry(alias=alias, org_id=str(org.get("Id") or info.get("organization_id") or ""),
+    org_id = str(org.get("Id") or info.get("organization_id") or "")
+    if expect_org_id and org_id[:15] != expect_org_id[:15]:
+        raise RegistryError(f"that token is for org {org_id}, not for {alias} ({expect_org_id}); "
+                            "log in to the right org, or add this one under another alias")
+    entry = OrgEntry(alias=alias, org_id=org_id,
                      instance_url=url, username=str(info.get("preferred_username") or ""),
                      org_type=detect_org_type(org, url), api_version=version, last_used=_now(),
                      ca_file=str(ca_file) if ca_file else None, auth=auth, client_id=client_id,

@@ -110,9 +110,11 @@ def test_errors_frame_empty_has_columns(journal: Journal) -> None:
 
 
 def test_neutralise_formula() -> None:
-    for value in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
+    for value in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx",
+                  " =1", "  +1", "\n=HYPERLINK(\"x\")", " \n @A1",             # blanks before the prefix
+                  "\uff1d1+1", "\uff0b1", "\uff0d1", "\uff20SUM(A1)", " \uff1dx"):  # full-width ＝＋－＠
         assert neutralise_formula(value) == "'" + value
-    for value in ("Acme", "", "1-2", " =1", 42, None):
+    for value in ("Acme", "", "1-2", "a =1", "   ", "x\uff1d", 42, None):
         assert neutralise_formula(value) == value
 
 
