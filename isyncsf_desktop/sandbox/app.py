@@ -163,8 +163,10 @@ class SandboxApp:
                     headers["Sforce-Limit-Info"] = f"api-usage={used}/{limit}"
                     self._api_faults(faults, used)
             call = Call(request, store, faults, version, self, token)
-            if faults is not None and faults.observer is not None:
-                faults.observer("before", request.method, request.path)
+            if faults is not None and faults.observer is not None \
+                    and faults.observer("before", request.method, request.path) == "drop":
+                self._drop_connection(request)   # the org never saw this call
+                return Response(status=503)
             result = route.handler(call, **args)
             if faults is not None and faults.observer is not None:
                 faults.observer("after", request.method, request.path)

@@ -28,8 +28,9 @@ class Faults:
     drop_after_commit: int = 0           # the next N DML calls commit, then the connection drops
     seed: int = 7
     # Python only (tests): called with ("before" | "after", method, path) around every authenticated
-    # call's handler; "after" runs once the org has committed, before the answer goes out. A kill
-    # trial uses it to end a client process at an exact point.
+    # call's handler; "after" runs once the org has committed, before the answer goes out; "drop"
+    # returned from "before" drops the connection unprocessed. A kill trial uses it to end a
+    # client process at an exact point.
     observer: Callable[[str, str, str], None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _random: random.Random = field(default_factory=random.Random, repr=False, compare=False)
