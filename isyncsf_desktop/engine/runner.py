@@ -228,6 +228,11 @@ class SyncEngine:
         except TemplateError as exc:
             self._end(job_id, run_id, "scan", "Not Started", FAILED, {}, str(exc))
             raise EngineError(str(exc)) from None
+        except ApiLimitExceeded as exc:
+            logger.warning("scan of job %s stopped: %s", job_id, exc.message)
+            return self._end(job_id, run_id, "scan", "Not Started", PAUSED, {},
+                             f"paused: an org's API request limit is used up ({exc.message}); start again when the "
+                             "org allows requests again (it counts the last 24 hours)")
         except Exception as exc:
             logger.exception("scan of job %s failed", job_id)
             message = f"the scan failed: {exc}"
