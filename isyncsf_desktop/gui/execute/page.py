@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QGroupBox, QHBoxL
                                QListWidget, QListWidgetItem, QMessageBox, QProgressBar, QPushButton,
                                QTableView, QTabWidget, QVBoxLayout, QWidget)
 
-from ...engine.events import (ABORTED, COMPLETED, FAILED, BatchDone, Notice, ObjectFinished, ObjectStarted,
+from ...engine.events import (ABORTED, COMPLETED, FAILED, PAUSED, BatchDone, Notice, ObjectFinished, ObjectStarted,
                               RecordFailed, RunResult, StateChanged)
 from ...engine.journal import JobRow, ObjectCounts
 from ...engine.plan import OrderDraft, Plan, build_plan
@@ -281,7 +281,7 @@ class ExecutePage(QWidget):
             self.state_badge.setStyleSheet(f"background: {colour};")
         if status is not None:
             self.run_status = status
-            colour = {COMPLETED: SUCCESS, ABORTED: WARNING, FAILED: ERROR}.get(status, ACCENT)
+            colour = {COMPLETED: SUCCESS, ABORTED: WARNING, PAUSED: WARNING, FAILED: ERROR}.get(status, ACCENT)
             self.status_label.setText(f"Run: <b style='color:{colour}'>{status}</b>" if status else "")
 
     def _why_not_start(self) -> str | None:
@@ -684,7 +684,7 @@ class ExecutePage(QWidget):
         self.progress_model.set_current(None)
         self._set_state_display(result.state, result.status)
         self._show_summary(result.kind, result.objects, result.message)
-        level = "info" if result.status == COMPLETED else ("warning" if result.status == ABORTED else "error")
+        level = "info" if result.status == COMPLETED else ("warning" if result.status in (ABORTED, PAUSED) else "error")
         totals = result.totals
         text = (f"Job #{result.job_id}: {result.kind} {result.status.lower()} in {result.seconds:.1f} s — "
                 f"{totals.inserted:,} inserted, {totals.updated:,} updated, {totals.existing:,} existing, "
