@@ -1,8 +1,9 @@
 """``isyncsf``: the command line. Same engine as the app, headless.
 
-Exit codes: 0 done; 1 the job or server failed; 2 bad input; 3 the run paused at the API-usage
-ceiling (or the org's API limit ran out): nothing is lost, continue it later with ``isyncsf resync
-JOB``; 4 the target org is busy with another job (the message names it).
+Exit codes: 0 done; 1 the job or server failed; 2 bad input; 4 the target org is busy with another
+job (the message names it); 75 (EX_TEMPFAIL) the run paused at the API-usage ceiling or because the
+org's API limit ran out: nothing is lost, continue it later with ``isyncsf resync JOB``.
+``isyncsf check`` exits 3 when something blocks a sync.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from . import __version__, paths
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PAUSED, EXIT_BUSY = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY, EXIT_PAUSED = 0, 1, 2, 4, 75
 
 
 class UsageError(Exception):
