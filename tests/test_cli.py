@@ -47,7 +47,7 @@ def test_org_add_and_list_keep_tokens_out_of_files(orgs, capsys):
     assert code == 0 and set(listed) == {"source", "target"}
     assert listed["source"]["org_type"] == "Local sandbox"
     assert listed["source"]["org_id"] == orgs.store("source").org_id
-    assert listed["target"]["username"].endswith(".uat")
+    assert listed["target"]["username"].startswith("integration@acme.demo.uat.")    # + the org's own suffix
     for path in paths.config_dir().rglob("*"):
         if path.is_file():
             text = path.read_text(errors="replace")

@@ -14,8 +14,10 @@ import ipaddress
 import json
 import logging
 import os
+import secrets
 import signal
 import ssl
+import string
 import threading
 from pathlib import Path
 from typing import Any
@@ -86,6 +88,15 @@ def parse_org_specs(specs: list[str]) -> dict[str, str]:
     return out
 
 
+def username_suffix(alias: str) -> str:
+    """A new org's username suffix: ``.`` + a sandbox-style name (the alias's letters and digits, then
+    four random ones), e.g. ``.source7k2q``. Salesforce usernames are unique across all orgs and the
+    Salesforce CLI keys its org auth files by username, so two orgs of one seed (or of two data dirs)
+    must never share one. Chosen once, when the org is created, and kept in its SQLite file."""
+    slug = "".join(ch for ch in alias.lower() if ch.isascii() and ch.isalnum())[:6] or "org"
+    return "." + slug + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(4))
+
+
 class SandboxServer:
     """The sandbox org server on a background thread. A context manager; safe to stop twice."""
 
@@ -140,7 +151,7 @@ class SandboxServer:
                 raise SandboxError(str(exc)) from None
             used = {other.meta("pod") for other in self.stores.values()}
             pod = next(p for p in (random_pod() for _ in range(1000)) if p not in used)
-            store.initialise(seed_obj, pod=pod)
+            store.initialise(seed_obj, pod=pod, username_suffix=username_suffix(alias))
             logger.info("created sandbox org %s from seed %s", alias, seed_obj.name)
         return store
 

@@ -135,8 +135,12 @@ class OrgStore:
     def initialised(self) -> bool:
         return self.schema is not None
 
-    def initialise(self, seed: Any, *, pod: str | None = None) -> None:
-        """Fill a new, empty store from a :class:`~isyncsf_desktop.sandbox.seeds.Seed`."""
+    def initialise(self, seed: Any, *, pod: str | None = None, username_suffix: str = "") -> None:
+        """Fill a new, empty store from a :class:`~isyncsf_desktop.sandbox.seeds.Seed`.
+
+        ``username_suffix`` is appended to every seeded User's Username, the way Salesforce appends
+        the sandbox name when it copies an org: usernames are unique across orgs, emails stay as seeded.
+        """
         from .seeds import Ref  # local: seeds is data, only needed once
 
         if self.initialised:
@@ -152,6 +156,7 @@ class OrgStore:
             org_id = self._new_id_for_prefix("00D")
             self._set_meta("org_id", org_id)
             self._set_meta("seed", seed.name)
+            self._set_meta("username_suffix", username_suffix)
             self._rows = {name: {} for name in list(schema.objects) + list(TOOLING_SCHEMA.objects)}
             keys: dict[tuple[str, str], str] = {}
             for rec in seed.records:
@@ -168,6 +173,8 @@ class OrgStore:
                 for fname, value in rec.values.items():
                     spec = obj.fields[fname]
                     row[fname] = keys[(value.object, value.key)] if isinstance(value, Ref) else coerce(spec, value)
+                if rec.object == "User" and username_suffix and row.get("Username"):
+                    row["Username"] = str(row["Username"]) + username_suffix
                 row["Id"] = keys[(rec.object, rec.key)]
                 self._apply_defaults(obj, row, api_user, stamp)
                 self._put(rec.object, row)

@@ -248,9 +248,13 @@ def test_users_that_will_not_map_are_counted(make_pair: MakePair) -> None:
     pair = make_pair()
     ghost = pair.insert("src", "User", [{"Username": "ghost@x.test", "Email": "ghost@x.test", "LastName": "Ghost",
                                          "Alias": "ghost"}])[0]
-    users = {u["Username"].split("@")[0]: u["Id"] for u in pair.rows("src", "SELECT Id, Username FROM User")}
+    rows = pair.rows("src", "SELECT Id, Username FROM User")
+    users = {u["Username"].split("@")[0]: u["Id"] for u in rows}
+    john = next(u["Username"] for u in rows if u["Username"].startswith("john.smith@"))   # with the org's suffix
     target_john = pair.rows("tgt", "SELECT Id FROM User WHERE Username LIKE 'john.smith%'")[0]["Id"]
-    pair.target.update([{"attributes": {"type": "User"}, "Id": target_john, "IsActive": False}])
+    # Usernames differ per org (each org has its own suffix); give the target's john the source's username
+    # so that he maps by username, and deactivate him.
+    pair.target.update([{"attributes": {"type": "User"}, "Id": target_john, "IsActive": False, "Username": john}])
     pair.insert("src", "Account", [{"Name": "G1", "External_Id__c": "G1", "OwnerId": ghost},
                                    {"Name": "G2", "External_Id__c": "G2", "OwnerId": ghost},
                                    {"Name": "J1", "External_Id__c": "J1", "OwnerId": users["john.smith"]},
@@ -258,10 +262,10 @@ def test_users_that_will_not_map_are_counted(make_pair: MakePair) -> None:
     report = check_metadata(template([{"object": "Account", "fields": ["Name", "External_Id__c", "OwnerId"]}]),
                             pair.source, pair.target)
     assert keys(report) == {(WARNING, "user_mapping", "Account", "OwnerId", "ghost@x.test"),
-                            (RECORDS_WILL_FAIL, "user_mapping", "Account", "OwnerId", "john.smith@acme.demo")}
+                            (RECORDS_WILL_FAIL, "user_mapping", "Account", "OwnerId", john)}
     assert one(report, "user_mapping", "Account", item="ghost@x.test").affected == 2
     assert "running user" in one(report, "user_mapping", "Account", item="ghost@x.test").message
-    assert one(report, "user_mapping", "Account", item="john.smith@acme.demo").affected == 1
+    assert one(report, "user_mapping", "Account", item=john).affected == 1
     # users who own nothing in scope (wei.chen, the ghost for Contacts) are not findings
     contacts = check_metadata(template([{"object": "Contact", "fields": ["LastName", "OwnerId"]}]),
                               pair.source, pair.target)
@@ -374,6 +378,7 @@ def test_demo_source_to_demo_target_lists_the_expected_findings(make_pair: MakeP
     pair = make_pair("demo-source", "demo-target")
     demo = load_template(Path(__file__).resolve().parents[2] / "isyncsf_desktop" / "data" / "templates" / "demo.json")
     report = check_metadata(demo, pair.source, pair.target)
+    priya_username = pair.rows("src", "SELECT Username FROM User WHERE Username LIKE 'priya.patel@%'")[0]["Username"]
 
     assert keys(report) == {
         (RECORDS_WILL_FAIL, "record_type", "Case", "RecordTypeId", "Case.Support"),
@@ -385,12 +390,12 @@ def test_demo_source_to_demo_target_lists_the_expected_findings(make_pair: MakeP
         (WARNING, "flow", "Opportunity", None, "Opportunity_Default_Next_Step"),
         (WARNING, "validation_rule", "Account", None, "Account.Partner_Website_Required"),
         (WARNING, "validation_rule", "Case", None, "Case.Closed_Case_Requires_Description"),
-        (WARNING, "user_mapping", "User", None, "priya.patel@acme.demo"),
+        (WARNING, "user_mapping", "User", None, priya_username),   # with the source org's suffix
     }
     assert report.blocking == [] and report.summary() == "2 records will fail, 8 warnings"
     support = pair.source.count("Case", "RecordType.DeveloperName = 'Support'")
     assert support > 0 and one(report, "record_type", "Case").affected == support
-    priya = pair.rows("src", "SELECT Id FROM User WHERE Username = 'priya.patel@acme.demo'")[0]["Id"]
+    priya = pair.rows("src", "SELECT Id FROM User WHERE Username LIKE 'priya.patel@%'")[0]["Id"]
     owned = sum(pair.source.count(obj, f"{field} = '{priya}'") for obj, field in [
         ("Account", "OwnerId"), ("Contact", "OwnerId"), ("Opportunity", "OwnerId"), ("Case", "OwnerId"),
         ("Project__c", "OwnerId"), ("Project_Task__c", "Assignee__c")])

@@ -4,6 +4,7 @@ limits, Tooling, error codes, org behaviour, faults and persistence."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 
 import pytest
@@ -234,7 +235,7 @@ def test_query_with_parent_paths_and_nested_nulls(demo_server):
     assert result["totalSize"] == 5 and result["done"] is True
     record = result["records"][0]
     assert record["Account"]["attributes"]["type"] == "Account"
-    assert record["Account"]["Owner"]["Username"].endswith("@acme.demo")
+    assert re.fullmatch(r"[a-z.]+@acme\.demo\.source[a-z0-9]{4}", record["Account"]["Owner"]["Username"])
     assert "ReportsTo" in record
     orphans = sf.query("SELECT Id, ReportsTo.LastName FROM Contact WHERE ReportsToId = null LIMIT 1")["records"]
     assert orphans[0]["ReportsTo"] is None
@@ -452,6 +453,27 @@ def test_data_survives_a_restart(tmp_path):
         assert server.store("qa").org_id == org_id and server.token("qa") == token
         assert server.ca_file.read_bytes() == ca
         assert client_for(server, "qa").Account.get(record_id)["Name"] == "Kept"
+
+
+def test_usernames_are_unique_per_org_and_stable_across_restarts(tmp_path):
+    from isyncsf_desktop.sandbox.server import SandboxServer
+
+    def usernames(server, alias):
+        return {u["Email"]: u["Username"] for u in client_for(server, alias).query(
+            "SELECT Username, Email FROM User")["records"]}
+
+    orgs = {"qa": "empty", "dev": "empty", "source": "demo-source"}
+    with SandboxServer(tmp_path / "one", orgs) as server:
+        first = {alias: usernames(server, alias) for alias in orgs}
+    with SandboxServer(tmp_path / "two", {"qa": "empty"}) as other:
+        elsewhere = usernames(other, "qa")
+    with SandboxServer(tmp_path / "one", orgs) as server:
+        assert {alias: usernames(server, alias) for alias in orgs} == first        # kept in the org's file
+    everyone = [name for names in [*first.values(), elsewhere] for name in names.values()]
+    assert len(everyone) == len(set(everyone))                                 # no two orgs share a username
+    assert first["qa"].keys() == first["dev"].keys() == elsewhere.keys()       # emails are the seed's
+    for email, username in first["qa"].items():
+        assert re.fullmatch(re.escape(email) + r"\.qa[a-z0-9]{4}", username)     # seed username + .<org suffix>
 
 
 def test_loopback_only(tmp_path):
