@@ -30,7 +30,7 @@ from .store import DAILY_API_MAX, TOOLING_SCHEMA, AllOrNoneFailed, OrgStore
 
 logger = logging.getLogger(__name__)
 
-MIN_VERSION = 50.0
+MIN_VERSION = 31.0      # Summer '14: the oldest version a real org still serves
 MAX_VERSION = 62.0
 QUERY_PAGE = 2000
 COLLECTION_MAX = 200
@@ -243,22 +243,34 @@ class SandboxApp:
 
 
 # ====================================================================== REST routes
+def release_name(version: float) -> str:
+    """The Salesforce release that introduced API ``version``: 20.0 was Winter '11, three a year."""
+    step = int(version) - 20
+    return f"{('Winter', 'Spring', 'Summer')[step % 3]} '{11 + step // 3:02d}"
+
+
 @router.route("/services/data/", ["GET"], auth=False, versioned=False)
 def versions(call: Call) -> Any:
     out = []
     version = MIN_VERSION
     while version <= MAX_VERSION:
-        label = {50.0: "Winter '21", 62.0: "Winter '25"}.get(version, f"API {version:.1f}")
-        out.append({"label": label, "url": f"/services/data/v{version:.1f}", "version": f"{version:.1f}"})
+        out.append({"label": release_name(version), "url": f"/services/data/v{version:.1f}",
+                    "version": f"{version:.1f}"})
         version += 1.0
     return out
+
+
+#: What ``GET /services/data/vXX.X/`` lists (a real org's resource names that this org serves).
+RESOURCES = ("sobjects", "query", "queryAll", "search", "limits", "composite", "tooling", "jobs")
 
 
 @router.route("/", ["GET"])
 def resources(call: Call) -> Any:
     base = f"/services/data/v{call.version}"
-    names = ["sobjects", "query", "queryAll", "limits", "composite", "tooling", "jobs"]
-    return {name: f"{base}/{name}" for name in names}
+    out = {name: f"{base}/{name}" for name in RESOURCES}
+    # The identity URL of the running user is absolute, as a real org lists it.
+    out["identity"] = f"{call.app.instance_url}/id/{call.org.org_id}/{call.org.api_user_id}"
+    return dict(sorted(out.items()))
 
 
 @router.route("/sobjects", ["GET"])

@@ -42,19 +42,28 @@ def test_versions_and_resources(demo_server):
     session = sf.session
     versions = session.get(f"{demo_server.instance_url}/services/data/", timeout=10).json()
     numbers = [v["version"] for v in versions]
-    assert numbers[0] == "50.0" and numbers[-1] == "62.0" and "59.0" in numbers
+    assert numbers[0] == "31.0" and numbers[-1] == "62.0" and "59.0" in numbers and len(numbers) == 32
     assert all(v["url"] == f"/services/data/v{v['version']}" for v in versions)
+    labels = {v["version"]: v["label"] for v in versions}
+    assert (labels["31.0"], labels["47.0"], labels["59.0"], labels["62.0"]) == (
+        "Summer '14", "Winter '20", "Winter '24", "Winter '25")
     resources = sf.restful("")
     assert resources["sobjects"] == "/services/data/v59.0/sobjects"
-    old = session.get(f"{demo_server.instance_url}/services/data/v49.0/sobjects",
+    assert {"query", "queryAll", "search", "limits", "composite", "tooling"} <= set(resources)
+    store = demo_server.store("source")
+    assert resources["identity"] == f"{demo_server.instance_url}/id/{store.org_id}/{store.api_user_id}"
+    me = session.get(resources["identity"], headers={"Authorization": f"Bearer {demo_server.token('source')}"},
+                     timeout=10).json()
+    assert me["user_id"] == store.api_user_id and me["organization_id"] == store.org_id
+    old = session.get(f"{demo_server.instance_url}/services/data/v30.0/sobjects",
                       headers={"Authorization": f"Bearer {demo_server.token('source')}"}, timeout=10)
     assert old.status_code == 404 and old.json()[0]["errorCode"] == "NOT_FOUND"
 
 
-def test_every_version_from_50_to_62_is_served(demo_server):
+def test_every_version_from_31_to_62_is_served(demo_server):
     from isyncsf_desktop.salesforce.connection import connect
 
-    for major in range(50, 63):
+    for major in range(31, 63):
         sf = connect(demo_server.instance_url, demo_server.token("source"), ca_file=demo_server.ca_file,
                      version=f"{major}.0")
         assert sf.Account.describe()["name"] == "Account"
