@@ -25,7 +25,7 @@ from werkzeug.wrappers import Request, Response
 from .describe import describe_global, describe_sobject, sobject_basic_info
 from .errors import ApiError, RecordError, not_found
 from .faults import Faults
-from .soql import SoqlError, run_query
+from .soql import SoqlError, query_columns, run_query
 from .store import DAILY_API_MAX, TOOLING_SCHEMA, AllOrNoneFailed, OrgStore
 
 logger = logging.getLogger(__name__)
@@ -408,6 +408,9 @@ def _run_soql(call: Call, include_deleted: bool, tooling: bool = False) -> Any:
     if not text:
         raise ApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
     source = _ToolingSource(call.org) if tooling else call.org
+    if call.request.args.get("columns", "").lower() == "true":
+        with call.org.lock:
+            return query_columns(text, source, api_version=call.version)
     with call.org.lock:
         result = run_query(text, source, include_deleted=include_deleted, api_version=call.version,
                            url_prefix="tooling/sobjects" if tooling else "sobjects")

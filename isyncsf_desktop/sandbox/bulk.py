@@ -36,7 +36,7 @@ from . import ids
 from .app import Call, router
 from .errors import ApiError, RecordError, not_found
 from .schema import FieldSpec, ObjectSpec
-from .soql import CountItem, FieldPath, SoqlError, SoqlQuery, parse_soql, run_query
+from .soql import CountItem, FieldPath, FuncItem, SoqlError, SoqlQuery, SubqueryItem, parse_soql, run_query
 from .store import OrgStore
 from .values import now_stamp
 
@@ -602,8 +602,8 @@ def query_jobs(call: Call) -> Any:
         raise ApiError(400, exc.error_code, exc.message) from None
     spec = call.org.object_spec(parsed.object_name)
     assert spec is not None  # run_query checked the object
-    columns = [_column_path(call.org, spec, parsed, item) for item in parsed.select
-               if isinstance(item, FieldPath)]
+    columns = [_column_path(call.org, spec, parsed, item.field if isinstance(item, FuncItem) else item)
+               for item in parsed.select if isinstance(item, FieldPath) or isinstance(item, FuncItem)]
     rows = [[_csv_value(_lookup(record, path)) for _, path in columns] for record in result.records]
     job = _QueryJob(id=_registry(call).new_id(call.org), alias=_alias(call), operation=operation,
                     object=spec.name, created_by=call.org.api_user_id, api_version=float(call.version),
@@ -625,6 +625,14 @@ def _check_bulk_query(query: SoqlQuery) -> None:
                        "2.0 query jobs")
     if query.offset is not None:
         raise ApiError(400, "API_ERROR", "OFFSET isn't supported in Bulk API 2.0 query jobs")
+    if query.is_aggregate:
+        raise ApiError(400, "API_ERROR", "Aggregate functions and GROUP BY aren't supported in Bulk API 2.0 "
+                       "query jobs")
+    if any(isinstance(item, SubqueryItem) for item in query.select):
+        raise ApiError(400, "API_ERROR", "Parent-to-child relationship queries aren't supported in Bulk API 2.0 "
+                       "query jobs")
+    if any(isinstance(item, FuncItem) and item.name == "FIELDS" for item in query.select):
+        raise ApiError(400, "API_ERROR", "FIELDS() isn't supported in Bulk API 2.0 query jobs")
 
 
 def _column_path(store: OrgStore, spec: ObjectSpec, query: SoqlQuery,

@@ -136,7 +136,7 @@ def describe_sobject(schema: Schema, obj: ObjectSpec, version: str, store: Any =
             "field": fspec.name,
             "junctionIdListNames": [],
             "junctionReferenceTo": [],
-            "relationshipName": _child_relationship_name(child_obj, fspec),
+            "relationshipName": child_relationship_name(child_obj, fspec),
             "restrictedDelete": False,
         })
     base = f"/services/data/v{version}/sobjects/{obj.name}/describe/layouts"
@@ -203,7 +203,7 @@ def describe_sobject(schema: Schema, obj: ObjectSpec, version: str, store: Any =
     return out
 
 
-def _child_relationship_name(child: ObjectSpec, fspec: FieldSpec) -> str:
+def child_relationship_name(child: ObjectSpec, fspec: FieldSpec) -> str:
     """Contacts for Contact.AccountId, ChildAccounts for Account.ParentId, X__r for custom objects."""
     if child.custom or fspec.custom:
         return child.label_plural.replace(" ", "_") + "__r"

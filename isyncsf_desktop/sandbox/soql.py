@@ -55,7 +55,10 @@ __all__ = [
     "QuerySource",
     "SoqlError",
     "SoqlQuery",
+    "FuncItem",
+    "SubqueryItem",
     "parse_soql",
+    "query_columns",
     "run_query",
 ]
 
@@ -162,7 +165,30 @@ class NotExpr:
 
 
 Expr = Union[Comparison, BoolExpr, NotExpr]
-SelectItem = Union[FieldPath, CountItem]
+
+
+@dataclass(frozen=True)
+class FuncItem:
+    """A function in the SELECT list other than COUNT: an aggregate (MIN, MAX, SUM, AVG,
+    COUNT_DISTINCT), ``toLabel(field)`` or ``FIELDS(ALL|STANDARD|CUSTOM)``. ``name`` is upper case."""
+
+    name: str
+    field: FieldPath
+    alias: str | None
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class SubqueryItem:
+    """A parent-to-child relationship query in the SELECT list: ``(SELECT ... FROM Contacts)``."""
+
+    query: "SoqlQuery"
+    line: int
+    column: int
+
+
+SelectItem = Union[FieldPath, CountItem, FuncItem, SubqueryItem]
 
 
 @dataclass(frozen=True)
@@ -189,11 +215,15 @@ class SoqlQuery:
     offset: int | None = None
     count: bool = False  # SELECT COUNT() FROM ...
     text: str = dc_field(default="", compare=False, repr=False)
+    group_by: tuple[FieldPath, ...] = ()
+    for_clause: str | None = None  # VIEW | REFERENCE | UPDATE (accepted, no effect)
 
     @property
     def is_aggregate(self) -> bool:
-        """True for ``SELECT COUNT(field) ...`` (one AggregateResult row)."""
-        return any(isinstance(item, CountItem) and item.field is not None for item in self.select)
+        """True for a query whose rows are AggregateResults: GROUP BY, ``COUNT(field)`` or MIN/MAX/..."""
+        return bool(self.group_by) or any(
+            (isinstance(item, CountItem) and item.field is not None)
+            or (isinstance(item, FuncItem) and item.name in _AGGREGATES) for item in self.select)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,11 +233,14 @@ class SoqlQuery:
 _GRAMMAR = r"""
 start: query
 
-query: "SELECT"i select_list "FROM"i object_ref where_clause? order_clause? limit_clause? offset_clause?
+query: "SELECT"i select_list "FROM"i object_ref where_clause? group_clause? order_clause? limit_clause? offset_clause? for_clause?
 
 select_list: select_item ("," select_item)*
 ?select_item: path
-            | COUNT "(" path? ")" NAME?            -> count_item
+            | NAME "(" path? ")" NAME?             -> func_item
+            | "(" query ")"                        -> subquery_item
+group_clause: "GROUP"i "BY"i path ("," path)*
+for_clause: "FOR"i (VIEW | REFERENCE | UPDATE)
 object_ref: NAME NAME?
 path: NAME ("." NAME)*
 
@@ -241,7 +274,9 @@ order_item: path (ASC | DESC)? ("NULLS"i (FIRST | LAST))?
 limit_clause: "LIMIT"i NUMBER
 offset_clause: "OFFSET"i NUMBER
 
-COUNT: "count"i
+VIEW: "view"i
+REFERENCE: "reference"i
+UPDATE: "update"i
 NULL: "null"i
 TRUE: "true"i
 FALSE: "false"i
@@ -293,9 +328,8 @@ _N_DATE_LITERALS = {
 }
 
 _UNSUPPORTED = {
-    "GROUP": "GROUP BY", "HAVING": "HAVING", "TYPEOF": "TYPEOF", "WITH": "WITH clauses",
-    "FOR": "FOR VIEW/REFERENCE/UPDATE", "USING": "USING SCOPE", "ROLLUP": "GROUP BY ROLLUP",
-    "CUBE": "GROUP BY CUBE", "FIELDS": "FIELDS()",
+    "HAVING": "HAVING", "TYPEOF": "TYPEOF", "WITH": "WITH clauses",
+    "USING": "USING SCOPE", "ROLLUP": "GROUP BY ROLLUP", "CUBE": "GROUP BY CUBE",
 }
 _AGGREGATES = {"MAX", "MIN", "SUM", "AVG", "COUNT_DISTINCT"}
 
@@ -364,6 +398,8 @@ class _Builder(Transformer):  # type: ignore[type-arg]
             alias=alias,
             select=tuple(select),
             where=clauses.get("where"),
+            group_by=clauses.get("group", ()),
+            for_clause=clauses.get("for"),
             order_by=clauses.get("order", ()),
             limit=clauses.get("limit"),
             offset=clauses.get("offset"),
@@ -374,13 +410,38 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     def select_list(self, items: list[Any]) -> list[SelectItem]:
         return list(items)
 
-    def count_item(self, items: list[Any]) -> CountItem:
-        count_token: Token = items[0]
+    def func_item(self, items: list[Any]) -> CountItem | FuncItem:
+        name_token: Token = items[0]
+        name = str(name_token).upper()
         path = next((item for item in items[1:] if isinstance(item, FieldPath)), None)
         alias = next((str(item) for item in items[1:] if isinstance(item, Token)), None)
-        if path is None and alias is not None:
-            raise self._fail(items[-1], f"unexpected token: '{alias}'")
-        return CountItem(path, alias, count_token.line or 1, count_token.column or 1)
+        line, column = name_token.line or 1, name_token.column or 1
+        if name == "COUNT":
+            if path is None and alias is not None:
+                raise self._fail(items[-1], f"unexpected token: '{alias}'")
+            return CountItem(path, alias, line, column)
+        if name not in _AGGREGATES and name not in ("TOLABEL", "FIELDS"):
+            raise self._fail(name_token, f"unexpected token: '(' (function {name_token}() is not supported "
+                                         "by the sandbox)")
+        if path is None:
+            raise self._fail(name_token, f"unexpected token: ')' ({name_token}() needs a field)")
+        if name == "FIELDS":
+            if len(path.parts) != 1 or path.parts[0].upper() not in ("ALL", "STANDARD", "CUSTOM"):
+                raise _error("MALFORMED_QUERY", self.text, path.line, path.column,
+                             f"unexpected token: '{path.dotted}' (FIELDS takes ALL, STANDARD or CUSTOM)")
+            if alias is not None:
+                raise self._fail(items[-1], f"unexpected token: '{alias}'")
+        return FuncItem(name, path, alias, line, column)
+
+    def subquery_item(self, items: list[Any]) -> SubqueryItem:
+        sub: SoqlQuery = items[0]
+        return SubqueryItem(sub, sub.object_line, sub.object_column)
+
+    def group_clause(self, items: list[FieldPath]) -> tuple[str, tuple[FieldPath, ...]]:
+        return ("group", tuple(items))
+
+    def for_clause(self, items: list[Token]) -> tuple[str, str]:
+        return ("for", str(items[0]).upper())
 
     def object_ref(self, items: list[Token]) -> tuple[Token, str | None]:
         if len(items) > 1 and str(items[1]).upper() in _UNSUPPORTED:
@@ -1171,57 +1232,290 @@ class _Run:
                 target[fname or path.leaf_name] = cur_row.get(fname) if fname else None
         return out
 
+    # -- the SELECT list -------------------------------------------------------------------
+
+    def expand_fields(self, query: SoqlQuery, obj: ObjectSpec) -> list[SelectItem]:
+        """The SELECT list with ``FIELDS(ALL|STANDARD|CUSTOM)`` replaced by the fields it stands for."""
+        out: list[SelectItem] = []
+        for item in query.select:
+            if not (isinstance(item, FuncItem) and item.name == "FIELDS"):
+                out.append(item)
+                continue
+            which = item.field.parts[0].upper()
+            if which != "STANDARD" and (query.limit is None or query.limit > 200):
+                raise self._fail("MALFORMED_QUERY", item.line, item.column,
+                                 "The SOQL FIELDS function must have a LIMIT of at most 200")
+            for spec in obj.fields.values():
+                if which == "ALL" or (which == "CUSTOM") == spec.custom:
+                    out.append(FieldPath((spec.name,), item.line, item.column))
+        return out
+
+    def child_relationship(self, obj: ObjectSpec, sub: SoqlQuery) -> tuple[ObjectSpec, FieldSpec]:
+        """The child object and its reference field that ``FROM <relationship>`` in a subquery names."""
+        from .describe import child_relationship_name
+
+        wanted = sub.object_name.lower()
+        for child, fspec in self.schema.children_of(obj.name):
+            if child_relationship_name(child, fspec).lower() == wanted:
+                return child, fspec
+        raise self._fail("INVALID_TYPE", sub.object_line, sub.object_column,
+                         f"Didn't understand relationship '{sub.object_name}' in FROM part of query call. If "
+                         "you are attempting to use a custom relationship, be sure to append the '__r' after "
+                         "the custom relationship name. Please reference your WSDL or the describe call for "
+                         "the appropriate names.")
+
+    def plain_paths(self, query: SoqlQuery, obj: ObjectSpec, items: list[SelectItem]) -> list[_Path]:
+        paths: list[_Path] = []
+        for item in items:
+            node = item.field if isinstance(item, FuncItem) and item.name == "TOLABEL" else item
+            if not isinstance(node, FieldPath):
+                continue
+            path = self.resolve_path(query, obj, node)
+            if any(p.rel_names == path.rel_names and p.leaf_name == path.leaf_name for p in paths):
+                raise self._fail("MALFORMED_QUERY", node.line, node.column,
+                                 f"duplicate field selected: {node.dotted}")
+            paths.append(path)
+        return paths
+
     def run(self, query: SoqlQuery) -> QueryResult:
         obj = self.resolve_object(query)
-        paths: list[_Path] = []
-        counts: list[tuple[CountItem, _Path | None]] = []
-        for item in query.select:
-            if isinstance(item, CountItem):
-                counts.append((item, self.resolve_path(query, obj, item.field) if item.field else None))
-            else:
-                path = self.resolve_path(query, obj, item)
-                if any(p.rel_names == path.rel_names and p.leaf_name == path.leaf_name for p in paths):
-                    raise self._fail("MALFORMED_QUERY", item.line, item.column,
-                                     f"duplicate field selected: {item.dotted}")
-                paths.append(path)
+        items = self.expand_fields(query, obj)
         if query.is_aggregate:
-            return self._aggregate(query, obj, paths, counts)
+            return self._aggregate(query, obj, items)
         if query.count:
             rows = self.select_rows(query, obj, self.include_deleted)
             return QueryResult([], len(rows))
+        paths = self.plain_paths(query, obj, items)
+        subqueries = [self._prepare_subquery(obj, item.query) for item in items if isinstance(item, SubqueryItem)]
         rows = self.select_rows(query, obj, self.include_deleted)
         records = [self.record(obj, row, paths) for row in rows]
+        for key, fill in subqueries:
+            children = fill([row["Id"] for row in rows])
+            for row, record in zip(rows, records):
+                record[key] = children.get(row["Id"])
         return QueryResult(records, len(records))
 
-    def _aggregate(self, query: SoqlQuery, obj: ObjectSpec, paths: list[_Path],
-                   counts: list[tuple[CountItem, _Path | None]]) -> QueryResult:
-        if paths:
-            node = paths[0].node
-            raise self._fail("MALFORMED_QUERY", node.line, node.column,
-                             f"Field must be grouped or aggregated: {node.dotted}")
-        if query.order_by:
-            node = query.order_by[0].field
-            raise self._fail("MALFORMED_QUERY", node.line, node.column,
-                             f"Ordered field must be grouped or aggregated: {node.dotted}")
+    def _prepare_subquery(self, parent: ObjectSpec, sub: SoqlQuery
+                          ) -> tuple[str, Callable[[list[str]], dict[str, dict[str, Any] | None]]]:
+        """Check a child subquery; return its key in the parent record and a function that reads the
+        children of a list of parent ids (``{parent id: {"totalSize", "done", "records"} or None}``)."""
+        from .describe import child_relationship_name
+
+        child, fspec = self.child_relationship(parent, sub)
+        key = child_relationship_name(child, fspec)
+        if sub.is_aggregate or sub.count or any(isinstance(i, SubqueryItem) for i in sub.select):
+            first = sub.select[0]
+            raise self._fail("MALFORMED_QUERY", first.line, first.column,
+                             "only plain fields can be selected in a relationship subquery")
+        as_child = SoqlQuery(child.name, sub.object_line, sub.object_column, sub.alias, sub.select, sub.where,
+                             sub.order_by, None, None, text=sub.text)
+        items = self.expand_fields(sub, child)
+        paths = self.plain_paths(as_child, child, items)
+        predicate = self.compile_where(as_child, child, sub.where) if sub.where is not None else None
+        ref_name = fspec.name
+
+        def fill(parent_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+            wanted = set(parent_ids)
+            by_parent: dict[str, list[Row]] = {}
+            for row in self.source.rows(child.name):
+                parent_id = row.get(ref_name)
+                if parent_id in wanted and (self.include_deleted or not row.get("IsDeleted")) and (
+                        predicate is None or predicate(row)):
+                    by_parent.setdefault(parent_id, []).append(row)
+            out: dict[str, dict[str, Any] | None] = {}
+            for parent_id, rows in by_parent.items():
+                if sub.order_by:
+                    self.sort(as_child, child, rows)
+                start = sub.offset or 0
+                rows = rows[start:start + sub.limit if sub.limit is not None else None]
+                if rows:
+                    out[parent_id] = {"totalSize": len(rows), "done": True,
+                                      "records": [self.record(child, row, paths) for row in rows]}
+            return out
+
+        return key, fill
+
+    def _aggregate(self, query: SoqlQuery, obj: ObjectSpec, items: list[SelectItem]) -> QueryResult:
+        groups = [self.resolve_path(query, obj, node) for node in query.group_by]
+        for path in groups:
+            spec = path.leaf
+            if _long_text(spec) or spec.type in ("multipicklist", "double", "currency", "percent", "datetime"):
+                raise self._fail("MALFORMED_QUERY", path.node.line, path.node.column,
+                                 f"field '{spec.name}' can not be grouped in a query call")
+        grouped = {(p.rel_names, p.leaf_name) for p in groups}
+        columns: list[tuple[str, Callable[[list[Row]], Any]]] = []
+        index = 0
+        for item in items:
+            if isinstance(item, SubqueryItem):
+                raise self._fail("MALFORMED_QUERY", item.line, item.column,
+                                 "relationship subqueries are not allowed in an aggregate query")
+            if isinstance(item, FieldPath) or (isinstance(item, FuncItem) and item.name == "TOLABEL"):
+                node = item if isinstance(item, FieldPath) else item.field
+                path = self.resolve_path(query, obj, node)
+                if (path.rel_names, path.leaf_name) not in grouped:
+                    raise self._fail("MALFORMED_QUERY", node.line, node.column,
+                                     f"Field must be grouped or aggregated: {node.dotted}")
+                get = self.getter(obj, path)
+                alias = item.alias if isinstance(item, FuncItem) else None
+                columns.append((alias or path.leaf_name, lambda rows, get=get: get(rows[0])))
+                continue
+            if not isinstance(item, (CountItem, FuncItem)) or item.field is None:
+                continue
+            path = self.resolve_path(query, obj, item.field)
+            name = "COUNT" if isinstance(item, CountItem) else item.name
+            func = self._aggregate_function(name, path, obj)
+            if item.alias:
+                columns.append((item.alias, func))
+            else:
+                columns.append((f"expr{index}", func))
+                index += 1
+        for order in query.order_by:
+            path = self.resolve_path(query, obj, order.field)
+            if (path.rel_names, path.leaf_name) not in grouped:
+                raise self._fail("MALFORMED_QUERY", order.field.line, order.field.column,
+                                 f"Ordered field must be grouped or aggregated: {order.field.dotted}")
         unpaged = SoqlQuery(query.object_name, query.object_line, query.object_column, query.alias,
                             query.select, query.where, text=query.text)
         rows = self.select_rows(unpaged, obj, self.include_deleted)
-        record: dict[str, Any] = {"attributes": {"type": "AggregateResult"}}
-        index = 0
-        for item, path in counts:
-            if path is None:
-                continue
-            get = self.getter(obj, path)
-            value = sum(1 for row in rows if get(row) is not None)
-            if item.alias:
-                record[item.alias] = value
-            else:
-                record[f"expr{index}"] = value
-                index += 1
+        buckets: dict[tuple[Any, ...], list[Row]] = {}
+        if groups:
+            getters = [(self.getter(obj, p), _normalise(_kind(p.leaf))) for p in groups]
+            for row in rows:
+                buckets.setdefault(tuple(norm(get(row)) for get, norm in getters), []).append(row)
+        else:
+            buckets[()] = rows
+        firsts = [members[0] if members else {} for members in buckets.values()]
+        by_first = {id(members[0]) if members else 0: members for members in buckets.values()}
+        if query.order_by and groups:
+            self.sort(query, obj, firsts)
+        records = []
+        for first in firsts:
+            members = by_first[id(first) if first else 0]
+            record: dict[str, Any] = {"attributes": {"type": "AggregateResult"}}
+            for key, func in columns:
+                record[key] = func(members) if members or not groups else None
+            records.append(record)
         start = query.offset or 0
         stop = start + query.limit if query.limit is not None else None
-        records = [record][start:stop]
+        records = records[start:stop]
         return QueryResult(records, len(records))
+
+    def _aggregate_function(self, name: str, path: _Path, obj: ObjectSpec) -> Callable[[list[Row]], Any]:
+        get = self.getter(obj, path)
+        kind = _kind(path.leaf)
+        node = path.node
+        if name in ("SUM", "AVG") and kind != "number":
+            raise self._fail("MALFORMED_QUERY", node.line, node.column,
+                             f"field {path.leaf.name} does not support aggregate operator {name}")
+        if name in ("MIN", "MAX") and (kind in ("boolean", "multi") or _long_text(path.leaf)):
+            raise self._fail("MALFORMED_QUERY", node.line, node.column,
+                             f"field {path.leaf.name} does not support aggregate operator {name}")
+        norm = _normalise(kind)
+
+        def values(rows: list[Row]) -> list[Any]:
+            return [v for v in (get(row) for row in rows) if v is not None]
+
+        if name == "COUNT":
+            return lambda rows: len(values(rows))
+        if name == "COUNT_DISTINCT":
+            return lambda rows: len({norm(v) for v in values(rows)})
+        if name == "SUM":
+            return lambda rows: sum(n for n in map(_to_number, values(rows)) if n is not None) if values(rows) \
+                else None
+        if name == "AVG":
+            def avg(rows: list[Row]) -> Any:
+                numbers = [n for n in map(_to_number, values(rows)) if n is not None]
+                return sum(numbers) / len(numbers) if numbers else None
+            return avg
+        pick = min if name == "MIN" else max
+
+        def extreme(rows: list[Row]) -> Any:
+            found = [(norm(v), v) for v in values(rows)]
+            found = [pair for pair in found if pair[0] is not None]
+            return pick(found, key=lambda pair: pair[0])[1] if found else None
+        return extreme
+
+    # -- column metadata (query?columns=true) -------------------------------------------
+
+    def columns(self, query: SoqlQuery) -> dict[str, Any]:
+        """What ``GET query?q=...&columns=true`` answers: the query's columns, not its rows."""
+        obj = self.resolve_object(query)
+        items = self.expand_fields(query, obj)
+        out: list[dict[str, Any]] = []
+        index = 0
+        id_selected = False
+        for item in items:
+            if isinstance(item, SubqueryItem):
+                child, _ = self.child_relationship(obj, item.query)
+                sub = item.query
+                as_child = SoqlQuery(child.name, sub.object_line, sub.object_column, sub.alias, sub.select,
+                                     text=sub.text)
+                inner = [self._column(child, p) for p in
+                         self.plain_paths(as_child, child, self.expand_fields(sub, child))]
+                from .describe import child_relationship_name
+                name = child_relationship_name(child, self.child_relationship(obj, sub)[1])
+                out.append(_column_entry(name, name, None, aggregate=True, join=inner))
+            elif isinstance(item, CountItem) and item.field is None:
+                continue
+            elif isinstance(item, (CountItem, FuncItem)) and (
+                    isinstance(item, CountItem) or item.name in _AGGREGATES):
+                assert item.field is not None
+                fname = "COUNT" if isinstance(item, CountItem) else item.name
+                path = self.resolve_path(query, obj, item.field)
+                self._aggregate_function(fname, path, obj)
+                key = item.alias or f"expr{index}"
+                if not item.alias:
+                    index += 1
+                spec = path.leaf if fname in ("MIN", "MAX") else None
+                out.append(_column_entry(key, f"{fname}({item.field.dotted})", spec, aggregate=True,
+                                         apex="Integer" if fname.startswith("COUNT") else
+                                         ("Double" if fname in ("SUM", "AVG") else None)))
+            else:
+                node = item.field if isinstance(item, FuncItem) else item
+                assert isinstance(node, FieldPath)
+                path = self.resolve_path(query, obj, node)
+                if not path.segments and path.leaf_name == "Id":
+                    id_selected = True
+                out.append(self._column(obj, path))
+        return {"columnMetadata": out, "entityName": obj.name, "groupBy": bool(query.group_by),
+                "idSelected": id_selected, "keyPrefix": obj.key_prefix}
+
+    def _column(self, obj: ObjectSpec, path: _Path) -> dict[str, Any]:
+        """One field's column entry; a relationship path nests its parts in ``joinColumns``."""
+        leaf = _column_entry(path.leaf.name, ".".join((*path.rel_names, path.leaf.name)), path.leaf)
+        for depth in range(len(path.rel_names), 0, -1):
+            name = path.rel_names[depth - 1]
+            leaf = _column_entry(name, ".".join(path.rel_names[:depth]), None, join=[leaf])
+        return leaf
+
+
+_APEX_TYPES = {"id": "Id", "reference": "Id", "boolean": "Boolean", "int": "Integer", "double": "Double",
+               "currency": "Double", "percent": "Double", "date": "Date", "datetime": "Datetime"}
+
+
+def _column_entry(name: str, display: str, spec: FieldSpec | None, *, aggregate: bool = False,
+                  join: list[dict[str, Any]] | None = None, apex: str | None = None) -> dict[str, Any]:
+    kind = _kind(spec) if spec is not None else None
+    return {
+        "aggregate": aggregate,
+        "apexType": (_APEX_TYPES.get(spec.type, "String") if spec is not None else apex),
+        "booleanType": kind == "boolean",
+        "columnName": name,
+        "custom": bool(spec.custom) if spec is not None else False,
+        "displayName": display,
+        "foreignKeyName": None,
+        "insertable": bool(spec.createable) if spec is not None else False,
+        "joinColumns": join or [],
+        "numberType": kind == "number" or apex in ("Integer", "Double"),
+        "textType": kind in ("text", "multi"),
+        "updatable": bool(spec.updateable) if spec is not None else False,
+    }
+
+
+def query_columns(text: str, source: QuerySource, *, api_version: str = "59.0") -> dict[str, Any]:
+    """The column metadata of a query (``query?columns=true``), checked like :func:`run_query`."""
+    query = parse_soql(text)
+    return _Run(text, source, False, api_version, "sobjects").columns(query)
 
 
 def run_query(text: str, source: QuerySource, *, include_deleted: bool = False, api_version: str = "59.0",

@@ -526,3 +526,14 @@ def test_cli_serve_bad_seed_is_exit_2(tmp_path):
                            str(tmp_path), "--org", "qa=nope"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "unknown seed 'nope'" in done.stderr and "demo-source" in done.stderr
+
+
+def test_query_columns_true_answers_column_metadata(demo_server):
+    sf = client_for(demo_server, "source")
+    meta = sf.restful("query", params={"q": "SELECT Id, Name, Owner.Name FROM Account", "columns": "true"})
+    assert set(meta) == {"columnMetadata", "entityName", "groupBy", "idSelected", "keyPrefix"}
+    assert [c["columnName"] for c in meta["columnMetadata"]] == ["Id", "Name", "Owner"]
+    assert "records" not in meta
+    with pytest.raises(SalesforceMalformedRequest) as info:
+        sf.restful("query", params={"q": "SELECT Nope FROM Account", "columns": "true"})
+    assert info.value.content[0]["errorCode"] == "INVALID_FIELD"

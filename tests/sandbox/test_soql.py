@@ -239,14 +239,9 @@ def test_syntax_errors(text: str, column: int, fragment: str) -> None:
 
 
 @pytest.mark.parametrize("text, token, column, what", [
-    ("SELECT Industry FROM Account GROUP BY Industry", "GROUP", 30, "GROUP BY"),
-    ("SELECT Id FROM Account WHERE Name = 'x' GROUP BY Name", "GROUP", 41, "GROUP BY"),
     ("SELECT TYPEOF What WHEN Account THEN Name END FROM Task", "TYPEOF", 8, "TYPEOF"),
     ("SELECT Id FROM Account WHERE Name = 'x' HAVING", "HAVING", 41, "HAVING"),
-    ("SELECT Id FROM Account FOR UPDATE", "FOR", 24, "FOR VIEW/REFERENCE/UPDATE"),
-    ("SELECT Id, (SELECT Id FROM Contacts) FROM Account", "(", 12, "subqueries in the SELECT list"),
-    ("SELECT MAX(AnnualRevenue) FROM Account", "(", 11, "aggregate function MAX()"),
-    ("SELECT toLabel(Industry) FROM Account", "(", 15, "function toLabel()"),
+    ("SELECT FORMAT(AnnualRevenue) FROM Account", "(", 8, "function FORMAT()"),
 ])
 def test_unsupported_constructs_are_malformed(text: str, token: str, column: int, what: str) -> None:
     with pytest.raises(SoqlError) as info:
@@ -676,3 +671,87 @@ def test_five_thousand_rows_where_and_order_by_fast() -> None:
     assert result.total_size == len(expected)
     assert result.records[0]["Owner"]["Name"].startswith("User ")
     assert src.get_calls == 10  # parents are fetched once each per query
+
+
+# ---------------------------------------------------------------------------------------------
+# Child subqueries, GROUP BY and aggregates, FIELDS(), toLabel, FOR VIEW, column metadata
+# ---------------------------------------------------------------------------------------------
+
+
+def test_child_relationship_subquery(org: dict[str, Any]) -> None:
+    records = q(org, "SELECT Name, (SELECT LastName, Account.Name FROM Contacts ORDER BY LastName) FROM Account "
+                     "WHERE Name IN ('Acme', 'initech', '100% Pure_Co') ORDER BY Name").records
+    by_name = {r["Name"]: r for r in records}
+    assert by_name["100% Pure_Co"]["Contacts"] is None                   # no children: null, not []
+    assert by_name["initech"]["Contacts"] is None                        # its only contact is deleted
+    assert by_name["Acme"]["Contacts"] == {"totalSize": 1, "done": True, "records": [
+        {"attributes": attrs("Contact", org["jane"]["Id"]), "LastName": "Smith",
+         "Account": {"attributes": attrs("Account", org["acme"]["Id"]), "Name": "Acme"}}]}
+    # self relationship (ParentId -> ChildAccounts), WHERE and LIMIT inside the subquery
+    parent = q(org, "SELECT Name, (SELECT Name FROM ChildAccounts WHERE Name != 'x' LIMIT 5) FROM Account "
+                    "WHERE Name = 'Acme'").records[0]
+    assert [c["Name"] for c in parent["ChildAccounts"]["records"]] == ["Globex"]
+    err = error_of(org, "SELECT Name, (SELECT Id FROM Nope) FROM Account")
+    assert err.error_code == "INVALID_TYPE" and "Didn't understand relationship 'Nope'" in err.message
+
+
+def test_group_by_with_aggregates(org: dict[str, Any]) -> None:
+    result = q(org, "SELECT Industry, COUNT(Id) n, MIN(AnnualRevenue), MAX(Name), SUM(NumberOfEmployees), "
+                    "AVG(AnnualRevenue), COUNT_DISTINCT(OwnerId) FROM Account GROUP BY Industry ORDER BY Industry")
+    agg = {"type": "AggregateResult"}
+    assert result.records == [
+        {"attributes": agg, "Industry": None, "n": 1, "expr0": None, "expr1": "initech", "expr2": None,
+         "expr3": None, "expr4": 1},
+        {"attributes": agg, "Industry": "Energy", "n": 1, "expr0": 1000.0, "expr1": "100% Pure_Co", "expr2": 3,
+         "expr3": 1000.0, "expr4": 1},
+        {"attributes": agg, "Industry": "Retail", "n": 1, "expr0": 250000.0, "expr1": "Globex", "expr2": 20,
+         "expr3": 250000.0, "expr4": 1},
+        {"attributes": agg, "Industry": "Tech", "n": 1, "expr0": 5000000.0, "expr1": "Acme", "expr2": 100,
+         "expr3": 5000000.0, "expr4": 1},
+    ]
+    assert result.total_size == 4
+    owners = q(org, "SELECT Owner.Name, COUNT(Id) FROM Account GROUP BY Owner.Name ORDER BY Owner.Name DESC "
+                    "LIMIT 1").records
+    assert owners == [{"attributes": agg, "Name": "Bob Stone", "expr0": 2}]
+    totals = q(org, "SELECT MAX(AnnualRevenue) top, SUM(AnnualRevenue) FROM Account WHERE Name = 'none'").records
+    assert totals == [{"attributes": agg, "top": None, "expr0": None}]
+    assert q(org, "SELECT Industry FROM Account WHERE Name = 'none' GROUP BY Industry").records == []
+    err = error_of(org, "SELECT Industry, Name FROM Account GROUP BY Industry")
+    assert "Field must be grouped or aggregated: Name" in err.message
+    err = error_of(org, "SELECT SUM(Name) FROM Account")
+    assert err.error_code == "MALFORMED_QUERY" and "does not support aggregate operator SUM" in err.message
+
+
+def test_fields_function(org: dict[str, Any]) -> None:
+    record = q(org, "SELECT FIELDS(ALL) FROM Account WHERE Name = 'Acme' LIMIT 1").records[0]
+    schema_fields = set(org["src"].schema.object("Account").fields)
+    assert set(record) - {"attributes"} == schema_fields
+    custom = q(org, "SELECT FIELDS(CUSTOM) FROM Account WHERE Name = 'Acme' LIMIT 200").records[0]
+    assert set(custom) - {"attributes"} == {f for f in schema_fields if f.endswith("__c")}
+    standard = q(org, "SELECT FIELDS(STANDARD) FROM Account WHERE Name = 'Acme'").records[0]
+    assert "Name" in standard and not any(f.endswith("__c") for f in standard)
+    err = error_of(org, "SELECT FIELDS(ALL) FROM Account")
+    assert err.error_code == "MALFORMED_QUERY" and "FIELDS function must have a LIMIT of at most 200" in err.message
+
+
+def test_tolabel_and_for_view(org: dict[str, Any]) -> None:
+    records = q(org, "SELECT Name, toLabel(Industry) FROM Account WHERE Name = 'Acme' FOR VIEW").records
+    assert records[0]["Industry"] == "Tech"                               # labels are the values here
+    assert names(org, "SELECT Name FROM Account WHERE Name = 'Acme' FOR REFERENCE") == ["Acme"]
+
+
+def test_column_metadata(org: dict[str, Any]) -> None:
+    meta = soql.query_columns("SELECT Id, Name, Owner.Name, (SELECT LastName FROM Contacts) FROM Account", org["src"])
+    assert (meta["entityName"], meta["groupBy"], meta["idSelected"], meta["keyPrefix"]) == (
+        "Account", False, True, "001")
+    cols = meta["columnMetadata"]
+    assert [c["columnName"] for c in cols] == ["Id", "Name", "Owner", "Contacts"]
+    assert cols[0]["apexType"] == "Id" and cols[1]["textType"] is True and cols[1]["joinColumns"] == []
+    assert cols[2]["joinColumns"][0]["columnName"] == "Name" and cols[2]["joinColumns"][0]["displayName"] == \
+        "Owner.Name"
+    assert cols[3]["aggregate"] is True and [c["columnName"] for c in cols[3]["joinColumns"]] == ["LastName"]
+    grouped = soql.query_columns("SELECT Industry, COUNT(Id), MAX(AnnualRevenue) top FROM Account GROUP BY Industry",
+                                 org["src"])
+    assert grouped["groupBy"] is True and grouped["idSelected"] is False
+    assert [(c["columnName"], c["displayName"], c["aggregate"]) for c in grouped["columnMetadata"]] == [
+        ("Industry", "Industry", False), ("expr0", "COUNT(Id)", True), ("top", "MAX(AnnualRevenue)", True)]
