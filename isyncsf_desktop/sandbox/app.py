@@ -98,7 +98,7 @@ class SandboxApp:
     """The WSGI application over a set of :class:`OrgStore` objects, keyed by alias."""
 
     def __init__(self, orgs: dict[str, OrgStore], instance_url: str = ""):
-        from . import bulk, oauth, tooling  # noqa: F401  (importing them registers their routes)
+        from . import bulk, composite, oauth, tooling  # noqa: F401  (importing them registers their routes)
 
         self.orgs = orgs
         self.faults: dict[str, Faults] = {alias: Faults() for alias in orgs}
@@ -157,7 +157,7 @@ class SandboxApp:
             if route.auth:
                 alias, store, token = self._authenticate(request)
                 faults = self.faults[alias]
-                if route.counted:
+                if route.counted and not request.environ.get("isyncsf.subrequest"):
                     used = store.count_api_call()
                     limit = faults.api_budget if faults.api_budget is not None else DAILY_API_MAX
                     headers["Sforce-Limit-Info"] = f"api-usage={used}/{limit}"
@@ -176,7 +176,8 @@ class SandboxApp:
                 response = Response(status=204)
             else:
                 response = json_response(result)
-            if faults is not None and route.counted and request.method in ("POST", "PATCH", "DELETE", "PUT") \
+            if faults is not None and route.counted and not request.environ.get("isyncsf.subrequest") \
+                    and request.method in ("POST", "PATCH", "DELETE", "PUT") \
                     and faults.take("drop_after_commit"):
                 self._drop_connection(request)
         except ApiError as exc:
