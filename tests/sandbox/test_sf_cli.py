@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -34,6 +35,10 @@ def _sf_executable() -> str:
                            env={**os.environ, "SF_AUTOUPDATE_DISABLE": "true", "SF_DISABLE_TELEMETRY": "true"})
     if probe.returncode != 0 or "@salesforce/cli" not in probe.stdout:
         pytest.skip(f"`sf --version` does not run here (needs a newer Node.js?): {probe.stderr.strip()[-300:]}")
+    versions = re.search(r"@salesforce/cli/(\d+)\.(\d+)\S* .*node-v(\d+)", probe.stdout)
+    if versions and (int(versions[1]), int(versions[2])) >= (2, 148) and int(versions[3]) < 22:
+        pytest.skip(f"{probe.stdout.strip()}: this Salesforce CLI needs Node.js 22 or newer first on PATH "
+                    "(.ci/run installs the npm package node@22 next to it)")
     return found
 
 
