@@ -98,7 +98,7 @@ class SandboxApp:
     """The WSGI application over a set of :class:`OrgStore` objects, keyed by alias."""
 
     def __init__(self, orgs: dict[str, OrgStore], instance_url: str = ""):
-        from . import bulk, composite, oauth, tooling  # noqa: F401  (importing them registers their routes)
+        from . import bulk, bulk1, composite, oauth, tooling  # noqa: F401  (importing registers their routes)
 
         self.orgs = orgs
         self.faults: dict[str, Faults] = {alias: Faults() for alias in orgs}
@@ -123,6 +123,8 @@ class SandboxApp:
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
         if not token:
             token = header[6:].strip() if header.lower().startswith("oauth ") else ""
+        if not token and request.path.startswith("/services/async/"):
+            token = request.headers.get("X-SFDC-Session", "").strip()   # Bulk API 1.0's session header
         found = self.org_for_token(token) if token else None
         if found is None:
             raise ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
@@ -181,7 +183,11 @@ class SandboxApp:
                     and faults.take("drop_after_commit"):
                 self._drop_connection(request)
         except ApiError as exc:
-            response = json_response(exc.envelope(), exc.status)
+            if request.path.startswith("/services/async/"):
+                from .bulk1 import async_error_for
+                response = async_error_for(request, exc)
+            else:
+                response = json_response(exc.envelope(), exc.status)
         except SoqlError as exc:
             response = json_response([{"message": exc.message, "errorCode": exc.error_code}], 400)
         except RecordError as exc:
