@@ -8,6 +8,7 @@ as hard edges, cycles broken at nillable lookups, which are then filled in a sec
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -61,6 +62,9 @@ class ObjectPlan:
     name_field: str | None = None
     warnings: list[str] = field(default_factory=list)
     field_types: dict[str, str] = field(default_factory=dict)
+    sort: str | None = None
+    related_to: str | None = None      # only records whose related_via points at the records read for this object
+    related_via: str | None = None
 
     @property
     def self_refs(self) -> list[RefSpec]:
@@ -249,11 +253,34 @@ def _plan_object(template: Template, line: Any, source: DescribeSource, target: 
         except Exception as exc:  # the org's own words: OrgApiError carries Salesforce's message
             message = getattr(exc, "message", None) or str(exc)
             raise TemplateError(f"{obj}: the filter is not valid SOQL for the source org: {message.strip()}") from None
+    related_to = related_via = None
+    if line.related_to:
+        related_to = in_template.get(line.related_to["object"].lower(), line.related_to["object"])
+        lookups = [n for n, m in src_fields.items() if m.get("type") == "reference"
+                   and related_to.lower() in {t.lower() for t in m.get("referenceTo") or []}]
+        if line.related_to.get("via"):
+            related_via = _ci(src_fields, line.related_to["via"])
+            if related_via not in lookups:
+                raise TemplateError(f"{obj}: related_to via {line.related_to['via']} is not a lookup from {obj} "
+                                    f"to {related_to}")
+        elif len(lookups) == 1:
+            related_via = lookups[0]
+        else:
+            raise TemplateError(f"{obj}: " + (f"no lookup leads from {obj} to {related_to}" if not lookups else
+                                f"several lookups lead from {obj} to {related_to} ({', '.join(lookups)}); "
+                                "name one in related_to \"via\""))
+    query = getattr(source, "query", None)   # OrgClient has it; a describe-only source skips the check
+    if line.sort and query is not None:
+        try:
+            query(f"SELECT Id FROM {obj} ORDER BY {line.sort} LIMIT 1")
+        except Exception as exc:
+            message = getattr(exc, "message", None) or str(exc)
+            raise TemplateError(f"{obj}: the sort order is not valid SOQL for the source org: {message.strip()}") from None
     name_field = next((n for n, m in src_fields.items() if m.get("nameField")), None)
     return ObjectPlan(object=obj, fields=fields, insert_fields=insert_fields, update_fields=update_fields,
                       match_by=match_by, filter=line.filter, limit=line.limit, insert=line.insert,
                       update=line.update, refs=refs, name_field=name_field, warnings=warnings,
-                      field_types=field_types)
+                      field_types=field_types, sort=line.sort, related_to=related_to, related_via=related_via)
 
 
 def relationship_graph(objects: dict[str, ObjectPlan]) -> nx.MultiDiGraph:
@@ -294,8 +321,37 @@ def detect_order(objects: dict[str, ObjectPlan], preference: list[str]) -> tuple
     return order, deferred
 
 
+# Objects whose records are transactions rather than reference or master data: the product's
+# "skip transactional objects" leaves them out of a run.
+TRANSACTIONAL_OBJECTS = frozenset({
+    "Opportunity", "OpportunityLineItem", "OpportunityContactRole", "Case", "CaseComment", "Order", "OrderItem",
+    "Quote", "QuoteLineItem", "Task", "Event", "EmailMessage", "Invoice", "InvoiceLine", "Payment",
+    "WorkOrder", "WorkOrderLineItem", "ServiceAppointment", "Lead", "Campaign", "CampaignMember",
+    "FeedItem", "FeedComment", "ContentVersion", "ContentDocumentLink", "Attachment", "Note",
+})
+
+
+def is_transactional(object_name: str) -> bool:
+    return object_name.lower() in {o.lower() for o in TRANSACTIONAL_OBJECTS}
+
+
 def build_plan(template: Template, source: DescribeSource, target: DescribeSource) -> Plan:
     """Validate the template against both orgs and plan the sync. Raises TemplateError."""
+    skipped: list[str] = []
+    if template.skip_transactional:
+        skipped = [line.object for line in template.objects if is_transactional(line.object)]
+        kept = [line for line in template.objects if not is_transactional(line.object)]
+        if not kept:
+            raise TemplateError("every object of the template is transactional and \"skip transactional "
+                                "objects\" is on: nothing would move")
+        blocked = [f"{line.object} (related to {line.related_to['object']})" for line in kept
+                   if line.related_to and is_transactional(line.related_to["object"])]
+        if blocked:
+            raise TemplateError(f"{', '.join(blocked)}: related to a transactional object that \"skip "
+                                "transactional objects\" leaves out")
+        template = copy.copy(template)
+        template.objects = kept
+        template.order = [o for o in template.order if not is_transactional(o)] if template.order else None
     in_template: dict[str, str] = {}
     for line in template.objects:
         desc = _describe(source, line.object, "source")
@@ -306,6 +362,11 @@ def build_plan(template: Template, source: DescribeSource, target: DescribeSourc
         objects[plan.object] = plan
     preference = [in_template[line.object.lower()] for line in template.objects]
     warnings = [w for plan in objects.values() for w in plan.warnings]
+    warnings += [f"{name} is transactional; \"skip transactional objects\" leaves it out" for name in skipped]
+    for name, oplan in objects.items():
+        if oplan.related_to and name in deferred_children(objects, preference, oplan):
+            raise TemplateError(f"{name}: related to {oplan.related_to} through {oplan.related_via}, which a "
+                                "relationship cycle fills later; the related records cannot be found first")
     if template.order:
         manual = [in_template[name.lower()] for name in template.order]
         detected, _ = detect_order(objects, preference)
@@ -315,6 +376,12 @@ def build_plan(template: Template, source: DescribeSource, target: DescribeSourc
         objects[child].refs[field_name].deferred = True
         warnings.append(f"{child}.{field_name} is part of a relationship cycle; it is filled in a second pass")
     return Plan(order=order, objects=objects, warnings=warnings)
+
+
+def deferred_children(objects: dict[str, ObjectPlan], preference: list[str], oplan: ObjectPlan) -> set[str]:
+    """The objects whose related_via lookup the detected order defers (their parent comes later)."""
+    _, deferred = detect_order(objects, preference)
+    return {child for child, field_name in deferred if field_name == oplan.related_via and child == oplan.object}
 
 
 def forward_lookups(objects: dict[str, ObjectPlan], order: list[str]) -> tuple[dict[str, list[str]], dict[str, str]]:

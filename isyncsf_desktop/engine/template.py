@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from datetime import datetime, timezone
 from typing import Any
 
 from .. import paths
@@ -34,8 +36,17 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "batch_size": 200,
     "api_ceiling_percent": 90,   # pause the run when either org has used this share of its daily API requests
     "automation_off": [],   # [{"kind": "ValidationRule", "name": "Contact.Rule"}]: off on the target during runs
+    # Delta sync: only records whose SystemModstamp is after the template's last successful sync (or
+    # after "since" when set). Deletions in the source are not propagated to the target.
+    "delta_sync": False,
+    "since": None,          # ISO-8601 date/time overriding the last successful sync date
+    # Include deleted records (queryAll): records in the source's recycle bin are read too and copied as
+    # ordinary, live records on the target; nothing is deleted on the target.
+    "include_deleted": False,
+    "skip_transactional": False,   # leave out transactional objects (Opportunity, Case, Order, Task, ...)
 }
-LINE_KEYS = {"object", "fields", "filter", "match_by", "insert", "update", "limit"}
+LINE_KEYS = {"object", "fields", "filter", "match_by", "insert", "update", "limit", "sort", "related_to"}
+MAX_RELATED_LEVELS = 5
 TOP_KEYS = {"name", "options", "objects", "order", "source", "target", "description"}
 
 
@@ -50,6 +61,8 @@ class ObjectLine:
     insert: bool = True
     update: bool = True
     limit: int | None = None
+    sort: str | None = None                 # SOQL ORDER BY list, e.g. "Name DESC"
+    related_to: dict[str, str] | None = None  # {"object": "Account", "via": "AccountId"}: only their records
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"object": self.object}
@@ -63,6 +76,10 @@ class ObjectLine:
         out["update"] = self.update
         if self.limit is not None:
             out["limit"] = self.limit
+        if self.sort:
+            out["sort"] = self.sort
+        if self.related_to:
+            out["related_to"] = dict(self.related_to)
         return out
 
 
@@ -96,6 +113,18 @@ class Template:
         return float(self.options.get("api_ceiling_percent", 90)) / 100
 
     @property
+    def delta_sync(self) -> bool:
+        return bool(self.options.get("delta_sync", False))
+
+    @property
+    def include_deleted(self) -> bool:
+        return bool(self.options.get("include_deleted", False))
+
+    @property
+    def skip_transactional(self) -> bool:
+        return bool(self.options.get("skip_transactional", False))
+
+    @property
     def batch_size(self) -> int:
         return int(self.options.get("batch_size", 200))
 
@@ -124,6 +153,47 @@ def _bool(value: Any, where: str) -> bool:
     if not isinstance(value, bool):
         raise TemplateError(f"{where} must be true or false, not {json.dumps(value)}")
     return value
+
+
+_SORT_RE = re.compile(r"^[A-Za-z_][\w.]*(\s+(ASC|DESC))?(\s+NULLS\s+(FIRST|LAST))?"
+                      r"(\s*,\s*[A-Za-z_][\w.]*(\s+(ASC|DESC))?(\s+NULLS\s+(FIRST|LAST))?)*$", re.IGNORECASE)
+
+
+def parse_since(value: Any, where: str = "since") -> str:
+    """An ISO-8601 date or date/time as the SOQL datetime literal (UTC, ``Z``)."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            when = None
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=timezone.utc)
+            when = when.astimezone(timezone.utc)
+            return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    raise TemplateError(f"{where} must be an ISO-8601 date or date/time, e.g. 2026-01-31 or 2026-01-31T08:00:00Z")
+
+
+def _check_related(lines: list[ObjectLine]) -> None:
+    """related_to names a line of the template, no cycles, at most MAX_RELATED_LEVELS levels below a root."""
+    by_name = {line.object.lower(): line for line in lines}
+    for line in lines:
+        if not line.related_to:
+            continue
+        if line.related_to["object"].lower() not in by_name:
+            raise TemplateError(f"{line.object}: related_to names {line.related_to['object']}, which is not a line "
+                                "of the template")
+        seen = [line.object]
+        current = line
+        while current.related_to:
+            current = by_name[current.related_to["object"].lower()]
+            if current.object in seen:
+                raise TemplateError(f"{line.object}: related_to goes round in a circle "
+                                    f"({' -> '.join(seen + [current.object])})")
+            seen.append(current.object)
+            if len(seen) - 1 > MAX_RELATED_LEVELS:
+                raise TemplateError(f"{line.object}: related_to goes more than {MAX_RELATED_LEVELS} levels deep")
 
 
 def parse_template(document: Any) -> Template:
@@ -160,6 +230,9 @@ def parse_template(document: Any) -> Template:
         elif key == "batch_size":
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 200:
                 raise TemplateError("options.batch_size must be a whole number from 1 to 200")
+        elif key == "since":
+            if value is not None:
+                value = parse_since(value, "options.since")
         else:
             _bool(value, f"options.{key}")
         options[key] = value
@@ -184,6 +257,19 @@ def parse_template(document: Any) -> Template:
         limit = raw.get("limit")
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
             raise TemplateError(f"{where}: limit must be a whole number above 0")
+        sort = raw.get("sort")
+        if sort is not None and (not isinstance(sort, str) or not _SORT_RE.match(sort.strip())):
+            raise TemplateError(f"{where}: sort must be field names with optional ASC/DESC, e.g. \"Name DESC\"")
+        related = raw.get("related_to")
+        if related is not None:
+            if isinstance(related, str):
+                related = {"object": related}
+            if not isinstance(related, dict) or not isinstance(related.get("object"), str) \
+                    or not related["object"].strip() or set(related) - {"object", "via"} \
+                    or not isinstance(related.get("via", ""), str):
+                raise TemplateError(f"{where}: related_to must be {{\"object\": \"Account\", \"via\": \"AccountId\"}} "
+                                    "(via is optional when one lookup leads there)")
+            related = {k: v.strip() for k, v in related.items() if v and v.strip()}
         filter_text = raw.get("filter")
         if filter_text is not None and not isinstance(filter_text, str):
             raise TemplateError(f"{where}: filter must be a SOQL WHERE clause as text")
@@ -195,7 +281,10 @@ def parse_template(document: Any) -> Template:
             insert=_bool(raw.get("insert", True), f"{where}.insert"),
             update=_bool(raw.get("update", True), f"{where}.update"),
             limit=limit,
+            sort=sort.strip() if sort else None,
+            related_to=related,
         ))
+    _check_related(lines)
     order = None
     if document.get("order") is not None:
         order = _str_list(document["order"], "order")
