@@ -21,6 +21,7 @@ from .events import (ABORTED, COMPLETED, EXECUTING, FAILED, INITIALIZING, PAUSED
                      ObjectFinished, ObjectStarted, Observer, RecordFailed, RunResult, StateChanged, add_counts)
 from .journal import ErrorInfo, Journal, JobRow, ObjectCounts, OrgRef, Outcome
 from .lock import TargetBusy, TargetLock
+from . import scope
 from .plan import ObjectPlan, Plan, build_plan
 from .template import Template, TemplateError, parse_template
 from .users import SOURCE_USER_SOQL, TARGET_USER_SOQL, match_users
@@ -217,11 +218,9 @@ class SyncEngine:
             for text in plan.warnings:
                 self._emit(Notice, text=text)
             counts: dict[str, ObjectCounts] = {}
-            for name in plan.order:
-                oplan = plan.objects[name]
-                total = self.source.count(name, f"({oplan.filter})" if oplan.filter else None)
-                if oplan.limit is not None:
-                    total = min(total, oplan.limit)
+            template = parse_template(job.template)
+            since = scope.delta_since(template, self.journal, job.source.org_id, job.target.org_id)
+            for name, total in scope.count_in_scope(self.source, plan, template, since).items():
                 counts[name] = ObjectCounts(total=total, status="Scanned")
                 self.journal.set_object_counts(run_id, name, counts[name])
             self.journal.set_plan(job_id, plan.as_json())
@@ -646,20 +645,24 @@ class _Run:
         paths = {"Id", *oplan.fields, *oplan.match_by}
         select = ", ".join(sorted(paths))
         where = [f"({oplan.filter})"] if oplan.filter else []
+        include_deleted = self.template.include_deleted
         if self.only is not None:
             ids = sorted(self.only)
             records: list[dict[str, Any]] = []
             for chunk in _chunks(ids, 300):
                 clause = " AND ".join(where + [f"Id IN ({', '.join(_quote(i) for i in chunk)})"])
-                records += self.source.query(f"SELECT {select} FROM {oplan.object} WHERE {clause}")
+                records += self.source.query(f"SELECT {select} FROM {oplan.object} WHERE {clause}",
+                                             include_deleted=include_deleted)
             return records
-        soql = f"SELECT {select} FROM {oplan.object}"
-        if where:
-            soql += " WHERE " + " AND ".join(where)
-        soql += " ORDER BY Id"
-        if oplan.limit is not None:
-            soql += f" LIMIT {oplan.limit}"
-        return self.source.query(soql)
+        # related subsets, delta sync, deleted records, sort and limit: engine/scope.py
+        if not hasattr(self, "_scope_ids"):
+            self._scope_ids: dict[str, list[str]] = {}
+            self._since = scope.delta_since(self.template, self.journal, self.engine.source_ref.org_id,
+                                            self.engine.target_ref.org_id)
+            if self._since:
+                self._notice(f"delta sync: only records changed since {self._since} (deletions are not copied)")
+        return scope.read_records(self.source.query, self.plan, oplan, paths, self._scope_ids,
+                                  since=self._since, include_deleted=include_deleted)
 
     def _read_target(self, oplan: ObjectPlan) -> dict[str, dict[str, Any]]:
         paths = {"Id", *oplan.update_fields, *oplan.insert_fields, *oplan.match_by}
