@@ -219,6 +219,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     try:
         template = load_template(args.template)
+        if args.since:   # a delta run from this date/time instead of the template's last successful sync
+            from .engine.template import parse_since
+
+            template.options["delta_sync"] = True
+            template.options["since"] = parse_since(args.since, "--since")
         engine = _engine(args.source, args.target, _Progress(sys.stderr.isatty() and not args.json))
         job_id = engine.create_job(template)
         result = engine.scan(job_id)
@@ -341,6 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
         run.add_argument("--target", required=True, help="target org alias")
         run.add_argument("--template", required=True, help="template JSON file")
         run.add_argument("--json", action="store_true", help="print one JSON object")
+        run.add_argument("--since", metavar="DATE",
+                         help="delta: only records changed after this ISO date/time (default with the template's "
+                              "delta sync on: its last successful sync); deletions are not propagated")
         if name == "sync":
             run.add_argument("--override-preflight", action="store_true",
                              help="start even when the metadata check finds blocking problems")

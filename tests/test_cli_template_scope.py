@@ -1,0 +1,43 @@
+"""`isyncsf scan/sync --since`: a delta run from a given date, and a related subset in the scan."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from isyncsf_desktop.cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def add_orgs(sandbox_factory, capsys):
+    server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
+    for alias in ("source", "target"):
+        code, _, _ = run(capsys, "org", "add", alias, "--instance-url", server.instance_url,
+                         "--access-token", server.token(alias), "--ca-file", str(server.ca_file))
+        assert code == 0
+    return server
+
+
+def test_since_scans_only_records_changed_after_it_and_a_bad_date_exits_2(sandbox_factory, tmp_path: Path, capsys):
+    add_orgs(sandbox_factory, capsys)
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"name": "delta", "objects": [
+        {"object": "Account", "match_by": ["External_Id__c"]},
+        {"object": "Contact", "match_by": ["Email"], "related_to": "Account"}]}))
+    base = ("scan", "--source", "source", "--target", "target", "--template", str(path), "--json")
+    code, out, _ = run(capsys, *base)
+    assert code == 0
+    full = {o["object"]: o["records"] for o in json.loads(out)["objects"]}
+    assert full == {"Account": 300, "Contact": 921}
+    code, out, _ = run(capsys, *base, "--since", "2999-01-01")
+    assert code == 0
+    assert {o["object"]: o["records"] for o in json.loads(out)["objects"]} == {"Account": 0, "Contact": 0}
+    code, out, _ = run(capsys, *base, "--since", "2000-01-01T00:00:00Z")
+    assert code == 0 and {o["object"]: o["records"] for o in json.loads(out)["objects"]} == full
+    code, _, err = run(capsys, *base, "--since", "yesterday")
+    assert code == 2 and "--since must be an ISO-8601 date" in err
