@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ...engine import scope
 from ...engine.events import CancelToken
 from ...engine.plan import SKIPPED_TYPES, SYSTEM_FIELDS, DescribeSource, build_plan
 from ...engine.template import Template, TemplateError, load_template
@@ -98,6 +99,9 @@ class CachedOrg:
 
     def object_names(self) -> set[str]:
         return {str(item["name"]) for item in self.describe_global().get("sobjects", [])}
+
+    def query(self, soql: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
+        return list(self.client.query(soql, include_deleted=include_deleted))
 
     def count(self, object_name: str, where: str | None = None) -> int:
         key = (object_name.lower(), where)
@@ -306,6 +310,9 @@ class PreviewLine:
     filter: str | None
     deferred: list[str] = field(default_factory=list)   # lookups filled in the second pass
     self_refs: list[str] = field(default_factory=list)  # hierarchies inserted level by level
+    related_to: str | None = None     # only the records related to this line's records...
+    related_via: str | None = None    # ...through this lookup
+    sort: str | None = None
 
 
 @dataclass
@@ -316,6 +323,8 @@ class Preview:
     target: str
     lines: list[PreviewLine]
     warnings: list[str]
+    since: str | None = None          # a delta preview: records changed after this
+    include_deleted: bool = False
 
     @property
     def order(self) -> list[str]:
@@ -323,21 +332,29 @@ class Preview:
 
 
 def run_preview(template: Template, source: DescribeSource, target: DescribeSource,
-                cancel: CancelToken | None = None) -> Preview:
-    """Plan the template against both orgs and count each line's records in the source org."""
+                cancel: CancelToken | None = None, since: str | None = None) -> Preview:
+    """Plan the template against both orgs and count each line's records in the source org: its
+    filter, its related subset, the delta since ``since`` and deleted records as a run would read them."""
     plan = build_plan(template, source, target)
+    if cancel is not None and cancel.cancelled:
+        raise RuntimeError(f"the preview stopped: {cancel.reason}")
+    counts = scope.count_in_scope(source, plan, template, since)
     lines: list[PreviewLine] = []
     for name in plan.order:
         if cancel is not None and cancel.cancelled:
             raise RuntimeError(f"the preview stopped: {cancel.reason}")
         oplan = plan.objects[name]
-        total = source.count(name, oplan.filter)
+        count = counts[name]
+        total = count
+        if oplan.limit is not None and not oplan.related_to and not template.include_deleted:
+            where = scope.base_where(oplan, since)
+            total = source.count(name, " AND ".join(where) if where else None)   # asked already: cached
         lines.append(PreviewLine(
-            object=name, total=total, count=min(total, oplan.limit) if oplan.limit is not None else total,
-            limit=oplan.limit, filter=oplan.filter, deferred=[r.field for r in oplan.deferred_refs],
-            self_refs=[r.field for r in oplan.self_refs]))
+            object=name, total=total, count=count, limit=oplan.limit, filter=oplan.filter,
+            deferred=[r.field for r in oplan.deferred_refs], self_refs=[r.field for r in oplan.self_refs],
+            related_to=oplan.related_to, related_via=oplan.related_via, sort=oplan.sort))
     return Preview(source=getattr(source, "alias", ""), target=getattr(target, "alias", ""), lines=lines,
-                   warnings=list(plan.warnings))
+                   warnings=list(plan.warnings), since=since, include_deleted=template.include_deleted)
 
 
 # ====================================================================== template files

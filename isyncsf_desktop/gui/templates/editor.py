@@ -20,8 +20,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLay
                                QStackedWidget, QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from ... import paths
+from ...engine import scope
 from ...engine.events import CancelToken
-from ...engine.template import ObjectLine, Template, TemplateError, parse_template, save_template
+from ...engine.template import ObjectLine, Template, TemplateError, parse_since, parse_template, save_template
 from ..context import AppContext
 from ..style import ERROR, MUTED, WARNING
 from .banner import MessageBanner
@@ -35,6 +36,12 @@ logger = logging.getLogger(__name__)
 
 FILTER_CHECK_DELAY_MS = 800
 VERSIONING_HINT = "Saves prior values so updates can be rolled back."
+DELTA_HINT = ("Only records changed (SystemModstamp) since the date below, or since this template's last "
+              "successful sync. Records deleted in the source stay on the target.")
+DELETED_HINT = ("Reads the source's recycle bin too (queryAll). Deleted records are copied as ordinary, live "
+                "records on the target; nothing is deleted there.")
+TRANSACTIONAL_HINT = ("Leaves out transactional objects such as Opportunity, Case, Order, Quote, Task and Event, "
+                      "even when they are lines of the template.")
 
 
 # ====================================================================== tasks (on pool threads)
@@ -68,7 +75,8 @@ def _preview_task(report: Any, cancel: CancelToken, ctx: AppContext, cache: Desc
     template = parse_template(template_json)
     source_org = CachedOrg(source, ctx.client(source), cache)
     target_org = source_org if target == source else CachedOrg(target, ctx.client(target), cache)
-    return run_preview(template, source_org, target_org, cancel)
+    since = scope.delta_since(template, ctx.journal, ctx.org_ref(source).org_id, ctx.org_ref(target).org_id)
+    return run_preview(template, source_org, target_org, cancel, since)
 
 
 # ====================================================================== the editor
@@ -220,6 +228,26 @@ class TemplateEditor(QWidget):
         self.versioning_hint.setWordWrap(True)
         self.versioning_hint.setContentsMargins(24, 0, 0, 0)
         form.addRow("", self.versioning_hint)
+        self.delta_check = QCheckBox("Delta sync")
+        self.delta_check.setToolTip(DELTA_HINT)
+        form.addRow("", self.delta_check)
+        self.since_edit = QLineEdit()
+        self.since_edit.setPlaceholderText("Last successful sync")
+        self.since_edit.setClearButtonEnabled(True)
+        self.since_edit.setToolTip("Records changed after this date/time (ISO, e.g. 2026-01-31 or "
+                                   "2026-01-31T08:00:00Z). Empty: after the template's last successful sync.")
+        form.addRow("Changed since:", self.since_edit)
+        self.delta_hint = QLabel(DELTA_HINT)
+        self.delta_hint.setProperty("role", "subtle")
+        self.delta_hint.setWordWrap(True)
+        self.delta_hint.setContentsMargins(24, 0, 0, 0)
+        form.addRow("", self.delta_hint)
+        self.deleted_check = QCheckBox("Include deleted records")
+        self.deleted_check.setToolTip(DELETED_HINT)
+        form.addRow("", self.deleted_check)
+        self.transactional_check = QCheckBox("Skip transactional objects")
+        self.transactional_check.setToolTip(TRANSACTIONAL_HINT)
+        form.addRow("", self.transactional_check)
         column.addWidget(box)
 
         lines_box = QGroupBox("Objects")
@@ -267,8 +295,10 @@ class TemplateEditor(QWidget):
         self.description_edit.textChanged.connect(self._on_description_edit_text_changed)
         self.source_combo.currentIndexChanged.connect(self._on_source_combo_current_index_changed)
         self.target_combo.currentIndexChanged.connect(self._on_target_combo_current_index_changed)
-        for check in (self.continue_check, self.skip_missing_check, self.versioning_check):
+        for check in (self.continue_check, self.skip_missing_check, self.versioning_check, self.delta_check,
+                      self.deleted_check, self.transactional_check):
             check.toggled.connect(self._on_option_toggled)
+        self.since_edit.textChanged.connect(self._on_since_edit_text_changed)
         self.lines_view.selectionModel().currentRowChanged.connect(self._on_lines_current_row_changed)
         self.add_button.clicked.connect(self._on_add_clicked)
         self.remove_button.clicked.connect(self._on_remove_clicked)
@@ -365,9 +395,14 @@ class TemplateEditor(QWidget):
             self.continue_check.setChecked(self.draft.continue_on_error)
             self.skip_missing_check.setChecked(self.draft.skip_missing_fields)
             self.versioning_check.setChecked(self.draft.versioning)
+            self.delta_check.setChecked(self.draft.delta_sync)
+            self.since_edit.setText(self._since_text(self.draft.options.get("since")))
+            self.deleted_check.setChecked(self.draft.include_deleted)
+            self.transactional_check.setChecked(self.draft.skip_transactional)
             self._fill_org_combos()
         finally:
             self._filling = False
+        self._show_delta_state()
         self.lines_model.set_lines(self.draft.objects)
         self.tabs.setCurrentIndex(0)
         if self.draft.objects:
@@ -538,6 +573,7 @@ class TemplateEditor(QWidget):
             return
         self.line_stack.setCurrentWidget(self.line_panel)
         self.line_panel.set_line(line)
+        self.line_panel.set_other_lines(self.lines_model.names())
         self.line_panel.set_filter_status(self._check_for(line), pending=self._check_pending(line))
         source = self.draft.source
         if not source:
@@ -690,6 +726,8 @@ class TemplateEditor(QWidget):
             return "Give the template a name.", None
         if not self.draft.objects:
             return "Add at least one object to the template.", None
+        if self.delta_check.isChecked() and self._since_problem():
+            return str(self._since_problem()), None
         for line in self.draft.objects:
             if line.fields is not None and not line.fields:
                 return f"{line.object}: choose at least one field.", line.object
@@ -697,6 +735,8 @@ class TemplateEditor(QWidget):
             if check is not None and check.valid is False:
                 return (f"The filter of {line.object} is not valid: {filter_reason(check.message)}. "
                         "Fix it before saving; the org's full message is under the filter."), line.object
+            if line.related_to and self.current_line() is line and self.line_panel.related_problem():
+                return f"{line.object}: {self.line_panel.related_problem()}", line.object
             if self.draft.source and line.match_by:
                 describe = self.cache.describe(self.draft.source, line.object)
                 problem = check_match_key(line.match_by, describe) if describe else None
@@ -884,6 +924,42 @@ class TemplateEditor(QWidget):
         self.draft.options["continue_on_error"] = self.continue_check.isChecked()
         self.draft.options["skip_missing_fields"] = self.skip_missing_check.isChecked()
         self.draft.options["versioning"] = self.versioning_check.isChecked()
+        self.draft.options["delta_sync"] = self.delta_check.isChecked()
+        self.draft.options["include_deleted"] = self.deleted_check.isChecked()
+        self.draft.options["skip_transactional"] = self.transactional_check.isChecked()
+        self._show_delta_state()
+        self._update_dirty()
+
+    @staticmethod
+    def _since_text(value: str | None) -> str:
+        return value.replace("T00:00:00.000Z", "") if value else ""
+
+    def _since_problem(self) -> str | None:
+        text = self.since_edit.text().strip()
+        if not text:
+            return None
+        try:
+            parse_since(text, "Changed since")
+        except TemplateError as exc:
+            return str(exc)
+        return None
+
+    def _show_delta_state(self) -> None:
+        on = self.delta_check.isChecked()
+        self.since_edit.setEnabled(on)
+        problem = self._since_problem() if on else None
+        self.since_edit.setStyleSheet(f"border: 1px solid {ERROR};" if problem else "")
+        self.delta_hint.setText(problem or DELTA_HINT)
+        self.delta_hint.setStyleSheet(f"color: {ERROR};" if problem else "")
+        self.delta_hint.setVisible(on)
+
+    def _on_since_edit_text_changed(self, text: str) -> None:
+        if self._filling:
+            return
+        if self._since_problem() is None:
+            since = parse_since(text, "Changed since") if text.strip() else None
+            self.draft.options["since"] = since
+        self._show_delta_state()
         self._update_dirty()
 
     def _on_lines_current_row_changed(self, current: QModelIndex, previous: QModelIndex) -> None:

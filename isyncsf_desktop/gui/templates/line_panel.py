@@ -11,7 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QAction, QFontDatabase
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFrame, QGridLayout, QGroupBox, QHBoxLayout,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFrame, QGridLayout, QGroupBox, QHBoxLayout,
                                QHeaderView, QLabel, QLineEdit, QMenu, QPushButton, QScrollArea, QSpinBox,
                                QSplitter, QTableView, QToolButton, QVBoxLayout, QWidget)
 
@@ -66,6 +66,7 @@ class LinePanel(QWidget):
         self.line: ObjectLine | None = None
         self.describe: dict[str, Any] | None = None
         self.suggestion_buttons: dict[str, QPushButton] = {}
+        self.other_lines: list[str] = []
         self._filling = False
 
         layout = QVBoxLayout(self)
@@ -145,6 +146,33 @@ class LinePanel(QWidget):
         row.addStretch(1)
         grid.addLayout(row, 4, 1, 1, 2)
 
+        grid.addWidget(QLabel("Sort order:"), 5, 0)
+        self.sort_edit = QLineEdit()
+        self.sort_edit.setPlaceholderText("By Id; or fields, e.g. CreatedDate DESC, Name")
+        self.sort_edit.setClearButtonEnabled(True)
+        self.sort_edit.setToolTip("ORDER BY of the source query: which records a record limit keeps, and the "
+                                  "order they are sent in")
+        grid.addWidget(self.sort_edit, 5, 1, 1, 2)
+
+        grid.addWidget(QLabel("Only related to:"), 6, 0)
+        related_row = QHBoxLayout()
+        related_row.setSpacing(8)
+        self.related_combo = QComboBox()
+        self.related_combo.setToolTip("Take only the records that point at the records of another line "
+                                      "(up to five levels: Account → Contact → Case …)")
+        related_row.addWidget(self.related_combo, 1)
+        self.via_label = QLabel("via")
+        related_row.addWidget(self.via_label)
+        self.via_combo = QComboBox()
+        self.via_combo.setToolTip("The lookup that ties these records to the other line's records")
+        related_row.addWidget(self.via_combo, 1)
+        grid.addLayout(related_row, 6, 1, 1, 2)
+        self.related_status = _subtle()
+        grid.addWidget(self.related_status, 7, 1, 1, 2)
+
+        self.sort_edit.textChanged.connect(self._on_sort_edit_text_changed)
+        self.related_combo.currentIndexChanged.connect(self._on_related_combo_current_index_changed)
+        self.via_combo.currentIndexChanged.connect(self._on_via_combo_current_index_changed)
         self.filter_edit.textChanged.connect(self._on_filter_edit_text_changed)
         self.filter_edit.returnPressed.connect(self.check_requested)
         self.check_button.clicked.connect(self.check_requested)
@@ -238,11 +266,91 @@ class LinePanel(QWidget):
             self.update_check.setChecked(line.update)
             self.field_search.clear()
             self.fields_model.clear()
+            self.sort_edit.setText(line.sort or "")
         finally:
             self._filling = False
+        self._fill_related()
         self.match_menu.clear()
         self._show_match_status()
         self.set_loading(f"Reading {line.object} from the source org…")
+
+    def set_other_lines(self, names: list[str]) -> None:
+        """The template's other objects: what this line can be related to."""
+        self.other_lines = [n for n in names if self.line is None or n.lower() != self.line.object.lower()]
+        self._fill_related()
+
+    def _lookups_to(self, object_name: str) -> list[str] | None:
+        """Lookups of this line's object to ``object_name`` (None: the describe has not arrived)."""
+        if self.describe is None:
+            return None
+        return [f["name"] for f in self.describe.get("fields", []) if f.get("type") == "reference"
+                and object_name.lower() in {t.lower() for t in f.get("referenceTo") or []}]
+
+    def _fill_related(self) -> None:
+        line = self.line
+        self._filling = True
+        try:
+            self.related_combo.clear()
+            self.related_combo.addItem("All records (no relation)", None)
+            current = line.related_to["object"] if line is not None and line.related_to else None
+            names = list(self.other_lines)
+            if current and current.lower() not in {n.lower() for n in names}:
+                names.append(current)
+            for name in names:
+                self.related_combo.addItem(f"Records of {name}", name)
+            index = next((i for i in range(self.related_combo.count())
+                          if (self.related_combo.itemData(i) or "").lower() == (current or "").lower()), 0)
+            self.related_combo.setCurrentIndex(index if current else 0)
+            self.via_combo.clear()
+            if current:
+                lookups = self._lookups_to(current)
+                via = line.related_to.get("via") if line is not None and line.related_to else None
+                if lookups is None:
+                    self.via_combo.addItem(via or "the lookup (reading fields…)", via)
+                else:
+                    if len(lookups) == 1 or not via:
+                        self.via_combo.addItem(f"{lookups[0]} (the only lookup)" if len(lookups) == 1 else
+                                               "choose a lookup", None)
+                    for name in lookups:
+                        self.via_combo.addItem(name, name)
+                    if via:
+                        self.via_combo.setCurrentIndex(max(0, self.via_combo.findData(via)))
+        finally:
+            self._filling = False
+        self.via_combo.setVisible(bool(current))
+        self.via_label.setVisible(bool(current))
+        self._show_related_status()
+
+    def related_problem(self) -> str | None:
+        line = self.line
+        if line is None or not line.related_to:
+            return None
+        target = line.related_to["object"]
+        lookups = self._lookups_to(target)
+        if lookups is None:
+            return None
+        via = line.related_to.get("via")
+        if not lookups:
+            return f"No lookup leads from {line.object} to {target}: nothing would be related."
+        if via and via.lower() not in {n.lower() for n in lookups}:
+            return f"{via} is not a lookup from {line.object} to {target}."
+        if not via and len(lookups) > 1:
+            return f"Several lookups lead to {target}: choose one."
+        return None
+
+    def _show_related_status(self) -> None:
+        line = self.line
+        problem = self.related_problem()
+        if problem:
+            self.related_status.setText(problem)
+            self.related_status.setStyleSheet(f"color: {ERROR};")
+        elif line is not None and line.related_to:
+            self.related_status.setText(f"Only the {line.object} records that point at the {line.related_to['object']} "
+                                        "records this template moves (and so on, up to five levels).")
+            self.related_status.setStyleSheet("")
+        else:
+            self.related_status.setText("")
+        self.related_status.setVisible(bool(self.related_status.text()))
 
     def set_loading(self, text: str) -> None:
         self.fields_count.setText(text)
@@ -275,6 +383,7 @@ class LinePanel(QWidget):
             action.setChecked(option.lower() in current)
             self.match_menu.addAction(action)
         self._show_match_status()
+        self._fill_related()
 
     def set_suggestions(self, suggestions: list[Suggestion]) -> None:
         name = self.line.object if self.line else "this object"
@@ -400,6 +509,28 @@ class LinePanel(QWidget):
         elif not action.isChecked():
             parts = [p for p in parts if p.lower() != action.text().lower()]
         self.match_edit.setText(", ".join(parts))
+
+    def _on_sort_edit_text_changed(self, text: str) -> None:
+        if self._filling or self.line is None:
+            return
+        self.line.sort = text.strip() or None
+        self.edited.emit()
+
+    def _on_related_combo_current_index_changed(self, index: int) -> None:
+        if self._filling or self.line is None:
+            return
+        name = self.related_combo.itemData(index)
+        self.line.related_to = {"object": name} if name else None
+        self._fill_related()          # with one lookup, "via" stays out of the JSON: the engine finds it
+        self.edited.emit()
+
+    def _on_via_combo_current_index_changed(self, index: int) -> None:
+        if self._filling or self.line is None or not self.line.related_to:
+            return
+        via = self.via_combo.itemData(index)
+        self.line.related_to = {"object": self.line.related_to["object"], **({"via": via} if via else {})}
+        self._show_related_status()
+        self.edited.emit()
 
     def _on_limit_spin_value_changed(self, value: int) -> None:
         if self._filling or self.line is None:

@@ -157,6 +157,8 @@ class LinesModel(RowsTableModel[ObjectLine]):
         parts = []
         if line.filter:
             parts.append("filtered")
+        if line.related_to:
+            parts.append(f"of {line.related_to['object']}")
         if line.limit:
             parts.append(f"max {line.limit:,}")
         if not line.insert:
@@ -372,6 +374,14 @@ class PreviewModel(RowsTableModel[PreviewLine]):
                 return f"{line.count:,}"
             if column == self.SCOPE:
                 parts = [f"WHERE {line.filter}" if line.filter else "all records"]
+                if line.related_to:
+                    parts.append(f"related to {line.related_to} ({line.related_via})")
+                if self._preview is not None and self._preview.since:
+                    parts.append(f"changed since {self._preview.since}")
+                if self._preview is not None and self._preview.include_deleted:
+                    parts.append("with deleted")
+                if line.sort:
+                    parts.append(f"by {line.sort}")
                 if line.limit is not None and line.total > line.limit:
                     parts.append(f"limit {line.limit:,} of {line.total:,}")
                 elif line.limit is not None:
