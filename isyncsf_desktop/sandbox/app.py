@@ -98,7 +98,7 @@ class SandboxApp:
     """The WSGI application over a set of :class:`OrgStore` objects, keyed by alias."""
 
     def __init__(self, orgs: dict[str, OrgStore], instance_url: str = ""):
-        from . import bulk, bulk1, composite, oauth, tooling  # noqa: F401  (importing registers their routes)
+        from . import bulk, bulk1, composite, oauth, replication, soap, tooling  # noqa: F401  (registers routes)
 
         self.orgs = orgs
         self.faults: dict[str, Faults] = {alias: Faults() for alias in orgs}

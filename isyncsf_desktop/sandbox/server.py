@@ -193,10 +193,16 @@ class SandboxServer:
         return self.app.faults[alias]
 
     def info(self) -> dict[str, Any]:
-        """What ``sandbox serve`` prints: instance URL, CA file and each org's id and token."""
-        return {"instance_url": self.instance_url, "ca_file": str(self.ca_file.resolve()),
-                "orgs": {alias: {"org_id": store.org_id, "access_token": store.default_token()}
-                         for alias, store in self.stores.items()}}
+        """What ``sandbox serve`` prints: instance URL, CA file and each org's id, token and the API
+        user's login (username, password and security token for SOAP login)."""
+        orgs = {}
+        for alias, store in self.stores.items():
+            password, security_token = store.login_credentials()
+            user = store.get("User", store.api_user_id) or {}
+            orgs[alias] = {"org_id": store.org_id, "access_token": store.default_token(),
+                           "username": user.get("Username"), "password": password,
+                           "security_token": security_token}
+        return {"instance_url": self.instance_url, "ca_file": str(self.ca_file.resolve()), "orgs": orgs}
 
 
 def serve(data_dir: Path, orgs: dict[str, str], host: str = "127.0.0.1", port: int = 0) -> int:

@@ -292,6 +292,16 @@ class OrgStore:
                 self._set_meta("default_token_ref", token)
             return token
 
+    def login_credentials(self) -> tuple[str, str]:
+        """The API user's password and security token for SOAP login (created once, kept in the org)."""
+        with self.lock:
+            found = self._meta.get("login_credentials")
+            if not found:
+                found = ["Sbx-" + secrets.token_urlsafe(12), secrets.token_hex(12).upper()]
+                with self.transaction():
+                    self._set_meta("login_credentials", found)
+            return str(found[0]), str(found[1])
+
     # ----------------------------------------------------------------- API accounting
     def count_api_call(self) -> int:
         with self.lock:
