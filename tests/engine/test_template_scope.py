@@ -92,6 +92,8 @@ def test_related_to_needs_a_lookup_and_a_line(pair):
 def test_delta_sync_touches_only_the_changed_records(pair):
     ids = pair.insert("src", "Account", [{"Name": f"Acc{i:03d}", "External_Id__c": f"A{i}", "Phone": "1"}
                                          for i in range(450)])
+    # the target holds many more records than the change: a full read would take three pages
+    pair.insert("tgt", "Account", [{"Name": f"Other{i}", "External_Id__c": f"T{i}"} for i in range(4200)])
     tmpl = template([{"object": "Account", "fields": ["Name", "External_Id__c", "Phone"]}], delta_sync=True)
     _, _, first = run_sync(pair, tmpl)
     assert first.totals.inserted == 450
@@ -107,7 +109,7 @@ def test_delta_sync_touches_only_the_changed_records(pair):
     phones = {r["External_Id__c"]: r["Phone"] for r in pair.rows("tgt", "SELECT External_Id__c, Phone FROM Account")}
     assert {k for k, v in phones.items() if v == "2"} == {f"A{i}" for i in range(10, 17)}
     # each org: two describes for the plan; source: one COUNT() for the scan and one query that returns
-    # the 7 records (not 450); target: one read, one update call of 7 records
+    # the 7 records (not 450); target: one read of the 7 records (not 4,650), one update call of 7 records
     assert engine.source.api_calls == 4, engine.source.api_calls
     assert engine.target.api_calls == 4, engine.target.api_calls
 
