@@ -65,6 +65,7 @@ class ObjectPlan:
     sort: str | None = None
     related_to: str | None = None      # only records whose related_via points at the records read for this object
     related_via: str | None = None
+    exclude_parents: list[str] = field(default_factory=list)   # lookups not followed to complete a subset
 
     @property
     def self_refs(self) -> list[RefSpec]:
@@ -269,6 +270,12 @@ def _plan_object(template: Template, line: Any, source: DescribeSource, target: 
             raise TemplateError(f"{obj}: " + (f"no lookup leads from {obj} to {related_to}" if not lookups else
                                 f"several lookups lead from {obj} to {related_to} ({', '.join(lookups)}); "
                                 "name one in related_to \"via\""))
+    exclude_parents = []
+    for name in line.exclude_parents:
+        found = _ci(src_fields, name)
+        if found is None or src_fields[found].get("type") != "reference":
+            raise TemplateError(f"{obj}: exclude_parents names {name}, which is not a lookup field of {obj}")
+        exclude_parents.append(found)
     query = getattr(source, "query", None)   # OrgClient has it; a describe-only source skips the check
     if line.sort and query is not None:
         try:
@@ -280,7 +287,8 @@ def _plan_object(template: Template, line: Any, source: DescribeSource, target: 
     return ObjectPlan(object=obj, fields=fields, insert_fields=insert_fields, update_fields=update_fields,
                       match_by=match_by, filter=line.filter, limit=line.limit, insert=line.insert,
                       update=line.update, refs=refs, name_field=name_field, warnings=warnings,
-                      field_types=field_types, sort=line.sort, related_to=related_to, related_via=related_via)
+                      field_types=field_types, sort=line.sort, related_to=related_to, related_via=related_via,
+                      exclude_parents=exclude_parents)
 
 
 def relationship_graph(objects: dict[str, ObjectPlan]) -> nx.MultiDiGraph:

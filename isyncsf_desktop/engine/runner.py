@@ -648,7 +648,7 @@ class _Run:
                 self.journal.set_object_counts(self.run_id, name, oc)
 
     def _read_source(self, oplan: ObjectPlan) -> list[dict[str, Any]]:
-        paths = {"Id", *oplan.fields, *oplan.match_by}
+        paths = self._source_columns(oplan)
         select = ", ".join(sorted(paths))
         where = [f"({oplan.filter})"] if oplan.filter else []
         include_deleted = self.template.include_deleted
@@ -667,8 +667,21 @@ class _Run:
                                             self.engine.target_ref.org_id)
             if self._since:
                 self._notice(f"delta sync: only records changed since {self._since} (deletions are not copied)")
+        if scope.has_related(self.plan):
+            if not hasattr(self, "_selected"):
+                self._selected, added = scope.select_related(
+                    self.source.query, self.plan, self._source_columns, since=self._since,
+                    include_deleted=include_deleted, known=lambda i: self._since is not None and i in self.id_map)
+                for parent, number in sorted(added.items()):
+                    self._notice(f"{number} {parent} record(s) outside the subset were added: records of the "
+                                 "subset point at them")
+            return self._selected.pop(oplan.object, [])
         return scope.read_records(self.source.query, self.plan, oplan, paths, self._scope_ids,
                                   since=self._since, include_deleted=include_deleted)
+
+    @staticmethod
+    def _source_columns(oplan: ObjectPlan) -> set[str]:
+        return {"Id", *oplan.fields, *oplan.match_by}
 
     def _read_target(self, oplan: ObjectPlan, records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """The target records that ``records`` can match: by the id map of earlier jobs or by match key.
@@ -933,6 +946,10 @@ class _Run:
             return value  # polymorphic lookup to a record outside the template that the target has
         parent_object = next((p for p in ref.parents if p in self.plan.objects), ref.parents[0])
         label = f"{parent_object} {value} ({ref.field})"
+        if ref.field in oplan.exclude_parents and value not in self.failed and value not in self.not_inserted:
+            self._notice(f"{oplan.object}.{ref.field} is excluded from parent discovery: it is left empty where "
+                         "its parent is not in the run")
+            return _OMIT
         if value in self.failed:
             root = self.failed[value]   # the first failure up the chain, not a chain of "parent failed"
             raise _RecordProblem(ErrorInfo(PARENT_FAILED, f"parent {label} failed: {root}", [ref.field]), root)

@@ -12,11 +12,15 @@ Pure functions over the plan, used by the runner (reading) and the scan (countin
   start of its last successful sync between the same two orgs (kept in the journal). Deletions in the
   source are not propagated.
 * **Include deleted**: queryAll; deleted source rows are copied as ordinary live records.
+* **Parents a subset needs**: in a template with related lines, the records read for every line are
+  completed with the parent records their lookups point at (any depth: an added Contact brings its
+  Account), so no lookup is left dangling. A line's ``exclude_parents`` lookups are not followed.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -130,6 +134,72 @@ def read_records(query: Query, plan: Plan, oplan: ObjectPlan, select: Iterable[s
     return records
 
 
+def has_related(plan: Plan) -> bool:
+    return any(p.related_to for p in plan.objects.values())
+
+
+def _parent_line(plan: Plan, ref: Any) -> str | None:
+    """The template line a lookup's parents live in (None: polymorphic across lines, or outside the template)."""
+    lines = [p for p in ref.parents if p in plan.objects]
+    return lines[0] if len(lines) == 1 and ref.kind == "template" else None
+
+
+def complete_parents(query: Query, plan: Plan, selected: dict[str, list[dict[str, Any]]],
+                     columns: Callable[[ObjectPlan], Iterable[str]], *, include_deleted: bool,
+                     known: Callable[[str], bool] = lambda _id: False) -> dict[str, int]:
+    """Add to ``selected`` (object -> records) the parent records its records' lookups point at that no
+    line selected, by ``Id IN`` chunks, until nothing is missing; lookups in a line's
+    ``exclude_parents`` are not followed, nor parents ``known`` already (synced by an earlier job: a
+    delta run). Returns the number of records added per object."""
+    have = {name: {r["Id"] for r in rows} for name, rows in selected.items()}
+    added: dict[str, int] = defaultdict(int)
+    frontier = {name: list(rows) for name, rows in selected.items()}
+    while frontier:
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for name, rows in frontier.items():
+            oplan = plan.objects[name]
+            for ref in oplan.refs.values():
+                parent = _parent_line(plan, ref)
+                if parent is None or ref.field in oplan.exclude_parents:
+                    continue
+                for row in rows:
+                    value = row.get(ref.field)
+                    if value and value not in have.setdefault(parent, set()) and not known(value):
+                        wanted[parent].add(value)
+        frontier = {}
+        for parent, ids in wanted.items():
+            poplan = plan.objects[parent]
+            select = ", ".join(sorted({"Id", *columns(poplan)}))
+            ordered = sorted(ids)
+            rows = [row for n in range(0, len(ordered), ID_CHUNK) for row in query(
+                f"SELECT {select} FROM {parent} WHERE Id IN ({', '.join(_quote(i) for i in ordered[n:n + ID_CHUNK])})",
+                include_deleted=include_deleted)]
+            new = [row for row in rows if row["Id"] not in have[parent]]
+            have[parent].update(row["Id"] for row in new)
+            selected.setdefault(parent, []).extend(new)
+            added[parent] += len(new)
+            if new:
+                frontier[parent] = new
+    return dict(added)
+
+
+def lookup_columns(oplan: ObjectPlan) -> list[str]:
+    """The columns parent completion reads: the lookups it may follow."""
+    return [ref.field for ref in oplan.refs.values() if ref.kind == "template"]
+
+
+def select_related(query: Query, plan: Plan, columns: Callable[[ObjectPlan], Iterable[str]], *, since: str | None,
+                   include_deleted: bool, known: Callable[[str], bool] = lambda _id: False
+                   ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int]]:
+    """Every line's records of a template with related lines, completed with the parents they need
+    (:func:`complete_parents`): object -> records, and the parents added per object."""
+    read_ids: dict[str, list[str]] = {}
+    selected = {name: read_records(query, plan, plan.objects[name], {"Id", *columns(plan.objects[name])}, read_ids,
+                                   since=since, include_deleted=include_deleted) for name in plan.order}
+    added = complete_parents(query, plan, selected, columns, include_deleted=include_deleted, known=known)
+    return selected, added
+
+
 def query_sorted(records: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
     """Sort merged chunk results by a SOQL ORDER BY list (simple fields, ASC/DESC, nulls first by default)."""
     keys = []
@@ -143,8 +213,22 @@ def query_sorted(records: list[dict[str, Any]], sort: str) -> list[dict[str, Any
 
 
 def count_in_scope(source: Any, plan: Plan, template: Template, since: str | None) -> dict[str, int]:
-    """Records each object would move (the scan and the preview). COUNT() where one statement says it;
-    related lines below a chunked parent read the parents' ids first."""
+    """Records each object would move (the scan and the preview); see :func:`count_with_parents`."""
+    return count_with_parents(source, plan, template, since)[0]
+
+
+def count_with_parents(source: Any, plan: Plan, template: Template, since: str | None
+                       ) -> tuple[dict[str, int], dict[str, int]]:
+    """Records each object would move, and of those the parents a related subset brought in. COUNT()
+    where one statement says it; a template with related lines reads ids and lookups instead."""
+    if has_related(plan):
+        selected, added = select_related(source.query, plan, lookup_columns, since=since,
+                                         include_deleted=template.include_deleted)
+        return {name: len(rows) for name, rows in selected.items()}, added
+    return _counts(source, plan, template, since), {}
+
+
+def _counts(source: Any, plan: Plan, template: Template, since: str | None) -> dict[str, int]:
     read_ids: dict[str, list[str]] = {}
     counts: dict[str, int] = {}
     for name in plan.order:

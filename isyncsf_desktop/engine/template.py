@@ -45,7 +45,8 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "include_deleted": False,
     "skip_transactional": False,   # leave out transactional objects (Opportunity, Case, Order, Task, ...)
 }
-LINE_KEYS = {"object", "fields", "filter", "match_by", "insert", "update", "limit", "sort", "related_to"}
+LINE_KEYS = {"object", "fields", "filter", "match_by", "insert", "update", "limit", "sort", "related_to",
+             "exclude_parents"}
 MAX_RELATED_LEVELS = 5
 TOP_KEYS = {"name", "options", "objects", "order", "source", "target", "description"}
 
@@ -63,6 +64,9 @@ class ObjectLine:
     limit: int | None = None
     sort: str | None = None                 # SOQL ORDER BY list, e.g. "Name DESC"
     related_to: dict[str, str] | None = None  # {"object": "Account", "via": "AccountId"}: only their records
+    # Lookups not followed to complete a related subset with the parents its records point at: such a
+    # lookup is left empty when its parent is not synced by the run (instead of failing the record).
+    exclude_parents: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"object": self.object}
@@ -80,6 +84,8 @@ class ObjectLine:
             out["sort"] = self.sort
         if self.related_to:
             out["related_to"] = dict(self.related_to)
+        if self.exclude_parents:
+            out["exclude_parents"] = list(self.exclude_parents)
         return out
 
 
@@ -283,6 +289,8 @@ def parse_template(document: Any) -> Template:
             limit=limit,
             sort=sort.strip() if sort else None,
             related_to=related,
+            exclude_parents=_str_list(raw["exclude_parents"], f"{where}.exclude_parents")
+            if raw.get("exclude_parents") else [],
         ))
     _check_related(lines)
     order = None

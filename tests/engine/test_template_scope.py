@@ -77,6 +77,49 @@ def test_related_subset_below_a_limited_parent_uses_its_ids(pair):
     assert len(pair.rows("tgt", "SELECT Id FROM Case")) == 6
 
 
+def _boss_outside_the_subset(pair) -> None:
+    """C00 (an Energy account's contact) reports to C20, a contact of a Banking account."""
+    contacts = {r["LastName"]: r["Id"] for r in pair.rows("src", "SELECT Id, LastName FROM Contact")}
+    pair.source.update([{"attributes": {"type": "Contact"}, "Id": contacts["C00"], "ReportsToId": contacts["C20"]}])
+
+
+REPORTS_TO = [SUBSET[0], dict(SUBSET[1], fields=["LastName", "Email", "AccountId", "ReportsToId"]), SUBSET[2]]
+
+
+def test_a_related_subset_brings_the_parents_its_records_point_at(pair):
+    seed_subset(pair)
+    _boss_outside_the_subset(pair)
+    engine, job_id, result = run_sync(pair, template(REPORTS_TO))
+    assert result.state == "Synced" and result.totals.errors == 0
+    # C20 comes because C00 reports to C20, and Acc2 because C20 belongs to it; C20's cases do not
+    # (parents are completed, not children)
+    assert {r["Name"] for r in pair.rows("tgt", "SELECT Name FROM Account")} == {"Acc0", "Acc1", "Acc2"}
+    contacts = {r["LastName"]: r for r in pair.rows("tgt", "SELECT Id, LastName, AccountId, ReportsToId FROM Contact")}
+    assert set(contacts) == {f"C{a}{c}" for a in range(2) for c in range(3)} | {"C20"}
+    assert contacts["C00"]["ReportsToId"] == contacts["C20"]["Id"]
+    acc2 = pair.rows("tgt", "SELECT Id FROM Account WHERE Name = 'Acc2'")[0]["Id"]
+    assert contacts["C20"]["AccountId"] == acc2
+    assert len(pair.rows("tgt", "SELECT Id FROM Case")) == 12
+    scan = engine.journal.runs(job_id)[0]
+    assert {name: oc.total for name, oc in scan.counts.items()} == {"Account": 3, "Contact": 7, "Case": 12}
+
+
+def test_an_excluded_parent_relationship_is_not_followed_and_left_empty(pair):
+    seed_subset(pair)
+    _boss_outside_the_subset(pair)
+    lines = [REPORTS_TO[0], dict(REPORTS_TO[1], exclude_parents=["reportstoid"]), REPORTS_TO[2]]
+    engine, job_id, result = run_sync(pair, template(lines))
+    assert result.state == "Synced" and result.totals.errors == 0
+    assert {r["Name"] for r in pair.rows("tgt", "SELECT Name FROM Account")} == {"Acc0", "Acc1"}
+    contacts = {r["LastName"]: r for r in pair.rows("tgt", "SELECT LastName, ReportsToId FROM Contact")}
+    assert "C20" not in contacts and contacts["C00"]["ReportsToId"] is None
+    assert parse_template(template(lines)).as_json()["objects"][1]["exclude_parents"] == ["reportstoid"]
+    assert engine.plan(job_id).objects["Contact"].exclude_parents == ["ReportsToId"]
+    with pytest.raises(TemplateError, match="exclude_parents names Phone, which is not a lookup field of Contact"):
+        build_plan(parse_template(template([SUBSET[0], dict(SUBSET[1], exclude_parents=["Phone"])])),
+                   pair.source, pair.target)
+
+
 def test_related_to_needs_a_lookup_and_a_line(pair):
     with pytest.raises(TemplateError, match="not a line of the template"):
         parse_template(template([{"object": "Contact", "related_to": "Account"}]))
