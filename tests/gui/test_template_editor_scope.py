@@ -137,14 +137,44 @@ def test_related_subset_sort_and_delta_are_edited_saved_reopened_and_previewed(
     assert editor.line_panel.related_combo.currentData() == "Account"
     assert editor.line_panel.sort_edit.text() == "LastName DESC"
 
-    # preview: transactional Case/Opportunity left out, Contact counted as the related subset
+    # preview: transactional Case/Opportunity left out, Contact counted as the related subset; the
+    # parents the subset's records point at (accounts of other industries) are counted and said
     editor.transactional_check.setChecked(False)
     editor.deleted_check.setChecked(False)
+    client = OrgClient.connect(demo_server.instance_url, demo_server.token("source"), ca_file=demo_server.ca_file,
+                               alias="check")
+    with qtbot.waitSignal(editor.preview_ready, timeout=30_000) as ready:
+        editor.preview_button.click()
+    completed = {line.object: line for line in ready.args[0].lines}
+    energy_count = client.count("Account", "Industry = 'Energy'")
+    assert completed["Account"].parents_added > 0
+    assert completed["Account"].count == energy_count + completed["Account"].parents_added
+    row = [line.object for line in ready.args[0].lines].index("Account")
+    assert "that related records point at" in editor.preview_model.index(row, editor.preview_model.SCOPE).data()
+
+    # "Parents not followed": every lookup of every line ticked in its menu; saved and reopened
+    for name in [line.object for line in editor.draft.objects]:
+        show_line(qtbot, editor, name)
+        for action in editor.line_panel.exclude_menu.actions():
+            if not action.isChecked():
+                action.trigger()
+    assert "ParentId" in editor.draft.objects[0].exclude_parents
+    assert editor.line_panel.exclude_button.text().endswith("▾") and "None" not in editor.line_panel.exclude_button.text()
+    with qtbot.waitSignal(editor.saved, timeout=20_000):
+        editor.save_button.click()
+    assert "ParentId" in json.loads(demo.read_text(encoding="utf-8"))["objects"][0]["exclude_parents"]
+    editor.back_button.click()
+    page.open_path(demo)
+    editor = page.editor
+    show_line(qtbot, editor, "Account")
+    assert "ParentId" in editor.line_panel.exclude_button.text()
+    editor.transactional_check.setChecked(False)
+    editor.deleted_check.setChecked(False)
+
+    # with no parent followed, the counts are exactly the filters and the related subsets
     with qtbot.waitSignal(editor.preview_ready, timeout=30_000) as ready:
         editor.preview_button.click()
     preview: Preview = ready.args[0]
-    client = OrgClient.connect(demo_server.instance_url, demo_server.token("source"), ca_file=demo_server.ca_file,
-                               alias="check")
     counts = {line.object: line.count for line in preview.lines}
     energy = "SELECT Id FROM Account WHERE (Industry = 'Energy')"
     assert counts["Account"] == client.count("Account", "Industry = 'Energy'")

@@ -313,6 +313,7 @@ class PreviewLine:
     related_to: str | None = None     # only the records related to this line's records...
     related_via: str | None = None    # ...through this lookup
     sort: str | None = None
+    parents_added: int = 0            # records outside the line's scope that a related subset points at
 
 
 @dataclass
@@ -338,7 +339,7 @@ def run_preview(template: Template, source: DescribeSource, target: DescribeSour
     plan = build_plan(template, source, target)
     if cancel is not None and cancel.cancelled:
         raise RuntimeError(f"the preview stopped: {cancel.reason}")
-    counts = scope.count_in_scope(source, plan, template, since)
+    counts, added = scope.count_with_parents(source, plan, template, since)
     lines: list[PreviewLine] = []
     for name in plan.order:
         if cancel is not None and cancel.cancelled:
@@ -352,7 +353,8 @@ def run_preview(template: Template, source: DescribeSource, target: DescribeSour
         lines.append(PreviewLine(
             object=name, total=total, count=count, limit=oplan.limit, filter=oplan.filter,
             deferred=[r.field for r in oplan.deferred_refs], self_refs=[r.field for r in oplan.self_refs],
-            related_to=oplan.related_to, related_via=oplan.related_via, sort=oplan.sort))
+            related_to=oplan.related_to, related_via=oplan.related_via, sort=oplan.sort,
+            parents_added=added.get(name, 0)))
     return Preview(source=getattr(source, "alias", ""), target=getattr(target, "alias", ""), lines=lines,
                    warnings=list(plan.warnings), since=since, include_deleted=template.include_deleted)
 

@@ -170,6 +170,18 @@ class LinePanel(QWidget):
         self.related_status = _subtle()
         grid.addWidget(self.related_status, 7, 1, 1, 2)
 
+        grid.addWidget(QLabel("Parents not followed:"), 8, 0)
+        self.exclude_button = QToolButton()
+        self.exclude_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.exclude_button.setStyleSheet(self.match_button.styleSheet())
+        self.exclude_button.setToolTip("Lookups along which a related subset does not bring in the parent records "
+                                       "its records point at; such a lookup stays empty when its parent is not "
+                                       "in the run")
+        self.exclude_menu = QMenu(self.exclude_button)
+        self.exclude_button.setMenu(self.exclude_menu)
+        grid.addWidget(self.exclude_button, 8, 1, 1, 2, Qt.AlignmentFlag.AlignLeft)
+        self.exclude_menu.triggered.connect(self._on_exclude_menu_triggered)
+
         self.sort_edit.textChanged.connect(self._on_sort_edit_text_changed)
         self.related_combo.currentIndexChanged.connect(self._on_related_combo_current_index_changed)
         self.via_combo.currentIndexChanged.connect(self._on_via_combo_current_index_changed)
@@ -270,6 +282,7 @@ class LinePanel(QWidget):
         finally:
             self._filling = False
         self._fill_related()
+        self._fill_excluded()
         self.match_menu.clear()
         self._show_match_status()
         self.set_loading(f"Reading {line.object} from the source org…")
@@ -384,6 +397,33 @@ class LinePanel(QWidget):
             self.match_menu.addAction(action)
         self._show_match_status()
         self._fill_related()
+        self._fill_excluded()
+
+    def _fill_excluded(self) -> None:
+        """The lookups of the line's object, checked where the line does not follow them to parents."""
+        line = self.line
+        excluded = {name.lower() for name in (line.exclude_parents if line is not None else [])}
+        self.exclude_menu.clear()
+        lookups = sorted(f["name"] for f in (self.describe or {}).get("fields", []) if f.get("type") == "reference")
+        for name in lookups:
+            action = QAction(name, self.exclude_menu)
+            action.setCheckable(True)
+            action.setChecked(name.lower() in excluded)
+            self.exclude_menu.addAction(action)
+        self.exclude_button.setEnabled(bool(lookups) or bool(excluded))
+        self._show_excluded()
+
+    def _show_excluded(self) -> None:
+        line = self.line
+        shown = ", ".join(line.exclude_parents) if line is not None and line.exclude_parents else "None"
+        self.exclude_button.setText(f"{shown} ▾")
+
+    def _on_exclude_menu_triggered(self, action: QAction) -> None:
+        if self.line is None:
+            return
+        self.line.exclude_parents = [a.text() for a in self.exclude_menu.actions() if a.isChecked()]
+        self._show_excluded()
+        self.edited.emit()
 
     def set_suggestions(self, suggestions: list[Suggestion]) -> None:
         name = self.line.object if self.line else "this object"

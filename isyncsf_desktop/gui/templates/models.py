@@ -386,6 +386,8 @@ class PreviewModel(RowsTableModel[PreviewLine]):
                     parts.append(f"limit {line.limit:,} of {line.total:,}")
                 elif line.limit is not None:
                     parts.append(f"limit {line.limit:,}")
+                if line.parents_added:
+                    parts.append(f"+ {line.parents_added:,} that related records point at")
                 return ", ".join(parts)
             if column == self.LATER:
                 parts = [f"{name}: second pass" for name in line.deferred]
