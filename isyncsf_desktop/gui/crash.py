@@ -146,11 +146,11 @@ class CrashDialog(QDialog):
         self.close_button = QPushButton("Continue")
         self.close_button.setDefault(True)
         self.close_button.clicked.connect(self.accept)
-        buttons.addWidget(self.open_log_button)
-        buttons.addWidget(self.copy_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.quit_button)
-        buttons.addWidget(self.close_button)
+        for button in (self.open_log_button, self.copy_button, None, self.quit_button, self.close_button):
+            if button is None:   # tools on the left, the way out on the right
+                buttons.addStretch(1)
+            else:
+                buttons.addWidget(button)
         layout.addLayout(buttons)
         self.add_error(summary, details)
 
