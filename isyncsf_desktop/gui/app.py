@@ -44,16 +44,24 @@ LOG_BACKUPS = 5            # isyncsf.log.1 … .5 are kept beside the current on
 _fault_log: IO[str] | None = None
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose every new file is private to the user (0600), like the rest of the app's data."""
+
+    def _open(self):  # type: ignore[no-untyped-def]  # logging's own hook, called for each new file
+        stream = super()._open()
+        paths.make_private(Path(self.baseFilename))
+        return stream
+
+
 def setup_logging() -> None:
     """Log to a rotating file in the log dir, warnings also to stderr when there is one."""
     root = logging.getLogger()
     if any(isinstance(h, logging.handlers.RotatingFileHandler) for h in root.handlers):
         return
-    handler = logging.handlers.RotatingFileHandler(paths.log_file(), maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS,
-                                                   encoding="utf-8")
+    handler = PrivateRotatingFileHandler(paths.log_file(), maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS,
+                                         encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
     root.addHandler(handler)
-    paths.make_private(paths.log_file())
     if _is_real_stream(sys.stderr):
         console = logging.StreamHandler(sys.stderr)
         console.setLevel(logging.WARNING)
