@@ -83,9 +83,17 @@ class AboutDialog(QDialog):
         layout.addWidget(buttons)
 
 
+def open_log_folder() -> bool:
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.log_dir())))
+
+
 def add_help_menu(window: QMainWindow) -> QAction:
-    """A Help menu with About (on macOS Qt moves it into the application menu); returns the action."""
+    """A Help menu: Open Log Folder, and About (which Qt moves into the application menu on macOS);
+    returns the About action."""
     menu = window.menuBar().addMenu("&Help")
+    logs = QAction("Open &Log Folder", window)
+    logs.triggered.connect(open_log_folder)
+    menu.addAction(logs)
     action = QAction("&About iSyncSF Desktop", window)
     action.setMenuRole(QAction.MenuRole.AboutRole)
     owner = weakref.ref(window)   # no reference cycle window -> action -> slot -> window

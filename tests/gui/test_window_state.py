@@ -10,10 +10,11 @@ from pathlib import Path
 import PySide6
 import pytest
 from gui_helpers import add_demo_orgs, load_demo_template
-from PySide6.QtCore import QRect, QSettings, qVersion
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QRect, QSettings, QTimer, qVersion
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import QApplication
 
-from isyncsf_desktop import __version__
+from isyncsf_desktop import __version__, paths
 from isyncsf_desktop.engine.journal import Journal
 from isyncsf_desktop.gui.about import AboutDialog, versions
 from isyncsf_desktop.gui.context import AppContext
@@ -124,10 +125,24 @@ def test_no_secret_reaches_the_settings_file(launches, tmp_path, demo_server):
         assert demo_server.token(org) not in text
 
 
-def test_help_about_shows_the_versions(launches, qtbot):
+def test_help_about_shows_the_versions(launches, qtbot, monkeypatch):
     window = launches.launch()
-    about = next(a for a in window.menuBar().actions() if a.menu() is not None and "Help" in a.text()).menu()
-    assert [a.text() for a in about.actions()] == ["&About iSyncSF Desktop"]
+    help_menu = next(a for a in window.menuBar().actions() if a.menu() is not None and "Help" in a.text()).menu()
+    assert [a.text() for a in help_menu.actions()] == ["Open &Log Folder", "&About iSyncSF Desktop"]
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
+    help_menu.actions()[0].trigger()
+    assert opened == [str(paths.log_dir())]
+    seen = []
+
+    def close_about() -> None:
+        dialog = QApplication.activeModalWidget()
+        seen.append(dialog.windowTitle())
+        dialog.reject()
+
+    QTimer.singleShot(0, close_about)
+    help_menu.actions()[1].trigger()   # the About box is modal: the timer closes it
+    assert seen == ["About iSyncSF Desktop"]
 
     dialog = AboutDialog(window)
     qtbot.addWidget(dialog)
