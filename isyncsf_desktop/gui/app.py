@@ -26,6 +26,7 @@ import shutil
 import sys
 import tempfile
 import time
+import weakref
 from importlib import resources
 from pathlib import Path
 from typing import IO, Any
@@ -233,7 +234,8 @@ def _run(options: argparse.Namespace, qt_argv: list[str], started_at: float) -> 
     window = MainWindow()
     window.show()
     if instance is not None:
-        instance.activation_requested.connect(lambda: raise_window(window))
+        shown = weakref.ref(window)   # the slot must not own the window
+        instance.activation_requested.connect(lambda: (w := shown()) is not None and raise_window(w))
     if options.smoke:
         run = SmokeRun(window, started_at=started_at, report_file=options.smoke_report,
                        timeout_s=options.smoke_timeout, parent=app)
