@@ -6,6 +6,8 @@ live under that folder. Otherwise platformdirs gives the usual per-user folders 
 
 from __future__ import annotations
 
+import getpass
+import hashlib
 import logging
 import os
 import sys
@@ -58,7 +60,8 @@ def config_dir() -> Path:
 
 
 def log_dir() -> Path:
-    """Where the rotating log files live (the platform's per-user log folder)."""
+    """Where the rotating log files live: the platform's per-user log folder (``~/.local/state/iSyncSF/log``
+    on Linux, ``~/Library/Logs/iSyncSF`` on macOS, ``%LOCALAPPDATA%\\iSyncSF\\iSyncSF\\Logs`` on Windows)."""
     home = _home()
     return _ensure(home / "logs" if home else Path(platformdirs.user_log_dir(APP_NAME, APP_AUTHOR)))
 
@@ -79,6 +82,25 @@ def journal_path() -> Path:
 
 def templates_dir() -> Path:
     return _ensure(data_dir() / "templates")
+
+
+def settings_path() -> Path:
+    """The QSettings file (window geometry, last template and orgs), INI format on every platform."""
+    return config_dir() / "settings.ini"
+
+
+def instance_key() -> str:
+    """A short name unique to this user and data folder: one running app per ``(user, data dir)``.
+
+    Two users, or a test's ``ISYNCSF_HOME`` and the real one, never share it; the single-instance
+    lock and local socket are named after it.
+    """
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # pragma: no cover - no user name in the environment or the password db
+        user = str(os.getuid()) if hasattr(os, "getuid") else "user"
+    digest = hashlib.sha256(f"{user}\0{data_dir().resolve()}".encode()).hexdigest()
+    return f"isyncsf-desktop-{digest[:16]}"
 
 
 def log_file() -> Path:

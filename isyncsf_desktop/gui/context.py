@@ -51,7 +51,7 @@ class AppContext(QObject):
         self.pool = pool or QThreadPool(self)
         self.pool.setMaxThreadCount(max(2, self.pool.maxThreadCount()))
         self.tasks = TaskRunner(self.pool, self)
-        self.settings = settings or QSettings(str(paths.config_dir() / "settings.ini"), QSettings.Format.IniFormat)
+        self.settings = settings or QSettings(str(paths.settings_path()), QSettings.Format.IniFormat)
         self.sandbox: Any = None     # the embedded SandboxServer, when running
         self.template: Template | None = None
         self.template_path: Path | None = None

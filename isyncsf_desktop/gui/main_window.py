@@ -11,8 +11,10 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QMainWindow, QMessag
                                QTabWidget, QVBoxLayout, QWidget)
 
 from .. import __version__
+from .about import add_help_menu
 from .context import AppContext
 from .style import ERROR, WARNING
+from .window_state import remember_orgs, restore_geometry, restore_orgs, save_geometry
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +59,9 @@ class MainWindow(QMainWindow):
         self.ctx.orgs_changed.connect(self._refresh_header)
         self.ctx.tasks.busy_changed.connect(self._on_tasks_busy_changed)
         self._refresh_header()
-        geometry = self.ctx.settings.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
+        add_help_menu(self)
+        restore_geometry(self, self.ctx.settings)
+        remember_orgs(self.ctx)
 
     # ------------------------------------------------------------------ construction
     @staticmethod
@@ -135,12 +137,7 @@ class MainWindow(QMainWindow):
 
         if self.ctx.reopen_last_template() is None:
             self.ctx.open_template(install_demo_template())
-        registry = self.ctx.registry
-        if self.ctx.source is None and "demo-source" in registry:
-            self.ctx.set_source("demo-source")
-        last_target = self.ctx.settings.value("orgs/last_target")
-        if self.ctx.target is None and last_target and str(last_target) in registry:
-            self.ctx.set_target(str(last_target))
+        restore_orgs(self.ctx)
         # Automation a crashed run left switched off: offered at start-up only, before any run.
         from .preflight.restore import offer_pending_restores
 
@@ -179,6 +176,6 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
-        self.ctx.settings.setValue("window/geometry", self.saveGeometry())
+        save_geometry(self, self.ctx.settings)
         self.ctx.shutdown()
         event.accept()

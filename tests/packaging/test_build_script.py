@@ -1,0 +1,97 @@
+"""packaging/build.py's pieces that need no build: names, the bundle check, the archives."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import tarfile
+import tomllib
+import zipfile
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def build():
+    spec = importlib.util.spec_from_file_location("isyncsf_build_script", ROOT / "packaging" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fake_bundle(build, dist: Path, os_name: str, *, skip: str | None = None) -> None:
+    executable = build.executable_path(dist, os_name)
+    executable.parent.mkdir(parents=True)
+    executable.write_text("#!/bin/sh\n")
+    for rel in build.REQUIRED_FILES:
+        if rel != skip:
+            target = build.data_roots(dist, os_name)[0] / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("{}")
+
+
+@pytest.mark.parametrize(("os_name", "executable", "archive"), [
+    ("linux", "isyncsf-desktop/isyncsf-desktop", "isyncsf-desktop-1.2.3-linux-x86_64.tar.gz"),
+    ("windows", "iSyncSF Desktop/iSyncSF Desktop.exe", "isyncsf-desktop-1.2.3-windows-x86_64.zip"),
+    ("macos", "iSyncSF Desktop.app/Contents/MacOS/iSyncSF Desktop", "isyncsf-desktop-1.2.3-macos-x86_64.zip"),
+])
+def test_names_per_os(build, tmp_path, os_name, executable, archive):
+    assert build.executable_path(tmp_path, os_name) == tmp_path / executable
+    assert build.archive_name("1.2.3", os_name, "x86_64") == archive
+
+
+@pytest.mark.parametrize("os_name", ["linux", "windows", "macos"])
+def test_check_bundle_names_a_missing_run_time_file(build, tmp_path, os_name):
+    fake_bundle(build, tmp_path, os_name)
+    build.check_bundle(tmp_path, os_name)
+    other = tmp_path / "other"
+    fake_bundle(build, other, os_name, skip="isyncsf_desktop/sandbox/schemas/demo.json")
+    with pytest.raises(build.BuildError, match="sandbox/schemas/demo.json"):
+        build.check_bundle(other, os_name)
+
+
+def test_check_bundle_wants_the_executable(build, tmp_path):
+    with pytest.raises(build.BuildError, match="no executable"):
+        build.check_bundle(tmp_path, "linux")
+
+
+def test_the_package_ships_every_run_time_file_the_bundle_is_checked_for(build):
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    for rel in build.REQUIRED_FILES:
+        if rel.startswith("isyncsf_desktop/"):
+            inner = rel.removeprefix("isyncsf_desktop/")
+            assert (ROOT / rel).is_file(), rel
+            assert any(fnmatch(inner, pattern) for pattern in patterns["isyncsf_desktop"]), rel
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symlinks")
+def test_the_linux_archive_keeps_links_and_modes(build, tmp_path):
+    fake_bundle(build, tmp_path, "linux")
+    executable = build.executable_path(tmp_path, "linux")
+    executable.chmod(0o755)
+    (executable.parent / "_internal" / "libQt6Core.so.6").symlink_to("PySide6/Qt/lib/libQt6Core.so.6")
+    archive = build.make_archive(tmp_path, "linux", tmp_path / "app.tar.gz")
+    with tarfile.open(archive) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    assert members["isyncsf-desktop/isyncsf-desktop"].mode & 0o111
+    assert members["isyncsf-desktop/_internal/libQt6Core.so.6"].issym()
+    assert "isyncsf-desktop/_internal/isyncsf_desktop/sandbox/schemas/demo.json" in members
+
+
+def test_the_windows_archive_holds_the_folder(build, tmp_path):
+    fake_bundle(build, tmp_path, "windows")
+    archive = build.make_archive(tmp_path, "windows", tmp_path / "app.zip")
+    names = zipfile.ZipFile(archive).namelist()
+    assert "iSyncSF Desktop/iSyncSF Desktop.exe" in names
+    assert "iSyncSF Desktop/_internal/isyncsf_desktop/data/templates/demo.json" in names
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symlinks")
+def test_tree_size_counts_files_not_links(build, tmp_path):
+    (tmp_path / "a").write_bytes(b"x" * 10)
+    (tmp_path / "b").symlink_to("a")
+    assert build.tree_size(tmp_path) == 10
