@@ -188,7 +188,20 @@ class SubqueryItem:
     column: int
 
 
-SelectItem = Union[FieldPath, CountItem, FuncItem, SubqueryItem]
+@dataclass(frozen=True)
+class TypeofItem:
+    """``TYPEOF What WHEN Account THEN Name, Phone ... [ELSE Id] END``: fields chosen by the runtime type of a
+    polymorphic relationship. ``whens`` pairs an object name (as written) with its fields; ``otherwise`` is the
+    ELSE list (empty when there is none)."""
+
+    relationship: FieldPath
+    whens: tuple[tuple[str, tuple[FieldPath, ...]], ...]
+    otherwise: tuple[FieldPath, ...]
+    line: int
+    column: int
+
+
+SelectItem = Union[FieldPath, CountItem, FuncItem, SubqueryItem, TypeofItem]
 
 
 @dataclass(frozen=True)
@@ -239,6 +252,9 @@ select_list: select_item ("," select_item)*
 ?select_item: path
             | NAME "(" path? ")" NAME?             -> func_item
             | "(" query ")"                        -> subquery_item
+            | "TYPEOF"i path when_clause+ else_clause? "END"i -> typeof_item
+when_clause: "WHEN"i NAME "THEN"i path ("," path)*
+else_clause: "ELSE"i path ("," path)*
 group_clause: "GROUP"i "BY"i path ("," path)*
 for_clause: "FOR"i (VIEW | REFERENCE | UPDATE)
 object_ref: NAME NAME?
@@ -328,7 +344,7 @@ _N_DATE_LITERALS = {
 }
 
 _UNSUPPORTED = {
-    "HAVING": "HAVING", "TYPEOF": "TYPEOF", "WITH": "WITH clauses",
+    "HAVING": "HAVING", "WITH": "WITH clauses",
     "USING": "USING SCOPE", "ROLLUP": "GROUP BY ROLLUP", "CUBE": "GROUP BY CUBE",
 }
 _AGGREGATES = {"MAX", "MIN", "SUM", "AVG", "COUNT_DISTINCT"}
@@ -436,6 +452,22 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     def subquery_item(self, items: list[Any]) -> SubqueryItem:
         sub: SoqlQuery = items[0]
         return SubqueryItem(sub, sub.object_line, sub.object_column)
+
+    def typeof_item(self, items: list[Any]) -> TypeofItem:
+        relationship: FieldPath = items[0]
+        whens = tuple(item for item in items[1:] if isinstance(item, tuple) and item[0] != "else")
+        otherwise = next((item[1] for item in items[1:] if isinstance(item, tuple) and item[0] == "else"), ())
+        if len(relationship.parts) > 1:
+            raise _error("MALFORMED_QUERY", self.text, relationship.line, relationship.column,
+                         f"unexpected token: '{relationship.dotted}' (TYPEOF on a parent's polymorphic field is "
+                         "not supported by the sandbox)")
+        return TypeofItem(relationship, whens, otherwise, relationship.line, relationship.column)
+
+    def when_clause(self, items: list[Any]) -> tuple[str, tuple[FieldPath, ...]]:
+        return (str(items[0]), tuple(items[1:]))
+
+    def else_clause(self, items: list[FieldPath]) -> tuple[str, tuple[FieldPath, ...]]:
+        return ("else", tuple(items))
 
     def group_clause(self, items: list[FieldPath]) -> tuple[str, tuple[FieldPath, ...]]:
         return ("group", tuple(items))
@@ -1280,20 +1312,89 @@ class _Run:
     def run(self, query: SoqlQuery) -> QueryResult:
         obj = self.resolve_object(query)
         items = self.expand_fields(query, obj)
+        typeofs = [item for item in items if isinstance(item, TypeofItem)]
+        if typeofs and query.is_aggregate:
+            raise self._fail("MALFORMED_QUERY", typeofs[0].line, typeofs[0].column,
+                             "TYPEOF cannot be used in a query with GROUP BY or aggregate functions")
         if query.is_aggregate:
             return self._aggregate(query, obj, items)
         if query.count:
             rows = self.select_rows(query, obj, self.include_deleted)
             return QueryResult([], len(rows))
         paths = self.plain_paths(query, obj, items)
+        polymorphic = [self.prepare_typeof(query, obj, item, paths) for item in typeofs]
         subqueries = [self._prepare_subquery(obj, item.query) for item in items if isinstance(item, SubqueryItem)]
         rows = self.select_rows(query, obj, self.include_deleted)
         records = [self.record(obj, row, paths) for row in rows]
+        for ref, by_type, otherwise in polymorphic:
+            for row, record in zip(rows, records):
+                record[ref.relationship_name or ref.name] = self.typeof_value(ref, row, by_type, otherwise)
         for key, fill in subqueries:
             children = fill([row["Id"] for row in rows])
             for row, record in zip(rows, records):
                 record[key] = children.get(row["Id"])
         return QueryResult(records, len(records))
+
+    def prepare_typeof(self, query: SoqlQuery, obj: ObjectSpec, item: TypeofItem, paths: list[_Path]
+                       ) -> tuple[FieldSpec, dict[str, list[_Path]], list[_Path]]:
+        """Check a TYPEOF against the schema: (the polymorphic reference, the paths per WHEN object, the ELSE
+        paths, which any of the other referenced objects may lack: they read as null there)."""
+        node = item.relationship
+        ref = self._relationship(obj, node.parts[0])
+        if ref is None:
+            raise self._fail("INVALID_FIELD", node.line, node.column,
+                             f"Didn't understand relationship '{node.dotted}' in field path. If you are attempting "
+                             "to use a custom relationship, be sure to append the '__r' after the custom "
+                             "relationship name. Please reference your WSDL or the describe call for the "
+                             "appropriate names.")
+        name = ref.relationship_name or ref.name
+        if len(ref.reference_to) < 2:
+            raise self._fail("INVALID_FIELD", node.line, node.column,
+                             f"TYPEOF can only be used on a polymorphic relationship: {obj.name}.{name} refers "
+                             f"to {ref.reference_to[0]} only")
+        clash = next((p for p in paths if p.rel_names[:1] == (name,)), None)
+        if clash is not None:
+            raise self._fail("MALFORMED_QUERY", clash.node.line, clash.node.column,
+                             f"{clash.node.dotted}: the relationship {name} is also the field of a TYPEOF; select "
+                             "its fields inside the TYPEOF")
+        by_type: dict[str, list[_Path]] = {}
+        for type_name, fields in item.whens:
+            target = self.schema.object(type_name)
+            if target is None or target.name not in ref.reference_to:
+                raise self._fail("INVALID_TYPE", node.line, node.column,
+                                 f"TYPEOF {name}: {type_name} is not one of the objects {obj.name}.{ref.name} can "
+                                 f"refer to ({', '.join(ref.reference_to)})")
+            if target.name in by_type:
+                raise self._fail("MALFORMED_QUERY", node.line, node.column,
+                                 f"TYPEOF {name}: WHEN {type_name} is given twice")
+            as_target = SoqlQuery(target.name, node.line, node.column, None, fields, text=query.text)
+            by_type[target.name] = self.plain_paths(as_target, target, list(fields))
+        candidates = [t for t in (self.schema.object(n) for n in ref.reference_to) if t is not None]
+        otherwise: list[_Path] = []
+        for field_node in item.otherwise:
+            resolved = None
+            for candidate in candidates:
+                try:
+                    resolved = self.resolve_path(SoqlQuery(candidate.name, 1, 1, None, ()), candidate, field_node)
+                    break
+                except SoqlError:
+                    continue
+            if resolved is None:
+                raise self._fail("INVALID_FIELD", field_node.line, field_node.column,
+                                 f"No such column '{field_node.dotted}' on any object {obj.name}.{name} can refer "
+                                 f"to ({', '.join(ref.reference_to)})")
+            otherwise.append(resolved)
+        return ref, by_type, otherwise
+
+    def typeof_value(self, ref: FieldSpec, row: Row, by_type: dict[str, list[_Path]],
+                     otherwise: list[_Path]) -> dict[str, Any] | None:
+        """The TYPEOF relationship of one record: null without a parent, else the parent's attributes with
+        the fields of its type's WHEN (or of ELSE; none when neither applies)."""
+        found = self._parent(ref, row.get(ref.name))
+        if found is None:
+            return None
+        target, parent = found
+        return self.record(target, parent, by_type.get(target.name, otherwise))
 
     def _prepare_subquery(self, parent: ObjectSpec, sub: SoqlQuery
                           ) -> tuple[str, Callable[[list[str]], dict[str, dict[str, Any] | None]]]:
@@ -1303,7 +1404,7 @@ class _Run:
 
         child, fspec = self.child_relationship(parent, sub)
         key = child_relationship_name(child, fspec)
-        if sub.is_aggregate or sub.count or any(isinstance(i, SubqueryItem) for i in sub.select):
+        if sub.is_aggregate or sub.count or any(isinstance(i, (SubqueryItem, TypeofItem)) for i in sub.select):
             first = sub.select[0]
             raise self._fail("MALFORMED_QUERY", first.line, first.column,
                              "only plain fields can be selected in a relationship subquery")
@@ -1455,6 +1556,17 @@ class _Run:
                 from .describe import child_relationship_name
                 name = child_relationship_name(child, self.child_relationship(obj, sub)[1])
                 out.append(_column_entry(name, name, None, aggregate=True, join=inner))
+            elif isinstance(item, TypeofItem):
+                ref, by_type, otherwise = self.prepare_typeof(query, obj, item, [])
+                name = ref.relationship_name or ref.name
+                inner, seen = [], set()
+                for paths in [*by_type.values(), otherwise]:
+                    for path in paths:
+                        entry = self._column(obj, path)
+                        if entry["columnName"] not in seen:
+                            seen.add(entry["columnName"])
+                            inner.append(entry)
+                out.append(_column_entry(name, name, None, join=inner))
             elif isinstance(item, CountItem) and item.field is None:
                 continue
             elif isinstance(item, (CountItem, FuncItem)) and (

@@ -239,7 +239,6 @@ def test_syntax_errors(text: str, column: int, fragment: str) -> None:
 
 
 @pytest.mark.parametrize("text, token, column, what", [
-    ("SELECT TYPEOF What WHEN Account THEN Name END FROM Task", "TYPEOF", 8, "TYPEOF"),
     ("SELECT Id FROM Account WHERE Name = 'x' HAVING", "HAVING", 41, "HAVING"),
     ("SELECT FORMAT(AnnualRevenue) FROM Account", "(", 8, "function FORMAT()"),
 ])
@@ -326,6 +325,56 @@ def test_polymorphic_reference_uses_key_prefix(org: dict[str, Any]) -> None:
                   "Id": org["jane"]["Id"]}},
     ]
     assert names(org, "SELECT Subject FROM Task WHERE What.Name = 'jane smith'", "Subject") == ["Email"]
+
+
+def test_typeof_picks_the_fields_of_each_records_parent_type(org: dict[str, Any]) -> None:
+    src = org["src"]
+    orphan = src.add("Task", Subject="Orphan", OwnerId=org["ada"]["Id"])
+    text = ("SELECT Subject, TYPEOF What WHEN Account THEN Name, Industry, Owner.Username WHEN Contact THEN Email "
+            "END FROM Task ORDER BY Subject")
+    assert q(org, text).records == [
+        {"attributes": attrs("Task", org["call"]["Id"]), "Subject": "Call",
+         "What": {"attributes": attrs("Account", org["acme"]["Id"]), "Name": "Acme", "Industry": "Tech",
+                  "Owner": {"attributes": attrs("User", org["ada"]["Id"]), "Username": "ada@example.com"}}},
+        {"attributes": attrs("Task", org["email"]["Id"]), "Subject": "Email",
+         "What": {"attributes": attrs("Contact", org["jane"]["Id"]), "Email": "jane@acme.com"}},
+        {"attributes": attrs("Task", orphan["Id"]), "Subject": "Orphan", "What": None},
+    ]
+    # ELSE covers the types no WHEN names; with neither, the parent comes with its attributes only.
+    records = q(org, "SELECT TYPEOF What WHEN Account THEN Name ELSE Id, Email END FROM Task ORDER BY Subject").records
+    assert [r["What"] for r in records[:2]] == [
+        {"attributes": attrs("Account", org["acme"]["Id"]), "Name": "Acme"},
+        {"attributes": attrs("Contact", org["jane"]["Id"]), "Id": org["jane"]["Id"], "Email": "jane@acme.com"}]
+    records = q(org, "SELECT TYPEOF What WHEN Account THEN Name END FROM Task ORDER BY Subject").records
+    assert records[1]["What"] == {"attributes": attrs("Contact", org["jane"]["Id"])}
+
+
+@pytest.mark.parametrize("text, code, fragment", [
+    ("SELECT TYPEOF Parent WHEN Account THEN Name END FROM Account", "INVALID_FIELD",
+     "only be used on a polymorphic relationship"),
+    ("SELECT TYPEOF What WHEN User THEN Name END FROM Task", "INVALID_TYPE", "User is not one of the objects"),
+    ("SELECT TYPEOF What WHEN Account THEN Nope__c END FROM Task", "INVALID_FIELD", "No such column 'Nope__c'"),
+    ("SELECT TYPEOF What WHEN Account THEN Name ELSE Nope__c END FROM Task", "INVALID_FIELD", "No such column"),
+    ("SELECT What.Name, TYPEOF What WHEN Account THEN Name END FROM Task", "MALFORMED_QUERY", "also the field"),
+    ("SELECT TYPEOF What WHEN Account THEN Name WHEN account THEN Id END FROM Task", "MALFORMED_QUERY", "twice"),
+    ("SELECT TYPEOF What WHEN Account THEN Name END, COUNT(Id) FROM Task GROUP BY What.Name", "MALFORMED_QUERY",
+     "GROUP BY"),
+    ("SELECT Name, (SELECT TYPEOF What WHEN Account THEN Name END FROM Tasks) FROM Account", "MALFORMED_QUERY",
+     "only plain fields"),
+])
+def test_typeof_errors(org: dict[str, Any], text: str, code: str, fragment: str) -> None:
+    with pytest.raises(SoqlError) as info:
+        q(org, text)
+    assert info.value.error_code == code and fragment in info.value.message
+
+
+def test_typeof_syntax() -> None:
+    for text in ("SELECT TYPEOF What WHEN Account THEN Name FROM Task",      # no END
+                 "SELECT TYPEOF What END FROM Task",                         # no WHEN
+                 "SELECT TYPEOF What WHEN Account THEN END FROM Task"):     # no field
+        with pytest.raises(SoqlError) as info:
+            parse_soql(text)
+        assert info.value.error_code == "MALFORMED_QUERY"
 
 
 def test_alias_and_object_qualified_fields(org: dict[str, Any]) -> None:
