@@ -108,6 +108,13 @@ def test_data_query_json_human_and_csv(cli: Cli) -> None:
     total = cli.client("source").query("SELECT COUNT() FROM Account")["totalSize"]
     assert sum(r["n"] for r in grouped["records"]) == total
 
+    polymorphic = ("SELECT Subject, TYPEOF What WHEN Account THEN Name, Industry ELSE Id END FROM Task "
+                   "ORDER BY Subject, Id LIMIT 20")
+    typed = cli.json("data", "query", "-o", "source", "-q", polymorphic)["records"]
+    assert [r["What"] for r in typed] == [r["What"] for r in cli.client("source").query(polymorphic)["records"]]
+    assert len(typed) == 20 and all(set(r["What"]) in ({"attributes", "Name", "Industry"}, {"attributes", "Id"})
+                                    for r in typed)
+
 
 def test_bulk_query_with_data_export_bulk(cli: Cli) -> None:
     # `sf data query --bulk` is gone from the current CLI; it points to `sf data export bulk` (Bulk API 2.0).
