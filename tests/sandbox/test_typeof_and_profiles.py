@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from helpers import client_for
-from simple_salesforce.exceptions import SalesforceMalformedRequest
+from simple_salesforce.exceptions import SalesforceGeneralError, SalesforceMalformedRequest
 
 TYPEOF_QUERY = ("SELECT Id, Subject, TYPEOF What WHEN Account THEN Name, Industry WHEN Opportunity THEN Name, "
                 "StageName, Amount ELSE Id END FROM Task ORDER BY Subject, Id")
@@ -48,6 +48,9 @@ def test_typeof_column_metadata_and_bulk_refusal(sf: Any) -> None:
     job = sf.session.post(f"{sf.base_url}jobs/query", json={"operation": "query", "query": TYPEOF_QUERY},
                           headers=sf.headers, timeout=30)
     assert job.status_code == 400 and "TYPEOF isn't supported" in job.text
+    with pytest.raises(SalesforceGeneralError) as failed:                      # Bulk API 1.0: a failed batch
+        sf.bulk.Task.query(TYPEOF_QUERY)
+    assert "InvalidBatch : TYPEOF isn't supported in Bulk API query jobs" in str(failed.value)
     with pytest.raises(SalesforceMalformedRequest) as info:
         sf.query("SELECT TYPEOF Owner WHEN User THEN Name END FROM Task")
     assert "polymorphic" in str(info.value)                                   # Task.OwnerId refers to User only
