@@ -32,7 +32,8 @@ async function main() {
   const out = {};
   out.identity = await conn.identity();
   out.query = await conn.query("SELECT Id, Name, Parent.Name FROM Account ORDER BY Name LIMIT 5");
-  out.all = await conn.query("SELECT Id FROM Contact").execute({ autoFetch: true, maxFetch: 100000, responseTarget: "Records" });
+  out.all = await conn.query("SELECT Id FROM Contact")
+    .execute({ autoFetch: true, maxFetch: 100000, responseTarget: "Records" });
   const described = await conn.sobject("Account").describe();
   out.describe = { name: described.name, fields: described.fields.map(f => f.name) };
   const created = await conn.sobject("Account").create({ Name: "jsforce Co", Industry: "Energy" });

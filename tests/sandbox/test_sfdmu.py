@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from helpers import client_for
-from node_tools import SfCli, make_cli, npm_package
+from node_tools import SfCli, make_cli, npm_package, sf_executable
 
 from isyncsf_desktop.sandbox.seeds import Ref, SeedRecord, build_seed
 from isyncsf_desktop.sandbox.server import SandboxServer
@@ -109,7 +109,15 @@ def _source_seed() -> Any:
 
 
 @pytest.fixture(scope="module")
-def orgs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+def plugin() -> Path:
+    """The sfdmu package folder; skips (before any org is built) when it or sf is missing."""
+    folder = npm_package("ISYNCSF_SFDMU_DIR", "sfdmu")
+    sf_executable()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def orgs(plugin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
     with SandboxServer(tmp_path_factory.mktemp("sfdmu-orgs"), {"source": _source_seed(), "target": "empty"}) as server:
         yield server
 
@@ -165,8 +173,7 @@ def _assert_same(server: SandboxServer) -> None:
 
 
 @pytest.mark.timeout(1200)
-def test_sfdmu_org_to_org_upsert_above_the_bulk_threshold(orgs: SandboxServer, tmp_path: Path) -> None:
-    plugin = npm_package("ISYNCSF_SFDMU_DIR", "sfdmu")
+def test_sfdmu_org_to_org_upsert_above_the_bulk_threshold(plugin: Path, orgs: SandboxServer, tmp_path: Path) -> None:
     cli = make_cli(tmp_path, orgs.ca_file)
     for alias in ("source", "target"):
         assert cli.login(alias, orgs.instance_url, orgs.token(alias))["orgId"] == orgs.store(alias).org_id
