@@ -1333,7 +1333,33 @@ class _Run:
             children = fill([row["Id"] for row in rows])
             for row, record in zip(rows, records):
                 record[key] = children.get(row["Id"])
+        if polymorphic or subqueries:
+            records = self._in_select_order(items, paths, [ref for ref, _, _ in polymorphic],
+                                            [key for key, _ in subqueries], records)
         return QueryResult(records, len(records))
+
+    @staticmethod
+    def _in_select_order(items: list[SelectItem], paths: list[_Path], typeof_refs: list[FieldSpec],
+                         subquery_keys: list[str], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records with their keys in the order of the SELECT list, as a real org returns them (TYPEOF
+        and subquery values are filled after the plain fields)."""
+        plain, typeofs, subs = iter(paths), iter(typeof_refs), iter(subquery_keys)
+        order: list[str] = []
+        for item in items:
+            if isinstance(item, TypeofItem):
+                ref = next(typeofs)
+                key = ref.relationship_name or ref.name
+            elif isinstance(item, SubqueryItem):
+                key = next(subs)
+            elif isinstance(item, FieldPath) or (isinstance(item, FuncItem) and item.name == "TOLABEL"):
+                path = next(plain)
+                key = path.rel_names[0] if path.rel_names else path.leaf.name
+            else:
+                continue
+            if key not in order:
+                order.append(key)
+        return [{"attributes": r["attributes"], **{k: r[k] for k in order if k in r},
+                 **{k: v for k, v in r.items() if k not in order and k != "attributes"}} for r in records]
 
     def prepare_typeof(self, query: SoqlQuery, obj: ObjectSpec, item: TypeofItem, paths: list[_Path]
                        ) -> tuple[FieldSpec, dict[str, list[_Path]], list[_Path]]:

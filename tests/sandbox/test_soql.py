@@ -347,6 +347,12 @@ def test_typeof_picks_the_fields_of_each_records_parent_type(org: dict[str, Any]
         {"attributes": attrs("Contact", org["jane"]["Id"]), "Id": org["jane"]["Id"], "Email": "jane@acme.com"}]
     records = q(org, "SELECT TYPEOF What WHEN Account THEN Name END FROM Task ORDER BY Subject").records
     assert records[1]["What"] == {"attributes": attrs("Contact", org["jane"]["Id"])}
+    # The keys come in SELECT-list order, TYPEOF and subqueries included.
+    record = q(org, "SELECT Id, TYPEOF What WHEN Account THEN Name END, Owner.Username, Subject FROM Task "
+                    "ORDER BY Subject LIMIT 1").records[0]
+    assert list(record) == ["attributes", "Id", "What", "Owner", "Subject"]
+    account = q(org, "SELECT Name, (SELECT Subject FROM Tasks), Industry FROM Account WHERE Name = 'Acme'").records[0]
+    assert list(account) == ["attributes", "Name", "Tasks", "Industry"]
 
 
 @pytest.mark.parametrize("text, code, fragment", [
