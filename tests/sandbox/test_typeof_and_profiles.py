@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from helpers import client_for
+from helpers import client_for, soap_login
 from simple_salesforce.exceptions import SalesforceGeneralError, SalesforceMalformedRequest
 
 TYPEOF_QUERY = ("SELECT Id, Subject, TYPEOF What WHEN Account THEN Name, Industry WHEN Opportunity THEN Name, "
@@ -88,12 +88,6 @@ def test_profiles_and_user_profile_id(sf: Any, demo_server: Any) -> None:
     assert child == {"Users"}
 
     # The SOAP login's userInfo names the same profile.
-    info = demo_server.info()["orgs"]["source"]
-    body = ('<?xml version="1.0" encoding="utf-8"?><env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/'
-            'envelope/" xmlns:n1="urn:partner.soap.sforce.com"><env:Body><n1:login><n1:username>'
-            f'{info["username"]}</n1:username><n1:password>{info["password"]}{info["security_token"]}'
-            '</n1:password></n1:login></env:Body></env:Envelope>')
-    answer = sf.session.post(f"{demo_server.instance_url}/services/Soap/u/59.0", data=body,
-                             headers={"Content-Type": "text/xml", "SOAPAction": "login"}, timeout=10)
+    answer = soap_login(demo_server, "source")
     assert answer.status_code == 200
     assert f"<profileId>{admin['ProfileId']}</profileId>" in answer.text
