@@ -116,6 +116,8 @@ def test_data_query_json_human_and_csv(cli: Cli) -> None:
 
     expected_what = [shape(r["What"]) for r in cli.client("source").query(polymorphic)["records"]]
     assert [shape(r["What"]) for r in typed] == expected_what
+    assert "Total number of records retrieved: 20." in cli.run("data", "query", "-o", "source", "-q",
+                                                               polymorphic).stdout
     assert len(typed) == 20 and all(set(r["What"]) in ({"attributes", "Name", "Industry"}, {"attributes", "Id"})
                                     for r in typed)
 
