@@ -39,7 +39,7 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from .ids import is_valid_id, to18
-from .schema import NUMBER_TYPES, TEXT_TYPES, FieldSpec, ObjectSpec, Schema
+from .schema import NUMBER_TYPES, TEXT_TYPES, FieldSpec, ObjectSpec, Schema, load_schema
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,21 @@ __all__ = [
 ]
 
 MAX_OFFSET = 2000
+
+# The "Name" entity: what a polymorphic relationship (Task.What, Task.Who, an Owner that may be a queue)
+# exposes without TYPEOF. Its Type is the referenced object's API name; Name is the record's name field
+# (CaseNumber for a Case); the other fields are the record's own, or null where its object lacks them.
+NAME_ENTITY: ObjectSpec = load_schema({"objects": {"Name": {"keyPrefix": "000", "fields": {
+    "Name": {"type": "string"}, "Type": {"type": "picklist", "length": 40}, "Alias": {"type": "string", "length": 8},
+    "Email": {"type": "email"}, "FirstName": {"type": "string", "length": 40},
+    "LastName": {"type": "string", "length": 80}, "IsActive": {"type": "boolean"}, "Phone": {"type": "phone"},
+    "Title": {"type": "string", "length": 80}, "Username": {"type": "string", "length": 80},
+    "NameOrAlias": {"type": "string", "length": 80}, "LastReferencedDate": {"type": "datetime"},
+    "LastViewedDate": {"type": "datetime"},
+    "ProfileId": {"type": "reference", "referenceTo": ["Profile"]},
+    "RecordTypeId": {"type": "reference", "referenceTo": ["RecordType"]},
+    "UserRoleId": {"type": "reference", "referenceTo": ["UserRole"]},
+}}}}, check_references=False).objects["Name"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -936,6 +951,8 @@ class _Run:
         for segment in parts[:-1]:
             found: FieldSpec | None = None
             targets: list[ObjectSpec] = []
+            if candidates == [NAME_ENTITY]:
+                candidates = []        # no relationship is walked past a polymorphic one
             for candidate in candidates:
                 ref = candidate.relationship(segment)
                 if ref is None:
@@ -953,7 +970,7 @@ class _Run:
                     "relationship name. Please reference your WSDL or the describe call for the "
                     "appropriate names.")
             rel_names.append(found.relationship_name or segment)
-            candidates = targets
+            candidates = [NAME_ENTITY] if len(found.reference_to) > 1 else targets
         leaf_spec = next((spec for spec in (c.field(parts[-1]) for c in candidates) if spec), None)
         if leaf_spec is None:
             raise self._fail(
@@ -1020,16 +1037,28 @@ class _Run:
             name = path.leaf_name
             return lambda row: row.get(name)
         segments, leaf = path.segments, path.leaf_name
+        polymorphic = path.leaf is NAME_ENTITY.fields.get(path.leaf.name)
 
         def get(row: Row) -> Any:
             found = self._walk(obj, row, segments)
             if found is None:
                 return None
             target, parent = found
+            if polymorphic:
+                return self.name_value(target, parent, leaf)
             fname = self._field_name(target, leaf)
             return parent.get(fname) if fname else None
 
         return get
+
+    def name_value(self, target: ObjectSpec, row: Row, field_name: str) -> Any:
+        """A field of the Name entity for a record of ``target`` reached through a polymorphic relationship."""
+        if field_name == "Type":
+            return target.name
+        if field_name == "Name":
+            return row.get(target.name_field) if target.name_field else None
+        fname = self._field_name(target, field_name)
+        return row.get(fname) if fname else None
 
     # -- WHERE -----------------------------------------------------------------------------
 
@@ -1259,7 +1288,9 @@ class _Run:
                     nested = {"attributes": self.attributes(found[0].name, found[1].get("Id"))}
                     target[key] = nested
                 target, (cur_obj, cur_row) = nested, found
-            if complete:
+            if complete and path.leaf is NAME_ENTITY.fields.get(path.leaf.name):
+                target[path.leaf.name] = self.name_value(cur_obj, cur_row, path.leaf.name)
+            elif complete:
                 fname = self._field_name(cur_obj, path.leaf_name)
                 target[fname or path.leaf_name] = cur_row.get(fname) if fname else None
         return out
@@ -1395,32 +1426,23 @@ class _Run:
                                  f"TYPEOF {name}: WHEN {type_name} is given twice")
             as_target = SoqlQuery(target.name, node.line, node.column, None, fields, text=query.text)
             by_type[target.name] = self.plain_paths(as_target, target, list(fields))
-        candidates = [t for t in (self.schema.object(n) for n in ref.reference_to) if t is not None]
-        otherwise: list[_Path] = []
-        for field_node in item.otherwise:
-            resolved = None
-            for candidate in candidates:
-                try:
-                    resolved = self.resolve_path(SoqlQuery(candidate.name, 1, 1, None, ()), candidate, field_node)
-                    break
-                except SoqlError:
-                    continue
-            if resolved is None:
-                raise self._fail("INVALID_FIELD", field_node.line, field_node.column,
-                                 f"No such column '{field_node.dotted}' on any object {obj.name}.{name} can refer "
-                                 f"to ({', '.join(ref.reference_to)})")
-            otherwise.append(resolved)
+        otherwise = self.plain_paths(SoqlQuery("Name", node.line, node.column, None, item.otherwise, text=query.text),
+                                     NAME_ENTITY, list(item.otherwise))
         return ref, by_type, otherwise
 
     def typeof_value(self, ref: FieldSpec, row: Row, by_type: dict[str, list[_Path]],
                      otherwise: list[_Path]) -> dict[str, Any] | None:
         """The TYPEOF relationship of one record: null without a parent, else the parent's attributes with
-        the fields of its type's WHEN (or of ELSE; none when neither applies)."""
+        the fields of its type's WHEN (or the Name-entity fields of ELSE; none when neither applies)."""
         found = self._parent(ref, row.get(ref.name))
         if found is None:
             return None
         target, parent = found
-        return self.record(target, parent, by_type.get(target.name, otherwise))
+        if target.name in by_type:
+            return self.record(target, parent, by_type[target.name])
+        out = self.record(target, parent, [])
+        out.update((p.leaf.name, self.name_value(target, parent, p.leaf.name)) for p in otherwise)
+        return out
 
     def _prepare_subquery(self, parent: ObjectSpec, sub: SoqlQuery
                           ) -> tuple[str, Callable[[list[str]], dict[str, dict[str, Any] | None]]]:

@@ -327,6 +327,24 @@ def test_polymorphic_reference_uses_key_prefix(org: dict[str, Any]) -> None:
     assert names(org, "SELECT Subject FROM Task WHERE What.Name = 'jane smith'", "Subject") == ["Email"]
 
 
+def test_polymorphic_paths_read_the_name_entity(org: dict[str, Any]) -> None:
+    records = q(org, "SELECT Subject, What.Type, What.Name, What.Email FROM Task ORDER BY Subject").records
+    assert [r["What"] for r in records] == [
+        {"attributes": attrs("Account", org["acme"]["Id"]), "Type": "Account", "Name": "Acme", "Email": None},
+        {"attributes": attrs("Contact", org["jane"]["Id"]), "Type": "Contact", "Name": "Jane Smith",
+         "Email": "jane@acme.com"}]
+    assert names(org, "SELECT Subject FROM Task WHERE What.Type = 'Contact'", "Subject") == ["Email"]
+    assert names(org, "SELECT Subject FROM Task WHERE What.Type IN ('Account', 'Opportunity')", "Subject") == ["Call"]
+    grouped = q(org, "SELECT What.Type, COUNT(Id) n FROM Task GROUP BY What.Type ORDER BY What.Type").records
+    assert [(r["Type"], r["n"]) for r in grouped] == [("Account", 1), ("Contact", 1)]
+    with pytest.raises(SoqlError) as info:                 # type-specific fields need TYPEOF
+        q(org, "SELECT What.Industry FROM Task")
+    assert info.value.error_code == "INVALID_FIELD" and "No such column 'Industry' on entity 'Name'" in info.value.message
+    with pytest.raises(SoqlError) as info:
+        q(org, "SELECT What.Owner.Name FROM Task")
+    assert "Didn't understand relationship 'Owner'" in info.value.message
+
+
 def test_typeof_picks_the_fields_of_each_records_parent_type(org: dict[str, Any]) -> None:
     src = org["src"]
     orphan = src.add("Task", Subject="Orphan", OwnerId=org["ada"]["Id"])
@@ -341,10 +359,12 @@ def test_typeof_picks_the_fields_of_each_records_parent_type(org: dict[str, Any]
         {"attributes": attrs("Task", orphan["Id"]), "Subject": "Orphan", "What": None},
     ]
     # ELSE covers the types no WHEN names; with neither, the parent comes with its attributes only.
-    records = q(org, "SELECT TYPEOF What WHEN Account THEN Name ELSE Id, Email END FROM Task ORDER BY Subject").records
+    records = q(org, "SELECT TYPEOF What WHEN Account THEN Name ELSE Id, Type, Email END FROM Task "
+                     "ORDER BY Subject").records
     assert [r["What"] for r in records[:2]] == [
         {"attributes": attrs("Account", org["acme"]["Id"]), "Name": "Acme"},
-        {"attributes": attrs("Contact", org["jane"]["Id"]), "Id": org["jane"]["Id"], "Email": "jane@acme.com"}]
+        {"attributes": attrs("Contact", org["jane"]["Id"]), "Id": org["jane"]["Id"], "Type": "Contact",
+         "Email": "jane@acme.com"}]
     records = q(org, "SELECT TYPEOF What WHEN Account THEN Name END FROM Task ORDER BY Subject").records
     assert records[1]["What"] == {"attributes": attrs("Contact", org["jane"]["Id"])}
     # The keys come in SELECT-list order, TYPEOF and subqueries included.

@@ -41,6 +41,18 @@ def test_typeof_what_on_the_seeded_tasks(sf: Any) -> None:
             assert fields == {"Id": parent_id}                                # ELSE
 
 
+def test_what_type_and_name_without_typeof(sf: Any) -> None:
+    # Without TYPEOF a polymorphic relationship reads the Name entity: Type is the object, Name its name field.
+    records = sf.query_all("SELECT Id, WhatId, What.Type, What.Name FROM Task WHERE What.Type = 'Case'")["records"]
+    cases = {c["Id"]: c["CaseNumber"] for c in sf.query_all("SELECT Id, CaseNumber FROM Case")["records"]}
+    assert records and all(r["What"]["Type"] == "Case" and r["What"]["Name"] == cases[r["WhatId"]] for r in records)
+    counted = sf.query("SELECT What.Type, COUNT(Id) n FROM Task GROUP BY What.Type")["records"]
+    assert {r["Type"]: r["n"] for r in counted}["Case"] == len(records) and sum(r["n"] for r in counted) == 150
+    with pytest.raises(SalesforceMalformedRequest) as info:
+        sf.query("SELECT What.Industry FROM Task")
+    assert "on entity 'Name'" in str(info.value)
+
+
 def test_typeof_column_metadata_and_bulk_refusal(sf: Any) -> None:
     columns = sf.restful("query", params={"q": TYPEOF_QUERY, "columns": "true"})["columnMetadata"]
     what = next(c for c in columns if c["columnName"] == "What")
