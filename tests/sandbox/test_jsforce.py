@@ -1,5 +1,6 @@
 """jsforce (npm package, the Node.js Salesforce library) against a sandbox org on a real server: identity(),
-query (autoFetch), describe, record CRUD, Bulk API 1.0 query and load, Bulk API 2.0 query.
+query (autoFetch), describe, record CRUD, Bulk API 1.0 query and load, Bulk API 2.0 query, SOSL search,
+``deleted()`` and the SOAP login with username, password and security token.
 
 Marked ``external``: skips with the reason when node or jsforce is missing (.ci/run installs jsforce).
 The script prints what jsforce returned as JSON; the test checks it against the product's own client.
@@ -38,6 +39,7 @@ async function main() {
   out.describe = { name: described.name, fields: described.fields.map(f => f.name) };
   const created = await conn.sobject("Account").create({ Name: "jsforce Co", Industry: "Energy" });
   await conn.sobject("Account").update({ Id: created.id, Industry: "Retail" });
+  out.search = await conn.search("FIND {jsforce} RETURNING Account(Id, Name)");
   out.retrieved = await conn.sobject("Account").retrieve(created.id);
   out.destroyed = await conn.sobject("Account").destroy(created.id);
   out.bulkQuery = await collect(await conn.bulk.query("SELECT Id, Name, Owner.Name FROM Account"));
@@ -46,6 +48,12 @@ async function main() {
      { LastName: "Bulk \"Two\"", Email: "b2@example.org", Phone: "2" },
      { FirstName: "No last name", Phone: "3" }, { LastName: "No phone" }]);   // the target's validation rule
   out.bulk2Query = await collect(await conn.bulk2.query("SELECT Id, Name FROM Account"));
+  const now = new Date(), hour = 3600 * 1000;
+  out.deleted = await conn.sobject("Account").deleted(new Date(now - hour), new Date(+now + hour));
+  // SOAP login with username, password and security token, at the org's own URL.
+  const soap = new jsforce.Connection({ loginUrl: process.env.SANDBOX_URL, version: "59.0" });
+  out.login = await soap.login(process.env.SANDBOX_USERNAME, process.env.SANDBOX_PASSWORD);
+  out.loginCount = (await soap.query("SELECT COUNT() FROM Account")).totalSize;
   console.log(JSON.stringify(out));
 }
 main().catch(error => { console.error(error && error.stack || error); process.exit(1); });
@@ -65,8 +73,10 @@ def test_jsforce_identity_query_crud_and_bulk(sandbox_factory: Any, tmp_path: Pa
     demo_server = sandbox_factory({"target": "demo-target"})
     script = tmp_path / "smoke.js"
     script.write_text(SCRIPT, encoding="utf-8")
+    login = demo_server.info()["orgs"]["target"]
     env = {**os.environ, **QUIET, "NODE_PATH": str(package.parent), "NODE_EXTRA_CA_CERTS": str(demo_server.ca_file),
-           "SANDBOX_URL": demo_server.instance_url, "SANDBOX_TOKEN": demo_server.token("target")}
+           "SANDBOX_URL": demo_server.instance_url, "SANDBOX_TOKEN": demo_server.token("target"),
+           "SANDBOX_USERNAME": login["username"], "SANDBOX_PASSWORD": login["password"] + login["security_token"]}
     done = subprocess.run([node, str(script)], capture_output=True, text=True, env=env, timeout=180,
                           stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -99,3 +109,8 @@ def test_jsforce_identity_query_crud_and_bulk(sandbox_factory: Any, tmp_path: Pa
     rows = {r["Email"]: r["LastName"] for r in sf.query(
         "SELECT Email, LastName FROM Contact WHERE Email IN ('b1@example.org', 'b2@example.org')")["records"]}
     assert rows == {"b1@example.org": "Bulk, One", "b2@example.org": 'Bulk "Two"'}
+
+    assert [(r["Id"], r["Name"]) for r in out["search"]["searchRecords"]] == [(out["retrieved"]["Id"], "jsforce Co")]
+    assert out["retrieved"]["Id"] in [d["id"] for d in out["deleted"]["deletedRecords"]]
+    assert (out["login"]["id"], out["login"]["organizationId"]) == (user_id, demo_server.store("target").org_id)
+    assert out["loginCount"] == sf.query("SELECT COUNT() FROM Account")["totalSize"]
