@@ -213,3 +213,20 @@ def test_sobject_describe_and_list(cli: Cli) -> None:
     assert {c["relationshipName"] for c in described["childRelationships"]} >= {"Contacts", "ChildAccounts"}
     listed = cli.json("sobject", "list", "-o", "source", "--sobject", "all")
     assert {"Account", "Contact", "Project__c"} <= set(listed)
+
+
+# ---------------------------------------------------------------------------------------------- more
+def test_data_search_limits_and_all_rows(cli: Cli) -> None:
+    found = cli.json("data", "search", "-o", "source", "-q", "FIND {Jane} RETURNING User(Name, Username)")
+    assert [r["Name"] for r in found["searchRecords"]] == ["Jane Doe"]
+
+    limits = {limit["name"]: limit for limit in cli.json("org", "list", "limits", "-o", "source")}
+    assert limits["DailyApiRequests"]["max"] > limits["DailyApiRequests"]["remaining"] > 0
+
+    sf = cli.client("copy")
+    gone = sf.Account.create({"Name": "Gone Co"})["id"]
+    sf.Account.delete(gone)
+    query = "SELECT Id, IsDeleted FROM Account WHERE Name = 'Gone Co'"
+    assert cli.json("data", "query", "-o", "copy", "-q", query)["totalSize"] == 0
+    everything = cli.json("data", "query", "-o", "copy", "-q", query, "--all-rows")["records"]
+    assert [(r["Id"], r["IsDeleted"]) for r in everything] == [(gone, True)]
