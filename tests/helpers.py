@@ -25,6 +25,20 @@ def client_for(server: "SandboxServer", alias: str) -> "Salesforce":
     return connect(server.instance_url, server.token(alias), ca_file=server.ca_file)
 
 
+def soap_login(server: "SandboxServer", alias: str, *, password: str | None = None) -> Any:
+    """POST a SOAP partner ``login`` for the org's API user (its password and security token, or ``password``
+    in their place) to ``/services/Soap/u/59.0``; returns the HTTP response."""
+    info = server.info()["orgs"][alias]
+    secret = password if password is not None else info["password"] + info["security_token"]
+    body = ('<?xml version="1.0" encoding="utf-8"?><env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/'
+            'envelope/" xmlns:n1="urn:partner.soap.sforce.com"><env:Body><n1:login><n1:username>'
+            f'{info["username"]}</n1:username><n1:password>{secret}</n1:password></n1:login></env:Body>'
+            '</env:Envelope>')
+    return client_for(server, alias).session.post(f"{server.instance_url}/services/Soap/u/59.0", data=body,
+                                                  headers={"Content-Type": "text/xml", "SOAPAction": "login"},
+                                                  timeout=10)
+
+
 def org_client(server: "SandboxServer", alias: str) -> OrgClient:
     """The engine's client on one sandbox org."""
     return OrgClient.connect(server.instance_url, server.token(alias), ca_file=server.ca_file, alias=alias)

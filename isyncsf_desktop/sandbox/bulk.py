@@ -36,7 +36,8 @@ from . import ids
 from .app import Call, router
 from .errors import ApiError, RecordError, not_found
 from .schema import FieldSpec, ObjectSpec
-from .soql import CountItem, FieldPath, FuncItem, SoqlError, SoqlQuery, SubqueryItem, parse_soql, run_query
+from .soql import (CountItem, FieldPath, FuncItem, SoqlError, SoqlQuery, SubqueryItem, TypeofItem, parse_soql,
+                   run_query)
 from .store import OrgStore
 from .values import now_stamp
 
@@ -631,6 +632,8 @@ def _check_bulk_query(query: SoqlQuery) -> None:
     if any(isinstance(item, SubqueryItem) for item in query.select):
         raise ApiError(400, "API_ERROR", "Parent-to-child relationship queries aren't supported in Bulk API 2.0 "
                        "query jobs")
+    if any(isinstance(item, TypeofItem) for item in query.select):
+        raise ApiError(400, "API_ERROR", "TYPEOF isn't supported in Bulk API 2.0 query jobs")
     if any(isinstance(item, FuncItem) and item.name == "FIELDS" for item in query.select):
         raise ApiError(400, "API_ERROR", "FIELDS() isn't supported in Bulk API 2.0 query jobs")
 

@@ -99,7 +99,7 @@ def describe_field(obj: ObjectSpec, spec: FieldSpec) -> dict[str, Any]:
         "maskType": None,
         "name": spec.name,
         "nameField": spec.name_field,
-        "namePointing": False,
+        "namePointing": len(spec.reference_to) > 1,   # Who, What: they point at the Name entity
         "nillable": spec.nillable,
         "permissionable": not spec.system and spec.nillable and not spec.is_master_detail,
         "picklistValues": picklist,

@@ -24,7 +24,8 @@ Three seeds ship with the package:
     of the source accounts and contacts already present (some identical, some changed) next to
     target-only accounts.
 ``empty``
-    The demo schema with only the Organization row, the source's Users and RecordTypes.
+    The demo schema with only the Organization row, the standard Profiles, the source's Users and
+    RecordTypes.
 
 Everything is generated from fixed random seeds, so two builds of the same seed are equal.
 """
@@ -408,9 +409,25 @@ def _user_records(username_suffix: str = "", skip: Iterable[str] = ()) -> list[S
             "Username": email + username_suffix, "LastName": person.last,
             "FirstName": person.first, "Name": f"{person.first} {person.last}",
             "Title": person.title, "Department": person.department, "Email": email,
-            "Alias": person.alias, "IsActive": True, "ProfileName": person.profile,
+            "Alias": person.alias, "IsActive": True, "ProfileId": Ref("Profile", person.profile),
         }))
     return out
+
+
+#: The standard profiles every org has (a subset), with their descriptions.
+_PROFILES = (
+    ("System Administrator", "Full access to the org's setup and data"),
+    ("Standard User", "Creates and edits most record types; cannot customise the org"),
+    ("Read Only", "Reads records, changes none"),
+    ("Minimum Access - Salesforce", "Only what permission sets grant"),
+)
+
+
+def _setup_records(username_suffix: str = "", skip: Iterable[str] = ()) -> list[SeedRecord]:
+    """What every org has before its business data: profiles, users, record types."""
+    profiles = [SeedRecord("Profile", name, {"Name": name, "UserType": "Standard", "Description": text})
+                for name, text in _PROFILES]
+    return profiles + _user_records(username_suffix, skip) + _record_type_records()
 
 
 def _record_type_key(sobject: str, developer_name: str) -> str:
@@ -723,6 +740,32 @@ def _generate_projects(rng: random.Random, fake: Faker,
     return projects, tasks
 
 
+_N_ACTIVITIES = 150
+_ACTIVITY_SUBJECTS = ("Call", "Send Quote", "Send Letter", "Quarterly review", "Follow-up email", "Other")
+_ACTIVITY_STATUS = (("Not Started", 30), ("In Progress", 20), ("Completed", 45), ("Deferred", 5))
+
+
+def _generate_activities(data: _DemoData) -> list[SeedRecord]:
+    """Tasks related to ("What") accounts, opportunities, cases and projects, most with a contact ("Who") of
+    the same account. Their own random stream, so the rest of the demo data is unchanged by them."""
+    rng = random.Random(_SOURCE_RANDOM_SEED + 1)
+    parents = data.accounts + data.opportunities + data.cases + data.projects
+    out = []
+    for number in range(1, _N_ACTIVITIES + 1):
+        what = rng.choice(parents)
+        account = what.key if what.object == "Account" else getattr(what.values.get("AccountId") or what.values.get(
+            "Account__c"), "key", None)
+        contacts = data.contacts_by_account.get(account or "", [])
+        owner = what.values.get("OwnerId") or Ref("User", rng.choice(_SALES_OWNERS))
+        out.append(SeedRecord("Task", f"task-{number:04d}", _drop_none({
+            "Subject": rng.choice(_ACTIVITY_SUBJECTS), "WhatId": Ref(what.object, what.key),
+            "WhoId": Ref("Contact", rng.choice(contacts)) if contacts and rng.random() < 0.8 else None,
+            "Status": _weighted(rng, _ACTIVITY_STATUS), "Priority": rng.choice(("High", "Normal", "Normal", "Low")),
+            "ActivityDate": _iso(_random_day(rng, date(2024, 1, 1), date(2024, 12, 31))), "OwnerId": owner,
+        })))
+    return out
+
+
 def _generate_demo_data() -> _DemoData:
     """The Acme Corp business data, identical on every call."""
     rng = random.Random(_SOURCE_RANDOM_SEED)
@@ -906,7 +949,7 @@ def _demo_source() -> tuple[Seed, dict[str, Any]]:
     """The "Acme Corp" production org and its own schema overrides (none)."""
     data = _generate_demo_data()
     records = [_organization_record("Acme Corp", "Enterprise Edition", False, "NA174")]
-    records += _user_records() + _record_type_records() + data.all_records()
+    records += _setup_records() + data.all_records() + _generate_activities(data)
     seed = Seed(
         name="demo-source", schema_document={}, records=records, api_user=_API_USER,
         validation_rules=[_partner_website_rule(), _closed_case_rule(), _contact_phone_rule(False)],
@@ -921,7 +964,7 @@ def _demo_target() -> tuple[Seed, dict[str, Any]]:
     """The "Acme Corp UAT" sandbox and its own schema overrides."""
     data = _generate_demo_data()
     records = [_organization_record("Acme Corp UAT", "Enterprise Edition", True, "CS201")]
-    records += _user_records(".uat", skip=[_TARGET_MISSING_USER]) + _record_type_records()
+    records += _setup_records(".uat", skip=[_TARGET_MISSING_USER])
     records += _target_business_records(data)
     own = {
         "remove_fields": ["Account.Customer_Tier__c"],
@@ -941,7 +984,7 @@ def _demo_target() -> tuple[Seed, dict[str, Any]]:
 def _empty() -> tuple[Seed, dict[str, Any]]:
     """An org with the demo schema, its users and record types, and nothing else."""
     records = [_organization_record("Acme Developer Org", "Developer Edition", False, "USA436")]
-    records += _user_records() + _record_type_records()
+    records += _setup_records()
     seed = Seed(name="empty", schema_document={}, records=records, api_user=_API_USER,
                 org_type="Developer Edition", is_sandbox=False, org_name="Acme Developer Org")
     return seed, {}

@@ -39,7 +39,7 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from .ids import is_valid_id, to18
-from .schema import NUMBER_TYPES, TEXT_TYPES, FieldSpec, ObjectSpec, Schema
+from .schema import NUMBER_TYPES, TEXT_TYPES, FieldSpec, ObjectSpec, Schema, load_schema
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,21 @@ __all__ = [
 ]
 
 MAX_OFFSET = 2000
+
+# The "Name" entity: what a polymorphic relationship (Task.What, Task.Who, an Owner that may be a queue)
+# exposes without TYPEOF. Its Type is the referenced object's API name; Name is the record's name field
+# (CaseNumber for a Case); the other fields are the record's own, or null where its object lacks them.
+NAME_ENTITY: ObjectSpec = load_schema({"objects": {"Name": {"keyPrefix": "000", "fields": {
+    "Name": {"type": "string"}, "Type": {"type": "picklist", "length": 40}, "Alias": {"type": "string", "length": 8},
+    "Email": {"type": "email"}, "FirstName": {"type": "string", "length": 40},
+    "LastName": {"type": "string", "length": 80}, "IsActive": {"type": "boolean"}, "Phone": {"type": "phone"},
+    "Title": {"type": "string", "length": 80}, "Username": {"type": "string", "length": 80},
+    "NameOrAlias": {"type": "string", "length": 80}, "LastReferencedDate": {"type": "datetime"},
+    "LastViewedDate": {"type": "datetime"},
+    "ProfileId": {"type": "reference", "referenceTo": ["Profile"]},
+    "RecordTypeId": {"type": "reference", "referenceTo": ["RecordType"]},
+    "UserRoleId": {"type": "reference", "referenceTo": ["UserRole"]},
+}}}}, check_references=False).objects["Name"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,7 +203,20 @@ class SubqueryItem:
     column: int
 
 
-SelectItem = Union[FieldPath, CountItem, FuncItem, SubqueryItem]
+@dataclass(frozen=True)
+class TypeofItem:
+    """``TYPEOF What WHEN Account THEN Name, Phone ... [ELSE Id] END``: fields chosen by the runtime type of a
+    polymorphic relationship. ``whens`` pairs an object name (as written) with its fields; ``otherwise`` is the
+    ELSE list (empty when there is none)."""
+
+    relationship: FieldPath
+    whens: tuple[tuple[str, tuple[FieldPath, ...]], ...]
+    otherwise: tuple[FieldPath, ...]
+    line: int
+    column: int
+
+
+SelectItem = Union[FieldPath, CountItem, FuncItem, SubqueryItem, TypeofItem]
 
 
 @dataclass(frozen=True)
@@ -239,6 +267,9 @@ select_list: select_item ("," select_item)*
 ?select_item: path
             | NAME "(" path? ")" NAME?             -> func_item
             | "(" query ")"                        -> subquery_item
+            | "TYPEOF"i path when_clause+ else_clause? "END"i -> typeof_item
+when_clause: "WHEN"i NAME "THEN"i path ("," path)*
+else_clause: "ELSE"i path ("," path)*
 group_clause: "GROUP"i "BY"i path ("," path)*
 for_clause: "FOR"i (VIEW | REFERENCE | UPDATE)
 object_ref: NAME NAME?
@@ -328,7 +359,7 @@ _N_DATE_LITERALS = {
 }
 
 _UNSUPPORTED = {
-    "HAVING": "HAVING", "TYPEOF": "TYPEOF", "WITH": "WITH clauses",
+    "HAVING": "HAVING", "WITH": "WITH clauses",
     "USING": "USING SCOPE", "ROLLUP": "GROUP BY ROLLUP", "CUBE": "GROUP BY CUBE",
 }
 _AGGREGATES = {"MAX", "MIN", "SUM", "AVG", "COUNT_DISTINCT"}
@@ -436,6 +467,22 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     def subquery_item(self, items: list[Any]) -> SubqueryItem:
         sub: SoqlQuery = items[0]
         return SubqueryItem(sub, sub.object_line, sub.object_column)
+
+    def typeof_item(self, items: list[Any]) -> TypeofItem:
+        relationship: FieldPath = items[0]
+        whens = tuple(item for item in items[1:] if isinstance(item, tuple) and item[0] != "else")
+        otherwise = next((item[1] for item in items[1:] if isinstance(item, tuple) and item[0] == "else"), ())
+        if len(relationship.parts) > 1:
+            raise _error("MALFORMED_QUERY", self.text, relationship.line, relationship.column,
+                         f"unexpected token: '{relationship.dotted}' (TYPEOF on a parent's polymorphic field is "
+                         "not supported by the sandbox)")
+        return TypeofItem(relationship, whens, otherwise, relationship.line, relationship.column)
+
+    def when_clause(self, items: list[Any]) -> tuple[str, tuple[FieldPath, ...]]:
+        return (str(items[0]), tuple(items[1:]))
+
+    def else_clause(self, items: list[FieldPath]) -> tuple[str, tuple[FieldPath, ...]]:
+        return ("else", tuple(items))
 
     def group_clause(self, items: list[FieldPath]) -> tuple[str, tuple[FieldPath, ...]]:
         return ("group", tuple(items))
@@ -904,6 +951,8 @@ class _Run:
         for segment in parts[:-1]:
             found: FieldSpec | None = None
             targets: list[ObjectSpec] = []
+            if candidates == [NAME_ENTITY]:
+                candidates = []        # no relationship is walked past a polymorphic one
             for candidate in candidates:
                 ref = candidate.relationship(segment)
                 if ref is None:
@@ -921,7 +970,7 @@ class _Run:
                     "relationship name. Please reference your WSDL or the describe call for the "
                     "appropriate names.")
             rel_names.append(found.relationship_name or segment)
-            candidates = targets
+            candidates = [NAME_ENTITY] if len(found.reference_to) > 1 else targets
         leaf_spec = next((spec for spec in (c.field(parts[-1]) for c in candidates) if spec), None)
         if leaf_spec is None:
             raise self._fail(
@@ -988,16 +1037,28 @@ class _Run:
             name = path.leaf_name
             return lambda row: row.get(name)
         segments, leaf = path.segments, path.leaf_name
+        polymorphic = path.leaf is NAME_ENTITY.fields.get(path.leaf.name)
 
         def get(row: Row) -> Any:
             found = self._walk(obj, row, segments)
             if found is None:
                 return None
             target, parent = found
+            if polymorphic:
+                return self.name_value(target, parent, leaf)
             fname = self._field_name(target, leaf)
             return parent.get(fname) if fname else None
 
         return get
+
+    def name_value(self, target: ObjectSpec, row: Row, field_name: str) -> Any:
+        """A field of the Name entity for a record of ``target`` reached through a polymorphic relationship."""
+        if field_name == "Type":
+            return target.name
+        if field_name == "Name":
+            return row.get(target.name_field) if target.name_field else None
+        fname = self._field_name(target, field_name)
+        return row.get(fname) if fname else None
 
     # -- WHERE -----------------------------------------------------------------------------
 
@@ -1227,7 +1288,9 @@ class _Run:
                     nested = {"attributes": self.attributes(found[0].name, found[1].get("Id"))}
                     target[key] = nested
                 target, (cur_obj, cur_row) = nested, found
-            if complete:
+            if complete and path.leaf is NAME_ENTITY.fields.get(path.leaf.name):
+                target[path.leaf.name] = self.name_value(cur_obj, cur_row, path.leaf.name)
+            elif complete:
                 fname = self._field_name(cur_obj, path.leaf_name)
                 target[fname or path.leaf_name] = cur_row.get(fname) if fname else None
         return out
@@ -1280,20 +1343,106 @@ class _Run:
     def run(self, query: SoqlQuery) -> QueryResult:
         obj = self.resolve_object(query)
         items = self.expand_fields(query, obj)
+        typeofs = [item for item in items if isinstance(item, TypeofItem)]
+        if typeofs and query.is_aggregate:
+            raise self._fail("MALFORMED_QUERY", typeofs[0].line, typeofs[0].column,
+                             "TYPEOF cannot be used in a query with GROUP BY or aggregate functions")
         if query.is_aggregate:
             return self._aggregate(query, obj, items)
         if query.count:
             rows = self.select_rows(query, obj, self.include_deleted)
             return QueryResult([], len(rows))
         paths = self.plain_paths(query, obj, items)
+        polymorphic = [self.prepare_typeof(query, obj, item, paths) for item in typeofs]
         subqueries = [self._prepare_subquery(obj, item.query) for item in items if isinstance(item, SubqueryItem)]
         rows = self.select_rows(query, obj, self.include_deleted)
         records = [self.record(obj, row, paths) for row in rows]
+        for ref, by_type, otherwise in polymorphic:
+            for row, record in zip(rows, records):
+                record[ref.relationship_name or ref.name] = self.typeof_value(ref, row, by_type, otherwise)
         for key, fill in subqueries:
             children = fill([row["Id"] for row in rows])
             for row, record in zip(rows, records):
                 record[key] = children.get(row["Id"])
+        if polymorphic or subqueries:
+            records = self._in_select_order(items, paths, [ref for ref, _, _ in polymorphic],
+                                            [key for key, _ in subqueries], records)
         return QueryResult(records, len(records))
+
+    @staticmethod
+    def _in_select_order(items: list[SelectItem], paths: list[_Path], typeof_refs: list[FieldSpec],
+                         subquery_keys: list[str], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records with their keys in the order of the SELECT list, as a real org returns them (TYPEOF
+        and subquery values are filled after the plain fields)."""
+        plain, typeofs, subs = iter(paths), iter(typeof_refs), iter(subquery_keys)
+        order: list[str] = []
+        for item in items:
+            if isinstance(item, TypeofItem):
+                ref = next(typeofs)
+                key = ref.relationship_name or ref.name
+            elif isinstance(item, SubqueryItem):
+                key = next(subs)
+            elif isinstance(item, FieldPath) or (isinstance(item, FuncItem) and item.name == "TOLABEL"):
+                path = next(plain)
+                key = path.rel_names[0] if path.rel_names else path.leaf.name
+            else:
+                continue
+            if key not in order:
+                order.append(key)
+        return [{"attributes": r["attributes"], **{k: r[k] for k in order if k in r},
+                 **{k: v for k, v in r.items() if k not in order and k != "attributes"}} for r in records]
+
+    def prepare_typeof(self, query: SoqlQuery, obj: ObjectSpec, item: TypeofItem, paths: list[_Path]
+                       ) -> tuple[FieldSpec, dict[str, list[_Path]], list[_Path]]:
+        """Check a TYPEOF against the schema: (the polymorphic reference, the paths per WHEN object, the ELSE
+        paths, which any of the other referenced objects may lack: they read as null there)."""
+        node = item.relationship
+        ref = self._relationship(obj, node.parts[0])
+        if ref is None:
+            raise self._fail("INVALID_FIELD", node.line, node.column,
+                             f"Didn't understand relationship '{node.dotted}' in field path. If you are attempting "
+                             "to use a custom relationship, be sure to append the '__r' after the custom "
+                             "relationship name. Please reference your WSDL or the describe call for the "
+                             "appropriate names.")
+        name = ref.relationship_name or ref.name
+        if len(ref.reference_to) < 2:
+            raise self._fail("INVALID_FIELD", node.line, node.column,
+                             f"TYPEOF can only be used on a polymorphic relationship: {obj.name}.{name} refers "
+                             f"to {ref.reference_to[0]} only")
+        clash = next((p for p in paths if p.rel_names[:1] == (name,)), None)
+        if clash is not None:
+            raise self._fail("MALFORMED_QUERY", clash.node.line, clash.node.column,
+                             f"{clash.node.dotted}: the relationship {name} is also the field of a TYPEOF; select "
+                             "its fields inside the TYPEOF")
+        by_type: dict[str, list[_Path]] = {}
+        for type_name, fields in item.whens:
+            target = self.schema.object(type_name)
+            if target is None or target.name not in ref.reference_to:
+                raise self._fail("INVALID_TYPE", node.line, node.column,
+                                 f"TYPEOF {name}: {type_name} is not one of the objects {obj.name}.{ref.name} can "
+                                 f"refer to ({', '.join(ref.reference_to)})")
+            if target.name in by_type:
+                raise self._fail("MALFORMED_QUERY", node.line, node.column,
+                                 f"TYPEOF {name}: WHEN {type_name} is given twice")
+            as_target = SoqlQuery(target.name, node.line, node.column, None, fields, text=query.text)
+            by_type[target.name] = self.plain_paths(as_target, target, list(fields))
+        otherwise = self.plain_paths(SoqlQuery("Name", node.line, node.column, None, item.otherwise, text=query.text),
+                                     NAME_ENTITY, list(item.otherwise))
+        return ref, by_type, otherwise
+
+    def typeof_value(self, ref: FieldSpec, row: Row, by_type: dict[str, list[_Path]],
+                     otherwise: list[_Path]) -> dict[str, Any] | None:
+        """The TYPEOF relationship of one record: null without a parent, else the parent's attributes with
+        the fields of its type's WHEN (or the Name-entity fields of ELSE; none when neither applies)."""
+        found = self._parent(ref, row.get(ref.name))
+        if found is None:
+            return None
+        target, parent = found
+        if target.name in by_type:
+            return self.record(target, parent, by_type[target.name])
+        out = self.record(target, parent, [])
+        out.update((p.leaf.name, self.name_value(target, parent, p.leaf.name)) for p in otherwise)
+        return out
 
     def _prepare_subquery(self, parent: ObjectSpec, sub: SoqlQuery
                           ) -> tuple[str, Callable[[list[str]], dict[str, dict[str, Any] | None]]]:
@@ -1303,7 +1452,7 @@ class _Run:
 
         child, fspec = self.child_relationship(parent, sub)
         key = child_relationship_name(child, fspec)
-        if sub.is_aggregate or sub.count or any(isinstance(i, SubqueryItem) for i in sub.select):
+        if sub.is_aggregate or sub.count or any(isinstance(i, (SubqueryItem, TypeofItem)) for i in sub.select):
             first = sub.select[0]
             raise self._fail("MALFORMED_QUERY", first.line, first.column,
                              "only plain fields can be selected in a relationship subquery")
@@ -1455,6 +1604,17 @@ class _Run:
                 from .describe import child_relationship_name
                 name = child_relationship_name(child, self.child_relationship(obj, sub)[1])
                 out.append(_column_entry(name, name, None, aggregate=True, join=inner))
+            elif isinstance(item, TypeofItem):
+                ref, by_type, otherwise = self.prepare_typeof(query, obj, item, [])
+                name = ref.relationship_name or ref.name
+                inner, seen = [], set()
+                for paths in [*by_type.values(), otherwise]:
+                    for path in paths:
+                        entry = self._column(obj, path)
+                        if entry["columnName"] not in seen:
+                            seen.add(entry["columnName"])
+                            inner.append(entry)
+                out.append(_column_entry(name, name, None, join=inner))
             elif isinstance(item, CountItem) and item.field is None:
                 continue
             elif isinstance(item, (CountItem, FuncItem)) and (

@@ -246,8 +246,9 @@ def test_missing_object_field_and_match_key_block_the_start_unless_overridden(ma
 
 def test_users_that_will_not_map_are_counted(make_pair: MakePair) -> None:
     pair = make_pair()
+    standard = pair.rows("src", "SELECT Id FROM Profile WHERE Name = 'Standard User'")[0]["Id"]
     ghost = pair.insert("src", "User", [{"Username": "ghost@x.test", "Email": "ghost@x.test", "LastName": "Ghost",
-                                         "Alias": "ghost"}])[0]
+                                         "Alias": "ghost", "ProfileId": standard}])[0]
     rows = pair.rows("src", "SELECT Id, Username FROM User")
     users = {u["Username"].split("@")[0]: u["Id"] for u in rows}
     john = next(u["Username"] for u in rows if u["Username"].startswith("john.smith@"))   # with the org's suffix

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from helpers import client_for
+from helpers import client_for, soap_login
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 
@@ -33,20 +33,11 @@ def test_sosl_search(sandbox_factory):
 
 def test_soap_login_with_password_and_security_token(sandbox_factory):
     server = sandbox_factory({"qa": "empty"})
-    info = server.info()["orgs"]["qa"]
-    session = client_for(server, "qa").session
-    adapter_host = server.instance_url.split("://", 1)[1]
-    body = ('<?xml version="1.0" encoding="utf-8"?><env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/'
-            'envelope/" xmlns:n1="urn:partner.soap.sforce.com"><env:Body><n1:login><n1:username>'
-            f'{info["username"]}</n1:username><n1:password>{info["password"]}{info["security_token"]}'
-            '</n1:password></n1:login></env:Body></env:Envelope>')
-    answer = session.post(f"https://{adapter_host}/services/Soap/u/59.0", data=body,
-                          headers={"Content-Type": "text/xml", "SOAPAction": "login"}, timeout=10)
+    answer = soap_login(server, "qa")
     assert answer.status_code == 200 and "<sessionId>" in answer.text
     token = answer.text.split("<sessionId>")[1].split("</sessionId>")[0]
-    sf = Salesforce(instance_url=server.instance_url, session_id=token, session=session)
+    sf = Salesforce(instance_url=server.instance_url, session_id=token, session=client_for(server, "qa").session)
     assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 0
-    wrong = session.post(f"https://{adapter_host}/services/Soap/u/59.0", data=body.replace(info["password"], "x"),
-                         headers={"Content-Type": "text/xml", "SOAPAction": "login"}, timeout=10)
+    wrong = soap_login(server, "qa", password="x")
     assert wrong.status_code == 500 and "INVALID_LOGIN" in wrong.text
     assert SalesforceAuthenticationFailed   # the client's error for this fault

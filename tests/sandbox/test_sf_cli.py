@@ -9,67 +9,26 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import re
-import shutil
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from node_tools import SfCli, clean_env, sf_executable
 
 pytestmark = pytest.mark.external
 
-SF_TIMEOUT = 180   # seconds for one sf command (node start-up is most of it)
-
-
-def _sf_executable() -> str:
-    found = shutil.which("sf")
-    if found is None:
-        pytest.skip("the Salesforce CLI (sf) is not on PATH: install it with "
-                    "`npm install @salesforce/cli` (.ci/run does so when npm exists)")
-    probe = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=SF_TIMEOUT,
-                           env={**os.environ, "SF_AUTOUPDATE_DISABLE": "true", "SF_DISABLE_TELEMETRY": "true"})
-    if probe.returncode != 0 or "@salesforce/cli" not in probe.stdout:
-        pytest.skip(f"`sf --version` does not run here (needs a newer Node.js?): {probe.stderr.strip()[-300:]}")
-    versions = re.search(r"@salesforce/cli/(\d+)\.(\d+)\S* .*node-v(\d+)", probe.stdout)
-    if versions and (int(versions[1]), int(versions[2])) >= (2, 148) and int(versions[3]) < 22:
-        pytest.skip(f"{probe.stdout.strip()}: this Salesforce CLI needs Node.js 22 or newer first on PATH "
-                    "(.ci/run installs the npm package node@22 next to it)")
-    return found
-
 
 @dataclass(repr=False)
-class Cli:
+class Cli(SfCli):
     """A running sandbox server and the sf CLI, logged in to each of its orgs under the org's alias."""
+
+    info: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:   # never the tokens in ``info``: pytest prints fixtures on failure
         return f"Cli(sf={self.sf!r}, instance_url={self.info['instance_url']!r})"
-
-    sf: str
-    work: Path
-    env: dict[str, str]
-    info: dict[str, Any]
-
-    def run(self, *args: str, ok: bool = True, token: str | None = None) -> subprocess.CompletedProcess[str]:
-        env = dict(self.env)
-        if token is not None:
-            env["SF_ACCESS_TOKEN"] = token
-        done = subprocess.run([self.sf, *args], capture_output=True, text=True, cwd=self.work, env=env,
-                              timeout=SF_TIMEOUT, stdin=subprocess.DEVNULL)
-        if ok and done.returncode != 0:
-            raise AssertionError(f"sf {args[0]} {args[1] if len(args) > 1 else ''} exited {done.returncode}:\n"
-                                 f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-        return done
-
-    def json(self, *args: str, token: str | None = None) -> Any:
-        done = self.run(*args, "--json", token=token)
-        answer = json.loads(done.stdout)
-        assert answer["status"] == 0, answer
-        return answer["result"]
 
     def client(self, alias: str) -> Any:
         from isyncsf_desktop.salesforce.connection import connect
@@ -83,22 +42,9 @@ class Cli:
         return sf.User.get(user_id)["Username"]
 
 
-def _clean_env(home: Path, ca_file: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SF_", "SFDX_"))}
-    env.update({
-        "HOME": str(home),                 # the CLI's auth files and config live under HOME
-        "XDG_CONFIG_HOME": str(home / ".config"), "XDG_DATA_HOME": str(home / ".local" / "share"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "NODE_EXTRA_CA_CERTS": ca_file,    # Node trusts the sandbox CA the way the app does: explicitly
-        "SF_DISABLE_TELEMETRY": "true", "SF_AUTOUPDATE_DISABLE": "true", "SF_SKIP_NEW_VERSION_CHECK": "true",
-        "SF_USE_PROGRESS_BAR": "false", "SF_DISABLE_AUTOUPDATE": "true", "NO_COLOR": "1", "FORCE_COLOR": "0",
-    })
-    return env
-
-
 @pytest.fixture(scope="module")
 def cli(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    sf = _sf_executable()
+    sf = sf_executable()
     work = tmp_path_factory.mktemp("sf-cli")
     (work / "home").mkdir()
     log = (work / "serve.log").open("w")
@@ -108,11 +54,9 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Any:
     try:
         assert proc.stdout is not None
         info = json.loads(proc.stdout.readline())
-        runner = Cli(sf, work, _clean_env(work / "home", info["ca_file"]), info)
+        runner = Cli(sf, work, clean_env(work / "home", info["ca_file"]), info)
         for alias, org in info["orgs"].items():
-            result = runner.json("org", "login", "access-token", "--instance-url", info["instance_url"],
-                                 "--alias", alias, "--no-prompt", token=org["access_token"])
-            assert result["orgId"] == org["org_id"]
+            assert runner.login(alias, info["instance_url"], org["access_token"])["orgId"] == org["org_id"]
         yield runner
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -163,6 +107,19 @@ def test_data_query_json_human_and_csv(cli: Cli) -> None:
                        "SELECT Industry, COUNT(Id) n FROM Account GROUP BY Industry ORDER BY Industry")
     total = cli.client("source").query("SELECT COUNT() FROM Account")["totalSize"]
     assert sum(r["n"] for r in grouped["records"]) == total
+
+    polymorphic = ("SELECT Subject, TYPEOF What WHEN Account THEN Name, Industry ELSE Id END FROM Task "
+                   "ORDER BY Subject, Id LIMIT 20")
+    typed = cli.json("data", "query", "-o", "source", "-q", polymorphic)["records"]
+    def shape(what: dict[str, Any]) -> tuple[str, dict[str, Any]]:   # the URL's API version is the client's
+        return what["attributes"]["type"], {k: v for k, v in what.items() if k != "attributes"}
+
+    expected_what = [shape(r["What"]) for r in cli.client("source").query(polymorphic)["records"]]
+    assert [shape(r["What"]) for r in typed] == expected_what
+    assert "Total number of records retrieved: 20." in cli.run("data", "query", "-o", "source", "-q",
+                                                               polymorphic).stdout
+    assert len(typed) == 20 and all(set(r["What"]) in ({"attributes", "Name", "Industry"}, {"attributes", "Id"})
+                                    for r in typed)
 
 
 def test_bulk_query_with_data_export_bulk(cli: Cli) -> None:
@@ -256,3 +213,20 @@ def test_sobject_describe_and_list(cli: Cli) -> None:
     assert {c["relationshipName"] for c in described["childRelationships"]} >= {"Contacts", "ChildAccounts"}
     listed = cli.json("sobject", "list", "-o", "source", "--sobject", "all")
     assert {"Account", "Contact", "Project__c"} <= set(listed)
+
+
+# ---------------------------------------------------------------------------------------------- more
+def test_data_search_limits_and_all_rows(cli: Cli) -> None:
+    found = cli.json("data", "search", "-o", "source", "-q", "FIND {Jane} RETURNING User(Name, Username)")
+    assert [r["Name"] for r in found["searchRecords"]] == ["Jane Doe"]
+
+    limits = {limit["name"]: limit for limit in cli.json("org", "list", "limits", "-o", "source")}
+    assert limits["DailyApiRequests"]["max"] > limits["DailyApiRequests"]["remaining"] > 0
+
+    sf = cli.client("copy")
+    gone = sf.Account.create({"Name": "Gone Co"})["id"]
+    sf.Account.delete(gone)
+    query = "SELECT Id, IsDeleted FROM Account WHERE Name = 'Gone Co'"
+    assert cli.json("data", "query", "-o", "copy", "-q", query)["totalSize"] == 0
+    everything = cli.json("data", "query", "-o", "copy", "-q", query, "--all-rows")["records"]
+    assert [(r["Id"], r["IsDeleted"]) for r in everything] == [(gone, True)]

@@ -239,7 +239,6 @@ def test_syntax_errors(text: str, column: int, fragment: str) -> None:
 
 
 @pytest.mark.parametrize("text, token, column, what", [
-    ("SELECT TYPEOF What WHEN Account THEN Name END FROM Task", "TYPEOF", 8, "TYPEOF"),
     ("SELECT Id FROM Account WHERE Name = 'x' HAVING", "HAVING", 41, "HAVING"),
     ("SELECT FORMAT(AnnualRevenue) FROM Account", "(", 8, "function FORMAT()"),
 ])
@@ -326,6 +325,82 @@ def test_polymorphic_reference_uses_key_prefix(org: dict[str, Any]) -> None:
                   "Id": org["jane"]["Id"]}},
     ]
     assert names(org, "SELECT Subject FROM Task WHERE What.Name = 'jane smith'", "Subject") == ["Email"]
+
+
+def test_polymorphic_paths_read_the_name_entity(org: dict[str, Any]) -> None:
+    records = q(org, "SELECT Subject, What.Type, What.Name, What.Email FROM Task ORDER BY Subject").records
+    assert [r["What"] for r in records] == [
+        {"attributes": attrs("Account", org["acme"]["Id"]), "Type": "Account", "Name": "Acme", "Email": None},
+        {"attributes": attrs("Contact", org["jane"]["Id"]), "Type": "Contact", "Name": "Jane Smith",
+         "Email": "jane@acme.com"}]
+    assert names(org, "SELECT Subject FROM Task WHERE What.Type = 'Contact'", "Subject") == ["Email"]
+    assert names(org, "SELECT Subject FROM Task WHERE What.Type IN ('Account', 'Opportunity')", "Subject") == ["Call"]
+    grouped = q(org, "SELECT What.Type, COUNT(Id) n FROM Task GROUP BY What.Type ORDER BY What.Type").records
+    assert [(r["Type"], r["n"]) for r in grouped] == [("Account", 1), ("Contact", 1)]
+    with pytest.raises(SoqlError) as info:                 # type-specific fields need TYPEOF
+        q(org, "SELECT What.Industry FROM Task")
+    assert info.value.error_code == "INVALID_FIELD" and "No such column 'Industry' on entity 'Name'" in info.value.message
+    with pytest.raises(SoqlError) as info:
+        q(org, "SELECT What.Owner.Name FROM Task")
+    assert "Didn't understand relationship 'Owner'" in info.value.message
+
+
+def test_typeof_picks_the_fields_of_each_records_parent_type(org: dict[str, Any]) -> None:
+    src = org["src"]
+    orphan = src.add("Task", Subject="Orphan", OwnerId=org["ada"]["Id"])
+    text = ("SELECT Subject, TYPEOF What WHEN Account THEN Name, Industry, Owner.Username WHEN Contact THEN Email "
+            "END FROM Task ORDER BY Subject")
+    assert q(org, text).records == [
+        {"attributes": attrs("Task", org["call"]["Id"]), "Subject": "Call",
+         "What": {"attributes": attrs("Account", org["acme"]["Id"]), "Name": "Acme", "Industry": "Tech",
+                  "Owner": {"attributes": attrs("User", org["ada"]["Id"]), "Username": "ada@example.com"}}},
+        {"attributes": attrs("Task", org["email"]["Id"]), "Subject": "Email",
+         "What": {"attributes": attrs("Contact", org["jane"]["Id"]), "Email": "jane@acme.com"}},
+        {"attributes": attrs("Task", orphan["Id"]), "Subject": "Orphan", "What": None},
+    ]
+    # ELSE covers the types no WHEN names; with neither, the parent comes with its attributes only.
+    records = q(org, "SELECT TYPEOF What WHEN Account THEN Name ELSE Id, Type, Email END FROM Task "
+                     "ORDER BY Subject").records
+    assert [r["What"] for r in records[:2]] == [
+        {"attributes": attrs("Account", org["acme"]["Id"]), "Name": "Acme"},
+        {"attributes": attrs("Contact", org["jane"]["Id"]), "Id": org["jane"]["Id"], "Type": "Contact",
+         "Email": "jane@acme.com"}]
+    records = q(org, "SELECT TYPEOF What WHEN Account THEN Name END FROM Task ORDER BY Subject").records
+    assert records[1]["What"] == {"attributes": attrs("Contact", org["jane"]["Id"])}
+    # The keys come in SELECT-list order, TYPEOF and subqueries included.
+    record = q(org, "SELECT Id, TYPEOF What WHEN Account THEN Name END, Owner.Username, Subject FROM Task "
+                    "ORDER BY Subject LIMIT 1").records[0]
+    assert list(record) == ["attributes", "Id", "What", "Owner", "Subject"]
+    account = q(org, "SELECT Name, (SELECT Subject FROM Tasks), Industry FROM Account WHERE Name = 'Acme'").records[0]
+    assert list(account) == ["attributes", "Name", "Tasks", "Industry"]
+
+
+@pytest.mark.parametrize("text, code, fragment", [
+    ("SELECT TYPEOF Parent WHEN Account THEN Name END FROM Account", "INVALID_FIELD",
+     "only be used on a polymorphic relationship"),
+    ("SELECT TYPEOF What WHEN User THEN Name END FROM Task", "INVALID_TYPE", "User is not one of the objects"),
+    ("SELECT TYPEOF What WHEN Account THEN Nope__c END FROM Task", "INVALID_FIELD", "No such column 'Nope__c'"),
+    ("SELECT TYPEOF What WHEN Account THEN Name ELSE Nope__c END FROM Task", "INVALID_FIELD", "No such column"),
+    ("SELECT What.Name, TYPEOF What WHEN Account THEN Name END FROM Task", "MALFORMED_QUERY", "also the field"),
+    ("SELECT TYPEOF What WHEN Account THEN Name WHEN account THEN Id END FROM Task", "MALFORMED_QUERY", "twice"),
+    ("SELECT TYPEOF What WHEN Account THEN Name END, COUNT(Id) FROM Task GROUP BY What.Name", "MALFORMED_QUERY",
+     "GROUP BY"),
+    ("SELECT Name, (SELECT TYPEOF What WHEN Account THEN Name END FROM Tasks) FROM Account", "MALFORMED_QUERY",
+     "only plain fields"),
+])
+def test_typeof_errors(org: dict[str, Any], text: str, code: str, fragment: str) -> None:
+    with pytest.raises(SoqlError) as info:
+        q(org, text)
+    assert info.value.error_code == code and fragment in info.value.message
+
+
+def test_typeof_syntax() -> None:
+    for text in ("SELECT TYPEOF What WHEN Account THEN Name FROM Task",      # no END
+                 "SELECT TYPEOF What END FROM Task",                         # no WHEN
+                 "SELECT TYPEOF What WHEN Account THEN END FROM Task"):     # no field
+        with pytest.raises(SoqlError) as info:
+            parse_soql(text)
+        assert info.value.error_code == "MALFORMED_QUERY"
 
 
 def test_alias_and_object_qualified_fields(org: dict[str, Any]) -> None:
