@@ -35,6 +35,7 @@ PARENT_FAILED = "PARENT_FAILED"
 PARENT_NOT_SYNCED = "PARENT_NOT_SYNCED"
 DUPLICATE_MATCH = "DUPLICATE_MATCH"
 RECORD_TYPE_NOT_FOUND = "RECORD_TYPE_NOT_FOUND"
+NOT_STARTED = "Not started"
 STOPPED = "continue on error is off: the sync stopped at the first failed record"
 
 
@@ -369,6 +370,11 @@ class SyncEngine:
             return self._end(job_id, run_id, kind, "Aborted", FAILED, run.counts, message)
         missing = self._never_processed(job_id, run_id, plan, kind)
         if missing:   # a retry after an abort: the objects the aborted run never reached are still to do
+            for name in missing:   # and their rows say so: not "Completed" for an object no run finished
+                oc = run.counts.get(name)
+                if oc is not None:
+                    oc.status = NOT_STARTED if oc.processed == 0 else "Aborted"
+                    self.journal.set_object_counts(run_id, name, oc)
             return self._end(job_id, run_id, kind, "Aborted", COMPLETED, run.counts,
                              f"{kind} finished, but {', '.join(missing)} "
                              f"{'was' if len(missing) == 1 else 'were'} never processed: Start ReSync to process "
