@@ -320,6 +320,35 @@ def test_retry_after_an_abort_is_not_synced_while_an_object_was_never_processed(
     assert again.state == "Synced"
 
 
+def test_retry_after_an_abort_before_a_second_pass_says_the_object_is_not_finished(pair):
+    """An object whose deferred lookups were never filled was reached but not finished: the retry says so,
+    and its row says Aborted before 2nd pass (not Not started, not Completed)."""
+    account = pair.insert("src", "Account", [{"Name": "Acme", "External_Id__c": "A1"}])[0]
+    contact = pair.insert("src", "Contact", [{"LastName": "Doe", "Email": "doe@acme.test", "AccountId": account}])[0]
+    pair.source.update([{"attributes": {"type": "Account"}, "Id": account, "Primary_Contact__c": contact}])
+    pair.insert("src", "Opportunity", [{"Name": "Deal", "StageName": "Prospecting", "CloseDate": "2030-01-01",
+                                        "AccountId": account}])
+    add_rule(pair, "Contact", "No_Doe", "LastName = 'Doe'", "no Doe")
+    cancel = CancelToken()
+
+    def abort_after_contacts(event):
+        if isinstance(event, ObjectFinished) and event.object == "Contact":
+            cancel.cancel()
+
+    engine, job_id, result = run_sync(pair, template([
+        {"object": "Account", "fields": ["Name", "External_Id__c", "Primary_Contact__c"]},
+        {"object": "Contact", "fields": ["LastName", "Email", "AccountId"], "match_by": ["Email"]},
+        {"object": "Opportunity", "fields": ["Name", "StageName", "CloseDate", "AccountId"], "match_by": ["Name"]}]),
+        observer=abort_after_contacts, cancel=cancel)
+    assert result.state == "Aborted" and result.objects["Account"].status == "Awaiting second pass"
+    engine.cancel = CancelToken()
+    retried = engine.retry(job_id)
+    assert retried.state == "Aborted"
+    assert "Opportunity was never processed and Account was not finished" in retried.message
+    assert {name: oc.status for name, oc in retried.objects.items()} == {
+        "Account": "Aborted before 2nd pass", "Contact": "Completed", "Opportunity": "Not started"}
+
+
 def test_planned_records_give_each_kind_of_run_its_denominator(pair):
     """Before a run reaches an object its count is unknown; the journal says what each run will process."""
     from isyncsf_desktop.engine.progress import planned_records
