@@ -20,8 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QTextLayout, QTextOption
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QTextLayout, QTextOption
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QDialog, QDialogButtonBox, QFileDialog,
                                QFrame, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QMessageBox, QProgressBar,
                                QPushButton, QSplitter, QStackedWidget, QStyledItemDelegate, QStyleOptionViewItem,
@@ -106,6 +106,12 @@ def _checked_at(report: PreflightReport) -> str:
     return when.strftime("%H:%M:%S")
 
 
+def fitted_size(wanted: QSize, available: QRect, margin: int = 48) -> QSize:
+    """``wanted``, made small enough to fit ``available`` (a screen's free area) with ``margin`` to spare."""
+    return QSize(max(480, min(wanted.width(), available.width() - margin)),
+                 max(360, min(wanted.height(), available.height() - margin)))
+
+
 def _plural(count: int, noun: str, plural: str | None = None) -> str:
     return f"{count} {noun if count == 1 else (plural or noun + 's')}"
 
@@ -132,7 +138,7 @@ class FindingDelegate(QStyledItemDelegate):
     """Sizes each row to its longest wrapped text (Qt's own hint undercounts the lines) with some air,
     and centres the severity icon."""
 
-    PADDING = 7
+    PADDING = 4
 
     def __init__(self, view: QTableView) -> None:
         super().__init__(view)
@@ -180,8 +186,10 @@ class PreflightDialog(QDialog):
     automation_saved = Signal(object)
 
     def __init__(self, ctx: AppContext, source_alias: str, target_alias: str, template: Template | dict[str, Any],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, start_text: str | None = None) -> None:
         super().__init__(parent)
+        self.start_text = start_text           # a "Start Sync" button in the footer, when given
+        self.start_requested = False
         self.ctx = ctx
         self.source_alias = source_alias
         self.target_alias = target_alias
@@ -201,7 +209,7 @@ class PreflightDialog(QDialog):
         self.setWindowTitle(f"Metadata check: {source_alias} → {target_alias}")
         self.setObjectName("PreflightDialog")
         self.setSizeGripEnabled(True)
-        self.resize(1100, 700)
+        self.resize(fitted_size(QSize(1100, 800), self._available()))
         self.model = FindingsModel(self)
 
         layout = QVBoxLayout(self)
@@ -213,8 +221,8 @@ class PreflightDialog(QDialog):
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(self._build_findings())
         self.splitter.addWidget(self._build_lower())
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(0, 4)
+        self.splitter.setStretchFactor(1, 1)
         layout.addWidget(self.splitter, 1)
         layout.addLayout(self._build_footer())
         self.setStyleSheet(_DIALOG_STYLE)
@@ -345,7 +353,7 @@ class PreflightDialog(QDialog):
         self.table.setItemDelegate(FindingDelegate(self.table))
         header.setSectionResizeMode(COL_SEVERITY, QHeaderView.ResizeMode.Fixed)
         self.table.setColumnWidth(COL_SEVERITY, 30)
-        widths = {COL_OBJECT: 110, COL_WHERE: 190, COL_RECORDS: 72}
+        widths = {COL_OBJECT: 90, COL_WHERE: 178, COL_RECORDS: 66}
         for column, width in widths.items():
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             self.table.setColumnWidth(column, width)
@@ -370,8 +378,8 @@ class PreflightDialog(QDialog):
         auto = QVBoxLayout(self.automation_box)
         auto.setSpacing(6)
         self.automation_hint = QLabel(
-            f"Ticked items are switched off in <b>{self.target_alias}</b> when the sync starts and switched back on "
-            "when it ends (also after an abort or an error). Items the check suggests are pre-ticked.")
+            f"Ticked items are switched off in <b>{self.target_alias}</b> while the sync runs and back on after it "
+            "(also after an abort or an error). Suggested items are pre-ticked.")
         self.automation_hint.setProperty("role", "subtle")
         self.automation_hint.setWordWrap(True)
         auto.addWidget(self.automation_hint)
@@ -412,8 +420,22 @@ class PreflightDialog(QDialog):
         row.addStretch(1)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.buttons.rejected.connect(self._on_buttons_rejected)
+        self.start_button: QPushButton | None = None
+        if self.start_text:
+            self.start_button = self.buttons.addButton(self.start_text, QDialogButtonBox.ButtonRole.AcceptRole)
+            self.start_button.setProperty("accent", True)
+            self.start_button.setEnabled(False)
+            self.start_button.setToolTip("Save the ticked automation to the template (it is switched off during the "
+                                         "sync), then start the sync")
+            self.start_button.clicked.connect(self._on_start_button_clicked)
         row.addWidget(self.buttons)
         return row
+
+    def _available(self) -> QRect:
+        """The part of the screen the dialog may use (its parent's screen, else the primary one)."""
+        parent = self.parentWidget()
+        screen = (parent.screen() if parent is not None else None) or QGuiApplication.primaryScreen()
+        return screen.availableGeometry()
 
     # ------------------------------------------------------------------ API
     def report(self) -> PreflightReport | None:
@@ -639,9 +661,9 @@ class PreflightDialog(QDialog):
         self._update_automation_status()
 
     def _fit_lower_panel(self) -> None:
-        """Give the automation list the room its rows need (3 to 8 of them); the findings get the rest."""
+        """Give the automation list the room of 3 rows (it scrolls); the findings get the rest."""
         view = self.automation_list
-        rows = min(max(view.topLevelItemCount(), 3), 8)
+        rows = 3
         row_height = view.sizeHintForRow(0) if view.topLevelItemCount() else view.fontMetrics().height() + 6
         list_height = view.header().sizeHint().height() + rows * row_height + 2 * view.frameWidth() + 2
         lower = self.splitter.widget(1)
@@ -714,6 +736,8 @@ class PreflightDialog(QDialog):
                                           f"but disabled there: {names}")
         self.save_ticks_button.setEnabled(idle and self.ctx.template_path is not None and self.ticks_dirty())
         self.automation_list.setEnabled(idle or self._task == "export")
+        if self.start_button is not None:
+            self.start_button.setEnabled(idle and has_report and (not self._report.blocking or self.override()))
         if idle:
             self.busy_label.hide()
             self.busy_bar.hide()
@@ -837,6 +861,14 @@ class PreflightDialog(QDialog):
     def _on_override_check_toggled(self, checked: bool) -> None:
         if checked and self._report is not None and self._report.blocking:
             logger.info("the user chose to start despite %d blocking finding(s)", len(self._report.blocking))
+        self._update_buttons()
+
+    def _on_start_button_clicked(self) -> None:
+        """Start Sync from the check: the ticks shown are what the sync switches off, so they are saved first."""
+        if self.ticks_dirty() and self.ctx.template_path is not None and not self.save_automation():
+            return
+        self.start_requested = True
+        self.accept()
 
     def _on_automation_list_item_changed(self, row: QTreeWidgetItem, column: int) -> None:
         if self._filling or column != A_ITEM:
