@@ -127,3 +127,20 @@ def answer_questions(monkeypatch: pytest.MonkeyPatch) -> Answers:
 
     monkeypatch.setattr(QMessageBox, "question", question)
     return asked
+
+
+def press_start_sync(qtbot: Any, page: Any, *, suggested_switches: bool = False) -> None:
+    """Press Start Sync on the Execute ``page`` with the mouse. The first sync of a template between two orgs
+    shows the metadata check first: wait for its findings, then press its Start Sync, keeping the automation
+    it suggests switching off when ``suggested_switches`` is true (else unticking every item)."""
+    from PySide6.QtCore import Qt
+
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    dialog = page.preflight_dialog
+    if dialog is None:
+        return
+    qtbot.waitUntil(lambda: dialog.report() is not None and not dialog.busy(), timeout=60_000)
+    if not suggested_switches:
+        for item in dialog.automation_items():
+            dialog.set_ticked(item.name, False)
+    qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from gui_helpers import make_app_context
+from gui_helpers import make_app_context, press_start_sync
 from helpers import client_for
 from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -64,7 +64,10 @@ def pick_target_in_modal(qtbot, page, alias: str) -> None:
 
 def run_and_wait(qtbot, page, button) -> object:
     with qtbot.waitSignal(page.run_finished, timeout=120_000) as finished:
-        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        if button is page.start_button:
+            press_start_sync(qtbot, page)
+        else:
+            qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not page.is_running(), timeout=30_000)
     return finished.args[0]
 
@@ -116,8 +119,9 @@ def test_a_whole_sync_from_the_execute_tab(setup, qtbot, tmp_path):
 
     # Abort a second run after its first batch (the confirmation is answered Yes).
     def abort_on_first_batch(event: object) -> None:
-        if isinstance(event, BatchDone) and page.abort_button.isEnabled():
+        if isinstance(event, BatchDone) and page.abort_button.isEnabled() and page.abort_box is None:
             qtbot.mouseClick(page.abort_button, Qt.MouseButton.LeftButton)
+            qtbot.mouseClick(page.abort_box.button(QMessageBox.StandardButton.Yes), Qt.MouseButton.LeftButton)
 
     original_start = page._start
 
@@ -213,15 +217,15 @@ def test_closing_the_window_during_a_sync_aborts_cleanly(sandbox_factory, tmp_pa
     with qtbot.waitSignal(page.plan_ready, timeout=30_000):
         ctx.set_target("target")
     server.faults("target").update(latency=0.3)   # ~40 batches: the run is still going when we close
-    asked = []
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda parent, title, *a, **k: asked.append(title) or QMessageBox.StandardButton.Yes)
-    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    press_start_sync(qtbot, page)
     assert page.is_running()
     qtbot.waitUntil(lambda: page.job is not None, timeout=30_000)
     job_id = page.job.id
-    assert window.close()            # asks, aborts, waits for the pool, closes the journal
-    assert asked == ["A sync is running"]
+    assert not window.close()        # asks first, without blocking: the sync goes on meanwhile
+    assert window.quit_box is not None and window.quit_box.windowTitle() == "A sync is running"
+    # Yes: aborts, waits for the pool, closes the journal.
+    qtbot.mouseClick(window.quit_box.button(QMessageBox.StandardButton.Yes), Qt.MouseButton.LeftButton)
+    assert not window.isVisible() and ctx.closing
     journal = Journal(tmp_path / "journal.sqlite3")
     assert journal.job(job_id).state in ("Aborted", "Synced")
     assert journal.runs(job_id)[-1].status in ("Aborted", "Completed")

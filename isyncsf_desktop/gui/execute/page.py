@@ -17,9 +17,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QGroupBox, QHBoxL
                                QListWidget, QListWidgetItem, QMessageBox, QProgressBar, QPushButton,
                                QTableView, QTabWidget, QVBoxLayout, QWidget)
 
-from ...engine.events import (ABORTED, COMPLETED, FAILED, PAUSED, BatchDone, Notice, ObjectFinished, ObjectStarted,
-                              RecordFailed, RunResult, StateChanged)
+from ...engine.events import (ABORTED, COMPLETED, EXECUTING, FAILED, INITIALIZING, PAUSED, BatchDone, Notice,
+                              ObjectFinished, ObjectStarted, RecordFailed, RunResult, StateChanged)
 from ...engine.journal import JobRow, ObjectCounts
+from ...engine.progress import planned_records, scanned_counts
 from ...engine.plan import OrderDraft, Plan, build_plan
 from ...engine.template import Template, TemplateError, parse_template, save_template
 from ..context import AppContext
@@ -66,8 +67,13 @@ class ExecutePage(QWidget):
         self._pending: dict[str, ObjectCounts] = {}
         self._pending_errors: list[RecordFailed] = []
         self._plan_token = 0
+        self._planned_known = False     # the running run's Total row knows its records planned
         self.preflight_report: Any = None
         self.preflight_override = False
+        self.abort_box: QMessageBox | None = None     # "Abort the run?" while it is open
+        self.preflight_dialog: Any = None              # Check Metadata Mismatch while it is open
+        self._checks_seen: set[tuple[str, str, str] | None] = set()   # (template, source, target) checked
+        self._start_when_ready = False
         self._elapsed = QElapsedTimer()
 
         layout = QVBoxLayout(self)
@@ -255,6 +261,7 @@ class ExecutePage(QWidget):
 
         self.error_viewer = ErrorViewer(self.ctx, self)
         self.errors_tab = self.run_tabs.addTab(self.error_viewer, "Errors")
+        self.error_viewer.count_changed.connect(self._on_error_viewer_count_changed)
         return self.run_tabs
 
     # ================================================================== state
@@ -387,6 +394,7 @@ class ExecutePage(QWidget):
         self.plan_ready.emit()
         if self.job is None:
             self.progress_model.reset(plan.order)
+        self._start_if_ready()
 
     def _on_plan_failed(self, token: int, text: str) -> None:
         if token != self._plan_token:
@@ -396,6 +404,7 @@ class ExecutePage(QWidget):
         self.plan_error = text
         self.settings_note.setText(f"<span style='color:{ERROR}'>The template cannot run: {text}</span>")
         self._update_buttons()
+        self._start_if_ready()       # says why the sync asked for from the check does not start
 
     def _show_plan_notes(self) -> None:
         draft = self.order_model.draft
@@ -460,19 +469,64 @@ class ExecutePage(QWidget):
 
     # ================================================================== metadata check
     def _on_check_clicked(self) -> None:
+        self._open_check()
+
+    def _check_key(self) -> tuple[str, str, str] | None:
+        template = self._template()
+        if template is None or not self.ctx.source or not self.ctx.target:
+            return None
+        return template.name, self.ctx.source, self.ctx.target
+
+    def _first_run_needs_check(self) -> bool:
+        """The first sync of a template between two orgs shows the metadata check before it starts (its
+        findings and the automation it suggests switching off), unless the check was seen already."""
+        return self.job is None and self._check_key() not in self._checks_seen
+
+    def _open_check(self, *, then_start: bool = False) -> None:
+        """Open Check Metadata Mismatch (window-modal, without blocking); with ``then_start`` its Start Sync
+        button starts the sync."""
         from ..preflight.dialog import PreflightDialog
 
         template = self._template()
         if template is None or not self.ctx.source or not self.ctx.target:
             self.ctx.warn("Choose a template, its source org and a destination org first.")
             return
-        dialog = PreflightDialog(self.ctx, self.ctx.source, self.ctx.target, template, self)
-        dialog.exec()
+        if self.preflight_dialog is not None:
+            self.preflight_dialog.raise_()
+            return
+        dialog = PreflightDialog(self.ctx, self.ctx.source, self.ctx.target, template, self,
+                                 start_text="Start Sync" if then_start else None)
+        if then_start:
+            dialog.setWindowTitle(f"Before the first sync: metadata check of {self.ctx.source} → {self.ctx.target}")
+        dialog.finished.connect(lambda _result, d=dialog: self._on_preflight_dialog_finished(d))
+        self.preflight_dialog = dialog
+        dialog.open()
+
+    def _on_preflight_dialog_finished(self, dialog: Any) -> None:
+        self.preflight_dialog = None
+        dialog.deleteLater()
         self.preflight_report = dialog.report()
         self.preflight_override = dialog.override()
-        dialog.deleteLater()
-        if self.preflight_report is not None:
-            self.ctx.info(f"Metadata check: {self.preflight_report.summary()}")
+        if self.preflight_report is None:
+            return
+        self._checks_seen.add(self._check_key())
+        self.ctx.info(f"Metadata check: {self.preflight_report.summary()}")
+        if dialog.start_requested:
+            self._start_when_ready = True
+            self._start_if_ready()
+
+    def _start_if_ready(self) -> None:
+        """Start the sync asked for from the check once the plan is ready again (saving the automation
+        ticks reopens the template, which recalculates it)."""
+        if not self._start_when_ready or self.planning:
+            return
+        self._start_when_ready = False
+        template = self._template()
+        reason = self._why_not_start()
+        if template is None or reason is not None:
+            self.ctx.warn(f"The sync did not start: {reason or 'open a template first'}.")
+            return
+        self._start("sync", template=template.as_json())
 
     # ================================================================== target org
     def _on_select_target_clicked(self) -> None:
@@ -529,7 +583,10 @@ class ExecutePage(QWidget):
                                 last.status if last else "")
         order = (job.plan or {}).get("order") or (self.plan.order if self.plan else [])
         if last is not None:
-            self.progress_model.reset(order, last.counts, rollback=last.kind == "rollback")
+            planned = scanned_counts(self.ctx.journal, job.id) if last.kind == "sync" else {}
+            self.progress_model.reset(order, last.counts, rollback=last.kind == "rollback", planned=planned)
+            if last.status not in (INITIALIZING, EXECUTING):    # a run that ended (or a crash ended)
+                self.progress_model.settle(last.status)
             self.elapsed_label.setText("")
             self._show_summary(last.kind, last.counts, job.message)
         else:
@@ -561,7 +618,10 @@ class ExecutePage(QWidget):
         self.summary_label.setText(text)
 
     def _update_error_tab(self) -> None:
-        count = self.error_viewer.error_count()
+        self._on_error_viewer_count_changed(self.error_viewer.error_count())
+
+    def _on_error_viewer_count_changed(self, count: int) -> None:
+        """The tab's count is the viewer's, whichever job it shows (none: no count)."""
         self.run_tabs.setTabText(self.errors_tab, f"Errors ({count:,})" if count else "Errors")
 
     # ================================================================== runs
@@ -573,6 +633,9 @@ class ExecutePage(QWidget):
     def _on_start_clicked(self) -> None:
         template = self._template()
         if template is None or self._why_not_start() is not None:
+            return
+        if self._first_run_needs_check():
+            self._open_check(then_start=True)
             return
         self._start("sync", template=template.as_json())
 
@@ -597,14 +660,43 @@ class ExecutePage(QWidget):
         self._start("rollback", job_id=self.job.id)
 
     def _on_abort_clicked(self) -> None:
+        """Ask (without blocking: the run goes on meanwhile); a run that ends first closes the question."""
         if self.worker is None:
             return
-        if not self._confirm("Abort the run?", "Abort the run after the current batch? Records already saved in "
-                             "the target org stay and are recorded; you can re-sync or roll back later."):
+        if self.abort_box is not None:
+            self.abort_box.raise_()
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, "Abort the run?",
+                          "Abort the run after the current batch? Records already saved in the target org stay "
+                          "and are recorded; you can re-sync or roll back later.",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.finished.connect(lambda _result, b=box: self._on_abort_box_finished(b))
+        self.abort_box = box
+        box.open()
+
+    def _on_abort_box_finished(self, box: QMessageBox) -> None:
+        box.deleteLater()
+        if box is not self.abort_box:
+            return           # closed because the run ended first
+        self.abort_box = None
+        if box.standardButton(box.clickedButton()) != QMessageBox.StandardButton.Yes:
+            return
+        if self.worker is None:
+            self.ctx.info("The run had already ended: there is nothing to abort.")
             return
         self.worker.cancel.cancel("aborted by the user")
         self.abort_button.setEnabled(False)
         self.ctx.info("Aborting after the current batch…")
+
+    def _close_abort_box(self) -> None:
+        """The run ended while "Abort the run?" was open: close it and say so."""
+        box, self.abort_box = self.abort_box, None
+        if box is None:
+            return
+        box.reject()
+        self.ctx.info(f"The run ended ({self.run_status or 'finished'}) before it was aborted: there is nothing to "
+                      "abort.")
 
     def _start(self, kind: str, *, template: dict[str, Any] | None = None, job_id: int | None = None) -> None:
         source = self.job.source.alias if job_id is not None and self.job else self.ctx.source
@@ -616,10 +708,16 @@ class ExecutePage(QWidget):
         self._pending.clear()
         self._pending_errors.clear()
         order = self.plan.order if self.plan else (self.job.plan or {}).get("order", []) if self.job else []
-        self.progress_model.reset(order, rollback=kind == "rollback")
+        planned = planned_records(self.ctx.journal, job_id, kind) if job_id is not None else {}
+        self._planned_known = False
+        self.progress_model.reset(order, rollback=kind == "rollback", planned=planned)
         self.summary_label.setText("")
-        self._set_state_display("Not Started" if kind == "sync" else (self.job.state if self.job else None),
-                                "Initializing")
+        if kind == "sync":      # a new job: nothing of the one shown before may linger
+            self.job_label.setText("New job")
+            self.error_viewer.set_job(None)
+        # The state the run puts the job in, from the start: never the state of the run before.
+        self._set_state_display({"sync": "Not Started", "rollback": "Rollback"}.get(kind, "Sync In Progress"),
+                                INITIALIZING)
         self._elapsed.start()
         self.elapsed_label.setText("Elapsed: 00:00")
         self.clock.start()
@@ -653,6 +751,10 @@ class ExecutePage(QWidget):
             self._pending_errors.append(event)
         elif isinstance(event, StateChanged):
             self._set_state_display(event.state, event.status)
+            if event.state in ("Sync In Progress", "Rollback Started") and not self._planned_known and self.job:
+                # The scan (if any) is done: the Total row counts records done of records planned.
+                self._planned_known = True
+                self.progress_model.set_planned(planned_records(self.ctx.journal, self.job.id, self.run_kind or ""))
         elif isinstance(event, Notice):
             self.ctx.info(event.text)
 
@@ -681,7 +783,7 @@ class ExecutePage(QWidget):
             return
         self._on_refresh_timer_timeout()
         self.progress_model.update_objects(result.objects)
-        self.progress_model.set_current(None)
+        self.progress_model.settle(result.status)
         self._set_state_display(result.state, result.status)
         self._show_summary(result.kind, result.objects, result.message)
         level = "info" if result.status == COMPLETED else ("warning" if result.status in (ABORTED, PAUSED) else "error")
@@ -696,6 +798,8 @@ class ExecutePage(QWidget):
         self.run_finished.emit(result)
 
     def _on_worker_error(self, text: str) -> None:
+        self._on_refresh_timer_timeout()
+        self.progress_model.settle(FAILED)
         self._set_state_display(self.job.state if self.job else None, FAILED)
         self.summary_label.setText(f"<span style='color:{ERROR}'>The run could not start or failed: {text}</span>")
         self.ctx.error(text)
@@ -710,9 +814,13 @@ class ExecutePage(QWidget):
             return   # the app is closing: the journal is closed, nothing left to show
         self._on_clock_timeout()
         self.current_label.setText("")
+        self._close_abort_box()
         if self.job is not None:
             self.job = self.ctx.journal.job(self.job.id)
             self._set_state_display(self.job.state, self.run_status)
+            self.job_label.setText(f"Job <b>#{self.job.id}</b>")
+            if self.error_viewer.job_id != self.job.id:      # a new sync that could not start
+                self.error_viewer.set_job(self.job.id)
         self.error_viewer.refresh()
         self._update_error_tab()
         self._update_buttons()
