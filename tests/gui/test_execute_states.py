@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from gui_helpers import make_app_context, press_start_sync
 from helpers import client_for
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from isyncsf_desktop.engine.events import BatchDone, ObjectFinished, StateChanged
@@ -325,3 +325,21 @@ def test_closing_the_first_run_check_does_not_start_the_sync(setup, qtbot):
     dialog.buttons.button(dialog.buttons.StandardButton.Close).click()
     assert page.preflight_dialog is None and not page.is_running() and page.job is None
     assert ctx.journal.jobs() == []
+
+
+def test_save_order_says_when_the_dependencies_are_recalculated_and_what_changed(setup, qtbot):
+    from isyncsf_desktop.gui.execute.order_model import COL_UPDATE
+
+    server, ctx, page = setup
+    messages: list[tuple[str, str]] = []
+    ctx.message.connect(lambda level, text: messages.append((level, text)))
+    model = page.order_model
+    model.dropMimeData(model.mimeData([model.index(2, 0)]), Qt.DropAction.MoveAction, 1, 0, QModelIndex())
+    model.setData(model.index(0, COL_UPDATE), Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole)
+    with qtbot.waitSignal(page.plan_ready, timeout=30_000):
+        qtbot.mouseClick(page.save_order_button, Qt.MouseButton.LeftButton)
+        assert messages[-1] == ("info", "Order saved; recalculating dependencies…")
+    level, text = messages[-1]
+    assert level == "info" and text.startswith("Order saved, dependencies recalculated: ")
+    assert "order now Account → Opportunity → Contact" in text and "Update existing off for Account" in text
+    assert not page.plan_progress.isVisible() and page.start_button.isEnabled()

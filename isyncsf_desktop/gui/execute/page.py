@@ -74,6 +74,7 @@ class ExecutePage(QWidget):
         self.preflight_dialog: Any = None              # Check Metadata Mismatch while it is open
         self._checks_seen: set[tuple[str, str, str] | None] = set()   # (template, source, target) checked
         self._start_when_ready = False
+        self._plan_before_save: Plan | None = None    # while Save Order's recalculation runs
         self._elapsed = QElapsedTimer()
 
         layout = QVBoxLayout(self)
@@ -391,6 +392,9 @@ class ExecutePage(QWidget):
         self.order_model.set_draft(OrderDraft(plan))
         self._show_plan_notes()
         self._update_buttons()
+        if self._plan_before_save is not None:
+            before, self._plan_before_save = self._plan_before_save, None
+            self.ctx.info(f"Order saved, dependencies recalculated: {plan_changes(before, plan)}.")
         self.plan_ready.emit()
         if self.job is None:
             self.progress_model.reset(plan.order)
@@ -404,6 +408,9 @@ class ExecutePage(QWidget):
         self.plan_error = text
         self.settings_note.setText(f"<span style='color:{ERROR}'>The template cannot run: {text}</span>")
         self._update_buttons()
+        if self._plan_before_save is not None:
+            self._plan_before_save = None
+            self.ctx.error(f"The order was saved, but the dependencies could not be recalculated: {text}")
         self._start_if_ready()       # says why the sync asked for from the check does not start
 
     def _show_plan_notes(self) -> None:
@@ -464,6 +471,7 @@ class ExecutePage(QWidget):
         except OSError as exc:
             self.ctx.error(f"The order could not be saved: {exc}")
             return
+        self._plan_before_save = self.plan
         self.ctx.info("Order saved; recalculating dependencies…")
         self.ctx.open_template(self.ctx.template_path)
 
@@ -825,6 +833,30 @@ class ExecutePage(QWidget):
         self._update_error_tab()
         self._update_buttons()
         self.ctx.jobs_changed.emit()
+
+
+def plan_changes(before: Plan | None, after: Plan) -> str:
+    """What a saved order changed, for the status bar: the new order, lookups that moved in or out of the
+    second pass, Insert/Update switches turned on or off ("nothing changed" when nothing did)."""
+    if before is None:
+        return f"order {' → '.join(after.order)}"
+    changes = []
+    if before.order != after.order:
+        changes.append(f"order now {' → '.join(after.order)}")
+    deferred_before, deferred_after = set(before.deferred), set(after.deferred)
+    added = [f"{name}.{field}" for name, field in after.deferred if (name, field) not in deferred_before]
+    dropped = [f"{name}.{field}" for name, field in before.deferred if (name, field) not in deferred_after]
+    if added:
+        changes.append(f"second pass now fills {', '.join(added)}")
+    if dropped:
+        changes.append(f"{', '.join(dropped)} no longer wait{'s' if len(dropped) == 1 else ''} for a second pass")
+    for name in after.order:
+        old, new = before.objects.get(name), after.objects[name]
+        for label, was, now in (("Insert new", old.insert if old else True, new.insert),
+                                ("Update existing", old.update if old else True, new.update)):
+            if was != now:
+                changes.append(f"{label} {'on' if now else 'off'} for {name}")
+    return "; ".join(changes) if changes else "nothing changed"
 
 
 def _plan_task(report: Any, cancel: Any, ctx: AppContext, source: str, target: str,
