@@ -233,7 +233,9 @@ def test_the_abort_question_closes_when_the_run_ends_first(setup, qtbot):
     assert any("before it was aborted" in text and "nothing to abort" in text for text in messages)
 
 
-def test_the_quit_question_says_when_the_sync_has_finished(sandbox_factory, tmp_path, qtbot):
+@pytest.fixture
+def window_setup(sandbox_factory, tmp_path, qtbot):
+    """The main window over the demo orgs, the template open, source and target chosen, the plan ready."""
     from gui_helpers import register_orgs
 
     from isyncsf_desktop.gui.main_window import MainWindow
@@ -250,6 +252,14 @@ def test_the_quit_question_says_when_the_sync_has_finished(sandbox_factory, tmp_
     ctx.set_source("source")
     with qtbot.waitSignal(page.plan_ready, timeout=30_000):
         ctx.set_target("target")
+    yield ctx, window, page
+    qtbot.waitUntil(lambda: not ctx.tasks.busy, timeout=60_000)
+    if not ctx.closing:
+        ctx.shutdown()
+
+
+def test_the_quit_question_says_when_the_sync_has_finished(window_setup, qtbot):
+    ctx, window, page = window_setup
     with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT):
         press_start_sync(qtbot, page)
         assert not window.close()                  # asked, not answered: the sync goes on
@@ -343,3 +353,20 @@ def test_save_order_says_when_the_dependencies_are_recalculated_and_what_changed
     assert level == "info" and text.startswith("Order saved, dependencies recalculated: ")
     assert "order now Account → Opportunity → Contact" in text and "Update existing off for Account" in text
     assert not page.plan_progress.isVisible() and page.start_button.isEnabled()
+
+
+@pytest.mark.expect_log
+def test_orgs_show_when_they_were_last_used_after_a_sync(window_setup, qtbot):
+    from isyncsf_desktop.gui.orgs.models import COL_LAST_USED
+
+    ctx, window, page = window_setup
+    orgs = window.pages["Orgs"]
+
+    def last_used() -> dict[str, str]:
+        model = orgs.model
+        return {alias: model.data(model.index(model.row_of(alias), COL_LAST_USED)) for alias in ("source", "target")}
+
+    assert last_used() == {"source": "Never", "target": "Just now"}     # picking the target is a use
+    run(qtbot, page, page.start_button)
+    assert last_used() == {"source": "Just now", "target": "Just now"}
+    assert ctx.registry.get("source").last_used and ctx.registry.get("target").last_used

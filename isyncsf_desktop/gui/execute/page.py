@@ -75,6 +75,7 @@ class ExecutePage(QWidget):
         self._checks_seen: set[tuple[str, str, str] | None] = set()   # (template, source, target) checked
         self._start_when_ready = False
         self._plan_before_save: Plan | None = None    # while Save Order's recalculation runs
+        self._run_orgs: tuple[str, str] = ("", "")     # (source, target) aliases of the run
         self._elapsed = QElapsedTimer()
 
         layout = QVBoxLayout(self)
@@ -712,6 +713,7 @@ class ExecutePage(QWidget):
         if not source or not target:
             return
         self.run_kind = kind
+        self._run_orgs = (source, target)
         self.live_errors.clear()
         self._pending.clear()
         self._pending_errors.clear()
@@ -832,6 +834,7 @@ class ExecutePage(QWidget):
         self.error_viewer.refresh()
         self._update_error_tab()
         self._update_buttons()
+        self.ctx.mark_used(*self._run_orgs)      # "Last used" on the Orgs tab: the run just made
         self.ctx.jobs_changed.emit()
 
 
