@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QMainWindow, QMessag
 
 from .. import __version__
 from .context import AppContext
+from .keyboard import keyboard_friendly
 from .style import ERROR, WARNING
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,10 @@ class MainWindow(QMainWindow):
         self.ctx.orgs_changed.connect(self._refresh_header)
         self.ctx.tasks.busy_changed.connect(self._on_tasks_busy_changed)
         self._refresh_header()
+        keyboard_friendly(self)
+        first = getattr(self.pages.get("Execute"), "first_control", None)
+        if first is not None:      # where a keyboard user starts: the top of the Execute tab, not a table
+            first().setFocus(Qt.FocusReason.OtherFocusReason)
         geometry = self.ctx.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)

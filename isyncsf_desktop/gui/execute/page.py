@@ -190,6 +190,7 @@ class ExecutePage(QWidget):
         self.order_view.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.order_view.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.order_view.verticalHeader().hide()
+        self.order_view.setTabKeyNavigation(False)    # Tab leaves the table; the arrows move inside it
         self.order_view.setAlternatingRowColors(True)
         header = self.order_view.horizontalHeader()
         header.setSectionResizeMode(COL_POS, QHeaderView.ResizeMode.ResizeToContents)
@@ -267,6 +268,10 @@ class ExecutePage(QWidget):
         return self.run_tabs
 
     # ================================================================== state
+    def first_control(self) -> QWidget:
+        """Where the keyboard focus starts: the first button of the job box (Tab goes on to Start Sync)."""
+        return self.select_target_button
+
     def is_running(self) -> bool:
         return self.worker is not None
 

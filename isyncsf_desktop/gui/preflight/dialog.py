@@ -34,6 +34,7 @@ from ...engine.preflight import (BLOCKING, RECORDS_WILL_FAIL, SEVERITIES, WARNIN
 from ...engine.template import Template, TemplateError, load_template, parse_template, save_template
 from ...salesforce.client import OrgApiError
 from ..context import AppContext
+from ..keyboard import keyboard_friendly
 from ..style import ACCENT, ERROR, MUTED, SUCCESS
 from ..tables import read_only_table
 from .models import (COL_FIX, COL_MESSAGE, COL_OBJECT, COL_RECORDS, COL_SEVERITY, COL_WHERE, COLUMNS,
@@ -226,6 +227,7 @@ class PreflightDialog(QDialog):
         layout.addWidget(self.splitter, 1)
         layout.addLayout(self._build_footer())
         self.setStyleSheet(_DIALOG_STYLE)
+        keyboard_friendly(self)
 
         self.model.modelReset.connect(self._on_model_reset)
         self.recheck()
