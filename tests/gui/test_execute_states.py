@@ -306,10 +306,14 @@ def test_the_first_sync_shows_the_metadata_check_and_starts_with_its_suggested_s
     qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
     dialog = page.preflight_dialog
     assert dialog is not None and dialog.isVisible() and not page.is_running()
-    assert dialog.windowTitle().startswith("Before the first sync")
+    assert dialog.windowTitle().startswith("Before the first sync") and dialog.intro_label.isVisible()
     qtbot.waitUntil(lambda: dialog.report() is not None and not dialog.busy(), timeout=60_000)
     assert dialog.report().counts["records will fail"] >= 1
     assert {item.name for item in dialog.ticked_items()} == {"Contact.Contact_Phone_Required", "OpportunityGuard"}
+    tree = dialog.automation_list                   # the ticked rows are in view, not below the list's 3 rows
+    rows = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
+            if tree.topLevelItem(i).checkState(0) == Qt.CheckState.Checked]
+    qtbot.waitUntil(lambda: all(tree.viewport().rect().contains(tree.visualItemRect(row)) for row in rows))
     assert dialog.start_button.isEnabled() and dialog.start_button.text() == "Start Sync"
     with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT) as finished:
         qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)

@@ -249,6 +249,13 @@ class PreflightDialog(QDialog):
         self.verdict_label.setTextFormat(Qt.TextFormat.RichText)
         self.verdict_label.setWordWrap(True)
         text.addWidget(self.verdict_label)
+        if self.start_text:
+            self.intro_label = QLabel(
+                f"<b>Before the first sync</b> of this template to {self.target_alias}: review what the check "
+                f"found, then press {self.start_text}. The ticked automation is switched off while it runs.")
+            self.intro_label.setWordWrap(True)
+            self.intro_label.setObjectName("FirstRunIntro")
+            text.addWidget(self.intro_label)
         row.addLayout(text, 1)
         busy = QVBoxLayout()
         busy.addStretch(1)
@@ -662,6 +669,14 @@ class PreflightDialog(QDialog):
             self._filling = False
         self._update_automation_status()
 
+    def _show_first_ticked(self) -> None:
+        """The list shows 3 rows: bring what will be switched off into view."""
+        view = self.automation_list
+        first = next((view.topLevelItem(i) for i in range(view.topLevelItemCount())
+                      if view.topLevelItem(i).checkState(A_ITEM) == Qt.CheckState.Checked), None)
+        if first is not None:
+            view.scrollToItem(first, QAbstractItemView.ScrollHint.PositionAtTop)
+
     def _fit_lower_panel(self) -> None:
         """Give the automation list the room of 3 rows (it scrolls); the findings get the rest."""
         view = self.automation_list
@@ -855,7 +870,8 @@ class PreflightDialog(QDialog):
         self.enable_disabled_metadata()
 
     def _on_save_ticks_button_clicked(self) -> None:
-        self.save_automation()
+        if self.save_automation():
+            self.recheck()        # what the saved ticks switch off no longer counts as "records will fail"
 
     def _on_fix_close_button_clicked(self) -> None:
         self.fix_frame.hide()
@@ -889,6 +905,7 @@ class PreflightDialog(QDialog):
         if not self._fitted:
             self._fitted = True
             self._fit_lower_panel()
+        QTimer.singleShot(0, self._show_first_ticked)     # once the list has its height
         self._end_task()
         self.checked.emit(outcome.report)
 
@@ -969,6 +986,7 @@ QFrame#FixResults {{ background: white; border: 1px solid #dddbda; border-left: 
 QPushButton#FixClose {{ border: none; padding: 0; font-size: 13pt; color: {MUTED}; background: transparent; }}
 QPushButton#FixClose:hover {{ color: #181818; }}
 QLabel#PreflightMessage {{ background: white; border: 1px solid #dddbda; border-radius: 4px; }}
+QLabel#FirstRunIntro {{ background: #e8f0fb; border-left: 3px solid {ACCENT}; padding: 4px 8px; }}
 """
 
 
