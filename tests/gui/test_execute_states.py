@@ -141,7 +141,6 @@ def test_after_an_abort_and_after_a_relaunch_each_row_says_where_its_object_ende
     again.shutdown()
 
 
-@pytest.mark.expect_log
 def test_a_crashed_run_shows_aborted_rows_after_the_relaunch(setup, qtbot, tmp_path):
     server, ctx, page = setup
     job_id = ctx.journal.create_job(ctx.template.as_json(), ctx.org_ref("source"), ctx.org_ref("target"))
@@ -271,7 +270,6 @@ def test_the_quit_question_says_when_the_sync_has_finished(window_setup, qtbot):
     assert not window.isVisible() and ctx.closing
 
 
-@pytest.mark.expect_log
 def test_a_new_run_shows_no_label_of_the_job_before(setup, qtbot):
     server, ctx, page = setup
     first = run(qtbot, page, page.start_button)
@@ -359,7 +357,6 @@ def test_save_order_says_when_the_dependencies_are_recalculated_and_what_changed
     assert not page.plan_progress.isVisible() and page.start_button.isEnabled()
 
 
-@pytest.mark.expect_log
 def test_orgs_show_when_they_were_last_used_after_a_sync(window_setup, qtbot):
     from isyncsf_desktop.gui.orgs.models import COL_LAST_USED
 
