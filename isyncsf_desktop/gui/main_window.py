@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QMainWindow, QMessag
 from .. import __version__
 from .context import AppContext
 from .keyboard import keyboard_friendly
+from .questions import ask_without_blocking
 from .style import ERROR, WARNING
 
 logger = logging.getLogger(__name__)
@@ -184,21 +185,15 @@ class MainWindow(QMainWindow):
         if self.quit_box is not None:
             self.quit_box.raise_()
             return
-        box = QMessageBox(QMessageBox.Icon.Question, "A sync is running",
-                          "A sync is running. Quit anyway? The sync is aborted cleanly: records already saved in "
-                          "the target org stay, and the job can be resumed or rolled back later.",
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        box.finished.connect(lambda _result, b=box: self._on_quit_box_finished(b))
-        self.quit_box = box
-        box.open()
+        self.quit_box = ask_without_blocking(
+            self, "A sync is running", "A sync is running. Quit anyway? The sync is aborted cleanly: records already "
+            "saved in the target org stay, and the job can be resumed or rolled back later.", self._on_quit_box_answered)
 
-    def _on_quit_box_finished(self, box: QMessageBox) -> None:
-        box.deleteLater()
+    def _on_quit_box_answered(self, box: QMessageBox, yes: bool) -> None:
         if box is not self.quit_box:
             return
         self.quit_box = None
-        if box.standardButton(box.clickedButton()) == QMessageBox.StandardButton.Yes:
+        if yes:
             self._quit_confirmed = True
             self.close()
 

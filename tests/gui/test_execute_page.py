@@ -9,22 +9,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from gui_helpers import make_app_context, press_start_sync
+from gui_helpers import EXECUTE_TEMPLATE, open_execute_page, open_main_window, press_start_sync, run_and_wait
 from helpers import client_for
 from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from isyncsf_desktop.engine.events import BatchDone
 from isyncsf_desktop.gui.execute.order_model import COL_DEFERRED, COL_UPDATE
-from isyncsf_desktop.gui.execute.page import ExecutePage
 
-TEMPLATE = {
-    "name": "Execute tab test",
-    "options": {"continue_on_error": True, "versioning": True, "batch_size": 50},
-    "objects": [{"object": "Account", "match_by": ["External_Id__c"]},
-                {"object": "Contact", "match_by": ["Email"]},
-                {"object": "Opportunity", "match_by": ["Name", "Account.External_Id__c"]}],
-}
+TEMPLATE = EXECUTE_TEMPLATE
 
 
 def count(server, soql: str) -> int:
@@ -34,14 +27,7 @@ def count(server, soql: str) -> int:
 @pytest.fixture
 def setup(sandbox_factory, tmp_path, qtbot, monkeypatch):
     server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
-    ctx = make_app_context(server, tmp_path)
-    path = tmp_path / "template.json"
-    path.write_text(json.dumps(TEMPLATE))
-    page = ExecutePage(ctx)
-    qtbot.addWidget(page)
-    page.resize(1280, 760)
-    ctx.open_template(path)
-    ctx.set_source("source")
+    ctx, page, path = open_execute_page(server, tmp_path, qtbot, TEMPLATE)
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Ok)
     yield server, ctx, page, path
@@ -60,16 +46,6 @@ def pick_target_in_modal(qtbot, page, alias: str) -> None:
     QTimer.singleShot(0, choose)
     with qtbot.waitSignal(page.plan_ready, timeout=30_000):
         qtbot.mouseClick(page.select_target_button, Qt.MouseButton.LeftButton)
-
-
-def run_and_wait(qtbot, page, button) -> object:
-    with qtbot.waitSignal(page.run_finished, timeout=120_000) as finished:
-        if button is page.start_button:
-            press_start_sync(qtbot, page)
-        else:
-            qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not page.is_running(), timeout=30_000)
-    return finished.args[0]
 
 
 @pytest.mark.expect_log
@@ -198,22 +174,11 @@ def test_dont_insert_warning_and_impossible_orders(setup, qtbot, monkeypatch):
         "AccountId" in model.data(model.index(0, COL_DEFERRED))
 
 
-def test_closing_the_window_during_a_sync_aborts_cleanly(sandbox_factory, tmp_path, qtbot, monkeypatch):
-    from gui_helpers import register_orgs
-
+def test_closing_the_window_during_a_sync_aborts_cleanly(sandbox_factory, tmp_path, qtbot):
     from isyncsf_desktop.engine.journal import Journal
-    from isyncsf_desktop.gui.context import AppContext
-    from isyncsf_desktop.gui.main_window import MainWindow
 
     server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
-    ctx = AppContext(registry=register_orgs(server), journal=Journal(tmp_path / "journal.sqlite3"))
-    path = tmp_path / "template.json"
-    path.write_text(json.dumps(TEMPLATE))
-    window = MainWindow(ctx, start_sandbox=False)
-    qtbot.addWidget(window)
-    page = window.show_page("Execute")
-    ctx.open_template(path)
-    ctx.set_source("source")
+    ctx, window, page = open_main_window(server, tmp_path, qtbot, TEMPLATE)
     with qtbot.waitSignal(page.plan_ready, timeout=30_000):
         ctx.set_target("target")
     server.faults("target").update(latency=0.3)   # ~40 batches: the run is still going when we close

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from gui_helpers import make_app_context, press_start_sync
+from gui_helpers import open_execute_page, press_start_sync
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from isyncsf_desktop.engine.events import PAUSED
 from isyncsf_desktop.engine.lock import TargetLock
-from isyncsf_desktop.gui.execute.page import ExecutePage
 
 TEMPLATE = {"name": "Reliability", "options": {"batch_size": 20},
             "objects": [{"object": "Account", "match_by": ["External_Id__c"]}]}
@@ -20,14 +17,7 @@ TEMPLATE = {"name": "Reliability", "options": {"batch_size": 20},
 @pytest.fixture
 def setup(sandbox_factory, tmp_path, qtbot, monkeypatch):
     server = sandbox_factory({"source": "demo-source", "target": "empty"})
-    ctx = make_app_context(server, tmp_path)
-    path = tmp_path / "template.json"
-    path.write_text(json.dumps(TEMPLATE))
-    page = ExecutePage(ctx)
-    qtbot.addWidget(page)
-    page.resize(1280, 760)
-    ctx.open_template(path)
-    ctx.set_source("source")
+    ctx, page, path = open_execute_page(server, tmp_path, qtbot, TEMPLATE)
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Ok)
     with qtbot.waitSignal(page.plan_ready, timeout=30_000):

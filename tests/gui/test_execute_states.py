@@ -7,46 +7,39 @@ left open when a run ends close or say so; a new run shows no label of the job b
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from gui_helpers import make_app_context, press_start_sync
+from gui_helpers import EXECUTE_TEMPLATE, open_execute_page, open_main_window, press_start_sync, run_and_wait
 from helpers import client_for
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from isyncsf_desktop.engine.events import BatchDone, ObjectFinished, StateChanged
-from isyncsf_desktop.engine.journal import Journal
+from isyncsf_desktop.engine.journal import Journal, ObjectCounts
 from isyncsf_desktop.gui.context import AppContext
 from isyncsf_desktop.gui.execute.page import ExecutePage
 from isyncsf_desktop.gui.execute.progress_model import COL_PROGRESS, COL_STATUS
 
-TEMPLATE = {
-    "name": "Execute states",
-    "options": {"continue_on_error": True, "versioning": True, "batch_size": 50},
-    "objects": [{"object": "Account", "match_by": ["External_Id__c"]},
-                {"object": "Contact", "match_by": ["Email"]},
-                {"object": "Opportunity", "match_by": ["Name", "Account.External_Id__c"]}],
-}
+TEMPLATE = EXECUTE_TEMPLATE
 RUN_TIMEOUT = 120_000
 
 
 @pytest.fixture
 def setup(sandbox_factory, tmp_path, qtbot, monkeypatch):
     server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
-    ctx = make_app_context(server, tmp_path)
-    path = tmp_path / "template.json"
-    path.write_text(json.dumps(TEMPLATE))
-    page = ExecutePage(ctx)
-    qtbot.addWidget(page)
-    page.resize(1280, 760)
-    ctx.open_template(path)
-    ctx.set_source("source")
+    ctx, page, path = open_execute_page(server, tmp_path, qtbot, TEMPLATE)
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)   # rollback's
+    yield from target_chosen(qtbot, ctx, page, (server, ctx, page))
+
+
+def target_chosen(qtbot, ctx: AppContext, page: ExecutePage, value: Any) -> Iterator[Any]:
+    """For a fixture to ``yield from``: choose the "target" org, wait for the plan, yield ``value``; once the
+    test is done, wait for the context's tasks and shut it down (unless the test did)."""
     with qtbot.waitSignal(page.plan_ready, timeout=30_000):
         ctx.set_target("target")
-    yield server, ctx, page
+    yield value
     qtbot.waitUntil(lambda: not ctx.tasks.busy, timeout=60_000)
     if not ctx.closing:
         ctx.shutdown()
@@ -84,14 +77,22 @@ def cancel_after(page: ExecutePage, object_name: str) -> None:
     watch_runs(page, on_event, in_worker=True)
 
 
+def relaunch(ctx: AppContext, tmp_path, qtbot) -> tuple[AppContext, ExecutePage]:
+    """Quit (``ctx`` shut down) and launch again: a new context and Execute page over the same journal file,
+    the same template and orgs picked, the plan ready."""
+    ctx.shutdown()
+    again = AppContext(registry=ctx.registry, journal=Journal(tmp_path / "journal.sqlite3"))
+    relaunched = ExecutePage(again)
+    qtbot.addWidget(relaunched)
+    again.open_template(tmp_path / "template.json")
+    again.set_source("source")
+    with qtbot.waitSignal(relaunched.plan_ready, timeout=30_000):
+        again.set_target("target")
+    return again, relaunched
+
+
 def run(qtbot, page: ExecutePage, button) -> Any:
-    with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT) as finished:
-        if button is page.start_button:
-            press_start_sync(qtbot, page)
-        else:
-            qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not page.is_running(), timeout=30_000)
-    return finished.args[0]
+    return run_and_wait(qtbot, page, button, RUN_TIMEOUT)
 
 
 def test_total_progress_is_records_done_of_records_planned(setup, qtbot):
@@ -127,14 +128,7 @@ def test_after_an_abort_and_after_a_relaunch_each_row_says_where_its_object_ende
     assert statuses(page) == ended
     assert 0 < total_percent(page) < 100
     # Quit and relaunch: a new window over the same journal shows the same.
-    ctx.shutdown()
-    again = AppContext(registry=ctx.registry, journal=Journal(tmp_path / "journal.sqlite3"))
-    relaunched = ExecutePage(again)
-    qtbot.addWidget(relaunched)
-    again.open_template(tmp_path / "template.json")
-    again.set_source("source")
-    with qtbot.waitSignal(relaunched.plan_ready, timeout=30_000):
-        again.set_target("target")
+    again, relaunched = relaunch(ctx, tmp_path, qtbot)
     assert relaunched.job.id == result.job_id and relaunched.state_badge.text() == "Aborted"
     assert statuses(relaunched) == ended
     qtbot.waitUntil(lambda: not again.tasks.busy, timeout=30_000)
@@ -147,17 +141,8 @@ def test_a_crashed_run_shows_aborted_rows_after_the_relaunch(setup, qtbot, tmp_p
     ctx.journal.set_plan(job_id, page.plan.as_json())
     ctx.journal.set_state(job_id, "Sync In Progress")
     run_id = ctx.journal.start_run(job_id, "sync")
-    from isyncsf_desktop.engine.journal import ObjectCounts
-
     ctx.journal.set_object_counts(run_id, "Account", ObjectCounts(total=100, processed=85, status="Executing"))
-    ctx.shutdown()                                 # the process dies here: the run stays Executing
-    again = AppContext(registry=ctx.registry, journal=Journal(tmp_path / "journal.sqlite3"))
-    relaunched = ExecutePage(again)
-    qtbot.addWidget(relaunched)
-    again.open_template(tmp_path / "template.json")
-    again.set_source("source")
-    with qtbot.waitSignal(relaunched.plan_ready, timeout=30_000):
-        again.set_target("target")
+    again, relaunched = relaunch(ctx, tmp_path, qtbot)    # the process died: the run stayed Executing
     assert relaunched.job.id == job_id and "interrupted" in relaunched.state_badge.text()
     assert statuses(relaunched) == {"Account": "Aborted", "Contact": "Not started", "Opportunity": "Not started"}
     qtbot.waitUntil(lambda: not again.tasks.busy, timeout=30_000)
@@ -170,7 +155,7 @@ def test_retry_failed_on_an_aborted_job_stays_aborted_while_an_object_was_never_
     cancel_after(page, "Contact")                  # 46 contacts fail the phone rule; Opportunity never starts
     aborted = run(qtbot, page, page.start_button)
     assert aborted.state == "Aborted" and statuses(page)["Opportunity"] == "Not started"
-    page._start = ExecutePage._start.__get__(page)  # the next runs are not cancelled
+    del page._start                                 # the next runs are not cancelled
     sf = client_for(server, "target")
     rule = sf.toolingexecute("query/?q=SELECT+Id+FROM+ValidationRule+WHERE+ValidationName='Contact_Phone_Required'")
     rule_id = rule["records"][0]["Id"]
@@ -235,26 +220,9 @@ def test_the_abort_question_closes_when_the_run_ends_first(setup, qtbot):
 @pytest.fixture
 def window_setup(sandbox_factory, tmp_path, qtbot):
     """The main window over the demo orgs, the template open, source and target chosen, the plan ready."""
-    from gui_helpers import register_orgs
-
-    from isyncsf_desktop.gui.main_window import MainWindow
-
     server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
-    ctx = AppContext(registry=register_orgs(server), journal=Journal(tmp_path / "journal.sqlite3"))
-    path = tmp_path / "template.json"
-    path.write_text(json.dumps(TEMPLATE))
-    window = MainWindow(ctx, start_sandbox=False)
-    qtbot.addWidget(window)
-    window.show()
-    page = window.show_page("Execute")
-    ctx.open_template(path)
-    ctx.set_source("source")
-    with qtbot.waitSignal(page.plan_ready, timeout=30_000):
-        ctx.set_target("target")
-    yield ctx, window, page
-    qtbot.waitUntil(lambda: not ctx.tasks.busy, timeout=60_000)
-    if not ctx.closing:
-        ctx.shutdown()
+    ctx, window, page = open_main_window(server, tmp_path, qtbot, TEMPLATE)
+    yield from target_chosen(qtbot, ctx, page, (ctx, window, page))
 
 
 def test_the_quit_question_says_when_the_sync_has_finished(window_setup, qtbot):

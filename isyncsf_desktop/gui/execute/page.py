@@ -24,6 +24,7 @@ from ...engine.progress import planned_records, scanned_counts
 from ...engine.plan import OrderDraft, Plan, build_plan
 from ...engine.template import Template, TemplateError, parse_template, save_template
 from ..context import AppContext
+from ..questions import ask_without_blocking
 from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING
 from ..workers import Worker
 from .order_model import COL_DEFERRED, COL_INSERT, COL_OBJECT, COL_POS, COL_UPDATE, MigrationOrderModel
@@ -680,21 +681,15 @@ class ExecutePage(QWidget):
         if self.abort_box is not None:
             self.abort_box.raise_()
             return
-        box = QMessageBox(QMessageBox.Icon.Question, "Abort the run?",
-                          "Abort the run after the current batch? Records already saved in the target org stay "
-                          "and are recorded; you can re-sync or roll back later.",
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        box.finished.connect(lambda _result, b=box: self._on_abort_box_finished(b))
-        self.abort_box = box
-        box.open()
+        self.abort_box = ask_without_blocking(
+            self, "Abort the run?", "Abort the run after the current batch? Records already saved in the target org "
+            "stay and are recorded; you can re-sync or roll back later.", self._on_abort_box_answered)
 
-    def _on_abort_box_finished(self, box: QMessageBox) -> None:
-        box.deleteLater()
+    def _on_abort_box_answered(self, box: QMessageBox, yes: bool) -> None:
         if box is not self.abort_box:
             return           # closed because the run ended first
         self.abort_box = None
-        if box.standardButton(box.clickedButton()) != QMessageBox.StandardButton.Yes:
+        if not yes:
             return
         if self.worker is None:
             self.ctx.info("The run had already ended: there is nothing to abort.")
