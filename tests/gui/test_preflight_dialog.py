@@ -528,7 +528,10 @@ def fully_visible_findings(dialog: PreflightDialog) -> int:
 
 def test_the_dialog_fits_its_screen_and_shows_most_findings_at_once(demo, qtbot):
     """It opens no wider or taller than the screen it is on; on a 1024 x 768 screen it shows 5 of the demo's
-    10 findings (3 before) and 3 automation rows at once (the list scrolls)."""
+    10 findings whole (3 before) and 3 automation rows at once (the list scrolls). With the app's style, as users see it."""
+    from isyncsf_desktop.gui.style import apply_style
+
+    apply_style(QApplication.instance())
     ctx, _ = demo
     dialog = open_dialog(ctx, qtbot)
     screen = dialog.screen().availableGeometry()         # 800 x 800 offscreen: narrower than the dialog's 1100

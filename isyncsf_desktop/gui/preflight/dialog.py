@@ -362,7 +362,7 @@ class PreflightDialog(QDialog):
         self.table.setItemDelegate(FindingDelegate(self.table))
         header.setSectionResizeMode(COL_SEVERITY, QHeaderView.ResizeMode.Fixed)
         self.table.setColumnWidth(COL_SEVERITY, 30)
-        widths = {COL_OBJECT: 90, COL_WHERE: 178, COL_RECORDS: 66}
+        widths = {COL_OBJECT: 90, COL_WHERE: 166, COL_RECORDS: 68}
         for column, width in widths.items():
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             self.table.setColumnWidth(column, width)
@@ -383,15 +383,14 @@ class PreflightDialog(QDialog):
         box.setContentsMargins(0, 4, 0, 0)
         box.setSpacing(8)
 
-        self.automation_box = QGroupBox("Automation to switch off during the sync")
+        self.automation_box = QGroupBox(f"Automation to switch off in {self.target_alias} during the sync")
+        self.automation_box.setObjectName("AutomationBox")
+        # Said as a tip, not a line of its own: the room goes to the findings (the rows' details say "suggested").
+        self.automation_box.setToolTip(
+            f"Ticked items are switched off in {self.target_alias} while the sync runs and back on after it (also "
+            "after an abort or an error). Suggested items are pre-ticked.")
         auto = QVBoxLayout(self.automation_box)
         auto.setSpacing(6)
-        self.automation_hint = QLabel(
-            f"Ticked items are switched off in <b>{self.target_alias}</b> while the sync runs and back on after it "
-            "(also after an abort or an error). Suggested items are pre-ticked.")
-        self.automation_hint.setProperty("role", "subtle")
-        self.automation_hint.setWordWrap(True)
-        auto.addWidget(self.automation_hint)
         self.automation_list = QTreeWidget()
         self.automation_list.setObjectName("AutomationList")
         self.automation_list.setColumnCount(len(A_COLUMNS))
@@ -980,7 +979,8 @@ def _escape(text: str) -> str:
 _DIALOG_STYLE = f"""
 QPushButton[filter="true"] {{ border-radius: 12px; padding: 3px 12px; background: white; color: #3e3e3c; }}
 QPushButton[filter="true"]:checked {{ background: #e8f0fb; border-color: {ACCENT}; color: {ACCENT}; }}
-QTreeWidget#AutomationList::item {{ padding: 3px 2px; }}
+QTreeWidget#AutomationList::item {{ padding: 2px 2px; }}
+QGroupBox#AutomationBox {{ margin-top: 12px; padding: 6px 8px 4px 8px; }}
 QFrame#FixResults {{ background: white; border: 1px solid #dddbda; border-left: 3px solid {ACCENT};
                      border-radius: 4px; }}
 QPushButton#FixClose {{ border: none; padding: 0; font-size: 13pt; color: {MUTED}; background: transparent; }}
