@@ -339,3 +339,24 @@ def test_orgs_show_when_they_were_last_used_after_a_sync(window_setup, qtbot):
     run(qtbot, page, page.start_button)
     assert last_used() == {"source": "Just now", "target": "Just now"}
     assert ctx.registry.get("source").last_used and ctx.registry.get("target").last_used
+
+
+@pytest.mark.parametrize(("run_status", "rollback", "expected"), [
+    ("Aborted", False, {"A": "Aborted before 2nd pass", "B": "Aborted", "C": "Not started"}),
+    ("Paused", False, {"A": "Paused before 2nd pass", "B": "Paused", "C": "Not started"}),
+    ("Failed", False, {"A": "Failed before 2nd pass", "B": "Failed", "C": "Not started"}),
+    ("Completed", True, {"A": "Awaiting second pass", "B": "Executing", "C": "Nothing to undo"}),
+])
+def test_rows_settle_where_each_object_ended(qtbot, run_status, rollback, expected):
+    from isyncsf_desktop.gui.execute.progress_model import ProgressModel
+
+    model = ProgressModel()
+    model.reset(["A", "B", "C"], {"A": ObjectCounts(total=4, processed=4, status="Awaiting second pass"),
+                                  "B": ObjectCounts(total=10, processed=3, status="Executing")},
+                rollback=rollback, planned={"C": 6})
+    model.settle(run_status)
+    assert {name: model.data(model.index(row, COL_STATUS)) for row, name in enumerate(model.order)} == expected
+    # C counts its 6 planned records, unless it turned out to have nothing to undo
+    assert model.totals().total == (14 if rollback else 20) and model.totals().processed == 7
+    undone = model.data(model.index(2, COL_PROGRESS), Qt.ItemDataRole.UserRole)
+    assert undone is None if rollback else undone == 0                          # no bar for nothing to undo

@@ -19,9 +19,10 @@ NUMBERS = {COL_INSERTED: "inserted", COL_UPDATED: "updated", COL_EXISTING: "exis
 Index = QModelIndex | QPersistentModelIndex
 
 
-FINISHED = ("Completed", "Awaiting second pass", "Rolled back")
+FINISHED = ("Completed", "Awaiting second pass", "Rolled back", "Nothing to undo")
 STILL_GOING = ("Executing", "Rolling back", "Scanned")
 STOPPED = {"Failed": "Failed", "Paused": "Paused"}     # else "Aborted"
+NOTHING_TO_UNDO = "Nothing to undo"                    # a rollback's object that had no record to undo: no bar
 
 
 def percent(counts: ObjectCounts) -> int:
@@ -35,7 +36,7 @@ def settled_status(status: str, run_status: str, *, rollback: bool = False) -> s
     leaves the object it was working on Aborted (Paused, Failed) and those it never reached Not started."""
     if run_status == "Completed":
         if status in ("Pending", ""):
-            return "Nothing to undo" if rollback else NOT_STARTED
+            return NOTHING_TO_UNDO if rollback else NOT_STARTED
         return status
     stopped = STOPPED.get(run_status, "Aborted")
     if status in ("Pending", "", NOT_STARTED):
@@ -178,7 +179,7 @@ class ProgressModel(QAbstractTableModel):
                     return f"{counts.processed:,} of {counts.total:,} records" if counts.total else ""
                 return counts.status
             if column == COL_PROGRESS:
-                return percent(counts)
+                return "" if counts.status == NOTHING_TO_UNDO else percent(counts)
             if column in NUMBERS:
                 key = NUMBERS[column]
                 if self.rollback and key == "inserted":
@@ -187,7 +188,7 @@ class ProgressModel(QAbstractTableModel):
                     key = "restored"
                 return f"{getattr(counts, key):,}"
         if role == Qt.ItemDataRole.UserRole and column == COL_PROGRESS:
-            return percent(counts)
+            return None if counts.status == NOTHING_TO_UNDO else percent(counts)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in NUMBERS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.FontRole and (is_total or name == self.current):
@@ -197,9 +198,9 @@ class ProgressModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole:
             if column == COL_ERRORS and counts.errors:
                 return QColor(ERROR)
-            if column == COL_STATUS and counts.status == "Completed":
+            if column == COL_STATUS and counts.status in ("Completed", "Rolled back"):
                 return QColor(SUCCESS)
-            if column == COL_STATUS and (is_total or counts.status in ("Pending", "", NOT_STARTED, "Nothing to undo")):
+            if column == COL_STATUS and (is_total or counts.status in ("Pending", "", NOT_STARTED, NOTHING_TO_UNDO)):
                 return QColor(MUTED)
             if column == COL_STATUS and counts.status.startswith(("Aborted", "Paused")):
                 return QColor(WARNING)
