@@ -171,6 +171,8 @@ def test_retry_failed_on_an_aborted_job_stays_aborted_while_an_object_was_never_
     assert "Start ReSync" in summary
     assert statuses(page) == {"Account": "Aborted before 2nd pass", "Contact": "Completed",
                               "Opportunity": "Not started"}
+    model = page.progress_model                     # a retry plans the failed records, and did them all
+    assert model.data(model.index(3, COL_STATUS)) == "46 of 46 records" and total_percent(page) == 100
     assert page.resync_button.isEnabled()
 
     resynced = run(qtbot, page, page.resync_button)
@@ -183,17 +185,24 @@ def test_a_rollback_shows_rollback_then_rollback_started_while_it_runs(setup, qt
     synced = run(qtbot, page, page.start_button)
     assert synced.state == "Synced" and page.state_badge.text() == "Synced"
     badges: list[str] = []
+    planned: list[int] = []                       # the Total row's records planned at each batch
 
     def on_event(event: Any) -> None:
         if page.is_running() and (not badges or badges[-1] != page.state_badge.text()):
             badges.append(page.state_badge.text())
+        if isinstance(event, BatchDone):
+            planned.append(page.progress_model.totals().total)
 
     watch_runs(page, on_event)
     server.faults("target").update(latency=0.05)
+    to_delete, to_restore = ctx.journal.rollback_counts(synced.job_id)
     rolled = run(qtbot, page, page.rollback_button)
     assert rolled.state == "Rollback Completed"
     assert badges[:2] == ["Rollback", "Rollback Started"] and "Synced" not in badges
     assert page.state_badge.text() == "Rollback Completed"
+    # Its Total counts records undone of records to undo, from the first batch on.
+    assert planned and set(planned) == {to_delete + to_restore}
+    assert rolled.totals.deleted + rolled.totals.restored == to_delete + to_restore
 
 
 def test_the_abort_question_closes_when_the_run_ends_first(setup, qtbot):

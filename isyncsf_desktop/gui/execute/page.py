@@ -68,7 +68,6 @@ class ExecutePage(QWidget):
         self._pending: dict[str, ObjectCounts] = {}
         self._pending_errors: list[RecordFailed] = []
         self._plan_token = 0
-        self._planned_known = False     # the running run's Total row knows its records planned
         self.preflight_report: Any = None
         self.preflight_override = False
         self.abort_box: QMessageBox | None = None     # "Abort the run?" while it is open
@@ -718,9 +717,7 @@ class ExecutePage(QWidget):
         self._pending.clear()
         self._pending_errors.clear()
         order = self.plan.order if self.plan else (self.job.plan or {}).get("order", []) if self.job else []
-        planned = planned_records(self.ctx.journal, job_id, kind) if job_id is not None else {}
-        self._planned_known = False
-        self.progress_model.reset(order, rollback=kind == "rollback", planned=planned)
+        self.progress_model.reset(order, rollback=kind == "rollback")     # the worker reports what is planned
         self.summary_label.setText("")
         if kind == "sync":      # a new job: nothing of the one shown before may linger
             self.job_label.setText("New job")
@@ -749,6 +746,9 @@ class ExecutePage(QWidget):
             self.job_label.setText(f"Job <b>#{self.job.id}</b>")
             self.error_viewer.set_job(self.job.id)
             return
+        if isinstance(event, tuple) and event and event[0] == "planned":
+            self.progress_model.set_planned(event[1])    # the Total row: records done of records planned
+            return
         if isinstance(event, BatchDone):
             self._pending[event.object] = event.counts
         elif isinstance(event, ObjectStarted):
@@ -761,10 +761,9 @@ class ExecutePage(QWidget):
             self._pending_errors.append(event)
         elif isinstance(event, StateChanged):
             self._set_state_display(event.state, event.status)
-            if event.state in ("Sync In Progress", "Rollback Started") and not self._planned_known and self.job:
-                # The scan (if any) is done: the Total row counts records done of records planned.
-                self._planned_known = True
-                self.progress_model.set_planned(planned_records(self.ctx.journal, self.job.id, self.run_kind or ""))
+            if event.state == "Sync In Progress" and self.run_kind == "sync" and self.job:
+                # The scan is done: the Total row counts records done of the records it found.
+                self.progress_model.set_planned(scanned_counts(self.ctx.journal, self.job.id))
         elif isinstance(event, Notice):
             self.ctx.info(event.text)
 
@@ -891,6 +890,8 @@ def _run_task(report: Any, cancel: Any, ctx: AppContext, kind: str, source: str,
         job_id = engine.create_job(template_json)
     assert job_id is not None
     report(("job", job_id))
+    if kind != "sync":     # a sync's records planned are its scan's, known once it scanned
+        report(("planned", planned_records(ctx.journal, job_id, kind)))
     return getattr(engine, kind)(job_id)
 
 

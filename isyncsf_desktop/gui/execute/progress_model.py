@@ -129,7 +129,12 @@ class ProgressModel(QAbstractTableModel):
         for name, counts in self.counts.items():
             total = total + counts
             started = counts.status not in ("Pending", "", NOT_STARTED) or counts.total > 0
-            planned += counts.total if started else self.planned.get(name, 0)
+            if not started:
+                planned += self.planned.get(name, 0)
+            elif counts.status in STILL_GOING:     # a rollback learns an object's restores after its deletes
+                planned += max(counts.total, self.planned.get(name, 0))
+            else:
+                planned += counts.total
         total.total = planned
         finished = bool(self.counts) and all(c.status in FINISHED for c in self.counts.values())
         total.status = "Completed" if finished else ""
