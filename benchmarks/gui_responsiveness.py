@@ -62,8 +62,19 @@ def main() -> int:
             ticker.start()
             state["started"] = time.perf_counter()
             page.start_button.click()
+            QTimer.singleShot(0, start_from_check)
         else:
             QTimer.singleShot(50, start_when_ready)
+
+    def start_from_check() -> None:
+        """The first sync shows the metadata check: start from it once its findings are in."""
+        dialog = page.preflight_dialog
+        if dialog is None:
+            return
+        if dialog.report() is None or dialog.busy():
+            QTimer.singleShot(50, start_from_check)
+        else:
+            dialog.start_button.click()
 
     result: dict[str, object] = {}
 

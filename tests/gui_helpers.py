@@ -127,3 +127,79 @@ def answer_questions(monkeypatch: pytest.MonkeyPatch) -> Answers:
 
     monkeypatch.setattr(QMessageBox, "question", question)
     return asked
+
+
+def press_start_sync(qtbot: Any, page: Any, *, suggested_switches: bool = False) -> None:
+    """Press Start Sync on the Execute ``page`` with the mouse. The first sync of a template between two orgs
+    shows the metadata check first: wait for its findings, then press its Start Sync, keeping the automation
+    it suggests switching off when ``suggested_switches`` is true (else unticking every item)."""
+    from PySide6.QtCore import Qt
+
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    dialog = page.preflight_dialog
+    if dialog is None:
+        return
+    qtbot.waitUntil(lambda: dialog.report() is not None and not dialog.busy(), timeout=60_000)
+    if not suggested_switches:
+        for item in dialog.automation_items():
+            dialog.set_ticked(item.name, False)
+    qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+
+
+EXECUTE_TEMPLATE: dict[str, Any] = {
+    "name": "Execute tab test",
+    "options": {"continue_on_error": True, "versioning": True, "batch_size": 50},
+    "objects": [{"object": "Account", "match_by": ["External_Id__c"]},
+                {"object": "Contact", "match_by": ["Email"]},
+                {"object": "Opportunity", "match_by": ["Name", "Account.External_Id__c"]}],
+}
+"""Account, Contact and Opportunity of the demo orgs: a second pass (Account.Primary_Contact__c), and 46
+contacts the target's phone rule rejects."""
+
+
+def open_execute_page(server: Any, tmp_path: Path, qtbot: Any, template: dict[str, Any]) -> tuple[AppContext, Any, Path]:
+    """An Execute page (1280 x 760) over :func:`make_app_context` of ``server`` (a fresh journal in ``tmp_path``),
+    ``template`` written to ``tmp_path/template.json`` and opened, the "source" org chosen: (context, page, path)."""
+    from isyncsf_desktop.gui.execute.page import ExecutePage
+
+    ctx = make_app_context(server, tmp_path)
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(template))
+    page = ExecutePage(ctx)
+    qtbot.addWidget(page)
+    page.resize(1280, 760)
+    ctx.open_template(path)
+    ctx.set_source("source")
+    return ctx, page, path
+
+
+def run_and_wait(qtbot: Any, page: Any, button: Any, timeout: int = 120_000) -> Any:
+    """Press ``button`` of the Execute ``page`` (Start Sync through :func:`press_start_sync`), wait for the run
+    to end; its :class:`RunResult` (None when it failed)."""
+    from PySide6.QtCore import Qt
+
+    with qtbot.waitSignal(page.run_finished, timeout=timeout) as finished:
+        if button is page.start_button:
+            press_start_sync(qtbot, page)
+        else:
+            qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not page.is_running(), timeout=30_000)
+    return finished.args[0]
+
+
+def open_main_window(server: Any, tmp_path: Path, qtbot: Any, template: dict[str, Any]) -> tuple[AppContext, Any, Any]:
+    """The main window, shown, over the server's "source" and "target" orgs and a journal in ``tmp_path``, with
+    ``template`` written to ``tmp_path/template.json`` and opened and the source chosen: (context, window,
+    Execute page)."""
+    from isyncsf_desktop.gui.main_window import MainWindow
+
+    ctx = AppContext(registry=register_orgs(server), journal=Journal(tmp_path / "journal.sqlite3"))
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(template))
+    window = MainWindow(ctx, start_sandbox=False)
+    qtbot.addWidget(window)
+    window.show()
+    page = window.show_page("Execute")
+    ctx.open_template(path)
+    ctx.set_source("source")
+    return ctx, window, page

@@ -63,7 +63,8 @@ import pandas as pd
 from .. import paths
 from ..salesforce.client import OrgApiError
 from .automation import (APEX_TRIGGER, FLOW, KIND_LABELS, PRODUCTION_TRIGGER_NOTE, VALIDATION_RULE, AutomationItem,
-                         FixResult, is_production, list_flows, list_triggers, list_validation_rules, set_active)
+                         FixResult, is_production, list_flows, list_triggers, list_validation_rules,
+                         parse_automation_off, set_active)
 from .export import neutralise_formula
 from .journal import utc_now
 from .plan import SKIPPED_TYPES, SYSTEM_FIELDS, Plan
@@ -377,6 +378,14 @@ def _lines(subject: Template | Plan | dict[str, Any]) -> tuple[list[_Line], bool
     return lines, template.skip_missing_fields
 
 
+def _switched_off(subject: Template | Plan | dict[str, Any]) -> set[tuple[str, str]]:
+    """Keys of the automation the template's ``automation_off`` switches off during the sync."""
+    if isinstance(subject, Plan):
+        return set()
+    template = subject if isinstance(subject, Template) else parse_template(subject)
+    return {item.key for item in parse_automation_off(template.options.get("automation_off"))}
+
+
 def _ci(mapping: Mapping[str, Any], name: str) -> str | None:
     if name in mapping:
         return name
@@ -442,6 +451,7 @@ def check_metadata(subject: Template | Plan | dict[str, Any], source: PreflightO
     """
     checker = _Checker(source, target, scan_counts or {}, source_records or {}, count_budget)
     lines, skip_missing = _lines(subject)
+    checker.switched_off = _switched_off(subject)
     checker.run(lines, skip_missing)
     report = PreflightReport(checker.findings, utc_now(), getattr(source, "alias", None) or None,
                              getattr(target, "alias", None) or None)
@@ -473,6 +483,7 @@ class _Checker:
         self._records_cache: dict[str, list[Mapping[str, Any]]] = {}
         self._counts: dict[tuple[str, str | None], int | None] = {}
         self.findings: list[Finding] = []
+        self.switched_off: set[tuple[str, str]] = set()    # automation the sync switches off (template option)
 
     # ------------------------------------------------------------------ helpers
     def add(self, kind: str, obj: str, field_name: str | None, item: str | None, severity: str, message: str,
@@ -927,7 +938,13 @@ class _Checker:
                         "not in the source org" if source_known else "unknown in the source org")
         switch_fix = (f"switch it off for the run (automation control: tick {what})" if item.switchable
                       else PRODUCTION_TRIGGER_NOTE)
-        if item.active and not source_active:
+        if item.active and not source_active and item.switchable and item.key in self.switched_off:
+            self.add(kind, obj, None, item.name, WARNING,
+                     f"{what} is active in the target org but {where_source}; the template switches it off during "
+                     "the sync, so it does not run for the records the sync writes",
+                     "nothing to do: it is switched back on when the sync ends (untick it in automation control "
+                     "to keep it on)", fixable=item.switchable, fix=FIX_SWITCH_OFF, switched_off=True, **data)
+        elif item.active and not source_active:
             if item.kind == VALIDATION_RULE:
                 severity = RECORDS_WILL_FAIL
                 message = (f"{what} is active in the target org but {where_source}: source records that break it "

@@ -37,6 +37,7 @@ DUPLICATE_MATCH = "DUPLICATE_MATCH"
 RECORD_TYPE_NOT_FOUND = "RECORD_TYPE_NOT_FOUND"
 TARGET_PAGE = 2000          # records per query page (the REST default)
 IN_CLAUSE_CHARS = 4000      # quoted values per WHERE ... IN (...) request: well inside a GET URL
+NOT_STARTED = "Not started"
 STOPPED = "continue on error is off: the sync stopped at the first failed record"
 
 
@@ -374,11 +375,9 @@ class SyncEngine:
             message = f"the sync failed: {exc}. {self._how_to_continue(job_id)}"
             return self._end(job_id, run_id, kind, "Aborted", FAILED, run.counts, message)
         missing = self._never_processed(job_id, run_id, plan, kind)
-        if missing:   # a retry after an abort: the objects the aborted run never reached are still to do
+        if missing:   # a retry after an abort: what the aborted run did not finish is still to do
             return self._end(job_id, run_id, kind, "Aborted", COMPLETED, run.counts,
-                             f"{kind} finished, but {', '.join(missing)} "
-                             f"{'was' if len(missing) == 1 else 'were'} never processed: Start ReSync to process "
-                             f"{'it' if len(missing) == 1 else 'them'}")
+                             self._still_to_do(job_id, run_id, kind, missing, run.counts))
         return self._end(job_id, run_id, kind, "Synced", COMPLETED, run.counts)
 
     def _never_processed(self, job_id: int, run_id: int, plan: Plan, kind: str) -> list[str]:
@@ -390,6 +389,28 @@ class SyncEngine:
         done = {name for run in self.journal.runs(job_id) if run.kind in ("sync", "resync") and run.id != run_id
                 for name, oc in run.counts.items() if oc.status == "Completed"}
         return [name for name in plan.order if name not in done]
+
+    def _still_to_do(self, job_id: int, run_id: int, kind: str, missing: list[str],
+                     counts: dict[str, ObjectCounts]) -> str:
+        """Mark the rows of ``missing`` objects (none of the job's runs completed them) as where they really
+        stand, Not started or Aborted (before its 2nd pass), and say what is still to do."""
+        reached: dict[str, str] = {}       # object -> its status in the last sync/resync run that reached it
+        for earlier in self.journal.runs(job_id):
+            if earlier.kind in ("sync", "resync") and earlier.id != run_id:
+                reached.update({name: oc.status for name, oc in earlier.counts.items()
+                                if oc.processed > 0 or oc.status == "Awaiting second pass"})
+        for name in missing:
+            oc = counts.get(name)
+            if oc is not None:
+                oc.status = (NOT_STARTED if name not in reached and oc.processed == 0 else
+                             "Aborted before 2nd pass" if reached.get(name) == "Awaiting second pass" else "Aborted")
+                self.journal.set_object_counts(run_id, name, oc)
+        never = [name for name in missing if name not in reached]
+        unfinished = [name for name in missing if name in reached]
+        parts = [f"{', '.join(names)} {'was' if len(names) == 1 else 'were'} {what}"
+                 for names, what in ((never, "never processed"), (unfinished, "not finished")) if names]
+        return (f"{kind} finished, but {' and '.join(parts)}: Start ReSync to process "
+                f"{'it' if len(missing) == 1 else 'them'}")
 
     @contextlib.contextmanager
     def _automation_switched_off(self, job_id: int, template: Template) -> Iterator[None]:

@@ -17,7 +17,7 @@ from ..engine.journal import Journal, OrgRef
 from ..engine.runner import SyncEngine
 from ..engine.template import Template, TemplateError, load_template
 from ..salesforce.client import OrgClient
-from ..salesforce.registry import OrgRegistry
+from ..salesforce.registry import OrgRegistry, RegistryError
 from .workers import TaskRunner
 
 logger = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ class AppContext(QObject):
         message(str, str): (level, text) for the status area: "info", "warning" or "error".
         job_opened(int): a page asked to show this job on the Execute tab (e.g. from History).
         jobs_changed(): a job was created, ran, was rolled back or deleted (History refreshes).
+        orgs_used(): orgs were used (a target picked, a run made): their "Last used" changed.
     """
 
     orgs_changed = Signal()
@@ -41,6 +42,7 @@ class AppContext(QObject):
     message = Signal(str, str)
     job_opened = Signal(int)
     jobs_changed = Signal()
+    orgs_used = Signal()
 
     def __init__(self, *, registry: OrgRegistry | None = None, journal: Journal | None = None,
                  pool: QThreadPool | None = None, settings: QSettings | None = None,
@@ -115,8 +117,17 @@ class AppContext(QObject):
             self._target = alias
             if alias:
                 self.settings.setValue("orgs/last_target", alias)
-                self.registry.touch(alias)
+                self.mark_used(alias)
             self.selection_changed.emit()
+
+    def mark_used(self, *aliases: str) -> None:
+        """Stamp "Last used: now" on these orgs (a run, a picked target); the pages showing it refresh."""
+        for alias in dict.fromkeys(a for a in aliases if a):
+            try:
+                self.registry.touch(alias)
+            except (RegistryError, OSError) as exc:   # removed meanwhile, or the file is read-only
+                logger.info("not stamping org %s as used: %s", alias, exc)
+        self.orgs_used.emit()
 
     def client(self, alias: str) -> OrgClient:
         """A new client for ``alias`` (one per worker: clients are not shared across threads)."""

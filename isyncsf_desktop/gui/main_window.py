@@ -13,6 +13,8 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QMainWindow, QMessag
 from .. import __version__
 from .about import add_help_menu
 from .context import AppContext
+from .keyboard import keyboard_friendly
+from .questions import ask_without_blocking
 from .style import ERROR, WARNING
 from .window_state import remember_orgs, restore_geometry, restore_orgs, save_geometry
 
@@ -53,6 +55,11 @@ class MainWindow(QMainWindow):
             QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self, activated=lambda i=index: self.tabs.setCurrentIndex(i))
 
         self._build_status_bar()
+        self.quit_box: QMessageBox | None = None      # "A sync is running" while it is open
+        self._quit_confirmed = False
+        execute = self.pages.get("Execute")
+        if execute is not None and hasattr(execute, "run_finished"):
+            execute.run_finished.connect(self._on_execute_run_finished)
         self.ctx.message.connect(self._on_ctx_message)
         self.ctx.selection_changed.connect(self._refresh_header)
         self.ctx.template_changed.connect(self._refresh_header)
@@ -62,6 +69,10 @@ class MainWindow(QMainWindow):
         add_help_menu(self)
         restore_geometry(self, self.ctx.settings)
         remember_orgs(self.ctx)
+        keyboard_friendly(self)
+        first = getattr(self.pages.get("Execute"), "first_control", None)
+        if first is not None:      # where a keyboard user starts: the top of the Execute tab, not a table
+            first().setFocus(Qt.FocusReason.OtherFocusReason)
 
     # ------------------------------------------------------------------ construction
     @staticmethod
@@ -165,17 +176,37 @@ class MainWindow(QMainWindow):
         return page
 
     # ------------------------------------------------------------------ closing
+    def _ask_quit(self) -> None:
+        """Ask whether to quit during a sync, without blocking: the sync goes on while the question is open,
+        and if it ends first the question says so."""
+        if self.quit_box is not None:
+            self.quit_box.raise_()
+            return
+        self.quit_box = ask_without_blocking(
+            self, "A sync is running", "A sync is running. Quit anyway? The sync is aborted cleanly: records already "
+            "saved in the target org stay, and the job can be resumed or rolled back later.", self._on_quit_box_answered)
+
+    def _on_quit_box_answered(self, box: QMessageBox, yes: bool) -> None:
+        if box is not self.quit_box:
+            return
+        self.quit_box = None
+        if yes:
+            self._quit_confirmed = True
+            self.close()
+
+    def _on_execute_run_finished(self, _result: Any) -> None:
+        if self.quit_box is not None:     # the question is about a sync that is over now
+            self.quit_box.setWindowTitle("The sync has finished")
+            self.quit_box.setText("The sync has finished while you were deciding: nothing will be aborted. Quit now?")
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         running = getattr(self.pages.get("Execute"), "is_running", lambda: False)()
-        if running:
-            answer = QMessageBox.question(
-                self, "A sync is running",
-                "A sync is running. Quit anyway? The sync is aborted cleanly: records already saved in the "
-                "target org stay, and the job can be resumed or rolled back later.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-            if answer != QMessageBox.StandardButton.Yes:
-                event.ignore()
-                return
+        if running and not self._quit_confirmed:
+            event.ignore()
+            self._ask_quit()
+            return
+        if self.quit_box is not None:
+            self.quit_box.reject()
         save_geometry(self, self.ctx.settings)
         self.ctx.shutdown()
         event.accept()

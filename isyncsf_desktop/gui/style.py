@@ -10,6 +10,7 @@ SUCCESS = "#2e844a"
 WARNING = "#a96404"
 ERROR = "#ba0517"
 MUTED = "#5c5c5c"
+FOCUS = "#032d60"      # the ring round the control that has the keyboard focus (dark: visible on the accent too)
 
 STYLE_SHEET = f"""
 QMainWindow, QDialog {{ background: #f3f3f3; }}
@@ -28,6 +29,11 @@ QPushButton[accent="true"] {{ background: {ACCENT}; color: white; border-color: 
 QPushButton[accent="true"]:disabled {{ background: #a8c5e6; border-color: #a8c5e6; color: #eef4fb; }}
 QPushButton[danger="true"] {{ color: {ERROR}; border-color: #e8a8a8; }}
 QPushButton[danger="true"]:disabled {{ color: #d0a0a0; }}
+QPushButton:focus {{ border: 2px solid {FOCUS}; padding: 4px 13px; }}
+QPushButton[accent="true"]:focus {{ border: 2px solid {FOCUS}; background: #0a4f94; }}
+QTableView, QTreeView, QListView {{ border: 1px solid #c9c9c9; }}
+QTableView:focus, QTreeView:focus, QListView:focus {{ border: 1px solid {FOCUS}; }}
+QTabBar::tab:focus {{ border: 1px solid {FOCUS}; }}
 QLabel[role="title"] {{ font-size: 15pt; font-weight: 600; color: #181818; }}
 QLabel[role="subtle"] {{ color: {MUTED}; }}
 QLabel[badge="true"] {{ border-radius: 8px; padding: 1px 8px; color: white; font-weight: 600; }}

@@ -34,9 +34,11 @@ def bold_font() -> QFont:
 
 def read_only_table(model: QAbstractItemModel, selection: QAbstractItemView.SelectionMode) -> QTableView:
     """A table view of ``model`` that selects whole rows (``selection``: single or extended), never edits
-    and has no row numbers; its column titles are left-aligned. The caller adds the rest of its look."""
+    and has no row numbers; its column titles are left-aligned; Tab leaves it (the arrows move inside it).
+    The caller adds the rest of its look."""
     view = QTableView()
     view.setModel(model)
+    view.setTabKeyNavigation(False)
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setSelectionMode(selection)
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

@@ -434,3 +434,19 @@ def test_demo_pair_after_the_fixes_syncs_contacts_without_a_single_error(make_pa
     after = check_metadata(demo, pair.source, pair.target)
     assert after.enable_candidates() == [] and pending_restore(pair.journal, target_org) == []
     assert one(after, "validation_rule", "Contact").severity == RECORDS_WILL_FAIL     # switched back on
+
+
+def test_automation_the_template_switches_off_is_not_counted_as_records_will_fail(make_pair: MakePair) -> None:
+    """A validation rule saved in ``automation_off`` is off while the sync writes: it rejects nothing then,
+    so the check lists it as a warning that says so, not under "records will fail"."""
+    from isyncsf_desktop.engine.template import load_template
+
+    pair = make_pair("demo-source", "demo-target")
+    demo = load_template(Path(__file__).resolve().parents[2] / "isyncsf_desktop" / "data" / "templates" / "demo.json")
+    demo.options["automation_off"] = [{"kind": "ValidationRule", "name": "Contact.Contact_Phone_Required"}]
+    report = check_metadata(demo, pair.source, pair.target)
+    rule = one(report, "validation_rule", "Contact")
+    assert rule.severity == WARNING and rule.data["switched_off"] is True
+    assert "switches it off during the sync" in rule.message
+    assert report.summary() == "1 records will fail, 9 warnings"
+    assert "Contact.Contact_Phone_Required" in {i.name for i in report.automation_off_candidates()}

@@ -309,11 +309,61 @@ def test_retry_after_an_abort_is_not_synced_while_an_object_was_never_processed(
     assert retried.totals.inserted == 1 and retried.status == "Completed"
     assert retried.state == "Aborted" and pair.journal.job(job_id).state == "Aborted"
     assert "Contact was never processed" in retried.message and "ReSync" in retried.message
+    # Its row says where it stands: a retry that re-sent nothing of Contact did not complete it.
+    assert retried.objects["Contact"].status == "Not started"
+    assert pair.journal.runs(job_id)[-1].counts["Contact"].status == "Not started"
+    assert retried.objects["Account"].status == "Completed"
     assert pair.rows("tgt", "SELECT Id FROM Contact") == []
     resynced = engine.resync(job_id)
     assert resynced.state == "Synced" and resynced.totals.inserted == 4
     again = engine.retry(job_id)        # nothing failed any more, and every object was processed
     assert again.state == "Synced"
+
+
+def test_retry_after_an_abort_before_a_second_pass_says_the_object_is_not_finished(pair):
+    """An object whose deferred lookups were never filled was reached but not finished: the retry says so,
+    and its row says Aborted before 2nd pass (not Not started, not Completed)."""
+    account = pair.insert("src", "Account", [{"Name": "Acme", "External_Id__c": "A1"}])[0]
+    contact = pair.insert("src", "Contact", [{"LastName": "Doe", "Email": "doe@acme.test", "AccountId": account}])[0]
+    pair.source.update([{"attributes": {"type": "Account"}, "Id": account, "Primary_Contact__c": contact}])
+    pair.insert("src", "Opportunity", [{"Name": "Deal", "StageName": "Prospecting", "CloseDate": "2030-01-01",
+                                        "AccountId": account}])
+    add_rule(pair, "Contact", "No_Doe", "LastName = 'Doe'", "no Doe")
+    cancel = CancelToken()
+
+    def abort_after_contacts(event):
+        if isinstance(event, ObjectFinished) and event.object == "Contact":
+            cancel.cancel()
+
+    engine, job_id, result = run_sync(pair, template([
+        {"object": "Account", "fields": ["Name", "External_Id__c", "Primary_Contact__c"]},
+        {"object": "Contact", "fields": ["LastName", "Email", "AccountId"], "match_by": ["Email"]},
+        {"object": "Opportunity", "fields": ["Name", "StageName", "CloseDate", "AccountId"], "match_by": ["Name"]}]),
+        observer=abort_after_contacts, cancel=cancel)
+    assert result.state == "Aborted" and result.objects["Account"].status == "Awaiting second pass"
+    engine.cancel = CancelToken()
+    retried = engine.retry(job_id)
+    assert retried.state == "Aborted"
+    assert "Opportunity was never processed and Account was not finished" in retried.message
+    assert {name: oc.status for name, oc in retried.objects.items()} == {
+        "Account": "Aborted before 2nd pass", "Contact": "Completed", "Opportunity": "Not started"}
+
+
+def test_planned_records_give_each_kind_of_run_its_denominator(pair):
+    """Before a run reaches an object its count is unknown; the journal says what each run will process."""
+    from isyncsf_desktop.engine.progress import planned_records
+
+    pair.insert("src", "Account", [{"Name": f"A{i}", "External_Id__c": f"E{i}"} for i in range(6)])
+    pair.insert("src", "Contact", [{"LastName": f"C{i}", "Email": f"c{i}@x.test"} for i in range(4)])
+    add_rule(pair, "Account", "No_A1", "Name = 'A1'", "no A1")
+    engine, job_id, result = run_sync(pair, template([
+        {"object": "Account", "fields": ["Name", "External_Id__c"]},
+        {"object": "Contact", "fields": ["LastName", "Email"], "match_by": ["Email"]}]))
+    assert result.totals.errors == 1
+    assert planned_records(pair.journal, job_id, "sync") == {"Account": 6, "Contact": 4}
+    assert planned_records(pair.journal, job_id, "resync") == {"Account": 1, "Contact": 0}
+    assert planned_records(pair.journal, job_id, "retry") == {"Account": 1}
+    assert planned_records(pair.journal, job_id, "rollback") == {"Account": 5, "Contact": 4}
 
 
 class Crash(BaseException):

@@ -9,22 +9,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from gui_helpers import make_app_context
+from gui_helpers import EXECUTE_TEMPLATE, open_execute_page, open_main_window, press_start_sync, run_and_wait
 from helpers import client_for
 from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from isyncsf_desktop.engine.events import BatchDone
 from isyncsf_desktop.gui.execute.order_model import COL_DEFERRED, COL_UPDATE
-from isyncsf_desktop.gui.execute.page import ExecutePage
 
-TEMPLATE = {
-    "name": "Execute tab test",
-    "options": {"continue_on_error": True, "versioning": True, "batch_size": 50},
-    "objects": [{"object": "Account", "match_by": ["External_Id__c"]},
-                {"object": "Contact", "match_by": ["Email"]},
-                {"object": "Opportunity", "match_by": ["Name", "Account.External_Id__c"]}],
-}
+TEMPLATE = EXECUTE_TEMPLATE
 
 
 def count(server, soql: str) -> int:
@@ -34,14 +27,7 @@ def count(server, soql: str) -> int:
 @pytest.fixture
 def setup(sandbox_factory, tmp_path, qtbot, monkeypatch):
     server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
-    ctx = make_app_context(server, tmp_path)
-    path = tmp_path / "template.json"
-    path.write_text(json.dumps(TEMPLATE))
-    page = ExecutePage(ctx)
-    qtbot.addWidget(page)
-    page.resize(1280, 760)
-    ctx.open_template(path)
-    ctx.set_source("source")
+    ctx, page, path = open_execute_page(server, tmp_path, qtbot, TEMPLATE)
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Ok)
     yield server, ctx, page, path
@@ -60,13 +46,6 @@ def pick_target_in_modal(qtbot, page, alias: str) -> None:
     QTimer.singleShot(0, choose)
     with qtbot.waitSignal(page.plan_ready, timeout=30_000):
         qtbot.mouseClick(page.select_target_button, Qt.MouseButton.LeftButton)
-
-
-def run_and_wait(qtbot, page, button) -> object:
-    with qtbot.waitSignal(page.run_finished, timeout=120_000) as finished:
-        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not page.is_running(), timeout=30_000)
-    return finished.args[0]
 
 
 @pytest.mark.expect_log
@@ -116,8 +95,9 @@ def test_a_whole_sync_from_the_execute_tab(setup, qtbot, tmp_path):
 
     # Abort a second run after its first batch (the confirmation is answered Yes).
     def abort_on_first_batch(event: object) -> None:
-        if isinstance(event, BatchDone) and page.abort_button.isEnabled():
+        if isinstance(event, BatchDone) and page.abort_button.isEnabled() and page.abort_box is None:
             qtbot.mouseClick(page.abort_button, Qt.MouseButton.LeftButton)
+            qtbot.mouseClick(page.abort_box.button(QMessageBox.StandardButton.Yes), Qt.MouseButton.LeftButton)
 
     original_start = page._start
 
@@ -194,34 +174,23 @@ def test_dont_insert_warning_and_impossible_orders(setup, qtbot, monkeypatch):
         "AccountId" in model.data(model.index(0, COL_DEFERRED))
 
 
-def test_closing_the_window_during_a_sync_aborts_cleanly(sandbox_factory, tmp_path, qtbot, monkeypatch):
-    from gui_helpers import register_orgs
-
+def test_closing_the_window_during_a_sync_aborts_cleanly(sandbox_factory, tmp_path, qtbot):
     from isyncsf_desktop.engine.journal import Journal
-    from isyncsf_desktop.gui.context import AppContext
-    from isyncsf_desktop.gui.main_window import MainWindow
 
     server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
-    ctx = AppContext(registry=register_orgs(server), journal=Journal(tmp_path / "journal.sqlite3"))
-    path = tmp_path / "template.json"
-    path.write_text(json.dumps(TEMPLATE))
-    window = MainWindow(ctx, start_sandbox=False)
-    qtbot.addWidget(window)
-    page = window.show_page("Execute")
-    ctx.open_template(path)
-    ctx.set_source("source")
+    ctx, window, page = open_main_window(server, tmp_path, qtbot, TEMPLATE)
     with qtbot.waitSignal(page.plan_ready, timeout=30_000):
         ctx.set_target("target")
     server.faults("target").update(latency=0.3)   # ~40 batches: the run is still going when we close
-    asked = []
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda parent, title, *a, **k: asked.append(title) or QMessageBox.StandardButton.Yes)
-    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    press_start_sync(qtbot, page)
     assert page.is_running()
     qtbot.waitUntil(lambda: page.job is not None, timeout=30_000)
     job_id = page.job.id
-    assert window.close()            # asks, aborts, waits for the pool, closes the journal
-    assert asked == ["A sync is running"]
+    assert not window.close()        # asks first, without blocking: the sync goes on meanwhile
+    assert window.quit_box is not None and window.quit_box.windowTitle() == "A sync is running"
+    # Yes: aborts, waits for the pool, closes the journal.
+    qtbot.mouseClick(window.quit_box.button(QMessageBox.StandardButton.Yes), Qt.MouseButton.LeftButton)
+    assert not window.isVisible() and ctx.closing
     journal = Journal(tmp_path / "journal.sqlite3")
     assert journal.job(job_id).state in ("Aborted", "Synced")
     assert journal.runs(job_id)[-1].status in ("Aborted", "Completed")

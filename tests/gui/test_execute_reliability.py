@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from gui_helpers import make_app_context
+from gui_helpers import open_execute_page, press_start_sync
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from isyncsf_desktop.engine.events import PAUSED
 from isyncsf_desktop.engine.lock import TargetLock
-from isyncsf_desktop.gui.execute.page import ExecutePage
 
 TEMPLATE = {"name": "Reliability", "options": {"batch_size": 20},
             "objects": [{"object": "Account", "match_by": ["External_Id__c"]}]}
@@ -20,14 +17,7 @@ TEMPLATE = {"name": "Reliability", "options": {"batch_size": 20},
 @pytest.fixture
 def setup(sandbox_factory, tmp_path, qtbot, monkeypatch):
     server = sandbox_factory({"source": "demo-source", "target": "empty"})
-    ctx = make_app_context(server, tmp_path)
-    path = tmp_path / "template.json"
-    path.write_text(json.dumps(TEMPLATE))
-    page = ExecutePage(ctx)
-    qtbot.addWidget(page)
-    page.resize(1280, 760)
-    ctx.open_template(path)
-    ctx.set_source("source")
+    ctx, page, path = open_execute_page(server, tmp_path, qtbot, TEMPLATE)
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Ok)
     with qtbot.waitSignal(page.plan_ready, timeout=30_000):
@@ -44,7 +34,7 @@ def test_a_run_paused_at_the_api_ceiling_says_so_and_how_to_continue(setup, qtbo
     server.faults("target").update(api_budget=store.api_used + 30)   # 90% is reached a few batches in
     qtbot.waitUntil(page.start_button.isEnabled, timeout=30_000)
     with qtbot.waitSignal(page.run_finished, timeout=120_000) as finished:
-        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+        press_start_sync(qtbot, page)
     result = finished.args[0]
     assert result.status == PAUSED
     qtbot.waitUntil(lambda: not page.is_running(), timeout=30_000)
@@ -64,7 +54,7 @@ def test_a_target_held_by_another_job_is_refused_naming_it(setup, qtbot):
     qtbot.waitUntil(page.start_button.isEnabled, timeout=30_000)
     with TargetLock(folder, server.store("target").org_id, "target", 99, "sync"):
         with qtbot.waitSignal(page.run_finished, timeout=60_000, raising=False):
-            qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+            press_start_sync(qtbot, page)
         qtbot.waitUntil(lambda: "busy" in page.summary_label.text(), timeout=30_000)
     assert "job 99 (sync" in page.summary_label.text()
     assert server.store("target").count("Account") == 0

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from gui_helpers import register_orgs
+from gui_helpers import press_start_sync, register_orgs
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -60,7 +60,7 @@ def test_execute_tab_screenshots(sandbox_factory, tmp_path, qtbot, monkeypatch):
 
     page._start = start_and_watch
     with qtbot.waitSignal(page.run_finished, timeout=300_000):
-        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+        press_start_sync(qtbot, page)
     qtbot.waitUntil(lambda: not page.is_running(), timeout=30_000)
     assert grabbed
     grabbed[0].save(str(SHOTS / "execute-running.png"))

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from gui_helpers import DEMO_TEMPLATE as DEMO_PATH
 from gui_helpers import answer_questions, make_app_context
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from isyncsf_desktop.engine.automation import AutomationGuard, parse_automation_off, pending_restore
@@ -23,7 +23,7 @@ from isyncsf_desktop.engine.preflight import BLOCKING, RECORDS_WILL_FAIL, REPORT
 from isyncsf_desktop.engine.template import parse_template
 from isyncsf_desktop.gui.context import AppContext
 from isyncsf_desktop.gui.preflight import restore
-from isyncsf_desktop.gui.preflight.dialog import NO_FINDINGS_TEXT, OVERRIDE_TEXT, PreflightDialog
+from isyncsf_desktop.gui.preflight.dialog import NO_FINDINGS_TEXT, OVERRIDE_TEXT, PreflightDialog, fitted_size
 from isyncsf_desktop.gui.preflight.models import COL_RECORDS, COL_SEVERITY, COL_WHERE, FindingRole, where_text
 from isyncsf_desktop.sandbox.seeds import Seed, build_seed
 
@@ -515,6 +515,57 @@ def test_a_restore_the_org_refuses_stays_pending(demo, qtbot, asked, messages):
     assert rule_active(ctx)
 
 
+# ------------------------------------------------------------------------------------------ size and counts
+SCREEN_1024 = QRect(0, 0, 1024, 768)
+
+
+def fully_visible_findings(dialog: PreflightDialog) -> int:
+    """Finding rows (not group headers) the table shows whole, without scrolling."""
+    table, viewport = dialog.table, dialog.table.viewport().rect()
+    return sum(1 for row in range(dialog.model.rowCount()) if dialog.model.finding_at(row) is not None
+               and viewport.contains(table.visualRect(dialog.model.index(row, COL_WHERE))))
+
+
+def test_the_dialog_fits_its_screen_and_shows_most_findings_at_once(demo, qtbot):
+    """It opens no wider or taller than the screen it is on; on a 1024 x 768 screen it shows 5 of the demo's
+    10 findings whole (3 before) and 3 automation rows at once (the list scrolls). With the app's style, as users see it."""
+    from isyncsf_desktop.gui.style import apply_style
+
+    apply_style(QApplication.instance())
+    ctx, _ = demo
+    dialog = open_dialog(ctx, qtbot)
+    screen = dialog.screen().availableGeometry()         # 800 x 800 offscreen: narrower than the dialog's 1100
+    assert dialog.height() <= screen.height() and dialog.width() <= max(screen.width(),
+                                                                         dialog.minimumSizeHint().width())
+    size = fitted_size(QSize(1100, 800), SCREEN_1024)
+    assert size.width() <= 1024 - 40 and size.height() <= 768 - 40
+    assert dialog.minimumSizeHint().width() <= size.width() and dialog.minimumSizeHint().height() <= size.height()
+    dialog.resize(size)
+    qtbot.waitUntil(lambda: dialog.size() == size)
+    dialog._fit_lower_panel()
+    dialog.table.resizeRowsToContents()
+    assert fully_visible_findings(dialog) >= 5
+    tree = dialog.automation_list
+    assert tree.viewport().height() >= 3 * tree.sizeHintForRow(0)
+
+
+def test_records_will_fail_leaves_out_automation_already_saved_to_be_switched_off(demo, qtbot):
+    ctx, _ = demo
+    before = open_dialog(ctx, qtbot)
+    assert before.report().counts[RECORDS_WILL_FAIL] == 2
+    before.set_ticked("Contact.Contact_Phone_Required", True)
+    before.set_ticked("OpportunityGuard", False)
+    with qtbot.waitSignal(before.checked, timeout=TIMEOUT):     # saved, then checked again
+        qtbot.mouseClick(before.save_ticks_button, Qt.MouseButton.LeftButton)
+    rule = one(before, "Contact.Contact_Phone_Required")
+    assert rule.severity == WARNING and "switches it off during the sync" in rule.message
+    assert before.report().counts[RECORDS_WILL_FAIL] == 1
+    assert "<b>1</b> records will fail" in before.verdict_label.text()
+    assert before.filter_buttons[RECORDS_WILL_FAIL].text().endswith(" 1")
+    reopened = open_dialog(ctx, qtbot)            # and so does a dialog opened on it later
+    assert reopened.report().counts[RECORDS_WILL_FAIL] == 1
+
+
 # ------------------------------------------------------------------------------------------ screenshot
 @pytest.mark.skipif(not os.environ.get("ISYNCSF_SCREENSHOTS"), reason="set ISYNCSF_SCREENSHOTS=1 to refresh")
 def test_screenshot(demo, qtbot):
@@ -524,10 +575,11 @@ def test_screenshot(demo, qtbot):
     ctx, _ = demo
     dialog = PreflightDialog(ctx, "source", "target", ctx.template)
     qtbot.addWidget(dialog)
-    dialog.resize(1100, 700)
+    dialog.resize(fitted_size(QSize(1100, 800), SCREEN_1024))      # as it opens on a 1024 x 768 screen
     with qtbot.waitSignal(dialog.checked, timeout=TIMEOUT):
         dialog.show()
     qtbot.waitExposed(dialog)
+    dialog._fit_lower_panel()
     qtbot.waitUntil(lambda: not dialog._rows_timer.isActive())
     out = Path(__file__).parents[2] / "docs" / "screenshots" / "preflight.png"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,12 +17,14 @@ from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QGroupBox, QHBoxL
                                QListWidget, QListWidgetItem, QMessageBox, QProgressBar, QPushButton,
                                QTableView, QTabWidget, QVBoxLayout, QWidget)
 
-from ...engine.events import (ABORTED, COMPLETED, FAILED, PAUSED, BatchDone, Notice, ObjectFinished, ObjectStarted,
-                              RecordFailed, RunResult, StateChanged)
+from ...engine.events import (ABORTED, COMPLETED, EXECUTING, FAILED, INITIALIZING, PAUSED, BatchDone, Notice,
+                              ObjectFinished, ObjectStarted, RecordFailed, RunResult, StateChanged)
 from ...engine.journal import JobRow, ObjectCounts
+from ...engine.progress import planned_records, scanned_counts
 from ...engine.plan import OrderDraft, Plan, build_plan
 from ...engine.template import Template, TemplateError, parse_template, save_template
 from ..context import AppContext
+from ..questions import ask_without_blocking
 from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING
 from ..workers import Worker
 from .order_model import COL_DEFERRED, COL_INSERT, COL_OBJECT, COL_POS, COL_UPDATE, MigrationOrderModel
@@ -68,6 +70,12 @@ class ExecutePage(QWidget):
         self._plan_token = 0
         self.preflight_report: Any = None
         self.preflight_override = False
+        self.abort_box: QMessageBox | None = None     # "Abort the run?" while it is open
+        self.preflight_dialog: Any = None              # Check Metadata Mismatch while it is open
+        self._checks_seen: set[tuple[str, str, str] | None] = set()   # (template, source, target) checked
+        self._start_when_ready = False
+        self._plan_before_save: Plan | None = None    # while Save Order's recalculation runs
+        self._run_orgs: tuple[str, str] = ("", "")     # (source, target) aliases of the run
         self._elapsed = QElapsedTimer()
 
         layout = QVBoxLayout(self)
@@ -182,6 +190,7 @@ class ExecutePage(QWidget):
         self.order_view.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.order_view.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.order_view.verticalHeader().hide()
+        self.order_view.setTabKeyNavigation(False)    # Tab leaves the table; the arrows move inside it
         self.order_view.setAlternatingRowColors(True)
         header = self.order_view.horizontalHeader()
         header.setSectionResizeMode(COL_POS, QHeaderView.ResizeMode.ResizeToContents)
@@ -255,9 +264,14 @@ class ExecutePage(QWidget):
 
         self.error_viewer = ErrorViewer(self.ctx, self)
         self.errors_tab = self.run_tabs.addTab(self.error_viewer, "Errors")
+        self.error_viewer.count_changed.connect(self._on_error_viewer_count_changed)
         return self.run_tabs
 
     # ================================================================== state
+    def first_control(self) -> QWidget:
+        """Where the keyboard focus starts: the first button of the job box (Tab goes on to Start Sync)."""
+        return self.select_target_button
+
     def is_running(self) -> bool:
         return self.worker is not None
 
@@ -384,9 +398,13 @@ class ExecutePage(QWidget):
         self.order_model.set_draft(OrderDraft(plan))
         self._show_plan_notes()
         self._update_buttons()
+        if self._plan_before_save is not None:
+            before, self._plan_before_save = self._plan_before_save, None
+            self.ctx.info(f"Order saved, dependencies recalculated: {plan_changes(before, plan)}.")
         self.plan_ready.emit()
         if self.job is None:
             self.progress_model.reset(plan.order)
+        self._start_if_ready()
 
     def _on_plan_failed(self, token: int, text: str) -> None:
         if token != self._plan_token:
@@ -396,6 +414,10 @@ class ExecutePage(QWidget):
         self.plan_error = text
         self.settings_note.setText(f"<span style='color:{ERROR}'>The template cannot run: {text}</span>")
         self._update_buttons()
+        if self._plan_before_save is not None:
+            self._plan_before_save = None
+            self.ctx.error(f"The order was saved, but the dependencies could not be recalculated: {text}")
+        self._start_if_ready()       # says why the sync asked for from the check does not start
 
     def _show_plan_notes(self) -> None:
         draft = self.order_model.draft
@@ -455,24 +477,70 @@ class ExecutePage(QWidget):
         except OSError as exc:
             self.ctx.error(f"The order could not be saved: {exc}")
             return
+        self._plan_before_save = self.plan
         self.ctx.info("Order saved; recalculating dependencies…")
         self.ctx.open_template(self.ctx.template_path)
 
     # ================================================================== metadata check
     def _on_check_clicked(self) -> None:
+        self._open_check()
+
+    def _check_key(self) -> tuple[str, str, str] | None:
+        template = self._template()
+        if template is None or not self.ctx.source or not self.ctx.target:
+            return None
+        return template.name, self.ctx.source, self.ctx.target
+
+    def _first_run_needs_check(self) -> bool:
+        """The first sync of a template between two orgs shows the metadata check before it starts (its
+        findings and the automation it suggests switching off), unless the check was seen already."""
+        return self.job is None and self._check_key() not in self._checks_seen
+
+    def _open_check(self, *, then_start: bool = False) -> None:
+        """Open Check Metadata Mismatch (window-modal, without blocking); with ``then_start`` its Start Sync
+        button starts the sync."""
         from ..preflight.dialog import PreflightDialog
 
         template = self._template()
         if template is None or not self.ctx.source or not self.ctx.target:
             self.ctx.warn("Choose a template, its source org and a destination org first.")
             return
-        dialog = PreflightDialog(self.ctx, self.ctx.source, self.ctx.target, template, self)
-        dialog.exec()
+        if self.preflight_dialog is not None:
+            self.preflight_dialog.raise_()
+            return
+        dialog = PreflightDialog(self.ctx, self.ctx.source, self.ctx.target, template, self,
+                                 start_text="Start Sync" if then_start else None)
+        if then_start:
+            dialog.setWindowTitle(f"Before the first sync: metadata check of {self.ctx.source} → {self.ctx.target}")
+        dialog.finished.connect(lambda _result, d=dialog: self._on_preflight_dialog_finished(d))
+        self.preflight_dialog = dialog
+        dialog.open()
+
+    def _on_preflight_dialog_finished(self, dialog: Any) -> None:
+        self.preflight_dialog = None
+        dialog.deleteLater()
         self.preflight_report = dialog.report()
         self.preflight_override = dialog.override()
-        dialog.deleteLater()
-        if self.preflight_report is not None:
-            self.ctx.info(f"Metadata check: {self.preflight_report.summary()}")
+        if self.preflight_report is None:
+            return
+        self._checks_seen.add(self._check_key())
+        self.ctx.info(f"Metadata check: {self.preflight_report.summary()}")
+        if dialog.start_requested:
+            self._start_when_ready = True
+            self._start_if_ready()
+
+    def _start_if_ready(self) -> None:
+        """Start the sync asked for from the check once the plan is ready again (saving the automation
+        ticks reopens the template, which recalculates it)."""
+        if not self._start_when_ready or self.planning:
+            return
+        self._start_when_ready = False
+        template = self._template()
+        reason = self._why_not_start()
+        if template is None or reason is not None:
+            self.ctx.warn(f"The sync did not start: {reason or 'open a template first'}.")
+            return
+        self._start("sync", template=template.as_json())
 
     # ================================================================== target org
     def _on_select_target_clicked(self) -> None:
@@ -529,7 +597,10 @@ class ExecutePage(QWidget):
                                 last.status if last else "")
         order = (job.plan or {}).get("order") or (self.plan.order if self.plan else [])
         if last is not None:
-            self.progress_model.reset(order, last.counts, rollback=last.kind == "rollback")
+            planned = scanned_counts(self.ctx.journal, job.id) if last.kind == "sync" else {}
+            self.progress_model.reset(order, last.counts, rollback=last.kind == "rollback", planned=planned)
+            if last.status not in (INITIALIZING, EXECUTING):    # a run that ended (or a crash ended)
+                self.progress_model.settle(last.status)
             self.elapsed_label.setText("")
             self._show_summary(last.kind, last.counts, job.message)
         else:
@@ -561,7 +632,10 @@ class ExecutePage(QWidget):
         self.summary_label.setText(text)
 
     def _update_error_tab(self) -> None:
-        count = self.error_viewer.error_count()
+        self._on_error_viewer_count_changed(self.error_viewer.error_count())
+
+    def _on_error_viewer_count_changed(self, count: int) -> None:
+        """The tab's count is the viewer's, whichever job it shows (none: no count)."""
         self.run_tabs.setTabText(self.errors_tab, f"Errors ({count:,})" if count else "Errors")
 
     # ================================================================== runs
@@ -573,6 +647,9 @@ class ExecutePage(QWidget):
     def _on_start_clicked(self) -> None:
         template = self._template()
         if template is None or self._why_not_start() is not None:
+            return
+        if self._first_run_needs_check():
+            self._open_check(then_start=True)
             return
         self._start("sync", template=template.as_json())
 
@@ -597,14 +674,37 @@ class ExecutePage(QWidget):
         self._start("rollback", job_id=self.job.id)
 
     def _on_abort_clicked(self) -> None:
+        """Ask (without blocking: the run goes on meanwhile); a run that ends first closes the question."""
         if self.worker is None:
             return
-        if not self._confirm("Abort the run?", "Abort the run after the current batch? Records already saved in "
-                             "the target org stay and are recorded; you can re-sync or roll back later."):
+        if self.abort_box is not None:
+            self.abort_box.raise_()
+            return
+        self.abort_box = ask_without_blocking(
+            self, "Abort the run?", "Abort the run after the current batch? Records already saved in the target org "
+            "stay and are recorded; you can re-sync or roll back later.", self._on_abort_box_answered)
+
+    def _on_abort_box_answered(self, box: QMessageBox, yes: bool) -> None:
+        if box is not self.abort_box:
+            return           # closed because the run ended first
+        self.abort_box = None
+        if not yes:
+            return
+        if self.worker is None:
+            self.ctx.info("The run had already ended: there is nothing to abort.")
             return
         self.worker.cancel.cancel("aborted by the user")
         self.abort_button.setEnabled(False)
         self.ctx.info("Aborting after the current batch…")
+
+    def _close_abort_box(self) -> None:
+        """The run ended while "Abort the run?" was open: close it and say so."""
+        box, self.abort_box = self.abort_box, None
+        if box is None:
+            return
+        box.reject()
+        self.ctx.info(f"The run ended ({self.run_status or 'finished'}) before it was aborted: there is nothing to "
+                      "abort.")
 
     def _start(self, kind: str, *, template: dict[str, Any] | None = None, job_id: int | None = None) -> None:
         source = self.job.source.alias if job_id is not None and self.job else self.ctx.source
@@ -612,14 +712,19 @@ class ExecutePage(QWidget):
         if not source or not target:
             return
         self.run_kind = kind
+        self._run_orgs = (source, target)
         self.live_errors.clear()
         self._pending.clear()
         self._pending_errors.clear()
         order = self.plan.order if self.plan else (self.job.plan or {}).get("order", []) if self.job else []
-        self.progress_model.reset(order, rollback=kind == "rollback")
+        self.progress_model.reset(order, rollback=kind == "rollback")     # the worker reports what is planned
         self.summary_label.setText("")
-        self._set_state_display("Not Started" if kind == "sync" else (self.job.state if self.job else None),
-                                "Initializing")
+        if kind == "sync":      # a new job: nothing of the one shown before may linger
+            self.job_label.setText("New job")
+            self.error_viewer.set_job(None)
+        # The state the run puts the job in, from the start: never the state of the run before.
+        self._set_state_display({"sync": "Not Started", "rollback": "Rollback"}.get(kind, "Sync In Progress"),
+                                INITIALIZING)
         self._elapsed.start()
         self.elapsed_label.setText("Elapsed: 00:00")
         self.clock.start()
@@ -641,6 +746,9 @@ class ExecutePage(QWidget):
             self.job_label.setText(f"Job <b>#{self.job.id}</b>")
             self.error_viewer.set_job(self.job.id)
             return
+        if isinstance(event, tuple) and event and event[0] == "planned":
+            self.progress_model.set_planned(event[1])    # the Total row: records done of records planned
+            return
         if isinstance(event, BatchDone):
             self._pending[event.object] = event.counts
         elif isinstance(event, ObjectStarted):
@@ -653,6 +761,9 @@ class ExecutePage(QWidget):
             self._pending_errors.append(event)
         elif isinstance(event, StateChanged):
             self._set_state_display(event.state, event.status)
+            if event.state == "Sync In Progress" and self.run_kind == "sync" and self.job:
+                # The scan is done: the Total row counts records done of the records it found.
+                self.progress_model.set_planned(scanned_counts(self.ctx.journal, self.job.id))
         elif isinstance(event, Notice):
             self.ctx.info(event.text)
 
@@ -681,7 +792,7 @@ class ExecutePage(QWidget):
             return
         self._on_refresh_timer_timeout()
         self.progress_model.update_objects(result.objects)
-        self.progress_model.set_current(None)
+        self.progress_model.settle(result.status)
         self._set_state_display(result.state, result.status)
         self._show_summary(result.kind, result.objects, result.message)
         level = "info" if result.status == COMPLETED else ("warning" if result.status in (ABORTED, PAUSED) else "error")
@@ -696,6 +807,8 @@ class ExecutePage(QWidget):
         self.run_finished.emit(result)
 
     def _on_worker_error(self, text: str) -> None:
+        self._on_refresh_timer_timeout()
+        self.progress_model.settle(FAILED)
         self._set_state_display(self.job.state if self.job else None, FAILED)
         self.summary_label.setText(f"<span style='color:{ERROR}'>The run could not start or failed: {text}</span>")
         self.ctx.error(text)
@@ -710,13 +823,42 @@ class ExecutePage(QWidget):
             return   # the app is closing: the journal is closed, nothing left to show
         self._on_clock_timeout()
         self.current_label.setText("")
+        self._close_abort_box()
         if self.job is not None:
             self.job = self.ctx.journal.job(self.job.id)
             self._set_state_display(self.job.state, self.run_status)
+            self.job_label.setText(f"Job <b>#{self.job.id}</b>")
+            if self.error_viewer.job_id != self.job.id:      # a new sync that could not start
+                self.error_viewer.set_job(self.job.id)
         self.error_viewer.refresh()
         self._update_error_tab()
         self._update_buttons()
+        self.ctx.mark_used(*self._run_orgs)      # "Last used" on the Orgs tab: the run just made
         self.ctx.jobs_changed.emit()
+
+
+def plan_changes(before: Plan | None, after: Plan) -> str:
+    """What a saved order changed, for the status bar: the new order, lookups that moved in or out of the
+    second pass, Insert/Update switches turned on or off ("nothing changed" when nothing did)."""
+    if before is None:
+        return f"order {' → '.join(after.order)}"
+    changes = []
+    if before.order != after.order:
+        changes.append(f"order now {' → '.join(after.order)}")
+    deferred_before, deferred_after = set(before.deferred), set(after.deferred)
+    added = [f"{name}.{field}" for name, field in after.deferred if (name, field) not in deferred_before]
+    dropped = [f"{name}.{field}" for name, field in before.deferred if (name, field) not in deferred_after]
+    if added:
+        changes.append(f"second pass now fills {', '.join(added)}")
+    if dropped:
+        changes.append(f"{', '.join(dropped)} no longer wait{'s' if len(dropped) == 1 else ''} for a second pass")
+    for name in after.order:
+        old, new = before.objects.get(name), after.objects[name]
+        for label, was, now in (("Insert new", old.insert if old else True, new.insert),
+                                ("Update existing", old.update if old else True, new.update)):
+            if was != now:
+                changes.append(f"{label} {'on' if now else 'off'} for {name}")
+    return "; ".join(changes) if changes else "nothing changed"
 
 
 def _plan_task(report: Any, cancel: Any, ctx: AppContext, source: str, target: str,
@@ -748,6 +890,8 @@ def _run_task(report: Any, cancel: Any, ctx: AppContext, kind: str, source: str,
         job_id = engine.create_job(template_json)
     assert job_id is not None
     report(("job", job_id))
+    if kind != "sync":     # a sync's records planned are its scan's, known once it scanned
+        report(("planned", planned_records(ctx.journal, job_id, kind)))
     return getattr(engine, kind)(job_id)
 
 

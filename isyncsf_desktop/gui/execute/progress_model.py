@@ -9,7 +9,8 @@ from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from ...engine.journal import ObjectCounts
-from ..style import ACCENT, ERROR, MUTED, SUCCESS
+from ...engine.runner import NOT_STARTED
+from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING
 
 COLUMNS = ("Object", "Status", "Progress", "Inserted", "Updated", "Existing", "Errors")
 COL_OBJECT, COL_STATUS, COL_PROGRESS, COL_INSERTED, COL_UPDATED, COL_EXISTING, COL_ERRORS = range(7)
@@ -18,10 +19,33 @@ NUMBERS = {COL_INSERTED: "inserted", COL_UPDATED: "updated", COL_EXISTING: "exis
 Index = QModelIndex | QPersistentModelIndex
 
 
+FINISHED = ("Completed", "Awaiting second pass", "Rolled back", "Nothing to undo")
+STILL_GOING = ("Executing", "Rolling back", "Scanned")
+STOPPED = {"Failed": "Failed", "Paused": "Paused"}     # else "Aborted"
+NOTHING_TO_UNDO = "Nothing to undo"                    # a rollback's object that had no record to undo: no bar
+
+
 def percent(counts: ObjectCounts) -> int:
     if counts.total <= 0:
-        return 100 if counts.status in ("Completed", "Awaiting second pass") else 0
-    return min(100, int(round(100 * counts.processed / counts.total)))
+        return 100 if counts.status in FINISHED else 0
+    return min(100, int(counts.processed * 100 // counts.total))
+
+
+def settled_status(status: str, run_status: str, *, rollback: bool = False) -> str:
+    """Where an object really ended when its run is over: a run that stopped (Aborted, Paused, Failed)
+    leaves the object it was working on Aborted (Paused, Failed) and those it never reached Not started."""
+    if run_status == "Completed":
+        if status in ("Pending", ""):
+            return NOTHING_TO_UNDO if rollback else NOT_STARTED
+        return status
+    stopped = STOPPED.get(run_status, "Aborted")
+    if status in ("Pending", "", NOT_STARTED):
+        return NOT_STARTED
+    if status in STILL_GOING:
+        return stopped
+    if status == "Awaiting second pass":
+        return f"{stopped} before 2nd pass"
+    return status
 
 
 class ProgressModel(QAbstractTableModel):
@@ -33,16 +57,43 @@ class ProgressModel(QAbstractTableModel):
         self.counts: dict[str, ObjectCounts] = {}
         self.current: str | None = None
         self.rollback = False
+        self.planned: dict[str, int] = {}
         self._total = ObjectCounts()
 
-    def reset(self, order: list[str], counts: dict[str, ObjectCounts] | None = None, *, rollback: bool = False) -> None:
+    def reset(self, order: list[str], counts: dict[str, ObjectCounts] | None = None, *, rollback: bool = False,
+              planned: dict[str, int] | None = None) -> None:
         self.beginResetModel()
         self.order = list(order)
+        for name in counts or {}:
+            if name not in self.order:
+                self.order.append(name)
         self.counts = {name: (counts or {}).get(name) or ObjectCounts() for name in self.order}
         self.current = None
         self.rollback = rollback
+        self.planned = dict(planned or {})
         self._total = self._sum()
         self.endResetModel()
+
+    def set_planned(self, planned: dict[str, int]) -> None:
+        """The records each object is expected to process in this run (before it starts): the Total row's
+        percentage is records done / records planned, not a count of the objects that started."""
+        self.planned = dict(planned)
+        self._total = self._sum()
+        self._emit_all()
+
+    def settle(self, run_status: str) -> None:
+        """The run ended with ``run_status``: every row says where its object really ended."""
+        for name, counts in self.counts.items():
+            status = settled_status(counts.status, run_status, rollback=self.rollback)
+            if status != counts.status:
+                self.counts[name] = ObjectCounts(**{**counts.as_dict(), "status": status})
+        self.current = None
+        self._total = self._sum()
+        self._emit_all()
+
+    def _emit_all(self) -> None:
+        if self.order:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.order), len(COLUMNS) - 1))
 
     def update_objects(self, updates: dict[str, ObjectCounts]) -> None:
         """Apply several objects' counts at once: one repaint for the batch, whatever its size."""
@@ -71,9 +122,22 @@ class ProgressModel(QAbstractTableModel):
                 self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
     def _sum(self) -> ObjectCounts:
+        """The Total row: counts added up; ``total`` is the records planned (an object that has not started
+        counts what the plan expects of it), so its percentage is records done / records planned."""
         total = ObjectCounts()
-        for counts in self.counts.values():
+        planned = 0
+        for name, counts in self.counts.items():
             total = total + counts
+            started = counts.status not in ("Pending", "", NOT_STARTED) or counts.total > 0
+            if not started:
+                planned += self.planned.get(name, 0)
+            elif counts.status in STILL_GOING:     # a rollback learns an object's restores after its deletes
+                planned += max(counts.total, self.planned.get(name, 0))
+            else:
+                planned += counts.total
+        total.total = planned
+        finished = bool(self.counts) and all(c.status in FINISHED for c in self.counts.values())
+        total.status = "Completed" if finished else ""
         return total
 
     def totals(self) -> ObjectCounts:
@@ -116,9 +180,11 @@ class ProgressModel(QAbstractTableModel):
             if column == COL_OBJECT:
                 return name
             if column == COL_STATUS:
-                return "" if is_total else counts.status
+                if is_total:
+                    return f"{counts.processed:,} of {counts.total:,} records" if counts.total else ""
+                return counts.status
             if column == COL_PROGRESS:
-                return percent(counts)
+                return "" if counts.status == NOTHING_TO_UNDO else percent(counts)
             if column in NUMBERS:
                 key = NUMBERS[column]
                 if self.rollback and key == "inserted":
@@ -127,7 +193,7 @@ class ProgressModel(QAbstractTableModel):
                     key = "restored"
                 return f"{getattr(counts, key):,}"
         if role == Qt.ItemDataRole.UserRole and column == COL_PROGRESS:
-            return percent(counts)
+            return None if counts.status == NOTHING_TO_UNDO else percent(counts)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in NUMBERS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.FontRole and (is_total or name == self.current):
@@ -137,10 +203,14 @@ class ProgressModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole:
             if column == COL_ERRORS and counts.errors:
                 return QColor(ERROR)
-            if column == COL_STATUS and counts.status == "Completed":
+            if column == COL_STATUS and counts.status in ("Completed", "Rolled back"):
                 return QColor(SUCCESS)
-            if column == COL_STATUS and counts.status in ("Pending", ""):
+            if column == COL_STATUS and (is_total or counts.status in ("Pending", "", NOT_STARTED, NOTHING_TO_UNDO)):
                 return QColor(MUTED)
+            if column == COL_STATUS and counts.status.startswith(("Aborted", "Paused")):
+                return QColor(WARNING)
+            if column == COL_STATUS and counts.status.startswith("Failed"):
+                return QColor(ERROR)
         if role == Qt.ItemDataRole.BackgroundRole and is_total:
             return QColor("#f3f3f3")
         return None

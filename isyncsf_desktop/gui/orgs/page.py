@@ -144,6 +144,7 @@ class OrgsPage(QWidget):
         QShortcut(QKeySequence(Qt.Key.Key_F5), self, activated=self._on_check_button_clicked)
 
         ctx.orgs_changed.connect(self._on_ctx_orgs_changed)
+        ctx.orgs_used.connect(self._on_ctx_orgs_used)
         self.model.reload()
         self._after_reload(None)
 
@@ -340,6 +341,12 @@ class OrgsPage(QWidget):
                if alias not in known and self.checker.status(alias).state == UNKNOWN]
         if new and self._checked_once:
             self.checker.check(new)
+
+    def _on_ctx_orgs_used(self) -> None:
+        """Orgs were used: read their "Last used" again, keeping the selection."""
+        keep = self.selected_alias()
+        self.model.reload()
+        self._after_reload(keep)
 
     def _on_model_load_failed(self, text: str) -> None:
         self.ctx.error(f"The org list could not be read: {text}")

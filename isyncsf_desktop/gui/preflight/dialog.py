@@ -20,8 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QTextLayout, QTextOption
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QTextLayout, QTextOption
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QDialog, QDialogButtonBox, QFileDialog,
                                QFrame, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QMessageBox, QProgressBar,
                                QPushButton, QSplitter, QStackedWidget, QStyledItemDelegate, QStyleOptionViewItem,
@@ -34,6 +34,7 @@ from ...engine.preflight import (BLOCKING, RECORDS_WILL_FAIL, SEVERITIES, WARNIN
 from ...engine.template import Template, TemplateError, load_template, parse_template, save_template
 from ...salesforce.client import OrgApiError
 from ..context import AppContext
+from ..keyboard import keyboard_friendly
 from ..style import ACCENT, ERROR, MUTED, SUCCESS
 from ..tables import read_only_table
 from .models import (COL_FIX, COL_MESSAGE, COL_OBJECT, COL_RECORDS, COL_SEVERITY, COL_WHERE, COLUMNS,
@@ -106,6 +107,12 @@ def _checked_at(report: PreflightReport) -> str:
     return when.strftime("%H:%M:%S")
 
 
+def fitted_size(wanted: QSize, available: QRect, margin: int = 48) -> QSize:
+    """``wanted``, made small enough to fit ``available`` (a screen's free area) with ``margin`` to spare."""
+    return QSize(max(480, min(wanted.width(), available.width() - margin)),
+                 max(360, min(wanted.height(), available.height() - margin)))
+
+
 def _plural(count: int, noun: str, plural: str | None = None) -> str:
     return f"{count} {noun if count == 1 else (plural or noun + 's')}"
 
@@ -132,7 +139,7 @@ class FindingDelegate(QStyledItemDelegate):
     """Sizes each row to its longest wrapped text (Qt's own hint undercounts the lines) with some air,
     and centres the severity icon."""
 
-    PADDING = 7
+    PADDING = 4
 
     def __init__(self, view: QTableView) -> None:
         super().__init__(view)
@@ -180,8 +187,10 @@ class PreflightDialog(QDialog):
     automation_saved = Signal(object)
 
     def __init__(self, ctx: AppContext, source_alias: str, target_alias: str, template: Template | dict[str, Any],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, start_text: str | None = None) -> None:
         super().__init__(parent)
+        self.start_text = start_text           # a "Start Sync" button in the footer, when given
+        self.start_requested = False
         self.ctx = ctx
         self.source_alias = source_alias
         self.target_alias = target_alias
@@ -201,7 +210,7 @@ class PreflightDialog(QDialog):
         self.setWindowTitle(f"Metadata check: {source_alias} → {target_alias}")
         self.setObjectName("PreflightDialog")
         self.setSizeGripEnabled(True)
-        self.resize(1100, 700)
+        self.resize(fitted_size(QSize(1100, 800), self._available()))
         self.model = FindingsModel(self)
 
         layout = QVBoxLayout(self)
@@ -213,11 +222,12 @@ class PreflightDialog(QDialog):
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(self._build_findings())
         self.splitter.addWidget(self._build_lower())
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(0, 4)
+        self.splitter.setStretchFactor(1, 1)
         layout.addWidget(self.splitter, 1)
         layout.addLayout(self._build_footer())
         self.setStyleSheet(_DIALOG_STYLE)
+        keyboard_friendly(self)
 
         self.model.modelReset.connect(self._on_model_reset)
         self.recheck()
@@ -239,6 +249,13 @@ class PreflightDialog(QDialog):
         self.verdict_label.setTextFormat(Qt.TextFormat.RichText)
         self.verdict_label.setWordWrap(True)
         text.addWidget(self.verdict_label)
+        if self.start_text:
+            self.intro_label = QLabel(
+                f"<b>Before the first sync</b> of this template to {self.target_alias}: review what the check "
+                f"found, then press {self.start_text}. The ticked automation is switched off while it runs.")
+            self.intro_label.setWordWrap(True)
+            self.intro_label.setObjectName("FirstRunIntro")
+            text.addWidget(self.intro_label)
         row.addLayout(text, 1)
         busy = QVBoxLayout()
         busy.addStretch(1)
@@ -345,7 +362,7 @@ class PreflightDialog(QDialog):
         self.table.setItemDelegate(FindingDelegate(self.table))
         header.setSectionResizeMode(COL_SEVERITY, QHeaderView.ResizeMode.Fixed)
         self.table.setColumnWidth(COL_SEVERITY, 30)
-        widths = {COL_OBJECT: 110, COL_WHERE: 190, COL_RECORDS: 72}
+        widths = {COL_OBJECT: 90, COL_WHERE: 166, COL_RECORDS: 68}
         for column, width in widths.items():
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             self.table.setColumnWidth(column, width)
@@ -366,15 +383,14 @@ class PreflightDialog(QDialog):
         box.setContentsMargins(0, 4, 0, 0)
         box.setSpacing(8)
 
-        self.automation_box = QGroupBox("Automation to switch off during the sync")
+        self.automation_box = QGroupBox(f"Automation to switch off in {self.target_alias} during the sync")
+        self.automation_box.setObjectName("AutomationBox")
+        # Said as a tip, not a line of its own: the room goes to the findings (the rows' details say "suggested").
+        self.automation_box.setToolTip(
+            f"Ticked items are switched off in {self.target_alias} while the sync runs and back on after it (also "
+            "after an abort or an error). Suggested items are pre-ticked.")
         auto = QVBoxLayout(self.automation_box)
         auto.setSpacing(6)
-        self.automation_hint = QLabel(
-            f"Ticked items are switched off in <b>{self.target_alias}</b> when the sync starts and switched back on "
-            "when it ends (also after an abort or an error). Items the check suggests are pre-ticked.")
-        self.automation_hint.setProperty("role", "subtle")
-        self.automation_hint.setWordWrap(True)
-        auto.addWidget(self.automation_hint)
         self.automation_list = QTreeWidget()
         self.automation_list.setObjectName("AutomationList")
         self.automation_list.setColumnCount(len(A_COLUMNS))
@@ -412,8 +428,22 @@ class PreflightDialog(QDialog):
         row.addStretch(1)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.buttons.rejected.connect(self._on_buttons_rejected)
+        self.start_button: QPushButton | None = None
+        if self.start_text:
+            self.start_button = self.buttons.addButton(self.start_text, QDialogButtonBox.ButtonRole.AcceptRole)
+            self.start_button.setProperty("accent", True)
+            self.start_button.setEnabled(False)
+            self.start_button.setToolTip("Save the ticked automation to the template (it is switched off during the "
+                                         "sync), then start the sync")
+            self.start_button.clicked.connect(self._on_start_button_clicked)
         row.addWidget(self.buttons)
         return row
+
+    def _available(self) -> QRect:
+        """The part of the screen the dialog may use (its parent's screen, else the primary one)."""
+        parent = self.parentWidget()
+        screen = (parent.screen() if parent is not None else None) or QGuiApplication.primaryScreen()
+        return screen.availableGeometry()
 
     # ------------------------------------------------------------------ API
     def report(self) -> PreflightReport | None:
@@ -638,10 +668,18 @@ class PreflightDialog(QDialog):
             self._filling = False
         self._update_automation_status()
 
-    def _fit_lower_panel(self) -> None:
-        """Give the automation list the room its rows need (3 to 8 of them); the findings get the rest."""
+    def _show_first_ticked(self) -> None:
+        """The list shows 3 rows: bring what will be switched off into view."""
         view = self.automation_list
-        rows = min(max(view.topLevelItemCount(), 3), 8)
+        first = next((view.topLevelItem(i) for i in range(view.topLevelItemCount())
+                      if view.topLevelItem(i).checkState(A_ITEM) == Qt.CheckState.Checked), None)
+        if first is not None:
+            view.scrollToItem(first, QAbstractItemView.ScrollHint.PositionAtTop)
+
+    def _fit_lower_panel(self) -> None:
+        """Give the automation list the room of 3 rows (it scrolls); the findings get the rest."""
+        view = self.automation_list
+        rows = 3
         row_height = view.sizeHintForRow(0) if view.topLevelItemCount() else view.fontMetrics().height() + 6
         list_height = view.header().sizeHint().height() + rows * row_height + 2 * view.frameWidth() + 2
         lower = self.splitter.widget(1)
@@ -714,6 +752,8 @@ class PreflightDialog(QDialog):
                                           f"but disabled there: {names}")
         self.save_ticks_button.setEnabled(idle and self.ctx.template_path is not None and self.ticks_dirty())
         self.automation_list.setEnabled(idle or self._task == "export")
+        if self.start_button is not None:
+            self.start_button.setEnabled(idle and has_report and (not self._report.blocking or self.override()))
         if idle:
             self.busy_label.hide()
             self.busy_bar.hide()
@@ -829,7 +869,8 @@ class PreflightDialog(QDialog):
         self.enable_disabled_metadata()
 
     def _on_save_ticks_button_clicked(self) -> None:
-        self.save_automation()
+        if self.save_automation():
+            self.recheck()        # what the saved ticks switch off no longer counts as "records will fail"
 
     def _on_fix_close_button_clicked(self) -> None:
         self.fix_frame.hide()
@@ -837,6 +878,14 @@ class PreflightDialog(QDialog):
     def _on_override_check_toggled(self, checked: bool) -> None:
         if checked and self._report is not None and self._report.blocking:
             logger.info("the user chose to start despite %d blocking finding(s)", len(self._report.blocking))
+        self._update_buttons()
+
+    def _on_start_button_clicked(self) -> None:
+        """Start Sync from the check: the ticks shown are what the sync switches off, so they are saved first."""
+        if self.ticks_dirty() and self.ctx.template_path is not None and not self.save_automation():
+            return
+        self.start_requested = True
+        self.accept()
 
     def _on_automation_list_item_changed(self, row: QTreeWidgetItem, column: int) -> None:
         if self._filling or column != A_ITEM:
@@ -855,6 +904,7 @@ class PreflightDialog(QDialog):
         if not self._fitted:
             self._fitted = True
             self._fit_lower_panel()
+        QTimer.singleShot(0, self._show_first_ticked)     # once the list has its height
         self._end_task()
         self.checked.emit(outcome.report)
 
@@ -929,12 +979,14 @@ def _escape(text: str) -> str:
 _DIALOG_STYLE = f"""
 QPushButton[filter="true"] {{ border-radius: 12px; padding: 3px 12px; background: white; color: #3e3e3c; }}
 QPushButton[filter="true"]:checked {{ background: #e8f0fb; border-color: {ACCENT}; color: {ACCENT}; }}
-QTreeWidget#AutomationList::item {{ padding: 3px 2px; }}
+QTreeWidget#AutomationList::item {{ padding: 2px 2px; }}
+QGroupBox#AutomationBox {{ margin-top: 12px; padding: 6px 8px 4px 8px; }}
 QFrame#FixResults {{ background: white; border: 1px solid #dddbda; border-left: 3px solid {ACCENT};
                      border-radius: 4px; }}
 QPushButton#FixClose {{ border: none; padding: 0; font-size: 13pt; color: {MUTED}; background: transparent; }}
 QPushButton#FixClose:hover {{ color: #181818; }}
 QLabel#PreflightMessage {{ background: white; border: 1px solid #dddbda; border-radius: 4px; }}
+QLabel#FirstRunIntro {{ background: #e8f0fb; border-left: 3px solid {ACCENT}; padding: 4px 8px; }}
 """
 
 

@@ -1,0 +1,371 @@
+"""The Execute tab's states, progress and labels as a user meets them (issue: "states, progress and
+keyboard right"): the Total bar is records done of records planned; after an abort, a failed run or a
+relaunch every row says where its object ended; Retry Failed on an aborted job stays Aborted while an
+object was never processed; a rollback shows Rollback / Rollback Started while it runs; confirmations
+left open when a run ends close or say so; a new run shows no label of the job before it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from gui_helpers import EXECUTE_TEMPLATE, open_execute_page, open_main_window, press_start_sync, run_and_wait
+from helpers import client_for
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtWidgets import QMessageBox
+
+from isyncsf_desktop.engine.events import BatchDone, ObjectFinished, StateChanged
+from isyncsf_desktop.engine.journal import Journal, ObjectCounts
+from isyncsf_desktop.gui.context import AppContext
+from isyncsf_desktop.gui.execute.page import ExecutePage
+from isyncsf_desktop.gui.execute.progress_model import COL_PROGRESS, COL_STATUS
+
+TEMPLATE = EXECUTE_TEMPLATE
+RUN_TIMEOUT = 120_000
+
+
+@pytest.fixture
+def setup(sandbox_factory, tmp_path, qtbot, monkeypatch):
+    server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
+    ctx, page, path = open_execute_page(server, tmp_path, qtbot, TEMPLATE)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)   # rollback's
+    yield from target_chosen(qtbot, ctx, page, (server, ctx, page))
+
+
+def target_chosen(qtbot, ctx: AppContext, page: ExecutePage, value: Any) -> Iterator[Any]:
+    """For a fixture to ``yield from``: choose the "target" org, wait for the plan, yield ``value``; once the
+    test is done, wait for the context's tasks and shut it down (unless the test did)."""
+    with qtbot.waitSignal(page.plan_ready, timeout=30_000):
+        ctx.set_target("target")
+    yield value
+    qtbot.waitUntil(lambda: not ctx.tasks.busy, timeout=60_000)
+    if not ctx.closing:
+        ctx.shutdown()
+
+
+def statuses(page: ExecutePage) -> dict[str, str]:
+    model = page.progress_model
+    return {name: model.data(model.index(row, COL_STATUS)) for row, name in enumerate(model.order)}
+
+
+def total_percent(page: ExecutePage) -> int:
+    model = page.progress_model
+    return model.data(model.index(len(model.order), COL_PROGRESS), Qt.ItemDataRole.UserRole)
+
+
+def watch_runs(page: ExecutePage, on_event: Callable[[Any], None], *, in_worker: bool = False) -> None:
+    """Call ``on_event`` with every engine event of the runs the page starts from now on: on the GUI
+    thread after the page's own slot, or (``in_worker``) on the worker thread as the engine reports it."""
+    original = page._start
+
+    def start(*args: Any, **kwargs: Any) -> None:
+        original(*args, **kwargs)
+        connection = Qt.ConnectionType.DirectConnection if in_worker else Qt.ConnectionType.AutoConnection
+        page.worker.signals.progress.connect(on_event, connection)
+
+    page._start = start
+
+
+def cancel_after(page: ExecutePage, object_name: str) -> None:
+    """Abort the next run as soon as ``object_name`` is finished (from the worker thread: exactly there)."""
+    def on_event(event: Any) -> None:
+        if isinstance(event, ObjectFinished) and event.object == object_name and page.worker is not None:
+            page.worker.cancel.cancel("aborted by the user")
+
+    watch_runs(page, on_event, in_worker=True)
+
+
+def relaunch(ctx: AppContext, tmp_path, qtbot) -> tuple[AppContext, ExecutePage]:
+    """Quit (``ctx`` shut down) and launch again: a new context and Execute page over the same journal file,
+    the same template and orgs picked, the plan ready."""
+    ctx.shutdown()
+    again = AppContext(registry=ctx.registry, journal=Journal(tmp_path / "journal.sqlite3"))
+    relaunched = ExecutePage(again)
+    qtbot.addWidget(relaunched)
+    again.open_template(tmp_path / "template.json")
+    again.set_source("source")
+    with qtbot.waitSignal(relaunched.plan_ready, timeout=30_000):
+        again.set_target("target")
+    return again, relaunched
+
+
+def run(qtbot, page: ExecutePage, button) -> Any:
+    return run_and_wait(qtbot, page, button, RUN_TIMEOUT)
+
+
+def test_total_progress_is_records_done_of_records_planned(setup, qtbot):
+    server, ctx, page = setup
+    seen: list[tuple[int, int, int]] = []      # (Total %, records processed, records planned) per object done
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, ObjectFinished):
+            page._on_refresh_timer_timeout()       # what the next timer tick draws
+            totals = page.progress_model.totals()
+            seen.append((total_percent(page), totals.processed, totals.total))
+
+    watch_runs(page, on_event)
+    result = run(qtbot, page, page.start_button)
+    scan = next(r for r in ctx.journal.runs(result.job_id) if r.kind == "scan")
+    planned = sum(c.total for c in scan.counts.values())
+    assert planned > 0 and [p for _, _, p in seen] == [planned] * len(seen)
+    first_percent, first_done, _ = seen[0]          # Account done, Contact and Opportunity to come
+    assert first_done == scan.counts["Account"].total
+    assert first_percent == first_done * 100 // planned < 100
+    assert [pct for pct, _, _ in seen] == sorted(pct for pct, _, _ in seen)
+    assert total_percent(page) == 100
+    assert page.progress_model.data(page.progress_model.index(3, COL_STATUS)) == f"{planned:,} of {planned:,} records"
+
+
+@pytest.mark.expect_log
+def test_after_an_abort_and_after_a_relaunch_each_row_says_where_its_object_ended(setup, qtbot, tmp_path):
+    server, ctx, page = setup
+    cancel_after(page, "Account")
+    result = run(qtbot, page, page.start_button)
+    assert result.state == "Aborted"
+    ended = {"Account": "Aborted before 2nd pass", "Contact": "Not started", "Opportunity": "Not started"}
+    assert statuses(page) == ended
+    assert 0 < total_percent(page) < 100
+    # Quit and relaunch: a new window over the same journal shows the same.
+    again, relaunched = relaunch(ctx, tmp_path, qtbot)
+    assert relaunched.job.id == result.job_id and relaunched.state_badge.text() == "Aborted"
+    assert statuses(relaunched) == ended
+    qtbot.waitUntil(lambda: not again.tasks.busy, timeout=30_000)
+    again.shutdown()
+
+
+def test_a_crashed_run_shows_aborted_rows_after_the_relaunch(setup, qtbot, tmp_path):
+    server, ctx, page = setup
+    job_id = ctx.journal.create_job(ctx.template.as_json(), ctx.org_ref("source"), ctx.org_ref("target"))
+    ctx.journal.set_plan(job_id, page.plan.as_json())
+    ctx.journal.set_state(job_id, "Sync In Progress")
+    run_id = ctx.journal.start_run(job_id, "sync")
+    ctx.journal.set_object_counts(run_id, "Account", ObjectCounts(total=100, processed=85, status="Executing"))
+    again, relaunched = relaunch(ctx, tmp_path, qtbot)    # the process died: the run stayed Executing
+    assert relaunched.job.id == job_id and "interrupted" in relaunched.state_badge.text()
+    assert statuses(relaunched) == {"Account": "Aborted", "Contact": "Not started", "Opportunity": "Not started"}
+    qtbot.waitUntil(lambda: not again.tasks.busy, timeout=30_000)
+    again.shutdown()
+
+
+@pytest.mark.expect_log
+def test_retry_failed_on_an_aborted_job_stays_aborted_while_an_object_was_never_processed(setup, qtbot):
+    server, ctx, page = setup
+    cancel_after(page, "Contact")                  # 46 contacts fail the phone rule; Opportunity never starts
+    aborted = run(qtbot, page, page.start_button)
+    assert aborted.state == "Aborted" and statuses(page)["Opportunity"] == "Not started"
+    del page._start                                 # the next runs are not cancelled
+    sf = client_for(server, "target")
+    rule = sf.toolingexecute("query/?q=SELECT+Id+FROM+ValidationRule+WHERE+ValidationName='Contact_Phone_Required'")
+    rule_id = rule["records"][0]["Id"]
+    meta = sf.toolingexecute(f"sobjects/ValidationRule/{rule_id}")["Metadata"]
+    sf.toolingexecute(f"sobjects/ValidationRule/{rule_id}", method="PATCH", data={"Metadata": {**meta, "active": False}})
+    assert page.retry_button.isEnabled() and page.retry_button.text() == "Retry Failed (46)"
+
+    retried = run(qtbot, page, page.retry_button)
+    assert retried.kind == "retry" and retried.totals.inserted == 46 and retried.status == "Completed"
+    assert retried.state == "Aborted" and page.state_badge.text() == "Aborted"
+    summary = page.summary_label.text()
+    assert "Opportunity was never processed" in summary and "Account was not finished" in summary
+    assert "Start ReSync" in summary
+    assert statuses(page) == {"Account": "Aborted before 2nd pass", "Contact": "Completed",
+                              "Opportunity": "Not started"}
+    model = page.progress_model                     # a retry plans the failed records, and did them all
+    assert model.data(model.index(3, COL_STATUS)) == "46 of 46 records" and total_percent(page) == 100
+    assert page.resync_button.isEnabled()
+
+    resynced = run(qtbot, page, page.resync_button)
+    assert resynced.state == "Synced" and page.state_badge.text() == "Synced"
+    assert set(statuses(page).values()) == {"Completed"}
+
+
+def test_a_rollback_shows_rollback_then_rollback_started_while_it_runs(setup, qtbot):
+    server, ctx, page = setup
+    synced = run(qtbot, page, page.start_button)
+    assert synced.state == "Synced" and page.state_badge.text() == "Synced"
+    badges: list[str] = []
+    planned: list[int] = []                       # the Total row's records planned at each batch
+
+    def on_event(event: Any) -> None:
+        if page.is_running() and (not badges or badges[-1] != page.state_badge.text()):
+            badges.append(page.state_badge.text())
+        if isinstance(event, BatchDone):
+            planned.append(page.progress_model.totals().total)
+
+    watch_runs(page, on_event)
+    server.faults("target").update(latency=0.05)
+    to_delete, to_restore = ctx.journal.rollback_counts(synced.job_id)
+    rolled = run(qtbot, page, page.rollback_button)
+    assert rolled.state == "Rollback Completed"
+    assert badges[:2] == ["Rollback", "Rollback Started"] and "Synced" not in badges
+    assert page.state_badge.text() == "Rollback Completed"
+    # Its Total counts records undone of records to undo, from the first batch on.
+    assert planned and set(planned) == {to_delete + to_restore}
+    assert rolled.totals.deleted + rolled.totals.restored == to_delete + to_restore
+
+
+def test_the_abort_question_closes_when_the_run_ends_first(setup, qtbot):
+    server, ctx, page = setup
+    messages: list[str] = []
+    ctx.message.connect(lambda level, text: messages.append(text))
+    asked: list[QMessageBox] = []
+    closed: list[int] = []
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, BatchDone) and not asked:
+            qtbot.mouseClick(page.abort_button, Qt.MouseButton.LeftButton)     # the question stays open
+            asked.append(page.abort_box)
+            page.abort_box.finished.connect(closed.append)
+            assert page.abort_box.isVisible()
+
+    watch_runs(page, on_event)
+    result = run(qtbot, page, page.start_button)
+    assert result.state == "Synced"                # nobody answered: the run went on to its end
+    assert asked and closed and page.abort_box is None      # closed by the end of the run
+    assert any("before it was aborted" in text and "nothing to abort" in text for text in messages)
+
+
+@pytest.fixture
+def window_setup(sandbox_factory, tmp_path, qtbot):
+    """The main window over the demo orgs, the template open, source and target chosen, the plan ready."""
+    server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
+    ctx, window, page = open_main_window(server, tmp_path, qtbot, TEMPLATE)
+    yield from target_chosen(qtbot, ctx, page, (ctx, window, page))
+
+
+def test_the_quit_question_says_when_the_sync_has_finished(window_setup, qtbot):
+    ctx, window, page = window_setup
+    with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT):
+        press_start_sync(qtbot, page)
+        assert not window.close()                  # asked, not answered: the sync goes on
+        assert window.quit_box.windowTitle() == "A sync is running"
+    qtbot.waitUntil(lambda: not page.is_running(), timeout=30_000)
+    assert window.isVisible() and window.quit_box.windowTitle() == "The sync has finished"
+    assert "nothing will be aborted" in window.quit_box.text()
+    qtbot.mouseClick(window.quit_box.button(QMessageBox.StandardButton.Yes), Qt.MouseButton.LeftButton)
+    assert not window.isVisible() and ctx.closing
+
+
+def test_a_new_run_shows_no_label_of_the_job_before(setup, qtbot):
+    server, ctx, page = setup
+    first = run(qtbot, page, page.start_button)
+    assert page.job_label.text() == f"Job <b>#{first.job_id}</b>"
+    assert page.run_tabs.tabText(page.errors_tab) == "Errors (46)"
+    labels: list[tuple[str, str]] = []
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, StateChanged):
+            labels.append((page.job_label.text(), page.run_tabs.tabText(page.errors_tab)))
+
+    watch_runs(page, on_event)
+    server.faults("target").update(latency=0.02)
+    with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT) as finished:
+        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)      # the pair has a job: no check first
+        assert page.preflight_dialog is None and page.is_running()
+        assert page.job_label.text() == "New job" and page.run_tabs.tabText(page.errors_tab) == "Errors"
+        assert page.error_viewer.error_count() == 0
+    second = finished.args[0]
+    qtbot.waitUntil(lambda: not page.is_running(), timeout=30_000)
+    assert second.job_id != first.job_id
+    assert all(f"#{first.job_id}<" not in job and "(46)" not in tab for job, tab in labels)
+    assert page.job_label.text() == f"Job <b>#{second.job_id}</b>"
+    assert page.run_tabs.tabText(page.errors_tab) == f"Errors ({page.error_viewer.error_count():,})"
+
+
+def test_the_first_sync_shows_the_metadata_check_and_starts_with_its_suggested_switches(setup, qtbot, tmp_path):
+    """On a fresh install Start Sync does not go ahead silently: the first sync of a template between two orgs
+    shows the check's findings with the automation it suggests switching off pre-ticked; its Start Sync saves
+    those ticks into the template and starts the sync with them; later syncs start straight away."""
+    server, ctx, page = setup
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    dialog = page.preflight_dialog
+    assert dialog is not None and dialog.isVisible() and not page.is_running()
+    assert dialog.windowTitle().startswith("Before the first sync") and dialog.intro_label.isVisible()
+    qtbot.waitUntil(lambda: dialog.report() is not None and not dialog.busy(), timeout=60_000)
+    assert dialog.report().counts["records will fail"] >= 1
+    assert {item.name for item in dialog.ticked_items()} == {"Contact.Contact_Phone_Required", "OpportunityGuard"}
+    tree = dialog.automation_list                   # the ticked rows are in view, not below the list's 3 rows
+    rows = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
+            if tree.topLevelItem(i).checkState(0) == Qt.CheckState.Checked]
+    qtbot.waitUntil(lambda: all(tree.viewport().rect().contains(tree.visualItemRect(row)) for row in rows))
+    assert dialog.start_button.isEnabled() and dialog.start_button.text() == "Start Sync"
+    with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT) as finished:
+        qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    result = finished.args[0]
+    qtbot.waitUntil(lambda: not page.is_running(), timeout=30_000)
+    saved = json.loads((tmp_path / "template.json").read_text())["options"]["automation_off"]
+    assert {entry["name"] for entry in saved} == {"Contact.Contact_Phone_Required", "OpportunityGuard"}
+    assert result.state == "Synced" and result.objects["Contact"].errors == 0     # 46 with the rule on
+    assert page.preflight_dialog is None
+    with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT):
+        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)   # not the first: no check first
+        assert page.preflight_dialog is None and page.is_running()
+    qtbot.waitUntil(lambda: not page.is_running(), timeout=30_000)
+
+
+def test_closing_the_first_run_check_does_not_start_the_sync(setup, qtbot):
+    server, ctx, page = setup
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    dialog = page.preflight_dialog
+    qtbot.waitUntil(lambda: dialog.report() is not None and not dialog.busy(), timeout=60_000)
+    for item in dialog.automation_items():
+        dialog.set_ticked(item.name, False)
+    dialog.buttons.button(dialog.buttons.StandardButton.Close).click()
+    assert page.preflight_dialog is None and not page.is_running() and page.job is None
+    assert ctx.journal.jobs() == []
+
+
+def test_save_order_says_when_the_dependencies_are_recalculated_and_what_changed(setup, qtbot):
+    from isyncsf_desktop.gui.execute.order_model import COL_UPDATE
+
+    server, ctx, page = setup
+    messages: list[tuple[str, str]] = []
+    ctx.message.connect(lambda level, text: messages.append((level, text)))
+    model = page.order_model
+    model.dropMimeData(model.mimeData([model.index(2, 0)]), Qt.DropAction.MoveAction, 1, 0, QModelIndex())
+    model.setData(model.index(0, COL_UPDATE), Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole)
+    with qtbot.waitSignal(page.plan_ready, timeout=30_000):
+        qtbot.mouseClick(page.save_order_button, Qt.MouseButton.LeftButton)
+        assert messages[-1] == ("info", "Order saved; recalculating dependencies…")
+    level, text = messages[-1]
+    assert level == "info" and text.startswith("Order saved, dependencies recalculated: ")
+    assert "order now Account → Opportunity → Contact" in text and "Update existing off for Account" in text
+    assert not page.plan_progress.isVisible() and page.start_button.isEnabled()
+
+
+def test_orgs_show_when_they_were_last_used_after_a_sync(window_setup, qtbot):
+    from isyncsf_desktop.gui.orgs.models import COL_LAST_USED
+
+    ctx, window, page = window_setup
+    orgs = window.pages["Orgs"]
+
+    def last_used() -> dict[str, str]:
+        model = orgs.model
+        return {alias: model.data(model.index(model.row_of(alias), COL_LAST_USED)) for alias in ("source", "target")}
+
+    assert last_used() == {"source": "Never", "target": "Just now"}     # picking the target is a use
+    run(qtbot, page, page.start_button)
+    assert last_used() == {"source": "Just now", "target": "Just now"}
+    assert ctx.registry.get("source").last_used and ctx.registry.get("target").last_used
+
+
+@pytest.mark.parametrize(("run_status", "rollback", "expected"), [
+    ("Aborted", False, {"A": "Aborted before 2nd pass", "B": "Aborted", "C": "Not started"}),
+    ("Paused", False, {"A": "Paused before 2nd pass", "B": "Paused", "C": "Not started"}),
+    ("Failed", False, {"A": "Failed before 2nd pass", "B": "Failed", "C": "Not started"}),
+    ("Completed", True, {"A": "Awaiting second pass", "B": "Executing", "C": "Nothing to undo"}),
+])
+def test_rows_settle_where_each_object_ended(qtbot, run_status, rollback, expected):
+    from isyncsf_desktop.gui.execute.progress_model import ProgressModel
+
+    model = ProgressModel()
+    model.reset(["A", "B", "C"], {"A": ObjectCounts(total=4, processed=4, status="Awaiting second pass"),
+                                  "B": ObjectCounts(total=10, processed=3, status="Executing")},
+                rollback=rollback, planned={"C": 6})
+    model.settle(run_status)
+    assert {name: model.data(model.index(row, COL_STATUS)) for row, name in enumerate(model.order)} == expected
+    # C counts its 6 planned records, unless it turned out to have nothing to undo
+    assert model.totals().total == (14 if rollback else 20) and model.totals().processed == 7
+    undone = model.data(model.index(2, COL_PROGRESS), Qt.ItemDataRole.UserRole)
+    assert undone is None if rollback else undone == 0                          # no bar for nothing to undo
