@@ -493,10 +493,11 @@ class SyncEngine:
                             self._emit(RecordFailed, object=name, source_id=row.source_id, target_id=row.target_id,
                                        status_code=error.status_code, message=error.message, fields=tuple(error.fields))
                         oc.processed += 1
-                    self.journal.record_outcomes(job_id, run_id, outcomes)
-                    self.journal.forget_target_ids(self.source_ref.org_id, self.target_ref.org_id,
-                                                   [o.target_id for o in outcomes if o.status == "rolled_back"])
-                    self.journal.set_object_counts(run_id, name, oc)
+                    with self.journal.transaction():
+                        self.journal.record_outcomes(job_id, run_id, outcomes)
+                        self.journal.forget_target_ids(self.source_ref.org_id, self.target_ref.org_id,
+                                                       [o.target_id for o in outcomes if o.status == "rolled_back"])
+                        self.journal.set_object_counts(run_id, name, oc)
                     self._emit(BatchDone, object=name, counts=oc, totals=_total(counts))
             self._restore_versions(job_id, run_id, counts, order)
         except _Stop as stop:
@@ -903,10 +904,11 @@ class _Run:
 
     def _flush(self, name: str, outcomes: list[Outcome]) -> None:
         """Journal the outcomes, tell the observer, then honour abort and stop-at-first-error."""
-        if outcomes:
-            self.journal.record_outcomes(self.job_id, self.run_id, outcomes)
         oc = self.counts[name]
-        self.journal.set_object_counts(self.run_id, name, oc)
+        with self.journal.transaction():   # the batch's outcomes and its counts: one commit
+            if outcomes:
+                self.journal.record_outcomes(self.job_id, self.run_id, outcomes)
+            self.journal.set_object_counts(self.run_id, name, oc)
         self.engine._emit(BatchDone, object=name, counts=oc, totals=_total(self.counts))
         if not self.template.continue_on_error and any(o.status == "failed" for o in outcomes):
             raise _Stop(STOPPED)
