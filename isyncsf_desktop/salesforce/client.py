@@ -14,10 +14,15 @@ sandbox) and sends every request through one place, :meth:`OrgClient._call`, whi
 
 sObject Collections writes (``create``/``update``/``delete``) are sent in chunks of 200, and
 records that fail with ``UNABLE_TO_LOCK_ROW`` are re-sent (only those) up to ``retries`` times.
+
+:meth:`OrgClient.bulk_ingest` writes large volumes through Bulk API 2.0 (insert, update, delete) and
+answers exactly like the Collections writes: one result per record, in the records' order.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import threading
 import time
@@ -43,6 +48,12 @@ DEFAULT_TIMEOUT = 120.0        # seconds to wait for an answer before treating t
 TRANSIENT_STATUSES = frozenset({502, 503, 504})
 LOCK_ERROR = "UNABLE_TO_LOCK_ROW"
 _MAX_WAIT = 60.0
+BULK_OPERATIONS = ("insert", "update", "delete")
+BULK_MAX_BYTES = 90 * 1024 * 1024   # CSV bytes per ingest job (Salesforce takes up to 100 MB, base64-encoded 150)
+BULK_POLL_FIRST = 0.05              # seconds before the first look at a job; then x1.5 each time...
+BULK_POLL_MAX = 2.0                 # ...up to this
+BULK_NULL = "#N/A"                  # a CSV cell that sets a field to null
+BULK_TERMINAL = ("JobComplete", "Failed", "Aborted")
 
 
 # ====================================================================== errors
@@ -198,6 +209,119 @@ def _normalise_result(raw: Any) -> dict[str, Any]:
                        "message": str(err.get("message") or ""),
                        "fields": list(err.get("fields") or [])})
     return {"id": raw.get("id"), "success": bool(raw.get("success")), "errors": errors}
+
+
+def _bulk_cell(operation: str, value: Any) -> str:
+    if value is None or value == "":
+        return "" if operation == "insert" else BULK_NULL   # update: an empty cell would leave it unchanged
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _bulk_columns(operation: str, records: list[dict[str, Any]]) -> list[str]:
+    """The CSV header: every field any record sets (``Id`` first for update and delete)."""
+    if operation == "delete":
+        return ["Id"]
+    seen: dict[str, None] = {"Id": None} if operation == "update" else {}
+    for record in records:
+        for key in record:
+            if key != "attributes" and key.lower() != "id":
+                seen.setdefault(key, None)
+            elif key.lower() == "id" and operation == "insert":
+                raise ValueError("a record to insert has an Id")
+    return list(seen)
+
+
+def _bulk_row(operation: str, columns: list[str], record: dict[str, Any]) -> list[str]:
+    if operation != "insert" and not (record.get("Id") or record.get("id")):
+        raise ValueError(f"every record to {operation} needs an Id")
+    row = []
+    for column in columns:
+        if column == "Id":
+            row.append(str(record.get("Id") or record.get("id")))
+        elif column in record:
+            row.append(_bulk_cell(operation, record[column]))
+        else:
+            row.append("")          # not set by this record: left alone
+    return row
+
+
+def _csv_line(row: list[str]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(row)
+    return out.getvalue().encode("utf-8")
+
+
+def _bulk_jobs(columns: list[str], rows: list[list[str]]) -> Iterator[tuple[list[int], bytes]]:
+    """(positions, CSV bytes) per ingest job, each under BULK_MAX_BYTES."""
+    header = _csv_line(columns)
+    positions: list[int] = []
+    parts = [header]
+    size = len(header)
+    for index, row in enumerate(rows):
+        line = _csv_line(row)
+        if positions and size + len(line) > BULK_MAX_BYTES:
+            yield positions, b"".join(parts)
+            positions, parts, size = [], [header], len(header)
+        positions.append(index)
+        parts.append(line)
+        size += len(line)
+    if positions:
+        yield positions, b"".join(parts)
+
+
+def _bulk_error(text: str) -> dict[str, Any]:
+    """``sf__Error`` (``CODE:message:fields --`` or ``CODE:message``) as a Collections error."""
+    code, _, rest = text.partition(":")
+    rest = rest.strip()
+    fields: list[str] = []
+    if rest.endswith("--"):
+        rest = rest[:-2]
+        message, sep, names = rest.rpartition(":")
+        if sep:
+            rest, fields = message, names.split()
+    return {"statusCode": code.strip() or "UNKNOWN_EXCEPTION", "message": rest.strip(), "fields": fields}
+
+
+def _map_bulk_results(outcome: dict[str, Any], columns: list[str], rows: list[list[str]], positions: list[int],
+                      results: list[dict[str, Any] | None]) -> None:
+    """Put each result row of one job at its record's position, found by the record's own cells."""
+    waiting: dict[tuple[str, ...], list[int]] = {}
+    for position in positions:
+        waiting.setdefault(tuple(rows[position]), []).append(position)
+    for text, success in ((outcome["ok"], True), (outcome["failed"], False)):
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, None)
+        if not header:
+            continue
+        where = {name: i for i, name in enumerate(header)}
+        missing = [c for c in columns if c not in where]
+        if missing or "sf__Id" not in where:
+            raise OrgApiError(f"a Bulk API result file lacks the column(s) {', '.join(missing or ['sf__Id'])}",
+                              error_code="UNEXPECTED_RESPONSE")
+        picks = [where[c] for c in columns]
+        error_at = where.get("sf__Error")
+        for line in reader:
+            if not line:
+                continue
+            hits = waiting.get(tuple(line[i] for i in picks))
+            if not hits:
+                continue   # not a row of this job (never expected): leave it
+            position = hits.pop(0)
+            record_id = line[where["sf__Id"]] or None
+            if success:
+                results[position] = {"id": record_id, "success": True, "errors": []}
+            else:
+                error = _bulk_error(line[error_at] if error_at is not None else "")
+                results[position] = {"id": record_id, "success": False, "errors": [error]}
+    job = outcome["job"]
+    reason = job.get("errorMessage") or f"the Bulk API job ended {job.get('state')} before processing this record"
+    for hits in waiting.values():
+        for position in hits:
+            results[position] = {"id": None, "success": False,
+                                 "errors": [{"statusCode": "BULK_JOB_" + str(job.get("state", "")).upper(),
+                                             "message": reason, "fields": []}]}
 
 
 # ====================================================================== the client
@@ -566,6 +690,90 @@ class OrgClient:
             if not pending:
                 return
         logger.info("%s: %d records still locked after %d re-sends", self._label(), len(pending), self.retries)
+
+    # ------------------------------------------------------------------ Bulk API 2.0 ingest
+    def bulk_ingest(self, object_name: str, operation: str, records: list[dict[str, Any]], *,
+                    poll_first: float = BULK_POLL_FIRST, poll_max: float = BULK_POLL_MAX) -> list[dict[str, Any]]:
+        """Insert, update or delete ``records`` of ``object_name`` with Bulk API 2.0 ingest jobs.
+
+        ``records`` are field values (no ``attributes`` needed); update and delete need ``Id``.
+        Returns one ``{"id", "success", "errors"}`` per record, in the records' order, like
+        :meth:`create`. Bulk result files come in any order, so each result row is matched back to
+        its record by the record's own columns, which the org echoes (two records with the same
+        values are interchangeable). Rows that failed with ``UNABLE_TO_LOCK_ROW`` are re-sent through
+        Collections; rows a failed or aborted job never processed fail with the job's message.
+        Every request is counted and retried like the others; the job is polled every
+        ``poll_first`` seconds at first, then less often, up to every ``poll_max``.
+        """
+        if operation not in BULK_OPERATIONS:
+            raise ValueError(f"bulk operation {operation!r}: use one of {', '.join(BULK_OPERATIONS)}")
+        columns = _bulk_columns(operation, records)
+        rows = [_bulk_row(operation, columns, record) for record in records]
+        results: list[dict[str, Any] | None] = [None] * len(records)
+        for positions, data in _bulk_jobs(columns, rows):
+            outcome = self._bulk_job(object_name, operation, data, poll_first, poll_max)
+            _map_bulk_results(outcome, columns, rows, positions, results)
+        locked = [i for i, r in enumerate(results) if r is not None and _is_locked(r)]
+        if locked:
+            logger.info("%s: %d %s rows locked (%s); re-sending them through Collections", self._label(),
+                        len(locked), object_name, LOCK_ERROR)
+            again = self._collections(object_name, operation, [records[i] for i in locked])
+            for i, result in zip(locked, again):
+                results[i] = result
+        out = [r for r in results if r is not None]
+        if operation != "insert":
+            for record, result in zip(records, out):
+                result["id"] = result["id"] or str(record.get("Id") or record.get("id"))
+        return out
+
+    def _collections(self, object_name: str, operation: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if operation == "delete":
+            return self.delete([r["Id"] for r in records])
+        typed = [{"attributes": {"type": object_name}, **r} for r in records]
+        return self.create(typed) if operation == "insert" else self.update(typed)
+
+    def _bulk_request(self, what: str, method: str, path: str, *, json: Any = None, data: bytes | None = None,
+                      idempotent: bool = True) -> requests.Response:
+        url = self.sf.base_url + path
+        kwargs = self._kwargs()
+        if json is not None:
+            kwargs["json"] = json
+        if data is not None:
+            kwargs["data"] = data
+            kwargs["headers"] = {"Content-Type": "text/csv"}
+        return self._call(f"{method} {what}", lambda: self.sf._call_salesforce(method, url, name=what, **kwargs),
+                          idempotent=idempotent)
+
+    def _bulk_job(self, object_name: str, operation: str, data: bytes, poll_first: float,
+                  poll_max: float) -> dict[str, Any]:
+        """One ingest job from open to its result files: {"job": info, "ok": csv text, "failed": csv text}."""
+        job = self._bulk_request(f"bulk {operation} job {object_name}", "POST", "jobs/ingest/", json={
+            "object": object_name, "operation": operation, "contentType": "CSV", "columnDelimiter": "COMMA",
+            "lineEnding": "LF"}).json()
+        job_id = job["id"]
+        try:
+            self._bulk_request(f"bulk upload {job_id}", "PUT", f"jobs/ingest/{job_id}/batches/", data=data)
+        except OrgApiError as exc:
+            # an upload whose first answer was lost and that was sent again: the org has the data
+            if "multiple contents" not in exc.message.lower():
+                raise
+        try:
+            job = self._bulk_request(f"bulk close {job_id}", "PATCH", f"jobs/ingest/{job_id}/",
+                                     json={"state": "UploadComplete"}).json()
+        except OrgApiError as exc:
+            if exc.error_code != "INVALIDJOBSTATE":
+                raise
+            job = {"state": "UploadComplete"}   # closed by an attempt whose answer was lost
+        wait = poll_first
+        while job.get("state") not in BULK_TERMINAL:
+            time.sleep(wait)
+            wait = min(wait * 1.5, poll_max)
+            job = self._bulk_request(f"bulk job {job_id}", "GET", f"jobs/ingest/{job_id}/").json()
+        logger.debug("%s: bulk %s job %s of %s: %s, %s processed, %s failed", self._label(), operation, job_id,
+                     object_name, job.get("state"), job.get("numberRecordsProcessed"), job.get("numberRecordsFailed"))
+        ok = self._bulk_request(f"bulk results {job_id}", "GET", f"jobs/ingest/{job_id}/successfulResults/")
+        failed = self._bulk_request(f"bulk failures {job_id}", "GET", f"jobs/ingest/{job_id}/failedResults/")
+        return {"job": job, "ok": ok.content.decode("utf-8"), "failed": failed.content.decode("utf-8")}
 
     # ------------------------------------------------------------------ retrieve
     def retrieve(self, object_name: str, ids: Iterable[str], fields: Iterable[str]) -> list[dict[str, Any] | None]:
