@@ -51,6 +51,7 @@ class OrgApi(Protocol):
     def create(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
     def update(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
     def delete(self, ids: list[str]) -> list[dict[str, Any]]: ...
+    def bulk_ingest(self, object_name: str, operation: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
     def user_info(self) -> dict[str, Any]: ...
     @property
     def api_usage(self) -> tuple[int, int] | None: ...
@@ -129,6 +130,20 @@ def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
 
 def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _use_bulk(target: Any, template: Template, object_name: str, count: int) -> bool:
+    """Whether a write of ``count`` records of ``object_name`` goes through Bulk API 2.0."""
+    threshold = template.bulk_threshold(object_name)
+    return bool(threshold) and count >= threshold and hasattr(target, "bulk_ingest")
+
+
+def _update_records(target: Any, template: Template, object_name: str,
+                    records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Update ``records`` (each with ``Id``): one Bulk job when there are enough, else Collections."""
+    if _use_bulk(target, template, object_name, len(records)):
+        return target.bulk_ingest(object_name, "update", records)
+    return target.update([{"attributes": {"type": object_name}, **r} for r in records])
 
 
 def _first_error(result: dict[str, Any]) -> ErrorInfo:
@@ -444,6 +459,10 @@ class SyncEngine:
         run_id = self.journal.start_run(job_id, "rollback")
         self._state(job_id, "Rollback Started", EXECUTING)
         plan = Plan.from_json(job.plan) if job.plan else None
+        try:
+            template: Template | None = parse_template(job.template)
+        except TemplateError:
+            template = None   # a template this version cannot read: Collections only
         order = list(reversed(plan.order)) if plan else []
         counts: dict[str, ObjectCounts] = {}
         inserted = defaultdict(list)
@@ -468,13 +487,17 @@ class SyncEngine:
                     continue
                 oc = counts.setdefault(name, ObjectCounts(total=len(rows), status="Rolling back"))
                 self._emit(ObjectStarted, object=name, index=order.index(name) + 1, count=len(order), total=len(rows))
-                for chunk in _chunks(rows, 200):
+                bulk = template is not None and _use_bulk(self.target, template, name, len(rows))
+                for chunk in _chunks(rows, len(rows) if bulk else 200):
                     self._check_cancel()
-                    # Write-ahead: a rollback killed after the org deleted this batch knows, when it
-                    # runs again, that "already deleted" means deleted by this rollback.
+                    # Write-ahead: a rollback killed after the org deleted this batch (or Bulk job)
+                    # knows, when it runs again, that "already deleted" means deleted by this rollback.
                     self.journal.record_outcomes(job_id, run_id, [
                         Outcome(name, r.source_id, r.target_id, "deleting", phase="rollback") for r in chunk])
-                    results = self.target.delete([r.target_id for r in chunk])
+                    if bulk:
+                        results = self.target.bulk_ingest(name, "delete", [{"Id": r.target_id} for r in chunk])
+                    else:
+                        results = self.target.delete([r.target_id for r in chunk])
                     outcomes = []
                     for row, result in zip(chunk, results):
                         gone = _first_error(result).status_code in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY") \
@@ -499,7 +522,7 @@ class SyncEngine:
                                                        [o.target_id for o in outcomes if o.status == "rolled_back"])
                         self.journal.set_object_counts(run_id, name, oc)
                     self._emit(BatchDone, object=name, counts=oc, totals=_total(counts))
-            self._restore_versions(job_id, run_id, counts, order)
+            self._restore_versions(job_id, run_id, counts, order, template)
         except _Stop as stop:
             return self._end(job_id, run_id, "rollback", "Aborted", ABORTED, counts, stop.message)
         except Exception as exc:
@@ -514,7 +537,8 @@ class SyncEngine:
             self._emit(ObjectFinished, object=name, counts=oc)
         return self._end(job_id, run_id, "rollback", "Rollback Completed", COMPLETED, counts)
 
-    def _restore_versions(self, job_id: int, run_id: int, counts: dict[str, ObjectCounts], order: list[str]) -> None:
+    def _restore_versions(self, job_id: int, run_id: int, counts: dict[str, ObjectCounts], order: list[str],
+                          template: Template | None = None) -> None:
         versions = self.journal.versions(job_id)
         done = {r.target_id for r in self.journal.records(job_id, statuses=["restored", "rolled_back"])}
         by_object: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
@@ -525,10 +549,12 @@ class SyncEngine:
         for name in [n for n in order if n in by_object] + [n for n in by_object if n not in order]:
             oc = counts.setdefault(name, ObjectCounts(status="Rolling back"))
             oc.total += len(by_object[name])
-            for chunk in _chunks(by_object[name], 200):
+            bulk = template is not None and _use_bulk(self.target, template, name, len(by_object[name]))
+            for chunk in _chunks(by_object[name], len(by_object[name]) if bulk else 200):
                 self._check_cancel()
-                records = [{"attributes": {"type": name}, "Id": tid, **values} for tid, values in chunk]
-                results = self.target.update(records)
+                records = [{"Id": tid, **values} for tid, values in chunk]
+                results = _update_records(self.target, template, name, records) if template is not None \
+                    else self.target.update([{"attributes": {"type": name}, **r} for r in records])
                 outcomes = []
                 for (tid, _), result in zip(chunk, results):
                     if result.get("success"):
@@ -917,15 +943,19 @@ class _Run:
 
     def _insert(self, name: str, oplan: ObjectPlan, pending: list[_Pending], targets: dict[str, dict[str, Any]],
                 index_by_key: dict[tuple[Any, ...], list[str]]) -> None:
-        for chunk in _chunks(pending, self.batch):
-            # Write-ahead: if the process dies while this batch is in flight, the next run knows that
-            # whatever it finds on the target for these records was created by this job.
+        bulk = _use_bulk(self.target, self.template, name, len(pending))
+        for chunk in _chunks(pending, len(pending) if bulk else self.batch):
+            # Write-ahead: if the process dies while this batch (or Bulk job) is in flight, the next
+            # run knows that whatever it finds on the target for these records was created by this job.
             self.journal.record_outcomes(self.job_id, self.run_id, [
                 Outcome(name, p.source["Id"], None, "sending",
                         match_key=key_json(self._match_key({**p.source, **p.payload}, oplan, on_target=True)))
                 for p in chunk])
-            records = [{"attributes": {"type": name}, **p.payload} for p in chunk]
-            results = self._create_safely(name, oplan, chunk, records)
+            if bulk:
+                results = self.target.bulk_ingest(name, "insert", [p.payload for p in chunk])
+            else:
+                records = [{"attributes": {"type": name}, **p.payload} for p in chunk]
+                results = self._create_safely(name, oplan, chunk, records)
             outcomes = []
             oc = self.counts[name]
             for item, result in zip(chunk, results):
@@ -980,12 +1010,13 @@ class _Run:
         return [r for r in results if r is not None]
 
     def _update(self, name: str, oplan: ObjectPlan, pending: list[_Pending], targets: dict[str, dict[str, Any]]) -> None:
-        for chunk in _chunks(pending, self.batch):
+        bulk = _use_bulk(self.target, self.template, name, len(pending))
+        for chunk in _chunks(pending, len(pending) if bulk else self.batch):
             if self.template.versioning:
                 self.journal.save_versions(self.job_id, self.run_id, name,
                                            {p.target_id: p.prior or {} for p in chunk if p.target_id})
-            records = [{"attributes": {"type": name}, "Id": p.target_id, **p.payload} for p in chunk]
-            results = self.target.update(records)
+            results = _update_records(self.target, self.template, name,
+                                      [{"Id": p.target_id, **p.payload} for p in chunk])
             outcomes = []
             oc = self.counts[name]
             for item, result in zip(chunk, results):
@@ -1039,12 +1070,13 @@ class _Run:
                 self._flush(name, outcomes)
             inserted_now = {o.target_id for o in self.journal.records(self.job_id, name, ["inserted"])} \
                 if updates and self.template.versioning else set()
-            for chunk in _chunks(updates, self.batch):
+            bulk = _use_bulk(self.target, self.template, name, len(updates))
+            for chunk in _chunks(updates, len(updates) if bulk else self.batch):
                 if self.template.versioning:
                     self.journal.save_versions(self.job_id, self.run_id, name, {
                         p.target_id: p.prior or {} for p in chunk if p.target_id and p.target_id not in inserted_now})
-                results = self.target.update([{"attributes": {"type": name}, "Id": p.target_id, **p.payload}
-                                              for p in chunk])
+                results = _update_records(self.target, self.template, name,
+                                          [{"Id": p.target_id, **p.payload} for p in chunk])
                 fails = []
                 for item, result in zip(chunk, results):
                     if result.get("success"):

@@ -44,8 +44,13 @@ OPTION_DEFAULTS: dict[str, Any] = {
     # ordinary, live records on the target; nothing is deleted on the target.
     "include_deleted": False,
     "skip_transactional": False,   # leave out transactional objects (Opportunity, Case, Order, Task, ...)
+    # Writes of at least this many records of one object (inserts, updates, rollback deletes and
+    # restores) go through Bulk API 2.0, smaller ones through sObject Collections; 0: never Bulk.
+    # A line's own "bulk_threshold" overrides it for that object.
+    "bulk_threshold": 2000,
 }
-LINE_KEYS = {"object", "fields", "filter", "match_by", "insert", "update", "limit", "sort", "related_to"}
+LINE_KEYS = {"object", "fields", "filter", "match_by", "insert", "update", "limit", "sort", "related_to",
+             "bulk_threshold"}
 MAX_RELATED_LEVELS = 5
 TOP_KEYS = {"name", "options", "objects", "order", "source", "target", "description"}
 
@@ -63,6 +68,7 @@ class ObjectLine:
     limit: int | None = None
     sort: str | None = None                 # SOQL ORDER BY list, e.g. "Name DESC"
     related_to: dict[str, str] | None = None  # {"object": "Account", "via": "AccountId"}: only their records
+    bulk_threshold: int | None = None       # this object's Bulk API 2.0 threshold (the option's when None)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"object": self.object}
@@ -80,6 +86,8 @@ class ObjectLine:
             out["sort"] = self.sort
         if self.related_to:
             out["related_to"] = dict(self.related_to)
+        if self.bulk_threshold is not None:
+            out["bulk_threshold"] = self.bulk_threshold
         return out
 
 
@@ -128,6 +136,13 @@ class Template:
     def batch_size(self) -> int:
         return int(self.options.get("batch_size", 200))
 
+    def bulk_threshold(self, object_name: str) -> int:
+        """From how many records a write of ``object_name`` goes through Bulk API 2.0 (0: never)."""
+        line = self.line(object_name)
+        if line is not None and line.bulk_threshold is not None:
+            return line.bulk_threshold
+        return int(self.options.get("bulk_threshold", 2000))
+
     def line(self, object_name: str) -> ObjectLine | None:
         lowered = object_name.lower()
         return next((line for line in self.objects if line.object.lower() == lowered), None)
@@ -147,6 +162,12 @@ def _str_list(value: Any, where: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise TemplateError(f"{where} must be a list of names, e.g. [\"Name\", \"Phone\"]")
     return [v.strip() for v in value]
+
+
+def _threshold(value: Any, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise TemplateError(f"{where} must be a whole number of records (0: never use Bulk API 2.0)")
+    return value
 
 
 def _bool(value: Any, where: str) -> bool:
@@ -230,6 +251,8 @@ def parse_template(document: Any) -> Template:
         elif key == "batch_size":
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 200:
                 raise TemplateError("options.batch_size must be a whole number from 1 to 200")
+        elif key == "bulk_threshold":
+            _threshold(value, "options.bulk_threshold")
         elif key == "since":
             if value is not None:
                 value = parse_since(value, "options.since")
@@ -283,6 +306,8 @@ def parse_template(document: Any) -> Template:
             limit=limit,
             sort=sort.strip() if sort else None,
             related_to=related,
+            bulk_threshold=_threshold(raw["bulk_threshold"], f"{where}.bulk_threshold")
+            if raw.get("bulk_threshold") is not None else None,
         ))
     _check_related(lines)
     order = None
