@@ -54,6 +54,8 @@ BULK_POLL_FIRST = 0.05              # seconds before the first look at a job; th
 BULK_POLL_MAX = 2.0                 # ...up to this
 BULK_NULL = "#N/A"                  # a CSV cell that sets a field to null
 BULK_TERMINAL = ("JobComplete", "Failed", "Aborted")
+BULK_QUERY_PAGE = 100_000          # rows per Bulk 2.0 query result page (maxRecords)
+REST_QUERY_PAGE = 2000             # rows per REST query page (what an org sends by default)
 
 
 # ====================================================================== errors
@@ -209,6 +211,40 @@ def _normalise_result(raw: Any) -> dict[str, Any]:
                        "message": str(err.get("message") or ""),
                        "fields": list(err.get("fields") or [])})
     return {"id": raw.get("id"), "success": bool(raw.get("success")), "errors": errors}
+
+
+def _from_object(soql: str) -> str:
+    words = soql.replace("(", " ").replace(")", " ").split()
+    for index, word in enumerate(words[:-1]):
+        if word.lower() == "from":
+            return words[index + 1]
+    raise ValueError(f"no FROM in {soql[:100]!r}")
+
+
+def _cell_parser(field_type: str) -> Callable[[str], Any]:
+    if field_type == "boolean":
+        return lambda cell: cell.lower() == "true"
+    if field_type == "int":
+        return lambda cell: int(float(cell))
+    if field_type in ("double", "currency", "percent"):
+        return float
+    return str
+
+
+def _null_empty_parents(record: dict[str, Any], plans: list[tuple[list[str], Any]]) -> dict[str, Any]:
+    """A parent whose every column is empty is null, as REST answers for an empty lookup."""
+    for parts, _ in plans:
+        if len(parts) < 2:
+            continue
+        for depth in range(len(parts) - 1, 0, -1):
+            holder: Any = record
+            for rel in parts[:depth - 1]:
+                holder = holder.get(rel) if isinstance(holder, dict) else None
+            key = parts[depth - 1]
+            if isinstance(holder, dict) and isinstance(holder.get(key), dict) \
+                    and all(v is None for v in holder[key].values()):
+                holder[key] = None
+    return record
 
 
 def _bulk_cell(operation: str, value: Any) -> str:
@@ -576,6 +612,105 @@ class OrgClient:
     def query(self, soql: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
         """All records of ``soql`` (every page), without ``attributes`` at any depth."""
         return list(self.query_iter(soql, include_deleted=include_deleted))
+
+    def query_large(self, soql: str, *, include_deleted: bool = False, bulk_from: int = 0,
+                    object_name: str | None = None) -> list[dict[str, Any]]:
+        """:meth:`query`, switching to a Bulk API 2.0 query job when the answer is big.
+
+        The first REST page says how many records there are (``totalSize``). When they are at least
+        ``bulk_from`` (0: never switch) and the REST pages still to read would cost more calls than a
+        Bulk query (open, poll, result pages of 100,000 rows), the records come from a Bulk query of
+        the same SOQL instead, with the same shape and types as REST gives them.
+        """
+        kwargs = self._kwargs()
+        endpoint = "queryAll" if include_deleted else "query"
+        first = self._call(f"{endpoint} {soql[:200]}",
+                           lambda: self.sf.query(soql, include_deleted=include_deleted, **kwargs))
+        total = int(first.get("totalSize") or 0)
+        rows = len(first.get("records") or [])
+        rest_calls = -(-(total - rows) // REST_QUERY_PAGE)
+        bulk_calls = 2 + -(-total // BULK_QUERY_PAGE)
+        if first.get("done", True) or not bulk_from or total < bulk_from or rest_calls <= bulk_calls:
+            records = [strip_attributes(r) for r in first.get("records") or []]
+            next_url = first.get("nextRecordsUrl")
+            result = first
+            while not result.get("done", True) and next_url:
+                result = self._call(f"{endpoint} more {next_url}",
+                                    lambda url=next_url: self.sf.query_more(url, identifier_is_url=True, **kwargs))
+                records.extend(strip_attributes(r) for r in result.get("records") or [])
+                next_url = result.get("nextRecordsUrl")
+            return records
+        del first
+        return self.bulk_query(soql, include_deleted=include_deleted, object_name=object_name)
+
+    def bulk_query(self, soql: str, *, include_deleted: bool = False, object_name: str | None = None,
+                   poll_first: float = BULK_POLL_FIRST, poll_max: float = BULK_POLL_MAX) -> list[dict[str, Any]]:
+        """Records of ``soql`` through a Bulk API 2.0 query job, shaped like :meth:`query` gives them:
+        relationship columns (``Account.Name``) nested, empty cells null, booleans and numbers typed
+        from the objects' describes."""
+        name = object_name or _from_object(soql)
+        job = self._bulk_request(f"bulk query {name}", "POST", "jobs/query/", json={
+            "operation": "queryAll" if include_deleted else "query", "query": soql, "contentType": "CSV",
+            "columnDelimiter": "COMMA", "lineEnding": "LF"}).json()
+        job_id = job["id"]
+        wait = poll_first
+        while job.get("state") not in BULK_TERMINAL:
+            time.sleep(wait)
+            wait = min(wait * 1.5, poll_max)
+            job = self._bulk_request(f"bulk query job {job_id}", "GET", f"jobs/query/{job_id}/").json()
+        if job.get("state") != "JobComplete":
+            raise OrgApiError(f"the Bulk API query of {name} ended {job.get('state')}: "
+                              f"{job.get('errorMessage') or 'no reason given'}", error_code="BULK_QUERY_FAILED")
+        records: list[dict[str, Any]] = []
+        convert: Callable[[list[str]], dict[str, Any]] | None = None
+        locator = ""
+        while True:
+            query = f"?maxRecords={BULK_QUERY_PAGE}" + (f"&locator={locator}" if locator else "")
+            page = self._bulk_request(f"bulk query results {job_id}", "GET", f"jobs/query/{job_id}/results{query}")
+            reader = csv.reader(io.StringIO(page.content.decode("utf-8"), newline=""))
+            header = next(reader, None)
+            if header:
+                if convert is None:
+                    convert = self._bulk_converter(name, header)
+                records.extend(convert(row) for row in reader if row)
+            locator = page.headers.get("Sforce-Locator") or "null"
+            if locator == "null":
+                return records
+
+    def _bulk_converter(self, object_name: str, header: list[str]) -> Callable[[list[str]], dict[str, Any]]:
+        """A function turning one Bulk query CSV row into a REST-shaped record."""
+        plans: list[tuple[list[str], Callable[[str], Any]]] = []
+        for column in header:
+            parts = column.split(".")
+            spec_name: str | None = object_name
+            for rel in parts[:-1]:      # walk the relationship names to the last object
+                fields = self._field_specs(spec_name) if spec_name else {}
+                target = next((f for f in fields.values() if (f.get("relationshipName") or "").lower()
+                               == rel.lower()), None)
+                spec_name = (target.get("referenceTo") or [None])[0] if target else None
+            fspec = self._field_specs(spec_name).get(parts[-1].lower()) if spec_name else None
+            plans.append((parts, _cell_parser(fspec.get("type") if fspec else "string")))
+
+        def convert(row: list[str]) -> dict[str, Any]:
+            record: dict[str, Any] = {}
+            for (parts, parse), cell in zip(plans, row):
+                value = parse(cell) if cell != "" else None
+                holder = record
+                for rel in parts[:-1]:
+                    child = holder.get(rel)
+                    if child is None:
+                        child = holder[rel] = {}
+                    holder = child
+                holder[parts[-1]] = value
+            return _null_empty_parents(record, plans)
+        return convert
+
+    def _field_specs(self, object_name: str) -> dict[str, dict[str, Any]]:
+        try:
+            described = self.describe(object_name)
+        except OrgApiError:
+            return {}
+        return {str(f["name"]).lower(): f for f in described.get("fields") or []}
 
     def count(self, object_name: str, where: str | None = None) -> int:
         """``SELECT COUNT() FROM object_name [WHERE where]``."""
