@@ -138,6 +138,19 @@ def _use_bulk(target: Any, template: Template, object_name: str, count: int) -> 
     return bool(threshold) and count >= threshold and hasattr(target, "bulk_ingest")
 
 
+def _reader(client: Any, template: Template, object_name: str) -> Any:
+    """``client.query`` for reads of ``object_name``; one that switches to a Bulk API 2.0 query when
+    the answer is big (past the object's bulk threshold, and cheaper in calls than REST pages)."""
+    threshold = template.bulk_threshold(object_name)
+    large = getattr(client, "query_large", None)
+    if not threshold or large is None:
+        return client.query
+
+    def query(soql: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
+        return large(soql, include_deleted=include_deleted, bulk_from=threshold)
+    return query
+
+
 def _update_records(target: Any, template: Template, object_name: str,
                     records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Update ``records`` (each with ``Id``): one Bulk job when there are enough, else Collections."""
@@ -688,12 +701,13 @@ class _Run:
                                             self.engine.target_ref.org_id)
             if self._since:
                 self._notice(f"delta sync: only records changed since {self._since} (deletions are not copied)")
-        return scope.read_records(self.source.query, self.plan, oplan, paths, self._scope_ids,
-                                  since=self._since, include_deleted=include_deleted)
+        return scope.read_records(_reader(self.source, self.template, oplan.object), self.plan, oplan, paths,
+                                  self._scope_ids, since=self._since, include_deleted=include_deleted)
 
     def _read_target(self, oplan: ObjectPlan) -> dict[str, dict[str, Any]]:
         paths = {"Id", *oplan.update_fields, *oplan.insert_fields, *oplan.match_by}
-        rows = self.target.query(f"SELECT {', '.join(sorted(paths))} FROM {oplan.object}")
+        rows = _reader(self.target, self.template, oplan.object)(
+            f"SELECT {', '.join(sorted(paths))} FROM {oplan.object}")
         return {row["Id"]: row for row in rows}
 
     def _match_key(self, record: dict[str, Any], oplan: ObjectPlan, *, on_target: bool) -> tuple[Any, ...] | None:

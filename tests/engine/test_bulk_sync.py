@@ -136,3 +136,22 @@ def test_bulk_threshold_is_checked() -> None:
         parse_template({"name": "t", "options": {"bulk_threshold": -1}, "objects": [{"object": "Account"}]})
     with pytest.raises(TemplateError, match="bulk_threshold"):
         parse_template({"name": "t", "objects": [{"object": "Account", "bulk_threshold": "many"}]})
+
+
+def test_a_big_sync_reads_and_writes_in_bulk_with_few_calls(pair: Any) -> None:
+    store = pair.server.store("src")
+    with store.transaction():
+        parents = [store.create("Account", {"Name": f"Parent {i}", "External_Id__c": f"P{i}"}) for i in range(1000)]
+        for i in range(8000):
+            store.create("Account", {"Name": f"Child {i}", "External_Id__c": f"C{i}", "ParentId": parents[i % 1000]})
+    engine = pair.engine()
+    job_id = engine.create_job({"name": "big", "objects": [
+        {"object": "Account", "fields": ["Name", "External_Id__c", "ParentId"], "match_by": ["External_Id__c"]}]})
+    result = engine.sync(job_id)
+    assert result.state == "Synced" and result.totals.inserted == 9000 and result.totals.errors == 0
+    assert len(pair.source.sf.restful("jobs/query")["records"]) == 1          # the source read
+    assert ingest_jobs(pair.target).count(("Account", "insert")) == 1        # the children; parents: Collections
+    assert result.api_calls["source"] + result.api_calls["target"] < 40
+    rows = pair.rows("tgt", "SELECT Id, External_Id__c, Parent.External_Id__c FROM Account")
+    parent_of = {r["External_Id__c"]: (r["Parent"] or {}).get("External_Id__c") for r in rows}
+    assert len(rows) == 9000 and all(parent_of[f"C{i}"] == f"P{i % 1000}" for i in range(8000))
