@@ -289,22 +289,24 @@ def _csv_line(row: list[str]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def _bulk_jobs(columns: list[str], rows: list[list[str]]) -> Iterator[tuple[list[int], bytes]]:
-    """(positions, CSV bytes) per ingest job, each under BULK_MAX_BYTES."""
+def _bulk_jobs(operation: str, columns: list[str],
+               records: list[dict[str, Any]]) -> Iterator[tuple[dict[bytes, list[int]], bytes]]:
+    """Per ingest job (each under BULK_MAX_BYTES): each CSV line -> the positions of the records it
+    holds (records with the same values share a line), and the job's CSV bytes."""
     header = _csv_line(columns)
-    positions: list[int] = []
+    lines: dict[bytes, list[int]] = {}
     parts = [header]
     size = len(header)
-    for index, row in enumerate(rows):
-        line = _csv_line(row)
-        if positions and size + len(line) > BULK_MAX_BYTES:
-            yield positions, b"".join(parts)
-            positions, parts, size = [], [header], len(header)
-        positions.append(index)
+    for index, record in enumerate(records):
+        line = _csv_line(_bulk_row(operation, columns, record))
+        if lines and size + len(line) > BULK_MAX_BYTES:
+            yield lines, b"".join(parts)
+            lines, parts, size = {}, [header], len(header)
+        lines.setdefault(line, []).append(index)
         parts.append(line)
         size += len(line)
-    if positions:
-        yield positions, b"".join(parts)
+    if lines:
+        yield lines, b"".join(parts)
 
 
 def _bulk_error(text: str) -> dict[str, Any]:
@@ -320,12 +322,10 @@ def _bulk_error(text: str) -> dict[str, Any]:
     return {"statusCode": code.strip() or "UNKNOWN_EXCEPTION", "message": rest.strip(), "fields": fields}
 
 
-def _map_bulk_results(outcome: dict[str, Any], columns: list[str], rows: list[list[str]], positions: list[int],
+def _map_bulk_results(outcome: dict[str, Any], columns: list[str], waiting: dict[bytes, list[int]],
                       results: list[dict[str, Any] | None]) -> None:
-    """Put each result row of one job at its record's position, found by the record's own cells."""
-    waiting: dict[tuple[str, ...], list[int]] = {}
-    for position in positions:
-        waiting.setdefault(tuple(rows[position]), []).append(position)
+    """Put each result row of one job at its record's position, found by the record's own cells (the
+    org echoes them): ``waiting`` maps each uploaded CSV line to the positions still unanswered."""
     for text, success in ((outcome["ok"], True), (outcome["failed"], False)):
         reader = csv.reader(io.StringIO(text, newline=""))
         header = next(reader, None)
@@ -337,15 +337,15 @@ def _map_bulk_results(outcome: dict[str, Any], columns: list[str], rows: list[li
             raise OrgApiError(f"a Bulk API result file lacks the column(s) {', '.join(missing or ['sf__Id'])}",
                               error_code="UNEXPECTED_RESPONSE")
         picks = [where[c] for c in columns]
-        error_at = where.get("sf__Error")
+        id_at, error_at = where["sf__Id"], where.get("sf__Error")
         for line in reader:
             if not line:
                 continue
-            hits = waiting.get(tuple(line[i] for i in picks))
+            hits = waiting.get(_csv_line([line[i] for i in picks]))
             if not hits:
                 continue   # not a row of this job (never expected): leave it
             position = hits.pop(0)
-            record_id = line[where["sf__Id"]] or None
+            record_id = line[id_at] or None
             if success:
                 results[position] = {"id": record_id, "success": True, "errors": []}
             else:
@@ -614,13 +614,16 @@ class OrgClient:
         return list(self.query_iter(soql, include_deleted=include_deleted))
 
     def query_large(self, soql: str, *, include_deleted: bool = False, bulk_from: int = 0,
-                    object_name: str | None = None) -> list[dict[str, Any]]:
+                    object_name: str | None = None,
+                    instead: tuple[int, Callable[[], list[dict[str, Any]]]] | None = None) -> list[dict[str, Any]]:
         """:meth:`query`, switching to a Bulk API 2.0 query job when the answer is big.
 
         The first REST page says how many records there are (``totalSize``). When they are at least
         ``bulk_from`` (0: never switch) and the REST pages still to read would cost more calls than a
         Bulk query (open, poll, result pages of 100,000 rows), the records come from a Bulk query of
-        the same SOQL instead, with the same shape and types as REST gives them.
+        the same SOQL instead, with the same shape and types as REST gives them. ``instead`` is
+        (calls, read): another way to get the records the caller needs; it is taken when it costs
+        fewer calls than both.
         """
         kwargs = self._kwargs()
         endpoint = "queryAll" if include_deleted else "query"
@@ -630,7 +633,14 @@ class OrgClient:
         rows = len(first.get("records") or [])
         rest_calls = -(-(total - rows) // REST_QUERY_PAGE)
         bulk_calls = 2 + -(-total // BULK_QUERY_PAGE)
-        if first.get("done", True) or not bulk_from or total < bulk_from or rest_calls <= bulk_calls:
+        if not bulk_from or total < bulk_from:
+            bulk_calls = rest_calls + 1            # not an option
+        if not first.get("done", True) and instead is not None and instead[0] < min(rest_calls, bulk_calls):
+            logger.debug("%s: %d records in %s; reading the %d calls' worth needed instead", self._label(),
+                         total, soql[:80], instead[0])
+            del first
+            return instead[1]()
+        if first.get("done", True) or rest_calls <= bulk_calls:
             records = [strip_attributes(r) for r in first.get("records") or []]
             next_url = first.get("nextRecordsUrl")
             result = first
@@ -843,11 +853,11 @@ class OrgClient:
         if operation not in BULK_OPERATIONS:
             raise ValueError(f"bulk operation {operation!r}: use one of {', '.join(BULK_OPERATIONS)}")
         columns = _bulk_columns(operation, records)
-        rows = [_bulk_row(operation, columns, record) for record in records]
         results: list[dict[str, Any] | None] = [None] * len(records)
-        for positions, data in _bulk_jobs(columns, rows):
+        for lines, data in _bulk_jobs(operation, columns, records):
             outcome = self._bulk_job(object_name, operation, data, poll_first, poll_max)
-            _map_bulk_results(outcome, columns, rows, positions, results)
+            del data
+            _map_bulk_results(outcome, columns, lines, results)
         locked = [i for i, r in enumerate(results) if r is not None and _is_locked(r)]
         if locked:
             logger.info("%s: %d %s rows locked (%s); re-sending them through Collections", self._label(),
