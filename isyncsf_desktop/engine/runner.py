@@ -128,6 +128,23 @@ def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
         yield items[start:start + size]
 
 
+KEY_TYPES = ("string", "email", "phone", "url", "textarea", "picklist")
+KEY_CHUNK_CHARS = 4000     # characters of quoted keys per "IN (...)" query (URLs stay well under 16 KB)
+
+
+def _text_chunks(values: list[str], budget: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    size = 0
+    for value in values:
+        if chunk and size + len(value) + 4 > budget:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(value)
+        size += len(value) + 4
+    if chunk:
+        yield chunk
+
+
 def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -704,11 +721,44 @@ class _Run:
         return scope.read_records(_reader(self.source, self.template, oplan.object), self.plan, oplan, paths,
                                   self._scope_ids, since=self._since, include_deleted=include_deleted)
 
-    def _read_target(self, oplan: ObjectPlan) -> dict[str, dict[str, Any]]:
+    def _read_target(self, oplan: ObjectPlan, records: list[dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+        """The target records of ``oplan``'s object, by id. Either all of them (in REST pages, or a
+        Bulk query when big), or, when it costs fewer calls, only those ``records`` can match: by
+        their match key in IN-chunks, and by the target ids the id map already knows."""
         paths = {"Id", *oplan.update_fields, *oplan.insert_fields, *oplan.match_by}
-        rows = _reader(self.target, self.template, oplan.object)(
-            f"SELECT {', '.join(sorted(paths))} FROM {oplan.object}")
+        select = f"SELECT {', '.join(sorted(paths))} FROM {oplan.object}"
+        by_key = self._by_key_reads(oplan, select, records) if records is not None else None
+        large = getattr(self.target, "query_large", None)
+        if by_key is not None and large is not None:
+            rows = large(select, bulk_from=self.template.bulk_threshold(oplan.object), instead=by_key)
+        else:
+            rows = _reader(self.target, self.template, oplan.object)(select)
         return {row["Id"]: row for row in rows}
+
+    def _by_key_reads(self, oplan: ObjectPlan, select: str,
+                      records: list[dict[str, Any]]) -> tuple[int, Any] | None:
+        """(calls, read) for reading only the target records that ``records`` can match, or None
+        when the match key is not one plain text field (then all target records are read)."""
+        if len(oplan.match_by) != 1 or "." in oplan.match_by[0] or oplan.match_by[0] in oplan.refs \
+                or oplan.field_types.get(oplan.match_by[0], "string") not in KEY_TYPES:
+            return None
+        field_name = oplan.match_by[0]
+        keys = sorted({str(r[field_name]).strip() for r in records if isinstance(r.get(field_name), str)
+                       and r[field_name].strip()})
+        known = sorted({self.id_map[r["Id"]] for r in records if r["Id"] in self.id_map})
+        key_chunks = list(_text_chunks(keys, KEY_CHUNK_CHARS))
+        id_chunks = list(_chunks(known, 300))
+
+        def read() -> list[dict[str, Any]]:
+            rows: dict[str, dict[str, Any]] = {}
+            for chunk in key_chunks:
+                for row in self.target.query(f"{select} WHERE {field_name} IN ({', '.join(map(_quote, chunk))})"):
+                    rows[row["Id"]] = row
+            for chunk in id_chunks:
+                for row in self.target.query(f"{select} WHERE Id IN ({', '.join(map(_quote, chunk))})"):
+                    rows[row["Id"]] = row
+            return list(rows.values())
+        return len(key_chunks) + len(id_chunks), read
 
     def _match_key(self, record: dict[str, Any], oplan: ObjectPlan, *, on_target: bool) -> tuple[Any, ...] | None:
         parts = []
@@ -752,7 +802,7 @@ class _Run:
     def _sync_object(self, name: str, index: int, count: int) -> None:
         oplan = self.plan.objects[name]
         records = self._read_source(oplan)
-        targets = self._read_target(oplan)
+        targets = self._read_target(oplan, records)
         self.live_targets[name] = targets
         records = self._carry(name, records, targets)
         oc = self.counts.setdefault(name, ObjectCounts(total=len(records), status="Executing"))
