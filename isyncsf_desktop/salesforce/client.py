@@ -50,11 +50,12 @@ LOCK_ERROR = "UNABLE_TO_LOCK_ROW"
 _MAX_WAIT = 60.0
 BULK_OPERATIONS = ("insert", "update", "delete")
 BULK_MAX_BYTES = 90 * 1024 * 1024   # CSV bytes per ingest job (Salesforce takes up to 100 MB, base64-encoded 150)
-BULK_POLL_FIRST = 0.05              # seconds before the first look at a job; then x1.5 each time...
-BULK_POLL_MAX = 2.0                 # ...up to this
+BULK_MAX_ROWS = 50_000              # rows per ingest job: bounds what one job holds in memory (CSV, results)
+BULK_POLL_FIRST = 0.05              # seconds before the first look at a job; then twice as long each time...
+BULK_POLL_MAX = 4.0                 # ...up to this
 BULK_NULL = "#N/A"                  # a CSV cell that sets a field to null
 BULK_TERMINAL = ("JobComplete", "Failed", "Aborted")
-BULK_QUERY_PAGE = 100_000          # rows per Bulk 2.0 query result page (maxRecords)
+BULK_QUERY_PAGE = 50_000           # rows per Bulk 2.0 query result page (maxRecords; Salesforce's default)
 REST_QUERY_PAGE = 2000             # rows per REST query page (what an org sends by default)
 
 
@@ -283,6 +284,19 @@ def _bulk_row(operation: str, columns: list[str], record: dict[str, Any]) -> lis
     return row
 
 
+def _text_lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` with their endings, one at a time (``io.StringIO`` would hold a copy of
+    a result file four bytes a character). ``csv.reader`` joins a quoted value's lines again."""
+    start, size = 0, len(text)
+    while start < size:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end + 1]
+        start = end + 1
+
+
 def _csv_line(row: list[str]) -> bytes:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerow(row)
@@ -296,15 +310,16 @@ def _bulk_jobs(operation: str, columns: list[str],
     header = _csv_line(columns)
     lines: dict[bytes, list[int]] = {}
     parts = [header]
-    size = len(header)
+    size, count = len(header), 0
     for index, record in enumerate(records):
         line = _csv_line(_bulk_row(operation, columns, record))
-        if lines and size + len(line) > BULK_MAX_BYTES:
+        if lines and (size + len(line) > BULK_MAX_BYTES or count >= BULK_MAX_ROWS):
             yield lines, b"".join(parts)
-            lines, parts, size = {}, [header], len(header)
+            lines, parts, size, count = {}, [header], len(header), 0
         lines.setdefault(line, []).append(index)
         parts.append(line)
         size += len(line)
+        count += 1
     if lines:
         yield lines, b"".join(parts)
 
@@ -326,8 +341,13 @@ def _map_bulk_results(outcome: dict[str, Any], columns: list[str], waiting: dict
                       results: list[dict[str, Any] | None]) -> None:
     """Put each result row of one job at its record's position, found by the record's own cells (the
     org echoes them): ``waiting`` maps each uploaded CSV line to the positions still unanswered."""
+    if outcome.get("all_ok"):
+        for hits in waiting.values():
+            for position in hits:
+                results[position] = {"id": None, "success": True, "errors": []}   # id: the record's own
+        return
     for text, success in ((outcome["ok"], True), (outcome["failed"], False)):
-        reader = csv.reader(io.StringIO(text, newline=""))
+        reader = csv.reader(_text_lines(text))
         header = next(reader, None)
         if not header:
             continue
@@ -620,7 +640,7 @@ class OrgClient:
 
         The first REST page says how many records there are (``totalSize``). When they are at least
         ``bulk_from`` (0: never switch) and the REST pages still to read would cost more calls than a
-        Bulk query (open, poll, result pages of 100,000 rows), the records come from a Bulk query of
+        Bulk query (open, poll, result pages of 50,000 rows), the records come from a Bulk query of
         the same SOQL instead, with the same shape and types as REST gives them. ``instead`` is
         (calls, read): another way to get the records the caller needs; it is taken when it costs
         fewer calls than both.
@@ -666,7 +686,7 @@ class OrgClient:
         wait = poll_first
         while job.get("state") not in BULK_TERMINAL:
             time.sleep(wait)
-            wait = min(wait * 1.5, poll_max)
+            wait = min(wait * 2, poll_max)
             job = self._bulk_request(f"bulk query job {job_id}", "GET", f"jobs/query/{job_id}/").json()
         if job.get("state") != "JobComplete":
             raise OrgApiError(f"the Bulk API query of {name} ended {job.get('state')}: "
@@ -677,7 +697,7 @@ class OrgClient:
         while True:
             query = f"?maxRecords={BULK_QUERY_PAGE}" + (f"&locator={locator}" if locator else "")
             page = self._bulk_request(f"bulk query results {job_id}", "GET", f"jobs/query/{job_id}/results{query}")
-            reader = csv.reader(io.StringIO(page.content.decode("utf-8"), newline=""))
+            reader = csv.reader(_text_lines(page.content.decode("utf-8")))
             header = next(reader, None)
             if header:
                 if convert is None:
@@ -855,7 +875,8 @@ class OrgClient:
         columns = _bulk_columns(operation, records)
         results: list[dict[str, Any] | None] = [None] * len(records)
         for lines, data in _bulk_jobs(operation, columns, records):
-            outcome = self._bulk_job(object_name, operation, data, poll_first, poll_max)
+            outcome = self._bulk_job(object_name, operation, data, sum(map(len, lines.values())),
+                                     poll_first, poll_max)
             del data
             _map_bulk_results(outcome, columns, lines, results)
         locked = [i for i, r in enumerate(results) if r is not None and _is_locked(r)]
@@ -889,9 +910,11 @@ class OrgClient:
         return self._call(f"{method} {what}", lambda: self.sf._call_salesforce(method, url, name=what, **kwargs),
                           idempotent=idempotent)
 
-    def _bulk_job(self, object_name: str, operation: str, data: bytes, poll_first: float,
+    def _bulk_job(self, object_name: str, operation: str, data: bytes, rows: int, poll_first: float,
                   poll_max: float) -> dict[str, Any]:
-        """One ingest job from open to its result files: {"job": info, "ok": csv text, "failed": csv text}."""
+        """One ingest job from open to its result files: {"job": info, "ok": csv text, "failed": csv
+        text, "all_ok": every row of an update or delete succeeded}. A result file is fetched only
+        when it is needed (no failed results when nothing failed)."""
         job = self._bulk_request(f"bulk {operation} job {object_name}", "POST", "jobs/ingest/", json={
             "object": object_name, "operation": operation, "contentType": "CSV", "columnDelimiter": "COMMA",
             "lineEnding": "LF"}).json()
@@ -912,13 +935,23 @@ class OrgClient:
         wait = poll_first
         while job.get("state") not in BULK_TERMINAL:
             time.sleep(wait)
-            wait = min(wait * 1.5, poll_max)
+            wait = min(wait * 2, poll_max)
             job = self._bulk_request(f"bulk job {job_id}", "GET", f"jobs/ingest/{job_id}/").json()
         logger.debug("%s: bulk %s job %s of %s: %s, %s processed, %s failed", self._label(), operation, job_id,
                      object_name, job.get("state"), job.get("numberRecordsProcessed"), job.get("numberRecordsFailed"))
-        ok = self._bulk_request(f"bulk results {job_id}", "GET", f"jobs/ingest/{job_id}/successfulResults/")
-        failed = self._bulk_request(f"bulk failures {job_id}", "GET", f"jobs/ingest/{job_id}/failedResults/")
-        return {"job": job, "ok": ok.content.decode("utf-8"), "failed": failed.content.decode("utf-8")}
+        outcome: dict[str, Any] = {"job": job, "ok": "", "failed": "", "all_ok": False}
+        counted = "numberRecordsFailed" in job and "numberRecordsProcessed" in job
+        failures = int(job.get("numberRecordsFailed") or 0) if counted else 1
+        if operation != "insert" and job.get("state") == "JobComplete" and not failures \
+                and int(job.get("numberRecordsProcessed") or 0) == rows:
+            outcome["all_ok"] = True       # every update or delete succeeded: no result file needed
+            return outcome
+        outcome["ok"] = self._bulk_request(f"bulk results {job_id}", "GET",
+                                           f"jobs/ingest/{job_id}/successfulResults/").content.decode("utf-8")
+        if failures:
+            outcome["failed"] = self._bulk_request(f"bulk failures {job_id}", "GET",
+                                                   f"jobs/ingest/{job_id}/failedResults/").content.decode("utf-8")
+        return outcome
 
     # ------------------------------------------------------------------ retrieve
     def retrieve(self, object_name: str, ids: Iterable[str], fields: Iterable[str]) -> list[dict[str, Any] | None]:

@@ -96,3 +96,29 @@ def test_every_request_is_counted(qa: OrgClient) -> None:
     qa.bulk_ingest("Account", "insert", [{"Name": f"C{i}"} for i in range(50)])
     after = qa.limits()["DailyApiRequests"]
     assert (used["Remaining"] - after["Remaining"]) == qa.api_calls - before - 1
+
+
+def test_a_big_write_is_split_into_jobs_and_answered_in_order(qa: OrgClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from isyncsf_desktop.salesforce import client as client_module
+
+    monkeypatch.setattr(client_module, "BULK_MAX_ROWS", 100)
+    records = [{"Name": f"Split {i}", "External_Id__c": f"S{i}"} for i in range(250)]
+    results = qa.bulk_ingest("Account", "insert", records)
+    assert len(qa.sf.restful("jobs/ingest")["records"]) == 3
+    saved = names_by_id(qa)
+    assert [saved[r["id"]]["External_Id__c"] for r in results] == [f"S{i}" for i in range(250)]
+
+
+def test_result_files_are_read_only_when_needed(server: Any, qa: OrgClient) -> None:
+    seen: list[str] = []
+    server.faults("qa").update(observer=lambda when, method, path: seen.append(f"{method} {path}")
+                               if when == "before" else None)
+    ids = [r["id"] for r in qa.bulk_ingest("Account", "insert", [{"Name": f"R{i}"} for i in range(20)])]
+    assert sum("successfulResults" in s for s in seen) == 1 and not any("failedResults" in s for s in seen)
+    seen.clear()
+    results = qa.bulk_ingest("Account", "delete", [{"Id": i} for i in ids])
+    assert [r["id"] for r in results] == ids and all(r["success"] for r in results)
+    assert not any("Results" in s for s in seen)      # all deleted: the job's counts say so
+    seen.clear()
+    results = qa.bulk_ingest("Account", "delete", [{"Id": ids[0]}])
+    assert not results[0]["success"] and any("failedResults" in s for s in seen)
