@@ -128,6 +128,7 @@ def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
         yield items[start:start + size]
 
 
+BULK_BATCH = 40_000        # records per Bulk API write: each such batch is written ahead and journaled as one
 KEY_TYPES = ("string", "email", "phone", "url", "textarea", "picklist")
 KEY_CHUNK_CHARS = 4000     # characters of quoted keys per "IN (...)" query (URLs stay well under 16 KB)
 
@@ -518,7 +519,7 @@ class SyncEngine:
                 oc = counts.setdefault(name, ObjectCounts(total=len(rows), status="Rolling back"))
                 self._emit(ObjectStarted, object=name, index=order.index(name) + 1, count=len(order), total=len(rows))
                 bulk = template is not None and _use_bulk(self.target, template, name, len(rows))
-                for chunk in _chunks(rows, len(rows) if bulk else 200):
+                for chunk in _chunks(rows, BULK_BATCH if bulk else 200):
                     self._check_cancel()
                     # Write-ahead: a rollback killed after the org deleted this batch (or Bulk job)
                     # knows, when it runs again, that "already deleted" means deleted by this rollback.
@@ -580,7 +581,7 @@ class SyncEngine:
             oc = counts.setdefault(name, ObjectCounts(status="Rolling back"))
             oc.total += len(by_object[name])
             bulk = template is not None and _use_bulk(self.target, template, name, len(by_object[name]))
-            for chunk in _chunks(by_object[name], len(by_object[name]) if bulk else 200):
+            for chunk in _chunks(by_object[name], BULK_BATCH if bulk else 200):
                 self._check_cancel()
                 records = [{"Id": tid, **values} for tid, values in chunk]
                 results = _update_records(self.target, template, name, records) if template is not None \
@@ -1008,7 +1009,7 @@ class _Run:
     def _insert(self, name: str, oplan: ObjectPlan, pending: list[_Pending], targets: dict[str, dict[str, Any]],
                 index_by_key: dict[tuple[Any, ...], list[str]]) -> None:
         bulk = _use_bulk(self.target, self.template, name, len(pending))
-        for chunk in _chunks(pending, len(pending) if bulk else self.batch):
+        for chunk in _chunks(pending, BULK_BATCH if bulk else self.batch):
             # Write-ahead: if the process dies while this batch (or Bulk job) is in flight, the next
             # run knows that whatever it finds on the target for these records was created by this job.
             self.journal.record_outcomes(self.job_id, self.run_id, [
@@ -1027,7 +1028,8 @@ class _Run:
                 if result.get("success"):
                     item.target_id = result["id"]
                     self.id_map[source_id] = result["id"]
-                    targets[result["id"]] = {"Id": result["id"], **item.payload}
+                    item.payload["Id"] = result["id"]    # sent already: the row as the target has it now
+                    targets[result["id"]] = item.payload
                     oc.inserted += 1
                     oc.processed += 1
                     outcomes.append(Outcome(name, source_id, result["id"], "inserted"))
@@ -1075,7 +1077,7 @@ class _Run:
 
     def _update(self, name: str, oplan: ObjectPlan, pending: list[_Pending], targets: dict[str, dict[str, Any]]) -> None:
         bulk = _use_bulk(self.target, self.template, name, len(pending))
-        for chunk in _chunks(pending, len(pending) if bulk else self.batch):
+        for chunk in _chunks(pending, BULK_BATCH if bulk else self.batch):
             if self.template.versioning:
                 self.journal.save_versions(self.job_id, self.run_id, name,
                                            {p.target_id: p.prior or {} for p in chunk if p.target_id})
@@ -1135,7 +1137,7 @@ class _Run:
             inserted_now = {o.target_id for o in self.journal.records(self.job_id, name, ["inserted"])} \
                 if updates and self.template.versioning else set()
             bulk = _use_bulk(self.target, self.template, name, len(updates))
-            for chunk in _chunks(updates, len(updates) if bulk else self.batch):
+            for chunk in _chunks(updates, BULK_BATCH if bulk else self.batch):
                 if self.template.versioning:
                     self.journal.save_versions(self.job_id, self.run_id, name, {
                         p.target_id: p.prior or {} for p in chunk if p.target_id and p.target_id not in inserted_now})
