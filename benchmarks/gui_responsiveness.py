@@ -65,7 +65,7 @@ def main() -> int:
 
     def tick() -> None:
         if trace is not None:   # a stall of 120 ms: every thread's stack, taken without the GIL
-            faulthandler.dump_traceback_later(0.12, file=trace)
+            faulthandler.dump_traceback_later(float(os.environ.get("BENCH_TRACE_AFTER", "0.12")), file=trace)
         now = clock.nsecsElapsed() / 1e6
         if state["last"]:
             gaps.append(now - state["last"])
