@@ -13,6 +13,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -688,10 +689,20 @@ class _Run:
     # ------------------------------------------------------------------ the run
     def execute(self) -> None:
         order = self.plan.order
-        for index, name in enumerate(order, start=1):
-            self.engine._check_cancel()
-            self.engine._api_ceiling_check(self.template)
-            self._sync_object(name, index, len(order))
+        # in_flight 2+: the next object's source records are read (a read-only call to the source org)
+        # while this object's batches go to the target; writes stay one batch at a time, parents first.
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="isyncsf-read") \
+            if self.template.in_flight > 1 and len(order) > 1 else None
+        self._ahead: dict[str, Future[list[dict[str, Any]]]] = {}
+        try:
+            for index, name in enumerate(order, start=1):
+                self.engine._check_cancel()
+                self.engine._api_ceiling_check(self.template)
+                self._sync_object(name, index, len(order), order[index] if pool and index < len(order) else None,
+                                  pool)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
         self._deferred_pass()
         for name in order:
             oc = self.counts.get(name)
@@ -800,9 +811,13 @@ class _Run:
                 rest.append(record)
         return rest
 
-    def _sync_object(self, name: str, index: int, count: int) -> None:
+    def _sync_object(self, name: str, index: int, count: int, after: str | None = None,
+                     pool: ThreadPoolExecutor | None = None) -> None:
         oplan = self.plan.objects[name]
-        records = self._read_source(oplan)
+        ahead = self._ahead.pop(name, None)
+        records = ahead.result() if ahead is not None else self._read_source(oplan)
+        if after is not None and pool is not None:
+            self._ahead[after] = pool.submit(self._read_source, self.plan.objects[after])
         targets = self._read_target(oplan, records)
         self.live_targets[name] = targets
         records = self._carry(name, records, targets)

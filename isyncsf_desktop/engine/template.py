@@ -48,6 +48,9 @@ OPTION_DEFAULTS: dict[str, Any] = {
     # restores) go through Bulk API 2.0, smaller ones through sObject Collections; 0: never Bulk.
     # A line's own "bulk_threshold" overrides it for that object.
     "bulk_threshold": 2000,
+    # Requests in flight at once (1-4): from 2 on, the next object's source records are read while
+    # the current object is written (writes stay one batch at a time, parents first).
+    "in_flight": 2,
 }
 LINE_KEYS = {"object", "fields", "filter", "match_by", "insert", "update", "limit", "sort", "related_to",
              "bulk_threshold"}
@@ -135,6 +138,11 @@ class Template:
     @property
     def batch_size(self) -> int:
         return int(self.options.get("batch_size", 200))
+
+    @property
+    def in_flight(self) -> int:
+        """Requests in flight at once (1: strictly one after the other)."""
+        return int(self.options.get("in_flight", 2))
 
     def bulk_threshold(self, object_name: str) -> int:
         """From how many records a write of ``object_name`` goes through Bulk API 2.0 (0: never)."""
@@ -253,6 +261,9 @@ def parse_template(document: Any) -> Template:
                 raise TemplateError("options.batch_size must be a whole number from 1 to 200")
         elif key == "bulk_threshold":
             _threshold(value, "options.bulk_threshold")
+        elif key == "in_flight":
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 4:
+                raise TemplateError("options.in_flight must be a whole number from 1 to 4 (requests at once)")
         elif key == "since":
             if value is not None:
                 value = parse_since(value, "options.since")
