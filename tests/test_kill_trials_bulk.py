@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import related_data as data
 from helpers import org_client
-from test_kill_trials import BATCH, Trial, _sync_argv
+from test_kill_trials import BATCH, EXACT, Trial, _sync_argv, resume_or_roll_back, rollback_killed_then_run_again
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="SIGKILL")]
 
@@ -78,31 +78,11 @@ def test_a_sync_killed_at_a_bulk_job_resumes_or_rolls_back_exactly(reference, sa
     trial, ctx = _start(sandbox_factory, tmp_path)
     killed = trial.run(*_sync_argv(ctx), kill_at=index, mode=mode)
     assert trial.killed and killed.returncode == -signal.SIGKILL, (index, killed.stderr[-2000:])
-    source, target = org_client(trial.server, "src"), org_client(trial.server, "tgt")
-    if then == "resume":
-        done = trial.run("resync", "1", "--json")
-        assert done.returncode == 0, done.stderr[-2000:]
-        assert json.loads(done.stdout)["state"] == "Synced"
-        assert data.synced_problems(source, target) == {"missing": 0, "duplicated": 0, "fields": 0, "links": 0}
-    else:
-        done = trial.run("rollback", "1", "--json")
-        if done.returncode == 2:
-            assert "nothing left to roll back" in done.stderr
-        else:
-            assert done.returncode == 0, done.stderr[-2000:]
-        assert data.rollback_problems(ctx["before"], data.snapshot(target)) == {"left": 0, "lost": 0, "changed": 0}
+    assert resume_or_roll_back(trial, ctx, then) == EXACT[then]
 
 
 @pytest.mark.parametrize("mode", ["before", "after"])
 def test_a_rollback_killed_at_a_bulk_delete_finishes_exactly(reference, sandbox_factory, tmp_path, mode):
     index = reference["rollback"][0]
     trial, ctx = _start(sandbox_factory, tmp_path)
-    assert trial.run(*_sync_argv(ctx)).returncode == 0
-    killed = trial.run("rollback", "1", "--json", kill_at=index, mode=mode)
-    assert trial.killed and killed.returncode == -signal.SIGKILL
-    done = trial.run("rollback", "1", "--json")
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout)
-    assert result["state"] == "Rollback Completed" and result["totals"]["errors"] == 0
-    assert data.rollback_problems(ctx["before"], data.snapshot(org_client(trial.server, "tgt"))) == \
-        {"left": 0, "lost": 0, "changed": 0}
+    assert rollback_killed_then_run_again(trial, ctx, index, mode) == EXACT["rollback"]
