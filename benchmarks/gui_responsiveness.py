@@ -2,11 +2,15 @@
 
 Runs the Execute tab offscreen against fresh demo orgs, starts a sync, and measures the event
 loop with a 5 ms timer: the longest gap between two ticks is the longest the window was frozen.
-Run: ``QT_QPA_PLATFORM=offscreen python benchmarks/gui_responsiveness.py``. Prints figures; asserts nothing.
+Run: ``QT_QPA_PLATFORM=offscreen python benchmarks/gui_responsiveness.py [--records N]``. With
+``--records`` the orgs hold the data of ``sync_bench.py`` (Accounts in a hierarchy and Contacts)
+instead of the demo data. Prints figures; asserts nothing.
+``BENCH_TRACE=FILE`` writes every thread's stack to FILE whenever the window is frozen 120 ms.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import sys
@@ -30,6 +34,15 @@ from isyncsf_desktop.salesforce.registry import OrgRegistry  # noqa: E402
 
 
 def main() -> int:
+    records = int(sys.argv[sys.argv.index("--records") + 1]) if "--records" in sys.argv else None
+    template_path = None
+    if records:
+        import sync_bench
+
+        sync_bench.build(WORK / "sandbox", records)     # orgs "source" and "target": the embedded ones
+        template_path = WORK / "bench-template.json"
+        template_path.write_text(json.dumps({**sync_bench.TEMPLATE, "source": "demo-source",
+                                             "target": "demo-target"}))
     app = QApplication(sys.argv)
     registry = OrgRegistry()
     server = start_embedded_sandbox(registry, WORK / "sandbox")
@@ -38,7 +51,7 @@ def main() -> int:
     window.resize(1360, 860)
     window.show()
     page = window.show_page("Execute")
-    ctx.open_template(install_demo_template())
+    ctx.open_template(template_path or install_demo_template())
     ctx.set_source("demo-source")
     ctx.set_target("demo-target")
 
@@ -48,7 +61,11 @@ def main() -> int:
     ticker.setInterval(5)
     state = {"last": 0.0, "started": 0.0}
 
+    trace = open(os.environ["BENCH_TRACE"], "w") if os.environ.get("BENCH_TRACE") else None
+
     def tick() -> None:
+        if trace is not None:   # a stall of 120 ms: every thread's stack, taken without the GIL
+            faulthandler.dump_traceback_later(float(os.environ.get("BENCH_TRACE_AFTER", "0.12")), file=trace)
         now = clock.nsecsElapsed() / 1e6
         if state["last"]:
             gaps.append(now - state["last"])
@@ -90,6 +107,9 @@ def main() -> int:
     QTimer.singleShot(0, start_when_ready)
     app.exec()
     ticker.stop()
+    if trace is not None:
+        faulthandler.cancel_dump_traceback_later()
+        trace.close()
     run = result.get("run")
     over = [g for g in gaps if g > 100]
     print(json.dumps({

@@ -9,6 +9,7 @@ Qt-free, so the GUI runs it on a worker thread and tests run it directly.
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 from . import paths
@@ -18,6 +19,10 @@ from .sandbox.server import DEFAULT_ORGS, SandboxServer
 logger = logging.getLogger(__name__)
 
 DEMO_ALIASES = {"source": "demo-source", "target": "demo-target"}
+# The embedded server's request and Bulk threads run Python in the app's process: with the default
+# 5 ms switch interval a window callback waits up to 5 ms for the interpreter each time, which adds
+# up to frozen frames while a big Bulk job or query is processed. 1 ms keeps the window responsive.
+SWITCH_INTERVAL = 0.001
 
 
 def needs_embedded_sandbox(registry: OrgRegistry) -> bool:
@@ -28,6 +33,7 @@ def needs_embedded_sandbox(registry: OrgRegistry) -> bool:
 
 def start_embedded_sandbox(registry: OrgRegistry, data_dir: Path | None = None) -> SandboxServer:
     """Start the sandbox server and (re-)register its demo orgs; returns the running server."""
+    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
     server = SandboxServer(data_dir or paths.sandbox_dir(), DEFAULT_ORGS).start()
     known = {e.alias: e for e in registry.list()}
     for org_alias, alias in DEMO_ALIASES.items():

@@ -155,24 +155,31 @@ def test_a_sync_killed_anywhere_resumes_exactly_or_rolls_back_exactly(
     trial, ctx = _start(sandbox_factory, tmp_path)
     killed = trial.run(*_sync_argv(ctx), kill_at=index, mode=mode)
     assert trial.killed and killed.returncode == -signal.SIGKILL, (index, killed.stderr[-2000:])
-    source, target = org_client(trial.server, "src"), org_client(trial.server, "tgt")
+    problems = resume_or_roll_back(trial, ctx, then)
+    _report(trial=f"{phase} {k} {mode} -> {then}", call=index, **problems)
+    assert problems == EXACT[then]
+
+
+EXACT = {"resume": {"missing": 0, "duplicated": 0, "fields": 0, "links": 0},
+         "rollback": {"left": 0, "lost": 0, "changed": 0}}
+
+
+def resume_or_roll_back(trial: Trial, ctx: dict, then: str) -> dict[str, int]:
+    """After a kill: ``isyncsf resync 1`` or ``isyncsf rollback 1``, then how far the target is from
+    exact (``EXACT[then]`` when it is)."""
+    target = org_client(trial.server, "tgt")
     if then == "resume":
         done = trial.run("resync", "1", "--json")
         assert done.returncode == 0, done.stderr[-2000:]
         assert json.loads(done.stdout)["state"] == "Synced"
-        problems = data.synced_problems(source, target)
-        _report(trial=f"{phase} {k} {mode} -> resume", call=index, **problems)
-        assert problems == {"missing": 0, "duplicated": 0, "fields": 0, "links": 0}
+        return data.synced_problems(org_client(trial.server, "src"), target)
+    done = trial.run("rollback", "1", "--json")
+    if done.returncode == 2:   # killed before it wrote anything: nothing to undo, and it says so
+        assert "nothing left to roll back" in done.stderr
     else:
-        done = trial.run("rollback", "1", "--json")
-        if done.returncode == 2:   # killed before it wrote anything: nothing to undo, and it says so
-            assert "nothing left to roll back" in done.stderr
-        else:
-            assert done.returncode == 0, done.stderr[-2000:]
-            assert json.loads(done.stdout)["state"] == "Rollback Completed"
-        problems = data.rollback_problems(ctx["before"], data.snapshot(target))
-        _report(trial=f"{phase} {k} {mode} -> rollback", call=index, **problems)
-        assert problems == {"left": 0, "lost": 0, "changed": 0}
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert json.loads(done.stdout)["state"] == "Rollback Completed"
+    return data.rollback_problems(ctx["before"], data.snapshot(target))
 
 
 @pytest.mark.parametrize("mode", ["before", "after"])
@@ -182,6 +189,14 @@ def test_a_rollback_killed_anywhere_finishes_exactly_when_run_again(reference, s
     writes = _spread([i for i, (method, _) in enumerate(reference["rollback"]) if method in DML], 3)
     index = writes[min(k, len(writes) - 1)]
     trial, ctx = _start(sandbox_factory, tmp_path)
+    problems = rollback_killed_then_run_again(trial, ctx, index, mode)
+    _report(trial=f"rollback {k} {mode} -> rollback", call=index, **problems)
+    assert problems == EXACT["rollback"]
+
+
+def rollback_killed_then_run_again(trial: Trial, ctx: dict, index: int, mode: str) -> dict[str, int]:
+    """Sync, roll back killed at the target call ``index``, roll back again (which must finish with no
+    error): how far the target is from where it started."""
     assert trial.run(*_sync_argv(ctx)).returncode == 0
     killed = trial.run("rollback", "1", "--json", kill_at=index, mode=mode)
     assert trial.killed and killed.returncode == -signal.SIGKILL
@@ -189,6 +204,4 @@ def test_a_rollback_killed_anywhere_finishes_exactly_when_run_again(reference, s
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
     assert result["state"] == "Rollback Completed" and result["totals"]["errors"] == 0
-    problems = data.rollback_problems(ctx["before"], data.snapshot(org_client(trial.server, "tgt")))
-    _report(trial=f"rollback {k} {mode} -> rollback", call=index, **problems)
-    assert problems == {"left": 0, "lost": 0, "changed": 0}
+    return data.rollback_problems(ctx["before"], data.snapshot(org_client(trial.server, "tgt")))

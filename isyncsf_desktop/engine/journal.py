@@ -510,6 +510,13 @@ class Journal:
                 raise
             conn.execute("COMMIT")
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group several writes (a batch's outcomes and its counts) into one transaction: all of them
+        are on disk when the block ends, or none."""
+        with self._write():
+            yield
+
     def close(self) -> None:
         """Close the connection (idempotent)."""
         with self._lock:
@@ -774,8 +781,31 @@ class Journal:
             source_org, target_org = row
             if self._run_job_id(run_id) != job_id:
                 raise JournalError(f"run {run_id} does not belong to job {job_id}")
-            for outcome in outcomes:
-                self._record_one(conn, job_id, run_id, source_org, target_org, outcome, now)
+            keys = [(o.object, o.source_id) for o in outcomes if o.source_id is not None]
+            if len(set(keys)) == len(keys) and all(o.source_id is not None for o in outcomes):
+                self._record_many(conn, job_id, run_id, source_org, target_org, outcomes, now)
+            else:   # a record twice in one batch, or outcomes by target id: one at a time, in order
+                for outcome in outcomes:
+                    self._record_one(conn, job_id, run_id, source_org, target_org, outcome, now)
+
+    @staticmethod
+    def _record_many(conn: sqlite3.Connection, job_id: int, run_id: int, source_org: str, target_org: str,
+                     outcomes: list[Outcome], now: str) -> None:
+        """What :meth:`_record_one` does for each outcome, as one ``executemany`` per statement. Only
+        for batches where every outcome has a source id and no record appears twice, so running the
+        statements kind by kind keeps each record's own order (upsert, resolve, new error, id map)."""
+        conn.executemany(_RECORD_UPSERT_BY_SOURCE, [
+            (job_id, o.object, o.source_id, o.target_id, o.status, run_id, now, 1 if o.status == "inserted" else 0,
+             _dumps(list(o.match_key)) if o.match_key is not None else None) for o in outcomes])
+        conn.executemany(_ERRORS_RESOLVE_BY_SOURCE, [
+            (job_id, o.object, o.source_id) for o in outcomes
+            if o.error is not None or o.status in SUCCESS_STATUSES])
+        conn.executemany(_ERROR_INSERT, [
+            (job_id, run_id, o.object, o.source_id, o.target_id, o.error.status_code, o.error.message,
+             _dumps(list(o.error.fields)), o.phase, now) for o in outcomes if o.error is not None])
+        conn.executemany(_ID_MAP_UPSERT, [
+            (source_org, target_org, o.object, o.source_id, o.target_id, job_id, now) for o in outcomes
+            if o.status in MAPPED_STATUSES and o.target_id is not None])
 
     @staticmethod
     def _record_one(

@@ -13,6 +13,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,8 +36,6 @@ PARENT_FAILED = "PARENT_FAILED"
 PARENT_NOT_SYNCED = "PARENT_NOT_SYNCED"
 DUPLICATE_MATCH = "DUPLICATE_MATCH"
 RECORD_TYPE_NOT_FOUND = "RECORD_TYPE_NOT_FOUND"
-TARGET_PAGE = 2000          # records per query page (the REST default)
-IN_CLAUSE_CHARS = 4000      # quoted values per WHERE ... IN (...) request: well inside a GET URL
 NOT_STARTED = "Not started"
 STOPPED = "continue on error is off: the sync stopped at the first failed record"
 
@@ -54,6 +53,7 @@ class OrgApi(Protocol):
     def create(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
     def update(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
     def delete(self, ids: list[str]) -> list[dict[str, Any]]: ...
+    def bulk_ingest(self, object_name: str, operation: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
     def user_info(self) -> dict[str, Any]: ...
     @property
     def api_usage(self) -> tuple[int, int] | None: ...
@@ -130,12 +130,45 @@ def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
         yield items[start:start + size]
 
 
+BULK_BATCH = 40_000        # records per Bulk API write: each such batch is written ahead and journaled as one
+KEY_TYPES = ("string", "email", "phone", "url", "textarea", "picklist")
+KEY_CHUNK_CHARS = 4000     # characters of quoted keys per "IN (...)" query (URLs stay well under 16 KB)
+
+
 def _or_in(lists: dict[str, list[str]]) -> str:
+    """``Id IN ('a', 'b') OR Email IN ('c')`` from column -> quoted values."""
     return " OR ".join(f"{column} IN ({', '.join(values)})" for column, values in lists.items())
 
 
 def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _use_bulk(target: Any, template: Template, object_name: str, count: int) -> bool:
+    """Whether a write of ``count`` records of ``object_name`` goes through Bulk API 2.0."""
+    threshold = template.bulk_threshold(object_name)
+    return bool(threshold) and count >= threshold and hasattr(target, "bulk_ingest")
+
+
+def _reader(client: Any, template: Template, object_name: str) -> Any:
+    """``client.query`` for reads of ``object_name``; one that switches to a Bulk API 2.0 query when
+    the answer is big (past the object's bulk threshold, and cheaper in calls than REST pages)."""
+    threshold = template.bulk_threshold(object_name)
+    large = getattr(client, "query_large", None)
+    if not threshold or large is None:
+        return client.query
+
+    def query(soql: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
+        return large(soql, include_deleted=include_deleted, bulk_from=threshold)
+    return query
+
+
+def _update_records(target: Any, template: Template, object_name: str,
+                    records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Update ``records`` (each with ``Id``): one Bulk job when there are enough, else Collections."""
+    if _use_bulk(target, template, object_name, len(records)):
+        return target.bulk_ingest(object_name, "update", records)
+    return target.update([{"attributes": {"type": object_name}, **r} for r in records])
 
 
 def _first_error(result: dict[str, Any]) -> ErrorInfo:
@@ -471,6 +504,10 @@ class SyncEngine:
         run_id = self.journal.start_run(job_id, "rollback")
         self._state(job_id, "Rollback Started", EXECUTING)
         plan = Plan.from_json(job.plan) if job.plan else None
+        try:
+            template: Template | None = parse_template(job.template)
+        except TemplateError:
+            template = None   # a template this version cannot read: Collections only
         order = list(reversed(plan.order)) if plan else []
         counts: dict[str, ObjectCounts] = {}
         inserted = defaultdict(list)
@@ -495,13 +532,17 @@ class SyncEngine:
                     continue
                 oc = counts.setdefault(name, ObjectCounts(total=len(rows), status="Rolling back"))
                 self._emit(ObjectStarted, object=name, index=order.index(name) + 1, count=len(order), total=len(rows))
-                for chunk in _chunks(rows, 200):
+                bulk = template is not None and _use_bulk(self.target, template, name, len(rows))
+                for chunk in _chunks(rows, BULK_BATCH if bulk else 200):
                     self._check_cancel()
-                    # Write-ahead: a rollback killed after the org deleted this batch knows, when it
-                    # runs again, that "already deleted" means deleted by this rollback.
+                    # Write-ahead: a rollback killed after the org deleted this batch (or Bulk job)
+                    # knows, when it runs again, that "already deleted" means deleted by this rollback.
                     self.journal.record_outcomes(job_id, run_id, [
                         Outcome(name, r.source_id, r.target_id, "deleting", phase="rollback") for r in chunk])
-                    results = self.target.delete([r.target_id for r in chunk])
+                    if bulk:
+                        results = self.target.bulk_ingest(name, "delete", [{"Id": r.target_id} for r in chunk])
+                    else:
+                        results = self.target.delete([r.target_id for r in chunk])
                     outcomes = []
                     for row, result in zip(chunk, results):
                         gone = _first_error(result).status_code in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY") \
@@ -520,12 +561,13 @@ class SyncEngine:
                             self._emit(RecordFailed, object=name, source_id=row.source_id, target_id=row.target_id,
                                        status_code=error.status_code, message=error.message, fields=tuple(error.fields))
                         oc.processed += 1
-                    self.journal.record_outcomes(job_id, run_id, outcomes)
-                    self.journal.forget_target_ids(self.source_ref.org_id, self.target_ref.org_id,
-                                                   [o.target_id for o in outcomes if o.status == "rolled_back"])
-                    self.journal.set_object_counts(run_id, name, oc)
+                    with self.journal.transaction():
+                        self.journal.record_outcomes(job_id, run_id, outcomes)
+                        self.journal.forget_target_ids(self.source_ref.org_id, self.target_ref.org_id,
+                                                       [o.target_id for o in outcomes if o.status == "rolled_back"])
+                        self.journal.set_object_counts(run_id, name, oc)
                     self._emit(BatchDone, object=name, counts=oc, totals=_total(counts))
-            self._restore_versions(job_id, run_id, counts, order)
+            self._restore_versions(job_id, run_id, counts, order, template)
         except _Stop as stop:
             return self._end(job_id, run_id, "rollback", "Aborted", ABORTED, counts, stop.message)
         except Exception as exc:
@@ -540,7 +582,8 @@ class SyncEngine:
             self._emit(ObjectFinished, object=name, counts=oc)
         return self._end(job_id, run_id, "rollback", "Rollback Completed", COMPLETED, counts)
 
-    def _restore_versions(self, job_id: int, run_id: int, counts: dict[str, ObjectCounts], order: list[str]) -> None:
+    def _restore_versions(self, job_id: int, run_id: int, counts: dict[str, ObjectCounts], order: list[str],
+                          template: Template | None = None) -> None:
         versions = self.journal.versions(job_id)
         done = {r.target_id for r in self.journal.records(job_id, statuses=["restored", "rolled_back"])}
         by_object: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
@@ -551,10 +594,12 @@ class SyncEngine:
         for name in [n for n in order if n in by_object] + [n for n in by_object if n not in order]:
             oc = counts.setdefault(name, ObjectCounts(status="Rolling back"))
             oc.total += len(by_object[name])
-            for chunk in _chunks(by_object[name], 200):
+            bulk = template is not None and _use_bulk(self.target, template, name, len(by_object[name]))
+            for chunk in _chunks(by_object[name], BULK_BATCH if bulk else 200):
                 self._check_cancel()
-                records = [{"attributes": {"type": name}, "Id": tid, **values} for tid, values in chunk]
-                results = self.target.update(records)
+                records = [{"Id": tid, **values} for tid, values in chunk]
+                results = _update_records(self.target, template, name, records) if template is not None \
+                    else self.target.update([{"attributes": {"type": name}, **r} for r in records])
                 outcomes = []
                 for (tid, _), result in zip(chunk, results):
                     if result.get("success"):
@@ -657,10 +702,20 @@ class _Run:
     # ------------------------------------------------------------------ the run
     def execute(self) -> None:
         order = self.plan.order
-        for index, name in enumerate(order, start=1):
-            self.engine._check_cancel()
-            self.engine._api_ceiling_check(self.template)
-            self._sync_object(name, index, len(order))
+        # in_flight 2+: the next object's source records are read (a read-only call to the source org)
+        # while this object's batches go to the target; writes stay one batch at a time, parents first.
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="isyncsf-read") \
+            if self.template.in_flight > 1 and len(order) > 1 else None
+        self._ahead: dict[str, Future[list[dict[str, Any]]]] = {}
+        try:
+            for index, name in enumerate(order, start=1):
+                self.engine._check_cancel()
+                self.engine._api_ceiling_check(self.template)
+                self._sync_object(name, index, len(order), order[index] if pool and index < len(order) else None,
+                                  pool)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
         self._deferred_pass()
         for name in order:
             oc = self.counts.get(name)
@@ -697,63 +752,60 @@ class _Run:
                     self._notice(f"{number} {parent} record(s) outside the subset were added: records of the "
                                  "subset point at them")
             return self._selected.pop(oplan.object, [])
-        return scope.read_records(self.source.query, self.plan, oplan, paths, self._scope_ids,
-                                  since=self._since, include_deleted=include_deleted)
+        return scope.read_records(_reader(self.source, self.template, oplan.object), self.plan, oplan, paths,
+                                  self._scope_ids, since=self._since, include_deleted=include_deleted)
 
     @staticmethod
     def _source_columns(oplan: ObjectPlan) -> set[str]:
         return {"Id", *oplan.fields, *oplan.match_by}
 
-    def _read_target(self, oplan: ObjectPlan, records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        """The target records that ``records`` can match: by the id map of earlier jobs or by match key.
-
-        Whichever costs fewer calls: the whole object page by page, or only the records asked for, by
-        ``Id IN (...) OR key IN (...)`` in chunks that fit a request URL. A delta sync of 7 records reads
-        7 target records in one call, whatever the size of the org; a first sync of 50k reads pages.
-        """
+    def _read_target(self, oplan: ObjectPlan, records: list[dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+        """The target records of ``oplan``'s object, by id. Either all of them (in REST pages, or a
+        Bulk query when big), or, when it costs fewer calls, only those ``records`` can match: by
+        their match key in IN-chunks, and by the target ids the id map already knows."""
         paths = {"Id", *oplan.update_fields, *oplan.insert_fields, *oplan.match_by}
         select = f"SELECT {', '.join(sorted(paths))} FROM {oplan.object}"
-        clauses = self._target_clauses(oplan, records)
-        if clauses is not None and len(clauses) > 1:
-            pages = -(-self.target.count(oplan.object) // TARGET_PAGE)
-            if len(clauses) >= max(pages, 1):
-                clauses = None
-        if clauses is None:
-            rows = self.target.query(select)
+        by_key = self._by_key_reads(oplan, select, records) if records is not None else None
+        large = getattr(self.target, "query_large", None)
+        if by_key is not None and by_key[0] <= 1:
+            rows = by_key[1]()    # one query at most (none for no records): cheaper than any page count
+        elif by_key is not None and large is not None:
+            rows = large(select, bulk_from=self.template.bulk_threshold(oplan.object), instead=by_key)
         else:
-            rows = [row for clause in clauses for row in self.target.query(f"{select} WHERE {clause}")]
+            rows = _reader(self.target, self.template, oplan.object)(select)
         return {row["Id"]: row for row in rows}
 
-    def _target_clauses(self, oplan: ObjectPlan, records: list[dict[str, Any]]) -> list[str] | None:
-        """WHERE clauses that find every target record ``records`` may match (``None``: read them all)."""
-        ids = {self.id_map[r["Id"]] for r in records if r["Id"] in self.id_map}
-        first = oplan.match_by[0] if oplan.match_by else None
-        keys: set[str] = set()
-        for record in records:
-            key = self._match_key(record, oplan, on_target=False) if first else None
-            if key is None:
-                continue
-            value = path_value(record, first)
-            ref = oplan.refs.get(first)
-            if ref is not None and value is not None:
-                value = self._map_reference(ref, value)
-            if not isinstance(value, str):
-                return None         # numbers, dates, booleans: read the object (a literal per type is not worth it)
-            keys.add(value)
-        terms = [("Id", v) for v in sorted(ids)] + [(first, v) for v in sorted(keys)]  # type: ignore[misc]
+    def _by_key_reads(self, oplan: ObjectPlan, select: str,
+                      records: list[dict[str, Any]]) -> tuple[int, Any] | None:
+        """(calls, read) for reading only the target records that ``records`` can match, or None
+        when the match key is not one plain text field (then all target records are read)."""
+        if len(oplan.match_by) != 1 or "." in oplan.match_by[0] or oplan.match_by[0] in oplan.refs \
+                or oplan.field_types.get(oplan.match_by[0], "string") not in KEY_TYPES:
+            return None
+        field_name = oplan.match_by[0]
+        keys = sorted({str(r[field_name]).strip() for r in records if isinstance(r.get(field_name), str)
+                       and r[field_name].strip()})
+        known = sorted({self.id_map[r["Id"]] for r in records if r["Id"] in self.id_map})
+        # one query per chunk of quoted values: "Id IN (...) OR Key IN (...)", both lists in one budget
         clauses: list[str] = []
         lists: dict[str, list[str]] = {}
         size = 0
-        for column, value in terms:
-            quoted = _quote(value)
-            if size + len(quoted) > IN_CLAUSE_CHARS and lists:
+        for column, value in [("Id", v) for v in known] + [(field_name, v) for v in keys]:
+            if lists and size + len(value) + 4 > KEY_CHUNK_CHARS:
                 clauses.append(_or_in(lists))
                 lists, size = {}, 0
-            lists.setdefault(column, []).append(quoted)
-            size += len(quoted) + 2
+            lists.setdefault(column, []).append(_quote(value))
+            size += len(value) + 4
         if lists:
             clauses.append(_or_in(lists))
-        return clauses
+
+        def read() -> list[dict[str, Any]]:
+            rows: dict[str, dict[str, Any]] = {}
+            for clause in clauses:
+                for row in self.target.query(f"{select} WHERE {clause}"):
+                    rows[row["Id"]] = row
+            return list(rows.values())
+        return len(clauses), read
 
     def _match_key(self, record: dict[str, Any], oplan: ObjectPlan, *, on_target: bool) -> tuple[Any, ...] | None:
         parts = []
@@ -794,9 +846,13 @@ class _Run:
                 rest.append(record)
         return rest
 
-    def _sync_object(self, name: str, index: int, count: int) -> None:
+    def _sync_object(self, name: str, index: int, count: int, after: str | None = None,
+                     pool: ThreadPoolExecutor | None = None) -> None:
         oplan = self.plan.objects[name]
-        records = self._read_source(oplan)
+        ahead = self._ahead.pop(name, None)
+        records = ahead.result() if ahead is not None else self._read_source(oplan)
+        if after is not None and pool is not None:
+            self._ahead[after] = pool.submit(self._read_source, self.plan.objects[after])
         targets = self._read_target(oplan, records)
         self.live_targets[name] = targets
         records = self._carry(name, records, targets)
@@ -993,10 +1049,11 @@ class _Run:
 
     def _flush(self, name: str, outcomes: list[Outcome]) -> None:
         """Journal the outcomes, tell the observer, then honour abort and stop-at-first-error."""
-        if outcomes:
-            self.journal.record_outcomes(self.job_id, self.run_id, outcomes)
         oc = self.counts[name]
-        self.journal.set_object_counts(self.run_id, name, oc)
+        with self.journal.transaction():   # the batch's outcomes and its counts: one commit
+            if outcomes:
+                self.journal.record_outcomes(self.job_id, self.run_id, outcomes)
+            self.journal.set_object_counts(self.run_id, name, oc)
         self.engine._emit(BatchDone, object=name, counts=oc, totals=_total(self.counts))
         if not self.template.continue_on_error and any(o.status == "failed" for o in outcomes):
             raise _Stop(STOPPED)
@@ -1005,15 +1062,19 @@ class _Run:
 
     def _insert(self, name: str, oplan: ObjectPlan, pending: list[_Pending], targets: dict[str, dict[str, Any]],
                 index_by_key: dict[tuple[Any, ...], list[str]]) -> None:
-        for chunk in _chunks(pending, self.batch):
-            # Write-ahead: if the process dies while this batch is in flight, the next run knows that
-            # whatever it finds on the target for these records was created by this job.
+        bulk = _use_bulk(self.target, self.template, name, len(pending))
+        for chunk in _chunks(pending, BULK_BATCH if bulk else self.batch):
+            # Write-ahead: if the process dies while this batch (or Bulk job) is in flight, the next
+            # run knows that whatever it finds on the target for these records was created by this job.
             self.journal.record_outcomes(self.job_id, self.run_id, [
                 Outcome(name, p.source["Id"], None, "sending",
                         match_key=key_json(self._match_key({**p.source, **p.payload}, oplan, on_target=True)))
                 for p in chunk])
-            records = [{"attributes": {"type": name}, **p.payload} for p in chunk]
-            results = self._create_safely(name, oplan, chunk, records)
+            if bulk:
+                results = self.target.bulk_ingest(name, "insert", [p.payload for p in chunk])
+            else:
+                records = [{"attributes": {"type": name}, **p.payload} for p in chunk]
+                results = self._create_safely(name, oplan, chunk, records)
             outcomes = []
             oc = self.counts[name]
             for item, result in zip(chunk, results):
@@ -1021,7 +1082,8 @@ class _Run:
                 if result.get("success"):
                     item.target_id = result["id"]
                     self.id_map[source_id] = result["id"]
-                    targets[result["id"]] = {"Id": result["id"], **item.payload}
+                    item.payload["Id"] = result["id"]    # sent already: the row as the target has it now
+                    targets[result["id"]] = item.payload
                     oc.inserted += 1
                     oc.processed += 1
                     outcomes.append(Outcome(name, source_id, result["id"], "inserted"))
@@ -1068,12 +1130,13 @@ class _Run:
         return [r for r in results if r is not None]
 
     def _update(self, name: str, oplan: ObjectPlan, pending: list[_Pending], targets: dict[str, dict[str, Any]]) -> None:
-        for chunk in _chunks(pending, self.batch):
+        bulk = _use_bulk(self.target, self.template, name, len(pending))
+        for chunk in _chunks(pending, BULK_BATCH if bulk else self.batch):
             if self.template.versioning:
                 self.journal.save_versions(self.job_id, self.run_id, name,
                                            {p.target_id: p.prior or {} for p in chunk if p.target_id})
-            records = [{"attributes": {"type": name}, "Id": p.target_id, **p.payload} for p in chunk]
-            results = self.target.update(records)
+            results = _update_records(self.target, self.template, name,
+                                      [{"Id": p.target_id, **p.payload} for p in chunk])
             outcomes = []
             oc = self.counts[name]
             for item, result in zip(chunk, results):
@@ -1127,12 +1190,13 @@ class _Run:
                 self._flush(name, outcomes)
             inserted_now = {o.target_id for o in self.journal.records(self.job_id, name, ["inserted"])} \
                 if updates and self.template.versioning else set()
-            for chunk in _chunks(updates, self.batch):
+            bulk = _use_bulk(self.target, self.template, name, len(updates))
+            for chunk in _chunks(updates, BULK_BATCH if bulk else self.batch):
                 if self.template.versioning:
                     self.journal.save_versions(self.job_id, self.run_id, name, {
                         p.target_id: p.prior or {} for p in chunk if p.target_id and p.target_id not in inserted_now})
-                results = self.target.update([{"attributes": {"type": name}, "Id": p.target_id, **p.payload}
-                                              for p in chunk])
+                results = _update_records(self.target, self.template, name,
+                                          [{"Id": p.target_id, **p.payload} for p in chunk])
                 fails = []
                 for item, result in zip(chunk, results):
                     if result.get("success"):

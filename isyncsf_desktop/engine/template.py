@@ -44,9 +44,16 @@ OPTION_DEFAULTS: dict[str, Any] = {
     # ordinary, live records on the target; nothing is deleted on the target.
     "include_deleted": False,
     "skip_transactional": False,   # leave out transactional objects (Opportunity, Case, Order, Task, ...)
+    # Writes of at least this many records of one object (inserts, updates, rollback deletes and
+    # restores) go through Bulk API 2.0, smaller ones through sObject Collections; 0: never Bulk.
+    # A line's own "bulk_threshold" overrides it for that object.
+    "bulk_threshold": 2000,
+    # Requests in flight at once (1-4): from 2 on, the next object's source records are read while
+    # the current object is written (writes stay one batch at a time, parents first).
+    "in_flight": 2,
 }
 LINE_KEYS = {"object", "fields", "filter", "match_by", "insert", "update", "limit", "sort", "related_to",
-             "exclude_parents"}
+             "exclude_parents", "bulk_threshold"}
 MAX_RELATED_LEVELS = 5
 TOP_KEYS = {"name", "options", "objects", "order", "source", "target", "description"}
 
@@ -67,6 +74,7 @@ class ObjectLine:
     # Lookups not followed to complete a related subset with the parents its records point at: such a
     # lookup is left empty when its parent is not synced by the run (instead of failing the record).
     exclude_parents: list[str] = field(default_factory=list)
+    bulk_threshold: int | None = None       # this object's Bulk API 2.0 threshold (the option's when None)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"object": self.object}
@@ -86,6 +94,8 @@ class ObjectLine:
             out["related_to"] = dict(self.related_to)
         if self.exclude_parents:
             out["exclude_parents"] = list(self.exclude_parents)
+        if self.bulk_threshold is not None:
+            out["bulk_threshold"] = self.bulk_threshold
         return out
 
 
@@ -134,6 +144,18 @@ class Template:
     def batch_size(self) -> int:
         return int(self.options.get("batch_size", 200))
 
+    @property
+    def in_flight(self) -> int:
+        """Requests in flight at once (1: strictly one after the other)."""
+        return int(self.options.get("in_flight", 2))
+
+    def bulk_threshold(self, object_name: str) -> int:
+        """From how many records a write of ``object_name`` goes through Bulk API 2.0 (0: never)."""
+        line = self.line(object_name)
+        if line is not None and line.bulk_threshold is not None:
+            return line.bulk_threshold
+        return int(self.options.get("bulk_threshold", 2000))
+
     def line(self, object_name: str) -> ObjectLine | None:
         lowered = object_name.lower()
         return next((line for line in self.objects if line.object.lower() == lowered), None)
@@ -153,6 +175,12 @@ def _str_list(value: Any, where: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise TemplateError(f"{where} must be a list of names, e.g. [\"Name\", \"Phone\"]")
     return [v.strip() for v in value]
+
+
+def _threshold(value: Any, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise TemplateError(f"{where} must be a whole number of records (0: never use Bulk API 2.0)")
+    return value
 
 
 def _bool(value: Any, where: str) -> bool:
@@ -236,6 +264,11 @@ def parse_template(document: Any) -> Template:
         elif key == "batch_size":
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 200:
                 raise TemplateError("options.batch_size must be a whole number from 1 to 200")
+        elif key == "bulk_threshold":
+            _threshold(value, "options.bulk_threshold")
+        elif key == "in_flight":
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 4:
+                raise TemplateError("options.in_flight must be a whole number from 1 to 4 (requests at once)")
         elif key == "since":
             if value is not None:
                 value = parse_since(value, "options.since")
@@ -291,6 +324,8 @@ def parse_template(document: Any) -> Template:
             related_to=related,
             exclude_parents=_str_list(raw["exclude_parents"], f"{where}.exclude_parents")
             if raw.get("exclude_parents") else [],
+            bulk_threshold=_threshold(raw["bulk_threshold"], f"{where}.bulk_threshold")
+            if raw.get("bulk_threshold") is not None else None,
         ))
     _check_related(lines)
     order = None

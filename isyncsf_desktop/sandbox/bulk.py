@@ -6,7 +6,8 @@ Routes live under ``/services/data/vXX.X/jobs/``:
   ``PATCH jobs/ingest/<id>`` with ``{"state": "UploadComplete"}`` starts processing (on a
   background thread, or inline when ``app.state["bulk_synchronous"]`` is truthy) and
   ``{"state": "Aborted"}`` stops it; ``GET`` reads the job, ``DELETE`` forgets it;
-  ``GET jobs/ingest/<id>/successfulResults|failedResults|unprocessedrecords`` return CSVs.
+  ``GET jobs/ingest/<id>/successfulResults|failedResults|unprocessedrecords`` return CSVs (in a
+  shuffled order when ``app.state["bulk_result_order"] == "shuffled"``, as Salesforce may).
 * ``POST jobs/query`` runs a SOQL query (checked up front, so a bad query answers 400);
   ``GET jobs/query/<id>/results?maxRecords=&locator=`` pages the CSV result.
 
@@ -24,6 +25,7 @@ import csv
 import io
 import json
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -358,12 +360,17 @@ def ingest_job_data(call: Call, job_id: str, kind: str) -> Any:
             job.content = data
         return Response(status=201)
     with job.lock:
+        outcomes = list(job.outcomes)
+        if call.app.state.get("bulk_result_order") == "shuffled":
+            # Salesforce does not keep the upload's order in result files (rows are processed in
+            # parallel chunks): tests turn this on to prove a client does not rely on it
+            random.Random(job.id).shuffle(outcomes)
         if kind_key == "successfulresults":
             rows = [[rid, "true" if created else "false", *job.rows[i]]
-                    for i, rid, created, error in job.outcomes if error is None]
+                    for i, rid, created, error in outcomes if error is None]
             return _csv_response(_write_csv(job, ["sf__Id", "sf__Created", *job.header], rows))
         if kind_key == "failedresults":
-            rows = [[rid, error, *job.rows[i]] for i, rid, created, error in job.outcomes if error is not None]
+            rows = [[rid, error, *job.rows[i]] for i, rid, created, error in outcomes if error is not None]
             return _csv_response(_write_csv(job, ["sf__Id", "sf__Error", *job.header], rows))
         if kind_key == "unprocessedrecords":
             if not job.header and job.content and job.state in ("Open", "Aborted"):

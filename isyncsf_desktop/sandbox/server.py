@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import ssl
 import string
 import threading
@@ -24,6 +25,7 @@ from typing import Any
 
 import trustme
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wsgi import get_input_stream
 
 from .app import SandboxApp
 from .faults import Faults
@@ -40,8 +42,52 @@ class SandboxError(RuntimeError):
     """The sandbox cannot start as asked (bad host, unknown seed, data dir not writable...)."""
 
 
+IDLE_TIMEOUT = 300.0   # seconds a kept-alive connection may wait for its next request
+
+
 class _QuietHandler(WSGIRequestHandler):
-    """Request logging goes to the ``isyncsf_desktop.sandbox`` logger at DEBUG, not stderr."""
+    """HTTP/1.1 with keep-alive, like a real org: a client's connection (and its TLS session) serves
+    every request it sends until it closes it, instead of a handshake per call. Werkzeug's handler
+    answers ``Connection: close`` to everything (it cannot drain a request body the application did
+    not read; :class:`_DrainBody` does); that header is left out unless the client asked to close.
+    Open connections are tracked so that :meth:`SandboxServer.stop` closes the idle ones.
+
+    Request logging goes to the ``isyncsf_desktop.sandbox`` logger at DEBUG, not stderr."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT
+
+    def setup(self) -> None:
+        super().setup()
+        connections = getattr(self.server, "open_connections", None)
+        if connections is not None:
+            with connections[0]:
+                connections[1].add(self.connection)
+
+    def finish(self) -> None:
+        connections = getattr(self.server, "open_connections", None)
+        if connections is not None:
+            with connections[0]:
+                connections[1].discard(self.connection)
+        super().finish()
+
+    def run_wsgi(self) -> None:
+        self.answered = False
+        stream = self.rfile
+        self.rfile = _BodyReader(stream, self)   # type: ignore[assignment]
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = stream
+
+    def end_headers(self) -> None:
+        self.answered = True
+        super().end_headers()
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and value.lower() == "close" and not self.close_connection:
+            return   # keep the connection: the client did not ask to close it
+        super().send_header(keyword, value)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         logger.debug("%s %s -> %s", self.command, self.path, code)
@@ -51,6 +97,46 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         logger.debug(format, *args)
+
+
+class _BodyReader:
+    """The connection's read stream while one request runs. Once its answer goes out, reads return
+    nothing: werkzeug then "drains" the socket, which on a kept-alive connection would swallow the
+    client's next request (the body itself was read to its end by :class:`_DrainBody`)."""
+
+    def __init__(self, stream: Any, handler: Any):
+        self._stream = stream
+        self._handler = handler
+
+    def read(self, size: int = -1) -> bytes:
+        return b"" if self._handler.answered else self._stream.read(size)
+
+    def readinto(self, buffer: Any) -> int:
+        return 0 if self._handler.answered else self._stream.readinto(buffer)
+
+    def readline(self, size: int = -1) -> bytes:
+        return b"" if self._handler.answered else self._stream.readline(size)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class _DrainBody:
+    """WSGI middleware: whatever part of the request body the application left unread is read before
+    the answer goes out, so the next request on a kept-alive connection starts where it should."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        stream = get_input_stream(environ)
+        environ["wsgi.input"] = stream
+        environ["wsgi.input_terminated"] = True   # already limited to Content-Length (or de-chunked)
+        try:
+            return self.app(environ, start_response)
+        finally:
+            while stream.read(65536):
+                pass
 
 
 def _check_loopback(host: str) -> None:
@@ -126,11 +212,12 @@ class SandboxServer:
         ca.issue_cert("127.0.0.1", "localhost", "::1").configure_cert(context)
         self.app = SandboxApp(self.stores)
         try:
-            self._server = make_server(self.host, self.port, self.app, threaded=True,
+            self._server = make_server(self.host, self.port, _DrainBody(self.app), threaded=True,
                                        request_handler=_QuietHandler, ssl_context=context)
         except OSError as exc:
             self._close_stores()
             raise SandboxError(f"cannot listen on {self.host}:{self.port}: {exc.strerror}") from None
+        self._server.open_connections = (threading.Lock(), set())  # type: ignore[attr-defined]
         self.port = self._server.server_port
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.app.instance_url = f"https://{host}:{self.port}"
@@ -159,6 +246,14 @@ class SandboxServer:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            lock, connections = self._server.open_connections  # type: ignore[attr-defined]
+            with lock:
+                idle = list(connections)
+            for connection in idle:   # kept-alive connections waiting for a next request
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
             self._server = None
         if self._thread is not None:
             self._thread.join(timeout=10)

@@ -126,6 +126,11 @@ class OrgStore:
         self._undo: list[tuple[str, str, dict[str, Any] | None]] | None = None
         self._unique: dict[tuple[str, str], dict[Any, str]] = {}
         self._formulas: dict[str, Any] = {}
+        # Reverse lookups, built on first use and kept by every write: (child object, reference
+        # field) -> parent id -> child ids. A delete finds its children without scanning the object.
+        self._children: dict[tuple[str, str], dict[str, set[str]]] = {}
+        self._child_fields: dict[str, list[str]] = {}          # object -> its indexed reference fields
+        self._children_of: dict[str, list[tuple[ObjectSpec, FieldSpec]]] = {}
         self._savepoint_seq = 0
         if self.schema is not None:
             self._load_rows()
@@ -366,15 +371,52 @@ class OrgStore:
             elif not add and index.get(key) == row["Id"]:
                 del index[key]
 
+    def _link(self, obj: str, row: dict[str, Any], *, add: bool) -> None:
+        """Keep the reverse-lookup indexes of ``obj`` (those built so far) in step with ``row``."""
+        for field_name in self._child_fields.get(obj, ()):
+            parent = row.get(field_name)
+            if not isinstance(parent, str):
+                continue
+            index = self._children[(obj, field_name)]
+            if add:
+                index.setdefault(parent, set()).add(row["Id"])
+            else:
+                kids = index.get(parent)
+                if kids is not None:
+                    kids.discard(row["Id"])
+                    if not kids:
+                        del index[parent]
+
+    def _child_ids(self, child_obj: str, field_name: str, parent_id: str) -> list[str]:
+        """Ids of ``child_obj`` records whose ``field_name`` is ``parent_id`` (deleted ones too)."""
+        key = (child_obj, field_name)
+        if key not in self._children:
+            index: dict[str, set[str]] = {}
+            for row in self._rows.get(child_obj, {}).values():
+                parent = row.get(field_name)
+                if isinstance(parent, str):
+                    index.setdefault(parent, set()).add(row["Id"])
+            self._children[key] = index
+            self._child_fields.setdefault(child_obj, []).append(field_name)
+        return sorted(self._children[key].get(parent_id, ()))
+
+    def _referencing(self, parent: str) -> list[tuple[ObjectSpec, FieldSpec]]:
+        """``schema.children_of(parent)``, computed once per object (the schema is fixed)."""
+        if parent not in self._children_of:
+            self._children_of[parent] = self.schema.children_of(parent)
+        return self._children_of[parent]
+
     def _restore(self, obj: str, record_id: str, old: dict[str, Any] | None) -> None:
         current = self._rows[obj].get(record_id)
         if current is not None:
             self._index(obj, current, add=False)
+            self._link(obj, current, add=False)
         if old is None:
             self._rows[obj].pop(record_id, None)
         else:
             self._rows[obj][record_id] = old
             self._index(obj, old, add=True)
+            self._link(obj, old, add=True)
 
     def _put(self, obj: str, row: dict[str, Any]) -> None:
         """Write one row (new or changed) to memory and SQLite; must run inside a transaction."""
@@ -385,8 +427,10 @@ class OrgStore:
         self._undo.append((obj, record_id, old))
         if old is not None:
             self._index(obj, old, add=False)
+            self._link(obj, old, add=False)
         table[record_id] = row
         self._index(obj, row, add=True)
+        self._link(obj, row, add=True)
         self._conn.execute("INSERT OR REPLACE INTO records(id, object, data) VALUES (?, ?, ?)",
                            (record_id, obj, json.dumps(row, separators=(",", ":"))))
 
@@ -644,9 +688,11 @@ class OrgStore:
 
     def _delete_cascade(self, obj: ObjectSpec, row: dict[str, Any], stamp: str) -> None:
         self._put(obj.name, {**row, "IsDeleted": True, "SystemModstamp": stamp})
-        for child_obj, fspec in self.schema.children_of(obj.name):
-            for child in list(self._rows.get(child_obj.name, {}).values()):
-                if child.get(fspec.name) != row["Id"] or child.get("IsDeleted"):
+        for child_obj, fspec in self._referencing(obj.name):
+            table = self._rows.get(child_obj.name, {})
+            for child_id in self._child_ids(child_obj.name, fspec.name, row["Id"]):
+                child = table.get(child_id)
+                if child is None or child.get(fspec.name) != row["Id"] or child.get("IsDeleted"):
                     continue
                 if fspec.is_master_detail:
                     self._delete_cascade(child_obj, child, stamp)

@@ -1,0 +1,309 @@
+"""Benchmark: the engine against a plain sObject Collections script, on the same sandbox server.
+
+Builds N records on a sandbox source org (Accounts in a three-level ParentId hierarchy and their
+Contacts, one Account to four Contacts), then, each in its own process so that its peak RSS is its
+own, with the sandbox server in a third process:
+
+* ``engine``: the product's :class:`SyncEngine` copies them to an empty target org, then rolls the
+  job back (timed on its own);
+* ``plain``: a plain script with simple-salesforce copies them to another empty org the way a
+  person would write it: query the source, ``POST composite/sobjects`` 200 records a call, parents
+  level by level, then the Contacts with their AccountId mapped.
+
+API calls are read from each org's ``/limits`` (``DailyApiRequests``) before and after, less the
+``/limits`` call itself. The API floor is computed from the data alone: query pages of 2,000 rows for
+the reads, 200 records per Collections write, one write per hierarchy level at least.
+
+Run: ``python benchmarks/sync_bench.py --records 10000 --json``. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+ORGS = ("source", "target", "plain")
+QUERY_PAGE = 2000
+COLLECTION = 200
+
+TEMPLATE = {
+    "name": "Benchmark: accounts and contacts",
+    "options": {"continue_on_error": True, "versioning": True},
+    "objects": [
+        {"object": "Account", "match_by": ["External_Id__c"], "fields": ["Name", "ParentId", "External_Id__c",
+                                                                         "Industry", "Phone"]},
+        {"object": "Contact", "match_by": ["Email"], "fields": ["FirstName", "LastName", "Email", "AccountId",
+                                                                "Phone", "Title"]},
+    ],
+}
+
+
+# ====================================================================== data
+def shape(records: int) -> dict[str, Any]:
+    """How many Accounts per hierarchy level and Contacts ``records`` makes (1 Account : 4 Contacts)."""
+    accounts = max(1, records // 5)
+    contacts = records - accounts
+    top = max(1, accounts // 10)
+    middle = max(0, min(accounts - top, accounts * 3 // 10))
+    leaves = accounts - top - middle
+    levels = [n for n in (top, middle, leaves) if n]
+    return {"accounts": accounts, "contacts": contacts, "levels": levels}
+
+
+def api_floor(records: int) -> dict[str, int]:
+    """The fewest calls a Collections copy of the data can make, from its shape alone."""
+    s = shape(records)
+    reads = math.ceil(s["accounts"] / QUERY_PAGE) + math.ceil(max(s["contacts"], 1) / QUERY_PAGE)
+    writes = sum(math.ceil(n / COLLECTION) for n in s["levels"]) + math.ceil(s["contacts"] / COLLECTION)
+    return {"reads": reads, "writes": writes, "total": reads + writes}
+
+
+def build(data_dir: Path, records: int) -> None:
+    """The three orgs (all of seed ``empty``) with the benchmark data written straight into the source."""
+    from isyncsf_desktop.sandbox.server import SandboxServer
+
+    rng = random.Random(11)
+    s = shape(records)
+    with SandboxServer(data_dir, {alias: "empty" for alias in ORGS}) as server:
+        store = server.store("source")
+        account_ids: list[list[str]] = []
+        number = 0
+        with store.transaction():
+            for depth, count in enumerate(s["levels"]):
+                level = []
+                for _ in range(count):
+                    number += 1
+                    values = {"Name": f"Bench Account {number}", "External_Id__c": f"BA{number}",
+                              "Industry": rng.choice(["Energy", "Banking", "Retail", "Media"]),
+                              "Phone": f"555-{number:07d}"}
+                    if depth:
+                        values["ParentId"] = rng.choice(account_ids[depth - 1])
+                    level.append(store.create("Account", values))
+                account_ids.append(level)
+            every = [a for level in account_ids for a in level]
+            for n in range(1, s["contacts"] + 1):
+                store.create("Contact", {"FirstName": "Bench", "LastName": f"Contact {n}",
+                                         "Email": f"contact{n}@bench.example.com", "Title": "Buyer",
+                                         "Phone": f"555-{n:07d}", "AccountId": every[(n - 1) % len(every)]})
+
+
+def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    command = [sys.executable, "-m", "isyncsf_desktop.cli", "sandbox", "serve", "--data-dir", str(data_dir)]
+    for alias in ORGS:
+        command += ["--org", f"{alias}=empty"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.wait()
+        raise SystemExit("the sandbox server did not start")
+    return proc, json.loads(line)
+
+
+# ====================================================================== measuring
+def used_calls(client: Any) -> int:
+    """Daily API requests used so far by the org, from its /limits (the /limits call included)."""
+    limits = client.limits()["DailyApiRequests"]
+    return int(limits["Max"]) - int(limits["Remaining"])
+
+
+class Calls:
+    """API calls made to some orgs between ``start()`` and ``stop()``, read from their /limits."""
+
+    def __init__(self, clients: dict[str, Any]):
+        self.clients = clients
+        self.before: dict[str, int] = {}
+
+    def start(self) -> None:
+        self.before = {alias: used_calls(c) for alias, c in self.clients.items()}
+
+    def stop(self) -> dict[str, int]:
+        return {alias: used_calls(c) - self.before[alias] - 1 for alias, c in self.clients.items()}
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def clients(info: dict[str, Any]) -> dict[str, Any]:
+    from isyncsf_desktop.salesforce.client import OrgClient
+
+    return {alias: OrgClient.connect(info["instance_url"], org["access_token"], ca_file=info["ca_file"],
+                                     alias=alias) for alias, org in info["orgs"].items()}
+
+
+# ====================================================================== the two contenders
+def run_engine(info: dict[str, Any], work: Path, rollback: bool) -> dict[str, Any]:
+    from isyncsf_desktop.engine.journal import Journal, OrgRef
+    from isyncsf_desktop.engine.runner import SyncEngine
+
+    orgs = clients(info)
+    meter = Calls({"source": orgs["source"], "target": orgs["target"]})
+    refs = {a: OrgRef(a, info["orgs"][a]["org_id"], info["instance_url"]) for a in ("source", "target")}
+    journal = Journal(work / "journal.sqlite3")
+    engine_clients = clients(info)
+    engine = SyncEngine(journal, engine_clients["source"], engine_clients["target"], refs["source"], refs["target"])
+    meter.start()
+    t0 = time.perf_counter()
+    result = engine.sync(engine.create_job(TEMPLATE))
+    seconds = time.perf_counter() - t0
+    calls = meter.stop()
+    totals = result.totals
+    out: dict[str, Any] = {"state": result.state, "message": result.message, "seconds": round(seconds, 2),
+                           "calls": calls, "inserted": totals.inserted, "errors": totals.errors,
+                           "peak_rss_mb": peak_rss_mb()}
+    if rollback:
+        meter.start()
+        t0 = time.perf_counter()
+        undone = engine.rollback(result.job_id)
+        out["rollback"] = {"state": undone.state, "seconds": round(time.perf_counter() - t0, 2),
+                           "deleted": undone.totals.deleted, "calls": meter.stop()}
+    journal.close()
+    return out
+
+
+def run_plain(info: dict[str, Any]) -> dict[str, Any]:
+    """The script a person writes with simple-salesforce: read all, insert 200 a call, parents first."""
+    import requests
+    from simple_salesforce import Salesforce
+
+    def sf(alias: str) -> Salesforce:
+        session = requests.Session()
+        session.trust_env = False   # the sandbox CA only, whatever the environment says
+        session.verify = info["ca_file"]
+        return Salesforce(instance_url=info["instance_url"], session_id=info["orgs"][alias]["access_token"],
+                          session=session, version="59.0")
+
+    orgs = clients(info)
+    meter = Calls({"source": orgs["source"], "plain": orgs["plain"]})
+    source, target = sf("source"), sf("plain")
+    meter.start()
+    t0 = time.perf_counter()
+    accounts = [r for r in source.query_all_iter(
+        "SELECT Id, Name, ParentId, External_Id__c, Industry, Phone FROM Account")]
+    id_map: dict[str, str] = {}
+    errors = 0
+    remaining = accounts
+    while remaining:   # parents first, one level at a time
+        level = [a for a in remaining if not a["ParentId"] or a["ParentId"] in id_map]
+        remaining = [a for a in remaining if a["ParentId"] and a["ParentId"] not in id_map]
+        for start in range(0, len(level), COLLECTION):
+            chunk = level[start:start + COLLECTION]
+            body = [{"attributes": {"type": "Account"}, "Name": a["Name"], "External_Id__c": a["External_Id__c"],
+                     "Industry": a["Industry"], "Phone": a["Phone"],
+                     **({"ParentId": id_map[a["ParentId"]]} if a["ParentId"] else {})} for a in chunk]
+            results = target.restful("composite/sobjects", method="POST", json={"allOrNone": False, "records": body})
+            for account, res in zip(chunk, results):
+                if res["success"]:
+                    id_map[account["Id"]] = res["id"]
+                else:
+                    errors += 1
+    inserted = len(id_map)
+    contacts = source.query_all_iter("SELECT Id, FirstName, LastName, Email, AccountId, Phone, Title FROM Contact")
+    batch: list[dict[str, Any]] = []
+
+    def send(batch: list[dict[str, Any]]) -> tuple[int, int]:
+        results = target.restful("composite/sobjects", method="POST", json={"allOrNone": False, "records": batch})
+        ok = sum(1 for r in results if r["success"])
+        return ok, len(results) - ok
+
+    for c in contacts:
+        batch.append({"attributes": {"type": "Contact"}, "FirstName": c["FirstName"], "LastName": c["LastName"],
+                      "Email": c["Email"], "Phone": c["Phone"], "Title": c["Title"],
+                      "AccountId": id_map.get(c["AccountId"])})
+        if len(batch) == COLLECTION:
+            ok, bad = send(batch)
+            inserted, errors, batch = inserted + ok, errors + bad, []
+    if batch:
+        ok, bad = send(batch)
+        inserted, errors = inserted + ok, errors + bad
+    seconds = time.perf_counter() - t0
+    return {"seconds": round(seconds, 2), "calls": meter.stop(), "inserted": inserted, "errors": errors,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+# ====================================================================== main
+def child(args: argparse.Namespace) -> int:
+    info = json.loads(Path(args.info).read_text())
+    work = Path(args.info).parent
+    result = run_engine(info, work, not args.no_rollback) if args.child == "engine" else run_plain(info)
+    print(json.dumps(result))
+    return 0
+
+
+def run_child(kind: str, info_path: Path, extra: list[str]) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, "--child", kind, "--info", str(info_path), *extra],
+                         capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        raise SystemExit(f"the {kind} run failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=10000, help="records to copy (default 10000)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--no-rollback", action="store_true", help="skip the timed rollback of the engine's job")
+    parser.add_argument("--child", choices=("engine", "plain"), help=argparse.SUPPRESS)
+    parser.add_argument("--info", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return child(args)
+
+    work = Path(tempfile.mkdtemp(prefix="isyncsf-sync-bench-"))
+    try:
+        t0 = time.perf_counter()
+        build(work / "sandbox", args.records)
+        build_seconds = time.perf_counter() - t0
+        server, info = start_server(work / "sandbox")
+        try:
+            info_path = work / "info.json"
+            info_path.write_text(json.dumps(info))
+            extra = ["--no-rollback"] if args.no_rollback else []
+            plain = run_child("plain", info_path, extra)
+            engine = run_child("engine", info_path, extra)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    engine_calls = sum(engine["calls"].values())
+    plain_calls = sum(plain["calls"].values())
+    floor = api_floor(args.records)
+    report = {
+        "records": args.records, "shape": shape(args.records), "build_seconds": round(build_seconds, 1),
+        "engine": {**engine, "calls_total": engine_calls},
+        "plain": {**plain, "calls_total": plain_calls},
+        "api_floor": floor,
+        "ratios": {"seconds_engine_to_plain": round(engine["seconds"] / plain["seconds"], 2),
+                   "calls_engine_to_plain": round(engine_calls / plain_calls, 2),
+                   "calls_engine_to_floor": round(engine_calls / floor["total"], 2),
+                   "calls_plain_to_floor": round(plain_calls / floor["total"], 2)},
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"records {args.records}: engine {engine['seconds']} s, {engine_calls} calls, "
+              f"{engine['peak_rss_mb']} MB; plain {plain['seconds']} s, {plain_calls} calls, "
+              f"{plain['peak_rss_mb']} MB; floor {floor['total']} calls")
+        if "rollback" in engine:
+            rb = engine["rollback"]
+            print(f"rollback: {rb['seconds']} s, {sum(rb['calls'].values())} calls, {rb['deleted']} deleted")
+        print(json.dumps(report["ratios"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""Bulk API 2.0 writes above the template's bulk threshold: the same end state, the same journal and
+the same errors as Collections; resume and rollback after a crash with a Bulk job in flight."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import related_data as data
+
+from isyncsf_desktop.engine.journal import Journal
+from isyncsf_desktop.engine.template import TemplateError, parse_template
+
+CLEAN = {"missing": 0, "duplicated": 0, "fields": 0, "links": 0}
+EXACT = {"left": 0, "lost": 0, "changed": 0}
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing in the engine may catch it."""
+
+
+def ingest_jobs(client: Any) -> list[tuple[str, str]]:
+    """(object, operation) of every Bulk 2.0 ingest job the org has seen."""
+    listing = client.sf.restful("jobs/ingest")
+    return [(job["object"], job["operation"]) for job in listing["records"]]
+
+
+def restart(pair: Any, tmp_path: Path) -> None:
+    pair.journal.close()
+    pair.journal = Journal(tmp_path / "journal.sqlite3")
+    pair.journal.recover_interrupted()
+
+
+def test_a_sync_through_bulk_is_exact_and_rolls_back_exactly(pair: Any) -> None:
+    data.seed(pair.source, pair.target, 30)
+    before = data.snapshot(pair.target)
+    engine = pair.engine()
+    job_id = engine.create_job(data.template(bulk_threshold=5))
+    result = engine.sync(job_id)
+    assert result.state == "Synced" and result.totals.errors == 0
+    assert data.synced_problems(pair.source, pair.target) == CLEAN
+    jobs = ingest_jobs(pair.target)
+    assert {("Account", "insert"), ("Contact", "insert"), ("Account", "update")} <= set(jobs)
+    # the Account hierarchy goes level by level, parents first: one job per level big enough
+    assert jobs.count(("Account", "insert")) >= 2
+    rolled = pair.engine().rollback(job_id)
+    assert rolled.state == "Rollback Completed" and rolled.totals.errors == 0
+    assert data.rollback_problems(before, data.snapshot(pair.target)) == EXACT
+    assert {("Contact", "delete"), ("Account", "delete")} <= set(ingest_jobs(pair.target))
+
+
+def test_below_the_threshold_nothing_goes_through_bulk(pair: Any) -> None:
+    data.seed(pair.source, pair.target, 8)
+    engine = pair.engine()
+    job_id = engine.create_job({**data.template(), "objects": [
+        {**line, "bulk_threshold": 0} if line["object"] == "Contact" else line
+        for line in data.template(bulk_threshold=1000)["objects"]]})
+    assert engine.sync(job_id).state == "Synced"
+    assert ingest_jobs(pair.target) == []
+    assert data.synced_problems(pair.source, pair.target) == CLEAN
+
+
+def _failing_run(make_pair: Any, threshold: int) -> tuple[Any, int, list[tuple]]:
+    pair = make_pair()
+    data.seed(pair.source, pair.target, 12)
+    pair.server.store("tgt").create_validation_rule({
+        "Object": "Contact", "ValidationName": "No_C1", "ErrorConditionFormula": 'BEGINS(LastName, "C1-")',
+        "ErrorMessage": "C1 contacts are not allowed here", "ErrorDisplayField": "LastName"})
+    engine = pair.engine()
+    job_id = engine.create_job(data.template(bulk_threshold=threshold))
+    result = engine.sync(job_id)
+    assert result.state == "Synced"
+    errors = sorted((e.object, e.source_id, e.status_code, e.message, tuple(e.fields), e.phase)
+                    for e in pair.journal.errors(job_id))
+    return pair, job_id, errors
+
+
+def test_failed_bulk_rows_are_journaled_like_rest_errors_and_retry_works(make_pair: Any) -> None:
+    rest_pair, _, rest_errors = _failing_run(make_pair, 0)
+    bulk_pair, job_id, bulk_errors = _failing_run(make_pair, 5)
+    assert ("Contact", "insert") in ingest_jobs(bulk_pair.target)
+    assert rest_errors and len(rest_errors) == len(bulk_errors)
+
+    def by_name(pair: Any, errors: list[tuple]) -> list[tuple]:
+        names = {r["Id"]: r["LastName"] for r in pair.rows("src", "SELECT Id, LastName FROM Contact")}
+        names.update({r["Id"]: r["Name"] for r in pair.rows("src", "SELECT Id, Name FROM Account")})
+        return sorted((names[e[1]], e[2], re.sub(r"\b[0-9A-Za-z]{18}\b", "<id>", e[3]), *e[4:]) for e in errors)
+
+    assert by_name(bulk_pair, bulk_errors) == by_name(rest_pair, rest_errors)
+    assert {e[2] for e in bulk_errors} == {"FIELD_CUSTOM_VALIDATION_EXCEPTION", "PARENT_FAILED"}
+    store = bulk_pair.server.store("tgt")
+    rule = next(iter(store.rows("ValidationRule")))
+    store.put_tooling("ValidationRule", {**rule, "Active": False})
+    retried = bulk_pair.engine().retry(job_id)
+    assert retried.totals.errors == 0 and bulk_pair.journal.errors(job_id) == []
+    assert data.synced_problems(bulk_pair.source, bulk_pair.target) == CLEAN
+
+
+@pytest.mark.parametrize("then", ["resume", "rollback"])
+def test_a_crash_after_a_bulk_job_committed_resumes_or_rolls_back_exactly(pair: Any, tmp_path: Path,
+                                                                          then: str) -> None:
+    data.seed(pair.source, pair.target, 30)
+    before = data.snapshot(pair.target)
+    engine = pair.engine()
+    real = engine.target.bulk_ingest
+    jobs: list[tuple[str, str]] = []
+
+    def ingest_then_die(object_name: str, operation: str, records: list[dict]) -> list[dict]:
+        result = real(object_name, operation, records)
+        jobs.append((object_name, operation))
+        if (object_name, operation) == ("Contact", "insert"):
+            raise Crash()        # the org created them; the journal only has them written ahead
+        return result
+
+    engine.target.bulk_ingest = ingest_then_die
+    job_id = engine.create_job(data.template(bulk_threshold=5))
+    with pytest.raises(Crash):
+        engine.sync(job_id)
+    assert ("Contact", "insert") in jobs
+    restart(pair, tmp_path)
+    if then == "resume":
+        resumed = pair.engine().resync(job_id)
+        assert resumed.state == "Synced" and resumed.totals.errors == 0
+        assert data.synced_problems(pair.source, pair.target) == CLEAN      # none created twice
+    else:
+        rolled = pair.engine().rollback(job_id)
+        assert rolled.state == "Rollback Completed" and rolled.totals.errors == 0
+        assert data.rollback_problems(before, data.snapshot(pair.target)) == EXACT
+
+
+def test_bulk_threshold_is_checked() -> None:
+    assert parse_template({"name": "t", "objects": [{"object": "Account"}]}).bulk_threshold("Account") == 2000
+    with pytest.raises(TemplateError, match="bulk_threshold"):
+        parse_template({"name": "t", "options": {"bulk_threshold": -1}, "objects": [{"object": "Account"}]})
+    with pytest.raises(TemplateError, match="bulk_threshold"):
+        parse_template({"name": "t", "objects": [{"object": "Account", "bulk_threshold": "many"}]})
+
+
+def test_a_big_sync_reads_and_writes_in_bulk_with_few_calls(pair: Any) -> None:
+    store = pair.server.store("src")
+    with store.transaction():
+        parents = [store.create("Account", {"Name": f"Parent {i}", "External_Id__c": f"P{i}"}) for i in range(1000)]
+        for i in range(8000):
+            store.create("Account", {"Name": f"Child {i}", "External_Id__c": f"C{i}", "ParentId": parents[i % 1000]})
+    engine = pair.engine()
+    job_id = engine.create_job({"name": "big", "objects": [
+        {"object": "Account", "fields": ["Name", "External_Id__c", "ParentId"], "match_by": ["External_Id__c"]}]})
+    result = engine.sync(job_id)
+    assert result.state == "Synced" and result.totals.inserted == 9000 and result.totals.errors == 0
+    assert len(pair.source.sf.restful("jobs/query")["records"]) == 1          # the source read
+    assert ingest_jobs(pair.target).count(("Account", "insert")) == 1        # the children; parents: Collections
+    assert result.api_calls["source"] + result.api_calls["target"] < 40
+    rows = pair.rows("tgt", "SELECT Id, External_Id__c, Parent.External_Id__c FROM Account")
+    parent_of = {r["External_Id__c"]: (r["Parent"] or {}).get("External_Id__c") for r in rows}
+    assert len(rows) == 9000 and all(parent_of[f"C{i}"] == f"P{i % 1000}" for i in range(8000))

@@ -1,0 +1,63 @@
+"""OrgClient.bulk_query and query_large: Bulk API 2.0 query jobs give the records REST gives (nested
+parents, nulls, typed numbers and booleans), and a big read switches to one when it costs fewer calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from helpers import org_client
+
+from isyncsf_desktop.salesforce.client import OrgClient
+
+QUERIES = [
+    "SELECT Id, Name, Email, AccountId, Account.Name, Account.Parent.Name, Birthdate, ReportsTo.Email FROM Contact "
+    "ORDER BY Id",
+    "SELECT Id, Name, AnnualRevenue, NumberOfEmployees, Parent.External_Id__c, IsDeleted, CreatedDate FROM Account "
+    "ORDER BY Id",
+    "SELECT Id, Name, Amount, Probability, CloseDate, Account.IsDeleted, Account.Owner.Username FROM Opportunity "
+    "ORDER BY Id",
+]
+
+
+def query_jobs(client: OrgClient) -> int:
+    return len(client.sf.restful("jobs/query")["records"])
+
+
+@pytest.mark.parametrize("soql", QUERIES)
+def test_a_bulk_query_gives_what_rest_gives(demo_server: Any, soql: str) -> None:
+    client = org_client(demo_server, "source")
+    rest = client.query(soql)
+    assert rest and client.bulk_query(soql) == rest
+
+
+def _many_accounts(sandbox_factory: Any, count: int) -> tuple[Any, OrgClient]:
+    server = sandbox_factory({"qa": "empty"})
+    store = server.store("qa")
+    with store.transaction():
+        for i in range(count):
+            store.create("Account", {"Name": f"Account {i}", "External_Id__c": f"E{i}",
+                                     "NumberOfEmployees": i if i % 2 else None})
+    return server, org_client(server, "qa")
+
+
+def test_a_big_read_switches_to_a_bulk_query_when_it_costs_fewer_calls(sandbox_factory: Any) -> None:
+    _, client = _many_accounts(sandbox_factory, 12_500)
+    soql = "SELECT Id, Name, External_Id__c, NumberOfEmployees FROM Account ORDER BY Id"
+    before = client.api_calls
+    rest = client.query(soql)
+    rest_calls = client.api_calls - before
+    assert len(rest) == 12_500 and rest_calls == 7
+    before = client.api_calls
+    large = client.query_large(soql, bulk_from=2000)
+    assert large == rest and query_jobs(client) == 1
+    assert client.api_calls - before < rest_calls        # first REST page, open, poll(s), one result page
+
+
+def test_a_read_below_the_threshold_or_of_few_pages_stays_on_rest(sandbox_factory: Any) -> None:
+    _, client = _many_accounts(sandbox_factory, 5000)
+    soql = "SELECT Id, Name FROM Account"
+    assert len(client.query_large(soql, bulk_from=10_000)) == 5000        # below the threshold
+    assert len(client.query_large(soql, bulk_from=2000)) == 5000          # 2 more REST pages: cheaper
+    assert len(client.query_large(soql)) == 5000                          # 0: never
+    assert query_jobs(client) == 0

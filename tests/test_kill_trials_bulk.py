@@ -1,0 +1,88 @@
+"""Kill trials with Bulk API 2.0: ``isyncsf sync`` and ``isyncsf rollback`` SIGKILLed at the calls of
+their ingest jobs (closing a job, reading its results), just before the org sees the call or just
+after it committed, then resumed or rolled back and the target checked record by record. The job's
+rows are written ahead before its data goes up, so whatever the org did is found by match key.
+
+The sandbox processes a job inside the call that closes it (``bulk_synchronous``), so "after" that
+call means every row of the job is in the org and no answer reached the process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import related_data as data
+from helpers import org_client
+from test_kill_trials import BATCH, EXACT, Trial, _sync_argv, resume_or_roll_back, rollback_killed_then_run_again
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="SIGKILL")]
+
+ACCOUNTS = 40
+THRESHOLD = 5
+
+
+def _template(folder: Path) -> Path:
+    path = folder / "related-bulk.json"
+    path.write_text(json.dumps(data.template(batch_size=BATCH, bulk_threshold=THRESHOLD)))
+    return path
+
+
+def _start(sandbox_factory: Any, tmp_path: Path) -> tuple[Trial, dict]:
+    server = sandbox_factory({"src": "empty", "tgt": "empty"})
+    server.app.state["bulk_synchronous"] = True
+    data.seed(org_client(server, "src"), org_client(server, "tgt"), ACCOUNTS)
+    trial = Trial(server, tmp_path / "home")
+    server.faults("tgt").update(observer=trial.observe)
+    return trial, {"template": str(_template(tmp_path)), "before": data.snapshot(org_client(server, "tgt"))}
+
+
+def _bulk_points(calls: list[tuple[str, str]]) -> list[int]:
+    """Indices of the calls that close an ingest job or read its successful results."""
+    return [i for i, (method, path) in enumerate(calls)
+            if "/jobs/ingest/" in path and (method == "PATCH" or path.rstrip("/").endswith("successfulResults"))]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from isyncsf_desktop.sandbox.server import SandboxServer
+
+    folder = tmp_path_factory.mktemp("kill-bulk-reference")
+    with SandboxServer(folder / "sandbox", {"src": "empty", "tgt": "empty"}) as server:
+        server.app.state["bulk_synchronous"] = True
+        data.seed(org_client(server, "src"), org_client(server, "tgt"), ACCOUNTS)
+        trial = Trial(server, folder / "home")
+        server.faults("tgt").update(observer=trial.observe)
+        done = trial.run(*_sync_argv({"template": str(_template(folder))}))
+        assert done.returncode == 0, done.stderr
+        sync_calls = list(trial.calls)
+        done = trial.run("rollback", "1", "--json")
+        assert done.returncode == 0, done.stderr
+        rollback_calls = list(trial.calls)
+    sync_points, rollback_points = _bulk_points(sync_calls), _bulk_points(rollback_calls)
+    assert len(sync_points) >= 4 and rollback_points, (sync_calls, rollback_calls)
+    return {"sync": sync_points, "rollback": rollback_points}
+
+
+@pytest.mark.parametrize("then", ["resume", "rollback"])
+@pytest.mark.parametrize("mode", ["before", "after"])
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+def test_a_sync_killed_at_a_bulk_job_resumes_or_rolls_back_exactly(reference, sandbox_factory, tmp_path, k, mode,
+                                                                    then):
+    points = reference["sync"]
+    index = points[round(k * (len(points) - 1) / 3)]
+    trial, ctx = _start(sandbox_factory, tmp_path)
+    killed = trial.run(*_sync_argv(ctx), kill_at=index, mode=mode)
+    assert trial.killed and killed.returncode == -signal.SIGKILL, (index, killed.stderr[-2000:])
+    assert resume_or_roll_back(trial, ctx, then) == EXACT[then]
+
+
+@pytest.mark.parametrize("mode", ["before", "after"])
+def test_a_rollback_killed_at_a_bulk_delete_finishes_exactly(reference, sandbox_factory, tmp_path, mode):
+    index = reference["rollback"][0]
+    trial, ctx = _start(sandbox_factory, tmp_path)
+    assert rollback_killed_then_run_again(trial, ctx, index, mode) == EXACT["rollback"]
