@@ -80,3 +80,24 @@ class Pair:
     def rows(self, side: str, soql: str) -> list[dict[str, Any]]:
         client = self.source if side == "src" else self.target
         return client.query(soql)
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing in the engine may catch it."""
+
+
+def die_after_create(engine: Any, call: int) -> list[int]:
+    """Make ``engine.target.create`` die (raise :class:`Crash`) right after its ``call``-th call reached
+    the org: the org committed the batch, the answer is never journaled. Returns the batch sizes sent."""
+    real_create = engine.target.create
+    sizes: list[int] = []
+
+    def create_then_die(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        result = real_create(records)
+        sizes.append(len(records))
+        if len(sizes) == call:
+            raise Crash()
+        return result
+
+    engine.target.create = create_then_die
+    return sizes

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Pair, org_client, org_ref
+from helpers import Crash, Pair, org_client, org_ref
 
 from isyncsf_desktop.engine.automation import (APEX_TRIGGER, FLOW, VALIDATION_RULE, AutomationError, AutomationGuard,
                                                AutomationItem, automation_off_option, discard_pending,
@@ -24,10 +24,6 @@ MakePair = Callable[..., Pair]
 PHONE_RULE = {"kind": "ValidationRule", "name": "Contact.Phone_Required"}
 FLOW_SPEC = {"DeveloperName": "Contact_Defaults", "MasterLabel": "Contact defaults", "ProcessType": "AutoLaunchedFlow",
              "TriggerType": "RecordAfterSave", "TriggerObject": "Contact", "TriggerOn": "CreateAndUpdate"}
-
-
-class Crash(BaseException):
-    """Stands for the process dying: nothing may catch it."""
 
 
 

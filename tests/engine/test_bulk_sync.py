@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import Crash
 import related_data as data
 
 from isyncsf_desktop.engine.journal import Journal
@@ -15,10 +16,6 @@ from isyncsf_desktop.engine.template import TemplateError, parse_template
 
 CLEAN = {"missing": 0, "duplicated": 0, "fields": 0, "links": 0}
 EXACT = {"left": 0, "lost": 0, "changed": 0}
-
-
-class Crash(BaseException):
-    """Stands for the process dying: nothing in the engine may catch it."""
 
 
 def ingest_jobs(client: Any) -> list[tuple[str, str]]:

@@ -10,16 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import Crash, die_after_create
 import related_data as data
 
 from isyncsf_desktop.engine.events import PAUSED, BatchDone, ObjectFinished, StateChanged
 from isyncsf_desktop.engine.journal import Journal
 from isyncsf_desktop.engine.lock import TargetLock
 from isyncsf_desktop.engine.runner import EngineError, TargetBusyError
-
-
-class Crash(BaseException):
-    """Stands for the process dying: nothing in the engine may catch it."""
 
 
 def restart(pair, tmp_path: Path) -> None:
@@ -95,17 +92,7 @@ def test_rollback_right_after_a_kill_during_a_create_batch_removes_that_batch(pa
     data.seed(pair.source, pair.target, 30)
     before = data.snapshot(pair.target)
     engine = pair.engine()
-    real_create = engine.target.create
-    calls = []
-
-    def create_then_die(records):
-        result = real_create(records)
-        calls.append(len(records))
-        if len(calls) == 2:
-            raise Crash()
-        return result
-
-    engine.target.create = create_then_die
+    calls = die_after_create(engine, 2)   # the 2nd batch committed in the org, never journaled
     job_id = engine.create_job(data.template(batch_size=10))
     with pytest.raises(Crash):
         engine.sync(job_id)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import Crash, die_after_create
 
 from isyncsf_desktop.engine.events import (BatchDone, CancelToken, ObjectFinished, ObjectStarted, RecordFailed,
                                            StateChanged)
@@ -366,10 +367,6 @@ def test_planned_records_give_each_kind_of_run_its_denominator(pair):
     assert planned_records(pair.journal, job_id, "rollback") == {"Account": 5, "Contact": 4}
 
 
-class Crash(BaseException):
-    """Stands for the process dying: nothing in the engine may catch it."""
-
-
 def test_crash_mid_run_then_resume_and_rollback(pair, tmp_path):
     pair.insert("src", "Account", [{"Name": f"A{i}", "External_Id__c": f"E{i}"} for i in range(40)])
     batches = []
@@ -491,17 +488,7 @@ def test_crash_while_a_batch_is_in_flight_then_resume_and_rollback_leave_nothing
     know those records are this job's, or a rollback would leave them in the target org."""
     pair.insert("src", "Account", [{"Name": f"A{i}", "External_Id__c": f"E{i}"} for i in range(30)])
     engine = pair.engine()
-    real_create = engine.target.create
-    calls = []
-
-    def create_then_die(records):
-        result = real_create(records)
-        calls.append(len(records))
-        if len(calls) == 2:
-            raise Crash()          # committed in the org, never journaled
-        return result
-
-    engine.target.create = create_then_die
+    calls = die_after_create(engine, 2)   # the 2nd batch committed in the org, never journaled
     job_id = engine.create_job(template([{"object": "Account", "fields": ["Name", "External_Id__c"]}], batch_size=10))
     with pytest.raises(Crash):
         engine.sync(job_id)
