@@ -144,8 +144,11 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _use_bulk(target: Any, template: Template, object_name: str, count: int) -> bool:
-    """Whether a write of ``count`` records of ``object_name`` goes through Bulk API 2.0."""
+def _use_bulk(target: Any, template: Template | None, object_name: str, count: int) -> bool:
+    """Whether a write of ``count`` records of ``object_name`` goes through Bulk API 2.0 (never without a
+    template this version can read)."""
+    if template is None:
+        return False
     threshold = template.bulk_threshold(object_name)
     return bool(threshold) and count >= threshold and hasattr(target, "bulk_ingest")
 
@@ -163,7 +166,7 @@ def _reader(client: Any, template: Template, object_name: str) -> Any:
     return query
 
 
-def _update_records(target: Any, template: Template, object_name: str,
+def _update_records(target: Any, template: Template | None, object_name: str,
                     records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Update ``records`` (each with ``Id``): one Bulk job when there are enough, else Collections."""
     if _use_bulk(target, template, object_name, len(records)):
@@ -532,7 +535,7 @@ class SyncEngine:
                     continue
                 oc = counts.setdefault(name, ObjectCounts(total=len(rows), status="Rolling back"))
                 self._emit(ObjectStarted, object=name, index=order.index(name) + 1, count=len(order), total=len(rows))
-                bulk = template is not None and _use_bulk(self.target, template, name, len(rows))
+                bulk = _use_bulk(self.target, template, name, len(rows))
                 for chunk in _chunks(rows, BULK_BATCH if bulk else 200):
                     self._check_cancel()
                     # Write-ahead: a rollback killed after the org deleted this batch (or Bulk job)
@@ -594,12 +597,11 @@ class SyncEngine:
         for name in [n for n in order if n in by_object] + [n for n in by_object if n not in order]:
             oc = counts.setdefault(name, ObjectCounts(status="Rolling back"))
             oc.total += len(by_object[name])
-            bulk = template is not None and _use_bulk(self.target, template, name, len(by_object[name]))
+            bulk = _use_bulk(self.target, template, name, len(by_object[name]))
             for chunk in _chunks(by_object[name], BULK_BATCH if bulk else 200):
                 self._check_cancel()
                 records = [{"Id": tid, **values} for tid, values in chunk]
-                results = _update_records(self.target, template, name, records) if template is not None \
-                    else self.target.update([{"attributes": {"type": name}, **r} for r in records])
+                results = _update_records(self.target, template, name, records)
                 outcomes = []
                 for (tid, _), result in zip(chunk, results):
                     if result.get("success"):
@@ -747,7 +749,8 @@ class _Run:
             if not hasattr(self, "_selected"):
                 self._selected, added = scope.select_related(
                     self.source.query, self.plan, self._source_columns, since=self._since,
-                    include_deleted=include_deleted, known=lambda i: self._since is not None and i in self.id_map)
+                    include_deleted=include_deleted, known=lambda i: self._since is not None and i in self.id_map,
+                    reader=lambda name: _reader(self.source, self.template, name))
                 for parent, number in sorted(added.items()):
                     self._notice(f"{number} {parent} record(s) outside the subset were added: records of the "
                                  "subset point at them")

@@ -189,12 +189,14 @@ def lookup_columns(oplan: ObjectPlan) -> list[str]:
 
 
 def select_related(query: Query, plan: Plan, columns: Callable[[ObjectPlan], Iterable[str]], *, since: str | None,
-                   include_deleted: bool, known: Callable[[str], bool] = lambda _id: False
+                   include_deleted: bool, known: Callable[[str], bool] = lambda _id: False,
+                   reader: Callable[[str], Query] | None = None
                    ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int]]:
     """Every line's records of a template with related lines, completed with the parents they need
-    (:func:`complete_parents`): object -> records, and the parents added per object."""
+    (:func:`complete_parents`): object -> records, and the parents added per object. ``reader(object)``
+    reads a whole line (the runner's may switch to a Bulk query); ``query`` the parents by id."""
     read_ids: dict[str, list[str]] = {}
-    selected = {name: read_records(query, plan, plan.objects[name], {"Id", *columns(plan.objects[name])}, read_ids,
+    selected = {name: read_records(reader(name) if reader else query, plan, plan.objects[name], {"Id", *columns(plan.objects[name])}, read_ids,
                                    since=since, include_deleted=include_deleted) for name in plan.order}
     added = complete_parents(query, plan, selected, columns, include_deleted=include_deleted, known=known)
     return selected, added
