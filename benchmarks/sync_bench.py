@@ -14,7 +14,9 @@ API calls are read from each org's ``/limits`` (``DailyApiRequests``) before and
 ``/limits`` call itself. The API floor is computed from the data alone: query pages of 2,000 rows for
 the reads, 200 records per Collections write, one write per hierarchy level at least.
 
-Run: ``python benchmarks/sync_bench.py --records 10000 --json``. Prints figures; asserts nothing.
+Run: ``python benchmarks/sync_bench.py --records 10000 --json``. ``--in-flight N`` sets the template's
+write batches out at once (default: the template's default), ``--rest`` turns Bulk API 2.0 off (every
+write through Collections, as against an org where Bulk is not allowed). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -145,7 +147,7 @@ def clients(info: dict[str, Any]) -> dict[str, Any]:
 
 
 # ====================================================================== the two contenders
-def run_engine(info: dict[str, Any], work: Path, rollback: bool) -> dict[str, Any]:
+def run_engine(info: dict[str, Any], work: Path, rollback: bool, template: dict[str, Any]) -> dict[str, Any]:
     from isyncsf_desktop.engine.journal import Journal, OrgRef
     from isyncsf_desktop.engine.runner import SyncEngine
 
@@ -157,7 +159,7 @@ def run_engine(info: dict[str, Any], work: Path, rollback: bool) -> dict[str, An
     engine = SyncEngine(journal, engine_clients["source"], engine_clients["target"], refs["source"], refs["target"])
     meter.start()
     t0 = time.perf_counter()
-    result = engine.sync(engine.create_job(TEMPLATE))
+    result = engine.sync(engine.create_job(template))
     seconds = time.perf_counter() - t0
     calls = meter.stop()
     totals = result.totals
@@ -238,7 +240,13 @@ def run_plain(info: dict[str, Any]) -> dict[str, Any]:
 def child(args: argparse.Namespace) -> int:
     info = json.loads(Path(args.info).read_text())
     work = Path(args.info).parent
-    result = run_engine(info, work, not args.no_rollback) if args.child == "engine" else run_plain(info)
+    options = dict(TEMPLATE["options"])
+    if args.in_flight:
+        options["in_flight"] = args.in_flight
+    if args.rest:
+        options["bulk_threshold"] = 0
+    result = run_engine(info, work, not args.no_rollback, {**TEMPLATE, "options": options}) \
+        if args.child == "engine" else run_plain(info)
     print(json.dumps(result))
     return 0
 
@@ -256,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=10000, help="records to copy (default 10000)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--no-rollback", action="store_true", help="skip the timed rollback of the engine's job")
+    parser.add_argument("--in-flight", type=int, help="write batches out at once (the template option in_flight)")
+    parser.add_argument("--rest", action="store_true", help="Collections only: Bulk API 2.0 off (bulk_threshold 0)")
     parser.add_argument("--child", choices=("engine", "plain"), help=argparse.SUPPRESS)
     parser.add_argument("--info", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -271,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             info_path = work / "info.json"
             info_path.write_text(json.dumps(info))
-            extra = ["--no-rollback"] if args.no_rollback else []
+            extra = (["--no-rollback"] if args.no_rollback else []) + (["--rest"] if args.rest else []) \
+                + (["--in-flight", str(args.in_flight)] if args.in_flight else [])
             plain = run_child("plain", info_path, extra)
             engine = run_child("engine", info_path, extra)
         finally:
@@ -283,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     plain_calls = sum(plain["calls"].values())
     floor = api_floor(args.records)
     report = {
-        "records": args.records, "shape": shape(args.records), "build_seconds": round(build_seconds, 1),
+        "records": args.records, "in_flight": args.in_flight or "default", "rest_only": args.rest,
+        "shape": shape(args.records), "build_seconds": round(build_seconds, 1),
         "engine": {**engine, "calls_total": engine_calls},
         "plain": {**plain, "calls_total": plain_calls},
         "api_floor": floor,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .automation import AutomationGuard, parse_automation_off
+from .inflight import send_batches
 from .events import (ABORTED, COMPLETED, EXECUTING, FAILED, INITIALIZING, PAUSED, BatchDone, CancelToken, Event, Notice,
                      ObjectFinished, ObjectStarted, Observer, RecordFailed, RunResult, StateChanged, add_counts)
 from .journal import ErrorInfo, Journal, JobRow, ObjectCounts, OrgRef, Outcome
@@ -172,6 +173,11 @@ def _update_records(target: Any, template: Template | None, object_name: str,
     if _use_bulk(target, template, object_name, len(records)):
         return target.bulk_ingest(object_name, "update", records)
     return target.update([{"attributes": {"type": object_name}, **r} for r in records])
+
+
+def _depth(template: Template | None) -> int:
+    """Batches out at once: the template's ``in_flight``; one at a time without a template this version reads."""
+    return template.in_flight if template is not None else 1
 
 
 def _first_error(result: dict[str, Any]) -> ErrorInfo:
@@ -535,41 +541,7 @@ class SyncEngine:
                     continue
                 oc = counts.setdefault(name, ObjectCounts(total=len(rows), status="Rolling back"))
                 self._emit(ObjectStarted, object=name, index=order.index(name) + 1, count=len(order), total=len(rows))
-                bulk = _use_bulk(self.target, template, name, len(rows))
-                for chunk in _chunks(rows, BULK_BATCH if bulk else 200):
-                    self._check_cancel()
-                    # Write-ahead: a rollback killed after the org deleted this batch (or Bulk job)
-                    # knows, when it runs again, that "already deleted" means deleted by this rollback.
-                    self.journal.record_outcomes(job_id, run_id, [
-                        Outcome(name, r.source_id, r.target_id, "deleting", phase="rollback") for r in chunk])
-                    if bulk:
-                        results = self.target.bulk_ingest(name, "delete", [{"Id": r.target_id} for r in chunk])
-                    else:
-                        results = self.target.delete([r.target_id for r in chunk])
-                    outcomes = []
-                    for row, result in zip(chunk, results):
-                        gone = _first_error(result).status_code in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY") \
-                            if not result.get("success") else False
-                        if result.get("success") or (gone and row.status == "deleting"):
-                            oc.deleted += 1
-                            outcomes.append(Outcome(name, row.source_id, row.target_id, "rolled_back", phase="rollback"))
-                        else:
-                            error = _first_error(result)
-                            if error.status_code in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"):
-                                error = ErrorInfo(error.status_code, "could not undo: the record is already deleted "
-                                                  "on the target", error.fields)
-                            oc.errors += 1
-                            outcomes.append(Outcome(name, row.source_id, row.target_id, "rollback_failed", error,
-                                                    "rollback"))
-                            self._emit(RecordFailed, object=name, source_id=row.source_id, target_id=row.target_id,
-                                       status_code=error.status_code, message=error.message, fields=tuple(error.fields))
-                        oc.processed += 1
-                    with self.journal.transaction():
-                        self.journal.record_outcomes(job_id, run_id, outcomes)
-                        self.journal.forget_target_ids(self.source_ref.org_id, self.target_ref.org_id,
-                                                       [o.target_id for o in outcomes if o.status == "rolled_back"])
-                        self.journal.set_object_counts(run_id, name, oc)
-                    self._emit(BatchDone, object=name, counts=oc, totals=_total(counts))
+                self._delete_inserted(job_id, run_id, name, rows, oc, counts, template)
             self._restore_versions(job_id, run_id, counts, order, template)
         except _Stop as stop:
             return self._end(job_id, run_id, "rollback", "Aborted", ABORTED, counts, stop.message)
@@ -585,6 +557,52 @@ class SyncEngine:
             self._emit(ObjectFinished, object=name, counts=oc)
         return self._end(job_id, run_id, "rollback", "Rollback Completed", COMPLETED, counts)
 
+    def _delete_inserted(self, job_id: int, run_id: int, name: str, rows: list[Any], oc: ObjectCounts,
+                         counts: dict[str, ObjectCounts], template: Template | None) -> None:
+        """Delete the records the job inserted of one object, batches in flight as the template says."""
+        bulk = _use_bulk(self.target, template, name, len(rows))
+
+        def prepare(chunk: list[Any]) -> None:
+            self._check_cancel()
+            # Write-ahead: a rollback killed after the org deleted this batch (or Bulk job) knows,
+            # when it runs again, that "already deleted" means deleted by this rollback.
+            self.journal.record_outcomes(job_id, run_id, [
+                Outcome(name, r.source_id, r.target_id, "deleting", phase="rollback") for r in chunk])
+
+        def send(chunk: list[Any]) -> list[dict[str, Any]]:
+            if bulk:
+                return self.target.bulk_ingest(name, "delete", [{"Id": r.target_id} for r in chunk])
+            return self.target.delete([r.target_id for r in chunk])
+
+        def finish(chunk: list[Any], results: list[dict[str, Any]]) -> None:
+            outcomes = []
+            for row, result in zip(chunk, results):
+                gone = _first_error(result).status_code in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY") \
+                    if not result.get("success") else False
+                if result.get("success") or (gone and row.status == "deleting"):
+                    oc.deleted += 1
+                    outcomes.append(Outcome(name, row.source_id, row.target_id, "rolled_back", phase="rollback"))
+                else:
+                    error = _first_error(result)
+                    if error.status_code in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"):
+                        error = ErrorInfo(error.status_code, "could not undo: the record is already deleted "
+                                          "on the target", error.fields)
+                    oc.errors += 1
+                    outcomes.append(Outcome(name, row.source_id, row.target_id, "rollback_failed", error,
+                                            "rollback"))
+                    self._emit(RecordFailed, object=name, source_id=row.source_id, target_id=row.target_id,
+                               status_code=error.status_code, message=error.message, fields=tuple(error.fields))
+                oc.processed += 1
+            with self.journal.transaction():
+                self.journal.record_outcomes(job_id, run_id, outcomes)
+                self.journal.forget_target_ids(self.source_ref.org_id, self.target_ref.org_id,
+                                               [o.target_id for o in outcomes if o.status == "rolled_back"])
+                self.journal.set_object_counts(run_id, name, oc)
+            self._emit(BatchDone, object=name, counts=oc, totals=_total(counts))
+
+        send_batches(_chunks(rows, BULK_BATCH if bulk else 200), depth=_depth(template),
+                     prepare=prepare, send=send, finish=finish)
+
     def _restore_versions(self, job_id: int, run_id: int, counts: dict[str, ObjectCounts], order: list[str],
                           template: Template | None = None) -> None:
         versions = self.journal.versions(job_id)
@@ -597,29 +615,43 @@ class SyncEngine:
         for name in [n for n in order if n in by_object] + [n for n in by_object if n not in order]:
             oc = counts.setdefault(name, ObjectCounts(status="Rolling back"))
             oc.total += len(by_object[name])
-            bulk = _use_bulk(self.target, template, name, len(by_object[name]))
-            for chunk in _chunks(by_object[name], BULK_BATCH if bulk else 200):
-                self._check_cancel()
-                records = [{"Id": tid, **values} for tid, values in chunk]
-                results = _update_records(self.target, template, name, records)
-                outcomes = []
-                for (tid, _), result in zip(chunk, results):
-                    if result.get("success"):
-                        oc.restored += 1
-                        outcomes.append(Outcome(name, source_of.get(tid), tid, "restored", phase="rollback"))
-                    else:
-                        error = _first_error(result)
-                        if error.status_code in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"):
-                            error = ErrorInfo(error.status_code, "could not restore: the record no longer exists "
-                                              "on the target", error.fields)
-                        oc.errors += 1
-                        outcomes.append(Outcome(name, source_of.get(tid), tid, "rollback_failed", error, "rollback"))
-                        self._emit(RecordFailed, object=name, source_id=source_of.get(tid), target_id=tid,
-                                   status_code=error.status_code, message=error.message, fields=tuple(error.fields))
-                    oc.processed += 1
+            self._restore_object(job_id, run_id, name, by_object[name], oc, counts, template, source_of)
+
+    def _restore_object(self, job_id: int, run_id: int, name: str, items: list[tuple[str, dict[str, Any]]],
+                        oc: ObjectCounts, counts: dict[str, ObjectCounts], template: Template | None,
+                        source_of: dict[str | None, str | None]) -> None:
+        """Put back the field values the job's updates replaced on one object's records."""
+        bulk = _use_bulk(self.target, template, name, len(items))
+
+        def prepare(chunk: list[tuple[str, dict[str, Any]]]) -> None:
+            self._check_cancel()
+
+        def send(chunk: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+            return _update_records(self.target, template, name, [{"Id": tid, **values} for tid, values in chunk])
+
+        def finish(chunk: list[tuple[str, dict[str, Any]]], results: list[dict[str, Any]]) -> None:
+            outcomes = []
+            for (tid, _), result in zip(chunk, results):
+                if result.get("success"):
+                    oc.restored += 1
+                    outcomes.append(Outcome(name, source_of.get(tid), tid, "restored", phase="rollback"))
+                else:
+                    error = _first_error(result)
+                    if error.status_code in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"):
+                        error = ErrorInfo(error.status_code, "could not restore: the record no longer exists "
+                                          "on the target", error.fields)
+                    oc.errors += 1
+                    outcomes.append(Outcome(name, source_of.get(tid), tid, "rollback_failed", error, "rollback"))
+                    self._emit(RecordFailed, object=name, source_id=source_of.get(tid), target_id=tid,
+                               status_code=error.status_code, message=error.message, fields=tuple(error.fields))
+                oc.processed += 1
+            with self.journal.transaction():
                 self.journal.record_outcomes(job_id, run_id, outcomes)
                 self.journal.set_object_counts(run_id, name, oc)
-                self._emit(BatchDone, object=name, counts=oc, totals=_total(counts))
+            self._emit(BatchDone, object=name, counts=oc, totals=_total(counts))
+
+        send_batches(_chunks(items, BULK_BATCH if bulk else 200), depth=_depth(template),
+                     prepare=prepare, send=send, finish=finish)
 
     def _check_cancel(self) -> None:
         if self.cancel.cancelled:
@@ -649,6 +681,8 @@ class _Run:
         self.skip = skip or set()
         self.only = only
         self.batch = template.batch_size
+        # Write batches out at once: one at a time when the run must stop at the first failed record.
+        self.depth = template.in_flight if template.continue_on_error else 1
         self.counts: dict[str, ObjectCounts] = {}
         self.id_map: dict[str, str] = {}
         self.failed: dict[str, str] = {}          # source id -> why it failed (for its children's errors)
@@ -1066,49 +1100,66 @@ class _Run:
     def _insert(self, name: str, oplan: ObjectPlan, pending: list[_Pending], targets: dict[str, dict[str, Any]],
                 index_by_key: dict[tuple[Any, ...], list[str]]) -> None:
         bulk = _use_bulk(self.target, self.template, name, len(pending))
-        for chunk in _chunks(pending, BULK_BATCH if bulk else self.batch):
-            # Write-ahead: if the process dies while this batch (or Bulk job) is in flight, the next
-            # run knows that whatever it finds on the target for these records was created by this job.
+        lost: list[list[_Pending]] = []
+
+        def prepare(chunk: list[_Pending]) -> None:
+            # Write-ahead: if the process dies while this batch (or Bulk job) is out, the next run
+            # knows that whatever it finds on the target for these records was created by this job.
             self.journal.record_outcomes(self.job_id, self.run_id, [
                 Outcome(name, p.source["Id"], None, "sending",
                         match_key=key_json(self._match_key({**p.source, **p.payload}, oplan, on_target=True)))
                 for p in chunk])
-            if bulk:
-                results = self.target.bulk_ingest(name, "insert", [p.payload for p in chunk])
-            else:
-                records = [{"attributes": {"type": name}, **p.payload} for p in chunk]
-                results = self._create_safely(name, oplan, chunk, records)
-            outcomes = []
-            oc = self.counts[name]
-            for item, result in zip(chunk, results):
-                source_id = item.source["Id"]
-                if result.get("success"):
-                    item.target_id = result["id"]
-                    self.id_map[source_id] = result["id"]
-                    item.payload["Id"] = result["id"]    # sent already: the row as the target has it now
-                    targets[result["id"]] = item.payload
-                    oc.inserted += 1
-                    oc.processed += 1
-                    outcomes.append(Outcome(name, source_id, result["id"], "inserted"))
-                    self.synced[name].append(item)
-                else:
-                    outcomes.append(self._fail(name, source_id, None, _first_error(result)))
-            self._flush(name, outcomes)
 
-    def _create_safely(self, name: str, oplan: ObjectPlan, chunk: list[_Pending],
-                       records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Create; if the connection dropped after the org may have committed, find what it kept."""
-        try:
-            return self.target.create(records)
-        except Exception as exc:
-            if type(exc).__name__ != "ConnectionLost":
-                raise
+        def send(chunk: list[_Pending]) -> list[dict[str, Any]] | None:
+            if bulk:
+                return self.target.bulk_ingest(name, "insert", [p.payload for p in chunk])
+            try:
+                return self.target.create([{"attributes": {"type": name}, **p.payload} for p in chunk])
+            except Exception as exc:
+                if type(exc).__name__ != "ConnectionLost":
+                    raise
+                return None      # the org may have saved the batch: looked at once the others are in
+
+        def finish(chunk: list[_Pending], results: list[dict[str, Any]] | None) -> None:
+            if results is None:
+                lost.append(chunk)
+            else:
+                self._inserted(name, chunk, results, targets)
+
+        send_batches(_chunks(pending, BULK_BATCH if bulk else self.batch), depth=self.depth,
+                     prepare=prepare, send=send, finish=finish)
+        for chunk in lost:   # every other batch of the level is answered now: what is left is this one's
+            self._inserted(name, chunk, self._recover_lost_create(name, oplan, chunk), targets)
+
+    def _inserted(self, name: str, chunk: list[_Pending], results: list[dict[str, Any]],
+                  targets: dict[str, dict[str, Any]]) -> None:
+        outcomes = []
+        oc = self.counts[name]
+        for item, result in zip(chunk, results):
+            source_id = item.source["Id"]
+            if result.get("success"):
+                item.target_id = result["id"]
+                self.id_map[source_id] = result["id"]
+                item.payload["Id"] = result["id"]    # sent already: the row as the target has it now
+                targets[result["id"]] = item.payload
+                oc.inserted += 1
+                oc.processed += 1
+                outcomes.append(Outcome(name, source_id, result["id"], "inserted"))
+                self.synced[name].append(item)
+            else:
+                outcomes.append(self._fail(name, source_id, None, _first_error(result)))
+        self._flush(name, outcomes)
+
+    def _recover_lost_create(self, name: str, oplan: ObjectPlan, chunk: list[_Pending]) -> list[dict[str, Any]]:
+        """The connection dropped during a create, after the org may have committed: find what it kept
+        (records with the batch's keys that no answered batch created), create the rest."""
         logger.warning("connection lost during a create of %s %s records; checking what the org kept",
-                       len(records), name)
+                       len(chunk), name)
         self._notice(f"the connection to the target dropped while creating {name} records; the engine checked "
                      "which were saved so none is created twice")
+        records = [{"attributes": {"type": name}, **p.payload} for p in chunk]
         current = self._read_target(oplan, [p.source for p in chunk])
-        known = {tid for tid in self.live_targets.get(name, {})}
+        known = set(self.live_targets.get(name, {}))
         fresh: dict[tuple[Any, ...], list[str]] = defaultdict(list)
         for target_id, row in current.items():
             if target_id in known:
@@ -1134,12 +1185,17 @@ class _Run:
 
     def _update(self, name: str, oplan: ObjectPlan, pending: list[_Pending], targets: dict[str, dict[str, Any]]) -> None:
         bulk = _use_bulk(self.target, self.template, name, len(pending))
-        for chunk in _chunks(pending, BULK_BATCH if bulk else self.batch):
+
+        def prepare(chunk: list[_Pending]) -> None:
             if self.template.versioning:
                 self.journal.save_versions(self.job_id, self.run_id, name,
                                            {p.target_id: p.prior or {} for p in chunk if p.target_id})
-            results = _update_records(self.target, self.template, name,
-                                      [{"Id": p.target_id, **p.payload} for p in chunk])
+
+        def send(chunk: list[_Pending]) -> list[dict[str, Any]]:
+            return _update_records(self.target, self.template, name,
+                                   [{"Id": p.target_id, **p.payload} for p in chunk])
+
+        def finish(chunk: list[_Pending], results: list[dict[str, Any]]) -> None:
             outcomes = []
             oc = self.counts[name]
             for item, result in zip(chunk, results):
@@ -1153,6 +1209,9 @@ class _Run:
                 else:
                     outcomes.append(self._fail(name, source_id, item.target_id, _first_error(result)))
             self._flush(name, outcomes)
+
+        send_batches(_chunks(pending, BULK_BATCH if bulk else self.batch), depth=self.depth,
+                     prepare=prepare, send=send, finish=finish)
 
     # ------------------------------------------------------------------ second pass
     def _deferred_pass(self) -> None:
@@ -1193,21 +1252,31 @@ class _Run:
                 self._flush(name, outcomes)
             inserted_now = {o.target_id for o in self.journal.records(self.job_id, name, ["inserted"])} \
                 if updates and self.template.versioning else set()
-            bulk = _use_bulk(self.target, self.template, name, len(updates))
-            for chunk in _chunks(updates, BULK_BATCH if bulk else self.batch):
-                if self.template.versioning:
-                    self.journal.save_versions(self.job_id, self.run_id, name, {
-                        p.target_id: p.prior or {} for p in chunk if p.target_id and p.target_id not in inserted_now})
-                results = _update_records(self.target, self.template, name,
-                                          [{"Id": p.target_id, **p.payload} for p in chunk])
-                fails = []
-                for item, result in zip(chunk, results):
-                    if result.get("success"):
-                        targets[item.target_id] = {**targets.get(item.target_id, {}), **item.payload}
-                    else:
-                        fails.append(self._fail(name, item.source["Id"], item.target_id, _first_error(result),
-                                                "deferred"))
-                self._flush(name, fails)
+            self._second_pass_updates(name, updates, targets, inserted_now)
+
+    def _second_pass_updates(self, name: str, updates: list[_Pending], targets: dict[str, dict[str, Any]],
+                             inserted_now: set[str | None]) -> None:
+        bulk = _use_bulk(self.target, self.template, name, len(updates))
+
+        def prepare(chunk: list[_Pending]) -> None:
+            if self.template.versioning:   # records this job inserted have nothing to restore
+                self.journal.save_versions(self.job_id, self.run_id, name, {
+                    p.target_id: p.prior or {} for p in chunk if p.target_id and p.target_id not in inserted_now})
+
+        def send(chunk: list[_Pending]) -> list[dict[str, Any]]:
+            return _update_records(self.target, self.template, name, [{"Id": p.target_id, **p.payload} for p in chunk])
+
+        def finish(chunk: list[_Pending], results: list[dict[str, Any]]) -> None:
+            fails = []
+            for item, result in zip(chunk, results):
+                if result.get("success"):
+                    targets[item.target_id] = {**targets.get(item.target_id, {}), **item.payload}
+                else:
+                    fails.append(self._fail(name, item.source["Id"], item.target_id, _first_error(result), "deferred"))
+            self._flush(name, fails)
+
+        send_batches(_chunks(updates, BULK_BATCH if bulk else self.batch), depth=self.depth,
+                     prepare=prepare, send=send, finish=finish)
 
 
 class _Omit:

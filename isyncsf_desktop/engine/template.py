@@ -48,8 +48,10 @@ OPTION_DEFAULTS: dict[str, Any] = {
     # restores) go through Bulk API 2.0, smaller ones through sObject Collections; 0: never Bulk.
     # A line's own "bulk_threshold" overrides it for that object.
     "bulk_threshold": 2000,
-    # Requests in flight at once (1-4): from 2 on, the next object's source records are read while
-    # the current object is written (writes stay one batch at a time, parents first).
+    # Requests in flight at once (1-4): up to this many write batches of one object and hierarchy
+    # level are out together (each journaled as being sent before it goes out, answered in order),
+    # and from 2 on the next object's source records are read while the current one is written.
+    # Parents are always written before their children; stop-at-first-error runs one batch at a time.
     "in_flight": 2,
 }
 LINE_KEYS = {"object", "fields", "filter", "match_by", "insert", "update", "limit", "sort", "related_to",

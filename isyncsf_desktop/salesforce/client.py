@@ -402,6 +402,7 @@ class OrgClient:
         self.timeout = timeout
         self._refresh_token = refresh_token
         self._lock = threading.Lock()
+        self._renew_lock = threading.Lock()
         self._api_calls = 0
         self._describe_global: dict[str, Any] | None = None
         self._describes: dict[str, dict[str, Any]] = {}
@@ -467,12 +468,15 @@ class OrgClient:
         """
         refreshed = False
         while True:
+            sent_with = self.sf.session_id
             try:
                 return self._with_retries(what, fn, idempotent)
             except SalesforceExpiredSession as exc:
                 if self._refresh_token is None or refreshed:
                     raise self._session_expired(exc, refreshed) from None
-                self._renew_token()
+                with self._renew_lock:   # requests in flight together renew the token once
+                    if self.sf.session_id == sent_with:
+                        self._renew_token()
                 refreshed = True
             except SalesforceError as exc:
                 if not idempotent and exc.status in TRANSIENT_STATUSES and exc.status != 503:

@@ -182,7 +182,7 @@ def test_restores_after_an_abort_and_after_an_exception_inside_the_run(make_pair
             cancel.cancel()
 
     engine = pair.engine(observer=abort_after_first_batch, cancel=cancel)
-    job_id = engine.create_job(contact_template(batch_size=10))
+    job_id = engine.create_job(contact_template(batch_size=10, in_flight=1))
     with AutomationGuard(pair.journal, pair.target, job_id, guard_items(), target_org_id=tgt_org(pair)):
         result = engine.sync(job_id)
     assert result.state == "Aborted" and result.totals.inserted == 10 and result.totals.errors == 0

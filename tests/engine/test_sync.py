@@ -266,7 +266,10 @@ def test_errors_export_to_csv(pair, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ abort, crash
-def test_abort_mid_run_keeps_what_was_committed(pair):
+@pytest.mark.parametrize("in_flight", [1, 2, 3])
+def test_abort_mid_run_keeps_what_was_committed(pair, in_flight):
+    """An abort after the first batch stops the run once the batches already out are answered
+    (in_flight - 1 of them), and every record on the target is journaled."""
     pair.insert("src", "Account", [{"Name": f"A{i}", "External_Id__c": f"E{i}"} for i in range(50)])
     cancel = CancelToken()
 
@@ -275,11 +278,13 @@ def test_abort_mid_run_keeps_what_was_committed(pair):
             cancel.cancel()
 
     _, job_id, result = run_sync(pair, template([{"object": "Account", "fields": ["Name", "External_Id__c"]}],
-                                                batch_size=10), observer=abort_after_first_batch, cancel=cancel)
+                                                batch_size=10, in_flight=in_flight),
+                                 observer=abort_after_first_batch, cancel=cancel)
     assert result.state == "Aborted" and result.status == "Aborted"
     on_target = {r["Id"] for r in pair.rows("tgt", "SELECT Id FROM Account")}
     journaled = {r.target_id for r in pair.journal.records(job_id, statuses=["inserted"])}
-    assert len(on_target) == 10 and journaled == on_target
+    assert len(on_target) == 10 * in_flight and journaled == on_target
+    assert result.totals.inserted == 10 * in_flight
     assert pair.journal.job(job_id).state == "Aborted"
     states = [e.state for e in pair.events if isinstance(e, StateChanged)]
     assert states[-1] == "Aborted" and "Sync In Progress" in states
@@ -367,7 +372,10 @@ def test_planned_records_give_each_kind_of_run_its_denominator(pair):
     assert planned_records(pair.journal, job_id, "rollback") == {"Account": 5, "Contact": 4}
 
 
-def test_crash_mid_run_then_resume_and_rollback(pair, tmp_path):
+@pytest.mark.parametrize("in_flight", [1, 2])
+def test_crash_mid_run_then_resume_and_rollback(pair, tmp_path, in_flight):
+    """The process dies while the third batch is journaled; with two out at once the fourth was out
+    too: the org has it, the journal only says it was being sent."""
     pair.insert("src", "Account", [{"Name": f"A{i}", "External_Id__c": f"E{i}"} for i in range(40)])
     batches = []
 
@@ -378,10 +386,11 @@ def test_crash_mid_run_then_resume_and_rollback(pair, tmp_path):
                 raise Crash()
 
     engine = pair.engine(observer=crash_on_third_batch)
-    job_id = engine.create_job(template([{"object": "Account", "fields": ["Name", "External_Id__c"]}], batch_size=10))
+    job_id = engine.create_job(template([{"object": "Account", "fields": ["Name", "External_Id__c"]}], batch_size=10,
+                                        in_flight=in_flight))
     with pytest.raises(Crash):
         engine.sync(job_id)
-    assert len(pair.rows("tgt", "SELECT Id FROM Account")) == 30
+    assert len(pair.rows("tgt", "SELECT Id FROM Account")) == 30 + 10 * (in_flight - 1)
     pair.journal.close()
     pair.journal = Journal(tmp_path / "journal.sqlite3")   # the app starts again
     assert pair.journal.recover_interrupted() == [job_id]
@@ -483,16 +492,19 @@ def test_a_bad_automation_option_is_refused(pair):
         pair.engine().create_job(template([{"object": "Account"}], automation_off=[{"kind": "Nope", "name": "x"}]))
 
 
-def test_crash_while_a_batch_is_in_flight_then_resume_and_rollback_leave_nothing_behind(pair, tmp_path):
+@pytest.mark.parametrize("in_flight", [1, 2])
+def test_crash_while_a_batch_is_in_flight_then_resume_and_rollback_leave_nothing_behind(pair, tmp_path, in_flight):
     """The org commits a create, the process dies before the answer is journaled: the next run must
-    know those records are this job's, or a rollback would leave them in the target org."""
+    know those records are this job's, or a rollback would leave them in the target org. With two
+    out at once, the batch after it was committed too and is recovered the same way."""
     pair.insert("src", "Account", [{"Name": f"A{i}", "External_Id__c": f"E{i}"} for i in range(30)])
     engine = pair.engine()
     calls = die_after_create(engine, 2)   # the 2nd batch committed in the org, never journaled
-    job_id = engine.create_job(template([{"object": "Account", "fields": ["Name", "External_Id__c"]}], batch_size=10))
+    job_id = engine.create_job(template([{"object": "Account", "fields": ["Name", "External_Id__c"]}], batch_size=10,
+                                        in_flight=in_flight))
     with pytest.raises(Crash):
         engine.sync(job_id)
-    assert len(pair.rows("tgt", "SELECT Id FROM Account")) == 20
+    assert len(pair.rows("tgt", "SELECT Id FROM Account")) == 20 + 10 * (in_flight - 1)
     pair.journal.close()
     pair.journal = Journal(tmp_path / "journal.sqlite3")
     pair.journal.recover_interrupted()
