@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,14 +46,20 @@ class Trial:
     mode: str = "after"                 # "before": the org never sees the call; "after": it committed
     killed: bool = False
     child: subprocess.Popen | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    current: threading.local = field(default_factory=threading.local)
 
     def observe(self, when: str, method: str, path: str) -> str | None:
-        if when == "before":
-            self.calls.append((method, path))
-        index = len(self.calls) - 1
-        if self.kill_at is None or self.killed or index != self.kill_at or when != self.mode:
-            return None
-        self.killed = True
+        # Calls can be out together (in_flight): each one's index is taken when it arrives and kept by
+        # the server thread that handles it, so "after" is the answer to that very call.
+        with self.lock:
+            if when == "before":
+                self.calls.append((method, path))
+                self.current.index = len(self.calls) - 1
+            index = self.current.index
+            if self.kill_at is None or self.killed or index != self.kill_at or when != self.mode:
+                return None
+            self.killed = True
         assert self.child is not None
         os.kill(self.child.pid, signal.SIGKILL)
         self.child.wait()
