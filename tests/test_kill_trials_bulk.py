@@ -86,3 +86,54 @@ def test_a_rollback_killed_at_a_bulk_delete_finishes_exactly(reference, sandbox_
     index = reference["rollback"][0]
     trial, ctx = _start(sandbox_factory, tmp_path)
     assert rollback_killed_then_run_again(trial, ctx, index, mode) == EXACT["rollback"]
+
+
+
+class KillAfterFirstClose(Trial):
+    """Kills the child once the org has closed its first ingest job (the answer never reaches it)."""
+
+    def observe(self, when: str, method: str, path: str) -> str | None:
+        with self.lock:
+            if when == "before":
+                self.calls.append((method, path))
+                self.current.index = len(self.calls) - 1
+                if self.kill_at is None and not self.killed and method == "PATCH" and "/jobs/ingest/" in path:
+                    self.kill_at = self.current.index
+                return None
+            if self.killed or self.kill_at is None or self.current.index != self.kill_at:
+                return None
+            self.killed = True
+            assert self.child is not None
+            os.kill(self.child.pid, signal.SIGKILL)
+            self.child.wait()
+            return None
+
+
+@pytest.mark.parametrize("then", ["resume", "rollback"])
+def test_a_sync_killed_while_its_bulk_job_waits_in_the_orgs_queue_resumes_or_rolls_back_exactly(
+        sandbox_factory, tmp_path, then):
+    """A real org runs a closed job on its own time: the process dies right after closing its first
+    ingest job, which is still queued (``bulk_hold``). The next run must wait for that job to end
+    before it reads the target, or it would create the job's records again (resume) or miss them
+    (rollback). The queue is released when the next run first asks the org about that job."""
+    server = sandbox_factory({"src": "empty", "tgt": "empty"})
+    data.seed(org_client(server, "src"), org_client(server, "tgt"), ACCOUNTS)
+    trial = KillAfterFirstClose(server, tmp_path / "home")
+    faults = server.faults("tgt")
+    faults.update(observer=trial.observe, bulk_hold=True)
+    ctx = {"template": str(_template(tmp_path)), "before": data.snapshot(org_client(server, "tgt"))}
+    killed = trial.run(*_sync_argv(ctx))
+    assert trial.killed and trial.kill_at is not None and killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    closed = trial.calls[trial.kill_at][1].rstrip("/").rsplit("/", 1)[-1]
+    assert server.store("tgt").count("Account") == data.PRE_EXISTING     # the job is queued: nothing done yet
+    asked: list[str] = []
+
+    def release_when_asked(when: str, method: str, path: str) -> str | None:
+        if when == "before" and method == "GET" and "/jobs/ingest/" in path and not asked:
+            asked.append(path.rstrip("/").rsplit("/", 1)[-1])
+            faults.update(bulk_hold=False)     # the queue moves once the org is asked about any job
+        return None
+
+    faults.update(observer=release_when_asked)
+    assert resume_or_roll_back(trial, ctx, then) == EXACT[then]
+    assert asked == [closed], "the next run did not first ask the org about the job the killed run left queued"

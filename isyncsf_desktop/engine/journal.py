@@ -66,7 +66,7 @@ PHASES: tuple[str, ...] = ("sync", "deferred", "retry", "rollback")
 RUN_KINDS: tuple[str, ...] = ("scan", "sync", "resync", "retry", "rollback")
 RUN_STATUSES: tuple[str, ...] = ("Initializing", "Executing", "Completed", "Aborted", "Paused", "Failed")
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _COUNT_FIELDS: tuple[str, ...] = (
     "total",
@@ -368,6 +368,10 @@ _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: lambda conn: conn.execute("ALTER TABLE jobs ADD COLUMN run_by TEXT"),   # who ran it (History)
     # the match key of a record written ahead of its create batch: how a lost answer is found again
     3: lambda conn: conn.execute("ALTER TABLE records ADD COLUMN match_key TEXT"),
+    # Bulk API 2.0 jobs opened and not yet answered: the org goes on with them after a crash
+    4: lambda conn: conn.execute("CREATE TABLE bulk_jobs (bulk_id TEXT PRIMARY KEY, job_id INTEGER NOT NULL "
+                                 "REFERENCES jobs(id), object TEXT NOT NULL, operation TEXT NOT NULL, "
+                                 "created TEXT NOT NULL)"),
 }
 
 _JOB_COLUMNS = (
@@ -1024,6 +1028,27 @@ class Journal:
             params.append(object_name)
         with self._lock:
             return dict(self._db.execute(sql, params).fetchall())
+
+    # ------------------------------------------------------------------ Bulk jobs in flight
+
+    def open_bulk_job(self, job_id: int, object_name: str, operation: str, bulk_id: str) -> None:
+        """A Bulk API job the run opened on the target: kept until :meth:`close_bulk_jobs`."""
+        with self._write() as conn:
+            conn.execute("INSERT OR REPLACE INTO bulk_jobs (bulk_id, job_id, object, operation, created) "
+                         "VALUES (?, ?, ?, ?, ?)", (bulk_id, job_id, object_name, operation, utc_now()))
+
+    def close_bulk_jobs(self, bulk_ids: Iterable[str]) -> None:
+        """The jobs' results are in (or the jobs are settled): nothing to wait for after a crash."""
+        with self._write() as conn:
+            conn.executemany("DELETE FROM bulk_jobs WHERE bulk_id = ?", [(b,) for b in bulk_ids])
+
+    def open_bulk_jobs(self, job_id: int) -> list[tuple[str, str, str]]:
+        """(bulk id, object, operation) of the Bulk jobs a run of ``job_id`` opened and never heard the
+        end of, oldest first."""
+        with self._lock:
+            return [tuple(row) for row in self._db.execute(
+                "SELECT bulk_id, object, operation FROM bulk_jobs WHERE job_id = ? ORDER BY created, rowid",
+                (job_id,))]
 
     def forget_target_ids(self, source_org_id: str, target_org_id: str, target_ids: Iterable[str]) -> None:
         """Drop id-map entries that point at target records which no longer exist (rolled back)."""

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -54,7 +54,8 @@ class OrgApi(Protocol):
     def create(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
     def update(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
     def delete(self, ids: list[str]) -> list[dict[str, Any]]: ...
-    def bulk_ingest(self, object_name: str, operation: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+    def bulk_ingest(self, object_name: str, operation: str, records: list[dict[str, Any]], *,
+                    on_job: Callable[[str], None] | None = None) -> list[dict[str, Any]]: ...
     def user_info(self) -> dict[str, Any]: ...
     @property
     def api_usage(self) -> tuple[int, int] | None: ...
@@ -167,11 +168,26 @@ def _reader(client: Any, template: Template, object_name: str) -> Any:
     return query
 
 
-def _update_records(target: Any, template: Template | None, object_name: str,
+def _bulk_write(target: Any, journal: Journal, job_id: int, object_name: str, operation: str,
+                records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Bulk API 2.0 ingest with each job kept in the journal from the moment the org opened it until
+    its results are in: after a crash the next run waits for the jobs the org went on with."""
+    opened: list[str] = []
+
+    def on_job(bulk_id: str) -> None:
+        journal.open_bulk_job(job_id, object_name, operation, bulk_id)
+        opened.append(bulk_id)
+
+    results = target.bulk_ingest(object_name, operation, records, on_job=on_job)
+    journal.close_bulk_jobs(opened)
+    return results
+
+
+def _update_records(target: Any, journal: Journal, job_id: int, template: Template | None, object_name: str,
                     records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Update ``records`` (each with ``Id``): one Bulk job when there are enough, else Collections."""
+    """Update ``records`` (each with ``Id``): Bulk jobs when there are enough, else Collections."""
     if _use_bulk(target, template, object_name, len(records)):
-        return target.bulk_ingest(object_name, "update", records)
+        return _bulk_write(target, journal, job_id, object_name, "update", records)
     return target.update([{"attributes": {"type": object_name}, **r} for r in records])
 
 
@@ -393,6 +409,7 @@ class SyncEngine:
         self._state(job_id, "Sync In Progress", INITIALIZING)
         run = _Run(self, job_id, run_id, plan, template, skip=skip, only=only)
         try:
+            self._settle_bulk_jobs(job_id)
             run.prepare()
             self._state(job_id, "Sync In Progress", EXECUTING)
             with self._automation_switched_off(job_id, template):
@@ -483,6 +500,23 @@ class SyncEngine:
         with self._target_locked(job_id, "rollback"):
             return self._rollback(job_id)
 
+    def _settle_bulk_jobs(self, job_id: int) -> None:
+        """Bulk jobs an interrupted run opened go on in the org: wait for them to end (abort those whose
+        data never fully went up) before anything reads the target, or a resume would create again
+        what the job is still creating and a rollback would miss it."""
+        left = self.journal.open_bulk_jobs(job_id)
+        settle = getattr(self.target, "settle_bulk_jobs", None)
+        if not left or settle is None:
+            return
+        self._emit(Notice, text=f"waiting for {len(left)} Bulk API job{'s' if len(left) != 1 else ''} the "
+                                "interrupted run left on the target org to end")
+        states = settle([bulk_id for bulk_id, _, _ in left], keep_waiting=lambda: not self.cancel.cancelled)
+        ended = [bulk_id for bulk_id, state in states.items() if state in ("JobComplete", "Failed", "Aborted", "Gone")]
+        self.journal.close_bulk_jobs(ended)
+        if len(ended) < len(left):
+            raise _Stop("aborted while waiting for a Bulk API job of the interrupted run to end; "
+                        "run it again to wait for it")
+
     def _reconcile_in_flight(self, job_id: int, run_id: int, plan: Plan | None) -> None:
         """Give every ``sending`` record the target id the org saved it under, or mark it skipped."""
         for name, wanted in self.journal.in_flight(job_id).items():
@@ -521,7 +555,10 @@ class SyncEngine:
         counts: dict[str, ObjectCounts] = {}
         inserted = defaultdict(list)
         try:
+            self._settle_bulk_jobs(job_id)
             self._reconcile_in_flight(job_id, run_id, plan)
+        except _Stop as stop:
+            return self._end(job_id, run_id, "rollback", "Aborted", ABORTED, counts, stop.message)
         except Exception as exc:
             logger.exception("rollback of job %s could not look for records of an interrupted batch", job_id)
             message = f"the rollback failed before it deleted anything: {exc}"
@@ -571,7 +608,8 @@ class SyncEngine:
 
         def send(chunk: list[Any]) -> list[dict[str, Any]]:
             if bulk:
-                return self.target.bulk_ingest(name, "delete", [{"Id": r.target_id} for r in chunk])
+                return _bulk_write(self.target, self.journal, job_id, name, "delete",
+                                   [{"Id": r.target_id} for r in chunk])
             return self.target.delete([r.target_id for r in chunk])
 
         def finish(chunk: list[Any], results: list[dict[str, Any]]) -> None:
@@ -627,7 +665,8 @@ class SyncEngine:
             self._check_cancel()
 
         def send(chunk: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
-            return _update_records(self.target, template, name, [{"Id": tid, **values} for tid, values in chunk])
+            return _update_records(self.target, self.journal, job_id, template, name,
+                                   [{"Id": tid, **values} for tid, values in chunk])
 
         def finish(chunk: list[tuple[str, dict[str, Any]]], results: list[dict[str, Any]]) -> None:
             outcomes = []
@@ -1112,7 +1151,7 @@ class _Run:
 
         def send(chunk: list[_Pending]) -> list[dict[str, Any]] | None:
             if bulk:
-                return self.target.bulk_ingest(name, "insert", [p.payload for p in chunk])
+                return _bulk_write(self.target, self.journal, self.job_id, name, "insert", [p.payload for p in chunk])
             try:
                 return self.target.create([{"attributes": {"type": name}, **p.payload} for p in chunk])
             except Exception as exc:
@@ -1192,7 +1231,7 @@ class _Run:
                                            {p.target_id: p.prior or {} for p in chunk if p.target_id})
 
         def send(chunk: list[_Pending]) -> list[dict[str, Any]]:
-            return _update_records(self.target, self.template, name,
+            return _update_records(self.target, self.journal, self.job_id, self.template, name,
                                    [{"Id": p.target_id, **p.payload} for p in chunk])
 
         def finish(chunk: list[_Pending], results: list[dict[str, Any]]) -> None:
@@ -1264,7 +1303,8 @@ class _Run:
                     p.target_id: p.prior or {} for p in chunk if p.target_id and p.target_id not in inserted_now})
 
         def send(chunk: list[_Pending]) -> list[dict[str, Any]]:
-            return _update_records(self.target, self.template, name, [{"Id": p.target_id, **p.payload} for p in chunk])
+            return _update_records(self.target, self.journal, self.job_id, self.template, name,
+                                   [{"Id": p.target_id, **p.payload} for p in chunk])
 
         def finish(chunk: list[_Pending], results: list[dict[str, Any]]) -> None:
             fails = []

@@ -862,7 +862,8 @@ class OrgClient:
 
     # ------------------------------------------------------------------ Bulk API 2.0 ingest
     def bulk_ingest(self, object_name: str, operation: str, records: list[dict[str, Any]], *,
-                    poll_first: float = BULK_POLL_FIRST, poll_max: float = BULK_POLL_MAX) -> list[dict[str, Any]]:
+                    poll_first: float = BULK_POLL_FIRST, poll_max: float = BULK_POLL_MAX,
+                    on_job: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
         """Insert, update or delete ``records`` of ``object_name`` with Bulk API 2.0 ingest jobs.
 
         ``records`` are field values (no ``attributes`` needed); update and delete need ``Id``.
@@ -872,7 +873,10 @@ class OrgClient:
         values are interchangeable). Rows that failed with ``UNABLE_TO_LOCK_ROW`` are re-sent through
         Collections; rows a failed or aborted job never processed fail with the job's message.
         Every request is counted and retried like the others; the job is polled every
-        ``poll_first`` seconds at first, then less often, up to every ``poll_max``.
+        ``poll_first`` seconds at first, then less often, up to every ``poll_max``. ``on_job`` is
+        called with each job's id as soon as the org has opened it, before any data goes up: the
+        org goes on processing a job its sender no longer waits for, so whoever comes after a
+        crash must know which jobs to wait for (:meth:`settle_bulk_jobs`).
         """
         if operation not in BULK_OPERATIONS:
             raise ValueError(f"bulk operation {operation!r}: use one of {', '.join(BULK_OPERATIONS)}")
@@ -880,7 +884,7 @@ class OrgClient:
         results: list[dict[str, Any] | None] = [None] * len(records)
         for lines, data in _bulk_jobs(operation, columns, records):
             outcome = self._bulk_job(object_name, operation, data, sum(map(len, lines.values())),
-                                     poll_first, poll_max)
+                                     poll_first, poll_max, on_job)
             del data
             _map_bulk_results(outcome, columns, lines, results)
         locked = [i for i, r in enumerate(results) if r is not None and _is_locked(r)]
@@ -915,7 +919,7 @@ class OrgClient:
                           idempotent=idempotent)
 
     def _bulk_job(self, object_name: str, operation: str, data: bytes, rows: int, poll_first: float,
-                  poll_max: float) -> dict[str, Any]:
+                  poll_max: float, on_job: Callable[[str], None] | None = None) -> dict[str, Any]:
         """One ingest job from open to its result files: {"job": info, "ok": csv text, "failed": csv
         text, "all_ok": every row of an update or delete succeeded}. A result file is fetched only
         when it is needed (no failed results when nothing failed)."""
@@ -923,6 +927,8 @@ class OrgClient:
             "object": object_name, "operation": operation, "contentType": "CSV", "columnDelimiter": "COMMA",
             "lineEnding": "LF"}).json()
         job_id = job["id"]
+        if on_job is not None:
+            on_job(job_id)
         try:
             self._bulk_request(f"bulk upload {job_id}", "PUT", f"jobs/ingest/{job_id}/batches/", data=data)
         except OrgApiError as exc:
@@ -936,11 +942,7 @@ class OrgClient:
             if exc.error_code != "INVALIDJOBSTATE":
                 raise
             job = {"state": "UploadComplete"}   # closed by an attempt whose answer was lost
-        wait = poll_first
-        while job.get("state") not in BULK_TERMINAL:
-            time.sleep(wait)
-            wait = min(wait * 2, poll_max)
-            job = self._bulk_request(f"bulk job {job_id}", "GET", f"jobs/ingest/{job_id}/").json()
+        job = self._bulk_wait(job_id, job, poll_first, poll_max)
         logger.debug("%s: bulk %s job %s of %s: %s, %s processed, %s failed", self._label(), operation, job_id,
                      object_name, job.get("state"), job.get("numberRecordsProcessed"), job.get("numberRecordsFailed"))
         outcome: dict[str, Any] = {"job": job, "ok": "", "failed": "", "all_ok": False}
@@ -956,6 +958,47 @@ class OrgClient:
             outcome["failed"] = self._bulk_request(f"bulk failures {job_id}", "GET",
                                                    f"jobs/ingest/{job_id}/failedResults/").content.decode("utf-8")
         return outcome
+
+    def _bulk_wait(self, job_id: str, job: dict[str, Any], poll_first: float, poll_max: float,
+                   keep_waiting: Callable[[], bool] | None = None) -> dict[str, Any]:
+        wait = poll_first
+        while job.get("state") not in BULK_TERMINAL:
+            if keep_waiting is not None and not keep_waiting():
+                break
+            time.sleep(wait)
+            wait = min(wait * 2, poll_max)
+            job = self._bulk_request(f"bulk job {job_id}", "GET", f"jobs/ingest/{job_id}/").json()
+        return job
+
+    def settle_bulk_jobs(self, job_ids: Iterable[str], *, poll_first: float = BULK_POLL_FIRST,
+                         poll_max: float = BULK_POLL_MAX, keep_waiting: Callable[[], bool] | None = None,
+                         ) -> dict[str, str]:
+        """Bring ingest jobs a crashed run left behind to an end, so that what they do is done before
+        anyone reads the org: a job still ``Open`` (its data never fully went up) is aborted and never
+        runs; one ``UploadComplete`` or ``InProgress`` is waited for. Returns each job's final state
+        (``Gone`` when the org no longer knows it); a job still running when ``keep_waiting`` says
+        stop keeps the state it had."""
+        states: dict[str, str] = {}
+        for job_id in job_ids:
+            try:
+                job = self._bulk_request(f"bulk job {job_id}", "GET", f"jobs/ingest/{job_id}/").json()
+            except OrgApiError as exc:
+                if exc.status != 404:
+                    raise
+                states[job_id] = "Gone"
+                continue
+            if job.get("state") == "Open":
+                try:
+                    job = self._bulk_request(f"bulk abort {job_id}", "PATCH", f"jobs/ingest/{job_id}/",
+                                             json={"state": "Aborted"}).json()
+                except OrgApiError as exc:     # closed meanwhile by an upload that did arrive: wait for it
+                    if exc.error_code != "INVALIDJOBSTATE":
+                        raise
+                    job = self._bulk_request(f"bulk job {job_id}", "GET", f"jobs/ingest/{job_id}/").json()
+            job = self._bulk_wait(job_id, job, poll_first, poll_max, keep_waiting)
+            states[job_id] = str(job.get("state"))
+            logger.info("%s: bulk job %s left by an interrupted run: %s", self._label(), job_id, states[job_id])
+        return states
 
     # ------------------------------------------------------------------ retrieve
     def retrieve(self, object_name: str, ids: Iterable[str], fields: Iterable[str]) -> list[dict[str, Any] | None]:

@@ -326,7 +326,8 @@ def ingest_job(call: Call, job_id: str) -> Any:
             _process_ingest(job, call.org, call.faults.record_fault if call.faults else None)
         else:
             thread = threading.Thread(target=_process_ingest, name=f"bulk2-{job.id}", daemon=True,
-                                      args=(job, call.org, call.faults.record_fault if call.faults else None))
+                                      args=(job, call.org, call.faults.record_fault if call.faults else None,
+                                            call.faults.bulk_turn if call.faults else None))
             thread.start()
         return reply
     if wanted == "Aborted":
@@ -536,8 +537,12 @@ def format_error(error: RecordError) -> str:
     return f"{error.status_code}:{error.message}:{fields + ' ' if fields else ''}--"
 
 
-def _process_ingest(job: _IngestJob, store: OrgStore, fault: Callable[[int], RecordError | None] | None) -> None:
-    """Run every row of a closed job through the store; never raises (failures land on the job)."""
+def _process_ingest(job: _IngestJob, store: OrgStore, fault: Callable[[int], RecordError | None] | None,
+                    turn: Callable[[], None] | None = None) -> None:
+    """Run every row of a closed job through the store, once the queue gives it its ``turn``; never
+    raises (failures land on the job)."""
+    if turn is not None:
+        turn()
     started = time.monotonic()
     try:
         with job.lock:

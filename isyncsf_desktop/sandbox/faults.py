@@ -26,6 +26,7 @@ class Faults:
     lock_row_rate: float = 0.0           # or this share of records written, at random
     api_budget: int | None = None        # API calls allowed in all; past it 403 REQUEST_LIMIT_EXCEEDED
     drop_after_commit: int = 0           # the next N DML calls commit, then the connection drops
+    bulk_hold: bool = False              # closed Bulk 2.0 ingest jobs wait in the queue (UploadComplete) until False
     seed: int = 7
     # Python only (tests): called with ("before" | "after", method, path) around every authenticated
     # call's handler; "after" runs once the org has committed, before the answer goes out; "drop"
@@ -34,6 +35,10 @@ class Faults:
     observer: Callable[[str, str, str], None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _random: random.Random = field(default_factory=random.Random, repr=False, compare=False)
+    _bulk_released: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._bulk_released.set()
 
     def update(self, **settings: Any) -> None:
         names = {f.name for f in fields(self) if not f.name.startswith("_")}
@@ -45,10 +50,19 @@ class Faults:
                 setattr(self, key, value)
             if "seed" in settings:
                 self._random.seed(self.seed)
+            if self.bulk_hold:
+                self._bulk_released.clear()
+            else:
+                self._bulk_released.set()
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")
                 and f.name != "observer"}
+
+    def bulk_turn(self) -> None:
+        """A Bulk job's turn in the org's queue: now, or once ``bulk_hold`` is set back to False (as a
+        busy real org keeps jobs queued for a while)."""
+        self._bulk_released.wait()
 
     def take(self, name: str) -> bool:
         """Consume one count of fault ``name``; True when it fires."""
