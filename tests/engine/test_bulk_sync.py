@@ -104,8 +104,8 @@ def test_a_crash_after_a_bulk_job_committed_resumes_or_rolls_back_exactly(pair: 
     real = engine.target.bulk_ingest
     jobs: list[tuple[str, str]] = []
 
-    def ingest_then_die(object_name: str, operation: str, records: list[dict]) -> list[dict]:
-        result = real(object_name, operation, records)
+    def ingest_then_die(object_name: str, operation: str, records: list[dict], **kwargs: Any) -> list[dict]:
+        result = real(object_name, operation, records, **kwargs)
         jobs.append((object_name, operation))
         if (object_name, operation) == ("Contact", "insert"):
             raise Crash()        # the org created them; the journal only has them written ahead

@@ -587,6 +587,7 @@ def test_jobs_record_who_ran_them_and_old_journals_gain_the_column(tmp_path):
     conn = sqlite3.connect(path)
     conn.execute("ALTER TABLE jobs DROP COLUMN run_by")
     conn.execute("ALTER TABLE records DROP COLUMN match_key")   # schema 3
+    conn.execute("DROP TABLE bulk_jobs")                        # schema 4
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
@@ -595,3 +596,5 @@ def test_jobs_record_who_ran_them_and_old_journals_gain_the_column(tmp_path):
         second = journal.create_job({"name": "t", "objects": []}, OrgRef("a", "00Da", "u"), OrgRef("b", "00Db", "u"),
                                     run_by="jane")
         assert journal.job(second).run_by == "jane"
+        journal.open_bulk_job(second, "Account", "insert", "750x")      # schema 4's table is back
+        assert journal.open_bulk_jobs(second) == [("750x", "Account", "insert")]
