@@ -32,7 +32,7 @@ def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
     try:
         orgs = parse_org_specs(args.org) if args.org else dict(DEFAULT_ORGS)
         data_dir = Path(args.data_dir) if args.data_dir else paths.sandbox_dir()
-        return serve(data_dir, orgs, host=args.host, port=args.port)
+        return serve(data_dir, orgs, host=args.host, port=args.port, until_stdin_closes=args.until_stdin_closes)
     except SandboxError as exc:
         raise UsageError(str(exc)) from None
 
@@ -317,6 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--org", action="append", metavar="ALIAS=SEED",
                        help="an org to serve (repeatable); seeds: demo-source, demo-target, empty. "
                             "Default: source=demo-source target=demo-target")
+    serve.add_argument("--until-stdin-closes", action="store_true",
+                       help="also stop when standard input ends (a parent process holding the pipe quits or dies)")
     serve.set_defaults(func=_cmd_sandbox_serve)
 
     org = sub.add_parser("org", help="orgs the app knows (tokens live in the OS keyring)")

@@ -54,7 +54,7 @@ class AppContext(QObject):
         self.pool.setMaxThreadCount(max(2, self.pool.maxThreadCount()))
         self.tasks = TaskRunner(self.pool, self)
         self.settings = settings or QSettings(str(paths.settings_path()), QSettings.Format.IniFormat)
-        self.sandbox: Any = None     # the embedded SandboxServer, when running
+        self.sandbox: Any = None     # the embedded demo org server (embedded.SandboxProcess), when running
         self.template: Template | None = None
         self.template_path: Path | None = None
         self._source: str | None = None

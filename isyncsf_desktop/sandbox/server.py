@@ -19,6 +19,7 @@ import signal
 import socket
 import ssl
 import string
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -300,16 +301,31 @@ class SandboxServer:
         return {"instance_url": self.instance_url, "ca_file": str(self.ca_file.resolve()), "orgs": orgs}
 
 
-def serve(data_dir: Path, orgs: dict[str, str], host: str = "127.0.0.1", port: int = 0) -> int:
-    """Serve until SIGINT/SIGTERM; print one JSON line once listening. Returns an exit code."""
+def serve(data_dir: Path, orgs: dict[str, str], host: str = "127.0.0.1", port: int = 0, *,
+          until_stdin_closes: bool = False) -> int:
+    """Serve until SIGINT/SIGTERM; print one JSON line once listening. Returns an exit code.
+
+    ``until_stdin_closes``: also stop when standard input ends. The desktop app runs its demo orgs so,
+    holding the other end of the pipe: when the app quits, or dies, the server goes with it.
+    """
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: Any) -> None:
         stop.set()
 
+    def _wait_for_end_of_input() -> None:
+        try:
+            while sys.stdin.buffer.read(65536):
+                pass
+        except (OSError, ValueError, AttributeError):   # no stdin at all, or closed under us
+            pass
+        stop.set()
+
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with SandboxServer(data_dir, orgs, host=host, port=port) as server:
+            if until_stdin_closes:
+                threading.Thread(target=_wait_for_end_of_input, name="sandbox-stdin", daemon=True).start()
             print(json.dumps(server.info()), flush=True)
             while not stop.wait(0.5):
                 pass
