@@ -369,3 +369,52 @@ def test_rows_settle_where_each_object_ended(qtbot, run_status, rollback, expect
     assert model.totals().total == (14 if rollback else 20) and model.totals().processed == 7
     undone = model.data(model.index(2, COL_PROGRESS), Qt.ItemDataRole.UserRole)
     assert undone is None if rollback else undone == 0                          # no bar for nothing to undo
+
+
+def test_the_progress_table_paints_without_calling_python(qtbot):
+    """Each call from a painting view into Python waits for the interpreter lock, which the engine's
+    threads hold in turns of 5 ms: the table must paint from Qt's own storage (only the bar is drawn in
+    Python). Its cells still say the same: bold current row, right-aligned numbers, the Total row."""
+    import sys
+
+    from PySide6.QtGui import QFont
+    from PySide6.QtWidgets import QTableView
+
+    from isyncsf_desktop.gui.execute.progress_model import COL_ERRORS, COL_INSERTED, ProgressBarDelegate, ProgressModel
+
+    model = ProgressModel()
+    model.reset(["Account", "Contact"], planned={"Account": 10, "Contact": 40})
+    model.update_objects({"Account": ObjectCounts(total=10, processed=10, inserted=9, errors=1, status="Completed")})
+    model.set_current("Contact")
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.setItemDelegateForColumn(COL_PROGRESS, ProgressBarDelegate(view))
+    view.resize(900, 200)
+    view.show()
+    qtbot.waitExposed(view)
+    entered: list[str] = []
+    here = sys._getframe()
+
+    def watch(frame, event, arg):  # noqa: ANN001, ANN202 - sys.setprofile's hook
+        if event == "call" and frame.f_back is here:       # called by Qt while it paints
+            entered.append(f"{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_code.co_name}")
+
+    sys.setprofile(watch)
+    try:
+        view.grab()
+    finally:
+        sys.setprofile(None)
+    assert entered and set(entered) <= {"progress_model.py:paint"}, entered   # the bars, nothing else
+    assert model.rowCount() == 3 and model.data(model.index(2, 0)) == "Total"
+    assert model.data(model.index(0, COL_INSERTED)) == "9" and model.data(model.index(0, COL_ERRORS)) == "1"
+    assert model.data(model.index(2, COL_STATUS)) == "10 of 50 records"
+    assert model.data(model.index(0, COL_PROGRESS), Qt.ItemDataRole.UserRole) == 100
+    bold = model.data(model.index(1, 0), Qt.ItemDataRole.FontRole)
+    assert isinstance(bold, QFont) and bold.bold() and model.data(model.index(0, 0), Qt.ItemDataRole.FontRole) is None
+    assert model.data(model.index(0, COL_INSERTED), Qt.ItemDataRole.TextAlignmentRole) == int(
+        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    assert model.headerData(COL_INSERTED, Qt.Orientation.Horizontal) == "Inserted"
+    model.reset(["Account"], rollback=True)
+    assert model.headerData(COL_INSERTED, Qt.Orientation.Horizontal) == "Deleted"
+    assert model.rowCount() == 2

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, Qt
-from PySide6.QtGui import QColor, QFont, QPainter
+from PySide6.QtCore import QModelIndex, QRect, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from ...engine.journal import ObjectCounts
@@ -16,7 +16,7 @@ COLUMNS = ("Object", "Status", "Progress", "Inserted", "Updated", "Existing", "E
 COL_OBJECT, COL_STATUS, COL_PROGRESS, COL_INSERTED, COL_UPDATED, COL_EXISTING, COL_ERRORS = range(7)
 NUMBERS = {COL_INSERTED: "inserted", COL_UPDATED: "updated", COL_EXISTING: "existing", COL_ERRORS: "errors"}
 
-Index = QModelIndex | QPersistentModelIndex
+CELL_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 
 
 FINISHED = ("Completed", "Awaiting second pass", "Rolled back", "Nothing to undo")
@@ -48,21 +48,28 @@ def settled_status(status: str, run_status: str, *, rollback: bool = False) -> s
     return status
 
 
-class ProgressModel(QAbstractTableModel):
-    """Per-object counts of the run being watched (or the last one), plus a total row."""
+class ProgressModel(QStandardItemModel):
+    """Per-object counts of the run being watched (or the last one), plus a total row.
+
+    The counts live here in Python; what each cell shows is written into the model's items whenever they
+    change. The table view then paints from Qt's own storage: painting calls no Python, so it never waits
+    for the interpreter lock the engine's threads are busy with (each call would, a frame at a time).
+    """
 
     def __init__(self, parent: Any = None):
-        super().__init__(parent)
+        super().__init__(0, len(COLUMNS), parent)
         self.order: list[str] = []
         self.counts: dict[str, ObjectCounts] = {}
         self.current: str | None = None
         self.rollback = False
         self.planned: dict[str, int] = {}
         self._total = ObjectCounts()
+        self._bold = QFont()
+        self._bold.setBold(True)
+        self._render_header()
 
     def reset(self, order: list[str], counts: dict[str, ObjectCounts] | None = None, *, rollback: bool = False,
               planned: dict[str, int] | None = None) -> None:
-        self.beginResetModel()
         self.order = list(order)
         for name in counts or {}:
             if name not in self.order:
@@ -72,14 +79,16 @@ class ProgressModel(QAbstractTableModel):
         self.rollback = rollback
         self.planned = dict(planned or {})
         self._total = self._sum()
-        self.endResetModel()
+        self.setRowCount(0)
+        self._render_header()
+        self._render()
 
     def set_planned(self, planned: dict[str, int]) -> None:
         """The records each object is expected to process in this run (before it starts): the Total row's
         percentage is records done / records planned, not a count of the objects that started."""
         self.planned = dict(planned)
         self._total = self._sum()
-        self._emit_all()
+        self._render()
 
     def settle(self, run_status: str) -> None:
         """The run ended with ``run_status``: every row says where its object really ended."""
@@ -89,11 +98,7 @@ class ProgressModel(QAbstractTableModel):
                 self.counts[name] = ObjectCounts(**{**counts.as_dict(), "status": status})
         self.current = None
         self._total = self._sum()
-        self._emit_all()
-
-    def _emit_all(self) -> None:
-        if self.order:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self.order), len(COLUMNS) - 1))
+        self._render()
 
     def update_objects(self, updates: dict[str, ObjectCounts]) -> None:
         """Apply several objects' counts at once: one repaint for the batch, whatever its size."""
@@ -101,25 +106,17 @@ class ProgressModel(QAbstractTableModel):
             return
         for name, counts in updates.items():
             if name not in self.counts:
-                self.beginInsertRows(QModelIndex(), len(self.order), len(self.order))
                 self.order.append(name)
-                self.counts[name] = counts
-                self.endInsertRows()
-            else:
-                self.counts[name] = counts
+            self.counts[name] = counts
         self._total = self._sum()
-        self.dataChanged.emit(self.index(0, 0), self.index(len(self.order), len(COLUMNS) - 1))
+        self._render()
 
     def update_object(self, name: str, counts: ObjectCounts) -> None:
         self.update_objects({name: counts})
 
     def set_current(self, name: str | None) -> None:
-        previous = self.current
         self.current = name
-        for item in (previous, name):
-            if item in self.order:
-                row = self.order.index(item)
-                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+        self._render()
 
     def _sum(self) -> ObjectCounts:
         """The Total row: counts added up; ``total`` is the records planned (an object that has not started
@@ -143,76 +140,89 @@ class ProgressModel(QAbstractTableModel):
     def totals(self) -> ObjectCounts:
         return self._total
 
-    # ------------------------------------------------------------------ Qt model
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() or not self.order else len(self.order) + 1
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if orientation != Qt.Orientation.Horizontal:
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
+    # ------------------------------------------------------------------ cells
+    def _render_header(self) -> None:
+        for section, title in enumerate(COLUMNS):
             if self.rollback and section == COL_INSERTED:
-                return "Deleted"
-            if self.rollback and section == COL_UPDATED:
-                return "Restored"
-            return COLUMNS[section]
-        if role == Qt.ItemDataRole.TextAlignmentRole and section in NUMBERS:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
+                title = "Deleted"
+            elif self.rollback and section == COL_UPDATED:
+                title = "Restored"
+            item = self.horizontalHeaderItem(section) or QStandardItem()
+            item.setText(title)
+            if section in NUMBERS:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if self.horizontalHeaderItem(section) is None:
+                self.setHorizontalHeaderItem(section, item)
+
+    def _render(self) -> None:
+        """Write every cell's text, bar value, font and colours into the items (unchanged values are no-ops
+        for Qt: only what changed is repainted)."""
+        rows = len(self.order) + 1 if self.order else 0
+        if self.rowCount() != rows:
+            self.setRowCount(rows)
+        for row in range(rows):
+            for column in range(len(COLUMNS)):
+                item = self.item(row, column)
+                if item is None:
+                    item = QStandardItem()
+                    item.setFlags(CELL_FLAGS)
+                    self.setItem(row, column, item)
+                for role, value in self._cell(row, column).items():
+                    if item.data(role) != value:
+                        item.setData(value, role)
 
     def _row_counts(self, row: int) -> tuple[str, ObjectCounts]:
         if row == len(self.order):
-            total = self.totals()
-            return "Total", total
+            return "Total", self.totals()
         name = self.order[row]
         return name, self.counts[name]
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+    def _cell(self, row: int, column: int) -> dict[int, Any]:
+        """What one cell shows, by role (None: nothing for that role)."""
+        name, counts = self._row_counts(row)
+        is_total = row == len(self.order)
+        display: Any = None
+        if column == COL_OBJECT:
+            display = name
+        elif column == COL_STATUS:
+            if is_total:
+                display = f"{counts.processed:,} of {counts.total:,} records" if counts.total else ""
+            else:
+                display = counts.status
+        elif column == COL_PROGRESS:
+            display = "" if counts.status == NOTHING_TO_UNDO else percent(counts)
+        elif column in NUMBERS:
+            key = NUMBERS[column]
+            if self.rollback and key == "inserted":
+                key = "deleted"
+            elif self.rollback and key == "updated":
+                key = "restored"
+            display = f"{getattr(counts, key):,}"
+        return {
+            Qt.ItemDataRole.DisplayRole: display,
+            Qt.ItemDataRole.UserRole: (None if column != COL_PROGRESS or counts.status == NOTHING_TO_UNDO
+                                       else percent(counts)),
+            Qt.ItemDataRole.TextAlignmentRole: (int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                                                if column in NUMBERS else None),
+            Qt.ItemDataRole.FontRole: self._bold if is_total or name == self.current else None,
+            Qt.ItemDataRole.ForegroundRole: self._foreground(column, counts, is_total),
+            Qt.ItemDataRole.BackgroundRole: QColor("#f3f3f3") if is_total else None,
+        }
+
+    @staticmethod
+    def _foreground(column: int, counts: ObjectCounts, is_total: bool) -> QColor | None:
+        if column == COL_ERRORS and counts.errors:
+            return QColor(ERROR)
+        if column != COL_STATUS:
             return None
-        name, counts = self._row_counts(index.row())
-        is_total = index.row() == len(self.order)
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            if column == COL_OBJECT:
-                return name
-            if column == COL_STATUS:
-                if is_total:
-                    return f"{counts.processed:,} of {counts.total:,} records" if counts.total else ""
-                return counts.status
-            if column == COL_PROGRESS:
-                return "" if counts.status == NOTHING_TO_UNDO else percent(counts)
-            if column in NUMBERS:
-                key = NUMBERS[column]
-                if self.rollback and key == "inserted":
-                    key = "deleted"
-                elif self.rollback and key == "updated":
-                    key = "restored"
-                return f"{getattr(counts, key):,}"
-        if role == Qt.ItemDataRole.UserRole and column == COL_PROGRESS:
-            return None if counts.status == NOTHING_TO_UNDO else percent(counts)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in NUMBERS:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.FontRole and (is_total or name == self.current):
-            font = QFont()
-            font.setBold(True)
-            return font
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if column == COL_ERRORS and counts.errors:
-                return QColor(ERROR)
-            if column == COL_STATUS and counts.status in ("Completed", "Rolled back"):
-                return QColor(SUCCESS)
-            if column == COL_STATUS and (is_total or counts.status in ("Pending", "", NOT_STARTED, NOTHING_TO_UNDO)):
-                return QColor(MUTED)
-            if column == COL_STATUS and counts.status.startswith(("Aborted", "Paused")):
-                return QColor(WARNING)
-            if column == COL_STATUS and counts.status.startswith("Failed"):
-                return QColor(ERROR)
-        if role == Qt.ItemDataRole.BackgroundRole and is_total:
-            return QColor("#f3f3f3")
+        if counts.status in ("Completed", "Rolled back"):
+            return QColor(SUCCESS)
+        if is_total or counts.status in ("Pending", "", NOT_STARTED, NOTHING_TO_UNDO):
+            return QColor(MUTED)
+        if counts.status.startswith(("Aborted", "Paused")):
+            return QColor(WARNING)
+        if counts.status.startswith("Failed"):
+            return QColor(ERROR)
         return None
 
 
