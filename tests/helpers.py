@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -86,16 +87,23 @@ class Crash(BaseException):
     """Stands for the process dying: nothing in the engine may catch it."""
 
 
-def die_after_create(engine: Any, call: int) -> list[int]:
+def die_after_create(engine: Any, call: int, *, with_next: bool = False) -> list[int]:
     """Make ``engine.target.create`` die (raise :class:`Crash`) right after its ``call``-th call reached
-    the org: the org committed the batch, the answer is never journaled. Returns the batch sizes sent."""
+    the org: the org committed the batch, the answer is never journaled. Returns the batch sizes sent.
+    ``with_next`` (batches in flight): the dying call waits until the call after it reached the org too,
+    so two batches are committed and unjournaled whatever the threads' timing."""
     real_create = engine.target.create
     sizes: list[int] = []
+    next_arrived = threading.Event()
 
     def create_then_die(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         result = real_create(records)
         sizes.append(len(records))
+        if len(sizes) > call:
+            next_arrived.set()
         if len(sizes) == call:
+            if with_next:
+                assert next_arrived.wait(30), "the next batch never went out while this one was in flight"
             raise Crash()
         return result
 

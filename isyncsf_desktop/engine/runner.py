@@ -23,7 +23,7 @@ from .events import (ABORTED, COMPLETED, EXECUTING, FAILED, INITIALIZING, PAUSED
                      ObjectFinished, ObjectStarted, Observer, RecordFailed, RunResult, StateChanged, add_counts)
 from .journal import ErrorInfo, Journal, JobRow, ObjectCounts, OrgRef, Outcome
 from .lock import TargetBusy, TargetLock
-from . import scope
+from . import heap, scope
 from .plan import ObjectPlan, Plan, build_plan
 from .template import Template, TemplateError, parse_template
 from .users import SOURCE_USER_SOQL, TARGET_USER_SOQL, match_users
@@ -329,7 +329,7 @@ class SyncEngine:
         """Hold the target org's lock for the run, or refuse naming the job that holds it."""
         folder = self.journal.path.parent / "locks"
         try:
-            with TargetLock(folder, self.target_ref.org_id, self.target_ref.alias, job_id, kind):
+            with TargetLock(folder, self.target_ref.org_id, self.target_ref.alias, job_id, kind), heap.run_heap():
                 yield
         except TargetBusy as busy:
             raise TargetBusyError(str(busy)) from None
@@ -1130,6 +1130,7 @@ class _Run:
             if outcomes:
                 self.journal.record_outcomes(self.job_id, self.run_id, outcomes)
             self.journal.set_object_counts(self.run_id, name, oc)
+        heap.settle()     # what the run holds now is long-lived: the collector stops walking it
         self.engine._emit(BatchDone, object=name, counts=oc, totals=_total(self.counts))
         if not self.template.continue_on_error and any(o.status == "failed" for o in outcomes):
             raise _Stop(STOPPED)
