@@ -4,13 +4,16 @@ Runs the Execute tab offscreen against fresh demo orgs, starts a sync, and measu
 loop with a 5 ms timer: the longest gap between two ticks is the longest the window was frozen.
 Run: ``QT_QPA_PLATFORM=offscreen python benchmarks/gui_responsiveness.py [--records N]``. With
 ``--records`` the orgs hold the data of ``sync_bench.py`` (Accounts in a hierarchy and Contacts)
-instead of the demo data. Prints figures; asserts nothing.
+instead of the demo data. The demo orgs run in their own process, as in the app. Also counts the
+full garbage collections during the sync and the longest (the interpreter lock is held throughout).
+Prints figures; asserts nothing.
 ``BENCH_TRACE=FILE`` writes every thread's stack to FILE whenever the window is frozen 120 ms.
 """
 
 from __future__ import annotations
 
 import faulthandler
+import gc
 import json
 import os
 import sys
@@ -102,6 +105,18 @@ def main() -> int:
         result["run"] = run
         QTimer.singleShot(300, app.quit)
 
+    collections: list[float] = []     # full (generation 2) collections during the sync, in ms
+    gc_started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2 or not state["started"] or "seconds" in result:
+            return
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            collections.append((time.perf_counter() - gc_started[0]) * 1000)
+
+    gc.callbacks.append(on_gc)
     ticker.timeout.connect(tick)
     page.run_finished.connect(finished)
     QTimer.singleShot(0, start_when_ready)
@@ -120,7 +135,10 @@ def main() -> int:
         "longest_gap_ms": round(max(gaps), 1) if gaps else None,
         "p99_gap_ms": round(sorted(gaps)[int(len(gaps) * 0.99)], 1) if gaps else None,
         "gaps_over_100_ms": len(over),
+        "full_collections": len(collections),
+        "longest_full_collection_ms": round(max(collections), 1) if collections else None,
     }, indent=2))
+    gc.callbacks.remove(on_gc)
     ctx.shutdown()
     server.stop()
     return 0
