@@ -106,21 +106,25 @@ class SandboxProcess:
         return self
 
     def stop(self) -> None:
-        """End the server: close its input (it stops by itself), then terminate it if it does not."""
+        """End the server: close its input (it stops by itself), then kill it if it does not.
+
+        Its output is closed only once it has ended: a start that timed out may still have a thread
+        reading that pipe, and closing a pipe under a reader blocks until the reader returns."""
         process, self._process = self._process, None
         if process is not None:
-            for stream in (process.stdin, process.stdout):
-                try:
-                    if stream is not None:
-                        stream.close()
-                except OSError:
-                    pass
+            try:
+                if process.stdin is not None:
+                    process.stdin.close()
+            except OSError:
+                pass
             try:
                 process.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 logger.warning("the demo org server did not stop in %.0f s; ending it", STOP_TIMEOUT_S)
                 process.kill()
                 process.wait(STOP_TIMEOUT_S)
+            if process.stdout is not None:
+                process.stdout.close()
         self._close_log()
 
     def _close_log(self) -> None:

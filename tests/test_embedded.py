@@ -119,3 +119,16 @@ def test_the_built_app_serves_when_asked_and_is_the_app_otherwise(tmp_path: Path
     assert serve_command(tmp_path) == [sys.executable, SERVE_FLAG, str(tmp_path)]
     monkeypatch.delattr(sys, "frozen")
     assert serve_command(tmp_path)[1:3] == ["-m", "isyncsf_desktop.cli"]
+
+
+@pytest.mark.expect_log
+def test_a_server_that_stays_silent_is_ended_after_the_start_timeout(tmp_path: Path, monkeypatch) -> None:
+    """Hung: running, never listening, deaf to its input closing. The start gives up after its timeout
+    and kills it, without hanging on the pipe its reader thread is still blocked on."""
+    hung = [sys.executable, "-c", "import time; time.sleep(600)"]
+    monkeypatch.setattr("isyncsf_desktop.embedded.serve_command", lambda data_dir: hung)
+    monkeypatch.setattr("isyncsf_desktop.embedded.STOP_TIMEOUT_S", 1.0)
+    server = SandboxProcess(tmp_path / "sandbox")
+    with pytest.raises(SandboxError, match="did not start: it did not answer within 1 s"):
+        server.start(timeout=1)
+    assert not server.running
