@@ -99,9 +99,10 @@ class SandboxProcess:
         except ValueError:
             self.info = {}
         if not self.info.get("instance_url"):
-            running = self._process.poll() is None
+            # None: silent for the whole timeout. b"" (end of file): it closed its output, so it is ending;
+            # stop() waits for that, so its last words are in the log before they are read.
             self.stop()
-            raise SandboxError(_start_failure(log_path, start, timeout if running else None))
+            raise SandboxError(_start_failure(log_path, start, timeout if line is None else None))
         logger.info("demo org server (pid %d) on %s", self._process.pid, self.instance_url)
         return self
 
@@ -167,14 +168,15 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _read_line(stream: IO[bytes], timeout: float) -> bytes:
-    """The first line the child prints, or b"" if it ends or says nothing within ``timeout``.
-    (A thread, because a pipe cannot be waited on with a timeout on every platform.)"""
+def _read_line(stream: IO[bytes], timeout: float) -> bytes | None:
+    """The first line the child prints; b"" when its output ended first (it stopped), None when it said
+    nothing within ``timeout``. (A thread, because a pipe cannot be waited on with a timeout on every
+    platform.)"""
     got: list[bytes] = []
     reader = threading.Thread(target=lambda: got.append(stream.readline()), name="sandbox-start", daemon=True)
     reader.start()
     reader.join(timeout)
-    return got[0] if got else b""
+    return got[0] if got else None
 
 
 def _start_failure(log_path: Path, offset: int, waited: float | None) -> str:

@@ -98,6 +98,18 @@ def test_a_server_that_cannot_start_says_why(tmp_path: Path) -> None:
     assert OrgRegistry().list() == []                # nothing registered for a server that is not there
 
 
+def test_a_server_that_closes_its_output_and_lingers_is_reported_as_stopped(tmp_path: Path, monkeypatch) -> None:
+    """End of file on its output is not a time-out, even while the process is still ending: it says it
+    stopped, with its last words, at once (not 'did not answer within 120 s')."""
+    dying = [sys.executable, "-c", "import os, sys; sys.stderr.write('error: the disk is full\\n'); "
+             "sys.stderr.flush(); os.close(1); sys.stdin.read()"]     # lingers until its input closes
+    monkeypatch.setattr("isyncsf_desktop.embedded.serve_command", lambda data_dir: dying)
+    server = SandboxProcess(tmp_path / "sandbox")
+    with pytest.raises(SandboxError, match="did not start: it stopped: the disk is full"):
+        server.start(timeout=600)
+    assert not server.running
+
+
 def test_the_apps_own_entry_serves_the_demo_orgs(tmp_path: Path, monkeypatch) -> None:
     """What the built app runs (its executable with SERVE_FLAG), from ``python -m isyncsf_desktop``."""
     monkeypatch.setattr("isyncsf_desktop.embedded.serve_command",
