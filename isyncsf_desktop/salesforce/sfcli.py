@@ -127,7 +127,7 @@ def run_sf(args: list[str], *, executable: str | None = None, timeout: float = T
     """Run ``sf <args> --json`` and return its ``result``; SfCliError with the CLI's message otherwise."""
     exe = _resolve(executable or default_executable())
     command = " ".join(args)
-    env = {**os.environ, "SF_AUTOUPDATE_DISABLE": "true", "SF_DISABLE_AUTOUPDATE": "true", "NO_COLOR": "1",
+    env = {**os.environ, "SF_DISABLE_AUTOUPDATE": "true", "SF_SKIP_NEW_VERSION_CHECK": "true", "NO_COLOR": "1",
            "FORCE_COLOR": "0", "SF_USE_PROGRESS_BAR": "false"}
     logger.debug("running sf %s", command)
     try:

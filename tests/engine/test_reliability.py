@@ -98,7 +98,11 @@ def test_rollback_right_after_a_kill_during_a_create_batch_removes_that_batch(pa
         engine.sync(job_id)
     restart(pair, tmp_path)
     created = data.rollback_problems(before, data.snapshot(pair.target))["left"]
-    assert created == sum(calls) and pair.journal.rollback_counts(job_id)[0] == created   # answered + written ahead
+    assert created == sum(calls)      # the two answered batches, and a third if it went out before the kill
+    # Every record the org has was written ahead. With two batches in flight a third batch may be written
+    # ahead and never reach the org (cancelled by the kill before a worker took it): the rollback looks
+    # for those too and finds nothing to delete.
+    assert created <= pair.journal.rollback_counts(job_id)[0] <= created + 10
     rolled = pair.engine().rollback(job_id)
     assert rolled.state == "Rollback Completed" and rolled.totals.deleted == created and rolled.totals.errors == 0
     assert data.rollback_problems(before, data.snapshot(pair.target)) == {"left": 0, "lost": 0, "changed": 0}

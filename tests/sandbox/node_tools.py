@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 SF_TIMEOUT = 180   # seconds for one sf command (node start-up is most of it)
-QUIET = {"SF_DISABLE_TELEMETRY": "true", "SF_AUTOUPDATE_DISABLE": "true", "SF_SKIP_NEW_VERSION_CHECK": "true"}
+QUIET = {"SF_DISABLE_TELEMETRY": "true", "SF_DISABLE_AUTOUPDATE": "true", "SF_SKIP_NEW_VERSION_CHECK": "true"}
 
 
 def sf_executable() -> str:
@@ -60,7 +60,7 @@ def clean_env(home: Path, ca_file: str | Path) -> dict[str, str]:
         "XDG_CACHE_HOME": str(home / ".cache"),
         "NODE_EXTRA_CA_CERTS": str(ca_file),   # Node trusts the sandbox CA the way the app does: explicitly
         **QUIET,
-        "SF_USE_PROGRESS_BAR": "false", "SF_DISABLE_AUTOUPDATE": "true", "NO_COLOR": "1", "FORCE_COLOR": "0",
+        "SF_USE_PROGRESS_BAR": "false", "NO_COLOR": "1", "FORCE_COLOR": "0",
     })
     return env
 

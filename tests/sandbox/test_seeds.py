@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from datetime import date, datetime
 from typing import Any
@@ -209,12 +208,9 @@ def test_automation_is_tooling_shaped(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", SEED_NAMES)
-def test_build_is_deterministic_and_fast(name: str) -> None:
-    started = time.perf_counter()
-    first = build_seed(name)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 2.0
-    assert first == build_seed(name)
+def test_build_is_deterministic(name: str) -> None:
+    """(How long a build takes is a figure of benchmarks/seed_build.py, not a timed test.)"""
+    assert build_seed(name) == build_seed(name)
 
 
 def test_unknown_seed_names_the_known_ones() -> None:
