@@ -109,3 +109,32 @@ def die_after_create(engine: Any, call: int, *, with_next: bool = False) -> list
 
     engine.target.create = create_then_die
     return sizes
+
+
+def walk_to(journal: Journal, job_id: int, state: str, message: str | None = None) -> None:
+    """Put a job in ``state`` through the moves the lifecycle allows (the shortest way from where it
+    stands), as runs would have: the journal refuses a jump no run makes."""
+    from collections import deque
+
+    from isyncsf_desktop.engine.lifecycle import NEXT_STATES, JobState
+
+    start, goal = JobState(journal.job(job_id).state), JobState(state)
+    came: dict[JobState, JobState | None] = {start: None}
+    todo = deque([start])
+    while todo and goal not in came:
+        here = todo.popleft()
+        for nxt in sorted(NEXT_STATES[here]):
+            if nxt not in came:
+                came[nxt] = here
+                todo.append(nxt)
+    if goal not in came:
+        raise AssertionError(f"no way from {start} to {goal}")
+    path: list[JobState] = []
+    step: JobState | None = goal
+    while step is not None and step != start:
+        path.append(step)
+        step = came[step]
+    if start == goal:
+        path = [goal]
+    for i, each in enumerate(reversed(path)):
+        journal.set_state(job_id, each, message if i == len(path) - 1 else None)

@@ -30,41 +30,22 @@ from types import TracebackType
 from typing import Any
 
 from ..paths import make_private
+from .lifecycle import MAPPED_STATUSES as _MAPPED
+from .lifecycle import SUCCESS_STATUSES as _SUCCESS
+from .lifecycle import JobFacts, JobState, RecordStatus, RunKind, RunStatus, may_move
 
 logger = logging.getLogger(__name__)
 
-JOB_STATES: tuple[str, ...] = (
-    "Not Started",
-    "Scan In Progress",
-    "Scanned",
-    "Sync In Progress",
-    "Synced",
-    "Rollback",
-    "Rollback Started",
-    "Rollback Completed",
-    "Aborted",
-    "Deleted",
-)
-ACTIVE_STATES: tuple[str, ...] = ("Scan In Progress", "Sync In Progress", "Rollback Started")
-RECORD_STATUSES: tuple[str, ...] = (
-    "sending",      # about to be created: written before the batch goes out (a crash leaves it)
-    "inserted",
-    "updated",
-    "existing",
-    "failed",
-    "skipped",
-    "rolled_back",
-    "restored",
-    "rollback_failed",
-    "deleting",     # about to be deleted by a rollback: written before the delete goes out
-)
-SUCCESS_STATUSES: tuple[str, ...] = ("inserted", "updated", "existing", "rolled_back", "restored")
+JOB_STATES: tuple[str, ...] = tuple(JobState)
+ACTIVE_STATES: tuple[str, ...] = tuple(s for s in JobState if s.active)
+RECORD_STATUSES: tuple[str, ...] = tuple(RecordStatus)
+SUCCESS_STATUSES: tuple[str, ...] = tuple(s for s in RecordStatus if s in _SUCCESS)
 """Outcomes that resolve earlier open errors of the same record."""
-MAPPED_STATUSES: tuple[str, ...] = ("inserted", "updated", "existing")
+MAPPED_STATUSES: tuple[str, ...] = tuple(s for s in RecordStatus if s in _MAPPED)
 """Outcomes that put the source->target pair into the id map."""
 PHASES: tuple[str, ...] = ("sync", "deferred", "retry", "rollback")
-RUN_KINDS: tuple[str, ...] = ("scan", "sync", "resync", "retry", "rollback")
-RUN_STATUSES: tuple[str, ...] = ("Initializing", "Executing", "Completed", "Aborted", "Paused", "Failed")
+RUN_KINDS: tuple[str, ...] = tuple(RunKind)
+RUN_STATUSES: tuple[str, ...] = tuple(RunStatus)
 
 SCHEMA_VERSION = 4
 
@@ -566,7 +547,7 @@ class Journal:
             template=json.loads(template),
             source=OrgRef(s_alias, s_org, s_url),
             target=OrgRef(t_alias, t_org, t_url),
-            state=state,
+            state=JobState(state),
             created=created,
             updated=updated,
             plan=json.loads(plan) if plan is not None else None,
@@ -622,14 +603,17 @@ class Journal:
     def set_state(self, job_id: int, state: str, message: str | None = None) -> None:
         """Move a job to ``state`` with an optional message (None clears it); clears ``interrupted``.
 
-        A Deleted job cannot change state any more (:class:`JournalError`).
+        Only the moves :data:`lifecycle.NEXT_STATES` allows are made (:class:`JournalError` otherwise);
+        a Deleted job cannot change state any more.
         """
         _check(state, JOB_STATES, "job state")
         with self._write() as conn:
             row = self._job_row(job_id)
             current = row[9]
-            if current == "Deleted" and state != "Deleted":
+            if current == JobState.DELETED:
                 raise JournalError(f"job {job_id} is deleted; its state cannot change")
+            if not may_move(current, state):
+                raise JournalError(f"job {job_id} cannot go from {current} to {state}")
             conn.execute(
                 "UPDATE jobs SET state = ?, message = ?, interrupted = 0, updated = ? WHERE id = ?",
                 (state, message, utc_now(), job_id),
@@ -651,15 +635,26 @@ class Journal:
         with self._write() as conn:
             row = self._job_row(job_id)
             state, interrupted = row[9], bool(row[14])
-            if state == "Deleted":
+            if state == JobState.DELETED:
                 return
             if state in ACTIVE_STATES and not interrupted:
-                raise JournalError(f"job {job_id} is running ({state}); abort it before deleting it")
+                raise JournalError(f"Job {job_id} is running ({state}); abort it first")
             conn.execute(
                 "UPDATE jobs SET state = 'Deleted', interrupted = 0, updated = ? WHERE id = ?",
                 (utc_now(), job_id),
             )
         logger.info("job %d deleted", job_id)
+
+    def job_facts(self, job_id: int) -> JobFacts:
+        """What decides whether an action may start on the job (see :func:`lifecycle.refusal`), read in
+        one go: its state, whether it was interrupted, its failed records and what a rollback would undo."""
+        with self._lock:
+            row = self._job_row(job_id)
+            failed = self._db.execute("SELECT COUNT(*) FROM records WHERE job_id = ? AND status = 'failed'",
+                                      (job_id,)).fetchone()[0]
+        to_delete, to_restore = self.rollback_counts(job_id)
+        return JobFacts(job_id=job_id, state=JobState(row[9]), interrupted=bool(row[14]), failed=int(failed),
+                        to_undo=to_delete + to_restore)
 
     def recover_interrupted(self) -> list[int]:
         """Call at start-up: jobs left in an active state by a crash are flagged ``interrupted``.

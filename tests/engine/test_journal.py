@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import walk_to
+
 from isyncsf_desktop.engine.journal import (
     ACTIVE_STATES,
     JOB_STATES,
@@ -134,8 +136,10 @@ def test_job_lifecycle_through_states(journal: Journal) -> None:
         assert journal.job(job_id).state == state
     job = journal.job(job_id)
     assert job.plan == {"order": ["Account", "Contact"], "deferred": {"Account": ["ParentId"]}}
+    journal.set_state(job_id, "Rollback")
     journal.set_state(job_id, "Aborted", "Cancelled by the user")
     assert journal.job(job_id).message == "Cancelled by the user"
+    journal.set_state(job_id, "Sync In Progress")
     journal.set_state(job_id, "Aborted")
     assert journal.job(job_id).message is None
 
@@ -165,7 +169,7 @@ def test_delete_job_keeps_rows_and_state_is_final(journal: Journal) -> None:
     job_id = journal.create_job(TEMPLATE, SOURCE, TARGET)
     run_id = journal.start_run(job_id, "sync")
     journal.record_outcomes(job_id, run_id, [_ok("Account", "001S1", "001T1")])
-    journal.set_state(job_id, "Synced")
+    walk_to(journal, job_id, "Synced")
     journal.delete_job(job_id)
     journal.delete_job(job_id)  # idempotent
     assert journal.job(job_id).state == "Deleted"
@@ -178,7 +182,7 @@ def test_delete_job_keeps_rows_and_state_is_final(journal: Journal) -> None:
 @pytest.mark.parametrize("state", ACTIVE_STATES)
 def test_delete_job_refused_while_active(journal: Journal, state: str) -> None:
     job_id = journal.create_job(TEMPLATE, SOURCE, TARGET)
-    journal.set_state(job_id, state)
+    walk_to(journal, job_id, state)
     with pytest.raises(JournalError, match="running"):
         journal.delete_job(job_id)
     assert journal.job(job_id).state == state
@@ -192,10 +196,10 @@ def test_recover_interrupted_after_a_crash(journal_path: Path) -> None:
     journal.set_state(crashed, "Sync In Progress")
     crashed_run = journal.start_run(crashed, "sync")
     journal.record_outcomes(crashed, crashed_run, [_ok("Account", "001S1", "001T1")])
-    journal.set_state(finished, "Synced")
+    walk_to(journal, finished, "Synced")
     done_run = journal.start_run(finished, "sync")
     journal.finish_run(done_run, "Completed")
-    journal.set_state(rolling, "Rollback Started")
+    walk_to(journal, rolling, "Rollback Started")
     journal.close()  # the process "dies" here
 
     reopened = Journal(journal_path)
@@ -237,7 +241,7 @@ def test_persistence_across_reopen(journal_path: Path) -> None:
         journal.record_outcomes(job_id, run_id, [_ok("Account", "001S1", "001T1"), _fail("Account", "001S2")])
         journal.save_versions(job_id, run_id, "Account", {"001T9": {"Name": "Before"}})
         journal.finish_run(run_id, "Completed")
-        journal.set_state(job_id, "Synced", "1 error")
+        walk_to(journal, job_id, "Synced", "1 error")
         journal.set_setting("automation.disabled", {"ValidationRule": ["Account.Rating_Required"]})
     with Journal(journal_path) as journal:
         job = journal.job(job_id)
