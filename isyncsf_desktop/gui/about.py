@@ -9,11 +9,12 @@ from importlib import metadata
 
 import PySide6
 from PySide6.QtCore import Qt, QUrl, qVersion
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QIcon
+from PySide6.QtGui import QAction, QGuiApplication, QIcon
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QLabel, QMainWindow, QPushButton, QVBoxLayout,
                                QWidget)
 
 from .. import __version__, paths
+from . import external
 from .icons import app_svg
 
 logger = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class AboutDialog(QDialog):
         for name, folder in (("Data folder", paths.data_dir()), ("Log folder", paths.log_dir())):
             link = QLabel(f'<a href="{QUrl.fromLocalFile(str(folder)).toString()}">{folder}</a>')
             link.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
-            link.linkActivated.connect(lambda url: QDesktopServices.openUrl(QUrl(url)))
+            link.linkActivated.connect(lambda url: external.open_folder(QUrl(url).toLocalFile()))
             form.addRow(f"{name}:", link)
         layout.addLayout(form)
 
@@ -84,7 +85,7 @@ class AboutDialog(QDialog):
 
 
 def open_log_folder() -> bool:
-    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.log_dir())))
+    return external.open_folder(paths.log_dir())
 
 
 def add_help_menu(window: QMainWindow) -> QAction:

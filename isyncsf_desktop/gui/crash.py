@@ -18,12 +18,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QFontDatabase, QGuiApplication
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (QApplication, QDialog, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QStyle,
                                QVBoxLayout, QWidget)
 
 from .. import paths
+from . import external
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ class CrashDialog(QDialog):
         self.details.setPlainText(self.details.toPlainText() + separator + details)
 
     def _on_open_log_button_clicked(self) -> None:
-        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.log_dir))):
+        if not external.open_folder(self.log_dir):
             self.headline.setText(f"<b>The log folder could not be opened:</b> {self.log_dir}")
 
     def _on_copy_button_clicked(self) -> None:

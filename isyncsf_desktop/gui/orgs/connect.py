@@ -2,7 +2,7 @@
 
 Every network call and every ``sf`` run happens on the app's pool (``ctx.tasks``); the dialog only
 collects settings and shows what is going on. The browser is opened through an injectable
-``open_url`` (``QDesktopServices.openUrl`` by default), so tests play the browser themselves.
+``open_url`` (:func:`gui.external.open_url` by default), so tests play the browser themselves.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QRegularExpression, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QRegularExpressionValidator
+from PySide6.QtCore import QRegularExpression, Qt, Signal
+from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSpinBox,
                                QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
@@ -24,6 +24,7 @@ from ...salesforce.oauth import (DEFAULT_CLIENT_ID, DEFAULT_PORT, PRODUCTION_LOG
                                  BrowserLogin, LoginSettings, OAuthError, complete_login)
 from ...salesforce.registry import OrgEntry, OrgRegistry, RegistryError, register_token_org, validate_alias
 from ...salesforce.sfcli import CliOrg
+from .. import external
 from ..context import AppContext
 from ..style import ERROR, MUTED, SUCCESS, WARNING
 from ..workers import Worker
@@ -100,7 +101,7 @@ class ConnectOrgDialog(QDialog):
                  way: str = WAY_BROWSER):
         super().__init__(parent)
         self.ctx = ctx
-        self.open_url = open_url or (lambda url: QDesktopServices.openUrl(QUrl(url)))
+        self.open_url = open_url or external.open_url
         self.worker: Worker | None = None
         self._worker_kind = ""
         self._alias: str | None = None
