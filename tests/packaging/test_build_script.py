@@ -95,3 +95,38 @@ def test_tree_size_counts_files_not_links(build, tmp_path):
     (tmp_path / "a").write_bytes(b"x" * 10)
     (tmp_path / "b").symlink_to("a")
     assert build.tree_size(tmp_path) == 10
+
+
+@pytest.fixture(scope="module")
+def meta():
+    spec = importlib.util.spec_from_file_location("isyncsf_bundle_meta", ROOT / "packaging" / "bundle_meta.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_windows_version_file_names_the_product_version_and_company(meta):
+    """PyInstaller evals the file with its versioninfo classes (Windows only): here each class records
+    what it was given, so the structure and the strings are checked on any OS."""
+    def recorder(kind):
+        return lambda *args, **kwargs: {"kind": kind, "args": args, **kwargs}
+
+    names = ("VSVersionInfo", "FixedFileInfo", "StringFileInfo", "StringTable", "StringStruct", "VarFileInfo",
+             "VarStruct")
+    info = eval(meta.windows_version_file("1.4.2rc1", "iSyncSF Desktop"), {n: recorder(n) for n in names})
+    assert info["kind"] == "VSVersionInfo"
+    assert info["ffi"]["filevers"] == info["ffi"]["prodvers"] == (1, 4, 2, 1)
+    table = info["kids"][0]["args"][0][0]
+    assert table["args"][0] == "040904B0"
+    strings = {s["args"][0]: s["args"][1] for s in table["args"][1]}
+    assert strings["ProductName"] == strings["FileDescription"] == "iSyncSF Desktop"
+    assert strings["CompanyName"] == "iSyncSF" and strings["ProductVersion"] == "1.4.2rc1"
+    assert strings["FileVersion"] == "1.4.2.1" and strings["OriginalFilename"] == "iSyncSF Desktop.exe"
+
+
+@pytest.mark.parametrize(("qt", "minimum"), [("6.11.3", "13.0"), ("6.10.0", "13.0"), ("6.8.2", "12.0"),
+                                            ("6.6.1", "11.0")])
+def test_the_mac_app_states_the_oldest_macos_its_qt_runs_on_and_keeps_app_nap_off(meta, qt, minimum):
+    plist = meta.macos_plist("0.1.0", qt)
+    assert plist["LSMinimumSystemVersion"] == minimum
+    assert plist["NSAppSleepDisabled"] is True and plist["CFBundleShortVersionString"] == "0.1.0"
