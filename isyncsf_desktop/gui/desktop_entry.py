@@ -37,6 +37,9 @@ def data_home() -> Path:
 def launcher_command() -> list[str]:
     """How a menu entry starts this app: the frozen executable, the environment's launcher script, or
     this Python running the package."""
+    appimage = os.environ.get("APPIMAGE")
+    if paths.is_frozen() and appimage:       # inside an AppImage: the executable is in a temporary mount
+        return [str(Path(appimage).resolve())]
     if paths.is_frozen():
         return [str(Path(sys.executable).resolve())]
     beside = Path(sys.executable).with_name(LAUNCHER)

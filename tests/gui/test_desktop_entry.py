@@ -137,6 +137,15 @@ def test_the_pip_installed_launcher_is_the_environments_script():
     assert Path(command[0]).is_absolute()
 
 
+def test_inside_an_appimage_the_menu_starts_the_appimage_not_its_temporary_mount(tmp_path, monkeypatch):
+    appimage = tmp_path / "isyncsf-desktop-1.0.0-linux-x86_64.AppImage"
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setenv("APPIMAGE", str(appimage))
+    assert desktop_entry.launcher_command() == [str(appimage.resolve())]
+    monkeypatch.delenv("APPIMAGE")
+    assert desktop_entry.launcher_command() == [str(Path(sys.executable).resolve())]
+
+
 def test_a_python_launcher_has_no_try_exec():
     text = desktop_entry.desktop_entry_text(["/usr/bin/python3", "-m", "isyncsf_desktop"])
     assert "Exec=/usr/bin/python3 -m isyncsf_desktop\n" in text and "TryExec" not in text
