@@ -30,9 +30,9 @@ from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from isyncsf_desktop.embedded import start_embedded_sandbox  # noqa: E402
-from isyncsf_desktop.gui.app import install_demo_template  # noqa: E402
 from isyncsf_desktop.gui.context import AppContext  # noqa: E402
 from isyncsf_desktop.gui.main_window import MainWindow  # noqa: E402
+from isyncsf_desktop.gui.templates.catalog import install_demo_template  # noqa: E402
 from isyncsf_desktop.salesforce.registry import OrgRegistry  # noqa: E402
 
 

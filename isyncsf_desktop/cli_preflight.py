@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .cli_common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, UsageError, journal, registry
+
 if TYPE_CHECKING:
     from .engine.automation import AutomationItem, FixResult
     from .engine.preflight import PreflightReport
@@ -38,18 +40,15 @@ exit codes:
 
 # ====================================================================== helpers
 def _client(alias: str) -> OrgClient:
-    from .cli import UsageError, _registry
     from .salesforce.registry import RegistryError
 
     try:
-        return _registry().client(alias)
+        return registry().client(alias)
     except RegistryError as exc:
         raise UsageError(str(exc)) from None
 
 
 def _objects(text: str) -> list[str]:
-    from .cli import UsageError
-
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:
         raise UsageError("--objects needs at least one object name, e.g. --objects Account,Contact")
@@ -57,8 +56,6 @@ def _objects(text: str) -> list[str]:
 
 
 def _org_failed(what: str, exc: Exception) -> int:
-    from .cli import EXIT_FAILED
-
     print(f"error: {what}: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
     return EXIT_FAILED
 
@@ -94,7 +91,6 @@ def _print_report(report: PreflightReport, template_name: str) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """``isyncsf check``: compare the orgs for a template; exit 3 when blocking findings are open."""
-    from .cli import EXIT_OK, UsageError
     from .engine.preflight import check_metadata
     from .engine.template import TemplateError, load_template
     from .salesforce.client import OrgApiError
@@ -128,16 +124,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _note_pending_restore(alias: str) -> None:
     """Say on stderr when a run that did not finish left automation switched off in ``alias``."""
-    from .cli import _journal, _registry
     from .engine.automation import pending_restore
 
     try:
-        org_id = _registry().get(alias).org_id
-        journal = _journal()
+        org_id = registry().get(alias).org_id
+        jobs = journal()
         try:
-            pending = pending_restore(journal, org_id)
+            pending = pending_restore(jobs, org_id)
         finally:
-            journal.close()
+            jobs.close()
     except Exception as exc:  # only a hint: never fail the check over it
         logger.info("could not look for automation left switched off in %s: %s", alias, exc)
         return
@@ -158,7 +153,6 @@ def _item_json(item: AutomationItem) -> dict[str, Any]:
 
 def cmd_automation_list(args: argparse.Namespace) -> int:
     """``isyncsf automation list``: validation rules, Apex triggers and record-triggered flows with their state."""
-    from .cli import EXIT_OK
     from .engine.automation import KIND_LABELS, list_automation
     from .salesforce.client import OrgApiError
 
@@ -193,27 +187,26 @@ def _result_line(result: FixResult) -> str:
 
 def cmd_automation_restore(args: argparse.Namespace) -> int:
     """``isyncsf automation restore``: switch back on what a run that did not finish left switched off."""
-    from .cli import EXIT_FAILED, EXIT_OK, UsageError, _journal, _registry
     from .engine.automation import NOT_FOUND, pending_restore, restore_pending
     from .salesforce.registry import RegistryError
 
     try:
-        entry = _registry().get(args.org)
+        entry = registry().get(args.org)
     except RegistryError as exc:
         raise UsageError(str(exc)) from None
-    journal = _journal()
+    jobs = journal()
     try:
-        pending = pending_restore(journal, entry.org_id)
+        pending = pending_restore(jobs, entry.org_id)
         if not pending:
             if args.json:
                 print(json.dumps({"org": entry.alias, "pending": 0, "results": []}, indent=2))
             else:
                 print(f"nothing to restore in {entry.alias}: no automation is left switched off by a run")
             return EXIT_OK
-        results = restore_pending(journal, _client(args.org), target_org_id=entry.org_id)
-        left = pending_restore(journal, entry.org_id)
+        results = restore_pending(jobs, _client(args.org), target_org_id=entry.org_id)
+        left = pending_restore(jobs, entry.org_id)
     finally:
-        journal.close()
+        jobs.close()
     if args.json:
         print(json.dumps({"org": entry.alias, "pending": len(pending), "left": len(left), "results": [
             {"kind": r.item.kind, "name": r.item.name, "action": r.action, "status": r.status, "ok": r.ok,
@@ -231,8 +224,6 @@ def cmd_automation_restore(args: argparse.Namespace) -> int:
 
 def _cmd_automation_help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
     def show(args: argparse.Namespace) -> int:
-        from .cli import EXIT_BAD_INPUT
-
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
 

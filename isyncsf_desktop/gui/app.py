@@ -39,7 +39,6 @@ from .. import __version__, paths
 
 logger = logging.getLogger(__name__)
 
-DEMO_TEMPLATE = "demo.json"
 LOG_BYTES = 2_000_000      # one log file's size before it rotates
 LOG_BACKUPS = 5            # isyncsf.log.1 … .5 are kept beside the current one
 _fault_log: IO[str] | None = None
@@ -103,16 +102,6 @@ def _give_std_streams() -> None:
     for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - for the process
-
-
-def install_demo_template() -> Path:
-    """Copy the shipped demo template into the templates dir (once); returns its path."""
-    target = paths.templates_dir() / DEMO_TEMPLATE
-    if not target.exists():
-        source = resources.files("isyncsf_desktop").joinpath("data", "templates", DEMO_TEMPLATE)
-        with resources.as_file(source) as src:
-            shutil.copyfile(src, target)
-    return target
 
 
 def app_icon() -> QIcon:

@@ -16,6 +16,7 @@ from .context import AppContext
 from .keyboard import keyboard_friendly
 from .questions import ask_without_blocking
 from .style import ERROR, WARNING
+from .templates.catalog import install_demo_template
 from .window_state import remember_orgs, restore_geometry, restore_orgs, save_geometry
 
 logger = logging.getLogger(__name__)
@@ -144,8 +145,6 @@ class MainWindow(QMainWindow):
         self._open_initial_template()
 
     def _open_initial_template(self) -> None:
-        from .app import install_demo_template
-
         if self.ctx.reopen_last_template() is None:
             self.ctx.open_template(install_demo_template())
         restore_orgs(self.ctx)

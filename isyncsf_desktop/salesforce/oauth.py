@@ -44,8 +44,8 @@ import requests
 
 from . import secrets
 from .connection import DEFAULT_API_VERSION, make_session
-from .registry import (OrgEntry, OrgRegistry, RegistryError, normalise_instance_url, register_token_org,
-                       validate_alias)
+from .registration import (OrgEntry, RegistryError, RegistryLike, normalise_instance_url, register_token_org,
+                           validate_alias)
 
 logger = logging.getLogger(__name__)
 
@@ -375,7 +375,7 @@ class BrowserLogin:
         return TokenResponse.from_json(body)
 
 
-def register_oauth_org(registry: OrgRegistry, alias: str, tokens: TokenResponse, settings: LoginSettings, *,
+def register_oauth_org(registry: RegistryLike, alias: str, tokens: TokenResponse, settings: LoginSettings, *,
                        replace: bool = False) -> OrgEntry:
     """Read the org behind ``tokens`` and register it with auth ``"oauth"``."""
     if not tokens.refresh_token:
@@ -390,7 +390,7 @@ def register_oauth_org(registry: OrgRegistry, alias: str, tokens: TokenResponse,
         raise OAuthError(str(exc)) from None
 
 
-def complete_login(registry: OrgRegistry, alias: str, login: BrowserLogin, *, timeout: float = LOGIN_TIMEOUT,
+def complete_login(registry: RegistryLike, alias: str, login: BrowserLogin, *, timeout: float = LOGIN_TIMEOUT,
                    cancelled: Cancelled | None = None, replace: bool = False) -> OrgEntry:
     """Wait for the browser's redirect, exchange the code, read the org and register it."""
     code = login.wait_for_code(timeout, cancelled)
@@ -402,7 +402,7 @@ def complete_login(registry: OrgRegistry, alias: str, login: BrowserLogin, *, ti
     return entry
 
 
-def browser_login(registry: OrgRegistry, alias: str, settings: LoginSettings, open_browser: Callable[[str], Any],
+def browser_login(registry: RegistryLike, alias: str, settings: LoginSettings, open_browser: Callable[[str], Any],
                   *, timeout: float = LOGIN_TIMEOUT, cancelled: Cancelled | None = None,
                   replace: bool = False) -> OrgEntry:
     """The whole flow: check the alias, open the browser on the authorize URL, register the org."""

@@ -3,39 +3,40 @@
 The file is human-readable JSON holding only what is safe to show (alias, org id, instance URL,
 user name, org type...). Access and refresh tokens go to the keyring through :mod:`.secrets`,
 keyed by alias; removing or renaming an org moves or deletes its secrets too.
+
+What an org entry is and how one is registered from a token live in :mod:`.registration` (below
+:mod:`.oauth` and :mod:`.sfcli`, which register through it); their names are re-exported here.
 """
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
-import ipaddress
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from .. import paths
-from . import secrets
-from .client import OrgApiError, OrgClient, SessionExpired
-from .connection import DEFAULT_API_VERSION
+from . import oauth, secrets, sfcli
+from .client import OrgClient
+from .registration import (AUTH_KINDS, ORG_TYPES, OrgEntry, RegistryError, detect_org_type, normalise_instance_url,
+                           register_token_org, timestamp, validate_alias)
+
+__all__ = ["AUTH_KINDS", "ORG_TYPES", "REGISTRY_FORMAT", "REUSE_RENEWED_SECONDS", "OrgEntry", "OrgRegistry",
+           "RefreshCallback", "RegistryError", "default_refresher", "detect_org_type", "normalise_instance_url",
+           "register_token_org", "validate_alias"]
 
 logger = logging.getLogger(__name__)
 
-ORG_TYPES = ("Production", "Sandbox", "Scratch", "Developer", "Local sandbox")
-AUTH_KINDS = ("token", "oauth", "sfcli", "sandbox")
 REGISTRY_FORMAT = 1
-_ALIAS_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 #: Renews an org's access token: called with the org's entry and its stored refresh token (or
 #: None); returns the new access token.
-RefreshCallback = Callable[["OrgEntry", "str | None"], str]
+RefreshCallback = Callable[[OrgEntry, "str | None"], str]
 
 #: A token renewed less than this many seconds ago by another client of the same org is reused
 #: instead of asking the org again (several workers hitting 401 at once renew once).
@@ -51,62 +52,17 @@ def _renew_lock(alias: str) -> threading.Lock:
         return _renew_locks.setdefault(alias, threading.Lock())
 
 
-def default_refresher(entry: "OrgEntry") -> RefreshCallback | None:
+def default_refresher(entry: OrgEntry) -> RefreshCallback | None:
     """How an expired access token of ``entry`` is renewed without the user noticing.
 
     ``oauth`` orgs use their refresh token (:func:`.oauth.refresh_access_token`); ``sfcli`` orgs
     ask the Salesforce CLI again (:func:`.sfcli.refresh_access_token`); other orgs cannot renew.
     """
     if entry.auth == "oauth":
-        from .oauth import refresh_access_token as oauth_refresh
-        return oauth_refresh
+        return oauth.refresh_access_token
     if entry.auth == "sfcli":
-        from .sfcli import refresh_access_token as sfcli_refresh
-        return sfcli_refresh
+        return sfcli.refresh_access_token
     return None
-
-
-class RegistryError(ValueError):
-    """A registry operation cannot be done as asked (unknown alias, bad alias, unreadable file...)."""
-
-
-@dataclass
-class OrgEntry:
-    """One registered org. Holds no secret."""
-
-    alias: str
-    org_id: str
-    instance_url: str
-    username: str
-    org_type: str
-    api_version: str = DEFAULT_API_VERSION
-    last_used: str | None = None
-    ca_file: str | None = None
-    auth: str = "token"
-    client_id: str | None = None
-    login_url: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "OrgEntry":
-        names = {f.name for f in dataclasses.fields(cls)}
-        missing = [n for n in ("alias", "org_id", "instance_url", "username", "org_type") if n not in data]
-        if missing:
-            raise RegistryError(f"an org entry lacks {', '.join(missing)}")
-        return cls(**{key: value for key, value in data.items() if key in names})
-
-
-def validate_alias(alias: str) -> str:
-    """``alias`` when it is 1-64 letters, digits, '-', '_' or '.'; otherwise RegistryError."""
-    if not isinstance(alias, str) or not _ALIAS_RE.match(alias):
-        raise RegistryError(f"org alias {alias!r} is not valid: use 1 to 64 letters, digits, '-', '_' or '.'")
-    return alias
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class OrgRegistry:
@@ -155,7 +111,7 @@ class OrgRegistry:
         """Every registered org, in the order they were added."""
         return self._load()
 
-    def aliases(self) -> list[str]:
+    def aliases(self) -> builtins.list[str]:   # `list` alone is the method above
         return [entry.alias for entry in self._load()]
 
     def get(self, alias: str) -> OrgEntry:
@@ -238,7 +194,7 @@ class OrgRegistry:
 
     def touch(self, alias: str) -> None:
         """Record that org ``alias`` was used now."""
-        self.update(alias, last_used=_now())
+        self.update(alias, last_used=timestamp())
 
     # ------------------------------------------------------------------ tokens
     @staticmethod
@@ -304,104 +260,3 @@ class OrgRegistry:
         return OrgClient.connect(entry.instance_url, token, ca_file=entry.ca_file, version=entry.api_version,
                                  alias=alias, refresh_token=renew, org_id=entry.org_id, retries=retries,
                                  backoff=backoff)
-
-
-# ====================================================================== registering orgs
-def _is_local_host(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def detect_org_type(org_row: dict[str, Any], instance_url: str) -> str:
-    """One of :data:`ORG_TYPES` from the Organization row and the instance URL's host."""
-    host = urlsplit(instance_url if "//" in instance_url else f"https://{instance_url}").hostname or ""
-    if _is_local_host(host):
-        return "Local sandbox"
-    if org_row.get("IsSandbox"):
-        return "Scratch" if org_row.get("TrialExpirationDate") else "Sandbox"
-    if str(org_row.get("OrganizationType") or "") == "Developer Edition":
-        return "Developer"
-    return "Production"
-
-
-def normalise_instance_url(instance_url: str) -> str:
-    """``https://host[:port]`` from what a user typed; RegistryError when it is not a URL."""
-    text = (instance_url or "").strip()
-    example = "expected something like https://yourdomain.my.salesforce.com"
-    if not text:
-        raise RegistryError(f"the instance URL is empty; {example}")
-    if "//" not in text:
-        text = "https://" + text
-    parts = urlsplit(text)
-    try:
-        port = parts.port
-    except ValueError:
-        raise RegistryError(f"{instance_url!r} is not a valid instance URL (bad port); {example}") from None
-    host = parts.hostname or ""
-    valid_host = bool(re.match(r"^[A-Za-z0-9.-]+$", host))
-    if not valid_host:
-        try:
-            ipaddress.ip_address(host)
-            valid_host = True
-        except ValueError:
-            pass
-    if parts.scheme not in ("https", "http") or not valid_host or parts.username or parts.password \
-            or any(ch.isspace() for ch in text):
-        raise RegistryError(f"{instance_url!r} is not a valid instance URL; {example}")
-    if parts.scheme == "http" and not _is_local_host(host):
-        raise RegistryError(f"{instance_url!r} uses http; Salesforce orgs are reached over https")
-    shown = f"[{host}]" if ":" in host else host
-    return f"https://{shown}" + (f":{port}" if port and port != 443 else "")
-
-
-def register_token_org(registry: OrgRegistry, alias: str, instance_url: str, access_token: str, *,
-                       ca_file: str | Path | None = None, version: str = DEFAULT_API_VERSION,
-                       auth: str = "token", refresh_token: str | None = None, replace: bool = False,
-                       login_url: str | None = None, client_id: str | None = None,
-                       expect_org_id: str | None = None) -> OrgEntry:
-    """Connect to the org with ``access_token``, read who and what it is, and register it.
-
-    Raises RegistryError with a clear message for a bad alias or URL, a refused token or an org
-    that cannot be reached. ``login_url`` and ``client_id`` are kept for orgs that renew their
-    token through OAuth. ``expect_org_id`` (a new login for an alias) refuses a token of another org.
-    """
-    validate_alias(alias)
-    if alias in registry and not replace:
-        raise RegistryError(f"an org named {alias!r} is already registered; remove it or pick another alias")
-    url = normalise_instance_url(instance_url)
-    token = (access_token or "").strip()
-    if not token:
-        raise RegistryError("the access token is empty")
-    if ca_file and not Path(ca_file).is_file():
-        raise RegistryError(f"the CA file {ca_file} does not exist; give the path of the org's CA certificate "
-                            "(PEM), or leave --ca-file out for an org with a public certificate")
-    client = OrgClient.connect(url, token, ca_file=ca_file, version=version, alias=alias, retries=1, backoff=0.2)
-    try:
-        org = client.organization()
-        info = client.user_info()
-    except SessionExpired as exc:
-        raise RegistryError(f"the org refused the access token: {exc.message}") from exc
-    except OrgApiError as exc:
-        if exc.error_code == "NOT_SALESFORCE":
-            raise RegistryError(f"{url} does not answer like a Salesforce org; check the instance URL "
-                                "(e.g. https://yourdomain.my.salesforce.com)") from exc
-        if exc.error_code in ("CONNECTION_ERROR", "SSL_ERROR"):
-            raise RegistryError(f"cannot reach the org at {url}: {exc.message}") from exc
-        if exc.status == 404:
-            raise RegistryError(f"{url} does not answer like a Salesforce org (API v{version} not found)") from exc
-        raise RegistryError(f"the org at {url} refused the connection check: {exc}") from exc
-    org_id = str(org.get("Id") or info.get("organization_id") or "")
-    if expect_org_id and org_id[:15] != expect_org_id[:15]:
-        raise RegistryError(f"that token is for org {org_id}, not for {alias} ({expect_org_id}); "
-                            "log in to the right org, or add this one under another alias")
-    entry = OrgEntry(alias=alias, org_id=org_id,
-                     instance_url=url, username=str(info.get("preferred_username") or ""),
-                     org_type=detect_org_type(org, url), api_version=version, last_used=_now(),
-                     ca_file=str(ca_file) if ca_file else None, auth=auth, client_id=client_id,
-                     login_url=login_url)
-    registry.add(entry, token, refresh_token, replace=replace)
-    return entry

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .connection import DEFAULT_API_VERSION
-from .registry import OrgEntry, OrgRegistry, RegistryError, register_token_org
+from .registration import OrgEntry, RegistryError, RegistryLike, register_token_org
 
 logger = logging.getLogger(__name__)
 
@@ -249,7 +249,7 @@ def access_token(target_org: str, *, executable: str | None = None,
     return token, url
 
 
-def import_org(registry: OrgRegistry, org: CliOrg | str, alias: str, *, executable: str | None = None,
+def import_org(registry: RegistryLike, org: CliOrg | str, alias: str, *, executable: str | None = None,
                ca_file: str | Path | None = None, version: str = DEFAULT_API_VERSION,
                replace: bool = False) -> OrgEntry:
     """Take the CLI's token for ``org`` (a candidate, or a user name/alias) and register it (auth ``"sfcli"``)."""

@@ -1,30 +1,34 @@
 """The sandbox org's HTTP surface: a WSGI application answering the Salesforce REST API.
 
 One application serves several orgs; the bearer token of each request says which. Routes are
-registered on a :class:`Router` by this module (REST, query, Collections, limits, Tooling) and by
-``bulk.py`` (Bulk API 2.0) and ``oauth.py`` (OAuth 2.0), each a plain function taking a
-:class:`Call` and returning a :class:`werkzeug.Response` or a JSON-able value.
+registered on the :data:`.routing.router` by this module (REST, query, Collections, limits, Tooling)
+and by the route modules it imports (``bulk.py`` Bulk API 2.0, ``bulk1.py`` Bulk API 1.0,
+``composite.py``, ``oauth.py`` OAuth 2.0, ``replication.py``, ``soap.py``, ``tooling.py``), each a
+plain function taking a :class:`.routing.Call` and returning a :class:`werkzeug.Response` or a
+JSON-able value. The route modules import :mod:`.routing`, never this module.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
+from . import bulk, bulk1, composite, oauth, replication, soap
+from . import tooling as tooling_routes
+from .bulk1 import async_error_for
 from .describe import describe_global, describe_sobject, sobject_basic_info
 from .errors import ApiError, RecordError, not_found
 from .faults import Faults
+from .routing import Call, Route, json_response, record_json, router
 from .soql import SoqlError, query_columns, run_query
 from .store import DAILY_API_MAX, TOOLING_SCHEMA, AllOrNoneFailed, OrgStore
 
@@ -34,72 +38,14 @@ MIN_VERSION = 31.0      # Summer '14: the oldest version a real org still serves
 MAX_VERSION = 62.0
 QUERY_PAGE = 2000
 COLLECTION_MAX = 200
-
-Handler = Callable[..., Any]
-
-
-@dataclass
-class Call:
-    """One API request, after authentication: the org it is for and the parsed request."""
-
-    request: Request
-    store: OrgStore | None
-    faults: Faults | None
-    version: str
-    app: "SandboxApp"
-    token: str | None = None
-
-    def json(self) -> Any:
-        try:
-            return json.loads(self.request.get_data(as_text=True) or "null")
-        except json.JSONDecodeError as exc:
-            raise ApiError(400, "JSON_PARSER_ERROR", f"Unexpected character at [line:{exc.lineno}, "
-                           f"column:{exc.colno}]: {exc.msg}") from None
-
-    @property
-    def org(self) -> OrgStore:
-        assert self.store is not None
-        return self.store
-
-
-@dataclass
-class _Route:
-    handler: Handler
-    auth: bool
-    counted: bool
-
-
-@dataclass
-class Router:
-    """URL rules (werkzeug routing) mapped to handlers."""
-
-    rules: list[Rule] = field(default_factory=list)
-    handlers: dict[str, _Route] = field(default_factory=dict)
-
-    def route(self, rule: str, methods: list[str], *, auth: bool = True, counted: bool = True,
-              versioned: bool = True) -> Callable[[Handler], Handler]:
-        def wrap(func: Handler) -> Handler:
-            endpoint = f"{func.__module__}.{func.__name__}"
-            prefix = "/services/data/v<version>" if versioned else ""
-            self.rules.append(Rule(prefix + rule, methods=methods, endpoint=endpoint, strict_slashes=False))
-            self.handlers[endpoint] = _Route(func, auth, counted)
-            return func
-        return wrap
-
-
-router = Router()
-
-
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)
+#: The modules whose routes this application serves besides its own (importing one registers its routes).
+ROUTE_MODULES = (bulk, bulk1, composite, oauth, replication, soap, tooling_routes)
 
 
 class SandboxApp:
     """The WSGI application over a set of :class:`OrgStore` objects, keyed by alias."""
 
     def __init__(self, orgs: dict[str, OrgStore], instance_url: str = ""):
-        from . import bulk, bulk1, composite, oauth, replication, soap, tooling  # noqa: F401  (registers routes)
-
         self.orgs = orgs
         self.faults: dict[str, Faults] = {alias: Faults() for alias in orgs}
         self.instance_url = instance_url
@@ -184,7 +130,6 @@ class SandboxApp:
                 self._drop_connection(request)
         except ApiError as exc:
             if request.path.startswith("/services/async/"):
-                from .bulk1 import async_error_for
                 response = async_error_for(request, exc)
             else:
                 response = json_response(exc.envelope(), exc.status)
@@ -203,7 +148,7 @@ class SandboxApp:
             response.headers[key] = value
         return response
 
-    def handlers(self) -> dict[str, _Route]:
+    def handlers(self) -> dict[str, Route]:
         return router.handlers
 
     @staticmethod
@@ -302,24 +247,6 @@ def sobject_describe(call: Call, name: str) -> Any:
     return describe_sobject(call.org.schema, _object(call, name), call.version, call.org)
 
 
-def _record_json(call: Call, obj_name: str, row: dict[str, Any], fields: list[str] | None = None,
-                 tooling: bool = False) -> dict[str, Any]:
-    spec = call.org.object_spec(obj_name, tooling=tooling)
-    assert spec is not None
-    prefix = "tooling/sobjects" if tooling else "sobjects"
-    out: dict[str, Any] = {"attributes": {"type": spec.name,
-                                          "url": f"/services/data/v{call.version}/{prefix}/{spec.name}/{row['Id']}"}}
-    names = fields or list(spec.fields)
-    for name in names:
-        fspec = spec.field(name)
-        if fspec is None:
-            raise ApiError(400, "INVALID_FIELD", f"No such column '{name}' on entity '{spec.name}'. If you are "
-                           "attempting to use a custom field, be sure to append the '__c' after the custom field "
-                           "name. Please reference your WSDL or the describe call for the appropriate names.")
-        out[fspec.name] = row.get(fspec.name)
-    return out
-
-
 def _live_row(call: Call, name: str, record_id: str) -> dict[str, Any]:
     row = call.org.get(name, record_id)
     if row is None or row.get("IsDeleted"):
@@ -350,7 +277,7 @@ def sobject_row(call: Call, name: str, record_id: str) -> Any:
             raise not_found()
         fields = call.request.args.get("fields")
         row = _live_row(call, spec.name, record_id)
-        return _record_json(call, spec.name, row, [f.strip() for f in fields.split(",")] if fields else None)
+        return record_json(call, spec.name, row, [f.strip() for f in fields.split(",")] if fields else None)
     if method == "DELETE":
         with call.org.transaction():
             _live_row(call, spec.name, record_id)
@@ -392,7 +319,7 @@ def sobject_by_external_id(call: Call, name: str, field_name: str, value: str) -
             with call.org.transaction():
                 call.org.delete(matches[0])
             return None
-        return _record_json(call, spec.name, call.org.get(spec.name, matches[0]) or {})
+        return record_json(call, spec.name, call.org.get(spec.name, matches[0]) or {})
     body = call.json()
     if not isinstance(body, dict):
         raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object for the record")
@@ -557,7 +484,7 @@ def collection_retrieve(call: Call, name: str) -> Any:
     out: list[Any] = []
     for record_id in id_list:
         row = call.org.get(spec.name, record_id) if _looks_like_id(record_id) else None
-        out.append(None if row is None or row.get("IsDeleted") else _record_json(call, spec.name, row, fields))
+        out.append(None if row is None or row.get("IsDeleted") else record_json(call, spec.name, row, fields))
     return out
 
 

@@ -35,7 +35,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from . import ids
-from .app import Call, router
+from .routing import Call, router
 from .errors import ApiError, RecordError, not_found
 from .schema import FieldSpec, ObjectSpec
 from .soql import (CountItem, FieldPath, FuncItem, SoqlError, SoqlQuery, SubqueryItem, TypeofItem, parse_soql,

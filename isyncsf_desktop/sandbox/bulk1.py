@@ -30,7 +30,7 @@ from xml.sax.saxutils import escape
 from werkzeug.wrappers import Request, Response
 
 from . import ids
-from .app import Call, router
+from .routing import Call, router
 from .bulk import (
     INGEST_OPERATIONS,
     NULL_MARKER,

@@ -16,7 +16,7 @@ from typing import Any
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
-from .app import Call, json_response, router
+from .routing import Call, json_response, router
 from .describe import child_relationship_name
 from .errors import ApiError, RecordError
 

@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from werkzeug.wrappers import Response
 
-from .app import Call, router
+from .routing import Call, router
 from .store import OrgStore
 
 CODE_TTL = 600.0                      # seconds an authorization code stays usable

@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .app import Call, router
+from .routing import Call, router
 from .errors import ApiError
 from .schema import ObjectSpec
 from .soql import SoqlError, _instant, run_query

@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 
 from werkzeug.wrappers import Response
 
-from .app import Call, router
+from .routing import Call, router
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 PARTNER = "urn:partner.soap.sforce.com"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .app import Call, _record_json, json_response, router
+from .routing import Call, json_response, record_json, router
 from .describe import describe_global, describe_sobject
 from .errors import ApiError, not_found
 from .formula import FormulaError, compile_formula
@@ -71,7 +71,7 @@ def tooling_row(call: Call, name: str, record_id: str) -> Any:
     row = _row(call, spec.name, record_id)
     method = call.request.method
     if method == "GET":
-        out = _record_json(call, spec.name, row, tooling=True)
+        out = record_json(call, spec.name, row, tooling=True)
         out["FullName"], out["Metadata"] = _metadata(call, spec.name, row)
         return out
     if spec.name not in _WRITABLE:

@@ -16,10 +16,10 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from isyncsf_desktop.engine.events import BatchDone
 from isyncsf_desktop.engine.journal import Journal
-from isyncsf_desktop.gui.app import install_demo_template
 from isyncsf_desktop.gui.context import AppContext
 from isyncsf_desktop.gui.main_window import MainWindow
 from isyncsf_desktop.gui.style import apply_style
+from isyncsf_desktop.gui.templates.catalog import install_demo_template
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 

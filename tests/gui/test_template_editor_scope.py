@@ -13,10 +13,9 @@ import pytest
 from gui_helpers import close_context, show_widget, wait_idle
 
 from isyncsf_desktop.engine.template import load_template
-from isyncsf_desktop.gui.app import install_demo_template
 from isyncsf_desktop.gui.context import AppContext
 from isyncsf_desktop.gui.templates import TemplatesPage
-from isyncsf_desktop.gui.templates.catalog import Preview
+from isyncsf_desktop.gui.templates.catalog import Preview, install_demo_template
 from isyncsf_desktop.gui.templates.editor import TemplateEditor
 from isyncsf_desktop.salesforce.client import OrgClient
 from isyncsf_desktop.salesforce.registry import OrgEntry, OrgRegistry

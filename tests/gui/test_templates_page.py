@@ -15,10 +15,9 @@ from PySide6.QtCore import Qt
 from isyncsf_desktop import paths
 from isyncsf_desktop.engine.events import COMPLETED
 from isyncsf_desktop.engine.template import load_template, save_template
-from isyncsf_desktop.gui.app import install_demo_template
 from isyncsf_desktop.gui.context import AppContext
 from isyncsf_desktop.gui.templates import TemplatesPage
-from isyncsf_desktop.gui.templates.catalog import FilterCheck, Preview
+from isyncsf_desktop.gui.templates.catalog import FilterCheck, Preview, install_demo_template
 from isyncsf_desktop.gui.templates.editor import TemplateEditor
 from isyncsf_desktop.gui.templates.models import FieldsModel
 from isyncsf_desktop.salesforce.client import OrgApiError, OrgClient

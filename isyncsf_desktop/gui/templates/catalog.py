@@ -5,20 +5,24 @@
 * :func:`field_choices`, :func:`match_choices`, :func:`check_match_key` and
   :func:`related_objects` turn a describe into what the editor offers.
 * :func:`check_filter` and :func:`run_preview` are the network calls (run on workers).
-* :func:`scan_templates`, :func:`slugify` and :func:`unique_path` handle the template files.
+* :func:`scan_templates`, :func:`slugify` and :func:`unique_path` handle the template files;
+  :func:`install_demo_template` puts the shipped demo template among them.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ... import paths
 from ...engine import scope
 from ...engine.events import CancelToken
 from ...engine.plan import SKIPPED_TYPES, SYSTEM_FIELDS, DescribeSource, build_plan
@@ -360,6 +364,19 @@ def run_preview(template: Template, source: DescribeSource, target: DescribeSour
 
 
 # ====================================================================== template files
+DEMO_TEMPLATE = "demo.json"
+
+
+def install_demo_template() -> Path:
+    """Copy the shipped demo template into the templates dir (once); returns its path."""
+    target = paths.templates_dir() / DEMO_TEMPLATE
+    if not target.exists():
+        source = resources.files("isyncsf_desktop").joinpath("data", "templates", DEMO_TEMPLATE)
+        with resources.as_file(source) as src:
+            shutil.copyfile(src, target)
+    return target
+
+
 @dataclass
 class TemplateFile:
     """A template file of the templates folder, read for the list (or why it cannot be read)."""
