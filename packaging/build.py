@@ -1,6 +1,6 @@
 """Build the double-clickable app for this OS: PyInstaller one-folder bundle, checks, archive, figures.
 
-    python packaging/build.py [--smoke] [--no-archive] [--dist DIR] [--work DIR]
+    python packaging/build.py [--smoke] [--no-archive] [--installer] [--dist DIR] [--work DIR]
 
 1. ``pyinstaller build.spec`` from a clean work folder (the spec draws the icons from the SVG).
 2. Checks the bundle holds what the app reads at run time (sandbox schemas, demo template, icon,
@@ -9,7 +9,9 @@
    the demo orgs, a demo sync, exit 0) and measures the time from launch to the window.
 4. Packs the bundle: ``isyncsf-desktop-VERSION-linux-ARCH.tar.gz``, ``…-windows-ARCH.zip``, or
    ``…-macos-ARCH.zip`` (made with ``ditto``, which keeps the .app's symlinks and signature).
-5. Prints the figures as JSON and writes them to ``DIST/build-report.json``.
+5. ``--installer``: the installer of this OS beside the archive (packaging/installers.py): the AppImage
+   (needs ``appimagetool``, ``--appimagetool PATH``), the DMG, or the Inno Setup ``setup.exe``.
+6. Prints the figures as JSON and writes them to ``DIST/build-report.json``.
 
 Exits non-zero when a step fails. Needs the project installed with its ``build`` extra.
 """
@@ -162,6 +164,34 @@ def make_archive(dist: Path, os_name: str, target: Path) -> Path:
     return target
 
 
+def installers_module():  # noqa: ANN201 - packaging/ is no package: loaded by path
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("isyncsf_installers", ROOT / "packaging" / "installers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def make_installer(dist: Path, work: Path, os_name: str, version: str, arch: str,
+                   appimagetool: str | None = None) -> Path:
+    """The installer of this OS for the bundle in ``dist`` (icons from the spec's work folder)."""
+    installers = installers_module()
+    icons = work / "build" / "icons"
+    bundle = bundle_path(dist, os_name)
+    try:
+        if os_name == "linux":
+            appdir = installers.make_appdir(bundle, work / "AppDir", ROOT / "isyncsf_desktop" / "data" /
+                                            "isyncsf-desktop.desktop", icons)
+            return installers.make_appimage(appdir, dist / installers.appimage_name(version, arch), appimagetool,
+                                            arch)
+        if os_name == "macos":
+            return installers.make_dmg(bundle, dist / installers.dmg_name(version, arch))
+        return installers.make_setup(bundle, version, dist, icons / "isyncsf.ico")
+    except installers.InstallerError as exc:
+        raise BuildError(str(exc)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the iSyncSF Desktop app for this OS.")
     parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="output folder (default: dist/)")
@@ -169,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="PyInstaller's work folder (emptied first)")
     parser.add_argument("--smoke", action="store_true", help="run the built app's --smoke mode")
     parser.add_argument("--no-archive", action="store_true", help="skip the archive")
+    parser.add_argument("--installer", action="store_true",
+                        help="also make this OS's installer (AppImage, DMG or setup.exe)")
+    parser.add_argument("--appimagetool", help="the appimagetool to pack the AppImage with (default: on PATH)")
     options = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from isyncsf_desktop import __version__
@@ -188,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
             archive = make_archive(dist, os_name, dist / archive_name(__version__, os_name, arch_tag()))
             report["archive"] = archive.name
             report["archive_mb"] = round(archive.stat().st_size / 1e6, 1)
+        if options.installer:
+            installer = make_installer(dist, options.work.resolve(), os_name, __version__, arch_tag(),
+                                       options.appimagetool)
+            report["installer"] = installer.name
+            report["installer_mb"] = round(installer.stat().st_size / 1e6, 1)
     except (BuildError, subprocess.CalledProcessError, OSError) as exc:
         print(f"build failed: {exc}", file=sys.stderr)
         return 1

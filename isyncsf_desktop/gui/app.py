@@ -139,6 +139,9 @@ def parser() -> argparse.ArgumentParser:
                    help="open the window on the demo orgs, run a demo sync, exit 0 when it worked (1 otherwise)")
     p.add_argument("--smoke-report", type=Path, metavar="FILE", help="with --smoke: write its figures to FILE")
     p.add_argument("--smoke-timeout", type=float, default=240.0, metavar="SECONDS", help=argparse.SUPPRESS)
+    # Open URL the way the app opens the login page, wait for the opener, exit: the built app's test runs it
+    # with a fake xdg-open to see the environment a browser gets.
+    p.add_argument("--open-url", metavar="URL", help=argparse.SUPPRESS)
     entry = p.add_mutually_exclusive_group()
     entry.add_argument("--install-desktop-entry", action="store_true",
                        help="Linux: add iSyncSF Desktop to this user's application menu, with its icon")
@@ -170,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     options, qt_args = parser().parse_known_args(argv[1:])
     if options.install_desktop_entry or options.uninstall_desktop_entry:
         return _desktop_entry(options)
+    if options.open_url:
+        from .external import launch
+
+        opener = launch(options.open_url)
+        return 1 if opener is None else opener.wait()
     smoke_home = None
     if options.smoke and not os.environ.get(paths.HOME_ENV):
         smoke_home = Path(tempfile.mkdtemp(prefix="isyncsf-smoke-"))
@@ -191,6 +199,13 @@ def _run(options: argparse.Namespace, qt_argv: list[str], started_at: float) -> 
     _enable_fault_log()
     qInstallMessageHandler(_on_qt_message)
     logger.info("iSyncSF Desktop %s starting%s", __version__, " (smoke test)" if options.smoke else "")
+    if "-platform" not in qt_argv:      # Qt would abort (134) where it cannot open a window: say why instead
+        from .display_check import tell, why_no_window
+
+        reason = why_no_window()
+        if reason is not None:
+            tell(reason)
+            return 1
     app = create_application(qt_argv)
     from .crash import CrashReporter
 

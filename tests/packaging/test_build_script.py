@@ -130,3 +130,110 @@ def test_the_mac_app_states_the_oldest_macos_its_qt_runs_on_and_keeps_app_nap_of
     plist = meta.macos_plist("0.1.0", qt)
     assert plist["LSMinimumSystemVersion"] == minimum
     assert plist["NSAppSleepDisabled"] is True and plist["CFBundleShortVersionString"] == "0.1.0"
+
+
+@pytest.fixture(scope="module")
+def installers():
+    spec = importlib.util.spec_from_file_location("isyncsf_installers", ROOT / "packaging" / "installers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(os.name != "posix", reason="an AppDir is for Linux")
+def test_the_appdir_runs_the_bundle_with_its_arguments(installers, tmp_path):
+    import subprocess
+
+    bundle = tmp_path / "dist" / "isyncsf-desktop"
+    (bundle / "_internal").mkdir(parents=True)
+    (bundle / "_internal" / "libQt6Core.so.6").write_text("lib")
+    (bundle / "_internal" / "libQt6Core.so").symlink_to("libQt6Core.so.6")
+    executable = bundle / "isyncsf-desktop"
+    executable.write_text('#!/bin/sh\necho "ran with: $*"\n')
+    executable.chmod(0o755)
+    icons = tmp_path / "icons"
+    (icons / "hicolor" / "64x64" / "apps").mkdir(parents=True)
+    (icons / "hicolor" / "64x64" / "apps" / "isyncsf.png").write_bytes(b"png64")
+    (icons / "isyncsf.png").write_bytes(b"png512")
+    desktop = ROOT / "isyncsf_desktop" / "data" / "isyncsf-desktop.desktop"
+
+    appdir = installers.make_appdir(bundle, tmp_path / "AppDir", desktop, icons)
+    assert (appdir / "isyncsf-desktop.desktop").read_text() == desktop.read_text()
+    assert (appdir / "isyncsf.png").read_bytes() == b"png512" and os.readlink(appdir / ".DirIcon") == "isyncsf.png"
+    assert (appdir / "usr" / "share" / "icons" / "hicolor" / "64x64" / "apps" / "isyncsf.png").is_file()
+    assert (appdir / "usr" / "lib" / "isyncsf-desktop" / "_internal" / "libQt6Core.so").is_symlink()
+    ran = subprocess.run([str(appdir / "AppRun"), "--smoke", "a b"], capture_output=True, text=True, timeout=30)
+    assert ran.returncode == 0 and ran.stdout.strip() == "ran with: --smoke a b"
+    assert installers.appimage_name("1.2.3", "x86_64") == "isyncsf-desktop-1.2.3-linux-x86_64.AppImage"
+
+
+def test_an_appimage_without_appimagetool_says_how_to_get_it(installers, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(installers.InstallerError, match="appimagetool was not found: pass --appimagetool PATH"):
+        installers.make_appimage(tmp_path, tmp_path / "x.AppImage", None, "x86_64")
+
+
+def test_the_windows_installer_is_per_user_with_a_fixed_app_id():
+    script = (ROOT / "packaging" / "windows" / "isyncsf-desktop.iss").read_text()
+    assert "PrivilegesRequired=lowest" in script and "{localappdata}\\Programs\\iSyncSF Desktop" in script
+    assert "AppId={{6C0D7F2A-4E43-4E0B-9B7E-1F5C2A9D3E71}" in script and "{autoprograms}" in script
+    assert "OutputBaseFilename=isyncsf-desktop-{#AppVersion}-windows-setup" in script
+
+
+@pytest.fixture(scope="module")
+def trim():
+    spec = importlib.util.spec_from_file_location("isyncsf_trim", ROOT / "packaging" / "trim.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("dest", "dropped"), [
+    ("faker/providers/address/de_DE/__init__.py", True),
+    ("faker/providers/person/zh_Hant_TW/__init__.py", False),     # not a plain locale name: kept, to be safe
+    ("faker.providers.person.fr_FR", True),
+    ("faker/providers/address/en_US/__init__.py", False),
+    ("faker/providers/address/en/__init__.py", False),
+    ("faker/providers/address/__init__.py", False),
+    ("faker/providers/date_time/__init__.py", False),
+    ("faker.providers.person", False),
+])
+def test_faker_keeps_the_locales_the_app_uses(trim, dest, dropped):
+    assert trim.unused_faker_locale(dest) is dropped
+
+
+@pytest.mark.parametrize(("dest", "platform", "dropped"), [
+    ("PySide6/Qt/translations/qtbase_de.qm", "linux", True),
+    ("PySide6\\translations\\qtbase_de.qm", "win32", True),
+    ("PySide6/Qt/plugins/platforms/libqvnc.so", "linux", True),
+    ("PySide6/Qt/plugins/platforms/libqxcb.so", "linux", False),
+    ("PySide6/Qt/plugins/platforms/libqwayland.so", "linux", False),
+    ("PySide6/Qt/plugins/platforms/libqoffscreen.so", "linux", False),
+    ("PySide6/Qt/plugins/egldeviceintegrations/libqeglfs-kms-integration.so", "linux", True),
+    ("libQt6EglFSDeviceIntegration.so.6", "linux", True),
+    ("PySide6/Qt/lib/libQt6Gui.so.6", "linux", False),
+    ("PySide6/plugins/platforms/qwindows.dll", "win32", False),
+])
+def test_qt_files_the_app_never_loads(trim, dest, platform, dropped):
+    assert trim.unused_qt_file(dest, platform) is dropped
+
+
+def test_libraries_only_the_gtk_theme_needs_are_left_out_and_shared_ones_kept(trim):
+    binaries = [("PySide6/Qt/plugins/platformthemes/libqgtk3.so", "/qt/libqgtk3.so", "BINARY"),
+                ("PySide6/Qt/lib/libQt6Gui.so.6", "/qt/libQt6Gui.so.6", "BINARY"),
+                ("libcairo.so.2", "/usr/lib/libcairo.so.2", "BINARY"),
+                ("libpixman-1.so.0", "/usr/lib/libpixman-1.so.0", "BINARY"),
+                ("libglib-2.0.so.0", "/usr/lib/libglib-2.0.so.0", "BINARY"),
+                ("libfreetype.so.6", "/usr/lib/libfreetype.so.6", "BINARY")]
+    needs = {"/qt/libqgtk3.so": ["libcairo.so.2", "libpixman-1.so.0", "libglib-2.0.so.0", "libfreetype.so.6"],
+             "/qt/libQt6Gui.so.6": ["libglib-2.0.so.0", "libfreetype.so.6"],
+             "/usr/lib/libcairo.so.2": ["libpixman-1.so.0", "libfreetype.so.6"]}
+    kept = trim.drop_gtk_only_libraries(binaries, lambda src: needs.get(src, []))
+    assert [e[0] for e in kept] == ["PySide6/Qt/plugins/platformthemes/libqgtk3.so", "PySide6/Qt/lib/libQt6Gui.so.6",
+                                    "libglib-2.0.so.0", "libfreetype.so.6"]
+
+
+def test_faker_keeps_the_locales_its_providers_fall_back_to(trim):
+    keep = trim.faker_locales_to_keep()
+    assert {"en", "en_US", "en_GB", "la"} <= keep and "de_DE" not in keep
+    assert not trim.unused_faker_locale("faker/providers/bank/en_GB/__init__.py", keep)

@@ -96,3 +96,51 @@ def test_the_built_app_installs_its_desktop_entry(built, tmp_path):
     parser.read(tmp_path / "share" / "applications" / "isyncsf-desktop.desktop")
     assert parser["Desktop Entry"]["Exec"] == str(executable.resolve())
     assert (tmp_path / "share" / "icons" / "hicolor" / "256x256" / "apps" / "isyncsf.png").stat().st_size > 1000
+
+
+def test_the_built_app_gives_the_browser_the_users_environment_not_its_own(built, tmp_path):
+    """A fake xdg-open first on PATH records what the built app hands the browser for the login page."""
+    dist, script, _ = built
+    executable = script.executable_path(dist, "linux")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    seen = tmp_path / "seen.json"
+    fake = bin_dir / "xdg-open"
+    fake.write_text(f"#!{sys.executable}\nimport json, os, sys\n"
+                    f"open({str(seen)!r}, 'w').write(json.dumps({{'argv': sys.argv[1:], 'env': dict(os.environ)}}))\n")
+    fake.chmod(0o755)
+    env = dict(frozen_env(tmp_path / "home"), PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+               LD_LIBRARY_PATH="/home/me/lib")
+    env.pop("QT_PLUGIN_PATH", None)
+    url = "https://login.salesforce.com/services/oauth2/authorize?client_id=x"
+    done = subprocess.run([str(executable), "--open-url", url], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(seen.read_text())
+    assert got["argv"] == [url]
+    assert got["env"]["LD_LIBRARY_PATH"] == "/home/me/lib"          # the bootloader had put the bundle first
+    assert "QT_PLUGIN_PATH" not in got["env"] and "QML2_IMPORT_PATH" not in got["env"]
+    assert not any(name.startswith("_PYI_") or name.endswith("_ORIG") for name in got["env"])
+    bundle = str(executable.parent)
+    assert not any(entry.startswith(bundle) for entry in got["env"]["PATH"].split(os.pathsep))
+
+
+def test_the_built_app_without_a_display_says_why_and_exits_1(built, tmp_path):
+    dist, script, _ = built
+    env = {k: v for k, v in frozen_env(tmp_path / "home").items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    done = subprocess.run([str(script.executable_path(dist, "linux")), "--smoke"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1, (done.returncode, done.stderr[-2000:])
+    assert "iSyncSF Desktop cannot start: there is no display to open the window on" in done.stderr
+
+
+def test_the_bundle_leaves_out_what_the_app_never_loads(built):
+    dist, script, _ = built
+    internal = script.data_roots(dist, "linux")[0]
+    qt = internal / "PySide6" / "Qt"
+    assert not (qt / "translations").exists()
+    platforms = {p.name for p in (qt / "plugins" / "platforms").iterdir()}
+    assert {"libqxcb.so", "libqwayland.so", "libqoffscreen.so"} <= platforms and "libqvnc.so" not in platforms
+    locales = {p.name for p in (internal / "faker" / "providers" / "address").iterdir() if p.is_dir()}
+    assert "en_US" in locales and "de_DE" not in locales
