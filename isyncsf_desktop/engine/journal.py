@@ -79,6 +79,84 @@ class JournalError(Exception):
     """A request the journal cannot satisfy (unknown job or run, forbidden change, newer schema)."""
 
 
+class JournalDamaged(Exception):
+    """The journal file cannot be read as a journal (not SQLite, empty, truncated, damaged pages).
+
+    Not a :class:`JournalError` (a request the journal refuses): no caller should take it for bad input.
+    The file is left exactly as it is; :func:`move_aside` renames it so a new journal can start."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path = Path(path)
+        self.what = what
+        super().__init__(f"the job journal {self.path} cannot be read: {what}. It was left untouched. Move it "
+                         "aside and start a new journal (the app offers it; on the command line: "
+                         "`isyncsf journal move-aside`); the jobs it held are then no longer listed")
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+_DAMAGE = ("malformed", "not a database", "file is encrypted", "disk image", "database corrupt", "short read")
+
+
+def _damage(path: Path, exc: sqlite3.DatabaseError) -> JournalDamaged | None:
+    """The :class:`JournalDamaged` that an SQLite error means, or None when it is no damage (a lock, a bug)."""
+    text = str(exc).lower()
+    if isinstance(exc, (sqlite3.IntegrityError, sqlite3.ProgrammingError)) or not any(d in text for d in _DAMAGE):
+        return None
+    return JournalDamaged(path, f"SQLite says {exc}")
+
+
+def check_journal_file(path: Path) -> None:
+    """Refuse a file that exists but is no SQLite database (:class:`JournalDamaged`); a missing one is fine."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise JournalDamaged(path, f"it cannot be opened ({exc.strerror or exc})") from None
+    if not head:
+        raise JournalDamaged(path, "it is empty (0 bytes), where a journal always holds its tables")
+    if head != SQLITE_HEADER:
+        raise JournalDamaged(path, "it is not an SQLite database (its first bytes are not SQLite's header)")
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a damaged journal (and its -wal and -shm files) to ``<name>.damaged-<UTC time>``; returns the
+    new name of the journal file. Nothing is deleted."""
+    path = Path(path)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            os.replace(side, target.with_name(target.name + suffix))
+    os.replace(path, target)
+    logger.warning("the damaged journal %s was moved to %s", path, target)
+    return target
+
+
+class _Connection(sqlite3.Connection):
+    """The journal's connection: an SQLite error that means a damaged file becomes :class:`JournalDamaged`."""
+
+    journal_path: Path
+
+    def execute(self, *args: Any, **kwargs: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        try:
+            return super().execute(*args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise _damage(self.journal_path, exc) or exc from None
+
+    def executemany(self, *args: Any, **kwargs: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        try:
+            return super().executemany(*args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise _damage(self.journal_path, exc) or exc from None
+
+
 @dataclass(frozen=True)
 class OrgRef:
     """Which org a job reads from or writes to. No tokens: those live in the keyring."""
@@ -431,24 +509,51 @@ class Journal:
         self.path = Path(path)
         self._lock = threading.RLock()
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Prior values of every updated record live here: owner-only, like the org list.
-        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+        # An existing file that is no journal is never opened (SQLite would make it one) nor started over.
+        check_journal_file(self.path)
+        # Prior values of every updated record live here: owner-only, like the org list. A new file is made
+        # whole (schema and all) under a temporary name first, so a crash can never leave an empty journal.
+        if not self.path.exists():
+            self._create(self.path)
         for path in (self.path.parent, self.path, *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm"))):
             if path.exists():
                 make_private(path)
-        self._conn: sqlite3.Connection | None = sqlite3.connect(
-            str(self.path), check_same_thread=False, isolation_level=None, timeout=10.0
-        )
+        conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=10.0,
+                               factory=_Connection)
+        conn.journal_path = self.path
+        self._conn: sqlite3.Connection | None = conn
         try:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-        except BaseException:
+            self._conn.execute("SELECT COUNT(*) FROM jobs").fetchone()
+            self._conn.execute("SELECT COUNT(*) FROM runs").fetchone()
+        except BaseException as exc:
             self._conn.close()
             self._conn = None
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise _damage(self.path, exc) or exc from None
             raise
         logger.debug("journal open at %s", self.path)
+
+    @staticmethod
+    def _create(path: Path) -> None:
+        """A new, empty journal at ``path``: written whole under a temporary name, then moved in place."""
+        temp = path.with_name(f".{path.name}.new-{os.getpid()}")
+        temp.unlink(missing_ok=True)
+        os.close(os.open(temp, os.O_CREAT | os.O_RDWR, 0o600))
+        try:
+            with sqlite3.connect(str(temp), isolation_level=None) as conn:
+                conn.execute("BEGIN IMMEDIATE")
+                for target in range(1, SCHEMA_VERSION + 1):
+                    _MIGRATIONS[target](conn)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            conn.close()
+            os.replace(temp, path)
+        finally:
+            temp.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ plumbing
 

@@ -227,10 +227,16 @@ def _run(options: argparse.Namespace, qt_argv: list[str], started_at: float) -> 
                                     "did not answer. Close it (or end it in the task manager) and start again.")
             crash.uninstall()
             return 0 if answered else 1
+    from .journal_check import ask_to_move_aside, journal_ready
     from .main_window import MainWindow
     from .style import apply_style
 
     apply_style(app)
+    if not journal_ready(ask=None if options.smoke else ask_to_move_aside):
+        if instance is not None:
+            instance.release()
+        crash.uninstall()
+        return 1
     if options.smoke:
         from .smoke import SmokeRun, isolate
 
