@@ -232,10 +232,32 @@ def _check_related(lines: list[ObjectLine]) -> None:
                 raise TemplateError(f"{line.object}: related_to goes more than {MAX_RELATED_LEVELS} levels deep")
 
 
+MAX_TEMPLATE_BYTES = 2_000_000
+"""A template file's size limit: hundreds of objects with every field listed stay far below it. A bigger
+file is refused before it is read (it would be copied into every job that runs it)."""
+MAX_TEMPLATE_DEPTH = 16
+"""How deeply a template's JSON may nest (its real shape needs 5: lines, filters, field lists)."""
+
+
+def _depth(document: Any, limit: int) -> int:
+    """How deep ``document`` nests, counting up to ``limit + 1`` at most (iterative: no recursion limit)."""
+    deepest, todo = 0, [(document, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            todo.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
 def parse_template(document: Any) -> Template:
     """Check a template document's shape and build a :class:`Template`."""
     if not isinstance(document, dict):
         raise TemplateError("a template is a JSON object with \"name\" and \"objects\"")
+    if _depth(document, MAX_TEMPLATE_DEPTH) > MAX_TEMPLATE_DEPTH:
+        raise TemplateError(f"it nests deeper than a template ever does (more than {MAX_TEMPLATE_DEPTH} levels)")
     unknown = set(document) - TOP_KEYS
     if unknown:
         raise TemplateError(f"unknown template key(s): {', '.join(sorted(unknown))}; "
@@ -348,15 +370,27 @@ def load_template(path: Path | str) -> Template:
     """Read and parse a template file; errors name the file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_TEMPLATE_BYTES:
+            raise TemplateError(f"{path.name}: {size / 1e6:.1f} MB is too big for a template (at most "
+                                f"{MAX_TEMPLATE_BYTES / 1e6:.0f} MB); is it a template at all?")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise TemplateError(f"template file not found: {path}") from None
     except OSError as exc:
         raise TemplateError(f"cannot read template {path}: {exc.strerror}") from None
     try:
+        text = raw.decode("utf-8-sig")            # a byte-order mark (Windows editors) is fine
+    except UnicodeDecodeError as exc:
+        raise TemplateError(f"{path.name}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                            "save it as UTF-8") from None
+    try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TemplateError(f"{path.name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise TemplateError(f"{path.name}: it nests deeper than a template ever does (more than "
+                            f"{MAX_TEMPLATE_DEPTH} levels)") from None
     try:
         return parse_template(document)
     except TemplateError as exc:

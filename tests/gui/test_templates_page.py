@@ -529,3 +529,15 @@ def test_screenshots(page: TemplatesPage, ctx: AppContext, qtbot: Any) -> None:
     editor.add_dialog.grab().save(str(out / "templates-add-objects.png"))
     editor.add_dialog.reject()
     wait_idle(qtbot, ctx)
+
+
+def test_templates_that_are_no_templates_are_listed_as_unreadable_and_the_rest_open(tmp_path):
+    from isyncsf_desktop.gui.templates.catalog import scan_templates
+
+    (tmp_path / "good.json").write_text('{"name": "Good", "objects": [{"object": "Account"}]}')
+    (tmp_path / "latin1.json").write_bytes('{"name": "Comptés", "objects": []}'.encode("latin-1"))
+    (tmp_path / "deep.json").write_text('{"name": "x", "objects": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    found = {t.path.name: t for t in scan_templates(tmp_path)}
+    assert found["good.json"].error is None and found["good.json"].name == "Good"
+    assert "not UTF-8 text" in found["latin1.json"].error
+    assert "nests deeper than a template ever does" in found["deep.json"].error
