@@ -25,7 +25,9 @@ logger = logging.getLogger(__name__)
 ERROR_COLUMNS: list[str] = ["Object", "Source Id", "Target Id", "Status Code", "Message", "Fields", "Phase",
                             "Run", "Time"]
 
-FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "|", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20",
+                                     "\uff5c")
+"""What a spreadsheet evaluates at the start of a cell (``|`` starts a DDE call: ``|calc``), ASCII or fullwidth."""
 """A text cell starting with one of these (after any blanks) is run as a formula by common spreadsheets;
 the last four are the full-width ＝＋－＠ that spreadsheets in CJK locales read as their ASCII forms."""
 
@@ -84,6 +86,20 @@ def neutralise_formula(value: Any) -> Any:
     return value
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where the system allows (Linux), else set and reset."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
 def _check_folder(folder: Path) -> None:
     if not folder.exists():
         raise FileNotFoundError(f"cannot export errors: the folder {folder} does not exist")
@@ -124,8 +140,8 @@ def export_errors_csv(
             safe.to_csv(stream, index=False, lineterminator="\r\n")
             stream.flush()
             os.fsync(stream.fileno())
-        if os.name == "posix":
-            os.chmod(temp_name, 0o644)
+        if os.name == "posix":              # mkstemp made it 0600: give it the mode any new file gets here
+            os.chmod(temp_name, 0o666 & ~_umask())
         os.replace(temp_name, path)
     except BaseException:
         try:

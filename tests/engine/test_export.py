@@ -208,3 +208,20 @@ def test_export_to_unwritable_folder_message(journal: Journal, job: tuple[int, i
     with pytest.raises(PermissionError, match=r"the folder .* is not writable"):
         export_errors_csv(journal, job_id, tmp_path / "errors.csv")
     assert not (tmp_path / "errors.csv").exists()
+
+
+def test_a_dde_pipe_is_neutralised_too() -> None:
+    for value in ("|calc", "｜calc", " |cmd /c calc"):
+        assert neutralise_formula(value) == "'" + value
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+@pytest.mark.parametrize(("umask", "mode"), [(0o077, 0o600), (0o027, 0o640), (0o022, 0o644)])
+def test_the_export_gets_the_mode_the_umask_gives(journal: Journal, job: tuple[int, int], tmp_path: Path,
+                                                 umask: int, mode: int) -> None:
+    old = os.umask(umask)
+    try:
+        export_errors_csv(journal, job[0], tmp_path / "errors.csv")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "errors.csv").stat().st_mode & 0o777 == mode
