@@ -11,19 +11,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__, paths
+from .cli_common import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_PAUSED, Busy, NoKeyring, UsageError
+from .cli_common import journal as _journal
+from .cli_common import registry as _registry
+from .cli_preflight import add_parsers as add_preflight_parsers
+from .engine.journal import JournalDamaged
+from .engine.lock import recover_interrupted
 
 logger = logging.getLogger(__name__)
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY, EXIT_PAUSED = 0, 1, 2, 4, 75
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as ``error: ...`` with exit code 2."""
 
 
 def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
@@ -38,20 +39,6 @@ def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- orgs
-def _registry():  # noqa: ANN202 - imported lazily to keep `isyncsf --help` fast
-    from .salesforce.registry import OrgRegistry
-
-    return OrgRegistry()
-
-
-class NoKeyring(Exception):
-    """The command would need to remember a secret and there is no usable keyring (exit 1)."""
-
-
-class Busy(Exception):
-    """The target org is busy with another job (exit 4)."""
-
-
 def _require_keyring() -> None:
     from .salesforce.secrets import keyring_status
 
@@ -134,6 +121,7 @@ class _Progress:
 
     def __call__(self, event: object) -> None:
         from .engine.events import BatchDone, Notice, ObjectStarted, StateChanged
+        from .engine.lifecycle import JobState
 
         if isinstance(event, Notice):
             self._print(f"note: {event.text}")
@@ -148,7 +136,8 @@ class _Progress:
             bar = "#" * int(done * 24)
             self._draw(f"[{index}/{count}] {obj:<18} [{bar:<24}] {done:4.0%}  ins {c.inserted}  upd {c.updated}  "
                        f"same {c.existing}  err {c.errors}  {event.elapsed:6.1f}s")
-        if isinstance(event, StateChanged) and event.state not in ("Sync In Progress", "Rollback Started"):
+        if isinstance(event, StateChanged) and event.state not in (JobState.SYNC_IN_PROGRESS,
+                                                                   JobState.ROLLBACK_STARTED):
             self._draw("")
 
     def _draw(self, text: str) -> None:
@@ -176,21 +165,16 @@ def _engine(source_alias: str, target_alias: str, observer: object):  # noqa: AN
     except RegistryError as exc:
         raise UsageError(str(exc)) from None
     journal = Journal(paths.journal_path())
-    journal.recover_interrupted()
+    recover_interrupted(journal, paths.lock_dir())
     registry.touch(source_alias)
     registry.touch(target_alias)
     return SyncEngine(journal, source, target, OrgRef(src.alias, src.org_id, src.instance_url),
                       OrgRef(tgt.alias, tgt.org_id, tgt.instance_url), observer=observer)  # type: ignore[arg-type]
 
 
-def _journal():  # noqa: ANN202
-    from .engine.journal import Journal
-
-    return Journal(paths.journal_path())
-
-
 def _report(result: object, as_json: bool) -> int:
     from .engine.events import FAILED
+    from .engine.lifecycle import RunKind
 
     data = result.as_json()  # type: ignore[attr-defined]
     if as_json:
@@ -198,8 +182,8 @@ def _report(result: object, as_json: bool) -> int:
     else:
         print(f"job {data['job_id']}: {data['state']} ({data['status']})" +
               (f": {data['message']}" if data.get("message") else ""))
-        extra = ("deleted", "restored") if data["kind"] == "rollback" else ()
-        cols = ("records",) if data["kind"] == "scan" else ("inserted", "updated", "existing", "errors") + extra
+        extra = ("deleted", "restored") if data["kind"] == RunKind.ROLLBACK else ()
+        cols = ("records",) if data["kind"] == RunKind.SCAN else ("inserted", "updated", "existing", "errors") + extra
         if data.get("order"):
             print(f"  migration order: {' -> '.join(data['order'])}")
         width = max([len(r["object"]) for r in data["objects"]] + [6])
@@ -214,8 +198,10 @@ def _report(result: object, as_json: bool) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from .engine.lifecycle import RunKind
     from .engine.runner import EngineError, TargetBusyError
     from .engine.template import TemplateError, load_template
+    from .salesforce.client import OrgApiError
 
     try:
         template = load_template(args.template)
@@ -225,39 +211,45 @@ def _cmd_run(args: argparse.Namespace) -> int:
             template.options["delta_sync"] = True
             template.options["since"] = parse_since(args.since, "--since")
         engine = _engine(args.source, args.target, _Progress(sys.stderr.isatty() and not args.json))
-        job_id = engine.create_job(template)
-        result = engine.scan(job_id)
-        if args.command == "sync" and result.status != "Failed":
-            _preflight_gate(engine, template, args.override_preflight)
-            result = engine.sync(job_id)
+        if args.command == RunKind.SYNC:     # the metadata check, then a new job, then scan and sync
+            result = _preflight_gate(engine, template, args.override_preflight)
+        else:
+            result = engine.run(RunKind.SCAN, engine.create_job(template))
     except TargetBusyError as exc:
         raise Busy(str(exc)) from None
     except (TemplateError, EngineError) as exc:
         raise UsageError(str(exc)) from None
+    except OrgApiError as exc:   # only the metadata check lets one out (a run reports it): no job was created
+        print(f"error: the metadata check could not read the orgs: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     return _report(result, args.json)
 
 
-def _preflight_gate(engine: object, template: object, override: bool) -> None:
-    """A new sync does not start while the metadata check finds a blocking problem, unless overridden."""
-    from .engine.preflight import PreflightBlocked, assert_can_start, check_metadata
+def _preflight_gate(engine: object, template: object, override: bool) -> object:
+    """A new sync (``SyncEngine.start_sync``, as the Execute tab starts it): it does not start while the
+    metadata check finds a blocking problem, unless overridden (each overridden finding is noted)."""
+    from .engine.preflight import Finding, PreflightBlocked
+
+    def note(overridden: list[Finding]) -> None:
+        for finding in overridden:
+            print(f"note: starting despite a blocking finding: {finding.message}", file=sys.stderr)
 
     try:
-        report = check_metadata(template, engine.source, engine.target)  # type: ignore[attr-defined]
-        overridden = assert_can_start(report, override)
+        return engine.start_sync(template, override_preflight=override,  # type: ignore[attr-defined]
+                                 on_overridden=note)
     except PreflightBlocked as blocked:
         raise UsageError(f"{blocked} Fix them (see `isyncsf check`), or pass --override-preflight.") from None
-    for finding in overridden:
-        print(f"note: starting despite a blocking finding: {finding.message}", file=sys.stderr)
 
 
 def _cmd_job(args: argparse.Namespace) -> int:
     from .engine.journal import JournalError
+    from .engine.lifecycle import RunKind
     from .engine.runner import EngineError, TargetBusyError
 
     try:
         job = _journal().job(args.job_id)
         engine = _engine(job.source.alias, job.target.alias, _Progress(sys.stderr.isatty() and not args.json))
-        result = getattr(engine, args.command)(args.job_id)
+        result = engine.run(RunKind(args.command), args.job_id)
     except TargetBusyError as exc:
         raise Busy(str(exc)) from None
     except (JournalError, EngineError) as exc:
@@ -267,7 +259,7 @@ def _cmd_job(args: argparse.Namespace) -> int:
 
 def _cmd_jobs(args: argparse.Namespace) -> int:
     journal = _journal()
-    journal.recover_interrupted()
+    recover_interrupted(journal, paths.lock_dir())
     jobs = journal.jobs()
     if args.json:
         print(json.dumps([{"job_id": j.id, "state": j.state, "created": j.created, "source": j.source.alias,
@@ -301,7 +293,24 @@ def _cmd_errors(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_journal_move_aside(args: argparse.Namespace) -> int:
+    from .engine.journal import Journal, JournalDamaged, move_aside
+
+    path = paths.journal_path()
+    if not path.exists():
+        print(f"there is no journal at {path}: the next command starts a new one")
+        return EXIT_OK
+    try:
+        Journal(path).close()
+    except JournalDamaged as exc:
+        print(f"{exc.what}: moved to {move_aside(path)}; the next command starts a new journal")
+        return EXIT_OK
+    raise UsageError(f"the journal {path} is readable; it was not moved (its jobs stay listed)")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .engine.lifecycle import RunKind
+
     parser = argparse.ArgumentParser(prog="isyncsf", description="Copy Salesforce records between orgs, "
                                      "keep every relationship, and undo it.")
     parser.add_argument("--version", action="version", version=f"isyncsf {__version__}")
@@ -342,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(func=_cmd_org_list)
 
-    for name, text in (("scan", "plan a template and count its records"), ("sync", "run a template")):
+    for name, text in ((RunKind.SCAN, "plan a template and count its records"), (RunKind.SYNC, "run a template")):
         run = sub.add_parser(name, help=text)
         run.add_argument("--source", required=True, help="source org alias")
         run.add_argument("--target", required=True, help="target org alias")
@@ -351,13 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
         run.add_argument("--since", metavar="DATE",
                          help="delta: only records changed after this ISO date/time (default with the template's "
                               "delta sync on: its last successful sync); deletions are not propagated")
-        if name == "sync":
+        if name == RunKind.SYNC:
             run.add_argument("--override-preflight", action="store_true",
                              help="start even when the metadata check finds blocking problems")
         run.set_defaults(func=_cmd_run)
-    for name, text in (("resync", "run a job again: what failed or was skipped"),
-                       ("retry", "re-send only the records that failed"),
-                       ("rollback", "delete what a job inserted and restore what it updated")):
+    for name, text in ((RunKind.RESYNC, "run a job again: what failed or was skipped"),
+                       (RunKind.RETRY, "re-send only the records that failed"),
+                       (RunKind.ROLLBACK, "delete what a job inserted and restore what it updated")):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("job_id", type=int)
         cmd.add_argument("--json", action="store_true")
@@ -370,8 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
     errors.add_argument("--csv", required=True, help="file to write")
     errors.add_argument("--object", help="only this object's errors")
     errors.set_defaults(func=_cmd_errors)
-
-    from .cli_preflight import add_parsers as add_preflight_parsers
+    journal = sub.add_parser("journal", help="the job journal")
+    journal_sub = journal.add_subparsers(dest="journal_command", metavar="ACTION", required=True)
+    journal_sub.add_parser("move-aside", help="rename a damaged journal (kept, never deleted) so a new one "
+                           "starts").set_defaults(func=_cmd_journal_move_aside)
 
     add_preflight_parsers(sub)
     return parser
@@ -397,6 +408,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Busy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BUSY
+    except JournalDamaged as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except sqlite3.DatabaseError as exc:     # damage found past the first pages, or a disk that fails
+        print(f"error: the job journal {paths.journal_path()} could not be read: {exc}. If it is damaged, "
+              "`isyncsf journal move-aside` keeps it and starts a new one", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_FAILED

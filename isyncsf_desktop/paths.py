@@ -89,6 +89,32 @@ def settings_path() -> Path:
     return config_dir() / "settings.ini"
 
 
+LOCK_DIR_ENV = "ISYNCSF_LOCK_DIR"
+
+
+def lock_dir() -> Path:
+    """Where the per-target-org write locks live: one folder for the whole machine, so two data folders
+    or two users of one computer never write to the same org at once. ``ISYNCSF_LOCK_DIR`` overrides it
+    (tests). POSIX: ``/tmp/isyncsf-locks`` (sticky and writable by all, like /tmp itself; macOS's per-user
+    temp folder would not be shared); Windows: ``%ProgramData%\\iSyncSF\\locks``."""
+    value = os.environ.get(LOCK_DIR_ENV)
+    if value:
+        folder = Path(value).expanduser()
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    if os.name == "nt":
+        folder = Path(os.environ.get("ProgramData") or tempfile.gettempdir()) / APP_NAME / "locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    folder = Path("/tmp") / "isyncsf-locks"
+    try:
+        folder.mkdir(mode=0o1777, exist_ok=False)
+        os.chmod(folder, 0o1777)          # mkdir's mode is cut by the umask
+    except FileExistsError:
+        pass
+    return folder
+
+
 def instance_key() -> str:
     """A short name unique to this user and data folder: one running app per ``(user, data dir)``.
 

@@ -14,9 +14,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own ISYNCSF_HOME: no test touches the real data or config dirs."""
+    """Every test gets its own ISYNCSF_HOME: no test touches the real data or config dirs; and its own
+    machine-wide lock folder (ISYNCSF_LOCK_DIR), shared with the processes it starts."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("ISYNCSF_HOME", str(home))
+    monkeypatch.setenv("ISYNCSF_LOCK_DIR", str(home / "locks"))
     return home
 
 

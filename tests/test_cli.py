@@ -121,17 +121,66 @@ def test_bad_input_exits_2_with_a_clear_message(orgs, template_file, capsys, arg
 def test_bad_template_exits_2(orgs, tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"name": "x", "objects": [{"object": "Account", "fields": ["Nope__c"]}]}))
+    # a sync runs the metadata check first (as the Execute tab does): the missing field blocks it, no job is made
     code, _, err = run(capsys, "sync", "--source", "source", "--target", "target", "--template", str(bad))
-    assert code == 2 and "Nope__c is not a field of Account" in err
+    assert code == 2 and "Nope__c" in err and "blocking finding" in err and "--override-preflight" in err
+    assert _journal_jobs() == []
+    # past the check (overridden), and for a scan (no check), the plan refuses the template
+    for argv in (("sync", "--override-preflight"), ("scan",)):
+        code, _, err = run(capsys, *argv, "--source", "source", "--target", "target", "--template", str(bad))
+        assert code == 2 and "Nope__c is not a field of Account" in err
+
+
+def _journal_jobs() -> list:
+    from isyncsf_desktop.engine.journal import Journal
+
+    with Journal(paths.journal_path()) as journal:
+        return journal.jobs()
 
 
 @pytest.mark.expect_log
 def test_a_failed_job_exits_1(orgs, template_file, capsys):
     orgs.faults("target").update(http_503=1000)
-    code, out, _ = run(capsys, "sync", "--source", "source", "--target", "target", "--template", str(template_file),
+    code, out, _ = run(capsys, "scan", "--source", "source", "--target", "target", "--template", str(template_file),
                        "--json")
     result = json.loads(out)
     assert code == 1 and result["status"] == "Failed" and "SERVER_UNAVAILABLE" in result["message"]
+    # a sync checks the metadata first: an org that cannot answer fails the check, before any job is made
+    code, out, err = run(capsys, "sync", "--source", "source", "--target", "target", "--template",
+                         str(template_file), "--json")
+    assert code == 1 and out == "" and "the metadata check could not read the orgs" in err
+    assert "SERVER_UNAVAILABLE" in err and len(_journal_jobs()) == 1     # the scan's job only
+
+
+def test_a_refused_run_says_the_engines_sentence(sandbox_factory, tmp_path, capsys):
+    """Retry of a job with no failed record: the CLI, the engine and the lifecycle say the same words."""
+    from helpers import org_client, org_ref
+
+    from isyncsf_desktop.engine.journal import Journal
+    from isyncsf_desktop.engine.lifecycle import Action, refusal
+    from isyncsf_desktop.engine.runner import EngineError, SyncEngine
+
+    server = sandbox_factory({"source": "empty", "target": "empty"})
+    for alias in ("source", "target"):
+        assert run(capsys, "org", "add", alias, "--instance-url", server.instance_url, "--access-token",
+                   server.token(alias), "--ca-file", str(server.ca_file))[0] == 0
+    org_client(server, "source").create([{"attributes": {"type": "Account"}, "Name": f"A{i}",
+                                          "External_Id__c": f"E{i}"} for i in range(2)])
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"name": "x", "objects": [{"object": "Account",
+                                                          "fields": ["Name", "External_Id__c"]}]}))
+    code, out, _ = run(capsys, "sync", "--source", "source", "--target", "target", "--template", str(path), "--json")
+    job_id = json.loads(out)["job_id"]
+    assert code == 0 and json.loads(out)["totals"]["errors"] == 0
+    code, _, err = run(capsys, "retry", str(job_id))
+    with Journal(paths.journal_path()) as journal:
+        sentence = refusal(Action.RETRY, journal.job_facts(job_id))
+        engine = SyncEngine(journal, org_client(server, "source"), org_client(server, "target"),
+                            org_ref(server, "source"), org_ref(server, "target"))
+        with pytest.raises(EngineError) as refused:
+            engine.retry(job_id)
+    assert sentence == f"Job {job_id} has no failed records to retry"
+    assert code == 2 and err == f"error: {sentence}\n" and str(refused.value) == sentence
 
 
 def test_org_add_without_a_keyring_is_a_clear_error_and_writes_nothing(sandbox_factory, tmp_path):
@@ -175,3 +224,27 @@ def client_rows(server, alias: str, soql: str) -> list:
     from helpers import client_for
 
     return client_for(server, alias).query(soql)["records"]
+
+
+@pytest.mark.expect_log
+def test_a_damaged_journal_is_one_sentence_in_every_command_and_can_be_moved_aside(tmp_path, capsys):
+    from isyncsf_desktop import paths
+    from isyncsf_desktop.cli import main as cli_main
+
+    journal = paths.journal_path()
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    journal.write_text("not a journal\n")
+    for argv in (["jobs"], ["rollback", "1"], ["errors", "1", "--csv", str(tmp_path / "e.csv")]):
+        assert cli_main(argv) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: the job journal {journal} cannot be read: it is not an SQLite database")
+        assert "Traceback" not in err and "DatabaseError" not in err and err.count("\n") == 1
+    assert journal.read_text() == "not a journal\n"
+    assert cli_main(["journal", "move-aside"]) == 0
+    out = capsys.readouterr().out
+    assert "moved to" in out and not journal.exists()
+    moved = next(journal.parent.glob(f"{journal.name}.damaged-*"))
+    assert moved.read_text() == "not a journal\n"
+    assert cli_main(["jobs"]) == 0 and "no jobs yet" in capsys.readouterr().out
+    assert cli_main(["journal", "move-aside"]) == 2
+    assert "is readable; it was not moved" in capsys.readouterr().err

@@ -152,7 +152,7 @@ def test_a_busy_target_exits_4_naming_the_job(related, capsys):
     from isyncsf_desktop import paths
 
     server, template = related
-    with TargetLock(paths.journal_path().parent / "locks", server.store("tgt").org_id, "tgt", 41, "rollback"):
+    with TargetLock(paths.lock_dir(), server.store("tgt").org_id, "tgt", 41, "rollback"):
         code, _, err = run(capsys, "sync", "--source", "src", "--target", "tgt", "--template", template)
     assert code == EXIT_BUSY and "job 41 (rollback" in err
     assert org_client(server, "tgt").count("Contact") == 1      # only the record that was there

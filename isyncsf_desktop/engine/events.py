@@ -12,10 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .journal import ObjectCounts
+from .lifecycle import RunKind, RunStatus
 
-# Run status as the Execute tab shows it.
-INITIALIZING, EXECUTING, COMPLETED, ABORTED, FAILED = "Initializing", "Executing", "Completed", "Aborted", "Failed"
-PAUSED = "Paused"
+# Run status as the Execute tab shows it: the RunStatus members, under the names older code imports from here
+# (typed str, as they were, so a dict keyed by them still takes any status string).
+INITIALIZING: str = RunStatus.INITIALIZING
+EXECUTING: str = RunStatus.EXECUTING
+COMPLETED: str = RunStatus.COMPLETED
+ABORTED: str = RunStatus.ABORTED
+FAILED: str = RunStatus.FAILED
+PAUSED: str = RunStatus.PAUSED
 """The run stopped on its own before an org's API requests ran out (or after they did); the job is
 Aborted with a message that says how to continue, and a ReSync continues it without loss."""
 
@@ -28,8 +34,8 @@ class Event:
 
 @dataclass(frozen=True)
 class StateChanged(Event):
-    state: str                 # one of journal.JOB_STATES
-    status: str                # Initializing | Executing | Completed | Aborted | Paused | Failed
+    state: str                 # a lifecycle.JobState
+    status: str                # a lifecycle.RunStatus
     message: str | None = None
 
 
@@ -113,16 +119,16 @@ class RunResult:
         return total
 
     def as_json(self) -> dict[str, Any]:
-        keys = ("inserted", "updated", "existing", "errors")
-        if self.kind == "scan":
+        keys: tuple[str, ...] = ("inserted", "updated", "existing", "errors")
+        if self.kind == RunKind.SCAN:
             keys = ("records",)   # the records in scope per object, in migration order
         rows = [{"object": name, **{k: _count(c, k) for k in keys}} for name, c in self.objects.items()]
         totals = self.totals
         out: dict[str, Any] = {"job_id": self.job_id, "state": self.state, "status": self.status, "kind": self.kind,
                                "objects": rows, "totals": {k: _count(totals, k) for k in keys}}
-        if self.kind == "scan":
+        if self.kind == RunKind.SCAN:
             out["order"] = list(self.objects)
-        if self.kind == "rollback":
+        if self.kind == RunKind.ROLLBACK:
             for row, counts in zip(rows, self.objects.values()):
                 row.update(deleted=counts.deleted, restored=counts.restored)
             out["totals"].update(deleted=totals.deleted, restored=totals.restored)

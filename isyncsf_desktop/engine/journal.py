@@ -761,25 +761,27 @@ class Journal:
         return JobFacts(job_id=job_id, state=JobState(row[9]), interrupted=bool(row[14]), failed=int(failed),
                         to_undo=to_delete + to_restore)
 
-    def recover_interrupted(self) -> list[int]:
+    def recover_interrupted(self, running: Iterable[int] = ()) -> list[int]:
         """Call at start-up: jobs left in an active state by a crash are flagged ``interrupted``.
 
+        ``running``: jobs another process is running now (they hold their target's lock): left alone.
         Their state is kept (so they can be resumed or rolled back) and their runs still
         Initializing/Executing become Aborted. Returns the ids of those jobs, oldest first.
         """
         marks = ",".join("?" for _ in ACTIVE_STATES)
+        alive = set(running)
         now = utc_now()
         with self._write() as conn:
             ids = [int(r[0]) for r in conn.execute(
-                f"SELECT id FROM jobs WHERE state IN ({marks}) ORDER BY id", ACTIVE_STATES)]
+                f"SELECT id FROM jobs WHERE state IN ({marks}) ORDER BY id", ACTIVE_STATES)
+                if int(r[0]) not in alive]
             if ids:
-                conn.execute(
-                    f"UPDATE jobs SET interrupted = 1, updated = ? WHERE state IN ({marks}) AND interrupted = 0",
-                    (now, *ACTIVE_STATES),
-                )
+                flags = ",".join("?" * len(ids))
+                conn.execute(f"UPDATE jobs SET interrupted = 1, updated = ? WHERE interrupted = 0 AND id IN ({flags})",
+                             (now, *ids))
                 conn.execute(
                     "UPDATE runs SET status = 'Aborted', finished = ?"
-                    f" WHERE status IN ('Initializing', 'Executing') AND job_id IN ({','.join('?' * len(ids))})",
+                    f" WHERE status IN ('Initializing', 'Executing') AND job_id IN ({flags})",
                     (now, *ids),
                 )
         if ids:

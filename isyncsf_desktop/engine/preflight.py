@@ -113,9 +113,10 @@ _MAX_USERS_COUNTED = 25
 
 
 class PreflightOrg(Protocol):
-    """What the check reads from an org (``OrgClient`` provides it)."""
+    """What the check reads from an org (a subset of :class:`~.orgapi.OrgApi`; ``OrgClient`` provides it)."""
 
     alias: str
+    org_id: str | None
 
     def describe(self, object_name: str) -> dict[str, Any]: ...
     def object_names(self) -> set[str]: ...

@@ -24,7 +24,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .events import COMPLETED
+from .lifecycle import RunKind, RunStatus
+from .orgapi import OrgApi
 from .plan import ObjectPlan, Plan
 from .template import Template, TemplateError
 
@@ -47,7 +48,7 @@ def last_successful_sync(journal: Any, template_name: str, source_org_id: str, t
         if getattr(job, "target", None) is not None and getattr(job.target, "org_id", target_org_id) != target_org_id:
             continue
         for run in reversed(journal.runs(job.id)):
-            if run.kind in ("sync", "resync") and run.status == COMPLETED:
+            if run.kind in (RunKind.SYNC, RunKind.RESYNC) and run.status == RunStatus.COMPLETED:
                 return str(run.started)
     return None
 
@@ -214,12 +215,12 @@ def query_sorted(records: list[dict[str, Any]], sort: str) -> list[dict[str, Any
     return records
 
 
-def count_in_scope(source: Any, plan: Plan, template: Template, since: str | None) -> dict[str, int]:
+def count_in_scope(source: OrgApi, plan: Plan, template: Template, since: str | None) -> dict[str, int]:
     """Records each object would move (the scan and the preview); see :func:`count_with_parents`."""
     return count_with_parents(source, plan, template, since)[0]
 
 
-def count_with_parents(source: Any, plan: Plan, template: Template, since: str | None
+def count_with_parents(source: OrgApi, plan: Plan, template: Template, since: str | None
                        ) -> tuple[dict[str, int], dict[str, int]]:
     """Records each object would move, and of those the parents a related subset brought in. COUNT()
     where one statement says it; a template with related lines reads ids and lookups instead."""
@@ -230,7 +231,7 @@ def count_with_parents(source: Any, plan: Plan, template: Template, since: str |
     return _counts(source, plan, template, since), {}
 
 
-def _counts(source: Any, plan: Plan, template: Template, since: str | None) -> dict[str, int]:
+def _counts(source: OrgApi, plan: Plan, template: Template, since: str | None) -> dict[str, int]:
     read_ids: dict[str, list[str]] = {}
     counts: dict[str, int] = {}
     for name in plan.order:

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, QSettings, QThreadPool, Signal
 from .. import paths
 from ..engine.events import CancelToken, Observer
 from ..engine.journal import Journal, OrgRef
+from ..engine.lock import recover_interrupted
 from ..engine.runner import SyncEngine
 from ..engine.template import Template, TemplateError, load_template
 from ..salesforce.client import OrgClient
@@ -32,7 +33,8 @@ class AppContext(QObject):
         selection_changed(): the source or target org of the Execute tab changed.
         message(str, str): (level, text) for the status area: "info", "warning" or "error".
         job_opened(int): a page asked to show this job on the Execute tab (e.g. from History).
-        jobs_changed(): a job was created, ran, was rolled back or deleted (History refreshes).
+        jobs_changed(): a job was created, ran (each state a run moves it to), was rolled back or deleted
+            (History refreshes).
         orgs_used(): orgs were used (a target picked, a run made): their "Last used" changed.
     """
 
@@ -60,7 +62,7 @@ class AppContext(QObject):
         self._source: str | None = None
         self._target: str | None = None
         self.closing = False    # set by shutdown(): late worker signals must not touch the journal
-        self.interrupted_jobs = self.journal.recover_interrupted()
+        self.interrupted_jobs = recover_interrupted(self.journal, paths.lock_dir())
 
     # ------------------------------------------------------------------ status messages
     def info(self, text: str) -> None:

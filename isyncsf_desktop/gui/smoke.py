@@ -25,13 +25,13 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from .. import paths
+from ..engine.lifecycle import JobState
 from .context import AppContext
 
 logger = logging.getLogger(__name__)
 
 SOURCE, TARGET = "demo-source", "demo-target"
 DEFAULT_TIMEOUT_S = 240.0
-SYNCED = "Synced"
 
 
 def isolate() -> None:
@@ -119,7 +119,7 @@ class SmokeRun(QObject):
                             done_after_main_s=round(time.perf_counter() - self.started_at, 3))
         self.ctx.jobs_changed.emit()
         self.ctx.open_job(result.job_id)
-        if result.state != SYNCED or totals.inserted == 0:
+        if result.state != JobState.SYNCED or totals.inserted == 0:
             self._fail(f"the demo sync ended {result.state} with {totals.inserted} records inserted")
             return
         self._finish(0)

@@ -5,12 +5,25 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
+from ..engine.lifecycle import JobState
+
 ACCENT = "#0b5cab"
 SUCCESS = "#2e844a"
 WARNING = "#a96404"
 ERROR = "#ba0517"
 MUTED = "#5c5c5c"
 FOCUS = "#032d60"      # the ring round the control that has the keyboard focus (dark: visible on the accent too)
+
+TONE_COLOURS: dict[str, str] = {"success": SUCCESS, "warning": WARNING, "muted": MUTED, "accent": ACCENT}
+"""The colour of each tone a job state has (:attr:`JobState.tone`)."""
+
+
+def state_colour(state: JobState | str, *, interrupted: bool = False) -> str:
+    """The colour a job state is shown in (its badge on the Execute tab, its cell and title on History):
+    its lifecycle tone's colour; a job a crash left interrupted is shown as a warning whatever its state."""
+    if interrupted:
+        return WARNING
+    return TONE_COLOURS[JobState(state).tone]
 
 STYLE_SHEET = f"""
 QMainWindow, QDialog {{ background: #f3f3f3; }}

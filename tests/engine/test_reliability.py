@@ -15,6 +15,7 @@ import related_data as data
 
 from isyncsf_desktop.engine.events import PAUSED, BatchDone, ObjectFinished, StateChanged
 from isyncsf_desktop.engine.journal import Journal
+from isyncsf_desktop import paths
 from isyncsf_desktop.engine.lock import TargetLock
 from isyncsf_desktop.engine.runner import EngineError, TargetBusyError
 
@@ -167,7 +168,7 @@ def test_a_second_job_into_the_same_target_is_refused_naming_the_first(pair):
 
 def test_a_lock_held_by_another_process_refuses_and_a_killed_holder_leaves_no_stale_lock(pair):
     data.seed(pair.source, pair.target, 5)
-    folder = pair.journal.path.parent / "locks"
+    folder = paths.lock_dir()
     org_id = pair.server.store("tgt").org_id
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys; from isyncsf_desktop.engine.lock import TargetLock\n"

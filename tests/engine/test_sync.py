@@ -322,8 +322,11 @@ def test_retry_after_an_abort_is_not_synced_while_an_object_was_never_processed(
     assert pair.rows("tgt", "SELECT Id FROM Contact") == []
     resynced = engine.resync(job_id)
     assert resynced.state == "Synced" and resynced.totals.inserted == 4
-    again = engine.retry(job_id)        # nothing failed any more, and every object was processed
-    assert again.state == "Synced"
+    # nothing failed any more, and every object was processed: a retry is refused (as the GUI and the CLI
+    # refuse it, in the same words) and the job stays Synced
+    with pytest.raises(EngineError, match=f"^Job {job_id} has no failed records to retry$"):
+        engine.retry(job_id)
+    assert pair.journal.job(job_id).state == "Synced"
 
 
 def test_retry_after_an_abort_before_a_second_pass_says_the_object_is_not_finished(pair):

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from isyncsf_desktop.engine.events import PAUSED
+from isyncsf_desktop import paths
 from isyncsf_desktop.engine.lock import TargetLock
 
 TEMPLATE = {"name": "Reliability", "options": {"batch_size": 20},
@@ -50,7 +51,7 @@ def test_a_run_paused_at_the_api_ceiling_says_so_and_how_to_continue(setup, qtbo
 @pytest.mark.expect_log
 def test_a_target_held_by_another_job_is_refused_naming_it(setup, qtbot):
     server, ctx, page = setup
-    folder = ctx.journal.path.parent / "locks"
+    folder = paths.lock_dir()
     qtbot.waitUntil(page.start_button.isEnabled, timeout=30_000)
     with TargetLock(folder, server.store("target").org_id, "target", 99, "sync"):
         with qtbot.waitSignal(page.run_finished, timeout=60_000, raising=False):

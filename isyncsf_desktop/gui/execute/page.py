@@ -20,12 +20,13 @@ from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QGroupBox, QHBoxL
 from ...engine.events import (ABORTED, COMPLETED, EXECUTING, FAILED, INITIALIZING, PAUSED, BatchDone, Notice,
                               ObjectFinished, ObjectStarted, RecordFailed, RunResult, StateChanged)
 from ...engine.journal import JobRow, ObjectCounts
+from ...engine.lifecycle import Action, JobFacts, JobState, ObjectStatus, RunKind, refusal
 from ...engine.progress import planned_records, scanned_counts
 from ...engine.plan import OrderDraft, Plan, build_plan
 from ...engine.template import Template, TemplateError, parse_template, save_template
 from ..context import AppContext
 from ..questions import ask_without_blocking
-from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING
+from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING, state_colour
 from ..workers import Worker
 from .order_model import COL_DEFERRED, COL_INSERT, COL_OBJECT, COL_POS, COL_UPDATE, MigrationOrderModel
 from .progress_model import COL_OBJECT as P_OBJECT
@@ -38,8 +39,12 @@ DONT_INSERT_WARNING = (
     "The system then has no target record ID for them, so child or dependent objects that reference them "
     "may fail to sync or could end up linked to incorrect data. Only choose this when you are certain "
     "that every {object} record already exists on the target.")
-STATE_COLOURS = {"Synced": SUCCESS, "Rollback Completed": SUCCESS, "Aborted": WARNING, "Deleted": MUTED,
-                 "Not Started": MUTED, "Scanned": ACCENT}
+RUN_IN_PROGRESS = "A run is in progress; wait for it to end or abort it"
+NO_JOB = "No job yet: Start Sync creates one"
+RUN_TITLES: dict[str, str] = {RunKind.SYNC: "Sync", RunKind.RESYNC: "ReSync", RunKind.RETRY: "Retry",
+                              RunKind.ROLLBACK: "Rollback", RunKind.SCAN: "Scan"}
+FIRST_STATES: dict[str, JobState] = {RunKind.SYNC: JobState.NOT_STARTED, RunKind.ROLLBACK: JobState.ROLLBACK}
+"""The state a run of each kind shows from its start (others: Sync In Progress)."""
 REFRESH_MS = 200
 LIVE_ERRORS_MAX = 500
 
@@ -284,15 +289,14 @@ class ExecutePage(QWidget):
         self.target_label.setText(f"<b>{self.ctx.target}</b>" if self.ctx.target else
                                   f"<span style='color:{MUTED}'>none selected</span>")
 
-    def _set_state_display(self, state: str | None, status: str | None = None) -> None:
+    def _set_state_display(self, state: str | None, status: str | None = None, *, interrupted: bool = False) -> None:
         self.state_caption.setVisible(state is not None)
         if state is None:
             self.state_badge.hide()
         else:
             self.state_badge.show()
-            self.state_badge.setText(state)
-            colour = STATE_COLOURS.get(state, ACCENT if "Progress" in state or "Rollback" in state else MUTED)
-            self.state_badge.setStyleSheet(f"background: {colour};")
+            self.state_badge.setText(state + (" (interrupted)" if interrupted else ""))
+            self.state_badge.setStyleSheet(f"background: {state_colour(state, interrupted=interrupted)};")
         if status is not None:
             self.run_status = status
             colour = {COMPLETED: SUCCESS, ABORTED: WARNING, PAUSED: WARNING, FAILED: ERROR}.get(status, ACCENT)
@@ -323,19 +327,19 @@ class ExecutePage(QWidget):
     def _update_buttons(self) -> None:
         running = self.worker is not None
         job = self.job
-        state = job.state if job else None
         reason = self._why_not_start()
         self.start_button.setEnabled(reason is None)
         self.start_button.setToolTip(reason or "Scan (if needed) and send the records to the target org")
-        has_job = job is not None and state != "Deleted" and not running
-        rolled = state in ("Rollback", "Rollback Started", "Rollback Completed")
-        interrupted = bool(job and job.interrupted)
-        done = state in ("Synced", "Aborted") or interrupted
-        failed = self._failed_count() if has_job else 0
-        self.resync_button.setEnabled(has_job and done and not rolled)
-        self.retry_button.setEnabled(has_job and done and not rolled and failed > 0)
+        # ReSync, Retry Failed and Rollback: what the lifecycle says of the job's facts (read once, from the
+        # journal: the job may have changed elsewhere), after this window's own rule.
+        facts = self.ctx.journal.job_facts(job.id) if job is not None and not running else None
+        for button, action in ((self.resync_button, Action.RESYNC), (self.retry_button, Action.RETRY),
+                               (self.rollback_button, Action.ROLLBACK)):
+            why = RUN_IN_PROGRESS if running else NO_JOB if facts is None else refusal(action, facts)
+            button.setEnabled(why is None)
+            button.setToolTip(why or _does(action, facts))
+        failed = facts.failed if facts is not None and facts.state is not JobState.DELETED else 0
         self.retry_button.setText(f"Retry Failed ({failed:,})" if failed else "Retry Failed")
-        self.rollback_button.setEnabled(has_job and (done or state == "Rollback Started") and self._has_changes())
         self.abort_button.setEnabled(running and self.run_kind != "plan")
         self.select_target_button.setEnabled(not running)
         editable = not running and self.plan is not None and not self.planning
@@ -350,16 +354,6 @@ class ExecutePage(QWidget):
             self.hint_label.setText(f"Start Sync: {reason}")
         else:
             self.hint_label.setText("")
-
-    def _failed_count(self) -> int:
-        if self.job is None:
-            return 0
-        return self.ctx.journal.count_records(self.job.id, ["failed"])
-
-    def _has_changes(self) -> bool:
-        if self.job is None:
-            return False
-        return any(self.ctx.journal.rollback_counts(self.job.id))
 
     # ================================================================== plan
     def _on_ctx_template_changed(self) -> None:
@@ -540,7 +534,7 @@ class ExecutePage(QWidget):
         if template is None or reason is not None:
             self.ctx.warn(f"The sync did not start: {reason or 'open a template first'}.")
             return
-        self._start("sync", template=template.as_json())
+        self._start(RunKind.SYNC, template=template.as_json())
 
     # ================================================================== target org
     def _on_select_target_clicked(self) -> None:
@@ -593,12 +587,11 @@ class ExecutePage(QWidget):
         self.job_label.setText(f"Job <b>#{job.id}</b>")
         runs = self.ctx.journal.runs(job.id)
         last = runs[-1] if runs else None
-        self._set_state_display(job.state + (" (interrupted)" if job.interrupted else ""),
-                                last.status if last else "")
+        self._set_state_display(job.state, last.status if last else "", interrupted=job.interrupted)
         order = (job.plan or {}).get("order") or (self.plan.order if self.plan else [])
         if last is not None:
-            planned = scanned_counts(self.ctx.journal, job.id) if last.kind == "sync" else {}
-            self.progress_model.reset(order, last.counts, rollback=last.kind == "rollback", planned=planned)
+            planned = scanned_counts(self.ctx.journal, job.id) if last.kind == RunKind.SYNC else {}
+            self.progress_model.reset(order, last.counts, rollback=last.kind == RunKind.ROLLBACK, planned=planned)
             if last.status not in (INITIALIZING, EXECUTING):    # a run that ended (or a crash ended)
                 self.progress_model.settle(last.status)
             self.elapsed_label.setText("")
@@ -615,17 +608,16 @@ class ExecutePage(QWidget):
         total = ObjectCounts()
         for oc in counts.values():
             total = total + oc
-        if kind == "rollback":
+        if kind == RunKind.ROLLBACK:
             parts = [f"<b>{total.deleted:,}</b> deleted", f"<b>{total.restored:,}</b> restored",
                      f"<b style='color:{ERROR if total.errors else SUCCESS}'>{total.errors:,}</b> could not be undone"]
-        elif kind == "scan":
+        elif kind == RunKind.SCAN:
             parts = [f"<b>{total.total:,}</b> records in scope"]
         else:
             parts = [f"<b>{total.inserted:,}</b> inserted", f"<b>{total.updated:,}</b> updated",
                      f"<b>{total.existing:,}</b> existing (unchanged)",
                      f"<b style='color:{ERROR if total.errors else SUCCESS}'>{total.errors:,}</b> errors"]
-        title = {"sync": "Sync", "resync": "ReSync", "retry": "Retry", "rollback": "Rollback",
-                 "scan": "Scan"}.get(kind, kind)
+        title = RUN_TITLES.get(kind, kind)
         text = f"<b>{title} summary:</b> &nbsp;" + " &nbsp;·&nbsp; ".join(parts)
         if message:
             text += f"<br><span style='color:{WARNING}'>{message}</span>"
@@ -651,15 +643,15 @@ class ExecutePage(QWidget):
         if self._first_run_needs_check():
             self._open_check(then_start=True)
             return
-        self._start("sync", template=template.as_json())
+        self._start(RunKind.SYNC, template=template.as_json())
 
     def _on_resync_clicked(self) -> None:
         if self.job is not None:
-            self._start("resync", job_id=self.job.id)
+            self._start(RunKind.RESYNC, job_id=self.job.id)
 
     def _on_retry_clicked(self) -> None:
         if self.job is not None:
-            self._start("retry", job_id=self.job.id)
+            self._start(RunKind.RETRY, job_id=self.job.id)
 
     def _on_rollback_clicked(self) -> None:
         if self.job is None:
@@ -671,7 +663,7 @@ class ExecutePage(QWidget):
                              "updated to their saved values. Records that no longer exist are reported, not "
                              "restored. Continue?"):
             return
-        self._start("rollback", job_id=self.job.id)
+        self._start(RunKind.ROLLBACK, job_id=self.job.id)
 
     def _on_abort_clicked(self) -> None:
         """Ask (without blocking: the run goes on meanwhile); a run that ends first closes the question."""
@@ -717,14 +709,13 @@ class ExecutePage(QWidget):
         self._pending.clear()
         self._pending_errors.clear()
         order = self.plan.order if self.plan else (self.job.plan or {}).get("order", []) if self.job else []
-        self.progress_model.reset(order, rollback=kind == "rollback")     # the worker reports what is planned
+        self.progress_model.reset(order, rollback=kind == RunKind.ROLLBACK)     # the worker reports what is planned
         self.summary_label.setText("")
-        if kind == "sync":      # a new job: nothing of the one shown before may linger
+        if kind == RunKind.SYNC:      # a new job: nothing of the one shown before may linger
             self.job_label.setText("New job")
             self.error_viewer.set_job(None)
         # The state the run puts the job in, from the start: never the state of the run before.
-        self._set_state_display({"sync": "Not Started", "rollback": "Rollback"}.get(kind, "Sync In Progress"),
-                                INITIALIZING)
+        self._set_state_display(FIRST_STATES.get(kind, JobState.SYNC_IN_PROGRESS), INITIALIZING)
         self._elapsed.start()
         self.elapsed_label.setText("Elapsed: 00:00")
         self.clock.start()
@@ -752,7 +743,7 @@ class ExecutePage(QWidget):
         if isinstance(event, BatchDone):
             self._pending[event.object] = event.counts
         elif isinstance(event, ObjectStarted):
-            self._pending[event.object] = ObjectCounts(total=event.total, status="Executing")
+            self._pending[event.object] = ObjectCounts(total=event.total, status=ObjectStatus.EXECUTING)
             self.progress_model.set_current(event.object)
             self.current_label.setText(f"Current object: <b>{event.object}</b> ({event.index} of {event.count})")
         elif isinstance(event, ObjectFinished):
@@ -761,7 +752,8 @@ class ExecutePage(QWidget):
             self._pending_errors.append(event)
         elif isinstance(event, StateChanged):
             self._set_state_display(event.state, event.status)
-            if event.state == "Sync In Progress" and self.run_kind == "sync" and self.job:
+            self.ctx.jobs_changed.emit()      # the History page shows the job's live state
+            if event.state == JobState.SYNC_IN_PROGRESS and self.run_kind == RunKind.SYNC and self.job:
                 # The scan is done: the Total row counts records done of the records it found.
                 self.progress_model.set_planned(scanned_counts(self.ctx.journal, self.job.id))
         elif isinstance(event, Notice):
@@ -800,7 +792,7 @@ class ExecutePage(QWidget):
         text = (f"Job #{result.job_id}: {result.kind} {result.status.lower()} in {result.seconds:.1f} s — "
                 f"{totals.inserted:,} inserted, {totals.updated:,} updated, {totals.existing:,} existing, "
                 f"{totals.errors:,} errors")
-        if result.kind == "rollback":
+        if result.kind == RunKind.ROLLBACK:
             text = (f"Job #{result.job_id}: rollback {result.status.lower()} — {totals.deleted:,} deleted, "
                     f"{totals.restored:,} restored, {totals.errors:,} could not be undone")
         getattr(self.ctx, {"info": "info", "warning": "warn", "error": "error"}[level])(text)
@@ -835,6 +827,20 @@ class ExecutePage(QWidget):
         self._update_buttons()
         self.ctx.mark_used(*self._run_orgs)      # "Last used" on the Orgs tab: the run just made
         self.ctx.jobs_changed.emit()
+
+
+def _does(action: Action, facts: JobFacts | None) -> str:
+    """The tooltip of an enabled ReSync, Retry Failed or Rollback button: what it does to this job."""
+    if facts is None:
+        return ""
+    if action is Action.RESYNC:
+        first = " It is scanned first." if facts.state in (JobState.NOT_STARTED, JobState.SCAN_IN_PROGRESS) else ""
+        return ("Run the job again: reprocess the records that failed or were skipped; what succeeded is not sent "
+                f"again.{first}")
+    if action is Action.RETRY:
+        return f"Re-send only the {facts.failed:,} failed records, with their lookups resolved again"
+    return (f"Undo the job in the target org: delete the records it inserted (children first) and restore the "
+            f"ones it updated ({facts.to_undo:,} records to undo)")
 
 
 def plan_changes(before: Plan | None, after: Plan) -> str:
@@ -874,25 +880,24 @@ def _run_task(report: Any, cancel: Any, ctx: AppContext, kind: str, source: str,
               template_json: dict[str, Any] | None, job_id: int | None, override: bool = False) -> RunResult:
     """On a pool thread: one engine run. Events go to ``report`` (the worker's progress signal).
 
-    A new sync first runs the metadata check: it does not start while a blocking finding is open,
-    unless the user chose to override it.
+    A new sync (``SyncEngine.start_sync``, as ``isyncsf sync`` starts it) first runs the metadata check: it
+    does not start while a blocking finding is open, unless the user chose to override it.
     """
-    from ...engine.preflight import PreflightBlocked, assert_can_start, check_metadata
+    from ...engine.preflight import PreflightBlocked
 
     engine = ctx.engine(source, target, observer=report, cancel=cancel)
-    if kind == "sync":
+    if kind == RunKind.SYNC:   # a sync's records planned are its scan's, known once it scanned
         assert template_json is not None
         try:
-            assert_can_start(check_metadata(template_json, engine.source, engine.target), override)
+            return engine.start_sync(template_json, override_preflight=override,
+                                     on_job=lambda new_job: report(("job", new_job)))
         except PreflightBlocked as blocked:
             raise RuntimeError(f"{blocked} Open Check Metadata Mismatch to fix them, or choose to start anyway "
                                "there.") from None
-        job_id = engine.create_job(template_json)
     assert job_id is not None
     report(("job", job_id))
-    if kind != "sync":     # a sync's records planned are its scan's, known once it scanned
-        report(("planned", planned_records(ctx.journal, job_id, kind)))
-    return getattr(engine, kind)(job_id)
+    report(("planned", planned_records(ctx.journal, job_id, kind)))
+    return engine.run(RunKind(kind), job_id)
 
 
 __all__ = ["ExecutePage"]

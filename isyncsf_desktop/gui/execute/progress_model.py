@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QStandardItem, QStandardItemM
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from ...engine.journal import ObjectCounts
-from ...engine.runner import NOT_STARTED
+from ...engine.lifecycle import ObjectStatus, RunStatus
 from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING
 
 COLUMNS = ("Object", "Status", "Progress", "Inserted", "Updated", "Existing", "Errors")
@@ -19,10 +19,11 @@ NUMBERS = {COL_INSERTED: "inserted", COL_UPDATED: "updated", COL_EXISTING: "exis
 CELL_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 
 
-FINISHED = ("Completed", "Awaiting second pass", "Rolled back", "Nothing to undo")
-STILL_GOING = ("Executing", "Rolling back", "Scanned")
-STOPPED = {"Failed": "Failed", "Paused": "Paused"}     # else "Aborted"
-NOTHING_TO_UNDO = "Nothing to undo"                    # a rollback's object that had no record to undo: no bar
+S = ObjectStatus
+STILL_GOING = (S.EXECUTING, S.ROLLING_BACK, S.SCANNED)
+NOT_BEGUN = (S.PENDING, "", S.NOT_STARTED)             # "": an object the run has not reported yet
+STOPPED = (RunStatus.FAILED, RunStatus.PAUSED)         # a run that stopped so leaves its objects so; else Aborted
+FINISHED = frozenset(status for status in S if status.finished)
 
 
 def percent(counts: ObjectCounts) -> int:
@@ -34,16 +35,16 @@ def percent(counts: ObjectCounts) -> int:
 def settled_status(status: str, run_status: str, *, rollback: bool = False) -> str:
     """Where an object really ended when its run is over: a run that stopped (Aborted, Paused, Failed)
     leaves the object it was working on Aborted (Paused, Failed) and those it never reached Not started."""
-    if run_status == "Completed":
-        if status in ("Pending", ""):
-            return NOTHING_TO_UNDO if rollback else NOT_STARTED
+    if run_status == RunStatus.COMPLETED:
+        if status in (S.PENDING, ""):
+            return S.NOTHING_TO_UNDO if rollback else S.NOT_STARTED
         return status
-    stopped = STOPPED.get(run_status, "Aborted")
-    if status in ("Pending", "", NOT_STARTED):
-        return NOT_STARTED
+    stopped = str(run_status) if run_status in STOPPED else S.ABORTED
+    if status in NOT_BEGUN:
+        return S.NOT_STARTED
     if status in STILL_GOING:
         return stopped
-    if status == "Awaiting second pass":
+    if status == S.AWAITING_SECOND_PASS:
         return f"{stopped} before 2nd pass"
     return status
 
@@ -125,7 +126,7 @@ class ProgressModel(QStandardItemModel):
         planned = 0
         for name, counts in self.counts.items():
             total = total + counts
-            started = counts.status not in ("Pending", "", NOT_STARTED) or counts.total > 0
+            started = counts.status not in NOT_BEGUN or counts.total > 0
             if not started:
                 planned += self.planned.get(name, 0)
             elif counts.status in STILL_GOING:     # a rollback learns an object's restores after its deletes
@@ -134,7 +135,7 @@ class ProgressModel(QStandardItemModel):
                 planned += counts.total
         total.total = planned
         finished = bool(self.counts) and all(c.status in FINISHED for c in self.counts.values())
-        total.status = "Completed" if finished else ""
+        total.status = S.COMPLETED if finished else ""
         return total
 
     def totals(self) -> ObjectCounts:
@@ -190,7 +191,7 @@ class ProgressModel(QStandardItemModel):
             else:
                 display = counts.status
         elif column == COL_PROGRESS:
-            display = "" if counts.status == NOTHING_TO_UNDO else percent(counts)
+            display = "" if counts.status == S.NOTHING_TO_UNDO else percent(counts)
         elif column in NUMBERS:
             key = NUMBERS[column]
             if self.rollback and key == "inserted":
@@ -200,7 +201,7 @@ class ProgressModel(QStandardItemModel):
             display = f"{getattr(counts, key):,}"
         return {
             Qt.ItemDataRole.DisplayRole: display,
-            Qt.ItemDataRole.UserRole: (None if column != COL_PROGRESS or counts.status == NOTHING_TO_UNDO
+            Qt.ItemDataRole.UserRole: (None if column != COL_PROGRESS or counts.status == S.NOTHING_TO_UNDO
                                        else percent(counts)),
             Qt.ItemDataRole.TextAlignmentRole: (int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                                                 if column in NUMBERS else None),
@@ -215,13 +216,13 @@ class ProgressModel(QStandardItemModel):
             return QColor(ERROR)
         if column != COL_STATUS:
             return None
-        if counts.status in ("Completed", "Rolled back"):
+        if counts.status in (S.COMPLETED, S.ROLLED_BACK):
             return QColor(SUCCESS)
-        if is_total or counts.status in ("Pending", "", NOT_STARTED, NOTHING_TO_UNDO):
+        if is_total or counts.status in (*NOT_BEGUN, S.NOTHING_TO_UNDO):
             return QColor(MUTED)
-        if counts.status.startswith(("Aborted", "Paused")):
+        if counts.status.startswith((S.ABORTED, RunStatus.PAUSED)):
             return QColor(WARNING)
-        if counts.status.startswith("Failed"):
+        if counts.status.startswith(RunStatus.FAILED):
             return QColor(ERROR)
         return None
 

@@ -21,18 +21,17 @@ from typing import Any
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 
-from ...engine.journal import ACTIVE_STATES, JobRow, Journal, ObjectCounts, RunRow
-from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING
+from ...engine.journal import JobRow, Journal, ObjectCounts, RunRow
+from ...engine.lifecycle import SYNC_KINDS, JobState, RunKind, RunStatus
+from ..style import ERROR, MUTED, SUCCESS, WARNING, state_colour
 from ..tables import RIGHT, AnyIndex, RowsTableModel, bold_font
 
 logger = logging.getLogger(__name__)
 
-SYNC_KINDS: tuple[str, ...] = ("sync", "resync", "retry")
-KIND_TITLES: dict[str, str] = {"scan": "Scan", "sync": "Sync", "resync": "ReSync", "retry": "Retry",
-                               "rollback": "Rollback"}
+KIND_TITLES: dict[str, str] = {RunKind.SCAN: "Scan", RunKind.SYNC: "Sync", RunKind.RESYNC: "ReSync",
+                               RunKind.RETRY: "Retry", RunKind.ROLLBACK: "Rollback"}
 INTERRUPTED_NOTE = "interrupted — resume or roll back"
-STATE_COLOURS: dict[str, str] = {"Synced": SUCCESS, "Rollback Completed": SUCCESS, "Aborted": WARNING,
-                                 "Deleted": MUTED, "Not Started": MUTED, "Scanned": ACCENT}
+RUN_STATUS_COLOURS: dict[str, str] = {RunStatus.COMPLETED: SUCCESS, RunStatus.ABORTED: WARNING, RunStatus.FAILED: ERROR}
 
 JobRole = Qt.ItemDataRole.UserRole + 1
 """The :class:`JobSummary` of a row (any column)."""
@@ -110,7 +109,7 @@ class JobSummary:
     @property
     def has_rollback_runs(self) -> bool:
         """True once the job ran a rollback."""
-        return any(run.kind == "rollback" for run in self.runs)
+        return any(run.kind == RunKind.ROLLBACK for run in self.runs)
 
     @property
     def totals(self) -> ObjectCounts:
@@ -123,12 +122,17 @@ class JobSummary:
     @property
     def deleted(self) -> bool:
         """True when the job is in state Deleted."""
-        return self.job.state == "Deleted"
+        return self.job.state == JobState.DELETED
 
     @property
     def running(self) -> bool:
         """True while the job runs (active state, not left interrupted by a crash)."""
-        return self.job.state in ACTIVE_STATES and not self.job.interrupted
+        return JobState(self.job.state).active and not self.job.interrupted
+
+    @property
+    def rolling_back(self) -> bool:
+        """True while a rollback runs on the job."""
+        return self.running and JobState(self.job.state).rolled_back
 
     @property
     def note(self) -> str:
@@ -137,7 +141,7 @@ class JobSummary:
             return INTERRUPTED_NOTE
         if self.job.message:
             return self.job.message
-        if self.has_rollback_runs:
+        if self.has_rollback_runs and not self.rolling_back:    # a rollback counts what it undid at its end
             total = self.totals
             return f"undone: {total.deleted:,} deleted, {total.restored:,} restored"
         return ""
@@ -163,10 +167,10 @@ def summarize(journal: Journal, job: JobRow) -> JobSummary:
                 oc.inserted += counts.inserted
                 oc.updated += counts.updated
                 oc.existing += counts.existing
-            elif run.kind == "rollback":
+            elif run.kind == RunKind.ROLLBACK:
                 oc.deleted += counts.deleted
                 oc.restored += counts.restored
-            elif run.kind == "scan":
+            elif run.kind == RunKind.SCAN:
                 oc.total = max(oc.total, counts.total)
         objects[name] = oc
     return JobSummary(job=job, runs=runs, objects=objects, open_errors=sum(errors.values()))
@@ -223,9 +227,7 @@ class JobsModel(RowsTableModel[JobSummary]):
             if summary.deleted:
                 return QColor(MUTED)
             if column == self.STATE:
-                if job.interrupted:
-                    return QColor(WARNING)
-                return QColor(STATE_COLOURS.get(job.state, ACCENT))
+                return QColor(state_colour(job.state, interrupted=job.interrupted))
             if column == self.NOTE and job.interrupted:
                 return QColor(WARNING)
             if column == self.ERRORS and summary.open_errors:
@@ -382,7 +384,7 @@ class RunsModel(RowsTableModel[RunRow]):
                 return local_time(run.started, seconds=True)
             return duration(run.started, run.finished) or "—"
         if role == _Fore and column == self.STATUS:
-            return QColor({"Completed": SUCCESS, "Aborted": WARNING, "Failed": ERROR}.get(run.status, MUTED))
+            return QColor(RUN_STATUS_COLOURS.get(run.status, MUTED))
         if role == _Align and column == self.TOOK:
             return RIGHT
         if role == _Tip:

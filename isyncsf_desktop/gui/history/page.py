@@ -2,8 +2,9 @@
 actions that still apply to it (open it on the Execute tab, roll it back, delete it).
 
 The list follows the journal: it is re-read when the template changes, when a job changes
-(``ctx.jobs_changed``) and when the tab is shown. A rollback runs on the app's thread pool with a
-progress bar fed by the engine's ``BatchDone`` events.
+(``ctx.jobs_changed``, which the Execute tab also emits each time its run moves the job to another
+state), when the rollback started here moves its job on, and when the tab is shown. A rollback runs on
+the app's thread pool with a progress bar fed by the engine's ``BatchDone`` events.
 """
 
 from __future__ import annotations
@@ -17,21 +18,23 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeade
                                QProgressBar, QPushButton, QSplitter, QStackedWidget, QTableView, QTabWidget,
                                QVBoxLayout, QWidget)
 
-from ...engine.events import COMPLETED, BatchDone, Event, ObjectStarted, RunResult
+from ...engine.events import COMPLETED, BatchDone, Event, ObjectStarted, RunResult, StateChanged
 from ...engine.journal import JournalError
+from ...engine.lifecycle import Action, JobFacts, refusal
 from ...engine.runner import SyncEngine
 from ..context import AppContext
 from ..errors.viewer import ErrorViewer
-from ..style import ERROR, MUTED, SUCCESS, WARNING
+from ..style import ERROR, MUTED, SUCCESS, WARNING, state_colour
 from ..tables import read_only_table
-from .models import (INTERRUPTED_NOTE, STATE_COLOURS, BreakdownModel, JobsFilterProxy, JobsModel,
-                     JobSummary, RunsModel, local_time, summarize)
+from .models import (INTERRUPTED_NOTE, BreakdownModel, JobsFilterProxy, JobsModel, JobSummary, RunsModel, local_time,
+                     summarize)
 
 logger = logging.getLogger(__name__)
 
 NO_TEMPLATE_TEXT = "Open a template to see the jobs it ran."
 NO_JOBS_TEXT = "No jobs yet for this template. Start a sync on the Execute tab; every run is kept here."
 NO_SELECTION_TEXT = "Select a job to see its summary and errors."
+BUSY_TEXT = "A rollback is running"
 
 
 def _rollback_task(report: Any, cancel: Any, ctx: AppContext, source: str, target: str, job_id: int) -> RunResult:
@@ -334,7 +337,7 @@ class HistoryPage(QWidget):
             return
         self.details_stack.setCurrentIndex(1)
         job = summary.job
-        colour = WARNING if job.interrupted else STATE_COLOURS.get(job.state, "#181818")
+        colour = state_colour(job.state, interrupted=job.interrupted)
         head = (f"<span style='font-size:12pt'><b>Job #{job.id}</b></span> &nbsp; "
                 f"<b style='color:{colour}'>{job.state}</b>")
         if job.interrupted:
@@ -344,7 +347,7 @@ class HistoryPage(QWidget):
         self.job_label.setText(head)
         self._show_totals(summary)
         self.breakdown_model.set_summary(summary)
-        show_undo = summary.has_rollback_runs
+        show_undo = summary.has_rollback_runs and not summary.rolling_back      # counted when the rollback ends
         self.breakdown_view.setColumnHidden(BreakdownModel.DELETED, not show_undo)
         self.breakdown_view.setColumnHidden(BreakdownModel.RESTORED, not show_undo)
         self.runs_model.set_runs(summary.runs)
@@ -361,7 +364,9 @@ class HistoryPage(QWidget):
             text = (f"<b>{total.inserted:,}</b> inserted &nbsp;·&nbsp; <b>{total.updated:,}</b> updated &nbsp;·&nbsp; "
                     f"<b>{total.existing:,}</b> existing (unchanged) &nbsp;·&nbsp; "
                     f"<b style='color:{errors_colour}'>{total.errors:,}</b> errors")
-            if summary.has_rollback_runs:
+            if summary.rolling_back:
+                text += "<br>Rolling back: what it undoes is counted here when it ends."
+            elif summary.has_rollback_runs:
                 text += (f"<br>Rolled back: <b>{total.deleted:,}</b> deleted &nbsp;·&nbsp; "
                          f"<b>{total.restored:,}</b> restored")
         if summary.job.message:
@@ -369,34 +374,31 @@ class HistoryPage(QWidget):
         self.totals_label.setText(text)
 
     def _update_buttons(self) -> None:
+        """Rollback and Delete: this page's own rules (a job selected, no rollback running here), then what
+        the lifecycle says of the job's facts, read from the journal (the job may have changed elsewhere)."""
         summary = self.current
         busy = self.is_busy()
-        listed = summary is not None and not summary.deleted
-        self.open_button.setEnabled(listed)
-        self._can_roll_back = False
-        reason = "Select a job"
-        if summary is not None:
-            if summary.deleted:
-                reason = "This job is deleted"
-            elif busy:
-                reason = "A rollback is running"
-            elif summary.running:
-                reason = f"The job is running ({summary.job.state}); abort it first"
-            else:
-                try:
-                    inserted, restorable = rollback_scope(self.ctx, summary.id)
-                except JournalError:
-                    inserted = restorable = 0
-                self._can_roll_back = inserted + restorable > 0
-                reason = (f"Delete the {inserted:,} records this job inserted and restore the {restorable:,} it "
-                          "updated" if self._can_roll_back else "Nothing to roll back: the job has no inserted or "
-                          "updated records left")
+        self.open_button.setEnabled(summary is not None and not summary.deleted)
+        facts: JobFacts | None = None
+        if summary is not None and not busy:
+            try:
+                facts = self.ctx.journal.job_facts(summary.id)
+            except JournalError as exc:
+                logger.debug("job %d: no facts: %s", summary.id, exc)
+        page_rule = "Select a job" if summary is None else BUSY_TEXT if busy else None
+        unread = "The job could not be read from the journal"
+        rollback_why = page_rule or (refusal(Action.ROLLBACK, facts) if facts else unread)
+        delete_why = page_rule or (refusal(Action.DELETE, facts) if facts else unread)
+        self._can_roll_back = rollback_why is None
+        if facts is not None and rollback_why is None:
+            inserted, restorable = rollback_scope(self.ctx, facts.job_id)
+            rollback_tip = (f"Delete the {inserted:,} records this job inserted and restore the {restorable:,} it "
+                            "updated")
         self.rollback_button.setEnabled(self._can_roll_back)
-        self.rollback_button.setToolTip(reason)
-        deletable = listed and not busy and summary is not None and not summary.running
-        self.delete_button.setEnabled(deletable)
-        self.delete_button.setToolTip("Hide this job from the history (state Deleted); the target org is not "
-                                      "touched" if deletable else "A running or deleted job cannot be deleted")
+        self.rollback_button.setToolTip(rollback_why or rollback_tip)
+        self.delete_button.setEnabled(delete_why is None)
+        self.delete_button.setToolTip(delete_why or "Hide this job from the history (state Deleted); the target org "
+                                      "is not touched")
         self.show_deleted.setEnabled(not busy)
 
     # ------------------------------------------------------------------ confirmations
@@ -485,6 +487,8 @@ class HistoryPage(QWidget):
             self.progress.setValue(min(event.totals.processed, self._rollback_max))
         elif isinstance(event, ObjectStarted):
             self.progress_label.setText(f"Rolling back job #{event.job_id}: {event.object}…")
+        elif isinstance(event, StateChanged):
+            self.refresh()      # the list and the details show the job's live state (Rollback, Rollback Started)
 
     def _on_rollback_finished(self, result: RunResult) -> None:
         totals = result.totals

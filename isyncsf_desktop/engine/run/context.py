@@ -1,0 +1,220 @@
+"""What every part of a run shares: the journal, the two orgs, the observer, the cancel token, the run's
+clock, and the small helpers for events, states, stops and writes.
+
+The engine facade (:mod:`.engine`) owns one :class:`RunContext`; the first pass, the second pass, the
+rollback and the recovery of what a crash left work through it and never through each other's insides.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..events import BatchDone, CancelToken, Event, Observer, RunResult, StateChanged, add_counts
+from ..journal import ErrorInfo, Journal, ObjectCounts, OrgRef
+from ..lifecycle import JobState, ObjectStatus, RecordStatus, RunKind, RunStatus
+from ..orgapi import OrgApi
+from ..template import Template
+
+logger = logging.getLogger(__name__)
+
+SUCCESS: tuple[RecordStatus, ...] = (RecordStatus.INSERTED, RecordStatus.UPDATED, RecordStatus.EXISTING)
+PARENT_FAILED = "PARENT_FAILED"
+PARENT_NOT_SYNCED = "PARENT_NOT_SYNCED"
+DUPLICATE_MATCH = "DUPLICATE_MATCH"
+RECORD_TYPE_NOT_FOUND = "RECORD_TYPE_NOT_FOUND"
+NOT_STARTED = ObjectStatus.NOT_STARTED
+STOPPED = "continue on error is off: the sync stopped at the first failed record"
+GONE = ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY")
+"""Status codes of a write to a record that no longer exists on the target."""
+
+BULK_BATCH = 40_000        # records per Bulk API write: each such batch is written ahead and journaled as one
+COLLECTIONS_BATCH = 200    # records per delete or restore batch of a rollback (sObject Collections)
+
+
+class EngineError(Exception):
+    """The job cannot run (wrong state, bad template, an org refused): a message for the user."""
+
+
+class TargetBusyError(EngineError):
+    """Another job is writing to the target org (the message names it)."""
+
+
+class Stop(Exception):
+    """End the run early (abort, stop at the first error, or pause: ``status``); the run ends Aborted."""
+
+    def __init__(self, message: str, status: RunStatus = RunStatus.ABORTED):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    """``items`` in lists of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def quote(value: str) -> str:
+    """A SOQL string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def first_error(result: dict[str, Any]) -> ErrorInfo:
+    """The first error of a failed write result, as the journal keeps it."""
+    errors = result.get("errors") or [{}]
+    first = errors[0]
+    return ErrorInfo(first.get("statusCode") or first.get("errorCode") or "UNKNOWN_EXCEPTION",
+                     first.get("message") or "the org gave no reason", list(first.get("fields") or []))
+
+
+def total(counts: dict[str, ObjectCounts]) -> ObjectCounts:
+    """The counts of all objects of a run added up."""
+    result = ObjectCounts()
+    for oc in counts.values():
+        result = add_counts(result, oc)
+    return result
+
+
+def key_json(key: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+    """A match key as the journal stores it (JSON round trip), so keys compare across runs."""
+    return None if key is None else tuple(json.loads(json.dumps(list(key), default=str)))
+
+
+def depth(template: Template | None) -> int:
+    """Batches out at once: the template's ``in_flight``; one at a time without a template this version reads."""
+    return template.in_flight if template is not None else 1
+
+
+def reader(client: OrgApi, template: Template, object_name: str) -> Callable[..., list[dict[str, Any]]]:
+    """``client.query`` for reads of ``object_name``; one that switches to a Bulk API 2.0 query when
+    the answer is big (past the object's bulk threshold, and cheaper in calls than REST pages)."""
+    threshold = template.bulk_threshold(object_name)
+    large = getattr(client, "query_large", None)
+    if not threshold or large is None:
+        return client.query
+
+    def query(soql: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
+        return large(soql, include_deleted=include_deleted, bulk_from=threshold)
+    return query
+
+
+def how_to_continue(job_id: int) -> str:
+    """The sentence that ends the message of a run that stopped and can be resumed."""
+    return (f"Nothing is lost: continue with Start ReSync (`isyncsf resync {job_id}`), or roll back with "
+            f"Rollback (`isyncsf rollback {job_id}`).")
+
+
+class RunContext:
+    """The engine's shared pieces: the journal, the source and target orgs (and their journal refs), the
+    observer of :class:`Event`, the cancel token, and the clock and API counts of the run under way."""
+
+    def __init__(self, journal: Journal, source: OrgApi, target: OrgApi, source_ref: OrgRef, target_ref: OrgRef,
+                 *, observer: Observer | None = None, cancel: CancelToken | None = None):
+        self.journal = journal
+        self.source = source
+        self.target = target
+        self.source_ref = source_ref
+        self.target_ref = target_ref
+        self.observer = observer
+        self.cancel = cancel or CancelToken()
+        self.job_id = 0
+        self.started = time.monotonic()
+        self.calls = (0, 0)
+
+    # ------------------------------------------------------------------ events and states
+    def emit(self, event_type: type[Event], **kwargs: Any) -> None:
+        """Tell the observer (if any) an event of the run under way."""
+        if self.observer is not None:
+            self.observer(event_type(job_id=self.job_id, elapsed=round(time.monotonic() - self.started, 3),
+                                     **kwargs))
+
+    def set_state(self, job_id: int, state: JobState, status: RunStatus, message: str | None = None) -> None:
+        """Move the job to ``state`` in the journal (which refuses a move the lifecycle does not allow) and say so."""
+        self.journal.set_state(job_id, state, message)
+        self.emit(StateChanged, state=state, status=status, message=message)
+
+    def batch_done(self, name: str, oc: ObjectCounts, counts: dict[str, ObjectCounts]) -> None:
+        """Tell the observer a batch of ``name`` is journaled: its counts and the run's totals so far."""
+        self.emit(BatchDone, object=name, counts=oc, totals=total(counts))
+
+    # ------------------------------------------------------------------ the run's clock
+    def begin(self, job_id: int, *, keep_clock: bool = False) -> None:
+        """Start the clock and the API counts of a run of ``job_id``."""
+        if keep_clock and self.job_id == job_id:
+            return  # a sync that scanned first: one clock and one API count for both
+        self.job_id = job_id
+        self.started = time.monotonic()
+        self.calls = (self.source.api_calls, self.target.api_calls)
+
+    def result(self, job_id: int, run_id: int, kind: RunKind, state: JobState, status: RunStatus,
+               counts: dict[str, ObjectCounts], message: str | None = None) -> RunResult:
+        """What the run did, for the caller."""
+        calls = {"source": self.source.api_calls - self.calls[0], "target": self.target.api_calls - self.calls[1]}
+        return RunResult(job_id=job_id, run_id=run_id, kind=kind, state=state, status=status, objects=counts,
+                         message=message, api_calls=calls, seconds=round(time.monotonic() - self.started, 3))
+
+    def end(self, job_id: int, run_id: int, kind: RunKind, state: JobState, status: RunStatus,
+            counts: dict[str, ObjectCounts], message: str | None = None) -> RunResult:
+        """Close the run in the journal, set the job's state, and say what the run did."""
+        self.journal.finish_run(run_id, status)
+        self.set_state(job_id, state, status, message)
+        return self.result(job_id, run_id, kind, state, status, counts, message)
+
+    # ------------------------------------------------------------------ stops between batches
+    def check_cancel(self) -> None:
+        """Raise :class:`Stop` when the user (or the app) asked the run to end."""
+        if self.cancel.cancelled:
+            raise Stop(self.cancel.reason or "aborted by the user")
+
+    def api_ceiling_check(self, template: Template) -> None:
+        """Pause (between batches) when an org has used its share of the day's API requests."""
+        for side, client in (("target", self.target), ("source", self.source)):
+            usage = getattr(client, "api_usage", None)
+            if not usage or not usage[1]:
+                continue
+            used, limit = usage
+            if used / limit >= template.api_ceiling:
+                raise Stop(f"paused: the {side} org {client.alias} has used {used:,} of its {limit:,} daily API "
+                           f"requests ({used / limit:.0%}; the ceiling is {template.api_ceiling:.0%}). Continue when "
+                           f"its usage is lower (it counts the last 24 hours) or raise the template's "
+                           f"api_ceiling_percent. {how_to_continue(self.job_id)}", RunStatus.PAUSED)
+
+    # ------------------------------------------------------------------ writes to the target
+    def use_bulk(self, template: Template | None, object_name: str, count: int) -> bool:
+        """Whether a write of ``count`` records of ``object_name`` goes through Bulk API 2.0 (never without a
+        template this version can read)."""
+        if template is None:
+            return False
+        threshold = template.bulk_threshold(object_name)
+        return bool(threshold) and count >= threshold and hasattr(self.target, "bulk_ingest")
+
+    def bulk_write(self, job_id: int, object_name: str, operation: str,
+                   records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Bulk API 2.0 ingest with each job kept in the journal from the moment the org opened it until
+        its results are in: after a crash the next run waits for the jobs the org went on with."""
+        opened: list[str] = []
+
+        def on_job(bulk_id: str) -> None:
+            self.journal.open_bulk_job(job_id, object_name, operation, bulk_id)
+            opened.append(bulk_id)
+
+        results = self.target.bulk_ingest(object_name, operation, records, on_job=on_job)
+        self.journal.close_bulk_jobs(opened)
+        return results
+
+    def update_records(self, job_id: int, template: Template | None, object_name: str,
+                       records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Update ``records`` (each with ``Id``): Bulk jobs when there are enough, else Collections."""
+        if self.use_bulk(template, object_name, len(records)):
+            return self.bulk_write(job_id, object_name, "update", records)
+        return self.target.update([{"attributes": {"type": object_name}, **r} for r in records])
+
+
+__all__ = ["BULK_BATCH", "COLLECTIONS_BATCH", "DUPLICATE_MATCH", "EngineError", "GONE", "NOT_STARTED",
+           "PARENT_FAILED", "PARENT_NOT_SYNCED", "RECORD_TYPE_NOT_FOUND", "RunContext", "STOPPED", "SUCCESS", "Stop",
+           "TargetBusyError", "chunks", "depth", "first_error", "how_to_continue", "key_json", "quote", "reader",
+           "total"]

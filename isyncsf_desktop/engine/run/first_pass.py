@@ -1,0 +1,518 @@
+"""The first pass of a sync, resync or retry: object by object in the plan's order, read the source
+records, match them to target records, transform each into the payload the target receives, insert the
+new ones and update the changed ones, journaling every outcome before the next batch goes out.
+
+Lookups the plan defers, and self-lookups of records in a data cycle, are left for the second pass
+(:mod:`.second_pass`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from .. import scope
+from ..events import ObjectFinished, ObjectStarted
+from ..inflight import send_batches
+from ..journal import ErrorInfo, ObjectCounts, Outcome
+from ..lifecycle import ObjectStatus, RecordStatus
+from ..plan import ObjectPlan, RefSpec
+from ..users import SOURCE_USER_SOQL, TARGET_USER_SOQL, match_users
+from ..values import match_value, path_value, same
+from .context import BULK_BATCH, DUPLICATE_MATCH, chunks, first_error, key_json, quote, reader
+from .recovery import claim_in_flight
+from .sync_run import OMIT, Pending, RecordProblem, SyncRun
+
+logger = logging.getLogger(__name__)
+
+KEY_TYPES = ("string", "email", "phone", "url", "textarea", "picklist")
+KEY_CHUNK_CHARS = 4000     # characters of quoted keys per "IN (...)" query (URLs stay well under 16 KB)
+
+Rows = dict[str, dict[str, Any]]
+"""Target records of one object, by id."""
+
+
+def _or_in(lists: dict[str, list[str]]) -> str:
+    """``Id IN ('a', 'b') OR Email IN ('c')`` from column -> quoted values."""
+    return " OR ".join(f"{column} IN ({', '.join(values)})" for column, values in lists.items())
+
+
+def source_columns(oplan: ObjectPlan) -> set[str]:
+    """The columns read from the source for ``oplan``'s object."""
+    return {"Id", *oplan.fields, *oplan.match_by}
+
+
+class FirstPass:
+    """The first pass of ``run``: :meth:`prepare` (the maps), then :meth:`execute` (every object)."""
+
+    def __init__(self, run: SyncRun):
+        self.run = run
+        self.ctx = run.ctx
+        self.journal = run.journal
+        self.source = run.source
+        self.target = run.target
+        self.plan = run.plan
+        self.template = run.template
+        self._ahead: dict[str, Future[list[dict[str, Any]]]] = {}
+        self._scope_ids: dict[str, list[str]] = {}
+        self._since: str | None = None
+        self._scoped = False
+        self._selected: dict[str, list[dict[str, Any]]] | None = None
+
+    # ------------------------------------------------------------------ preparation
+    def prepare(self) -> None:
+        """Load the id map of the two orgs, and map users and record types when a lookup needs them."""
+        self.run.id_map = self.journal.id_map(self.ctx.source_ref.org_id, self.ctx.target_ref.org_id)
+        kinds = {ref.kind for p in self.plan.objects.values() for ref in p.refs.values()}
+        if "user" in kinds:
+            self._map_users()
+        if "recordtype" in kinds:
+            self._map_record_types()
+
+    def _map_users(self) -> None:
+        source_users = self.source.query(SOURCE_USER_SOQL)
+        matches = match_users(source_users, self.target.query(TARGET_USER_SOQL))
+        try:
+            running = self.target.user_info().get("user_id")
+        except Exception:  # userinfo is a convenience; an org without it falls back below
+            running = None
+        for user in source_users:
+            match = matches[user["Id"]]
+            target_id = match["Id"] if match else None
+            if target_id is None:
+                target_id = running
+                self.run.notice(f"user {user.get('Username')} does not exist in the target org; "
+                                "their records go to the running user")
+            if target_id:
+                self.run.user_map[user["Id"]] = target_id
+
+    def _map_record_types(self) -> None:
+        source_rts = self.source.query("SELECT Id, DeveloperName, SobjectType FROM RecordType")
+        target_rts = self.target.query("SELECT Id, DeveloperName, SobjectType FROM RecordType")
+        index = {(r["SobjectType"], r["DeveloperName"]): r["Id"] for r in target_rts}
+        for rt in source_rts:
+            self.run.rt_map[rt["Id"]] = index.get((rt["SobjectType"], rt["DeveloperName"]))
+            self.run.rt_names[rt["Id"]] = f"{rt['SobjectType']}.{rt['DeveloperName']}"
+
+    # ------------------------------------------------------------------ the pass
+    def execute(self) -> None:
+        """Every object of the plan, in order."""
+        order = self.plan.order
+        # in_flight 2+: the next object's source records are read (a read-only call to the source org)
+        # while this object's batches go to the target; writes stay one batch at a time, parents first.
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="isyncsf-read") \
+            if self.template.in_flight > 1 and len(order) > 1 else None
+        try:
+            for index, name in enumerate(order, start=1):
+                self.ctx.check_cancel()
+                self.ctx.api_ceiling_check(self.template)
+                self._sync_object(name, index, len(order), order[index] if pool and index < len(order) else None,
+                                  pool)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    # ------------------------------------------------------------------ reads
+    def _read_source(self, oplan: ObjectPlan) -> list[dict[str, Any]]:
+        paths = source_columns(oplan)
+        select = ", ".join(sorted(paths))
+        where = [f"({oplan.filter})"] if oplan.filter else []
+        include_deleted = self.template.include_deleted
+        if self.run.only is not None:
+            ids = sorted(self.run.only)
+            records: list[dict[str, Any]] = []
+            for chunk in chunks(ids, 300):
+                clause = " AND ".join(where + [f"Id IN ({', '.join(quote(i) for i in chunk)})"])
+                records += self.source.query(f"SELECT {select} FROM {oplan.object} WHERE {clause}",
+                                             include_deleted=include_deleted)
+            return records
+        # related subsets, delta sync, deleted records, sort and limit: engine/scope.py
+        if not self._scoped:
+            self._scoped = True
+            self._since = scope.delta_since(self.template, self.journal, self.ctx.source_ref.org_id,
+                                            self.ctx.target_ref.org_id)
+            if self._since:
+                self.run.notice(f"delta sync: only records changed since {self._since} (deletions are not copied)")
+        if scope.has_related(self.plan):
+            if self._selected is None:
+                since, id_map = self._since, self.run.id_map
+                self._selected, added = scope.select_related(
+                    self.source.query, self.plan, source_columns, since=since,
+                    include_deleted=include_deleted, known=lambda i: since is not None and i in id_map,
+                    reader=lambda name: reader(self.source, self.template, name))
+                for parent, number in sorted(added.items()):
+                    self.run.notice(f"{number} {parent} record(s) outside the subset were added: records of the "
+                                    "subset point at them")
+            return self._selected.pop(oplan.object, [])
+        return scope.read_records(reader(self.source, self.template, oplan.object), self.plan, oplan, paths,
+                                  self._scope_ids, since=self._since, include_deleted=include_deleted)
+
+    def read_target(self, oplan: ObjectPlan, records: list[dict[str, Any]] | None = None) -> Rows:
+        """The target records of ``oplan``'s object, by id. Either all of them (in REST pages, or a
+        Bulk query when big), or, when it costs fewer calls, only those ``records`` can match: by
+        their match key in IN-chunks, and by the target ids the id map already knows."""
+        paths = {"Id", *oplan.update_fields, *oplan.insert_fields, *oplan.match_by}
+        select = f"SELECT {', '.join(sorted(paths))} FROM {oplan.object}"
+        by_key = self._by_key_reads(oplan, select, records) if records is not None else None
+        large = getattr(self.target, "query_large", None)
+        if by_key is not None and by_key[0] <= 1:
+            rows = by_key[1]()    # one query at most (none for no records): cheaper than any page count
+        elif by_key is not None and large is not None:
+            rows = large(select, bulk_from=self.template.bulk_threshold(oplan.object), instead=by_key)
+        else:
+            rows = reader(self.target, self.template, oplan.object)(select)
+        return {row["Id"]: row for row in rows}
+
+    def _by_key_reads(self, oplan: ObjectPlan, select: str,
+                      records: list[dict[str, Any]]) -> tuple[int, Any] | None:
+        """(calls, read) for reading only the target records that ``records`` can match, or None
+        when the match key is not one plain text field (then all target records are read)."""
+        if len(oplan.match_by) != 1 or "." in oplan.match_by[0] or oplan.match_by[0] in oplan.refs \
+                or oplan.field_types.get(oplan.match_by[0], "string") not in KEY_TYPES:
+            return None
+        field_name = oplan.match_by[0]
+        keys = sorted({str(r[field_name]).strip() for r in records if isinstance(r.get(field_name), str)
+                       and r[field_name].strip()})
+        id_map = self.run.id_map
+        known = sorted({id_map[r["Id"]] for r in records if r["Id"] in id_map})
+        # one query per chunk of quoted values: "Id IN (...) OR Key IN (...)", both lists in one budget
+        clauses: list[str] = []
+        lists: dict[str, list[str]] = {}
+        size = 0
+        for column, value in [("Id", v) for v in known] + [(field_name, v) for v in keys]:
+            if lists and size + len(value) + 4 > KEY_CHUNK_CHARS:
+                clauses.append(_or_in(lists))
+                lists, size = {}, 0
+            lists.setdefault(column, []).append(quote(value))
+            size += len(value) + 4
+        if lists:
+            clauses.append(_or_in(lists))
+
+        def read() -> list[dict[str, Any]]:
+            rows: Rows = {}
+            for clause in clauses:
+                for row in self.target.query(f"{select} WHERE {clause}"):
+                    rows[row["Id"]] = row
+            return list(rows.values())
+        return len(clauses), read
+
+    # ------------------------------------------------------------------ match
+    def match_key(self, record: dict[str, Any], oplan: ObjectPlan, *, on_target: bool) -> tuple[Any, ...] | None:
+        """The match key of ``record``: as it is on the target (``on_target``), or of a source record with
+        its lookups mapped to target ids."""
+        parts = []
+        for path in oplan.match_by:
+            value = path_value(record, path)
+            ref = oplan.refs.get(path)
+            if ref is not None and value is not None and not on_target:
+                value = self._map_reference(ref, value)
+            value = match_value(value)
+            if value is None:
+                return None
+            parts.append(value)
+        return tuple(parts)
+
+    def _map_reference(self, ref: RefSpec, source_value: str) -> str | None:
+        if ref.kind == "user":
+            return self.run.user_map.get(source_value)
+        if ref.kind == "recordtype":
+            return self.run.rt_map.get(source_value)
+        if ref.kind == "template":
+            return self.run.id_map.get(source_value)
+        return source_value
+
+    def _carry(self, name: str, records: list[dict[str, Any]], targets: Rows) -> list[dict[str, Any]]:
+        """Records that succeeded in an earlier run of the job (resync) are not sent again, but go to
+        the second pass, which sets the lookups it defers; the rest is returned to be processed. A
+        record whose target record is gone is processed again."""
+        if not self.run.skip:
+            return records
+        rest = []
+        for record in records:
+            target_id = self.run.id_map.get(record["Id"]) if record["Id"] in self.run.skip else None
+            if target_id is not None and target_id in targets:
+                self.run.carried.add(record["Id"])
+                self.run.synced[name].append(Pending(record, target_id))
+            else:
+                rest.append(record)
+        return rest
+
+    def _sync_object(self, name: str, index: int, count: int, after: str | None = None,
+                     pool: ThreadPoolExecutor | None = None) -> None:
+        run = self.run
+        oplan = self.plan.objects[name]
+        ahead = self._ahead.pop(name, None)
+        records = ahead.result() if ahead is not None else self._read_source(oplan)
+        if after is not None and pool is not None:
+            self._ahead[after] = pool.submit(self._read_source, self.plan.objects[after])
+        targets = self.read_target(oplan, records)
+        run.live_targets[name] = targets
+        records = self._carry(name, records, targets)
+        oc = run.counts.setdefault(name, ObjectCounts(total=len(records), status=ObjectStatus.EXECUTING))
+        self.ctx.emit(ObjectStarted, object=name, index=index, count=count, total=len(records))
+        # Records of a create batch whose answer was lost (a crash): find what the org saved.
+        wanted = self.journal.in_flight(run.job_id, name).get(name, {})
+        wanted = {r["Id"]: wanted[r["Id"]] if wanted[r["Id"]] is not None else self.match_key(
+            r, oplan, on_target=False) for r in records if r["Id"] in wanted}
+        in_flight = claim_in_flight(wanted, targets, oplan.match_by,
+                                    self.journal.known_target_ids(run.job_id, name)) if wanted else {}
+        claimed = set(in_flight.values())
+        index_by_key: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+        for row_id, row in targets.items():
+            key = self.match_key(row, oplan, on_target=True)
+            if key is not None and row_id not in claimed:
+                index_by_key[key].append(row_id)
+        self._check_external(oplan, records)
+        # Self-lookup hierarchies: parents before children, level by level.
+        for level in self._levels(oplan, records):
+            inserts: list[Pending] = []
+            updates: list[Pending] = []
+            outcomes: list[Outcome] = []
+            for record in level:
+                pending = Pending(record)
+                if record["Id"] in in_flight:
+                    # Created by this job in a batch whose answer was lost (crash, dropped connection).
+                    pending.target_id = run.id_map[record["Id"]] = in_flight[record["Id"]]
+                    outcomes.append(Outcome(name, record["Id"], pending.target_id, RecordStatus.INSERTED))
+                    oc.inserted += 1
+                    oc.processed += 1
+                    run.synced[name].append(pending)
+                    continue
+                target_id = run.id_map.get(record["Id"])
+                if target_id not in targets:
+                    target_id = None
+                if target_id is None:
+                    key = self.match_key(record, oplan, on_target=False)
+                    candidates = index_by_key.get(key, []) if key is not None else []
+                    if len(candidates) > 1:
+                        outcomes.append(run.fail(name, record["Id"], None, ErrorInfo(
+                            DUPLICATE_MATCH, f"{len(candidates)} target records match "
+                            f"{'+'.join(oplan.match_by)} = {' + '.join(str(k) for k in key or ())}: "
+                            f"{', '.join(candidates[:5])}; make the match key unique", list(oplan.match_by))))
+                        continue
+                    target_id = candidates[0] if candidates else None
+                pending.target_id = target_id
+                try:
+                    pending.payload = self._transform(oplan, record, for_insert=target_id is None)
+                except RecordProblem as problem:
+                    outcomes.append(run.fail(name, record["Id"], target_id, problem.error, root=problem.root))
+                    continue
+                if target_id is None:
+                    if oplan.insert:
+                        inserts.append(pending)
+                    else:
+                        run.not_inserted.add(record["Id"])
+                        outcomes.append(Outcome(name, record["Id"], None, RecordStatus.SKIPPED))
+                        oc.processed += 1
+                    continue
+                current = targets[target_id]
+                changed = {f: v for f, v in pending.payload.items() if f in oplan.update_fields
+                           and not same(v, current.get(f), oplan.field_types.get(f, "string"))}
+                run.id_map[record["Id"]] = target_id
+                if changed and oplan.update:
+                    pending.payload = changed
+                    pending.prior = {f: current.get(f) for f in changed}
+                    updates.append(pending)
+                else:
+                    outcomes.append(Outcome(name, record["Id"], target_id, RecordStatus.EXISTING))
+                    oc.existing += 1
+                    oc.processed += 1
+                    run.synced[name].append(pending)
+            if outcomes:
+                run.flush(name, outcomes)
+            self._insert(name, oplan, inserts, targets)
+            self._update(name, updates, targets)
+        oc.status = ObjectStatus.COMPLETED if not oplan.deferred_refs else ObjectStatus.AWAITING_SECOND_PASS
+        self.journal.set_object_counts(run.run_id, name, oc)
+        self.ctx.emit(ObjectFinished, object=name, counts=oc)
+
+    def _levels(self, oplan: ObjectPlan, records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        self_refs = [r for r in oplan.self_refs if not r.deferred]
+        if not self_refs:
+            return [records]
+        in_run = {r["Id"] for r in records}
+        placed: set[str] = set()
+        remaining = list(records)
+        levels: list[list[dict[str, Any]]] = []
+        while remaining:
+            level, rest = [], []
+            for record in remaining:
+                parents = [record.get(ref.field) for ref in self_refs]
+                if all(p is None or p not in in_run or p in placed or p == record["Id"] for p in parents):
+                    level.append(record)
+                else:
+                    rest.append(record)
+            if not level:  # the data itself has a cycle: those records get the lookup in the second pass
+                for record in rest:
+                    record["__cycle__"] = True
+                level, rest = rest, []
+            placed.update(r["Id"] for r in level)
+            levels.append(level)
+            remaining = rest
+        return levels
+
+    def _check_external(self, oplan: ObjectPlan, records: list[dict[str, Any]]) -> None:
+        """Lookups to objects outside the template are kept only where the record exists on the target."""
+        for ref in oplan.refs.values():
+            if ref.kind != "external" and not (ref.kind == "template" and len(ref.parents) > 1):
+                continue
+            wanted = {r[ref.field] for r in records if r.get(ref.field)}
+            wanted -= self.run.external_ok.setdefault(ref.field, set())
+            by_object: dict[str, list[str]] = defaultdict(list)
+            for value in wanted:
+                for parent in ref.parents:
+                    by_object[parent].append(value)
+            for parent, values in by_object.items():
+                if parent not in self.target.object_names():
+                    continue
+                for chunk in chunks(sorted(values), 300):
+                    rows = self.target.query(
+                        f"SELECT Id FROM {parent} WHERE Id IN ({', '.join(quote(v) for v in chunk)})")
+                    self.run.external_ok[ref.field].update(r["Id"] for r in rows)
+
+    # ------------------------------------------------------------------ transform
+    def _transform(self, oplan: ObjectPlan, record: dict[str, Any], *, for_insert: bool) -> dict[str, Any]:
+        allowed = oplan.insert_fields if for_insert else oplan.update_fields
+        payload: dict[str, Any] = {}
+        for name in allowed:
+            value = record.get(name)
+            ref = oplan.refs.get(name)
+            if ref is None:
+                if for_insert and value is None:
+                    continue
+                payload[name] = value
+                continue
+            if ref.deferred or (ref.self_ref and record.get("__cycle__")):
+                continue  # filled in the second pass
+            if value is None:
+                if not for_insert:
+                    payload[name] = None
+                continue
+            mapped = self.run.resolve(oplan, ref, record, value)
+            if mapped is OMIT:
+                continue
+            payload[name] = mapped
+        return payload
+
+    # ------------------------------------------------------------------ insert, update
+    def _insert(self, name: str, oplan: ObjectPlan, pending: list[Pending], targets: Rows) -> None:
+        run = self.run
+        bulk = self.ctx.use_bulk(self.template, name, len(pending))
+        lost: list[list[Pending]] = []
+
+        def prepare(chunk: list[Pending]) -> None:
+            # Write-ahead: if the process dies while this batch (or Bulk job) is out, the next run
+            # knows that whatever it finds on the target for these records was created by this job.
+            self.journal.record_outcomes(run.job_id, run.run_id, [
+                Outcome(name, p.source["Id"], None, RecordStatus.SENDING,
+                        match_key=key_json(self.match_key({**p.source, **p.payload}, oplan, on_target=True)))
+                for p in chunk])
+
+        def send(chunk: list[Pending]) -> list[dict[str, Any]] | None:
+            if bulk:
+                return self.ctx.bulk_write(run.job_id, name, "insert", [p.payload for p in chunk])
+            try:
+                return self.target.create([{"attributes": {"type": name}, **p.payload} for p in chunk])
+            except Exception as exc:
+                if type(exc).__name__ != "ConnectionLost":
+                    raise
+                return None      # the org may have saved the batch: looked at once the others are in
+
+        def finish(chunk: list[Pending], results: list[dict[str, Any]] | None) -> None:
+            if results is None:
+                lost.append(chunk)
+            else:
+                self._inserted(name, chunk, results, targets)
+
+        send_batches(chunks(pending, BULK_BATCH if bulk else run.batch), depth=run.depth,
+                     prepare=prepare, send=send, finish=finish)
+        for chunk in lost:   # every other batch of the level is answered now: what is left is this one's
+            self._inserted(name, chunk, self._recover_lost_create(name, oplan, chunk), targets)
+
+    def _inserted(self, name: str, chunk: list[Pending], results: list[dict[str, Any]], targets: Rows) -> None:
+        run = self.run
+        outcomes = []
+        oc = run.counts[name]
+        for item, result in zip(chunk, results):
+            source_id = item.source["Id"]
+            if result.get("success"):
+                item.target_id = result["id"]
+                run.id_map[source_id] = result["id"]
+                item.payload["Id"] = result["id"]    # sent already: the row as the target has it now
+                targets[result["id"]] = item.payload
+                oc.inserted += 1
+                oc.processed += 1
+                outcomes.append(Outcome(name, source_id, result["id"], RecordStatus.INSERTED))
+                run.synced[name].append(item)
+            else:
+                outcomes.append(run.fail(name, source_id, None, first_error(result)))
+        run.flush(name, outcomes)
+
+    def _recover_lost_create(self, name: str, oplan: ObjectPlan, chunk: list[Pending]) -> list[dict[str, Any]]:
+        """The connection dropped during a create, after the org may have committed: find what it kept
+        (records with the batch's keys that no answered batch created), create the rest."""
+        logger.warning("connection lost during a create of %s %s records; checking what the org kept",
+                       len(chunk), name)
+        self.run.notice(f"the connection to the target dropped while creating {name} records; the engine checked "
+                        "which were saved so none is created twice")
+        records = [{"attributes": {"type": name}, **p.payload} for p in chunk]
+        current = self.read_target(oplan, [p.source for p in chunk])
+        known = set(self.run.live_targets.get(name, {}))
+        fresh: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+        for target_id, row in current.items():
+            if target_id in known:
+                continue
+            key = self.match_key(row, oplan, on_target=True)
+            if key is not None:
+                fresh[key].append(target_id)
+        results: list[dict[str, Any] | None] = []
+        resend: list[int] = []
+        for position, item in enumerate(chunk):
+            key = self.match_key({**item.source, **item.payload}, oplan, on_target=True)
+            hits = fresh.get(key, []) if key is not None else []
+            if len(hits) == 1:
+                results.append({"id": hits.pop(), "success": True, "errors": []})
+            else:
+                results.append(None)
+                resend.append(position)
+        if resend:
+            again = self.target.create([records[p] for p in resend])
+            for position, result in zip(resend, again):
+                results[position] = result
+        return [r for r in results if r is not None]
+
+    def _update(self, name: str, pending: list[Pending], targets: Rows) -> None:
+        run = self.run
+        bulk = self.ctx.use_bulk(self.template, name, len(pending))
+
+        def prepare(chunk: list[Pending]) -> None:
+            if self.template.versioning:
+                self.journal.save_versions(run.job_id, run.run_id, name,
+                                           {p.target_id: p.prior or {} for p in chunk if p.target_id})
+
+        def send(chunk: list[Pending]) -> list[dict[str, Any]]:
+            return self.ctx.update_records(run.job_id, self.template, name,
+                                           [{"Id": p.target_id, **p.payload} for p in chunk])
+
+        def finish(chunk: list[Pending], results: list[dict[str, Any]]) -> None:
+            outcomes = []
+            oc = run.counts[name]
+            for item, result in zip(chunk, results):
+                source_id = item.source["Id"]
+                if result.get("success") and item.target_id is not None:
+                    targets[item.target_id] = {**targets.get(item.target_id, {}), **item.payload}
+                    oc.updated += 1
+                    oc.processed += 1
+                    outcomes.append(Outcome(name, source_id, item.target_id, RecordStatus.UPDATED))
+                    run.synced[name].append(item)
+                else:
+                    outcomes.append(run.fail(name, source_id, item.target_id, first_error(result)))
+            run.flush(name, outcomes)
+
+        send_batches(chunks(pending, BULK_BATCH if bulk else run.batch), depth=run.depth,
+                     prepare=prepare, send=send, finish=finish)
+
+
+__all__ = ["FirstPass", "source_columns"]

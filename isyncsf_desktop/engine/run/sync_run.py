@@ -1,0 +1,159 @@
+"""One sync, resync or retry run: what lives only while it runs, shared by its first and second pass.
+
+The id map, the user and record-type maps, the records that failed (so their children say why), the
+records that reached the target (the second pass sets their deferred lookups), the per-object counts;
+and the steps both passes take: map one lookup value to the target, journal a batch's outcomes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import heap
+from ..events import Notice, RecordFailed
+from ..journal import ErrorInfo, ObjectCounts, Outcome
+from ..lifecycle import ObjectStatus, RecordStatus
+from ..plan import ObjectPlan, Plan, RefSpec
+from ..template import Template
+from .context import PARENT_FAILED, PARENT_NOT_SYNCED, RECORD_TYPE_NOT_FOUND, STOPPED, RunContext, Stop
+
+
+@dataclass
+class Pending:
+    """A source record on its way to the target."""
+
+    source: dict[str, Any]
+    target_id: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    prior: dict[str, Any] | None = None
+
+
+class _Omit:
+    def __repr__(self) -> str:
+        return "<omit>"
+
+
+OMIT: Any = _Omit()
+"""A lookup value that is left out of the payload (the field is not sent)."""
+
+
+class RecordProblem(Exception):
+    """One record cannot be sent (``error``); ``root`` is the first failure up its parent chain."""
+
+    def __init__(self, error: ErrorInfo, root: str | None = None):
+        super().__init__(error.message)
+        self.error = error
+        self.root = root
+
+
+class SyncRun:
+    """The state of one sync/resync/retry run of ``job_id`` (run ``run_id``)."""
+
+    def __init__(self, ctx: RunContext, job_id: int, run_id: int, plan: Plan, template: Template, *,
+                 skip: set[str] | None, only: set[str] | None):
+        self.ctx = ctx
+        self.journal = ctx.journal
+        self.source = ctx.source
+        self.target = ctx.target
+        self.job_id = job_id
+        self.run_id = run_id
+        self.plan = plan
+        self.template = template
+        self.skip = skip or set()
+        self.only = only
+        self.batch = template.batch_size
+        # Write batches out at once: one at a time when the run must stop at the first failed record.
+        self.depth = template.in_flight if template.continue_on_error else 1
+        self.counts: dict[str, ObjectCounts] = {}
+        self.id_map: dict[str, str] = {}
+        self.failed: dict[str, str] = {}          # source id -> why it failed (for its children's errors)
+        self.not_inserted: set[str] = set()       # source ids skipped because insert is off
+        self.user_map: dict[str, str] = {}
+        self.rt_map: dict[str, str | None] = {}
+        self.rt_names: dict[str, str] = {}
+        self.synced: dict[str, list[Pending]] = defaultdict(list)   # object -> records that reached the target
+        self.live_targets: dict[str, dict[str, dict[str, Any]]] = {}  # object -> target id -> row
+        self.external_ok: dict[str, set[str]] = {}
+        self.notices: set[str] = set()
+        self.carried: set[str] = set()            # source ids done in an earlier run: second pass only
+
+    def notice(self, text: str) -> None:
+        """Tell the user ``text`` once per run."""
+        if text not in self.notices:
+            self.notices.add(text)
+            self.ctx.emit(Notice, text=text)
+
+    def resolve(self, oplan: ObjectPlan, ref: RefSpec, record: dict[str, Any], value: str) -> Any:
+        """The target value of lookup ``ref`` (source value ``value``), or :data:`OMIT`; raises
+        :class:`RecordProblem` when the record cannot be sent because of it."""
+        if ref.kind == "user":
+            mapped = self.user_map.get(value)
+            return mapped if mapped else OMIT
+        if ref.kind == "recordtype":
+            if value not in self.rt_map:
+                return OMIT
+            rt = self.rt_map[value]
+            if rt is None:
+                raise RecordProblem(ErrorInfo(RECORD_TYPE_NOT_FOUND, f"record type {self.rt_names.get(value)} does "
+                                              "not exist in the target org", [ref.field]))
+            return rt
+        if ref.kind == "external":
+            return value if value in self.external_ok.get(ref.field, set()) else OMIT
+        target_id = self.id_map.get(value)
+        if target_id:
+            return target_id
+        if value in self.external_ok.get(ref.field, set()):
+            return value  # polymorphic lookup to a record outside the template that the target has
+        parent_object = next((p for p in ref.parents if p in self.plan.objects), ref.parents[0])
+        label = f"{parent_object} {value} ({ref.field})"
+        if ref.field in oplan.exclude_parents and value not in self.failed and value not in self.not_inserted:
+            self.notice(f"{oplan.object}.{ref.field} is excluded from parent discovery: it is left empty where "
+                        "its parent is not in the run")
+            return OMIT
+        if value in self.failed:
+            root = self.failed[value]   # the first failure up the chain, not a chain of "parent failed"
+            raise RecordProblem(ErrorInfo(PARENT_FAILED, f"parent {label} failed: {root}", [ref.field]), root)
+        if value in self.not_inserted:
+            raise RecordProblem(ErrorInfo(PARENT_NOT_SYNCED, f"parent {label} is not in the target org and "
+                                          "inserting new records is off for it", [ref.field]))
+        raise RecordProblem(ErrorInfo(PARENT_NOT_SYNCED, f"parent {label} was not synced (it is outside the "
+                                      "template's filter or failed in an earlier run)", [ref.field]))
+
+    def fail(self, name: str, source_id: str | None, target_id: str | None, error: ErrorInfo,
+             phase: str = "sync", root: str | None = None) -> Outcome:
+        """Count a failed record of ``name``, tell the observer, and return its outcome to journal."""
+        oc = self.counts[name]
+        oc.errors += 1
+        oc.processed += 1
+        if source_id:
+            self.failed[source_id] = root or f"{error.status_code}: {error.message}"
+        self.ctx.emit(RecordFailed, object=name, source_id=source_id, target_id=target_id,
+                      status_code=error.status_code, message=error.message, fields=tuple(error.fields))
+        return Outcome(name, source_id, target_id, RecordStatus.FAILED, error, phase)
+
+    def flush(self, name: str, outcomes: list[Outcome]) -> None:
+        """Journal the outcomes, tell the observer, then honour abort and stop-at-first-error."""
+        oc = self.counts[name]
+        with self.journal.transaction():   # the batch's outcomes and its counts: one commit
+            if outcomes:
+                self.journal.record_outcomes(self.job_id, self.run_id, outcomes)
+            self.journal.set_object_counts(self.run_id, name, oc)
+        heap.settle()     # what the run holds now is long-lived: the collector stops walking it
+        self.ctx.batch_done(name, oc, self.counts)
+        if not self.template.continue_on_error and any(o.status == RecordStatus.FAILED for o in outcomes):
+            raise Stop(STOPPED)
+        self.ctx.check_cancel()
+        self.ctx.api_ceiling_check(self.template)
+
+    def complete(self) -> None:
+        """Both passes are done: every object of the run is Completed."""
+        for name in self.plan.order:
+            oc = self.counts.get(name)
+            if oc is not None:
+                oc.status = ObjectStatus.COMPLETED
+                self.journal.set_object_counts(self.run_id, name, oc)
+
+
+__all__ = ["OMIT", "Pending", "RecordProblem", "SyncRun"]
