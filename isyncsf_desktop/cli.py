@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
@@ -50,13 +51,40 @@ def _require_keyring() -> None:
                         "Manager on Windows) or name a backend in PYTHON_KEYRING_BACKEND, then run this again.")
 
 
+TOKEN_ENV = "ISYNCSF_ACCESS_TOKEN"
+TOKEN_HELP = (f"the org's access token. Better left out: then it is read from ${TOKEN_ENV}, else from standard "
+              "input (piped, or typed without echo); on the command line it shows in the process list and in "
+              "your shell history")
+
+
+def _access_token(args: argparse.Namespace) -> str:
+    """The access token from ``--access-token``, ``$ISYNCSF_ACCESS_TOKEN`` or standard input (in that order)."""
+    if args.access_token:
+        print("note: a token on the command line is visible to other users in the process list and stays in your "
+              f"shell history; pipe it on standard input or set {TOKEN_ENV} instead", file=sys.stderr)
+        return str(args.access_token).strip()
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        if sys.stdin is None:
+            raise UsageError(f"no access token: set {TOKEN_ENV} or pipe it on standard input")
+        if sys.stdin.isatty():
+            import getpass
+
+            token = getpass.getpass("access token (not shown): ").strip()
+        else:
+            token = sys.stdin.readline().strip()
+    if not token:
+        raise UsageError(f"no access token: pipe it on standard input, type it when asked, or set {TOKEN_ENV}")
+    return token
+
+
 def _cmd_org_add(args: argparse.Namespace) -> int:
     from .salesforce.client import OrgApiError
     from .salesforce.registry import RegistryError, register_token_org
 
     _require_keyring()
     try:
-        entry = register_token_org(_registry(), args.alias, args.instance_url, args.access_token,
+        entry = register_token_org(_registry(), args.alias, args.instance_url, _access_token(args),
                                    ca_file=args.ca_file)
     except (RegistryError, OrgApiError) as exc:
         raise UsageError(str(exc)) from None
@@ -76,7 +104,7 @@ def _cmd_org_login(args: argparse.Namespace) -> int:
     except RegistryError as exc:
         raise UsageError(f"{exc}; add it first with `isyncsf org add {args.alias} ...`") from None
     try:
-        entry = register_token_org(registry, args.alias, args.instance_url or old.instance_url, args.access_token,
+        entry = register_token_org(registry, args.alias, args.instance_url or old.instance_url, _access_token(args),
                                    ca_file=args.ca_file or old.ca_file, replace=True, expect_org_id=old.org_id)
     except (RegistryError, OrgApiError) as exc:
         raise UsageError(str(exc)) from None
@@ -103,7 +131,8 @@ def _cmd_org_list(args: argparse.Namespace) -> int:
                            "last_used": e.last_used} for e in entries], indent=2))
         return EXIT_OK
     if not entries:
-        print("no orgs yet: add one with `isyncsf org add ALIAS --instance-url URL --access-token TOKEN`")
+        print(f"no orgs yet: add one with `isyncsf org add ALIAS --instance-url URL` (the token on standard input or "
+              f"in ${TOKEN_ENV})")
         return EXIT_OK
     width = max(len(e.alias) for e in entries)
     for e in entries:
@@ -335,12 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
     add = org_sub.add_parser("add", help="add an org from an instance URL and an access token")
     add.add_argument("alias")
     add.add_argument("--instance-url", required=True)
-    add.add_argument("--access-token", required=True)
+    add.add_argument("--access-token", help=TOKEN_HELP)
     add.add_argument("--ca-file", help="a CA certificate to trust (the sandbox's ca.pem)")
     add.set_defaults(func=_cmd_org_add)
     login = org_sub.add_parser("login", help="give an org already added a new access token (expired or revoked)")
     login.add_argument("alias")
-    login.add_argument("--access-token", required=True)
+    login.add_argument("--access-token", help=TOKEN_HELP)
     login.add_argument("--instance-url", help="default: the URL the org was added with")
     login.add_argument("--ca-file", help="default: the CA file the org was added with")
     login.set_defaults(func=_cmd_org_login)

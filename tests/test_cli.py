@@ -248,3 +248,28 @@ def test_a_damaged_journal_is_one_sentence_in_every_command_and_can_be_moved_asi
     assert cli_main(["jobs"]) == 0 and "no jobs yet" in capsys.readouterr().out
     assert cli_main(["journal", "move-aside"]) == 2
     assert "is readable; it was not moved" in capsys.readouterr().err
+
+
+def test_the_access_token_can_stay_off_the_command_line(sandbox_factory, capsys, monkeypatch):
+    """From $ISYNCSF_ACCESS_TOKEN, or piped on standard input: no note. On the command line: a note why not."""
+    import io
+
+    server = sandbox_factory({"source": "empty", "target": "empty"})
+    monkeypatch.setenv("ISYNCSF_ACCESS_TOKEN", server.token("source"))
+    code, out, err = run(capsys, "org", "add", "from-env", "--instance-url", server.instance_url,
+                         "--ca-file", str(server.ca_file))
+    assert code == 0 and "added org from-env" in out and err == ""
+    monkeypatch.delenv("ISYNCSF_ACCESS_TOKEN")
+    monkeypatch.setattr("sys.stdin", io.StringIO(server.token("target") + "\n"))
+    code, out, err = run(capsys, "org", "add", "from-stdin", "--instance-url", server.instance_url,
+                         "--ca-file", str(server.ca_file))
+    assert code == 0 and "added org from-stdin" in out and err == ""
+    monkeypatch.setattr("sys.stdin", io.StringIO(server.token("target") + "\n"))
+    assert run(capsys, "org", "login", "from-stdin")[0] == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    code, _, err = run(capsys, "org", "login", "from-stdin")
+    assert code == 2 and "no access token: pipe it on standard input" in err
+    code, _, err = run(capsys, "org", "add", "on-the-line", "--instance-url", server.instance_url,
+                       "--access-token", server.token("source"), "--ca-file", str(server.ca_file))
+    assert code == 0 and "visible to other users in the process list" in err
+    assert server.token("source") not in err

@@ -92,11 +92,12 @@ def test_org_add_with_a_missing_ca_file_is_a_clear_error(sandbox_factory, tmp_pa
 def test_org_remove_forgets_the_org_and_its_token(sandbox_factory, capsys):
     server = sandbox_factory({"qa": "empty"})
     add(capsys, server, "qa")
-    assert keyring.get_password(SERVICE_NAME, "qa:access_token") == server.token("qa")
+    key = f"{server.store('qa').org_id}/{server.store('qa').get('User', server.store('qa').api_user_id)['Username']}"
+    assert keyring.get_password(SERVICE_NAME, f"{key}:access_token") == server.token("qa")
     code, out, _ = run(capsys, "org", "remove", "qa")
     assert code == EXIT_OK and "removed org qa" in out
     assert json.loads(run(capsys, "org", "list", "--json")[1]) == []
-    assert keyring.get_password(SERVICE_NAME, "qa:access_token") is None
+    assert keyring.get_password(SERVICE_NAME, f"{key}:access_token") is None
     code, _, err = run(capsys, "org", "remove", "qa")
     assert code == EXIT_BAD_INPUT and "qa" in err
 

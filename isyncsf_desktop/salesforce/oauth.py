@@ -45,7 +45,7 @@ import requests
 from . import secrets
 from .connection import DEFAULT_API_VERSION, make_session
 from .registration import (OrgEntry, RegistryError, RegistryLike, normalise_instance_url, register_token_org,
-                           validate_alias)
+                           secret_key, validate_alias)
 
 logger = logging.getLogger(__name__)
 
@@ -432,7 +432,7 @@ def refresh_access_token(entry: OrgEntry, refresh_token: str | None) -> str:
                           ca_file=entry.ca_file, what=f"the session of org {entry.alias} could not be renewed")
     new_refresh = body.get("refresh_token")
     if new_refresh and new_refresh != refresh_token:
-        secrets.store_secret(entry.alias, "refresh_token", str(new_refresh))
+        secrets.store_secret(secret_key(entry), "refresh_token", str(new_refresh))
         logger.info("%s: the org rotated its refresh token; the new one is saved", entry.alias)
     logger.info("%s: access token renewed", entry.alias)
     return str(body["access_token"])

@@ -177,3 +177,20 @@ def register_token_org(registry: RegistryLike, alias: str, instance_url: str, ac
                      login_url=login_url)
     registry.add(entry, token, refresh_token, replace=replace)
     return entry
+
+
+def secret_key(entry: OrgEntry) -> str:
+    """Whose tokens these are, for the keyring: the org and the user, not the alias (two data folders may
+    give one alias to two orgs; the tokens of one must never reach the other)."""
+    return f"{entry.org_id}/{entry.username or '-'}"
+
+
+def check_token_org(entry: OrgEntry, token: str) -> None:
+    """Refuse a token that names another org than ``entry``'s (a Salesforce access token starts with the
+    15-character id of its org, then ``!``); tokens of another shape are not judged here."""
+    head, bang, _ = token.partition("!")
+    if bang and len(head) == 15 and head.startswith("00D") and entry.org_id and head != entry.org_id[:15]:
+        raise RegistryError(f"the access token for org {entry.alias!r} belongs to another org ({head}), not "
+                            f"{entry.alias}'s ({entry.org_id[:15]}); log in to {entry.alias} again")
+
+

@@ -23,8 +23,8 @@ from typing import Any
 from .. import paths
 from . import oauth, secrets, sfcli
 from .client import OrgClient
-from .registration import (AUTH_KINDS, ORG_TYPES, OrgEntry, RegistryError, detect_org_type, normalise_instance_url,
-                           register_token_org, timestamp, validate_alias)
+from .registration import (AUTH_KINDS, ORG_TYPES, OrgEntry, RegistryError, check_token_org, detect_org_type,
+                           normalise_instance_url, register_token_org, secret_key, timestamp, validate_alias)
 
 __all__ = ["AUTH_KINDS", "ORG_TYPES", "REGISTRY_FORMAT", "REUSE_RENEWED_SECONDS", "OrgEntry", "OrgRegistry",
            "RefreshCallback", "RegistryError", "default_refresher", "detect_org_type", "normalise_instance_url",
@@ -63,6 +63,19 @@ def default_refresher(entry: OrgEntry) -> RefreshCallback | None:
     if entry.auth == "sfcli":
         return sfcli.refresh_access_token
     return None
+
+
+def _move_legacy_secrets(alias: str, key: str) -> bool:
+    """Tokens an older version kept under the alias move to the org's and user's key; True if any did."""
+    found = {name: secrets.get_secret(alias, name) for name in secrets.SECRET_NAMES}
+    if not any(found.values()):
+        return False
+    for name, value in found.items():
+        if value:
+            secrets.store_secret(key, name, value)
+    secrets.delete_secrets(alias)
+    logger.info("the tokens of org %s are now kept under its org id and user", alias)
+    return True
 
 
 class OrgRegistry:
@@ -140,26 +153,30 @@ class OrgRegistry:
         index = self._index(entries, entry.alias)
         if index is not None and not replace:
             raise RegistryError(f"an org named {entry.alias!r} is already registered; remove it or pick another alias")
-        if index is not None:
-            secrets.delete_secrets(entry.alias)
+        old = entries[index] if index is not None else None
+        if old is not None:
             entries[index] = entry
         else:
             entries.append(entry)
-        self._store_tokens(entry.alias, access_token, refresh_token)
+        check_token_org(entry, access_token)
+        self._store_tokens(entry, access_token, refresh_token)
         try:
             self._save(entries)
         except OSError:
-            if index is None:
-                secrets.delete_secrets(entry.alias)
+            if old is None:
+                self._forget_secrets(entry, entries[:-1])
             raise
+        if old is not None and secret_key(old) != secret_key(entry):
+            self._forget_secrets(old, entries)          # the replaced org's tokens, unless another alias uses them
         logger.info("registered org %s (%s, %s)", entry.alias, entry.org_type, entry.instance_url)
 
     def remove(self, alias: str) -> None:
         """Forget the org ``alias`` and delete its secrets."""
         entries = self._load()
-        del entries[self._find(entries, alias)]
+        removed = entries.pop(self._find(entries, alias))
         self._save(entries)
-        secrets.delete_secrets(alias)
+        self._forget_secrets(removed, entries)
+        secrets.delete_secrets(alias)                   # a token kept under the alias by an older version
         logger.info("removed org %s", alias)
 
     def rename(self, old: str, new: str) -> None:
@@ -171,12 +188,9 @@ class OrgRegistry:
             return
         if self._index(entries, new) is not None:
             raise RegistryError(f"an org named {new!r} is already registered")
-        access, refresh = self.access_token(old), self.refresh_token(old)
+        self.access_token(old)        # a token an older version kept under the alias moves to the org's key now
         entries[index] = dataclasses.replace(entries[index], alias=new)
-        if access:
-            self._store_tokens(new, access, refresh)
-        self._save(entries)
-        secrets.delete_secrets(old)
+        self._save(entries)           # the tokens are the org's and user's, not the alias's: nothing to move
         logger.info("renamed org %s to %s", old, new)
 
     def update(self, alias: str, **changes: Any) -> OrgEntry:
@@ -198,21 +212,41 @@ class OrgRegistry:
 
     # ------------------------------------------------------------------ tokens
     @staticmethod
-    def _store_tokens(alias: str, access_token: str, refresh_token: str | None) -> None:
-        secrets.store_secret(alias, "access_token", access_token)
+    def _store_tokens(entry: OrgEntry, access_token: str, refresh_token: str | None) -> None:
+        key = secret_key(entry)
+        secrets.store_secret(key, "access_token", access_token)
         if refresh_token:
-            secrets.store_secret(alias, "refresh_token", refresh_token)
+            secrets.store_secret(key, "refresh_token", refresh_token)
+
+    @staticmethod
+    def _forget_secrets(entry: OrgEntry, others: list[OrgEntry]) -> None:
+        """Delete ``entry``'s tokens unless another registered alias is the same org and user."""
+        if all(secret_key(other) != secret_key(entry) for other in others):
+            secrets.delete_secrets(secret_key(entry))
+
+    def _secret(self, alias: str, name: str) -> str | None:
+        """Secret ``name`` of org ``alias``: kept under its org id and user; one an older version kept under
+        the alias is moved there on first read."""
+        try:
+            key = secret_key(self.get(alias))
+        except RegistryError:
+            return None                                 # no such org: no secret
+        value = secrets.get_secret(key, name)
+        if value is None and _move_legacy_secrets(alias, key):
+            value = secrets.get_secret(key, name)
+        return value
 
     def access_token(self, alias: str) -> str | None:
-        return secrets.get_secret(alias, "access_token")
+        return self._secret(alias, "access_token")
 
     def refresh_token(self, alias: str) -> str | None:
-        return secrets.get_secret(alias, "refresh_token")
+        return self._secret(alias, "refresh_token")
 
     def set_tokens(self, alias: str, access_token: str, refresh_token: str | None = None) -> None:
         """Replace the access token of org ``alias`` (and the refresh token when given)."""
-        self.get(alias)
-        self._store_tokens(alias, access_token, refresh_token)
+        entry = self.get(alias)
+        check_token_org(entry, access_token)
+        self._store_tokens(entry, access_token, refresh_token)
 
     # ------------------------------------------------------------------ clients
     def _renewer(self, entry: OrgEntry, refresh: RefreshCallback) -> Callable[[], str]:
@@ -235,7 +269,7 @@ class OrgRegistry:
                     return recent[0]
                 new_token = refresh(entry, self.refresh_token(alias))
                 if new_token:
-                    secrets.store_secret(alias, "access_token", new_token)
+                    secrets.store_secret(secret_key(entry), "access_token", new_token)
                     _recently_renewed[alias] = (new_token, time.monotonic())
                     issued["token"] = new_token
                 return new_token
@@ -253,6 +287,7 @@ class OrgRegistry:
         token = self.access_token(alias)
         if not token:
             raise RegistryError(f"no access token is stored for org {alias!r}; connect it again")
+        check_token_org(entry, token)
         if refresh is None:
             refresh = default_refresher(entry)
 

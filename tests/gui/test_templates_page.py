@@ -354,7 +354,7 @@ def test_unreachable_source_org_is_reported(page: TemplatesPage, ctx: AppContext
 
     ctx.registry.add(OrgEntry(alias="offline", org_id="00D000000000001AAA", instance_url="https://127.0.0.1:9",
                               username="a@b.c", org_type="Sandbox"), "token")
-    secrets.delete_secrets("offline")          # its token is gone: the org cannot be reached
+    secrets.delete_secrets("00D000000000001AAA/a@b.c")      # its token is gone: the org cannot be reached
     editor = page.editor
     page.new_template()
     editor.source_combo.setCurrentIndex(editor.source_combo.findData("offline"))

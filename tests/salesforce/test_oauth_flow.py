@@ -139,7 +139,7 @@ def test_browser_login_registers_an_oauth_org(server: Any, browser: requests.Ses
     assert store.token_client(access) == CLIENT
     text = registry.path.read_text(encoding="utf-8")
     assert access not in text and refresh not in text
-    assert memory_keyring.get_password("iSyncSF Desktop", "uat:refresh_token") == refresh
+    assert memory_keyring.get_password("iSyncSF Desktop", f"{entry.org_id}/{entry.username}:refresh_token") == refresh
 
     redirect = query_of(seen[0])
     assert set(redirect) == {"code", "state"} and seen[0].startswith("http://localhost:")

@@ -54,14 +54,17 @@ def test_add_list_get_rename_remove(memory_keyring: MemoryKeyring, isolated_home
     assert registry.path == isolated_home / "config" / "orgs.json"
     assert registry.list() == []
     registry.add(entry("prod"), "ACCESS-prod-123456", "REFRESH-prod-123456")
-    registry.add(entry("uat", org_type="Sandbox", instance_url="https://acme--uat.sandbox.my.salesforce.com"),
-                 "ACCESS-uat-123456")
+    registry.add(entry("uat", org_type="Sandbox", instance_url="https://acme--uat.sandbox.my.salesforce.com",
+                       org_id="00D000000000002AAA"), "ACCESS-uat-123456")
     assert [e.alias for e in registry.list()] == ["prod", "uat"]
     assert registry.get("uat").org_type == "Sandbox"
     assert registry.access_token("prod") == "ACCESS-prod-123456"
     assert registry.refresh_token("prod") == "REFRESH-prod-123456"
     assert registry.refresh_token("uat") is None
-    assert memory_keyring.get_password("iSyncSF Desktop", "prod:access_token") == "ACCESS-prod-123456"
+    # kept under the org and user, not the alias
+    assert memory_keyring.get_password("iSyncSF Desktop", "00D000000000001AAA/admin@acme.com:access_token") == \
+        "ACCESS-prod-123456"
+    assert memory_keyring.get_password("iSyncSF Desktop", "prod:access_token") is None
 
     registry.rename("prod", "production")
     assert [e.alias for e in registry.list()] == ["production", "uat"]
@@ -285,7 +288,7 @@ def test_client_renews_and_stores_an_expired_token(sandbox_factory: Any) -> None
 def test_client_without_a_stored_token(memory_keyring: MemoryKeyring) -> None:
     registry = OrgRegistry()
     registry.add(entry(), "t")
-    memory_keyring.delete_password("iSyncSF Desktop", "prod:access_token")
+    memory_keyring.delete_password("iSyncSF Desktop", "00D000000000001AAA/admin@acme.com:access_token")
     with pytest.raises(RegistryError, match="no access token is stored"):
         registry.client("prod")
 
@@ -377,3 +380,41 @@ def test_memory_keyring_is_only_used_when_configured(monkeypatch: pytest.MonkeyP
     loaded.delete_password("s", "u")
     with pytest.raises(keyring.errors.PasswordDeleteError):
         loaded.delete_password("s", "u")
+
+
+def test_tokens_belong_to_the_org_and_user_not_the_alias(memory_keyring: MemoryKeyring, tmp_path: Path,
+                                                         monkeypatch) -> None:
+    """Two data folders that give one alias to two orgs keep two tokens; neither reaches the other's org."""
+    monkeypatch.setenv("ISYNCSF_HOME", str(tmp_path / "one"))
+    one = OrgRegistry()
+    one.add(entry("qa", org_id="00D000000000001AAA"), "00D000000000001!token-one")
+    monkeypatch.setenv("ISYNCSF_HOME", str(tmp_path / "two"))
+    two = OrgRegistry()
+    two.add(entry("qa", org_id="00D000000000002AAA"), "00D000000000002!token-two")
+    assert two.access_token("qa") == "00D000000000002!token-two"
+    monkeypatch.setenv("ISYNCSF_HOME", str(tmp_path / "one"))
+    assert OrgRegistry().access_token("qa") == "00D000000000001!token-one"
+
+
+def test_a_token_of_another_org_is_refused_naming_both(memory_keyring: MemoryKeyring) -> None:
+    registry = OrgRegistry()
+    with pytest.raises(RegistryError, match=r"belongs to another org \(00D000000000009\), not prod's "
+                                            r"\(00D000000000001\); log in to prod again"):
+        registry.add(entry(), "00D000000000009!someone-elses")
+    registry.add(entry(), "00D000000000001!mine")
+    memory_keyring.set_password("iSyncSF Desktop", "00D000000000001AAA/admin@acme.com:access_token",
+                                "00D000000000009!someone-elses")     # as a mixed-up keyring would hold it
+    with pytest.raises(RegistryError, match="belongs to another org"):
+        registry.client("prod")
+
+
+def test_a_token_an_older_version_kept_under_the_alias_moves_to_the_org(memory_keyring: MemoryKeyring) -> None:
+    registry = OrgRegistry()
+    registry.add(entry(), "new")
+    memory_keyring.delete_password("iSyncSF Desktop", "00D000000000001AAA/admin@acme.com:access_token")
+    memory_keyring.set_password("iSyncSF Desktop", "prod:access_token", "legacy-access")
+    memory_keyring.set_password("iSyncSF Desktop", "prod:refresh_token", "legacy-refresh")
+    assert registry.refresh_token("prod") == "legacy-refresh" and registry.access_token("prod") == "legacy-access"
+    assert memory_keyring.get_password("iSyncSF Desktop", "prod:access_token") is None
+    assert memory_keyring.get_password("iSyncSF Desktop", "00D000000000001AAA/admin@acme.com:access_token") == \
+        "legacy-access"
