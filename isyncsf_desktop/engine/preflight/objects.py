@@ -1,0 +1,152 @@
+"""The object checks: objects missing in either org or that the target user cannot create or update, and
+what records point to that the target must have: record types (by DeveloperName, active) and users.
+"""
+
+from __future__ import annotations
+
+from ...salesforce.client import OrgApiError
+from ..users import SOURCE_USER_SOQL, TARGET_USER_SOQL, match_users
+from .context import CheckContext, ScopeLine, ScopeObject, counted_severity, plural, quote
+from .report import BLOCKING, MISSING_OBJECT, OBJECT_ACCESS, RECORD_TYPE, RECORDS_WILL_FAIL, USER_MAPPING, WARNING
+
+_MAX_USERS_COUNTED = 25
+
+
+class ObjectChecks(CheckContext):
+    """The checks of the objects themselves, their record types and their users."""
+
+    def check_object(self, line: ScopeLine, source_names: dict[str, str],
+                     target_names: dict[str, str]) -> ScopeObject | None:
+        name = source_names.get(line.object.lower())
+        if name is None:
+            self.add(MISSING_OBJECT, line.object, None, None, BLOCKING,
+                     f"{line.object} does not exist in the source org (or the source user cannot see it)",
+                     f"remove {line.object} from the template, or give the source org's user access to it",
+                     side="source")
+            return None
+        if name.lower() not in target_names:
+            in_scope = self.count(line, name)
+            self.add(MISSING_OBJECT, name, None, None, BLOCKING,
+                     f"{name} does not exist in the target org (or the target user cannot see it); "
+                     f"{plural(in_scope)} in scope cannot be synced",
+                     f"deploy {name} to the target org or give its user access to it, or remove {name} from the "
+                     "template", side="target", records_in_scope=in_scope, affected=in_scope)
+            return None
+        src_desc = self.source.describe(name)
+        tgt_desc = self.target.describe(target_names[name.lower()])
+        obj = ScopeObject(line, name, {f["name"]: f for f in src_desc.get("fields", [])},
+                          {f["name"]: f for f in tgt_desc.get("fields", [])})
+        can_create, can_update = bool(tgt_desc.get("createable", True)), bool(tgt_desc.get("updateable", True))
+        wants = (line.insert and not can_create) or (line.update and not can_update)
+        if wants:
+            in_scope = self.count(line, name)
+            grant = f"give the target org's user create and edit permission on {name}"
+            if not can_create and not can_update:
+                self.add(OBJECT_ACCESS, name, None, None, BLOCKING,
+                         f"the target org's user can neither create nor update {name} records", grant,
+                         createable=False, updateable=False, records_in_scope=in_scope, affected=in_scope)
+            elif line.insert and not can_create:
+                self.add(OBJECT_ACCESS, name, None, None, counted_severity(RECORDS_WILL_FAIL, in_scope),
+                         f"the target org's user cannot create {name} records: every record not already in the "
+                         f"target fails (up to {plural(in_scope)})",
+                         f"{grant}, or turn off \"Insert new records\" for {name}",
+                         createable=False, updateable=can_update, records_in_scope=in_scope, affected=in_scope)
+            if line.update and not can_update and can_create:
+                self.add(OBJECT_ACCESS, name, None, None, counted_severity(RECORDS_WILL_FAIL, in_scope),
+                         f"the target org's user cannot update {name} records: every record that already exists "
+                         f"in the target and changed fails (up to {plural(in_scope)})",
+                         f"{grant}, or turn off \"Update existing records\" for {name}",
+                         createable=can_create, updateable=False, records_in_scope=in_scope, affected=in_scope)
+        return obj
+    # ------------------------------------------------------------------ record types
+    def check_record_types(self, objects: list[ScopeObject]) -> None:
+        with_rt = [o for o in objects if any(f.lower() == "recordtypeid" for f in o.fields)]
+        if not with_rt:
+            return
+        names = ", ".join(quote(o.name) for o in with_rt)
+        soql = f"SELECT Id, DeveloperName, SobjectType, IsActive FROM RecordType WHERE SobjectType IN ({names})"
+        try:
+            source_rts = self.source.query(soql)
+            target_rts = self.target.query(soql)
+        except OrgApiError as exc:
+            self.failed(with_rt[0].name, "compare record types", exc,
+                        "check that both users can read RecordType, then check again")
+            return
+        index = {(r["SobjectType"].lower(), r["DeveloperName"]): r for r in target_rts}
+        by_name = {o.name.lower(): o for o in with_rt}
+        for rt in source_rts:
+            obj = by_name.get(str(rt.get("SobjectType")).lower())
+            if obj is None:
+                continue
+            label = f"{obj.name}.{rt['DeveloperName']}"
+            match = index.get((obj.name.lower(), rt["DeveloperName"]))
+            if match is not None and match.get("IsActive", True):
+                continue
+            used = self.count(obj.line, obj.name, f"RecordTypeId = {quote(rt['Id'])}")
+            if match is None:
+                self.add(RECORD_TYPE, obj.name, "RecordTypeId", label, counted_severity(RECORDS_WILL_FAIL, used),
+                         f"record type {label} does not exist in the target org (by DeveloperName); "
+                         f"{plural(used)} in scope use it and will fail",
+                         f"create the record type {rt['DeveloperName']} on {obj.name} in the target org, or filter "
+                         "those records out", developer_name=rt["DeveloperName"], source_id=rt["Id"], affected=used)
+            else:
+                self.add(RECORD_TYPE, obj.name, "RecordTypeId", label, counted_severity(RECORDS_WILL_FAIL, used),
+                         f"record type {label} is inactive in the target org; {plural(used)} in scope use it and "
+                         "will fail", f"activate the record type {rt['DeveloperName']} in the target org",
+                         developer_name=rt["DeveloperName"], source_id=rt["Id"], target_id=match["Id"],
+                         affected=used, inactive=True)
+
+    # ------------------------------------------------------------------ users
+    def check_users(self, objects: list[ScopeObject]) -> None:
+        """Source users that will not map, by the runner's rule: username, then email of an active user."""
+        user_fields: list[tuple[ScopeObject, str]] = []
+        for obj in objects:
+            for name in obj.fields:
+                targets = list(obj.source[name].get("referenceTo") or [])
+                if obj.source[name].get("type") == "reference" and "User" in targets \
+                        and set(targets) <= {"User", "Group"}:
+                    user_fields.append((obj, name))
+        if not user_fields:
+            return
+        try:
+            source_users = self.source.query(SOURCE_USER_SOQL)
+            target_users = self.target.query(TARGET_USER_SOQL)
+        except OrgApiError as exc:
+            self.failed(user_fields[0][0].name, "compare users", exc,
+                        "check that both users can read User records, then check again")
+            return
+        matches = match_users(source_users, target_users)
+        counted = 0
+        for user in source_users:
+            match = matches[user["Id"]]
+            if match is not None and match.get("IsActive", True):
+                continue
+            affected: int | None = None
+            per_field: dict[str, int | None] = {}
+            if counted < _MAX_USERS_COUNTED:
+                counted += 1
+                for obj, name in user_fields:
+                    per_field[f"{obj.name}.{name}"] = self.count(obj.line, obj.name, f"{name} = {quote(user['Id'])}")
+                known = [v for v in per_field.values() if v is not None]
+                affected = sum(known) if len(known) == len(per_field) else None
+                if affected == 0:
+                    continue      # no record in scope refers to this user
+            label = str(user.get("Username") or user["Id"])
+            email = str(user.get("Email") or "")
+            who = f"user {label}" + (f" ({email})" if email and email.lower() != label.lower() else "")
+            spread = ", ".join(f"{where} {n}" for where, n in per_field.items() if n)
+            scope = f"{plural(affected)} in scope" + (f" ({spread})" if spread and len(per_field) > 1 else "")
+            field_name = user_fields[0][1] if len(user_fields) == 1 else None
+            obj_name = user_fields[0][0].name if len({o.name for o, _ in user_fields}) == 1 else "User"
+            if match is None:
+                self.add(USER_MAPPING, obj_name, field_name, label, WARNING,
+                         f"{who} has no user in the target org with the same username or an active one with the "
+                         f"same email; {scope} go to the running user instead",
+                         f"create or activate a user with the username or email {email or label} in the target "
+                         "org", source_id=user["Id"], affected=affected, by_field=per_field)
+            else:
+                self.add(USER_MAPPING, obj_name, field_name, label, counted_severity(RECORDS_WILL_FAIL, affected),
+                         f"{who} maps to the inactive target user {match.get('Username')}; {scope} that name "
+                         "them will fail",
+                         f"activate {match.get('Username')} in the target org", source_id=user["Id"],
+                         target_id=match["Id"], affected=affected, by_field=per_field, inactive=True)
