@@ -153,12 +153,12 @@ class OrgRegistry:
         index = self._index(entries, entry.alias)
         if index is not None and not replace:
             raise RegistryError(f"an org named {entry.alias!r} is already registered; remove it or pick another alias")
-        old = entries[index] if index is not None else None
-        if old is not None:
-            entries[index] = entry
+        check_token_org(entry, access_token)
+        old = None
+        if index is not None:
+            old, entries[index] = entries[index], entry
         else:
             entries.append(entry)
-        check_token_org(entry, access_token)
         self._store_tokens(entry, access_token, refresh_token)
         try:
             self._save(entries)
@@ -219,7 +219,7 @@ class OrgRegistry:
             secrets.store_secret(key, "refresh_token", refresh_token)
 
     @staticmethod
-    def _forget_secrets(entry: OrgEntry, others: list[OrgEntry]) -> None:
+    def _forget_secrets(entry: OrgEntry, others: builtins.list[OrgEntry]) -> None:
         """Delete ``entry``'s tokens unless another registered alias is the same org and user."""
         if all(secret_key(other) != secret_key(entry) for other in others):
             secrets.delete_secrets(secret_key(entry))

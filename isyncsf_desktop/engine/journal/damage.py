@@ -1,0 +1,91 @@
+"""A journal file that cannot be read as a journal: refused with one sentence, left untouched, moved
+aside on request; and the connection that turns SQLite's damage errors into :class:`JournalDamaged`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+class JournalDamaged(Exception):
+    """The journal file cannot be read as a journal (not SQLite, empty, truncated, damaged pages).
+
+    Not a :class:`JournalError` (a request the journal refuses): no caller should take it for bad input.
+    The file is left exactly as it is; :func:`move_aside` renames it so a new journal can start."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path = Path(path)
+        self.what = what
+        super().__init__(f"the job journal {self.path} cannot be read: {what}. It was left untouched. Move it "
+                         "aside and start a new journal (the app offers it; on the command line: "
+                         "`isyncsf journal move-aside`); the jobs it held are then no longer listed")
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+_DAMAGE = ("malformed", "not a database", "file is encrypted", "disk image", "database corrupt", "short read")
+
+
+def damage(path: Path, exc: sqlite3.DatabaseError) -> JournalDamaged | None:
+    """The :class:`JournalDamaged` that an SQLite error means, or None when it is no damage (a lock, a bug)."""
+    text = str(exc).lower()
+    if isinstance(exc, (sqlite3.IntegrityError, sqlite3.ProgrammingError)) or not any(d in text for d in _DAMAGE):
+        return None
+    return JournalDamaged(path, f"SQLite says {exc}")
+
+
+def check_journal_file(path: Path) -> None:
+    """Refuse a file that exists but is no SQLite database (:class:`JournalDamaged`); a missing one is fine."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise JournalDamaged(path, f"it cannot be opened ({exc.strerror or exc})") from None
+    if not head:
+        raise JournalDamaged(path, "it is empty (0 bytes), where a journal always holds its tables")
+    if head != SQLITE_HEADER:
+        raise JournalDamaged(path, "it is not an SQLite database (its first bytes are not SQLite's header)")
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a damaged journal (and its -wal and -shm files) to ``<name>.damaged-<UTC time>``; returns the
+    new name of the journal file. Nothing is deleted."""
+    path = Path(path)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            os.replace(side, target.with_name(target.name + suffix))
+    os.replace(path, target)
+    logger.warning("the damaged journal %s was moved to %s", path, target)
+    return target
+
+
+class JournalConnection(sqlite3.Connection):
+    """The journal's connection: an SQLite error that means a damaged file becomes :class:`JournalDamaged`."""
+
+    journal_path: Path
+
+    def execute(self, *args: Any, **kwargs: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        try:
+            return super().execute(*args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise damage(self.journal_path, exc) or exc from None
+
+    def executemany(self, *args: Any, **kwargs: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        try:
+            return super().executemany(*args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise damage(self.journal_path, exc) or exc from None
