@@ -441,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except sqlite3.DatabaseError as exc:     # damage found past the first pages, or a disk that fails
-        print(f"error: the job journal {paths.journal_path()} could not be read: {exc}. If it is damaged, "
+        print(f"error: the job journal {paths.journal_path()} could not be read: {str(exc).rstrip('. ')}. If it is damaged, "
               "`isyncsf journal move-aside` keeps it and starts a new one", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

@@ -257,3 +257,18 @@ def test_nothing_to_roll_back_is_still_refused(pair):
     job_id = engine.create_job(data.template())
     with pytest.raises(EngineError, match="nothing left to roll back"):
         engine.rollback(job_id)
+
+
+@pytest.mark.expect_log
+def test_a_failure_whose_text_ends_a_sentence_is_not_followed_by_a_second_full_stop(pair):
+    data.seed(pair.source, pair.target, 3)
+    engine = pair.engine()
+
+    def refuse(records):
+        raise RuntimeError("the disk of the proxy is full. Try again.")
+
+    engine.target.create = refuse
+    result = engine.sync(engine.create_job(data.template()))
+    assert result.state == "Aborted" and result.status == "Failed"
+    assert result.message.startswith("the sync failed: the disk of the proxy is full. Try again. Nothing is lost")
+    assert ".." not in result.message

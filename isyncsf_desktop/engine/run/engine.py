@@ -285,7 +285,7 @@ class SyncEngine:
             return ctx.end(job_id, run_id, kind, aborted, RunStatus.FAILED, run.counts, message)
         except Exception as exc:
             logger.exception("sync of job %s failed", job_id)
-            message = f"the sync failed: {exc}. {how_to_continue(job_id)}"
+            message = f"the sync failed: {str(exc).rstrip('. ')}. {how_to_continue(job_id)}"
             return ctx.end(job_id, run_id, kind, aborted, RunStatus.FAILED, run.counts, message)
         missing = self._never_processed(job_id, run_id, plan, kind)
         if missing:   # a retry after an abort: what the aborted run did not finish is still to do

@@ -116,7 +116,7 @@ def check_org(registry: OrgRegistry, alias: str, timeout: float = 20.0) -> OrgSt
         client.timeout = timeout
         info = client.user_info()
     except SessionExpired as exc:
-        return OrgStatus(EXPIRED, f"The org refused the session: {exc.message}. Connect it again.")
+        return OrgStatus(EXPIRED, f"The org refused the session: {exc.message.rstrip('. ')}. Connect it again.")
     except OrgApiError as exc:
         if exc.error_code in ("CONNECTION_ERROR", "SSL_ERROR"):
             return OrgStatus(UNREACHABLE, exc.message)
