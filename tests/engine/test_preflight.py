@@ -450,3 +450,24 @@ def test_automation_the_template_switches_off_is_not_counted_as_records_will_fai
     assert "switches it off during the sync" in rule.message
     assert report.summary() == "1 records will fail, 9 warnings"
     assert "Contact.Contact_Phone_Required" in {i.name for i in report.automation_off_candidates()}
+
+
+def test_a_match_key_the_org_cannot_filter_on_blocks_the_start_naming_the_field(make_pair: MakePair) -> None:
+    """Description is a long text area: a real org refuses it in a WHERE clause (INVALID_FIELD), so every
+    sync matching on it would fail. The check says so before a job exists."""
+    pair = make_pair("empty", "empty")
+    pair.insert("src", "Account", [{"Name": "Acme", "Description": "the one"}])
+    report = check_metadata(template([{"object": "Account", "fields": ["Name", "Description"],
+                                        "match_by": ["Description"]}]), pair.source, pair.target)
+    finding = one(report, "match_key", "Account", "Description")
+    assert finding.severity == BLOCKING
+    assert "cannot filter on it (a long text area)" in finding.message and "INVALID_FIELD" in finding.message
+    with pytest.raises(PreflightBlocked):
+        assert_can_start(report)
+    ok = check_metadata(template([{"object": "Account", "fields": ["Name"], "match_by": ["Name"]}]),
+                        pair.source, pair.target)
+    assert not [f for f in ok.findings if f.kind == "match_key"]
+    # what the check prevents: the org itself refuses the filter
+    from simple_salesforce.exceptions import SalesforceMalformedRequest
+    with pytest.raises(SalesforceMalformedRequest, match="INVALID_FIELD|filter"):
+        pair.target.sf.query("SELECT Id FROM Account WHERE Description = 'the one'")

@@ -264,6 +264,17 @@ class FieldChecks(CheckContext):
                     self.add(MATCH_KEY, obj.name, first, None, BLOCKING,
                              f"the match key {obj.name}.{first} does not exist in the target org",
                              f"create {first} in the target org or match {obj.name} on another field")
+                    continue
+                for side, fields in (("target", obj.target), ("source", obj.source)):
+                    name = _ci(fields, first)
+                    meta = fields.get(name) if name else None
+                    if meta is not None and meta.get("filterable") is False:
+                        kind = "a long text area" if meta.get("type") == "textarea" else f"a {meta.get('type')} field"
+                        self.add(MATCH_KEY, obj.name, name, None, BLOCKING,
+                                 f"the match key {obj.name}.{name} cannot find records: the {side} org cannot filter "
+                                 f"on it ({kind}), so every sync would fail with INVALID_FIELD",
+                                 f"match {obj.name} on a field the org can filter: an external id, Name or a text field")
+                        break
                 continue
             has_relationship = any(str(m.get("relationshipName") or "").lower() == first.lower()
                                    for m in obj.target.values())
