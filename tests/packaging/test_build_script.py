@@ -15,12 +15,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def build():
-    spec = importlib.util.spec_from_file_location("isyncsf_build_script", ROOT / "packaging" / "build.py")
+def load_packaging(name: str):
+    """A module of packaging/ (a folder of scripts, not a package), loaded by path."""
+    spec = importlib.util.spec_from_file_location(f"isyncsf_{name}", ROOT / "packaging" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def build():
+    return load_packaging("build")
 
 
 def fake_bundle(build, dist: Path, os_name: str, *, skip: str | None = None) -> None:
@@ -99,10 +104,7 @@ def test_tree_size_counts_files_not_links(build, tmp_path):
 
 @pytest.fixture(scope="module")
 def meta():
-    spec = importlib.util.spec_from_file_location("isyncsf_bundle_meta", ROOT / "packaging" / "bundle_meta.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_packaging("bundle_meta")
 
 
 def test_the_windows_version_file_names_the_product_version_and_company(meta):
@@ -134,10 +136,7 @@ def test_the_mac_app_states_the_oldest_macos_its_qt_runs_on_and_keeps_app_nap_of
 
 @pytest.fixture(scope="module")
 def installers():
-    spec = importlib.util.spec_from_file_location("isyncsf_installers", ROOT / "packaging" / "installers.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_packaging("installers")
 
 
 @pytest.mark.skipif(os.name != "posix", reason="an AppDir is for Linux")
@@ -182,10 +181,7 @@ def test_the_windows_installer_is_per_user_with_a_fixed_app_id():
 
 @pytest.fixture(scope="module")
 def trim():
-    spec = importlib.util.spec_from_file_location("isyncsf_trim", ROOT / "packaging" / "trim.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_packaging("trim")
 
 
 @pytest.mark.parametrize(("dest", "dropped"), [
