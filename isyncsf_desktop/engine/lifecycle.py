@@ -55,6 +55,11 @@ class RunKind(StrEnum):
     RETRY = "retry"
     ROLLBACK = "rollback"
 
+    @property
+    def label(self) -> str:
+        """How the app names a run of this kind (the Execute tab's summary, the History page)."""
+        return _RUN_LABELS[self]
+
 
 class RunStatus(StrEnum):
     """How a run stands or ended."""
@@ -127,6 +132,8 @@ MAPPED_STATUSES: frozenset[RecordStatus] = frozenset({RecordStatus.INSERTED, Rec
                                                        RecordStatus.EXISTING})
 """Outcomes that put the source->target pair into the id map (a record the job need not send again)."""
 
+_RUN_LABELS: dict[RunKind, str] = {RunKind.SCAN: "Scan", RunKind.SYNC: "Sync", RunKind.RESYNC: "ReSync",
+                                   RunKind.RETRY: "Retry", RunKind.ROLLBACK: "Rollback"}
 _TONES: dict[JobState, str] = {JobState.SYNCED: "success", JobState.ROLLBACK_COMPLETED: "success",
                                JobState.ABORTED: "warning", JobState.DELETED: "muted", JobState.NOT_STARTED: "muted"}
 

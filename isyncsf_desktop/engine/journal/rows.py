@@ -11,7 +11,7 @@ from typing import Any
 
 from ..lifecycle import MAPPED_STATUSES as _MAPPED
 from ..lifecycle import SUCCESS_STATUSES as _SUCCESS
-from ..lifecycle import JobState, RecordStatus, RunKind, RunStatus
+from ..lifecycle import JobState, ObjectStatus, RecordStatus, RunKind, RunStatus
 
 JOB_STATES: tuple[str, ...] = tuple(JobState)
 ACTIVE_STATES: tuple[str, ...] = tuple(s for s in JobState if s.active)
@@ -86,7 +86,7 @@ class ObjectCounts:
     errors: int = 0
     deleted: int = 0
     restored: int = 0
-    status: str = "Pending"
+    status: str = ObjectStatus.PENDING
 
     def as_dict(self) -> dict[str, Any]:
         """The counts as a plain dict (JSON friendly)."""
@@ -101,7 +101,7 @@ class ObjectCounts:
     def merged(self, other: ObjectCounts) -> ObjectCounts:
         """Field-wise sum of the numbers; the status of ``other`` wins unless it is still Pending."""
         numbers = {name: getattr(self, name) + getattr(other, name) for name in COUNT_FIELDS}
-        status = other.status if other.status != "Pending" else self.status
+        status = other.status if other.status != ObjectStatus.PENDING else self.status
         return ObjectCounts(**numbers, status=status)
 
     def __add__(self, other: object) -> ObjectCounts:

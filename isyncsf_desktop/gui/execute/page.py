@@ -41,8 +41,6 @@ DONT_INSERT_WARNING = (
     "that every {object} record already exists on the target.")
 RUN_IN_PROGRESS = "A run is in progress; wait for it to end or abort it"
 NO_JOB = "No job yet: Start Sync creates one"
-RUN_TITLES: dict[str, str] = {RunKind.SYNC: "Sync", RunKind.RESYNC: "ReSync", RunKind.RETRY: "Retry",
-                              RunKind.ROLLBACK: "Rollback", RunKind.SCAN: "Scan"}
 FIRST_STATES: dict[str, JobState] = {RunKind.SYNC: JobState.NOT_STARTED, RunKind.ROLLBACK: JobState.ROLLBACK}
 """The state a run of each kind shows from its start (others: Sync In Progress)."""
 REFRESH_MS = 200
@@ -617,7 +615,7 @@ class ExecutePage(QWidget):
             parts = [f"<b>{total.inserted:,}</b> inserted", f"<b>{total.updated:,}</b> updated",
                      f"<b>{total.existing:,}</b> existing (unchanged)",
                      f"<b style='color:{ERROR if total.errors else SUCCESS}'>{total.errors:,}</b> errors"]
-        title = RUN_TITLES.get(kind, kind)
+        title = RunKind(kind).label
         text = f"<b>{title} summary:</b> &nbsp;" + " &nbsp;·&nbsp; ".join(parts)
         if message:
             text += f"<br><span style='color:{WARNING}'>{message}</span>"

@@ -28,8 +28,6 @@ from ..tables import RIGHT, AnyIndex, RowsTableModel, bold_font
 
 logger = logging.getLogger(__name__)
 
-KIND_TITLES: dict[str, str] = {RunKind.SCAN: "Scan", RunKind.SYNC: "Sync", RunKind.RESYNC: "ReSync",
-                               RunKind.RETRY: "Retry", RunKind.ROLLBACK: "Rollback"}
 INTERRUPTED_NOTE = "interrupted — resume or roll back"
 RUN_STATUS_COLOURS: dict[str, str] = {RunStatus.COMPLETED: SUCCESS, RunStatus.ABORTED: WARNING, RunStatus.FAILED: ERROR}
 
@@ -77,7 +75,7 @@ def run_title(run: RunRow | None) -> str:
     """``Sync · Completed``; "" for no run."""
     if run is None:
         return ""
-    return f"{KIND_TITLES.get(run.kind, run.kind.title())} · {run.status}"
+    return f"{RunKind(run.kind).label} · {run.status}"
 
 
 @dataclass
@@ -377,7 +375,7 @@ class RunsModel(RowsTableModel[RunRow]):
         column = index.column()
         if role == _Display:
             if column == self.RUN:
-                return KIND_TITLES.get(run.kind, run.kind.title())
+                return RunKind(run.kind).label
             if column == self.STATUS:
                 return run.status
             if column == self.STARTED:
