@@ -273,3 +273,37 @@ def test_the_access_token_can_stay_off_the_command_line(sandbox_factory, capsys,
                        "--access-token", server.token("source"), "--ca-file", str(server.ca_file))
     assert code == 0 and "visible to other users in the process list" in err
     assert server.token("source") not in err
+
+
+def test_a_sync_that_fails_prints_its_sentence_without_a_traceback(sandbox_factory, template_file, tmp_path):
+    """A sync that fails (the org's answer to a create is an error the engine cannot place): the command
+    prints the job's sentence, and the engine's log line without its Python traceback (``-v`` shows it)."""
+    import os
+    import subprocess
+    import sys
+
+    server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
+    child = f"""
+import sys, keyring
+from isyncsf_desktop.salesforce.secrets import MemoryKeyring
+keyring.set_keyring(MemoryKeyring())
+from isyncsf_desktop.cli import main
+for alias, token in (("source", {server.token("source")!r}), ("target", {server.token("target")!r})):
+    assert main([*sys.argv[1:], "org", "add", alias, "--instance-url", {server.instance_url!r}, "--access-token", token,
+                 "--ca-file", {str(server.ca_file)!r}]) == 0
+from isyncsf_desktop.salesforce.client import OrgClient
+def refuse(self, records):
+    raise RuntimeError("the org answered something the engine cannot place.")
+OrgClient.create = refuse
+sys.exit(main([*sys.argv[1:], "sync", "--source", "source", "--target", "target", "--template",
+               {str(template_file)!r}, "--override-preflight"]))
+"""
+    env = {**os.environ, "ISYNCSF_HOME": str(tmp_path / "home")}
+    quiet = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, env=env, timeout=600)
+    assert quiet.returncode == 1, quiet.stderr[-3000:]
+    assert "the sync failed: the org answered something the engine cannot place. Nothing is lost" in quiet.stdout
+    assert "ERROR isyncsf_desktop.engine.run.engine: sync of job" in quiet.stderr
+    assert "Traceback" not in quiet.stderr + quiet.stdout
+    verbose = subprocess.run([sys.executable, "-c", child, "-v"], capture_output=True, text=True,
+                             env={**env, "ISYNCSF_HOME": str(tmp_path / "home2")}, timeout=600)
+    assert "Traceback" in verbose.stderr
