@@ -22,7 +22,7 @@ from .cli_common import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_PA
 from .cli_common import journal as _journal
 from .cli_common import registry as _registry
 from .cli_preflight import add_parsers as add_preflight_parsers
-from .engine.journal import JournalDamaged
+from .engine.journal import JournalDamaged, JournalUnwritable
 from .engine.lock import recover_interrupted
 
 logger = logging.getLogger(__name__)
@@ -452,7 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Busy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BUSY
-    except JournalDamaged as exc:
+    except (JournalDamaged, JournalUnwritable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except sqlite3.DatabaseError as exc:     # damage found past the first pages, or a disk that fails

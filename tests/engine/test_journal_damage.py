@@ -75,3 +75,52 @@ def test_a_new_journal_is_made_whole_before_it_takes_the_name(tmp_path: Path) ->
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []   # no temporary file left
     with Journal(path) as journal:
         assert journal.job(job_id).template_name == "t"
+
+
+@pytest.mark.expect_log
+def test_a_full_disk_mid_run_is_one_sentence_and_the_job_resumes_exactly(pair) -> None:
+    """The journal cannot grow past the first batch (SQLite's own 'database or disk is full', as a full disk
+    gives it): the run stops with a sentence before a batch goes out unrecorded; with space again, the job is
+    found interrupted and a resync ends exact."""
+    import related_data as data
+
+    from isyncsf_desktop.engine.journal import JournalUnwritable
+
+    data.seed(pair.source, pair.target, 30)
+    engine = pair.engine()
+    real_create = engine.target.create
+    calls = []
+
+    def create_then_fill_the_disk(records):
+        result = real_create(records)
+        calls.append(len(records))
+        if len(calls) == 1:
+            pages = pair.journal._db.execute("PRAGMA page_count").fetchone()[0]
+            pair.journal._db.execute(f"PRAGMA max_page_count = {pages}")
+        return result
+
+    engine.target.create = create_then_fill_the_disk
+    job_id = engine.create_job(data.template(batch_size=10))
+    try:
+        result = engine.sync(job_id)          # the run could still record its end: it says why it stopped
+        message = result.message
+        assert result.status == "Failed" and result.state == "Aborted"
+    except JournalUnwritable as exc:          # it could not: the job is found interrupted at the next start
+        message = str(exc)
+    assert message.startswith(f"the job journal {pair.journal.path} cannot be written: the disk is full.")
+    assert "resume the job" in message and "the sync failed" not in message
+    pair.journal._db.execute("PRAGMA max_page_count = 1073741823")      # space again
+    pair.journal.recover_interrupted()
+    assert pair.journal.job_facts(job_id).failed == 0
+    assert pair.engine().resync(job_id).state == "Synced"
+    assert data.synced_problems(pair.source, pair.target) == {k: 0 for k in data.synced_problems(pair.source,
+                                                                                                  pair.target)}
+
+
+def test_a_read_only_journal_is_one_sentence(tmp_path: Path) -> None:
+    from isyncsf_desktop.engine.journal import JournalUnwritable
+
+    with Journal(tmp_path / "journal.sqlite3") as journal:
+        journal._db.execute("PRAGMA query_only = 1")          # what SQLite says of a read-only file or folder
+        with pytest.raises(JournalUnwritable, match="cannot be written: the data folder or the file is read-only"):
+            journal.create_job(TEMPLATE, REF, REF)

@@ -27,14 +27,39 @@ class JournalDamaged(Exception):
                          "`isyncsf journal move-aside`); the jobs it held are then no longer listed")
 
 
+class JournalUnwritable(Exception):
+    """The journal cannot be written now (the disk is full, the data folder is read-only, the disk fails).
+
+    Nothing the journal already holds is lost, and the run that met it stopped before its next batch: once
+    the cause is gone, the job is found interrupted and can be resumed or rolled back."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path = Path(path)
+        self.what = what
+        super().__init__(f"the job journal {self.path} cannot be written: {what}. Nothing already recorded is "
+                         "lost and no batch went out unrecorded; free the space or make the folder writable, then "
+                         "resume the job (Start ReSync, or `isyncsf resync JOB`) or roll it back")
+
+
+_UNWRITABLE = {"disk is full": "the disk is full", "readonly database": "the data folder or the file is read-only",
+               "read-only": "the data folder or the file is read-only", "disk i/o error": "the disk fails (I/O error)",
+               "unable to open database": "the file cannot be opened for writing"}
+
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 _DAMAGE = ("malformed", "not a database", "file is encrypted", "disk image", "database corrupt", "short read")
 
 
-def damage(path: Path, exc: sqlite3.DatabaseError) -> JournalDamaged | None:
-    """The :class:`JournalDamaged` that an SQLite error means, or None when it is no damage (a lock, a bug)."""
+def damage(path: Path, exc: sqlite3.DatabaseError) -> Exception | None:
+    """What an SQLite error means for the user: :class:`JournalDamaged` (the file), :class:`JournalUnwritable`
+    (the disk or folder), or None when it is neither (a lock, a bug)."""
     text = str(exc).lower()
-    if isinstance(exc, (sqlite3.IntegrityError, sqlite3.ProgrammingError)) or not any(d in text for d in _DAMAGE):
+    if isinstance(exc, (sqlite3.IntegrityError, sqlite3.ProgrammingError)):
+        return None
+    for marker, what in _UNWRITABLE.items():
+        if marker in text:
+            return JournalUnwritable(path, what)
+    if not any(d in text for d in _DAMAGE):
         return None
     return JournalDamaged(path, f"SQLite says {exc}")
 

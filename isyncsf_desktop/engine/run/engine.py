@@ -18,7 +18,7 @@ from ... import paths
 from .. import heap, scope
 from ..automation import AutomationGuard, parse_automation_off
 from ..events import CancelToken, Notice, Observer, RunResult
-from ..journal import JobRow, Journal, ObjectCounts, OrgRef
+from ..journal import JobRow, Journal, JournalUnwritable, ObjectCounts, OrgRef
 from ..lifecycle import Action, JobState, ObjectStatus, RecordStatus, RunKind, RunStatus, object_ended, refusal
 from ..lock import TargetBusy, TargetLock
 from ..orgapi import OrgApi
@@ -283,6 +283,9 @@ class SyncEngine:
                        f"page, or `isyncsf org login ALIAS`). {how_to_continue(job_id)}")
             logger.warning("sync of job %s stopped: %s", job_id, exc.message)
             return ctx.end(job_id, run_id, kind, aborted, RunStatus.FAILED, run.counts, message)
+        except JournalUnwritable as exc:   # the journal says what to do; if it cannot even end the run, the
+            logger.error("sync of job %s stopped: %s", job_id, exc.what)   # job is found interrupted later
+            return ctx.end(job_id, run_id, kind, aborted, RunStatus.FAILED, run.counts, str(exc))
         except Exception as exc:
             logger.exception("sync of job %s failed", job_id)
             message = f"the sync failed: {str(exc).rstrip('. ')}. {how_to_continue(job_id)}"
