@@ -442,6 +442,8 @@ class FirstPass:
                         match_key=key_json(self.match_key({**p.source, **p.payload}, oplan, on_target=True)))
                 for p in chunk])
 
+        refused: list[list[Pending]] = []
+
         def send(chunk: list[Pending]) -> list[dict[str, Any]] | None:
             if bulk:
                 return self.ctx.bulk_write(run.job_id, name, "insert", [p.payload for p in chunk])
@@ -449,6 +451,7 @@ class FirstPass:
                 return self.target.create([{"attributes": {"type": name}, **p.payload} for p in chunk])
             except Exception as exc:
                 if type(exc).__name__ != "ConnectionLost":
+                    refused.append(chunk)   # the org answered (401, 403, 400) or never got it: nothing saved
                     raise
                 return None      # the org may have saved the batch: looked at once the others are in
 
@@ -458,8 +461,15 @@ class FirstPass:
             else:
                 self._inserted(name, chunk, results, targets)
 
-        send_batches(chunks(pending, BULK_BATCH if bulk else run.batch), depth=run.depth,
-                     prepare=prepare, send=send, finish=finish)
+        try:
+            send_batches(chunks(pending, BULK_BATCH if bulk else run.batch), depth=run.depth,
+                         prepare=prepare, send=send, finish=finish)
+        except Exception:
+            # The run stops on that error; a batch the org refused is not in flight (no late commit to wait for).
+            if refused:
+                self.journal.record_outcomes(run.job_id, run.run_id, [
+                    Outcome(name, p.source["Id"], None, RecordStatus.SKIPPED) for chunk in refused for p in chunk])
+            raise
         for chunk in lost:   # every other batch of the level is answered now: what is left is this one's
             self._inserted(name, chunk, self._recover_lost_create(
                 name, oplan, chunk, {p.source["Id"]: sent[p.source["Id"]] for p in chunk}), targets)
