@@ -43,6 +43,7 @@ class Trial:
     home: Path
     calls: list[tuple[str, str]] = field(default_factory=list)
     kill_at: int | None = None          # index in the target's calls of this command
+    hold_at: int | None = None          # this call (a create) is held by the org, the child killed at its next
     mode: str = "after"                 # "before": the org never sees the call; "after": it committed
     killed: bool = False
     child: subprocess.Popen | None = None
@@ -57,6 +58,12 @@ class Trial:
                 self.calls.append((method, path))
                 self.current.index = len(self.calls) - 1
             index = self.current.index
+            if when == "before" and index == self.hold_at:
+                # The org holds this create (its answer is lost) and commits it only after it answers the
+                # next run's first read of Contacts; the child dies at its next call (its first look).
+                self.server.faults("tgt").update(hold_create=1, hold_release_on="FROM Contact")
+                self.kill_at, self.mode = index + 1, "before"
+                return None
             if self.kill_at is None or self.killed or index != self.kill_at or when != self.mode:
                 return None
             self.killed = True
@@ -65,7 +72,8 @@ class Trial:
         self.child.wait()
         return "drop" if when == "before" else None
 
-    def run(self, *argv: str, kill_at: int | None = None, mode: str = "after") -> subprocess.CompletedProcess:
+    def run(self, *argv: str, kill_at: int | None = None, mode: str = "after",
+            hold_at: int | None = None) -> subprocess.CompletedProcess:
         orgs = {alias: [self.server.instance_url, self.server.token(alias), str(self.server.ca_file)]
                 for alias in ("src", "tgt")}
         env = {**os.environ, "ISYNCSF_HOME": str(self.home), "KILL_TRIAL_ORGS": json.dumps(orgs),
@@ -78,18 +86,21 @@ class Trial:
         else:
             out, err = self.child.communicate(timeout=120)
             raise AssertionError(f"the child did not get ready: {err[-2000:]}")
-        self.calls, self.kill_at, self.mode, self.killed = [], kill_at, mode, False
+        self.calls, self.kill_at, self.mode, self.killed, self.hold_at = [], kill_at, mode, False, hold_at
         out, err = self.child.communicate("go\n", timeout=300)
         return subprocess.CompletedProcess(argv, self.child.returncode, out, err)
 
 
-def _start(sandbox_factory: Any, tmp_path: Path) -> tuple[Trial, dict]:
+def _start(sandbox_factory: Any, tmp_path: Path, **options: Any) -> tuple[Trial, dict]:
+    """A trial on a fresh server. ``late_commit_window`` is 0 unless given: this org commits a request
+    before it answers, or never (killed before it saw it), so nothing appears late; the late-commit
+    trial gives the org's own limit (None) instead."""
     server = sandbox_factory({"src": "empty", "tgt": "empty"})
     data.seed(org_client(server, "src"), org_client(server, "tgt"), ACCOUNTS)
     trial = Trial(server, tmp_path / "home")
     server.faults("tgt").update(observer=trial.observe)
     template = tmp_path / "related.json"
-    template.write_text(json.dumps(data.template(batch_size=BATCH)))
+    template.write_text(json.dumps(data.template(batch_size=BATCH, **{"late_commit_window": 0, **options})))
     return trial, {"template": str(template), "before": data.snapshot(org_client(server, "tgt"))}
 
 
@@ -125,7 +136,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         trial = Trial(server, folder / "home")
         server.faults("tgt").update(observer=trial.observe)
         template = folder / "related.json"
-        template.write_text(json.dumps(data.template(batch_size=BATCH)))
+        template.write_text(json.dumps(data.template(batch_size=BATCH, late_commit_window=0)))
         done = trial.run(*_sync_argv({"template": str(template)}))
         assert done.returncode == 0, done.stderr
         sync_calls = list(trial.calls)
@@ -164,6 +175,26 @@ def test_a_sync_killed_anywhere_resumes_exactly_or_rolls_back_exactly(
     assert trial.killed and killed.returncode == -signal.SIGKILL, (index, killed.stderr[-2000:])
     problems = resume_or_roll_back(trial, ctx, then)
     _report(trial=f"{phase} {k} {mode} -> {then}", call=index, **problems)
+    assert problems == EXACT[then]
+
+
+@pytest.mark.parametrize("then", ["resume", "rollback"])
+def test_a_sync_killed_while_the_org_holds_a_create_it_commits_later_resumes_or_rolls_back_exactly(
+        reference, sandbox_factory, tmp_path, then):
+    """Issue 22 item 1: the org holds the last create of the first pass (a Contact batch: Email has no
+    unique index), the child is killed at its first look for it, and the org commits the batch only
+    after it answered the next run's first read of Contacts: that run must keep looking (the org may
+    commit for 10 minutes after the batch went out), never create the batch again, and roll it back."""
+    sync = reference["sync"]
+    last_create = max(i for i, (method, _) in enumerate(sync) if method == "POST" and "composite/sobjects" in sync[i][1])
+    trial, ctx = _start(sandbox_factory, tmp_path, late_commit_window=None)
+    killed = trial.run(*_sync_argv(ctx), hold_at=last_create)
+    assert trial.killed and killed.returncode == -signal.SIGKILL, (last_create, killed.stderr[-2000:])
+    faults = trial.server.faults("tgt")
+    assert faults.held == 1          # the org has not committed it yet
+    problems = resume_or_roll_back(trial, ctx, then)
+    assert faults.held == 0          # committed during the resume / rollback, after its first look
+    _report(trial=f"late commit -> {then}", call=last_create, **problems)
     assert problems == EXACT[then]
 
 

@@ -28,7 +28,7 @@ THRESHOLD = 5
 
 def _template(folder: Path) -> Path:
     path = folder / "related-bulk.json"
-    path.write_text(json.dumps(data.template(batch_size=BATCH, bulk_threshold=THRESHOLD)))
+    path.write_text(json.dumps(data.template(batch_size=BATCH, bulk_threshold=THRESHOLD, late_commit_window=0)))
     return path
 
 

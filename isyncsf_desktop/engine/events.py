@@ -96,6 +96,10 @@ class CancelToken:
     def cancelled(self) -> bool:
         return self._event.is_set()
 
+    def wait(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for a cancel; True when the run was cancelled (at once if it already was)."""
+        return self._event.wait(max(0.0, seconds))
+
 
 @dataclass
 class RunResult:

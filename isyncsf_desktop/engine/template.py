@@ -53,6 +53,12 @@ OPTION_DEFAULTS: dict[str, Any] = {
     # and from 2 on the next object's source records are read while the current one is written.
     # Parents are always written before their children; stop-at-first-error runs one batch at a time.
     "in_flight": 2,
+    # Seconds after a create batch went out during which the org may still commit it when its answer was
+    # lost (a timeout, a dropped connection, a crash): records of such a batch not found on the target are
+    # looked for again until then, never sent again before. None: the org's own limit on a request
+    # (engine/run/recovery.py ORG_REQUEST_LIMIT_S, 10 minutes). Lower it only for an org known to end
+    # requests sooner (and for tests).
+    "late_commit_window": None,
 }
 LINE_KEYS = {"object", "fields", "filter", "match_by", "insert", "update", "limit", "sort", "related_to",
              "exclude_parents", "bulk_threshold"}
@@ -150,6 +156,12 @@ class Template:
     def in_flight(self) -> int:
         """Requests in flight at once (1: strictly one after the other)."""
         return int(self.options.get("in_flight", 2))
+
+    @property
+    def late_commit_window(self) -> float | None:
+        """Seconds a create whose answer was lost may still be committed by the org (None: the org's limit)."""
+        value = self.options.get("late_commit_window")
+        return None if value is None else float(value)
 
     def bulk_threshold(self, object_name: str) -> int:
         """From how many records a write of ``object_name`` goes through Bulk API 2.0 (0: never)."""
@@ -293,6 +305,11 @@ def parse_template(document: Any) -> Template:
         elif key == "in_flight":
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 4:
                 raise TemplateError("options.in_flight must be a whole number from 1 to 4 (requests at once)")
+        elif key == "late_commit_window":
+            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
+                                      or not 0 <= value <= 3600):
+                raise TemplateError("options.late_commit_window must be a number of seconds from 0 to 3600, or "
+                                    "null for the org's own limit on a request (600)")
         elif key == "since":
             if value is not None:
                 value = parse_since(value, "options.since")

@@ -11,12 +11,14 @@ JSON-able value. The route modules import :mod:`.routing`, never this module.
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote_plus
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map
@@ -85,6 +87,7 @@ class SandboxApp:
     def dispatch(self, request: Request) -> Response:
         adapter = self.url_map.bind_to_environ(request.environ)
         headers: dict[str, str] = {}
+        faults: Faults | None = None
         try:
             try:
                 endpoint, args = adapter.match()
@@ -115,6 +118,9 @@ class SandboxApp:
                     and faults.observer("before", request.method, request.path) == "drop":
                 self._drop_connection(request)   # the org never saw this call
                 return Response(status=503)
+            if faults is not None and _is_create(request) and not request.environ.get("isyncsf.subrequest") \
+                    and faults.take("hold_create"):
+                return self._hold(request, faults, lambda: route.handler(call, **args))
             result = route.handler(call, **args)
             if faults is not None and faults.observer is not None:
                 faults.observer("after", request.method, request.path)
@@ -146,6 +152,8 @@ class SandboxApp:
                                        f"if you contact support: {ref}", "errorCode": "UNKNOWN_EXCEPTION"}], 500)
         for key, value in headers.items():
             response.headers[key] = value
+        if faults is not None and not request.environ.get("isyncsf.subrequest"):
+            faults.answered(unquote_plus(request.full_path))
         return response
 
     def handlers(self) -> dict[str, Route]:
@@ -161,6 +169,20 @@ class SandboxApp:
             raise ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         if faults.take("http_503"):
             raise ApiError(503, "SERVER_UNAVAILABLE", "Server temporarily unavailable. Please try again.")
+
+    def _hold(self, request: Request, faults: Faults, commit: Callable[[], Any]) -> Response:
+        """A held create: its body is read, its connection dropped unanswered, and this server thread
+        waits until the hold is released to commit it (or discards it when the server stops)."""
+        request.get_data(cache=True)
+        self._drop_connection(request)
+
+        def run() -> None:
+            try:
+                commit()
+            except (ApiError, RecordError, SoqlError) as exc:
+                logger.info("a held create committed late failed: %s", exc)
+        faults.hold(run)
+        return Response(status=503)   # nobody reads it: the connection is gone
 
     @staticmethod
     def _drop_connection(request: Request) -> None:
@@ -192,6 +214,14 @@ class SandboxApp:
                    "queryLocator": None, "entityTypeName": records[0]["attributes"]["type"] if records else None,
                    **{k: v for k, v in out.items() if k not in ("totalSize", "done")}}
         return out
+
+
+def _is_create(request: Request) -> bool:
+    """A create request: ``POST composite/sobjects`` or ``POST sobjects/X``."""
+    return request.method == "POST" and _CREATE_PATH.match(request.path) is not None
+
+
+_CREATE_PATH = re.compile(r"^/services/data/v[0-9.]+/(composite/sobjects|sobjects/[A-Za-z0-9_]+)/?$")
 
 
 # ====================================================================== REST routes

@@ -27,6 +27,16 @@ class Faults:
     api_budget: int | None = None        # API calls allowed in all; past it 403 REQUEST_LIMIT_EXCEEDED
     drop_after_commit: int = 0           # the next N DML calls commit, then the connection drops
     bulk_hold: bool = False              # closed Bulk 2.0 ingest jobs wait in the queue (UploadComplete) until False
+    # The next N create requests (POST composite/sobjects, POST sobjects/X) are held: the connection drops
+    # unanswered at once (the client's answer is lost, as when its read timeout fires), and the org commits
+    # them only later, as a real org finishes a request whose client has gone away: when
+    # :meth:`release_held` is called, once the org has answered ``hold_release_after`` further requests,
+    # or right after it answers a request whose URL (path and decoded query) contains ``hold_release_on``.
+    # The commit happens before that answer goes out, so the request that released it does not see it.
+    # A held create still waiting when the server stops is discarded (never committed).
+    hold_create: int = 0
+    hold_release_after: int | None = None
+    hold_release_on: str | None = None
     seed: int = 7
     # Python only (tests): called with ("before" | "after", method, path) around every authenticated
     # call's handler; "after" runs once the org has committed, before the answer goes out; "drop"
@@ -36,6 +46,9 @@ class Faults:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _random: random.Random = field(default_factory=random.Random, repr=False, compare=False)
     _bulk_released: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+    _held: list["_Held"] = field(default_factory=list, repr=False, compare=False)
+    _held_seen: threading.Condition = field(default_factory=threading.Condition, repr=False, compare=False)
+    _held_total: int = field(default=0, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._bulk_released.set()
@@ -73,9 +86,76 @@ class Faults:
                 return True
             return False
 
+    # ------------------------------------------------------------------ held creates
+    def hold(self, commit: Callable[[], Any]) -> None:
+        """Called by the server thread of a held create (its connection already dropped): wait until the
+        hold is released, then ``commit`` (run the request's handler), or discard it."""
+        held = _Held(commit)
+        with self._held_seen:
+            self._held.append(held)
+            self._held_total += 1
+            self._held_seen.notify_all()
+        held.go.wait()
+        try:
+            if held.commit:
+                commit()
+        finally:
+            held.done.set()
+
+    def wait_held(self, count: int = 1, timeout: float = 60.0) -> bool:
+        """Block until ``count`` creates have been held in all (True), or ``timeout`` seconds passed."""
+        with self._held_seen:
+            return self._held_seen.wait_for(lambda: self._held_total >= count, timeout)
+
+    @property
+    def held(self) -> int:
+        """Creates held now (not committed nor discarded yet)."""
+        with self._held_seen:
+            return len(self._held)
+
+    def release_held(self, *, commit: bool = True, timeout: float = 60.0) -> int:
+        """Commit (or discard) every create held now; returns once each is done. How many there were."""
+        with self._held_seen:
+            held, self._held = self._held, []
+        for item in held:
+            item.commit = commit
+            item.go.set()
+        for item in held:
+            if not item.done.wait(timeout):
+                raise RuntimeError("a held create did not finish committing")
+        return len(held)
+
+    def answered(self, url: str) -> None:
+        """Called by the server once it has the answer to a request of this org, before it goes out:
+        commits the held creates when ``hold_release_after`` / ``hold_release_on`` say so."""
+        if not self._held:
+            return
+        release = False
+        with self._lock:
+            if self.hold_release_after is not None:
+                self.hold_release_after -= 1
+                if self.hold_release_after <= 0:
+                    self.hold_release_after = None
+                    release = True
+            if self.hold_release_on and self.hold_release_on in url:
+                self.hold_release_on = None
+                release = True
+        if release:
+            self.release_held()
+
     def record_fault(self, _index: int) -> RecordError | None:
         """Called per record written: a lock error, or None."""
         if self.take("lock_row") or (self.lock_row_rate and self._random.random() < self.lock_row_rate):
             return RecordError("UNABLE_TO_LOCK_ROW",
                                "unable to obtain exclusive access to this record or 1 records", [])
         return None
+
+
+class _Held:
+    """One held create: released by setting ``go`` (``commit`` says whether it commits), then ``done``."""
+
+    def __init__(self, commit: Callable[[], Any]) -> None:
+        self.handler = commit
+        self.commit = False
+        self.go = threading.Event()
+        self.done = threading.Event()

@@ -244,6 +244,9 @@ class SandboxServer:
         return store
 
     def stop(self) -> None:
+        if self.app is not None:
+            for faults in self.app.faults.values():   # held creates are discarded, never committed
+                faults.release_held(commit=False)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -537,3 +537,44 @@ def test_query_columns_true_answers_column_metadata(demo_server):
     with pytest.raises(SalesforceMalformedRequest) as info:
         sf.restful("query", params={"q": "SELECT Nope FROM Account", "columns": "true"})
     assert info.value.content[0]["errorCode"] == "INVALID_FIELD"
+
+
+def test_a_held_create_drops_unanswered_and_commits_only_when_released(empty_org):
+    server, sf = empty_org
+    faults = server.faults("qa")
+    faults.update(hold_create=1)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        _collection(sf, "POST", _accounts(3))
+    assert faults.wait_held(1) and faults.held == 1
+    assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 0     # the org is still working on it
+    assert faults.release_held() == 1 and faults.held == 0
+    assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 3
+
+
+def test_a_held_create_commits_after_the_next_requests_or_a_matching_one(empty_org):
+    server, sf = empty_org
+    faults = server.faults("qa")
+    faults.update(hold_create=1, hold_release_after=2)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        sf.Account.create({"Name": "single"})                       # POST sobjects/Account too
+    assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 0  # 1st request: answered before the commit
+    assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 0  # 2nd: the commit follows its answer
+    assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 1
+    faults.update(hold_create=1, hold_release_on="FROM Contact")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        _collection(sf, "POST", _accounts(2))
+    assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 1
+    assert sf.query("SELECT COUNT() FROM Contact")["totalSize"] == 0
+    assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 3
+
+
+def test_a_create_still_held_when_the_server_stops_is_discarded(sandbox_factory):
+    server = sandbox_factory({"qa": "empty"})
+    sf = client_for(server, "qa")
+    server.faults("qa").update(hold_create=1)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        _collection(sf, "POST", _accounts(1))
+    faults = server.faults("qa")
+    assert faults.wait_held(1)
+    server.stop()                      # returns: the held request thread is let go without committing
+    assert faults.held == 0

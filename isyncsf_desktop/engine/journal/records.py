@@ -206,6 +206,21 @@ class RecordsMixin(JournalStore):
                 result.setdefault(obj, {})[source_id] = tuple(json.loads(key)) if key is not None else None
         return result
 
+    def in_flight_sent(self, job_id: int, object_name: str | None = None) -> dict[str, dict[str, str]]:
+        """When each ``sending`` record was written ahead, just before its create batch went out:
+        object -> source id -> ISO-8601 UTC time (the ``updated`` column of its journal row)."""
+        sql = "SELECT object, source_id, updated FROM records WHERE job_id = ? AND status = 'sending'"
+        params: list[Any] = [job_id]
+        if object_name is not None:
+            sql += " AND object = ?"
+            params.append(object_name)
+        result: dict[str, dict[str, str]] = {}
+        with self._lock:
+            self._require_job(job_id)
+            for obj, source_id, updated in self._db.execute(sql, params):
+                result.setdefault(obj, {})[source_id] = updated
+        return result
+
     def known_target_ids(self, job_id: int, object_name: str) -> set[str]:
         """Target ids of ``object_name`` this journal already accounts for: this job's records and
         the id map of the job's two orgs (records other jobs created or matched)."""

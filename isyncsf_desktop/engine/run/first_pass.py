@@ -9,6 +9,7 @@ Lookups the plan defers, and self-lookups of records in a data cycle, are left f
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -22,7 +23,7 @@ from ..plan import ObjectPlan, RefSpec
 from ..users import SOURCE_USER_SOQL, TARGET_USER_SOQL, match_users
 from ..values import match_value, path_value, same
 from .context import BULK_BATCH, DUPLICATE_MATCH, chunks, first_error, key_json, quote, reader
-from .recovery import claim_in_flight
+from .recovery import await_late_commits, claim_in_flight, journal_time, late_commit_window
 from .sync_run import OMIT, Pending, RecordProblem, SyncRun
 
 logger = logging.getLogger(__name__)
@@ -258,6 +259,8 @@ class FirstPass:
             r, oplan, on_target=False) for r in records if r["Id"] in wanted}
         in_flight = claim_in_flight(wanted, targets, oplan.match_by,
                                     self.journal.known_target_ids(run.job_id, name)) if wanted else {}
+        if len(in_flight) < len(wanted):
+            in_flight.update(self._await_in_flight(name, oplan, records, wanted, in_flight, targets))
         claimed = set(in_flight.values())
         index_by_key: dict[tuple[Any, ...], list[str]] = defaultdict(list)
         for row_id, row in targets.items():
@@ -327,6 +330,32 @@ class FirstPass:
         oc.status = ObjectStatus.COMPLETED if not oplan.deferred_refs else ObjectStatus.AWAITING_SECOND_PASS
         self.journal.set_object_counts(run.run_id, name, oc)
         self.ctx.emit(ObjectFinished, object=name, counts=oc)
+
+    def _await_in_flight(self, name: str, oplan: ObjectPlan, records: list[dict[str, Any]],
+                         wanted: dict[str, tuple[Any, ...] | None], claimed: dict[str, str],
+                         targets: Rows) -> dict[str, str]:
+        """Records an interrupted run was creating that the target does not show: the org may still commit
+        their batch (ORG_REQUEST_LIMIT_S after it went out), so they are looked for again until then;
+        only those never found are sent again."""
+        run = self.run
+        window = late_commit_window(self.template)
+        sent = {source_id: journal_time(at) for source_id, at in self.journal.in_flight_sent(run.job_id, name)
+                .get(name, {}).items() if source_id in wanted and source_id not in claimed}
+        if not any(at + window > time.time() for at in sent.values()):
+            return {}
+        known = self.journal.known_target_ids(run.job_id, name)
+        taken = set(claimed.values())
+        by_id = {r["Id"]: r for r in records}
+
+        def look(ids: set[str]) -> dict[str, str]:
+            rows = {i: row for i, row in self.read_target(oplan, [by_id[i] for i in sorted(ids)]).items()
+                    if i not in taken}
+            hits = claim_in_flight({i: wanted[i] for i in ids}, rows, oplan.match_by, known)
+            for target_id in hits.values():
+                taken.add(target_id)
+                targets[target_id] = rows[target_id]
+            return hits
+        return await_late_commits(self.ctx, name, sent, look, window)
 
     def _levels(self, oplan: ObjectPlan, records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         self_refs = [r for r in oplan.self_refs if not r.deferred]
@@ -401,14 +430,19 @@ class FirstPass:
         run = self.run
         bulk = self.ctx.use_bulk(self.template, name, len(pending))
         lost: list[list[Pending]] = []
+        sent: dict[str, float] = {}
 
         def prepare(chunk: list[Pending]) -> None:
+            now = time.time()
+            sent.update((p.source["Id"], now) for p in chunk)
             # Write-ahead: if the process dies while this batch (or Bulk job) is out, the next run
             # knows that whatever it finds on the target for these records was created by this job.
             self.journal.record_outcomes(run.job_id, run.run_id, [
                 Outcome(name, p.source["Id"], None, RecordStatus.SENDING,
                         match_key=key_json(self.match_key({**p.source, **p.payload}, oplan, on_target=True)))
                 for p in chunk])
+
+        refused: list[list[Pending]] = []
 
         def send(chunk: list[Pending]) -> list[dict[str, Any]] | None:
             if bulk:
@@ -417,6 +451,7 @@ class FirstPass:
                 return self.target.create([{"attributes": {"type": name}, **p.payload} for p in chunk])
             except Exception as exc:
                 if type(exc).__name__ != "ConnectionLost":
+                    refused.append(chunk)   # the org answered (401, 403, 400) or never got it: nothing saved
                     raise
                 return None      # the org may have saved the batch: looked at once the others are in
 
@@ -426,10 +461,18 @@ class FirstPass:
             else:
                 self._inserted(name, chunk, results, targets)
 
-        send_batches(chunks(pending, BULK_BATCH if bulk else run.batch), depth=run.depth,
-                     prepare=prepare, send=send, finish=finish)
+        try:
+            send_batches(chunks(pending, BULK_BATCH if bulk else run.batch), depth=run.depth,
+                         prepare=prepare, send=send, finish=finish)
+        except Exception:
+            # The run stops on that error; a batch the org refused is not in flight (no late commit to wait for).
+            if refused:
+                self.journal.record_outcomes(run.job_id, run.run_id, [
+                    Outcome(name, p.source["Id"], None, RecordStatus.SKIPPED) for chunk in refused for p in chunk])
+            raise
         for chunk in lost:   # every other batch of the level is answered now: what is left is this one's
-            self._inserted(name, chunk, self._recover_lost_create(name, oplan, chunk), targets)
+            self._inserted(name, chunk, self._recover_lost_create(
+                name, oplan, chunk, {p.source["Id"]: sent[p.source["Id"]] for p in chunk}), targets)
 
     def _inserted(self, name: str, chunk: list[Pending], results: list[dict[str, Any]], targets: Rows) -> None:
         run = self.run
@@ -450,35 +493,46 @@ class FirstPass:
                 outcomes.append(run.fail(name, source_id, None, first_error(result)))
         run.flush(name, outcomes)
 
-    def _recover_lost_create(self, name: str, oplan: ObjectPlan, chunk: list[Pending]) -> list[dict[str, Any]]:
-        """The connection dropped during a create, after the org may have committed: find what it kept
-        (records with the batch's keys that no answered batch created), create the rest."""
+    def _recover_lost_create(self, name: str, oplan: ObjectPlan, chunk: list[Pending],
+                             sent: dict[str, float]) -> list[dict[str, Any]]:
+        """The answer to a create was lost (a read timeout, a dropped connection): the org may have
+        committed it, or may still (it finishes a request whose client has gone, until its limit on a
+        request: ORG_REQUEST_LIMIT_S after ``sent``). Find what it kept (records with the batch's keys
+        that no answered batch created), looking again until they are all found or the org can no
+        longer commit them; only then create the ones never found."""
         logger.warning("connection lost during a create of %s %s records; checking what the org kept",
                        len(chunk), name)
         self.run.notice(f"the connection to the target dropped while creating {name} records; the engine checked "
                         "which were saved so none is created twice")
-        records = [{"attributes": {"type": name}, **p.payload} for p in chunk]
-        current = self.read_target(oplan, [p.source for p in chunk])
         known = set(self.run.live_targets.get(name, {}))
-        fresh: dict[tuple[Any, ...], list[str]] = defaultdict(list)
-        for target_id, row in current.items():
-            if target_id in known:
-                continue
-            key = self.match_key(row, oplan, on_target=True)
-            if key is not None:
-                fresh[key].append(target_id)
-        results: list[dict[str, Any] | None] = []
-        resend: list[int] = []
-        for position, item in enumerate(chunk):
-            key = self.match_key({**item.source, **item.payload}, oplan, on_target=True)
-            hits = fresh.get(key, []) if key is not None else []
-            if len(hits) == 1:
-                results.append({"id": hits.pop(), "success": True, "errors": []})
-            else:
-                results.append(None)
-                resend.append(position)
-        if resend:
-            again = self.target.create([records[p] for p in resend])
+        taken: set[str] = set()
+
+        def look(ids: set[str]) -> dict[str, str]:
+            items = [p for p in chunk if p.source["Id"] in ids]
+            current = self.read_target(oplan, [p.source for p in items])
+            fresh: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+            for target_id, row in current.items():
+                if target_id in known or target_id in taken:
+                    continue
+                key = self.match_key(row, oplan, on_target=True)
+                if key is not None:
+                    fresh[key].append(target_id)
+            hits: dict[str, str] = {}
+            for item in items:
+                key = self.match_key({**item.source, **item.payload}, oplan, on_target=True)
+                candidates = fresh.get(key, []) if key is not None else []
+                if candidates:     # one target record per source record: two with one key find two
+                    hits[item.source["Id"]] = candidates.pop(0)
+                    taken.add(hits[item.source["Id"]])
+            return hits
+
+        found = await_late_commits(self.ctx, name, sent, look, late_commit_window(self.template))
+        results: list[dict[str, Any] | None] = [
+            {"id": found[p.source["Id"]], "success": True, "errors": []} if p.source["Id"] in found else None
+            for p in chunk]
+        resend = [position for position, result in enumerate(results) if result is None]
+        if resend:   # the org can no longer commit them: they were never saved
+            again = self.target.create([{"attributes": {"type": name}, **chunk[p].payload} for p in resend])
             for position, result in zip(resend, again):
                 results[position] = result
         return [r for r in results if r is not None]

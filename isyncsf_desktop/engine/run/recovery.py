@@ -1,18 +1,27 @@
 """What a crash left, put straight before a run reads the target: Bulk jobs the interrupted run opened
 (waited for, or aborted), and records written ahead as ``sending`` whose create batch went out but whose
 answer was lost (found on the target by their match key and claimed, or marked skipped).
+
+A create whose answer was lost may still be committed later: the org finishes a request whose client
+has gone away. So a record not found yet is looked for again (:func:`await_late_commits`) until the org
+can no longer commit it (:data:`ORG_REQUEST_LIMIT_S` after its batch went out), and only then counted as
+never saved: sent again by a sync or resync, skipped by a rollback.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 from ..events import Notice
 from ..journal import Outcome
 from ..lifecycle import RecordStatus
 from ..plan import Plan
+from ..template import Template
 from ..values import match_value, path_value
 from .context import RunContext, Stop, key_json
 
@@ -20,6 +29,64 @@ logger = logging.getLogger(__name__)
 
 BULK_ENDED = ("JobComplete", "Failed", "Aborted", "Gone")
 """States of a Bulk API job that will not write anything any more."""
+
+ORG_REQUEST_LIMIT_S = 600.0
+"""How long after a create request went out the org may still commit it. Salesforce ends a synchronous
+API request after 10 minutes, and until then it finishes a request whose client has gone away (a read
+timeout, a dropped connection, a killed process): the records of a create whose answer was lost can
+appear on the target that long after the batch was sent. A record not found before then is never sent
+again (that would create it twice when the first request commits late). The template option
+``late_commit_window`` overrides it (an org known to end requests sooner; tests)."""
+
+LOOK_AGAIN_FIRST_S = 2.0
+"""The first wait before looking again for records of a lost create; each next wait doubles."""
+LOOK_AGAIN_MAX_S = 60.0
+"""The longest wait between two looks."""
+
+
+def late_commit_window(template: Template | None) -> float:
+    """Seconds after a batch went out during which the org may still commit it (see ORG_REQUEST_LIMIT_S)."""
+    window = template.late_commit_window if template is not None else None
+    return ORG_REQUEST_LIMIT_S if window is None else window
+
+
+def journal_time(value: str) -> float:
+    """A journal timestamp (ISO-8601 UTC, ``Z`` suffix) as seconds since the epoch."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def await_late_commits(ctx: RunContext, name: str, sent: dict[str, float],
+                       look: Callable[[set[str]], dict[str, str]], window: float) -> dict[str, str]:
+    """Find the records of a create whose answer was lost: ``look(ids)`` (source id -> target id of those
+    found) now, then again, with a growing wait, while some are missing and the org may still commit
+    them (``window`` seconds after ``sent[id]``, when its batch went out, as epoch seconds). Honours the
+    cancel token between looks (:class:`Stop`; the records stay written ahead as ``sending``). Returns
+    what was found; the rest can no longer appear."""
+    found = dict(look(set(sent)))
+    wait = LOOK_AGAIN_FIRST_S
+    told = False
+    while True:
+        now = time.time()
+        missing = {i for i in sent if i not in found and sent[i] + window > now}
+        if not missing:
+            return found
+        until = max(sent[i] for i in missing) + window
+        if not told:
+            told = True
+            at = datetime.fromtimestamp(until, timezone.utc).strftime("%H:%M:%S UTC")
+            ctx.emit(Notice, text=f"{len(missing)} {name} record(s) of a create whose answer was lost are not on "
+                                  f"the target yet: the org may still save them until {at}, so the engine looks "
+                                  "for them again until then and creates none of them twice")
+            logger.warning("%d %s records of a lost create not found yet; looking again until %s",
+                           len(missing), name, at)
+        if ctx.cancel.wait(min(wait, until - now)):
+            raise Stop(f"{ctx.cancel.reason or 'aborted by the user'} while {len(missing)} {name} record(s) of a "
+                       "create whose answer was lost could still be saved by the org; run it again to find them")
+        found.update(look(missing))
+        wait = min(wait * 2, LOOK_AGAIN_MAX_S)
 
 
 def target_key(row: dict[str, Any], match_by: list[str]) -> tuple[Any, ...] | None:
@@ -75,16 +142,29 @@ def settle_bulk_jobs(ctx: RunContext, job_id: int) -> None:
                    "run it again to wait for it")
 
 
-def reconcile_in_flight(ctx: RunContext, job_id: int, run_id: int, plan: Plan | None) -> None:
-    """Give every ``sending`` record the target id the org saved it under, or mark it skipped."""
+def reconcile_in_flight(ctx: RunContext, job_id: int, run_id: int, plan: Plan | None,
+                        template: Template | None = None) -> None:
+    """Give every ``sending`` record the target id the org saved it under, or mark it skipped once the
+    org can no longer save it (looking again until then: :func:`await_late_commits`)."""
+    window = late_commit_window(template)
     for name, wanted in ctx.journal.in_flight(job_id).items():
         oplan = plan.objects.get(name) if plan else None
         match_by = oplan.match_by if oplan else []
         claimed: dict[str, str] = {}
         if match_by and any(key is not None for key in wanted.values()):
-            rows = {r["Id"]: r for r in ctx.target.query(
-                f"SELECT {', '.join(sorted({'Id', *match_by}))} FROM {name}")}
-            claimed = claim_in_flight(wanted, rows, match_by, ctx.journal.known_target_ids(job_id, name))
+            known = ctx.journal.known_target_ids(job_id, name)
+            select = f"SELECT {', '.join(sorted({'Id', *match_by}))} FROM {name}"
+            sent = {source_id: journal_time(at) for source_id, at in ctx.journal.in_flight_sent(job_id, name)
+                    .get(name, {}).items() if wanted.get(source_id) is not None}
+
+            taken: set[str] = set()
+
+            def look(ids: set[str]) -> dict[str, str]:
+                rows = {r["Id"]: r for r in ctx.target.query(select) if r["Id"] not in taken}
+                hits = claim_in_flight({i: wanted[i] for i in ids}, rows, match_by, known)
+                taken.update(hits.values())
+                return hits
+            claimed = await_late_commits(ctx, name, sent, look, window)
         ctx.journal.record_outcomes(job_id, run_id, [
             Outcome(name, source_id, claimed.get(source_id),
                     RecordStatus.INSERTED if source_id in claimed else RecordStatus.SKIPPED)
@@ -95,4 +175,5 @@ def reconcile_in_flight(ctx: RunContext, job_id: int, run_id: int, plan: Plan | 
                      level="info")
 
 
-__all__ = ["claim_in_flight", "reconcile_in_flight", "settle_bulk_jobs", "target_key"]
+__all__ = ["ORG_REQUEST_LIMIT_S", "await_late_commits", "claim_in_flight", "journal_time", "late_commit_window",
+           "reconcile_in_flight", "settle_bulk_jobs", "target_key"]

@@ -52,7 +52,7 @@ class Rollback:
         inserted: dict[str, list[RecordRow]] = defaultdict(list)
         try:
             settle_bulk_jobs(ctx, job_id)
-            reconcile_in_flight(ctx, job_id, run_id, self.plan)
+            reconcile_in_flight(ctx, job_id, run_id, self.plan, self.template)
         except Stop as stop:
             return ctx.end(job_id, run_id, KIND, JobState.ABORTED, RunStatus.ABORTED, counts, stop.message)
         except Exception as exc:
