@@ -863,7 +863,8 @@ class OrgClient:
     # ------------------------------------------------------------------ Bulk API 2.0 ingest
     def bulk_ingest(self, object_name: str, operation: str, records: list[dict[str, Any]], *,
                     poll_first: float = BULK_POLL_FIRST, poll_max: float = BULK_POLL_MAX,
-                    on_job: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+                    on_job: Callable[[str], None] | None = None,
+                    on_collections: Callable[[list[int]], None] | None = None) -> list[dict[str, Any]]:
         """Insert, update or delete ``records`` of ``object_name`` with Bulk API 2.0 ingest jobs.
 
         ``records`` are field values (no ``attributes`` needed); update and delete need ``Id``.
@@ -876,7 +877,10 @@ class OrgClient:
         ``poll_first`` seconds at first, then less often, up to every ``poll_max``. ``on_job`` is
         called with each job's id as soon as the org has opened it, before any data goes up: the
         org goes on processing a job its sender no longer waits for, so whoever comes after a
-        crash must know which jobs to wait for (:meth:`settle_bulk_jobs`).
+        crash must know which jobs to wait for (:meth:`settle_bulk_jobs`). ``on_collections`` is called
+        with the positions (in ``records``) of the locked rows just before they go out through
+        Collections: unlike an ended job, a Collections request whose answer is lost may still be
+        committed later, so whoever wrote them ahead as Bulk rows must know.
         """
         if operation not in BULK_OPERATIONS:
             raise ValueError(f"bulk operation {operation!r}: use one of {', '.join(BULK_OPERATIONS)}")
@@ -891,6 +895,8 @@ class OrgClient:
         if locked:
             logger.info("%s: %d %s rows locked (%s); re-sending them through Collections", self._label(),
                         len(locked), object_name, LOCK_ERROR)
+            if on_collections is not None:
+                on_collections(locked)
             again = self._collections(object_name, operation, [records[i] for i in locked])
             for i, result in zip(locked, again):
                 results[i] = result

@@ -11,6 +11,7 @@ import pytest
 from helpers import Crash
 import related_data as data
 
+from isyncsf_desktop.engine.events import CancelToken, Notice
 from isyncsf_desktop.engine.journal import Journal
 from isyncsf_desktop.engine.template import TemplateError, parse_template
 
@@ -125,6 +126,99 @@ def test_a_crash_after_a_bulk_job_committed_resumes_or_rolls_back_exactly(pair: 
         rolled = pair.engine().rollback(job_id)
         assert rolled.state == "Rollback Completed" and rolled.totals.errors == 0
         assert data.rollback_problems(before, data.snapshot(pair.target)) == EXACT
+
+
+def _waited(events: list[Any]) -> list[str]:
+    """The engine's notices that it waits for records the org may still commit late."""
+    return [e.text for e in events if isinstance(e, Notice) and "may still save them" in e.text]
+
+
+@pytest.mark.parametrize("then", ["resume", "rollback"])
+def test_a_crash_before_a_bulk_job_opened_resumes_or_rolls_back_at_once(pair: Any, tmp_path: Path,
+                                                                       then: str) -> None:
+    """The Contacts were written ahead of their Bulk job, and the process died before the org opened it:
+    nothing reached the org, so the next run (with the default late-commit window) must not wait for
+    them. It would wait 10 minutes; it is stopped at once if it starts to (the test then fails)."""
+    data.seed(pair.source, pair.target, 30)
+    before = data.snapshot(pair.target)
+    engine = pair.engine()
+    real = engine.target.bulk_ingest
+
+    def die_before_the_job(object_name: str, operation: str, records: list[dict], **kwargs: Any) -> list[dict]:
+        if (object_name, operation) == ("Contact", "insert"):
+            raise Crash()        # written ahead; the org never heard of the job
+        return real(object_name, operation, records, **kwargs)
+
+    engine.target.bulk_ingest = die_before_the_job
+    template = data.template(bulk_threshold=5)
+    assert "late_commit_window" not in template.get("options", {})
+    job_id = engine.create_job(template)
+    with pytest.raises(Crash):
+        engine.sync(job_id)
+    assert pair.journal.in_flight(job_id).get("Contact") and not pair.journal.open_bulk_jobs(job_id)
+    assert ("Contact", "insert") not in ingest_jobs(pair.target)
+    restart(pair, tmp_path)
+    cancel = CancelToken()
+
+    def stop_waiting(event: Any) -> None:
+        if _waited([event]):
+            cancel.cancel("the engine started to wait for a late commit")
+
+    if then == "resume":
+        resumed = pair.engine(observer=stop_waiting, cancel=cancel).resync(job_id)
+        assert resumed.state == "Synced" and resumed.totals.errors == 0, resumed
+        assert data.synced_problems(pair.source, pair.target) == CLEAN
+    else:
+        rolled = pair.engine(observer=stop_waiting, cancel=cancel).rollback(job_id)
+        assert rolled.state == "Rollback Completed" and rolled.totals.errors == 0, rolled
+        assert data.rollback_problems(before, data.snapshot(pair.target)) == EXACT
+    assert _waited(pair.events) == [] and not cancel.cancelled
+    assert not pair.journal.in_flight(job_id)
+
+
+def test_locked_rows_a_bulk_job_sends_again_through_collections_are_written_ahead_as_such(
+        pair: Any, tmp_path: Path) -> None:
+    """A Bulk job's locked rows go again through Collections, whose lost answer the org may still commit
+    later: they are written ahead again as Collections rows (waited for), the job's other rows are not."""
+    data.seed(pair.source, pair.target, 30)
+    engine = pair.engine()
+    real_ingest, real_create = engine.target.bulk_ingest, engine.target.create
+    resent: list[int] = []
+
+    locked: list[list[int]] = []
+
+    def lock_one(object_name: str, operation: str, records: list[dict], **kwargs: Any) -> list[dict]:
+        if (object_name, operation) != ("Contact", "insert") or locked:
+            return real_ingest(object_name, operation, records, **kwargs)
+        pair.server.faults("tgt").update(lock_row=1)
+        tell = kwargs.pop("on_collections")
+
+        def on_collections(positions: list[int]) -> None:
+            locked.append(positions)
+            tell(positions)
+        return real_ingest(object_name, operation, records, on_collections=on_collections, **kwargs)
+
+    def create_then_die(records: list[dict]) -> list[dict]:
+        result = real_create(records)
+        if locked and not resent:
+            resent.append(len(records))
+            raise Crash()        # the org created the locked row again; the answer is lost
+        return result
+
+    engine.target.bulk_ingest = lock_one
+    engine.target.create = create_then_die
+    job_id = engine.create_job(data.template(bulk_threshold=5))
+    with pytest.raises(Crash):
+        engine.sync(job_id)
+    assert resent == [1] and len(locked) == 1 and len(locked[0]) == 1
+    in_flight = pair.journal.in_flight(job_id)["Contact"]
+    pair.journal.close_bulk_jobs(bulk_id for bulk_id, _, _ in pair.journal.open_bulk_jobs(job_id))  # ended
+    waited = pair.journal.in_flight_sent(job_id)["Contact"]
+    assert len(in_flight) > 1 and len(waited) == 1 and set(waited) < set(in_flight)
+    restart(pair, tmp_path)
+    resumed = pair.engine().resync(job_id)      # the row is on the target: found at once, not created twice
+    assert resumed.state == "Synced" and resumed.totals.errors == 0, resumed
+    assert data.synced_problems(pair.source, pair.target) == CLEAN
 
 
 def test_bulk_threshold_is_checked() -> None:

@@ -581,7 +581,7 @@ def test_jobs_record_who_ran_them_and_old_journals_gain_the_column(tmp_path):
     import getpass
     import sqlite3
 
-    from isyncsf_desktop.engine.journal import Journal, OrgRef
+    from isyncsf_desktop.engine.journal import Journal, OrgRef, Outcome
 
     path = tmp_path / "old.sqlite3"
     with Journal(path) as journal:
@@ -592,6 +592,7 @@ def test_jobs_record_who_ran_them_and_old_journals_gain_the_column(tmp_path):
     conn.execute("ALTER TABLE jobs DROP COLUMN run_by")
     conn.execute("ALTER TABLE records DROP COLUMN match_key")   # schema 3
     conn.execute("DROP TABLE bulk_jobs")                        # schema 4
+    conn.execute("ALTER TABLE records DROP COLUMN via_bulk")    # schema 5
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
@@ -602,3 +603,14 @@ def test_jobs_record_who_ran_them_and_old_journals_gain_the_column(tmp_path):
         assert journal.job(second).run_by == "jane"
         journal.open_bulk_job(second, "Account", "insert", "750x")      # schema 4's table is back
         assert journal.open_bulk_jobs(second) == [("750x", "Account", "insert")]
+        # schema 5: rows written ahead of a Bulk job are told apart from Collections rows
+        run_id = journal.start_run(second, "sync")
+        journal.record_outcomes(second, run_id, [
+            Outcome("Account", "001a", None, "sending", match_key=("A",)),
+            Outcome("Account", "001b", None, "sending", match_key=("B",), via_bulk=True)])
+        assert set(journal.in_flight_sent(second)["Account"]) == {"001a", "001b"}   # its Bulk job is open
+        journal.close_bulk_jobs(["750x"])
+        assert set(journal.in_flight_sent(second)["Account"]) == {"001a"}           # ended: no late commit
+        assert set(journal.in_flight(second)["Account"]) == {"001a", "001b"}        # both still looked for
+        journal.record_outcomes(second, run_id, [Outcome("Account", "001b", None, "sending", match_key=("B",))])
+        assert set(journal.in_flight_sent(second)["Account"]) == {"001a", "001b"}   # written ahead again: REST

@@ -16,11 +16,12 @@ from .store import JournalStore
 logger = logging.getLogger(__name__)
 
 _RECORD_UPSERT_BY_SOURCE = """
-INSERT INTO records (job_id, object, source_id, target_id, status, run_id, updated, created, match_key)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO records (job_id, object, source_id, target_id, status, run_id, updated, created, match_key, via_bulk)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (job_id, object, source_id) WHERE source_id IS NOT NULL DO UPDATE SET
     target_id = COALESCE(excluded.target_id, records.target_id),
     match_key = COALESCE(excluded.match_key, records.match_key),
+    via_bulk = excluded.via_bulk,
     status = CASE WHEN records.status = 'inserted' AND excluded.status IN ('updated', 'existing')
                   THEN 'inserted' ELSE excluded.status END,
     run_id = excluded.run_id,
@@ -110,7 +111,8 @@ class RecordsMixin(JournalStore):
         statements kind by kind keeps each record's own order (upsert, resolve, new error, id map)."""
         conn.executemany(_RECORD_UPSERT_BY_SOURCE, [
             (job_id, o.object, o.source_id, o.target_id, o.status, run_id, now, 1 if o.status == "inserted" else 0,
-             dumps(list(o.match_key)) if o.match_key is not None else None) for o in outcomes])
+             dumps(list(o.match_key)) if o.match_key is not None else None, 1 if o.via_bulk else 0)
+            for o in outcomes])
         conn.executemany(_ERRORS_RESOLVE_BY_SOURCE, [
             (job_id, o.object, o.source_id) for o in outcomes
             if o.error is not None or o.status in SUCCESS_STATUSES])
@@ -136,7 +138,8 @@ class RecordsMixin(JournalStore):
         if source_id is not None:
             key = dumps(list(outcome.match_key)) if outcome.match_key is not None else None
             conn.execute(_RECORD_UPSERT_BY_SOURCE,
-                         (job_id, obj, source_id, target_id, status, run_id, now, created, key))
+                         (job_id, obj, source_id, target_id, status, run_id, now, created, key,
+                          1 if outcome.via_bulk else 0))
             if outcome.error is not None or status in SUCCESS_STATUSES:
                 conn.execute(_ERRORS_RESOLVE_BY_SOURCE, (job_id, obj, source_id))
         elif target_id is not None:
@@ -207,9 +210,17 @@ class RecordsMixin(JournalStore):
         return result
 
     def in_flight_sent(self, job_id: int, object_name: str | None = None) -> dict[str, dict[str, str]]:
-        """When each ``sending`` record was written ahead, just before its create batch went out:
-        object -> source id -> ISO-8601 UTC time (the ``updated`` column of its journal row)."""
-        sql = "SELECT object, source_id, updated FROM records WHERE job_id = ? AND status = 'sending'"
+        """When each ``sending`` record the org may still commit late was written ahead, just before its
+        create batch went out: object -> source id -> ISO-8601 UTC time (the ``updated`` column of its
+        journal row).
+
+        Records written ahead of a Bulk API ingest job are left out once no Bulk job of ``job_id`` is
+        open in the journal (:meth:`open_bulk_job` .. :meth:`close_bulk_jobs`): their job either never
+        opened (nothing reached the org) or has ended (a run waits for the jobs a crash left before it
+        looks: ``settle_bulk_jobs``), and the org commits nothing of an ended job. While one is open,
+        they are kept (the org may still be processing it)."""
+        sql = ("SELECT object, source_id, updated FROM records WHERE job_id = ? AND status = 'sending'"
+               " AND (via_bulk = 0 OR EXISTS (SELECT 1 FROM bulk_jobs WHERE bulk_jobs.job_id = records.job_id))")
         params: list[Any] = [job_id]
         if object_name is not None:
             sql += " AND object = ?"

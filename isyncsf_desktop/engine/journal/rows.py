@@ -131,6 +131,9 @@ class Outcome:
     phase: str = "sync"
     match_key: tuple[Any, ...] | None = None
     """For ``sending``: the key the target record will be found by if the answer is lost."""
+    via_bulk: bool = False
+    """For ``sending``: written ahead of a Bulk API ingest job (not a Collections request), which the org
+    commits nothing of once it has ended, so a later run need not wait for a late commit of it."""
 
 
 @dataclass

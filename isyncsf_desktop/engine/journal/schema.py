@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA_V1 = """
 CREATE TABLE jobs (
@@ -130,14 +130,23 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
             conn.execute(statement)
 
 
+def _execute(statement: str) -> Callable[[sqlite3.Connection], None]:
+    """A migration that runs one DDL statement."""
+    def migrate(conn: sqlite3.Connection) -> None:
+        conn.execute(statement)
+    return migrate
+
+
 # Each entry upgrades a journal from version N-1 to N (key N). Version 1 is the initial schema.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: lambda conn: _run_script(conn, _SCHEMA_V1),
-    2: lambda conn: conn.execute("ALTER TABLE jobs ADD COLUMN run_by TEXT"),   # who ran it (History)
+    2: _execute("ALTER TABLE jobs ADD COLUMN run_by TEXT"),   # who ran it (History)
     # the match key of a record written ahead of its create batch: how a lost answer is found again
-    3: lambda conn: conn.execute("ALTER TABLE records ADD COLUMN match_key TEXT"),
+    3: _execute("ALTER TABLE records ADD COLUMN match_key TEXT"),
     # Bulk API 2.0 jobs opened and not yet answered: the org goes on with them after a crash
-    4: lambda conn: conn.execute("CREATE TABLE bulk_jobs (bulk_id TEXT PRIMARY KEY, job_id INTEGER NOT NULL "
-                                 "REFERENCES jobs(id), object TEXT NOT NULL, operation TEXT NOT NULL, "
-                                 "created TEXT NOT NULL)"),
+    4: _execute("CREATE TABLE bulk_jobs (bulk_id TEXT PRIMARY KEY, job_id INTEGER NOT NULL REFERENCES jobs(id), "
+                "object TEXT NOT NULL, operation TEXT NOT NULL, created TEXT NOT NULL)"),
+    # a record written ahead of a Bulk API ingest job rather than a Collections request: once the job
+    # has ended (or never opened) the org commits nothing more of it, so no late commit is waited for
+    5: _execute("ALTER TABLE records ADD COLUMN via_bulk INTEGER NOT NULL DEFAULT 0"),
 }

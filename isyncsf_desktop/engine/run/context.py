@@ -192,17 +192,20 @@ class RunContext:
         threshold = template.bulk_threshold(object_name)
         return bool(threshold) and count >= threshold and hasattr(self.target, "bulk_ingest")
 
-    def bulk_write(self, job_id: int, object_name: str, operation: str,
-                   records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def bulk_write(self, job_id: int, object_name: str, operation: str, records: list[dict[str, Any]],
+                   on_collections: Callable[[list[int]], None] | None = None) -> list[dict[str, Any]]:
         """Bulk API 2.0 ingest with each job kept in the journal from the moment the org opened it until
-        its results are in: after a crash the next run waits for the jobs the org went on with."""
+        its results are in: after a crash the next run waits for the jobs the org went on with.
+        ``on_collections``: called with the positions of rows about to be sent again through
+        Collections (rows the job found locked), before they go."""
         opened: list[str] = []
 
         def on_job(bulk_id: str) -> None:
             self.journal.open_bulk_job(job_id, object_name, operation, bulk_id)
             opened.append(bulk_id)
 
-        results = self.target.bulk_ingest(object_name, operation, records, on_job=on_job)
+        results = self.target.bulk_ingest(object_name, operation, records, on_job=on_job,
+                                          on_collections=on_collections)
         self.journal.close_bulk_jobs(opened)
         return results
 

@@ -432,21 +432,30 @@ class FirstPass:
         lost: list[list[Pending]] = []
         sent: dict[str, float] = {}
 
-        def prepare(chunk: list[Pending]) -> None:
+        def prepare_rows(chunk: list[Pending], *, via_bulk: bool) -> None:
             now = time.time()
             sent.update((p.source["Id"], now) for p in chunk)
             # Write-ahead: if the process dies while this batch (or Bulk job) is out, the next run
             # knows that whatever it finds on the target for these records was created by this job.
             self.journal.record_outcomes(run.job_id, run.run_id, [
                 Outcome(name, p.source["Id"], None, RecordStatus.SENDING,
-                        match_key=key_json(self.match_key({**p.source, **p.payload}, oplan, on_target=True)))
+                        match_key=key_json(self.match_key({**p.source, **p.payload}, oplan, on_target=True)),
+                        via_bulk=via_bulk)
                 for p in chunk])
+
+        def prepare(chunk: list[Pending]) -> None:
+            prepare_rows(chunk, via_bulk=bulk)
 
         refused: list[list[Pending]] = []
 
         def send(chunk: list[Pending]) -> list[dict[str, Any]] | None:
             if bulk:
-                return self.ctx.bulk_write(run.job_id, name, "insert", [p.payload for p in chunk])
+                def by_collections(positions: list[int]) -> None:
+                    # rows the job found locked go again through Collections, which the org may commit
+                    # late if its answer is lost: written ahead again as such (the late-commit window)
+                    prepare_rows([chunk[i] for i in positions], via_bulk=False)
+                return self.ctx.bulk_write(run.job_id, name, "insert", [p.payload for p in chunk],
+                                           on_collections=by_collections)
             try:
                 return self.target.create([{"attributes": {"type": name}, **p.payload} for p in chunk])
             except Exception as exc:

@@ -5,7 +5,9 @@ answer was lost (found on the target by their match key and claimed, or marked s
 A create whose answer was lost may still be committed later: the org finishes a request whose client
 has gone away. So a record not found yet is looked for again (:func:`await_late_commits`) until the org
 can no longer commit it (:data:`ORG_REQUEST_LIMIT_S` after its batch went out), and only then counted as
-never saved: sent again by a sync or resync, skipped by a rollback.
+never saved: sent again by a sync or resync, skipped by a rollback. Records written ahead of a Bulk API
+ingest job are not waited for: the org commits nothing of a job that never opened or has ended, and
+:func:`settle_bulk_jobs` waits for the jobs a crash left before anything looks for them.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ timeout, a dropped connection, a killed process): the records of a create whose 
 appear on the target that long after the batch was sent. A record not found before then is never sent
 again (that would create it twice when the first request commits late). The template option
 ``late_commit_window`` overrides it (an org known to end requests sooner; tests)."""
+
+LONG_AGO = float("-inf")
+"""When a record the org can no longer commit "went out", for :func:`await_late_commits` (looked for once)."""
 
 LOOK_AGAIN_FIRST_S = 2.0
 """The first wait before looking again for records of a lost create; each next wait doubles."""
@@ -145,7 +150,8 @@ def settle_bulk_jobs(ctx: RunContext, job_id: int) -> None:
 def reconcile_in_flight(ctx: RunContext, job_id: int, run_id: int, plan: Plan | None,
                         template: Template | None = None) -> None:
     """Give every ``sending`` record the target id the org saved it under, or mark it skipped once the
-    org can no longer save it (looking again until then: :func:`await_late_commits`)."""
+    org can no longer save it (looking again until then: :func:`await_late_commits`; at once for the
+    rows of a Bulk ingest job, which :func:`settle_bulk_jobs` has waited for)."""
     window = late_commit_window(template)
     for name, wanted in ctx.journal.in_flight(job_id).items():
         oplan = plan.objects.get(name) if plan else None
@@ -154,8 +160,11 @@ def reconcile_in_flight(ctx: RunContext, job_id: int, run_id: int, plan: Plan | 
         if match_by and any(key is not None for key in wanted.values()):
             known = ctx.journal.known_target_ids(job_id, name)
             select = f"SELECT {', '.join(sorted({'Id', *match_by}))} FROM {name}"
-            sent = {source_id: journal_time(at) for source_id, at in ctx.journal.in_flight_sent(job_id, name)
-                    .get(name, {}).items() if wanted.get(source_id) is not None}
+            times = ctx.journal.in_flight_sent(job_id, name).get(name, {})
+            # Rows of a Bulk ingest job are not in ``times``: settle_bulk_jobs waited for their job to end
+            # (or it never opened), so the org can commit none of them any more: looked for once, not waited for.
+            sent = {source_id: journal_time(times[source_id]) if source_id in times else LONG_AGO
+                    for source_id, key in wanted.items() if key is not None}
 
             taken: set[str] = set()
 
