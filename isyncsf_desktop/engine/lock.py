@@ -42,8 +42,10 @@ ACQUIRE_WAIT_S = 1.0
 """How long a run waits for a target's lock before it is refused: long enough to ride over another process
 looking at the lock (:func:`held_job_ids`), far too short to wait for a real run."""
 LOCK_FILE_MODE = 0o666    # the lock folder is shared by the machine's users; the note says who, not secrets
-_KEEP_FILE: dict[str, Any] = {"preserve_lock_file": True} if "preserve_lock_file" in inspect.signature(filelock.FileLock).parameters \
-    else {}               # another user's lock file cannot be deleted in a sticky folder: leave them all
+# POSIX: another user's lock file cannot be deleted in the sticky folder, so lock files stay (0666, reused by
+# everyone). Windows: a file another user made is not writable to us, so it must go when its holder is done.
+_KEEP_FILE: dict[str, Any] = {"preserve_lock_file": True} if os.name == "posix" and \
+    "preserve_lock_file" in inspect.signature(filelock.FileLock).parameters else {}
 
 
 def _safe(name: str) -> str:
