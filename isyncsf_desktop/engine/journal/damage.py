@@ -13,32 +13,36 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 
-class JournalDamaged(Exception):
-    """The journal file cannot be read as a journal (not SQLite, empty, truncated, damaged pages).
+class _JournalFileProblem(Exception):
+    """The journal's file, not a request, is the problem: ``path``, ``what`` is wrong with it, and a
+    sentence (:attr:`SENTENCE`) saying so and what to do. Not a :class:`JournalError` (a request the
+    journal refuses): no caller should take it for bad input."""
 
-    Not a :class:`JournalError` (a request the journal refuses): no caller should take it for bad input.
-    The file is left exactly as it is; :func:`move_aside` renames it so a new journal can start."""
+    SENTENCE = ""
 
     def __init__(self, path: Path, what: str) -> None:
         self.path = Path(path)
         self.what = what
-        super().__init__(f"the job journal {self.path} cannot be read: {what}. It was left untouched. Move it "
-                         "aside and start a new journal (the app offers it; on the command line: "
-                         "`isyncsf journal move-aside`); the jobs it held are then no longer listed")
+        super().__init__(self.SENTENCE.format(path=self.path, what=what))
 
 
-class JournalUnwritable(Exception):
+class JournalDamaged(_JournalFileProblem):
+    """The journal file cannot be read as a journal (not SQLite, empty, truncated, damaged pages).
+    The file is left exactly as it is; :func:`move_aside` renames it so a new journal can start."""
+
+    SENTENCE = ("the job journal {path} cannot be read: {what}. It was left untouched. Move it aside and start a "
+                "new journal (the app offers it; on the command line: `isyncsf journal move-aside`); the jobs it "
+                "held are then no longer listed")
+
+
+class JournalUnwritable(_JournalFileProblem):
     """The journal cannot be written now (the disk is full, the data folder is read-only, the disk fails).
-
     Nothing the journal already holds is lost, and the run that met it stopped before its next batch: once
     the cause is gone, the job is found interrupted and can be resumed or rolled back."""
 
-    def __init__(self, path: Path, what: str) -> None:
-        self.path = Path(path)
-        self.what = what
-        super().__init__(f"the job journal {self.path} cannot be written: {what}. Nothing already recorded is "
-                         "lost and no batch went out unrecorded; free the space or make the folder writable, then "
-                         "resume the job (Start ReSync, or `isyncsf resync JOB`) or roll it back")
+    SENTENCE = ("the job journal {path} cannot be written: {what}. Nothing already recorded is lost and no batch "
+                "went out unrecorded; free the space or make the folder writable, then resume the job (Start "
+                "ReSync, or `isyncsf resync JOB`) or roll it back")
 
 
 _UNWRITABLE = {"disk is full": "the disk is full", "readonly database": "the data folder or the file is read-only",

@@ -204,16 +204,19 @@ class SyncEngine:
         with self._target_locked(job_id, RunKind.SYNC):
             return self._sync(job_id)
 
+    def _scan_first(self, job_id: int, needed: bool) -> RunResult | None:
+        """Scan the job when ``needed``: the scan's result when it failed (the run does not go on), else None."""
+        if not needed:
+            return None
+        scanned = self.scan(job_id)
+        return scanned if scanned.status == RunStatus.FAILED else None
+
     def _sync(self, job_id: int) -> RunResult:
         job = self._job(job_id)
         self._refuse(Action.SYNC, job_id)
-        scanned_now = False
-        if job.state == JobState.NOT_STARTED or not job.plan:
-            scanned = self.scan(job_id)
-            if scanned.status == RunStatus.FAILED:
-                return scanned
-            scanned_now = True
-        return self._sync_run(job_id, RunKind.SYNC, keep_clock=scanned_now)
+        needed = job.state == JobState.NOT_STARTED or not job.plan
+        failed = self._scan_first(job_id, needed)
+        return failed or self._sync_run(job_id, RunKind.SYNC, keep_clock=needed)
 
     def resync(self, job_id: int) -> RunResult:
         """Run again, reprocessing what failed or was skipped, without resending what succeeded.
@@ -228,14 +231,12 @@ class SyncEngine:
     def _resync(self, job_id: int) -> RunResult:
         job = self._job(job_id)
         self._refuse(Action.RESYNC, job_id)
-        scanned_now = False
-        if not job.plan:         # never scanned: scanned first, as a sync is
-            scanned = self.scan(job_id)
-            if scanned.status == RunStatus.FAILED:
-                return scanned
-            scanned_now = True
+        needed = not job.plan            # never scanned: scanned first, as a sync is
+        failed = self._scan_first(job_id, needed)
+        if failed is not None:
+            return failed
         skip = self.journal.source_ids(job_id, SUCCESS)
-        return self._sync_run(job_id, RunKind.RESYNC, skip=skip, keep_clock=scanned_now)
+        return self._sync_run(job_id, RunKind.RESYNC, skip=skip, keep_clock=needed)
 
     def retry(self, job_id: int) -> RunResult:
         """Re-send only the records that failed, with their lookups resolved again."""
