@@ -82,15 +82,57 @@ Observer = Callable[[Event], None]
 
 
 class CancelToken:
-    """Cooperative cancellation: the engine checks it between batches."""
+    """Cooperative cancellation: the engine checks it between batches.
+
+    It is also a hold gate: while :meth:`hold` is in force (the user is asked whether to abort), the
+    engine waits at its next check, before another batch or Bulk job goes out, until :meth:`release`
+    (go on) or :meth:`cancel` (abort). :attr:`holding` is true while the engine waits there.
+    """
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._free = threading.Event()
+        self._free.set()
+        self._holding = threading.Event()
         self.reason: str | None = None
 
     def cancel(self, reason: str = "aborted by the user") -> None:
         self.reason = reason
         self._event.set()
+        self._free.set()           # a held run wakes up, to stop
+
+    def hold(self) -> None:
+        """Make the run wait at its next check (before its next batch) until :meth:`release` or :meth:`cancel`."""
+        if not self._event.is_set():
+            self._free.clear()
+
+    def release(self) -> None:
+        """Let a held run go on."""
+        self._free.set()
+
+    @property
+    def held(self) -> bool:
+        """A hold is in force (the run waits, or will at its next check)."""
+        return not self._free.is_set()
+
+    @property
+    def holding(self) -> bool:
+        """The run is waiting at the gate now: nothing more goes out until it is released or cancelled."""
+        return self._holding.is_set()
+
+    def wait_holding(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` until the run waits at the gate; True once it does."""
+        return self._holding.wait(max(0.0, seconds))
+
+    def gate(self) -> None:
+        """Called by the engine before each batch: wait while held (a released or cancelled token passes)."""
+        if self._free.is_set():
+            return
+        self._holding.set()
+        try:
+            self._free.wait()
+        finally:
+            self._holding.clear()
 
     @property
     def cancelled(self) -> bool:

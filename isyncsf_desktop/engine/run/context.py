@@ -166,7 +166,9 @@ class RunContext:
 
     # ------------------------------------------------------------------ stops between batches
     def check_cancel(self) -> None:
-        """Raise :class:`Stop` when the user (or the app) asked the run to end."""
+        """Raise :class:`Stop` when the user (or the app) asked the run to end; while the run is held (the
+        user is asked whether to abort) wait here first, so no further batch goes out meanwhile."""
+        self.cancel.gate()
         if self.cancel.cancelled:
             raise Stop(self.cancel.reason or "aborted by the user")
 

@@ -270,6 +270,7 @@ class SyncEngine:
                 SecondPass(run).execute()
                 run.complete()
         except Stop as stop:
+            run.settle_stopped()
             return ctx.end(job_id, run_id, kind, aborted, stop.status, run.counts, stop.message)
         except TemplateError as exc:
             ctx.end(job_id, run_id, kind, aborted, RunStatus.FAILED, run.counts, str(exc))

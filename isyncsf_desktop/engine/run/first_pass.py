@@ -444,6 +444,7 @@ class FirstPass:
                 for p in chunk])
 
         def prepare(chunk: list[Pending]) -> None:
+            self.ctx.check_cancel()      # held (the user is asked whether to abort) or aborted: nothing goes out
             prepare_rows(chunk, via_bulk=bulk)
 
         refused: list[list[Pending]] = []
@@ -551,6 +552,7 @@ class FirstPass:
         bulk = self.ctx.use_bulk(self.template, name, len(pending))
 
         def prepare(chunk: list[Pending]) -> None:
+            self.ctx.check_cancel()
             if self.template.versioning:
                 self.journal.save_versions(run.job_id, run.run_id, name,
                                            {p.target_id: p.prior or {} for p in chunk if p.target_id})

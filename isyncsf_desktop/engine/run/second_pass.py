@@ -73,6 +73,7 @@ class SecondPass:
         bulk = self.ctx.use_bulk(run.template, name, len(updates))
 
         def prepare(chunk: list[Pending]) -> None:
+            self.ctx.check_cancel()
             if run.template.versioning:   # records this job inserted have nothing to restore
                 self.journal.save_versions(run.job_id, run.run_id, name, {
                     p.target_id: p.prior or {} for p in chunk if p.target_id and p.target_id not in inserted_now})

@@ -147,6 +147,17 @@ class SyncRun:
         self.ctx.check_cancel()
         self.ctx.api_ceiling_check(self.template)
 
+    def settle_stopped(self) -> None:
+        """The run stopped (abort, pause, stop at the first error): an object whose every record was processed
+        and journaled before the stop is finished (Completed, or Awaiting second pass when it has deferred
+        lookups), never shown as Aborted at 100%."""
+        for name, oc in self.counts.items():
+            if oc.status == ObjectStatus.EXECUTING and oc.processed >= oc.total:
+                oplan = self.plan.objects.get(name)
+                oc.status = ObjectStatus.AWAITING_SECOND_PASS if oplan is not None and oplan.deferred_refs \
+                    else ObjectStatus.COMPLETED
+                self.journal.set_object_counts(self.run_id, name, oc)
+
     def complete(self) -> None:
         """Both passes are done: every object of the run is Completed."""
         for name in self.plan.order:
