@@ -274,16 +274,32 @@ def _cmd_job(args: argparse.Namespace) -> int:
     from .engine.journal import JournalError
     from .engine.lifecycle import RunKind
     from .engine.runner import EngineError, TargetBusyError
+    from .engine.template import TemplateError
 
     try:
         job = _journal().job(args.job_id)
+        current = _current_template(args, job.template_name)
         engine = _engine(job.source.alias, job.target.alias, _Progress(sys.stderr.isatty() and not args.json))
-        result = engine.run(RunKind(args.command), args.job_id)
+        result = engine.run(RunKind(args.command), args.job_id, current=current)
     except TargetBusyError as exc:
         raise Busy(str(exc)) from None
-    except (JournalError, EngineError) as exc:
+    except (JournalError, EngineError, TemplateError) as exc:
         raise UsageError(str(exc)) from None
     return _report(result, args.json)
+
+
+def _current_template(args: argparse.Namespace, name: str) -> object:
+    """For a resync or retry: the job's template as saved now (``--template``, else the app's template of
+    that name), whose settings of how records are written the run applies; None: the job's own."""
+    from .engine.run.settings import saved_template
+    from .engine.template import load_template
+
+    if getattr(args, "template", None):
+        return load_template(args.template)
+    if args.command == "rollback":
+        return None
+    found = saved_template(name)
+    return found[0] if found else None
 
 
 def _cmd_jobs(args: argparse.Namespace) -> int:
@@ -399,6 +415,10 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("job_id", type=int)
         cmd.add_argument("--json", action="store_true")
+        if name != RunKind.ROLLBACK:
+            cmd.add_argument("--template", metavar="FILE",
+                             help="the job's template as saved now (default: the app's template of that name): "
+                                  "its settings of how records are written (automation off, batch size, Bulk) apply")
         cmd.set_defaults(func=_cmd_job)
     jobs = sub.add_parser("jobs", help="list jobs")
     jobs.add_argument("--json", action="store_true")

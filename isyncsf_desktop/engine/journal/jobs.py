@@ -113,6 +113,17 @@ class JobsMixin(JournalStore):
             )
         logger.debug("job %d: %s -> %s", job_id, current, state)
 
+    def set_job_template(self, job_id: int, template: dict) -> None:
+        """Replace the job's template (same name): a retry or resync that applied the template's current
+        settings of how records are written keeps them here, so rollback and the next run see them."""
+        if template.get("name") != self.job(job_id).template_name:
+            raise ValueError(f"job {job_id} runs template {self.job(job_id).template_name!r}, not "
+                             f"{template.get('name')!r}")
+        text = dumps(template)
+        with self._write() as conn:
+            conn.execute("UPDATE jobs SET template = ?, updated = ? WHERE id = ?", (text, utc_now(), job_id))
+        logger.info("job %d: template settings updated for its next run", job_id)
+
     def set_plan(self, job_id: int, plan: dict) -> None:
         """Store the job's plan (JSON-serialisable dict)."""
         text = dumps(plan)

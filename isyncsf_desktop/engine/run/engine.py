@@ -30,6 +30,7 @@ from .first_pass import FirstPass
 from .recovery import settle_bulk_jobs
 from .rollback import Rollback
 from .second_pass import SecondPass
+from .settings import how_changes, with_current_how
 from .sync_run import SyncRun
 
 if TYPE_CHECKING:
@@ -142,9 +143,9 @@ class SyncEngine:
             on_job(job_id)
         return self.sync(job_id)
 
-    def run(self, kind: RunKind | str, job_id: int) -> RunResult:
+    def run(self, kind: RunKind | str, job_id: int, *, current: Template | None = None) -> RunResult:
         """One run of ``kind`` on job ``job_id``: :meth:`scan`, :meth:`sync`, :meth:`resync`, :meth:`retry` or
-        :meth:`rollback`."""
+        :meth:`rollback`. ``current``: the job's template as saved now, for a resync or retry (see :meth:`retry`)."""
         try:
             kind = RunKind(kind)
         except ValueError:
@@ -152,6 +153,10 @@ class SyncEngine:
         entry: dict[RunKind, Callable[[int], RunResult]] = {
             RunKind.SCAN: self.scan, RunKind.SYNC: self.sync, RunKind.RESYNC: self.resync,
             RunKind.RETRY: self.retry, RunKind.ROLLBACK: self.rollback}
+        if kind == RunKind.RESYNC:
+            return self.resync(job_id, current=current)
+        if kind == RunKind.RETRY:
+            return self.retry(job_id, current=current)
         return entry[kind](job_id)
 
     # ------------------------------------------------------------------ scan
@@ -218,17 +223,17 @@ class SyncEngine:
         failed = self._scan_first(job_id, needed)
         return failed or self._sync_run(job_id, RunKind.SYNC, keep_clock=needed)
 
-    def resync(self, job_id: int) -> RunResult:
+    def resync(self, job_id: int, *, current: Template | None = None) -> RunResult:
         """Run again, reprocessing what failed or was skipped, without resending what succeeded.
 
         Records that succeeded earlier are not sent again in the first pass, but they take part in
         the second pass, so a job interrupted before (or during) it ends with every lookup set. A job
-        never scanned is scanned first.
+        never scanned is scanned first. ``current``: as for :meth:`retry`.
         """
         with self._target_locked(job_id, RunKind.RESYNC):
-            return self._resync(job_id)
+            return self._resync(job_id, current)
 
-    def _resync(self, job_id: int) -> RunResult:
+    def _resync(self, job_id: int, current: Template | None = None) -> RunResult:
         job = self._job(job_id)
         self._refuse(Action.RESYNC, job_id)
         needed = not job.plan            # never scanned: scanned first, as a sync is
@@ -236,28 +241,40 @@ class SyncEngine:
         if failed is not None:
             return failed
         skip = self.journal.source_ids(job_id, SUCCESS)
-        return self._sync_run(job_id, RunKind.RESYNC, skip=skip, keep_clock=needed)
+        return self._sync_run(job_id, RunKind.RESYNC, skip=skip, keep_clock=needed, current=current)
 
-    def retry(self, job_id: int) -> RunResult:
-        """Re-send only the records that failed, with their lookups resolved again."""
+    def retry(self, job_id: int, *, current: Template | None = None) -> RunResult:
+        """Re-send only the records that failed, with their lookups resolved again.
+
+        ``current``: the job's template as saved now (same name). Its settings of how records are written
+        (:data:`~.settings.HOW_OPTIONS`: automation switched off, batch size, Bulk threshold...) replace the
+        job's, which records the job takes stays the job's; the job's template keeps what was applied."""
         with self._target_locked(job_id, RunKind.RETRY):
-            return self._retry(job_id)
+            return self._retry(job_id, current)
 
-    def _retry(self, job_id: int) -> RunResult:
+    def _retry(self, job_id: int, current: Template | None = None) -> RunResult:
         self._job(job_id)
         self._refuse(Action.RETRY, job_id)
         failed = self.journal.source_ids(job_id, [RecordStatus.FAILED])
-        return self._sync_run(job_id, RunKind.RETRY, only=failed)
+        return self._sync_run(job_id, RunKind.RETRY, only=failed, current=current)
 
     def _sync_run(self, job_id: int, kind: RunKind, *, skip: set[str] | None = None, only: set[str] | None = None,
-                  keep_clock: bool = False) -> RunResult:
+                  keep_clock: bool = False, current: Template | None = None) -> RunResult:
         ctx = self.ctx
         job = self._job(job_id)
         plan = Plan.from_json(job.plan) if job.plan else self.plan(job_id)
         template = parse_template(job.template)
+        if current is not None and current.name != template.name:
+            raise EngineError(f"job {job_id} runs template {template.name!r}, not {current.name!r}")
+        changes = how_changes(template, current)
         ctx.begin(job_id, keep_clock=keep_clock)
         run_id = self.journal.start_run(job_id, kind)
         ctx.set_state(job_id, JobState.SYNC_IN_PROGRESS, RunStatus.INITIALIZING)
+        if changes:      # the fix the user saved applies now, and the job keeps what this run applied
+            template = with_current_how(template, current)
+            self.journal.set_job_template(job_id, template.as_json())
+            ctx.emit(Notice, text=f"{RunKind(kind).label} uses the template's current settings: "
+                                  f"{'; '.join(changes)}", level="info")
         run = SyncRun(ctx, job_id, run_id, plan, template, skip=skip, only=only)
         aborted = JobState.ABORTED
         try:
