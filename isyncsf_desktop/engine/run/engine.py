@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from datetime import datetime, timezone
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
@@ -313,7 +314,8 @@ class SyncEngine:
         if missing:   # a retry after an abort: what the aborted run did not finish is still to do
             return ctx.end(job_id, run_id, kind, aborted, RunStatus.COMPLETED, run.counts,
                            self._still_to_do(job_id, run_id, kind, missing, run.counts))
-        return ctx.end(job_id, run_id, kind, JobState.SYNCED, RunStatus.COMPLETED, run.counts)
+        return ctx.end(job_id, run_id, kind, JobState.SYNCED, RunStatus.COMPLETED, run.counts,
+                       delta_summary(first.since, run.counts) if kind == RunKind.SYNC else None)
 
     def _never_processed(self, job_id: int, run_id: int, plan: Plan, kind: RunKind) -> list[str]:
         """For a retry: the objects of the plan that no sync or resync run of the job has completed. A job is
@@ -381,4 +383,19 @@ class SyncEngine:
         return Rollback(self.ctx, job).execute()
 
 
-__all__ = ["SyncEngine"]
+def delta_summary(since: str | None, counts: dict[str, ObjectCounts]) -> str | None:
+    """What a delta sync read: ``Delta sync since 2026-03-01 09:00 UTC: 0 records changed in the source.``
+    (None for a full sync), so a run that found nothing says why its counts are all zero."""
+    if not since:
+        return None
+    changed = sum(oc.total for oc in counts.values())
+    try:
+        when = datetime.fromisoformat(since.replace("Z", "+00:00")).astimezone(timezone.utc).strftime(
+            "%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        when = since
+    text = f"Delta sync since {when}: {changed:,} record{'' if changed == 1 else 's'} changed in the source"
+    return text + (" (nothing to copy)." if not changed else ".")
+
+
+__all__ = ["SyncEngine", "delta_summary"]

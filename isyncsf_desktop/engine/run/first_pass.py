@@ -97,6 +97,11 @@ class FirstPass:
             self.run.rt_map[rt["Id"]] = index.get((rt["SobjectType"], rt["DeveloperName"]))
             self.run.rt_names[rt["Id"]] = f"{rt['SobjectType']}.{rt['DeveloperName']}"
 
+    @property
+    def since(self) -> str | None:
+        """The SystemModstamp this delta run read after (None: a full run)."""
+        return self._since
+
     # ------------------------------------------------------------------ the pass
     def execute(self) -> None:
         """Every object of the plan, in order."""
