@@ -212,8 +212,8 @@ def test_the_abort_question_closes_when_the_run_ends_first(setup, qtbot):
     asked: list[QMessageBox] = []
     closed: list[int] = []
 
-    def on_event(event: Any) -> None:
-        if isinstance(event, BatchDone) and not asked:
+    def on_event(event: Any) -> None:   # asked as the run ends (before, the question holds the run)
+        if isinstance(event, StateChanged) and event.state == "Synced" and not asked:
             qtbot.mouseClick(page.abort_button, Qt.MouseButton.LeftButton)     # the question stays open
             asked.append(page.abort_box)
             page.abort_box.finished.connect(closed.append)

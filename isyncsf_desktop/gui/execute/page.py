@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
@@ -22,6 +24,7 @@ from ...engine.events import (ABORTED, COMPLETED, EXECUTING, FAILED, INITIALIZIN
 from ...engine.journal import JobRow, ObjectCounts
 from ...engine.lifecycle import Action, JobFacts, JobState, ObjectStatus, RunKind, refusal
 from ...engine.progress import planned_records, scanned_counts
+from ...engine.run.settings import how_changes, saved_template
 from ...engine.plan import OrderDraft, Plan, build_plan
 from ...engine.template import Template, TemplateError, parse_template, save_template
 from ..context import AppContext
@@ -169,6 +172,11 @@ class ExecutePage(QWidget):
         self.hint_label.setProperty("role", "subtle")
         buttons.addWidget(self.hint_label)
         grid.addLayout(buttons, 2, 0, 1, 6)
+        self.retry_settings_label = QLabel()      # what a retry or resync applies of the template saved now
+        self.retry_settings_label.setWordWrap(True)
+        self.retry_settings_label.setStyleSheet(f"color: {ACCENT};")
+        self.retry_settings_label.hide()
+        grid.addWidget(self.retry_settings_label, 3, 0, 1, 6)
         return box
 
     def _build_settings_box(self) -> QWidget:
@@ -336,6 +344,13 @@ class ExecutePage(QWidget):
             why = RUN_IN_PROGRESS if running else NO_JOB if facts is None else refusal(action, facts)
             button.setEnabled(why is None)
             button.setToolTip(why or _does(action, facts))
+        settings = self._retry_settings_text() if facts is not None else ""
+        offered = self.retry_button.isEnabled() or self.resync_button.isEnabled()
+        self.retry_settings_label.setText(settings if offered else "")
+        self.retry_settings_label.setVisible(bool(settings) and offered)
+        for button in (self.retry_button, self.resync_button):
+            if button.isEnabled() and settings:
+                button.setToolTip(f"{button.toolTip()}.\n{settings}")
         failed = facts.failed if facts is not None and facts.state is not JobState.DELETED else 0
         self.retry_button.setText(f"Retry Failed ({failed:,})" if failed else "Retry Failed")
         self.abort_button.setEnabled(running and self.run_kind != "plan")
@@ -645,11 +660,42 @@ class ExecutePage(QWidget):
 
     def _on_resync_clicked(self) -> None:
         if self.job is not None:
-            self._start(RunKind.RESYNC, job_id=self.job.id)
+            self._start(RunKind.RESYNC, template=self._current_template_json(), job_id=self.job.id)
 
     def _on_retry_clicked(self) -> None:
         if self.job is not None:
-            self._start(RunKind.RETRY, job_id=self.job.id)
+            self._start(RunKind.RETRY, template=self._current_template_json(), job_id=self.job.id)
+
+    def _current_template(self) -> tuple[Template, Path | None] | None:
+        """The shown job's template as saved now (the open one when it is that template, else the templates
+        folder's of that name) and its file: a retry or resync takes its settings of how records are written."""
+        if self.job is None:
+            return None
+        template = self._template()
+        if template is not None and template.name == self.job.template_name:
+            return template, self.ctx.template_path
+        return saved_template(self.job.template_name)
+
+    def _current_template_json(self) -> dict[str, Any] | None:
+        current = self._current_template()
+        return current[0].as_json() if current else None
+
+    def _retry_settings_text(self) -> str:
+        """"Retry Failed and Start ReSync use the template's current settings: …" when the template saved now
+        writes records differently from the job's last run; else ""."""
+        current = self._current_template()
+        if self.job is None or current is None:
+            return ""
+        try:
+            changes = how_changes(parse_template(self.job.template), current[0])
+        except TemplateError:
+            return ""
+        if not changes:
+            return ""
+        saved = ""
+        if current[1] is not None and current[1].exists():
+            saved = f" (saved {_ago(time.time() - current[1].stat().st_mtime)})"
+        return f"Retry Failed and Start ReSync use the template's current settings: {'; '.join(changes)}{saved}"
 
     def _on_rollback_clicked(self) -> None:
         if self.job is None:
@@ -670,15 +716,19 @@ class ExecutePage(QWidget):
         if self.abort_box is not None:
             self.abort_box.raise_()
             return
+        self.worker.cancel.hold()      # nothing more goes out while the user decides
         self.abort_box = ask_without_blocking(
-            self, "Abort the run?", "Abort the run after the current batch? Records already saved in the target org "
-            "stay and are recorded; you can re-sync or roll back later.", self._on_abort_box_answered)
+            self, "Abort the run?", "The run is paused before its next batch. Abort it? Records already saved in "
+            "the target org stay and are recorded; you can re-sync or roll back later. No goes on.",
+            self._on_abort_box_answered)
 
     def _on_abort_box_answered(self, box: QMessageBox, yes: bool) -> None:
         if box is not self.abort_box:
             return           # closed because the run ended first
         self.abort_box = None
         if not yes:
+            if self.worker is not None:
+                self.worker.cancel.release()
             return
         if self.worker is None:
             self.ctx.info("The run had already ended: there is nothing to abort.")
@@ -827,6 +877,18 @@ class ExecutePage(QWidget):
         self.ctx.jobs_changed.emit()
 
 
+def _ago(seconds: float) -> str:
+    """``just now``, ``2 min ago``, ``3 h ago``, ``4 days ago``."""
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    days = int(seconds // 86400)
+    return f"{days} day{'s' if days != 1 else ''} ago"
+
+
 def _does(action: Action, facts: JobFacts | None) -> str:
     """The tooltip of an enabled ReSync, Retry Failed or Rollback button: what it does to this job."""
     if facts is None:
@@ -884,6 +946,12 @@ def _run_task(report: Any, cancel: Any, ctx: AppContext, kind: str, source: str,
     from ...engine.preflight import PreflightBlocked
 
     engine = ctx.engine(source, target, observer=report, cancel=cancel)
+    if kind in (RunKind.RETRY, RunKind.RESYNC):   # the template as saved now: its settings of how records are written
+        assert job_id is not None
+        report(("job", job_id))
+        report(("planned", planned_records(ctx.journal, job_id, kind)))
+        current = parse_template(template_json) if template_json is not None else None
+        return engine.run(RunKind(kind), job_id, current=current)
     if kind == RunKind.SYNC:   # a sync's records planned are its scan's, known once it scanned
         assert template_json is not None
         try:
