@@ -234,6 +234,9 @@ class ExecutePage(QWidget):
         layout.addWidget(self.plan_progress)
         self.settings_note = QLabel()
         self.settings_note.setWordWrap(True)
+        # room for a few lines from the start: a note that appears does not push the Save Order row up
+        self.settings_note.setMinimumHeight(self.settings_note.fontMetrics().lineSpacing() * 4)
+        self.settings_note.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         layout.addWidget(self.settings_note)
         return box
 
@@ -433,7 +436,12 @@ class ExecutePage(QWidget):
         notes = []
         for problem in draft.problems.values():
             notes.append(f"<span style='color:{ERROR}'>{problem}</span>")
-        off = [name for name in draft.order if not draft.insert[name]]
+        neither = [name for name in draft.order if not draft.insert[name] and not draft.update[name]]
+        if neither:
+            notes.append(f"<span style='color:{ERROR}'>Neither Insert nor Update for {', '.join(neither)}: "
+                         f"{'its' if len(neither) == 1 else 'their'} records are only matched, nothing is "
+                         "written.</span>")
+        off = [name for name in draft.order if not draft.insert[name] and draft.update[name]]
         if off:
             notes.append(f"<span style='color:{WARNING}'>Not inserting new records for {', '.join(off)}: "
                          "children that need those records may fail.</span>")
@@ -810,6 +818,9 @@ class ExecutePage(QWidget):
     def _on_refresh_timer_timeout(self) -> None:
         self.progress_model.update_objects(self._pending)
         self._pending.clear()
+        if self.worker is not None and self.run_kind != RunKind.ROLLBACK:     # errors so far, during the run
+            errors = self.progress_model.totals().errors
+            self.run_tabs.setTabText(self.errors_tab, f"Errors ({errors:,})" if errors else "Errors")
         if self._pending_errors:
             self.live_errors.setUpdatesEnabled(False)
             for event in self._pending_errors[-LIVE_ERRORS_MAX:]:
