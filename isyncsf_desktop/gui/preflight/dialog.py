@@ -46,6 +46,7 @@ EXPORT_DIR_KEY = "preflight/export_dir"
 OVERRIDE_TEXT = "Start the sync even though blocking findings are open"
 NO_FINDINGS_TEXT = "No differences that matter: the target org is ready for this template."
 CHECKING_TEXT = "Checking the metadata of both orgs…"
+DONT_SHOW_TEXT = "Don't show this again for this template"
 
 SavePathAsker = Callable[[QWidget, str, str], str]
 AutomationKey = tuple[str, str]
@@ -105,6 +106,18 @@ def _checked_at(report: PreflightReport) -> str:
     except ValueError:
         return report.checked_at
     return when.strftime("%H:%M:%S")
+
+
+def first_check_key(template_name: str, source_alias: str, target_alias: str) -> str:
+    """The setting that says the user does not want the first-sync check for this template between these orgs."""
+    digest = hashlib.sha1(f"{template_name}|{source_alias}|{target_alias}".encode()).hexdigest()[:16]
+    return f"preflight/skip_first_check_{digest}"
+
+
+def first_check_skipped(settings: Any, template_name: str, source_alias: str, target_alias: str) -> bool:
+    """True when the user ticked "Don't show this again" in the first-sync check of this template and orgs."""
+    value = settings.value(first_check_key(template_name, source_alias, target_alias))
+    return str(value).lower() in ("true", "1")
 
 
 def fitted_size(wanted: QSize, available: QRect, margin: int = 48) -> QSize:
@@ -425,6 +438,17 @@ class PreflightDialog(QDialog):
         self.override_check.setEnabled(False)
         self.override_check.toggled.connect(self._on_override_check_toggled)
         row.addWidget(self.override_check)
+        self.dont_show_check: QCheckBox | None = None
+        if self.start_text:
+            self.dont_show_check = QCheckBox(DONT_SHOW_TEXT)
+            self.dont_show_check.setToolTip(
+                f"Start Sync then starts straight away for “{self.template.name}” from {self.source_alias} to "
+                f"{self.target_alias}; Check Metadata Mismatch still shows this check")
+            self.dont_show_check.setChecked(first_check_skipped(self.ctx.settings, self.template.name,
+                                                                self.source_alias, self.target_alias))
+            self.dont_show_check.toggled.connect(self._on_dont_show_check_toggled)
+            row.addSpacing(16)
+            row.addWidget(self.dont_show_check)
         row.addStretch(1)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.buttons.rejected.connect(self._on_buttons_rejected)
@@ -880,6 +904,13 @@ class PreflightDialog(QDialog):
             logger.info("the user chose to start despite %d blocking finding(s)", len(self._report.blocking))
         self._update_buttons()
 
+    def _on_dont_show_check_toggled(self, checked: bool) -> None:
+        key = first_check_key(self.template.name, self.source_alias, self.target_alias)
+        if checked:
+            self.ctx.settings.setValue(key, True)
+        else:
+            self.ctx.settings.remove(key)
+
     def _on_start_button_clicked(self) -> None:
         """Start Sync from the check: the ticks shown are what the sync switches off, so they are saved first."""
         if self.ticks_dirty() and self.ctx.template_path is not None and not self.save_automation():
@@ -990,4 +1021,5 @@ QLabel#FirstRunIntro {{ background: #e8f0fb; border-left: 3px solid {ACCENT}; pa
 """
 
 
-__all__ = ["PreflightDialog", "CheckOutcome", "ask_save_path", "check_filename", "OVERRIDE_TEXT", "NO_FINDINGS_TEXT"]
+__all__ = ["PreflightDialog", "CheckOutcome", "ask_save_path", "check_filename", "first_check_key", "first_check_skipped",
+           "OVERRIDE_TEXT", "NO_FINDINGS_TEXT", "DONT_SHOW_TEXT"]
