@@ -693,8 +693,9 @@ class PreflightDialog(QDialog):
         if path is None:
             self.ctx.warn("Save the template to a file first: automation control is an option of the template.")
             return False
-        if self.read_only():
-            self.ctx.info(f"The automation ticks were not saved: job #{self._run.job.id} is running on "
+        running = self._run.job
+        if running is not None:
+            self.ctx.info(f"The automation ticks were not saved: job #{running.id} is running on "
                           f"{self.target_alias}; save them after it ends.")
             return False
         ticked = self.ticked_items()
@@ -822,7 +823,7 @@ class PreflightDialog(QDialog):
                     f"{_escape(self._automation_error)}</span>")
         elif self._report is None and not listed:
             text = f"<span style='color:{MUTED}'>Listed when the check finishes.</span>"
-        elif self.read_only():
+        elif self._run.job is not None:
             text = (f"{_plural(len(ticked), 'item')} switched off for the sync by the template. "
                     f"<span style='color:{MUTED}'>Read-only while job #{self._run.job.id} runs.</span>")
         elif not listed and not self._saved:
