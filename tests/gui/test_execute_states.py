@@ -316,6 +316,54 @@ def test_closing_the_first_run_check_does_not_start_the_sync(setup, qtbot):
     assert ctx.journal.jobs() == []
 
 
+def wait_for_check(qtbot, page: ExecutePage) -> Any:
+    dialog = page.preflight_dialog
+    assert dialog is not None and dialog.windowTitle().startswith("Before the first sync")
+    qtbot.waitUntil(lambda: dialog.report() is not None and not dialog.busy(), timeout=60_000)
+    return dialog
+
+
+def test_closing_the_first_run_check_is_not_now_it_comes_back_at_the_next_start(setup, qtbot):
+    """Close or Esc on "Before the first sync" means "not now": the next Start Sync shows the check again (with
+    its suggested switches), instead of running with none of them."""
+    server, ctx, page = setup
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    dialog = wait_for_check(qtbot, page)
+    dialog.buttons.button(dialog.buttons.StandardButton.Close).click()
+    assert page.preflight_dialog is None and not page.is_running()
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)          # shown again
+    dialog = wait_for_check(qtbot, page)
+    assert {item.name for item in dialog.ticked_items()} == {"Contact.Contact_Phone_Required", "OpportunityGuard"}
+    assert dialog.dont_show_check is not None and not dialog.dont_show_check.isChecked()
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert page.preflight_dialog is None and not page.is_running()
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)          # and again
+    wait_for_check(qtbot, page).reject()
+    assert not page.is_running() and ctx.journal.jobs() == []
+
+
+def test_dont_show_again_is_remembered_for_the_template_and_orgs(setup, qtbot, tmp_path):
+    from isyncsf_desktop.gui.preflight.dialog import DONT_SHOW_TEXT, first_check_skipped
+
+    server, ctx, page = setup
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    dialog = wait_for_check(qtbot, page)
+    assert dialog.dont_show_check.text() == DONT_SHOW_TEXT and dialog.dont_show_check.isVisible()
+    dialog.dont_show_check.setChecked(True)
+    dialog.buttons.button(dialog.buttons.StandardButton.Close).click()
+    assert first_check_skipped(ctx.settings, TEMPLATE["name"], "source", "target")
+    assert not first_check_skipped(ctx.settings, TEMPLATE["name"], "target", "source")     # for these orgs only
+    assert not first_check_skipped(ctx.settings, "Another template", "source", "target")
+    # remembered in the settings: a relaunched app starts straight away too
+    ctx, page = relaunch(ctx, tmp_path, qtbot)
+    with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT):
+        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+        assert page.preflight_dialog is None and page.is_running()
+    qtbot.waitUntil(lambda: not page.is_running(), timeout=30_000)
+    qtbot.waitUntil(lambda: not ctx.tasks.busy, timeout=60_000)
+    ctx.shutdown()
+
+
 def test_save_order_says_when_the_dependencies_are_recalculated_and_what_changed(setup, qtbot):
     from isyncsf_desktop.gui.execute.order_model import COL_UPDATE
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import threading
+from collections.abc import Callable
+
 import pytest
 from gui_helpers import load_demo_template, register_orgs, show_widget
 from helpers import client_for
@@ -18,6 +21,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from isyncsf_desktop import paths
 from isyncsf_desktop.cli import main
+from isyncsf_desktop.engine.events import StateChanged
 from isyncsf_desktop.engine.journal import Journal
 from isyncsf_desktop.engine.lifecycle import Action, JobFacts, JobState, refusal
 from isyncsf_desktop.engine.template import parse_template
@@ -25,6 +29,7 @@ from isyncsf_desktop.gui.context import AppContext
 from isyncsf_desktop.gui.execute.page import RUN_IN_PROGRESS, ExecutePage
 from isyncsf_desktop.gui.history.models import BreakdownModel, JobsModel
 from isyncsf_desktop.gui.history.page import HistoryPage
+from isyncsf_desktop.gui.preflight.dialog import first_check_key
 from isyncsf_desktop.gui.style import SUCCESS, WARNING, state_colour
 
 pytestmark = pytest.mark.gui
@@ -237,3 +242,87 @@ def test_a_rollback_that_left_records_can_be_run_again_from_the_execute_tab(setu
     again = finished.args[0]
     assert again.state == JobState.ROLLBACK_COMPLETED and again.totals.restored == left and again.totals.errors == 0
     assert ctx.journal.job_facts(job_id).to_undo == 0 and not execute.rollback_button.isEnabled()
+
+
+def hold_at(ctx: AppContext, monkeypatch: pytest.MonkeyPatch, state: str) -> tuple[threading.Event, threading.Event]:
+    """Hold the next run started on ``ctx``'s pool once the engine has reported ``state`` (the event is on its way to
+    the GUI), until the test sets the returned ``release``; ``held`` is set then. No timing: the engine's thread
+    waits on an event."""
+    held, release = threading.Event(), threading.Event()
+    start = ctx.tasks.start
+
+    def start_held(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        def run(report: Callable[[Any], None], cancel: Any, *a: Any, **k: Any) -> Any:
+            def hold_after(event: Any) -> None:
+                report(event)
+                if isinstance(event, StateChanged) and event.state == state and not held.is_set():
+                    held.set()
+                    release.wait(60)
+            return fn(hold_after, cancel, *a, **k)
+        return start(run, *args, **kwargs)
+
+    monkeypatch.setattr(ctx.tasks, "start", start_held)
+    return held, release
+
+
+def history_state(history: HistoryPage, job_id: int) -> str:
+    return history.proxy.index(history.proxy.row_of(job_id), JobsModel.STATE).data()
+
+
+@pytest.mark.parametrize("started_on", ["Execute", "History"])
+def test_while_a_held_rollback_runs_every_page_reads_rollback_started(setup, qtbot, monkeypatch, started_on):
+    server, ctx = setup
+    engine = ctx.engine("source", "target")
+    job_id = engine.create_job(DEMO)
+    engine.sync(job_id)
+    execute = show_widget(qtbot, ExecutePage(ctx), 1280, 760)
+    history = show_widget(qtbot, HistoryPage(ctx), 1200, 760)
+    ctx.open_job(job_id)
+    assert history.select_job(job_id) and history_state(history, job_id) == "Synced"
+    held, release = hold_at(ctx, monkeypatch, JobState.ROLLBACK_STARTED)
+    button = execute.rollback_button if started_on == "Execute" else history.rollback_button
+    try:
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(held.is_set, timeout=60_000)
+        # the run stays in Rollback Started until released: the pages must come to say so
+        qtbot.waitUntil(lambda: history_state(history, job_id) == "Rollback Started", timeout=10_000)
+        assert f"<b style='color:{state_colour('Rollback Started')}'>Rollback Started</b>" in history.job_label.text()
+        assert not history.rollback_button.isEnabled()
+        if started_on == "Execute":
+            qtbot.waitUntil(lambda: execute.state_badge.text() == "Rollback Started", timeout=10_000)
+        assert ctx.journal.job(job_id).state == JobState.ROLLBACK_STARTED
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: not ctx.tasks.busy, timeout=120_000)
+    assert history_state(history, job_id) == "Rollback Completed"
+
+
+def test_after_the_scan_the_execute_tab_and_history_read_scanned(setup, qtbot, monkeypatch, tmp_path):
+    """The sync's scan step ends in Scanned: held there, the Execute tab's state label and History say Scanned
+    (then the run goes on to Sync In Progress and Synced)."""
+    import json
+
+    server, ctx = setup
+    path = tmp_path / "demo.json"
+    path.write_text(json.dumps(DEMO))
+    execute = show_widget(qtbot, ExecutePage(ctx), 1280, 760)
+    history = show_widget(qtbot, HistoryPage(ctx), 1200, 760)
+    ctx.set_source("source")
+    ctx.open_template(path)
+    with qtbot.waitSignal(execute.plan_ready, timeout=30_000):
+        ctx.set_target("target")
+    ctx.settings.setValue(first_check_key(DEMO["name"], "source", "target"), True)     # no first-sync check
+    held, release = hold_at(ctx, monkeypatch, JobState.SCANNED)
+    try:
+        qtbot.mouseClick(execute.start_button, Qt.MouseButton.LeftButton)
+        assert execute.preflight_dialog is None
+        qtbot.waitUntil(held.is_set, timeout=60_000)
+        qtbot.waitUntil(lambda: execute.state_badge.text() == "Scanned", timeout=10_000)
+        assert execute.state_badge.isVisible() and execute.state_caption.isVisible()
+        job_id = execute.job.id
+        qtbot.waitUntil(lambda: history.proxy.row_of(job_id) is not None
+                        and history_state(history, job_id) == "Scanned", timeout=10_000)
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: not ctx.tasks.busy, timeout=120_000)
+    assert execute.state_badge.text() == "Synced" and history_state(history, job_id) == "Synced"

@@ -584,3 +584,81 @@ def test_screenshot(demo, qtbot):
     out = Path(__file__).parents[2] / "docs" / "screenshots" / "preflight.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     assert dialog.grab().save(str(out))
+
+
+PARTNER_RULE = "Account.Partner_Website_Required"
+
+
+def test_during_a_run_the_check_is_read_only_and_marks_what_the_run_switched_off(sandbox_factory, tmp_path, qtbot,
+                                                                                 monkeypatch):
+    """Check Metadata Mismatch opened while a sync runs that switched off a validation rule active in both orgs:
+    the rule is not shown as merely "Inactive" with Enable Disabled Metadata offered (which would switch it on
+    under the run), but marked as switched off by this run; nothing that would fight the run can be done."""
+    import threading
+
+    from gui_helpers import EXECUTE_TEMPLATE, open_execute_page, press_start_sync
+
+    from isyncsf_desktop.engine.events import ObjectStarted
+    from isyncsf_desktop.gui.preflight.dialog import SWITCHED_BY_RUN
+    from isyncsf_desktop.gui.preflight.models import COL_FIX
+
+    server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
+    template = json.loads(json.dumps(EXECUTE_TEMPLATE))
+    template["options"]["automation_off"] = [{"kind": "ValidationRule", "name": PARTNER_RULE}]
+    ctx, page, _ = open_execute_page(server, tmp_path, qtbot, template)
+    with qtbot.waitSignal(page.plan_ready, timeout=TIMEOUT):
+        ctx.set_target("target")
+    held, release = threading.Event(), threading.Event()
+
+    def hold(event: Any) -> None:          # on the engine's thread: the run stops here until the test says
+        if isinstance(event, ObjectStarted) and not held.is_set():
+            held.set()
+            release.wait(TIMEOUT / 1000)
+
+    original = page._start
+
+    def start(*args: Any, **kwargs: Any) -> None:
+        original(*args, **kwargs)
+        page.worker.signals.progress.connect(hold, Qt.ConnectionType.DirectConnection)
+
+    monkeypatch.setattr(page, "_start", start)
+    try:
+        press_start_sync(qtbot, page, suggested_switches=True)
+        qtbot.waitUntil(held.is_set, timeout=TIMEOUT)       # the rule is off in the target, the job in progress
+        job_id = page.job.id
+        assert ctx.journal.job(job_id).state == "Sync In Progress"
+        assert PARTNER_RULE in {item.name for item in pending_restore(ctx.journal, ctx.org_ref("target").org_id)}
+
+        qtbot.mouseClick(page.check_button, Qt.MouseButton.LeftButton)
+        dialog = page.preflight_dialog
+        qtbot.waitUntil(lambda: dialog.report() is not None and not dialog.busy(), timeout=TIMEOUT)
+        # the org does say the rule is active in the source and inactive in the target ...
+        finding = one(dialog, PARTNER_RULE)
+        assert finding in dialog.report().enable_candidates()
+        # ... but the dialog knows why, and says so, without offering to switch it on
+        row = automation_rows(dialog)[PARTNER_RULE]
+        assert row.text(3) == SWITCHED_BY_RUN and f"job #{job_id} switches it back on" in row.text(4)
+        assert not (dialog.enable_button.isVisible() and dialog.enable_button.isEnabled())
+        fix = dialog.model.index(row_of(dialog, finding), COL_FIX).data()
+        assert fix.startswith(f"{SWITCHED_BY_RUN} (job #{job_id})") and "Nothing to enable" in fix
+        assert dialog.read_only() and dialog.run_label.isVisible()
+        assert f"Job #{job_id} is running on target" in dialog.run_label.text()
+        assert finding not in dialog.enable_candidates()
+        assert not row.flags() & Qt.ItemFlag.ItemIsEnabled            # no tick to change under the run
+        assert all(not automation_rows(dialog)[name].flags() & Qt.ItemFlag.ItemIsEnabled
+                   for name in automation_rows(dialog))
+        assert not dialog.save_ticks_button.isEnabled()
+        assert f"Job #{job_id} is running on target" in dialog.save_ticks_button.toolTip()
+        dialog.enable_disabled_metadata()                              # even asked directly: nothing happens
+        assert not dialog.busy()
+        dialog.reject()
+    finally:
+        release.set()
+    with qtbot.waitSignal(page.run_finished, timeout=120_000) as finished:
+        pass
+    assert finished.args[0].state == "Synced"
+    qtbot.waitUntil(lambda: not page.is_running(), timeout=TIMEOUT)
+    rules = target_tooling(ctx, "SELECT Active FROM ValidationRule WHERE ValidationName = 'Partner_Website_Required'")
+    assert rules[0]["Active"] is True                                 # the run switched it back on
+    qtbot.waitUntil(lambda: not ctx.tasks.busy, timeout=TIMEOUT)
+    ctx.shutdown()

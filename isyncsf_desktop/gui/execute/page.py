@@ -508,8 +508,14 @@ class ExecutePage(QWidget):
 
     def _first_run_needs_check(self) -> bool:
         """The first sync of a template between two orgs shows the metadata check before it starts (its
-        findings and the automation it suggests switching off), unless the check was seen already."""
-        return self.job is None and self._check_key() not in self._checks_seen
+        findings and the automation it suggests switching off), until a sync starts from it or the user ticks
+        "Don't show this again" there (remembered for the template and orgs). Closing it is "not now"."""
+        from ..preflight.dialog import first_check_skipped
+
+        key = self._check_key()
+        if self.job is not None or key in self._checks_seen:
+            return False
+        return key is None or not first_check_skipped(self.ctx.settings, *key)
 
     def _open_check(self, *, then_start: bool = False) -> None:
         """Open Check Metadata Mismatch (window-modal, without blocking); with ``then_start`` its Start Sync
@@ -538,9 +544,9 @@ class ExecutePage(QWidget):
         self.preflight_override = dialog.override()
         if self.preflight_report is None:
             return
-        self._checks_seen.add(self._check_key())
         self.ctx.info(f"Metadata check: {self.preflight_report.summary()}")
-        if dialog.start_requested:
+        if dialog.start_requested:      # closed without starting: shown again at the next Start Sync
+            self._checks_seen.add(self._check_key())
             self._start_when_ready = True
             self._start_if_ready()
 

@@ -28,11 +28,13 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QDial
                                QTableView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from ...engine.automation import (KIND_LABELS, AutomationItem, FixResult, automation_off_option, list_automation,
-                                  parse_automation_off)
+                                  parse_automation_off, pending_restore)
+from ...engine.journal import JobRow, JournalError
 from ...engine.preflight import (BLOCKING, RECORDS_WILL_FAIL, SEVERITIES, WARNING, Finding, PreflightReport,
                                  check_metadata, enable_disabled_metadata)
 from ...engine.template import Template, TemplateError, load_template, parse_template, save_template
 from ...salesforce.client import OrgApiError
+from ...salesforce.registry import RegistryError
 from ..context import AppContext
 from ..keyboard import keyboard_friendly
 from ..style import ACCENT, ERROR, MUTED, SUCCESS
@@ -46,6 +48,9 @@ EXPORT_DIR_KEY = "preflight/export_dir"
 OVERRIDE_TEXT = "Start the sync even though blocking findings are open"
 NO_FINDINGS_TEXT = "No differences that matter: the target org is ready for this template."
 CHECKING_TEXT = "Checking the metadata of both orgs…"
+DONT_SHOW_TEXT = "Don't show this again for this template"
+SWITCHED_BY_RUN = "Switched off by this run"
+LEFT_OFF = "Left off by a run"
 
 SavePathAsker = Callable[[QWidget, str, str], str]
 AutomationKey = tuple[str, str]
@@ -73,6 +78,49 @@ class CheckOutcome:
     report: PreflightReport
     automation: list[AutomationItem] = field(default_factory=list)
     automation_error: str | None = None
+
+
+@dataclass
+class RunOnTarget:
+    """What the journal says runs on the target org now, and the automation runs switched off there.
+
+    ``job``: the job a run is working on (Sync, Scan or Rollback in progress, not found interrupted), None when
+    none. ``switched``: items the running job switched off (it switches them back on when it ends).
+    ``left_off``: items an earlier run switched off and never switched back on (the start-up offer restores them).
+    """
+
+    job: JobRow | None = None
+    switched: dict[AutomationKey, AutomationItem] = field(default_factory=dict)
+    left_off: dict[AutomationKey, AutomationItem] = field(default_factory=dict)
+
+    def note(self, key: AutomationKey) -> str | None:
+        """Why the item ``key`` is off in the target because of a run (None when it is not)."""
+        if key in self.switched:
+            job_id = self.switched[key].job_id
+            return (f"{SWITCHED_BY_RUN} (job #{job_id}): it is switched back on when the run ends. Nothing to "
+                    "enable.")
+        if key in self.left_off:
+            job_id = self.left_off[key].job_id
+            return (f"Switched off by job #{job_id}, which did not finish: the app offers to switch it back on at "
+                    "its next start.")
+        return None
+
+
+def run_on_target(ctx: AppContext, target_alias: str) -> RunOnTarget:
+    """Read from the journal (this app's runs and the CLI's alike) what runs on ``target_alias`` now."""
+    try:
+        org_id = ctx.org_ref(target_alias).org_id
+        jobs = ctx.journal.jobs()
+        pending = pending_restore(ctx.journal, org_id)
+    except (RegistryError, OSError, JournalError) as exc:  # an org removed meanwhile, an unreadable journal
+        logger.info("cannot tell whether a run works on %s: %s", target_alias, exc)
+        return RunOnTarget()
+    running = [job for job in jobs if job.target.org_id == org_id and job.active and not job.interrupted]
+    running_ids = {job.id for job in running}
+    state = RunOnTarget(running[0] if running else None)
+    for item in pending:
+        (state.switched if item.job_id in running_ids else state.left_off)[item.key] = item
+    return state
 
 
 # ====================================================================== worker bodies (pool threads)
@@ -105,6 +153,18 @@ def _checked_at(report: PreflightReport) -> str:
     except ValueError:
         return report.checked_at
     return when.strftime("%H:%M:%S")
+
+
+def first_check_key(template_name: str, source_alias: str, target_alias: str) -> str:
+    """The setting that says the user does not want the first-sync check for this template between these orgs."""
+    digest = hashlib.sha1(f"{template_name}|{source_alias}|{target_alias}".encode()).hexdigest()[:16]
+    return f"preflight/skip_first_check_{digest}"
+
+
+def first_check_skipped(settings: Any, template_name: str, source_alias: str, target_alias: str) -> bool:
+    """True when the user ticked "Don't show this again" in the first-sync check of this template and orgs."""
+    value = settings.value(first_check_key(template_name, source_alias, target_alias))
+    return str(value).lower() in ("true", "1")
 
 
 def fitted_size(wanted: QSize, available: QRect, margin: int = 48) -> QSize:
@@ -204,6 +264,7 @@ class PreflightDialog(QDialog):
         self._declined: set[AutomationKey] = self._load_declined()
         self._fix_results: list[FixResult] = []
         self._task: str | None = None          # "check", "enable" or "export" while a worker runs
+        self._run = run_on_target(ctx, target_alias)
         self._filling = False
         self._fitted = False
 
@@ -230,6 +291,8 @@ class PreflightDialog(QDialog):
         keyboard_friendly(self)
 
         self.model.modelReset.connect(self._on_model_reset)
+        ctx.jobs_changed.connect(self._on_ctx_jobs_changed)
+        self._show_run()
         self.recheck()
 
     # ------------------------------------------------------------------ construction
@@ -249,6 +312,12 @@ class PreflightDialog(QDialog):
         self.verdict_label.setTextFormat(Qt.TextFormat.RichText)
         self.verdict_label.setWordWrap(True)
         text.addWidget(self.verdict_label)
+        self.run_label = QLabel()
+        self.run_label.setObjectName("RunInProgress")
+        self.run_label.setTextFormat(Qt.TextFormat.RichText)
+        self.run_label.setWordWrap(True)
+        self.run_label.hide()
+        text.addWidget(self.run_label)
         if self.start_text:
             self.intro_label = QLabel(
                 f"<b>Before the first sync</b> of this template to {self.target_alias}: review what the check "
@@ -425,6 +494,17 @@ class PreflightDialog(QDialog):
         self.override_check.setEnabled(False)
         self.override_check.toggled.connect(self._on_override_check_toggled)
         row.addWidget(self.override_check)
+        self.dont_show_check: QCheckBox | None = None
+        if self.start_text:
+            self.dont_show_check = QCheckBox(DONT_SHOW_TEXT)
+            self.dont_show_check.setToolTip(
+                f"Start Sync then starts straight away for “{self.template.name}” from {self.source_alias} to "
+                f"{self.target_alias}; Check Metadata Mismatch still shows this check")
+            self.dont_show_check.setChecked(first_check_skipped(self.ctx.settings, self.template.name,
+                                                                self.source_alias, self.target_alias))
+            self.dont_show_check.toggled.connect(self._on_dont_show_check_toggled)
+            row.addSpacing(16)
+            row.addWidget(self.dont_show_check)
         row.addStretch(1)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.buttons.rejected.connect(self._on_buttons_rejected)
@@ -458,6 +538,24 @@ class PreflightDialog(QDialog):
         """Whether a check, a fix or an export is running."""
         return self._task is not None
 
+    def read_only(self) -> bool:
+        """True while a run works on the target org: the check only shows, it changes nothing there."""
+        return self._run.job is not None
+
+    def run_note(self, item: AutomationItem | AutomationKey) -> str | None:
+        """Why ``item`` is off in the target because of a run (this one, or one that did not finish)."""
+        return self._run.note(item if isinstance(item, tuple) else item.key)
+
+    def enable_candidates(self) -> list[Finding]:
+        """What Enable Disabled Metadata would activate: the check's candidates, less what a run switched off."""
+        if self._report is None:
+            return []
+        return [f for f in self._report.enable_candidates() if not self._switched_by_a_run(f)]
+
+    def _switched_by_a_run(self, finding: Finding) -> bool:
+        item = finding.automation_item()
+        return item is not None and self._run.note(item.key) is not None
+
     def fix_results(self) -> list[FixResult]:
         """The results of the last Enable Disabled Metadata."""
         return list(self._fix_results)
@@ -477,9 +575,9 @@ class PreflightDialog(QDialog):
 
     def enable_disabled_metadata(self) -> None:
         """Confirm, then activate on a worker what the check found disabled on the target only."""
-        if self._report is None or self._task is not None:
+        if self._report is None or self._task is not None or self.read_only():
             return
-        candidates = self._report.enable_candidates()
+        candidates = self.enable_candidates()
         if not candidates:
             return
         lines = []
@@ -595,6 +693,11 @@ class PreflightDialog(QDialog):
         if path is None:
             self.ctx.warn("Save the template to a file first: automation control is an option of the template.")
             return False
+        running = self._run.job
+        if running is not None:
+            self.ctx.info(f"The automation ticks were not saved: job #{running.id} is running on "
+                          f"{self.target_alias}; save them after it ends.")
+            return False
         ticked = self.ticked_items()
         option = automation_off_option(ticked)
         try:
@@ -624,10 +727,18 @@ class PreflightDialog(QDialog):
         saved = {i.key for i in self._saved}
         listed = {i.key for i in self._automation}
         rows: list[tuple[AutomationItem, bool, str, str]] = []   # item, found, state text, details
+        read_only = self.read_only()
         for item in self._automation:
             state = "Active" if item.active else "Inactive"
             details = []
-            if item.key in candidates:
+            if item.key in self._run.switched and not item.active:
+                state = SWITCHED_BY_RUN
+                details.append(f"job #{self._run.switched[item.key].job_id} switches it back on when it ends")
+            elif item.key in self._run.left_off and not item.active:
+                state = LEFT_OFF
+                details.append(f"job #{self._run.left_off[item.key].job_id} did not finish; the app offers to "
+                               "switch it back on at its next start")
+            elif item.key in candidates:
                 details.append("suggested: active in the target only" if item.key not in self._declined
                                else "suggested, but unticked when the template was saved")
             if not item.switchable and item.note:
@@ -643,29 +754,33 @@ class PreflightDialog(QDialog):
         try:
             self.automation_list.clear()
             for item, found, state, details in rows:
-                suggested = item.key in candidates and item.key not in self._declined
+                suggested = item.key in candidates and item.key not in self._declined and not read_only
                 ticked = self._user_ticks.get(item.key, item.key in saved or suggested)
-                usable = found and item.switchable and bool(item.active)
+                usable = found and item.switchable and bool(item.active) and not read_only
                 if not usable and item.key not in saved and item.key not in self._user_ticks:
                     ticked = False
                 row = QTreeWidgetItem([item.name, KIND_LABELS[item.kind].capitalize(), item.object or "—", state,
                                        details])
                 row.setData(A_ITEM, Qt.ItemDataRole.UserRole, item)
                 flags = Qt.ItemFlag.ItemIsUserCheckable
-                if usable or ticked:
+                if (usable or ticked) and not read_only:
                     flags |= Qt.ItemFlag.ItemIsEnabled
                 row.setFlags(flags)
                 row.setCheckState(A_ITEM, Qt.CheckState.Checked if ticked else Qt.CheckState.Unchecked)
-                tip = self._automation_tip(item, found, usable)
+                tip = (None if item.active else self.run_note(item)) or self._automation_tip(item, found, usable)
                 for column in range(len(A_COLUMNS)):
                     row.setToolTip(column, tip)
                 if item.active and found:
                     row.setForeground(A_STATE, _brush(SUCCESS))
+                elif state in (SWITCHED_BY_RUN, LEFT_OFF):
+                    row.setForeground(A_STATE, _brush(ACCENT))
                 elif not found:
                     row.setForeground(A_STATE, _brush(ERROR))
                 self.automation_list.addTopLevelItem(row)
         finally:
             self._filling = False
+        if any(state in (SWITCHED_BY_RUN, LEFT_OFF) for _, _, state, _ in rows):
+            self.automation_list.resizeColumnToContents(A_STATE)      # the longer states are read in full
         self._update_automation_status()
 
     def _show_first_ticked(self) -> None:
@@ -708,6 +823,9 @@ class PreflightDialog(QDialog):
                     f"{_escape(self._automation_error)}</span>")
         elif self._report is None and not listed:
             text = f"<span style='color:{MUTED}'>Listed when the check finishes.</span>"
+        elif self._run.job is not None:
+            text = (f"{_plural(len(ticked), 'item')} switched off for the sync by the template. "
+                    f"<span style='color:{MUTED}'>Read-only while job #{self._run.job.id} runs.</span>")
         elif not listed and not self._saved:
             text = (f"<span style='color:{MUTED}'>{self.target_alias} has no validation rule, Apex trigger or "
                     "record-triggered flow on the objects in scope.</span>")
@@ -724,8 +842,7 @@ class PreflightDialog(QDialog):
             else:
                 text = f"{what}. Nothing is switched off during the sync."
         self.automation_status.setText(text)
-        self.save_ticks_button.setEnabled(self._task is None and self.ctx.template_path is not None
-                                          and self.ticks_dirty())
+        self._update_buttons()
 
     # ------------------------------------------------------------------ display
     def _begin(self, task: str, text: str) -> None:
@@ -741,22 +858,53 @@ class PreflightDialog(QDialog):
     def _update_buttons(self) -> None:
         idle = self._task is None
         has_report = self._report is not None
+        running = self._why_read_only()
         self.recheck_button.setEnabled(idle)
         self.export_button.setEnabled(idle and has_report)
-        candidates = self._report.enable_candidates() if has_report else []
+        candidates = self.enable_candidates()
         self.enable_button.setVisible(bool(candidates))
-        self.enable_button.setEnabled(idle and bool(candidates))
+        self.enable_button.setEnabled(idle and bool(candidates) and running is None)
         if candidates:
             names = ", ".join(f.item or f.location for f in candidates)
-            self.enable_button.setToolTip(f"Activate in {self.target_alias} what is active in {self.source_alias} "
-                                          f"but disabled there: {names}")
-        self.save_ticks_button.setEnabled(idle and self.ctx.template_path is not None and self.ticks_dirty())
+            self.enable_button.setToolTip(running or f"Activate in {self.target_alias} what is active in "
+                                          f"{self.source_alias} but disabled there: {names}")
+        self.save_ticks_button.setEnabled(idle and running is None and self.ctx.template_path is not None
+                                          and self.ticks_dirty())
+        self.save_ticks_button.setToolTip(running or "Write the ticks into the template: the sync switches those "
+                                          "items off while it runs")
         self.automation_list.setEnabled(idle or self._task == "export")
         if self.start_button is not None:
-            self.start_button.setEnabled(idle and has_report and (not self._report.blocking or self.override()))
+            self.start_button.setEnabled(idle and has_report and running is None
+                                         and (not self._report.blocking or self.override()))
+            if running:
+                self.start_button.setToolTip(running)
         if idle:
             self.busy_label.hide()
             self.busy_bar.hide()
+
+    def _why_read_only(self) -> str | None:
+        """The tooltip of an action greyed because a run works on the target (None when none does)."""
+        job = self._run.job
+        if job is None:
+            return None
+        return (f"Job #{job.id} is running on {self.target_alias} ({job.state}): changing the org's automation or "
+                "the template's ticks now would fight the run. Wait for it to end.")
+
+    def _show_run(self) -> None:
+        """The read-only banner (a run works on the target) and the marks of what runs switched off."""
+        job = self._run.job
+        if job is None:
+            self.run_label.hide()
+        else:
+            self.run_label.setText(
+                f"<b>Job #{job.id} is running on {self.target_alias}</b> ({job.state}): this check is read-only "
+                f"until it ends. Automation the run switched off is marked “{SWITCHED_BY_RUN}”; it is switched "
+                "back on when the run ends.")
+            self.run_label.show()
+        notes = {key: note for key in {**self._run.switched, **self._run.left_off}
+                 if (note := self._run.note(key)) is not None}
+        self.model.set_run_notes(notes)
+        self._update_buttons()
 
     def _update_filter_buttons(self) -> None:
         counts = self._report.counts if self._report is not None else {s: 0 for s in SEVERITIES}
@@ -880,6 +1028,13 @@ class PreflightDialog(QDialog):
             logger.info("the user chose to start despite %d blocking finding(s)", len(self._report.blocking))
         self._update_buttons()
 
+    def _on_dont_show_check_toggled(self, checked: bool) -> None:
+        key = first_check_key(self.template.name, self.source_alias, self.target_alias)
+        if checked:
+            self.ctx.settings.setValue(key, True)
+        else:
+            self.ctx.settings.remove(key)
+
     def _on_start_button_clicked(self) -> None:
         """Start Sync from the check: the ticks shown are what the sync switches off, so they are saved first."""
         if self.ticks_dirty() and self.ctx.template_path is not None and not self.save_automation():
@@ -896,6 +1051,8 @@ class PreflightDialog(QDialog):
 
     def _on_check_finished(self, outcome: CheckOutcome) -> None:
         self._task = None
+        self._run = run_on_target(self.ctx, self.target_alias)     # as the org was when the check read it
+        self._show_run()
         self._report = outcome.report
         self._automation = outcome.automation
         self._automation_error = outcome.automation_error
@@ -953,8 +1110,18 @@ class PreflightDialog(QDialog):
         self._update_buttons()
         self._update_automation_status()
 
+    def _on_ctx_jobs_changed(self) -> None:
+        """A job moved on: a run on the target may have started or ended (then the org changed: check again)."""
+        was_running = self.read_only()
+        self._run = run_on_target(self.ctx, self.target_alias)
+        self._show_run()
+        self._fill_automation()
+        if was_running and not self.read_only():
+            self.recheck()
+
     def _on_buttons_rejected(self) -> None:
-        if self.ticks_dirty() and self.ctx.template_path is not None and self._task is None:
+        if (self.ticks_dirty() and self.ctx.template_path is not None and self._task is None
+                and not self.read_only()):
             answer = QMessageBox.question(
                 self, "Save the automation ticks?",
                 "The automation ticks differ from what the template says. Save them to the template so the sync "
@@ -986,8 +1153,11 @@ QFrame#FixResults {{ background: white; border: 1px solid #dddbda; border-left: 
 QPushButton#FixClose {{ border: none; padding: 0; font-size: 13pt; color: {MUTED}; background: transparent; }}
 QPushButton#FixClose:hover {{ color: #181818; }}
 QLabel#PreflightMessage {{ background: white; border: 1px solid #dddbda; border-radius: 4px; }}
+QLabel#RunInProgress {{ background: #e8f0fb; border-left: 3px solid {ACCENT}; padding: 4px 8px; }}
 QLabel#FirstRunIntro {{ background: #e8f0fb; border-left: 3px solid {ACCENT}; padding: 4px 8px; }}
 """
 
 
-__all__ = ["PreflightDialog", "CheckOutcome", "ask_save_path", "check_filename", "OVERRIDE_TEXT", "NO_FINDINGS_TEXT"]
+__all__ = ["PreflightDialog", "CheckOutcome", "ask_save_path", "check_filename", "first_check_key", "first_check_skipped",
+           "run_on_target", "RunOnTarget", "SWITCHED_BY_RUN", "LEFT_OFF",
+           "OVERRIDE_TEXT", "NO_FINDINGS_TEXT", "DONT_SHOW_TEXT"]

@@ -141,6 +141,7 @@ class FindingsModel(QAbstractTableModel):
         self._report: PreflightReport | None = None
         self._filter: str | None = None
         self._rows: list[_Row] = []
+        self._run_notes: dict[tuple[str, str], str] = {}
         self._group_font = QFont()
         self._group_font.setBold(True)
 
@@ -153,6 +154,24 @@ class FindingsModel(QAbstractTableModel):
         """Show ``report`` (None: nothing)."""
         self._report = report
         self._rebuild()
+
+    def set_run_notes(self, notes: dict[tuple[str, str], str]) -> None:
+        """Automation key → why a run has it switched off: its findings say so instead of suggesting a fix."""
+        if notes != self._run_notes:
+            self._run_notes = dict(notes)
+            self._rebuild()
+
+    def run_note(self, finding: Finding) -> str | None:
+        """The run's note for ``finding`` (None unless it is about automation a run switched off)."""
+        item = finding.automation_item()
+        return self._run_notes.get(item.key) if item is not None else None
+
+    def _cell_text(self, finding: Finding, column: int) -> str:
+        if column == COL_FIX:
+            note = self.run_note(finding)
+            if note is not None:
+                return note
+        return cell_text(finding, column)
 
     def set_severity_filter(self, severity: str | None) -> None:
         """Show only findings of ``severity`` (None: all)."""
@@ -217,16 +236,16 @@ class FindingsModel(QAbstractTableModel):
             return self._group_data(row.severity, column, role)
         finding = row.finding
         if role == Qt.ItemDataRole.DisplayRole:
-            return "" if column == COL_SEVERITY else cell_text(finding, column)
+            return "" if column == COL_SEVERITY else self._cell_text(finding, column)
         if role == TextRole:
-            return cell_text(finding, column)
+            return self._cell_text(finding, column)
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == COL_SEVERITY:
                 return SEVERITY_LABELS.get(finding.severity, finding.severity)
             if column == COL_RECORDS:
                 return ("source records in scope this affects" if finding.affected is not None
                         else "not counted (SOQL cannot count it cheaply, or no record is involved)")
-            text = cell_text(finding, column)
+            text = self._cell_text(finding, column)
             return text if column in (COL_MESSAGE, COL_FIX, COL_WHERE) else f"{finding.location}: {finding.message}"
         if role == Qt.ItemDataRole.DecorationRole and column == COL_SEVERITY:
             return severity_icon(finding.severity)
