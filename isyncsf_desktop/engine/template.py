@@ -6,7 +6,13 @@ A template is a JSON file the GUI edits and the CLI reads::
      "options": {"continue_on_error": true, "skip_missing_fields": true, "versioning": true},
      "objects": [{"object": "Account", "fields": ["Name", "ParentId"], "filter": "Industry != null",
                   "match_by": ["External_Id__c"], "insert": true, "update": true, "limit": 500}],
-     "order": ["Account", "Contact"]}
+     "order": ["Account", "Contact"],
+     "mappings": {"owners": {"default": "ops@acme.example",
+                             "map": {"Escalations": "Escalation_Team", "ann@acme.example": "ann@acme.example.uat"}}}}
+
+``mappings.owners`` names owners by username (users: it has an ``@``) or DeveloperName (queues):
+``map`` sends a source owner to a target owner, ``default`` owns what matches nothing (see
+:mod:`.users` for the automatic matching it overrides).
 
 :func:`parse_template` checks the document's shape; the checks that need the orgs (objects and
 fields exist, filters are valid SOQL) happen when the plan is built.
@@ -63,7 +69,44 @@ OPTION_DEFAULTS: dict[str, Any] = {
 LINE_KEYS = {"object", "fields", "filter", "match_by", "insert", "update", "limit", "sort", "related_to",
              "exclude_parents", "bulk_threshold"}
 MAX_RELATED_LEVELS = 5
-TOP_KEYS = {"name", "options", "objects", "order", "source", "target", "description"}
+TOP_KEYS = {"name", "options", "objects", "order", "source", "target", "description", "mappings"}
+MAPPING_KINDS = {"owners"}
+OWNER_MAPPING_KEYS = {"default", "map"}
+_DEVELOPER_NAME_RE = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*(?<!_)$")
+_USERNAME_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass
+class OwnerMappings:
+    """``mappings.owners`` of a template: source owner -> target owner, and the default target owner.
+
+    Owners are named by username (a user: the name has an ``@``) or by DeveloperName (a queue)."""
+
+    map: dict[str, str] = field(default_factory=dict)
+    default: str | None = None
+
+    def target_of(self, source_name: str) -> str | None:
+        """The target owner ``map`` names for ``source_name`` (usernames compare case-insensitively)."""
+        wanted = owner_key(source_name)
+        return next((target for source, target in self.map.items() if owner_key(source) == wanted), None)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.default:
+            out["default"] = self.default
+        if self.map:
+            out["map"] = dict(self.map)
+        return out
+
+
+def is_username(name: str) -> bool:
+    """Whether an owner name is a username (else it is a queue's DeveloperName)."""
+    return "@" in name
+
+
+def owner_key(name: str) -> str:
+    """How owner names compare: usernames case-insensitively, DeveloperNames exactly (as the org does)."""
+    return name.lower() if is_username(name) else name
 
 
 @dataclass
@@ -118,6 +161,7 @@ class Template:
     source: str | None = None
     target: str | None = None
     description: str | None = None
+    owners: OwnerMappings = field(default_factory=OwnerMappings)
 
     @property
     def continue_on_error(self) -> bool:
@@ -182,6 +226,8 @@ class Template:
         for key in ("source", "target", "description"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
+        if self.owners.as_json():
+            out["mappings"] = {"owners": self.owners.as_json()}
         return out
 
 
@@ -242,6 +288,56 @@ def _check_related(lines: list[ObjectLine]) -> None:
             seen.append(current.object)
             if len(seen) - 1 > MAX_RELATED_LEVELS:
                 raise TemplateError(f"{line.object}: related_to goes more than {MAX_RELATED_LEVELS} levels deep")
+
+
+def _owner_name(value: Any, where: str) -> str:
+    """A username (``ann@acme.example``) or a queue's DeveloperName (``Tier_1_Support``)."""
+    text = value.strip() if isinstance(value, str) else ""
+    if is_username(text):
+        if _USERNAME_RE.match(text) and len(text) <= 80:
+            return text
+        raise TemplateError(f"{where}: {json.dumps(value)} is not a username (a username looks like an email "
+                            "address, e.g. ann@acme.example)")
+    if _DEVELOPER_NAME_RE.match(text) and len(text) <= 80:
+        return text
+    raise TemplateError(f"{where}: {json.dumps(value)} is neither a username (ann@acme.example) nor a queue's "
+                        "DeveloperName (letters, digits and single underscores, starting with a letter, e.g. "
+                        "Tier_1_Support)")
+
+
+def parse_mappings(document: Any) -> OwnerMappings:
+    """The ``mappings`` section of a template: ``{"owners": {"default": ..., "map": {source: target}}}``."""
+    if not isinstance(document, dict):
+        raise TemplateError("\"mappings\" must be an object, e.g. {\"owners\": {\"map\": {\"Escalations\": "
+                            "\"Escalation_Team\"}}}")
+    unknown = set(document) - MAPPING_KINDS
+    if unknown:
+        raise TemplateError(f"unknown mapping kind(s): {', '.join(sorted(unknown))}; allowed: "
+                            f"{', '.join(sorted(MAPPING_KINDS))}")
+    owners = document.get("owners", {})
+    if not isinstance(owners, dict):
+        raise TemplateError("mappings.owners must be an object with \"default\" and/or \"map\"")
+    unknown = set(owners) - OWNER_MAPPING_KEYS
+    if unknown:
+        raise TemplateError(f"mappings.owners: unknown key(s): {', '.join(sorted(unknown))}; allowed: "
+                            f"{', '.join(sorted(OWNER_MAPPING_KEYS))}")
+    default = owners.get("default")
+    if default is not None:
+        default = _owner_name(default, "mappings.owners.default")
+    raw_map = owners.get("map", {})
+    if not isinstance(raw_map, dict):
+        raise TemplateError("mappings.owners.map must be an object of source owner -> target owner, e.g. "
+                            "{\"Escalations\": \"Escalation_Team\"}")
+    pairs: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for source, target in raw_map.items():
+        source_name = _owner_name(source, "mappings.owners.map")
+        where = f"mappings.owners.map[{json.dumps(source_name)}]"
+        if owner_key(source_name) in seen:
+            raise TemplateError(f"{where}: {source_name} is mapped twice (also as {seen[owner_key(source_name)]})")
+        seen[owner_key(source_name)] = source_name
+        pairs[source_name] = _owner_name(target, where)
+    return OwnerMappings(map=pairs, default=default)
 
 
 MAX_TEMPLATE_BYTES = 2_000_000
@@ -378,9 +474,10 @@ def parse_template(document: Any) -> Template:
             raise TemplateError(f"order names object(s) not in the template: {', '.join(unknown_order)}")
         if len({o.lower() for o in order}) != len(order):
             raise TemplateError("order lists an object twice")
+    owners = parse_mappings(document["mappings"]) if document.get("mappings") is not None else OwnerMappings()
     return Template(name=name.strip(), objects=lines, options=options, order=order,
                     source=document.get("source"), target=document.get("target"),
-                    description=document.get("description"))
+                    description=document.get("description"), owners=owners)
 
 
 def load_template(path: Path | str) -> Template:

@@ -10,7 +10,10 @@ A schema is a JSON document (see ``schemas/demo.json``)::
 
 System fields (Id, IsDeleted, CreatedDate, CreatedById, LastModifiedDate, LastModifiedById,
 SystemModstamp; OwnerId when ``owned``; RecordTypeId when the object has record types) are added
-by :func:`load_schema`, so a schema file only lists what differs between objects.
+by :func:`load_schema`, so a schema file only lists what differs between objects. An owned object
+with ``"queues": true`` can be owned by a queue, as Case, Lead and custom objects can in a real org:
+its OwnerId refers to ``["Group", "User"]`` (the org accepts a queue whose QueueSobject rows list
+the object).
 
 Field keys (all optional but ``type``): label, length, precision, scale, referenceTo,
 relationshipName, required (= not nillable), nillable, createable, updateable, defaultedOnCreate,
@@ -222,7 +225,8 @@ def _system_fields(obj: dict[str, Any]) -> dict[str, FieldSpec]:
                                defaulted_on_create=True, default_value=False, **sys_ro),
     }
     if obj.get("owned"):
-        out["OwnerId"] = FieldSpec("OwnerId", "reference", "Owner ID", length=18, reference_to=["User"],
+        owners = ["Group", "User"] if obj.get("queues") else ["User"]
+        out["OwnerId"] = FieldSpec("OwnerId", "reference", "Owner ID", length=18, reference_to=owners,
                                    relationship_name="Owner", relationship_type="lookup",
                                    nillable=False, defaulted_on_create=True)
     if obj.get("recordTypes"):

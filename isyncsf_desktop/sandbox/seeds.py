@@ -15,17 +15,19 @@ Three seeds ship with the package:
 ``demo-source``
     "Acme Corp", a production-like Enterprise Edition org with ~2,700 records: accounts in
     hierarchies up to three levels deep, contacts with reporting chains, opportunities, cases,
-    projects and their tasks.
+    projects and their tasks. Queues (Tier_1_Support, Escalations, Project_Intake) own some open
+    cases and planned projects.
 ``demo-target``
     "Acme Corp UAT", a sandbox that differs from the source the way a real target does: user
-    names with a ``.uat`` suffix and one user missing, the Case "Support" record type missing,
+    names with a ``.uat`` suffix and one user missing, the escalation queue named Escalation_Team
+    and no Project_Intake queue, the Case "Support" record type missing,
     ``Account.Customer_Tier__c`` missing, ``Account.AnnualRevenue`` read-only for the API user, a
     Contact validation rule that some source contacts break, different automation, and a slice
     of the source accounts and contacts already present (some identical, some changed) next to
     target-only accounts.
 ``empty``
-    The demo schema with only the Organization row, the standard Profiles, the source's Users and
-    RecordTypes.
+    The demo schema with only the Organization row, the standard Profiles, the source's Users,
+    groups and queues, and RecordTypes.
 
 Everything is generated from fixed random seeds, so two builds of the same seed are equal.
 """
@@ -135,6 +137,22 @@ _RECORD_TYPES: tuple[tuple[str, str, str, str], ...] = (
     ("Account", "Partner", "Partner", "Resellers, installers and technology partners."),
     ("Case", "Support", "Support", "Product support requests."),
     ("Case", "Billing", "Billing", "Invoice and payment questions."),
+)
+
+#: (DeveloperName, Name, Type, objects it may own) of the source org's groups: the support queues own
+#: cases (see :func:`_queue_owned_cases`); a Regular group owns nothing.
+_SOURCE_GROUPS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("Tier_1_Support", "Tier 1 Support", "Queue", ("Case",)),
+    ("Escalations", "Escalations", "Queue", ("Case",)),
+    ("Project_Intake", "Project Intake", "Queue", ("Project__c",)),
+    ("Support_Team", "Support Team", "Regular", ()),
+)
+#: The UAT sandbox's groups: Tier_1_Support again (another id, as every org has its own), the
+#: escalation queue under another name (the owner mapping meets it), no Project_Intake.
+_TARGET_GROUPS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("Tier_1_Support", "Tier 1 Support", "Queue", ("Case",)),
+    ("Escalation_Team", "Escalation Team", "Queue", ("Case",)),
+    ("Support_Team", "Support Team", "Regular", ()),
 )
 
 # --------------------------------------------------------------------------------------------
@@ -423,11 +441,25 @@ _PROFILES = (
 )
 
 
-def _setup_records(username_suffix: str = "", skip: Iterable[str] = ()) -> list[SeedRecord]:
-    """What every org has before its business data: profiles, users, record types."""
+def _group_records(groups: Iterable[tuple[str, str, str, tuple[str, ...]]]) -> list[SeedRecord]:
+    """Groups and queues, with a QueueSobject row per object a queue may own (seed key ``Queue.Object``)."""
+    out = []
+    for developer_name, name, kind, objects in groups:
+        out.append(SeedRecord("Group", developer_name, {
+            "Name": name, "DeveloperName": developer_name, "Type": kind,
+            "Email": f"{developer_name.lower().replace('_', '.')}@{_MAIL_DOMAIN}" if kind == "Queue" else None,
+            "DoesSendEmailToMembers": False}))
+        out += [SeedRecord("QueueSobject", f"{developer_name}.{obj}",
+                           {"QueueId": Ref("Group", developer_name), "SobjectType": obj}) for obj in objects]
+    return [SeedRecord(r.object, r.key, _drop_none(r.values)) for r in out]
+
+
+def _setup_records(username_suffix: str = "", skip: Iterable[str] = (),
+                   groups: Iterable[tuple[str, str, str, tuple[str, ...]]] = _SOURCE_GROUPS) -> list[SeedRecord]:
+    """What every org has before its business data: profiles, users, groups and queues, record types."""
     profiles = [SeedRecord("Profile", name, {"Name": name, "UserType": "Standard", "Description": text})
                 for name, text in _PROFILES]
-    return profiles + _user_records(username_suffix, skip) + _record_type_records()
+    return profiles + _user_records(username_suffix, skip) + _group_records(groups) + _record_type_records()
 
 
 def _record_type_key(sobject: str, developer_name: str) -> str:
@@ -692,6 +724,22 @@ def _generate_cases(rng: random.Random, accounts: list[SeedRecord],
     return out
 
 
+def _queue_owned_cases(cases: list[SeedRecord], projects: list[SeedRecord]) -> None:
+    """Hand open cases of the support manager to the support queues, and planned projects to the intake
+    queue: escalated cases to Escalations, every third new one to Tier_1_Support. Chosen by their
+    values, not by the random generator, so every other record stays as it was."""
+    for number, case in enumerate(cases):
+        if case.values.get("OwnerId") != Ref("User", "wei.chen"):
+            continue
+        if case.values["Status"] == "Escalated":
+            case.values["OwnerId"] = Ref("Group", "Escalations")
+        elif case.values["Status"] == "New" and number % 3 == 0:
+            case.values["OwnerId"] = Ref("Group", "Tier_1_Support")
+    for number, project in enumerate(projects):
+        if project.values.get("Status__c") == "Planned" and number % 4 == 0:
+            project.values["OwnerId"] = Ref("Group", "Project_Intake")
+
+
 def _generate_projects(rng: random.Random, fake: Faker,
                        accounts: list[SeedRecord]) -> tuple[list[SeedRecord], list[SeedRecord]]:
     """~80 projects of customer accounts and ~400 tasks (3-7 each) with dependency chains."""
@@ -949,7 +997,9 @@ def _demo_source() -> tuple[Seed, dict[str, Any]]:
     """The "Acme Corp" production org and its own schema overrides (none)."""
     data = _generate_demo_data()
     records = [_organization_record("Acme Corp", "Enterprise Edition", False, "NA174")]
-    records += _setup_records() + data.all_records() + _generate_activities(data)
+    activities = _generate_activities(data)    # owned by users: before queues take some of their parents
+    _queue_owned_cases(data.cases, data.projects)
+    records += _setup_records() + data.all_records() + activities
     seed = Seed(
         name="demo-source", schema_document={}, records=records, api_user=_API_USER,
         validation_rules=[_partner_website_rule(), _closed_case_rule(), _contact_phone_rule(False)],
@@ -964,7 +1014,7 @@ def _demo_target() -> tuple[Seed, dict[str, Any]]:
     """The "Acme Corp UAT" sandbox and its own schema overrides."""
     data = _generate_demo_data()
     records = [_organization_record("Acme Corp UAT", "Enterprise Edition", True, "CS201")]
-    records += _setup_records(".uat", skip=[_TARGET_MISSING_USER])
+    records += _setup_records(".uat", skip=[_TARGET_MISSING_USER], groups=_TARGET_GROUPS)
     records += _target_business_records(data)
     own = {
         "remove_fields": ["Account.Customer_Tier__c"],

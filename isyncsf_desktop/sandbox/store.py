@@ -513,10 +513,22 @@ class OrgStore:
         row = self._rows.get(target, {}).get(value)
         if row is None or row.get("IsDeleted"):
             raise RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [fspec.name])
+        if fspec.name == "OwnerId" and target == "Group" and not self._queue_accepts(value, row, obj.name):
+            # What a real org answers for a group, or a queue that does not support the object
+            # (its QueueSobject rows do not list it): the id is "of incorrect type" for the field.
+            raise RecordError("FIELD_INTEGRITY_EXCEPTION",
+                              f"{fspec.label}: id value of incorrect type: {value}", [fspec.name])
         if fspec.name == "RecordTypeId" and row.get("SobjectType") != obj.name:
             raise RecordError("INVALID_CROSS_REFERENCE_KEY",
                               f"Record Type ID: this ID value isn't valid for the user: {value}", ["RecordTypeId"])
         return value
+
+    def _queue_accepts(self, group_id: str, group: dict[str, Any], object_name: str) -> bool:
+        """Whether ``group`` is a queue that may own ``object_name`` records (a QueueSobject row says so)."""
+        if group.get("Type") != "Queue":
+            return False
+        return any(row.get("QueueId") == group_id and row.get("SobjectType") == object_name
+                   and not row.get("IsDeleted") for row in self._rows.get("QueueSobject", {}).values())
 
     def _incoming(self, obj: ObjectSpec, values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         """Validate and convert the fields a client sent for one record."""

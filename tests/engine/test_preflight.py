@@ -392,8 +392,10 @@ def test_demo_source_to_demo_target_lists_the_expected_findings(make_pair: MakeP
         (WARNING, "validation_rule", "Account", None, "Account.Partner_Website_Required"),
         (WARNING, "validation_rule", "Case", None, "Case.Closed_Case_Requires_Description"),
         (WARNING, "user_mapping", "User", None, priya_username),   # with the source org's suffix
+        (WARNING, "queue_mapping", "Case", "OwnerId", "Escalations"),          # the target has Escalation_Team
+        (WARNING, "queue_mapping", "Project__c", "OwnerId", "Project_Intake"),
     }
-    assert report.blocking == [] and report.summary() == "2 records will fail, 8 warnings"
+    assert report.blocking == [] and report.summary() == "2 records will fail, 10 warnings"
     support = pair.source.count("Case", "RecordType.DeveloperName = 'Support'")
     assert support > 0 and one(report, "record_type", "Case").affected == support
     priya = pair.rows("src", "SELECT Id FROM User WHERE Username LIKE 'priya.patel@%'")[0]["Id"]
@@ -448,7 +450,7 @@ def test_automation_the_template_switches_off_is_not_counted_as_records_will_fai
     rule = one(report, "validation_rule", "Contact")
     assert rule.severity == WARNING and rule.data["switched_off"] is True
     assert "switches it off during the sync" in rule.message
-    assert report.summary() == "1 records will fail, 9 warnings"
+    assert report.summary() == "1 records will fail, 11 warnings"
     assert "Contact.Contact_Phone_Required" in {i.name for i in report.automation_off_candidates()}
 
 
@@ -471,3 +473,43 @@ def test_a_match_key_the_org_cannot_filter_on_blocks_the_start_naming_the_field(
     from simple_salesforce.exceptions import SalesforceMalformedRequest
     with pytest.raises(SalesforceMalformedRequest, match="INVALID_FIELD|filter"):
         pair.target.sf.query("SELECT Id FROM Account WHERE Description = 'the one'")
+
+
+def test_queue_owners_the_target_lacks_are_found_with_a_suggested_mapping(make_pair: MakePair) -> None:
+    """Escalations has no queue of its DeveloperName on the target: a warning with the most similar target
+    queue as the suggested fix; once the template maps it, the finding goes; a mapping to a queue the target
+    lacks, or to one that does not take the object, is a "records will fail" finding."""
+    pair = make_pair("demo-source", "demo-target")
+    cases = {"object": "Case", "fields": ["Subject", "Status", "Description", "OwnerId"], "match_by": ["Subject"]}
+    projects = {"object": "Project__c", "fields": ["Name", "External_Id__c", "OwnerId"], "match_by": ["External_Id__c"]}
+
+    def queue_findings(mappings: dict | None = None) -> dict:
+        doc = template([cases, projects])
+        if mappings is not None:
+            doc["mappings"] = {"owners": mappings}
+        return {f.item: f for f in check_metadata(doc, pair.source, pair.target).findings if f.kind == "queue_mapping"}
+
+    found = queue_findings()
+    assert set(found) == {"Escalations", "Project_Intake"}           # Tier_1_Support exists on both
+    escalations = found["Escalations"]
+    assert (escalations.severity, escalations.object, escalations.field, escalations.affected) == (
+        WARNING, "Case", "OwnerId", 15)
+    assert escalations.message == ("owner is a queue that does not exist on the target: Escalations (15 Cases); "
+                                   "they go to the running user")
+    target_queue = pair.rows("tgt", "SELECT Id FROM Group WHERE DeveloperName = 'Escalation_Team'")[0]["Id"]
+    assert escalations.data["suggested_mapping"] == {"source": "Escalations", "target": "Escalation_Team",
+                                                     "target_id": target_queue}
+    assert escalations.fix.startswith("map 'Escalations' to 'Escalation_Team'")
+    assert found["Project_Intake"].data["suggested_mapping"] is None   # nothing on the target is like it
+
+    mapped = queue_findings({"map": {"Escalations": "Escalation_Team", "Project_Intake": "Tier_1_Support"},
+                             "default": "ops@acme.example"})
+    assert set(mapped) == {"Project_Intake"}
+    assert mapped["Project_Intake"].severity == RECORDS_WILL_FAIL and mapped["Project_Intake"].affected == 5
+    assert "the target queue Tier_1_Support does not accept Project__c records" in mapped["Project_Intake"].message
+
+    missing = queue_findings({"map": {"Escalations": "Escalation_Desk"}})
+    assert missing["Escalations"].severity == RECORDS_WILL_FAIL
+    assert missing["Escalations"].message.startswith("the owner mapping Escalations -> Escalation_Desk names a queue "
+                                                     "that does not exist in the target org")
+    assert "they go to the running user" in missing["Project_Intake"].message

@@ -416,7 +416,8 @@ def test_target_automation_differs() -> None:
 
 def test_empty_seed() -> None:
     seed = seed_named("empty")
-    assert set(Counter(r.object for r in seed.records)) == {"Organization", "Profile", "User", "RecordType"}
+    assert set(Counter(r.object for r in seed.records)) == {"Organization", "Profile", "User", "Group", "QueueSobject",
+                                                            "RecordType"}
     assert (seed.validation_rules, seed.triggers, seed.flows) == ([], [], [])
     source_users = [r.values for r in records_of(seed_named("demo-source"), "User")]
     assert [r.values for r in records_of(seed, "User")] == source_users

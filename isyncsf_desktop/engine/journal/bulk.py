@@ -67,3 +67,15 @@ class BulkMixin(JournalStore):
                 "SELECT key, value FROM settings WHERE substr(key, 1, ?) = ? ORDER BY key", (len(prefix), prefix)
             ).fetchall()
         return {key: json.loads(value) for key, value in rows}
+
+    # ------------------------------------------------------------------ owner mappings a run used
+
+    def record_owner_map(self, job_id: int, run_id: int, owners: list[dict[str, Any]]) -> None:
+        """Which target owner each source user and queue got in run ``run_id`` of ``job_id``, and how
+        (automatic, mapped, default owner, running user): ``users.OwnerMap.used()``."""
+        self.set_setting(f"owners:{job_id}:{run_id}", owners)
+
+    def owner_map(self, job_id: int) -> dict[int, list[dict[str, Any]]]:
+        """Run id -> the owner mappings that run of ``job_id`` used, oldest run first."""
+        prefix = f"owners:{job_id}:"
+        return dict(sorted((int(key[len(prefix):]), value) for key, value in self.settings(prefix).items()))

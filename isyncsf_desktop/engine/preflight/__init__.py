@@ -28,7 +28,9 @@ user overrides:
 * a validation rule active on the target but not on the source (fix: switch it off for the run with
   automation control — ``fixable``);
 * a record type missing on the target by DeveloperName, or inactive there (counted);
-* source users that map to an inactive target user (counted).
+* source users that map to an inactive target user (counted);
+* a queue whose owner mapping names a queue the target lacks, or whose target queue does not accept
+  the object (counted).
 
 ``warning`` — the sync runs; something may differ from what the user expects:
 
@@ -41,6 +43,9 @@ user overrides:
   for the run where the org allows it);
 * automation active on the source but disabled on the target (``fixable``: Enable Disabled Metadata);
 * source users that do not map to a target user (their records go to the running user; counted);
+* a source queue owning records in scope that has no queue of its DeveloperName on the target and no
+  mapping (its records go to the default owner or the running user; counted, with the most similar
+  target queue as ``data["suggested_mapping"]``);
 * a part of the check that could not run (e.g. no Tooling API access).
 
 A difference whose count shows that no record in scope is affected is reported as a warning.
@@ -68,7 +73,7 @@ from .fields import NUMBER_TYPES, REFERENCE_TYPES, TEXT_TYPES
 from .fixes import enable_disabled_metadata
 from .report import (AUTOMATION_KINDS, BLOCKING, CHECK_FAILED, FIELD_ACCESS, FIELD_LENGTH, FIX_ENABLE, FIX_SWITCH_OFF,
                      FLOW_STATE, MATCH_KEY, MISSING_FIELD, MISSING_OBJECT, OBJECT_ACCESS, PICKLIST_VALUES,
-                     RECORD_TYPE, RECORDS_WILL_FAIL, REPORT_COLUMNS, REQUIRED_FIELD, SEVERITIES, TRIGGER_STATE,
+                     QUEUE_MAPPING, RECORD_TYPE, RECORDS_WILL_FAIL, REPORT_COLUMNS, REQUIRED_FIELD, SEVERITIES, TRIGGER_STATE,
                      TYPE_MISMATCH, USER_MAPPING, VALIDATION_RULE_STATE, WARNING, Finding, PreflightBlocked,
                      PreflightReport, assert_can_start)
 
@@ -77,7 +82,7 @@ __all__ = [
     "FixResult", "assert_can_start", "check_metadata", "enable_disabled_metadata", "FIX_ENABLE", "FIX_SWITCH_OFF",
     "MISSING_OBJECT", "OBJECT_ACCESS", "MISSING_FIELD", "MATCH_KEY", "TYPE_MISMATCH", "PICKLIST_VALUES",
     "FIELD_LENGTH", "FIELD_ACCESS", "REQUIRED_FIELD", "VALIDATION_RULE_STATE", "TRIGGER_STATE", "FLOW_STATE",
-    "RECORD_TYPE", "USER_MAPPING", "CHECK_FAILED", "REPORT_COLUMNS",
+    "RECORD_TYPE", "USER_MAPPING", "QUEUE_MAPPING", "CHECK_FAILED", "REPORT_COLUMNS",
     # also public names of the package
     "AUTOMATION_KINDS", "NUMBER_TYPES", "PreflightOrg", "REFERENCE_TYPES", "TEXT_TYPES",
 ]

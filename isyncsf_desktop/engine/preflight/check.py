@@ -11,7 +11,7 @@ from typing import Any
 from ..automation import parse_automation_off
 from ..journal import utc_now
 from ..plan import Plan
-from ..template import Template, parse_template
+from ..template import OwnerMappings, Template, parse_template
 from .automation_state import AutomationChecks
 from .context import PreflightOrg, ScopeLine, ScopeObject
 from .fields import FieldChecks
@@ -42,6 +42,13 @@ def _switched_off(subject: Template | Plan | dict[str, Any]) -> set[tuple[str, s
     return {item.key for item in parse_automation_off(template.options.get("automation_off"))}
 
 
+def _owners(subject: Template | Plan | dict[str, Any]) -> OwnerMappings:
+    """The owner mappings of a template or template document (a plan has none)."""
+    if isinstance(subject, Plan):
+        return OwnerMappings()
+    return (subject if isinstance(subject, Template) else parse_template(subject)).owners
+
+
 def check_metadata(subject: Template | Plan | dict[str, Any], source: PreflightOrg, target: PreflightOrg, *,
                    scan_counts: Mapping[str, int] | None = None,
                    source_records: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
@@ -59,6 +66,7 @@ def check_metadata(subject: Template | Plan | dict[str, Any], source: PreflightO
     checker = _Checker(source, target, scan_counts or {}, source_records or {}, count_budget)
     lines, skip_missing = _lines(subject)
     checker.switched_off = _switched_off(subject)
+    checker.owners = _owners(subject)
     checker.run(lines, skip_missing)
     report = PreflightReport(checker.findings, utc_now(), getattr(source, "alias", None) or None,
                              getattr(target, "alias", None) or None)
@@ -68,6 +76,8 @@ def check_metadata(subject: Template | Plan | dict[str, Any], source: PreflightO
 
 class _Checker(ObjectChecks, FieldChecks, AutomationChecks):
     """One run of the check: every check, in order; collects findings."""
+
+    owners = OwnerMappings()     # the template's owner mappings (none for a plan)
 
     def run(self, lines: list[ScopeLine], skip_missing: bool) -> None:
         source_names = {n.lower(): n for n in self.source.object_names()}
@@ -82,4 +92,5 @@ class _Checker(ObjectChecks, FieldChecks, AutomationChecks):
         if objects:
             self.check_record_types(objects)
             self.check_users(objects)
+            self.check_queues(objects, self.owners)
             self.check_automation(objects)

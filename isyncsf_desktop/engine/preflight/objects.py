@@ -5,9 +5,11 @@ what records point to that the target must have: record types (by DeveloperName,
 from __future__ import annotations
 
 from ...salesforce.client import OrgApiError
-from ..users import SOURCE_USER_SOQL, TARGET_USER_SOQL, match_users
+from ..template import OwnerMappings, is_username
+from ..users import SOURCE_USER_SOQL, TARGET_USER_SOQL, match_users, read_queues, similar_queue
 from .context import CheckContext, ScopeLine, ScopeObject, counted_severity, plural, quote
-from .report import BLOCKING, MISSING_OBJECT, OBJECT_ACCESS, RECORD_TYPE, RECORDS_WILL_FAIL, USER_MAPPING, WARNING
+from .report import (BLOCKING, MISSING_OBJECT, OBJECT_ACCESS, QUEUE_MAPPING, RECORD_TYPE, RECORDS_WILL_FAIL,
+                     USER_MAPPING, WARNING)
 
 _MAX_USERS_COUNTED = 25
 
@@ -150,3 +152,72 @@ class ObjectChecks(CheckContext):
                          "them will fail",
                          f"activate {match.get('Username')} in the target org", source_id=user["Id"],
                          target_id=match["Id"], affected=affected, by_field=per_field, inactive=True)
+
+    # ------------------------------------------------------------------ queues
+    def _records_of(self, obj: str, count: int | None) -> str:
+        """``15 Cases``, ``1 Project``: the object's label (the describe is cached), else its name."""
+        try:
+            desc = self.source.describe(obj)
+        except OrgApiError:
+            desc = {}
+        noun = desc.get("label" if count == 1 else "labelPlural") or f"{obj} record" + ("" if count == 1 else "s")
+        return f"{'an unknown number of' if count is None else count} {noun}"
+
+    def check_queues(self, objects: list[ScopeObject], owners: OwnerMappings) -> None:
+        """Source queues that own records in scope and will not land on a target queue that takes them, by
+        the runner's rule (engine/users.py): the template's owner map, else the same DeveloperName. A queue
+        missing on the target gets a suggested mapping (the most similar target queue) in its data."""
+        owned = [o for o in objects if "OwnerId" in o.fields and "Group" in (o.source["OwnerId"].get("referenceTo") or [])]
+        if not owned:
+            return
+        try:
+            source_queues, target_queues = read_queues(self.source), read_queues(self.target)
+        except OrgApiError as exc:
+            self.failed(owned[0].name, "compare queues", exc, "check that both users can read Group and "
+                        "QueueSobject, then check again")
+            return
+        by_name = {str(q["DeveloperName"]): q for q in target_queues}
+        fallback = f"the default owner {owners.default}" if owners.default else "the running user"
+        for queue in source_queues:
+            name = str(queue["DeveloperName"])
+            counts = {o.name: self.count(o.line, o.name, f"OwnerId = {quote(queue['Id'])}") for o in owned}
+            counts = {obj: n for obj, n in counts.items() if n != 0}
+            if not counts:
+                continue      # the queue owns no record in scope
+            scope = ", ".join(self._records_of(obj, n) for obj, n in counts.items())
+            known = [n for n in counts.values() if n is not None]
+            affected = sum(known) if len(known) == len(counts) else None
+            obj_name = next(iter(counts)) if len(counts) == 1 else "Group"
+            mapped = owners.target_of(name)
+            if mapped is not None and is_username(mapped):
+                continue      # mapped to a user: the run fails its records if the target lacks that user
+            target = by_name.get(mapped or name)
+            if target is None and mapped is not None:
+                self.add(QUEUE_MAPPING, obj_name, "OwnerId", name, counted_severity(RECORDS_WILL_FAIL, affected),
+                         f"the owner mapping {name} -> {mapped} names a queue that does not exist in the target "
+                         f"org; the records the queue owns fail ({scope})",
+                         f"create the queue {mapped} in the target org, or change the mapping",
+                         source_id=queue["Id"], mapped_to=mapped, affected=affected, by_object=counts)
+                continue
+            if target is None:
+                guess = similar_queue(name, str(queue.get("Name") or name), target_queues)
+                fix = (f"map '{name}' to '{guess['DeveloperName']}' in the template's owner mappings, or create the "
+                       f"queue {name} in the target org") if guess else \
+                    f"create the queue {name} in the target org, or map it to a target queue or user"
+                suggestion = {"source": name, "target": guess["DeveloperName"], "target_id": guess["Id"]} \
+                    if guess else None
+                self.add(QUEUE_MAPPING, obj_name, "OwnerId", name, WARNING,
+                         f"owner is a queue that does not exist on the target: {name} ({scope}); they go to "
+                         f"{fallback}", fix, source_id=queue["Id"], affected=affected, by_object=counts,
+                         suggested_mapping=suggestion)
+                continue
+            refused = {obj: n for obj, n in counts.items() if obj not in target.get("Objects", [])}
+            if refused:
+                known = [n for n in refused.values() if n is not None]
+                self.add(QUEUE_MAPPING, next(iter(refused)) if len(refused) == 1 else "Group", "OwnerId", name,
+                         counted_severity(RECORDS_WILL_FAIL, sum(known) if len(known) == len(refused) else None),
+                         f"the target queue {target['DeveloperName']} does not accept "
+                         f"{', '.join(refused)} records; the records {name} owns there fail",
+                         f"add {', '.join(refused)} to the supported objects of the queue {target['DeveloperName']} "
+                         "in the target org, or map the queue to another one", source_id=queue["Id"],
+                         target_id=target["Id"], affected=affected, by_object=refused)

@@ -20,7 +20,7 @@ from ..inflight import send_batches
 from ..journal import ErrorInfo, ObjectCounts, Outcome
 from ..lifecycle import ObjectStatus, RecordStatus
 from ..plan import ObjectPlan, RefSpec
-from ..users import SOURCE_USER_SOQL, TARGET_USER_SOQL, match_users
+from ..users import RUNNING_USER, map_owners
 from ..values import match_value, path_value, same
 from .context import BULK_BATCH, DUPLICATE_MATCH, chunks, first_error, key_json, quote, reader
 from .recovery import await_late_commits, claim_in_flight, journal_time, late_commit_window
@@ -73,21 +73,22 @@ class FirstPass:
             self._map_record_types()
 
     def _map_users(self) -> None:
-        source_users = self.source.query(SOURCE_USER_SOQL)
-        matches = match_users(source_users, self.target.query(TARGET_USER_SOQL))
+        """Every source user and queue to its target owner: the template's owner mappings, else the
+        automatic match (engine/users.py), else the default owner, else the running user."""
         try:
             running = self.target.user_info().get("user_id")
         except Exception:  # userinfo is a convenience; an org without it falls back below
             running = None
-        for user in source_users:
-            match = matches[user["Id"]]
-            target_id = match["Id"] if match else None
-            if target_id is None:
-                target_id = running
-                self.run.notice(f"user {user.get('Username')} does not exist in the target org; "
+        owners = map_owners(self.source, self.target, self.template.owners, running)
+        self.run.owners = owners
+        for choice in owners.choices.values():
+            if choice.how == RUNNING_USER:
+                kind = "queue" if choice.source_queue else "user"
+                self.run.notice(f"{kind} {choice.source_name} does not exist in the target org; "
                                 "their records go to the running user")
-            if target_id:
-                self.run.user_map[user["Id"]] = target_id
+            if choice.target_id and not choice.problem and choice.target_objects is None:
+                self.run.user_map[choice.source_id] = choice.target_id
+        self.journal.record_owner_map(self.run.job_id, self.run.run_id, owners.used())
 
     def _map_record_types(self) -> None:
         source_rts = self.source.query("SELECT Id, DeveloperName, SobjectType FROM RecordType")

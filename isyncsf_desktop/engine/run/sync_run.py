@@ -17,7 +17,8 @@ from ..journal import ErrorInfo, ObjectCounts, Outcome
 from ..lifecycle import ObjectStatus, RecordStatus
 from ..plan import ObjectPlan, Plan, RefSpec
 from ..template import Template
-from .context import PARENT_FAILED, PARENT_NOT_SYNCED, RECORD_TYPE_NOT_FOUND, STOPPED, RunContext, Stop
+from ..users import OwnerMap, OwnerProblem
+from .context import OWNER_NOT_MAPPED, PARENT_FAILED, PARENT_NOT_SYNCED, RECORD_TYPE_NOT_FOUND, STOPPED, RunContext, Stop
 
 
 @dataclass
@@ -70,7 +71,8 @@ class SyncRun:
         self.id_map: dict[str, str] = {}
         self.failed: dict[str, str] = {}          # source id -> why it failed (for its children's errors)
         self.not_inserted: set[str] = set()       # source ids skipped because insert is off
-        self.user_map: dict[str, str] = {}
+        self.user_map: dict[str, str] = {}       # source user id -> target user id (match keys)
+        self.owners = OwnerMap()                  # source user or queue id -> its target owner
         self.rt_map: dict[str, str | None] = {}
         self.rt_names: dict[str, str] = {}
         self.synced: dict[str, list[Pending]] = defaultdict(list)   # object -> records that reached the target
@@ -89,7 +91,11 @@ class SyncRun:
         """The target value of lookup ``ref`` (source value ``value``), or :data:`OMIT`; raises
         :class:`RecordProblem` when the record cannot be sent because of it."""
         if ref.kind == "user":
-            mapped = self.user_map.get(value)
+            try:
+                mapped = self.owners.target_for(value, oplan.object, ref.field,
+                                                takes_queues=ref.field == "OwnerId" or "Group" in ref.parents)
+            except OwnerProblem as problem:
+                raise RecordProblem(ErrorInfo(OWNER_NOT_MAPPED, str(problem), [ref.field])) from None
             return mapped if mapped else OMIT
         if ref.kind == "recordtype":
             if value not in self.rt_map:
