@@ -800,6 +800,7 @@ class TemplateEditor(QWidget):
             self.ctx.open_template(path)
         except TemplateError as exc:            # written a moment ago; only a race can land here
             self.show_message(str(exc), "error")
+            self.save_refused.emit(str(exc))
             return
         self.ctx.info(f"Saved template “{template.name}”; the Execute tab uses it now.")
         self._update_buttons()
