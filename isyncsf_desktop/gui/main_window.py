@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QStatusBar,
                                QTabWidget, QVBoxLayout, QWidget)
 
@@ -17,7 +17,7 @@ from .keyboard import keyboard_friendly
 from .questions import ask_without_blocking
 from .style import ERROR, WARNING
 from .templates.catalog import install_demo_template
-from .window_state import remember_orgs, restore_geometry, restore_orgs, save_geometry
+from .window_state import fit_to_screen, remember_orgs, restore_geometry, restore_orgs, save_geometry
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,8 @@ class MainWindow(QMainWindow):
         self.quit_action = self._add_file_menu()
         add_help_menu(self)
         restore_geometry(self, self.ctx.settings)
+        fit_to_screen(self)      # a default or saved size larger than this screen is cut to it
+        self._fitted_with_frame = False
         remember_orgs(self.ctx)
         keyboard_friendly(self)
         first = getattr(self.pages.get("Execute"), "first_control", None)
@@ -189,6 +191,12 @@ class MainWindow(QMainWindow):
         page = self.pages[name]
         self.tabs.setCurrentWidget(page)
         return page
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self._fitted_with_frame:       # the frame (title bar) is known once shown: fit again with it
+            self._fitted_with_frame = True
+            fit_to_screen(self)
 
     # ------------------------------------------------------------------ closing
     def _ask_quit(self) -> None:
