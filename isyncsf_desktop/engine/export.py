@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Collection
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,14 @@ from typing import Any
 import pandas as pd
 
 from isyncsf_desktop.engine.journal import Journal
+from isyncsf_desktop.engine.lifecycle import RunKind
 
 logger = logging.getLogger(__name__)
 
 ERROR_COLUMNS: list[str] = ["Object", "Source Id", "Target Id", "Status Code", "Message", "Fields", "Phase",
-                            "Run", "Time"]
+                            "Job", "Run", "Time"]
+"""``Job`` and ``Run`` read as the app names them: the job as ``#3`` (History, Execute tab), the run as its
+kind and number, ``Retry (run 7)`` (the History page's runs)."""
 
 FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "|", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20",
                                      "\uff5c")
@@ -53,14 +57,30 @@ def error_filename(object_name: str | None, when: datetime | None = None) -> str
     return f"errors_{_safe_name(object_name)}_{moment.strftime('%Y%m%d_%H%M%S')}.csv"
 
 
+def run_names(journal: Journal, job_id: int) -> dict[int, str]:
+    """How the app names each run of a job: ``Sync (run 5)``, ``Retry (run 7)``."""
+    names = {}
+    for run in journal.runs(job_id):
+        try:
+            label = RunKind(run.kind).label
+        except ValueError:
+            label = str(run.kind).capitalize()
+        names[run.id] = f"{label} (run {run.id})"
+    return names
+
+
 def errors_frame(
-    journal: Journal, job_id: int, object_name: str | None = None, *, open_only: bool = True
+    journal: Journal, job_id: int, object_name: str | None = None, *, open_only: bool = True,
+    error_ids: Collection[int] | None = None,
 ) -> pd.DataFrame:
     """One row per error of the job (open ones by default: one per failed record), in order.
 
     Columns are :data:`ERROR_COLUMNS`; ``Fields`` is joined with ``", "``; missing ids are empty.
-    Values are raw (not neutralised): that happens only when writing a file.
+    ``error_ids`` keeps only those errors (the ones a filtered view shows). Values are raw (not
+    neutralised): that happens only when writing a file.
     """
+    wanted = set(error_ids) if error_ids is not None else None
+    runs = run_names(journal, job_id)
     rows = [
         {
             "Object": error.object,
@@ -70,10 +90,12 @@ def errors_frame(
             "Message": error.message,
             "Fields": ", ".join(error.fields),
             "Phase": error.phase,
-            "Run": error.run_id,
+            "Job": f"#{error.job_id}",
+            "Run": runs.get(error.run_id, f"run {error.run_id}"),
             "Time": error.created,
         }
         for error in journal.errors(job_id, object_name, open_only=open_only)
+        if wanted is None or error.id in wanted
     ]
     return pd.DataFrame(rows, columns=ERROR_COLUMNS)
 
@@ -116,8 +138,10 @@ def export_errors_csv(
     object_name: str | None = None,
     *,
     open_only: bool = True,
+    error_ids: Collection[int] | None = None,
 ) -> int:
-    """Write the job's errors to ``path`` as CSV and return the number of rows written.
+    """Write the job's errors (of ``object_name``, of ``error_ids``: see :func:`errors_frame`) to ``path``
+    as CSV and return the number of rows written.
 
     UTF-8 with BOM, no index column, formula-like cells neutralised, written atomically. An empty
     report still gets its header row. Raises ``FileNotFoundError`` / ``NotADirectoryError`` /
@@ -129,7 +153,7 @@ def export_errors_csv(
     _check_folder(folder)
     if path.is_dir():
         raise IsADirectoryError(f"cannot export errors: {path} is a folder, not a file name")
-    frame = errors_frame(journal, job_id, object_name, open_only=open_only)
+    frame = errors_frame(journal, job_id, object_name, open_only=open_only, error_ids=error_ids)
     safe = frame.map(neutralise_formula) if len(frame) else frame
     try:
         handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QStatusBar,
                                QTabWidget, QVBoxLayout, QWidget)
 
@@ -17,7 +17,7 @@ from .keyboard import keyboard_friendly
 from .questions import ask_without_blocking
 from .style import ERROR, WARNING
 from .templates.catalog import install_demo_template
-from .window_state import remember_orgs, restore_geometry, restore_orgs, save_geometry
+from .window_state import fit_to_screen, remember_orgs, restore_geometry, restore_orgs, save_geometry
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,9 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.quit_box: QMessageBox | None = None      # "A sync is running" while it is open
         self._quit_confirmed = False
+        self.unsaved_box: QMessageBox | None = None   # "Save the changes to …?" while it is open
+        self._unsaved_settled = False                 # saved or discarded for this close
+        self._saving_to_close = False
         execute = self.pages.get("Execute")
         if execute is not None and hasattr(execute, "run_finished"):
             execute.run_finished.connect(self._on_execute_run_finished)
@@ -67,8 +70,11 @@ class MainWindow(QMainWindow):
         self.ctx.orgs_changed.connect(self._refresh_header)
         self.ctx.tasks.busy_changed.connect(self._on_tasks_busy_changed)
         self._refresh_header()
+        self.quit_action = self._add_file_menu()
         add_help_menu(self)
         restore_geometry(self, self.ctx.settings)
+        fit_to_screen(self)      # a default or saved size larger than this screen is cut to it
+        self._fitted_with_frame = False
         remember_orgs(self.ctx)
         keyboard_friendly(self)
         first = getattr(self.pages.get("Execute"), "first_control", None)
@@ -102,6 +108,18 @@ class MainWindow(QMainWindow):
         self.orgs_label.setTextFormat(Qt.TextFormat.RichText)
         row.addWidget(self.orgs_label)
         return header
+
+    def _add_file_menu(self) -> QAction:
+        """File → Quit (Ctrl+Q on every system; Qt moves it into the application menu on macOS). It closes
+        the window as its close button does, so the same questions come first."""
+        menu = self.menuBar().addMenu("&File")
+        action = QAction("&Quit", self)
+        action.setShortcut(QKeySequence("Ctrl+Q"))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)   # from any page
+        action.setMenuRole(QAction.MenuRole.QuitRole)
+        action.triggered.connect(self.close)
+        menu.addAction(action)
+        return action
 
     def _build_status_bar(self) -> None:
         bar = QStatusBar()
@@ -174,6 +192,12 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(page)
         return page
 
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self._fitted_with_frame:       # the frame (title bar) is known once shown: fit again with it
+            self._fitted_with_frame = True
+            fit_to_screen(self)
+
     # ------------------------------------------------------------------ closing
     def _ask_quit(self) -> None:
         """Ask whether to quit during a sync, without blocking: the sync goes on while the question is open,
@@ -192,13 +216,71 @@ class MainWindow(QMainWindow):
         if yes:
             self._quit_confirmed = True
             self.close()
+        else:
+            self._unsaved_settled = False      # a later close asks about unsaved edits again
 
     def _on_execute_run_finished(self, _result: Any) -> None:
         if self.quit_box is not None:     # the question is about a sync that is over now
             self.quit_box.setWindowTitle("The sync has finished")
             self.quit_box.setText("The sync has finished while you were deciding: nothing will be aborted. Quit now?")
 
+    def _unsaved_changes(self) -> tuple[QWidget, str] | None:
+        """The first page holding edits a close would lose, and what they are; None when nothing would be."""
+        for page in self.pages.values():
+            what = getattr(page, "unsaved_changes", lambda: None)()
+            if what:
+                return page, what
+        return None
+
+    def _ask_unsaved(self, page: QWidget, what: str) -> None:
+        """Save / Discard / Cancel for ``what`` (window-modal, without blocking)."""
+        if self.unsaved_box is not None:
+            self.unsaved_box.raise_()
+            return
+        self.tabs.setCurrentWidget(page)
+        buttons = QMessageBox.StandardButton
+        box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved changes",
+                          f"Save the changes to {what} before quitting?",
+                          buttons.Save | buttons.Discard | buttons.Cancel, self)
+        box.setInformativeText("If you don't save, your changes are lost.")
+        box.setDefaultButton(buttons.Save)
+        box.setEscapeButton(buttons.Cancel)
+        box.finished.connect(lambda _result: self._on_unsaved_box_answered(box, page))
+        self.unsaved_box = box
+        box.open()
+
+    def _on_unsaved_box_answered(self, box: QMessageBox, page: QWidget) -> None:
+        if box is not self.unsaved_box:
+            return
+        self.unsaved_box = None
+        box.deleteLater()
+        answer = box.standardButton(box.clickedButton())
+        if answer == QMessageBox.StandardButton.Discard:
+            logger.info("quitting without saving the unsaved edits")
+            self._unsaved_settled = True
+            self.close()
+        elif answer == QMessageBox.StandardButton.Save:
+            self._saving_to_close = True
+            page.save_changes(self._on_page_saved_to_close)   # type: ignore[attr-defined]
+
+    def _on_page_saved_to_close(self, saved: bool) -> None:
+        self._saving_to_close = False
+        if saved:
+            self.close()        # asks again if another page holds edits too
+        else:
+            text = "Not quitting: the changes could not be saved (the reason is shown above them)."
+            logger.info(text)
+            self._on_ctx_message("warning", text)
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        if self._saving_to_close:          # a Save asked for by this question is under way
+            event.ignore()
+            return
+        unsaved = None if self._unsaved_settled else self._unsaved_changes()
+        if unsaved is not None:
+            event.ignore()
+            self._ask_unsaved(*unsaved)
+            return
         running = getattr(self.pages.get("Execute"), "is_running", lambda: False)()
         if running and not self._quit_confirmed:
             event.ignore()

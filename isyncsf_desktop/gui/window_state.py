@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 import weakref
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QRect, QSettings
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMainWindow
 
 from .context import AppContext
@@ -29,6 +30,40 @@ def restore_geometry(window: QMainWindow, settings: QSettings) -> bool:
         logger.info("the saved window geometry could not be used; the default size is kept")
         return False
     return True
+
+
+TITLE_BAR_ALLOWANCE = 32
+"""Room left for the window's title bar while its frame is not known yet (before it is first shown)."""
+
+
+def fit_to_screen(window: QMainWindow, available: QRect | None = None) -> None:
+    """Keep ``window`` within ``available`` (its screen's area without taskbars and docks by default): a
+    default or saved size larger than a small screen (1366 x 768) is cut to it and the window moved onto it,
+    so its status bar is on screen. A maximised or full-screen window is left as it is."""
+    if window.isMaximized() or window.isFullScreen():
+        return
+    if available is None:
+        screen = window.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        available = screen.availableGeometry()
+    handle = window.windowHandle()
+    margins = handle.frameMargins() if handle is not None else None
+    left, top = (margins.left(), margins.top()) if margins is not None else (0, 0)
+    extra_w = left + margins.right() if margins is not None else 0
+    extra_h = (top + margins.bottom() if margins is not None else 0) or TITLE_BAR_ALLOWANCE
+    inner = window.geometry()
+    width = max(min(inner.width(), available.width() - extra_w), 1)
+    height = max(min(inner.height(), available.height() - extra_h), 1)
+    minimum = window.minimumSize()
+    window.setMinimumSize(min(minimum.width(), width), min(minimum.height(), height))
+    # where the frame's top-left corner goes: as it is, unless that puts part of the window off the area
+    x = max(min(inner.x() - left, available.right() + 1 - width - extra_w), available.left())
+    y = max(min(inner.y() - top, available.bottom() + 1 - height - extra_h), available.top())
+    fitted = QRect(x + left, y + top, width, height)
+    if fitted != inner:
+        logger.info("window fitted to the screen's %dx%d: %dx%d", available.width(), available.height(), width, height)
+        window.setGeometry(fitted)
 
 
 def save_geometry(window: QMainWindow, settings: QSettings) -> None:

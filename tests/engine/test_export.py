@@ -97,10 +97,24 @@ def test_errors_frame_rows_and_columns(journal: Journal, job: tuple[int, int]) -
     assert first["Status Code"] == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
     assert first["Message"] == '=HYPERLINK("x")'  # raw in the frame; neutralised only in files
     assert first["Fields"] == "Name, Rating"
-    assert first["Phase"] == "sync" and first["Run"] == run_id and first["Time"].endswith("Z")
+    assert first["Phase"] == "sync" and first["Time"].endswith("Z")
+    assert first["Job"] == f"#{job_id}" and first["Run"] == f"Sync (run {run_id})"   # as History names them
     assert list(errors_frame(journal, job_id, "Account")["Source Id"]) == ["001S2", "001S3"]
     everything = errors_frame(journal, job_id, open_only=False)
     assert len(everything) == 7 and "003S5" in set(everything["Source Id"])
+
+
+def test_errors_frame_of_chosen_errors_and_of_a_retry(journal: Journal, job: tuple[int, int]) -> None:
+    job_id, _ = job
+    retry = journal.start_run(job_id, "retry")
+    journal.record_outcomes(job_id, retry, [Outcome("Account", "001S9", None, "failed", ErrorInfo("X", "again", []),
+                                                    phase="retry")])
+    errors = journal.errors(job_id)
+    chosen = [errors[1].id, errors[-1].id]
+    frame = errors_frame(journal, job_id, error_ids=chosen)
+    assert list(frame["Source Id"]) == [errors[1].source_id, "001S9"]
+    assert list(frame["Run"]) == [f"Sync (run {errors[1].run_id})", f"Retry (run {retry})"]
+    assert errors_frame(journal, job_id, error_ids=[]).empty
 
 
 def test_errors_frame_empty_has_columns(journal: Journal) -> None:
@@ -133,7 +147,7 @@ def test_export_csv_contents(journal: Journal, job: tuple[int, int], tmp_path: P
                         "'\tTabbed"]
     assert list(frame["Object"]) == ["Account", "Account", "Contact", "Contact", "Contact", "Contact"]
     assert list(frame["Fields"])[:3] == ["Name, Rating", "Phone", "LastName"]
-    assert set(frame["Run"]) == {str(run_id)}
+    assert set(frame["Run"]) == {f"Sync (run {run_id})"} and set(frame["Job"]) == {f"#{job_id}"}
     assert frame.iloc[3]["Target Id"] == "003T2"
     assert not any(cell.startswith(("=", "+", "-", "@")) for cell in frame.to_numpy().ravel())
     assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]

@@ -205,6 +205,37 @@ def test_export_csv_of_one_object_and_of_all(ctx, synced, viewer, qtbot, tmp_pat
     qtbot.waitUntil(lambda: not ctx.tasks.busy)
 
 
+def test_export_shown_honours_the_text_filter_and_export_all_does_not(ctx, synced, viewer, qtbot, tmp_path):
+    viewer.set_job(synced)
+    errors = ctx.journal.errors(synced)
+    viewer.ask_save_path = lambda parent, title, default: str(tmp_path / Path(default).name)
+    assert viewer.export_button.text() == "Export CSV…" and not viewer.export_all_button.isVisible()
+
+    qtbot.keyClicks(viewer.search, "record_type_not")
+    shown = [viewer.proxy.error_at(row) for row in range(viewer.proxy.rowCount())]
+    assert 0 < len(shown) < len(errors)
+    assert viewer.export_button.text() == f"Export shown ({len(shown)})…"
+    assert viewer.export_all_button.isVisible() and viewer.export_all_button.text() == f"Export all ({len(errors)})…"
+    with qtbot.waitSignal(viewer.exported, timeout=30_000) as blocker:
+        qtbot.mouseClick(viewer.export_button, Qt.MouseButton.LeftButton)
+    frame = pd.read_csv(blocker.args[0], encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert blocker.args[1] == len(frame) == len(shown)
+    assert list(frame["Source Id"]) == [e.source_id for e in shown]
+    run = ctx.journal.runs(synced)[-1]
+    assert set(frame["Job"]) == {f"#{synced}"} and set(frame["Run"]) == {f"Sync (run {run.id})"}
+    qtbot.waitUntil(viewer.export_all_button.isEnabled)
+
+    with qtbot.waitSignal(viewer.exported, timeout=30_000) as blocker:
+        qtbot.mouseClick(viewer.export_all_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[1] == len(errors)
+    qtbot.waitUntil(viewer.export_button.isEnabled)
+
+    viewer.search.setText("no such text anywhere")     # nothing shown: only "all" can be exported
+    assert not viewer.export_button.isEnabled() and viewer.export_all_button.isEnabled()
+    viewer.search.clear()
+    assert viewer.export_button.text() == "Export CSV…" and not viewer.export_all_button.isVisible()
+
+
 @pytest.mark.expect_log
 def test_export_cancelled_or_failing(ctx, synced, viewer, qtbot, tmp_path):
     viewer.set_job(synced)

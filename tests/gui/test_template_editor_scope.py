@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QRect, Qt
 from gui_helpers import close_context, show_widget, wait_idle
 
 from isyncsf_desktop.engine.template import load_template
@@ -97,9 +98,17 @@ def test_related_subset_sort_and_delta_are_edited_saved_reopened_and_previewed(
     pick(panel.related_combo, "Contact")
     assert editor.draft.objects[3].related_to == {"object": "Contact"}
 
-    # Project__c related to Contact: no lookup leads there; saving is refused, naming it
+    # Project__c: only the lines one of its lookups leads to are offered (Account__c → Account)
     show_line(qtbot, editor, "Project__c")
-    pick(panel.related_combo, "Contact")
+    offered = {panel.related_combo.itemData(i) for i in range(1, panel.related_combo.count())}
+    leads_to = {target for f in panel.describe["fields"] if f["type"] == "reference" for target in f["referenceTo"]}
+    assert offered == {"Account"} and offered <= leads_to and "Contact" not in leads_to
+    show_line(qtbot, editor, "Contact")
+    assert {panel.related_combo.itemData(i) for i in range(1, panel.related_combo.count())} == {"Account"}
+    # a file that relates Project__c to Contact anyway: the choice is kept, said wrong, and saving is refused
+    editor.draft.objects[4].related_to = {"object": "Contact"}
+    show_line(qtbot, editor, "Project__c")
+    assert panel.related_combo.currentData() == "Contact"
     assert "No lookup leads from Project__c to Contact" in panel.related_status.text()
     with qtbot.waitSignal(editor.save_refused, timeout=10_000) as refused:
         editor.save_button.click()
@@ -149,7 +158,17 @@ def test_related_subset_sort_and_delta_are_edited_saved_reopened_and_previewed(
     assert completed["Account"].parents_added > 0
     assert completed["Account"].count == energy_count + completed["Account"].parents_added
     row = [line.object for line in ready.args[0].lines].index("Account")
-    assert "that related records point at" in editor.preview_model.index(row, editor.preview_model.SCOPE).data()
+    added = completed["Account"].parents_added
+    scope_text = editor.preview_model.index(row, editor.preview_model.SCOPE).data()
+    assert scope_text.startswith(f"{energy_count:,} matching (WHERE Industry = 'Energy', changed since")
+    assert scope_text.endswith(f"+ {added:,} that related records point at")
+    # readable at the editor's default width: the cell wraps and its row is tall enough for all of it
+    view = editor.preview_view
+    qtbot.waitUntil(lambda: view.isVisible() and view.columnWidth(editor.preview_model.SCOPE) > 0)
+    width = view.columnWidth(editor.preview_model.SCOPE) - 8
+    needed = view.fontMetrics().boundingRect(QRect(0, 0, width, 10_000), Qt.TextFlag.TextWordWrap, scope_text)
+    assert view.wordWrap() and view.textElideMode() == Qt.TextElideMode.ElideNone
+    assert needed.width() <= width and view.rowHeight(row) >= needed.height()
 
     # "Parents not followed": every lookup of every line ticked in its menu; saved and reopened
     for name in [line.object for line in editor.draft.objects]:

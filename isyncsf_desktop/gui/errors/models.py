@@ -67,7 +67,7 @@ def details_text(error: ErrorRow) -> str:
         f"Target Id: {error.target_id or '—'}",
         f"Status Code: {error.status_code}",
         f"Fields: {', '.join(error.fields) or '—'}",
-        f"Phase: {error.phase} (run {error.run_id})",
+        f"Phase: {error.phase} (job #{error.job_id}, run {error.run_id})",
         f"Time: {error.created}",
         "",
         error.message,

@@ -43,9 +43,9 @@ def ask_save_path(parent: QWidget, title: str, default_path: str) -> str:
 
 
 def _export_task(report: Callable[[Any], None], cancel: Any, journal: Journal, job_id: int, path: str,
-                 object_name: str | None) -> tuple[str, int]:
+                 object_name: str | None, error_ids: list[int] | None) -> tuple[str, int]:
     """Worker body: write the CSV; returns (path, rows written)."""
-    return path, export_errors_csv(journal, job_id, Path(path), object_name)
+    return path, export_errors_csv(journal, job_id, Path(path), object_name, error_ids=error_ids)
 
 
 def rows_as_text(errors: list[ErrorRow]) -> str:
@@ -139,6 +139,7 @@ class ErrorViewer(QWidget):
 
         self.search.textChanged.connect(self._on_search_text_changed)
         self.export_button.clicked.connect(self._on_export_button_clicked)
+        self.export_all_button.clicked.connect(self._on_export_all_button_clicked)
         self.group_view.selectionModel().currentRowChanged.connect(self._on_group_view_current_changed)
         self.table.doubleClicked.connect(self._on_table_double_clicked)
         self.table.customContextMenuRequested.connect(self._on_table_context_menu_requested)
@@ -147,6 +148,9 @@ class ErrorViewer(QWidget):
         self.proxy.rowsRemoved.connect(self._update_footer)
         self.proxy.modelReset.connect(self._update_footer)
         self.proxy.layoutChanged.connect(self._update_footer)
+        for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset,
+                       self.proxy.layoutChanged):
+            signal.connect(self._update_export_button)
         self._show_state()
 
     # ------------------------------------------------------------------ construction
@@ -165,6 +169,9 @@ class ErrorViewer(QWidget):
         row.addWidget(self.search)
         self.export_button = QPushButton("Export CSV…")
         row.addWidget(self.export_button)
+        self.export_all_button = QPushButton("Export all…")    # shown while a filter hides some errors
+        self.export_all_button.hide()
+        row.addWidget(self.export_all_button)
         return row
 
     def _build_empty_page(self) -> QWidget:
@@ -324,14 +331,25 @@ class ErrorViewer(QWidget):
         self.footer.setText(f"Copied {len(errors):,} row{'s' if len(errors) != 1 else ''} to the clipboard.")
         return text
 
-    def export_csv(self) -> None:
-        """Ask where to save, then export the errors of the picked object (or all) on a worker."""
+    def _narrowed(self) -> bool:
+        """Whether the object or text filter hides some of the job's errors."""
+        return self.proxy.rowCount() < self.model.rowCount()
+
+    def export_csv(self, *, shown: bool = True) -> None:
+        """Ask where to save, then export on a worker the errors shown (the object picked and the text filter
+        applied) or, with ``shown`` false, all the job's errors."""
         if self.job_id is None or self._exporting:
             return
-        object_name = self.proxy.object_filter
+        object_name = self.proxy.object_filter if shown else None
+        error_ids = None
+        if shown and self.proxy.text_filter:
+            error_ids = [self.proxy.error_at(row).id for row in range(self.proxy.rowCount())]
         folder = str(self.ctx.settings.value(EXPORT_DIR_KEY) or "") or str(Path.home())
         default = str(Path(folder) / error_filename(object_name))
-        what = "all errors" if object_name is None else f"the errors of {object_name}"
+        if error_ids is not None:
+            what = f"the {len(error_ids):,} errors shown"
+        else:
+            what = "all errors" if object_name is None else f"the errors of {object_name}"
         chosen = self.ask_save_path(self, f"Export {what} to CSV", default)
         if not chosen:
             return
@@ -341,7 +359,7 @@ class ErrorViewer(QWidget):
         self.ctx.settings.setValue(EXPORT_DIR_KEY, str(path.parent))
         self._exporting = True
         self._update_export_button()
-        self.ctx.tasks.start(_export_task, self.ctx.journal, self.job_id, str(path), object_name,
+        self.ctx.tasks.start(_export_task, self.ctx.journal, self.job_id, str(path), object_name, error_ids,
                              on_finished=self._on_export_finished, on_error=self._on_export_errored,
                              on_done=self._on_export_done)
 
@@ -363,15 +381,23 @@ class ErrorViewer(QWidget):
         self._update_export_button()
         self._update_footer()
 
-    def _update_export_button(self) -> None:
+    def _update_export_button(self, *args: Any) -> None:
         total = self.model.rowCount()
-        self.export_button.setEnabled(self.job_id is not None and total > 0 and not self._exporting)
-        object_name = self.proxy.object_filter
-        if object_name is None:
-            tip = f"Save all {total:,} errors to a CSV file"
+        enabled = self.job_id is not None and total > 0 and not self._exporting
+        narrowed = total > 0 and self._narrowed()
+        shown = self.proxy.rowCount()
+        self.export_button.setEnabled(enabled and (shown > 0 or not narrowed))
+        self.export_all_button.setEnabled(enabled)
+        self.export_all_button.setVisible(narrowed)
+        if narrowed:
+            self.export_button.setText(f"Export shown ({shown:,})…")
+            self.export_button.setToolTip(f"Save the {shown:,} errors the table shows (object and text filter "
+                                          "applied) to a CSV file")
+            self.export_all_button.setText(f"Export all ({total:,})…")
+            self.export_all_button.setToolTip(f"Save all {total:,} errors of the job to a CSV file")
         else:
-            tip = f"Save the {self.groups.count_of(object_name):,} errors of {object_name} to a CSV file"
-        self.export_button.setToolTip(tip + " (the text filter is not applied)")
+            self.export_button.setText("Export CSV…")
+            self.export_button.setToolTip(f"Save all {total:,} errors to a CSV file")
 
     def _update_footer(self, *args: Any) -> None:
         total = self.model.rowCount()
@@ -394,6 +420,7 @@ class ErrorViewer(QWidget):
     # ------------------------------------------------------------------ slots
     def _on_search_text_changed(self, text: str) -> None:
         self.proxy.set_text_filter(text)
+        self._update_export_button()
         self._update_footer()
 
     def _on_group_view_current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
@@ -446,6 +473,9 @@ class ErrorViewer(QWidget):
 
     def _on_export_button_clicked(self) -> None:
         self.export_csv()
+
+    def _on_export_all_button_clicked(self) -> None:
+        self.export_csv(shown=False)
 
     def _on_export_finished(self, result: tuple[str, int]) -> None:
         path, rows = result

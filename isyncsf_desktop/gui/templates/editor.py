@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout,
-                               QHeaderView, QLabel, QLineEdit, QListWidget, QProgressBar, QPushButton, QSplitter,
-                               QStackedWidget, QTableView, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLayout, QFrame, QGroupBox, QHBoxLayout,
+                               QHeaderView, QLabel, QLineEdit, QListWidget, QProgressBar, QPushButton, QScrollArea,
+                               QSizePolicy, QSplitter, QStackedWidget, QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from ... import paths
 from ...engine import scope
@@ -80,6 +80,10 @@ def _preview_task(report: Any, cancel: CancelToken, ctx: AppContext, cache: Desc
 
 
 # ====================================================================== the editor
+MIN_VISIBLE_LINES = 5
+"""Rows of the Objects list that stay visible however small the window (the settings scroll instead)."""
+
+
 class TemplateEditor(QWidget):
     """Edits one template (a draft copy) and saves it as the engine's JSON.
 
@@ -248,7 +252,16 @@ class TemplateEditor(QWidget):
         self.transactional_check = QCheckBox("Skip transactional objects")
         self.transactional_check.setToolTip(TRANSACTIONAL_HINT)
         form.addRow("", self.transactional_check)
-        column.addWidget(box)
+        # On a small screen the settings scroll (their hints wrapping to the column's width) so that the
+        # Objects list keeps at least MIN_VISIBLE_LINES rows.
+        self.settings_area = QScrollArea()
+        self.settings_area.setWidgetResizable(True)
+        self.settings_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.settings_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.settings_area.setWidget(box)
+        self.settings_area.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.MinimumExpanding)
+        self.settings_area.setMinimumHeight(120)
+        column.addWidget(self.settings_area, 1)
 
         lines_box = QGroupBox("Objects")
         lines_layout = QVBoxLayout(lines_box)
@@ -268,6 +281,8 @@ class TemplateEditor(QWidget):
         header.setSectionResizeMode(LinesModel.FIELDS, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(LinesModel.SCOPE, QHeaderView.ResizeMode.ResizeToContents)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.lines_view.setMinimumHeight(self.lines_view.horizontalHeader().sizeHint().height()
+                                         + MIN_VISIBLE_LINES * 26 + 2 * self.lines_view.frameWidth())
         lines_layout.addWidget(self.lines_view, 1)
         self.lines_empty = QLabel("No objects yet. Add the objects to copy from the source org.")
         self.lines_empty.setProperty("role", "subtle")
@@ -347,19 +362,20 @@ class TemplateEditor(QWidget):
         self.preview_view = QTableView()
         self.preview_view.setModel(self.preview_model)
         self.preview_view.verticalHeader().hide()
-        self.preview_view.verticalHeader().setDefaultSectionSize(26)
+        self.preview_view.verticalHeader().setMinimumSectionSize(26)
+        self.preview_view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.preview_view.setShowGrid(False)
         self.preview_view.setAlternatingRowColors(True)
         self.preview_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.preview_view.setWordWrap(False)
+        self.preview_view.setWordWrap(True)      # a long scope or lookup note wraps (the row grows), never clips
+        self.preview_view.setTextElideMode(Qt.TextElideMode.ElideNone)
         header = self.preview_view.horizontalHeader()
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setSectionResizeMode(PreviewModel.POS, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(PreviewModel.OBJECT, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(PreviewModel.RECORDS, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(PreviewModel.SCOPE, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(PreviewModel.SCOPE, 240)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(PreviewModel.SCOPE, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(PreviewModel.LATER, QHeaderView.ResizeMode.Stretch)
         layout.addWidget(self.preview_view, 3)
         self.notes_label = QLabel("Plan notes")
         self.notes_label.setStyleSheet("font-weight: 600;")
@@ -800,6 +816,7 @@ class TemplateEditor(QWidget):
             self.ctx.open_template(path)
         except TemplateError as exc:            # written a moment ago; only a race can land here
             self.show_message(str(exc), "error")
+            self.save_refused.emit(str(exc))
             return
         self.ctx.info(f"Saved template “{template.name}”; the Execute tab uses it now.")
         self._update_buttons()

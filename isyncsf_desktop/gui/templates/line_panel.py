@@ -306,7 +306,7 @@ class LinePanel(QWidget):
             self.related_combo.clear()
             self.related_combo.addItem("All records (no relation)", None)
             current = line.related_to["object"] if line is not None and line.related_to else None
-            names = list(self.other_lines)
+            names = [name for name in self.other_lines if self._lookups_to(name) != []]   # a lookup leads there
             if current and current.lower() not in {n.lower() for n in names}:
                 names.append(current)
             for name in names:

@@ -360,6 +360,16 @@ class PreviewModel(RowsTableModel[PreviewLine]):
     def preview(self) -> Preview | None:
         return self._preview
 
+    @staticmethod
+    def _scope_text(line: PreviewLine, parts: list[str]) -> str:
+        """The scope, and with the parents a related subset brought along counted on their own:
+        ``11 matching (WHERE …) + 283 that related records point at``."""
+        scope = ", ".join(parts)
+        if not line.parents_added:
+            return scope
+        matching = line.count - line.parents_added
+        return f"{matching:,} matching ({scope}) + {line.parents_added:,} that related records point at"
+
     def data(self, index: AnyIndex, role: int = _Display) -> Any:
         line = self._row_at(index)
         if line is None:
@@ -386,9 +396,7 @@ class PreviewModel(RowsTableModel[PreviewLine]):
                     parts.append(f"limit {line.limit:,} of {line.total:,}")
                 elif line.limit is not None:
                     parts.append(f"limit {line.limit:,}")
-                if line.parents_added:
-                    parts.append(f"+ {line.parents_added:,} that related records point at")
-                return ", ".join(parts)
+                return self._scope_text(line, parts)
             if column == self.LATER:
                 parts = [f"{name}: second pass" for name in line.deferred]
                 parts += [f"{name}: level by level" for name in line.self_refs]
@@ -397,6 +405,10 @@ class PreviewModel(RowsTableModel[PreviewLine]):
             return RIGHT
         if role == _Fore and column == self.LATER:
             return QColor(ACCENT) if line.deferred else QColor(MUTED)
+        if role == _Tip and column == self.SCOPE and line.parents_added:
+            return (f"{self.data(index)}.\nThe records of the related lines point at {line.parents_added:,} "
+                    f"{line.object} records outside this line's scope: they are copied too, so that no lookup is "
+                    "left dangling. To leave them out, tick those lookups under “Parents not followed”.")
         if role == _Tip and column == self.SCOPE and line.filter:
             return f"WHERE {line.filter}"
         if role == _Tip and column == self.LATER and (line.deferred or line.self_refs):

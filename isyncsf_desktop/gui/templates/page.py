@@ -8,6 +8,7 @@ renames, deletes, imports and exports them and says which one the Execute tab us
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
@@ -380,6 +381,34 @@ class TemplatesPage(QWidget):
             return None
         self.show_message(f"Exported “{item.name}” to {target}.")
         return target
+
+    # ================================================================== unsaved edits (asked on quit)
+    def unsaved_changes(self) -> str | None:
+        """What would be lost if the app closed now ("the template “X”"), or None."""
+        if self.stack.currentWidget() is self.editor and self.editor.dirty:
+            return f"the template “{self.editor.draft.name or NEW_NAME}”"
+        return None
+
+    def save_changes(self, on_done: Callable[[bool], None]) -> None:
+        """Save the open template as its Save button does; ``on_done(saved)`` once it is written or refused
+        (the editor says why in its banner)."""
+        editor = self.editor
+
+        def finish(saved: bool) -> None:
+            editor.saved.disconnect(on_saved)
+            editor.save_refused.disconnect(on_refused)
+            on_done(saved)
+
+        def on_saved(_path: object) -> None:
+            finish(True)
+
+        def on_refused(_text: str) -> None:
+            finish(False)
+
+        editor.saved.connect(on_saved)
+        editor.save_refused.connect(on_refused)
+        self.stack.setCurrentWidget(editor)
+        editor.save()
 
     # ================================================================== slots
     def _on_search_edit_text_changed(self, text: str) -> None:
