@@ -350,3 +350,28 @@ def test_a_bulk_job_the_org_opened_but_the_journal_never_learned_of_is_found_and
     assert states[opened[0]] == ("JobComplete" if upload else "Aborted")
     assert states[others[0]] == "Open"                                        # never touched
     assert pair.journal.unknown_bulk_jobs(job_id) == [] and not pair.journal.open_bulk_jobs(job_id)
+
+
+@pytest.mark.expect_log
+def test_more_matching_jobs_than_were_being_opened_are_reported_not_guessed(pair: Any, tmp_path: Path) -> None:
+    """The run died opening one Contact insert job, and the org has two of the same user from that time,
+    one already closed (the same user writing from another computer, say): which is this run's cannot be
+    told, so neither is aborted nor read; the user is told which jobs to check."""
+    data.seed(pair.source, pair.target, 30)
+    engine = pair.engine()
+    opened = _die_while_opening(pair, engine, upload=False)
+    job_id = engine.create_job(data.template(bulk_threshold=5))
+    with pytest.raises(Crash):
+        engine.sync(job_id)
+    records = [{"LastName": "Elsewhere", "Email": "elsewhere@x.test"}]
+    elsewhere = _open_job(pair.target, "Contact", "insert", records)
+    _let_the_org_finish(pair)                                             # closed and done before the restart
+    restart(pair, tmp_path)
+    resumed = pair.engine().resync(job_id)
+    assert resumed.state == "Synced" and resumed.totals.errors == 0, resumed
+    told = [e.text for e in pair.events if isinstance(e, Notice) and "cannot be told" in e.text]
+    assert len(told) == 1 and opened[0] in told[0] and elsewhere in told[0]
+    states = _job_states(pair.target)
+    assert states[opened[0]] == "Open" and states[elsewhere] == "JobComplete"     # neither touched
+    assert pair.journal.unknown_bulk_jobs(job_id) == []                          # reported once
+    assert len(pair.rows("tgt", "SELECT Id FROM Contact WHERE LastName = 'Elsewhere'")) == 1   # left alone
