@@ -140,3 +140,48 @@ def test_a_sync_killed_while_its_bulk_job_waits_in_the_orgs_queue_resumes_or_rol
     faults.update(observer=release_when_asked)
     assert resume_or_roll_back(trial, ctx, then) == EXACT[then]
     assert asked == [closed], "the next run did not first ask the org about the job the killed run left queued"
+
+
+class KillAfterFirstOpen(Trial):
+    """Kills the child once the org has opened its first ingest job, before the answer (the job's id)
+    reaches it: the journal has the opening written ahead and no id. Once only (the next runs go on)."""
+
+    done: bool = False
+
+    def observe(self, when: str, method: str, path: str) -> str | None:
+        with self.lock:
+            if when == "before":
+                self.calls.append((method, path))
+                self.current.index = len(self.calls) - 1
+                if self.kill_at is None and not self.done and method == "POST" \
+                        and path.rstrip("/").endswith("/jobs/ingest"):
+                    self.kill_at = self.current.index
+                return None
+            if self.killed or self.kill_at is None or self.current.index != self.kill_at:
+                return None
+            self.killed = self.done = True
+            assert self.child is not None
+            os.kill(self.child.pid, signal.SIGKILL)
+            self.child.wait()
+            return None
+
+
+@pytest.mark.parametrize("then", ["resume", "rollback"])
+def test_a_sync_killed_once_the_org_opened_a_bulk_job_it_never_heard_the_id_of_resumes_or_rolls_back_exactly(
+        sandbox_factory, tmp_path, then):
+    """Issue 22 item 9: the org opened the job, the process died before the answer: no journal row names
+    the job. The next run finds it in the org's job list (by the opening written ahead) and aborts it (it
+    is Open with no data: nothing of it was committed), then resumes or rolls back exactly."""
+    server = sandbox_factory({"src": "empty", "tgt": "empty"})
+    server.app.state["bulk_synchronous"] = True
+    data.seed(org_client(server, "src"), org_client(server, "tgt"), ACCOUNTS)
+    trial = KillAfterFirstOpen(server, tmp_path / "home")
+    server.faults("tgt").update(observer=trial.observe)
+    ctx = {"template": str(_template(tmp_path)), "before": data.snapshot(org_client(server, "tgt"))}
+    killed = trial.run(*_sync_argv(ctx))
+    assert trial.killed and trial.kill_at is not None and killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    target = org_client(server, "tgt")
+    assert [job["state"] for job in target.ingest_jobs()] == ["Open"]       # opened, never heard of
+    assert resume_or_roll_back(trial, ctx, then) == EXACT[then]
+    jobs = target.ingest_jobs()
+    assert jobs[0]["state"] == "Aborted" and not [job for job in jobs if job["state"] == "Open"], jobs

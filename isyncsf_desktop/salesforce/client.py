@@ -864,7 +864,8 @@ class OrgClient:
     def bulk_ingest(self, object_name: str, operation: str, records: list[dict[str, Any]], *,
                     poll_first: float = BULK_POLL_FIRST, poll_max: float = BULK_POLL_MAX,
                     on_job: Callable[[str], None] | None = None,
-                    on_collections: Callable[[list[int]], None] | None = None) -> list[dict[str, Any]]:
+                    on_collections: Callable[[list[int]], None] | None = None,
+                    on_opening: Callable[[], None] | None = None) -> list[dict[str, Any]]:
         """Insert, update or delete ``records`` of ``object_name`` with Bulk API 2.0 ingest jobs.
 
         ``records`` are field values (no ``attributes`` needed); update and delete need ``Id``.
@@ -877,7 +878,9 @@ class OrgClient:
         ``poll_first`` seconds at first, then less often, up to every ``poll_max``. ``on_job`` is
         called with each job's id as soon as the org has opened it, before any data goes up: the
         org goes on processing a job its sender no longer waits for, so whoever comes after a
-        crash must know which jobs to wait for (:meth:`settle_bulk_jobs`). ``on_collections`` is called
+        crash must know which jobs to wait for (:meth:`settle_bulk_jobs`). ``on_opening`` is called just
+        before each request that opens a job: the org may open it and the answer (the id) be lost, so
+        whoever comes after a crash must know to look for it (:meth:`ingest_jobs`). ``on_collections`` is called
         with the positions (in ``records``) of the locked rows just before they go out through
         Collections: unlike an ended job, a Collections request whose answer is lost may still be
         committed later, so whoever wrote them ahead as Bulk rows must know.
@@ -888,7 +891,7 @@ class OrgClient:
         results: list[dict[str, Any] | None] = [None] * len(records)
         for lines, data in _bulk_jobs(operation, columns, records):
             outcome = self._bulk_job(object_name, operation, data, sum(map(len, lines.values())),
-                                     poll_first, poll_max, on_job)
+                                     poll_first, poll_max, on_job, on_opening)
             del data
             _map_bulk_results(outcome, columns, lines, results)
         locked = [i for i, r in enumerate(results) if r is not None and _is_locked(r)]
@@ -925,10 +928,17 @@ class OrgClient:
                           idempotent=idempotent)
 
     def _bulk_job(self, object_name: str, operation: str, data: bytes, rows: int, poll_first: float,
-                  poll_max: float, on_job: Callable[[str], None] | None = None) -> dict[str, Any]:
+                  poll_max: float, on_job: Callable[[str], None] | None = None,
+                  on_opening: Callable[[], None] | None = None) -> dict[str, Any]:
         """One ingest job from open to its result files: {"job": info, "ok": csv text, "failed": csv
         text, "all_ok": every row of an update or delete succeeded}. A result file is fetched only
-        when it is needed (no failed results when nothing failed)."""
+        when it is needed (no failed results when nothing failed).
+
+        The order is what recovery relies on: ``on_opening``, the request that opens the job, ``on_job``
+        with its id, and only then the data and the close. So a job whose id ``on_job`` never got (the
+        process died, or the answer was lost) is ``Open`` with no data, and the org commits nothing of it."""
+        if on_opening is not None:
+            on_opening()
         job = self._bulk_request(f"bulk {operation} job {object_name}", "POST", "jobs/ingest/", json={
             "object": object_name, "operation": operation, "contentType": "CSV", "columnDelimiter": "COMMA",
             "lineEnding": "LF"}).json()
@@ -975,6 +985,30 @@ class OrgClient:
             wait = min(wait * 2, poll_max)
             job = self._bulk_request(f"bulk job {job_id}", "GET", f"jobs/ingest/{job_id}/").json()
         return job
+
+    def ingest_jobs(self) -> list[dict[str, Any]]:
+        """Every Bulk API 2.0 ingest job the org lists (``GET jobs/ingest``, every page through
+        ``nextRecordsUrl``): each with id, operation, object, createdById, createdDate and state. The org
+        lists the jobs of all its users (of the last days), not only this client's."""
+        result = self._bulk_request("bulk job list", "GET", "jobs/ingest/?jobType=V2Ingest").json() or {}
+        jobs = list(result.get("records") or [])
+        while not result.get("done", True) and result.get("nextRecordsUrl"):
+            url = self.instance_url.rstrip("/") + "/" + str(result["nextRecordsUrl"]).lstrip("/")
+
+            def more(u: str = url) -> requests.Response:
+                return self.sf._call_salesforce("GET", u, name="bulk job list", **self._kwargs())
+            result = self._call("GET bulk job list more", more).json() or {}
+            jobs.extend(result.get("records") or [])
+        return jobs
+
+    def bulk_created(self, job_id: str) -> list[dict[str, str]]:
+        """The rows of an ingest job's successful results (``sf__Id``, ``sf__Created`` and the job's own
+        columns), as column -> cell."""
+        text = self._bulk_request(f"bulk results {job_id}", "GET",
+                                  f"jobs/ingest/{job_id}/successfulResults/").content.decode("utf-8")
+        reader = csv.reader(_text_lines(text))
+        header = next(reader, None) or []
+        return [dict(zip(header, line)) for line in reader if line]
 
     def settle_bulk_jobs(self, job_ids: Iterable[str], *, poll_first: float = BULK_POLL_FIRST,
                          poll_max: float = BULK_POLL_MAX, keep_waiting: Callable[[], bool] | None = None,

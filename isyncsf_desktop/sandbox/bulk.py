@@ -2,7 +2,8 @@
 
 Routes live under ``/services/data/vXX.X/jobs/``:
 
-* ``POST jobs/ingest`` opens a job; ``PUT jobs/ingest/<id>/batches`` uploads its CSV (once);
+* ``GET jobs/ingest`` lists the org's ingest jobs (every user's, paged: ``nextRecordsUrl``);
+  ``POST jobs/ingest`` opens a job; ``PUT jobs/ingest/<id>/batches`` uploads its CSV (once);
   ``PATCH jobs/ingest/<id>`` with ``{"state": "UploadComplete"}`` starts processing (on a
   background thread, or inline when ``app.state["bulk_synchronous"]`` is truthy) and
   ``{"state": "Aborted"}`` stops it; ``GET`` reads the job, ``DELETE`` forgets it;
@@ -266,8 +267,7 @@ def _bad_state(job: _Job, wanted: str) -> ApiError:
 def ingest_jobs(call: Call) -> Any:
     """List this org's ingest jobs, or create one (state Open)."""
     if call.request.method == "GET":
-        jobs = _registry(call).of_alias(_alias(call), _IngestJob)
-        return {"done": True, "records": [j.as_json(detail=False) for j in jobs], "nextRecordsUrl": None}
+        return _job_list(call)
     body = _body(call)
     operation = body.get("operation")
     if operation not in INGEST_OPERATIONS:
@@ -294,11 +294,37 @@ def ingest_jobs(call: Call) -> Any:
             raise ApiError(400, "INVALIDJOB", f"InvalidJob : Field name provided, {raw} does not match an "
                            f"External ID, Salesforce Id, or indexed field for {spec.name}")
         ext_field = fspec.name
+    created_by = (call.faults.bulk_created_by if call.faults else None) or call.org.api_user_id
     job = _IngestJob(id=_registry(call).new_id(call.org), alias=_alias(call), operation=operation,
-                     object=spec.name, created_by=call.org.api_user_id, api_version=float(call.version),
+                     object=spec.name, created_by=created_by, api_version=float(call.version),
                      column_delimiter=delimiter, line_ending=line_ending, external_id_field=ext_field)
     _registry(call).add(job)
     return job.as_json(detail=False)
+
+
+def _job_list(call: Call) -> dict[str, Any]:
+    """One page of the org's ingest jobs, every user's, oldest first, as Salesforce lists them: at most
+    ``app.state["bulk_list_page"]`` (default 1,000) a page, ``done`` false and ``nextRecordsUrl`` (with a
+    ``queryLocator``) while more follow. ``jobType=V2Ingest`` (or none) lists Bulk 2.0 jobs; ``Classic``
+    none (Bulk 1.0 jobs live in ``/services/async``)."""
+    job_type = call.request.args.get("jobType")
+    if job_type not in (None, "", "V2Ingest", "Classic", "BigObjectIngest"):
+        raise ApiError(400, "INVALIDJOB", f"InvalidJob : Invalid value for jobType: {job_type}")
+    jobs = [] if job_type in ("Classic", "BigObjectIngest") else _registry(call).of_alias(_alias(call), _IngestJob)
+    jobs.sort(key=lambda j: (j.created, j.id))
+    locator = call.request.args.get("queryLocator") or "0"
+    if not locator.isdigit():
+        raise ApiError(400, "INVALID_QUERY_LOCATOR", f"invalid query locator: {locator}")
+    start, size = int(locator), max(1, int(call.app.state.get("bulk_list_page", 1000)))
+    page = jobs[start:start + size]
+    done = start + size >= len(jobs)
+    records = []
+    for job in page:
+        with job.lock:
+            records.append(job.as_json(detail=False))
+    next_url = None if done else (f"/services/data/v{float(call.version):.1f}/jobs/ingest?queryLocator={start + size}"
+                                  + (f"&jobType={job_type}" if job_type else ""))
+    return {"done": done, "records": records, "nextRecordsUrl": next_url}
 
 
 @router.route("/jobs/ingest/<job_id>", ["GET", "PATCH", "DELETE"])

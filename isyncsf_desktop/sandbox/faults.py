@@ -27,6 +27,7 @@ class Faults:
     api_budget: int | None = None        # API calls allowed in all; past it 403 REQUEST_LIMIT_EXCEEDED
     drop_after_commit: int = 0           # the next N DML calls commit, then the connection drops
     bulk_hold: bool = False              # closed Bulk 2.0 ingest jobs wait in the queue (UploadComplete) until False
+    bulk_created_by: str | None = None   # Bulk 2.0 ingest jobs opened now are created by this user (another user of the org)
     # The next N create requests (POST composite/sobjects, POST sobjects/X) are held: the connection drops
     # unanswered at once (the client's answer is lost, as when its read timeout fires), and the org commits
     # them only later, as a real org finishes a request whose client has gone away: when

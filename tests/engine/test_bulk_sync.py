@@ -246,3 +246,132 @@ def test_a_big_sync_reads_and_writes_in_bulk_with_few_calls(pair: Any) -> None:
     rows = pair.rows("tgt", "SELECT Id, External_Id__c, Parent.External_Id__c FROM Account")
     parent_of = {r["External_Id__c"]: (r["Parent"] or {}).get("External_Id__c") for r in rows}
     assert len(rows) == 9000 and all(parent_of[f"C{i}"] == f"P{i % 1000}" for i in range(8000))
+
+
+# ---------------------------------------------------------------- a Bulk job whose id the journal never learned
+OTHER_USER = "005000000000OthAAA"
+
+
+def _open_job(client: Any, object_name: str, operation: str, records: list[dict] | None = None) -> str:
+    """Open an ingest job on the org as the client would (and, with ``records``, upload them and close it):
+    the request the engine wrote ahead, whose answer never reached its journal."""
+    from isyncsf_desktop.salesforce.client import _bulk_columns, _bulk_jobs
+
+    job_id = client.sf.restful("jobs/ingest/", method="POST", json={
+        "object": object_name, "operation": operation, "contentType": "CSV", "columnDelimiter": "COMMA",
+        "lineEnding": "LF"})["id"]
+    if records is not None:
+        (_, csv_data), = _bulk_jobs(operation, _bulk_columns(operation, records), records)
+        client.sf._call_salesforce("PUT", f"{client.sf.base_url}jobs/ingest/{job_id}/batches/", data=csv_data,
+                                   headers={"Content-Type": "text/csv"})
+        client.sf.restful(f"jobs/ingest/{job_id}/", method="PATCH", json={"state": "UploadComplete"})
+    return job_id
+
+
+def _job_states(client: Any) -> dict[str, str]:
+    return {job["id"]: job["state"] for job in client.ingest_jobs()}
+
+
+def _let_the_org_finish(pair: Any) -> None:
+    """The org's queue moves on and every job in it ends (what a real org does on its own time)."""
+    import threading
+
+    pair.server.faults("tgt").update(bulk_hold=False)
+    for thread in threading.enumerate():
+        if thread.name.startswith("bulk2-"):
+            thread.join()
+
+
+def _die_while_opening(pair: Any, engine: Any, *, upload: bool) -> list[str]:
+    """The engine's first Contact insert job: its opening is written ahead, the org opens it (and, with
+    ``upload``, takes its data and queues it: ``bulk_hold``), and the process dies before the journal
+    learns its id. Returns the job's id (as the org knows it)."""
+    real = engine.target.bulk_ingest
+    opened: list[str] = []
+
+    def open_then_die(object_name: str, operation: str, records: list[dict], **kwargs: Any) -> list[dict]:
+        if (object_name, operation) != ("Contact", "insert") or opened:
+            return real(object_name, operation, records, **kwargs)
+        if kwargs.get("on_opening") is not None:
+            kwargs["on_opening"]()                 # the engine writes the opening ahead
+        pair.server.faults("tgt").update(bulk_hold=True)
+        opened.append(_open_job(engine.target, object_name, operation, records if upload else None))
+        raise Crash()                              # dead before on_job: the journal never learns the id
+
+    engine.target.bulk_ingest = open_then_die
+    return opened
+
+
+@pytest.mark.parametrize("then", ["resume", "rollback"])
+@pytest.mark.parametrize("upload", [False, True], ids=["open", "uploaded-and-closed"])
+def test_a_bulk_job_the_org_opened_but_the_journal_never_learned_of_is_found_and_settled(
+        pair: Any, tmp_path: Path, then: str, upload: bool) -> None:
+    """Issue 22 item 9: the process dies after the org opened a Bulk job and before its id reached the
+    journal. The next run finds it in the org's job list by the opening written ahead (object, operation,
+    user, time) and settles it before reading the target: an Open job is aborted; a closed one (which the
+    client's order of calls never leaves, but a journal may) is waited for and its created records
+    journaled from its results. Another user's job of the same object, operation and time is not touched.
+    Afterwards the org's queue runs dry: nothing is created twice, a rollback leaves nothing."""
+    data.seed(pair.source, pair.target, 30)
+    before = data.snapshot(pair.target)
+    faults = pair.server.faults("tgt")
+    faults.update(bulk_created_by=OTHER_USER)
+    others = [_open_job(pair.target, "Contact", "insert")]                           # another user's, Open
+    faults.update(bulk_created_by=None)
+    engine = pair.engine()
+    opened = _die_while_opening(pair, engine, upload=upload)
+    job_id = engine.create_job(data.template(bulk_threshold=5))
+    with pytest.raises(Crash):
+        engine.sync(job_id)
+    assert len(opened) == 1 and not pair.journal.open_bulk_jobs(job_id)
+    assert [o.object for o in pair.journal.unknown_bulk_jobs(job_id)] == ["Contact"]
+    restart(pair, tmp_path)
+    asked: list[str] = []
+
+    def release_when_asked(when: str, method: str, path: str) -> None:
+        if when == "before" and method == "GET" and "/jobs/ingest" in path and not asked:
+            asked.append(path)
+            faults.update(bulk_hold=False)         # the queue moves once the org is asked about its jobs
+
+    faults.update(observer=release_when_asked)
+    if then == "resume":
+        resumed = pair.engine().resync(job_id)
+        assert resumed.state == "Synced" and resumed.totals.errors == 0, resumed
+    else:
+        rolled = pair.engine().rollback(job_id)
+        assert rolled.state == "Rollback Completed" and rolled.totals.errors == 0, rolled
+    faults.update(observer=None)
+    _let_the_org_finish(pair)
+    if then == "resume":
+        assert data.synced_problems(pair.source, pair.target) == CLEAN      # none created twice
+    else:
+        assert data.rollback_problems(before, data.snapshot(pair.target)) == EXACT
+    states = _job_states(pair.target)
+    assert states[opened[0]] == ("JobComplete" if upload else "Aborted")
+    assert states[others[0]] == "Open"                                        # never touched
+    assert pair.journal.unknown_bulk_jobs(job_id) == [] and not pair.journal.open_bulk_jobs(job_id)
+
+
+@pytest.mark.expect_log
+def test_more_matching_jobs_than_were_being_opened_are_reported_not_guessed(pair: Any, tmp_path: Path) -> None:
+    """The run died opening one Contact insert job, and the org has two of the same user from that time,
+    one already closed (the same user writing from another computer, say): which is this run's cannot be
+    told, so neither is aborted nor read; the user is told which jobs to check."""
+    data.seed(pair.source, pair.target, 30)
+    engine = pair.engine()
+    opened = _die_while_opening(pair, engine, upload=False)
+    job_id = engine.create_job(data.template(bulk_threshold=5))
+    with pytest.raises(Crash):
+        engine.sync(job_id)
+    records = [{"LastName": "Elsewhere", "Email": "elsewhere@x.test"}]
+    elsewhere = _open_job(pair.target, "Contact", "insert", records)
+    _let_the_org_finish(pair)                                             # closed and done before the restart
+    restart(pair, tmp_path)
+    resumed = pair.engine().resync(job_id)
+    assert resumed.state == "Synced" and resumed.totals.errors == 0, resumed
+    told = [e.text for e in pair.events if isinstance(e, Notice) and "cannot be told" in e.text]
+    assert len(told) == 1 and opened[0] in told[0] and elsewhere in told[0]
+    states = _job_states(pair.target)
+    assert states[opened[0]] == "Open" and states[elsewhere] == "JobComplete"     # neither touched
+    assert pair.journal.unknown_bulk_jobs(job_id) == []                          # reported once
+    assert len(pair.rows("tgt", "SELECT Id FROM Contact WHERE LastName = 'Elsewhere'")) == 1   # left alone

@@ -593,6 +593,7 @@ def test_jobs_record_who_ran_them_and_old_journals_gain_the_column(tmp_path):
     conn.execute("ALTER TABLE records DROP COLUMN match_key")   # schema 3
     conn.execute("DROP TABLE bulk_jobs")                        # schema 4
     conn.execute("ALTER TABLE records DROP COLUMN via_bulk")    # schema 5
+    conn.execute("DROP TABLE bulk_openings")                    # schema 6
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
@@ -601,8 +602,12 @@ def test_jobs_record_who_ran_them_and_old_journals_gain_the_column(tmp_path):
         second = journal.create_job({"name": "t", "objects": []}, OrgRef("a", "00Da", "u"), OrgRef("b", "00Db", "u"),
                                     run_by="jane")
         assert journal.job(second).run_by == "jane"
-        journal.open_bulk_job(second, "Account", "insert", "750x")      # schema 4's table is back
+        opening = journal.bulk_opening(second, None, "Account", "insert", "005u")   # schema 6: written ahead
+        assert [(o.object, o.operation, o.user_id) for o in journal.unknown_bulk_jobs(second)] == [
+            ("Account", "insert", "005u")]
+        journal.open_bulk_job(second, "Account", "insert", "750x", opening)   # schema 4's table is back
         assert journal.open_bulk_jobs(second) == [("750x", "Account", "insert")]
+        assert journal.unknown_bulk_jobs(second) == [] and journal.known_bulk_ids() == {"750x"}
         # schema 5: rows written ahead of a Bulk job are told apart from Collections rows
         run_id = journal.start_run(second, "sync")
         journal.record_outcomes(second, run_id, [

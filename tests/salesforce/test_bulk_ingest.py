@@ -122,3 +122,36 @@ def test_result_files_are_read_only_when_needed(server: Any, qa: OrgClient) -> N
     seen.clear()
     results = qa.bulk_ingest("Account", "delete", [{"Id": ids[0]}])
     assert not results[0]["success"] and any("failedResults" in s for s in seen)
+
+
+def test_the_orgs_job_list_pages_and_tells_who_created_each_job_and_when(qa: OrgClient, server: Any) -> None:
+    """``GET jobs/ingest`` as a real org answers it: every user's jobs, in pages linked by
+    ``nextRecordsUrl``; :meth:`OrgClient.ingest_jobs` reads them all. The opening hook runs before each
+    job is opened, the id hook after, and no data goes up before it."""
+    server.app.state["bulk_list_page"] = 2
+    order: list[str] = []
+    seen: list[tuple[str, str]] = []
+
+    def observe(when: str, method: str, path: str) -> None:
+        if when == "before" and "/jobs/ingest" in path:
+            seen.append((method, path))
+
+    server.faults("qa").update(observer=observe)
+    qa.bulk_ingest("Account", "insert", [{"Name": f"P{i}"} for i in range(3)],
+                   on_opening=lambda: order.append(f"opening after {len(seen)} calls"),
+                   on_job=lambda job_id: order.append(f"{job_id} after {len(seen)} calls"))
+    assert order[0] == "opening after 0 calls" and order[1].endswith("after 1 calls")
+    assert seen[0][0] == "POST" and seen[1][0] == "PUT"          # the data only after the id is known
+    server.faults("qa").update(observer=None, bulk_created_by="005000000000OthAAA")
+    qa.sf.restful("jobs/ingest/", method="POST", json={"object": "Contact", "operation": "insert"})
+    server.faults("qa").update(bulk_created_by=None)
+    qa.bulk_ingest("Account", "delete", [{"Id": r["Id"]} for r in qa.query("SELECT Id FROM Account")])
+    first = qa.sf.restful("jobs/ingest")
+    assert first["done"] is False and len(first["records"]) == 2 and "queryLocator=" in first["nextRecordsUrl"]
+    jobs = qa.ingest_jobs()
+    assert [(j["object"], j["operation"], j["state"]) for j in jobs] == [
+        ("Account", "insert", "JobComplete"), ("Contact", "insert", "Open"), ("Account", "delete", "JobComplete")]
+    me = qa.user_info()["user_id"]
+    assert [j["createdById"] for j in jobs] == [me, "005000000000OthAAA", me]
+    assert all(set(j) >= {"id", "createdDate", "state", "object", "operation", "createdById"} for j in jobs)
+    assert [j["createdDate"] for j in jobs] == sorted(j["createdDate"] for j in jobs)

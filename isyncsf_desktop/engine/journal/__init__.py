@@ -25,7 +25,7 @@ The package, one module per part (every name is imported from here):
 
 from __future__ import annotations
 
-from .bulk import BulkMixin
+from .bulk import BulkMixin, BulkOpening
 from .damage import SQLITE_HEADER, JournalDamaged, JournalUnwritable, check_journal_file, move_aside
 from .jobs import JobsMixin
 from .records import RecordsMixin
@@ -34,7 +34,7 @@ from .rows import (ACTIVE_STATES, JOB_STATES, MAPPED_STATUSES, PHASES, RECORD_ST
                    RecordRow, RunRow, current_user, utc_now)
 from .schema import SCHEMA_VERSION
 
-__all__ = ["ACTIVE_STATES", "JOB_STATES", "MAPPED_STATUSES", "PHASES", "RECORD_STATUSES", "RUN_KINDS", "RUN_STATUSES",
+__all__ = ["ACTIVE_STATES", "BulkOpening", "JOB_STATES", "MAPPED_STATUSES", "PHASES", "RECORD_STATUSES", "RUN_KINDS", "RUN_STATUSES",
            "SCHEMA_VERSION", "SQLITE_HEADER", "SUCCESS_STATUSES", "ErrorInfo", "ErrorRow", "JobRow", "Journal",
            "JournalDamaged", "JournalError", "JournalUnwritable", "ObjectCounts", "OrgRef", "Outcome", "RecordRow", "RunRow",
            "check_journal_file", "current_user", "move_aside", "utc_now"]

@@ -4,10 +4,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from .rows import dumps, utc_now
 from .store import JournalStore
+
+
+@dataclass(frozen=True)
+class BulkOpening:
+    """A Bulk API job a run was about to open (written ahead of the request) whose id the journal never
+    learned: the org may have opened it (and, at most, it is ``Open`` with no data: the data goes up only
+    after the id is journaled)."""
+
+    id: int
+    job_id: int
+    run_id: int | None
+    object: str
+    operation: str
+    user_id: str | None
+    """The target org's user the run wrote as (who the org says created the job), when known."""
+    opening: str
+    """When the request went out (ISO-8601 UTC): the org created the job at this time or later."""
 
 
 class BulkMixin(JournalStore):
@@ -15,11 +33,62 @@ class BulkMixin(JournalStore):
 
     # ------------------------------------------------------------------ Bulk jobs in flight
 
-    def open_bulk_job(self, job_id: int, object_name: str, operation: str, bulk_id: str) -> None:
-        """A Bulk API job the run opened on the target: kept until :meth:`close_bulk_jobs`."""
+    def bulk_opening(self, job_id: int, run_id: int | None, object_name: str, operation: str,
+                     user_id: str | None) -> int:
+        """Write ahead the request that opens a Bulk API job (before it goes out); returns the opening's
+        id, for :meth:`open_bulk_job` to write the job's id against once the org answers."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO bulk_openings (job_id, run_id, object, operation, user_id, opening) "
+                "VALUES (?, ?, ?, ?, ?, ?)", (job_id, run_id, object_name, operation, user_id, utc_now()))
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def open_bulk_job(self, job_id: int, object_name: str, operation: str, bulk_id: str,
+                      opening: int | None = None) -> None:
+        """A Bulk API job the run opened on the target: kept until :meth:`close_bulk_jobs`; its id is
+        written against its ``opening`` (:meth:`bulk_opening`) in the same transaction."""
         with self._write() as conn:
             conn.execute("INSERT OR REPLACE INTO bulk_jobs (bulk_id, job_id, object, operation, created) "
                          "VALUES (?, ?, ?, ?, ?)", (bulk_id, job_id, object_name, operation, utc_now()))
+            if opening is not None:
+                conn.execute("UPDATE bulk_openings SET bulk_id = ? WHERE id = ?", (bulk_id, opening))
+
+    def unknown_bulk_jobs(self, job_id: int) -> list[BulkOpening]:
+        """Openings of ``job_id`` whose job id never reached the journal (a crash, a lost answer), oldest
+        first: the org may hold a job of each that no journal row tells of."""
+        with self._lock:
+            return [BulkOpening(*row) for row in self._db.execute(
+                "SELECT id, job_id, run_id, object, operation, user_id, opening FROM bulk_openings "
+                "WHERE job_id = ? AND bulk_id IS NULL ORDER BY id", (job_id,))]
+
+    def known_bulk_ids(self) -> set[str]:
+        """Every Bulk API job id this journal has learned (of any job): never a job nobody journaled."""
+        with self._lock:
+            return {row[0] for row in self._db.execute(
+                "SELECT bulk_id FROM bulk_openings WHERE bulk_id IS NOT NULL UNION SELECT bulk_id FROM bulk_jobs")}
+
+    def settle_bulk_openings(self, found: dict[int, str | None]) -> None:
+        """Openings looked for in the org: opening id -> the job found for it, or None (no job of it, or
+        none that can be told apart: the opening is dropped). A job found is kept as opened
+        (:meth:`open_bulk_jobs`, waited for like any other) and known from now on; :meth:`found_bulk_ids`
+        tells it apart."""
+        with self._write() as conn:
+            for opening, bulk_id in found.items():
+                if bulk_id is None:
+                    conn.execute("DELETE FROM bulk_openings WHERE id = ?", (opening,))
+                    continue
+                conn.execute("UPDATE bulk_openings SET bulk_id = ?, found = 1 WHERE id = ?", (bulk_id, opening))
+                conn.execute("INSERT OR REPLACE INTO bulk_jobs (bulk_id, job_id, object, operation, created) "
+                             "SELECT ?, job_id, object, operation, ? FROM bulk_openings WHERE id = ?",
+                             (bulk_id, utc_now(), opening))
+
+    def found_bulk_ids(self, job_id: int) -> set[str]:
+        """Ids of the Bulk jobs of ``job_id`` found in the org's job list (:meth:`settle_bulk_openings`):
+        jobs no journal row tells the records of."""
+        with self._lock:
+            return {row[0] for row in self._db.execute(
+                "SELECT bulk_id FROM bulk_openings WHERE job_id = ? AND found = 1", (job_id,))}
 
     def close_bulk_jobs(self, bulk_ids: Iterable[str]) -> None:
         """The jobs' results are in (or the jobs are settled): nothing to wait for after a crash."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _SCHEMA_V1 = """
 CREATE TABLE jobs (
@@ -149,4 +149,10 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     # a record written ahead of a Bulk API ingest job rather than a Collections request: once the job
     # has ended (or never opened) the org commits nothing more of it, so no late commit is waited for
     5: _execute("ALTER TABLE records ADD COLUMN via_bulk INTEGER NOT NULL DEFAULT 0"),
+    # a Bulk API 2.0 job about to be opened, written ahead of the request that opens it (who asks, when);
+    # its id is written against it once the org answers: an opening with no id after a crash is a job
+    # the org may have opened that the journal never learned of, looked for in the org's job list (found 1)
+    6: _execute("CREATE TABLE bulk_openings (id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL REFERENCES jobs(id), "
+                "run_id INTEGER, object TEXT NOT NULL, operation TEXT NOT NULL, user_id TEXT, opening TEXT NOT NULL, "
+                "bulk_id TEXT, found INTEGER NOT NULL DEFAULT 0)"),
 }

@@ -125,6 +125,7 @@ class RunContext:
         self.job_id = 0
         self.started = time.monotonic()
         self.calls = (0, 0)
+        self._target_user: tuple[str | None] | None = None
 
     # ------------------------------------------------------------------ events and states
     def emit(self, event_type: type[Event], **kwargs: Any) -> None:
@@ -202,15 +203,32 @@ class RunContext:
         ``on_collections``: called with the positions of rows about to be sent again through
         Collections (rows the job found locked), before they go."""
         opened: list[str] = []
+        opening: list[int] = []
+
+        def on_opening() -> None:
+            # Written ahead of the request that opens the job: if its id never reaches the journal (a kill,
+            # a lost answer) the next run looks for the job in the org's job list (recovery.find_unknown_bulk_jobs).
+            opening[:] = [self.journal.bulk_opening(job_id, None, object_name, operation, self.target_user_id())]
 
         def on_job(bulk_id: str) -> None:
-            self.journal.open_bulk_job(job_id, object_name, operation, bulk_id)
+            self.journal.open_bulk_job(job_id, object_name, operation, bulk_id, opening.pop() if opening else None)
             opened.append(bulk_id)
 
         results = self.target.bulk_ingest(object_name, operation, records, on_job=on_job,
-                                          on_collections=on_collections)
+                                          on_collections=on_collections, on_opening=on_opening)
         self.journal.close_bulk_jobs(opened)
         return results
+
+    def target_user_id(self) -> str | None:
+        """The target org's user this engine writes as (who the org says created its Bulk jobs); asked once."""
+        if self._target_user is None:
+            try:
+                user = self.target.user_info().get("user_id")
+            except Exception:   # noqa: BLE001 - userinfo is a convenience: recovery then asks again
+                logger.debug("the target org did not say who its API user is", exc_info=True)
+                user = None
+            self._target_user = (str(user) if user else None,)
+        return self._target_user[0]
 
     def update_records(self, job_id: int, template: Template | None, object_name: str,
                        records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -279,7 +279,7 @@ class SyncEngine:
         run = SyncRun(ctx, job_id, run_id, plan, template, skip=skip, only=only)
         aborted = JobState.ABORTED
         try:
-            settle_bulk_jobs(ctx, job_id)
+            settle_bulk_jobs(ctx, job_id, run_id, plan, template)
             first = FirstPass(run)
             first.prepare()
             ctx.set_state(job_id, JobState.SYNC_IN_PROGRESS, RunStatus.EXECUTING)

@@ -51,7 +51,7 @@ class Rollback:
         order = list(reversed(self.plan.order)) if self.plan else []
         inserted: dict[str, list[RecordRow]] = defaultdict(list)
         try:
-            settle_bulk_jobs(ctx, job_id)
+            settle_bulk_jobs(ctx, job_id, run_id, self.plan, self.template)
             reconcile_in_flight(ctx, job_id, run_id, self.plan, self.template)
         except Stop as stop:
             return ctx.end(job_id, run_id, KIND, JobState.ABORTED, RunStatus.ABORTED, counts, stop.message)
