@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QGroupBox, QHBoxL
                                QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from ...engine.events import (ABORTED, COMPLETED, EXECUTING, FAILED, INITIALIZING, PAUSED, BatchDone, Notice,
-                              ObjectFinished, ObjectStarted, RecordFailed, RunResult, StateChanged)
+                              ObjectFinished, ObjectReading, ObjectStarted, RecordFailed, RunResult, StateChanged)
 from ...engine.journal import JobRow, ObjectCounts
 from ...engine.lifecycle import Action, JobFacts, JobState, ObjectStatus, RunKind, refusal
 from ...engine.progress import planned_records, scanned_counts
@@ -798,8 +798,14 @@ class ExecutePage(QWidget):
             return
         if isinstance(event, BatchDone):
             self._pending[event.object] = event.counts
-        elif isinstance(event, ObjectStarted):
-            self._pending[event.object] = ObjectCounts(total=event.total, status=ObjectStatus.EXECUTING)
+        elif isinstance(event, (ObjectReading, ObjectStarted)):
+            # The row the status line names changes with it, not at the next refresh: never "Pending" meanwhile.
+            if isinstance(event, ObjectReading):
+                self._pending[event.object] = ObjectCounts(status=ObjectStatus.READING)
+            else:
+                self._pending[event.object] = ObjectCounts(total=event.total, status=ObjectStatus.EXECUTING)
+            self.progress_model.update_objects(self._pending)
+            self._pending.clear()
             self.progress_model.set_current(event.object)
             self.current_label.setText(f"Current object: <b>{event.object}</b> ({event.index} of {event.count})")
         elif isinstance(event, ObjectFinished):

@@ -20,7 +20,7 @@ CELL_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemF
 
 
 S = ObjectStatus
-STILL_GOING = (S.EXECUTING, S.ROLLING_BACK, S.SCANNED)
+STILL_GOING = (S.READING, S.EXECUTING, S.ROLLING_BACK, S.SCANNED)
 NOT_BEGUN = (S.PENDING, "", S.NOT_STARTED)             # "": an object the run has not reported yet
 STOPPED = (RunStatus.FAILED, RunStatus.PAUSED)         # a run that stopped so leaves its objects so; else Aborted
 FINISHED = frozenset(status for status in S if status.finished)
