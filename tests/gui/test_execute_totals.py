@@ -52,7 +52,7 @@ def status_of(page: ExecutePage, name: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ the object being read
-def test_the_object_being_read_reads_reading_never_pending(open_page, qtbot):
+def test_the_object_being_read_reads_reading_never_pending(open_page, qtbot, tmp_path):
     server, ctx, page, _ = open_page(template(in_flight=1))
     gate, blocked = threading.Event(), threading.Event()
     armed = threading.Event()
@@ -89,6 +89,7 @@ def test_the_object_being_read_reads_reading_never_pending(open_page, qtbot):
             assert f"Current object: <b>{name}</b>" in page.current_label.text()
             assert status_of(page, name) == "Reading…"
             assert status_of(page, "Account") != "Pending"
+            page.grab().save(str(tmp_path / "reading.png"))
             gate.set()
     finally:
         gate.set()
