@@ -40,6 +40,16 @@ class StateChanged(Event):
 
 
 @dataclass(frozen=True)
+class ObjectReading(Event):
+    """The run reached an object: its source records, and the target records they may match, are being read.
+    :class:`ObjectStarted` follows once they are, with how many there are to process."""
+
+    object: str
+    index: int                 # 1-based position in the migration order
+    count: int                 # objects in the run
+
+
+@dataclass(frozen=True)
 class ObjectStarted(Event):
     object: str
     index: int                 # 1-based position in the migration order

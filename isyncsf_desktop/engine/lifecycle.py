@@ -76,6 +76,7 @@ class ObjectStatus(StrEnum):
     """Where one object of a run stands or ended (the progress table's Status column)."""
 
     PENDING = "Pending"
+    READING = "Reading…"      # the run reached it: its source and target records are being read
     SCANNED = "Scanned"
     EXECUTING = "Executing"
     COMPLETED = "Completed"

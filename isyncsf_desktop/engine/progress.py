@@ -9,6 +9,7 @@ re-sync, the failed records for a retry, and what is left to delete or restore f
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 from .journal import Journal
 from .lifecycle import RecordStatus, RunKind, RunStatus
@@ -42,4 +43,49 @@ def planned_records(journal: Journal, job_id: int, kind: RunKind | str) -> dict[
     return scanned
 
 
-__all__ = ["planned_records", "scanned_counts"]
+@dataclass
+class Standing:
+    """Where the records of one object (or of a whole job) stand after every run of the job so far, as the
+    journal's latest outcome per record says: a retry or a resync changes it, a run's own counts do not."""
+
+    in_scope: int = 0         # records the job's latest scan found (0: not known)
+    synced: int = 0           # latest outcome inserted, updated or existing
+    failed: int = 0
+    skipped: int = 0
+    other: int = 0            # in flight when a run was interrupted, or undone by a rollback
+
+    @property
+    def recorded(self) -> int:
+        """Records with an outcome in the journal."""
+        return self.synced + self.failed + self.skipped + self.other
+
+    @property
+    def records(self) -> int:
+        """The records the job takes: those in scope, or those it recorded when it recorded more."""
+        return max(self.in_scope, self.recorded)
+
+    @property
+    def not_reached(self) -> int:
+        """Records in scope that no run of the job reached yet (an aborted or paused job)."""
+        return self.records - self.recorded
+
+    def __add__(self, other: Standing) -> Standing:
+        return Standing(self.in_scope + other.in_scope, self.synced + other.synced, self.failed + other.failed,
+                        self.skipped + other.skipped, self.other + other.other)
+
+
+def job_standing(journal: Journal, job_id: int) -> dict[str, Standing]:
+    """Per object (the scan's order first), where the job's records stand after all its runs so far."""
+    scanned = scanned_counts(journal, job_id)
+    by_status = journal.status_counts(job_id)
+    result: dict[str, Standing] = {}
+    for name in [*scanned, *(n for n in by_status if n not in scanned)]:
+        counts = by_status.get(name, {})
+        synced = sum(counts.get(status, 0) for status in SUCCEEDED)
+        failed, skipped = counts.get(RecordStatus.FAILED, 0), counts.get(RecordStatus.SKIPPED, 0)
+        result[name] = Standing(in_scope=scanned.get(name, 0), synced=synced, failed=failed, skipped=skipped,
+                                other=sum(counts.values()) - synced - failed - skipped)
+    return result
+
+
+__all__ = ["Standing", "job_standing", "planned_records", "scanned_counts"]

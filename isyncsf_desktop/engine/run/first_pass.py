@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from .. import scope
-from ..events import ObjectFinished, ObjectStarted
+from ..events import ObjectFinished, ObjectReading, ObjectStarted
 from ..inflight import send_batches
 from ..journal import ErrorInfo, ObjectCounts, Outcome
 from ..lifecycle import ObjectStatus, RecordStatus
@@ -250,6 +250,7 @@ class FirstPass:
                      pool: ThreadPoolExecutor | None = None) -> None:
         run = self.run
         oplan = self.plan.objects[name]
+        self.ctx.emit(ObjectReading, object=name, index=index, count=count)    # its row: "Reading…", not Pending
         ahead = self._ahead.pop(name, None)
         records = ahead.result() if ahead is not None else self._read_source(oplan)
         if after is not None and pool is not None:

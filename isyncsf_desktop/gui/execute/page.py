@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QGroupBox, QHBoxL
                                QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from ...engine.events import (ABORTED, COMPLETED, EXECUTING, FAILED, INITIALIZING, PAUSED, BatchDone, Notice,
-                              ObjectFinished, ObjectStarted, RecordFailed, RunResult, StateChanged)
+                              ObjectFinished, ObjectReading, ObjectStarted, RecordFailed, RunResult, StateChanged)
 from ...engine.journal import JobRow, ObjectCounts
 from ...engine.lifecycle import Action, JobFacts, JobState, ObjectStatus, RunKind, refusal
-from ...engine.progress import planned_records, scanned_counts
+from ...engine.progress import job_standing, planned_records, scanned_counts
 from ...engine.run.settings import how_changes, saved_template
 from ...engine.plan import OrderDraft, Plan, build_plan
 from ...engine.template import Template, TemplateError, parse_template, save_template
@@ -33,7 +33,7 @@ from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING, state_colour
 from ..workers import Worker
 from .order_model import COL_DEFERRED, COL_INSERT, COL_OBJECT, COL_POS, COL_UPDATE, MigrationOrderModel
 from .progress_model import COL_OBJECT as P_OBJECT
-from .progress_model import COL_PROGRESS, COL_STATUS, ProgressBarDelegate, ProgressModel
+from .progress_model import COL_JOB, COL_PROGRESS, COL_STATUS, ProgressBarDelegate, ProgressModel
 
 logger = logging.getLogger(__name__)
 
@@ -263,6 +263,7 @@ class ExecutePage(QWidget):
         header.resizeSection(COL_PROGRESS, 150)
         for column in range(COL_PROGRESS + 1, self.progress_model.columnCount()):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.progress_view.setColumnHidden(COL_JOB, True)      # shown for a retry or resync: the job's standing
         layout.addWidget(self.progress_view, 3)
         feed_title = QLabel("Errors as they happen")
         feed_title.setProperty("role", "subtle")
@@ -600,6 +601,7 @@ class ExecutePage(QWidget):
     def _show_job(self, job: JobRow | None) -> None:
         self.job = job
         self.live_errors.clear()
+        self._show_standing(None)      # the summary shows it again for a job whose last run is a retry or resync
         if job is None:
             self.job_label.setText("No job yet")
             self._set_state_display(None, "")
@@ -645,10 +647,33 @@ class ExecutePage(QWidget):
                      f"<b>{total.existing:,}</b> existing (unchanged)",
                      f"<b style='color:{ERROR if total.errors else SUCCESS}'>{total.errors:,}</b> errors"]
         title = RunKind(kind).label
-        text = f"<b>{title} summary:</b> &nbsp;" + " &nbsp;·&nbsp; ".join(parts)
+        job_line = self._show_standing(kind)
+        this_run = " (this run)" if job_line else ""
+        text = f"<b>{title} summary</b>{this_run}<b>:</b> &nbsp;" + " &nbsp;·&nbsp; ".join(parts)
+        if job_line:
+            text += f"<br>{job_line}"
         if message:
             text += f"<br><span style='color:{WARNING}'>{message}</span>"
         self.summary_label.setText(text)
+
+    def _show_standing(self, kind: str | None) -> str:
+        """For a retry or resync (whose counts are only what that run did): where the job's records stand after
+        all its runs, in the Job column and as the summary's line ("Job #3 in all: …"); else hide it, ""."""
+        job = self.job
+        standing = job_standing(self.ctx.journal, job.id) if job and kind in (RunKind.RETRY, RunKind.RESYNC) else None
+        self.progress_model.set_standing(standing, job.id if job else None)
+        self.progress_view.setColumnHidden(COL_JOB, standing is None)
+        if standing is None or job is None:
+            return ""
+        total = self.progress_model.job_total()
+        runs = sum(1 for run in self.ctx.journal.runs(job.id)
+                   if run.kind in (RunKind.SYNC, RunKind.RESYNC, RunKind.RETRY))
+        parts = [f"{total.records:,} records", f"{total.synced:,} synced",
+                 f"<b style='color:{ERROR if total.failed else SUCCESS}'>{total.failed:,}</b> failed"]
+        parts += [f"{count:,} {label}" for count, label in ((total.skipped, "skipped"),
+                                                            (total.not_reached, "not reached yet")) if count]
+        return (f"<b>Job #{job.id} in all:</b> &nbsp;{', '.join(parts)} "
+                f"({runs} run{'s' if runs != 1 else ''})")
 
     def _update_error_tab(self) -> None:
         self._on_error_viewer_count_changed(self.error_viewer.error_count())
@@ -773,6 +798,7 @@ class ExecutePage(QWidget):
         order = self.plan.order if self.plan else (self.job.plan or {}).get("order", []) if self.job else []
         self.progress_model.reset(order, rollback=kind == RunKind.ROLLBACK)     # the worker reports what is planned
         self.summary_label.setText("")
+        self._show_standing(kind)      # a retry or resync: the job's standing beside the run's counts
         if kind == RunKind.SYNC:      # a new job: nothing of the one shown before may linger
             self.job_label.setText("New job")
             self.error_viewer.set_job(None)
@@ -804,12 +830,20 @@ class ExecutePage(QWidget):
             return
         if isinstance(event, BatchDone):
             self._pending[event.object] = event.counts
-        elif isinstance(event, ObjectStarted):
-            self._pending[event.object] = ObjectCounts(total=event.total, status=ObjectStatus.EXECUTING)
+        elif isinstance(event, (ObjectReading, ObjectStarted)):
+            # The row the status line names changes with it, not at the next refresh: never "Pending" meanwhile.
+            if isinstance(event, ObjectReading):
+                self._pending[event.object] = ObjectCounts(status=ObjectStatus.READING)
+            else:
+                self._pending[event.object] = ObjectCounts(total=event.total, status=ObjectStatus.EXECUTING)
+            self.progress_model.update_objects(self._pending)
+            self._pending.clear()
             self.progress_model.set_current(event.object)
             self.current_label.setText(f"Current object: <b>{event.object}</b> ({event.index} of {event.count})")
         elif isinstance(event, ObjectFinished):
             self._pending[event.object] = event.counts
+            if self.run_kind in (RunKind.RETRY, RunKind.RESYNC):    # the job's standing moves with the run
+                self._show_standing(self.run_kind)
         elif isinstance(event, RecordFailed):
             self._pending_errors.append(event)
         elif isinstance(event, StateChanged):

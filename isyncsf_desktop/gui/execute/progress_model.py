@@ -10,17 +10,20 @@ from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from ...engine.journal import ObjectCounts
 from ...engine.lifecycle import ObjectStatus, RunStatus
+from ...engine.progress import Standing
 from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING
 
-COLUMNS = ("Object", "Status", "Progress", "Inserted", "Updated", "Existing", "Errors")
-COL_OBJECT, COL_STATUS, COL_PROGRESS, COL_INSERTED, COL_UPDATED, COL_EXISTING, COL_ERRORS = range(7)
+COLUMNS = ("Object", "Status", "Progress", "Inserted", "Updated", "Existing", "Errors", "Job in all")
+COL_OBJECT, COL_STATUS, COL_PROGRESS, COL_INSERTED, COL_UPDATED, COL_EXISTING, COL_ERRORS, COL_JOB = range(8)
+"""COL_JOB: where the job's records stand after all its runs (shown for a retry or resync, whose own counts
+are only what that run did); the other columns are the run's."""
 NUMBERS = {COL_INSERTED: "inserted", COL_UPDATED: "updated", COL_EXISTING: "existing", COL_ERRORS: "errors"}
 
 CELL_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 
 
 S = ObjectStatus
-STILL_GOING = (S.EXECUTING, S.ROLLING_BACK, S.SCANNED)
+STILL_GOING = (S.READING, S.EXECUTING, S.ROLLING_BACK, S.SCANNED)
 NOT_BEGUN = (S.PENDING, "", S.NOT_STARTED)             # "": an object the run has not reported yet
 STOPPED = (RunStatus.FAILED, RunStatus.PAUSED)         # a run that stopped so leaves its objects so; else Aborted
 FINISHED = frozenset(status for status in S if status.finished)
@@ -64,6 +67,8 @@ class ProgressModel(QStandardItemModel):
         self.current: str | None = None
         self.rollback = False
         self.planned: dict[str, int] = {}
+        self.standing: dict[str, Standing] | None = None      # the job's, after all its runs (None: not shown)
+        self.job_title = COLUMNS[COL_JOB]
         self._total = ObjectCounts()
         self._bold = QFont()
         self._bold.setBold(True)
@@ -79,6 +84,7 @@ class ProgressModel(QStandardItemModel):
         self.current = None
         self.rollback = rollback
         self.planned = dict(planned or {})
+        self.standing, self.job_title = None, COLUMNS[COL_JOB]
         self._total = self._sum()
         self.setRowCount(0)
         self._render_header()
@@ -90,6 +96,20 @@ class ProgressModel(QStandardItemModel):
         self.planned = dict(planned)
         self._total = self._sum()
         self._render()
+
+    def set_standing(self, standing: dict[str, Standing] | None, job_id: int | None = None) -> None:
+        """Where the job's records stand after all its runs, per object, for the last column (None: none)."""
+        self.standing = dict(standing) if standing is not None else None
+        self.job_title = f"Job #{job_id} in all" if job_id is not None else COLUMNS[COL_JOB]
+        self._render_header()
+        self._render()
+
+    def job_total(self) -> Standing:
+        """The job's standing added up over its objects."""
+        total = Standing()
+        for standing in (self.standing or {}).values():
+            total = total + standing
+        return total
 
     def settle(self, run_status: str) -> None:
         """The run ended with ``run_status``: every row says where its object really ended."""
@@ -148,6 +168,8 @@ class ProgressModel(QStandardItemModel):
                 title = "Deleted"
             elif self.rollback and section == COL_UPDATED:
                 title = "Restored"
+            elif section == COL_JOB:
+                title = self.job_title
             item = self.horizontalHeaderItem(section) or QStandardItem()
             item.setText(title)
             if section in NUMBERS:
@@ -199,6 +221,9 @@ class ProgressModel(QStandardItemModel):
             elif self.rollback and key == "updated":
                 key = "restored"
             display = f"{getattr(counts, key):,}"
+        elif column == COL_JOB:
+            standing = self.job_total() if is_total else (self.standing or {}).get(name)
+            display = standing_text(standing) if self.standing is not None and standing is not None else ""
         return {
             Qt.ItemDataRole.DisplayRole: display,
             Qt.ItemDataRole.UserRole: (None if column != COL_PROGRESS or counts.status == S.NOTHING_TO_UNDO
@@ -206,9 +231,18 @@ class ProgressModel(QStandardItemModel):
             Qt.ItemDataRole.TextAlignmentRole: (int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                                                 if column in NUMBERS else None),
             Qt.ItemDataRole.FontRole: self._bold if is_total or name == self.current else None,
-            Qt.ItemDataRole.ForegroundRole: self._foreground(column, counts, is_total),
+            Qt.ItemDataRole.ForegroundRole: (self._foreground(column, counts, is_total) if column != COL_JOB
+                                             else self._job_foreground(name, is_total)),
             Qt.ItemDataRole.BackgroundRole: QColor("#f3f3f3") if is_total else None,
         }
+
+    def _job_foreground(self, name: str, is_total: bool) -> QColor | None:
+        standing = self.job_total() if is_total else (self.standing or {}).get(name)
+        if self.standing is None or standing is None or not standing.records:
+            return None
+        if standing.failed:
+            return QColor(ERROR)
+        return QColor(SUCCESS) if standing.synced == standing.records else QColor(WARNING)
 
     @staticmethod
     def _foreground(column: int, counts: ObjectCounts, is_total: bool) -> QColor | None:
@@ -225,6 +259,16 @@ class ProgressModel(QStandardItemModel):
         if counts.status.startswith(RunStatus.FAILED):
             return QColor(ERROR)
         return None
+
+
+def standing_text(standing: Standing) -> str:
+    """``196 of 200 synced · 4 failed`` (and skipped, not reached yet, other) for the Job column."""
+    parts = [f"{standing.synced:,} of {standing.records:,} synced"]
+    for count, label in ((standing.failed, "failed"), (standing.skipped, "skipped"),
+                         (standing.not_reached, "not reached yet"), (standing.other, "in flight or undone")):
+        if count:
+            parts.append(f"{count:,} {label}")
+    return " · ".join(parts)
 
 
 class ProgressBarDelegate(QStyledItemDelegate):
