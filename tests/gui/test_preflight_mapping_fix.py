@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from gui_helpers import DEMO_TEMPLATE, make_app_context
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QMenu
 
@@ -19,7 +19,7 @@ from isyncsf_desktop.engine.preflight import QUEUE_MAPPING, Finding
 from isyncsf_desktop.engine.template import load_template
 from isyncsf_desktop.gui.context import AppContext
 from isyncsf_desktop.gui.preflight.dialog import PreflightDialog, fitted_size
-from isyncsf_desktop.gui.preflight.models import COL_FIX, MAPPING_FIX_SHORTCUT, MappingFixRole
+from isyncsf_desktop.gui.preflight.models import COL_FIX, MAPPING_FIX_SHORTCUT, MappingFixRole, TextRole
 
 pytestmark = pytest.mark.gui
 TIMEOUT = 60_000
@@ -69,14 +69,18 @@ def test_map_escalations_to_escalation_team_in_one_click_and_the_recheck_shows_i
     fix = dialog.model.index(row, COL_FIX).data(MappingFixRole)
     assert fix is not None and fix.label == "Map 'Escalations' to 'Escalation_Team'"
     assert "Ctrl+M" in dialog.model.index(row, COL_FIX).data(Qt.ItemDataRole.ToolTipRole)
+    shown = dialog.model.index(row, COL_FIX).data()
+    assert shown.endswith("\u2028▸ One click: Map 'Escalations' to 'Escalation_Team' (double-click, Ctrl+M)")
+    assert "One click" not in dialog.model.index(row, COL_FIX).data(TextRole)      # not in copies and exports
+    assert dialog.can_apply_mapping() is None
 
-    # the row's fix, offered on the toolbar while the row is selected
-    dialog.table.selectRow(row)
-    assert dialog.map_button.isVisible() and dialog.map_button.isEnabled()
-    assert dialog.map_button.text() == "Map 'Escalations' to 'Escalation_Team'"
+    # a double-click on the row applies its fix
+    dialog.table.scrollTo(dialog.model.index(row, COL_FIX))
+    cell = dialog.table.visualRect(dialog.model.index(row, COL_FIX)).center()
     with qtbot.waitSignals([(dialog.mapping_saved, "mapping_saved"), (ctx.template_changed, "template_changed")],
                            timeout=5_000):
-        qtbot.mouseClick(dialog.map_button, Qt.MouseButton.LeftButton)
+        qtbot.mousePress(dialog.table.viewport(), Qt.MouseButton.LeftButton, pos=cell)      # as a real double-click
+        qtbot.mouseDClick(dialog.table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
     assert dialog.busy()                                              # the re-check runs
     with qtbot.waitSignal(dialog.checked, timeout=TIMEOUT):
         pass
@@ -91,7 +95,7 @@ def test_map_escalations_to_escalation_team_in_one_click_and_the_recheck_shows_i
 
     # the re-check: Escalations resolved (the target queue takes Cases), Project_Intake still open
     assert set(queue_findings(dialog)) == {"Project_Intake"}
-    assert not dialog.map_button.isVisible()                          # no other finding offers a mapping
+    assert dialog.mapping_fixes() == [] and dialog.current_mapping_fix() is None    # no other finding offers one
 
 
 def test_the_context_menu_and_the_shortcut_apply_the_rows_fix(ctx, qtbot, monkeypatch):
@@ -126,7 +130,7 @@ def test_screenshot(ctx, qtbot):
     apply_style(QApplication.instance())
     dialog = PreflightDialog(ctx, "source", "target", ctx.template)
     qtbot.addWidget(dialog)
-    dialog.resize(fitted_size(QSize(1100, 800), QApplication.primaryScreen().availableGeometry()))
+    dialog.resize(fitted_size(QSize(1100, 800), QRect(0, 0, 1024, 768)))        # as it opens on a 1024 x 768 screen
     with qtbot.waitSignal(dialog.checked, timeout=TIMEOUT):
         dialog.show()
     qtbot.waitExposed(dialog)
@@ -134,7 +138,9 @@ def test_screenshot(ctx, qtbot):
     finding = queue_findings(dialog)["Escalations"]
     dialog.table.selectRow(row_of(dialog, finding))
     dialog.table.scrollTo(dialog.model.index(row_of(dialog, finding), 0))
+    dialog._fit_lower_panel()
     qtbot.waitUntil(lambda: not dialog._rows_timer.isActive())
+    dialog.table.resizeRowsToContents()
     out = Path(os.environ.get("ISYNCSF_SCREENSHOT_DIR") or Path(__file__).parents[2] / "docs" / "screenshots")
     out.mkdir(parents=True, exist_ok=True)
     assert dialog.grab().save(str(out / "preflight-mapping-fix.png"))

@@ -371,12 +371,6 @@ class PreflightDialog(QDialog):
         self.export_button.setToolTip("Save every finding of this check to a CSV file")
         self.export_button.clicked.connect(self._on_export_button_clicked)
         row.addWidget(self.export_button)
-        self.map_button = QPushButton()
-        self.map_button.setObjectName("MapButton")
-        self.map_button.clicked.connect(self._on_map_button_clicked)
-        self.map_button.hide()
-        row.addWidget(self.map_button)
-        QShortcut(QKeySequence(MAPPING_FIX_SHORTCUT), self, self._on_map_button_clicked)
         self.enable_button = QPushButton("Enable Disabled Metadata")
         self.enable_button.setProperty("accent", True)
         self.enable_button.clicked.connect(self._on_enable_button_clicked)
@@ -453,7 +447,8 @@ class PreflightDialog(QDialog):
         header.sectionResized.connect(self._on_header_section_resized)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._on_table_custom_context_menu_requested)
-        self.table.selectionModel().currentRowChanged.connect(self._on_table_current_row_changed)
+        self.table.doubleClicked.connect(self._on_table_double_clicked)
+        QShortcut(QKeySequence(MAPPING_FIX_SHORTCUT), self, self._on_map_shortcut_activated)
         self.stack.addWidget(self.table)
         box.addWidget(self.stack, 1)
         return top
@@ -926,13 +921,6 @@ class PreflightDialog(QDialog):
             names = ", ".join(f.item or f.location for f in candidates)
             self.enable_button.setToolTip(running or f"Activate in {self.target_alias} what is active in "
                                           f"{self.source_alias} but disabled there: {names}")
-        chosen = self.current_mapping_fix()
-        self.map_button.setVisible(chosen is not None)
-        if chosen is not None:
-            self.map_button.setText(chosen[1].label)
-            self.map_button.setEnabled(idle and running is None and self.ctx.template_path is not None)
-            self.map_button.setToolTip(running or f"Add this owner mapping to the template, then check again "
-                                       f"({MAPPING_FIX_SHORTCUT}; right-click a row for its own)")
         self.save_ticks_button.setEnabled(idle and running is None and self.ctx.template_path is not None
                                           and self.ticks_dirty())
         self.save_ticks_button.setToolTip(running or "Write the ticks into the template: the sync switches those "
@@ -1068,12 +1056,21 @@ class PreflightDialog(QDialog):
     def _on_rows_timer_timeout(self) -> None:
         self.table.resizeRowsToContents()
 
-    def _on_table_current_row_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
-        self._update_buttons()
+    def can_apply_mapping(self) -> str | None:
+        """Why a one-click mapping cannot be applied now (None when it can)."""
+        if self._task is not None:
+            return "Wait for the check to finish."
+        if self.ctx.template_path is None:
+            return "Save the template to a file first: mappings are part of the template."
+        return self._why_read_only()
 
-    def _on_map_button_clicked(self) -> None:
-        if self.map_button.isVisible() and self.map_button.isEnabled():
-            self.apply_mapping_fix()
+    def _on_table_double_clicked(self, index: QModelIndex) -> None:
+        finding = self.model.finding_at(index.row())
+        if finding is not None and mapping_fix(finding) is not None:
+            self.apply_mapping_fix(finding)
+
+    def _on_map_shortcut_activated(self) -> None:
+        self.apply_mapping_fix()
 
     def _on_table_custom_context_menu_requested(self, pos: QPoint) -> None:
         finding = self.model.finding_at(self.table.indexAt(pos).row())
@@ -1083,7 +1080,8 @@ class PreflightDialog(QDialog):
         menu = QMenu(self)
         action = menu.addAction(fix.label)
         action.setShortcut(QKeySequence(MAPPING_FIX_SHORTCUT))
-        action.setEnabled(self.map_button.isEnabled())
+        action.setEnabled(self.can_apply_mapping() is None)
+        action.setToolTip(self.can_apply_mapping() or "Add the mapping to the template's owner mappings, then check again")
         action.triggered.connect(lambda checked=False, f=finding: self.apply_mapping_fix(f))
         menu.popup(self.table.viewport().mapToGlobal(pos))
 

@@ -272,6 +272,10 @@ class FindingsModel(QAbstractTableModel):
             return self._group_data(row.severity, column, role)
         finding = row.finding
         if role == Qt.ItemDataRole.DisplayRole:
+            if column == COL_FIX and (fix := mapping_fix(finding)) is not None:
+                # U+2028: a line break both the view and the row-height measure honour
+                return f"{self._cell_text(finding, column)}\u2028▸ One click: {fix.label} (double-click, " \
+                       f"{MAPPING_FIX_SHORTCUT})"
             return "" if column == COL_SEVERITY else self._cell_text(finding, column)
         if role == TextRole:
             return self._cell_text(finding, column)
@@ -284,7 +288,8 @@ class FindingsModel(QAbstractTableModel):
             text = self._cell_text(finding, column)
             fix = mapping_fix(finding)
             if column == COL_FIX and fix is not None:
-                return f"{text}\n\nOne click: {fix.label} ({MAPPING_FIX_SHORTCUT}, or right-click the row)"
+                return f"{text}\n\nOne click: {fix.label} (double-click the row, {MAPPING_FIX_SHORTCUT}, or right-click " \
+                       "it): the mapping goes into the template and the check runs again"
             return text if column in (COL_MESSAGE, COL_FIX, COL_WHERE) else f"{finding.location}: {finding.message}"
         if role == Qt.ItemDataRole.DecorationRole and column == COL_SEVERITY:
             return severity_icon(finding.severity)

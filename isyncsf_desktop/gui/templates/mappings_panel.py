@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
@@ -227,7 +228,7 @@ class MappingsPanel(QWidget):
             return False
         self._show_status(f"Reading the users and queues of {source} and {target}…")
         self._start(_suggest_task, source, target, on_finished=self._on_suggest_finished,
-                    on_error=lambda text, s=source, t=target: self._on_suggest_failed(s, t, text))
+                    on_error=partial(self._on_suggest_failed, source, target))
         return True
 
     def add_row(self, source: str = "", target: str = "") -> int:
@@ -259,8 +260,8 @@ class MappingsPanel(QWidget):
             then()
             return
         self._show_status(f"Reading the users and queues of {target}…")
-        self._start(_target_task, target, on_finished=lambda owners: (self._on_target_finished(owners), then()),
-                    on_error=lambda text: (self._on_target_failed(target, text), then()))
+        self._start(_target_task, target, on_finished=partial(self._on_target_finished, then),
+                    on_error=partial(self._on_target_failed, target, then))
 
     def problem(self) -> str | None:
         """Why the mappings cannot be saved: a mapping or default owner naming what the target lacks."""
@@ -430,7 +431,7 @@ class MappingsPanel(QWidget):
         self._show_status(f"Could not read the users and queues of {source} and {target}: {text}", "error")
         self.suggest_failed.emit(text)
 
-    def _on_target_finished(self, owners: OrgOwners) -> None:
+    def _on_target_finished(self, then: Callable[[], None], owners: OrgOwners) -> None:
         self._known[owners.alias] = owners
         self._failed.pop(owners.alias, None)
         self._fill_default(self._owners.default or "")
@@ -438,11 +439,13 @@ class MappingsPanel(QWidget):
         self._update_state()
         self._show_status(f"Checked against the users and queues of {owners.alias}.")
         self.target_read.emit(owners.alias)
+        then()
 
-    def _on_target_failed(self, target: str, text: str) -> None:
+    def _on_target_failed(self, target: str, then: Callable[[], None], text: str) -> None:
         self._failed[target] = text
         self._show_status(f"Could not read the users and queues of {target}: {text}", "error")
         self.target_read.emit(target)
+        then()
 
 
 __all__ = ["MappingsPanel", "RUNNING_USER_TEXT"]
