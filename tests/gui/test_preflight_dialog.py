@@ -144,18 +144,20 @@ def test_findings_are_grouped_by_severity_with_counts(demo, qtbot):
     dialog = open_dialog(ctx, qtbot)
     report = dialog.report()
     assert dialog.windowTitle() == "Metadata check: source → target"
-    assert report is not None and report.counts == {BLOCKING: 0, RECORDS_WILL_FAIL: 2, WARNING: 8}
+    assert report is not None and report.counts == {BLOCKING: 0, RECORDS_WILL_FAIL: 2, WARNING: 10}
 
     # one group header per severity that has findings, worst first, then its findings
     groups = dialog.model.group_rows()
     assert list(groups) == [RECORDS_WILL_FAIL, WARNING] and groups[RECORDS_WILL_FAIL] == 0
-    assert groups[WARNING] == 3 and dialog.model.index(3, 0).data() == "Warnings  ·  8 findings"
+    assert groups[WARNING] == 3 and dialog.model.index(3, 0).data() == "Warnings  ·  10 findings"
     assert dialog.table.columnSpan(0, 0) == dialog.model.columnCount()
-    assert [s for s, *_ in shown(dialog)] == [RECORDS_WILL_FAIL] * 2 + [WARNING] * 8
+    assert [s for s, *_ in shown(dialog)] == [RECORDS_WILL_FAIL] * 2 + [WARNING] * 10
     assert set(shown(dialog)) >= {(RECORDS_WILL_FAIL, "Case", "RecordTypeId", "Case.Support"),
                                   (RECORDS_WILL_FAIL, "Contact", None, "Contact.Contact_Phone_Required"),
                                   (WARNING, "Account", "Customer_Tier__c", None),
-                                  (WARNING, "Case", None, "CaseTrigger")}
+                                  (WARNING, "Case", None, "CaseTrigger"),
+                                  (WARNING, "Case", "OwnerId", "Escalations"),          # queues the target lacks
+                                  (WARNING, "Project__c", "OwnerId", "Project_Intake")}
 
     # each row: severity icon and colour, where, affected records
     support = one(dialog, "Case.Support")
@@ -173,9 +175,9 @@ def test_findings_are_grouped_by_severity_with_counts(demo, qtbot):
     # header line: the verdict and the counts; filter buttons carry the counts too
     verdict = dialog.verdict_label.text()
     assert "The sync can start" in verdict and "<b>0</b> blocking" in verdict
-    assert "<b>2</b> records will fail" in verdict and "<b>8</b> warnings" in verdict
+    assert "<b>2</b> records will fail" in verdict and "<b>10</b> warnings" in verdict
     assert [b.text() for b in dialog.filter_buttons.values()] == [
-        "All  10", "Blocks the sync  0", "Records will fail  2", "Warnings  8"]
+        "All  12", "Blocks the sync  0", "Records will fail  2", "Warnings  10"]
     assert "Demo: Acme sales data" in dialog.subtitle_label.text()
     assert not dialog.override_check.isEnabled() and not dialog.override()
     assert dialog.enable_button.isVisible() and "CaseTrigger" in dialog.enable_button.toolTip()
@@ -188,7 +190,7 @@ def test_findings_are_grouped_by_severity_with_counts(demo, qtbot):
     assert shown(dialog) == [] and dialog.stack.currentIndex() == 0
     assert "No finding of the kind “blocks the sync”" in dialog.message_label.text()
     qtbot.mouseClick(dialog.filter_buttons[None], Qt.MouseButton.LeftButton)
-    assert len(shown(dialog)) == 10 and dialog.stack.currentIndex() == 1
+    assert len(shown(dialog)) == 12 and dialog.stack.currentIndex() == 1
 
 
 def test_where_text_leaves_out_the_object_shown_beside_it():
@@ -235,11 +237,11 @@ def test_export_csv_writes_every_finding(demo, qtbot, tmp_path, monkeypatch):
     with qtbot.waitSignal(dialog.exported, timeout=TIMEOUT) as done:
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
     path = tmp_path / "check.csv"                        # ".csv" added
-    assert done.args == [str(path), 10]
+    assert done.args == [str(path), 12]
     assert re.fullmatch(r"metadata_check_\d{8}_\d{6}\.csv", Path(asked[0]).name)
     frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
-    assert list(frame.columns) == REPORT_COLUMNS and len(frame) == 10
-    assert frame["Severity"].value_counts().to_dict() == {WARNING: 8, RECORDS_WILL_FAIL: 2}
+    assert list(frame.columns) == REPORT_COLUMNS and len(frame) == 12
+    assert frame["Severity"].value_counts().to_dict() == {WARNING: 10, RECORDS_WILL_FAIL: 2}
     support = frame[frame["Item"] == "Case.Support"].iloc[0]
     assert support["Affected Records"] == str(one(dialog, "Case.Support").affected)
 
