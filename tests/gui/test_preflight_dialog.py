@@ -155,7 +155,9 @@ def test_findings_are_grouped_by_severity_with_counts(demo, qtbot):
     assert set(shown(dialog)) >= {(RECORDS_WILL_FAIL, "Case", "RecordTypeId", "Case.Support"),
                                   (RECORDS_WILL_FAIL, "Contact", None, "Contact.Contact_Phone_Required"),
                                   (WARNING, "Account", "Customer_Tier__c", None),
-                                  (WARNING, "Case", None, "CaseTrigger")}
+                                  (WARNING, "Case", None, "CaseTrigger"),
+                                  (WARNING, "Case", "OwnerId", "Escalations"),          # queues the target lacks
+                                  (WARNING, "Project__c", "OwnerId", "Project_Intake")}
 
     # each row: severity icon and colour, where, affected records
     support = one(dialog, "Case.Support")

@@ -20,10 +20,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QTextLayout, QTextOption
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QKeySequence, QShortcut, QTextLayout, QTextOption
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QDialog, QDialogButtonBox, QFileDialog,
-                               QFrame, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QMessageBox, QProgressBar,
+                               QFrame, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QMenu, QMessageBox, QProgressBar,
                                QPushButton, QSplitter, QStackedWidget, QStyledItemDelegate, QStyleOptionViewItem,
                                QTableView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
@@ -40,7 +40,8 @@ from ..keyboard import keyboard_friendly
 from ..style import ACCENT, ERROR, MUTED, SUCCESS
 from ..tables import read_only_table
 from .models import (COL_FIX, COL_MESSAGE, COL_OBJECT, COL_RECORDS, COL_SEVERITY, COL_WHERE, COLUMNS,
-                     GROUP_LABELS, SEVERITY_COLOURS, FindingsModel, GroupRole)
+                     GROUP_LABELS, MAPPING_FIX_SHORTCUT, SEVERITY_COLOURS, FindingsModel, GroupRole, MappingFix,
+                     mapping_fix)
 
 logger = logging.getLogger(__name__)
 
@@ -237,6 +238,7 @@ class PreflightDialog(QDialog):
         exported(str, int): the CSV export finished: (file path, findings written).
         export_failed(str): the CSV export failed: the reason.
         automation_saved(object): the ``automation_off`` option written into the template file.
+        mapping_saved(object): a one-click fix's :class:`~.models.MappingFix` written into the template file.
     """
 
     checked = Signal(object)
@@ -245,6 +247,7 @@ class PreflightDialog(QDialog):
     exported = Signal(str, int)
     export_failed = Signal(str)
     automation_saved = Signal(object)
+    mapping_saved = Signal(object)
 
     def __init__(self, ctx: AppContext, source_alias: str, target_alias: str, template: Template | dict[str, Any],
                  parent: QWidget | None = None, *, start_text: str | None = None) -> None:
@@ -442,6 +445,10 @@ class PreflightDialog(QDialog):
         header.setSectionResizeMode(COL_MESSAGE, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(COL_FIX, QHeaderView.ResizeMode.Stretch)
         header.sectionResized.connect(self._on_header_section_resized)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._on_table_custom_context_menu_requested)
+        self.table.doubleClicked.connect(self._on_table_double_clicked)
+        QShortcut(QKeySequence(MAPPING_FIX_SHORTCUT), self, self._on_map_shortcut_activated)
         self.stack.addWidget(self.table)
         box.addWidget(self.stack, 1)
         return top
@@ -559,6 +566,52 @@ class PreflightDialog(QDialog):
     def fix_results(self) -> list[FixResult]:
         """The results of the last Enable Disabled Metadata."""
         return list(self._fix_results)
+
+    def mapping_fixes(self) -> list[tuple[Finding, MappingFix]]:
+        """The findings shown that offer a one-click mapping, with it, in row order."""
+        return [(f, fix) for f in self.model.findings() if (fix := mapping_fix(f)) is not None]
+
+    def current_mapping_fix(self) -> tuple[Finding, MappingFix] | None:
+        """The mapping the Map button applies: the selected finding's, else the first one shown."""
+        finding = self.model.finding_at(self.table.currentIndex().row())
+        fix = mapping_fix(finding) if finding is not None else None
+        if finding is not None and fix is not None:
+            return finding, fix
+        fixes = self.mapping_fixes()
+        return fixes[0] if fixes else None
+
+    def apply_mapping_fix(self, finding: Finding | None = None) -> bool:
+        """Add ``finding``'s suggested mapping (default: :meth:`current_mapping_fix`) to the template file,
+        reopen it and check again; True when saved."""
+        chosen = (finding, mapping_fix(finding)) if finding is not None else self.current_mapping_fix()
+        if chosen is None or chosen[1] is None or self._task is not None:
+            return False
+        fix = chosen[1]
+        path = self.ctx.template_path
+        if path is None:
+            self.ctx.warn("Save the template to a file first: mappings are part of the template.")
+            return False
+        running = self._run.job
+        if running is not None:
+            self.ctx.info(f"{fix.label} was not saved: job #{running.id} is running on {self.target_alias}; "
+                          "save it after it ends.")
+            return False
+        try:
+            try:
+                template = load_template(path)      # change only this mapping of what is on disk
+            except TemplateError:
+                template = self.template
+            fix.apply(template)
+            save_template(template, path)
+            reopened = self.ctx.open_template(path)
+        except (OSError, TemplateError, ValueError) as exc:
+            self.ctx.error(f"{fix.label} could not be saved in {Path(path).name}: {exc}")
+            return False
+        self.template = reopened
+        self.ctx.info(f"Template {reopened.name}: owners mapped {fix.source} → {fix.target}.")
+        self.mapping_saved.emit(fix)
+        self.recheck()
+        return True
 
     def recheck(self) -> None:
         """Run the check (again) on a worker."""
@@ -1002,6 +1055,35 @@ class PreflightDialog(QDialog):
 
     def _on_rows_timer_timeout(self) -> None:
         self.table.resizeRowsToContents()
+
+    def can_apply_mapping(self) -> str | None:
+        """Why a one-click mapping cannot be applied now (None when it can)."""
+        if self._task is not None:
+            return "Wait for the check to finish."
+        if self.ctx.template_path is None:
+            return "Save the template to a file first: mappings are part of the template."
+        return self._why_read_only()
+
+    def _on_table_double_clicked(self, index: QModelIndex) -> None:
+        finding = self.model.finding_at(index.row())
+        if finding is not None and mapping_fix(finding) is not None:
+            self.apply_mapping_fix(finding)
+
+    def _on_map_shortcut_activated(self) -> None:
+        self.apply_mapping_fix()
+
+    def _on_table_custom_context_menu_requested(self, pos: QPoint) -> None:
+        finding = self.model.finding_at(self.table.indexAt(pos).row())
+        fix = mapping_fix(finding) if finding is not None else None
+        if finding is None or fix is None:
+            return
+        menu = QMenu(self)
+        action = menu.addAction(fix.label)
+        action.setShortcut(QKeySequence(MAPPING_FIX_SHORTCUT))
+        action.setEnabled(self.can_apply_mapping() is None)
+        action.setToolTip(self.can_apply_mapping() or "Add the mapping to the template's owner mappings, then check again")
+        action.triggered.connect(lambda checked=False, f=finding: self.apply_mapping_fix(f))
+        menu.popup(self.table.viewport().mapToGlobal(pos))
 
     def _on_filter_group_button_clicked(self, button: QPushButton) -> None:
         severity = next(s for s, b in self.filter_buttons.items() if b is button)

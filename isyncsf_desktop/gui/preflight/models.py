@@ -15,7 +15,9 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QPixmap
 
-from ...engine.preflight import BLOCKING, RECORDS_WILL_FAIL, SEVERITIES, WARNING, Finding, PreflightReport
+from ...engine.preflight import (BLOCKING, QUEUE_MAPPING, RECORDS_WILL_FAIL, SEVERITIES, WARNING, Finding,
+                                 PreflightReport)
+from ...engine.template import Template
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,40 @@ GroupRole = Qt.ItemDataRole.UserRole + 2
 """The severity of a group header row (None on finding rows)."""
 TextRole = Qt.ItemDataRole.UserRole + 3
 """The text of a cell as exported or copied (the severity column included)."""
+MappingFixRole = Qt.ItemDataRole.UserRole + 4
+"""The :class:`MappingFix` a finding row offers (None when it offers none)."""
+MAPPING_FIX_SHORTCUT = "Ctrl+M"
+
+
+@dataclass(frozen=True)
+class MappingFix:
+    """A finding's one-click fix that adds a mapping to the template: ``source`` → ``target`` of ``kind``
+    (``owners`` today; record types and picklist values are new kinds here and in :meth:`apply`)."""
+
+    kind: str
+    source: str
+    target: str
+
+    @property
+    def label(self) -> str:
+        return f"Map '{self.source}' to '{self.target}'"
+
+    def apply(self, template: Template) -> None:
+        """Add the mapping to ``template`` (replacing the source's earlier one)."""
+        if self.kind == "owners":
+            template.owners.map = {s: t for s, t in template.owners.map.items() if s != self.source}
+            template.owners.map[self.source] = self.target
+        else:                                    # a kind this app version cannot write
+            raise ValueError(f"unknown mapping kind {self.kind!r}")
+
+
+def mapping_fix(finding: Finding) -> MappingFix | None:
+    """The mapping a finding suggests (``data["suggested_mapping"]``), None when it suggests none."""
+    suggestion = finding.data.get("suggested_mapping")
+    if finding.kind == QUEUE_MAPPING and isinstance(suggestion, dict) and suggestion.get("source") \
+            and suggestion.get("target"):
+        return MappingFix("owners", str(suggestion["source"]), str(suggestion["target"]))
+    return None
 
 _icons: dict[str, QIcon] = {}
 
@@ -236,6 +272,10 @@ class FindingsModel(QAbstractTableModel):
             return self._group_data(row.severity, column, role)
         finding = row.finding
         if role == Qt.ItemDataRole.DisplayRole:
+            if column == COL_FIX and (fix := mapping_fix(finding)) is not None:
+                # U+2028: a line break both the view and the row-height measure honour
+                return f"{self._cell_text(finding, column)}\u2028▸ One click: {fix.label} (double-click, " \
+                       f"{MAPPING_FIX_SHORTCUT})"
             return "" if column == COL_SEVERITY else self._cell_text(finding, column)
         if role == TextRole:
             return self._cell_text(finding, column)
@@ -246,6 +286,10 @@ class FindingsModel(QAbstractTableModel):
                 return ("source records in scope this affects" if finding.affected is not None
                         else "not counted (SOQL cannot count it cheaply, or no record is involved)")
             text = self._cell_text(finding, column)
+            fix = mapping_fix(finding)
+            if column == COL_FIX and fix is not None:
+                return f"{text}\n\nOne click: {fix.label} (double-click the row, {MAPPING_FIX_SHORTCUT}, or right-click " \
+                       "it): the mapping goes into the template and the check runs again"
             return text if column in (COL_MESSAGE, COL_FIX, COL_WHERE) else f"{finding.location}: {finding.message}"
         if role == Qt.ItemDataRole.DecorationRole and column == COL_SEVERITY:
             return severity_icon(finding.severity)
@@ -256,6 +300,8 @@ class FindingsModel(QAbstractTableModel):
             return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
         if role == FindingRole:
             return finding
+        if role == MappingFixRole:
+            return mapping_fix(finding)
         return None
 
     def _group_data(self, severity: str, column: int, role: int) -> Any:
@@ -287,5 +333,6 @@ def severity_rank(severity: str) -> int:
 
 
 __all__ = ["FindingsModel", "COLUMNS", "COL_SEVERITY", "COL_OBJECT", "COL_WHERE", "COL_MESSAGE", "COL_FIX",
-           "COL_RECORDS", "FindingRole", "GroupRole", "TextRole", "SEVERITY_LABELS", "SEVERITY_COLOURS", "GROUP_LABELS",
+           "COL_RECORDS", "FindingRole", "GroupRole", "TextRole", "MappingFixRole", "MappingFix", "mapping_fix",
+           "MAPPING_FIX_SHORTCUT", "SEVERITY_LABELS", "SEVERITY_COLOURS", "GROUP_LABELS",
            "severity_icon", "cell_text", "where_text", "records_text", "severity_rank"]

@@ -30,6 +30,7 @@ from .catalog import (CachedOrg, DescribeCache, FilterCheck, Preview, check_filt
                       match_choices, related_objects, run_preview, syncable_objects, unique_path)
 from .dialogs import AddObjectsDialog, Prompts
 from .line_panel import LinePanel
+from .mappings_panel import MappingsPanel
 from .models import LinesModel, PreviewModel
 
 logger = logging.getLogger(__name__)
@@ -332,6 +333,9 @@ class TemplateEditor(QWidget):
         self.line_stack.addWidget(self.line_panel)
         self.tabs.addTab(self.line_stack, "Object")
         self.tabs.addTab(self._build_preview(), "Preview")
+        self.mappings_panel = MappingsPanel(self.ctx, lambda: (self.draft.source, self.draft.target or self.ctx.target))
+        self.tabs.addTab(self.mappings_panel, "Mappings")
+        self.mappings_panel.edited.connect(self._update_dirty)
 
         self.line_panel.edited.connect(self._on_line_panel_edited)
         self.line_panel.filter_edited.connect(self._on_line_panel_filter_edited)
@@ -419,6 +423,7 @@ class TemplateEditor(QWidget):
         finally:
             self._filling = False
         self._show_delta_state()
+        self.mappings_panel.set_template(self.draft)
         self.lines_model.set_lines(self.draft.objects)
         self.tabs.setCurrentIndex(0)
         if self.draft.objects:
@@ -758,6 +763,8 @@ class TemplateEditor(QWidget):
                 problem = check_match_key(line.match_by, describe) if describe else None
                 if problem:
                     return f"{line.object}: the match key is not valid: {problem}", line.object
+        if self.mappings_panel.problem():
+            return str(self.mappings_panel.problem()), None
         try:
             parse_template(self.draft.as_json())
         except TemplateError as exc:
@@ -777,6 +784,9 @@ class TemplateEditor(QWidget):
         if self._saving:
             return
         self.filter_timer.stop()
+        if self.mappings_panel.needs_target_read():       # check the mappings against the target's owners first
+            self.mappings_panel.read_target(then=self.save)
+            return
         problem = self._local_problem()
         if problem is not None:
             self._refuse(*problem)
@@ -798,6 +808,8 @@ class TemplateEditor(QWidget):
             reason = next((c.message for _o, _w, c in fresh if c.valid is None), "no source org to ask")
             self.show_message(f"Saved, but the filters of {', '.join(unchecked)} could not be checked: {reason}",
                               "warning")
+        elif self.path is not None and not self._dirty and self.mappings_panel.unchecked_note():
+            self.show_message(f"Saved, but {self.mappings_panel.unchecked_note()}.", "warning")
 
     def _write(self) -> None:
         template = parse_template(self.draft.as_json())

@@ -1,0 +1,204 @@
+"""Qt models of the template editor's Mappings tab: one small editable table model per mapping kind.
+
+:class:`MappingTableModel` holds rows of *source → target* with where each came from (automatic, suggested,
+set by you) and a status text the panel computes (does the target exist, does the queue take the objects);
+a kind subclass names its columns and says which rows its template section keeps (:meth:`saved_pairs`).
+Owners (users and queues) are :class:`OwnerMappingsModel`; record types or picklist values would be one more
+subclass with their key columns (object, field) in front.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtGui import QColor
+
+from ...engine.template import is_username
+from ..style import ERROR, MUTED, SUCCESS, WARNING
+from ..tables import AnyIndex, RowsTableModel
+
+AUTOMATIC = "Automatic"
+SUGGESTED = "Suggested"
+SET_BY_YOU = "Set by you"
+NO_MATCH = "No match"
+ORIGIN_TIPS = {
+    AUTOMATIC: "The run matches these itself (same username, email, federation id or queue DeveloperName); "
+               "not saved in the template. Change the target to override it.",
+    SUGGESTED: "A guess from the orgs (the most similar target queue): saved with the template; check it, or "
+               "remove the row.",
+    SET_BY_YOU: "Saved in the template's mappings.",
+    NO_MATCH: "Nothing matches in the target: the records go to the default owner (else the running user). "
+              "Choose a target to map it.",
+}
+ORIGIN_COLOURS = {AUTOMATIC: MUTED, SUGGESTED: WARNING, SET_BY_YOU: SUCCESS, NO_MATCH: ERROR}
+SAVED_ORIGINS = (SUGGESTED, SET_BY_YOU)
+"""Rows of these origins (with a source and a target) are written into the template."""
+
+_Display = Qt.ItemDataRole.DisplayRole
+_Edit = Qt.ItemDataRole.EditRole
+
+
+@dataclass
+class MappingRow:
+    """One row of a mapping table: ``source`` → ``target`` ("" when not mapped), where it came from and the
+    rule behind it (``detail``)."""
+
+    source: str
+    target: str
+    origin: str
+    detail: str = ""
+
+
+RowStatus = Callable[[MappingRow], "tuple[str, str | None]"]
+"""The status text of a row and its level ("error", "warning", None): computed by the panel."""
+
+
+class MappingTableModel(RowsTableModel[MappingRow]):
+    """Editable rows of source → target. Editing a target (or the source of a row you added) makes the row
+    "Set by you". Subclasses set :attr:`HEADERS` and the column constants.
+
+    Signals:
+        edited(): the user changed a row (through the view or :meth:`set_target`).
+    """
+
+    SOURCE, TARGET, ORIGIN, STATUS = 0, 1, 2, 3
+    HEADERS: ClassVar[tuple[str, ...]] = ("Source", "Target", "From", "Details")
+    edited = Signal()
+
+    def __init__(self, status: RowStatus, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._status = status
+
+    # ------------------------------------------------------------------ API
+    def rows(self) -> list[MappingRow]:
+        return list(self._rows)
+
+    def set_rows(self, rows: list[MappingRow]) -> None:
+        self._set_rows(list(rows))
+
+    def row_of(self, source: str) -> int | None:
+        wanted = self.key(source)
+        return next((i for i, r in enumerate(self._rows) if self.key(r.source) == wanted), None)
+
+    def row(self, index: int) -> MappingRow:
+        return self._rows[index]
+
+    def key(self, name: str) -> str:
+        """How source names compare (a subclass may ignore case)."""
+        return name
+
+    def add(self, row: MappingRow) -> int:
+        """Append ``row``; its row number."""
+        self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows))
+        self._rows.append(row)
+        self.endInsertRows()
+        return len(self._rows) - 1
+
+    def remove(self, indexes: list[int]) -> None:
+        for index in sorted(set(indexes), reverse=True):
+            if 0 <= index < len(self._rows):
+                self.beginRemoveRows(QModelIndex(), index, index)
+                del self._rows[index]
+                self.endRemoveRows()
+
+    def set_target(self, source: str, target: str) -> bool:
+        """Set the target of the row of ``source`` as the user does; False when there is no such row."""
+        row = self.row_of(source)
+        return row is not None and self.setData(self.index(row, self.TARGET), target, _Edit)
+
+    def saved_pairs(self) -> dict[str, str]:
+        """source → target of the rows the template keeps (suggested or set by you, with both names)."""
+        return {r.source.strip(): r.target.strip() for r in self._rows
+                if r.origin in SAVED_ORIGINS and r.source.strip() and r.target.strip()}
+
+    def refresh(self) -> None:
+        """The statuses changed (the target org was read): repaint."""
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(self.HEADERS) - 1))
+
+    # ------------------------------------------------------------------ Qt model
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
+        row = self._row_at(index)
+        if row is None:
+            return Qt.ItemFlag.NoItemFlags
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if index.column() == self.TARGET or (index.column() == self.SOURCE and row.origin == SET_BY_YOU):
+            flags |= Qt.ItemFlag.ItemIsEditable
+        return flags
+
+    def setData(self, index: AnyIndex, value: Any, role: int = _Edit) -> bool:  # noqa: N802 - Qt's name
+        row = self._row_at(index)
+        if row is None or role != _Edit or not self.flags(index) & Qt.ItemFlag.ItemIsEditable:
+            return False
+        text = str(value or "").strip()
+        column = index.column()
+        if column == self.SOURCE:
+            if text == row.source:
+                return False
+            row.source = text
+        else:
+            if text == row.target and row.origin == SET_BY_YOU:
+                return False
+            row.target = text
+        row.origin, row.detail = SET_BY_YOU, ""
+        self.dataChanged.emit(self.index(index.row(), 0), self.index(index.row(), len(self.HEADERS) - 1))
+        self.edited.emit()
+        return True
+
+    def data(self, index: AnyIndex, role: int = _Display) -> Any:
+        row = self._row_at(index)
+        if row is None:
+            return None
+        column = index.column()
+        if role in (_Display, _Edit):
+            return self.cell(row, column, edit=role == _Edit)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == self.ORIGIN:
+                return ORIGIN_TIPS.get(row.origin)
+            if column == self.STATUS:
+                return self._status(row)[0] or None
+            return self.cell(row, column) or None
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if column == self.ORIGIN:
+                return QColor(ORIGIN_COLOURS.get(row.origin, MUTED))
+            if column == self.STATUS:
+                level = self._status(row)[1]
+                return QColor({"error": ERROR, "warning": WARNING}.get(level or "", MUTED))
+            if column == self.TARGET and not row.target:
+                return QColor(MUTED)
+        return None
+
+    def cell(self, row: MappingRow, column: int, *, edit: bool = False) -> str:
+        if column == self.SOURCE:
+            return row.source if row.source or edit else "(type a source name)"
+        if column == self.TARGET:
+            return row.target if row.target or edit else "—"
+        if column == self.ORIGIN:
+            return row.origin
+        if column == self.STATUS:
+            return self._status(row)[0]
+        return ""
+
+
+class OwnerMappingsModel(MappingTableModel):
+    """Owners: a source user (username) or queue (DeveloperName) → a target user or queue."""
+
+    SOURCE, TARGET, KIND, ORIGIN, STATUS = range(5)
+    HEADERS = ("Source owner", "Target owner", "Type", "From", "Details")
+    HEADER_TIPS = {0: "A user's username, or a queue's DeveloperName, in the source org",
+                   1: "The user or queue that owns these records in the target org (double-click to change)"}
+
+    def key(self, name: str) -> str:
+        return name.lower() if is_username(name) else name
+
+    def cell(self, row: MappingRow, column: int, *, edit: bool = False) -> str:
+        if column == self.KIND:
+            return "" if not row.source else ("User" if is_username(row.source) else "Queue")
+        return super().cell(row, column, edit=edit)
+
+
+__all__ = ["AUTOMATIC", "SUGGESTED", "SET_BY_YOU", "NO_MATCH", "SAVED_ORIGINS", "MappingRow", "MappingTableModel",
+           "OwnerMappingsModel"]

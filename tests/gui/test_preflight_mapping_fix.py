@@ -1,0 +1,146 @@
+"""The metadata check's one-click mapping fix against the demo orgs (the source's queue Escalations owns Cases; the
+target has Escalation_Team instead): the finding offers "Map 'Escalations' to 'Escalation_Team'" (button, context
+menu, shortcut), which writes the mapping into the template file; the re-check shows the finding resolved."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gui_helpers import DEMO_TEMPLATE, make_app_context
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QApplication, QMenu
+
+from isyncsf_desktop.engine.preflight import QUEUE_MAPPING, Finding
+from isyncsf_desktop.engine.template import load_template
+from isyncsf_desktop.gui.context import AppContext
+from isyncsf_desktop.gui.preflight.dialog import PreflightDialog, fitted_size
+from isyncsf_desktop.gui.preflight.models import COL_FIX, MAPPING_FIX_SHORTCUT, MappingFixRole, TextRole
+
+pytestmark = pytest.mark.gui
+TIMEOUT = 60_000
+
+
+@pytest.fixture
+def ctx(sandbox_factory: Any, tmp_path: Path, qtbot: Any) -> Any:
+    """The demo orgs and the demo template opened from a file."""
+    server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
+    context = make_app_context(server, tmp_path)
+    path = tmp_path / "demo.json"
+    path.write_text(DEMO_TEMPLATE.read_text())
+    context.open_template(path)
+    yield context
+    qtbot.waitUntil(lambda: not context.tasks.busy, timeout=TIMEOUT)
+    context.shutdown()
+
+
+def open_dialog(ctx: AppContext, qtbot: Any) -> PreflightDialog:
+    dialog = PreflightDialog(ctx, "source", "target", ctx.template)
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.checked, timeout=TIMEOUT):
+        dialog.show()
+    qtbot.waitExposed(dialog)
+    return dialog
+
+
+def queue_findings(dialog: PreflightDialog) -> dict[str, Finding]:
+    report = dialog.report()
+    assert report is not None
+    return {str(f.item): f for f in report.findings if f.kind == QUEUE_MAPPING}
+
+
+def row_of(dialog: PreflightDialog, finding: Finding) -> int:
+    return next(r for r in range(dialog.model.rowCount()) if dialog.model.finding_at(r) == finding)
+
+
+def test_map_escalations_to_escalation_team_in_one_click_and_the_recheck_shows_it_resolved(ctx, qtbot):
+    path = ctx.template_path
+    dialog = open_dialog(ctx, qtbot)
+    found = queue_findings(dialog)
+    escalations = found["Escalations"]
+    assert escalations.data["suggested_mapping"]["target"] == "Escalation_Team"
+    assert "Project_Intake" in found and dialog.model.index(row_of(dialog, found["Project_Intake"]), 0) \
+        .data(MappingFixRole) is None                                # nothing like it in the target: no one-click fix
+    row = row_of(dialog, escalations)
+    fix = dialog.model.index(row, COL_FIX).data(MappingFixRole)
+    assert fix is not None and fix.label == "Map 'Escalations' to 'Escalation_Team'"
+    assert "Ctrl+M" in dialog.model.index(row, COL_FIX).data(Qt.ItemDataRole.ToolTipRole)
+    shown = dialog.model.index(row, COL_FIX).data()
+    assert shown.endswith("\u2028▸ One click: Map 'Escalations' to 'Escalation_Team' (double-click, Ctrl+M)")
+    assert "One click" not in dialog.model.index(row, COL_FIX).data(TextRole)      # not in copies and exports
+    assert dialog.can_apply_mapping() is None
+
+    # a double-click on the row applies its fix
+    dialog.table.scrollTo(dialog.model.index(row, COL_FIX))
+    cell = dialog.table.visualRect(dialog.model.index(row, COL_FIX)).center()
+    with qtbot.waitSignals([(dialog.mapping_saved, "mapping_saved"), (ctx.template_changed, "template_changed")],
+                           timeout=5_000):
+        qtbot.mousePress(dialog.table.viewport(), Qt.MouseButton.LeftButton, pos=cell)      # as a real double-click
+        qtbot.mouseDClick(dialog.table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
+    assert dialog.busy()                                              # the re-check runs
+    with qtbot.waitSignal(dialog.checked, timeout=TIMEOUT):
+        pass
+
+    # the template file holds the mapping, and nothing else changed
+    document = json.loads(path.read_text())
+    assert document["mappings"] == {"owners": {"map": {"Escalations": "Escalation_Team"}}}
+    before = json.loads(DEMO_TEMPLATE.read_text())
+    assert document["objects"] == load_template(DEMO_TEMPLATE).as_json()["objects"] and document["name"] == before["name"]
+    assert ctx.template.owners.map == {"Escalations": "Escalation_Team"} and dialog.template.owners.map == \
+        ctx.template.owners.map
+
+    # the re-check: Escalations resolved (the target queue takes Cases), Project_Intake still open
+    assert set(queue_findings(dialog)) == {"Project_Intake"}
+    assert dialog.mapping_fixes() == [] and dialog.current_mapping_fix() is None    # no other finding offers one
+
+
+def test_the_context_menu_and_the_shortcut_apply_the_rows_fix(ctx, qtbot, monkeypatch):
+    dialog = open_dialog(ctx, qtbot)
+    escalations = queue_findings(dialog)["Escalations"]
+    row = row_of(dialog, escalations)
+
+    menus: list[QMenu] = []
+    monkeypatch.setattr(QMenu, "popup", lambda menu, *args: menus.append(menu))
+    rect = dialog.table.visualRect(dialog.model.index(row, COL_FIX))
+    dialog.table.customContextMenuRequested.emit(rect.center())
+    assert len(menus) == 1
+    [action] = menus[0].actions()
+    assert action.text() == "Map 'Escalations' to 'Escalation_Team'" and action.isEnabled()
+    assert action.shortcut() == QKeySequence(MAPPING_FIX_SHORTCUT)
+
+    # the shortcut applies the fix of the row that offers one (here the only one), from anywhere in the dialog
+    dialog.table.setFocus()
+    with qtbot.waitSignal(dialog.mapping_saved, timeout=5_000) as saved:
+        qtbot.keyClick(dialog.table, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    assert saved.args[0].source == "Escalations"
+    with qtbot.waitSignal(dialog.checked, timeout=TIMEOUT):
+        pass
+    assert "Escalations" not in queue_findings(dialog)
+    assert load_template(ctx.template_path).owners.map == {"Escalations": "Escalation_Team"}
+
+
+@pytest.mark.skipif(not os.environ.get("ISYNCSF_SCREENSHOTS"), reason="set ISYNCSF_SCREENSHOTS=1 to refresh")
+def test_screenshot(ctx, qtbot):
+    from isyncsf_desktop.gui.style import apply_style
+
+    apply_style(QApplication.instance())
+    dialog = PreflightDialog(ctx, "source", "target", ctx.template)
+    qtbot.addWidget(dialog)
+    dialog.resize(fitted_size(QSize(1100, 800), QRect(0, 0, 1024, 768)))        # as it opens on a 1024 x 768 screen
+    with qtbot.waitSignal(dialog.checked, timeout=TIMEOUT):
+        dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.set_severity_filter("warning")
+    finding = queue_findings(dialog)["Escalations"]
+    dialog.table.selectRow(row_of(dialog, finding))
+    dialog.table.scrollTo(dialog.model.index(row_of(dialog, finding), 0))
+    dialog._fit_lower_panel()
+    qtbot.waitUntil(lambda: not dialog._rows_timer.isActive())
+    dialog.table.resizeRowsToContents()
+    out = Path(os.environ.get("ISYNCSF_SCREENSHOT_DIR") or Path(__file__).parents[2] / "docs" / "screenshots")
+    out.mkdir(parents=True, exist_ok=True)
+    assert dialog.grab().save(str(out / "preflight-mapping-fix.png"))
