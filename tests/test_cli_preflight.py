@@ -53,9 +53,9 @@ def rule_active(server: Any) -> bool:
 def test_check_prints_findings_grouped_by_severity_and_exits_0_without_blocking(demo, capsys):
     code, out, _ = run(capsys, "check", "--source", "source", "--target", "target", "--template", str(DEMO))
     assert code == 0
-    assert 'template "Demo: Acme sales data"): 2 records will fail, 10 warnings' in out
+    assert 'template "Demo: Acme sales data"): 3 records will fail, 10 warnings' in out
     assert "BLOCKS THE SYNC" not in out
-    fails, warnings = out.index("RECORDS WILL FAIL (2)"), out.index("WARNINGS (10)")
+    fails, warnings = out.index("RECORDS WILL FAIL (3)"), out.index("WARNINGS (10)")
     assert fails < warnings
     assert fails < out.index("Contact / Contact.Contact_Phone_Required") < warnings
     assert out.index("Account.Customer_Tier__c") > warnings
@@ -74,15 +74,15 @@ def test_check_json_and_csv(demo, capsys, tmp_path):
                          "--json", "--csv", str(csv_path))
     assert code == 0
     data = json.loads(out)                                   # stdout is only the JSON
-    assert data["blocking"] == 0 and len(data["findings"]) == 12
-    assert data["counts"] == {"blocking": 0, "records will fail": 2, "warning": 10}
+    assert data["blocking"] == 0 and len(data["findings"]) == 13
+    assert data["counts"] == {"blocking": 0, "records will fail": 3, "warning": 10}
     assert (data["source"], data["target"]) == ("source", "target")
     first = data["findings"][0]
     assert set(first) >= {"kind", "object", "field", "item", "severity", "message", "fix", "fixable", "data"}
     assert [f["severity"] for f in data["findings"]][:2] == ["records will fail"] * 2
-    assert f"wrote 12 finding(s) to {csv_path}" in err
+    assert f"wrote 13 finding(s) to {csv_path}" in err
     frame = pd.read_csv(csv_path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
-    assert list(frame.columns) == REPORT_COLUMNS and len(frame) == 12
+    assert list(frame.columns) == REPORT_COLUMNS and len(frame) == 13
     assert set(frame["Item"]) >= {"Contact.Contact_Phone_Required", "CaseTrigger", "Case.Support"}
     queue = next(f for f in data["findings"] if f["kind"] == "queue_mapping" and f["item"] == "Escalations")
     assert queue["data"]["suggested_mapping"]["source"] == "Escalations"

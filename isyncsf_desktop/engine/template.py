@@ -8,11 +8,15 @@ A template is a JSON file the GUI edits and the CLI reads::
                   "match_by": ["External_Id__c"], "insert": true, "update": true, "limit": 500}],
      "order": ["Account", "Contact"],
      "mappings": {"owners": {"default": "ops@acme.example",
-                             "map": {"Escalations": "Escalation_Team", "ann@acme.example": "ann@acme.example.uat"}}}}
+                             "map": {"Escalations": "Escalation_Team", "ann@acme.example": "ann@acme.example.uat"}},
+                  "record_types": {"Account": {"map": {"Partner": "Channel_Partner"}, "default": "Customer"}},
+                  "picklists": {"Account.Industry": {"Prospect": "Prospecting"}}}}
 
 ``mappings.owners`` names owners by username (users: it has an ``@``) or DeveloperName (queues):
 ``map`` sends a source owner to a target owner, ``default`` owns what matches nothing (see
-:mod:`.users` for the automatic matching it overrides).
+:mod:`.users` for the automatic matching it overrides). ``mappings.record_types`` does the same per
+object for record types, by DeveloperName (:mod:`.recordtypes`); ``mappings.picklists`` sends a source
+picklist value to a target value per ``Object.Field``, each value of a multi-select too (:mod:`.picklists`).
 
 :func:`parse_template` checks the document's shape; the checks that need the orgs (objects and
 fields exist, filters are valid SOQL) happen when the plan is built.
@@ -70,8 +74,11 @@ LINE_KEYS = {"object", "fields", "filter", "match_by", "insert", "update", "limi
              "exclude_parents", "bulk_threshold"}
 MAX_RELATED_LEVELS = 5
 TOP_KEYS = {"name", "options", "objects", "order", "source", "target", "description", "mappings"}
-MAPPING_KINDS = {"owners"}
+MAPPING_KINDS = {"owners", "record_types", "picklists"}
 OWNER_MAPPING_KEYS = {"default", "map"}
+RECORD_TYPE_MAPPING_KEYS = {"default", "map"}
+_API_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
+MAX_PICKLIST_VALUE = 255
 _DEVELOPER_NAME_RE = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*(?<!_)$")
 _USERNAME_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -97,6 +104,58 @@ class OwnerMappings:
         if self.map:
             out["map"] = dict(self.map)
         return out
+
+
+@dataclass
+class RecordTypeMapping:
+    """One object's record type mappings: source DeveloperName -> target DeveloperName, and the default."""
+
+    map: dict[str, str] = field(default_factory=dict)
+    default: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.default:
+            out["default"] = self.default
+        if self.map:
+            out["map"] = dict(self.map)
+        return out
+
+
+@dataclass
+class RecordTypeMappings:
+    """``mappings.record_types`` of a template: per object, renamed record types and a default record type.
+
+    Record types are named by DeveloperName (exactly, as the org compares them); objects by API name (any case)."""
+
+    objects: dict[str, RecordTypeMapping] = field(default_factory=dict)
+
+    def of(self, object_name: str) -> RecordTypeMapping:
+        """The mappings of ``object_name`` (empty when the template has none for it)."""
+        lowered = object_name.lower()
+        return next((m for name, m in self.objects.items() if name.lower() == lowered), RecordTypeMapping())
+
+    def target_of(self, object_name: str, developer_name: str) -> str | None:
+        """The target record type ``map`` names for ``object_name``'s ``developer_name``."""
+        return self.of(object_name).map.get(developer_name)
+
+    def as_json(self) -> dict[str, Any]:
+        return {name: m.as_json() for name, m in self.objects.items() if m.as_json()}
+
+
+@dataclass
+class PicklistMappings:
+    """``mappings.picklists`` of a template: per ``Object.Field``, source value -> target value."""
+
+    fields: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def of(self, object_name: str, field_name: str) -> dict[str, str]:
+        """The value map of ``object_name.field_name`` (names in any case; empty when none)."""
+        wanted = f"{object_name}.{field_name}".lower()
+        return next((m for name, m in self.fields.items() if name.lower() == wanted), {})
+
+    def as_json(self) -> dict[str, Any]:
+        return {name: dict(m) for name, m in self.fields.items() if m}
 
 
 def is_username(name: str) -> bool:
@@ -162,6 +221,8 @@ class Template:
     target: str | None = None
     description: str | None = None
     owners: OwnerMappings = field(default_factory=OwnerMappings)
+    record_types: RecordTypeMappings = field(default_factory=RecordTypeMappings)
+    picklists: PicklistMappings = field(default_factory=PicklistMappings)
 
     @property
     def continue_on_error(self) -> bool:
@@ -226,8 +287,11 @@ class Template:
         for key in ("source", "target", "description"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
-        if self.owners.as_json():
-            out["mappings"] = {"owners": self.owners.as_json()}
+        mappings = {kind: value for kind, value in (("owners", self.owners.as_json()),
+                                                    ("record_types", self.record_types.as_json()),
+                                                    ("picklists", self.picklists.as_json())) if value}
+        if mappings:
+            out["mappings"] = mappings
         return out
 
 
@@ -305,8 +369,7 @@ def _owner_name(value: Any, where: str) -> str:
                         "Tier_1_Support)")
 
 
-def parse_mappings(document: Any) -> OwnerMappings:
-    """The ``mappings`` section of a template: ``{"owners": {"default": ..., "map": {source: target}}}``."""
+def _check_mapping_kinds(document: Any) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise TemplateError("\"mappings\" must be an object, e.g. {\"owners\": {\"map\": {\"Escalations\": "
                             "\"Escalation_Team\"}}}")
@@ -314,7 +377,13 @@ def parse_mappings(document: Any) -> OwnerMappings:
     if unknown:
         raise TemplateError(f"unknown mapping kind(s): {', '.join(sorted(unknown))}; allowed: "
                             f"{', '.join(sorted(MAPPING_KINDS))}")
-    owners = document.get("owners", {})
+    return document
+
+
+def parse_mappings(document: Any) -> OwnerMappings:
+    """The owner mappings of a template's ``mappings`` section: ``{"owners": {"default": ..., "map": {source:
+    target}}}`` (the section's other kinds: :func:`parse_record_type_mappings`, :func:`parse_picklist_mappings`)."""
+    owners = _check_mapping_kinds(document).get("owners", {})
     if not isinstance(owners, dict):
         raise TemplateError("mappings.owners must be an object with \"default\" and/or \"map\"")
     unknown = set(owners) - OWNER_MAPPING_KEYS
@@ -338,6 +407,90 @@ def parse_mappings(document: Any) -> OwnerMappings:
         seen[owner_key(source_name)] = source_name
         pairs[source_name] = _owner_name(target, where)
     return OwnerMappings(map=pairs, default=default)
+
+
+def _record_type_name(value: Any, where: str) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if _DEVELOPER_NAME_RE.match(text) and len(text) <= 80:
+        return text
+    raise TemplateError(f"{where}: {json.dumps(value)} is not a record type's DeveloperName (letters, digits and "
+                        "single underscores, starting with a letter, e.g. Channel_Partner)")
+
+
+def parse_record_type_mappings(document: Any) -> RecordTypeMappings:
+    """``mappings.record_types``: ``{"Account": {"map": {"Partner": "Channel_Partner"}, "default": "Customer"}}``."""
+    raw = _check_mapping_kinds(document).get("record_types", {})
+    example = '{"Account": {"map": {"Partner": "Channel_Partner"}, "default": "Customer"}}'
+    if not isinstance(raw, dict):
+        raise TemplateError(f"mappings.record_types must be an object of object name -> mappings, e.g. {example}")
+    out = RecordTypeMappings()
+    seen: dict[str, str] = {}
+    for obj, mapping in raw.items():
+        name = obj.strip() if isinstance(obj, str) else ""
+        where = f"mappings.record_types[{json.dumps(obj)}]"
+        if not _API_NAME_RE.match(name):
+            raise TemplateError(f"{where}: {json.dumps(obj)} is not an object's API name (e.g. Account, Project__c)")
+        if name.lower() in seen:
+            raise TemplateError(f"{where}: {name} is listed twice (also as {seen[name.lower()]})")
+        seen[name.lower()] = name
+        if not isinstance(mapping, dict):
+            raise TemplateError(f"{where} must be an object with \"default\" and/or \"map\", e.g. "
+                                '{"map": {"Partner": "Channel_Partner"}}')
+        unknown = set(mapping) - RECORD_TYPE_MAPPING_KEYS
+        if unknown:
+            raise TemplateError(f"{where}: unknown key(s): {', '.join(sorted(unknown))}; allowed: "
+                                f"{', '.join(sorted(RECORD_TYPE_MAPPING_KEYS))}")
+        default = mapping.get("default")
+        if default is not None:
+            default = _record_type_name(default, f"{where}.default")
+        raw_map = mapping.get("map", {})
+        if not isinstance(raw_map, dict):
+            raise TemplateError(f"{where}.map must be an object of source record type -> target record type "
+                                '(DeveloperNames), e.g. {"Partner": "Channel_Partner"}')
+        pairs = {_record_type_name(source, f"{where}.map"): target for source, target in raw_map.items()}
+        pairs = {source: _record_type_name(target, f"{where}.map[{json.dumps(source)}]")
+                 for source, target in pairs.items()}
+        out.objects[name] = RecordTypeMapping(map=pairs, default=default)
+    return out
+
+
+def _picklist_value(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise TemplateError(f"{where}: {json.dumps(value)} is not a picklist value (a non-empty text)")
+    if len(value) > MAX_PICKLIST_VALUE:
+        raise TemplateError(f"{where}: a picklist value has at most {MAX_PICKLIST_VALUE} characters")
+    if ";" in value:
+        raise TemplateError(f"{where}: {json.dumps(value)} holds a ';': map each value of a multi-select "
+                            "picklist on its own")
+    return value.strip()
+
+
+def parse_picklist_mappings(document: Any) -> PicklistMappings:
+    """``mappings.picklists``: ``{"Account.Industry": {"Prospect": "Prospecting"}}`` (source value -> target value)."""
+    raw = _check_mapping_kinds(document).get("picklists", {})
+    example = '{"Account.Industry": {"Prospect": "Prospecting"}}'
+    if not isinstance(raw, dict):
+        raise TemplateError(f"mappings.picklists must be an object of Object.Field -> value map, e.g. {example}")
+    out = PicklistMappings()
+    seen: dict[str, str] = {}
+    for path, values in raw.items():
+        name = path.strip() if isinstance(path, str) else ""
+        where = f"mappings.picklists[{json.dumps(path)}]"
+        obj, _, fname = name.partition(".")
+        if not (_API_NAME_RE.match(obj) and _API_NAME_RE.match(fname)):
+            raise TemplateError(f"{where}: {json.dumps(path)} is not Object.Field (e.g. Account.Industry)")
+        if name.lower() in seen:
+            raise TemplateError(f"{where}: {name} is listed twice (also as {seen[name.lower()]})")
+        seen[name.lower()] = name
+        if not isinstance(values, dict):
+            raise TemplateError(f"{where} must be an object of source value -> target value, e.g. "
+                                '{"Prospect": "Prospecting"}')
+        pairs: dict[str, str] = {}
+        for source, target in values.items():
+            source_value = _picklist_value(source, where)
+            pairs[source_value] = _picklist_value(target, f"{where}[{json.dumps(source_value)}]")
+        out.fields[name] = pairs
+    return out
 
 
 MAX_TEMPLATE_BYTES = 2_000_000
@@ -474,10 +627,14 @@ def parse_template(document: Any) -> Template:
             raise TemplateError(f"order names object(s) not in the template: {', '.join(unknown_order)}")
         if len({o.lower() for o in order}) != len(order):
             raise TemplateError("order lists an object twice")
-    owners = parse_mappings(document["mappings"]) if document.get("mappings") is not None else OwnerMappings()
+    raw_mappings = document.get("mappings")
+    owners = parse_mappings(raw_mappings) if raw_mappings is not None else OwnerMappings()
+    record_types = parse_record_type_mappings(raw_mappings) if raw_mappings is not None else RecordTypeMappings()
+    picklists = parse_picklist_mappings(raw_mappings) if raw_mappings is not None else PicklistMappings()
     return Template(name=name.strip(), objects=lines, options=options, order=order,
                     source=document.get("source"), target=document.get("target"),
-                    description=document.get("description"), owners=owners)
+                    description=document.get("description"), owners=owners, record_types=record_types,
+                    picklists=picklists)
 
 
 def load_template(path: Path | str) -> Template:

@@ -20,7 +20,8 @@ Three seeds ship with the package:
 ``demo-target``
     "Acme Corp UAT", a sandbox that differs from the source the way a real target does: user
     names with a ``.uat`` suffix and one user missing, the escalation queue named Escalation_Team
-    and no Project_Intake queue, the Case "Support" record type missing,
+    and no Project_Intake queue, the Case record type "Support" named Product_Support, Case.Type a
+    restricted picklist whose "Electronic" is called "Electronics",
     ``Account.Customer_Tier__c`` missing, ``Account.AnnualRevenue`` read-only for the API user, a
     Contact validation rule that some source contacts break, different automation, and a slice
     of the source accounts and contacts already present (some identical, some changed) next to
@@ -931,7 +932,8 @@ def _target_business_records(data: _DemoData) -> list[SeedRecord]:
 
 
 def _apply_seed_overrides(document: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """:func:`apply_overrides` plus ``remove_record_types`` (``["Case.Support"]``)."""
+    """:func:`apply_overrides` plus ``remove_record_types`` (``["Case.Support"]``) and ``rename_record_types``
+    (``{"Case.Support": "Product_Support"}``: the DeveloperName the org has instead)."""
     try:
         doc = apply_overrides(document, overrides)
     except KeyError as exc:
@@ -941,7 +943,20 @@ def _apply_seed_overrides(document: dict[str, Any], overrides: dict[str, Any]) -
         obj = doc["objects"].get(obj_name)
         if obj is not None and developer_name in obj.get("recordTypes", []):
             obj["recordTypes"] = [rt for rt in obj["recordTypes"] if rt != developer_name]
+    for path, new_name in overrides.get("rename_record_types", {}).items():
+        obj_name, developer_name = path.split(".", 1)
+        obj = doc["objects"].get(obj_name)
+        if obj is not None and developer_name in obj.get("recordTypes", []):
+            obj["recordTypes"] = [new_name if rt == developer_name else rt for rt in obj["recordTypes"]]
     return doc
+
+
+def _rename_record_types(records: list[SeedRecord], renames: dict[str, str]) -> None:
+    """RecordType rows renamed by ``rename_record_types`` (their seed key stays, so every Ref still holds)."""
+    for record in records:
+        if record.object == "RecordType" and record.key in renames:
+            new_name = renames[record.key]
+            record.values.update(DeveloperName=new_name, Name=new_name.replace("_", " "))
 
 
 def _allowed_fields(raw_object: dict[str, Any]) -> set[str]:
@@ -1018,8 +1033,11 @@ def _demo_target() -> tuple[Seed, dict[str, Any]]:
     records += _target_business_records(data)
     own = {
         "remove_fields": ["Account.Customer_Tier__c"],
-        "field_flags": {"Account.AnnualRevenue": {"createable": False, "updateable": False}},
-        "remove_record_types": ["Case.Support"],
+        # a restricted picklist: the source's "Electronic" cases (all of the Support record type) are refused
+        "field_flags": {"Account.AnnualRevenue": {"createable": False, "updateable": False},
+                        "Case.Type": {"restrictedPicklist": True, "values": [
+                            "Mechanical", "Electrical", "Electronics", "Structural", "Other"]}},
+        "rename_record_types": {"Case.Support": "Product_Support"},
     }
     seed = Seed(
         name="demo-target", schema_document={}, records=records, api_user=_API_USER,
@@ -1047,7 +1065,8 @@ def build_seed(name: str, *, overrides: dict[str, Any] | None = None) -> Seed:
     """Build the seed called ``name`` (one of :data:`SEED_NAMES`).
 
     ``overrides`` (the :func:`~isyncsf_desktop.sandbox.schema.apply_overrides` format, plus
-    ``remove_record_types: ["Case.Support"]``) are applied on top of the seed's own; records,
+    ``remove_record_types: ["Case.Support"]`` and ``rename_record_types: {"Case.Support": "Product_Support"}``)
+    are applied on top of the seed's own; records,
     values and automation that refer to removed objects, fields or record types are dropped.
     Raises ValueError for an unknown name or an override naming an unknown field.
     """
@@ -1059,6 +1078,8 @@ def build_seed(name: str, *, overrides: dict[str, Any] | None = None) -> Seed:
     if overrides:
         document = _apply_seed_overrides(document, overrides)
     seed.schema_document = document
+    _rename_record_types(seed.records, {**own.get("rename_record_types", {}),
+                                        **(overrides or {}).get("rename_record_types", {})})
     seed.records = _prune(seed.records, document)
     seed.validation_rules = _prune_automation(seed.validation_rules, "EntityDefinitionId", document)
     seed.triggers = _prune_automation(seed.triggers, "TableEnumOrId", document)

@@ -60,6 +60,11 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
         if ftype == "picklist" and spec.restricted_picklist and text not in spec.picklist_values:
             raise RecordError("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
                               f"{spec.label}: bad value for restricted picklist field: {text}", [spec.name])
+        if ftype == "multipicklist" and spec.restricted_picklist:
+            bad = next((part for part in text.split(";") if part.strip() not in spec.picklist_values), None)
+            if bad is not None:
+                raise RecordError("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                                  f"{spec.label}: bad value for restricted picklist field: {bad.strip()}", [spec.name])
         return text
     if ftype == "boolean":
         if isinstance(value, bool):

@@ -113,7 +113,7 @@ def test_differing_orgs_show_each_finding_then_the_fix_then_a_clean_sync(make_pa
     trigger = one(report, "apex_trigger", "Case")
     assert trigger.fixable and trigger.data["fix"] == FIX_ENABLE and trigger.data["source_active"] is True
     support = one(report, "record_type", "Case")
-    assert support.affected == 3 and "3 records in scope use it" in support.message
+    assert support.affected == 3 and support.message == "record type missing on the target: Case.Support (3 Cases); they will fail"
     assert "field-level security" in one(report, "field_access", "Contact").fix
     assert [f.item for f in report.enable_candidates()] == ["Case_Audit"]
     assert [i.as_json() for i in report.automation_off_candidates()] == [
@@ -125,7 +125,7 @@ def test_differing_orgs_show_each_finding_then_the_fix_then_a_clean_sync(make_pa
     assert pair.target.tooling_get("ApexTrigger", trigger_id)["Status"] == "Active"
     objects[2]["filter"] = "RecordType.DeveloperName != 'Support'"
     again = check_metadata(template(objects), pair.source, pair.target)
-    assert one(again, "record_type", "Case").severity == WARNING and one(again, "record_type", "Case").affected == 0
+    assert not [f for f in again.findings if f.kind == "record_type"]      # no record in scope uses it now
     assert one(again, "apex_trigger", "Case").data["fix"] == FIX_SWITCH_OFF      # now active in both orgs
     assert [(f.severity, f.item) for f in again.findings if f.severity != WARNING] == [
         (RECORDS_WILL_FAIL, "Contact.Phone_Required")]
@@ -175,9 +175,10 @@ def test_counted_findings_match_what_a_real_run_rejects(make_pair: MakePair) -> 
                {"object": "Project__c", "fields": ["Name", "External_Id__c"]}]
 
     report = check_metadata(template(objects), pair.source, pair.target)
-    picklist = one(report, "picklist_values", "Account", "Industry")
-    assert picklist.severity == RECORDS_WILL_FAIL and picklist.affected == 2
-    assert {"Energy", "Media"} <= set(picklist.data["values"]) and "Banking" not in picklist.data["values"]
+    energy, media = (one(report, "picklist_values", "Account", "Industry", value) for value in ("Energy", "Media"))
+    assert (energy.severity, energy.affected, media.severity, media.affected) == (RECORDS_WILL_FAIL, 1,
+                                                                                   RECORDS_WILL_FAIL, 1)
+    assert {f.item for f in report.findings if f.kind == "picklist_values"} == {"Energy", "Media"}  # values in use
     number = one(report, "type_mismatch", "Account", "AccountNumber")
     assert number.severity == RECORDS_WILL_FAIL and number.affected == 2
     assert (number.data["source_type"], number.data["target_type"]) == ("string", "double")
@@ -206,8 +207,11 @@ def test_counted_findings_match_what_a_real_run_rejects(make_pair: MakePair) -> 
     job_id = engine.create_job(template(objects))
     result = engine.sync(job_id)
     failed_fields = Counter((e.object, e.fields[0] if e.fields else e.status_code) for e in pair.journal.errors(job_id))
-    predicted = {(f.object, f.field): f.affected for f in with_scan.findings if f.severity == RECORDS_WILL_FAIL}
-    assert failed_fields == Counter(predicted)
+    predicted: Counter = Counter()
+    for f in with_scan.findings:
+        if f.severity == RECORDS_WILL_FAIL:
+            predicted[(f.object, f.field)] += f.affected
+    assert failed_fields == predicted
     assert predicted == {("Account", "Industry"): 2, ("Account", "AccountNumber"): 2, ("Account", "Website"): 2,
                          ("Contact", "Department"): 2, ("Project__c", "Status__c"): 3}
     assert result.totals.errors == 11 and result.objects["Account"].inserted == 2
@@ -382,7 +386,8 @@ def test_demo_source_to_demo_target_lists_the_expected_findings(make_pair: MakeP
     priya_username = pair.rows("src", "SELECT Username FROM User WHERE Username LIKE 'priya.patel@%'")[0]["Username"]
 
     assert keys(report) == {
-        (RECORDS_WILL_FAIL, "record_type", "Case", "RecordTypeId", "Case.Support"),
+        (RECORDS_WILL_FAIL, "record_type", "Case", "RecordTypeId", "Case.Support"),   # Product_Support there
+        (RECORDS_WILL_FAIL, "picklist_values", "Case", "Type", "Electronic"),         # restricted: Electronics
         (RECORDS_WILL_FAIL, "validation_rule", "Contact", None, "Contact.Contact_Phone_Required"),
         (WARNING, "missing_field", "Account", "Customer_Tier__c", None),
         (WARNING, "field_access", "Account", "AnnualRevenue", None),
@@ -395,7 +400,7 @@ def test_demo_source_to_demo_target_lists_the_expected_findings(make_pair: MakeP
         (WARNING, "queue_mapping", "Case", "OwnerId", "Escalations"),          # the target has Escalation_Team
         (WARNING, "queue_mapping", "Project__c", "OwnerId", "Project_Intake"),
     }
-    assert report.blocking == [] and report.summary() == "2 records will fail, 10 warnings"
+    assert report.blocking == [] and report.summary() == "3 records will fail, 10 warnings"
     support = pair.source.count("Case", "RecordType.DeveloperName = 'Support'")
     assert support > 0 and one(report, "record_type", "Case").affected == support
     priya = pair.rows("src", "SELECT Id FROM User WHERE Username LIKE 'priya.patel@%'")[0]["Id"]
@@ -450,7 +455,7 @@ def test_automation_the_template_switches_off_is_not_counted_as_records_will_fai
     rule = one(report, "validation_rule", "Contact")
     assert rule.severity == WARNING and rule.data["switched_off"] is True
     assert "switches it off during the sync" in rule.message
-    assert report.summary() == "1 records will fail, 11 warnings"
+    assert report.summary() == "2 records will fail, 11 warnings"
     assert "Contact.Contact_Phone_Required" in {i.name for i in report.automation_off_candidates()}
 
 
@@ -513,3 +518,75 @@ def test_queue_owners_the_target_lacks_are_found_with_a_suggested_mapping(make_p
     assert missing["Escalations"].message.startswith("the owner mapping Escalations -> Escalation_Desk names a queue "
                                                      "that does not exist in the target org")
     assert "they go to the running user" in missing["Project_Intake"].message
+
+
+def test_record_types_and_picklist_values_the_target_lacks_come_with_a_suggested_mapping(make_pair: MakePair) -> None:
+    """The demo target calls Case's Support record type Product_Support and its restricted Case.Type says
+    Electronics where the source says Electronic: each is found with its count and the most similar target
+    name as the suggested mapping; with the mapping in the template the finding is gone; a mapping naming what
+    the target lacks is "records will fail", naming it."""
+    pair = make_pair("demo-source", "demo-target")
+    cases = {"object": "Case", "fields": ["Subject", "Type", "RecordTypeId"], "match_by": ["Subject"]}
+
+    def findings(mappings: dict | None = None) -> dict:
+        doc = template([cases])
+        if mappings is not None:
+            doc["mappings"] = mappings
+        report = check_metadata(doc, pair.source, pair.target)
+        return {(f.kind, f.item): f for f in report.findings if f.kind in ("record_type", "picklist_values")}
+
+    support = pair.source.count("Case", "RecordType.DeveloperName = 'Support'")
+    electronic = pair.source.count("Case", "Type = 'Electronic'")
+    target_rt = pair.rows("tgt", "SELECT Id FROM RecordType WHERE DeveloperName = 'Product_Support'")[0]["Id"]
+    found = findings()
+    assert set(found) == {("record_type", "Case.Support"), ("picklist_values", "Electronic")}
+    rt, value = found[("record_type", "Case.Support")], found[("picklist_values", "Electronic")]
+    assert (rt.severity, rt.affected, value.severity, value.affected) == (RECORDS_WILL_FAIL, support,
+                                                                          RECORDS_WILL_FAIL, electronic)
+    assert rt.message == f"record type missing on the target: Case.Support ({support} Cases); they will fail"
+    assert rt.fix.startswith("map 'Support' to 'Product_Support' in the template's record type mappings for Case")
+    assert rt.data["suggested_mapping"] == {"object": "Case", "source": "Support", "target": "Product_Support",
+                                            "target_id": target_rt}
+    assert value.message == (f"value not in the target's picklist: Case.Type 'Electronic' ({electronic} records); "
+                             "the picklist is restricted there, so they will fail")
+    assert value.fix.startswith("map 'Electronic' to 'Electronics' in the template's picklist mappings for Case.Type")
+    assert value.data["suggested_mapping"] == {"field": "Case.Type", "source": "Electronic", "target": "Electronics"}
+
+    # the suggested mappings in the template: both findings are gone
+    mapped = {"record_types": {"Case": {"map": {"Support": "Product_Support"}}},
+              "picklists": {"Case.Type": {"Electronic": "Electronics"}}}
+    assert findings(mapped) == {}
+
+    # mappings naming what the target lacks: records will fail, naming it
+    wrong = findings({"record_types": {"Case": {"map": {"Support": "Support_Team"}}},
+                      "picklists": {"Case.Type": {"Electronic": "Electronix"}}})
+    assert set(wrong) == {("record_type", "Case.Support"), ("picklist_values", "Electronic")}
+    assert wrong[("record_type", "Case.Support")].severity == RECORDS_WILL_FAIL
+    assert wrong[("record_type", "Case.Support")].message.startswith(
+        "the record type mapping Case.Support -> Support_Team names a record type that does not exist on Case")
+    assert wrong[("picklist_values", "Electronic")].severity == RECORDS_WILL_FAIL
+    assert wrong[("picklist_values", "Electronic")].message == (
+        f"the picklist mapping Case.Type 'Electronic' -> 'Electronix' names a value the target's picklist does not "
+        f"have; {electronic} records in scope with 'Electronic' will fail")
+
+    # a default record type takes the rest: a warning that says so (still with the suggestion)
+    default = findings({"record_types": {"Case": {"default": "Billing"}},
+                        "picklists": {"Case.Type": {"Electronic": "Electronics"}}})
+    assert default[("record_type", "Case.Support")].severity == WARNING
+    assert default[("record_type", "Case.Support")].message.endswith("they get the default record type Billing")
+
+
+def test_an_unrestricted_picklist_value_the_target_lacks_is_a_warning(make_pair: MakePair) -> None:
+    """Saved anyway, as a value nobody can pick: the check warns, per value in use, with a suggestion."""
+    target_seed = build_seed("empty", overrides={"field_flags": {"Account.Rating": {"values": ["Hot", "Warm", "Cold"]}}})
+    source_seed = build_seed("empty", overrides={"field_flags": {
+        "Account.Rating": {"values": ["Hot", "Warm", "Warmish", "Cold", "Frozen"]}}})
+    pair = make_pair(source_seed, target_seed)
+    pair.insert("src", "Account", [{"Name": f"A{i}", "External_Id__c": f"A{i}", "Rating": "Warmish"} for i in range(3)])
+    report = check_metadata(template([{"object": "Account", "fields": ["Name", "External_Id__c", "Rating"]}]),
+                            pair.source, pair.target)
+    [warmish] = [f for f in report.findings if f.kind == "picklist_values"]      # Frozen: no record uses it
+    assert (warmish.severity, warmish.item, warmish.affected) == (WARNING, "Warmish", 3)
+    assert warmish.message == ("value not in the target's picklist: Account.Rating 'Warmish' (3 records); the "
+                               "picklist is not restricted there, so they are saved with a value it does not list")
+    assert warmish.data["suggested_mapping"]["target"] == "Warm"

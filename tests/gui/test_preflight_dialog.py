@@ -144,14 +144,14 @@ def test_findings_are_grouped_by_severity_with_counts(demo, qtbot):
     dialog = open_dialog(ctx, qtbot)
     report = dialog.report()
     assert dialog.windowTitle() == "Metadata check: source → target"
-    assert report is not None and report.counts == {BLOCKING: 0, RECORDS_WILL_FAIL: 2, WARNING: 10}
+    assert report is not None and report.counts == {BLOCKING: 0, RECORDS_WILL_FAIL: 3, WARNING: 10}
 
     # one group header per severity that has findings, worst first, then its findings
     groups = dialog.model.group_rows()
     assert list(groups) == [RECORDS_WILL_FAIL, WARNING] and groups[RECORDS_WILL_FAIL] == 0
-    assert groups[WARNING] == 3 and dialog.model.index(3, 0).data() == "Warnings  ·  10 findings"
+    assert groups[WARNING] == 4 and dialog.model.index(4, 0).data() == "Warnings  ·  10 findings"
     assert dialog.table.columnSpan(0, 0) == dialog.model.columnCount()
-    assert [s for s, *_ in shown(dialog)] == [RECORDS_WILL_FAIL] * 2 + [WARNING] * 10
+    assert [s for s, *_ in shown(dialog)] == [RECORDS_WILL_FAIL] * 3 + [WARNING] * 10
     assert set(shown(dialog)) >= {(RECORDS_WILL_FAIL, "Case", "RecordTypeId", "Case.Support"),
                                   (RECORDS_WILL_FAIL, "Contact", None, "Contact.Contact_Phone_Required"),
                                   (WARNING, "Account", "Customer_Tier__c", None),
@@ -175,22 +175,22 @@ def test_findings_are_grouped_by_severity_with_counts(demo, qtbot):
     # header line: the verdict and the counts; filter buttons carry the counts too
     verdict = dialog.verdict_label.text()
     assert "The sync can start" in verdict and "<b>0</b> blocking" in verdict
-    assert "<b>2</b> records will fail" in verdict and "<b>10</b> warnings" in verdict
+    assert "<b>3</b> records will fail" in verdict and "<b>10</b> warnings" in verdict
     assert [b.text() for b in dialog.filter_buttons.values()] == [
-        "All  12", "Blocks the sync  0", "Records will fail  2", "Warnings  10"]
+        "All  13", "Blocks the sync  0", "Records will fail  3", "Warnings  10"]
     assert "Demo: Acme sales data" in dialog.subtitle_label.text()
     assert not dialog.override_check.isEnabled() and not dialog.override()
     assert dialog.enable_button.isVisible() and "CaseTrigger" in dialog.enable_button.toolTip()
 
     # filter by severity
     qtbot.mouseClick(dialog.filter_buttons[RECORDS_WILL_FAIL], Qt.MouseButton.LeftButton)
-    assert [s for s, *_ in shown(dialog)] == [RECORDS_WILL_FAIL] * 2 and list(dialog.model.group_rows()) == [
+    assert [s for s, *_ in shown(dialog)] == [RECORDS_WILL_FAIL] * 3 and list(dialog.model.group_rows()) == [
         RECORDS_WILL_FAIL]
     qtbot.mouseClick(dialog.filter_buttons[BLOCKING], Qt.MouseButton.LeftButton)
     assert shown(dialog) == [] and dialog.stack.currentIndex() == 0
     assert "No finding of the kind “blocks the sync”" in dialog.message_label.text()
     qtbot.mouseClick(dialog.filter_buttons[None], Qt.MouseButton.LeftButton)
-    assert len(shown(dialog)) == 12 and dialog.stack.currentIndex() == 1
+    assert len(shown(dialog)) == 13 and dialog.stack.currentIndex() == 1
 
 
 def test_where_text_leaves_out_the_object_shown_beside_it():
@@ -237,11 +237,11 @@ def test_export_csv_writes_every_finding(demo, qtbot, tmp_path, monkeypatch):
     with qtbot.waitSignal(dialog.exported, timeout=TIMEOUT) as done:
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
     path = tmp_path / "check.csv"                        # ".csv" added
-    assert done.args == [str(path), 12]
+    assert done.args == [str(path), 13]
     assert re.fullmatch(r"metadata_check_\d{8}_\d{6}\.csv", Path(asked[0]).name)
     frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
-    assert list(frame.columns) == REPORT_COLUMNS and len(frame) == 12
-    assert frame["Severity"].value_counts().to_dict() == {WARNING: 10, RECORDS_WILL_FAIL: 2}
+    assert list(frame.columns) == REPORT_COLUMNS and len(frame) == 13
+    assert frame["Severity"].value_counts().to_dict() == {WARNING: 10, RECORDS_WILL_FAIL: 3}
     support = frame[frame["Item"] == "Case.Support"].iloc[0]
     assert support["Affected Records"] == str(one(dialog, "Case.Support").affected)
 
@@ -554,18 +554,18 @@ def test_the_dialog_fits_its_screen_and_shows_most_findings_at_once(demo, qtbot)
 def test_records_will_fail_leaves_out_automation_already_saved_to_be_switched_off(demo, qtbot):
     ctx, _ = demo
     before = open_dialog(ctx, qtbot)
-    assert before.report().counts[RECORDS_WILL_FAIL] == 2
+    assert before.report().counts[RECORDS_WILL_FAIL] == 3
     before.set_ticked("Contact.Contact_Phone_Required", True)
     before.set_ticked("OpportunityGuard", False)
     with qtbot.waitSignal(before.checked, timeout=TIMEOUT):     # saved, then checked again
         qtbot.mouseClick(before.save_ticks_button, Qt.MouseButton.LeftButton)
     rule = one(before, "Contact.Contact_Phone_Required")
     assert rule.severity == WARNING and "switches it off during the sync" in rule.message
-    assert before.report().counts[RECORDS_WILL_FAIL] == 1
-    assert "<b>1</b> records will fail" in before.verdict_label.text()
-    assert before.filter_buttons[RECORDS_WILL_FAIL].text().endswith(" 1")
+    assert before.report().counts[RECORDS_WILL_FAIL] == 2
+    assert "<b>2</b> records will fail" in before.verdict_label.text()
+    assert before.filter_buttons[RECORDS_WILL_FAIL].text().endswith(" 2")
     reopened = open_dialog(ctx, qtbot)            # and so does a dialog opened on it later
-    assert reopened.report().counts[RECORDS_WILL_FAIL] == 1
+    assert reopened.report().counts[RECORDS_WILL_FAIL] == 2
 
 
 # ------------------------------------------------------------------------------------------ screenshot

@@ -339,7 +339,10 @@ def test_target_org_and_schema_differences() -> None:
     assert (revenue.createable, revenue.updateable) == (False, False)
     assert load_schema(seed_named("demo-source").schema_document).object("Account").field(
         "Customer_Tier__c") is not None
-    assert schema.object("Case").record_types == ["Billing"]
+    assert schema.object("Case").record_types == ["Product_Support", "Billing"]     # Support, renamed
+    case_type = schema.object("Case").field("Type")
+    assert case_type.restricted_picklist and "Electronics" in case_type.picklist_values
+    assert "Electronic" not in case_type.picklist_values
 
 
 def test_target_users_and_record_types() -> None:
@@ -355,6 +358,7 @@ def test_target_users_and_record_types() -> None:
         return {(r.values["SobjectType"], r.values["DeveloperName"]) for r in records_of(seed, "RecordType")}
 
     assert record_types(source) - record_types(target) == {("Case", "Support")}
+    assert record_types(target) - record_types(source) == {("Case", "Product_Support")}    # the one rename
 
 
 def test_target_overlap_accounts() -> None:

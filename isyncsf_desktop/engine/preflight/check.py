@@ -67,6 +67,9 @@ def check_metadata(subject: Template | Plan | dict[str, Any], source: PreflightO
     lines, skip_missing = _lines(subject)
     checker.switched_off = _switched_off(subject)
     checker.owners = _owners(subject)
+    if not isinstance(subject, Plan):
+        parsed = subject if isinstance(subject, Template) else parse_template(subject)
+        checker.record_types, checker.picklists = parsed.record_types, parsed.picklists
     checker.run(lines, skip_missing)
     report = PreflightReport(checker.findings, utc_now(), getattr(source, "alias", None) or None,
                              getattr(target, "alias", None) or None)

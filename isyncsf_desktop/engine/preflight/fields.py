@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..picklists import similar_value
 from ..plan import SKIPPED_TYPES, SYSTEM_FIELDS
 from .context import CheckContext, ScopeObject, counted_severity, plural, quote
 from .report import (BLOCKING, FIELD_ACCESS, FIELD_LENGTH, MATCH_KEY, MISSING_FIELD, PICKLIST_VALUES, RECORDS_WILL_FAIL,
@@ -182,46 +183,90 @@ class FieldChecks(CheckContext):
                          target_digits=tdigits)
 
     def _picklist(self, obj: ScopeObject, name: str, smeta: dict[str, Any], tmeta: dict[str, Any]) -> None:
+        """Values the source uses that the target's picklist lacks, one finding per value with its count and the
+        most similar target value as the suggested mapping; the template's picklist mappings resolve them (a
+        mapping to a value the target lacks fails the records). Restricted target picklists refuse such values
+        (records will fail); unrestricted ones would save them as values nobody picks (a warning)."""
         line = obj.line
         target_values = _picklist_values(tmeta)
         known = {v.lower() for v in target_values}
+        mapping = self.picklists.of(obj.name, name)
         source_is_picklist = smeta.get("type") in ("picklist", "multipicklist")
-        missing = [v for v in _picklist_values(smeta) if v.lower() not in known] if source_is_picklist else []
+        multi = smeta.get("type") == "multipicklist" or tmeta.get("type") == "multipicklist"
         restricted = bool(tmeta.get("restrictedPicklist"))
-        if not restricted:
-            if missing:
-                self.add(PICKLIST_VALUES, obj.name, name, None, WARNING,
-                         f"{obj.name}.{name} in the target org does not list {len(missing)} value(s) the source "
-                         f"uses ({', '.join(missing[:10])}{'...' if len(missing) > 10 else ''}); they are saved "
-                         "anyway because the picklist is not restricted",
-                         f"add the values to {name} in the target org", values=missing, restricted=False)
-            return
-        affected: int | None = None
         filterable = bool(smeta.get("filterable", True))
-        if tmeta.get("type") == "picklist" and smeta.get("type") != "multipicklist" and filterable:
-            listed = ", ".join(quote(v) for v in target_values)
-            if not target_values:
-                affected = self.count(line, obj.name, f"{name} != null")
-            elif len(listed) < _MAX_IN_LIST_CHARS:
-                affected = self.count(line, obj.name, f"{name} != null AND {name} NOT IN ({listed})")
-            elif missing:
-                affected = self.count(line, obj.name,
-                                      f"{name} IN ({', '.join(quote(v) for v in missing)})")
-        if not missing and (affected == 0 or (affected is None and source_is_picklist)):
-            return      # every value the source can hold is listed, and no stray value was counted
-        shown = f"{', '.join(missing[:10])}{'...' if len(missing) > 10 else ''}"
-        if missing:
-            message = f"{obj.name}.{name} is a restricted picklist in the target org without {len(missing)} " \
-                      f"value(s) the source has ({shown})"
-        else:
-            message = f"{obj.name}.{name} is a restricted picklist in the target org; source values it does not " \
-                      "list are rejected"
-        if affected is not None:
-            message += f": {plural(affected)} in scope use such values and will fail"
-        severity = counted_severity(RECORDS_WILL_FAIL, affected) if (missing or affected) else WARNING
-        self.add(PICKLIST_VALUES, obj.name, name, None, severity, message,
-                 f"add the missing values to {name} in the target org, or filter those records out",
-                 values=missing, restricted=True, affected=affected)
+        where = f"{obj.name}.{name}"
+        labels = {str(v["value"]): str(v.get("label") or v["value"])
+                  for v in [*(smeta.get("picklistValues") or []), *(tmeta.get("picklistValues") or [])] if "value" in v}
+
+        def used(value: str) -> int | None:
+            if not filterable:
+                return None
+            return self.count(line, obj.name, f"{name} INCLUDES ({quote(value)})" if multi else f"{name} = {quote(value)}")
+
+        missing = [v for v in _picklist_values(smeta) if v.lower() not in known] if source_is_picklist else []
+        for value, target in mapping.items():
+            if target.lower() in known:
+                continue
+            affected = used(value)
+            if affected == 0:
+                continue
+            self.add(PICKLIST_VALUES, obj.name, name, value, counted_severity(RECORDS_WILL_FAIL, affected),
+                     f"the picklist mapping {where} '{value}' -> '{target}' names a value the target's picklist does "
+                     f"not have; {plural(affected)} in scope with '{value}' will fail",
+                     f"add '{target}' to {name} in the target org, or change the mapping", values=[value],
+                     mapped_to=target, restricted=restricted, affected=affected)
+        uncounted: list[str] = []
+        for value in missing:
+            if value in mapping:
+                continue      # mapped (to a value the target has, or reported above)
+            affected = used(value)
+            if affected == 0:
+                continue      # no record in scope has it: nothing to map
+            if affected is None:
+                uncounted.append(value)
+                continue
+            guess = similar_value(value, labels, target_values)
+            fix = (f"map '{value}' to '{guess}' in the template's picklist mappings for {where}, or add '{value}' to "
+                   f"{name} in the target org") if guess else \
+                f"add '{value}' to {name} in the target org, or map it to a target value in the template"
+            what = f"value not in the target's picklist: {where} '{value}' ({plural(affected)})"
+            if restricted:
+                self.add(PICKLIST_VALUES, obj.name, name, value, counted_severity(RECORDS_WILL_FAIL, affected),
+                         f"{what}; the picklist is restricted there, so they will fail", fix, values=[value],
+                         restricted=True, affected=affected,
+                         suggested_mapping={"field": where, "source": value, "target": guess} if guess else None)
+            else:
+                self.add(PICKLIST_VALUES, obj.name, name, value, WARNING,
+                         f"{what}; the picklist is not restricted there, so they are saved with a value it does not "
+                         "list", fix, values=[value], restricted=False, affected=affected,
+                         suggested_mapping={"field": where, "source": value, "target": guess} if guess else None)
+        if uncounted:
+            shown = f"{', '.join(uncounted[:10])}{'...' if len(uncounted) > 10 else ''}"
+            self.add(PICKLIST_VALUES, obj.name, name, None, RECORDS_WILL_FAIL if restricted else WARNING,
+                     f"{where} in the target org does not list {len(uncounted)} value(s) the source has ({shown}); "
+                     + ("the picklist is restricted there, so records with them will fail" if restricted else
+                        "they are saved anyway because the picklist is not restricted"),
+                     f"add the values to {name} in the target org, or map them in the template's picklist mappings",
+                     values=uncounted, restricted=restricted, affected=None)
+        if not restricted or tmeta.get("type") != "picklist" or smeta.get("type") == "multipicklist" \
+                or not filterable:
+            return
+        # values the records hold that the source's own picklist does not list (or that are not a picklist there)
+        allowed = [*target_values, *missing, *mapping]
+        listed = ", ".join(quote(v) for v in allowed)
+        if len(listed) >= _MAX_IN_LIST_CHARS:
+            return
+        stray = self.count(line, obj.name, f"{name} != null AND {name} NOT IN ({listed})" if allowed
+                           else f"{name} != null")
+        if not stray and (stray == 0 or source_is_picklist):
+            return
+        message = f"{where} is a restricted picklist in the target org; source values it does not list are rejected"
+        if stray is not None:
+            message += f": {plural(stray)} in scope use such values and will fail"
+        self.add(PICKLIST_VALUES, obj.name, name, None, counted_severity(RECORDS_WILL_FAIL, stray) if stray else WARNING,
+                 message, f"add the missing values to {name} in the target org, map them in the template, or filter "
+                 "those records out", values=[], restricted=True, affected=stray)
 
     def _length(self, obj: ScopeObject, name: str, smeta: dict[str, Any], tmeta: dict[str, Any]) -> None:
         slen, tlen = int(smeta.get("length") or 0), int(tmeta.get("length") or 0)

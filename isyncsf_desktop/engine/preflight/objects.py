@@ -5,6 +5,7 @@ what records point to that the target must have: record types (by DeveloperName,
 from __future__ import annotations
 
 from ...salesforce.client import OrgApiError
+from ..recordtypes import DEFAULT, MAPPED, resolve_record_types, similar_record_type
 from ..template import OwnerMappings, is_username
 from ..users import SOURCE_USER_SOQL, TARGET_USER_SOQL, match_users, read_queues, similar_queue
 from .context import CheckContext, ScopeLine, ScopeObject, counted_severity, plural, quote
@@ -62,11 +63,14 @@ class ObjectChecks(CheckContext):
         return obj
     # ------------------------------------------------------------------ record types
     def check_record_types(self, objects: list[ScopeObject]) -> None:
+        """Source record types used in scope that will not land on an active target record type, by the runner's
+        rule (engine/recordtypes.py): the template's mapping, else the same DeveloperName, else the object's
+        default. A record type missing on the target gets a suggested mapping (the most similar one) in its data."""
         with_rt = [o for o in objects if any(f.lower() == "recordtypeid" for f in o.fields)]
         if not with_rt:
             return
         names = ", ".join(quote(o.name) for o in with_rt)
-        soql = f"SELECT Id, DeveloperName, SobjectType, IsActive FROM RecordType WHERE SobjectType IN ({names})"
+        soql = f"SELECT Id, DeveloperName, Name, SobjectType, IsActive FROM RecordType WHERE SobjectType IN ({names})"
         try:
             source_rts = self.source.query(soql)
             target_rts = self.target.query(soql)
@@ -74,29 +78,60 @@ class ObjectChecks(CheckContext):
             self.failed(with_rt[0].name, "compare record types", exc,
                         "check that both users can read RecordType, then check again")
             return
-        index = {(r["SobjectType"].lower(), r["DeveloperName"]): r for r in target_rts}
+        by_id = {r["Id"]: r for r in target_rts}
         by_name = {o.name.lower(): o for o in with_rt}
+        choices = resolve_record_types(source_rts, target_rts, self.record_types)
         for rt in source_rts:
             obj = by_name.get(str(rt.get("SobjectType")).lower())
             if obj is None:
                 continue
-            label = f"{obj.name}.{rt['DeveloperName']}"
-            match = index.get((obj.name.lower(), rt["DeveloperName"]))
-            if match is not None and match.get("IsActive", True):
+            choice = choices[rt["Id"]]
+            match = by_id.get(choice.target_id) if choice.target_id else None
+            if match is not None and match.get("IsActive", True) and choice.how != DEFAULT:
                 continue
             used = self.count(obj.line, obj.name, f"RecordTypeId = {quote(rt['Id'])}")
-            if match is None:
+            if used == 0 and (match is None or choice.how == DEFAULT):
+                continue      # no record in scope has it: nothing to map
+            label = f"{obj.name}.{rt['DeveloperName']}"
+            scope = self._records_of(obj.name, used)
+            common = {"developer_name": rt["DeveloperName"], "source_id": rt["Id"], "affected": used}
+            if match is not None and not match.get("IsActive", True):
                 self.add(RECORD_TYPE, obj.name, "RecordTypeId", label, counted_severity(RECORDS_WILL_FAIL, used),
-                         f"record type {label} does not exist in the target org (by DeveloperName); "
-                         f"{plural(used)} in scope use it and will fail",
-                         f"create the record type {rt['DeveloperName']} on {obj.name} in the target org, or filter "
-                         "those records out", developer_name=rt["DeveloperName"], source_id=rt["Id"], affected=used)
-            else:
+                         f"record type {label} maps to {obj.name}.{match['DeveloperName']}, which is inactive in the "
+                         f"target org; {plural(used)} in scope use it and will fail",
+                         f"activate the record type {match['DeveloperName']} in the target org",
+                         target_id=match["Id"], inactive=True, **common)
+                continue
+            if choice.how == MAPPED:
                 self.add(RECORD_TYPE, obj.name, "RecordTypeId", label, counted_severity(RECORDS_WILL_FAIL, used),
-                         f"record type {label} is inactive in the target org; {plural(used)} in scope use it and "
-                         "will fail", f"activate the record type {rt['DeveloperName']} in the target org",
-                         developer_name=rt["DeveloperName"], source_id=rt["Id"], target_id=match["Id"],
-                         affected=used, inactive=True)
+                         f"{choice.problem}; the records that use {rt['DeveloperName']} fail ({scope})",
+                         f"create the record type {choice.target_name} on {obj.name} in the target org, or change "
+                         "the mapping", mapped_to=choice.target_name, **common)
+                continue
+            if choice.how == DEFAULT and match is None:
+                self.add(RECORD_TYPE, obj.name, "RecordTypeId", label, counted_severity(RECORDS_WILL_FAIL, used),
+                         f"{choice.problem}; the records that use {rt['DeveloperName']} fail ({scope})",
+                         f"create the record type {choice.target_name} on {obj.name} in the target org, or change "
+                         "the default", mapped_to=choice.target_name, **common)
+                continue
+            candidates = [r for r in target_rts if str(r.get("SobjectType")).lower() == obj.name.lower()
+                          and r.get("IsActive", True)]
+            guess = similar_record_type(str(rt["DeveloperName"]), str(rt.get("Name") or ""), candidates)
+            suggestion = {"object": obj.name, "source": rt["DeveloperName"], "target": guess["DeveloperName"],
+                          "target_id": guess["Id"]} if guess else None
+            fix = (f"map '{rt['DeveloperName']}' to '{guess['DeveloperName']}' in the template's record type "
+                   f"mappings for {obj.name}, or create the record type {rt['DeveloperName']} on {obj.name} in the "
+                   "target org") if guess else \
+                f"create the record type {rt['DeveloperName']} on {obj.name} in the target org, or map it to a " \
+                "target record type in the template"
+            if choice.how == DEFAULT:
+                self.add(RECORD_TYPE, obj.name, "RecordTypeId", label, WARNING,
+                         f"record type missing on the target: {label} ({scope}); they get the default record type "
+                         f"{choice.target_name}", fix, suggested_mapping=suggestion, **common)
+                continue
+            self.add(RECORD_TYPE, obj.name, "RecordTypeId", label, counted_severity(RECORDS_WILL_FAIL, used),
+                     f"record type missing on the target: {label} ({scope}); they will fail", fix,
+                     suggested_mapping=suggestion, **common)
 
     # ------------------------------------------------------------------ users
     def check_users(self, objects: list[ScopeObject]) -> None:

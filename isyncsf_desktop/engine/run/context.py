@@ -27,6 +27,7 @@ PARENT_NOT_SYNCED = "PARENT_NOT_SYNCED"
 DUPLICATE_MATCH = "DUPLICATE_MATCH"
 RECORD_TYPE_NOT_FOUND = "RECORD_TYPE_NOT_FOUND"
 OWNER_NOT_MAPPED = "OWNER_NOT_MAPPED"
+PICKLIST_NOT_MAPPED = "PICKLIST_NOT_MAPPED"     # a picklist mapping names a value the target's picklist lacks
 NOT_STARTED = ObjectStatus.NOT_STARTED
 STOPPED = "continue on error is off: the sync stopped at the first failed record"
 GONE = ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY")
@@ -239,6 +240,6 @@ class RunContext:
 
 
 __all__ = ["BULK_BATCH", "COLLECTIONS_BATCH", "DUPLICATE_MATCH", "EngineError", "GONE", "NOT_STARTED",
-           "OWNER_NOT_MAPPED", "PARENT_FAILED", "PARENT_NOT_SYNCED", "RECORD_TYPE_NOT_FOUND", "RunContext", "STOPPED", "SUCCESS", "Stop",
+           "OWNER_NOT_MAPPED", "PICKLIST_NOT_MAPPED", "PARENT_FAILED", "PARENT_NOT_SYNCED", "RECORD_TYPE_NOT_FOUND", "RunContext", "STOPPED", "SUCCESS", "Stop",
            "TargetBusyError", "chunks", "depth", "first_error", "how_to_continue", "key_json", "quote", "reader",
            "total"]

@@ -19,10 +19,12 @@ from ..events import ObjectFinished, ObjectReading, ObjectStarted
 from ..inflight import send_batches
 from ..journal import ErrorInfo, ObjectCounts, Outcome
 from ..lifecycle import ObjectStatus, RecordStatus
+from ..picklists import PicklistProblem, map_value, picklist_values
 from ..plan import ObjectPlan, RefSpec
+from ..recordtypes import RECORD_TYPE_SOQL, resolve_record_types
 from ..users import RUNNING_USER, map_owners
 from ..values import match_value, path_value, same
-from .context import BULK_BATCH, DUPLICATE_MATCH, chunks, first_error, key_json, quote, reader
+from .context import BULK_BATCH, DUPLICATE_MATCH, PICKLIST_NOT_MAPPED, chunks, first_error, key_json, quote, reader
 from .recovery import await_late_commits, claim_in_flight, journal_time, late_commit_window
 from .sync_run import OMIT, Pending, RecordProblem, SyncRun
 
@@ -61,6 +63,7 @@ class FirstPass:
         self._since: str | None = None
         self._scoped = False
         self._selected: dict[str, list[dict[str, Any]]] | None = None
+        self._target_values: dict[str, list[str] | None] = {}    # Object.Field -> the target's picklist values
 
     # ------------------------------------------------------------------ preparation
     def prepare(self) -> None:
@@ -91,12 +94,15 @@ class FirstPass:
         self.journal.record_owner_map(self.run.job_id, self.run.run_id, owners.used())
 
     def _map_record_types(self) -> None:
-        source_rts = self.source.query("SELECT Id, DeveloperName, SobjectType FROM RecordType")
-        target_rts = self.target.query("SELECT Id, DeveloperName, SobjectType FROM RecordType")
-        index = {(r["SobjectType"], r["DeveloperName"]): r["Id"] for r in target_rts}
-        for rt in source_rts:
-            self.run.rt_map[rt["Id"]] = index.get((rt["SobjectType"], rt["DeveloperName"]))
-            self.run.rt_names[rt["Id"]] = f"{rt['SobjectType']}.{rt['DeveloperName']}"
+        """Every source record type to its target one: the template's record type mappings (renames, then
+        the same DeveloperName, then the object's default); what maps to nothing fails its records."""
+        choices = resolve_record_types(self.source.query(RECORD_TYPE_SOQL), self.target.query(RECORD_TYPE_SOQL),
+                                       self.template.record_types)
+        for source_id, choice in choices.items():
+            self.run.rt_map[source_id] = choice.target_id
+            self.run.rt_names[source_id] = choice.label
+            if choice.problem:
+                self.run.rt_problems[source_id] = choice.problem
 
     @property
     def since(self) -> str | None:
@@ -418,7 +424,7 @@ class FirstPass:
             if ref is None:
                 if for_insert and value is None:
                     continue
-                payload[name] = value
+                payload[name] = self._picklist(oplan, name, value)
                 continue
             if ref.deferred or (ref.self_ref and record.get("__cycle__")):
                 continue  # filled in the second pass
@@ -431,6 +437,21 @@ class FirstPass:
                 continue
             payload[name] = mapped
         return payload
+
+    def _picklist(self, oplan: ObjectPlan, name: str, value: Any) -> Any:
+        """``value`` of ``name`` under the template's picklist mappings (engine/picklists.py)."""
+        mapping = self.template.picklists.of(oplan.object, name)
+        if not mapping:
+            return value
+        where = f"{oplan.object}.{name}"
+        if where not in self._target_values:
+            fields = {f["name"]: f for f in self.target.describe(oplan.object).get("fields", [])}
+            self._target_values[where] = picklist_values(fields[name]) if name in fields else None
+        try:
+            return map_value(value, oplan.field_types.get(name, "picklist"), mapping, self._target_values[where],
+                             where)
+        except PicklistProblem as problem:
+            raise RecordProblem(ErrorInfo(PICKLIST_NOT_MAPPED, str(problem), [name])) from None
 
     # ------------------------------------------------------------------ insert, update
     def _insert(self, name: str, oplan: ObjectPlan, pending: list[Pending], targets: Rows) -> None:

@@ -75,6 +75,7 @@ class SyncRun:
         self.owners = OwnerMap()                  # source user or queue id -> its target owner
         self.rt_map: dict[str, str | None] = {}
         self.rt_names: dict[str, str] = {}
+        self.rt_problems: dict[str, str] = {}    # source record type id -> why its records fail
         self.synced: dict[str, list[Pending]] = defaultdict(list)   # object -> records that reached the target
         self.live_targets: dict[str, dict[str, dict[str, Any]]] = {}  # object -> target id -> row
         self.external_ok: dict[str, set[str]] = {}
@@ -102,8 +103,8 @@ class SyncRun:
                 return OMIT
             rt = self.rt_map[value]
             if rt is None:
-                raise RecordProblem(ErrorInfo(RECORD_TYPE_NOT_FOUND, f"record type {self.rt_names.get(value)} does "
-                                              "not exist in the target org", [ref.field]))
+                raise RecordProblem(ErrorInfo(RECORD_TYPE_NOT_FOUND, self.rt_problems.get(value) or (
+                    f"record type {self.rt_names.get(value)} does not exist in the target org"), [ref.field]))
             return rt
         if ref.kind == "external":
             return value if value in self.external_ok.get(ref.field, set()) else OMIT
