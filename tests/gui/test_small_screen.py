@@ -72,5 +72,6 @@ def test_the_orgs_page_shows_the_whole_api_usage_bar(small, qtbot):
     assert orgs.select_alias("source")
     orgs.test_button.click()
     qtbot.waitUntil(lambda: orgs.details_form_widget.isVisible() and orgs.api_label.text() != "", timeout=30_000)
+    # once the layout has settled (it lays out after the text arrives): not clipped by its box, inside the window
+    qtbot.waitUntil(lambda: orgs.api_bar.visibleRegion().boundingRect() == orgs.api_bar.rect(), timeout=10_000)
     assert inside(window, orgs.api_bar) and inside(window, orgs.api_label)
-    assert orgs.api_bar.visibleRegion().boundingRect() == orgs.api_bar.rect()   # not clipped by its box
