@@ -147,16 +147,20 @@ def test_a_mapping_to_a_value_the_target_lacks_fails_the_record_with_the_reason(
     assert sorted(e.fields[0] for e in pair.journal.errors(job_id)) == ["Industry", "Rating"]
 
 
-def test_retry_uses_the_mappings_of_the_jobs_template_not_the_current_one(make_pair) -> None:
-    """Mappings say which values records get: a retry keeps the job's, even when the template saved now maps
-    otherwise (only how records are written comes from the current template); a new job takes the new one."""
+def test_retry_uses_the_mappings_saved_now_and_the_job_records_them(make_pair) -> None:
+    """A user who maps the value that failed and presses Retry Failed gets the fix: a retry takes the mappings of
+    the template saved now (they change the values written, not which records go) and the job's template then
+    holds what the retry used; a retry with no template saved now keeps the job's."""
     pair = pair_with(make_pair)
     pair.insert("src", "Account", [{"Name": "A", "External_Id__c": "A", "Rating": "Warmish"}])
     engine = pair.engine()
     job_id = engine.create_job(template({"picklists": {"Account.Rating": {"Warmish": "Lukewarm"}}}))
     assert engine.sync(job_id).totals.errors == 1
     current = parse_template(template({"picklists": {"Account.Rating": {"Warmish": "Warm"}}}))
+    assert engine.retry(job_id).totals.errors == 1                         # nothing saved since: the job's mapping
+    assert "'Warmish' -> 'Lukewarm'" in errors(pair, job_id)["A"][1]
     retried = engine.retry(job_id, current=current)
-    assert retried.totals.errors == 1 and "'Warmish' -> 'Lukewarm'" in errors(pair, job_id)["A"][1]
-    fresh = engine.create_job(current)
-    assert engine.sync(fresh).totals.inserted == 1 and on_target(pair, "Rating")["A"]["Rating"] == "Warm"
+    assert retried.totals.inserted == 1 and retried.totals.errors == 0
+    assert on_target(pair, "Rating")["A"]["Rating"] == "Warm"
+    assert parse_template(engine.journal.job(job_id).template).picklists.as_json() == {
+        "Account.Rating": {"Warmish": "Warm"}}

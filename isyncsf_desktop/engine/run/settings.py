@@ -1,11 +1,13 @@
 """Which settings a retry or a resync uses: the job's own for *which* records (objects, fields, filters,
 match keys, delta), the template's current ones for *how* they are written.
 
-A user who fixes a failed sync (ticks a validation rule to switch off, lowers the batch size) and saves
-the template expects Retry Failed and Start ReSync to apply the fix. The job keeps the snapshot of the
-template it was made from, so the run takes the options of :data:`HOW_OPTIONS` from the template as it
-is now, and the job's stored template is updated to what the run applied (rollback and the next retry
-see it; each automation switch is journaled on its own as well).
+A user who fixes a failed sync (ticks a validation rule to switch off, lowers the batch size, maps a
+record type or a picklist value the target lacks, maps a queue) and saves the template expects Retry
+Failed and Start ReSync to apply the fix. The job keeps the snapshot of the template it was made from,
+so the run takes the options of :data:`HOW_OPTIONS` and the mappings of :data:`MAPPING_ATTRS` from the
+template as it is now, and the job's stored template is updated to what the run applied: the job
+records the mappings and switches its runs used (rollback and the next retry see them; each automation
+switch is journaled on its own as well, and the owners each run gave are in the journal).
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ from ..template import Template, TemplateError, load_template
 HOW_OPTIONS: tuple[str, ...] = ("automation_off", "batch_size", "bulk_threshold", "in_flight", "continue_on_error",
                                 "versioning", "api_ceiling_percent", "late_commit_window")
 """Template options that only change how records are written, never which records a job takes."""
+
+MAPPING_ATTRS: tuple[tuple[str, str], ...] = (("owners", "owner"), ("record_types", "record type"),
+                                              ("picklists", "picklist"))
+"""The template's mappings (attribute, what one maps): which values records get on the target, not which
+records go, so a retry or resync takes them as saved now, like :data:`HOW_OPTIONS`."""
 
 _LABELS: dict[str, str] = {"batch_size": "batch size", "bulk_threshold": "Bulk API threshold",
                            "in_flight": "requests in flight", "continue_on_error": "continue on error",
@@ -54,6 +61,9 @@ def how_changes(applied: Template, current: Template | None) -> list[str]:
         was, now = applied.options.get(key), current.options.get(key)
         if was != now:
             phrases.append(f"{_LABELS[key]} {_show(now)} (was {_show(was)})")
+    for attr, what in MAPPING_ATTRS:
+        if getattr(applied, attr).as_json() != getattr(current, attr).as_json():
+            phrases.append(f"{what} mappings as saved now")
     return phrases
 
 
@@ -69,6 +79,8 @@ def with_current_how(applied: Template, current: Template | None) -> Template:
     if current is not None:
         for key in HOW_OPTIONS:
             merged.options[key] = copy.deepcopy(current.options.get(key))
+        for attr, _what in MAPPING_ATTRS:
+            setattr(merged, attr, copy.deepcopy(getattr(current, attr)))
     return merged
 
 
@@ -86,4 +98,4 @@ def saved_template(name: str, folder: Path | None = None) -> tuple[Template, Pat
     return None
 
 
-__all__ = ["HOW_OPTIONS", "how_changes", "saved_template", "with_current_how"]
+__all__ = ["HOW_OPTIONS", "MAPPING_ATTRS", "how_changes", "saved_template", "with_current_how"]
