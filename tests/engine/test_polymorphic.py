@@ -158,3 +158,25 @@ def test_two_target_records_with_the_parents_key_fail_the_record_instead_of_pick
     [error] = pair.journal.errors(job_id)
     assert error.status_code == "PARENT_NOT_SYNCED"
     assert f"Account {outside}" in error.message and "2 target Account records have Name = 'Dup'" in error.message
+
+
+def test_who_on_a_lead_or_a_contact_and_note_parents_of_any_type(pair, parents):
+    """Task.WhoId to a Lead and to a Contact, Note.ParentId (required: its parents go first) to an Account and
+    a Lead; Note is listed first in the template and still comes after its parents."""
+    lead = pair.insert("src", "Lead", [{"LastName": "Lee", "Company": "Leeco", "Email": "lee@leeco.test"}])[0]
+    pair.insert("src", "Task", [{"Subject": "Call Lee", "WhoId": lead},
+                                {"Subject": "Call Doe", "WhoId": parents["contact"], "WhatId": parents["account"]}])
+    pair.insert("src", "Note", [{"Title": "About Acme", "ParentId": parents["account"]},
+                                {"Title": "About Lee", "ParentId": lead}])
+    lead_line = {"object": "Lead", "fields": ["LastName", "Company", "Email"], "match_by": ["Email"]}
+    note_line = {"object": "Note", "fields": ["Title", "ParentId"], "match_by": ["Title"]}
+    engine, job_id, result = run_sync(pair, template([note_line, ACCOUNT, CONTACT, lead_line, TASK]))
+    assert result.state == "Synced" and result.totals.errors == 0, pair.journal.errors(job_id)
+    order = engine.plan(job_id).order
+    assert order.index("Note") > max(order.index("Account"), order.index("Lead"))
+    ids = id_map(pair)
+    tasks = target_tasks(pair)
+    assert tasks["Call Lee"]["WhoId"] == ids[lead] and ids[lead].startswith("00Q")
+    assert tasks["Call Doe"]["WhoId"] == ids[parents["contact"]]
+    notes = {r["Title"]: r["ParentId"] for r in pair.rows("tgt", "SELECT Title, ParentId FROM Note")}
+    assert notes == {"About Acme": ids[parents["account"]], "About Lee": ids[lead]}
