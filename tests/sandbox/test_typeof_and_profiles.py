@@ -73,7 +73,7 @@ def test_task_describe_marks_what_polymorphic(sf: Any) -> None:
     assert fields["WhatId"]["referenceTo"] == ["Account", "Opportunity", "Case", "Project__c"]
     assert fields["WhatId"]["polymorphicForeignKey"] is True and fields["WhatId"]["namePointing"] is True
     assert fields["WhatId"]["relationshipName"] == "What" and fields["WhoId"]["relationshipName"] == "Who"
-    assert fields["WhoId"]["polymorphicForeignKey"] is False
+    assert fields["WhoId"]["polymorphicForeignKey"] is True                  # Contact or Lead, as in a real org
     children = {c["relationshipName"]: c for c in sf.Account.describe()["childRelationships"]}
     assert children["Tasks"]["childSObject"] == "Task" and children["Tasks"]["field"] == "WhatId"
 

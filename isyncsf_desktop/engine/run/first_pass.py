@@ -25,6 +25,7 @@ from ..recordtypes import RECORD_TYPE_SOQL, resolve_record_types
 from ..users import RUNNING_USER, map_owners
 from ..values import match_value, path_value, same
 from .context import BULK_BATCH, DUPLICATE_MATCH, PICKLIST_NOT_MAPPED, chunks, first_error, key_json, quote, reader
+from .parents import is_polymorphic
 from .recovery import await_late_commits, claim_in_flight, journal_time, late_commit_window
 from .sync_run import OMIT, Pending, RecordProblem, SyncRun
 
@@ -398,14 +399,15 @@ class FirstPass:
     def _check_external(self, oplan: ObjectPlan, records: list[dict[str, Any]]) -> None:
         """Lookups to objects outside the template are kept only where the record exists on the target."""
         for ref in oplan.refs.values():
-            if ref.kind != "external" and not (ref.kind == "template" and len(ref.parents) > 1):
+            if ref.kind != "external" and not is_polymorphic(ref):
                 continue
             wanted = {r[ref.field] for r in records if r.get(ref.field)}
             wanted -= self.run.external_ok.setdefault(ref.field, set())
+            if is_polymorphic(ref):
+                wanted -= self.run.id_map.keys()
             by_object: dict[str, list[str]] = defaultdict(list)
-            for value in wanted:
-                for parent in ref.parents:
-                    by_object[parent].append(value)
+            for value in wanted:   # the object an id is of comes from its key prefix
+                by_object[self.run.parents.object_of(ref, value)].append(value)
             for parent, values in by_object.items():
                 if parent not in self.target.object_names():
                     continue
@@ -413,6 +415,8 @@ class FirstPass:
                     rows = self.target.query(
                         f"SELECT Id FROM {parent} WHERE Id IN ({', '.join(quote(v) for v in chunk)})")
                     self.run.external_ok[ref.field].update(r["Id"] for r in rows)
+            if not ref.deferred:   # a deferred one's parents are looked for in the second pass
+                self.run.find_parents(ref, records, set(self.run.counts) - {oplan.object})
 
     # ------------------------------------------------------------------ transform
     def _transform(self, oplan: ObjectPlan, record: dict[str, Any], *, for_insert: bool) -> dict[str, Any]:

@@ -36,6 +36,9 @@ class SecondPass:
             updates: list[Pending] = []
             outcomes: list[Outcome] = []
             targets = run.live_targets.get(name, {})
+            for ref in refs:
+                if ref.deferred:
+                    run.find_parents(ref, [p.source for p in run.synced.get(name, [])], set(run.counts))
             for item in run.synced.get(name, []):
                 record = item.source
                 carried = record["Id"] in run.carried

@@ -19,6 +19,7 @@ from ..plan import ObjectPlan, Plan, RefSpec
 from ..template import Template
 from ..users import OwnerMap, OwnerProblem
 from .context import OWNER_NOT_MAPPED, PARENT_FAILED, PARENT_NOT_SYNCED, RECORD_TYPE_NOT_FOUND, STOPPED, RunContext, Stop
+from .parents import ParentFinder, is_polymorphic
 
 
 @dataclass
@@ -81,6 +82,7 @@ class SyncRun:
         self.external_ok: dict[str, set[str]] = {}
         self.notices: set[str] = set()
         self.carried: set[str] = set()            # source ids done in an earlier run: second pass only
+        self.parents = ParentFinder(ctx.source, ctx.target, plan)   # polymorphic lookups' parents outside the run
 
     def notice(self, text: str) -> None:
         """Tell the user ``text`` once per run."""
@@ -106,15 +108,14 @@ class SyncRun:
                 raise RecordProblem(ErrorInfo(RECORD_TYPE_NOT_FOUND, self.rt_problems.get(value) or (
                     f"record type {self.rt_names.get(value)} does not exist in the target org"), [ref.field]))
             return rt
-        if ref.kind == "external":
+        if ref.kind == "external" and not is_polymorphic(ref):
             return value if value in self.external_ok.get(ref.field, set()) else OMIT
-        target_id = self.id_map.get(value)
+        target_id = self.id_map.get(value) or self.parents.found.get(value)
         if target_id:
             return target_id
         if value in self.external_ok.get(ref.field, set()):
             return value  # polymorphic lookup to a record outside the template that the target has
-        parent_object = next((p for p in ref.parents if p in self.plan.objects), ref.parents[0])
-        label = f"{parent_object} {value} ({ref.field})"
+        label = f"{self.parents.object_of(ref, value)} {value} ({ref.field})"
         if ref.field in oplan.exclude_parents and value not in self.failed and value not in self.not_inserted:
             self.notice(f"{oplan.object}.{ref.field} is excluded from parent discovery: it is left empty where "
                         "its parent is not in the run")
@@ -125,8 +126,23 @@ class SyncRun:
         if value in self.not_inserted:
             raise RecordProblem(ErrorInfo(PARENT_NOT_SYNCED, f"parent {label} is not in the target org and "
                                           "inserting new records is off for it", [ref.field]))
+        if value in self.parents.missing:
+            raise RecordProblem(ErrorInfo(PARENT_NOT_SYNCED, f"parent {label} {self.parents.missing[value]}",
+                                          [ref.field]))
         raise RecordProblem(ErrorInfo(PARENT_NOT_SYNCED, f"parent {label} was not synced (it is outside the "
                                       "template's filter or failed in an earlier run)", [ref.field]))
+
+    def find_parents(self, ref: RefSpec, records: list[dict[str, Any]], done: set[str]) -> None:
+        """Look up on the target the parents of polymorphic lookup ``ref`` that the run does not write: those
+        of ``records`` not mapped, failed, left out or on the target under the same id, whose object is
+        outside the run or ``done`` already (its line read and wrote what it would)."""
+        if not is_polymorphic(ref):
+            return
+        external = self.external_ok.get(ref.field, set())
+        values = {r[ref.field] for r in records if r.get(ref.field)}
+        skip = {v for v in values if v in self.id_map or v in external or v in self.failed or v in self.not_inserted
+                or (self.parents.object_of(ref, v) in self.plan.objects and self.parents.object_of(ref, v) not in done)}
+        self.parents.look_up(ref, values, skip)
 
     def fail(self, name: str, source_id: str | None, target_id: str | None, error: ErrorInfo,
              phase: str = "sync", root: str | None = None) -> Outcome:
