@@ -24,13 +24,13 @@ behaves as a real one does:
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import RecordError
+from .schema import ObjectSpec
 
-if TYPE_CHECKING:  # the store imports this module
-    from .schema import ObjectSpec
-    from .store import OrgStore
+OrgStore = Any
+"""The org store (:class:`~.store.OrgStore`, which calls these hooks; not imported: it imports this module)."""
 
 PERSON_RECORD_TYPE = "PersonAccount"
 
