@@ -80,6 +80,7 @@ class SyncRun:
         self.external_ok: dict[str, set[str]] = {}
         self.notices: set[str] = set()
         self.carried: set[str] = set()            # source ids done in an earlier run: second pass only
+        self.person_contacts: dict[str, str] = {}  # source person contact id -> target person contact id
 
     def notice(self, text: str) -> None:
         """Tell the user ``text`` once per run."""
@@ -105,6 +106,8 @@ class SyncRun:
                 raise RecordProblem(ErrorInfo(RECORD_TYPE_NOT_FOUND, f"record type {self.rt_names.get(value)} does "
                                               "not exist in the target org", [ref.field]))
             return rt
+        if value in self.person_contacts:    # a person contact: the one the target made for its account
+            return self.person_contacts[value]
         if ref.kind == "external":
             return value if value in self.external_ok.get(ref.field, set()) else OMIT
         target_id = self.id_map.get(value)
