@@ -318,7 +318,8 @@ def _plan_object(template: Template, line: Any, source: DescribeSource, target: 
                       match_by=match_by, filter=filter_, limit=line.limit, insert=line.insert,
                       update=line.update, refs=refs, name_field=name_field, warnings=warnings,
                       field_types=field_types, sort=line.sort, related_to=related_to, related_via=related_via,
-                      exclude_parents=exclude_parents, person_fields=person_fields, business_fields=business_fields)
+                      exclude_parents=exclude_parents, person_fields=person_fields,
+                      business_fields=business_fields)
 
 
 def relationship_graph(objects: dict[str, ObjectPlan]) -> nx.MultiDiGraph:

@@ -8,8 +8,8 @@ from ...salesforce.client import OrgApiError
 from ..template import OwnerMappings, is_username
 from ..users import SOURCE_USER_SOQL, TARGET_USER_SOQL, match_users, read_queues, similar_queue
 from .context import CheckContext, ScopeLine, ScopeObject, counted_severity, plural, quote
-from .report import (BLOCKING, MISSING_OBJECT, OBJECT_ACCESS, PERSON_ACCOUNTS, QUEUE_MAPPING, RECORD_TYPE, RECORDS_WILL_FAIL,
-                     USER_MAPPING, WARNING)
+from .report import (BLOCKING, MISSING_OBJECT, OBJECT_ACCESS, PERSON_ACCOUNTS, QUEUE_MAPPING, RECORD_TYPE,
+                     RECORDS_WILL_FAIL, USER_MAPPING, WARNING)
 
 _MAX_USERS_COUNTED = 25
 
