@@ -66,6 +66,14 @@ class ObjectPlan:
     related_to: str | None = None      # only records whose related_via points at the records read for this object
     related_via: str | None = None
     exclude_parents: list[str] = field(default_factory=list)   # lookups not followed to complete a subset
+    # Person Accounts (Account in a source org that has them): the fields only a person account sends, and
+    # those only a business account sends (Name, which the org composes for a person account)
+    person_fields: list[str] = field(default_factory=list)
+    business_fields: list[str] = field(default_factory=list)
+
+    @property
+    def person_accounts(self) -> bool:
+        return bool(self.person_fields or self.business_fields)
 
     @property
     def self_refs(self) -> list[RefSpec]:
@@ -101,6 +109,17 @@ class Plan:
     @property
     def deferred(self) -> list[tuple[str, str]]:
         return [(name, ref.field) for name in self.order for ref in self.objects[name].deferred_refs]
+
+
+PERSON_NAME_FIELDS = frozenset({"FirstName", "LastName", "Salutation", "MiddleName", "Suffix"})
+NOT_PERSON_CONTACT = "IsPersonAccount = false"
+"""The filter a Contact line gets in an org with Person Accounts: person contacts come with their accounts."""
+
+
+def is_person_account_field(name: str) -> bool:
+    """An Account field that only a person account fills (its name, Person*, a Contact field as __pc)."""
+    return name in PERSON_NAME_FIELDS or (name.startswith("Person") and name != "PersonContactId") \
+        or name.endswith("__pc")
 
 
 def _fields(describe: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -284,11 +303,23 @@ def _plan_object(template: Template, line: Any, source: DescribeSource, target: 
             message = getattr(exc, "message", None) or str(exc)
             raise TemplateError(f"{obj}: the sort order is not valid SOQL for the source org: {message.strip()}") from None
     name_field = next((n for n, m in src_fields.items() if m.get("nameField")), None)
+    person_fields: list[str] = []
+    business_fields: list[str] = []
+    filter_ = line.filter
+    if "IsPersonAccount" in src_fields and obj == "Account":
+        person_fields = [n for n in fields if is_person_account_field(n)]
+        business_fields = [n for n in fields if n == "Name"]
+        if not person_fields and not business_fields:
+            business_fields = ["Name"]   # still read IsPersonAccount: the record type says which kind it is
+    elif "IsPersonAccount" in src_fields and obj == "Contact":
+        # a person contact is created with its person account: copying it as a Contact would make it twice
+        filter_ = f"({line.filter}) AND {NOT_PERSON_CONTACT}" if line.filter else NOT_PERSON_CONTACT
     return ObjectPlan(object=obj, fields=fields, insert_fields=insert_fields, update_fields=update_fields,
-                      match_by=match_by, filter=line.filter, limit=line.limit, insert=line.insert,
+                      match_by=match_by, filter=filter_, limit=line.limit, insert=line.insert,
                       update=line.update, refs=refs, name_field=name_field, warnings=warnings,
                       field_types=field_types, sort=line.sort, related_to=related_to, related_via=related_via,
-                      exclude_parents=exclude_parents)
+                      exclude_parents=exclude_parents, person_fields=person_fields,
+                      business_fields=business_fields)
 
 
 def relationship_graph(objects: dict[str, ObjectPlan]) -> nx.MultiDiGraph:

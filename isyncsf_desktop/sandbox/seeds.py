@@ -44,6 +44,7 @@ from typing import Any
 
 from faker import Faker
 
+from .person import PERSON_RECORD_TYPE, enable_person_accounts
 from .schema import apply_overrides, builtin_schema_document
 
 __all__ = ["Ref", "SeedRecord", "Seed", "SEED_NAMES", "build_seed"]
@@ -138,6 +139,7 @@ _RECORD_TYPES: tuple[tuple[str, str, str, str], ...] = (
     ("Account", "Partner", "Partner", "Resellers, installers and technology partners."),
     ("Case", "Support", "Support", "Product support requests."),
     ("Case", "Billing", "Billing", "Invoice and payment questions."),
+    ("Account", PERSON_RECORD_TYPE, "Person Account", "Individual customers (orgs with Person Accounts only)."),
 )
 
 #: (DeveloperName, Name, Type, objects it may own) of the source org's groups: the support queues own
@@ -473,7 +475,7 @@ def _record_type_records() -> list[SeedRecord]:
     return [
         SeedRecord("RecordType", _record_type_key(sobject, dev), {
             "Name": label, "DeveloperName": dev, "SobjectType": sobject, "IsActive": True,
-            "Description": description,
+            "Description": description, "IsPersonType": dev == PERSON_RECORD_TYPE,
         })
         for sobject, dev, label, description in _RECORD_TYPES
     ]
@@ -932,12 +934,15 @@ def _target_business_records(data: _DemoData) -> list[SeedRecord]:
 
 
 def _apply_seed_overrides(document: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """:func:`apply_overrides` plus ``remove_record_types`` (``["Case.Support"]``) and ``rename_record_types``
-    (``{"Case.Support": "Product_Support"}``: the DeveloperName the org has instead)."""
+    """:func:`apply_overrides` plus ``remove_record_types`` (``["Case.Support"]``), ``rename_record_types``
+    (``{"Case.Support": "Product_Support"}``: the DeveloperName the org has instead) and ``person_accounts``
+    (``True``: the org has Person Accounts switched on, see :mod:`.person`)."""
     try:
         doc = apply_overrides(document, overrides)
     except KeyError as exc:
         raise ValueError(f"override names an object or field the schema lacks: {exc}") from None
+    if overrides.get("person_accounts") and "IsPersonAccount" not in doc["objects"]["Account"].get("fields", {}):
+        doc = enable_person_accounts(doc)
     for path in overrides.get("remove_record_types", []):
         obj_name, developer_name = path.split(".", 1)
         obj = doc["objects"].get(obj_name)

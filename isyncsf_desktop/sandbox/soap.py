@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape
 
 from werkzeug.wrappers import Response
 
+from .person import has_person_accounts
 from .routing import Call, router
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -74,7 +75,7 @@ def _login_result(call: Call, store: Any, user: dict[str, Any]) -> Response:
     }
     info = {
         "accessibilityMode": "false", "currencySymbol": "$", "orgAttachmentFileSizeLimit": "5242880",
-        "orgDefaultCurrencyIsoCode": "USD", "orgDisallowHtmlAttachments": "false", "orgHasPersonAccounts": "false",
+        "orgDefaultCurrencyIsoCode": "USD", "orgDisallowHtmlAttachments": "false", "orgHasPersonAccounts": "true" if has_person_accounts(store) else "false",
         "organizationId": store.org_id, "organizationMultiCurrency": "false",
         "organizationName": str(org.get("name") or ""), "profileId": str(user.get("ProfileId") or ""),
         "roleId": "", "sessionSecondsValid": "7200", "userDefaultCurrencyIsoCode": "",

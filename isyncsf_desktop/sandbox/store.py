@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import ids
+from . import ids, person
 from .errors import ApiError, RecordError
 from .formula import FormulaError, compile_formula, is_true
 from .schema import FieldSpec, ObjectSpec, Schema, load_schema
@@ -644,13 +644,20 @@ class OrgStore:
             raise RecordError("INVALID_FIELD_FOR_INSERT_UPDATE",
                               "cannot specify Id in an insert call", ["Id"])
         row = self._incoming(obj, values, creating=True)
+        sent = dict(row)
         row["Id"] = self.new_id(obj.name)
         stamp = now_stamp()
         self._apply_defaults(obj, row, self.api_user_id, stamp)
+        people = person.has_person_accounts(self) and obj.name in ("Account", "Contact")
+        if people:
+            person.before_account_write(self, obj, row, sent, None) if obj.name == "Account" \
+                else person.check_contact_write(self, None, sent)
         self._check_required(obj, row)
         self._check_unique(obj, row)
         self._run_automation(obj, row, None)
         self._put(obj.name, row)
+        if people and obj.name == "Account":
+            person.after_account_saved(self, row)
         return row["Id"]
 
     def update(self, object_name: str | None, record_id: str, values: dict[str, Any]) -> str:
@@ -672,6 +679,10 @@ class OrgStore:
         changes = self._incoming(obj, values, creating=False)
         row = {**current, **changes}
         self._compound_name(obj, row)
+        people = person.has_person_accounts(self) and obj.name in ("Account", "Contact")
+        if people:
+            person.before_account_write(self, obj, row, changes, current) if obj.name == "Account" \
+                else person.check_contact_write(self, current, changes)
         self._check_required(obj, row)
         self._check_unique(obj, row)
         self._run_automation(obj, row, current)
@@ -680,6 +691,8 @@ class OrgStore:
         row["LastModifiedById"] = self.api_user_id
         row["SystemModstamp"] = stamp
         self._put(obj.name, row)
+        if people and obj.name == "Account":
+            person.after_account_saved(self, row)
         return row["Id"]
 
     def delete(self, record_id: str) -> str:
@@ -695,7 +708,14 @@ class OrgStore:
             raise RecordError("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id", [])
         if current.get("IsDeleted"):
             raise RecordError("ENTITY_IS_DELETED", "entity is deleted", [])
-        self._delete_cascade(obj, current, now_stamp())
+        stamp = now_stamp()
+        if obj.name in ("Account", "Contact") and person.has_person_accounts(self):
+            if obj.name == "Contact":
+                person.check_contact_write(self, current, {})
+            contact = person.person_contact_of(self, current)
+            if contact is not None:   # a person account takes its person contact with it
+                self._delete_cascade(self.schema.objects["Contact"], contact, stamp)
+        self._delete_cascade(obj, current, stamp)
         return current["Id"]
 
     def _delete_cascade(self, obj: ObjectSpec, row: dict[str, Any], stamp: str) -> None:

@@ -15,7 +15,8 @@ user overrides:
 * a template field missing in the source org; a field missing in the target org when "skip missing
   fields" is off, or named by a saved plan (the run would fail whole batches on it);
 * a match key field missing in the target org, or no match key at all;
-* an object the target user can neither create nor update.
+* an object the target user can neither create nor update;
+* person accounts in scope while the target org does not have Person Accounts (counted).
 
 ``records will fail`` — the sync runs, but the org will reject some records:
 
@@ -72,7 +73,7 @@ from .context import PreflightOrg
 from .fields import NUMBER_TYPES, REFERENCE_TYPES, TEXT_TYPES
 from .fixes import enable_disabled_metadata
 from .report import (AUTOMATION_KINDS, BLOCKING, CHECK_FAILED, FIELD_ACCESS, FIELD_LENGTH, FIX_ENABLE, FIX_SWITCH_OFF,
-                     FLOW_STATE, MATCH_KEY, MISSING_FIELD, MISSING_OBJECT, OBJECT_ACCESS, PICKLIST_VALUES,
+                     FLOW_STATE, MATCH_KEY, MISSING_FIELD, MISSING_OBJECT, OBJECT_ACCESS, PERSON_ACCOUNTS, PICKLIST_VALUES,
                      QUEUE_MAPPING, RECORD_TYPE, RECORDS_WILL_FAIL, REPORT_COLUMNS, REQUIRED_FIELD, SEVERITIES, TRIGGER_STATE,
                      TYPE_MISMATCH, USER_MAPPING, VALIDATION_RULE_STATE, WARNING, Finding, PreflightBlocked,
                      PreflightReport, assert_can_start)
@@ -82,7 +83,7 @@ __all__ = [
     "FixResult", "assert_can_start", "check_metadata", "enable_disabled_metadata", "FIX_ENABLE", "FIX_SWITCH_OFF",
     "MISSING_OBJECT", "OBJECT_ACCESS", "MISSING_FIELD", "MATCH_KEY", "TYPE_MISMATCH", "PICKLIST_VALUES",
     "FIELD_LENGTH", "FIELD_ACCESS", "REQUIRED_FIELD", "VALIDATION_RULE_STATE", "TRIGGER_STATE", "FLOW_STATE",
-    "RECORD_TYPE", "USER_MAPPING", "QUEUE_MAPPING", "CHECK_FAILED", "REPORT_COLUMNS",
+    "RECORD_TYPE", "USER_MAPPING", "QUEUE_MAPPING", "PERSON_ACCOUNTS", "CHECK_FAILED", "REPORT_COLUMNS",
     # also public names of the package
     "AUTOMATION_KINDS", "NUMBER_TYPES", "PreflightOrg", "REFERENCE_TYPES", "TEXT_TYPES",
 ]

@@ -93,6 +93,7 @@ class _Checker(ObjectChecks, FieldChecks, AutomationChecks):
                 self.check_match_key(obj)
                 objects.append(obj)
         if objects:
+            self.check_person_accounts(objects)
             self.check_record_types(objects)
             self.check_users(objects)
             self.check_queues(objects, self.owners)

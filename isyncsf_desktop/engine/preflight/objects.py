@@ -9,8 +9,8 @@ from ..recordtypes import DEFAULT, MAPPED, resolve_record_types, similar_record_
 from ..template import OwnerMappings, is_username
 from ..users import SOURCE_USER_SOQL, TARGET_USER_SOQL, match_users, read_queues, similar_queue
 from .context import CheckContext, ScopeLine, ScopeObject, counted_severity, plural, quote
-from .report import (BLOCKING, MISSING_OBJECT, OBJECT_ACCESS, QUEUE_MAPPING, RECORD_TYPE, RECORDS_WILL_FAIL,
-                     USER_MAPPING, WARNING)
+from .report import (BLOCKING, MISSING_OBJECT, OBJECT_ACCESS, PERSON_ACCOUNTS, QUEUE_MAPPING, RECORD_TYPE,
+                     RECORDS_WILL_FAIL, USER_MAPPING, WARNING)
 
 _MAX_USERS_COUNTED = 25
 
@@ -61,6 +61,20 @@ class ObjectChecks(CheckContext):
                          f"{grant}, or turn off \"Update existing records\" for {name}",
                          createable=can_create, updateable=False, records_in_scope=in_scope, affected=in_scope)
         return obj
+    # ------------------------------------------------------------------ person accounts
+    def check_person_accounts(self, objects: list[ScopeObject]) -> None:
+        """Person accounts in scope need a target org with Person Accounts (its Account has IsPersonAccount)."""
+        account = next((o for o in objects if o.name == "Account"), None)
+        if account is None or "IsPersonAccount" not in account.source or "IsPersonAccount" in account.target:
+            return
+        people = self.count(account.line, account.name, "IsPersonAccount = true")
+        self.add(PERSON_ACCOUNTS, account.name, "IsPersonAccount", None, counted_severity(BLOCKING, people),
+                 f"{plural(people, 'person account')} in scope cannot be synced: the target org does not have "
+                 "Person Accounts (business accounts are not affected)",
+                 "enable Person Accounts in the target org (Setup, Account Settings; it cannot be undone), or "
+                 "leave person accounts out with the Account filter IsPersonAccount = false",
+                 side="target", records_in_scope=self.count(account.line, account.name), affected=people)
+
     # ------------------------------------------------------------------ record types
     def check_record_types(self, objects: list[ScopeObject]) -> None:
         """Source record types used in scope that will not land on an active target record type, by the runner's

@@ -42,6 +42,7 @@ FLOW_STATE = "flow"
 RECORD_TYPE = "record_type"
 USER_MAPPING = "user_mapping"
 QUEUE_MAPPING = "queue_mapping"
+PERSON_ACCOUNTS = "person_accounts"
 CHECK_FAILED = "check_failed"
 AUTOMATION_KINDS: dict[str, str] = {VALIDATION_RULE: VALIDATION_RULE_STATE, APEX_TRIGGER: TRIGGER_STATE,
                                     FLOW: FLOW_STATE}

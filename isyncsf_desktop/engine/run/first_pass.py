@@ -45,7 +45,7 @@ def _or_in(lists: dict[str, list[str]]) -> str:
 
 def source_columns(oplan: ObjectPlan) -> set[str]:
     """The columns read from the source for ``oplan``'s object."""
-    return {"Id", *oplan.fields, *oplan.match_by}
+    return {"Id", *oplan.fields, *oplan.match_by, *(["IsPersonAccount"] if oplan.person_accounts else [])}
 
 
 class FirstPass:
@@ -75,6 +75,22 @@ class FirstPass:
             self._map_users()
         if "recordtype" in kinds:
             self._map_record_types()
+        self._map_person_contacts()
+
+    def _map_person_contacts(self) -> None:
+        """Source person contact -> its copy on the target: the target PersonContactId of the target copy of
+        its person account (lookups such as Case.ContactId to a person contact follow the account)."""
+        account = self.plan.objects.get("Account")
+        if account is None or not account.person_accounts:
+            return
+        rows = self.source.query("SELECT Id, PersonContactId FROM Account WHERE IsPersonAccount = true")
+        copies = {self.run.id_map[r["Id"]]: r["PersonContactId"] for r in rows
+                  if r.get("PersonContactId") and r["Id"] in self.run.id_map}
+        for chunk in chunks(sorted(copies), 300):
+            for row in self.target.query(f"SELECT Id, PersonContactId FROM Account WHERE Id IN "
+                                         f"({', '.join(quote(i) for i in chunk)}) AND IsPersonAccount = true"):
+                if row.get("PersonContactId"):
+                    self.run.person_contacts[copies[row["Id"]]] = row["PersonContactId"]
 
     def _map_users(self) -> None:
         """Every source user and queue to its target owner: the template's owner mappings, else the
@@ -124,6 +140,8 @@ class FirstPass:
                 self.ctx.api_ceiling_check(self.template)
                 self._sync_object(name, index, len(order), order[index] if pool and index < len(order) else None,
                                   pool)
+                if self.plan.objects[name].person_accounts:
+                    self._map_person_contacts()
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -421,6 +439,9 @@ class FirstPass:
     # ------------------------------------------------------------------ transform
     def _transform(self, oplan: ObjectPlan, record: dict[str, Any], *, for_insert: bool) -> dict[str, Any]:
         allowed = oplan.insert_fields if for_insert else oplan.update_fields
+        if oplan.person_accounts:   # a person account sends its person fields, a business account its Name
+            other = set(oplan.business_fields if record.get("IsPersonAccount") else oplan.person_fields)
+            allowed = [name for name in allowed if name not in other]
         payload: dict[str, Any] = {}
         for name in allowed:
             value = record.get(name)

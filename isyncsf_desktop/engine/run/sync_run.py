@@ -83,6 +83,7 @@ class SyncRun:
         self.notices: set[str] = set()
         self.carried: set[str] = set()            # source ids done in an earlier run: second pass only
         self.parents = ParentFinder(ctx.source, ctx.target, plan)   # polymorphic lookups' parents outside the run
+        self.person_contacts: dict[str, str] = {}  # source person contact id -> target person contact id
 
     def notice(self, text: str) -> None:
         """Tell the user ``text`` once per run."""
@@ -108,6 +109,8 @@ class SyncRun:
                 raise RecordProblem(ErrorInfo(RECORD_TYPE_NOT_FOUND, self.rt_problems.get(value) or (
                     f"record type {self.rt_names.get(value)} does not exist in the target org"), [ref.field]))
             return rt
+        if value in self.person_contacts:    # a person contact: the one the target made for its account
+            return self.person_contacts[value]
         if ref.kind == "external" and not is_polymorphic(ref):
             return value if value in self.external_ok.get(ref.field, set()) else OMIT
         target_id = self.id_map.get(value) or self.parents.found.get(value)
