@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import networkx as nx
 
+from .masking import MaskRuleError, masked_paths, plan_rules
 from .template import Template, TemplateError
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ class ObjectPlan:
     related_to: str | None = None      # only records whose related_via points at the records read for this object
     related_via: str | None = None
     exclude_parents: list[str] = field(default_factory=list)   # lookups not followed to complete a subset
+    mask: dict[str, dict[str, Any]] = field(default_factory=dict)        # field -> masking spec (engine/masking.py)
+    mask_paths: dict[str, dict[str, Any]] = field(default_factory=dict)  # masked parent path of the match key
 
     @property
     def self_refs(self) -> list[RefSpec]:
@@ -284,11 +287,15 @@ def _plan_object(template: Template, line: Any, source: DescribeSource, target: 
             message = getattr(exc, "message", None) or str(exc)
             raise TemplateError(f"{obj}: the sort order is not valid SOQL for the source org: {message.strip()}") from None
     name_field = next((n for n, m in src_fields.items() if m.get("nameField")), None)
+    try:
+        mask = plan_rules(line.mask, tgt_fields, fields, match_by)
+    except MaskRuleError as exc:
+        raise TemplateError(f"{obj}.mask: {exc}") from None
     return ObjectPlan(object=obj, fields=fields, insert_fields=insert_fields, update_fields=update_fields,
                       match_by=match_by, filter=line.filter, limit=line.limit, insert=line.insert,
                       update=line.update, refs=refs, name_field=name_field, warnings=warnings,
                       field_types=field_types, sort=line.sort, related_to=related_to, related_via=related_via,
-                      exclude_parents=exclude_parents)
+                      exclude_parents=exclude_parents, mask=mask)
 
 
 def relationship_graph(objects: dict[str, ObjectPlan]) -> nx.MultiDiGraph:
@@ -368,6 +375,8 @@ def build_plan(template: Template, source: DescribeSource, target: DescribeSourc
     for line in template.objects:
         plan = _plan_object(template, line, source, target, in_template)
         objects[plan.object] = plan
+    for plan in objects.values():
+        plan.mask_paths = masked_paths(plan, objects)
     preference = [in_template[line.object.lower()] for line in template.objects]
     warnings = [w for plan in objects.values() for w in plan.warnings]
     warnings += [f"{name} is transactional; \"skip transactional objects\" leaves it out" for name in skipped]
