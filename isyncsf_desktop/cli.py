@@ -219,6 +219,8 @@ def _report(result: object, as_json: bool) -> int:
         print(f"  {'object':<{width}}  " + "  ".join(f"{c:>8}" for c in cols))
         for row in data["objects"] + [{"object": "total", **data["totals"]}]:
             print(f"  {row['object']:<{width}}  " + "  ".join(f"{row.get(c, 0):>8}" for c in cols))
+        if data.get("masked"):
+            print("  masked: " + ", ".join(f"{name} {count}" for name, count in data["masked"].items()))
     from .engine.events import PAUSED
 
     if result.status == PAUSED:  # type: ignore[attr-defined]
@@ -309,7 +311,8 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{"job_id": j.id, "state": j.state, "created": j.created, "source": j.source.alias,
                            "target": j.target.alias, "template": j.template_name,
-                           "interrupted": j.interrupted, "run_by": j.run_by} for j in jobs], indent=2))
+                           "interrupted": j.interrupted, "run_by": j.run_by,
+                           "masked": journal.masked_counts(job_id=j.id)} for j in jobs], indent=2))
         return EXIT_OK
     if not jobs:
         print("no jobs yet")
@@ -335,6 +338,62 @@ def _cmd_errors(args: argparse.Namespace) -> int:
     except (JournalError, ValueError, OSError) as exc:
         raise UsageError(str(exc)) from None
     print(f"wrote {rows} error row(s) to {args.csv}")
+    return EXIT_OK
+
+
+def _template_name(spec: str) -> str:
+    """The template a ``mask-secret`` command means: a template file, else the name of a template."""
+    from .engine.template import TemplateError, load_template
+
+    if spec.lower().endswith(".json") or Path(spec).is_file():
+        try:
+            return load_template(spec).name
+        except TemplateError as exc:
+            raise UsageError(str(exc)) from None
+    return spec.strip()
+
+
+def _cmd_mask_secret(args: argparse.Namespace) -> int:
+    """Export or import a template's masking secret (engine/masking.py): never on the command line."""
+    from .engine.masking import export_secret, import_secret
+
+    _require_keyring()
+    name = _template_name(args.template)
+    if args.action == "export":
+        text = export_secret(name)
+        print(f"warning: this is the masking secret of template {name!r}: whoever has it (and the source data) can "
+              "tell which masked value belongs to which source value. Share it only over a safe channel.",
+              file=sys.stderr)
+        if args.file:
+            target = Path(args.file)
+            paths.atomic_write_text(target, text + "\n")
+            try:
+                os.chmod(target, 0o600)
+            except OSError:   # some file systems keep no permissions: the warning above still holds
+                pass
+            print(f"wrote the masking secret of {name!r} to {args.file}", file=sys.stderr)
+        else:
+            print(text)
+        return EXIT_OK
+    if args.file:
+        try:
+            text = Path(args.file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+    elif sys.stdin is None:
+        raise UsageError("no secret: pipe it on standard input or pass --file")
+    elif sys.stdin.isatty():
+        import getpass
+
+        text = getpass.getpass("masking secret (not shown): ")
+    else:
+        text = sys.stdin.readline()
+    try:
+        import_secret(name, text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"the masking secret of {name!r} is in the keyring: masked values now match those of whoever exported it",
+          file=sys.stderr)
     return EXIT_OK
 
 
@@ -428,6 +487,12 @@ def build_parser() -> argparse.ArgumentParser:
     errors.add_argument("--csv", required=True, help="file to write")
     errors.add_argument("--object", help="only this object's errors")
     errors.set_defaults(func=_cmd_errors)
+    mask = sub.add_parser("mask-secret", help="export or import a template's masking secret (kept in the OS keyring)")
+    mask.add_argument("action", choices=("export", "import"))
+    mask.add_argument("template", help="the template file, or the name of a template")
+    mask.add_argument("--file", help="export: write it to this file (else standard output); import: read it from "
+                                     "this file (else standard input, typed without echo when a terminal)")
+    mask.set_defaults(func=_cmd_mask_secret)
     journal = sub.add_parser("journal", help="the job journal")
     journal_sub = journal.add_subparsers(dest="journal_command", metavar="ACTION", required=True)
     journal_sub.add_parser("move-aside", help="rename a damaged journal (kept, never deleted) so a new one "

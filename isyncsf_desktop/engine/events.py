@@ -166,6 +166,7 @@ class RunResult:
     message: str | None = None
     api_calls: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    masked: dict[str, int] = field(default_factory=dict)    # "Object.Field" -> values this run masked
 
     @property
     def totals(self) -> ObjectCounts:
@@ -190,6 +191,8 @@ class RunResult:
             out["totals"].update(deleted=totals.deleted, restored=totals.restored)
         if self.message:
             out["message"] = self.message
+        if self.masked:
+            out["masked"] = dict(self.masked)
         return out
 
 

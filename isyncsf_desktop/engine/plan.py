@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import networkx as nx
 
+from .masking import MaskRuleError, masked_paths, plan_rules
 from .template import Template, TemplateError
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,8 @@ class ObjectPlan:
     @property
     def person_accounts(self) -> bool:
         return bool(self.person_fields or self.business_fields)
+    mask: dict[str, dict[str, Any]] = field(default_factory=dict)        # field -> masking spec (engine/masking.py)
+    mask_paths: dict[str, dict[str, Any]] = field(default_factory=dict)  # masked parent path of the match key
 
     @property
     def self_refs(self) -> list[RefSpec]:
@@ -314,12 +317,16 @@ def _plan_object(template: Template, line: Any, source: DescribeSource, target: 
     elif "IsPersonAccount" in src_fields and obj == "Contact":
         # a person contact is created with its person account: copying it as a Contact would make it twice
         filter_ = f"({line.filter}) AND {NOT_PERSON_CONTACT}" if line.filter else NOT_PERSON_CONTACT
+    try:
+        mask = plan_rules(line.mask, tgt_fields, fields, match_by)
+    except MaskRuleError as exc:
+        raise TemplateError(f"{obj}.mask: {exc}") from None
     return ObjectPlan(object=obj, fields=fields, insert_fields=insert_fields, update_fields=update_fields,
                       match_by=match_by, filter=filter_, limit=line.limit, insert=line.insert,
                       update=line.update, refs=refs, name_field=name_field, warnings=warnings,
                       field_types=field_types, sort=line.sort, related_to=related_to, related_via=related_via,
                       exclude_parents=exclude_parents, person_fields=person_fields,
-                      business_fields=business_fields)
+                      business_fields=business_fields, mask=mask)
 
 
 def relationship_graph(objects: dict[str, ObjectPlan]) -> nx.MultiDiGraph:
@@ -399,6 +406,8 @@ def build_plan(template: Template, source: DescribeSource, target: DescribeSourc
     for line in template.objects:
         plan = _plan_object(template, line, source, target, in_template)
         objects[plan.object] = plan
+    for plan in objects.values():
+        plan.mask_paths = masked_paths(plan, objects)
     preference = [in_template[line.object.lower()] for line in template.objects]
     warnings = [w for plan in objects.values() for w in plan.warnings]
     warnings += [f"{name} is transactional; \"skip transactional objects\" leaves it out" for name in skipped]

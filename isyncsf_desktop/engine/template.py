@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import paths
+from .masking import MaskRule, MaskRuleError, parse_rules
 
 
 class TemplateError(ValueError):
@@ -69,9 +70,11 @@ OPTION_DEFAULTS: dict[str, Any] = {
     # (engine/run/recovery.py ORG_REQUEST_LIMIT_S, 10 minutes). Lower it only for an org known to end
     # requests sooner (and for tests).
     "late_commit_window": None,
+    # Faker's locale for masked values (engine/masking.py): names, addresses and phones of that country.
+    "mask_locale": "en_US",
 }
 LINE_KEYS = {"object", "fields", "filter", "match_by", "insert", "update", "limit", "sort", "related_to",
-             "exclude_parents", "bulk_threshold"}
+             "exclude_parents", "bulk_threshold", "mask"}
 MAX_RELATED_LEVELS = 5
 TOP_KEYS = {"name", "options", "objects", "order", "source", "target", "description", "mappings"}
 MAPPING_KINDS = {"owners", "record_types", "picklists"}
@@ -185,6 +188,7 @@ class ObjectLine:
     # lookup is left empty when its parent is not synced by the run (instead of failing the record).
     exclude_parents: list[str] = field(default_factory=list)
     bulk_threshold: int | None = None       # this object's Bulk API 2.0 threshold (the option's when None)
+    mask: dict[str, MaskRule] = field(default_factory=dict)   # field -> how it is masked (engine/masking.py)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"object": self.object}
@@ -206,6 +210,8 @@ class ObjectLine:
             out["exclude_parents"] = list(self.exclude_parents)
         if self.bulk_threshold is not None:
             out["bulk_threshold"] = self.bulk_threshold
+        if self.mask:
+            out["mask"] = {name: rule.as_json() for name, rule in self.mask.items()}
         return out
 
 
@@ -261,6 +267,11 @@ class Template:
     def in_flight(self) -> int:
         """Requests in flight at once (1: strictly one after the other)."""
         return int(self.options.get("in_flight", 2))
+
+    @property
+    def mask_locale(self) -> str:
+        """Faker's locale for masked values."""
+        return str(self.options.get("mask_locale") or "en_US")
 
     @property
     def late_commit_window(self) -> float | None:
@@ -562,6 +573,12 @@ def parse_template(document: Any) -> Template:
         elif key == "since":
             if value is not None:
                 value = parse_since(value, "options.since")
+        elif key == "mask_locale":
+            from faker.config import AVAILABLE_LOCALES
+
+            if not isinstance(value, str) or value not in AVAILABLE_LOCALES:
+                raise TemplateError(f"options.mask_locale: {json.dumps(value)} is not a locale masking knows "
+                                    "(e.g. en_US, en_GB, de_DE, fr_FR)")
         else:
             _bool(value, f"options.{key}")
         options[key] = value
@@ -602,11 +619,17 @@ def parse_template(document: Any) -> Template:
         filter_text = raw.get("filter")
         if filter_text is not None and not isinstance(filter_text, str):
             raise TemplateError(f"{where}: filter must be a SOQL WHERE clause as text")
+        fields = _str_list(raw["fields"], f"{where}.fields") if "fields" in raw else None
+        match_by = _str_list(raw["match_by"], f"{where}.match_by") if "match_by" in raw else None
+        try:
+            mask = parse_rules(raw["mask"], fields=fields, match_by=match_by) if raw.get("mask") else {}
+        except MaskRuleError as exc:
+            raise TemplateError(f"{where}.mask: {exc}") from None
         lines.append(ObjectLine(
             object=obj,
-            fields=_str_list(raw["fields"], f"{where}.fields") if "fields" in raw else None,
+            fields=fields,
             filter=(filter_text or "").strip() or None,
-            match_by=_str_list(raw["match_by"], f"{where}.match_by") if "match_by" in raw else None,
+            match_by=match_by,
             insert=_bool(raw.get("insert", True), f"{where}.insert"),
             update=_bool(raw.get("update", True), f"{where}.update"),
             limit=limit,
@@ -616,6 +639,7 @@ def parse_template(document: Any) -> Template:
             if raw.get("exclude_parents") else [],
             bulk_threshold=_threshold(raw["bulk_threshold"], f"{where}.bulk_threshold")
             if raw.get("bulk_threshold") is not None else None,
+            mask=mask,
         ))
     _check_related(lines)
     order = None

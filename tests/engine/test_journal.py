@@ -594,6 +594,7 @@ def test_jobs_record_who_ran_them_and_old_journals_gain_the_column(tmp_path):
     conn.execute("DROP TABLE bulk_jobs")                        # schema 4
     conn.execute("ALTER TABLE records DROP COLUMN via_bulk")    # schema 5
     conn.execute("DROP TABLE bulk_openings")                    # schema 6
+    conn.execute("DROP TABLE masked_counts")                    # schema 7
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()

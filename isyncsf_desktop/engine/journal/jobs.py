@@ -242,6 +242,24 @@ class JobsMixin(JournalStore):
                 (run_id, object_name, *values, counts.status, run_id),
             )
 
+    def record_masked(self, run_id: int, object_name: str, counts: dict[str, int]) -> None:
+        """How many values of each field of ``object_name`` run ``run_id`` masked (replaces what was recorded)."""
+        with self._write() as conn:
+            self._run_job_id(run_id)
+            conn.executemany(
+                "INSERT INTO masked_counts (run_id, object, field, count) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (run_id, object, field) DO UPDATE SET count = excluded.count",
+                [(run_id, object_name, name, int(n)) for name, n in counts.items()])
+
+    def masked_counts(self, *, job_id: int | None = None, run_id: int | None = None) -> dict[str, int]:
+        """``Object.Field`` -> values masked, by one run or summed over a job's runs."""
+        column, value = ("r.job_id", job_id) if run_id is None else ("m.run_id", run_id)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT m.object, m.field, SUM(m.count) FROM masked_counts m JOIN runs r ON r.id = m.run_id"
+                f" WHERE {column} = ? GROUP BY m.object, m.field ORDER BY m.object, m.field", (value,)).fetchall()
+        return {f"{obj}.{name}": int(n) for obj, name, n in rows}
+
     def _counts_for(self, run_ids: list[int]) -> dict[int, dict[str, ObjectCounts]]:
         result: dict[int, dict[str, ObjectCounts]] = {run_id: {} for run_id in run_ids}
         if not run_ids:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _SCHEMA_V1 = """
 CREATE TABLE jobs (
@@ -155,4 +155,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     6: _execute("CREATE TABLE bulk_openings (id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL REFERENCES jobs(id), "
                 "run_id INTEGER, object TEXT NOT NULL, operation TEXT NOT NULL, user_id TEXT, opening TEXT NOT NULL, "
                 "bulk_id TEXT, found INTEGER NOT NULL DEFAULT 0)"),
+    # how many values each run masked per field (engine/masking.py): the job's summary, History, the CLI
+    7: _execute("CREATE TABLE masked_counts (run_id INTEGER NOT NULL REFERENCES runs(id), object TEXT NOT NULL, "
+                "field TEXT NOT NULL, count INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, object, field))"),
 }

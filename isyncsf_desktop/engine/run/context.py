@@ -158,7 +158,8 @@ class RunContext:
         """What the run did, for the caller."""
         calls = {"source": self.source.api_calls - self.calls[0], "target": self.target.api_calls - self.calls[1]}
         return RunResult(job_id=job_id, run_id=run_id, kind=kind, state=state, status=status, objects=counts,
-                         message=message, api_calls=calls, seconds=round(time.monotonic() - self.started, 3))
+                         message=message, api_calls=calls, seconds=round(time.monotonic() - self.started, 3),
+                         masked=self.journal.masked_counts(run_id=run_id))
 
     def end(self, job_id: int, run_id: int, kind: RunKind, state: JobState, status: RunStatus,
             counts: dict[str, ObjectCounts], message: str | None = None) -> RunResult:

@@ -19,6 +19,7 @@ from ..events import ObjectFinished, ObjectReading, ObjectStarted
 from ..inflight import send_batches
 from ..journal import ErrorInfo, ObjectCounts, Outcome
 from ..lifecycle import ObjectStatus, RecordStatus
+from ..masking import Masker, template_secret
 from ..picklists import PicklistProblem, map_value, picklist_values
 from ..plan import ObjectPlan, RefSpec
 from ..recordtypes import RECORD_TYPE_SOQL, resolve_record_types
@@ -65,6 +66,8 @@ class FirstPass:
         self._scoped = False
         self._selected: dict[str, list[dict[str, Any]]] | None = None
         self._target_values: dict[str, list[str] | None] = {}    # Object.Field -> the target's picklist values
+        self._masker: Masker | None = None
+        self.masked: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # object -> field -> values
 
     # ------------------------------------------------------------------ preparation
     def prepare(self) -> None:
@@ -76,6 +79,10 @@ class FirstPass:
         if "recordtype" in kinds:
             self._map_record_types()
         self._map_person_contacts()
+        if any(p.mask for p in self.plan.objects.values()):
+            secret = template_secret(self.template.name)
+            assert secret is not None
+            self._masker = Masker(secret, self.template.mask_locale)
 
     def _map_person_contacts(self) -> None:
         """Source person contact -> its copy on the target: the target PersonContactId of the target copy of
@@ -205,8 +212,8 @@ class FirstPass:
                 or oplan.field_types.get(oplan.match_by[0], "string") not in KEY_TYPES:
             return None
         field_name = oplan.match_by[0]
-        keys = sorted({str(r[field_name]).strip() for r in records if isinstance(r.get(field_name), str)
-                       and r[field_name].strip()})
+        keys = sorted({str(self._mask(oplan, field_name, r[field_name])).strip() for r in records
+                       if isinstance(r.get(field_name), str) and r[field_name].strip()})
         id_map = self.run.id_map
         known = sorted({id_map[r["Id"]] for r in records if r["Id"] in id_map})
         # one query per chunk of quoted values: "Id IN (...) OR Key IN (...)", both lists in one budget
@@ -240,6 +247,8 @@ class FirstPass:
             ref = oplan.refs.get(path)
             if ref is not None and value is not None and not on_target:
                 value = self._map_reference(ref, value)
+            elif not on_target:      # a masked key is matched on its masked value (engine/masking.py)
+                value = self._mask_key(oplan, path, value)
             value = match_value(value)
             if value is None:
                 return None
@@ -360,6 +369,8 @@ class FirstPass:
             self._insert(name, oplan, inserts, targets)
             self._update(name, updates, targets)
         oc.status = ObjectStatus.COMPLETED if not oplan.deferred_refs else ObjectStatus.AWAITING_SECOND_PASS
+        if self.masked.get(name):
+            self.journal.record_masked(run.run_id, name, self.masked[name])
         self.journal.set_object_counts(run.run_id, name, oc)
         self.ctx.emit(ObjectFinished, object=name, counts=oc)
 
@@ -449,7 +460,7 @@ class FirstPass:
             if ref is None:
                 if for_insert and value is None:
                     continue
-                payload[name] = self._picklist(oplan, name, value)
+                payload[name] = self._mask(oplan, name, self._picklist(oplan, name, value), count=True)
                 continue
             if ref.deferred or (ref.self_ref and record.get("__cycle__")):
                 continue  # filled in the second pass
@@ -462,6 +473,23 @@ class FirstPass:
                 continue
             payload[name] = mapped
         return payload
+
+    def _mask(self, oplan: ObjectPlan, name: str, value: Any, *, count: bool = False) -> Any:
+        """``value`` of ``name`` under the line's masking rule (engine/masking.py); ``count``: it is sent."""
+        spec = oplan.mask.get(name)
+        if spec is None or self._masker is None:
+            return value
+        if count and value is not None and value != "":
+            self.masked[oplan.object][name] += 1
+        return self._masker.value(spec, value)
+
+    def _mask_key(self, oplan: ObjectPlan, path: str, value: Any) -> Any:
+        """A source match key part as the target holds it: masked by its own line's rule, or by the rule of
+        the parent line a path such as ``Contact.Email`` ends at."""
+        if self._masker is None or value is None:
+            return value
+        spec = oplan.mask.get(path) or oplan.mask_paths.get(path)
+        return self._masker.value(spec, value) if spec is not None else value
 
     def _picklist(self, oplan: ObjectPlan, name: str, value: Any) -> Any:
         """``value`` of ``name`` under the template's picklist mappings (engine/picklists.py)."""

@@ -1,0 +1,117 @@
+"""Benchmark: what masking adds to a sync (issue 25: at most 10 % at 200k records).
+
+One sandbox server (in this process) with an empty source and two empty targets. N Contacts are created on the
+source; the engine copies them to the first target without masking and to the second with the template's
+personal fields masked (Email as match key, FirstName, LastName, Phone, MailingStreet, Birthdate); each sync is a
+new job with its own journal, timed from start to Synced. The masking step alone is also timed (the masker over
+the same N source records), since it is all that differs between the two runs.
+
+The projection for 200k records scales both measured per-record costs linearly (the sync's cost per record is
+flat at these sizes: batches of 200, one journal commit per batch; the masker's cost per value is flat: one HMAC
+and one seeded draw, no state but a bounded cache). Machine noise moves the two sync times by more than the
+masker's share at small N, so the masker-alone figure is the one to read.
+
+Run: ``python benchmarks/masking.py --records 5000``. Prints figures (``--json`` for one object); asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+FIELDS = ["FirstName", "LastName", "Email", "Phone", "MailingStreet", "Birthdate", "Title"]
+MASK = {"Email": {"kind": "email"}, "FirstName": {"kind": "first_name"}, "LastName": {"kind": "last_name"},
+        "Phone": {"kind": "phone"}, "MailingStreet": {"kind": "street"}, "Birthdate": {"kind": "date_shift"}}
+
+
+def template(masked: bool) -> dict:
+    line: dict = {"object": "Contact", "fields": FIELDS, "match_by": ["Email"]}
+    if masked:
+        line["mask"] = MASK
+    return {"name": "Benchmark: masking", "options": {"continue_on_error": True, "bulk_threshold": 0},
+            "objects": [line]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=5000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="isyncsf-mask-bench-"))
+    os.environ["ISYNCSF_HOME"] = str(work / "home")
+
+    import keyring
+
+    from isyncsf_desktop.engine.journal import Journal, OrgRef
+    from isyncsf_desktop.engine.masking import Masker, template_secret
+    from isyncsf_desktop.engine.runner import SyncEngine
+    from isyncsf_desktop.salesforce.client import OrgClient
+    from isyncsf_desktop.salesforce.secrets import MemoryKeyring
+    from isyncsf_desktop.sandbox.server import SandboxServer
+
+    keyring.set_keyring(MemoryKeyring())     # never the machine's keyring
+    server = SandboxServer(work / "sandbox", {"src": "empty", "plain": "empty", "masked": "empty"}).start()
+    try:
+        def client(alias: str) -> OrgClient:
+            return OrgClient.connect(server.instance_url, server.token(alias), ca_file=server.ca_file, alias=alias)
+
+        def ref(alias: str) -> OrgRef:
+            return OrgRef(alias, server.store(alias).org_id, server.instance_url)
+
+        rows = [{"FirstName": f"First{i}", "LastName": f"Last{i}", "Email": f"person{i}@real.test",
+                 "Phone": f"+1 415 555 {i % 10000:04d}", "MailingStreet": f"{i} Main Street",
+                 "Birthdate": f"19{50 + i % 50}-0{1 + i % 9}-1{i % 10}", "Title": "Buyer"} for i in range(args.records)]
+        source = client("src")
+        for start in range(0, len(rows), 200):
+            source.create([{"attributes": {"type": "Contact"}, **r} for r in rows[start:start + 200]])
+
+        seconds = {}
+        for alias, masked in (("plain", False), ("masked", True)):
+            journal = Journal(work / f"{alias}.sqlite3")
+            engine = SyncEngine(journal, client("src"), client(alias), ref("src"), ref(alias))
+            job_id = engine.create_job(template(masked))
+            began = time.perf_counter()
+            result = engine.sync(job_id)
+            seconds[alias] = time.perf_counter() - began
+            assert result.totals.inserted == args.records, result.as_json()
+            journal.close()
+
+        masker = Masker(template_secret("Benchmark: masking") or b"", "en_US")
+        specs = {name: {**rule, "type": "string", "length": 80, "unique": name == "Email"} for name, rule in MASK.items()}
+        began = time.perf_counter()
+        for row in rows:
+            for name, spec in specs.items():
+                masker.value(spec, row[name])
+        masking_alone = time.perf_counter() - began
+    finally:
+        server.stop()
+
+    per_record = seconds["plain"] / args.records
+    mask_per_record = masking_alone / args.records
+    figures = {
+        "records": args.records,
+        "sync_seconds_without_masking": round(seconds["plain"], 2),
+        "sync_seconds_with_masking": round(seconds["masked"], 2),
+        "masking_alone_seconds": round(masking_alone, 3),
+        "masking_share_of_sync": round(mask_per_record / per_record, 4),
+        "projected_200k_sync_seconds": round(per_record * 200_000, 1),
+        "projected_200k_masking_seconds": round(mask_per_record * 200_000, 1),
+    }
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        for key, value in figures.items():
+            print(f"{key:32} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

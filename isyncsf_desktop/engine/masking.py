@@ -1,0 +1,542 @@
+"""Masking personal data while copying: rules per field, a deterministic masker, suggestions, the secret.
+
+A template's object line may carry ``"mask": {"Email": {"kind": "email"}, "Phone": {"kind": "keep_last", "n": 4}}``
+and the template option ``mask_locale`` (Faker's locale, ``en_US`` by default). The engine's one transform step
+(engine/run/first_pass.py) replaces each masked field's value before it leaves the desktop, so the target, the
+journal, the logs and the error export only ever see masked values.
+
+Determinism: ``HMAC-SHA256(secret, kind + source value)`` seeds Faker (or picks the value itself), so the same
+source value becomes the same masked value in every run, object and field of the same kind (a delta sync or a
+resync changes nothing that did not change in the source). The secret is made per template on first use and kept
+in the OS keyring only (:func:`template_secret`; ``isyncsf mask-secret export|import`` shares it).
+
+Target fields are respected: the value is cut to the field's length (an email keeps its ``@domain``), a unique
+field or a match key gets a stable hash suffix so two different source values never become one masked value, and
+rules that cannot fit (a fake kind the field's type cannot hold, a field too short for it, ``blank`` on a required
+field or a match key) are refused when the plan is built (:func:`check_rule`).
+
+A masked match key is matched on its masked value: the source record's key is masked the same way and compared to
+the target's value (which an earlier run wrote masked). A parent path such as ``Contact.Email`` is masked with the
+rule of that field on the parent's line.
+
+The GUI's Masking panel uses :data:`KINDS`, :class:`MaskRule`, :func:`parse_rules`, :func:`check_rule`,
+:func:`suggest_masking` and :meth:`Masker.value` (a preview of one value).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import re
+import secrets as _random
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as _field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LOCALE = "en_US"
+
+KINDS: dict[str, str] = {
+    "keep": "Keep (not masked)",
+    "blank": "Blank",
+    "fixed": "Fixed value",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "full_name": "Full name",
+    "email": "Email",
+    "phone": "Phone",
+    "street": "Street",
+    "city": "City",
+    "postal_code": "Postal code",
+    "company": "Company",
+    "text": "Free text",
+    "date_shift": "Date shifted by a stable number of days",
+    "number": "Number within ± a percentage",
+    "hash": "Stable pseudonym (hash)",
+    "keep_last": "Keep the last N characters",
+}
+"""Every masking kind, with its label for people."""
+
+PARAMS: dict[str, dict[str, Any]] = {"fixed": {"value": None}, "keep_last": {"n": 4}, "date_shift": {"days": 30},
+                                     "number": {"percent": 10}}
+"""The parameters each kind takes, with their defaults."""
+
+FAKE_KINDS = {"first_name", "last_name", "full_name", "email", "phone", "street", "city", "postal_code", "company",
+              "text", "hash"}
+TEXT_TYPES = {"string", "textarea", "encryptedstring", "combobox"}
+_FITS: dict[str, set[str]] = {
+    **{kind: TEXT_TYPES for kind in ("first_name", "last_name", "full_name", "street", "city", "postal_code",
+                                     "company", "text", "hash")},
+    "email": TEXT_TYPES | {"email"},
+    "phone": TEXT_TYPES | {"phone"},
+    "keep_last": TEXT_TYPES | {"phone", "email"},
+    "date_shift": {"date", "datetime"},
+    "number": {"double", "currency", "percent", "int", "long"},
+}
+UNMASKABLE_TYPES = {"reference", "id", "address", "location", "base64", "anyType", "complexvalue"}
+SUFFIX_CHARS = 10          # base32 characters of the uniqueness suffix: 50 bits, no collision in millions
+EMAIL_DOMAINS = ("example.com", "example.org", "example.net")   # reserved domains: no masked mail reaches anyone
+_MIN_LENGTH = {"email": 16, "hash": 8, "postal_code": 4, "phone": 7}
+_CACHE_LIMIT = 500_000
+
+SECRET_NAME = "mask_secret"
+SECRET_PREFIX = "isyncsf-mask-secret-v1:"
+
+
+class MaskRuleError(ValueError):
+    """A masking rule that cannot be used; the message names the field and why."""
+
+
+@dataclass(frozen=True)
+class MaskRule:
+    """How one field is masked: ``kind`` (a key of :data:`KINDS`) and its parameters."""
+
+    field: str
+    kind: str
+    params: dict[str, Any] = _field(default_factory=dict, hash=False, compare=True)
+    reason: str = _field(default="", compare=False)   # why :func:`suggest_masking` proposed it
+
+    def param(self, name: str) -> Any:
+        return self.params.get(name, PARAMS.get(self.kind, {}).get(name))
+
+    def as_json(self) -> dict[str, Any]:
+        """The rule as a template stores it: ``{"kind": "keep_last", "n": 4}``."""
+        return {"kind": self.kind, **self.params}
+
+
+# ---------------------------------------------------------------------------------------------- rules
+def parse_rule(field_name: str, raw: Any) -> MaskRule:
+    """One field's rule from the template (``{"kind": "email"}``); raises :class:`MaskRuleError`."""
+    if isinstance(raw, str):
+        raw = {"kind": raw}
+    if not isinstance(raw, dict) or not isinstance(raw.get("kind"), str):
+        raise MaskRuleError(f"{field_name}: a rule is {{\"kind\": \"email\"}} (kinds: {', '.join(KINDS)})")
+    kind = raw["kind"].strip()
+    if kind not in KINDS:
+        raise MaskRuleError(f"{field_name}: unknown masking kind {kind!r}; kinds: {', '.join(KINDS)}")
+    allowed = set(PARAMS.get(kind, {}))
+    unknown = set(raw) - {"kind"} - allowed
+    if unknown:
+        raise MaskRuleError(f"{field_name}: {kind} takes no {', '.join(sorted(unknown))}"
+                            + (f" (only {', '.join(sorted(allowed))})" if allowed else ""))
+    params = {k: v for k, v in raw.items() if k != "kind"}
+    if kind == "fixed":
+        if "value" not in params or not isinstance(params["value"], (str, int, float, bool)):
+            raise MaskRuleError(f"{field_name}: fixed needs a \"value\" (a text, number or true/false)")
+    if kind == "keep_last":
+        n = params.get("n", 4)
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 20:
+            raise MaskRuleError(f"{field_name}: keep_last \"n\" must be a whole number from 1 to 20")
+    if kind == "date_shift":
+        days = params.get("days", 30)
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650:
+            raise MaskRuleError(f"{field_name}: date_shift \"days\" must be a whole number from 1 to 3650")
+    if kind == "number":
+        percent = params.get("percent", 10)
+        if not isinstance(percent, (int, float)) or isinstance(percent, bool) or not 0 < percent <= 100:
+            raise MaskRuleError(f"{field_name}: number \"percent\" must be above 0 and at most 100")
+    return MaskRule(field_name, kind, params)
+
+
+def parse_rules(raw: Any, *, fields: Iterable[str] | None = None, match_by: Iterable[str] | None = None
+                ) -> dict[str, MaskRule]:
+    """A line's ``mask`` object: field -> rule (``keep`` rules dropped). ``fields``: the line's field list, when it
+    has one (a rule on another field is refused); ``match_by``: its match key. Raises :class:`MaskRuleError`."""
+    if not isinstance(raw, dict):
+        raise MaskRuleError("mask must be an object of field -> rule, e.g. {\"Email\": {\"kind\": \"email\"}}")
+    listed = {f.lower() for f in fields} if fields is not None else None
+    keys = {k.lower() for k in match_by or () if "." not in k}
+    out: dict[str, MaskRule] = {}
+    for name, value in raw.items():
+        if not isinstance(name, str) or not re.match(r"^[A-Za-z][A-Za-z0-9_]{0,79}$", name.strip()):
+            raise MaskRuleError(f"{name!r} is not a field's API name (e.g. Email, SSN__c)")
+        name = name.strip()
+        if name.lower() in {k.lower() for k in out}:
+            raise MaskRuleError(f"{name}: listed twice")
+        rule = parse_rule(name, value)
+        if listed is not None and name.lower() not in listed:
+            raise MaskRuleError(f"{name}: not a field of this line (add it to \"fields\" or remove its rule)")
+        if rule.kind == "keep":
+            continue
+        if name.lower() in keys:
+            _check_key_rule(rule)
+        out[name] = rule
+    return out
+
+
+def _check_key_rule(rule: MaskRule) -> None:
+    if rule.kind not in FAKE_KINDS:
+        raise MaskRuleError(f"{rule.field}: {rule.kind} on a match key would make matching impossible (records "
+                            "could no longer be told apart); use a fake kind or hash, which keep it unique")
+
+
+def check_rule(rule: MaskRule, meta: Mapping[str, Any], *, match_key: bool = False) -> str | None:
+    """Why ``rule`` cannot mask the target field described by ``meta`` (a describe's field), or None when it can."""
+    ftype = str(meta.get("type", "string"))
+    length = int(meta.get("length") or 0)
+    unique = bool(meta.get("unique")) or match_key
+    what = "a match key" if match_key else "a unique field"
+    if ftype in UNMASKABLE_TYPES or ftype == "boolean" and rule.kind != "fixed":
+        return f"{rule.field} is a {ftype} field: it cannot be masked"
+    if rule.kind == "blank":
+        required = meta.get("createable") and not meta.get("nillable", True) and not meta.get("defaultedOnCreate")
+        if required:
+            return f"{rule.field} is required in the target org: blank would fail every record"
+        if match_key:
+            return f"{rule.field} is a match key: blank would make matching impossible"
+        return None
+    if rule.kind == "fixed":
+        if unique:
+            return f"{rule.field} is {what}: one fixed value for every record would collide"
+        value = rule.param("value")
+        if ftype in TEXT_TYPES | {"email", "phone", "url"} and length and len(str(value)) > length:
+            return f"{rule.field} holds at most {length} characters; the fixed value has {len(str(value))}"
+        return None
+    fits = _FITS.get(rule.kind, set())
+    if ftype not in fits:
+        return f"{rule.kind} does not fit {rule.field}, a {ftype} field (it fits {', '.join(sorted(fits))})"
+    if unique and rule.kind not in FAKE_KINDS:
+        return f"{rule.field} is {what}: {rule.kind} could give two records one value; use a fake kind or hash"
+    if ftype in TEXT_TYPES | {"email", "phone"} and length:
+        need = _MIN_LENGTH.get(rule.kind, 1) + (SUFFIX_CHARS + 1 if unique and rule.kind != "hash" else 0)
+        if rule.kind == "keep_last":
+            need = int(rule.param("n"))
+        if length < need:
+            return f"{rule.field} holds only {length} characters: too short for {rule.kind} (needs {need})"
+    return None
+
+
+def target_spec(rule: MaskRule, meta: Mapping[str, Any], *, match_key: bool = False) -> dict[str, Any]:
+    """What a plan keeps of ``rule`` and its target field, for :meth:`Masker.value` (JSON)."""
+    return {**rule.as_json(), "type": meta.get("type", "string"), "length": int(meta.get("length") or 0),
+            "unique": bool(meta.get("unique")) or match_key, "scale": meta.get("scale")}
+
+
+# ---------------------------------------------------------------------------------------------- the masker
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+
+
+class Masker:
+    """Masks values deterministically with ``secret`` (bytes) and Faker's ``locale``. Thread-safe enough for one
+    run (a cache of values; Faker is re-seeded for each value)."""
+
+    def __init__(self, secret: bytes, locale: str = DEFAULT_LOCALE):
+        from faker import Faker
+
+        self._secret = secret
+        # unweighted choices: several times faster, and a masked value need not follow name frequencies
+        self._fake = Faker(locale or DEFAULT_LOCALE, use_weighting=False)
+        self._cache: dict[tuple[str, str], Any] = {}
+        self._firsts = self._names("first_names")
+        self._lasts = self._names("last_names")
+
+    def _names(self, attribute: str) -> list[str]:
+        """The locale's list of first or last names (picked from directly: faster than a seeded Faker)."""
+        for provider in self._fake.providers:
+            names = getattr(provider, attribute, None)
+            if isinstance(names, (dict, list, tuple)) and names:
+                return [str(n) for n in names]
+        return []
+
+    def _first(self, digest: bytes) -> str:
+        if self._firsts:
+            return self._firsts[int.from_bytes(digest[8:12], "big") % len(self._firsts)]
+        return str(self._fake.first_name())
+
+    def _last(self, digest: bytes) -> str:
+        if self._lasts:
+            return self._lasts[int.from_bytes(digest[12:16], "big") % len(self._lasts)]
+        return str(self._fake.last_name())
+
+    def digest(self, kind: str, text: str) -> bytes:
+        """HMAC-SHA256(secret, kind + source value)."""
+        return hmac.new(self._secret, f"{kind}\x00{text}".encode(), hashlib.sha256).digest()
+
+    def _seed_text(self, kind: str, value: Any) -> str:
+        text = str(value).strip()
+        return text.lower() if kind == "email" else text
+
+    def value(self, spec: Mapping[str, Any], value: Any) -> Any:
+        """``value`` masked under ``spec`` (a rule's JSON, with the target field's ``type``, ``length``, ``unique``
+        and ``scale`` when known: :func:`target_spec`). None and empty values stay as they are."""
+        kind = spec["kind"]
+        if kind == "keep":
+            return value
+        if kind == "blank":
+            return None
+        if kind == "fixed":
+            return spec.get("value")
+        if value is None or value == "":
+            return value
+        text = self._seed_text(kind, value)
+        digest = self.digest(kind, text)
+        if kind == "keep_last":
+            return self._keep_last(str(value), int(spec.get("n", 4)), digest, int(spec.get("length") or 0))
+        if kind == "date_shift":
+            return self._shift(str(value), int(spec.get("days", 30)), digest)
+        if kind == "number":
+            return self._number(value, float(spec.get("percent", 10)), digest, spec)
+        key = (kind, text)
+        base = self._cache.get(key)
+        if base is None:
+            base = self._fake_value(kind, digest)
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[key] = base
+        return self._fit(kind, base, digest, spec)
+
+    def _fake_value(self, kind: str, digest: bytes) -> str:
+        if kind == "hash":
+            return "p" + base64.b32encode(digest).decode("ascii").lower()[:23]
+        if kind in ("first_name", "last_name", "full_name", "email"):
+            first, last = self._first(digest), self._last(digest)
+            if kind == "first_name":
+                return first
+            if kind == "last_name":
+                return last
+            if kind == "full_name":
+                return f"{first} {last}"
+            local = re.sub(r"[^a-z0-9.]+", "", _ascii(f"{first}.{last}").lower()).strip(".")
+            return f"{local or 'person'}@{EMAIL_DOMAINS[digest[20] % len(EMAIL_DOMAINS)]}"
+        fake = self._fake
+        fake.seed_instance(int.from_bytes(digest[:8], "big"))
+        if kind == "phone":
+            return str(fake.phone_number())
+        if kind == "street":
+            return str(fake.street_address())
+        if kind == "city":
+            return str(fake.city())
+        if kind == "postal_code":
+            return str(fake.postcode())
+        if kind == "company":
+            return str(fake.company())
+        return str(fake.text(max_nb_chars=200))          # text
+
+    @staticmethod
+    def _fit(kind: str, base: str, digest: bytes, spec: Mapping[str, Any]) -> str:
+        """``base`` within the target field's length; with a stable suffix on a unique field or match key."""
+        length = int(spec.get("length") or 0)
+        suffix = ""
+        if spec.get("unique") and kind != "hash":
+            suffix = base64.b32encode(digest[-8:]).decode("ascii").lower()[:SUFFIX_CHARS]
+        if kind == "email":
+            local, _, domain = base.partition("@")
+            tail = f".{suffix}" if suffix else ""
+            if length and len(local) + len(tail) + 1 + len(domain) > length:
+                local = local[:max(1, length - 1 - len(domain) - len(tail))].rstrip(".") or "p"
+            return f"{local}{tail}@{domain}"
+        if suffix:
+            sep = "-" if kind == "phone" else " "
+            if length and len(base) + 1 + len(suffix) > length:
+                base = base[:max(0, length - 1 - len(suffix))].rstrip()
+            return f"{base}{sep}{suffix}" if base else suffix[:length or None]
+        return base[:length] if length else base
+
+    @staticmethod
+    def _keep_last(text: str, n: int, digest: bytes, length: int) -> str:
+        """Every letter and digit before the last ``n`` characters replaced (stably); separators stay."""
+        stream = hashlib.sha256(digest).digest() * (len(text) // 32 + 1)
+        out = []
+        head = len(text) - n
+        for index, char in enumerate(text):
+            if index >= head:
+                out.append(char)
+            elif char.isdigit():
+                out.append(str(stream[index] % 10))
+            elif char.isalpha():
+                letter = chr(ord("a") + stream[index] % 26)
+                out.append(letter.upper() if char.isupper() else letter)
+            else:
+                out.append(char)
+        masked = "".join(out)
+        return masked[-length:] if length and len(masked) > length else masked
+
+    @staticmethod
+    def _shift(text: str, days: int, digest: bytes) -> str:
+        """A date (``2020-05-01``) or date/time moved by 1..``days`` days, earlier or later, stably per value."""
+        try:
+            day = date.fromisoformat(text[:10])
+        except ValueError:
+            return text
+        amount = 1 + int.from_bytes(digest[:4], "big") % days
+        moved = day + timedelta(days=amount if digest[4] % 2 else -amount)
+        return moved.isoformat() + text[10:]
+
+    @staticmethod
+    def _number(value: Any, percent: float, digest: bytes, spec: Mapping[str, Any]) -> Any:
+        try:
+            number = Decimal(str(value))
+        except ArithmeticError:
+            return value
+        share = Decimal(int.from_bytes(digest[:4], "big")) / Decimal(2 ** 32)       # 0..1
+        factor = 1 + (share * 2 - 1) * Decimal(str(percent)) / 100
+        scale = 0 if spec.get("type") in ("int", "long") else spec.get("scale")
+        moved = number * factor
+        if scale is not None:
+            moved = moved.quantize(Decimal(1).scaleb(-int(scale)), rounding=ROUND_HALF_UP)
+        if spec.get("type") in ("int", "long") or isinstance(value, int):
+            return int(moved)
+        return float(moved)
+
+
+# ---------------------------------------------------------------------------------------------- suggestions
+_NAME_HINTS: list[tuple[re.Pattern[str], str, dict[str, Any], str]] = [
+    (re.compile(r"(ssn|social.?security|national.?id|passport|tax.?id)", re.I), "keep_last", {"n": 4},
+     "an identity number"),
+    (re.compile(r"(birth)", re.I), "date_shift", {"days": 365}, "a date of birth"),
+    (re.compile(r"^(first.?name|given.?name|middle.?name)", re.I), "first_name", {}, "a first name"),
+    (re.compile(r"^(last.?name|surname|family.?name)", re.I), "last_name", {}, "a last name"),
+    (re.compile(r"e.?mail", re.I), "email", {}, "an email address"),
+    (re.compile(r"(phone|mobile|fax)", re.I), "phone", {}, "a phone number"),
+    (re.compile(r"street", re.I), "street", {}, "a street address"),
+    (re.compile(r"city", re.I), "city", {}, "a city"),
+    (re.compile(r"(postal.?code|zip)", re.I), "postal_code", {}, "a postal code"),
+]
+_PERSON_OBJECTS = {"contact", "lead", "user", "individual", "person"}
+
+
+def suggest_masking(describe_fields: Iterable[Mapping[str, Any]], object_name: str | None = None) -> list[MaskRule]:
+    """The fields of a describe that look personal, each with the rule proposed for it (``reason`` says why):
+    email and phone fields, address parts, dates of birth, names (FirstName, LastName, and Name on person objects
+    such as Contact and Lead), identity numbers (SSN), and custom fields whose name or label says so. Only fields a
+    sync can write are proposed; the rule fits the field (:func:`check_rule`)."""
+    out: list[MaskRule] = []
+    person = (object_name or "").lower() in _PERSON_OBJECTS
+    for meta in describe_fields:
+        name = str(meta.get("name", ""))
+        ftype = str(meta.get("type", "string"))
+        if not name or ftype in UNMASKABLE_TYPES or ftype in ("boolean", "picklist", "multipicklist") \
+                or meta.get("calculated") or meta.get("autoNumber") \
+                or not (meta.get("createable") or meta.get("updateable")):
+            continue
+        label = str(meta.get("label") or "")
+        proposal: tuple[str, dict[str, Any], str] | None = None
+        if ftype == "email":
+            proposal = ("email", {}, "an email field")
+        elif ftype == "phone":
+            proposal = ("phone", {}, "a phone field")
+        elif name == "Name" and person:
+            proposal = ("full_name", {}, "a person's name")
+        else:
+            for pattern, kind, params, why in _NAME_HINTS:
+                if pattern.search(name) or pattern.search(label):
+                    proposal = (kind, params, why)
+                    break
+        if proposal is None:
+            continue
+        kind, params, why = proposal
+        rule = MaskRule(name, kind, dict(params), reason=f"looks like {why}")
+        if check_rule(rule, meta) is not None:
+            fallback = MaskRule(name, "hash", {}, reason=rule.reason)
+            if ftype not in TEXT_TYPES or check_rule(fallback, meta) is not None:
+                continue
+            rule = fallback
+        out.append(rule)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- the secret
+def _secret_key(template_name: str) -> str:
+    if not template_name.strip():
+        raise ValueError("a masking secret belongs to a named template")
+    return f"template:{template_name.strip()}"
+
+
+def template_secret(template_name: str, *, create: bool = True) -> bytes | None:
+    """The masking secret of template ``template_name`` from the OS keyring; made (32 random bytes) and stored
+    on first use when ``create``. Never written anywhere else."""
+    from ..salesforce.secrets import get_secret, store_secret
+
+    stored = get_secret(_secret_key(template_name), SECRET_NAME)
+    if stored:
+        return base64.b64decode(stored)
+    if not create:
+        return None
+    secret = _random.token_bytes(32)
+    store_secret(_secret_key(template_name), SECRET_NAME, base64.b64encode(secret).decode("ascii"))
+    logger.info("made a new masking secret for template %r (kept in the keyring)", template_name)
+    return secret
+
+
+def export_secret(template_name: str) -> str:
+    """The template's secret as text to share (``isyncsf-mask-secret-v1:...``); made first when there is none."""
+    secret = template_secret(template_name)
+    assert secret is not None
+    return SECRET_PREFIX + base64.b64encode(secret).decode("ascii")
+
+
+def import_secret(template_name: str, text: str) -> None:
+    """Keep ``text`` (from :func:`export_secret`) as the template's secret; raises ValueError when it is not one."""
+    from ..salesforce.secrets import store_secret
+
+    body = text.strip()
+    if not body.startswith(SECRET_PREFIX):
+        raise ValueError(f"not a masking secret (it starts with {SECRET_PREFIX!r})")
+    try:
+        secret = base64.b64decode(body[len(SECRET_PREFIX):], validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("the masking secret is damaged (not base64)") from None
+    if len(secret) < 16:
+        raise ValueError("the masking secret is too short")
+    store_secret(_secret_key(template_name), SECRET_NAME, base64.b64encode(secret).decode("ascii"))
+
+
+__all__ = ["DEFAULT_LOCALE", "FAKE_KINDS", "KINDS", "PARAMS", "MaskRule", "MaskRuleError", "Masker", "check_rule",
+           "export_secret", "import_secret", "masked_paths", "parse_rule", "plan_rules", "parse_rules", "suggest_masking", "target_spec",
+           "template_secret"]
+
+
+# ---------------------------------------------------------------------------------------------- plans
+def plan_rules(rules: Mapping[str, MaskRule], target_fields: Mapping[str, Mapping[str, Any]], fields: Iterable[str],
+               match_by: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """A line's rules checked against the target's describe (``target_fields``: name -> field) and the fields the
+    plan copies: field -> :func:`target_spec`. Raises :class:`MaskRuleError` naming the field."""
+    copied = {f.lower(): f for f in fields}
+    keys = {k.lower() for k in match_by if "." not in k}
+    by_lower = {name.lower(): meta for name, meta in target_fields.items()}
+    out: dict[str, dict[str, Any]] = {}
+    for name, rule in rules.items():
+        canonical = copied.get(name.lower())
+        if canonical is None:
+            raise MaskRuleError(f"{name}: not a field this line copies (not in the source or the target org, or "
+                                "the target's user cannot write it)")
+        meta = by_lower.get(name.lower(), {})
+        rule = MaskRule(canonical, rule.kind, dict(rule.params))
+        problem = check_rule(rule, meta, match_key=name.lower() in keys)
+        if problem:
+            raise MaskRuleError(problem)
+        out[canonical] = target_spec(rule, meta, match_key=name.lower() in keys)
+    return out
+
+
+def masked_paths(oplan: Any, objects: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The parent paths of ``oplan``'s match key (``Contact.Email``) that end at a field another line masks:
+    path -> that field's spec, so the source's key is masked as the parent's target value was."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in oplan.match_by:
+        parts = path.split(".")
+        if len(parts) < 2:
+            continue
+        current = oplan
+        for relationship in parts[:-1]:
+            ref = next((r for r in current.refs.values()
+                        if r.relationship and r.relationship.lower() == relationship.lower()), None)
+            parent = next((p for p in ref.parents if p in objects), None) if ref is not None else None
+            current = objects.get(parent) if parent else None
+            if current is None:
+                break
+        if current is None:
+            continue
+        spec = next((s for f, s in current.mask.items() if f.lower() == parts[-1].lower()), None)
+        if spec is not None:
+            out[path] = spec
+    return out
