@@ -932,10 +932,23 @@ def _target_business_records(data: _DemoData) -> list[SeedRecord]:
 
 
 def _apply_seed_overrides(document: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """:func:`apply_overrides` plus ``remove_record_types`` (``["Case.Support"]``) and ``rename_record_types``
-    (``{"Case.Support": "Product_Support"}``: the DeveloperName the org has instead)."""
+    """:func:`apply_overrides` plus ``remove_record_types`` (``["Case.Support"]``), ``rename_record_types``
+    (``{"Case.Support": "Product_Support"}``: the DeveloperName the org has instead), ``rename_fields``
+    (``{"Account.Customer_Tier__c": "acme__Customer_Tier__c"}``: the API name the org has instead, say of a
+    managed package's field; records keep their values under it) and ``add_fields`` (``{"Account.Region__c":
+    {"type": "picklist", ...}}``: fields only this org has)."""
     try:
         doc = apply_overrides(document, overrides)
+        for path, new_name in overrides.get("rename_fields", {}).items():
+            obj_name, fname = path.split(".", 1)
+            fields = doc["objects"][obj_name]["fields"]
+            spec = fields.pop(fname)
+            if spec.get("relationshipName"):
+                spec["relationshipName"] = new_name.removesuffix("__c") + "__r"
+            fields[new_name] = spec
+        for path, spec in overrides.get("add_fields", {}).items():
+            obj_name, fname = path.split(".", 1)
+            doc["objects"][obj_name]["fields"][fname] = dict(spec)
     except KeyError as exc:
         raise ValueError(f"override names an object or field the schema lacks: {exc}") from None
     for path in overrides.get("remove_record_types", []):
@@ -949,6 +962,15 @@ def _apply_seed_overrides(document: dict[str, Any], overrides: dict[str, Any]) -
         if obj is not None and developer_name in obj.get("recordTypes", []):
             obj["recordTypes"] = [new_name if rt == developer_name else rt for rt in obj["recordTypes"]]
     return doc
+
+
+def _rename_fields(records: list[SeedRecord], renames: dict[str, str]) -> None:
+    """Record values moved to the field names ``rename_fields`` gives (``{"Account.X__c": "ns__X__c"}``)."""
+    for path, new_name in renames.items():
+        obj_name, fname = path.split(".", 1)
+        for record in records:
+            if record.object == obj_name and fname in record.values:
+                record.values[new_name] = record.values.pop(fname)
 
 
 def _rename_record_types(records: list[SeedRecord], renames: dict[str, str]) -> None:
@@ -1080,6 +1102,8 @@ def build_seed(name: str, *, overrides: dict[str, Any] | None = None) -> Seed:
     seed.schema_document = document
     _rename_record_types(seed.records, {**own.get("rename_record_types", {}),
                                         **(overrides or {}).get("rename_record_types", {})})
+    _rename_fields(seed.records, own.get("rename_fields", {}))
+    _rename_fields(seed.records, (overrides or {}).get("rename_fields", {}))
     seed.records = _prune(seed.records, document)
     seed.validation_rules = _prune_automation(seed.validation_rules, "EntityDefinitionId", document)
     seed.triggers = _prune_automation(seed.triggers, "TableEnumOrId", document)

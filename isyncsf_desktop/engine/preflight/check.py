@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 def _lines(subject: Template | Plan | dict[str, Any]) -> tuple[list[ScopeLine], bool]:
     """(lines in scope, skip_missing_fields) of a template, template document or plan."""
     if isinstance(subject, Plan):
-        lines = [ScopeLine(p.object, list(p.fields), p.filter, p.limit, p.insert, p.update, list(p.match_by), True)
+        lines = [ScopeLine(p.object, [p.source_name(f) for f in p.fields], p.filter, p.limit, p.insert, p.update, list(p.match_by), True)
                  for p in (subject.objects[name] for name in subject.order)]
         return lines, False
     template = subject if isinstance(subject, Template) else parse_template(subject)
