@@ -70,6 +70,7 @@ def check_metadata(subject: Template | Plan | dict[str, Any], source: PreflightO
     if not isinstance(subject, Plan):
         parsed = subject if isinstance(subject, Template) else parse_template(subject)
         checker.record_types, checker.picklists = parsed.record_types, parsed.picklists
+        checker.field_mappings = parsed.field_mappings
     checker.run(lines, skip_missing)
     report = PreflightReport(checker.findings, utc_now(), getattr(source, "alias", None) or None,
                              getattr(target, "alias", None) or None)
