@@ -22,7 +22,9 @@ Three seeds ship with the package:
     names with a ``.uat`` suffix and one user missing, the escalation queue named Escalation_Team
     and no Project_Intake queue, the Case record type "Support" named Product_Support, Case.Type a
     restricted picklist whose "Electronic" is called "Electronics",
-    ``Account.Customer_Tier__c`` missing, ``Account.AnnualRevenue`` read-only for the API user, a
+    ``Account.Customer_Tier__c`` called ``acme__Customer_Tier__c`` (a managed package's field), a target-only
+    required ``Account.Region__c`` picklist whose default is Global, ``Account.AnnualRevenue`` read-only for
+    the API user, a
     Contact validation rule that some source contacts break, different automation, and a slice
     of the source accounts and contacts already present (some identical, some changed) next to
     target-only accounts.
@@ -889,7 +891,7 @@ def _target_business_records(data: _DemoData) -> list[SeedRecord]:
     accounts: list[SeedRecord] = []
     for account in overlap:
         values = remap(account.values)
-        values.pop("Customer_Tier__c", None)  # the field does not exist in the target
+        # Customer_Tier__c: the target's acme__Customer_Tier__c (rename_fields moves the value)
         if account.key in updated:
             change = rng.choice(("Phone", "Industry", "both"))
             if change in ("Phone", "both"):
@@ -1054,7 +1056,9 @@ def _demo_target() -> tuple[Seed, dict[str, Any]]:
     records += _setup_records(".uat", skip=[_TARGET_MISSING_USER], groups=_TARGET_GROUPS)
     records += _target_business_records(data)
     own = {
-        "remove_fields": ["Account.Customer_Tier__c"],
+        "rename_fields": {"Account.Customer_Tier__c": "acme__Customer_Tier__c"},
+        "add_fields": {"Account.Region__c": {"type": "picklist", "label": "Region", "required": True,
+                                             "defaultValue": "Global", "values": ["Global", "EMEA", "AMER", "APAC"]}},
         # a restricted picklist: the source's "Electronic" cases (all of the Support record type) are refused
         "field_flags": {"Account.AnnualRevenue": {"createable": False, "updateable": False},
                         "Case.Type": {"restrictedPicklist": True, "values": [

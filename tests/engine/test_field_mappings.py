@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from isyncsf_desktop.engine.lifecycle import RecordStatus
 from isyncsf_desktop.engine.plan import build_plan
 from isyncsf_desktop.engine.template import TemplateError, parse_template
 from isyncsf_desktop.sandbox.seeds import build_seed
@@ -139,3 +140,41 @@ def test_retry_failed_takes_the_field_mappings_as_saved_now(make_pair) -> None:
     assert {k: (r["acme__Customer_Tier__c"], r["Region__c"]) for k, r in target_accounts(pair).items()} == {
         "A-1": ("Gold", "EMEA")}
     assert parse_template(pair.journal.job(job_id).template).field_mappings.as_json() == fields
+
+
+def test_the_demo_orgs_meet_the_namespaced_field_and_the_mapping_carries_it(make_pair) -> None:
+    """The demo target has the source's Account.Customer_Tier__c as acme__Customer_Tier__c: the check suggests
+    the mapping, and with it (and a constant for the target-only Region__c) every tier arrives; accounts the
+    target already had unchanged stay unchanged (their tier is there under the namespaced name)."""
+    from isyncsf_desktop.engine.preflight import check_metadata
+
+    pair = make_pair("demo-source", "demo-target")
+    lines = [{"object": "Account", "fields": ["Name", "External_Id__c", "Phone", "Industry", "Customer_Tier__c"],
+              "match_by": ["External_Id__c"]}]
+    report = check_metadata(template(None, lines), pair.source, pair.target)
+    [tier] = [f for f in report.findings if f.field == "Customer_Tier__c"]
+    with_tier = pair.source.count("Account", "Customer_Tier__c != null")
+    assert tier.message == (f"field missing on the target: Account.Customer_Tier__c ({with_tier} records in scope "
+                            "have a value) — map to acme__Customer_Tier__c?")
+    assert tier.data["suggested_mapping"]["target"] == "acme__Customer_Tier__c"
+    assert not [f for f in report.findings if f.field == "Region__c"]      # it has a default: nothing fails
+
+    engine = pair.engine()
+    plain_job = engine.create_job(template(None, lines))
+    plain = engine.sync(plain_job)
+    assert plain.totals.errors == 0 and plain.totals.inserted > 0
+    fields = {"Account": {"map": {"Customer_Tier__c": "acme__Customer_Tier__c"}, "constants": {"Region__c": "EMEA"}}}
+    mapped = engine.sync(engine.create_job(template(fields, lines)))
+    assert mapped.totals.errors == 0 and mapped.totals.inserted == 0
+    # updated: only the accounts the plain run inserted without the tier they have; the accounts the target had
+    # already carry theirs under the namespaced name
+    tiers = {r["Id"]: r["Customer_Tier__c"] for r in pair.rows("src", "SELECT Id, Customer_Tier__c FROM Account")}
+    inserted = [r.source_id for r in pair.journal.records(plain_job, "Account", [RecordStatus.INSERTED])]
+    assert mapped.totals.updated == sum(1 for i in inserted if tiers[i]) > 0
+    assert mapped.totals.existing == plain.totals.total - mapped.totals.updated
+    assert {r["Region__c"] for r in pair.rows("tgt", "SELECT Region__c FROM Account")} == {"Global"}  # insert only
+    source = {r["External_Id__c"]: r["Customer_Tier__c"] for r in pair.rows(
+        "src", "SELECT External_Id__c, Customer_Tier__c FROM Account")}
+    target = {r["External_Id__c"]: r["acme__Customer_Tier__c"] for r in pair.rows(
+        "tgt", "SELECT External_Id__c, acme__Customer_Tier__c FROM Account WHERE External_Id__c != null")}
+    assert all(target[ext] == tier for ext, tier in source.items())
