@@ -15,8 +15,9 @@ from typing import Any, Protocol
 
 import networkx as nx
 
+from .fieldmaps import constant_problem, type_problem
 from .masking import MaskRuleError, masked_paths, plan_rules
-from .template import Template, TemplateError
+from .template import FieldMapping, Template, TemplateError
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,15 @@ class ObjectPlan:
         return bool(self.person_fields or self.business_fields)
     mask: dict[str, dict[str, Any]] = field(default_factory=dict)        # field -> masking spec (engine/masking.py)
     mask_paths: dict[str, dict[str, Any]] = field(default_factory=dict)  # masked parent path of the match key
+    # Field names above are the target's; a field the template maps from a source field of another name
+    # is read as that name (target field -> source field), and constants fill target fields on insert.
+    source_names: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, Any] = field(default_factory=dict)
+    constants_on_update: bool = False
+
+    def source_name(self, name: str) -> str:
+        """The source field a target field of the plan is read from."""
+        return self.source_names.get(name, name)
 
     @property
     def self_refs(self) -> list[RefSpec]:
@@ -149,11 +159,18 @@ def _is_required(meta: dict[str, Any]) -> bool:
 
 
 def _resolve_match_path(path: str, obj: str, source: DescribeSource, target: DescribeSource,
-                        src_fields: dict[str, dict[str, Any]], tgt_fields: dict[str, dict[str, Any]]) -> str:
-    """Validate a match key (``Email`` or ``Account.External_Id__c``); return it in canonical case."""
+                        src_fields: dict[str, dict[str, Any]], tgt_fields: dict[str, dict[str, Any]],
+                        mapping: FieldMapping | None = None) -> str:
+    """Validate a match key (``Email`` or ``Account.External_Id__c``); return it in canonical case (a field the
+    template maps: the target's name, by its source or its target name)."""
     parts = path.split(".")
     if len(parts) == 1:
         name = _ci(src_fields, path)
+        mapped = mapping.target_of(name or path) if mapping is not None else None
+        if mapped is None and mapping is not None:
+            mapped = next((t for t in mapping.map.values() if t.lower() == path.lower()), None)
+        if mapped is not None and _ci(tgt_fields, mapped) is not None:
+            return _ci(tgt_fields, mapped) or mapped
         if name is None:
             raise TemplateError(f"{obj}: match_by field {path} is not a field of {obj} in the source org")
         if _ci(tgt_fields, name) is None:
@@ -180,13 +197,13 @@ def _resolve_match_path(path: str, obj: str, source: DescribeSource, target: Des
     return ".".join(canonical)
 
 
-def _default_match(obj: str, src_fields: dict[str, dict[str, Any]], tgt_fields: dict[str, dict[str, Any]]) -> list[str]:
-    for name, meta in src_fields.items():
-        if meta.get("externalId") and name in tgt_fields:
-            return [name]
-    for name, meta in src_fields.items():
-        if meta.get("nameField") and name in tgt_fields:
-            return [name]
+def _default_match(obj: str, src_fields: dict[str, dict[str, Any]], tgt_fields: dict[str, dict[str, Any]],
+                   renamed: dict[str, str] | None = None) -> list[str]:
+    renamed = renamed or {}
+    for flag in ("externalId", "nameField"):
+        for name, meta in src_fields.items():
+            if meta.get(flag) and renamed.get(name, name) in tgt_fields:
+                return [renamed.get(name, name)]
     raise TemplateError(f"{obj}: no external id or name field to match records on; set \"match_by\"")
 
 
@@ -200,59 +217,86 @@ def _plan_object(template: Template, line: Any, source: DescribeSource, target: 
     if not tgt_desc.get("createable", True) and line.insert:
         warnings.append(f"{obj}: the target user cannot create {obj} records")
 
+    mapping = template.field_mappings.of(obj)
+    renamed = _renamed_fields(obj, mapping, src_fields, tgt_fields)   # source field -> target field
+    into = {t.lower() for t in renamed.values()}
+
+    def target_name(source_name: str) -> str | None:
+        if source_name in renamed:
+            return renamed[source_name]
+        if source_name.lower() in into:
+            return None    # the target field of that name is filled from the mapped source field
+        return _ci(tgt_fields, source_name)
+
     if line.fields is not None:
-        wanted: list[str] = []
+        wanted: list[tuple[str, str]] = []
         for name in line.fields:
             actual = _ci(src_fields, name)
             if actual is None:
                 raise TemplateError(f"{obj}: {name} is not a field of {obj} in the source org")
-            if _ci(tgt_fields, actual) is None:
+            tname = target_name(actual)
+            if tname is None:
+                if actual.lower() in into:
+                    warnings.append(f"{obj}.{actual} is not carried: the field mappings fill {actual} in the "
+                                    "target org from another source field")
+                    continue
                 if template.skip_missing_fields:
                     warnings.append(f"{obj}.{actual} does not exist in the target org; it is skipped")
                     continue
                 raise TemplateError(f"{obj}.{actual} does not exist in the target org (turn on "
-                                    "\"skip missing fields\" to leave it out)")
-            wanted.append(actual)
+                                    "\"skip missing fields\" to leave it out, or map it to a target field)")
+            wanted.append((actual, tname))
     else:
         wanted = []
         for name, meta in src_fields.items():
             if name in SYSTEM_FIELDS or meta.get("type") in SKIPPED_TYPES or meta.get("calculated") \
                     or meta.get("autoNumber") or not meta.get("createable"):
                 continue
-            if name not in tgt_fields:
-                warnings.append(f"{obj}.{name} does not exist in the target org; it is skipped")
+            tname = target_name(name)
+            if tname is None:
+                if name.lower() not in into:
+                    warnings.append(f"{obj}.{name} does not exist in the target org; it is skipped")
                 continue
-            wanted.append(name)
+            wanted.append((name, tname))
 
     fields: list[str] = []
     insert_fields: list[str] = []
     update_fields: list[str] = []
     field_types: dict[str, str] = {}
-    for name in wanted:
-        tmeta = tgt_fields[_ci(tgt_fields, name) or name]
+    source_names: dict[str, str] = {}
+    constant_names = {c.lower() for c in mapping.constants}
+    for source_name, name in wanted:
+        if name.lower() in constant_names:
+            warnings.append(f"{obj}.{name} is set by the template's constant, not carried from the source")
+            continue
+        tmeta = tgt_fields[name]
         if not tmeta.get("createable") and not tmeta.get("updateable"):
             warnings.append(f"{obj}.{name} cannot be edited by the target org's user; it is skipped")
             continue
         fields.append(name)
+        if source_name != name:
+            source_names[name] = source_name
         field_types[name] = tmeta.get("type", "string")
         if tmeta.get("createable"):
             insert_fields.append(name)
         if tmeta.get("updateable"):
             update_fields.append(name)
+    constants = _constants(obj, mapping, tgt_fields)
 
     for name, meta in tgt_fields.items():
-        if _is_required(meta) and name not in fields and name not in SYSTEM_FIELDS and meta.get("type") != "boolean":
-            if name in src_fields and src_fields[name].get("createable"):
+        if _is_required(meta) and name not in fields and name not in constants and name not in SYSTEM_FIELDS \
+                and meta.get("type") != "boolean":
+            if name in src_fields and src_fields[name].get("createable") and name.lower() not in into:
                 continue  # excluded on purpose by the template's field list
             warnings.append(f"{obj}.{name} is required in the target org but the template does not fill it")
 
     match_by = [
-        _resolve_match_path(p, obj, source, target, src_fields, tgt_fields) for p in line.match_by
-    ] if line.match_by else _default_match(obj, src_fields, tgt_fields)
+        _resolve_match_path(p, obj, source, target, src_fields, tgt_fields, mapping) for p in line.match_by
+    ] if line.match_by else _default_match(obj, src_fields, tgt_fields, renamed)
 
     refs: dict[str, RefSpec] = {}
     for name in fields:
-        meta = src_fields[name]
+        meta = src_fields[source_names.get(name, name)]
         if meta.get("type") != "reference" or not meta.get("referenceTo"):
             continue
         targets = list(meta["referenceTo"])
@@ -297,7 +341,7 @@ def _plan_object(template: Template, line: Any, source: DescribeSource, target: 
         found = _ci(src_fields, name)
         if found is None or src_fields[found].get("type") != "reference":
             raise TemplateError(f"{obj}: exclude_parents names {name}, which is not a lookup field of {obj}")
-        exclude_parents.append(found)
+        exclude_parents.append(renamed.get(found, found))
     query = getattr(source, "query", None)   # OrgClient has it; a describe-only source skips the check
     if line.sort and query is not None:
         try:
@@ -326,7 +370,48 @@ def _plan_object(template: Template, line: Any, source: DescribeSource, target: 
                       update=line.update, refs=refs, name_field=name_field, warnings=warnings,
                       field_types=field_types, sort=line.sort, related_to=related_to, related_via=related_via,
                       exclude_parents=exclude_parents, person_fields=person_fields,
-                      business_fields=business_fields, mask=mask)
+                      business_fields=business_fields, mask=mask, source_names=source_names,
+                      constants=constants, constants_on_update=mapping.constants_on_update)
+
+
+def _renamed_fields(obj: str, mapping: FieldMapping, src_fields: dict[str, dict[str, Any]],
+                    tgt_fields: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """The template's field map of ``obj`` checked against both orgs: source field -> target field (canonical
+    case). A field either org lacks, or types that cannot meet, is a :class:`TemplateError` naming it."""
+    out: dict[str, str] = {}
+    for source_name, target_name in mapping.map.items():
+        where = f"{obj}: the field mapping {source_name} -> {target_name}"
+        actual = _ci(src_fields, source_name)
+        if actual is None:
+            raise TemplateError(f"{where} names a source field {obj} does not have in the source org")
+        tname = _ci(tgt_fields, target_name)
+        if tname is None:
+            raise TemplateError(f"{where} names a field {obj} does not have in the target org")
+        problem = type_problem(src_fields[actual], tgt_fields[tname])
+        if problem:
+            raise TemplateError(f"{where} cannot be carried: {problem}")
+        out[actual] = tname
+    return out
+
+
+def _constants(obj: str, mapping: FieldMapping, tgt_fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The template's constants of ``obj`` checked against the target: target field (canonical case) -> value.
+    A field the target lacks or its user cannot set, or a value it cannot take, is a :class:`TemplateError`."""
+    out: dict[str, Any] = {}
+    for name, value in mapping.constants.items():
+        where = f"{obj}: the constant for {name}"
+        tname = _ci(tgt_fields, name)
+        if tname is None:
+            raise TemplateError(f"{where} names a field {obj} does not have in the target org")
+        meta = tgt_fields[tname]
+        if not meta.get("createable") or (mapping.constants_on_update and not meta.get("updateable")):
+            raise TemplateError(f"{where}: the target org's user cannot set {obj}.{tname} "
+                                f"({'on insert' if not meta.get('createable') else 'on update'})")
+        problem = constant_problem(value, meta)
+        if problem:
+            raise TemplateError(f"{where} cannot be set: {problem}")
+        out[tname] = value
+    return out
 
 
 def relationship_graph(objects: dict[str, ObjectPlan]) -> nx.MultiDiGraph:
@@ -429,7 +514,8 @@ def build_plan(template: Template, source: DescribeSource, target: DescribeSourc
 def deferred_children(objects: dict[str, ObjectPlan], preference: list[str], oplan: ObjectPlan) -> set[str]:
     """The objects whose related_via lookup the detected order defers (their parent comes later)."""
     _, deferred = detect_order(objects, preference)
-    return {child for child, field_name in deferred if field_name == oplan.related_via and child == oplan.object}
+    return {child for child, field_name in deferred
+            if oplan.source_name(field_name) == oplan.related_via and child == oplan.object}
 
 
 def forward_lookups(objects: dict[str, ObjectPlan], order: list[str]) -> tuple[dict[str, list[str]], dict[str, str]]:

@@ -164,7 +164,7 @@ def complete_parents(query: Query, plan: Plan, selected: dict[str, list[dict[str
                 if parent is None or ref.field in oplan.exclude_parents:
                     continue
                 for row in rows:
-                    value = row.get(ref.field)
+                    value = row.get(oplan.source_name(ref.field))   # rows as read: source field names
                     if value and value not in have.setdefault(parent, set()) and not known(value):
                         wanted[parent].add(value)
         frontier = {}
@@ -186,7 +186,7 @@ def complete_parents(query: Query, plan: Plan, selected: dict[str, list[dict[str
 
 def lookup_columns(oplan: ObjectPlan) -> list[str]:
     """The columns parent completion reads: the lookups it may follow."""
-    return [ref.field for ref in oplan.refs.values() if ref.kind == "template"]
+    return [oplan.source_name(ref.field) for ref in oplan.refs.values() if ref.kind == "template"]
 
 
 def select_related(query: Query, plan: Plan, columns: Callable[[ObjectPlan], Iterable[str]], *, since: str | None,

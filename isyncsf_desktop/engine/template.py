@@ -10,13 +10,18 @@ A template is a JSON file the GUI edits and the CLI reads::
      "mappings": {"owners": {"default": "ops@acme.example",
                              "map": {"Escalations": "Escalation_Team", "ann@acme.example": "ann@acme.example.uat"}},
                   "record_types": {"Account": {"map": {"Partner": "Channel_Partner"}, "default": "Customer"}},
-                  "picklists": {"Account.Industry": {"Prospect": "Prospecting"}}}}
+                  "picklists": {"Account.Industry": {"Prospect": "Prospecting"}},
+                  "fields": {"Account": {"map": {"Customer_Tier__c": "acme__Customer_Tier__c"},
+                                         "constants": {"Region__c": "EMEA"}}}}}
 
 ``mappings.owners`` names owners by username (users: it has an ``@``) or DeveloperName (queues):
 ``map`` sends a source owner to a target owner, ``default`` owns what matches nothing (see
 :mod:`.users` for the automatic matching it overrides). ``mappings.record_types`` does the same per
 object for record types, by DeveloperName (:mod:`.recordtypes`); ``mappings.picklists`` sends a source
 picklist value to a target value per ``Object.Field``, each value of a multi-select too (:mod:`.picklists`).
+``mappings.fields`` carries a source field into a target field of another API name per object (``map``: a
+namespace added or removed, a field renamed) and fills target fields with a ``constants`` value on insert
+(on update too with ``"constants_on_update": true``); the plan checks both against the orgs.
 
 :func:`parse_template` checks the document's shape; the checks that need the orgs (objects and
 fields exist, filters are valid SOQL) happen when the plan is built.
@@ -77,7 +82,8 @@ LINE_KEYS = {"object", "fields", "filter", "match_by", "insert", "update", "limi
              "exclude_parents", "bulk_threshold", "mask"}
 MAX_RELATED_LEVELS = 5
 TOP_KEYS = {"name", "options", "objects", "order", "source", "target", "description", "mappings"}
-MAPPING_KINDS = {"owners", "record_types", "picklists"}
+MAPPING_KINDS = {"owners", "record_types", "picklists", "fields"}
+FIELD_MAPPING_KEYS = {"map", "constants", "constants_on_update"}
 OWNER_MAPPING_KEYS = {"default", "map"}
 RECORD_TYPE_MAPPING_KEYS = {"default", "map"}
 _API_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
@@ -161,6 +167,45 @@ class PicklistMappings:
         return {name: dict(m) for name, m in self.fields.items() if m}
 
 
+@dataclass
+class FieldMapping:
+    """One object's field mappings: source field -> target field (API names), and constants for target fields."""
+
+    map: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, Any] = field(default_factory=dict)
+    constants_on_update: bool = False    # constants are written on insert only unless this is set
+
+    def target_of(self, source_field: str) -> str | None:
+        """The target field ``map`` names for ``source_field`` (any case)."""
+        lowered = source_field.lower()
+        return next((t for s, t in self.map.items() if s.lower() == lowered), None)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.map:
+            out["map"] = dict(self.map)
+        if self.constants:
+            out["constants"] = dict(self.constants)
+        if self.constants_on_update:
+            out["constants_on_update"] = True
+        return out
+
+
+@dataclass
+class FieldMappings:
+    """``mappings.fields`` of a template: per object, renamed fields and constants (objects in any case)."""
+
+    objects: dict[str, FieldMapping] = field(default_factory=dict)
+
+    def of(self, object_name: str) -> FieldMapping:
+        """The field mappings of ``object_name`` (empty when the template has none for it)."""
+        lowered = object_name.lower()
+        return next((m for name, m in self.objects.items() if name.lower() == lowered), FieldMapping())
+
+    def as_json(self) -> dict[str, Any]:
+        return {name: m.as_json() for name, m in self.objects.items() if m.as_json()}
+
+
 def is_username(name: str) -> bool:
     """Whether an owner name is a username (else it is a queue's DeveloperName)."""
     return "@" in name
@@ -229,6 +274,7 @@ class Template:
     owners: OwnerMappings = field(default_factory=OwnerMappings)
     record_types: RecordTypeMappings = field(default_factory=RecordTypeMappings)
     picklists: PicklistMappings = field(default_factory=PicklistMappings)
+    field_mappings: FieldMappings = field(default_factory=FieldMappings)
 
     @property
     def continue_on_error(self) -> bool:
@@ -300,7 +346,8 @@ class Template:
                 out[key] = getattr(self, key)
         mappings = {kind: value for kind, value in (("owners", self.owners.as_json()),
                                                     ("record_types", self.record_types.as_json()),
-                                                    ("picklists", self.picklists.as_json())) if value}
+                                                    ("picklists", self.picklists.as_json()),
+                                                    ("fields", self.field_mappings.as_json())) if value}
         if mappings:
             out["mappings"] = mappings
         return out
@@ -504,6 +551,77 @@ def parse_picklist_mappings(document: Any) -> PicklistMappings:
     return out
 
 
+def _field_name(value: Any, where: str) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if _API_NAME_RE.match(text):
+        return text
+    raise TemplateError(f"{where}: {json.dumps(value)} is not a field's API name (e.g. Customer_Tier__c, "
+                        "acme__Customer_Tier__c)")
+
+
+def parse_field_mappings(document: Any) -> FieldMappings:
+    """``mappings.fields``: ``{"Account": {"map": {"Customer_Tier__c": "acme__Customer_Tier__c"},
+    "constants": {"Region__c": "EMEA"}}}`` (source field -> target field; target field -> value)."""
+    raw = _check_mapping_kinds(document).get("fields", {})
+    example = '{"Account": {"map": {"Customer_Tier__c": "acme__Customer_Tier__c"}, "constants": {"Region__c": "EMEA"}}}'
+    if not isinstance(raw, dict):
+        raise TemplateError(f"mappings.fields must be an object of object name -> field mappings, e.g. {example}")
+    out = FieldMappings()
+    seen: dict[str, str] = {}
+    for obj, mapping in raw.items():
+        name = obj.strip() if isinstance(obj, str) else ""
+        where = f"mappings.fields[{json.dumps(obj)}]"
+        if not _API_NAME_RE.match(name):
+            raise TemplateError(f"{where}: {json.dumps(obj)} is not an object's API name (e.g. Account, Project__c)")
+        if name.lower() in seen:
+            raise TemplateError(f"{where}: {name} is listed twice (also as {seen[name.lower()]})")
+        seen[name.lower()] = name
+        if not isinstance(mapping, dict):
+            raise TemplateError(f"{where} must be an object with \"map\" and/or \"constants\", e.g. "
+                                '{"map": {"Customer_Tier__c": "acme__Customer_Tier__c"}}')
+        unknown = set(mapping) - FIELD_MAPPING_KEYS
+        if unknown:
+            raise TemplateError(f"{where}: unknown key(s): {', '.join(sorted(unknown))}; allowed: "
+                                f"{', '.join(sorted(FIELD_MAPPING_KEYS))}")
+        raw_map = mapping.get("map", {})
+        if not isinstance(raw_map, dict):
+            raise TemplateError(f"{where}.map must be an object of source field -> target field, e.g. "
+                                '{"Customer_Tier__c": "acme__Customer_Tier__c"}')
+        pairs: dict[str, str] = {}
+        targets: dict[str, str] = {}
+        for source, target in raw_map.items():
+            source_name = _field_name(source, f"{where}.map")
+            here = f"{where}.map[{json.dumps(source_name)}]"
+            if any(s.lower() == source_name.lower() for s in pairs):
+                raise TemplateError(f"{here}: {source_name} is mapped twice")
+            target_name = _field_name(target, here)
+            if target_name.lower() in targets:
+                raise TemplateError(f"{here}: {targets[target_name.lower()]} and {source_name} are both mapped to "
+                                    f"{target_name}; a target field takes one source field")
+            targets[target_name.lower()] = source_name
+            pairs[source_name] = target_name
+        raw_constants = mapping.get("constants", {})
+        if not isinstance(raw_constants, dict):
+            raise TemplateError(f"{where}.constants must be an object of target field -> value, e.g. "
+                                '{"Region__c": "EMEA"}')
+        constants: dict[str, Any] = {}
+        for target, value in raw_constants.items():
+            target_name = _field_name(target, f"{where}.constants")
+            here = f"{where}.constants[{json.dumps(target_name)}]"
+            if target_name.lower() in targets:
+                raise TemplateError(f"{here}: {target_name} is filled from {targets[target_name.lower()]} by the "
+                                    "map; a field takes a mapped source field or a constant, not both")
+            if any(c.lower() == target_name.lower() for c in constants):
+                raise TemplateError(f"{here}: {target_name} has two constants")
+            if not isinstance(value, (str, int, float, bool)) or (isinstance(value, str) and not value.strip()):
+                raise TemplateError(f"{here}: {json.dumps(value)} is not a constant (a text, number or true/false; "
+                                    "to leave the field empty, do not list it)")
+            constants[target_name] = value
+        on_update = _bool(mapping.get("constants_on_update", False), f"{where}.constants_on_update")
+        out.objects[name] = FieldMapping(map=pairs, constants=constants, constants_on_update=on_update)
+    return out
+
+
 MAX_TEMPLATE_BYTES = 2_000_000
 """A template file's size limit: hundreds of objects with every field listed stay far below it. A bigger
 file is refused before it is read (it would be copied into every job that runs it)."""
@@ -655,10 +773,11 @@ def parse_template(document: Any) -> Template:
     owners = parse_mappings(raw_mappings) if raw_mappings is not None else OwnerMappings()
     record_types = parse_record_type_mappings(raw_mappings) if raw_mappings is not None else RecordTypeMappings()
     picklists = parse_picklist_mappings(raw_mappings) if raw_mappings is not None else PicklistMappings()
+    field_mappings = parse_field_mappings(raw_mappings) if raw_mappings is not None else FieldMappings()
     return Template(name=name.strip(), objects=lines, options=options, order=order,
                     source=document.get("source"), target=document.get("target"),
                     description=document.get("description"), owners=owners, record_types=record_types,
-                    picklists=picklists)
+                    picklists=picklists, field_mappings=field_mappings)
 
 
 def load_template(path: Path | str) -> Template:

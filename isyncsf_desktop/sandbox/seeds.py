@@ -22,7 +22,9 @@ Three seeds ship with the package:
     names with a ``.uat`` suffix and one user missing, the escalation queue named Escalation_Team
     and no Project_Intake queue, the Case record type "Support" named Product_Support, Case.Type a
     restricted picklist whose "Electronic" is called "Electronics",
-    ``Account.Customer_Tier__c`` missing, ``Account.AnnualRevenue`` read-only for the API user, a
+    ``Account.Customer_Tier__c`` called ``acme__Customer_Tier__c`` (a managed package's field), a target-only
+    required ``Account.Region__c`` picklist whose default is Global, ``Account.AnnualRevenue`` read-only for
+    the API user, a
     Contact validation rule that some source contacts break, different automation, and a slice
     of the source accounts and contacts already present (some identical, some changed) next to
     target-only accounts.
@@ -891,7 +893,7 @@ def _target_business_records(data: _DemoData) -> list[SeedRecord]:
     accounts: list[SeedRecord] = []
     for account in overlap:
         values = remap(account.values)
-        values.pop("Customer_Tier__c", None)  # the field does not exist in the target
+        # Customer_Tier__c: the target's acme__Customer_Tier__c (rename_fields moves the value)
         if account.key in updated:
             change = rng.choice(("Phone", "Industry", "both"))
             if change in ("Phone", "both"):
@@ -935,10 +937,23 @@ def _target_business_records(data: _DemoData) -> list[SeedRecord]:
 
 def _apply_seed_overrides(document: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     """:func:`apply_overrides` plus ``remove_record_types`` (``["Case.Support"]``), ``rename_record_types``
-    (``{"Case.Support": "Product_Support"}``: the DeveloperName the org has instead) and ``person_accounts``
-    (``True``: the org has Person Accounts switched on, see :mod:`.person`)."""
+    (``{"Case.Support": "Product_Support"}``: the DeveloperName the org has instead), ``person_accounts``
+    (``True``: the org has Person Accounts switched on, see :mod:`.person`), ``rename_fields``
+    (``{"Account.Customer_Tier__c": "acme__Customer_Tier__c"}``: the API name the org has instead, say of a
+    managed package's field; records keep their values under it) and ``add_fields`` (``{"Account.Region__c":
+    {"type": "picklist", ...}}``: fields only this org has)."""
     try:
         doc = apply_overrides(document, overrides)
+        for path, new_name in overrides.get("rename_fields", {}).items():
+            obj_name, fname = path.split(".", 1)
+            fields = doc["objects"][obj_name]["fields"]
+            spec = fields.pop(fname)
+            if spec.get("relationshipName"):
+                spec["relationshipName"] = new_name.removesuffix("__c") + "__r"
+            fields[new_name] = spec
+        for path, spec in overrides.get("add_fields", {}).items():
+            obj_name, fname = path.split(".", 1)
+            doc["objects"][obj_name]["fields"][fname] = dict(spec)
     except KeyError as exc:
         raise ValueError(f"override names an object or field the schema lacks: {exc}") from None
     if overrides.get("person_accounts") and "IsPersonAccount" not in doc["objects"]["Account"].get("fields", {}):
@@ -954,6 +969,15 @@ def _apply_seed_overrides(document: dict[str, Any], overrides: dict[str, Any]) -
         if obj is not None and developer_name in obj.get("recordTypes", []):
             obj["recordTypes"] = [new_name if rt == developer_name else rt for rt in obj["recordTypes"]]
     return doc
+
+
+def _rename_fields(records: list[SeedRecord], renames: dict[str, str]) -> None:
+    """Record values moved to the field names ``rename_fields`` gives (``{"Account.X__c": "ns__X__c"}``)."""
+    for path, new_name in renames.items():
+        obj_name, fname = path.split(".", 1)
+        for record in records:
+            if record.object == obj_name and fname in record.values:
+                record.values[new_name] = record.values.pop(fname)
 
 
 def _rename_record_types(records: list[SeedRecord], renames: dict[str, str]) -> None:
@@ -1037,7 +1061,9 @@ def _demo_target() -> tuple[Seed, dict[str, Any]]:
     records += _setup_records(".uat", skip=[_TARGET_MISSING_USER], groups=_TARGET_GROUPS)
     records += _target_business_records(data)
     own = {
-        "remove_fields": ["Account.Customer_Tier__c"],
+        "rename_fields": {"Account.Customer_Tier__c": "acme__Customer_Tier__c"},
+        "add_fields": {"Account.Region__c": {"type": "picklist", "label": "Region", "required": True,
+                                             "defaultValue": "Global", "values": ["Global", "EMEA", "AMER", "APAC"]}},
         # a restricted picklist: the source's "Electronic" cases (all of the Support record type) are refused
         "field_flags": {"Account.AnnualRevenue": {"createable": False, "updateable": False},
                         "Case.Type": {"restrictedPicklist": True, "values": [
@@ -1085,6 +1111,8 @@ def build_seed(name: str, *, overrides: dict[str, Any] | None = None) -> Seed:
     seed.schema_document = document
     _rename_record_types(seed.records, {**own.get("rename_record_types", {}),
                                         **(overrides or {}).get("rename_record_types", {})})
+    _rename_fields(seed.records, own.get("rename_fields", {}))
+    _rename_fields(seed.records, (overrides or {}).get("rename_fields", {}))
     seed.records = _prune(seed.records, document)
     seed.validation_rules = _prune_automation(seed.validation_rules, "EntityDefinitionId", document)
     seed.triggers = _prune_automation(seed.triggers, "TableEnumOrId", document)

@@ -31,7 +31,7 @@ def test_owner_mappings_round_trip_through_the_template_file(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("mappings, message", [
     ([], '"mappings" must be an object'),
-    ({"users": {}}, "unknown mapping kind(s): users; allowed: owners, picklists, record_types"),
+    ({"users": {}}, "unknown mapping kind(s): users; allowed: fields, owners, picklists, record_types"),
     ({"owners": ["a"]}, 'mappings.owners must be an object with "default" and/or "map"'),
     ({"owners": {"fallback": "x@y.z"}}, "mappings.owners: unknown key(s): fallback; allowed: default, map"),
     ({"owners": {"default": "Ops Team"}}, 'mappings.owners.default: "Ops Team" is neither a username'),

@@ -107,6 +107,8 @@ def test_target_differs_in_fields_and_permissions(demo_server):
     source = {f["name"]: f for f in client_for(demo_server, "source").Account.describe()["fields"]}
     target = {f["name"]: f for f in client_for(demo_server, "target").Account.describe()["fields"]}
     assert "Customer_Tier__c" in source and "Customer_Tier__c" not in target
+    assert "acme__Customer_Tier__c" in target and target["acme__Customer_Tier__c"]["label"] == "Customer Tier"
+    assert target["Region__c"]["nillable"] is False and target["Region__c"]["defaultedOnCreate"] is True
     assert source["AnnualRevenue"]["updateable"] is True
     assert target["AnnualRevenue"]["createable"] is False and target["AnnualRevenue"]["updateable"] is False
 

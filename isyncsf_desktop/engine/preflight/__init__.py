@@ -14,6 +14,7 @@ user overrides:
 * an object missing in the target org (or in the source org);
 * a template field missing in the source org; a field missing in the target org when "skip missing
   fields" is off, or named by a saved plan (the run would fail whole batches on it);
+* a field mapping or constant of the template naming a field the target org lacks (the plan refuses it);
 * a match key field missing in the target org, or no match key at all;
 * an object the target user can neither create nor update;
 * person accounts in scope while the target org does not have Person Accounts (counted).
@@ -23,7 +24,8 @@ user overrides:
 * a restricted picklist on the target lacks values the source records use (counted);
 * a field whose target type cannot hold the source values (counted: non-empty values);
 * a text field shorter on the target, when a scan's records show longer values (counted);
-* a field required on the target that the template does not fill (every insert fails), or that
+* a field required on the target that the template does not fill (every insert fails; a target-only one
+  suggests a constant: ``data["suggested_constant"]`` ``{"object", "field", "value"}``), or that
   is empty in some source records (counted);
 * an object the target user cannot create (with insert on) or update (with update on);
 * a validation rule active on the target but not on the source (fix: switch it off for the run with
@@ -35,7 +37,10 @@ user overrides:
 
 ``warning`` — the sync runs; something may differ from what the user expects:
 
-* a field missing on the target while "skip missing fields" is on (it is left out);
+* a field missing on the target while "skip missing fields" is on (it is left out; when the target has it
+  under another name, the same with a namespace prefix added or removed, else a similar name or label of a
+  type that can take it, that field is ``data["suggested_mapping"]`` ``{"object", "source", "target"}``, and
+  the template's field mappings resolve the finding);
 * a field the target user cannot create or update (its values are not carried), or a lossy type
   conversion, a shorter text field without a scan to count from, fewer integer digits;
 * picklist values the target's unrestricted picklist does not list (saved anyway);

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 def _lines(subject: Template | Plan | dict[str, Any]) -> tuple[list[ScopeLine], bool]:
     """(lines in scope, skip_missing_fields) of a template, template document or plan."""
     if isinstance(subject, Plan):
-        lines = [ScopeLine(p.object, list(p.fields), p.filter, p.limit, p.insert, p.update, list(p.match_by), True)
+        lines = [ScopeLine(p.object, [p.source_name(f) for f in p.fields], p.filter, p.limit, p.insert, p.update, list(p.match_by), True)
                  for p in (subject.objects[name] for name in subject.order)]
         return lines, False
     template = subject if isinstance(subject, Template) else parse_template(subject)
@@ -70,6 +70,7 @@ def check_metadata(subject: Template | Plan | dict[str, Any], source: PreflightO
     if not isinstance(subject, Plan):
         parsed = subject if isinstance(subject, Template) else parse_template(subject)
         checker.record_types, checker.picklists = parsed.record_types, parsed.picklists
+        checker.field_mappings = parsed.field_mappings
     checker.run(lines, skip_missing)
     report = PreflightReport(checker.findings, utc_now(), getattr(source, "alias", None) or None,
                              getattr(target, "alias", None) or None)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ...salesforce.client import OrgApiError
-from ..template import PicklistMappings, RecordTypeMappings
+from ..template import FieldMappings, PicklistMappings, RecordTypeMappings
 from .report import CHECK_FAILED, WARNING, Finding
 
 logger = logging.getLogger(__name__)
@@ -93,6 +93,7 @@ class CheckContext:
         self.switched_off: set[tuple[str, str]] = set()    # automation the sync switches off (template option)
         self.record_types = RecordTypeMappings()           # the template's record type mappings
         self.picklists = PicklistMappings()                # the template's picklist value mappings
+        self.field_mappings = FieldMappings()              # the template's renamed fields and constants
 
     # ------------------------------------------------------------------ helpers
     def add(self, kind: str, obj: str, field_name: str | None, item: str | None, severity: str, message: str,

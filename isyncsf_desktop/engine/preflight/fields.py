@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..fieldmaps import similar_field
 from ..picklists import similar_value
 from ..plan import SKIPPED_TYPES, SYSTEM_FIELDS
 from .context import CheckContext, ScopeObject, counted_severity, plural, quote
@@ -76,13 +77,35 @@ class FieldChecks(CheckContext):
             out.append(actual)
         return out
 
+    def _mapped_target(self, obj: ScopeObject, name: str) -> str | None:
+        """The target field the template's field mappings carry source field ``name`` into (None: not mapped);
+        a mapping to a field the target lacks is reported (the plan refuses it)."""
+        mapped = self.field_mappings.of(obj.name).target_of(name)
+        if mapped is None:
+            return None
+        if _ci(obj.target, mapped) is None:
+            self.add(MISSING_FIELD, obj.name, name, None, BLOCKING,
+                     f"the field mapping {obj.name}.{name} -> {mapped} names a field the target org does not have; "
+                     "the sync cannot start with it", f"create {obj.name}.{mapped} in the target org, or map {name} "
+                     "to a field it has", side="target", mapped_to=mapped)
+        return _ci(obj.target, mapped)
+
     def check_fields(self, obj: ScopeObject, skip_missing: bool) -> None:
         line = obj.line
+        mapping = self.field_mappings.of(obj.name)
+        into = {t.lower() for t in mapping.map.values()}
+        filled = {c.lower() for c in mapping.constants}     # target fields the sync fills
         for name in self._scope_fields(obj):
-            tname = _ci(obj.target, name)
+            tname = self._mapped_target(obj, name)
+            if tname is None and mapping.target_of(name) is not None:
+                continue      # reported: a mapping to a field the target lacks
+            if tname is None and name.lower() not in into:
+                tname = _ci(obj.target, name)
             if tname is None:
-                self._missing_field(obj, name, skip_missing)
+                if name.lower() not in into:
+                    self._missing_field(obj, name, skip_missing)
                 continue
+            filled.add(tname.lower())
             smeta, tmeta = obj.source[name], obj.target[tname]
             if not tmeta.get("createable") and not tmeta.get("updateable"):
                 self.add(FIELD_ACCESS, obj.name, name, None, WARNING,
@@ -110,22 +133,33 @@ class FieldChecks(CheckContext):
                              "it empty and will fail", f"fill {name} in the source records, give it a default "
                              "value in the target org, or filter those records out",
                              affected=empty, reason="empty in source")
-        scope = {f.lower() for f in obj.fields}
+        for cname in mapping.constants:
+            if _ci(obj.target, cname) is None:
+                self.add(MISSING_FIELD, obj.name, cname, None, BLOCKING,
+                         f"the template's constant for {obj.name}.{cname} names a field the target org does not "
+                         "have; the sync cannot start with it", f"create {obj.name}.{cname} in the target org, or "
+                         "drop the constant", side="target", constant=True)
+        scope = filled
         if line.insert:
             for tname, tmeta in obj.target.items():
                 if tname.lower() in scope or tname in SYSTEM_FIELDS or not _is_required(tmeta):
                     continue
                 in_scope = self.count(line, obj.name)
                 sname = _ci(obj.source, tname)
+                suggested = None
                 if sname is not None and obj.source[sname].get("createable"):
                     fix = f"add {sname} to the template's fields for {obj.name}"
                 else:
-                    fix = (f"give {obj.name}.{tname} a default value in the target org or make it optional there "
+                    values = _picklist_values(tmeta)
+                    suggested = {"object": obj.name, "field": tname, "value": values[0] if values else None}
+                    fix = (f"set a constant for {tname} in the template's field mappings for {obj.name}, or give "
+                           f"{obj.name}.{tname} a default value in the target org or make it optional there "
                            "(the source org has no value to send)")
                 self.add(REQUIRED_FIELD, obj.name, tname, None, counted_severity(RECORDS_WILL_FAIL, in_scope),
                          f"{obj.name}.{tname} is required in the target org but the template does not fill it: "
                          f"every new record fails (up to {plural(in_scope)} in scope)", fix,
-                         affected=in_scope, records_in_scope=in_scope, reason="not in template")
+                         affected=in_scope, records_in_scope=in_scope, reason="not in template",
+                         suggested_constant=suggested)
 
     def _missing_field(self, obj: ScopeObject, name: str, skip_missing: bool) -> None:
         line = obj.line
@@ -147,8 +181,16 @@ class FieldChecks(CheckContext):
             filled = self.count(line, obj.name, f"{name} != null")
         if filled is not None:
             message += f" ({plural(filled)} in scope have a value)"
+        taken = {n.lower() for n in obj.target if _ci(obj.source, n) is not None}
+        guess = similar_field(name, meta, obj.target, taken) if not line.from_plan else None
+        if guess is not None:
+            message = (f"field missing on the target: {obj.name}.{name}"
+                       + (f" ({plural(filled)} in scope have a value)" if filled is not None else "")
+                       + f" — map to {guess}?")
+            fix = f"map {name} to {guess} in the template's field mappings for {obj.name}, or {fix}"
         self.add(MISSING_FIELD, obj.name, name, None, severity, message, fix, side="target",
-                 records_with_value=filled)
+                 records_with_value=filled,
+                 suggested_mapping={"object": obj.name, "source": name, "target": guess} if guess else None)
 
     def _type(self, obj: ScopeObject, name: str, smeta: dict[str, Any], tmeta: dict[str, Any]) -> None:
         line = obj.line

@@ -104,6 +104,15 @@ class SyncEngine:
             return Plan.from_json(job.plan)
         return build_plan(parse_template(job.template), self.source, self.target)
 
+    def _replanned(self, plan: Plan, template: Template) -> Plan:
+        """``plan`` built again from ``template`` (its field mappings changed), keeping the job's switches and
+        manual order."""
+        fresh = build_plan(template, self.source, self.target)
+        for name, oplan in fresh.objects.items():
+            if name in plan.objects:
+                oplan.insert, oplan.update = plan.objects[name].insert, plan.objects[name].update
+        return reorder(fresh, plan.order) if plan.manual_order and set(plan.order) == set(fresh.order) else fresh
+
     def save_order(self, job_id: int, order: list[str]) -> Plan:
         """Apply a manual migration order (the Execute tab's Save Order); deferrals recomputed."""
         plan = reorder(self.plan(job_id), order)
@@ -268,6 +277,7 @@ class SyncEngine:
         if current is not None and current.name != template.name:
             raise EngineError(f"job {job_id} runs template {template.name!r}, not {current.name!r}")
         changes = how_changes(template, current)
+        fields_were = template.field_mappings.as_json()
         ctx.begin(job_id, keep_clock=keep_clock)
         run_id = self.journal.start_run(job_id, kind)
         ctx.set_state(job_id, JobState.SYNC_IN_PROGRESS, RunStatus.INITIALIZING)
@@ -279,6 +289,9 @@ class SyncEngine:
         run = SyncRun(ctx, job_id, run_id, plan, template, skip=skip, only=only)
         aborted = JobState.ABORTED
         try:
+            if template.field_mappings.as_json() != fields_were:   # which fields are read and written: planned again
+                run.plan = plan = self._replanned(plan, template)
+                self.journal.set_plan(job_id, plan.as_json())
             settle_bulk_jobs(ctx, job_id, run_id, plan, template)
             first = FirstPass(run)
             first.prepare()

@@ -45,8 +45,19 @@ def _or_in(lists: dict[str, list[str]]) -> str:
 
 
 def source_columns(oplan: ObjectPlan) -> set[str]:
-    """The columns read from the source for ``oplan``'s object."""
-    return {"Id", *oplan.fields, *oplan.match_by, *(["IsPersonAccount"] if oplan.person_accounts else [])}
+    """The columns read from the source for ``oplan``'s object (source field names)."""
+    return {"Id", *(oplan.source_name(name) for name in (*oplan.fields, *oplan.match_by)),
+            *(["IsPersonAccount"] if oplan.person_accounts else [])}
+
+
+def as_target_fields(oplan: ObjectPlan, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Source records with the fields the template maps renamed to their target names (in place): from here
+    on the run speaks the target's field names only."""
+    if oplan.source_names:
+        for record in records:
+            for target_name, source_name in oplan.source_names.items():
+                record[target_name] = record.pop(source_name, None)
+    return records
 
 
 class FirstPass:
@@ -155,6 +166,9 @@ class FirstPass:
 
     # ------------------------------------------------------------------ reads
     def _read_source(self, oplan: ObjectPlan) -> list[dict[str, Any]]:
+        return as_target_fields(oplan, self._read_source_rows(oplan))
+
+    def _read_source_rows(self, oplan: ObjectPlan) -> list[dict[str, Any]]:
         paths = source_columns(oplan)
         select = ", ".join(sorted(paths))
         where = [f"({oplan.filter})"] if oplan.filter else []
@@ -192,7 +206,8 @@ class FirstPass:
         """The target records of ``oplan``'s object, by id. Either all of them (in REST pages, or a
         Bulk query when big), or, when it costs fewer calls, only those ``records`` can match: by
         their match key in IN-chunks, and by the target ids the id map already knows."""
-        paths = {"Id", *oplan.update_fields, *oplan.insert_fields, *oplan.match_by}
+        paths = {"Id", *oplan.update_fields, *oplan.insert_fields, *oplan.match_by,
+                 *(oplan.constants if oplan.constants_on_update else ())}
         select = f"SELECT {', '.join(sorted(paths))} FROM {oplan.object}"
         by_key = self._by_key_reads(oplan, select, records) if records is not None else None
         large = getattr(self.target, "query_large", None)
@@ -352,8 +367,8 @@ class FirstPass:
                         oc.processed += 1
                     continue
                 current = targets[target_id]
-                changed = {f: v for f, v in pending.payload.items() if f in oplan.update_fields
-                           and not same(v, current.get(f), oplan.field_types.get(f, "string"))}
+                changed = {f: v for f, v in pending.payload.items()
+                           if (f in oplan.update_fields or f in oplan.constants) and not same(v, current.get(f), oplan.field_types.get(f, "string"))}
                 run.id_map[record["Id"]] = target_id
                 if changed and oplan.update:
                     pending.payload = changed
@@ -472,6 +487,8 @@ class FirstPass:
             if mapped is OMIT:
                 continue
             payload[name] = mapped
+        if for_insert or oplan.constants_on_update:
+            payload.update(oplan.constants)    # the template's constants (engine/fieldmaps.py)
         return payload
 
     def _mask(self, oplan: ObjectPlan, name: str, value: Any, *, count: bool = False) -> Any:
@@ -493,7 +510,8 @@ class FirstPass:
 
     def _picklist(self, oplan: ObjectPlan, name: str, value: Any) -> Any:
         """``value`` of ``name`` under the template's picklist mappings (engine/picklists.py)."""
-        mapping = self.template.picklists.of(oplan.object, name)
+        mapping = self.template.picklists.of(oplan.object, oplan.source_name(name)) \
+            or self.template.picklists.of(oplan.object, name)
         if not mapping:
             return value
         where = f"{oplan.object}.{name}"

@@ -26,7 +26,7 @@ HOW_OPTIONS: tuple[str, ...] = ("automation_off", "batch_size", "bulk_threshold"
 """Template options that only change how records are written, never which records a job takes."""
 
 MAPPING_ATTRS: tuple[tuple[str, str], ...] = (("owners", "owner"), ("record_types", "record type"),
-                                              ("picklists", "picklist"))
+                                              ("picklists", "picklist"), ("field_mappings", "field"))
 """The template's mappings (attribute, what one maps): which values records get on the target, not which
 records go, so a retry or resync takes them as saved now, like :data:`HOW_OPTIONS`."""
 
