@@ -93,18 +93,12 @@ _USERNAME_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass
-class OwnerMappings:
-    """``mappings.owners`` of a template: source owner -> target owner, and the default target owner.
-
-    Owners are named by username (a user: the name has an ``@``) or by DeveloperName (a queue)."""
+class NameMap:
+    """Source name -> target name, and the target name for what the map does not name (the JSON shape
+    ``{"map": {...}, "default": ...}`` that owner and record type mappings share)."""
 
     map: dict[str, str] = field(default_factory=dict)
     default: str | None = None
-
-    def target_of(self, source_name: str) -> str | None:
-        """The target owner ``map`` names for ``source_name`` (usernames compare case-insensitively)."""
-        wanted = owner_key(source_name)
-        return next((target for source, target in self.map.items() if owner_key(source) == wanted), None)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -116,19 +110,20 @@ class OwnerMappings:
 
 
 @dataclass
-class RecordTypeMapping:
+class OwnerMappings(NameMap):
+    """``mappings.owners`` of a template: source owner -> target owner, and the default target owner.
+
+    Owners are named by username (a user: the name has an ``@``) or by DeveloperName (a queue)."""
+
+    def target_of(self, source_name: str) -> str | None:
+        """The target owner ``map`` names for ``source_name`` (usernames compare case-insensitively)."""
+        wanted = owner_key(source_name)
+        return next((target for source, target in self.map.items() if owner_key(source) == wanted), None)
+
+
+@dataclass
+class RecordTypeMapping(NameMap):
     """One object's record type mappings: source DeveloperName -> target DeveloperName, and the default."""
-
-    map: dict[str, str] = field(default_factory=dict)
-    default: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.default:
-            out["default"] = self.default
-        if self.map:
-            out["map"] = dict(self.map)
-        return out
 
 
 @dataclass
