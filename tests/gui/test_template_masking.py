@@ -63,7 +63,7 @@ def open_contact(qtbot: Any, page: TemplatesPage, path: Path | None = None) -> M
     editor.select_line("Contact")
     editor.tabs.setCurrentWidget(panel)
     qtbot.waitUntil(lambda: panel.line is not None and panel.line.object == "Contact" and panel.describe is not None
-                    and not panel.busy and all(r.sample not in ("", "…") for r in panel.model.rows() if r.rule),
+                    and not panel.busy and not editor.busy and all(r.sample not in ("", "…") for r in panel.model.rows() if r.rule),
                     timeout=TIMEOUT)
     return panel
 
