@@ -151,6 +151,7 @@ def test_blank_on_a_required_field_and_a_rule_breaking_the_match_key_are_refused
         page.editor.save_button.click()
     assert refused.args[0] == f"Contact, masking of LastName: {problem}"
     assert page.editor.message.startswith("Not saved. Contact, masking of LastName")
+    assert page.editor.tabs.currentWidget() is panel                            # the refusal stays in sight
 
     panel.set_rule("LastName", "last_name")
     panel.set_rule("Email", "fixed", value="nobody@example.com")

@@ -785,6 +785,8 @@ class TemplateEditor(QWidget):
         self._saving = False
         if object_name is not None:
             self.select_line(object_name)
+            if text.startswith(f"{object_name}, masking of "):       # MaskingPanel.problem: show its table
+                self.tabs.setCurrentWidget(self.masking_panel)
         logger.info("template not saved: %s", text)
         self.show_message(f"Not saved. {text}", "error")
         self.save_refused.emit(text)
