@@ -624,7 +624,7 @@ class ExecutePage(QWidget):
             if last.status not in (INITIALIZING, EXECUTING):    # a run that ended (or a crash ended)
                 self.progress_model.settle(last.status)
             self.elapsed_label.setText("")
-            self._show_summary(last.kind, last.counts, job.message)
+            self._show_summary(last.kind, last.counts, job.message, self.ctx.journal.masked_counts(run_id=last.id))
         else:
             self.progress_model.reset(order)
             self.summary_label.setText("")
@@ -633,7 +633,8 @@ class ExecutePage(QWidget):
         self._update_error_tab()
         self._update_buttons()
 
-    def _show_summary(self, kind: str, counts: dict[str, ObjectCounts], message: str | None) -> None:
+    def _show_summary(self, kind: str, counts: dict[str, ObjectCounts], message: str | None,
+                      masked: dict[str, int] | None = None) -> None:
         total = ObjectCounts()
         for oc in counts.values():
             total = total + oc
@@ -646,6 +647,11 @@ class ExecutePage(QWidget):
             parts = [f"<b>{total.inserted:,}</b> inserted", f"<b>{total.updated:,}</b> updated",
                      f"<b>{total.existing:,}</b> existing (unchanged)",
                      f"<b style='color:{ERROR if total.errors else SUCCESS}'>{total.errors:,}</b> errors"]
+            if masked:
+                parts.append(f"<b>{sum(masked.values()):,}</b> values masked in {len(masked)} "
+                             f"field{'s' if len(masked) != 1 else ''}")
+        self.summary_label.setToolTip("Masked: " + ", ".join(f"{name} {n:,}" for name, n in masked.items())
+                                      if masked else "")
         title = RunKind(kind).label
         job_line = self._show_standing(kind)
         this_run = " (this run)" if job_line else ""
@@ -885,7 +891,7 @@ class ExecutePage(QWidget):
         self.progress_model.update_objects(result.objects)
         self.progress_model.settle(result.status)
         self._set_state_display(result.state, result.status)
-        self._show_summary(result.kind, result.objects, result.message)
+        self._show_summary(result.kind, result.objects, result.message, result.masked)
         level = "info" if result.status == COMPLETED else ("warning" if result.status in (ABORTED, PAUSED) else "error")
         totals = result.totals
         text = (f"Job #{result.job_id}: {result.kind} {result.status.lower()} in {result.seconds:.1f} s — "

@@ -88,6 +88,8 @@ class JobSummary:
     """Per object: inserted/updated/existing summed over sync-type runs, errors = open errors,
     deleted/restored summed over rollback runs. In migration order."""
     open_errors: int = 0
+    masked: dict[str, int] = field(default_factory=dict)
+    """``Object.Field`` -> values masked (engine/masking.py), summed over the job's runs."""
 
     @property
     def id(self) -> int:
@@ -171,7 +173,8 @@ def summarize(journal: Journal, job: JobRow) -> JobSummary:
             elif run.kind == RunKind.SCAN:
                 oc.total = max(oc.total, counts.total)
         objects[name] = oc
-    return JobSummary(job=job, runs=runs, objects=objects, open_errors=sum(errors.values()))
+    return JobSummary(job=job, runs=runs, objects=objects, open_errors=sum(errors.values()),
+                      masked=journal.masked_counts(job_id=job.id))
 
 
 # ====================================================================== jobs list

@@ -369,6 +369,8 @@ class HistoryPage(QWidget):
             elif summary.has_rollback_runs:
                 text += (f"<br>Rolled back: <b>{total.deleted:,}</b> deleted &nbsp;·&nbsp; "
                          f"<b>{total.restored:,}</b> restored")
+        if summary.masked:
+            text += "<br>Masked: " + ", ".join(f"{name} {count:,}" for name, count in summary.masked.items())
         if summary.job.message:
             text += f"<br><span style='color:{WARNING}'>{summary.job.message}</span>"
         self.totals_label.setText(text)

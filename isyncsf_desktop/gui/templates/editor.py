@@ -31,6 +31,7 @@ from .catalog import (CachedOrg, DescribeCache, FilterCheck, Preview, check_filt
 from .dialogs import AddObjectsDialog, Prompts
 from .line_panel import LinePanel
 from .mappings_panel import MappingsPanel
+from .masking_panel import MaskingPanel
 from .models import LinesModel, PreviewModel
 
 logger = logging.getLogger(__name__)
@@ -336,6 +337,10 @@ class TemplateEditor(QWidget):
         self.mappings_panel = MappingsPanel(self.ctx, lambda: (self.draft.source, self.draft.target or self.ctx.target))
         self.tabs.addTab(self.mappings_panel, "Mappings")
         self.mappings_panel.edited.connect(self._update_dirty)
+        self.masking_panel = MaskingPanel(self.ctx, self.cache, self.prompts,
+                                          lambda: (self.draft.source, self.draft.target or self.ctx.target))
+        self.tabs.addTab(self.masking_panel, "Masking")
+        self.masking_panel.edited.connect(self._update_dirty)
 
         self.line_panel.edited.connect(self._on_line_panel_edited)
         self.line_panel.filter_edited.connect(self._on_line_panel_filter_edited)
@@ -424,6 +429,7 @@ class TemplateEditor(QWidget):
             self._filling = False
         self._show_delta_state()
         self.mappings_panel.set_template(self.draft)
+        self.masking_panel.set_template(self.draft)
         self.lines_model.set_lines(self.draft.objects)
         self.tabs.setCurrentIndex(0)
         if self.draft.objects:
@@ -588,6 +594,7 @@ class TemplateEditor(QWidget):
     def _show_current_line(self) -> None:
         line = self.current_line()
         self.filter_timer.stop()
+        self.masking_panel.set_line(line, None)
         if line is None:
             self.line_stack.setCurrentWidget(self.no_line_label)
             self._update_buttons()
@@ -615,6 +622,7 @@ class TemplateEditor(QWidget):
             return
         options = match_choices(describe, lambda name: self.cache.describe(source, name))
         self.line_panel.set_describe(describe, options)
+        self.masking_panel.set_line(line, describe)
         self._show_suggestions()
 
     def _show_suggestions(self) -> None:
@@ -765,6 +773,8 @@ class TemplateEditor(QWidget):
                     return f"{line.object}: the match key is not valid: {problem}", line.object
         if self.mappings_panel.problem():
             return str(self.mappings_panel.problem()), None
+        if self.masking_panel.problem():
+            return self.masking_panel.problem()
         try:
             parse_template(self.draft.as_json())
         except TemplateError as exc:
@@ -775,6 +785,8 @@ class TemplateEditor(QWidget):
         self._saving = False
         if object_name is not None:
             self.select_line(object_name)
+            if text.startswith(f"{object_name}, masking of "):       # MaskingPanel.problem: show its table
+                self.tabs.setCurrentWidget(self.masking_panel)
         logger.info("template not saved: %s", text)
         self.show_message(f"Not saved. {text}", "error")
         self.save_refused.emit(text)
@@ -1042,6 +1054,7 @@ class TemplateEditor(QWidget):
         row = self.lines_view.currentIndex().row()
         if row >= 0:
             self.lines_model.refresh(row)
+        self.masking_panel.refresh()          # the line's fields or match key may have changed
         self._update_dirty()
 
     def _on_line_panel_filter_edited(self) -> None:
