@@ -92,7 +92,9 @@ def test_suggest_fills_record_types_and_picklist_values_and_saving_writes_them(e
     # a default per object that has record types on the target, none set
     assert {r.source: (r.target, r.origin) for r in panel.defaults_model.rows()} == {"Account": ("", ""),
                                                                                      "Case": ("", "")}
-    assert "Record types: 1 suggested, 0 without a match; picklist values: 1 suggested" in panel.status_label.text()
+    assert "Record types: 1 suggested; picklist values: 1 suggested." in panel.status_label.text()
+    assert [panel.kinds.tabText(i) for i in range(3)] == ["Owners (3 to check)", "Record types (1 to check)",
+                                                          "Picklist values (1 to check)"]
     assert editor.draft.record_types.as_json() == {"Case": {"map": {"Support": "Product_Support"}}}
     assert editor.draft.picklists.as_json() == {"Case.Type": {"Electronic": "Electronics"}} and editor.dirty
 

@@ -567,6 +567,15 @@ class MappingsPanel(QWidget):
         for section in (self.record_types, self.defaults, self.picklists):
             section.model.refresh()
             section.update_state()
+        self._update_titles()
+
+    def _update_titles(self) -> None:
+        """Each kind's tab says how many rows are suggestions or match nothing (what to check)."""
+        for index, (title, model) in enumerate((("Owners", self.owners_model),
+                                                ("Record types", self.record_types_model),
+                                                ("Picklist values", self.picklists_model))):
+            check = sum(1 for r in model.rows() if r.origin in (SUGGESTED, NO_MATCH))
+            self.kinds.setTabText(index, f"{title} ({check} to check)" if check else title)
 
     def _row_status(self, row: MappingRow) -> tuple[str, str | None]:
         owners = self.target_owners()
@@ -586,6 +595,7 @@ class MappingsPanel(QWidget):
         return (f"in {owners.alias}" if owners is not None else ""), None
 
     def _update_state(self) -> None:
+        self._update_titles()
         count = self.owners_model.rowCount()
         self.empty_label.setVisible(count == 0)
         self.owners_view.setVisible(count > 0)
@@ -616,7 +626,7 @@ class MappingsPanel(QWidget):
         self.record_types_model.set_rows(merged(self.record_types_model, suggest_record_types(source, target)))
         self.picklists_model.set_rows(merged(self.picklists_model, suggest_picklists(source, target)))
         defaults = {r.source.lower(): r for r in self.defaults_model.rows() if r.origin == SET_BY_YOU}
-        rows = [defaults.pop(obj.lower(), None) or MappingRow(obj, "", "")
+        rows = [defaults.pop(obj.lower(), MappingRow(obj, "", ""))
                 for obj in sorted(target.record_types, key=str.lower) if target.record_type_names(obj)]
         self.defaults_model.set_rows(rows + list(defaults.values()))
         self._write_values()
@@ -628,8 +638,10 @@ class MappingsPanel(QWidget):
         parts = []
         for noun, model in (("record type", self.record_types_model), ("picklist value", self.picklists_model)):
             suggested, unmatched = count(model, SUGGESTED), count(model, NO_MATCH)
-            if suggested or unmatched:
-                parts.append(f"{noun}s: {suggested} suggested, {unmatched} without a match")
+            found = [f"{suggested} suggested"] if suggested else []
+            found += [f"{unmatched} without a match"] if unmatched else []
+            if found:
+                parts.append(f"{noun}s: {', '.join(found)}")
         return ("; ".join(parts).capitalize() + ".") if parts else "Record types and picklist values all match."
 
     def _summary(self) -> str:
@@ -698,7 +710,8 @@ class MappingsPanel(QWidget):
         self._fill_default(self._owners.default or "")
         self._write_draft()
         self._update_state()
-        self._show_status(f"From {source.alias} → {target.alias}: {self._summary()} {self._values_summary()}")
+        self._refresh_values()
+        self._show_status(f"From {source.alias} → {target.alias}: owners: {self._summary()} {self._values_summary()}")
         logger.info("owner mappings suggested from %s to %s", source.alias, target.alias)
         self.edited.emit()
         self.suggestions_ready.emit()
