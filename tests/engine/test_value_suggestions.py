@@ -32,3 +32,25 @@ def test_record_types_and_picklist_values_the_target_lacks_are_suggested(demo_se
 def test_only_the_fields_asked_are_read(demo_server) -> None:
     source = read_org_values(org_client(demo_server, "source"), "demo-source", ["Case"], {"Case": ["Status"]})
     assert set(source.picklists) == {"Case.Status"}
+
+
+def test_multi_select_values_the_target_lacks_are_listed_one_by_one(make_pair) -> None:
+    """A multi-select picklist's values are listed on their own, like single ones (each maps on its own)."""
+    from isyncsf_desktop.engine.owner_suggestions import NO_MATCH
+    from isyncsf_desktop.sandbox.seeds import build_seed
+
+    source = build_seed("empty", overrides={"field_flags": {"Account.AccountSource": {
+        "type": "multipicklist", "length": 4099, "values": ["Web", "Phone Inquiry", "Partner Referral", "Trade Show"]}}})
+    target = build_seed("empty", overrides={"field_flags": {"Account.AccountSource": {
+        "type": "multipicklist", "length": 4099, "restrictedPicklist": True,
+        "values": ["Web", "Phone", "Referral", "Events"]}}})
+    pair = make_pair(source, target)
+    mine = read_org_values(pair.source, "src", ["Account"], {"Account": ["AccountSource"]})
+    theirs = read_org_values(pair.target, "tgt", ["Account"], {"Account": ["AccountSource"]})
+    assert theirs.picklist("Account.AccountSource").multi and theirs.picklist("Account.AccountSource").restricted
+    found = {s.source: s for s in suggest_picklists(mine, theirs)}
+    assert set(found) == {"Phone Inquiry", "Partner Referral", "Trade Show"}          # Web is on the target
+    assert found["Partner Referral"].target == "Referral" and found["Partner Referral"].how == SUGGESTED
+    assert found["Trade Show"].how == NO_MATCH and found["Trade Show"].target is None
+    assert "restricted there: records with it fail" in found["Trade Show"].detail
+    assert all("multi-select: each value maps on its own" in s.detail for s in found.values())
