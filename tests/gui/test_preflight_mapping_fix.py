@@ -76,7 +76,8 @@ def test_map_escalations_to_escalation_team_in_one_click_and_the_recheck_shows_i
     assert fix is not None and fix.label == "Map 'Escalations' to 'Escalation_Team'"
     assert "Ctrl+M" in dialog.model.index(row, COL_FIX).data(Qt.ItemDataRole.ToolTipRole)
     shown = dialog.model.index(row, COL_FIX).data()
-    assert shown.endswith("\u2028▸ One click: Map 'Escalations' to 'Escalation_Team' (double-click, Ctrl+M)")
+    assert shown == ("▸ Map 'Escalations' to 'Escalation_Team' in one click (double-click, Ctrl+M), or create the "
+                     "queue Escalations in the target org")
     assert "One click" not in dialog.model.index(row, COL_FIX).data(TextRole)      # not in copies and exports
     assert dialog.can_apply_mapping() is None
 
@@ -143,8 +144,10 @@ def test_map_record_type_and_picklist_value_in_one_click_and_the_recheck_shows_t
     value_fix = dialog.model.index(value_row, COL_FIX).data(MappingFixRole)
     assert rt_fix.label == "Map record type 'Support' to 'Product_Support'"
     assert value_fix.label == "Map Case.Type 'Electronic' to 'Electronics'"
-    assert dialog.model.index(rt_row, COL_FIX).data().endswith(
-        "\u2028▸ One click: Map record type 'Support' to 'Product_Support' (double-click, Ctrl+M)")
+    assert dialog.model.index(rt_row, COL_FIX).data() == (
+        "▸ Map record type 'Support' to 'Product_Support' in one click (double-click, Ctrl+M), or create the record "
+        "type Support on Case in the target org")
+    assert dialog.model.index(rt_row, COL_FIX).data(TextRole) == support.fix          # copies and exports: as found
     assert "Ctrl+M" in dialog.model.index(value_row, COL_FIX).data(Qt.ItemDataRole.ToolTipRole)
 
     # the record type: a double-click on its row

@@ -304,9 +304,12 @@ class FindingsModel(QAbstractTableModel):
         finding = row.finding
         if role == Qt.ItemDataRole.DisplayRole:
             if column == COL_FIX and (fix := mapping_fix(finding)) is not None:
+                text = self._cell_text(finding, column)
+                _mapping, alternative, rest = text.partition(", or ")
+                if text.lower().startswith("map '") and alternative:      # "map 'X' to 'Y' in ..., or <other fix>"
+                    return f"▸ {fix.label} in one click (double-click, {MAPPING_FIX_SHORTCUT}), or {rest}"
                 # U+2028: a line break both the view and the row-height measure honour
-                return f"{self._cell_text(finding, column)}\u2028▸ One click: {fix.label} (double-click, " \
-                       f"{MAPPING_FIX_SHORTCUT})"
+                return f"{text}\u2028▸ One click: {fix.label} (double-click, {MAPPING_FIX_SHORTCUT})"
             return "" if column == COL_SEVERITY else self._cell_text(finding, column)
         if role == TextRole:
             return self._cell_text(finding, column)
