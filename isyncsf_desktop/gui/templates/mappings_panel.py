@@ -439,7 +439,7 @@ class MappingsPanel(QWidget):
         if owners and target not in self._known:
             reason = self._failed.get(target) or f"{target} is not connected"
             return f"the owner mappings were not checked against {target}: it could not be read ({reason})"
-        if values and self._needs_values_read() or target in self._values_failed:
+        if values and (self._needs_values_read() or target in self._values_failed):
             reason = self._values_failed.get(target) or f"{target} is not connected"
             return f"the record type and picklist mappings were not checked against {target}: it could not be read " \
                 f"({reason})"
