@@ -105,7 +105,7 @@ def test_suggest_from_orgs_fills_automatic_and_suggested_rows_and_saving_keeps_t
     assert "1 mapping for the template; 1 suggested" in panel.status_label.text()
 
     path = save(qtbot, editor)
-    assert json.loads(path.read_text())["mappings"] == {"owners": {"map": {"Escalations": "Escalation_Team"}}}
+    assert json.loads(path.read_text())["mappings"]["owners"] == {"map": {"Escalations": "Escalation_Team"}}
     assert load_template(path).owners.map == {"Escalations": "Escalation_Team"}
     assert not editor.dirty and editor.message == ""
 

@@ -15,7 +15,7 @@ from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QMenu
 
-from isyncsf_desktop.engine.preflight import QUEUE_MAPPING, Finding
+from isyncsf_desktop.engine.preflight import PICKLIST_VALUES, QUEUE_MAPPING, RECORD_TYPE, RECORDS_WILL_FAIL, Finding
 from isyncsf_desktop.engine.template import load_template
 from isyncsf_desktop.gui.context import AppContext
 from isyncsf_desktop.gui.preflight.dialog import PreflightDialog, fitted_size
@@ -53,6 +53,12 @@ def queue_findings(dialog: PreflightDialog) -> dict[str, Finding]:
     return {str(f.item): f for f in report.findings if f.kind == QUEUE_MAPPING}
 
 
+def findings_of(dialog: PreflightDialog, kind: str) -> dict[str, Finding]:
+    report = dialog.report()
+    assert report is not None
+    return {str(f.item): f for f in report.findings if f.kind == kind}
+
+
 def row_of(dialog: PreflightDialog, finding: Finding) -> int:
     return next(r for r in range(dialog.model.rowCount()) if dialog.model.finding_at(r) == finding)
 
@@ -70,7 +76,8 @@ def test_map_escalations_to_escalation_team_in_one_click_and_the_recheck_shows_i
     assert fix is not None and fix.label == "Map 'Escalations' to 'Escalation_Team'"
     assert "Ctrl+M" in dialog.model.index(row, COL_FIX).data(Qt.ItemDataRole.ToolTipRole)
     shown = dialog.model.index(row, COL_FIX).data()
-    assert shown.endswith("\u2028▸ One click: Map 'Escalations' to 'Escalation_Team' (double-click, Ctrl+M)")
+    assert shown == ("▸ Map 'Escalations' to 'Escalation_Team' in one click (double-click, Ctrl+M), or create the "
+                     "queue Escalations in the target org")
     assert "One click" not in dialog.model.index(row, COL_FIX).data(TextRole)      # not in copies and exports
     assert dialog.can_apply_mapping() is None
 
@@ -95,7 +102,7 @@ def test_map_escalations_to_escalation_team_in_one_click_and_the_recheck_shows_i
 
     # the re-check: Escalations resolved (the target queue takes Cases), Project_Intake still open
     assert set(queue_findings(dialog)) == {"Project_Intake"}
-    assert dialog.mapping_fixes() == [] and dialog.current_mapping_fix() is None    # no other finding offers one
+    assert all(fix.kind != "owners" for _f, fix in dialog.mapping_fixes())      # no other queue finding offers one
 
 
 def test_the_context_menu_and_the_shortcut_apply_the_rows_fix(ctx, qtbot, monkeypatch):
@@ -112,7 +119,8 @@ def test_the_context_menu_and_the_shortcut_apply_the_rows_fix(ctx, qtbot, monkey
     assert action.text() == "Map 'Escalations' to 'Escalation_Team'" and action.isEnabled()
     assert action.shortcut() == QKeySequence(MAPPING_FIX_SHORTCUT)
 
-    # the shortcut applies the fix of the row that offers one (here the only one), from anywhere in the dialog
+    # the shortcut applies the fix of the selected row
+    dialog.table.selectRow(row)
     dialog.table.setFocus()
     with qtbot.waitSignal(dialog.mapping_saved, timeout=5_000) as saved:
         qtbot.keyClick(dialog.table, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
@@ -121,6 +129,65 @@ def test_the_context_menu_and_the_shortcut_apply_the_rows_fix(ctx, qtbot, monkey
         pass
     assert "Escalations" not in queue_findings(dialog)
     assert load_template(ctx.template_path).owners.map == {"Escalations": "Escalation_Team"}
+
+
+def test_map_record_type_and_picklist_value_in_one_click_and_the_recheck_shows_them_resolved(ctx, qtbot, monkeypatch):
+    """The demo target calls Case's Support record type Product_Support and its restricted Case.Type has
+    Electronics where the source has Electronic: each finding offers its mapping in one click."""
+    path = ctx.template_path
+    dialog = open_dialog(ctx, qtbot)
+    support = findings_of(dialog, RECORD_TYPE)["Case.Support"]
+    electronic = findings_of(dialog, PICKLIST_VALUES)["Electronic"]
+    assert support.severity == electronic.severity == RECORDS_WILL_FAIL
+    rt_row, value_row = row_of(dialog, support), row_of(dialog, electronic)
+    rt_fix = dialog.model.index(rt_row, COL_FIX).data(MappingFixRole)
+    value_fix = dialog.model.index(value_row, COL_FIX).data(MappingFixRole)
+    assert rt_fix.label == "Map record type 'Support' to 'Product_Support'"
+    assert value_fix.label == "Map Case.Type 'Electronic' to 'Electronics'"
+    assert dialog.model.index(rt_row, COL_FIX).data() == (
+        "▸ Map record type 'Support' to 'Product_Support' in one click (double-click, Ctrl+M), or create the record "
+        "type Support on Case in the target org")
+    assert dialog.model.index(rt_row, COL_FIX).data(TextRole) == support.fix          # copies and exports: as found
+    assert "Ctrl+M" in dialog.model.index(value_row, COL_FIX).data(Qt.ItemDataRole.ToolTipRole)
+
+    # the record type: a double-click on its row
+    dialog.table.scrollTo(dialog.model.index(rt_row, COL_FIX))
+    cell = dialog.table.visualRect(dialog.model.index(rt_row, COL_FIX)).center()
+    with qtbot.waitSignal(dialog.mapping_saved, timeout=5_000) as saved:
+        qtbot.mousePress(dialog.table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
+        qtbot.mouseDClick(dialog.table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
+    assert saved.args[0] == rt_fix
+    with qtbot.waitSignal(dialog.checked, timeout=TIMEOUT):
+        pass
+    assert json.loads(path.read_text())["mappings"] == {"record_types": {"Case": {"map": {"Support": "Product_Support"}}}}
+    assert "Case.Support" not in findings_of(dialog, RECORD_TYPE)            # resolved by the re-check
+    assert ctx.template.record_types.target_of("Case", "Support") == "Product_Support"
+
+    # the picklist value: its row's context menu offers it (with the shortcut), Ctrl+M on the selected row applies it
+    electronic = findings_of(dialog, PICKLIST_VALUES)["Electronic"]
+    value_row = row_of(dialog, electronic)
+    menus: list[QMenu] = []
+    monkeypatch.setattr(QMenu, "popup", lambda menu, *args: menus.append(menu))
+    dialog.table.scrollTo(dialog.model.index(value_row, COL_FIX))
+    dialog.table.customContextMenuRequested.emit(dialog.table.visualRect(dialog.model.index(value_row, COL_FIX)).center())
+    [action] = menus[0].actions()
+    assert action.text() == "Map Case.Type 'Electronic' to 'Electronics'" and action.isEnabled()
+    assert action.toolTip() == "Add the mapping to the picklist mappings of Case.Type, then check again"
+    dialog.table.selectRow(value_row)
+    dialog.table.setFocus()
+    with qtbot.waitSignal(dialog.mapping_saved, timeout=5_000) as saved:
+        qtbot.keyClick(dialog.table, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    assert saved.args[0] == value_fix
+    with qtbot.waitSignal(dialog.checked, timeout=TIMEOUT):
+        pass
+
+    # the template file holds both mappings (the record type's kept), the objects untouched; the re-check resolves both
+    document = json.loads(path.read_text())
+    assert document["mappings"] == {"record_types": {"Case": {"map": {"Support": "Product_Support"}}},
+                                    "picklists": {"Case.Type": {"Electronic": "Electronics"}}}
+    assert document["objects"] == load_template(DEMO_TEMPLATE).as_json()["objects"]
+    assert "Electronic" not in findings_of(dialog, PICKLIST_VALUES) and "Case.Support" not in findings_of(dialog, RECORD_TYPE)
+    assert {fix.kind for _f, fix in dialog.mapping_fixes()} == {"owners"}     # only the queue's is left
 
 
 @pytest.mark.skipif(not os.environ.get("ISYNCSF_SCREENSHOTS"), reason="set ISYNCSF_SCREENSHOTS=1 to refresh")

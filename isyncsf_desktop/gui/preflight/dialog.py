@@ -608,7 +608,7 @@ class PreflightDialog(QDialog):
             self.ctx.error(f"{fix.label} could not be saved in {Path(path).name}: {exc}")
             return False
         self.template = reopened
-        self.ctx.info(f"Template {reopened.name}: owners mapped {fix.source} → {fix.target}.")
+        self.ctx.info(f"Template {reopened.name}: {fix.section} map {fix.source} → {fix.target}.")
         self.mapping_saved.emit(fix)
         self.recheck()
         return True
@@ -1081,7 +1081,7 @@ class PreflightDialog(QDialog):
         action = menu.addAction(fix.label)
         action.setShortcut(QKeySequence(MAPPING_FIX_SHORTCUT))
         action.setEnabled(self.can_apply_mapping() is None)
-        action.setToolTip(self.can_apply_mapping() or "Add the mapping to the template's owner mappings, then check again")
+        action.setToolTip(self.can_apply_mapping() or f"Add the mapping to {fix.section}, then check again")
         action.triggered.connect(lambda checked=False, f=finding: self.apply_mapping_fix(f))
         menu.popup(self.table.viewport().mapToGlobal(pos))
 

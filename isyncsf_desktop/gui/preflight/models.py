@@ -15,9 +15,9 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QPixmap
 
-from ...engine.preflight import (BLOCKING, QUEUE_MAPPING, RECORDS_WILL_FAIL, SEVERITIES, WARNING, Finding,
-                                 PreflightReport)
-from ...engine.template import Template
+from ...engine.preflight import (BLOCKING, PICKLIST_VALUES, QUEUE_MAPPING, RECORD_TYPE, RECORDS_WILL_FAIL,
+                                 SEVERITIES, WARNING, Finding, PreflightReport)
+from ...engine.template import RecordTypeMapping, Template
 
 logger = logging.getLogger(__name__)
 
@@ -44,24 +44,49 @@ MappingFixRole = Qt.ItemDataRole.UserRole + 4
 MAPPING_FIX_SHORTCUT = "Ctrl+M"
 
 
+OWNERS, RECORD_TYPES, PICKLISTS = "owners", "record_types", "picklists"
+"""The :attr:`MappingFix.kind` values: the template's mapping section each writes into."""
+
+
 @dataclass(frozen=True)
 class MappingFix:
     """A finding's one-click fix that adds a mapping to the template: ``source`` → ``target`` of ``kind``
-    (``owners`` today; record types and picklist values are new kinds here and in :meth:`apply`)."""
+    (owners, record types of the object ``where``, picklist values of the ``Object.Field`` ``where``)."""
 
     kind: str
     source: str
     target: str
+    where: str = ""
 
     @property
     def label(self) -> str:
+        if self.kind == RECORD_TYPES:
+            return f"Map record type '{self.source}' to '{self.target}'"
+        if self.kind == PICKLISTS:
+            return f"Map {self.where} '{self.source}' to '{self.target}'"
         return f"Map '{self.source}' to '{self.target}'"
+
+    @property
+    def section(self) -> str:
+        """Where the mapping goes, as the user reads it ("the record type mappings of Case")."""
+        if self.kind == RECORD_TYPES:
+            return f"the record type mappings of {self.where}"
+        if self.kind == PICKLISTS:
+            return f"the picklist mappings of {self.where}"
+        return "the owner mappings"
 
     def apply(self, template: Template) -> None:
         """Add the mapping to ``template`` (replacing the source's earlier one)."""
-        if self.kind == "owners":
+        if self.kind == OWNERS:
             template.owners.map = {s: t for s, t in template.owners.map.items() if s != self.source}
             template.owners.map[self.source] = self.target
+        elif self.kind == RECORD_TYPES:
+            name = next((o for o in template.record_types.objects if o.lower() == self.where.lower()), self.where)
+            mapping = template.record_types.objects.setdefault(name, RecordTypeMapping())
+            mapping.map[self.source] = self.target
+        elif self.kind == PICKLISTS:
+            name = next((f for f in template.picklists.fields if f.lower() == self.where.lower()), self.where)
+            template.picklists.fields.setdefault(name, {})[self.source] = self.target
         else:                                    # a kind this app version cannot write
             raise ValueError(f"unknown mapping kind {self.kind!r}")
 
@@ -69,9 +94,15 @@ class MappingFix:
 def mapping_fix(finding: Finding) -> MappingFix | None:
     """The mapping a finding suggests (``data["suggested_mapping"]``), None when it suggests none."""
     suggestion = finding.data.get("suggested_mapping")
-    if finding.kind == QUEUE_MAPPING and isinstance(suggestion, dict) and suggestion.get("source") \
-            and suggestion.get("target"):
-        return MappingFix("owners", str(suggestion["source"]), str(suggestion["target"]))
+    if not (isinstance(suggestion, dict) and suggestion.get("source") and suggestion.get("target")):
+        return None
+    source, target = str(suggestion["source"]), str(suggestion["target"])
+    if finding.kind == QUEUE_MAPPING:
+        return MappingFix(OWNERS, source, target)
+    if finding.kind == RECORD_TYPE and suggestion.get("object"):
+        return MappingFix(RECORD_TYPES, source, target, str(suggestion["object"]))
+    if finding.kind == PICKLIST_VALUES and suggestion.get("field"):
+        return MappingFix(PICKLISTS, source, target, str(suggestion["field"]))
     return None
 
 _icons: dict[str, QIcon] = {}
@@ -273,9 +304,12 @@ class FindingsModel(QAbstractTableModel):
         finding = row.finding
         if role == Qt.ItemDataRole.DisplayRole:
             if column == COL_FIX and (fix := mapping_fix(finding)) is not None:
+                text = self._cell_text(finding, column)
+                _mapping, alternative, rest = text.partition(", or ")
+                if text.lower().startswith("map '") and alternative:      # "map 'X' to 'Y' in ..., or <other fix>"
+                    return f"▸ {fix.label} in one click (double-click, {MAPPING_FIX_SHORTCUT}), or {rest}"
                 # U+2028: a line break both the view and the row-height measure honour
-                return f"{self._cell_text(finding, column)}\u2028▸ One click: {fix.label} (double-click, " \
-                       f"{MAPPING_FIX_SHORTCUT})"
+                return f"{text}\u2028▸ One click: {fix.label} (double-click, {MAPPING_FIX_SHORTCUT})"
             return "" if column == COL_SEVERITY else self._cell_text(finding, column)
         if role == TextRole:
             return self._cell_text(finding, column)
@@ -334,5 +368,6 @@ def severity_rank(severity: str) -> int:
 
 __all__ = ["FindingsModel", "COLUMNS", "COL_SEVERITY", "COL_OBJECT", "COL_WHERE", "COL_MESSAGE", "COL_FIX",
            "COL_RECORDS", "FindingRole", "GroupRole", "TextRole", "MappingFixRole", "MappingFix", "mapping_fix",
+           "OWNERS", "RECORD_TYPES", "PICKLISTS",
            "MAPPING_FIX_SHORTCUT", "SEVERITY_LABELS", "SEVERITY_COLOURS", "GROUP_LABELS",
            "severity_icon", "cell_text", "where_text", "records_text", "severity_rank"]

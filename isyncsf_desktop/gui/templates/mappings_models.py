@@ -3,8 +3,9 @@
 :class:`MappingTableModel` holds rows of *source → target* with where each came from (automatic, suggested,
 set by you) and a status text the panel computes (does the target exist, does the queue take the objects);
 a kind subclass names its columns and says which rows its template section keeps (:meth:`saved_pairs`).
-Owners (users and queues) are :class:`OwnerMappingsModel`; record types or picklist values would be one more
-subclass with their key columns (object, field) in front.
+Owners (users and queues) are :class:`OwnerMappingsModel`; record types and picklist values are
+:class:`ScopedMappingsModel` subclasses with their scope column (the object, or ``Object.Field``) in front, and
+:class:`RecordTypeDefaultsModel` holds the default record type per object.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class MappingRow:
     target: str
     origin: str
     detail: str = ""
+    scope: str = ""
+    """What the row maps within (an object for record types, ``Object.Field`` for picklist values)."""
 
 
 RowStatus = Callable[[MappingRow], "tuple[str, str | None]"]
@@ -66,6 +69,7 @@ class MappingTableModel(RowsTableModel[MappingRow]):
 
     SOURCE, TARGET, ORIGIN, STATUS = 0, 1, 2, 3
     HEADERS: ClassVar[tuple[str, ...]] = ("Source", "Target", "From", "Details")
+    TIPS: ClassVar[dict[str, str]] = ORIGIN_TIPS
     edited = Signal()
 
     def __init__(self, status: RowStatus, parent: Any = None) -> None:
@@ -157,7 +161,7 @@ class MappingTableModel(RowsTableModel[MappingRow]):
             return self.cell(row, column, edit=role == _Edit)
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == self.ORIGIN:
-                return ORIGIN_TIPS.get(row.origin)
+                return self.TIPS.get(row.origin)
             if column == self.STATUS:
                 return self._status(row)[0] or None
             return self.cell(row, column) or None
@@ -200,5 +204,97 @@ class OwnerMappingsModel(MappingTableModel):
         return super().cell(row, column, edit=edit)
 
 
+class ScopedMappingsModel(MappingTableModel):
+    """Rows of source → target within a scope (the first column): rows compare by scope (any case) and source."""
+
+    SCOPE, SOURCE, TARGET, ORIGIN, STATUS = range(5)
+
+    def row_of(self, source: str, scope: str = "") -> int | None:  # type: ignore[override]
+        return next((i for i, r in enumerate(self._rows)
+                     if r.source == source and r.scope.lower() == scope.lower()), None)
+
+    def set_target(self, source: str, target: str, scope: str = "") -> bool:  # type: ignore[override]
+        """Set the target of the row of ``scope``'s ``source`` as the user does; False when there is none."""
+        row = self.row_of(source, scope)
+        return row is not None and self.setData(self.index(row, self.TARGET), target, _Edit)
+
+    def saved_by_scope(self) -> dict[str, dict[str, str]]:
+        """scope → {source → target} of the rows the template keeps (suggested or set by you, every name given)."""
+        out: dict[str, dict[str, str]] = {}
+        for r in self._rows:
+            if r.origin in SAVED_ORIGINS and r.scope.strip() and r.source.strip() and r.target.strip():
+                scope = next((s for s in out if s.lower() == r.scope.strip().lower()), r.scope.strip())
+                out.setdefault(scope, {})[r.source.strip()] = r.target.strip()
+        return out
+
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
+        flags = super().flags(index)
+        row = self._row_at(index)
+        if row is not None and index.column() == self.SCOPE and row.origin == SET_BY_YOU:
+            flags |= Qt.ItemFlag.ItemIsEditable
+        return flags
+
+    def setData(self, index: AnyIndex, value: Any, role: int = _Edit) -> bool:  # noqa: N802 - Qt's name
+        row = self._row_at(index)
+        if row is None or index.column() != self.SCOPE:
+            return super().setData(index, value, role)
+        text = str(value or "").strip()
+        if role != _Edit or not self.flags(index) & Qt.ItemFlag.ItemIsEditable or text == row.scope:
+            return False
+        row.scope = text
+        self.dataChanged.emit(self.index(index.row(), 0), self.index(index.row(), len(self.HEADERS) - 1))
+        self.edited.emit()
+        return True
+
+    def cell(self, row: MappingRow, column: int, *, edit: bool = False) -> str:
+        if column == self.SCOPE:
+            return row.scope if row.scope or edit else f"(type {self.HEADERS[0].lower()})"
+        return super().cell(row, column, edit=edit)
+
+
+class RecordTypeMappingsModel(ScopedMappingsModel):
+    """Record types: per object, a source record type (DeveloperName) → a target record type."""
+
+    HEADERS = ("Object", "Source record type", "Target record type", "From", "Details")
+    TIPS = {AUTOMATIC: "The run matches these itself (same DeveloperName on the object); not saved in the template. "
+                       "Change the target to override it.",
+            SUGGESTED: "A guess from the orgs (the most similar target record type): saved with the template; check "
+                       "it, or remove the row.",
+            SET_BY_YOU: "Saved in the template's record type mappings.",
+            NO_MATCH: "Nothing like it in the target: the records get the object's default record type, else fail. "
+                      "Choose a target to map it."}
+
+
+class PicklistMappingsModel(ScopedMappingsModel):
+    """Picklist values: per ``Object.Field``, a source value the target lacks → a target value."""
+
+    HEADERS = ("Field", "Source value", "Target value", "From", "Details")
+    TIPS = {SUGGESTED: "A guess from the orgs (the most similar target value): saved with the template; check it, "
+                       "or remove the row.",
+            SET_BY_YOU: "Saved in the template's picklist mappings.",
+            NO_MATCH: "Nothing like it in the target: the value is sent as it is (a restricted picklist refuses it). "
+                      "Choose a target to map it."}
+
+
+class RecordTypeDefaultsModel(MappingTableModel):
+    """The default record type per object (what matches nothing): object → target record type."""
+
+    SOURCE, TARGET, ORIGIN, STATUS = range(4)
+    HEADERS = ("Object", "Default record type", "From", "Details")
+    TIPS = {SET_BY_YOU: "Saved in the template's record type mappings.",
+            "": "No default: a record type that matches nothing fails its records. Choose one to set it."}
+
+    def key(self, name: str) -> str:
+        return name.lower()
+
+    def cell(self, row: MappingRow, column: int, *, edit: bool = False) -> str:
+        if column == self.SOURCE and not row.source and not edit:
+            return "(type an object)"
+        if column == self.TARGET and not row.target and not edit:
+            return "None"
+        return super().cell(row, column, edit=edit)
+
+
 __all__ = ["AUTOMATIC", "SUGGESTED", "SET_BY_YOU", "NO_MATCH", "SAVED_ORIGINS", "MappingRow", "MappingTableModel",
-           "OwnerMappingsModel"]
+           "OwnerMappingsModel", "PicklistMappingsModel", "RecordTypeDefaultsModel", "RecordTypeMappingsModel",
+           "ScopedMappingsModel"]

@@ -1,12 +1,14 @@
-"""The Mappings tab of the template editor: how owners (users and queues) map from the source to the target.
+"""The Mappings tab of the template editor: how owners (users and queues), record types and picklist values
+map from the source to the target, one sub-tab per kind.
 
-Shows the template's ``mappings.owners`` (source owner → target owner, and the default owner) and edits them
-in the editor's draft. *Suggest from orgs* reads both orgs' users and queues on the app's pool and fills in
-what the run matches itself (automatic), the most similar target queue for a source queue the target lacks
-(suggested: saved with the template) and what matches nothing. Before the editor saves, :meth:`problem`
-refuses a mapping to an owner the target org lacks (read once per target; :meth:`unchecked_note` says when it
-could not be read). Another mapping kind (record types, picklist values) is another group box with its own
-:class:`~.mappings_models.MappingTableModel`.
+Shows the template's ``mappings`` (owners: source owner → target owner and the default owner; record types: per
+object, source → target record type and a default; picklist values: per ``Object.Field``, a source value the
+target lacks → a target value) and edits them in the editor's draft. *Suggest from orgs* reads both orgs' users
+and queues, and the record types and picklist fields of the template's objects, on the app's pool and fills in
+what the run matches itself (automatic), the most similar target queue, record type or value for one the target
+lacks (suggested: saved with the template) and what matches nothing. Before the editor saves, :meth:`problem`
+refuses a mapping to an owner, record type or value the target org lacks (read once per target;
+:meth:`unchecked_note` says when it could not be read).
 """
 
 from __future__ import annotations
@@ -18,16 +20,18 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QStyledItemDelegate, QStyleOptionViewItem, QTableView, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QStyledItemDelegate, QStyleOptionViewItem, QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from ...engine import owner_suggestions as owners_rule
 from ...engine.owner_suggestions import OrgOwners, queue_gap, read_owners, suggest_owners
-from ...engine.template import OwnerMappings, Template, is_username
+from ...engine.template import OwnerMappings, RecordTypeMapping, Template, is_username
+from ...engine.value_suggestions import OrgValues, read_org_values, suggest_picklists, suggest_record_types
 from ..context import AppContext
 from ..style import ERROR, MUTED
-from .mappings_models import AUTOMATIC, NO_MATCH, SET_BY_YOU, SUGGESTED, MappingRow, OwnerMappingsModel
+from .mappings_models import (AUTOMATIC, NO_MATCH, SET_BY_YOU, SUGGESTED, MappingRow, OwnerMappingsModel,
+                              PicklistMappingsModel, RecordTypeDefaultsModel, RecordTypeMappingsModel)
+from .mappings_sections import MappingSection
 
 logger = logging.getLogger(__name__)
 
@@ -36,16 +40,26 @@ _ORIGINS = {owners_rule.AUTOMATIC: AUTOMATIC, owners_rule.SUGGESTED: SUGGESTED, 
 
 OrgPair = Callable[[], "tuple[str | None, str | None]"]
 """(source alias, target alias) of the template being edited, asked when needed."""
+Scope = tuple[list[str], dict[str, "list[str] | None"]]
+"""The objects whose record types and picklists are read, and per object the fields (None: all)."""
 
 
 # ====================================================================== tasks (on pool threads)
-def _suggest_task(report: Any, cancel: Any, ctx: AppContext, source: str, target: str) -> tuple[OrgOwners, OrgOwners]:
+def _suggest_task(report: Any, cancel: Any, ctx: AppContext, source: str, target: str,
+                  scope: Scope) -> tuple[OrgOwners, OrgOwners, OrgValues, OrgValues]:
+    objects, fields = scope
     return (read_owners(ctx.client(source), source, target=False),
-            read_owners(ctx.client(target), target, target=True))
+            read_owners(ctx.client(target), target, target=True),
+            read_org_values(ctx.client(source), source, objects, fields),
+            read_org_values(ctx.client(target), target, objects, fields))
 
 
 def _target_task(report: Any, cancel: Any, ctx: AppContext, target: str) -> OrgOwners:
     return read_owners(ctx.client(target), target, target=True)
+
+
+def _target_values_task(report: Any, cancel: Any, ctx: AppContext, target: str, objects: list[str]) -> OrgValues:
+    return read_org_values(ctx.client(target), target, objects)
 
 
 class TargetDelegate(QStyledItemDelegate):
@@ -74,7 +88,8 @@ class TargetDelegate(QStyledItemDelegate):
 
 
 class MappingsPanel(QWidget):
-    """The Mappings tab: owners (table and default owner), edited in the draft given to :meth:`set_template`.
+    """The Mappings tab: owners (table and default owner), record types (table and default per object) and picklist
+    values, one sub-tab each, edited in the draft given to :meth:`set_template`.
 
     Signals:
         edited(): the draft's mappings changed.
@@ -94,44 +109,60 @@ class MappingsPanel(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self._orgs = orgs
+        self._draft = Template(name="", objects=[])
         self._owners = OwnerMappings()
         self._source_owners: OrgOwners | None = None
         self._known: dict[str, OrgOwners] = {}       # target alias -> its users and queues, once read
         self._failed: dict[str, str] = {}            # target alias -> why it could not be read
+        self._values: dict[str, OrgValues] = {}      # target alias -> its record types and picklists, once read
+        self._values_failed: dict[str, str] = {}     # target alias -> why they could not be read
         self._busy = 0
         self._filling = False
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 10, 10, 10)
         layout.setSpacing(8)
+        top = QHBoxLayout()
+        top.setSpacing(8)
+        self.suggest_button = QPushButton("Suggest from orgs")
+        self.suggest_button.setProperty("accent", True)
+        self.suggest_button.setToolTip("Read both orgs' users and queues, and the record types and picklists of the "
+                                       "template's objects, and fill every section")
+        top.addWidget(self.suggest_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        self.status_label.setProperty("role", "subtle")
+        top.addWidget(self.status_label, 1)
+        layout.addLayout(top)
+        self.kinds = QTabWidget()
+        self.kinds.setDocumentMode(True)
+        self.kinds.addTab(self._build_owners(), "Owners")
+        self.kinds.addTab(self._build_record_types(), "Record types")
+        self.kinds.addTab(self._build_picklists(), "Picklist values")
+        layout.addWidget(self.kinds, 1)
+        self.suggest_button.clicked.connect(self._on_suggest_button_clicked)
+        self._update_state()
+
+    # ================================================================== construction
+    def _build_owners(self) -> QWidget:
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 8, 0, 0)
+        column.setSpacing(6)
+        row = QHBoxLayout()
+        row.setSpacing(6)
         intro = QLabel("Who owns the records in the target org. Users match by username, then email, then "
                        "federation id; queues by DeveloperName. A mapping here overrides that; the default owner "
                        "takes what matches nothing.")
         intro.setWordWrap(True)
         intro.setProperty("role", "subtle")
-        layout.addWidget(intro)
-        layout.addWidget(self._build_owners(), 1)
-        self._update_state()
-
-    # ================================================================== construction
-    def _build_owners(self) -> QGroupBox:
-        box = QGroupBox("Owners: users and queues")
-        column = QVBoxLayout(box)
-        column.setSpacing(6)
-        row = QHBoxLayout()
-        row.setSpacing(6)
-        self.suggest_button = QPushButton("Suggest from orgs")
-        self.suggest_button.setProperty("accent", True)
+        row.addWidget(intro, 1)
         self.add_button = QPushButton("Add")
         self.add_button.setToolTip("A mapping of your own: type the source owner, then choose the target")
         self.remove_button = QPushButton("Remove")
         self.remove_button.setToolTip("Remove the selected mappings (Delete)")
-        for button in (self.suggest_button, self.add_button, self.remove_button):
-            row.addWidget(button)
-        self.status_label = QLabel()
-        self.status_label.setWordWrap(True)
-        self.status_label.setProperty("role", "subtle")
-        row.addWidget(self.status_label, 1)
+        for button in (self.add_button, self.remove_button):
+            row.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
         column.addLayout(row)
 
         self.owners_model = OwnerMappingsModel(self._row_status, self)
@@ -183,7 +214,6 @@ class MappingsPanel(QWidget):
         default_row.addWidget(self.default_status, 1)
         column.addLayout(default_row)
 
-        self.suggest_button.clicked.connect(self._on_suggest_button_clicked)
         self.add_button.clicked.connect(self._on_add_button_clicked)
         self.remove_button.clicked.connect(self._on_remove_button_clicked)
         self.owners_model.edited.connect(self._on_owners_model_edited)
@@ -193,14 +223,70 @@ class MappingsPanel(QWidget):
                   context=Qt.ShortcutContext.WidgetShortcut)
         return box
 
+    def _build_record_types(self) -> QWidget:
+        page = QWidget()
+        column = QVBoxLayout(page)
+        column.setContentsMargins(0, 8, 0, 0)
+        column.setSpacing(6)
+        self.record_types_model = RecordTypeMappingsModel(self._record_type_status, self)
+        self.record_types = MappingSection(
+            self.record_types_model, self._record_type_names,
+            intro="Which record type the records get in the target org, per object. The same DeveloperName matches "
+                  "by itself; a mapping here renames (Partner → Channel_Partner).",
+            empty="No record type mappings: the same DeveloperName matches. Suggest from orgs shows the record types "
+                  "of the template's objects, and what the target lacks.",
+            add_tip="A mapping of your own: type the object, the source record type, then choose the target",
+            widths={RecordTypeMappingsModel.SCOPE: 150, RecordTypeMappingsModel.SOURCE: 190,
+                    RecordTypeMappingsModel.TARGET: 190})
+        column.addWidget(self.record_types, 3)
+        self.defaults_model = RecordTypeDefaultsModel(self._default_status, self)
+        self.defaults = MappingSection(
+            self.defaults_model, self._record_type_names,
+            intro="Default record type per object: the records whose record type matches nothing get it (none: they "
+                  "fail).",
+            empty="No default record types: a record type that matches nothing fails its records.",
+            add_tip="A default of your own: type the object, then choose its record type",
+            widths={RecordTypeDefaultsModel.SOURCE: 150, RecordTypeDefaultsModel.TARGET: 190})
+        column.addWidget(self.defaults, 2)
+        for section in (self.record_types, self.defaults):
+            section.edited.connect(self._on_values_edited)
+        return page
+
+    def _build_picklists(self) -> QWidget:
+        page = QWidget()
+        column = QVBoxLayout(page)
+        column.setContentsMargins(0, 8, 0, 0)
+        self.picklists_model = PicklistMappingsModel(self._picklist_status, self)
+        self.picklists = MappingSection(
+            self.picklists_model, self._picklist_names,
+            intro="Source picklist values the target's picklist lacks, per field (multi-select values each on their "
+                  "own). A restricted picklist refuses them; an unrestricted one would save values nobody can pick.",
+            empty="No picklist value mappings. Suggest from orgs lists the values of the template's picklists that "
+                  "the target lacks, with the most similar target value.",
+            add_tip="A mapping of your own: type Object.Field, the source value, then choose the target value",
+            widths={PicklistMappingsModel.SCOPE: 170, PicklistMappingsModel.SOURCE: 170,
+                    PicklistMappingsModel.TARGET: 170})
+        column.addWidget(self.picklists, 1)
+        self.picklists.edited.connect(self._on_values_edited)
+        return page
+
     # ================================================================== API
     def set_template(self, draft: Template) -> None:
-        """Edit the mappings of ``draft`` (its ``owners`` is changed in place)."""
+        """Edit the mappings of ``draft`` (its ``owners``, ``record_types`` and ``picklists`` are changed in place)."""
+        self._draft = draft
         self._owners = draft.owners
         self._source_owners = None
         rows = [MappingRow(source, target, SET_BY_YOU) for source, target in self._owners.map.items()]
         self.owners_model.set_rows(rows)
         self._fill_default(self._owners.default or "")
+        self.record_types_model.set_rows([MappingRow(source, target, SET_BY_YOU, scope=obj)
+                                          for obj, mapping in draft.record_types.objects.items()
+                                          for source, target in mapping.map.items()])
+        self.defaults_model.set_rows([MappingRow(obj, mapping.default, SET_BY_YOU)
+                                      for obj, mapping in draft.record_types.objects.items() if mapping.default])
+        self.picklists_model.set_rows([MappingRow(source, target, SET_BY_YOU, scope=path)
+                                       for path, values in draft.picklists.fields.items()
+                                       for source, target in values.items()])
         self._update_state()
 
     @property
@@ -216,6 +302,11 @@ class MappingsPanel(QWidget):
         owners = self.target_owners()
         return owners.names() if owners else []
 
+    def target_values(self) -> OrgValues | None:
+        """The record types and picklists of the current target org, when read."""
+        target = self.target_alias
+        return self._values.get(target) if target else None
+
     @property
     def busy(self) -> bool:
         return self._busy > 0
@@ -226,8 +317,8 @@ class MappingsPanel(QWidget):
         if not source or not target:
             self._show_status("Choose the source org and a default target in Settings first.", "error")
             return False
-        self._show_status(f"Reading the users and queues of {source} and {target}…")
-        self._start(_suggest_task, source, target, on_finished=self._on_suggest_finished,
+        self._show_status(f"Reading the users, queues, record types and picklists of {source} and {target}…")
+        self._start(_suggest_task, source, target, self._scope(), on_finished=self._on_suggest_finished,
                     on_error=partial(self._on_suggest_failed, source, target))
         return True
 
@@ -249,15 +340,41 @@ class MappingsPanel(QWidget):
 
     def needs_target_read(self) -> bool:
         """Whether saving must first read the target org to check the mappings (it has some, never read)."""
+        return self._needs_owners_read() or self._needs_values_read()
+
+    def _needs_owners_read(self) -> bool:
         target = self.target_alias
         return bool((self._owners.map or self._owners.default) and target and target in self.ctx.registry
                     and target not in self._known and target not in self._failed)
 
+    def _mapped_objects(self) -> list[str]:
+        """The objects the record type and picklist mappings name."""
+        out = list(self._draft.record_types.objects)
+        for path in self._draft.picklists.fields:
+            obj = path.partition(".")[0]
+            if obj.lower() not in {o.lower() for o in out}:
+                out.append(obj)
+        return out
+
+    def _needs_values_read(self) -> bool:
+        target = self.target_alias
+        if not (target and target in self.ctx.registry and target not in self._values_failed):
+            return False
+        values = self._values.get(target)
+        return any(values is None or not values.covers(obj) for obj in self._mapped_objects())
+
     def read_target(self, then: Callable[[], None]) -> None:
-        """Read the target org's users and queues on a worker, then call ``then`` (read or not)."""
+        """Read what the target org has that the mappings name (its users and queues, else its record types and
+        picklists) on a worker, then call ``then`` (read or not; the editor's save asks again for the rest)."""
         target = self.target_alias
         if not target:
             then()
+            return
+        if self._needs_values_read() and not self._needs_owners_read():
+            objects = sorted({*self._mapped_objects(), *(line.object for line in self._draft.objects)}, key=str.lower)
+            self._show_status(f"Reading the record types and picklists of {target}…")
+            self._start(_target_values_task, target, objects, on_finished=partial(self._on_values_finished, then),
+                        on_error=partial(self._on_values_failed, target, then))
             return
         self._show_status(f"Reading the users and queues of {target}…")
         self._start(_target_task, target, on_finished=partial(self._on_target_finished, then),
@@ -270,7 +387,7 @@ class MappingsPanel(QWidget):
                 return f"The owner mapping to {row.target} has no source owner: type one, or remove the row."
         owners = self.target_owners()
         if owners is None:
-            return None
+            return self.values_problem()
         for source, target in self._owners.map.items():
             if owners.find(target) is None:
                 return (f"The owner mapping {source} → {target} names {self._what(target)} that does not exist in "
@@ -278,19 +395,55 @@ class MappingsPanel(QWidget):
         if self._owners.default and owners.find(self._owners.default) is None:
             return (f"The default owner {self._owners.default} is {self._what(self._owners.default)} that does not "
                     f"exist in {owners.alias}.")
+        return self.values_problem()
+
+    def values_problem(self) -> str | None:
+        """Why the record type and picklist mappings cannot be saved: a row without its names, or a mapping to a
+        record type or value the target lacks (when the target was read)."""
+        for row in self.record_types_model.rows():
+            if row.origin == SET_BY_YOU and row.target.strip() and not (row.scope.strip() and row.source.strip()):
+                return (f"The record type mapping to {row.target} has no object or source record type: type them, "
+                        "or remove the row.")
+        for row in self.defaults_model.rows():
+            if row.origin == SET_BY_YOU and row.target.strip() and not row.source.strip():
+                return f"The default record type {row.target} has no object: type one, or remove the row."
+        for row in self.picklists_model.rows():
+            if row.origin == SET_BY_YOU and row.target.strip() and not (row.scope.strip() and row.source.strip()):
+                return (f"The picklist mapping to '{row.target}' has no Object.Field or source value: type them, or "
+                        "remove the row.")
+        for obj, mapping in self._draft.record_types.objects.items():
+            for source, target in mapping.map.items():
+                if self._record_type_missing(obj, target):
+                    return (f"The record type mapping {obj}: {source} → {target} names a record type that {obj} does "
+                            f"not have (active) in {self.target_alias}. Choose one of its record types.")
+            if mapping.default and self._record_type_missing(obj, mapping.default):
+                return (f"The default record type {mapping.default} of {obj} does not exist (active) on {obj} in "
+                        f"{self.target_alias}.")
+        for path, values_map in self._draft.picklists.fields.items():
+            for source, target in values_map.items():
+                missing = self._value_missing(path, target)
+                if missing:
+                    return f"The picklist mapping {path} '{source}' → '{target}' names {missing}."
         return None
 
     def unchecked_note(self) -> str | None:
         """Why the mappings were not checked against the target (None when they were, or there are none)."""
-        if not (self._owners.map or self._owners.default):
+        owners = bool(self._owners.map or self._owners.default)
+        values = bool(self._mapped_objects())
+        if not (owners or values):
             return None
+        which = "owner" if not values else "record type and picklist" if not owners else "owner, record type and picklist"
         target = self.target_alias
         if not target:
-            return "the owner mappings were not checked against a target org: the template has no default target"
-        if target in self._known:
-            return None
-        reason = self._failed.get(target) or f"{target} is not connected"
-        return f"the owner mappings were not checked against {target}: it could not be read ({reason})"
+            return f"the {which} mappings were not checked against a target org: the template has no default target"
+        if owners and target not in self._known:
+            reason = self._failed.get(target) or f"{target} is not connected"
+            return f"the owner mappings were not checked against {target}: it could not be read ({reason})"
+        if values and (self._needs_values_read() or target in self._values_failed):
+            reason = self._values_failed.get(target) or f"{target} is not connected"
+            return f"the record type and picklist mappings were not checked against {target}: it could not be read " \
+                f"({reason})"
+        return None
 
     # ================================================================== internals
     @staticmethod
@@ -331,6 +484,99 @@ class MappingsPanel(QWidget):
         self._owners.map = self.owners_model.saved_pairs()
         self._owners.default = self.default_combo.currentText().strip() or None
 
+    def _write_values(self) -> None:
+        """The record type, default and picklist tables into the draft's ``record_types`` and ``picklists``."""
+        objects: dict[str, RecordTypeMapping] = {}
+
+        def mapping_of(obj: str) -> RecordTypeMapping:
+            name = next((o for o in objects if o.lower() == obj.lower()), obj)
+            return objects.setdefault(name, RecordTypeMapping())
+
+        for obj, pairs in self.record_types_model.saved_by_scope().items():
+            mapping_of(obj).map.update(pairs)
+        for obj, default in self.defaults_model.saved_pairs().items():
+            mapping_of(obj).default = default
+        self._draft.record_types.objects = objects
+        self._draft.picklists.fields = self.picklists_model.saved_by_scope()
+
+    def _scope(self) -> Scope:
+        objects = [line.object for line in self._draft.objects]
+        objects += [o for o in self._mapped_objects() if o.lower() not in {x.lower() for x in objects}]
+        return objects, {line.object: line.fields for line in self._draft.objects}
+
+    def _record_type_names(self, row: MappingRow) -> list[str]:
+        values = self.target_values()
+        return values.record_type_names(row.scope or row.source) if values else []
+
+    def _picklist_names(self, row: MappingRow) -> list[str]:
+        values = self.target_values()
+        field = values.picklist(row.scope) if values else None
+        return list(field.values) if field else []
+
+    def _record_type_missing(self, obj: str, name: str) -> bool:
+        values = self.target_values()
+        return values is not None and values.covers(obj) and name not in values.record_type_names(obj)
+
+    def _value_missing(self, path: str, value: str) -> str | None:
+        """What is wrong with ``value`` as a target value of ``path`` ("a value ... lacks"), None when fine or unread."""
+        values = self.target_values()
+        if values is None or not values.covers(path.partition(".")[0]):
+            return None
+        field = values.picklist(path)
+        if field is None:
+            return f"a field that is not a picklist of {values.alias} (or that it lacks)"
+        return None if field.has(value) else f"a value the picklist of {values.alias} does not have"
+
+    def _record_type_status(self, row: MappingRow) -> tuple[str, str | None]:
+        target = row.target.strip()
+        values = self.target_values()
+        if not target:
+            default = self._draft.record_types.of(row.scope).default if row.scope else None
+            fallback = f"they get the default record type {default}" if default else "their records fail"
+            return (row.detail or "not mapped") + f"; {fallback}", "warning" if row.origin == NO_MATCH else None
+        if row.scope and self._record_type_missing(row.scope, target):
+            return f"{target} is not an active record type of {row.scope} in {values.alias if values else ''}", "error"
+        if row.detail:
+            return row.detail, None
+        return (f"on {row.scope} in {values.alias}" if values is not None and row.scope else ""), None
+
+    def _default_status(self, row: MappingRow) -> tuple[str, str | None]:
+        target = row.target.strip()
+        values = self.target_values()
+        if not target:
+            return "none: a record type that matches nothing fails its records", None
+        if row.source and self._record_type_missing(row.source, target):
+            return f"{target} is not an active record type of {row.source} in {values.alias if values else ''}", \
+                "error"
+        return (f"on {row.source} in {values.alias}" if values is not None and row.source else ""), None
+
+    def _picklist_status(self, row: MappingRow) -> tuple[str, str | None]:
+        target = row.target.strip()
+        values = self.target_values()
+        if not target:
+            return (row.detail or "not mapped") + "; the value is sent as it is", \
+                "warning" if row.origin == NO_MATCH else None
+        missing = self._value_missing(row.scope, target) if row.scope else None
+        if missing:
+            return f"'{target}' is {missing}", "error"
+        if row.detail:
+            return row.detail, None
+        return (f"in {row.scope} of {values.alias}" if values is not None and row.scope else ""), None
+
+    def _refresh_values(self) -> None:
+        for section in (self.record_types, self.defaults, self.picklists):
+            section.model.refresh()
+            section.update_state()
+        self._update_titles()
+
+    def _update_titles(self) -> None:
+        """Each kind's tab says how many rows are suggestions or match nothing (what to check)."""
+        for index, (title, model) in enumerate((("Owners", self.owners_model),
+                                                ("Record types", self.record_types_model),
+                                                ("Picklist values", self.picklists_model))):
+            check = sum(1 for r in model.rows() if r.origin in (SUGGESTED, NO_MATCH))
+            self.kinds.setTabText(index, f"{title} ({check} to check)" if check else title)
+
     def _row_status(self, row: MappingRow) -> tuple[str, str | None]:
         owners = self.target_owners()
         target = row.target.strip()
@@ -349,6 +595,7 @@ class MappingsPanel(QWidget):
         return (f"in {owners.alias}" if owners is not None else ""), None
 
     def _update_state(self) -> None:
+        self._update_titles()
         count = self.owners_model.rowCount()
         self.empty_label.setVisible(count == 0)
         self.owners_view.setVisible(count > 0)
@@ -363,6 +610,39 @@ class MappingsPanel(QWidget):
         else:
             self.default_status.setText("")
             self.default_status.setStyleSheet(f"color: {MUTED};")
+
+    def _fill_values(self, source: OrgValues, target: OrgValues) -> None:
+        """The record type, default and picklist tables from the orgs, keeping the rows set by you."""
+        def merged(model: Any, suggestions: list[Any]) -> list[MappingRow]:
+            mine = {(r.scope.lower(), r.source): r for r in model.rows() if r.origin == SET_BY_YOU}
+            rows: list[MappingRow] = []
+            for suggestion in suggestions:
+                own = mine.pop((suggestion.scope.lower(), suggestion.source), None)
+                rows.append(own if own is not None else
+                            MappingRow(suggestion.source, suggestion.target or "", _ORIGINS[suggestion.how],
+                                       suggestion.detail, scope=suggestion.scope))
+            return rows + list(mine.values())      # mappings of what the source no longer has
+
+        self.record_types_model.set_rows(merged(self.record_types_model, suggest_record_types(source, target)))
+        self.picklists_model.set_rows(merged(self.picklists_model, suggest_picklists(source, target)))
+        defaults = {r.source.lower(): r for r in self.defaults_model.rows() if r.origin == SET_BY_YOU}
+        rows = [defaults.pop(obj.lower(), MappingRow(obj, "", ""))
+                for obj in sorted(target.record_types, key=str.lower) if target.record_type_names(obj)]
+        self.defaults_model.set_rows(rows + list(defaults.values()))
+        self._write_values()
+        self._refresh_values()
+
+    def _values_summary(self) -> str:
+        def count(model: Any, origin: str) -> int:
+            return sum(1 for r in model.rows() if r.origin == origin)
+        parts = []
+        for noun, model in (("record type", self.record_types_model), ("picklist value", self.picklists_model)):
+            suggested, unmatched = count(model, SUGGESTED), count(model, NO_MATCH)
+            found = [f"{suggested} suggested"] if suggested else []
+            found += [f"{unmatched} without a match"] if unmatched else []
+            if found:
+                parts.append(f"{noun}s: {', '.join(found)}")
+        return ("; ".join(parts).capitalize() + ".") if parts else "Record types and picklist values all match."
 
     def _summary(self) -> str:
         rows = self.owners_model.rows()
@@ -389,6 +669,11 @@ class MappingsPanel(QWidget):
     def _on_selection_changed(self, *args: Any) -> None:
         self._update_state()
 
+    def _on_values_edited(self) -> None:
+        self._write_values()
+        self._refresh_values()
+        self.edited.emit()
+
     def _on_owners_model_edited(self) -> None:
         self._write_draft()
         self.owners_model.refresh()
@@ -403,8 +688,11 @@ class MappingsPanel(QWidget):
         self._update_state()
         self.edited.emit()
 
-    def _on_suggest_finished(self, answer: tuple[OrgOwners, OrgOwners]) -> None:
-        source, target = answer
+    def _on_suggest_finished(self, answer: tuple[OrgOwners, OrgOwners, OrgValues, OrgValues]) -> None:
+        source, target, source_values, target_values = answer
+        self._values[target_values.alias] = target_values
+        self._values_failed.pop(target_values.alias, None)
+        self._fill_values(source_values, target_values)
         self._source_owners = source
         self._known[target.alias] = target
         self._failed.pop(target.alias, None)
@@ -422,7 +710,8 @@ class MappingsPanel(QWidget):
         self._fill_default(self._owners.default or "")
         self._write_draft()
         self._update_state()
-        self._show_status(f"From {source.alias} → {target.alias}: {self._summary()}")
+        self._refresh_values()
+        self._show_status(f"From {source.alias} → {target.alias}: owners: {self._summary()} {self._values_summary()}")
         logger.info("owner mappings suggested from %s to %s", source.alias, target.alias)
         self.edited.emit()
         self.suggestions_ready.emit()
@@ -439,6 +728,20 @@ class MappingsPanel(QWidget):
         self._update_state()
         self._show_status(f"Checked against the users and queues of {owners.alias}.")
         self.target_read.emit(owners.alias)
+        then()
+
+    def _on_values_finished(self, then: Callable[[], None], values: OrgValues) -> None:
+        self._values[values.alias] = values
+        self._values_failed.pop(values.alias, None)
+        self._refresh_values()
+        self._show_status(f"Checked against the record types and picklists of {values.alias}.")
+        self.target_read.emit(values.alias)
+        then()
+
+    def _on_values_failed(self, target: str, then: Callable[[], None], text: str) -> None:
+        self._values_failed[target] = text
+        self._show_status(f"Could not read the record types and picklists of {target}: {text}", "error")
+        self.target_read.emit(target)
         then()
 
     def _on_target_failed(self, target: str, then: Callable[[], None], text: str) -> None:
