@@ -29,7 +29,6 @@ import base64
 import binascii
 import functools
 import hashlib
-import hmac
 import logging
 import re
 import secrets as _random
@@ -236,42 +235,57 @@ class _Draw:
         self.data = digest
         self.pos = 0
 
-    def take(self, count: int) -> int:
-        if self.pos + count > len(self.data):
+    def bytes(self, count: int) -> bytes:
+        end = self.pos + count
+        while end > len(self.data):
             self.data += hashlib.sha256(self.data).digest()
-        chunk = self.data[self.pos:self.pos + count]
-        self.pos += count
-        return int.from_bytes(chunk, "big")
+        chunk = self.data[self.pos:end]
+        self.pos = end
+        return chunk
+
+    def take(self, count: int) -> int:
+        return int.from_bytes(self.bytes(count), "big")
 
     def pick(self, items: tuple[Any, ...]) -> Any:
         return items[self.take(3) % len(items)]
 
-    def fill(self, pattern: str, letters: bool = False) -> str:
-        """Faker's numerify (``#`` a digit, ``%`` 1-9, ``$`` 2-9, ``!`` a digit or nothing, ``@`` 1-9 or nothing)
-        and, with ``letters``, bothify's ``?`` (a letter)."""
-        out = []
-        for char in pattern:
-            if char == "#":
-                out.append(_DIGITS[self.take(1) % 10])
-            elif char == "%":
-                out.append(_DIGITS[1 + self.take(1) % 9])
-            elif char == "$":
-                out.append(_DIGITS[2 + self.take(1) % 8])
-            elif char == "!":
-                byte = self.take(1)
-                out.append(_DIGITS[byte % 10] if byte & 128 else "")
-            elif char == "@":
-                byte = self.take(1)
-                out.append(_DIGITS[1 + byte % 9] if byte & 128 else "")
-            elif char == "?" and letters:
-                out.append(_LETTERS[self.take(1) % 52])
-            else:
-                out.append(char)
-        return "".join(out)
+    def fill(self, pattern: tuple[str, tuple[tuple[str, ...], ...]]) -> str:
+        """A pattern of :func:`_pattern` with one byte of the draw for each placeholder."""
+        text, tables = pattern
+        if not tables:
+            return text
+        return text.format(*[table[byte] for table, byte in zip(tables, self.bytes(len(tables)))])
 
 
 _DIGITS = "0123456789"
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Faker's numerify placeholders (``#`` a digit, ``%`` 1-9, ``$`` 2-9, ``!`` a digit or nothing, ``@`` 1-9 or
+# nothing) and bothify's ``?`` (a letter): what each byte value (0-255) becomes
+_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
+    "#": tuple(_DIGITS[b % 10] for b in range(256)),
+    "%": tuple(_DIGITS[1 + b % 9] for b in range(256)),
+    "$": tuple(_DIGITS[2 + b % 8] for b in range(256)),
+    "!": tuple(_DIGITS[b % 10] if b & 128 else "" for b in range(256)),
+    "@": tuple(_DIGITS[1 + b % 9] if b & 128 else "" for b in range(256)),
+}
+_LETTER_TABLE = tuple(_LETTERS[b % 52] for b in range(256))
+
+
+def _pattern(text: str, letters: bool) -> tuple[str, tuple[tuple[str, ...], ...]]:
+    """A numerify (or, with ``letters``, bothify) pattern made ready to fill: a format string with a ``{}`` per
+    placeholder, and the table of each placeholder."""
+    out: list[str] = []
+    tables: list[tuple[str, ...]] = []
+    for char in text:
+        table = _LETTER_TABLE if letters and char == "?" else _PLACEHOLDERS.get(char)
+        if table is None:
+            out.append("{{" if char == "{" else "}}" if char == "}" else char)
+        else:
+            out.append("{}")
+            tables.append(table)
+    return "".join(out), tuple(tables)
+
+
 _TOKEN = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _FAKER_METHOD = {"phone": "phone_number", "street": "street_address", "city": "city", "postal_code": "postcode",
                  "company": "company"}
@@ -343,6 +357,10 @@ class Masker:
 
     def __init__(self, secret: bytes, locale: str = DEFAULT_LOCALE):
         self._secret = secret
+        # HMAC's two keyed SHA-256 states, made once: each value then costs two copies (same digest as hmac.digest)
+        key = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key.ljust(64, b"\0")))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key.ljust(64, b"\0")))
         self._locale = _locale(locale or DEFAULT_LOCALE)
         self._masked = functools.lru_cache(maxsize=_CACHE_SIZE, typed=True)(self._mask)
 
@@ -354,7 +372,11 @@ class Masker:
 
     def digest(self, kind: str, text: str) -> bytes:
         """HMAC-SHA256(secret, kind + source value)."""
-        return hmac.digest(self._secret, f"{kind}\x00{text}".encode(), "sha256")
+        inner = self._inner.copy()
+        inner.update(f"{kind}\x00{text}".encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
     def cache_size(self) -> int:
         """How many masked values the masker holds now (at most a fixed bound)."""
@@ -393,7 +415,7 @@ class Masker:
         if kind == "number":
             return self._number(value, float(percent if percent is not None else 10), digest,
                                 {"type": ftype, "scale": scale})
-        return self._fit(kind, self._fake_value(kind, digest), digest, {"length": length, "unique": unique})
+        return self._fit(kind, self._fake_value(kind, digest), digest, length, unique)
 
     def _fake_value(self, kind: str, digest: bytes) -> str:
         if kind == "hash":
@@ -432,12 +454,10 @@ class Masker:
             return draw.pick(data)
         if how == "formats":
             return "".join(part if isinstance(part, str) else self._token(part[0], draw) for part in draw.pick(data))
-        if how == "numerify":
+        if how == "fill":
             return draw.fill(draw.pick(data))
-        if how == "bothify":
-            return draw.fill(draw.pick(data), letters=True)
-        if how == "bothify_upper":
-            return draw.fill(draw.pick(data), letters=True).upper()
+        if how == "fill_upper":
+            return draw.fill(draw.pick(data)).upper()
         return self._faker(name, draw)
 
     def _rule(self, name: str) -> tuple[str, Any]:
@@ -474,7 +494,8 @@ class Masker:
                 return (how, tuple(tuple(part if index % 2 == 0 else (part,)
                                          for index, part in enumerate(_TOKEN.split(item)) if part)
                                    for item in items))
-            return (how, items)
+            patterns = tuple(_pattern(item, letters=how != "numerify") for item in items)
+            return ("fill_upper" if how == "bothify_upper" else "fill", patterns)
         return ("faker", None)
 
     def _faker(self, name: str, draw: _Draw) -> str:
@@ -505,11 +526,11 @@ class Masker:
         return " ".join(sentences)[:max_chars]
 
     @staticmethod
-    def _fit(kind: str, base: str, digest: bytes, spec: Mapping[str, Any]) -> str:
-        """``base`` within the target field's length; with a stable suffix on a unique field or match key."""
-        length = int(spec.get("length") or 0)
+    def _fit(kind: str, base: str, digest: bytes, length: int, unique: bool) -> str:
+        """``base`` within the target field's ``length`` (0: no limit); with a stable suffix on a ``unique`` field
+        or match key."""
         suffix = ""
-        if spec.get("unique") and kind != "hash":
+        if unique and kind != "hash":
             suffix = _suffix(digest)
         if kind == "email":
             local, _, domain = base.partition("@")

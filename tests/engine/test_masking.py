@@ -3,6 +3,8 @@ secret in the keyring, and syncs against two sandbox orgs through the real clien
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -119,6 +121,9 @@ def test_masked_values_are_the_same_in_another_process():
                 for spec in ALL_SPECS]
         assert ours == rows, locale
         assert ours != [[value for value in SAMPLES] for _ in ALL_SPECS]
+    for secret in (b"short", b"k" * 32, b"long" * 40):      # the digest is HMAC-SHA256, whatever the key's length
+        assert Masker(secret).digest("email", "ann@corp.test") == \
+            hmac.new(secret, b"email\x00ann@corp.test", hashlib.sha256).digest()
 
 
 def test_fake_values_are_drawn_from_the_locale_lists_without_seeding_faker_per_value(monkeypatch):
