@@ -5,9 +5,10 @@ and the template option ``mask_locale`` (Faker's locale, ``en_US`` by default). 
 (engine/run/first_pass.py) replaces each masked field's value before it leaves the desktop, so the target, the
 journal, the logs and the error export only ever see masked values.
 
-Determinism: ``HMAC-SHA256(secret, kind + source value)`` seeds Faker (or picks the value itself), so the same
-source value becomes the same masked value in every run, object and field of the same kind (a delta sync or a
-resync changes nothing that did not change in the source). The secret is made per template on first use and kept
+Determinism: the bytes of ``HMAC-SHA256(secret, kind + source value)`` make every choice of the fake value (which
+name, street suffix, phone format and digit of the locale's Faker lists), so the same source value becomes the same
+masked value in every run, process, object and field of the same kind (a delta sync or a resync changes nothing
+that did not change in the source). Values change if Faker's lists for the locale change (a Faker upgrade). The secret is made per template on first use and kept
 in the OS keyring only (:func:`template_secret`; ``isyncsf mask-secret export|import`` shares it).
 
 Target fields are respected: the value is cut to the field's length (an email keeps its ``@domain``), a unique
@@ -508,8 +509,10 @@ class Masker:
         if words is None:
             found = getattr(getattr(self._locale.fake, "words", None), "__self__", None)
             items = getattr(found, "word_list", None)
-            usable = isinstance(items, (list, tuple)) and items and all(isinstance(w, str) for w in items)
-            words = self._locale.rules["__words__"] = ("list", tuple(items) if usable else ())
+            usable: tuple[str, ...] = ()
+            if isinstance(items, (list, tuple)) and all(isinstance(w, str) for w in items):
+                usable = tuple(items)
+            words = self._locale.rules["__words__"] = ("list", usable)
         if not words[1]:
             return self._locale.faker("text", draw.take(8), max_nb_chars=max_chars)
         sentences: list[str] = []
