@@ -5,9 +5,10 @@ and the template option ``mask_locale`` (Faker's locale, ``en_US`` by default). 
 (engine/run/first_pass.py) replaces each masked field's value before it leaves the desktop, so the target, the
 journal, the logs and the error export only ever see masked values.
 
-Determinism: ``HMAC-SHA256(secret, kind + source value)`` seeds Faker (or picks the value itself), so the same
-source value becomes the same masked value in every run, object and field of the same kind (a delta sync or a
-resync changes nothing that did not change in the source). The secret is made per template on first use and kept
+Determinism: the bytes of ``HMAC-SHA256(secret, kind + source value)`` make every choice of the fake value (which
+name, street suffix, phone format and digit of the locale's Faker lists), so the same source value becomes the same
+masked value in every run, process, object and field of the same kind (a delta sync or a resync changes nothing
+that did not change in the source). Values change if Faker's lists for the locale change (a Faker upgrade). The secret is made per template on first use and kept
 in the OS keyring only (:func:`template_secret`; ``isyncsf mask-secret export|import`` shares it).
 
 Target fields are respected: the value is cut to the field's length (an email keeps its ``@domain``), a unique
@@ -27,11 +28,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
-import hmac
 import logging
 import re
 import secrets as _random
+import threading
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -85,7 +87,6 @@ UNMASKABLE_TYPES = {"reference", "id", "address", "location", "base64", "anyType
 SUFFIX_CHARS = 10          # base32 characters of the uniqueness suffix: 50 bits, no collision in millions
 EMAIL_DOMAINS = ("example.com", "example.org", "example.net")   # reserved domains: no masked mail reaches anyone
 _MIN_LENGTH = {"email": 16, "hash": 8, "postal_code": 4, "phone": 7}
-_CACHE_LIMIT = 500_000
 
 SECRET_NAME = "mask_secret"
 SECRET_PREFIX = "isyncsf-mask-secret-v1:"
@@ -225,45 +226,162 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
-class Masker:
-    """Masks values deterministically with ``secret`` (bytes) and Faker's ``locale``. Thread-safe enough for one
-    run (a cache of values; Faker is re-seeded for each value)."""
+class _Draw:
+    """The choices of one masked value, read from its HMAC digest (extended by SHA-256 when a value needs more):
+    the same digest always makes the same choices, in any process."""
 
-    def __init__(self, secret: bytes, locale: str = DEFAULT_LOCALE):
+    __slots__ = ("data", "pos")
+
+    def __init__(self, digest: bytes):
+        self.data = digest
+        self.pos = 0
+
+    def bytes(self, count: int) -> bytes:
+        end = self.pos + count
+        while end > len(self.data):
+            self.data += hashlib.sha256(self.data).digest()
+        chunk = self.data[self.pos:end]
+        self.pos = end
+        return chunk
+
+    def take(self, count: int) -> int:
+        return int.from_bytes(self.bytes(count), "big")
+
+    def pick(self, items: tuple[Any, ...]) -> Any:
+        return items[self.take(3) % len(items)]
+
+    def fill(self, pattern: tuple[str, tuple[tuple[str, ...], ...]]) -> str:
+        """A pattern of :func:`_pattern` with one byte of the draw for each placeholder."""
+        text, tables = pattern
+        if not tables:
+            return text
+        return text.format(*[table[byte] for table, byte in zip(tables, self.bytes(len(tables)))])
+
+
+_DIGITS = "0123456789"
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Faker's numerify placeholders (``#`` a digit, ``%`` 1-9, ``$`` 2-9, ``!`` a digit or nothing, ``@`` 1-9 or
+# nothing) and bothify's ``?`` (a letter): what each byte value (0-255) becomes
+_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
+    "#": tuple(_DIGITS[b % 10] for b in range(256)),
+    "%": tuple(_DIGITS[1 + b % 9] for b in range(256)),
+    "$": tuple(_DIGITS[2 + b % 8] for b in range(256)),
+    "!": tuple(_DIGITS[b % 10] if b & 128 else "" for b in range(256)),
+    "@": tuple(_DIGITS[1 + b % 9] if b & 128 else "" for b in range(256)),
+}
+_LETTER_TABLE = tuple(_LETTERS[b % 52] for b in range(256))
+
+
+def _pattern(text: str, letters: bool) -> tuple[str, tuple[tuple[str, ...], ...]]:
+    """A numerify (or, with ``letters``, bothify) pattern made ready to fill: a format string with a ``{}`` per
+    placeholder, and the table of each placeholder."""
+    out: list[str] = []
+    tables: list[tuple[str, ...]] = []
+    for char in text:
+        table = _LETTER_TABLE if letters and char == "?" else _PLACEHOLDERS.get(char)
+        if table is None:
+            out.append("{{" if char == "{" else "}}" if char == "}" else char)
+        else:
+            out.append("{}")
+            tables.append(table)
+    return "".join(out), tuple(tables)
+
+
+_TOKEN = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+_FAKER_METHOD = {"phone": "phone_number", "street": "street_address", "city": "city", "postal_code": "postcode",
+                 "company": "company"}
+_CACHE_SIZE = 65_536       # masked values kept per masker (least recently used dropped): memory stays flat
+
+
+class _Locale:
+    """What a Faker locale gives masking, made once per locale and shared by every :class:`Masker`: its Faker
+    instance (only for the rare provider methods that are more than picks from lists: seeded, under the lock), its
+    name lists, and how each provider method used is made from lists (:meth:`rule`)."""
+
+    def __init__(self, locale: str):
         from faker import Faker
 
-        self._secret = secret
         # unweighted choices: several times faster, and a masked value need not follow name frequencies
-        self._fake = Faker(locale or DEFAULT_LOCALE, use_weighting=False)
-        self._cache: dict[tuple[str, str], Any] = {}
-        self._firsts = self._names("first_names")
-        self._lasts = self._names("last_names")
+        self.fake = Faker(locale, use_weighting=False)
+        self.lock = threading.Lock()
+        self.rules: dict[str, tuple[str, Any]] = {}
+        self.firsts = self._names("first_names")
+        self.lasts = self._names("last_names")
+        # the names as an email's local part takes them (ASCII, lower case, letters, digits and dots)
+        self.firsts_email = [_email_part(n) for n in self.firsts]
+        self.lasts_email = [_email_part(n) for n in self.lasts]
 
     def _names(self, attribute: str) -> list[str]:
         """The locale's list of first or last names (picked from directly: faster than a seeded Faker)."""
-        for provider in self._fake.providers:
+        for provider in self.fake.providers:
             names = getattr(provider, attribute, None)
             if isinstance(names, (dict, list, tuple)) and names:
                 return [str(n) for n in names]
         return []
 
-    def _first(self, digest: bytes) -> str:
-        if self._firsts:
-            return self._firsts[int.from_bytes(digest[8:12], "big") % len(self._firsts)]
-        return str(self._fake.first_name())
+    def faker(self, name: str, seed: int, **kwargs: Any) -> str:
+        """Faker's ``name`` seeded with ``seed``."""
+        with self.lock:
+            self.fake.seed_instance(seed)
+            return str(getattr(self.fake, name)(**kwargs))
 
-    def _last(self, digest: bytes) -> str:
-        if self._lasts:
-            return self._lasts[int.from_bytes(digest[12:16], "big") % len(self._lasts)]
-        return str(self._fake.last_name())
+
+@functools.lru_cache(maxsize=8)
+def _locale(locale: str) -> _Locale:
+    return _Locale(locale)
+
+
+def _email_part(name: str) -> str:
+    return re.sub(r"[^a-z0-9.]+", "", _ascii(name).lower())
+
+
+_B32 = "abcdefghijklmnopqrstuvwxyz234567"
+_B32_PAIRS = [a + b for a in _B32 for b in _B32]
+
+
+def _suffix(digest: bytes) -> str:
+    """The uniqueness suffix: the first 10 base32 characters (lower case) of the digest's last 8 bytes."""
+    bits = int.from_bytes(digest[-8:], "big") >> 14
+    pairs = _B32_PAIRS
+    return pairs[bits >> 40] + pairs[(bits >> 30) & 1023] + pairs[(bits >> 20) & 1023] + pairs[(bits >> 10) & 1023] \
+        + pairs[bits & 1023]
+
+
+class Masker:
+    """Masks values deterministically with ``secret`` (bytes) and Faker's ``locale``; safe to share between the
+    threads of one run.
+
+    Fake values are built from the locale's Faker provider lists (names, street suffixes, phone formats...) with
+    the value's HMAC digest as the source of every choice: no Faker seeding per value. A provider method that is
+    more than "pick from a list / a format" (e.g. en_US postcodes) is asked of Faker, seeded from the digest, under a
+    lock. Masked values are cached per (kind, value, target field) in a bounded LRU."""
+
+    def __init__(self, secret: bytes, locale: str = DEFAULT_LOCALE):
+        self._secret = secret
+        # HMAC's two keyed SHA-256 states, made once: each value then costs two copies (same digest as hmac.digest)
+        key = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key.ljust(64, b"\0")))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key.ljust(64, b"\0")))
+        self._locale = _locale(locale or DEFAULT_LOCALE)
+        self._masked = functools.lru_cache(maxsize=_CACHE_SIZE, typed=True)(self._mask)
+
+    def _first(self, digest: bytes) -> int:
+        return int.from_bytes(digest[8:12], "big") % len(self._locale.firsts)
+
+    def _last(self, digest: bytes) -> int:
+        return int.from_bytes(digest[12:16], "big") % len(self._locale.lasts)
 
     def digest(self, kind: str, text: str) -> bytes:
         """HMAC-SHA256(secret, kind + source value)."""
-        return hmac.new(self._secret, f"{kind}\x00{text}".encode(), hashlib.sha256).digest()
+        inner = self._inner.copy()
+        inner.update(f"{kind}\x00{text}".encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
-    def _seed_text(self, kind: str, value: Any) -> str:
-        text = str(value).strip()
-        return text.lower() if kind == "email" else text
+    def cache_size(self) -> int:
+        """How many masked values the masker holds now (at most a fixed bound)."""
+        return self._masked.cache_info().currsize
 
     def value(self, spec: Mapping[str, Any], value: Any) -> Any:
         """``value`` masked under ``spec`` (a rule's JSON, with the target field's ``type``, ``length``, ``unique``
@@ -277,57 +395,146 @@ class Masker:
             return spec.get("value")
         if value is None or value == "":
             return value
-        text = self._seed_text(kind, value)
+        get = spec.get
+        args = (kind, value, int(get("length") or 0), bool(get("unique")), get("n"), get("days"), get("percent"),
+                get("type"), get("scale"))
+        try:
+            return self._masked(*args)
+        except TypeError:           # a value that cannot be a cache key
+            return self._mask(*args)
+
+    def _mask(self, kind: str, value: Any, length: int, unique: bool, n: Any, days: Any, percent: Any,
+              ftype: Any, scale: Any) -> Any:
+        text = str(value).strip()
+        if kind == "email":
+            text = text.lower()
         digest = self.digest(kind, text)
         if kind == "keep_last":
-            return self._keep_last(str(value), int(spec.get("n", 4)), digest, int(spec.get("length") or 0))
+            return self._keep_last(str(value), int(n if n is not None else 4), digest, length)
         if kind == "date_shift":
-            return self._shift(str(value), int(spec.get("days", 30)), digest)
+            return self._shift(str(value), int(days if days is not None else 30), digest)
         if kind == "number":
-            return self._number(value, float(spec.get("percent", 10)), digest, spec)
-        key = (kind, text)
-        base = self._cache.get(key)
-        if base is None:
-            base = self._fake_value(kind, digest)
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[key] = base
-        return self._fit(kind, base, digest, spec)
+            return self._number(value, float(percent if percent is not None else 10), digest,
+                                {"type": ftype, "scale": scale})
+        return self._fit(kind, self._fake_value(kind, digest), digest, length, unique)
 
     def _fake_value(self, kind: str, digest: bytes) -> str:
         if kind == "hash":
-            return "p" + base64.b32encode(digest).decode("ascii").lower()[:23]
+            return "p" + base64.b32encode(digest[:15]).decode("ascii").lower()[:23]
         if kind in ("first_name", "last_name", "full_name", "email"):
-            first, last = self._first(digest), self._last(digest)
+            names = self._locale
+            if not names.firsts or not names.lasts:     # a locale without name lists: Faker's, seeded
+                first = names.faker("first_name", int.from_bytes(digest[:8], "big"))
+                last = names.faker("last_name", int.from_bytes(digest[8:16], "big"))
+                firsts, lasts, first_at, last_at = [first], [last], 0, 0
+                firsts_email, lasts_email = [_email_part(first)], [_email_part(last)]
+            else:
+                firsts, lasts, first_at, last_at = names.firsts, names.lasts, self._first(digest), self._last(digest)
+                firsts_email, lasts_email = names.firsts_email, names.lasts_email
             if kind == "first_name":
-                return first
+                return firsts[first_at]
             if kind == "last_name":
-                return last
+                return lasts[last_at]
             if kind == "full_name":
-                return f"{first} {last}"
-            local = re.sub(r"[^a-z0-9.]+", "", _ascii(f"{first}.{last}").lower()).strip(".")
+                return f"{firsts[first_at]} {lasts[last_at]}"
+            local = f"{firsts_email[first_at]}.{lasts_email[last_at]}".strip(".")
             return f"{local or 'person'}@{EMAIL_DOMAINS[digest[20] % len(EMAIL_DOMAINS)]}"
-        fake = self._fake
-        fake.seed_instance(int.from_bytes(digest[:8], "big"))
-        if kind == "phone":
-            return str(fake.phone_number())
-        if kind == "street":
-            return str(fake.street_address())
-        if kind == "city":
-            return str(fake.city())
-        if kind == "postal_code":
-            return str(fake.postcode())
-        if kind == "company":
-            return str(fake.company())
-        return str(fake.text(max_nb_chars=200))          # text
+        draw = _Draw(digest)
+        if kind == "text":
+            return self._text(draw, 200)
+        return self._token(_FAKER_METHOD[kind], draw)
+
+    # ------------------------------------------------------------------ values from the locale's lists
+    def _token(self, name: str, draw: _Draw) -> str:
+        """What Faker's ``name`` (street_address, street_suffix, phone_number...) would make, drawn from ``draw``."""
+        rule = self._locale.rules.get(name)
+        if rule is None:
+            rule = self._locale.rules[name] = self._rule(name)
+        how, data = rule
+        if how == "list":
+            return draw.pick(data)
+        if how == "formats":
+            return "".join(part if isinstance(part, str) else self._token(part[0], draw) for part in draw.pick(data))
+        if how == "fill":
+            return draw.fill(draw.pick(data))
+        if how == "fill_upper":
+            return draw.fill(draw.pick(data)).upper()
+        return self._faker(name, draw)
+
+    def _rule(self, name: str) -> tuple[str, Any]:
+        """How to make Faker's ``name`` from lists: its provider method's shape, read from its code (``return
+        self.random_element(self.street_suffixes)`` is a pick from that list; ``...generator.parse(...)`` a
+        format of further tokens; ``numerify``/``bothify`` a pattern). Anything else is Faker's (seeded)."""
+        method = getattr(self._locale.fake, name, None)
+        function = getattr(method, "__func__", None)
+        provider = getattr(method, "__self__", None)
+        code = getattr(function, "__code__", None)
+        if code is None or code.co_argcount != 1 or code.co_kwonlyargcount \
+                or any(c is not None and c != function.__doc__ for c in code.co_consts):
+            return ("faker", None)
+        names = set(code.co_names)
+        shapes = {frozenset({"random_element"}): "list", frozenset({"random_element", "generator", "parse"}): "formats",
+                  frozenset({"numerify", "random_element"}): "numerify",
+                  frozenset({"bothify", "random_element"}): "bothify",
+                  frozenset({"bothify", "random_element", "upper"}): "bothify_upper"}
+        for shape, how in shapes.items():
+            rest = names - shape
+            if not shape <= names or len(rest) != 1:
+                continue
+            items = getattr(provider, next(iter(rest)), None)
+            if isinstance(items, (set, frozenset)):
+                items = sorted(items)                      # a set's order differs between processes
+            if not isinstance(items, (dict, list, tuple)) or not items \
+                    or not all(isinstance(item, str) for item in items):
+                return ("faker", None)
+            items = tuple(items)
+            if how == "formats":
+                if any("{{" in item and not _TOKEN.search(item) for item in items) or \
+                        any(":" in token for item in items for token in re.findall(r"\{\{([^}]*)\}\}", item)):
+                    return ("faker", None)
+                return (how, tuple(tuple(part if index % 2 == 0 else (part,)
+                                         for index, part in enumerate(_TOKEN.split(item)) if part)
+                                   for item in items))
+            patterns = tuple(_pattern(item, letters=how != "numerify") for item in items)
+            return ("fill_upper" if how == "bothify_upper" else "fill", patterns)
+        return ("faker", None)
+
+    def _faker(self, name: str, draw: _Draw) -> str:
+        """Faker's ``name`` seeded from ``draw`` (a provider method that is more than picks from lists)."""
+        return self._locale.faker(name, draw.take(8))
+
+    def _text(self, draw: _Draw, max_chars: int) -> str:
+        """Sentences of the locale's lorem words, up to ``max_chars`` (Faker's ``text``, from the word list)."""
+        words = self._locale.rules.get("__words__")
+        if words is None:
+            found = getattr(getattr(self._locale.fake, "words", None), "__self__", None)
+            items = getattr(found, "word_list", None)
+            usable: tuple[str, ...] = ()
+            if isinstance(items, (list, tuple)) and all(isinstance(w, str) for w in items):
+                usable = tuple(items)
+            words = self._locale.rules["__words__"] = ("list", usable)
+        if not words[1]:
+            return self._locale.faker("text", draw.take(8), max_nb_chars=max_chars)
+        sentences: list[str] = []
+        size = 0
+        while True:
+            sentence = " ".join(draw.pick(words[1]) for _ in range(4 + draw.take(1) % 7))
+            sentence = sentence[:1].upper() + sentence[1:] + "."
+            if sentences and size + 1 + len(sentence) > max_chars:
+                break
+            sentences.append(sentence)
+            size += len(sentence) + 1
+            if size >= max_chars // 2 and draw.take(1) % 3 == 0:
+                break
+        return " ".join(sentences)[:max_chars]
 
     @staticmethod
-    def _fit(kind: str, base: str, digest: bytes, spec: Mapping[str, Any]) -> str:
-        """``base`` within the target field's length; with a stable suffix on a unique field or match key."""
-        length = int(spec.get("length") or 0)
+    def _fit(kind: str, base: str, digest: bytes, length: int, unique: bool) -> str:
+        """``base`` within the target field's ``length`` (0: no limit); with a stable suffix on a ``unique`` field
+        or match key."""
         suffix = ""
-        if spec.get("unique") and kind != "hash":
-            suffix = base64.b32encode(digest[-8:]).decode("ascii").lower()[:SUFFIX_CHARS]
+        if unique and kind != "hash":
+            suffix = _suffix(digest)
         if kind == "email":
             local, _, domain = base.partition("@")
             tail = f".{suffix}" if suffix else ""

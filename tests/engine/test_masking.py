@@ -3,9 +3,14 @@ secret in the keyring, and syncs against two sandbox orgs through the real clien
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import keyring
@@ -13,10 +18,11 @@ import pytest
 from helpers import org_client
 
 from isyncsf_desktop import paths
+from isyncsf_desktop.engine import masking
 from isyncsf_desktop.engine.export import export_errors_csv
 from isyncsf_desktop.engine.journal import Journal
-from isyncsf_desktop.engine.masking import (KINDS, Masker, MaskRule, check_rule, export_secret, import_secret,
-                                            suggest_masking, target_spec, template_secret)
+from isyncsf_desktop.engine.masking import (FAKE_KINDS, KINDS, PARAMS, Masker, MaskRule, check_rule, export_secret,
+                                            import_secret, suggest_masking, target_spec, template_secret)
 from isyncsf_desktop.engine.runner import EngineError
 from isyncsf_desktop.engine.template import TemplateError, parse_template
 from isyncsf_desktop.salesforce import secrets
@@ -83,6 +89,74 @@ def test_every_fake_kind_respects_the_field_length():
     for kind in ("first_name", "last_name", "full_name", "street", "city", "postal_code", "company", "text"):
         for length in (4, 10, 40):
             assert len(masker.value({"kind": kind, "length": length}, "Müller")) <= length
+
+
+ALL_SPECS = [{"kind": kind, **PARAMS.get(kind, {}), "length": 40, "unique": unique}
+             for kind in KINDS if kind not in ("keep", "blank", "fixed") for unique in (False, True)
+             if not unique or kind in FAKE_KINDS]
+SAMPLES = ["Jörg Müller", "jane.doe@corp.test", "+1 415 555 0199", "1981-03-14", "221B Baker Street", "x"]
+CHILD = """
+import json, sys
+from isyncsf_desktop.engine.masking import Masker
+specs, samples = json.loads(sys.stdin.read())
+out = {}
+for locale in ("en_US", "de_DE", "fr_FR", "ja_JP"):
+    masker = Masker(b"cross-process secret", locale)
+    out[locale] = [[masker.value(spec, 1234.5 if spec["kind"] == "number" else value) for value in samples]
+                   for spec in specs]
+print(json.dumps(out))
+"""
+
+
+def test_masked_values_are_the_same_in_another_process():
+    """Same secret + kind + value -> same masked value in a fresh interpreter (its own hash seed, Faker instance
+    and caches): what a re-sync next week, or a colleague with the imported secret, relies on."""
+    child = subprocess.run([sys.executable, "-c", CHILD], input=json.dumps([ALL_SPECS, SAMPLES]), text=True,
+                           capture_output=True, env={**os.environ, "PYTHONHASHSEED": "12345"}, timeout=300)
+    assert child.returncode == 0, child.stderr[-3000:]
+    theirs = json.loads(child.stdout)
+    for locale, rows in theirs.items():
+        masker = Masker(b"cross-process secret", locale)
+        ours = [[masker.value(spec, 1234.5 if spec["kind"] == "number" else value) for value in SAMPLES]
+                for spec in ALL_SPECS]
+        assert ours == rows, locale
+        assert ours != [[value for value in SAMPLES] for _ in ALL_SPECS]
+    for secret in (b"short", b"k" * 32, b"long" * 40):      # the digest is HMAC-SHA256, whatever the key's length
+        assert Masker(secret).digest("email", "ann@corp.test") == \
+            hmac.new(secret, b"email\x00ann@corp.test", hashlib.sha256).digest()
+
+
+def test_fake_values_are_drawn_from_the_locale_lists_without_seeding_faker_per_value(monkeypatch):
+    """The fast path: phones, streets, cities, companies, text and names come from the locale's provider lists with
+    the HMAC bytes as the choices; Faker is not re-seeded per value (en_US postcodes, a computed provider method,
+    still are). Every Faker placeholder is filled."""
+    from faker.proxy import Faker
+
+    seeded = []
+    monkeypatch.setattr(Faker, "seed_instance", lambda self, seed=None: seeded.append(seed))
+    masker = Masker(b"s" * 32, "en_US")
+    kinds = ("phone", "street", "city", "company", "text", "first_name", "last_name", "full_name", "email", "hash")
+    values = {kind: [masker.value({"kind": kind, "length": 255}, f"source {i}") for i in range(300)] for kind in kinds}
+    assert seeded == []
+    assert all(re.fullmatch(r"[0-9()+.\-x ]{10,}", v) for v in values["phone"]), values["phone"][:5]
+    assert all(re.fullmatch(r"\d+ \S.*", v) for v in values["street"]), values["street"][:5]
+    for kind in ("street", "city", "company", "text"):
+        assert not any(re.search(r"[{}#%$!@?]", v) for v in values[kind] if kind != "text"), kind
+        assert len(set(values[kind])) > 100, kind         # varied, not one value
+    assert all(re.fullmatch(r"(\w+ ){3,}.*\.", v) for v in values["text"]), values["text"][:2]
+
+
+def test_the_cache_of_masked_values_stays_bounded(monkeypatch):
+    """Memory stays flat at volume: the masker keeps at most a fixed number of masked values (least recently used
+    dropped), and a value dropped from the cache masks the same way again."""
+    monkeypatch.setattr(masking, "_CACHE_SIZE", 1000)
+    masker = Masker(b"s" * 32)
+    spec = {"kind": "street", "length": 80}
+    first = masker.value(spec, "source 0")
+    for i in range(5000):
+        masker.value(spec, f"source {i}")
+    assert masker.cache_size() == 1000
+    assert masker.value(spec, "source 0") == first
 
 
 # ------------------------------------------------------------------------------------------ rules
