@@ -121,9 +121,9 @@ class Org:
 def orgs(tmp_path: Path) -> Iterator[tuple[Org, Org]]:
     """Two tiny orgs in one app ("source" and "other"), processing bulk jobs synchronously."""
     stores = {}
-    for alias in ("source", "other"):
+    for alias, pod in zip(("source", "other"), ("S1", "T2")):   # two pods: a random one could repeat (1 in 240)
         store = OrgStore(tmp_path / f"{alias}.sqlite3")
-        store.initialise(_seed(alias))
+        store.initialise(_seed(alias), pod=pod)
         stores[alias] = store
     app = SandboxApp(stores, instance_url="https://127.0.0.1:8443")
     app.state["bulk_synchronous"] = True

@@ -50,9 +50,9 @@ def _seed(alias: str) -> Seed:
 def app(tmp_path: Path) -> Iterator[SandboxApp]:
     """Two tiny orgs, "source" (first) and "target"."""
     stores = {}
-    for alias in ("source", "target"):
+    for alias, pod in zip(("source", "target"), ("S1", "T2")):   # two pods: a random one could repeat (1 in 240)
         store = OrgStore(tmp_path / f"{alias}.sqlite3")
-        store.initialise(_seed(alias))
+        store.initialise(_seed(alias), pod=pod)
         stores[alias] = store
     yield SandboxApp(stores, instance_url=INSTANCE)
     for store in stores.values():
