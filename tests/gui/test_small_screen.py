@@ -24,6 +24,11 @@ def inside(window, widget) -> bool:
 
 @pytest.fixture
 def small(sandbox_factory, tmp_path, qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    from isyncsf_desktop.gui.style import apply_style
+
+    apply_style(QApplication.instance())   # the app's own style sheet: its sizes are what a user sees
     server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
     ctx, window, _ = open_main_window(server, tmp_path, qtbot, EXECUTE_TEMPLATE)
     window.resize(1600, 1000)           # a size saved on a bigger screen

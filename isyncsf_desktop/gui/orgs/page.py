@@ -266,8 +266,7 @@ class OrgsPage(QWidget):
         usage_row.setSpacing(10)
         self.api_bar = QProgressBar()
         self.api_bar.setTextVisible(False)
-        self.api_bar.setMaximumWidth(220)
-        self.api_bar.setMaximumHeight(12)
+        self.api_bar.setMaximumWidth(220)      # as tall as the app's style makes a bar: a cap below it clipped it
         usage_row.addWidget(self.api_bar)
         self.api_label = QLabel()
         usage_row.addWidget(self.api_label)
