@@ -8,7 +8,8 @@ from __future__ import annotations
 from isyncsf_desktop.engine.preflight import BLOCKING, PERSON_ACCOUNTS, check_metadata
 from isyncsf_desktop.sandbox.seeds import build_seed
 
-PERSON = build_seed("empty", overrides={"person_accounts": True})
+PERSON = build_seed("empty")   # Person Accounts on, as in the demo orgs
+PLAIN = build_seed("empty", overrides={"person_accounts": False})
 
 TEMPLATE = {"name": "people", "options": {"continue_on_error": True}, "objects": [
     {"object": "Account", "match_by": ["Name"]},
@@ -77,7 +78,7 @@ def test_business_and_person_accounts_sync_together_and_roll_back(make_pair):
 
 
 def test_a_target_without_person_accounts_is_refused_by_the_preflight_check(make_pair):
-    pair = make_pair(PERSON, "empty")
+    pair = make_pair(PERSON, PLAIN)
     _seed_source(pair)
     report = check_metadata(TEMPLATE, pair.source, pair.target)
     [finding] = [f for f in report.findings if f.kind == PERSON_ACCOUNTS]
@@ -92,7 +93,7 @@ def test_a_target_without_person_accounts_is_refused_by_the_preflight_check(make
 
 
 def test_without_the_check_person_accounts_fail_on_such_a_target_and_business_accounts_go(make_pair):
-    pair = make_pair(PERSON, "empty")
+    pair = make_pair(PERSON, PLAIN)
     _seed_source(pair)
     engine = pair.engine()
     result = engine.sync(engine.create_job({**TEMPLATE, "options": {"continue_on_error": True,
