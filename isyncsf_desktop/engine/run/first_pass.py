@@ -191,17 +191,19 @@ class FirstPass:
     def read_target(self, oplan: ObjectPlan, records: list[dict[str, Any]] | None = None) -> Rows:
         """The target records of ``oplan``'s object, by id. Either all of them (in REST pages, or a
         Bulk query when big), or, when it costs fewer calls, only those ``records`` can match: by
-        their match key in IN-chunks, and by the target ids the id map already knows."""
+        their match key in IN-chunks, and by the target ids the id map already knows. Only those the
+        plan's ``target_filter`` lets through (never a target person contact)."""
         paths = {"Id", *oplan.update_fields, *oplan.insert_fields, *oplan.match_by}
         select = f"SELECT {', '.join(sorted(paths))} FROM {oplan.object}"
         by_key = self._by_key_reads(oplan, select, records) if records is not None else None
         large = getattr(self.target, "query_large", None)
+        every = f"{select} WHERE {oplan.target_filter}" if oplan.target_filter else select
         if by_key is not None and by_key[0] <= 1:
             rows = by_key[1]()    # one query at most (none for no records): cheaper than any page count
         elif by_key is not None and large is not None:
-            rows = large(select, bulk_from=self.template.bulk_threshold(oplan.object), instead=by_key)
+            rows = large(every, bulk_from=self.template.bulk_threshold(oplan.object), instead=by_key)
         else:
-            rows = reader(self.target, self.template, oplan.object)(select)
+            rows = reader(self.target, self.template, oplan.object)(every)
         return {row["Id"]: row for row in rows}
 
     def _by_key_reads(self, oplan: ObjectPlan, select: str,
@@ -232,7 +234,8 @@ class FirstPass:
         def read() -> list[dict[str, Any]]:
             rows: Rows = {}
             for clause in clauses:
-                for row in self.target.query(f"{select} WHERE {clause}"):
+                where = f"({oplan.target_filter}) AND ({clause})" if oplan.target_filter else clause
+                for row in self.target.query(f"{select} WHERE {where}"):
                     rows[row["Id"]] = row
             return list(rows.values())
         return len(clauses), read
