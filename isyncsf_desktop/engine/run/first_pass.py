@@ -46,7 +46,8 @@ def _or_in(lists: dict[str, list[str]]) -> str:
 
 def source_columns(oplan: ObjectPlan) -> set[str]:
     """The columns read from the source for ``oplan``'s object."""
-    return {"Id", *oplan.fields, *oplan.match_by, *(["IsPersonAccount"] if oplan.person_accounts else [])}
+    return {"Id", *oplan.fields, *oplan.match_by,
+            *(["IsPersonAccount", "PersonContactId"] if oplan.person_accounts else [])}
 
 
 class FirstPass:
@@ -84,13 +85,16 @@ class FirstPass:
             assert secret is not None
             self._masker = Masker(secret, self.template.mask_locale)
 
-    def _map_person_contacts(self) -> None:
+    def _map_person_contacts(self, rows: list[dict[str, Any]] | None = None) -> None:
         """Source person contact -> its copy on the target: the target PersonContactId of the target copy of
-        its person account (lookups such as Case.ContactId to a person contact follow the account)."""
+        its person account (lookups such as Case.ContactId to a person contact follow the account). ``rows``:
+        the source accounts this run wrote or found (read with their PersonContactId); else every source
+        person account the id map knows from earlier runs."""
         account = self.plan.objects.get("Account")
         if account is None or not account.person_accounts:
             return
-        rows = self.source.query("SELECT Id, PersonContactId FROM Account WHERE IsPersonAccount = true")
+        if rows is None:
+            rows = self.source.query("SELECT Id, PersonContactId FROM Account WHERE IsPersonAccount = true")
         copies = {self.run.id_map[r["Id"]]: r["PersonContactId"] for r in rows
                   if r.get("PersonContactId") and r["Id"] in self.run.id_map}
         for chunk in chunks(sorted(copies), 300):
@@ -148,7 +152,8 @@ class FirstPass:
                 self._sync_object(name, index, len(order), order[index] if pool and index < len(order) else None,
                                   pool)
                 if self.plan.objects[name].person_accounts:
-                    self._map_person_contacts()
+                    self._map_person_contacts([p.source for p in self.run.synced.get(name, [])
+                                               if p.source.get("IsPersonAccount")])
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
