@@ -221,7 +221,8 @@ def test_build_save_reopen_preview_and_sync(page: TemplatesPage, ctx: AppContext
     assert preview.order == ["Account", "Contact"]
     assert [line.count for line in preview.lines] == [client.count("Account", "Industry != null"),
                                                       # person contacts come with their accounts
-                                                      client.count("Contact", "Email != null AND IsPersonAccount = false")]
+                                                      client.count("Contact",
+                                                                   "Email != null AND IsPersonAccount = false")]
     assert preview.lines[0].deferred == ["Primary_Contact__c"]        # Account -> Contact -> Account
     assert editor2.preview_model.rowCount() == 2
     assert editor2.preview_model.index(0, editor2.preview_model.RECORDS).data() == f"{preview.lines[0].count:,}"

@@ -383,7 +383,8 @@ def test_person_accounts_in_the_demo_orgs() -> None:
         assert "Name" not in person.values and person.values["LastName"] and person.values["FirstName"]
         assert re.fullmatch(r"PA-\d{5}", person.values["External_Id__c"]) and "@" in person.values["PersonEmail"]
         assert person.values["PersonMailingCity"] and not {"Type", "ParentId", "Industry"} & set(person.values)
-    on_people = [c for c in records_of(source, "Case") if c.values.get("ContactId", Ref("", "")).key.startswith("pacc-")]
+    on_people = [c for c in records_of(source, "Case")
+                 if c.values.get("ContactId", Ref("", "")).key.startswith("pacc-")]
     assert len(on_people) >= 10
     assert all(c.values["ContactId"].key == c.values["AccountId"].key for c in on_people)
     assert all(c.values["RecordTypeId"].key == "Case.Billing" for c in on_people)   # a record type both orgs have
@@ -391,7 +392,8 @@ def test_person_accounts_in_the_demo_orgs() -> None:
     by_ext = {p.values["External_Id__c"]: p for p in people}
     theirs = [a for a in records_of(target, "Account") if is_person_account(a)]
     copies = [a for a in theirs if a.values["External_Id__c"] in by_ext]
-    changed = [a for a in copies if natural_values(target, a) != natural_values(source, by_ext[a.values["External_Id__c"]])]
+    changed = [a for a in copies
+               if natural_values(target, a) != natural_values(source, by_ext[a.values["External_Id__c"]])]
     assert (len(theirs), len(copies), len(changed)) == (8, 6, 3)
     for copy in changed:
         twin = natural_values(source, by_ext[copy.values["External_Id__c"]])
