@@ -72,6 +72,9 @@ class ObjectPlan:
     # those only a business account sends (Name, which the org composes for a person account)
     person_fields: list[str] = field(default_factory=list)
     business_fields: list[str] = field(default_factory=list)
+    # which target records are matched against (Contact in a target org with Person Accounts: not the person
+    # contacts, which belong to their accounts and refuse an update through Contact)
+    target_filter: str | None = None
 
     @property
     def person_accounts(self) -> bool:
@@ -361,6 +364,7 @@ def _plan_object(template: Template, line: Any, source: DescribeSource, target: 
     elif "IsPersonAccount" in src_fields and obj == "Contact":
         # a person contact is created with its person account: copying it as a Contact would make it twice
         filter_ = f"({line.filter}) AND {NOT_PERSON_CONTACT}" if line.filter else NOT_PERSON_CONTACT
+    target_filter = NOT_PERSON_CONTACT if obj == "Contact" and "IsPersonAccount" in tgt_fields else None
     try:
         mask = plan_rules(line.mask, tgt_fields, fields, match_by)
     except MaskRuleError as exc:
@@ -370,7 +374,8 @@ def _plan_object(template: Template, line: Any, source: DescribeSource, target: 
                       update=line.update, refs=refs, name_field=name_field, warnings=warnings,
                       field_types=field_types, sort=line.sort, related_to=related_to, related_via=related_via,
                       exclude_parents=exclude_parents, person_fields=person_fields,
-                      business_fields=business_fields, mask=mask, source_names=source_names,
+                      business_fields=business_fields, target_filter=target_filter, mask=mask,
+                      source_names=source_names,
                       constants=constants, constants_on_update=mapping.constants_on_update)
 
 

@@ -135,8 +135,9 @@ def before_account_write(store: OrgStore, obj: ObjectSpec, row: dict[str, Any], 
         raise _bad_fields(given)
 
 
-def after_account_saved(store: OrgStore, row: dict[str, Any]) -> None:
-    """Create or update the person contact of a person account (and set PersonContactId)."""
+def after_account_saved(store: OrgStore, row: dict[str, Any], contact_id: str | None = None) -> None:
+    """Create or update the person contact of a person account (and set PersonContactId); a new contact
+    gets ``contact_id`` when given (a seeded org allocates its ids ahead), else a new id."""
     if not row.get("IsPersonAccount"):
         return
     contact = store.schema.object("Contact")
@@ -154,7 +155,7 @@ def after_account_saved(store: OrgStore, row: dict[str, Any]) -> None:
         store._compound_name(contact, updated)
         store._put("Contact", updated)
         return
-    new = {**values, "Id": store.new_id("Contact")}
+    new = {**values, "Id": contact_id or store.new_id("Contact")}
     store._apply_defaults(contact, new, row["LastModifiedById"], stamp)
     store._put("Contact", new)
     store._put("Account", {**row, "PersonContactId": new["Id"]})

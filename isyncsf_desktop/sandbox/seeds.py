@@ -16,7 +16,9 @@ Three seeds ship with the package:
     "Acme Corp", a production-like Enterprise Edition org with ~2,700 records: accounts in
     hierarchies up to three levels deep, contacts with reporting chains, opportunities, cases,
     projects and their tasks. Queues (Tier_1_Support, Escalations, Project_Intake) own some open
-    cases and planned projects.
+    cases and planned projects. Person Accounts are switched on: 20 individual customers are person
+    accounts (the PersonAccount record type, FirstName/LastName and Person* fields), some with billing
+    cases whose ContactId is their person contact.
 ``demo-target``
     "Acme Corp UAT", a sandbox that differs from the source the way a real target does: user
     names with a ``.uat`` suffix and one user missing, the escalation queue named Escalation_Team
@@ -27,10 +29,16 @@ Three seeds ship with the package:
     the API user, a
     Contact validation rule that some source contacts break, different automation, and a slice
     of the source accounts and contacts already present (some identical, some changed) next to
-    target-only accounts.
+    target-only accounts; Person Accounts on, with six of the source's person accounts (three changed)
+    and two of its own.
 ``empty``
-    The demo schema with only the Organization row, the standard Profiles, the source's Users,
-    groups and queues, and RecordTypes.
+    The demo schema (Person Accounts on, as in the demo orgs) with only the Organization row, the
+    standard Profiles, the source's Users, groups and queues, and RecordTypes.
+
+A seeded person account (an Account of the PersonAccount record type) gets its person contact when the
+org is built, as creating it through the API does; that contact's seed key is the account's, so
+``Ref("Contact", account_key)`` points at it. ``overrides={"person_accounts": False}`` builds a seed
+without Person Accounts (its person accounts left out), the way an org that never enabled them is.
 
 Everything is generated from fixed random seeds, so two builds of the same seed are equal.
 """
@@ -501,11 +509,13 @@ class _DemoData:
     contacts_by_account: dict[str, list[str]]
     emails: set[str]
     account_names: set[str]
+    people: list[SeedRecord] = field(default_factory=list)         # person accounts
+    person_cases: list[SeedRecord] = field(default_factory=list)   # cases on their person contacts
 
     def all_records(self) -> list[SeedRecord]:
         """The business records, parents' objects first."""
-        return (self.accounts + self.contacts + self.opportunities + self.cases + self.projects
-                + self.tasks)
+        return (self.accounts + self.people + self.contacts + self.opportunities + self.cases
+                + self.person_cases + self.projects + self.tasks)
 
 
 def _account_values(rng: random.Random, fake: Faker, name: str, parent: SeedRecord | None,
@@ -793,6 +803,71 @@ def _generate_projects(rng: random.Random, fake: Faker,
     return projects, tasks
 
 
+_N_PEOPLE = 20
+_N_PERSON_CASES = 12
+
+
+def _person_values(rng: random.Random, fake: Faker, number: int, emails: set[str]) -> dict[str, Any]:
+    """One person account: an individual customer, created from FirstName/LastName and Person* fields
+    (never Name, which the org composes)."""
+    female = rng.random() < 0.5
+    first = fake.first_name_female() if female else fake.first_name_male()
+    last = fake.last_name()
+    return _drop_none({
+        "RecordTypeId": Ref("RecordType", _record_type_key("Account", PERSON_RECORD_TYPE)),
+        "Salutation": ("Ms." if female else "Mr.") if rng.random() < 0.5 else None,
+        "FirstName": _fit(first, 40),
+        "LastName": _fit(last, 80),
+        "PersonEmail": _unique_email(first, last, fake.free_email_domain(), emails),
+        "PersonMailingStreet": fake.street_address(),
+        "PersonMailingCity": _fit(fake.city(), 40),
+        "PersonMailingState": fake.state_abbr(),
+        "PersonMailingPostalCode": fake.postcode(),
+        "PersonMailingCountry": "United States",
+        "PersonMobilePhone": _phone(rng) if rng.random() < 0.8 else None,
+        "PersonHomePhone": _phone(rng) if rng.random() < 0.3 else None,
+        "PersonBirthdate": _iso(_random_day(rng, date(1950, 1, 1), date(2002, 12, 31)))
+        if rng.random() < 0.6 else None,
+        "PersonLeadSource": rng.choice(_LEAD_SOURCES) if rng.random() < 0.6 else None,
+        "AccountSource": rng.choice(_LEAD_SOURCES) if rng.random() < 0.5 else None,
+        "Rating": rng.choice(_RATINGS) if rng.random() < 0.5 else None,
+        "External_Id__c": f"PA-{number:05d}",
+        "OwnerId": Ref("User", _weighted(rng, zip(_SALES_OWNERS, _SALES_WEIGHTS))),
+    })
+
+
+def _generate_people(data: _DemoData) -> None:
+    """~20 person accounts (individual customers) and ~12 billing cases on their person contacts
+    (``Ref("Contact", account key)``; billing, whose record type both demo orgs have, so they sync as they
+    are; one subject per person, the demo template's Case key). Their own random stream, so the rest of the
+    demo data is unchanged."""
+    rng = random.Random(_SOURCE_RANDOM_SEED + 2)
+    fake = Faker("en_US")
+    fake.seed_instance(_SOURCE_RANDOM_SEED + 2)
+    data.people = [SeedRecord("Account", f"pacc-{n:04d}", _person_values(rng, fake, n, data.emails))
+                   for n in range(1, _N_PEOPLE + 1)]
+    asked: set[tuple[str, str]] = set()
+    for number in range(1, _N_PERSON_CASES + 1):
+        person, subject = rng.choice(data.people), rng.choice(_BILLING_CASES)
+        while (person.key, subject) in asked:
+            person, subject = rng.choice(data.people), rng.choice(_BILLING_CASES)
+        asked.add((person.key, subject))
+        reason, case_type = "Other", "Other"
+        status = _weighted(rng, _CASE_STATUS)
+        name = f"{person.values['FirstName']} {person.values['LastName']}"
+        data.person_cases.append(SeedRecord("Case", f"pcase-{number:04d}", _drop_none({
+            "CaseNumber": f"{1000 + _N_CASES + number:08d}",
+            "ContactId": Ref("Contact", person.key),
+            "AccountId": Ref("Account", person.key),
+            "Type": case_type, "Status": status, "Reason": reason, "Origin": rng.choice(_ORIGINS),
+            "Subject": subject, "Priority": _weighted(rng, _PRIORITIES),
+            "Description": f"Customer reported: {subject.lower()}. Called in by {name}.",
+            "IsEscalated": status == "Escalated",
+            "OwnerId": Ref("User", rng.choice(("wei.chen", "wei.chen", _API_USER))),
+            "RecordTypeId": Ref("RecordType", _record_type_key("Case", "Billing")),
+        })))
+
+
 _N_ACTIVITIES = 150
 _ACTIVITY_SUBJECTS = ("Call", "Send Quote", "Send Letter", "Quarterly review", "Follow-up email", "Other")
 _ACTIVITY_STATUS = (("Not Started", 30), ("In Progress", 20), ("Completed", 45), ("Deferred", 5))
@@ -831,8 +906,10 @@ def _generate_demo_data() -> _DemoData:
     opportunities = _generate_opportunities(rng, accounts)
     cases = _generate_cases(rng, accounts, by_account)
     projects, tasks = _generate_projects(rng, fake, accounts)
-    return _DemoData(accounts, contacts, opportunities, cases, projects, tasks, by_account,
+    data = _DemoData(accounts, contacts, opportunities, cases, projects, tasks, by_account,
                      emails, names)
+    _generate_people(data)
+    return data
 
 
 # --------------------------------------------------------------------------------------------
@@ -927,7 +1004,35 @@ def _target_business_records(data: _DemoData) -> list[SeedRecord]:
         for _ in range(rng.randint(0, 2)):
             contact_values = _contact_values(rng, fake, account, emails)
             contacts.append(SeedRecord("Contact", f"uat-con-{len(contacts) + 1:04d}", contact_values))
-    return accounts + contacts
+    return accounts + _target_people(data, emails) + contacts
+
+
+_TARGET_PEOPLE = 6           # source person accounts the target already holds
+_TARGET_PEOPLE_UPDATED = 3   # of which changed since
+_TARGET_ONLY_PEOPLE = 2
+
+
+def _target_people(data: _DemoData, emails: set[str]) -> list[SeedRecord]:
+    """Person accounts of the target: copies of some source ones (some changed) and its own. Their own
+    random stream, so the rest of the target data is unchanged."""
+    rng = random.Random(_TARGET_RANDOM_SEED + 2)
+    fake = Faker("en_US")
+    fake.seed_instance(_TARGET_RANDOM_SEED + 2)
+    copies = rng.sample(data.people, _TARGET_PEOPLE)
+    changed = {p.key for p in rng.sample(copies, _TARGET_PEOPLE_UPDATED)}
+    out = []
+    for number, person in enumerate(sorted(copies, key=lambda p: p.key), start=1):
+        values = dict(person.values)
+        if person.key in changed:    # moved, or a new mobile number
+            if rng.random() < 0.5:
+                values["PersonMailingCity"] = _fit(fake.city(), 40)
+            else:
+                values["PersonMobilePhone"] = _phone(rng)
+        out.append(SeedRecord("Account", f"uat-pacc-{number:04d}", values))
+    for number in range(1, _TARGET_ONLY_PEOPLE + 1):
+        values = _person_values(rng, fake, 90000 + number, emails)
+        out.append(SeedRecord("Account", f"uat-pacc-{_TARGET_PEOPLE + number:04d}", values))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -1005,17 +1110,23 @@ def _prune(records: list[SeedRecord], document: dict[str, Any]) -> list[SeedReco
     whatever fields or objects the overrides remove.
     """
     objects = document["objects"]
+    people = PERSON_RECORD_TYPE in objects["Account"].get("recordTypes", [])
+    person_type = Ref("RecordType", _record_type_key("Account", PERSON_RECORD_TYPE))
     kept: list[SeedRecord] = []
     for record in records:
         raw = objects.get(record.object)
         if raw is None:
             continue
+        if record.object == "Account" and record.values.get("RecordTypeId") == person_type and not people:
+            continue    # a person account, in an org without Person Accounts
         if record.object == "RecordType":
             owner = objects.get(record.values.get("SobjectType", ""))
             if owner is None or record.values.get("DeveloperName") not in owner.get("recordTypes", []):
                 continue
         kept.append(record)
     present = {(r.object, r.key) for r in kept}
+    present |= {("Contact", r.key) for r in kept if r.object == "Account"
+                and r.values.get("RecordTypeId") == person_type}   # its person contact (OrgStore.initialise)
     out = []
     for record in kept:
         allowed = _allowed_fields(objects[record.object])
@@ -1051,7 +1162,7 @@ def _demo_source() -> tuple[Seed, dict[str, Any]]:
         flows=[_next_step_flow(True)],
         org_type="Enterprise Edition", is_sandbox=False, org_name="Acme Corp",
     )
-    return seed, {}
+    return seed, {"person_accounts": True}
 
 
 def _demo_target() -> tuple[Seed, dict[str, Any]]:
@@ -1069,6 +1180,7 @@ def _demo_target() -> tuple[Seed, dict[str, Any]]:
                         "Case.Type": {"restrictedPicklist": True, "values": [
                             "Mechanical", "Electrical", "Electronics", "Structural", "Other"]}},
         "rename_record_types": {"Case.Support": "Product_Support"},
+        "person_accounts": True,
     }
     seed = Seed(
         name="demo-target", schema_document={}, records=records, api_user=_API_USER,
@@ -1086,7 +1198,7 @@ def _empty() -> tuple[Seed, dict[str, Any]]:
     records += _setup_records()
     seed = Seed(name="empty", schema_document={}, records=records, api_user=_API_USER,
                 org_type="Developer Edition", is_sandbox=False, org_name="Acme Developer Org")
-    return seed, {}
+    return seed, {"person_accounts": True}
 
 
 _BUILDERS: dict[str, Callable[[], tuple[Seed, dict[str, Any]]]] = {"demo-source": _demo_source, "demo-target": _demo_target, "empty": _empty}
@@ -1096,8 +1208,9 @@ def build_seed(name: str, *, overrides: dict[str, Any] | None = None) -> Seed:
     """Build the seed called ``name`` (one of :data:`SEED_NAMES`).
 
     ``overrides`` (the :func:`~isyncsf_desktop.sandbox.schema.apply_overrides` format, plus
-    ``remove_record_types: ["Case.Support"]`` and ``rename_record_types: {"Case.Support": "Product_Support"}``)
-    are applied on top of the seed's own; records,
+    ``remove_record_types: ["Case.Support"]``, ``rename_record_types: {"Case.Support": "Product_Support"}``
+    and ``person_accounts: False`` or ``True``, which replaces the seed's own) are applied on top of the
+    seed's own; records,
     values and automation that refer to removed objects, fields or record types are dropped.
     Raises ValueError for an unknown name or an override naming an unknown field.
     """
@@ -1105,6 +1218,9 @@ def build_seed(name: str, *, overrides: dict[str, Any] | None = None) -> Seed:
     if builder is None:
         raise ValueError(f"unknown seed {name!r}; known seeds: {', '.join(SEED_NAMES)}")
     seed, own = builder()
+    overrides = dict(overrides or {})
+    if "person_accounts" in overrides:    # on or off for the whole org, not on top of the seed's own
+        own = {**own, "person_accounts": overrides.pop("person_accounts")}
     document = _apply_seed_overrides(builtin_schema_document("demo"), own)
     if overrides:
         document = _apply_seed_overrides(document, overrides)

@@ -164,11 +164,18 @@ class OrgStore:
             self._set_meta("username_suffix", username_suffix)
             self._rows = {name: {} for name in list(schema.objects) + list(TOOLING_SCHEMA.objects)}
             keys: dict[tuple[str, str], str] = {}
+            person_types = {("RecordType", rec.key) for rec in seed.records
+                            if rec.object == "RecordType" and rec.values.get("IsPersonType")}
+            people: list[str] = []     # seed keys of the person accounts, whose person contact is made below
             for rec in seed.records:
                 if rec.object == "Organization":
                     keys[(rec.object, rec.key)] = org_id
                 else:
                     keys[(rec.object, rec.key)] = self.new_id(rec.object)
+                rt = rec.values.get("RecordTypeId")
+                if rec.object == "Account" and isinstance(rt, Ref) and (rt.object, rt.key) in person_types:
+                    people.append(rec.key)   # its person contact's seed key is the account's (Ref("Contact", key))
+                    keys[("Contact", rec.key)] = self.new_id("Contact")
             api_user = keys[("User", seed.api_user)]
             self._set_meta("api_user", api_user)
             stamp = now_stamp()
@@ -181,8 +188,14 @@ class OrgStore:
                 if rec.object == "User" and username_suffix and row.get("Username"):
                     row["Username"] = str(row["Username"]) + username_suffix
                 row["Id"] = keys[(rec.object, rec.key)]
+                sent = dict(row)
                 self._apply_defaults(obj, row, api_user, stamp)
+                if rec.object == "Account" and person.has_person_accounts(self):   # as an insert does
+                    person.before_account_write(self, obj, row, sent, None)
                 self._put(rec.object, row)
+            for key in people:   # the person contact of each person account, as creating it makes one
+                person.after_account_saved(self, self._rows["Account"][keys[("Account", key)]],
+                                           keys[("Contact", key)])
             for name, spec in schema.objects.items():
                 self._put("EntityDefinition", {
                     "Id": self.new_id("EntityDefinition"), "QualifiedApiName": name, "DeveloperName":

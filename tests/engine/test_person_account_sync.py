@@ -8,7 +8,8 @@ from __future__ import annotations
 from isyncsf_desktop.engine.preflight import BLOCKING, PERSON_ACCOUNTS, check_metadata
 from isyncsf_desktop.sandbox.seeds import build_seed
 
-PERSON = build_seed("empty", overrides={"person_accounts": True})
+PERSON = build_seed("empty")   # Person Accounts on, as in the demo orgs
+PLAIN = build_seed("empty", overrides={"person_accounts": False})
 
 TEMPLATE = {"name": "people", "options": {"continue_on_error": True}, "objects": [
     {"object": "Account", "match_by": ["Name"]},
@@ -77,7 +78,7 @@ def test_business_and_person_accounts_sync_together_and_roll_back(make_pair):
 
 
 def test_a_target_without_person_accounts_is_refused_by_the_preflight_check(make_pair):
-    pair = make_pair(PERSON, "empty")
+    pair = make_pair(PERSON, PLAIN)
     _seed_source(pair)
     report = check_metadata(TEMPLATE, pair.source, pair.target)
     [finding] = [f for f in report.findings if f.kind == PERSON_ACCOUNTS]
@@ -92,7 +93,7 @@ def test_a_target_without_person_accounts_is_refused_by_the_preflight_check(make
 
 
 def test_without_the_check_person_accounts_fail_on_such_a_target_and_business_accounts_go(make_pair):
-    pair = make_pair(PERSON, "empty")
+    pair = make_pair(PERSON, PLAIN)
     _seed_source(pair)
     engine = pair.engine()
     result = engine.sync(engine.create_job({**TEMPLATE, "options": {"continue_on_error": True,
@@ -100,3 +101,68 @@ def test_without_the_check_person_accounts_fail_on_such_a_target_and_business_ac
     names = {r["Name"] for r in pair.rows("tgt", "SELECT Name FROM Account")}
     assert names == {"Globex", "Initech"}
     assert result.totals.errors >= 2
+
+
+def test_a_deferred_lookup_to_a_person_contact_follows_its_account(make_pair):
+    """Account.Primary_Contact__c points at Contact, which comes later: the second pass sets it, to the target's
+    person contact of the copied account where the source points at a person contact."""
+    pair = make_pair(PERSON, PERSON)
+    ids = _seed_source(pair)
+    business = pair.rows("src", "SELECT Id FROM Account WHERE Name = 'Globex'")[0]["Id"]
+    hank = pair.rows("src", "SELECT Id FROM Contact WHERE LastName = 'Scorpio'")[0]["Id"]
+    updated = pair.source.update([{"attributes": {"type": "Account"}, "Id": ids["ada"],
+                                   "Primary_Contact__c": ids["ada_contact"]},
+                                  {"attributes": {"type": "Account"}, "Id": business, "Primary_Contact__c": hank}])
+    assert all(r["success"] for r in updated), updated
+    engine = pair.engine()
+    template = {**TEMPLATE, "objects": [{"object": "Account", "match_by": ["Name"]}, *TEMPLATE["objects"][1:]]}
+    job_id = engine.create_job(template)
+    result = engine.sync(job_id)
+    assert engine.plan(job_id).deferred == [("Account", "Primary_Contact__c")]
+    assert result.state == "Synced" and result.totals.errors == 0
+    rows = {r["Name"]: r for r in pair.rows("tgt", "SELECT Name, PersonContactId, Primary_Contact__c, "
+                                                   "Primary_Contact__r.LastName FROM Account")}
+    assert rows["Ada Lovelace"]["Primary_Contact__c"] == rows["Ada Lovelace"]["PersonContactId"]
+    assert rows["Globex"]["Primary_Contact__r"]["LastName"] == "Scorpio"
+
+
+def test_a_deferred_polymorphic_lookup_to_a_person_contact_follows_its_account(make_pair):
+    """Task.WhoId (Contact or Lead) on a person contact, with Task ordered before Contact: the second pass sets
+    it to the target's person contact of the copied account, never to another target contact with its email."""
+    pair = make_pair(PERSON, PERSON)
+    ids = _seed_source(pair)
+    pair.insert("src", "Task", [{"Subject": "Call Ada back", "WhoId": ids["ada_contact"], "Status": "Not Started"}])
+    # a business contact on the target with Ada's email: a match by Contact's key would pick it
+    other = pair.insert("tgt", "Account", [{"Name": "Babbage & Co"}])
+    pair.insert("tgt", "Contact", [{"LastName": "Imposter", "Email": "ada@example.org", "AccountId": other[0]}])
+    template = {**TEMPLATE, "order": ["Account", "Task", "Contact", "Case"], "objects": [
+        *TEMPLATE["objects"], {"object": "Task", "fields": ["Subject", "Status", "WhoId"], "match_by": ["Subject"]}]}
+    engine = pair.engine()
+    job_id = engine.create_job(template)
+    result = engine.sync(job_id)
+    assert ("Task", "WhoId") in engine.plan(job_id).deferred
+    assert result.state == "Synced" and result.totals.errors == 0, pair.journal.errors(job_id)[:3]
+    [ada] = pair.rows("tgt", "SELECT PersonContactId FROM Account WHERE LastName = 'Lovelace'")
+    [task] = pair.rows("tgt", "SELECT WhoId FROM Task WHERE Subject = 'Call Ada back'")
+    assert task["WhoId"] == ada["PersonContactId"]
+
+
+def test_a_business_contact_never_matches_a_target_person_contact(make_pair):
+    """A target person contact is its person account's (read-only through Contact): a source business contact with
+    its email is a contact of its own, inserted, not an update the target would refuse."""
+    pair = make_pair(PERSON, PERSON)
+    pair.insert("tgt", "Account", [{"RecordTypeId": _person_rt(pair, "tgt"), "FirstName": "Ada", "LastName": "Lovelace",
+                                    "PersonEmail": "ada@example.org"}])
+    business = pair.insert("src", "Account", [{"Name": "Analytical Engines Ltd"}])
+    pair.insert("src", "Contact", [{"FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@example.org",
+                                    "AccountId": business[0]}])
+    engine = pair.engine()
+    job_id = engine.create_job({**TEMPLATE, "objects": TEMPLATE["objects"][:2]})
+    result = engine.sync(job_id)
+    assert result.state == "Synced" and result.totals.errors == 0, pair.journal.errors(job_id)[:3]
+    assert result.objects["Contact"].inserted == 1
+    contacts = pair.rows("tgt", "SELECT Email, IsPersonAccount, Account.Name FROM Contact")
+    assert sorted((c["IsPersonAccount"], c["Account"]["Name"]) for c in contacts) == [
+        (False, "Analytical Engines Ltd"), (True, "Ada Lovelace")]
+    again = engine.sync(engine.create_job({**TEMPLATE, "objects": TEMPLATE["objects"][:2]}))
+    assert again.totals.errors == 0 and again.totals.inserted == 0 and again.objects["Contact"].existing == 1

@@ -51,7 +51,7 @@ def test_a_renamed_record_type_maps_and_the_default_takes_what_matches_nothing(m
                      remove_record_types=["Case.Support"])
     src_acc, tgt_acc = record_types(pair, "src", "Account"), record_types(pair, "tgt", "Account")
     src_case, tgt_case = record_types(pair, "src", "Case"), record_types(pair, "tgt", "Case")
-    assert set(tgt_acc) == {"Customer", "Channel_Partner"} and set(tgt_case) == {"Billing"}
+    assert set(tgt_acc) == {"Customer", "Channel_Partner", "PersonAccount"} and set(tgt_case) == {"Billing"}
     pair.insert("src", "Account", [{"Name": "P", "External_Id__c": "P", "RecordTypeId": src_acc["Partner"]},
                                    {"Name": "C", "External_Id__c": "C", "RecordTypeId": src_acc["Customer"]}])
     pair.insert("src", "Case", [{"Subject": "S", "RecordTypeId": src_case["Support"]},

@@ -12,12 +12,13 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from isyncsf_desktop.sandbox.seeds import build_seed
 
-PERSON = build_seed("empty", overrides={"person_accounts": True})
+PERSON = build_seed("empty")   # Person Accounts on, as in the demo orgs
+PLAIN = build_seed("empty", overrides={"person_accounts": False})
 
 
 @pytest.fixture
 def orgs(sandbox_factory):
-    server = sandbox_factory({"person": PERSON, "plain": "empty"})
+    server = sandbox_factory({"person": PERSON, "plain": PLAIN})
     return server, client_for(server, "person"), client_for(server, "plain")
 
 
@@ -101,3 +102,39 @@ def test_what_a_real_org_refuses(orgs):
     with pytest.raises(SalesforceMalformedRequest) as flagged:
         sf.Contact.create({"LastName": "Sneaky", "IsPersonAccount": True})
     assert flagged.value.content[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
+
+
+def test_a_seeded_org_has_the_person_contacts_an_insert_makes(sandbox_factory):
+    """The demo orgs' person accounts are built with their person contacts exactly as creating them through
+    the API makes them; the seed's cases on a person contact point at it."""
+    server = sandbox_factory({"demo": "demo-source"})
+    sf = client_for(server, "demo")
+    people = sf.query_all("SELECT Id, Name, FirstName, LastName, Salutation, PersonEmail, PersonMailingCity, "
+                          "PersonMobilePhone, PersonBirthdate, RecordTypeId, OwnerId, PersonContactId FROM Account "
+                          "WHERE IsPersonAccount = true")["records"]
+    assert len(people) == 20
+    contact_fields = "Id, AccountId, IsPersonAccount, Name, FirstName, LastName, Salutation, Email, MailingCity, " \
+                     "MobilePhone, Birthdate, OwnerId"
+    contacts = {c["Id"]: c for c in sf.query_all(f"SELECT {contact_fields} FROM Contact WHERE IsPersonAccount = true")
+                ["records"]}
+    assert len(contacts) == 20 and {p["PersonContactId"] for p in people} == set(contacts)
+    seeded = next(p for p in people if p["Salutation"] and p["PersonMobilePhone"])
+    # the same person account created through the API: its person contact has the same values
+    made = sf.Account.create({k: seeded[k] for k in ("FirstName", "LastName", "Salutation", "PersonEmail",
+                                                    "PersonMailingCity", "PersonMobilePhone", "PersonBirthdate",
+                                                    "RecordTypeId", "OwnerId")})
+    again = sf.Account.get(made["id"])
+    assert again["Name"] == seeded["Name"] == f"{seeded['Salutation']} {seeded['FirstName']} {seeded['LastName']}"
+    [twin] = sf.query(f"SELECT {contact_fields} FROM Contact WHERE Id = '{again['PersonContactId']}'")["records"]
+
+    def values(contact):
+        return {k: v for k, v in contact.items() if k not in ("attributes", "Id", "AccountId")}
+    assert values(contacts[seeded["PersonContactId"]]) == values(twin)
+    assert contacts[seeded["PersonContactId"]]["AccountId"] == seeded["Id"]
+    # cases on person contacts: the contact of the case's own account
+    cases = sf.query_all("SELECT AccountId, ContactId FROM Case WHERE Contact.IsPersonAccount = true")["records"]
+    by_contact = {p["PersonContactId"]: p["Id"] for p in people}
+    assert len(cases) >= 10 and all(by_contact[c["ContactId"]] == c["AccountId"] for c in cases)
+    # and the person contact is as read-only through Contact as one made by an insert
+    with pytest.raises(SalesforceMalformedRequest, match="INSUFFICIENT_ACCESS_OR_READONLY"):
+        sf.Contact.update(seeded["PersonContactId"], {"Title": "Countess"})

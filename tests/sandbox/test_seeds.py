@@ -30,9 +30,22 @@ def records_of(seed: Seed, obj: str) -> list[SeedRecord]:
     return [r for r in seed.records if r.object == obj]
 
 
+def is_person_account(record: SeedRecord) -> bool:
+    """An Account of the person account record type."""
+    return record.object == "Account" and record.values.get("RecordTypeId") == Ref("RecordType",
+                                                                                   "Account.PersonAccount")
+
+
 def by_key(seed: Seed) -> dict[tuple[str, str], SeedRecord]:
-    """The records of a seed by (object, key)."""
-    return {(r.object, r.key): r for r in seed.records}
+    """The records of a seed by (object, key), with the person contact each person account gets when the
+    org is built (under the account's key, its Email the account's PersonEmail)."""
+    index = {(r.object, r.key): r for r in seed.records}
+    for record in seed.records:
+        if is_person_account(record):
+            index[("Contact", record.key)] = SeedRecord("Contact", record.key, {
+                "LastName": record.values["LastName"], "Email": record.values.get("PersonEmail"),
+                "AccountId": Ref("Account", record.key)})
+    return index
 
 
 def _value_problems(schema: Schema, record: SeedRecord, index: dict[tuple[str, str], SeedRecord]) -> list[str]:
@@ -43,7 +56,8 @@ def _value_problems(schema: Schema, record: SeedRecord, index: dict[tuple[str, s
         return [f"{where}: object not in schema"]
     problems = []
     for spec in obj.fields.values():
-        if spec.required_on_create and record.values.get(spec.name) is None:
+        if spec.required_on_create and record.values.get(spec.name) is None \
+                and not (spec.name == "Name" and is_person_account(record)):   # the org composes it
             problems.append(f"{where}: required field {spec.name} missing")
     for name, value in record.values.items():
         spec = obj.fields.get(name)
@@ -246,7 +260,7 @@ def test_source_users() -> None:
 
 def test_source_account_hierarchy_and_external_ids() -> None:
     seed = seed_named("demo-source")
-    accounts = records_of(seed, "Account")
+    accounts = [a for a in records_of(seed, "Account") if not is_person_account(a)]
     index = by_key(seed)
     depths = Counter(account_depth(index, a) for a in accounts)
     assert set(depths) == {1, 2, 3}
@@ -365,11 +379,44 @@ def test_target_users_and_record_types() -> None:
     assert record_types(target) - record_types(source) == {("Case", "Product_Support")}    # the one rename
 
 
+def test_person_accounts_in_the_demo_orgs() -> None:
+    source, target = seed_named("demo-source"), seed_named("demo-target")
+    people = [a for a in records_of(source, "Account") if is_person_account(a)]
+    assert len(people) == 20
+    for person in people:    # created as an org takes a person account: name and Person* fields, never Name
+        assert "Name" not in person.values and person.values["LastName"] and person.values["FirstName"]
+        assert re.fullmatch(r"PA-\d{5}", person.values["External_Id__c"]) and "@" in person.values["PersonEmail"]
+        assert person.values["PersonMailingCity"] and not {"Type", "ParentId", "Industry"} & set(person.values)
+    on_people = [c for c in records_of(source, "Case")
+                 if c.values.get("ContactId", Ref("", "")).key.startswith("pacc-")]
+    assert len(on_people) >= 10
+    assert all(c.values["ContactId"].key == c.values["AccountId"].key for c in on_people)
+    assert all(c.values["RecordTypeId"].key == "Case.Billing" for c in on_people)   # a record type both orgs have
+    # the target holds six of them (three changed since) and two of its own
+    by_ext = {p.values["External_Id__c"]: p for p in people}
+    theirs = [a for a in records_of(target, "Account") if is_person_account(a)]
+    copies = [a for a in theirs if a.values["External_Id__c"] in by_ext]
+    changed = [a for a in copies
+               if natural_values(target, a) != natural_values(source, by_ext[a.values["External_Id__c"]])]
+    assert (len(theirs), len(copies), len(changed)) == (8, 6, 3)
+    for copy in changed:
+        twin = natural_values(source, by_ext[copy.values["External_Id__c"]])
+        diff = {k for k, v in natural_values(target, copy).items() if twin.get(k) != v}
+        assert diff and diff <= {"PersonMailingCity", "PersonMobilePhone"}, diff
+    # an org without Person Accounts leaves its person accounts out
+    plain = build_seed("demo-source", overrides={"person_accounts": False})
+    assert not [a for a in records_of(plain, "Account") if is_person_account(a)]
+    assert "IsPersonAccount" not in plain.schema_document["objects"]["Account"]["fields"]
+    assert seed_problems(plain) == []
+
+
 def test_target_overlap_accounts() -> None:
     source, target = seed_named("demo-source"), seed_named("demo-target")
     source_by_ext = {a.values["External_Id__c"]: a for a in records_of(source, "Account")}
     existing, updated, target_only = [], [], []
     for account in records_of(target, "Account"):
+        if is_person_account(account):
+            continue    # test_person_accounts_in_the_demo_orgs
         twin = source_by_ext.get(account.values.get("External_Id__c"))
         if twin is None:
             target_only.append(account)

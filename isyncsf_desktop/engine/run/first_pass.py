@@ -47,7 +47,7 @@ def _or_in(lists: dict[str, list[str]]) -> str:
 def source_columns(oplan: ObjectPlan) -> set[str]:
     """The columns read from the source for ``oplan``'s object (source field names)."""
     return {"Id", *(oplan.source_name(name) for name in (*oplan.fields, *oplan.match_by)),
-            *(["IsPersonAccount"] if oplan.person_accounts else [])}
+            *(["IsPersonAccount", "PersonContactId"] if oplan.person_accounts else [])}
 
 
 def as_target_fields(oplan: ObjectPlan, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -95,13 +95,16 @@ class FirstPass:
             assert secret is not None
             self._masker = Masker(secret, self.template.mask_locale)
 
-    def _map_person_contacts(self) -> None:
+    def _map_person_contacts(self, rows: list[dict[str, Any]] | None = None) -> None:
         """Source person contact -> its copy on the target: the target PersonContactId of the target copy of
-        its person account (lookups such as Case.ContactId to a person contact follow the account)."""
+        its person account (lookups such as Case.ContactId to a person contact follow the account). ``rows``:
+        the source accounts this run wrote or found (read with their PersonContactId); else every source
+        person account the id map knows from earlier runs."""
         account = self.plan.objects.get("Account")
         if account is None or not account.person_accounts:
             return
-        rows = self.source.query("SELECT Id, PersonContactId FROM Account WHERE IsPersonAccount = true")
+        if rows is None:
+            rows = self.source.query("SELECT Id, PersonContactId FROM Account WHERE IsPersonAccount = true")
         copies = {self.run.id_map[r["Id"]]: r["PersonContactId"] for r in rows
                   if r.get("PersonContactId") and r["Id"] in self.run.id_map}
         for chunk in chunks(sorted(copies), 300):
@@ -159,7 +162,8 @@ class FirstPass:
                 self._sync_object(name, index, len(order), order[index] if pool and index < len(order) else None,
                                   pool)
                 if self.plan.objects[name].person_accounts:
-                    self._map_person_contacts()
+                    self._map_person_contacts([p.source for p in self.run.synced.get(name, [])
+                                               if p.source.get("IsPersonAccount")])
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -205,18 +209,20 @@ class FirstPass:
     def read_target(self, oplan: ObjectPlan, records: list[dict[str, Any]] | None = None) -> Rows:
         """The target records of ``oplan``'s object, by id. Either all of them (in REST pages, or a
         Bulk query when big), or, when it costs fewer calls, only those ``records`` can match: by
-        their match key in IN-chunks, and by the target ids the id map already knows."""
+        their match key in IN-chunks, and by the target ids the id map already knows. Only those the
+        plan's ``target_filter`` lets through (never a target person contact)."""
         paths = {"Id", *oplan.update_fields, *oplan.insert_fields, *oplan.match_by,
                  *(oplan.constants if oplan.constants_on_update else ())}
         select = f"SELECT {', '.join(sorted(paths))} FROM {oplan.object}"
         by_key = self._by_key_reads(oplan, select, records) if records is not None else None
         large = getattr(self.target, "query_large", None)
+        every = f"{select} WHERE {oplan.target_filter}" if oplan.target_filter else select
         if by_key is not None and by_key[0] <= 1:
             rows = by_key[1]()    # one query at most (none for no records): cheaper than any page count
         elif by_key is not None and large is not None:
-            rows = large(select, bulk_from=self.template.bulk_threshold(oplan.object), instead=by_key)
+            rows = large(every, bulk_from=self.template.bulk_threshold(oplan.object), instead=by_key)
         else:
-            rows = reader(self.target, self.template, oplan.object)(select)
+            rows = reader(self.target, self.template, oplan.object)(every)
         return {row["Id"]: row for row in rows}
 
     def _by_key_reads(self, oplan: ObjectPlan, select: str,
@@ -247,7 +253,8 @@ class FirstPass:
         def read() -> list[dict[str, Any]]:
             rows: Rows = {}
             for clause in clauses:
-                for row in self.target.query(f"{select} WHERE {clause}"):
+                where = f"({oplan.target_filter}) AND ({clause})" if oplan.target_filter else clause
+                for row in self.target.query(f"{select} WHERE {where}"):
                     rows[row["Id"]] = row
             return list(rows.values())
         return len(clauses), read
