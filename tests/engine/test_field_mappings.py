@@ -146,12 +146,19 @@ def test_the_demo_orgs_meet_the_namespaced_field_and_the_mapping_carries_it(make
     """The demo target has the source's Account.Customer_Tier__c as acme__Customer_Tier__c: the check suggests
     the mapping, and with it (and a constant for the target-only Region__c) every tier arrives; accounts the
     target already had unchanged stay unchanged (their tier is there under the namespaced name)."""
-    from isyncsf_desktop.engine.preflight import check_metadata
+    from isyncsf_desktop.engine.preflight import PERSON_ACCOUNTS, check_metadata
 
     pair = make_pair("demo-source", "demo-target")
     lines = [{"object": "Account", "fields": ["Name", "External_Id__c", "Phone", "Industry", "Customer_Tier__c"],
               "match_by": ["External_Id__c"]}]
     report = check_metadata(template(None, lines), pair.source, pair.target)
+    # the demo orgs have person accounts, which this line cannot create (no record type, no last name)
+    [people] = [f for f in report.findings if f.kind == PERSON_ACCOUNTS]
+    assert people.data["affected"] == pair.source.count("Account", "IsPersonAccount = true") > 0
+    assert "no RecordTypeId or LastName" in people.message
+    lines[0]["fields"] += ["RecordTypeId", "FirstName", "LastName"]
+    report = check_metadata(template(None, lines), pair.source, pair.target)
+    assert not [f for f in report.findings if f.kind == PERSON_ACCOUNTS]
     [tier] = [f for f in report.findings if f.field == "Customer_Tier__c"]
     with_tier = pair.source.count("Account", "Customer_Tier__c != null")
     assert tier.message == (f"field missing on the target: Account.Customer_Tier__c ({with_tier} records in scope "

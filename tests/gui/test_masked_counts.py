@@ -27,10 +27,12 @@ def ctx(sandbox_factory: Any, tmp_path: Path, qtbot: Any) -> Iterator[AppContext
 def test_history_shows_the_values_masked_per_field(ctx, qtbot):
     page = show_widget(qtbot, HistoryPage(ctx), 1200, 760)
     engine = ctx.engine("source", "target")
-    job = engine.create_job(load_demo_template())      # masks the Contacts' phones, mailing street and birthdate
-    engine.sync(job)
+    job = engine.create_job(load_demo_template())      # masks the contacts' phones, mailing street and birthdate,
+    engine.sync(job)                                   # and the same values of the person accounts
     masked = ctx.journal.masked_counts(job_id=job)
-    assert set(masked) == {"Contact.Birthdate", "Contact.MailingStreet", "Contact.MobilePhone", "Contact.Phone"}
+    assert set(masked) == {"Contact.Birthdate", "Contact.MailingStreet", "Contact.MobilePhone", "Contact.Phone",
+                           "Account.PersonBirthdate", "Account.PersonHomePhone", "Account.PersonMobilePhone",
+                           "Account.PersonMailingStreet"}
     assert all(count > 0 for count in masked.values())
     with qtbot.waitSignal(page.job_selected):
         ctx.jobs_changed.emit()
@@ -45,6 +47,7 @@ def test_history_shows_the_values_masked_per_field(ctx, qtbot):
     assert "Masked:" not in page.totals_label.text()
     assert page.select_job(job)
     assert line in page.totals_label.text()
+
 
 def test_the_execute_summary_says_how_many_values_were_masked(sandbox_factory, tmp_path, qtbot):
     template = copy.deepcopy(EXECUTE_TEMPLATE)

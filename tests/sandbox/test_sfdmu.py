@@ -87,10 +87,18 @@ def _contact(rng: random.Random, j: int, account: str, boss: str | None) -> Seed
     return SeedRecord("Contact", f"c{j}", values)
 
 
+def _empty_seed() -> Any:
+    """The ``empty`` seed without Person Accounts. SFDMU 3.7 takes Bulk API 1.0 query results as CSV text, so
+    in orgs with Person Accounts a business contact's IsPersonAccount reaches it as the string "false", which
+    it reads as true: above its Bulk API threshold it skips every business contact (and with them the
+    accounts' Primary_Contact__c). A real org's CSV says "false" too; this test is about volume, not that."""
+    return build_seed("empty", overrides={"person_accounts": False})
+
+
 def _source_seed() -> Any:
     """The ``empty`` seed plus the generated accounts and contacts (fixed random seed)."""
     rng = random.Random(20261202)
-    seed = build_seed("empty")
+    seed = _empty_seed()
     levels = [range(0, 100), range(100, 500), range(500, N_ACCOUNTS)]
     accounts = [_account(rng, i, None) for i in levels[0]]
     accounts += [_account(rng, i, f"a{rng.choice(levels[0])}") for i in levels[1]]
@@ -118,7 +126,7 @@ def plugin() -> Path:
 
 @pytest.fixture(scope="module")
 def orgs(plugin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    with SandboxServer(tmp_path_factory.mktemp("sfdmu-orgs"), {"source": _source_seed(), "target": "empty"}) as server:
+    with SandboxServer(tmp_path_factory.mktemp("sfdmu-orgs"), {"source": _source_seed(), "target": _empty_seed()}) as server:
         yield server
 
 

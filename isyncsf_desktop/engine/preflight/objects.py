@@ -65,7 +65,10 @@ class ObjectChecks(CheckContext):
     def check_person_accounts(self, objects: list[ScopeObject]) -> None:
         """Person accounts in scope need a target org with Person Accounts (its Account has IsPersonAccount)."""
         account = next((o for o in objects if o.name == "Account"), None)
-        if account is None or "IsPersonAccount" not in account.source or "IsPersonAccount" in account.target:
+        if account is None or "IsPersonAccount" not in account.source:
+            return
+        if "IsPersonAccount" in account.target:
+            self.check_person_account_fields(account)
             return
         people = self.count(account.line, account.name, "IsPersonAccount = true")
         self.add(PERSON_ACCOUNTS, account.name, "IsPersonAccount", None, counted_severity(BLOCKING, people),
@@ -74,6 +77,26 @@ class ObjectChecks(CheckContext):
                  "enable Person Accounts in the target org (Setup, Account Settings; it cannot be undone), or "
                  "leave person accounts out with the Account filter IsPersonAccount = false",
                  side="target", records_in_scope=self.count(account.line, account.name), affected=people)
+
+    def check_person_account_fields(self, account: ScopeObject) -> None:
+        """A person account is created from a person record type and a last name (the org composes its Name):
+        an Account line without RecordTypeId or LastName creates none of the person accounts in scope."""
+        if account.line.fields is None:     # every field: the person fields are in
+            return
+        in_line = {f.lower() for f in account.line.fields}
+        missing = [f for f in ("RecordTypeId", "LastName") if f.lower() not in in_line]
+        if not missing:
+            return
+        people = self.count(account.line, account.name, "IsPersonAccount = true")
+        if not people:
+            return
+        self.add(PERSON_ACCOUNTS, account.name, missing[-1], None, RECORDS_WILL_FAIL,
+                 f"the Account line has no {' or '.join(missing)}: the {plural(people, 'person account')} in scope "
+                 "cannot be created on the target (a person account is made from a person record type and a last "
+                 "name; the org composes its Name); those the target already has are still updated",
+                 "add RecordTypeId, FirstName and LastName to the Account line, or leave person accounts out with "
+                 "the Account filter IsPersonAccount = false",
+                 records_in_scope=self.count(account.line, account.name), affected=people)
 
     # ------------------------------------------------------------------ record types
     def check_record_types(self, objects: list[ScopeObject]) -> None:
