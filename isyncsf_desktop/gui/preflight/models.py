@@ -106,13 +106,13 @@ class MappingFix:
             template.picklists.fields.setdefault(name, {})[self.source] = self.target
         elif self.kind in (FIELDS, CONSTANTS):
             name = next((o for o in template.field_mappings.objects if o.lower() == self.where.lower()), self.where)
-            mapping = template.field_mappings.objects.setdefault(name, FieldMapping())
+            fields = template.field_mappings.objects.setdefault(name, FieldMapping())
             if self.kind == FIELDS:
-                mapping.map = {s: t for s, t in mapping.map.items() if s.lower() != self.source.lower()}
-                mapping.map[self.source] = self.target
+                fields.map = {s: t for s, t in fields.map.items() if s.lower() != self.source.lower()}
+                fields.map[self.source] = self.target
             else:
-                mapping.constants = {f: v for f, v in mapping.constants.items() if f.lower() != self.source.lower()}
-                mapping.constants[self.source] = self.target
+                fields.constants = {f: v for f, v in fields.constants.items() if f.lower() != self.source.lower()}
+                fields.constants[self.source] = self.target
         else:                                    # a kind this app version cannot write
             raise ValueError(f"unknown mapping kind {self.kind!r}")
 
