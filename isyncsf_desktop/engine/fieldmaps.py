@@ -115,4 +115,14 @@ def similar_field(name: str, source_meta: Mapping[str, Any], target_fields: Mapp
     return best if best is not None and score(best) >= 0.75 else None
 
 
-__all__ = ["constant_problem", "namespace_twin", "similar_field", "type_problem"]
+def likely_target(name: str, source_fields: Mapping[str, Mapping[str, Any]],
+                  target_fields: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The target field that source field ``name`` (one the target lacks) most likely became: :func:`similar_field`
+    among the target fields no same-name source field fills. The pre-flight check's guess and the Mappings tab's
+    suggestion."""
+    source_names = {n.lower() for n in source_fields}
+    taken = {n.lower() for n in target_fields if n.lower() in source_names}
+    return similar_field(name, source_fields.get(name, {}), target_fields, taken)
+
+
+__all__ = ["constant_problem", "likely_target", "namespace_twin", "similar_field", "type_problem"]

@@ -419,6 +419,18 @@ def _constants(obj: str, mapping: FieldMapping, tgt_fields: dict[str, dict[str, 
     return out
 
 
+def field_mapping_problem(obj: str, mapping: FieldMapping, src_fields: dict[str, dict[str, Any]],
+                          tgt_fields: dict[str, dict[str, Any]]) -> str | None:
+    """Why the plan refuses ``obj``'s field mappings against these fields (a field either org lacks, types that
+    cannot meet, a constant the target field cannot take), in its words; None when it takes them."""
+    try:
+        _renamed_fields(obj, mapping, src_fields, tgt_fields)
+        _constants(obj, mapping, tgt_fields)
+    except TemplateError as exc:
+        return str(exc)
+    return None
+
+
 def relationship_graph(objects: dict[str, ObjectPlan]) -> nx.MultiDiGraph:
     """parent -> child edges, one per lookup field between two different in-scope objects."""
     graph = nx.MultiDiGraph()

@@ -75,7 +75,7 @@ def status(model: Any, source: str, scope: str) -> str:
 def test_suggest_fills_record_types_and_picklist_values_and_saving_writes_them(editor, qtbot):
     panel = editor.mappings_panel
     assert [panel.kinds.tabText(i) for i in range(panel.kinds.count())] == ["Owners", "Record types",
-                                                                            "Picklist values"]
+                                                                            "Picklist values", "Fields"]
     assert panel.record_types_model.rowCount() == 0 and panel.picklists_model.rowCount() == 0
     suggest(qtbot, panel)
     record_types = rows(panel.record_types_model)

@@ -15,7 +15,8 @@ from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QMenu
 
-from isyncsf_desktop.engine.preflight import PICKLIST_VALUES, QUEUE_MAPPING, RECORD_TYPE, RECORDS_WILL_FAIL, Finding
+from isyncsf_desktop.engine.preflight import (MISSING_FIELD, PICKLIST_VALUES, QUEUE_MAPPING, RECORD_TYPE,
+                                             RECORDS_WILL_FAIL, REQUIRED_FIELD, Finding)
 from isyncsf_desktop.engine.template import load_template
 from isyncsf_desktop.gui.context import AppContext
 from isyncsf_desktop.gui.preflight.dialog import PreflightDialog, fitted_size
@@ -187,7 +188,85 @@ def test_map_record_type_and_picklist_value_in_one_click_and_the_recheck_shows_t
                                     "picklists": {"Case.Type": {"Electronic": "Electronics"}}}
     assert document["objects"] == load_template(DEMO_TEMPLATE).as_json()["objects"]
     assert "Electronic" not in findings_of(dialog, PICKLIST_VALUES) and "Case.Support" not in findings_of(dialog, RECORD_TYPE)
-    assert {fix.kind for _f, fix in dialog.mapping_fixes()} == {"owners"}     # only the queue's is left
+    assert {fix.kind for _f, fix in dialog.mapping_fixes()} == {"owners", "fields"}   # the queue's and the field's left
+
+
+def field_findings(dialog: PreflightDialog, kind: str) -> dict[str, Finding]:
+    report = dialog.report()
+    assert report is not None
+    return {f"{f.object}.{f.field}": f for f in report.findings if f.kind == kind}
+
+
+def test_map_a_field_the_target_has_under_a_namespaced_name_in_one_click(ctx, qtbot):
+    """The demo target has the source's Account.Customer_Tier__c as acme__Customer_Tier__c: the finding offers the
+    field mapping; a double-click writes it into the template file and the re-check shows it resolved."""
+    path = ctx.template_path
+    dialog = open_dialog(ctx, qtbot)
+    tier = field_findings(dialog, MISSING_FIELD)["Account.Customer_Tier__c"]
+    row = row_of(dialog, tier)
+    fix = dialog.model.index(row, COL_FIX).data(MappingFixRole)
+    assert fix is not None and fix.label == "Map Account.Customer_Tier__c to acme__Customer_Tier__c"
+    assert dialog.model.index(row, COL_FIX).data() == (
+        "▸ Map Account.Customer_Tier__c to acme__Customer_Tier__c in one click (double-click, Ctrl+M), or create "
+        "Account.Customer_Tier__c in the target org if its values are needed")
+    assert dialog.model.index(row, COL_FIX).data(TextRole) == tier.fix                # copies and exports: as found
+
+    dialog.table.scrollTo(dialog.model.index(row, COL_FIX))
+    cell = dialog.table.visualRect(dialog.model.index(row, COL_FIX)).center()
+    with qtbot.waitSignal(dialog.mapping_saved, timeout=5_000) as saved:
+        qtbot.mousePress(dialog.table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
+        qtbot.mouseDClick(dialog.table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
+    assert saved.args[0] == fix
+    with qtbot.waitSignal(dialog.checked, timeout=TIMEOUT):
+        pass
+    document = json.loads(path.read_text())
+    assert document["mappings"] == {"fields": {"Account": {"map": {"Customer_Tier__c": "acme__Customer_Tier__c"}}}}
+    assert document["objects"] == load_template(DEMO_TEMPLATE).as_json()["objects"]
+    assert ctx.template.field_mappings.of("Account").target_of("Customer_Tier__c") == "acme__Customer_Tier__c"
+    assert "Account.Customer_Tier__c" not in field_findings(dialog, MISSING_FIELD)        # resolved by the re-check
+    assert all(fix.kind != "fields" for _f, fix in dialog.mapping_fixes())
+
+
+@pytest.fixture
+def no_region_default_ctx(sandbox_factory: Any, tmp_path: Path, qtbot: Any) -> Any:
+    """The demo orgs, but the target's required Region__c has no default: every new Account needs a value."""
+    from isyncsf_desktop.sandbox.seeds import build_seed
+
+    target = build_seed("demo-target", overrides={"add_fields": {"Account.Region__c": {
+        "type": "picklist", "label": "Region", "required": True, "values": ["Global", "EMEA", "AMER", "APAC"]}}})
+    server = sandbox_factory({"source": "demo-source", "target": target})
+    context = make_app_context(server, tmp_path)
+    path = tmp_path / "demo.json"
+    path.write_text(DEMO_TEMPLATE.read_text())
+    context.open_template(path)
+    yield context
+    qtbot.waitUntil(lambda: not context.tasks.busy, timeout=TIMEOUT)
+    context.shutdown()
+
+
+def test_set_a_required_target_only_field_to_a_constant_in_one_click(no_region_default_ctx, qtbot):
+    ctx = no_region_default_ctx
+    dialog = open_dialog(ctx, qtbot)
+    region = field_findings(dialog, REQUIRED_FIELD)["Account.Region__c"]
+    assert region.severity == RECORDS_WILL_FAIL and region.data["suggested_constant"]["value"] == "Global"
+    row = row_of(dialog, region)
+    fix = dialog.model.index(row, COL_FIX).data(MappingFixRole)
+    assert fix is not None and fix.label == "Set Account.Region__c to 'Global' on insert"
+    assert dialog.model.index(row, COL_FIX).data().startswith(
+        "▸ Set Account.Region__c to 'Global' on insert in one click (double-click, Ctrl+M), or give Account.Region__c "
+        "a default value in the target org")
+
+    dialog.table.selectRow(row)
+    dialog.table.setFocus()
+    with qtbot.waitSignal(dialog.mapping_saved, timeout=5_000) as saved:
+        qtbot.keyClick(dialog.table, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    assert saved.args[0] == fix
+    with qtbot.waitSignal(dialog.checked, timeout=TIMEOUT):
+        pass
+    assert json.loads(ctx.template_path.read_text())["mappings"] == {
+        "fields": {"Account": {"constants": {"Region__c": "Global"}}}}
+    assert "Account.Region__c" not in field_findings(dialog, REQUIRED_FIELD)               # resolved by the re-check
+    assert all(fix.kind != "constants" for _f, fix in dialog.mapping_fixes())
 
 
 @pytest.mark.skipif(not os.environ.get("ISYNCSF_SCREENSHOTS"), reason="set ISYNCSF_SCREENSHOTS=1 to refresh")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..fieldmaps import similar_field
+from ..fieldmaps import likely_target
 from ..picklists import similar_value
 from ..plan import SKIPPED_TYPES, SYSTEM_FIELDS
 from .context import CheckContext, ScopeObject, counted_severity, plural, quote
@@ -181,8 +181,7 @@ class FieldChecks(CheckContext):
             filled = self.count(line, obj.name, f"{name} != null")
         if filled is not None:
             message += f" ({plural(filled)} in scope have a value)"
-        taken = {n.lower() for n in obj.target if _ci(obj.source, n) is not None}
-        guess = similar_field(name, meta, obj.target, taken) if not line.from_plan else None
+        guess = likely_target(name, obj.source, obj.target) if not line.from_plan else None
         if guess is not None:
             message = (f"field missing on the target: {obj.name}.{name}"
                        + (f" ({plural(filled)} in scope have a value)" if filled is not None else "")

@@ -608,7 +608,7 @@ class PreflightDialog(QDialog):
             self.ctx.error(f"{fix.label} could not be saved in {Path(path).name}: {exc}")
             return False
         self.template = reopened
-        self.ctx.info(f"Template {reopened.name}: {fix.section} map {fix.source} → {fix.target}.")
+        self.ctx.info(f"Template {reopened.name}: {fix.saved_text}.")
         self.mapping_saved.emit(fix)
         self.recheck()
         return True

@@ -15,9 +15,9 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QPixmap
 
-from ...engine.preflight import (BLOCKING, PICKLIST_VALUES, QUEUE_MAPPING, RECORD_TYPE, RECORDS_WILL_FAIL,
-                                 SEVERITIES, WARNING, Finding, PreflightReport)
-from ...engine.template import RecordTypeMapping, Template
+from ...engine.preflight import (BLOCKING, MISSING_FIELD, PICKLIST_VALUES, QUEUE_MAPPING, RECORD_TYPE,
+                                 RECORDS_WILL_FAIL, REQUIRED_FIELD, SEVERITIES, WARNING, Finding, PreflightReport)
+from ...engine.template import FieldMapping, RecordTypeMapping, Template
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +44,16 @@ MappingFixRole = Qt.ItemDataRole.UserRole + 4
 MAPPING_FIX_SHORTCUT = "Ctrl+M"
 
 
-OWNERS, RECORD_TYPES, PICKLISTS = "owners", "record_types", "picklists"
+OWNERS, RECORD_TYPES, PICKLISTS, FIELDS, CONSTANTS = "owners", "record_types", "picklists", "fields", "constants"
 """The :attr:`MappingFix.kind` values: the template's mapping section each writes into."""
 
 
 @dataclass(frozen=True)
 class MappingFix:
     """A finding's one-click fix that adds a mapping to the template: ``source`` → ``target`` of ``kind``
-    (owners, record types of the object ``where``, picklist values of the ``Object.Field`` ``where``)."""
+    (owners, record types of the object ``where``, picklist values of the ``Object.Field`` ``where``, fields of the
+    object ``where``; constants: the target field ``source`` of the object ``where`` gets the value ``target`` on
+    insert)."""
 
     kind: str
     source: str
@@ -64,6 +66,10 @@ class MappingFix:
             return f"Map record type '{self.source}' to '{self.target}'"
         if self.kind == PICKLISTS:
             return f"Map {self.where} '{self.source}' to '{self.target}'"
+        if self.kind == FIELDS:
+            return f"Map {self.where}.{self.source} to {self.target}"
+        if self.kind == CONSTANTS:
+            return f"Set {self.where}.{self.source} to '{self.target}' on insert"
         return f"Map '{self.source}' to '{self.target}'"
 
     @property
@@ -73,7 +79,18 @@ class MappingFix:
             return f"the record type mappings of {self.where}"
         if self.kind == PICKLISTS:
             return f"the picklist mappings of {self.where}"
+        if self.kind == FIELDS:
+            return f"the field mappings of {self.where}"
+        if self.kind == CONSTANTS:
+            return f"the field constants of {self.where}"
         return "the owner mappings"
+
+    @property
+    def saved_text(self) -> str:
+        """What saving it did, as the user reads it ("the owner mappings map Escalations → Escalation_Team")."""
+        if self.kind == CONSTANTS:
+            return f"{self.section} set {self.source} to '{self.target}' on insert"
+        return f"{self.section} map {self.source} → {self.target}"
 
     def apply(self, template: Template) -> None:
         """Add the mapping to ``template`` (replacing the source's earlier one)."""
@@ -87,12 +104,26 @@ class MappingFix:
         elif self.kind == PICKLISTS:
             name = next((f for f in template.picklists.fields if f.lower() == self.where.lower()), self.where)
             template.picklists.fields.setdefault(name, {})[self.source] = self.target
+        elif self.kind in (FIELDS, CONSTANTS):
+            name = next((o for o in template.field_mappings.objects if o.lower() == self.where.lower()), self.where)
+            fields = template.field_mappings.objects.setdefault(name, FieldMapping())
+            if self.kind == FIELDS:
+                fields.map = {s: t for s, t in fields.map.items() if s.lower() != self.source.lower()}
+                fields.map[self.source] = self.target
+            else:
+                fields.constants = {f: v for f, v in fields.constants.items() if f.lower() != self.source.lower()}
+                fields.constants[self.source] = self.target
         else:                                    # a kind this app version cannot write
             raise ValueError(f"unknown mapping kind {self.kind!r}")
 
 
 def mapping_fix(finding: Finding) -> MappingFix | None:
-    """The mapping a finding suggests (``data["suggested_mapping"]``), None when it suggests none."""
+    """The mapping a finding suggests (``data["suggested_mapping"]``, or a required field's
+    ``data["suggested_constant"]`` with a value), None when it suggests none."""
+    constant = finding.data.get("suggested_constant")
+    if finding.kind == REQUIRED_FIELD and isinstance(constant, dict) and constant.get("object") \
+            and constant.get("field") and constant.get("value") not in (None, ""):
+        return MappingFix(CONSTANTS, str(constant["field"]), str(constant["value"]), str(constant["object"]))
     suggestion = finding.data.get("suggested_mapping")
     if not (isinstance(suggestion, dict) and suggestion.get("source") and suggestion.get("target")):
         return None
@@ -103,6 +134,8 @@ def mapping_fix(finding: Finding) -> MappingFix | None:
         return MappingFix(RECORD_TYPES, source, target, str(suggestion["object"]))
     if finding.kind == PICKLIST_VALUES and suggestion.get("field"):
         return MappingFix(PICKLISTS, source, target, str(suggestion["field"]))
+    if finding.kind == MISSING_FIELD and suggestion.get("object"):
+        return MappingFix(FIELDS, source, target, str(suggestion["object"]))
     return None
 
 _icons: dict[str, QIcon] = {}
@@ -306,7 +339,7 @@ class FindingsModel(QAbstractTableModel):
             if column == COL_FIX and (fix := mapping_fix(finding)) is not None:
                 text = self._cell_text(finding, column)
                 _mapping, alternative, rest = text.partition(", or ")
-                if text.lower().startswith("map '") and alternative:      # "map 'X' to 'Y' in ..., or <other fix>"
+                if text.lower().startswith(("map ", "set a constant ")) and alternative:   # "map X to Y ..., or <other>"
                     return f"▸ {fix.label} in one click (double-click, {MAPPING_FIX_SHORTCUT}), or {rest}"
                 # U+2028: a line break both the view and the row-height measure honour
                 return f"{text}\u2028▸ One click: {fix.label} (double-click, {MAPPING_FIX_SHORTCUT})"

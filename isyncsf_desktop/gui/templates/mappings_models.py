@@ -5,7 +5,8 @@ set by you) and a status text the panel computes (does the target exist, does th
 a kind subclass names its columns and says which rows its template section keeps (:meth:`saved_pairs`).
 Owners (users and queues) are :class:`OwnerMappingsModel`; record types and picklist values are
 :class:`ScopedMappingsModel` subclasses with their scope column (the object, or ``Object.Field``) in front, and
-:class:`RecordTypeDefaultsModel` holds the default record type per object.
+:class:`RecordTypeDefaultsModel` holds the default record type per object; fields are :class:`FieldMappingsModel`
+(source field → target field per object) and :class:`FieldConstantsModel` (target field → value per object).
 """
 
 from __future__ import annotations
@@ -276,6 +277,72 @@ class PicklistMappingsModel(ScopedMappingsModel):
                       "Choose a target to map it."}
 
 
+class FieldMappingsModel(ScopedMappingsModel):
+    """Fields: per object, a source field the target lacks → the target field it became (API names)."""
+
+    HEADERS = ("Object", "Source field", "Target field", "From", "Details")
+    TIPS = {SUGGESTED: "A guess from the orgs (the same name with a namespace added or removed, else the most "
+                       "similar name or label): saved with the template; check it, or remove the row.",
+            SET_BY_YOU: "Saved in the template's field mappings.",
+            NO_MATCH: "Nothing like it in the target: the field is left out (skip missing fields). Choose a target "
+                      "field to map it."}
+
+
+class FieldConstantsModel(ScopedMappingsModel):
+    """Constants: per object, a target field → the value it gets on insert (and on update too, per object: the
+    check box of :attr:`ON_UPDATE`)."""
+
+    SCOPE, SOURCE, TARGET, ON_UPDATE, ORIGIN, STATUS = range(6)
+    HEADERS = ("Object", "Target field", "Value", "On update too", "From", "Details")
+    TIPS = {SET_BY_YOU: "Saved in the template's field constants."}
+
+    def __init__(self, status: RowStatus, parent: Any = None) -> None:
+        super().__init__(status, parent)
+        self._on_update: dict[str, bool] = {}       # object (lower case) -> constants written on update too
+
+    def on_update(self, obj: str) -> bool:
+        """Whether ``obj``'s constants are written on update too (else on insert only)."""
+        return self._on_update.get(obj.strip().lower(), False)
+
+    def set_on_update(self, obj: str, on: bool) -> None:
+        """Write ``obj``'s constants on update too (or not), as its rows' check box does."""
+        self._on_update[obj.strip().lower()] = on
+        self.refresh()
+        self.edited.emit()
+
+    def set_rows(self, rows: list[MappingRow], on_update: dict[str, bool] | None = None) -> None:
+        if on_update is not None:
+            self._on_update = {o.lower(): v for o, v in on_update.items()}
+        super().set_rows(rows)
+
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
+        row = self._row_at(index)
+        if row is not None and index.column() == self.ON_UPDATE:
+            flags = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsUserCheckable
+            return flags | Qt.ItemFlag.ItemIsEnabled if row.scope.strip() else flags
+        return super().flags(index)
+
+    def setData(self, index: AnyIndex, value: Any, role: int = _Edit) -> bool:  # noqa: N802 - Qt's name
+        row = self._row_at(index)
+        if row is not None and index.column() == self.ON_UPDATE:
+            if role != Qt.ItemDataRole.CheckStateRole or not row.scope.strip():
+                return False
+            self.set_on_update(row.scope, Qt.CheckState(value) == Qt.CheckState.Checked)
+            return True
+        return super().setData(index, value, role)
+
+    def data(self, index: AnyIndex, role: int = _Display) -> Any:
+        row = self._row_at(index)
+        if row is not None and index.column() == self.ON_UPDATE:
+            if role == Qt.ItemDataRole.CheckStateRole:
+                return Qt.CheckState.Checked if self.on_update(row.scope) else Qt.CheckState.Unchecked
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return (f"Write {row.scope or 'the object'}'s constants on updates of existing records too (one "
+                        "setting per object); unticked: on inserted records only")
+            return None
+        return super().data(index, role)
+
+
 class RecordTypeDefaultsModel(MappingTableModel):
     """The default record type per object (what matches nothing): object → target record type."""
 
@@ -295,6 +362,6 @@ class RecordTypeDefaultsModel(MappingTableModel):
         return super().cell(row, column, edit=edit)
 
 
-__all__ = ["AUTOMATIC", "SUGGESTED", "SET_BY_YOU", "NO_MATCH", "SAVED_ORIGINS", "MappingRow", "MappingTableModel",
-           "OwnerMappingsModel", "PicklistMappingsModel", "RecordTypeDefaultsModel", "RecordTypeMappingsModel",
+__all__ = ["AUTOMATIC", "SUGGESTED", "SET_BY_YOU", "NO_MATCH", "SAVED_ORIGINS", "FieldConstantsModel",
+           "FieldMappingsModel", "MappingRow", "MappingTableModel", "OwnerMappingsModel", "PicklistMappingsModel", "RecordTypeDefaultsModel", "RecordTypeMappingsModel",
            "ScopedMappingsModel"]

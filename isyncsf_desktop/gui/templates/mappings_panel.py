@@ -1,13 +1,14 @@
-"""The Mappings tab of the template editor: how owners (users and queues), record types and picklist values
+"""The Mappings tab of the template editor: how owners (users and queues), record types, picklist values and fields
 map from the source to the target, one sub-tab per kind.
 
 Shows the template's ``mappings`` (owners: source owner → target owner and the default owner; record types: per
 object, source → target record type and a default; picklist values: per ``Object.Field``, a source value the
-target lacks → a target value) and edits them in the editor's draft. *Suggest from orgs* reads both orgs' users
+target lacks → a target value; fields: per object, source field → target field, and constants, see
+:mod:`.mappings_fields`) and edits them in the editor's draft. *Suggest from orgs* reads both orgs' users
 and queues, and the record types and picklist fields of the template's objects, on the app's pool and fills in
 what the run matches itself (automatic), the most similar target queue, record type or value for one the target
 lacks (suggested: saved with the template) and what matches nothing. Before the editor saves, :meth:`problem`
-refuses a mapping to an owner, record type or value the target org lacks (read once per target;
+refuses a mapping to an owner, record type, value or field the target org lacks (read once per target;
 :meth:`unchecked_note` says when it could not be read).
 """
 
@@ -24,11 +25,13 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
                                QStyledItemDelegate, QStyleOptionViewItem, QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from ...engine import owner_suggestions as owners_rule
+from ...engine.field_suggestions import OrgFields, read_org_fields, suggest_fields
 from ...engine.owner_suggestions import OrgOwners, queue_gap, read_owners, suggest_owners
 from ...engine.template import OwnerMappings, RecordTypeMapping, Template, is_username
 from ...engine.value_suggestions import OrgValues, read_org_values, suggest_picklists, suggest_record_types
 from ..context import AppContext
 from ..style import ERROR, MUTED
+from .mappings_fields import FieldsPage
 from .mappings_models import (AUTOMATIC, NO_MATCH, SET_BY_YOU, SUGGESTED, MappingRow, OwnerMappingsModel,
                               PicklistMappingsModel, RecordTypeDefaultsModel, RecordTypeMappingsModel)
 from .mappings_sections import MappingSection
@@ -46,12 +49,19 @@ Scope = tuple[list[str], dict[str, "list[str] | None"]]
 
 # ====================================================================== tasks (on pool threads)
 def _suggest_task(report: Any, cancel: Any, ctx: AppContext, source: str, target: str,
-                  scope: Scope) -> tuple[OrgOwners, OrgOwners, OrgValues, OrgValues]:
+                  scope: Scope) -> tuple[OrgOwners, OrgOwners, OrgValues, OrgValues, OrgFields, OrgFields]:
     objects, fields = scope
     return (read_owners(ctx.client(source), source, target=False),
             read_owners(ctx.client(target), target, target=True),
             read_org_values(ctx.client(source), source, objects, fields),
-            read_org_values(ctx.client(target), target, objects, fields))
+            read_org_values(ctx.client(target), target, objects, fields),
+            read_org_fields(ctx.client(source), source, objects),
+            read_org_fields(ctx.client(target), target, objects))
+
+
+def _fields_task(report: Any, cancel: Any, ctx: AppContext, source: str, target: str,
+                 objects: list[str]) -> tuple[OrgFields, OrgFields]:
+    return read_org_fields(ctx.client(source), source, objects), read_org_fields(ctx.client(target), target, objects)
 
 
 def _target_task(report: Any, cancel: Any, ctx: AppContext, target: str) -> OrgOwners:
@@ -88,8 +98,8 @@ class TargetDelegate(QStyledItemDelegate):
 
 
 class MappingsPanel(QWidget):
-    """The Mappings tab: owners (table and default owner), record types (table and default per object) and picklist
-    values, one sub-tab each, edited in the draft given to :meth:`set_template`.
+    """The Mappings tab: owners (table and default owner), record types (table and default per object), picklist
+    values and fields (mappings and constants), one sub-tab each, edited in the draft given to :meth:`set_template`.
 
     Signals:
         edited(): the draft's mappings changed.
@@ -116,6 +126,8 @@ class MappingsPanel(QWidget):
         self._failed: dict[str, str] = {}            # target alias -> why it could not be read
         self._values: dict[str, OrgValues] = {}      # target alias -> its record types and picklists, once read
         self._values_failed: dict[str, str] = {}     # target alias -> why they could not be read
+        self._fields: dict[tuple[str, str], tuple[OrgFields, OrgFields]] = {}   # (source, target) -> their fields
+        self._fields_failed: dict[tuple[str, str], str] = {}                   # (source, target) -> why not read
         self._busy = 0
         self._filling = False
 
@@ -139,6 +151,9 @@ class MappingsPanel(QWidget):
         self.kinds.addTab(self._build_owners(), "Owners")
         self.kinds.addTab(self._build_record_types(), "Record types")
         self.kinds.addTab(self._build_picklists(), "Picklist values")
+        self.fields = FieldsPage(self.org_fields)
+        self.fields.edited.connect(self._on_fields_edited)
+        self.kinds.addTab(self.fields, "Fields")
         layout.addWidget(self.kinds, 1)
         self.suggest_button.clicked.connect(self._on_suggest_button_clicked)
         self._update_state()
@@ -287,6 +302,7 @@ class MappingsPanel(QWidget):
         self.picklists_model.set_rows([MappingRow(source, target, SET_BY_YOU, scope=path)
                                        for path, values in draft.picklists.fields.items()
                                        for source, target in values.items()])
+        self.fields.set_template(draft)
         self._update_state()
 
     @property
@@ -301,6 +317,11 @@ class MappingsPanel(QWidget):
     def target_names(self) -> list[str]:
         owners = self.target_owners()
         return owners.names() if owners else []
+
+    def org_fields(self) -> tuple[OrgFields, OrgFields] | None:
+        """The fields of the template's source and target orgs, when read."""
+        source, target = self._orgs()
+        return self._fields.get((source, target)) if source and target else None
 
     def target_values(self) -> OrgValues | None:
         """The record types and picklists of the current target org, when read."""
@@ -340,7 +361,7 @@ class MappingsPanel(QWidget):
 
     def needs_target_read(self) -> bool:
         """Whether saving must first read the target org to check the mappings (it has some, never read)."""
-        return self._needs_owners_read() or self._needs_values_read()
+        return self._needs_owners_read() or self._needs_values_read() or self._needs_fields_read()
 
     def _needs_owners_read(self) -> bool:
         target = self.target_alias
@@ -363,12 +384,29 @@ class MappingsPanel(QWidget):
         values = self._values.get(target)
         return any(values is None or not values.covers(obj) for obj in self._mapped_objects())
 
+    def _needs_fields_read(self) -> bool:
+        source, target = self._orgs()
+        if not (source and target and target in self.ctx.registry and source in self.ctx.registry
+                and (source, target) not in self._fields_failed):
+            return False
+        known = self._fields.get((source, target))
+        return any(known is None or not known[1].covers(obj) for obj in self.fields.mapped_objects())
+
     def read_target(self, then: Callable[[], None]) -> None:
         """Read what the target org has that the mappings name (its users and queues, else its record types and
         picklists) on a worker, then call ``then`` (read or not; the editor's save asks again for the rest)."""
         target = self.target_alias
         if not target:
             then()
+            return
+        if self._needs_fields_read() and not self._needs_owners_read() and not self._needs_values_read():
+            source = self._orgs()[0] or ""
+            objects = sorted({*self.fields.mapped_objects(), *(line.object for line in self._draft.objects)},
+                             key=str.lower)
+            self._show_status(f"Reading the fields of {source} and {target}…")
+            self._start(_fields_task, source, target, objects,
+                        on_finished=partial(self._on_fields_finished, then),
+                        on_error=partial(self._on_fields_failed, (source, target), then))
             return
         if self._needs_values_read() and not self._needs_owners_read():
             objects = sorted({*self._mapped_objects(), *(line.object for line in self._draft.objects)}, key=str.lower)
@@ -424,14 +462,14 @@ class MappingsPanel(QWidget):
                 missing = self._value_missing(path, target)
                 if missing:
                     return f"The picklist mapping {path} '{source}' → '{target}' names {missing}."
-        return None
+        return self.fields.problem()
 
     def unchecked_note(self) -> str | None:
         """Why the mappings were not checked against the target (None when they were, or there are none)."""
         owners = bool(self._owners.map or self._owners.default)
         values = bool(self._mapped_objects())
         if not (owners or values):
-            return None
+            return self._fields_unchecked_note()
         which = "owner" if not values else "record type and picklist" if not owners else "owner, record type and picklist"
         target = self.target_alias
         if not target:
@@ -442,6 +480,18 @@ class MappingsPanel(QWidget):
         if values and (self._needs_values_read() or target in self._values_failed):
             reason = self._values_failed.get(target) or f"{target} is not connected"
             return f"the record type and picklist mappings were not checked against {target}: it could not be read " \
+                f"({reason})"
+        return self._fields_unchecked_note()
+
+    def _fields_unchecked_note(self) -> str | None:
+        if not self.fields.mapped_objects():
+            return None
+        source, target = self._orgs()
+        if not (source and target):
+            return "the field mappings were not checked against the orgs: the template has no source or default target"
+        if self._needs_fields_read() or (source, target) in self._fields_failed:
+            reason = self._fields_failed.get((source, target)) or f"{source} or {target} is not connected"
+            return f"the field mappings were not checked against {source} and {target}: they could not be read " \
                 f"({reason})"
         return None
 
@@ -501,7 +551,9 @@ class MappingsPanel(QWidget):
 
     def _scope(self) -> Scope:
         objects = [line.object for line in self._draft.objects]
-        objects += [o for o in self._mapped_objects() if o.lower() not in {x.lower() for x in objects}]
+        for obj in [*self._mapped_objects(), *self.fields.mapped_objects()]:
+            if obj.lower() not in {x.lower() for x in objects}:
+                objects.append(obj)
         return objects, {line.object: line.fields for line in self._draft.objects}
 
     def _record_type_names(self, row: MappingRow) -> list[str]:
@@ -576,6 +628,8 @@ class MappingsPanel(QWidget):
                                                 ("Picklist values", self.picklists_model))):
             check = sum(1 for r in model.rows() if r.origin in (SUGGESTED, NO_MATCH))
             self.kinds.setTabText(index, f"{title} ({check} to check)" if check else title)
+        fields = self.fields.to_check()
+        self.kinds.setTabText(self.kinds.indexOf(self.fields), f"Fields ({fields} to check)" if fields else "Fields")
 
     def _row_status(self, row: MappingRow) -> tuple[str, str | None]:
         owners = self.target_owners()
@@ -688,8 +742,12 @@ class MappingsPanel(QWidget):
         self._update_state()
         self.edited.emit()
 
-    def _on_suggest_finished(self, answer: tuple[OrgOwners, OrgOwners, OrgValues, OrgValues]) -> None:
-        source, target, source_values, target_values = answer
+    def _on_suggest_finished(self, answer: tuple[OrgOwners, OrgOwners, OrgValues, OrgValues, OrgFields,
+                                                 OrgFields]) -> None:
+        source, target, source_values, target_values, source_fields, target_fields = answer
+        self._fields[(source_fields.alias, target_fields.alias)] = (source_fields, target_fields)
+        self._fields_failed.pop((source_fields.alias, target_fields.alias), None)
+        self.fields.fill(suggest_fields(self._draft.objects, source_fields, target_fields))
         self._values[target_values.alias] = target_values
         self._values_failed.pop(target_values.alias, None)
         self._fill_values(source_values, target_values)
@@ -711,7 +769,8 @@ class MappingsPanel(QWidget):
         self._write_draft()
         self._update_state()
         self._refresh_values()
-        self._show_status(f"From {source.alias} → {target.alias}: owners: {self._summary()} {self._values_summary()}")
+        self._show_status(f"From {source.alias} → {target.alias}: owners: {self._summary()} {self._values_summary()} "
+                          f"{self.fields.summary()}")
         logger.info("owner mappings suggested from %s to %s", source.alias, target.alias)
         self.edited.emit()
         self.suggestions_ready.emit()
@@ -737,6 +796,26 @@ class MappingsPanel(QWidget):
         self._show_status(f"Checked against the record types and picklists of {values.alias}.")
         self.target_read.emit(values.alias)
         then()
+
+    def _on_fields_finished(self, then: Callable[[], None], answer: tuple[OrgFields, OrgFields]) -> None:
+        source, target = answer
+        self._fields[(source.alias, target.alias)] = answer
+        self._fields_failed.pop((source.alias, target.alias), None)
+        self.fields.write()          # constants typed by the target fields
+        self.fields.refresh()
+        self._show_status(f"Checked against the fields of {source.alias} and {target.alias}.")
+        self.target_read.emit(target.alias)
+        then()
+
+    def _on_fields_failed(self, orgs: tuple[str, str], then: Callable[[], None], text: str) -> None:
+        self._fields_failed[orgs] = text
+        self._show_status(f"Could not read the fields of {orgs[0]} and {orgs[1]}: {text}", "error")
+        self.target_read.emit(orgs[1])
+        then()
+
+    def _on_fields_edited(self) -> None:
+        self._update_titles()
+        self.edited.emit()
 
     def _on_values_failed(self, target: str, then: Callable[[], None], text: str) -> None:
         self._values_failed[target] = text
