@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from datetime import datetime, timezone
@@ -470,6 +471,28 @@ def _record_type_name(value: Any, where: str) -> str:
                         "single underscores, starting with a letter, e.g. Channel_Partner)")
 
 
+def _per_object(raw: dict[str, Any], kind: str, keys: set[str],
+                shape: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """The entries of ``mappings.<kind>`` (object name -> its mapping object), each checked: an object's API
+    name listed once (case aside), a JSON object holding only ``keys``. Yields (name, where, mapping)."""
+    seen: dict[str, str] = {}
+    for obj, mapping in raw.items():
+        name = obj.strip() if isinstance(obj, str) else ""
+        where = f"mappings.{kind}[{json.dumps(obj)}]"
+        if not _API_NAME_RE.match(name):
+            raise TemplateError(f"{where}: {json.dumps(obj)} is not an object's API name (e.g. Account, Project__c)")
+        if name.lower() in seen:
+            raise TemplateError(f"{where}: {name} is listed twice (also as {seen[name.lower()]})")
+        seen[name.lower()] = name
+        if not isinstance(mapping, dict):
+            raise TemplateError(f"{where} must be an object with {shape}")
+        unknown = set(mapping) - keys
+        if unknown:
+            raise TemplateError(f"{where}: unknown key(s): {', '.join(sorted(unknown))}; allowed: "
+                                f"{', '.join(sorted(keys))}")
+        yield name, where, mapping
+
+
 def parse_record_type_mappings(document: Any) -> RecordTypeMappings:
     """``mappings.record_types``: ``{"Account": {"map": {"Partner": "Channel_Partner"}, "default": "Customer"}}``."""
     raw = _check_mapping_kinds(document).get("record_types", {})
@@ -477,22 +500,8 @@ def parse_record_type_mappings(document: Any) -> RecordTypeMappings:
     if not isinstance(raw, dict):
         raise TemplateError(f"mappings.record_types must be an object of object name -> mappings, e.g. {example}")
     out = RecordTypeMappings()
-    seen: dict[str, str] = {}
-    for obj, mapping in raw.items():
-        name = obj.strip() if isinstance(obj, str) else ""
-        where = f"mappings.record_types[{json.dumps(obj)}]"
-        if not _API_NAME_RE.match(name):
-            raise TemplateError(f"{where}: {json.dumps(obj)} is not an object's API name (e.g. Account, Project__c)")
-        if name.lower() in seen:
-            raise TemplateError(f"{where}: {name} is listed twice (also as {seen[name.lower()]})")
-        seen[name.lower()] = name
-        if not isinstance(mapping, dict):
-            raise TemplateError(f"{where} must be an object with \"default\" and/or \"map\", e.g. "
-                                '{"map": {"Partner": "Channel_Partner"}}')
-        unknown = set(mapping) - RECORD_TYPE_MAPPING_KEYS
-        if unknown:
-            raise TemplateError(f"{where}: unknown key(s): {', '.join(sorted(unknown))}; allowed: "
-                                f"{', '.join(sorted(RECORD_TYPE_MAPPING_KEYS))}")
+    for name, where, mapping in _per_object(raw, "record_types", RECORD_TYPE_MAPPING_KEYS,
+                                            '"default" and/or "map", e.g. {"map": {"Partner": "Channel_Partner"}}'):
         default = mapping.get("default")
         if default is not None:
             default = _record_type_name(default, f"{where}.default")
@@ -562,22 +571,9 @@ def parse_field_mappings(document: Any) -> FieldMappings:
     if not isinstance(raw, dict):
         raise TemplateError(f"mappings.fields must be an object of object name -> field mappings, e.g. {example}")
     out = FieldMappings()
-    seen: dict[str, str] = {}
-    for obj, mapping in raw.items():
-        name = obj.strip() if isinstance(obj, str) else ""
-        where = f"mappings.fields[{json.dumps(obj)}]"
-        if not _API_NAME_RE.match(name):
-            raise TemplateError(f"{where}: {json.dumps(obj)} is not an object's API name (e.g. Account, Project__c)")
-        if name.lower() in seen:
-            raise TemplateError(f"{where}: {name} is listed twice (also as {seen[name.lower()]})")
-        seen[name.lower()] = name
-        if not isinstance(mapping, dict):
-            raise TemplateError(f"{where} must be an object with \"map\" and/or \"constants\", e.g. "
-                                '{"map": {"Customer_Tier__c": "acme__Customer_Tier__c"}}')
-        unknown = set(mapping) - FIELD_MAPPING_KEYS
-        if unknown:
-            raise TemplateError(f"{where}: unknown key(s): {', '.join(sorted(unknown))}; allowed: "
-                                f"{', '.join(sorted(FIELD_MAPPING_KEYS))}")
+    for name, where, mapping in _per_object(raw, "fields", FIELD_MAPPING_KEYS,
+                                            '"map" and/or "constants", e.g. '
+                                            '{"map": {"Customer_Tier__c": "acme__Customer_Tier__c"}}'):
         raw_map = mapping.get("map", {})
         if not isinstance(raw_map, dict):
             raise TemplateError(f"{where}.map must be an object of source field -> target field, e.g. "

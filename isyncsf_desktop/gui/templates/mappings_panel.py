@@ -19,10 +19,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-                               QStyledItemDelegate, QStyleOptionViewItem, QTableView, QTabWidget, QVBoxLayout, QWidget)
+                               QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from ...engine import owner_suggestions as owners_rule
 from ...engine.field_suggestions import OrgFields, read_org_fields, suggest_fields
@@ -34,7 +34,7 @@ from ..style import ERROR, MUTED
 from .mappings_fields import FieldsPage
 from .mappings_models import (AUTOMATIC, NO_MATCH, SET_BY_YOU, SUGGESTED, MappingRow, OwnerMappingsModel,
                               PicklistMappingsModel, RecordTypeDefaultsModel, RecordTypeMappingsModel)
-from .mappings_sections import MappingSection
+from .mappings_sections import ComboDelegate, MappingSection
 
 logger = logging.getLogger(__name__)
 
@@ -70,31 +70,6 @@ def _target_task(report: Any, cancel: Any, ctx: AppContext, target: str) -> OrgO
 
 def _target_values_task(report: Any, cancel: Any, ctx: AppContext, target: str, objects: list[str]) -> OrgValues:
     return read_org_values(ctx.client(target), target, objects)
-
-
-class TargetDelegate(QStyledItemDelegate):
-    """Edits a target cell with an editable combo box of the target org's owners (when they are known)."""
-
-    def __init__(self, names: Callable[[], list[str]], parent: Any = None) -> None:
-        super().__init__(parent)
-        self._names = names
-
-    def createEditor(self, parent: QWidget, option: QStyleOptionViewItem,  # noqa: N802 - Qt's name
-                     index: QModelIndex | QPersistentModelIndex) -> QWidget:
-        combo = QComboBox(parent)
-        combo.setEditable(True)
-        combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        combo.addItems(self._names())
-        return combo
-
-    def setEditorData(self, editor: QWidget, index: QModelIndex | QPersistentModelIndex) -> None:  # noqa: N802
-        if isinstance(editor, QComboBox):
-            editor.setCurrentText(str(index.data(Qt.ItemDataRole.EditRole) or ""))
-
-    def setModelData(self, editor: QWidget, model: Any,  # noqa: N802 - Qt's name
-                     index: QModelIndex | QPersistentModelIndex) -> None:
-        if isinstance(editor, QComboBox):
-            model.setData(index, editor.currentText(), Qt.ItemDataRole.EditRole)
 
 
 class MappingsPanel(QWidget):
@@ -183,7 +158,7 @@ class MappingsPanel(QWidget):
         self.owners_model = OwnerMappingsModel(self._row_status, self)
         self.owners_view = QTableView()
         self.owners_view.setModel(self.owners_model)
-        self.owners_view.setItemDelegateForColumn(OwnerMappingsModel.TARGET, TargetDelegate(self.target_names, self))
+        self.owners_view.setItemDelegateForColumn(OwnerMappingsModel.TARGET, ComboDelegate(lambda _index: self.target_names(), self))
         self.owners_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.owners_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.owners_view.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked

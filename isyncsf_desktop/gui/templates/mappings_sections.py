@@ -20,20 +20,20 @@ RowNames = Callable[[MappingRow], "list[str]"]
 """The names a row's target may take (the target org's record types of its object, values of its field)."""
 
 
-class RowTargetDelegate(QStyledItemDelegate):
-    """Edits a target cell with an editable combo box of what the row's target may be (when it is known)."""
+class ComboDelegate(QStyledItemDelegate):
+    """Edits a cell with an editable combo box of the names ``choices`` gives for it (free text allowed)."""
 
-    def __init__(self, model: MappingTableModel, names: RowNames, parent: Any = None) -> None:
+    def __init__(self, choices: Callable[[QModelIndex | QPersistentModelIndex], list[str]],
+                 parent: Any = None) -> None:
         super().__init__(parent)
-        self._model = model
-        self._names = names
+        self._choices = choices
 
     def createEditor(self, parent: QWidget, option: QStyleOptionViewItem,  # noqa: N802 - Qt's name
                      index: QModelIndex | QPersistentModelIndex) -> QWidget:
         combo = QComboBox(parent)
         combo.setEditable(True)
         combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        combo.addItems(self._names(self._model.row(index.row())))
+        combo.addItems(self._choices(index))
         return combo
 
     def setEditorData(self, editor: QWidget, index: QModelIndex | QPersistentModelIndex) -> None:  # noqa: N802
@@ -46,11 +46,16 @@ class RowTargetDelegate(QStyledItemDelegate):
             model.setData(index, editor.currentText(), Qt.ItemDataRole.EditRole)
 
 
+def row_target_delegate(model: MappingTableModel, names: RowNames, parent: Any = None) -> ComboDelegate:
+    """Edits a target cell with what the row's target may be (when it is known)."""
+    return ComboDelegate(lambda index: names(model.row(index.row())), parent)
+
+
 def mapping_view(model: MappingTableModel, names: RowNames, widths: dict[int, int]) -> QTableView:
     """A table over ``model`` as the Mappings tab shows them (rows selected whole, targets edited in a combo)."""
     view = QTableView()
     view.setModel(model)
-    view.setItemDelegateForColumn(model.TARGET, RowTargetDelegate(model, names, view))
+    view.setItemDelegateForColumn(model.TARGET, row_target_delegate(model, names, view))
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
     view.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed
@@ -151,4 +156,4 @@ class MappingSection(QWidget):
         self.update_state()
 
 
-__all__ = ["MappingSection", "RowTargetDelegate", "mapping_view"]
+__all__ = ["ComboDelegate", "MappingSection", "mapping_view", "row_target_delegate"]
