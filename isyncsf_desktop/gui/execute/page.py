@@ -685,7 +685,10 @@ class ExecutePage(QWidget):
         self._on_error_viewer_count_changed(self.error_viewer.error_count())
 
     def _on_error_viewer_count_changed(self, count: int) -> None:
-        """The tab's count is the viewer's, whichever job it shows (none: no count)."""
+        """The tab's count is the viewer's, whichever job it shows (none: no count); during a sync, resync or retry
+        it is the run's own, from its progress (the refresh timer), never the journal read at some other moment."""
+        if self.worker is not None and self.run_kind != RunKind.ROLLBACK:
+            return
         self.run_tabs.setTabText(self.errors_tab, f"Errors ({count:,})" if count else "Errors")
 
     # ================================================================== runs
