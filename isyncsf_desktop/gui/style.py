@@ -18,10 +18,11 @@ TONE_COLOURS: dict[str, str] = {"success": SUCCESS, "warning": WARNING, "muted":
 """The colour of each tone a job state has (:attr:`JobState.tone`)."""
 
 
-def state_colour(state: JobState | str, *, interrupted: bool = False) -> str:
+def state_colour(state: JobState | str, *, interrupted: bool = False, left: int = 0) -> str:
     """The colour a job state is shown in (its badge on the Execute tab, its cell and title on History):
-    its lifecycle tone's colour; a job a crash left interrupted is shown as a warning whatever its state."""
-    if interrupted:
+    its lifecycle tone's colour; a job a crash left interrupted, or a rollback that left ``left`` records on the
+    target (they failed to delete or restore), is shown as a warning whatever its state."""
+    if interrupted or (left and JobState(state) is JobState.ROLLBACK_COMPLETED):
         return WARNING
     return TONE_COLOURS[JobState(state).tone]
 

@@ -233,15 +233,23 @@ def test_a_rollback_that_left_records_can_be_run_again_from_the_execute_tab(setu
     assert first.state == JobState.ROLLBACK_COMPLETED and left == first.totals.errors > 0
     freeze_accounts(server, False)
     execute = show_widget(qtbot, ExecutePage(ctx), 1280, 760)
+    history = show_widget(qtbot, HistoryPage(ctx), 1200, 760)
     ctx.open_job(job_id)
-    assert execute.state_badge.text() == "Rollback Completed" and execute.rollback_button.isEnabled()
+    # the badge says records were left, in the warning colour, not the success green of a clean rollback
+    assert execute.state_badge.text() == f"Rollback Completed ({left:,} left)" and execute.rollback_button.isEnabled()
+    assert WARNING in execute.state_badge.styleSheet() and "roll back again" in execute.state_badge.toolTip()
     assert f"({left:,} records to undo)" in execute.rollback_button.toolTip()
+    assert history.select_job(job_id)
+    cell = history.proxy.index(history.proxy.row_of(job_id), JobsModel.STATE)
+    assert cell.data() == "Rollback Completed" and cell.data(Qt.ItemDataRole.ForegroundRole).name() == WARNING
+    assert f"{left:,} records left on the target" in history.job_label.text()
     with qtbot.waitSignal(execute.run_finished, timeout=120_000) as finished:
         qtbot.mouseClick(execute.rollback_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not execute.is_running(), timeout=30_000)
     again = finished.args[0]
     assert again.state == JobState.ROLLBACK_COMPLETED and again.totals.restored == left and again.totals.errors == 0
     assert ctx.journal.job_facts(job_id).to_undo == 0 and not execute.rollback_button.isEnabled()
+    assert execute.state_badge.text() == "Rollback Completed" and SUCCESS in execute.state_badge.styleSheet()
 
 
 def hold_at(ctx: AppContext, monkeypatch: pytest.MonkeyPatch, state: str) -> tuple[threading.Event, threading.Event]:

@@ -299,14 +299,25 @@ class ExecutePage(QWidget):
         self.target_label.setText(f"<b>{self.ctx.target}</b>" if self.ctx.target else
                                   f"<span style='color:{MUTED}'>none selected</span>")
 
-    def _set_state_display(self, state: str | None, status: str | None = None, *, interrupted: bool = False) -> None:
+    def _left(self, job: JobRow) -> int:
+        """Records a Rollback Completed job's rollback left on the target (0 in any other state)."""
+        return self.ctx.journal.job_facts(job.id).to_undo if job.state == JobState.ROLLBACK_COMPLETED else 0
+
+    def _set_state_display(self, state: str | None, status: str | None = None, *, interrupted: bool = False,
+                           left: int = 0) -> None:
+        """The job's state badge (``left``: records a finished rollback left on the target) and the run's status."""
         self.state_caption.setVisible(state is not None)
         if state is None:
             self.state_badge.hide()
         else:
+            left = left if state == JobState.ROLLBACK_COMPLETED else 0
             self.state_badge.show()
-            self.state_badge.setText(state + (" (interrupted)" if interrupted else ""))
-            self.state_badge.setStyleSheet(f"background: {state_colour(state, interrupted=interrupted)};")
+            self.state_badge.setText(state + (" (interrupted)" if interrupted else "")
+                                     + (f" ({left:,} left)" if left else ""))
+            self.state_badge.setToolTip(f"The rollback left {left:,} record{'s' if left != 1 else ''} on the "
+                                        "target (they failed to delete or restore): roll back again to undo them"
+                                        if left else "")
+            self.state_badge.setStyleSheet(f"background: {state_colour(state, interrupted=interrupted, left=left)};")
         if status is not None:
             self.run_status = status
             colour = {COMPLETED: SUCCESS, ABORTED: WARNING, PAUSED: WARNING, FAILED: ERROR}.get(status, ACCENT)
@@ -616,7 +627,8 @@ class ExecutePage(QWidget):
         self.job_label.setText(f"Job <b>#{job.id}</b>")
         runs = self.ctx.journal.runs(job.id)
         last = runs[-1] if runs else None
-        self._set_state_display(job.state, last.status if last else "", interrupted=job.interrupted)
+        self._set_state_display(job.state, last.status if last else "", interrupted=job.interrupted,
+                                left=self._left(job))
         order = (job.plan or {}).get("order") or (self.plan.order if self.plan else [])
         if last is not None:
             planned = scanned_counts(self.ctx.journal, job.id) if last.kind == RunKind.SYNC else {}
@@ -926,7 +938,7 @@ class ExecutePage(QWidget):
         self._close_abort_box()
         if self.job is not None:
             self.job = self.ctx.journal.job(self.job.id)
-            self._set_state_display(self.job.state, self.run_status)
+            self._set_state_display(self.job.state, self.run_status, left=self._left(self.job))
             self.job_label.setText(f"Job <b>#{self.job.id}</b>")
             if self.error_viewer.job_id != self.job.id:      # a new sync that could not start
                 self.error_viewer.set_job(self.job.id)

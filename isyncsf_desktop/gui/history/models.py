@@ -90,6 +90,8 @@ class JobSummary:
     open_errors: int = 0
     masked: dict[str, int] = field(default_factory=dict)
     """``Object.Field`` -> values masked (engine/masking.py), summed over the job's runs."""
+    left: int = 0
+    """Records a Rollback Completed job's rollback left on the target (a rollback would still undo them)."""
 
     @property
     def id(self) -> int:
@@ -173,8 +175,9 @@ def summarize(journal: Journal, job: JobRow) -> JobSummary:
             elif run.kind == RunKind.SCAN:
                 oc.total = max(oc.total, counts.total)
         objects[name] = oc
+    left = journal.job_facts(job.id).to_undo if job.state == JobState.ROLLBACK_COMPLETED else 0
     return JobSummary(job=job, runs=runs, objects=objects, open_errors=sum(errors.values()),
-                      masked=journal.masked_counts(job_id=job.id))
+                      masked=journal.masked_counts(job_id=job.id), left=left)
 
 
 # ====================================================================== jobs list
@@ -228,7 +231,7 @@ class JobsModel(RowsTableModel[JobSummary]):
             if summary.deleted:
                 return QColor(MUTED)
             if column == self.STATE:
-                return QColor(state_colour(job.state, interrupted=job.interrupted))
+                return QColor(state_colour(job.state, interrupted=job.interrupted, left=summary.left))
             if column == self.NOTE and job.interrupted:
                 return QColor(WARNING)
             if column == self.ERRORS and summary.open_errors:

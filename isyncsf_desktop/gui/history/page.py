@@ -337,9 +337,12 @@ class HistoryPage(QWidget):
             return
         self.details_stack.setCurrentIndex(1)
         job = summary.job
-        colour = state_colour(job.state, interrupted=job.interrupted)
+        colour = state_colour(job.state, interrupted=job.interrupted, left=summary.left)
         head = (f"<span style='font-size:12pt'><b>Job #{job.id}</b></span> &nbsp; "
                 f"<b style='color:{colour}'>{job.state}</b>")
+        if summary.left:
+            head += (f" &nbsp;<span style='color:{WARNING}'>({summary.left:,} record{'s' if summary.left != 1 else ''}"
+                     " left on the target: roll back again to undo them)</span>")
         if job.interrupted:
             head += f" &nbsp;<span style='color:{WARNING}'>({INTERRUPTED_NOTE})</span>"
         head += (f"<br><span style='color:{MUTED}'>{job.source.alias} → {job.target.alias} · started "
