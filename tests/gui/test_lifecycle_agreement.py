@@ -327,6 +327,7 @@ def test_after_the_scan_the_execute_tab_and_history_read_scanned(setup, qtbot, m
         qtbot.waitUntil(held.is_set, timeout=60_000)
         qtbot.waitUntil(lambda: execute.state_badge.text() == "Scanned", timeout=10_000)
         assert execute.state_badge.isVisible() and execute.state_caption.isVisible()
+        assert "Initializing" in execute.status_label.text()     # the sync goes on: its run is not "Completed"
         job_id = execute.job.id
         qtbot.waitUntil(lambda: history.proxy.row_of(job_id) is not None
                         and history_state(history, job_id) == "Scanned", timeout=10_000)

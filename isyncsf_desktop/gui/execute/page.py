@@ -868,7 +868,10 @@ class ExecutePage(QWidget):
         elif isinstance(event, RecordFailed):
             self._pending_errors.append(event)
         elif isinstance(event, StateChanged):
-            self._set_state_display(event.state, event.status)
+            status = event.status
+            if event.state == JobState.SCANNED and self.run_kind == RunKind.SYNC:
+                status = INITIALIZING      # the scan step is done, the sync itself is getting ready: not "Completed"
+            self._set_state_display(event.state, status)
             self.ctx.jobs_changed.emit()      # the History page shows the job's live state
             if event.state == JobState.SYNC_IN_PROGRESS and self.run_kind == RunKind.SYNC and self.job:
                 # The scan is done: the Total row counts records done of the records it found.
