@@ -506,8 +506,11 @@ class Preview:
         self.observer = observer
         self.cancel = cancel
 
-    def run(self, template: Template, on_preview: Callable[[int], None] | None = None) -> PreviewResult:
+    def run(self, template: Template, on_preview: Callable[[int], None] | None = None, *,
+            calls_from: tuple[int, int] | None = None) -> PreviewResult:
         """Plan, count, read, match and transform as a sync does; store the rows; return the header.
+        ``calls_from``: the orgs' API call counts when the preview began (before its metadata check), for
+        what the preview itself cost (``preview_calls``); by default, now.
 
         A template that cannot run raises :class:`~.context.EngineError` (no preview is kept); an org that
         fails to answer ends the preview Failed with the sentence."""
@@ -529,6 +532,7 @@ class Preview:
                 self.observer(event)
         ctx.observer = note
         calls = (self.source.api_calls, self.target.api_calls)
+        began = calls_from or calls
         plan: Plan | None = None
         run: PreviewRun | None = None
         status, message = "Completed", None
@@ -557,7 +561,7 @@ class Preview:
         run_calls = {"source": self.source.api_calls - calls[0], "target": self.target.api_calls - calls[1]}
         if run is not None and status == "Completed":
             Labels(run, self.target).fill(self.journal, preview_id)
-        result = self._result(preview_id, status, message, plan, run, dry, pj, run_calls, calls, notices, started)
+        result = self._result(preview_id, status, message, plan, run, dry, pj, run_calls, began, notices, started)
         header = result.as_json()
         header.update(template=template.name, source=self.source_ref.alias, target=self.target_ref.alias,
                       owners=pj.owners, masked=pj.masked)

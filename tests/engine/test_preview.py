@@ -1,0 +1,190 @@
+"""Preview before apply (issue 24): what a preview says, record by record, is what the sync that follows it does;
+a preview writes nothing to either org (the sandbox's own request log says so); its rows are in the journal."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from isyncsf_desktop.engine.lifecycle import RecordStatus
+from isyncsf_desktop.engine.run.context import EngineError
+from isyncsf_desktop.engine.run.preview import INSERT_OFF, UPDATE_OFF, is_new_id
+from isyncsf_desktop.engine.values import same
+from isyncsf_desktop.sandbox.seeds import build_seed
+
+WRITES = ("POST", "PATCH", "PUT", "DELETE")
+DEMO = {"name": "Preview demo", "options": {"continue_on_error": True, "versioning": True},
+        "objects": [{"object": "Account", "match_by": ["External_Id__c"]},
+                    # the demo target's rule wants a Phone on every contact: a preview cannot know a validation rule
+                    {"object": "Contact", "match_by": ["Email"], "filter": "Phone != null"}]}
+
+
+class RequestLog:
+    """Every call each org of a sandbox server answers, from its own request observer."""
+
+    def __init__(self, server: Any, aliases: tuple[str, ...] = ("src", "tgt")):
+        self.calls: list[tuple[str, str, str]] = []
+        self._lock = threading.Lock()
+        for alias in aliases:
+            server.faults(alias).update(observer=self._observer(alias))
+
+    def _observer(self, alias: str) -> Any:
+        def seen(stage: str, method: str, path: str) -> None:
+            if stage == "before":
+                with self._lock:
+                    self.calls.append((alias, method, path))
+        return seen
+
+    def writes(self) -> list[tuple[str, str, str]]:
+        return [c for c in self.calls if c[1] in WRITES]
+
+    def clear(self) -> None:
+        with self._lock:
+            self.calls.clear()
+
+
+def rows_by_source(journal: Any, preview_id: int) -> dict[str, Any]:
+    return {r.source_id: r for r in journal.iter_preview_records(preview_id)}
+
+
+def test_a_preview_writes_nothing_and_says_what_the_sync_then_does_record_by_record(make_pair):
+    pair = make_pair("demo-source", "demo-target")
+    log = RequestLog(pair.server)
+    preview = pair.engine().preview(DEMO)
+    assert preview.status == "Completed", preview.message
+    # no write call to either org: every call the orgs answered (the sandbox's request log) was a read; the log
+    # holds the calls the preview says it made (the client also counts its userinfo request: owners)
+    assert log.calls and log.writes() == []
+    assert len([c for c in log.calls if c[0] == "src"]) == preview.preview_calls["source"]
+    assert 0 <= preview.preview_calls["target"] - len([c for c in log.calls if c[0] == "tgt"]) <= 1
+    rows = rows_by_source(pair.journal, preview.preview_id)
+    assert preview.order == ["Account", "Contact"]
+    counts = {o: {k: preview.objects[o][k] for k in ("insert", "update", "unchanged", "skip")} for o in preview.order}
+    assert all(c["insert"] and c["update"] and c["unchanged"] for c in counts.values())   # the demo has all three
+    assert preview.objects["Account"]["deferred_updates"] > 0       # Primary_Contact__c: a cycle, second pass
+
+    log.clear()
+    engine = pair.engine()
+    result = engine.start_sync(DEMO)
+    assert result.state == "Synced"
+    # the counts, and the API calls the preview said the run would cost (REST here: nothing past a Bulk threshold)
+    for name, oc in result.objects.items():
+        assert (oc.inserted, oc.updated, oc.existing, oc.errors) == (
+            counts[name]["insert"], counts[name]["update"], counts[name]["unchanged"], counts[name]["skip"])
+    assert result.api_calls == {"source": preview.api_calls["source"]["total"],
+                                "target": preview.api_calls["target"]["total"]}
+    assert preview.api_calls["target"]["writes"] == len([c for c in log.writes() if c[0] == "tgt"])
+
+    # record by record: the outcome the run journaled is the one the preview said
+    records = {r.source_id: r for r in pair.journal.records(result.job_id)}
+    assert set(records) == set(rows)
+    assert {s: r.status for s, r in records.items()} == {s: r.status for s, r in rows.items()}
+    versions = pair.journal.versions(result.job_id)
+    target = {name: {r["Id"]: r for r in pair.rows("tgt", f"SELECT Id, {', '.join(sorted(fields))} FROM {name}")}
+              for name, fields in (("Account", {"Name", "Phone", "Industry", "Primary_Contact__c", "OwnerId"}),
+                                   ("Contact", {"Email", "Title", "Phone", "AccountId"}))}
+    emails = {i: r["Email"] for i, r in target["Contact"].items()}
+    names = {i: r["Name"] for i, r in target["Account"].items()}
+    for source_id, row in rows.items():
+        record = records[source_id]
+        if row.action == "update":     # the fields it changes are those the run saved before it updated them
+            assert row.target_id == record.target_id
+            first = {c.field for c in row.changes if not c.deferred}
+            assert set(versions[record.target_id][1]) == first
+            assert all(c.now != c.will_be for c in row.changes)
+        if row.action in ("insert", "update"):   # and the run wrote the values the preview showed
+            written = target[row.object][record.target_id]
+            for change in row.changes:
+                if change.field not in written:
+                    continue
+                if is_new_id(change.will_be):       # a parent the run inserts: shown by its name, "(new)"
+                    parent = written[change.field]
+                    assert change.will_be_label in (f"{names.get(parent)} (new)", f"{emails.get(parent)} (new)")
+                else:
+                    assert same(change.will_be, written[change.field], "string"), (row, change)
+    deferred = [(s, c) for s, r in rows.items() for c in r.changes if c.deferred]
+    assert len(deferred) == preview.objects["Account"]["deferred_updates"]
+    for source_id, change in deferred:                 # the second pass's lookups, parent shown by its match key
+        assert change.field == "Primary_Contact__c"
+        parent = target["Account"][records[source_id].target_id]["Primary_Contact__c"]
+        assert change.will_be_label in (emails[parent], f"{emails[parent]} (new)")
+
+    # a re-preview after the sync: nothing to insert or update, every record unchanged
+    again = pair.engine().preview(DEMO)
+    assert again.totals["insert"] == again.totals["update"] == again.totals["skip"] == 0
+    assert again.totals["unchanged"] == len(rows) and again.totals["deferred_updates"] == 0
+
+
+def _skip_orgs(make_pair: Any) -> Any:
+    nickname = {"Contact.Nickname__c": {"type": "string", "label": "Nickname", "length": 100}}
+    short = {"Contact.Nickname__c": {"type": "string", "label": "Nickname", "length": 10}}
+    pair = make_pair(build_seed("empty", overrides={"add_fields": nickname}),
+                     build_seed("empty", overrides={"add_fields": short}))
+    source = pair.insert("src", "Account", [{"Name": "Only in source", "External_Id__c": "A1"},
+                                            {"Name": "Renamed", "External_Id__c": "A2"},
+                                            {"Name": "Same", "External_Id__c": "A3"}])
+    target = pair.insert("tgt", "Account", [{"Name": "Old name", "External_Id__c": "A2"},
+                                   {"Name": "Same", "External_Id__c": "A3"}])
+    pair.insert("src", "Contact", [
+        {"LastName": "Orphan", "Email": "orphan@x.test", "AccountId": source[0]},          # parent not inserted
+        {"LastName": "Changed", "Email": "changed@x.test", "AccountId": source[1], "Title": "New"},
+        {"LastName": "Long", "Email": "long@x.test", "AccountId": source[1], "Nickname__c": "x" * 40},
+        {"LastName": "Twice", "Email": "twice@x.test", "AccountId": source[2]},
+        {"LastName": "Fresh", "Email": "fresh@x.test", "AccountId": source[2], "Nickname__c": "short"}])
+    pair.insert("tgt", "Contact", [{"LastName": "Changed", "Email": "changed@x.test", "Title": "Old",
+                                    "AccountId": target[0]},
+                                   {"LastName": "Twice", "Email": "twice@x.test"},
+                                   {"LastName": "Twice", "Email": "TWICE@x.test"}])
+    return pair
+
+
+SKIPS = {"name": "Skips", "options": {"continue_on_error": True},
+         "objects": [{"object": "Account", "fields": ["Name", "External_Id__c"], "match_by": ["External_Id__c"],
+                      "insert": False},
+                     {"object": "Contact", "fields": ["LastName", "Email", "AccountId", "Title", "Nickname__c"],
+                      "match_by": ["Email"], "update": False}]}
+
+
+def test_records_not_going_say_why_and_the_sync_agrees(make_pair):
+    pair = _skip_orgs(make_pair)
+    log = RequestLog(pair.server)
+    preview = pair.engine().preview(SKIPS)
+    assert preview.status == "Completed", preview.message
+    assert log.calls and log.writes() == []
+    rows = {r.label: r for r in pair.journal.iter_preview_records(preview.preview_id)}
+    assert {label: (r.action, r.reason_code) for label, r in rows.items()} == {
+        "Only in source": ("skip", INSERT_OFF),               # Insert switched off for Account
+        "Renamed": ("update", None),
+        "Same": ("unchanged", None),
+        "orphan@x.test": ("skip", "PARENT_NOT_SYNCED"),       # its parent will be missing
+        "changed@x.test": ("skip", UPDATE_OFF),               # Update switched off for Contact
+        "long@x.test": ("skip", "STRING_TOO_LONG"),           # 40 characters for a field of 10
+        "twice@x.test": ("skip", "DUPLICATE_MATCH"),          # two target contacts have its email
+        "fresh@x.test": ("insert", None)}
+    assert "inserting new records is off for Account" in rows["Only in source"].reason
+    assert "inserting new records is off" in rows["orphan@x.test"].reason
+    assert "max length=10" in rows["long@x.test"].reason
+    assert [(c.field, c.now, c.will_be) for c in rows["changed@x.test"].changes] == [("Title", "Old", "New")]
+    assert [(c.field, c.now, c.will_be) for c in rows["Renamed"].changes] == [("Name", "Old name", "Renamed")]
+    fresh = {c.field: c for c in rows["fresh@x.test"].changes}
+    assert fresh["AccountId"].will_be_label == "Same"            # a lookup by the parent's name, not its id
+    assert preview.objects["Contact"] == {"total": 5, "insert": 1, "update": 0, "unchanged": 0, "skip": 4,
+                                          "deferred_updates": 0}
+
+    result = pair.engine().start_sync(SKIPS)
+    records = {r.source_id: r.status for r in pair.journal.records(result.job_id)}
+    assert records == {r.source_id: r.status for r in rows.values()}
+    errors = {e.source_id: e.status_code for e in pair.journal.errors(result.job_id)}
+    assert errors == {r.source_id: r.reason_code for r in rows.values() if r.status == RecordStatus.FAILED}
+    assert [r["LastName"] for r in pair.rows("tgt", "SELECT LastName FROM Contact WHERE Email = 'long@x.test'")] == []
+
+
+def test_a_template_that_cannot_run_is_refused_with_its_sentence(make_pair):
+    pair = make_pair("demo-source", "demo-target")
+    bad = {"name": "Bad", "objects": [{"object": "Account", "fields": ["Name", "No_Such_Field__c"]}]}
+    with pytest.raises(EngineError, match="No_Such_Field__c"):
+        pair.engine().preview(bad, override_preflight=True)
+    with pytest.raises(EngineError, match="Nope__c does not exist"):
+        pair.engine().preview({"name": "Bad", "objects": [{"object": "Nope__c"}]}, override_preflight=True)
