@@ -188,3 +188,52 @@ def test_a_template_that_cannot_run_is_refused_with_its_sentence(make_pair):
         pair.engine().preview(bad, override_preflight=True)
     with pytest.raises(EngineError, match="Nope__c does not exist"):
         pair.engine().preview({"name": "Bad", "objects": [{"object": "Nope__c"}]}, override_preflight=True)
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_the_calls_a_preview_says_the_sync_will_cost_are_counted_as_the_run_sends_them(make_pair, bulk):
+    pair = make_pair()
+    pair.insert("src", "Account", [{"Name": f"A{i}", "External_Id__c": f"E{i}"} for i in range(30)])
+    pair.insert("tgt", "Account", [{"Name": "old", "External_Id__c": f"E{i}"} for i in range(5)])
+    options = {"batch_size": 10, "bulk_threshold": 20 if bulk else 0, "continue_on_error": True}
+    template = {"name": "Calls", "options": options,
+                "objects": [{"object": "Account", "fields": ["Name", "External_Id__c"],
+                             "match_by": ["External_Id__c"]}]}
+    preview = pair.engine().preview(template)
+    assert (preview.objects["Account"]["insert"], preview.objects["Account"]["update"]) == (25, 5)
+    target = preview.api_calls["target"]
+    if bulk:    # 25 inserts past the threshold: one Bulk job; 5 updates through one Collections request
+        assert (target["bulk_jobs"], target["writes"]) == (1, 5 + 1)
+    else:       # batches of 10: three create requests for 25 records, one update request
+        assert (target["bulk_jobs"], target["writes"]) == (0, 3 + 1)
+    log = RequestLog(pair.server)
+    result = pair.engine().start_sync(template)
+    assert result.totals.inserted == 25 and result.totals.updated == 5
+    assert result.api_calls["source"] == preview.api_calls["source"]["total"]
+    opened = [c for c in log.calls if c[0] == "tgt" and c[1] == "POST" and c[2].rstrip("/").endswith("jobs/ingest")]
+    assert len(opened) == target["bulk_jobs"]
+    if bulk:     # a Bulk job is checked until the org has done it: at least as often as the estimate says
+        assert result.api_calls["target"] >= target["total"]
+    else:
+        assert result.api_calls["target"] == target["total"]
+
+
+def test_a_preview_of_masked_fields_keeps_only_the_masked_values(pair, memory_keyring):
+    from isyncsf_desktop.engine.masking import template_secret
+
+    template_secret("masked preview", create=True)
+    pair.insert("src", "Contact", [{"FirstName": "Zelda", "LastName": "Quimbyson", "Email": "zelda.q@realmail.test",
+                                    "Phone": "+1 415 555 1234"}])
+    mask = {"Email": {"kind": "email"}, "LastName": {"kind": "last_name"}, "FirstName": {"kind": "first_name"}}
+    template = {"name": "masked preview", "options": {"continue_on_error": True},
+                "objects": [{"object": "Contact", "fields": ["FirstName", "LastName", "Email", "Phone"],
+                             "match_by": ["Email"], "mask": mask}]}
+    preview = pair.engine().preview(template)
+    assert preview.status == "Completed", preview.message
+    stored = pair.journal.preview_records(preview.preview_id)
+    text = repr([r.as_json() for r in stored]) + repr(pair.journal.preview(preview.preview_id).header)
+    assert "Zelda" not in text and "Quimbyson" not in text and "realmail" not in text
+    result = pair.engine().start_sync(template)       # and the values the preview showed are those sent
+    sent = pair.rows("tgt", "SELECT FirstName, LastName, Email FROM Contact")[0]
+    assert {c.field: c.will_be for c in stored[0].changes if c.field in mask} == sent
+    assert stored[0].label == sent["Email"] and result.totals.inserted == 1

@@ -294,8 +294,9 @@ class PreviewRun(SyncRun):
     def decided(self, name: str, oplan: ObjectPlan, decision: Decision) -> None:
         pending = decision.pending
         record = pending.source
+        shown = {k: v for k, v in record.items() if k not in oplan.mask}    # a masked field: only as it is sent
         row = PreviewRecord(name, record["Id"], "skip", STATUS_OF[decision.verdict], pending.target_id,
-                            record_label(oplan, record))
+                            record_label(oplan, {**shown, **pending.payload}))
         verdict = decision.verdict
         if verdict in (Verdict.INSERT, Verdict.IN_FLIGHT):
             row.action = "insert"
@@ -407,10 +408,12 @@ COUNT_KEYS = ("total", "insert", "update", "unchanged", "skip")
 class Labels:
     """Names of the parents lookups point at, for the rows of a finished preview (by target id)."""
 
-    def __init__(self, run: PreviewRun, target: OrgApi):
+    def __init__(self, run: PreviewRun, target: OrgApi, person_contacts: dict[str, str] | None = None):
         self.run = run
         self.target = target
         self.known: dict[str, str] = {}
+        # the new person contact of a new person account -> that account
+        self.account_of = {contact: account for account, contact in (person_contacts or {}).items()}
         for name, rows in run.live_targets.items():     # target records the run read: their names
             name_field = run.plan.objects[name].name_field if name in run.plan.objects else None
             if name_field:
@@ -452,7 +455,7 @@ class Labels:
         if not isinstance(value, str):
             return None
         if is_new_id(value):
-            name = self.run.new_labels.get(value)
+            name = self.run.new_labels.get(self.account_of.get(value, value))
             return f"{name} (new)" if name else "(a record this run inserts)"
         return self.known.get(value)
 
@@ -560,7 +563,7 @@ class Preview:
             status, message = "Failed", f"the preview failed: {str(exc).rstrip('. ')}"
         run_calls = {"source": self.source.api_calls - calls[0], "target": self.target.api_calls - calls[1]}
         if run is not None and status == "Completed":
-            Labels(run, self.target).fill(self.journal, preview_id)
+            Labels(run, self.target, dry.person_contacts).fill(self.journal, preview_id)
         result = self._result(preview_id, status, message, plan, run, dry, pj, run_calls, began, notices, started)
         header = result.as_json()
         header.update(template=template.name, source=self.source_ref.alias, target=self.target_ref.alias,
