@@ -25,7 +25,8 @@ from ..plan import ObjectPlan, RefSpec
 from ..recordtypes import RECORD_TYPE_SOQL, resolve_record_types
 from ..users import RUNNING_USER, map_owners
 from ..values import match_value, path_value, same
-from .context import BULK_BATCH, DUPLICATE_MATCH, PICKLIST_NOT_MAPPED, STRING_TOO_LONG, chunks, first_error, key_json, quote, reader
+from .context import (BULK_BATCH, DUPLICATE_MATCH, PICKLIST_NOT_MAPPED, STRING_TOO_LONG, chunks, first_error,
+                      key_json, quote, reader)
 from .parents import is_polymorphic
 from .recovery import await_late_commits, claim_in_flight, journal_time, late_commit_window
 from .sync_run import OMIT, Decision, Pending, RecordProblem, SyncRun, Verdict

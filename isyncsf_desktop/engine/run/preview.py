@@ -177,7 +177,8 @@ class DryTarget:
         return [{"id": r.get("Id"), "success": True, "errors": []} for r in records]
 
     def bulk_ingest(self, object_name: str, operation: str, records: list[dict[str, Any]], *,
-                    on_job: Callable[[str], None] | None = None, on_collections: Callable[[list[int]], None] | None = None,
+                    on_job: Callable[[str], None] | None = None,
+                    on_collections: Callable[[list[int]], None] | None = None,
                     on_opening: Callable[[], None] | None = None) -> list[dict[str, Any]]:
         if operation not in BULK_CALLS:
             raise PreviewWrite(f"a preview does not {operation} records")
@@ -342,7 +343,8 @@ class PreviewRun(SyncRun):
         for outcome in later:
             by_object[outcome.object].append(outcome)
         for name, items in by_object.items():
-            rows = self.preview_journal.journal.preview_rows_of(self.preview_id, name, [o.source_id or "" for o in items])
+            rows = self.preview_journal.journal.preview_rows_of(self.preview_id, name,
+                                                                [o.source_id or "" for o in items])
             for outcome in items:
                 row = rows.get(outcome.source_id or "")
                 if row is not None and outcome.error is not None:
@@ -545,7 +547,7 @@ class Preview:
             for text in plan.warnings:
                 ctx.emit(Notice, text=text)
             since = scope.delta_since(template, pj, self.source_ref.org_id, self.target_ref.org_id)
-            totals = scope.count_in_scope(self.source, plan, template, since)
+            scope.count_in_scope(self.source, plan, template, since)   # the scan's counts: calls the sync makes
             run = PreviewRun(ctx, pj, plan, template)
             first = FirstPass(run)
             first.prepare()
@@ -583,7 +585,8 @@ class Preview:
                              **{a: by_action.get(a, 0) for a in COUNT_KEYS[1:]},
                              "deferred_updates": run.deferred_updates.get(name, 0) if run is not None else 0}
         api = {"source": {"reads": run_calls["source"], "writes": 0, "total": run_calls["source"]},
-               "target": {"reads": run_calls["target"] + dry.unsent_reads, "writes": dry.writes, "bulk_jobs": dry.bulk_jobs,
+               "target": {"reads": run_calls["target"] + dry.unsent_reads, "writes": dry.writes,
+                          "bulk_jobs": dry.bulk_jobs,
                           "total": run_calls["target"] + dry.unsent_reads + dry.writes}}
         return PreviewResult(
             preview_id=preview_id, status=status, objects=objects, api_calls=api,
