@@ -65,7 +65,7 @@ def child(kind: str, info_path: Path, template: dict[str, Any]) -> dict[str, Any
         seconds = time.perf_counter() - t0
         out = {"status": preview.status, "message": preview.message, "seconds": round(seconds, 2),
                "calls": meter.stop(), "estimate": preview.api_calls, "totals": preview.totals,
-               "journal_rows": len(engine.journal.preview_records(preview.preview_id))}
+               "journal_rows": sum(sum(c.values()) for c in engine.journal.preview_counts(preview.preview_id).values())}
     out["peak_rss_mb"] = sync_bench.peak_rss_mb()
     engine.journal.close()
     return out
