@@ -237,3 +237,32 @@ def test_a_preview_of_masked_fields_keeps_only_the_masked_values(pair, memory_ke
     sent = pair.rows("tgt", "SELECT FirstName, LastName, Email FROM Contact")[0]
     assert {c.field: c.will_be for c in stored[0].changes if c.field in mask} == sent
     assert stored[0].label == sent["Email"] and result.totals.inserted == 1
+
+
+def test_a_re_preview_after_the_sync_finds_numbers_dates_and_lookups_unchanged(pair):
+    accounts = pair.insert("src", "Account", [{"Name": "Parent", "External_Id__c": "P"},
+                                              {"Name": "Child", "External_Id__c": "C"}])
+    pair.source.update([{"attributes": {"type": "Account"}, "Id": accounts[1], "ParentId": accounts[0]}])
+    pair.insert("src", "Opportunity", [
+        {"Name": f"Deal {i}", "StageName": "Prospecting", "Amount": 1000 + i * 0.5, "Probability": 12.5,
+         "CloseDate": "2026-03-01", "AccountId": accounts[i % 2]} for i in range(4)])
+    template = {"name": "Types", "options": {"continue_on_error": True},
+                "objects": [{"object": "Account", "fields": ["Name", "External_Id__c", "ParentId"],
+                             "match_by": ["External_Id__c"]},
+                            {"object": "Opportunity", "match_by": ["Name"],
+                             "fields": ["Name", "StageName", "Amount", "Probability", "CloseDate", "AccountId"]}]}
+    first = pair.engine().preview(template)
+    child = next(r for r in pair.journal.iter_preview_records(first.preview_id, "Account") if r.label == "Child")
+    assert {c.field: c.will_be_label for c in child.changes}["ParentId"] == "Parent (new)"   # a self-lookup, level 1
+    result = pair.engine().start_sync(template)
+    assert result.totals.inserted == 6 and result.totals.errors == 0
+    again = pair.engine().preview(template)
+    assert again.objects["Opportunity"]["unchanged"] == 4 and again.objects["Account"]["unchanged"] == 2
+    assert again.totals["insert"] == again.totals["update"] == 0
+    # a changed amount is an update of that field alone, its parent shown by name on the target
+    target = {r["Name"]: r["Id"] for r in pair.rows("tgt", "SELECT Id, Name FROM Opportunity")}
+    pair.target.update([{"attributes": {"type": "Opportunity"}, "Id": target["Deal 1"], "Amount": 7}])
+    third = pair.engine().preview(template)
+    update = next(pair.journal.iter_preview_records(third.preview_id, "Opportunity", ["update"]))
+    assert update.label == "Deal 1" and [(c.field, c.now, c.will_be) for c in update.changes] == [
+        ("Amount", 7, 1000.5)]
