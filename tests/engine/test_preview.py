@@ -266,3 +266,33 @@ def test_a_re_preview_after_the_sync_finds_numbers_dates_and_lookups_unchanged(p
     update = next(pair.journal.iter_preview_records(third.preview_id, "Opportunity", ["update"]))
     assert update.label == "Deal 1" and [(c.field, c.now, c.will_be) for c in update.changes] == [
         ("Amount", 7, 1000.5)]
+
+
+def test_the_whole_demo_template_agrees_record_by_record_but_for_the_targets_validation_rule(make_pair):
+    """Every object of the demo template, with owners, queues, record types and the second pass: the preview's
+    outcome and reason is the sync's for every record, except what only the target's automation decides (its
+    Contact phone rule, and the Cases of those contacts), which a preview cannot foresee."""
+    import json
+    from pathlib import Path
+
+    import isyncsf_desktop
+
+    template = json.loads((Path(isyncsf_desktop.__file__).parent / "data" / "templates" / "demo.json").read_text())
+    pair = make_pair("demo-source", "demo-target")
+    preview = pair.engine().preview(template, override_preflight=True)
+    assert preview.status == "Completed", preview.message
+    rows = rows_by_source(pair.journal, preview.preview_id)
+    result = pair.engine().start_sync(template, override_preflight=True)
+    records = {r.source_id: r.status for r in pair.journal.records(result.job_id)}
+    errors = {e.source_id: e for e in pair.journal.errors(result.job_id)}
+    # what the target's phone rule refused, and the records that failed because of it
+    automation = {s for s, e in errors.items() if "FIELD_CUSTOM_VALIDATION_EXCEPTION" in f"{e.status_code} {e.message}"}
+    assert automation
+    for source_id in automation:   # said to go, or not going for a reason of its own (its record type, say)
+        assert rows[source_id].action in ("insert", "update") or rows[source_id].status == RecordStatus.FAILED
+    assert set(records) == set(rows)
+    assert {s: (r.status, r.reason_code if r.status == RecordStatus.FAILED else None) for s, r in rows.items()
+            if s not in automation} == {s: (status, errors[s].status_code if s in errors else None)
+                                        for s, status in records.items() if s not in automation}
+    reasons = {r.reason_code for r in rows.values() if r.action == "skip"}
+    assert "RECORD_TYPE_NOT_FOUND" in reasons    # a record type the target lacks, said before the sync said it
