@@ -256,6 +256,85 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return _report(result, args.json)
 
 
+def _cmd_preview(args: argparse.Namespace) -> int:
+    """``isyncsf preview``: what a sync of the template would do, record by record; nothing is written."""
+    from .engine.preflight import Finding, PreflightBlocked
+    from .engine.runner import EngineError
+    from .engine.template import TemplateError, load_template
+    from .salesforce.client import OrgApiError
+
+    folder = Path(args.csv) if args.csv else None
+    if folder is not None:
+        from .engine.preview_export import check_folder
+
+        try:
+            check_folder(folder)
+        except OSError as exc:
+            raise UsageError(str(exc)) from None
+
+    def note(overridden: list[Finding]) -> None:
+        for finding in overridden:
+            print(f"note: previewing despite a blocking finding: {finding.message}", file=sys.stderr)
+
+    try:
+        template = load_template(args.template)
+        if args.since:
+            from .engine.template import parse_since
+
+            template.options["delta_sync"] = True
+            template.options["since"] = parse_since(args.since, "--since")
+        engine = _engine(args.source, args.target, _Progress(False))
+        result = engine.preview(template, override_preflight=args.override_preflight, on_overridden=note)
+    except PreflightBlocked as blocked:
+        found = "; ".join(f.message.rstrip(".") for f in blocked.findings)
+        raise UsageError(f"the sync this previews cannot start, the metadata check blocks it: {found}. Fix "
+                         f"{'it' if len(blocked.findings) == 1 else 'them'} (see `isyncsf check`), or pass "
+                         "--override-preflight.") from None
+    except (TemplateError, EngineError) as exc:
+        raise UsageError(str(exc)) from None
+    except OrgApiError as exc:
+        print(f"error: the preview could not read the orgs: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    data = result.as_json()
+    if folder is not None and result.status == "Completed":
+        from .engine.preview_export import export_preview_csv
+
+        try:
+            files = export_preview_csv(engine.journal, result.preview_id, folder)
+        except OSError as exc:
+            raise UsageError(str(exc)) from None
+        data["csv"] = {name: str(path) for name, (path, _) in files.items()}
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        _print_preview(data)
+    if result.status != "Completed":
+        if not args.json:
+            print(f"error: {result.message}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _print_preview(data: dict) -> None:  # type: ignore[type-arg]
+    print(f"preview {data['preview_id']}: {data['status']} (nothing was written to either org)")
+    cols = ("total", "insert", "update", "unchanged", "skip")
+    width = max([len(r["object"]) for r in data["objects"]] + [6])
+    print(f"  {'object':<{width}}  " + "  ".join(f"{c:>9}" for c in cols))
+    for row in data["objects"] + [{"object": "total", **data["totals"]}]:
+        print(f"  {row['object']:<{width}}  " + "  ".join(f"{row.get(c, 0):>9}" for c in cols))
+    deferred = data["totals"].get("deferred_updates", 0)
+    if deferred:
+        print(f"  {deferred} record(s) get a lookup in the second pass")
+    calls = data.get("api_calls") or {}
+    if calls:
+        src, tgt = calls["source"], calls["target"]
+        bulk = f", {tgt['bulk_jobs']} Bulk job(s)" if tgt.get("bulk_jobs") else ""
+        print(f"  API calls the sync will cost: source {src['total']} ({src['reads']} reads), target {tgt['total']} "
+              f"({tgt['reads']} reads, {tgt['writes']} writes{bulk})")
+    for name, path in (data.get("csv") or {}).items():
+        print(f"  {name}: {path}")
+
+
 def _preflight_gate(engine: object, template: object, override: bool) -> object:
     """A new sync (``SyncEngine.start_sync``, as the Execute tab starts it): it does not start while the
     metadata check finds a blocking problem, unless overridden (each overridden finding is noted)."""
@@ -479,6 +558,21 @@ def build_parser() -> argparse.ArgumentParser:
                              help="the job's template as saved now (default: the app's template of that name): "
                                   "its settings of how records are written (automation off, batch size, Bulk) apply")
         cmd.set_defaults(func=_cmd_job)
+    preview = sub.add_parser("preview", help="what a sync of a template would do, record by record (writes nothing)",
+                             description="Read both orgs and say what `isyncsf sync` of the template would do to "
+                             "each record: insert, update (which fields, from what to what), unchanged, or not "
+                             "going (and why), and the API calls the sync will cost. Nothing is written to either "
+                             "org; the rows are kept in the journal.")
+    preview.add_argument("--source", required=True, help="source org alias")
+    preview.add_argument("--target", required=True, help="target org alias")
+    preview.add_argument("--template", required=True, help="template JSON file")
+    preview.add_argument("--json", action="store_true", help="print one JSON object (counts, API calls)")
+    preview.add_argument("--csv", metavar="DIR",
+                         help="also write one CSV file per object into this folder (a line per field that changes)")
+    preview.add_argument("--since", metavar="DATE", help="delta: only records changed after this ISO date/time")
+    preview.add_argument("--override-preflight", action="store_true",
+                         help="preview even when the metadata check finds blocking problems")
+    preview.set_defaults(func=_cmd_preview)
     jobs = sub.add_parser("jobs", help="list jobs")
     jobs.add_argument("--json", action="store_true")
     jobs.set_defaults(func=_cmd_jobs)

@@ -22,6 +22,8 @@ from .template import FieldMapping, Template, TemplateError
 logger = logging.getLogger(__name__)
 
 SKIPPED_TYPES = {"address", "location", "base64", "anyType", "complexvalue"}
+TEXT_TYPES = frozenset({"string", "textarea", "email", "phone", "url", "encryptedstring"})
+"""Field types whose values the target refuses past the field's length (``STRING_TOO_LONG``)."""
 SYSTEM_FIELDS = {"Id", "IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById",
                  "SystemModstamp", "LastActivityDate", "LastViewedDate", "LastReferencedDate", "MasterRecordId"}
 
@@ -86,6 +88,9 @@ class ObjectPlan:
     source_names: dict[str, str] = field(default_factory=dict)
     constants: dict[str, Any] = field(default_factory=dict)
     constants_on_update: bool = False
+    # the target's length of each text field the plan writes: a longer value is refused before it is sent
+    # (the preview says so too); a plan saved before this knew no lengths and leaves it to the org
+    field_lengths: dict[str, int] = field(default_factory=dict)
 
     def source_name(self, name: str) -> str:
         """The source field a target field of the plan is read from."""
@@ -266,6 +271,7 @@ def _plan_object(template: Template, line: Any, source: DescribeSource, target: 
     insert_fields: list[str] = []
     update_fields: list[str] = []
     field_types: dict[str, str] = {}
+    field_lengths: dict[str, int] = {}
     source_names: dict[str, str] = {}
     constant_names = {c.lower() for c in mapping.constants}
     for source_name, name in wanted:
@@ -280,6 +286,8 @@ def _plan_object(template: Template, line: Any, source: DescribeSource, target: 
         if source_name != name:
             source_names[name] = source_name
         field_types[name] = tmeta.get("type", "string")
+        if field_types[name] in TEXT_TYPES and tmeta.get("length"):
+            field_lengths[name] = int(tmeta["length"])
         if tmeta.get("createable"):
             insert_fields.append(name)
         if tmeta.get("updateable"):
@@ -376,7 +384,8 @@ def _plan_object(template: Template, line: Any, source: DescribeSource, target: 
                       exclude_parents=exclude_parents, person_fields=person_fields,
                       business_fields=business_fields, target_filter=target_filter, mask=mask,
                       source_names=source_names,
-                      constants=constants, constants_on_update=mapping.constants_on_update)
+                      constants=constants, constants_on_update=mapping.constants_on_update,
+                      field_lengths=field_lengths)
 
 
 def _renamed_fields(obj: str, mapping: FieldMapping, src_fields: dict[str, dict[str, Any]],

@@ -17,6 +17,8 @@ from isyncsf_desktop.engine.journal import (
     RECORD_STATUSES,
     SCHEMA_VERSION,
     ErrorInfo,
+    PreviewChange,
+    PreviewRecord,
     Journal,
     JournalError,
     ObjectCounts,
@@ -595,6 +597,8 @@ def test_jobs_record_who_ran_them_and_old_journals_gain_the_column(tmp_path):
     conn.execute("ALTER TABLE records DROP COLUMN via_bulk")    # schema 5
     conn.execute("DROP TABLE bulk_openings")                    # schema 6
     conn.execute("DROP TABLE masked_counts")                    # schema 7
+    conn.execute("DROP TABLE preview_rows")                     # schema 8
+    conn.execute("DROP TABLE previews")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
@@ -620,3 +624,31 @@ def test_jobs_record_who_ran_them_and_old_journals_gain_the_column(tmp_path):
         assert set(journal.in_flight(second)["Account"]) == {"001a", "001b"}        # both still looked for
         journal.record_outcomes(second, run_id, [Outcome("Account", "001b", None, "sending", match_key=("B",))])
         assert set(journal.in_flight_sent(second)["Account"]) == {"001a", "001b"}   # written ahead again: REST
+        # schema 8: previews and their rows
+        preview_id = journal.create_preview({"name": "t", "objects": []}, OrgRef("a", "00Da", "u"),
+                                            OrgRef("b", "00Db", "u"))
+        journal.add_preview_rows(preview_id, [PreviewRecord("Account", "001a", "insert", "inserted", label="A",
+                                                            changes=[PreviewChange("Name", None, "A")])])
+        journal.finish_preview(preview_id, "Completed", {"objects": []}, None)
+        assert journal.preview(preview_id).status == "Completed"
+        assert [r.changes for r in journal.preview_records(preview_id)] == [[PreviewChange("Name", None, "A")]]
+
+
+def test_preview_rows_are_kept_in_order_paged_and_updated_in_place(tmp_path):
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        preview_id = journal.create_preview({"name": "t", "objects": []}, OrgRef("a", "00Da", "u"),
+                                            OrgRef("b", "00Db", "u"))
+        rows = [PreviewRecord("Contact", f"003{i:04d}", "insert" if i % 2 else "unchanged",
+                              "inserted" if i % 2 else "existing") for i in range(4500)]
+        for start in range(0, len(rows), 200):
+            journal.add_preview_rows(preview_id, rows[start:start + 200])
+        assert [r.source_id for r in journal.iter_preview_records(preview_id, "Contact")] == [r.source_id for r in rows]
+        page = journal.preview_records(preview_id, "Contact", ["insert"], offset=10, limit=5)
+        assert [r.source_id for r in page] == [f"003{i:04d}" for i in range(21, 31, 2)]
+        first = journal.preview_records(preview_id, limit=1)[0]
+        first.changes = [PreviewChange("AccountId", None, "001x", will_be_label="Acme", deferred=True)]
+        journal.update_preview_rows(preview_id, [first])
+        assert journal.preview_records(preview_id, limit=1)[0].changes == first.changes    # same place, new changes
+        assert journal.preview_counts(preview_id) == {"Contact": {"insert": 2250, "unchanged": 2250}}
+        with pytest.raises(JournalError, match="no preview 99"):
+            journal.preview(99)

@@ -20,7 +20,8 @@ The package, one module per part (every name is imported from here):
 * :mod:`.store`: the connection, the lock and the transactions every part shares;
 * :mod:`.jobs`: jobs, runs and their counts, a job's facts;
 * :mod:`.records`: record outcomes and errors, saved versions, the id map;
-* :mod:`.bulk`: Bulk API jobs in flight, settings.
+* :mod:`.bulk`: Bulk API jobs in flight, settings;
+* :mod:`.previews`: previews and their rows (what a sync would do, record by record).
 """
 
 from __future__ import annotations
@@ -28,19 +29,21 @@ from __future__ import annotations
 from .bulk import BulkMixin, BulkOpening
 from .damage import SQLITE_HEADER, JournalDamaged, JournalUnwritable, check_journal_file, move_aside
 from .jobs import JobsMixin
+from .previews import PREVIEW_ACTIONS, PREVIEW_STATUSES, PreviewChange, PreviewRecord, PreviewRow, PreviewsMixin
 from .records import RecordsMixin
 from .rows import (ACTIVE_STATES, JOB_STATES, MAPPED_STATUSES, PHASES, RECORD_STATUSES, RUN_KINDS, RUN_STATUSES,
                    SUCCESS_STATUSES, ErrorInfo, ErrorRow, JobRow, JournalError, ObjectCounts, OrgRef, Outcome,
                    RecordRow, RunRow, current_user, utc_now)
 from .schema import SCHEMA_VERSION
 
-__all__ = ["ACTIVE_STATES", "BulkOpening", "JOB_STATES", "MAPPED_STATUSES", "PHASES", "RECORD_STATUSES", "RUN_KINDS", "RUN_STATUSES",
+__all__ = ["ACTIVE_STATES", "BulkOpening", "JOB_STATES", "MAPPED_STATUSES", "PHASES", "PREVIEW_ACTIONS",
+           "PREVIEW_STATUSES", "PreviewChange", "PreviewRecord", "PreviewRow", "RECORD_STATUSES", "RUN_KINDS", "RUN_STATUSES",
            "SCHEMA_VERSION", "SQLITE_HEADER", "SUCCESS_STATUSES", "ErrorInfo", "ErrorRow", "JobRow", "Journal",
            "JournalDamaged", "JournalError", "JournalUnwritable", "ObjectCounts", "OrgRef", "Outcome", "RecordRow", "RunRow",
            "check_journal_file", "current_user", "move_aside", "utc_now"]
 
 
-class Journal(JobsMixin, RecordsMixin, BulkMixin):
+class Journal(JobsMixin, RecordsMixin, BulkMixin, PreviewsMixin):
     """The SQLite journal of all jobs. Thread-safe; usable as a context manager.
 
     ``Journal(path)`` creates the file and its schema when missing and upgrades an older schema

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 _SCHEMA_V1 = """
 CREATE TABLE jobs (
@@ -123,6 +123,46 @@ CREATE TABLE settings (
 """
 
 
+_PREVIEWS_V8 = """
+CREATE TABLE previews (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    template_name   TEXT NOT NULL,
+    template        TEXT NOT NULL,
+    source_alias    TEXT NOT NULL,
+    source_org_id   TEXT NOT NULL,
+    source_url      TEXT NOT NULL,
+    target_alias    TEXT NOT NULL,
+    target_org_id   TEXT NOT NULL,
+    target_url      TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    created         TEXT NOT NULL,
+    finished        TEXT,
+    plan            TEXT,
+    header          TEXT,
+    message         TEXT,
+    run_by          TEXT,
+    job_id          INTEGER REFERENCES jobs(id)
+);
+CREATE INDEX previews_orgs ON previews(source_org_id, target_org_id);
+
+CREATE TABLE preview_rows (
+    id          INTEGER PRIMARY KEY,
+    preview_id  INTEGER NOT NULL REFERENCES previews(id),
+    object      TEXT NOT NULL,
+    source_id   TEXT NOT NULL,
+    target_id   TEXT,
+    label       TEXT,
+    action      TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    reason_code TEXT,
+    reason      TEXT,
+    changes     TEXT NOT NULL
+);
+CREATE UNIQUE INDEX preview_rows_by_source ON preview_rows(preview_id, object, source_id);
+CREATE INDEX preview_rows_action ON preview_rows(preview_id, object, action)
+"""
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     """Run ``;``-separated DDL inside the caller's transaction (``executescript`` would commit)."""
     for statement in script.split(";"):
@@ -158,4 +198,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     # how many values each run masked per field (engine/masking.py): the job's summary, History, the CLI
     7: _execute("CREATE TABLE masked_counts (run_id INTEGER NOT NULL REFERENCES runs(id), object TEXT NOT NULL, "
                 "field TEXT NOT NULL, count INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, object, field))"),
+    # previews (engine/run/preview.py): what a sync of a template would do, record by record, written nowhere
+    # else; job_id is the job that applies one (none yet)
+    8: lambda conn: _run_script(conn, _PREVIEWS_V8),
 }

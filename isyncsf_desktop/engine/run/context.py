@@ -28,6 +28,7 @@ DUPLICATE_MATCH = "DUPLICATE_MATCH"
 RECORD_TYPE_NOT_FOUND = "RECORD_TYPE_NOT_FOUND"
 OWNER_NOT_MAPPED = "OWNER_NOT_MAPPED"
 PICKLIST_NOT_MAPPED = "PICKLIST_NOT_MAPPED"     # a picklist mapping names a value the target's picklist lacks
+STRING_TOO_LONG = "STRING_TOO_LONG"     # a text longer than its target field: refused before it is sent
 NOT_STARTED = ObjectStatus.NOT_STARTED
 STOPPED = "continue on error is off: the sync stopped at the first failed record"
 GONE = ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY")
@@ -241,6 +242,6 @@ class RunContext:
 
 
 __all__ = ["BULK_BATCH", "COLLECTIONS_BATCH", "DUPLICATE_MATCH", "EngineError", "GONE", "NOT_STARTED",
-           "OWNER_NOT_MAPPED", "PICKLIST_NOT_MAPPED", "PARENT_FAILED", "PARENT_NOT_SYNCED", "RECORD_TYPE_NOT_FOUND", "RunContext", "STOPPED", "SUCCESS", "Stop",
+           "OWNER_NOT_MAPPED", "PICKLIST_NOT_MAPPED", "PARENT_FAILED", "PARENT_NOT_SYNCED", "RECORD_TYPE_NOT_FOUND", "RunContext", "STOPPED", "STRING_TOO_LONG", "SUCCESS", "Stop",
            "TargetBusyError", "chunks", "depth", "first_error", "how_to_continue", "key_json", "quote", "reader",
            "total"]

@@ -28,6 +28,7 @@ from ..template import Template, TemplateError, parse_template
 from ...salesforce.client import ApiLimitExceeded, SessionExpired
 from .context import SUCCESS, EngineError, RunContext, Stop, TargetBusyError, how_to_continue
 from .first_pass import FirstPass
+from .preview import Preview, PreviewResult
 from .recovery import settle_bulk_jobs
 from .rollback import Rollback
 from .second_pass import SecondPass
@@ -152,6 +153,23 @@ class SyncEngine:
         if on_job is not None:
             on_job(job_id)
         return self.sync(job_id)
+
+    def preview(self, template: Template | dict[str, Any], *, override_preflight: bool = False,
+                on_preview: Callable[[int], None] | None = None,
+                on_overridden: Callable[[list[Finding]], None] | None = None) -> PreviewResult:
+        """What :meth:`start_sync` of ``template`` would do, record by record, with nothing written to either
+        org (:mod:`.preview`): the same metadata check first (:class:`~..preflight.PreflightBlocked` while it
+        blocks, unless ``override_preflight``), then the sync's own plan, scan, match and transform, the rows
+        kept in the journal (``on_preview`` gets the preview's id first). No job is created and no lock taken."""
+        from ..preflight import assert_can_start, check_metadata
+
+        parsed = template if isinstance(template, Template) else parse_template(template)
+        calls = (self.source.api_calls, self.target.api_calls)
+        overridden = assert_can_start(check_metadata(parsed, self.source, self.target), override_preflight)
+        if overridden and on_overridden is not None:
+            on_overridden(overridden)
+        return Preview(self.journal, self.source, self.target, self.source_ref, self.target_ref,
+                       observer=self.observer, cancel=self.cancel).run(parsed, on_preview, calls_from=calls)
 
     def run(self, kind: RunKind | str, job_id: int, *, current: Template | None = None) -> RunResult:
         """One run of ``kind`` on job ``job_id``: :meth:`scan`, :meth:`sync`, :meth:`resync`, :meth:`retry` or

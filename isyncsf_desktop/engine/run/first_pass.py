@@ -25,10 +25,11 @@ from ..plan import ObjectPlan, RefSpec
 from ..recordtypes import RECORD_TYPE_SOQL, resolve_record_types
 from ..users import RUNNING_USER, map_owners
 from ..values import match_value, path_value, same
-from .context import BULK_BATCH, DUPLICATE_MATCH, PICKLIST_NOT_MAPPED, chunks, first_error, key_json, quote, reader
+from .context import (BULK_BATCH, DUPLICATE_MATCH, PICKLIST_NOT_MAPPED, STRING_TOO_LONG, chunks, first_error,
+                      key_json, quote, reader)
 from .parents import is_polymorphic
 from .recovery import await_late_commits, claim_in_flight, journal_time, late_commit_window
-from .sync_run import OMIT, Pending, RecordProblem, SyncRun
+from .sync_run import OMIT, Decision, Pending, RecordProblem, SyncRun, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,17 @@ Rows = dict[str, dict[str, Any]]
 def _or_in(lists: dict[str, list[str]]) -> str:
     """``Id IN ('a', 'b') OR Email IN ('c')`` from column -> quoted values."""
     return " OR ".join(f"{column} IN ({', '.join(values)})" for column, values in lists.items())
+
+
+def refused_value(oplan: ObjectPlan, payload: dict[str, Any]) -> ErrorInfo | None:
+    """The first value of ``payload`` the target would refuse (a text longer than its field), as the
+    org words it; None when it takes them all. Refused before sending, so a preview can say so."""
+    for name, value in payload.items():
+        limit = oplan.field_lengths.get(name)
+        if limit and isinstance(value, str) and len(value) > limit:
+            return ErrorInfo(STRING_TOO_LONG, f"{name}: data value too large: {value[:80]} (max length={limit})",
+                             [name])
+    return None
 
 
 def source_columns(oplan: ObjectPlan) -> set[str]:
@@ -337,52 +349,35 @@ class FirstPass:
             updates: list[Pending] = []
             outcomes: list[Outcome] = []
             for record in level:
-                pending = Pending(record)
-                if record["Id"] in in_flight:
+                decision = self.decide(oplan, record, targets, index_by_key, in_flight)
+                run.decided(name, oplan, decision)
+                pending, verdict = decision.pending, decision.verdict
+                if verdict == Verdict.INSERT:
+                    inserts.append(pending)
+                elif verdict == Verdict.UPDATE:
+                    run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
+                    pending.payload = decision.changed
+                    updates.append(pending)
+                elif verdict == Verdict.FAIL:
+                    assert decision.error is not None
+                    if decision.matched:
+                        run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
+                    outcomes.append(run.fail(name, record["Id"], pending.target_id, decision.error,
+                                             root=decision.root))
+                elif verdict == Verdict.INSERT_OFF:
+                    run.not_inserted.add(record["Id"])
+                    outcomes.append(Outcome(name, record["Id"], None, RecordStatus.SKIPPED))
+                    oc.processed += 1
+                elif verdict == Verdict.IN_FLIGHT:
                     # Created by this job in a batch whose answer was lost (crash, dropped connection).
-                    pending.target_id = run.id_map[record["Id"]] = in_flight[record["Id"]]
+                    run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
                     outcomes.append(Outcome(name, record["Id"], pending.target_id, RecordStatus.INSERTED))
                     oc.inserted += 1
                     oc.processed += 1
                     run.synced[name].append(pending)
-                    continue
-                target_id = run.id_map.get(record["Id"])
-                if target_id not in targets:
-                    target_id = None
-                if target_id is None:
-                    key = self.match_key(record, oplan, on_target=False)
-                    candidates = index_by_key.get(key, []) if key is not None else []
-                    if len(candidates) > 1:
-                        outcomes.append(run.fail(name, record["Id"], None, ErrorInfo(
-                            DUPLICATE_MATCH, f"{len(candidates)} target records match "
-                            f"{'+'.join(oplan.match_by)} = {' + '.join(str(k) for k in key or ())}: "
-                            f"{', '.join(candidates[:5])}; make the match key unique", list(oplan.match_by))))
-                        continue
-                    target_id = candidates[0] if candidates else None
-                pending.target_id = target_id
-                try:
-                    pending.payload = self._transform(oplan, record, for_insert=target_id is None)
-                except RecordProblem as problem:
-                    outcomes.append(run.fail(name, record["Id"], target_id, problem.error, root=problem.root))
-                    continue
-                if target_id is None:
-                    if oplan.insert:
-                        inserts.append(pending)
-                    else:
-                        run.not_inserted.add(record["Id"])
-                        outcomes.append(Outcome(name, record["Id"], None, RecordStatus.SKIPPED))
-                        oc.processed += 1
-                    continue
-                current = targets[target_id]
-                changed = {f: v for f, v in pending.payload.items()
-                           if (f in oplan.update_fields or f in oplan.constants) and not same(v, current.get(f), oplan.field_types.get(f, "string"))}
-                run.id_map[record["Id"]] = target_id
-                if changed and oplan.update:
-                    pending.payload = changed
-                    pending.prior = {f: current.get(f) for f in changed}
-                    updates.append(pending)
-                else:
-                    outcomes.append(Outcome(name, record["Id"], target_id, RecordStatus.EXISTING))
+                else:                    # unchanged, or changed with updating switched off: it stays as it is
+                    run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
+                    outcomes.append(Outcome(name, record["Id"], pending.target_id, RecordStatus.EXISTING))
                     oc.existing += 1
                     oc.processed += 1
                     run.synced[name].append(pending)
@@ -395,6 +390,59 @@ class FirstPass:
             self.journal.record_masked(run.run_id, name, self.masked[name])
         self.journal.set_object_counts(run.run_id, name, oc)
         self.ctx.emit(ObjectFinished, object=name, counts=oc)
+
+    def decide(self, oplan: ObjectPlan, record: dict[str, Any], targets: Rows,
+               index_by_key: dict[tuple[Any, ...], list[str]], in_flight: dict[str, str]) -> Decision:
+        """What the run does with ``record`` (a source record of ``oplan``'s object, its fields named as the
+        target's), decided before anything is written: the step a sync and a preview both take.
+
+        Found by the id map of earlier runs or by its match key among ``targets`` (``index_by_key``: the
+        target records by match key, less those claimed); transformed into the payload the target gets;
+        a matched record compared field by field with the target's values (normalised as the org returns
+        them: numbers, dates, booleans, lookups through the id map). Insert or update, unchanged, or not
+        going, with the reason. Reads the run's maps; changes none of them."""
+        run = self.run
+        pending = Pending(record)
+        if record["Id"] in in_flight:
+            pending.target_id = in_flight[record["Id"]]
+            return Decision(Verdict.IN_FLIGHT, pending)
+        target_id = run.id_map.get(record["Id"])
+        if target_id not in targets:
+            target_id = None
+        if target_id is None:
+            key = self.match_key(record, oplan, on_target=False)
+            candidates = index_by_key.get(key, []) if key is not None else []
+            if len(candidates) > 1:
+                return Decision(Verdict.FAIL, pending, error=ErrorInfo(
+                    DUPLICATE_MATCH, f"{len(candidates)} target records match "
+                    f"{'+'.join(oplan.match_by)} = {' + '.join(str(k) for k in key or ())}: "
+                    f"{', '.join(candidates[:5])}; make the match key unique", list(oplan.match_by)))
+            target_id = candidates[0] if candidates else None
+        pending.target_id = target_id
+        try:
+            pending.payload = self._transform(oplan, record, for_insert=target_id is None)
+        except RecordProblem as problem:
+            return Decision(Verdict.FAIL, pending, error=problem.error, root=problem.root)
+        if target_id is None:
+            if not oplan.insert:
+                return Decision(Verdict.INSERT_OFF, pending)
+            refused = refused_value(oplan, pending.payload)
+            if refused is not None:
+                return Decision(Verdict.FAIL, pending, error=refused)
+            return Decision(Verdict.INSERT, pending)
+        current = targets[target_id]
+        changed = {f: v for f, v in pending.payload.items()
+                   if (f in oplan.update_fields or f in oplan.constants)
+                   and not same(v, current.get(f), oplan.field_types.get(f, "string"))}
+        pending.prior = {f: current.get(f) for f in changed}
+        if not changed:
+            return Decision(Verdict.UNCHANGED, pending)
+        if not oplan.update:
+            return Decision(Verdict.UPDATE_OFF, pending, changed)
+        refused = refused_value(oplan, changed)
+        if refused is not None:
+            return Decision(Verdict.FAIL, pending, changed, error=refused, matched=True)
+        return Decision(Verdict.UPDATE, pending, changed)
 
     def _await_in_flight(self, name: str, oplan: ObjectPlan, records: list[dict[str, Any]],
                          wanted: dict[str, tuple[Any, ...] | None], claimed: dict[str, str],
@@ -686,4 +734,4 @@ class FirstPass:
                      prepare=prepare, send=send, finish=finish)
 
 
-__all__ = ["FirstPass", "source_columns"]
+__all__ = ["FirstPass", "refused_value", "source_columns"]

@@ -66,6 +66,8 @@ class SecondPass:
                     updates.append(Pending(record, item.target_id, changed, {f: current.get(f) for f in changed}))
             if outcomes:
                 run.flush(name, outcomes)
+            if updates:
+                run.deferred(name, updates)
             inserted_now = {o.target_id for o in self.journal.records(run.job_id, name, [RecordStatus.INSERTED])} \
                 if updates and run.template.versioning else set()
             self._updates(name, updates, targets, inserted_now)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from .. import heap
@@ -30,6 +31,35 @@ class Pending:
     target_id: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
     prior: dict[str, Any] | None = None
+
+
+class Verdict(StrEnum):
+    """What the run does with one source record (:meth:`~.first_pass.FirstPass.decide`)."""
+
+    IN_FLIGHT = "in_flight"      # created by this job in a batch whose answer was lost: found on the target
+    INSERT = "insert"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"      # matched, and every field it writes already holds the value
+    INSERT_OFF = "insert_off"    # not on the target, and inserting is switched off for its object
+    UPDATE_OFF = "update_off"    # matched and different, and updating is switched off for its object
+    FAIL = "fail"                # it cannot be sent (``error``): a missing parent, a duplicate match...
+
+
+@dataclass
+class Decision:
+    """The decision on one source record, taken before anything is written: the step a sync and a preview
+    both run, so a preview says what the sync does. ``pending`` carries the record, its target id and
+    the payload; ``changed`` (a matched record) the fields whose target value differs (field -> new
+    value), and ``pending.prior`` their target values now."""
+
+    verdict: Verdict
+    pending: Pending
+    changed: dict[str, Any] = field(default_factory=dict)
+    error: ErrorInfo | None = None
+    root: str | None = None
+    matched: bool = False
+    """A record that fails though matched to its target record (an update the target would refuse): the
+    id map keeps the match, so its children still find their parent on the target."""
 
 
 class _Omit:
@@ -84,6 +114,14 @@ class SyncRun:
         self.carried: set[str] = set()            # source ids done in an earlier run: second pass only
         self.parents = ParentFinder(ctx.source, ctx.target, plan)   # polymorphic lookups' parents outside the run
         self.person_contacts: dict[str, str] = {}  # source person contact id -> target person contact id
+
+    def decided(self, name: str, oplan: ObjectPlan, decision: Decision) -> None:
+        """The first pass decided on a record of ``name`` (nothing sent yet). A sync journals the outcome
+        when it has one; a preview (:mod:`.preview`) keeps the decision as its row."""
+
+    def deferred(self, name: str, updates: list[Pending]) -> None:
+        """The second pass is about to set ``updates``' deferred lookups (``payload``: the fields that change,
+        ``prior``: their target values now). A preview adds them to its rows."""
 
     def notice(self, text: str) -> None:
         """Tell the user ``text`` once per run."""
@@ -193,4 +231,4 @@ class SyncRun:
                 self.journal.set_object_counts(self.run_id, name, oc)
 
 
-__all__ = ["OMIT", "Pending", "RecordProblem", "SyncRun"]
+__all__ = ["Decision", "OMIT", "Pending", "RecordProblem", "SyncRun", "Verdict"]
