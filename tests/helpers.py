@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -87,21 +88,29 @@ class Crash(BaseException):
     """Stands for the process dying: nothing in the engine may catch it."""
 
 
-def die_after_create(engine: Any, call: int, *, with_next: bool = False) -> list[int]:
+def die_after_create(engine: Any, call: int, *, with_next: bool = False,
+                     position: Callable[[list[dict[str, Any]]], int] | None = None) -> list[int]:
     """Make ``engine.target.create`` die (raise :class:`Crash`) right after its ``call``-th call reached
     the org: the org committed the batch, the answer is never journaled. Returns the batch sizes sent.
     ``with_next`` (batches in flight): the dying call waits until the call after it reached the org too,
-    so two batches are committed and unjournaled whatever the threads' timing."""
+    so two batches are committed and unjournaled. With batches in flight, which call comes "2nd" must not
+    depend on the threads: ``position`` gives a batch's place in the order the engine sends them (from its
+    records), and the dying batch is the one at place ``call``, the next the one at ``call + 1``. (Counting
+    answers instead can pick the first batch when the second is answered sooner; the engine, which finishes
+    batches in order, then waits on the dying one and never sends the next.)"""
     real_create = engine.target.create
     sizes: list[int] = []
     next_arrived = threading.Event()
+    lock = threading.Lock()
 
     def create_then_die(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         result = real_create(records)
-        sizes.append(len(records))
-        if len(sizes) > call:
+        with lock:
+            sizes.append(len(records))
+            place = position(records) if position is not None else len(sizes)
+        if place > call:
             next_arrived.set()
-        if len(sizes) == call:
+        if place == call:
             if with_next:
                 assert next_arrived.wait(30), "the next batch never went out while this one was in flight"
             raise Crash()
