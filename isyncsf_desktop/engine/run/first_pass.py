@@ -8,9 +8,11 @@ Lookups the plan defers, and self-lookups of records in a data cycle, are left f
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -42,6 +44,18 @@ Rows = dict[str, dict[str, Any]]
 def _or_in(lists: dict[str, list[str]]) -> str:
     """``Id IN ('a', 'b') OR Email IN ('c')`` from column -> quoted values."""
     return " OR ".join(f"{column} IN ({', '.join(values)})" for column, values in lists.items())
+
+
+def _kept(mask: Callable[[Any], Any], masked: dict[str, Any], value: Any) -> Any:
+    """``mask(value)``, kept in ``masked`` for the next look (text values: the key of a dict must not make
+    ``1`` and ``True`` one value)."""
+    if value.__class__ is not str:
+        return mask(value)
+    try:
+        return masked[value]
+    except KeyError:
+        result = masked[value] = mask(value)
+        return result
 
 
 def source_columns(oplan: ObjectPlan) -> set[str]:
@@ -78,6 +92,8 @@ class FirstPass:
         self._selected: dict[str, list[dict[str, Any]]] | None = None
         self._target_values: dict[str, list[str] | None] = {}    # Object.Field -> the target's picklist values
         self._masker: Masker | None = None
+        self._maskings: dict[tuple[str, str], Callable[[Any], Any] | None] = {}   # see _masking
+        self._key_values: dict[str, list[dict[str, Any]]] = defaultdict(list)    # object -> its keys' masked values
         self.masked: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # object -> field -> values
 
     # ------------------------------------------------------------------ preparation
@@ -233,7 +249,7 @@ class FirstPass:
                 or oplan.field_types.get(oplan.match_by[0], "string") not in KEY_TYPES:
             return None
         field_name = oplan.match_by[0]
-        keys = sorted({str(self._mask(oplan, field_name, r[field_name])).strip() for r in records
+        keys = sorted({str(self._mask_key(oplan, field_name, r[field_name])).strip() for r in records
                        if isinstance(r.get(field_name), str) and r[field_name].strip()})
         id_map = self.run.id_map
         known = sorted({id_map[r["Id"]] for r in records if r["Id"] in id_map})
@@ -391,6 +407,8 @@ class FirstPass:
             self._insert(name, oplan, inserts, targets)
             self._update(name, updates, targets)
         oc.status = ObjectStatus.COMPLETED if not oplan.deferred_refs else ObjectStatus.AWAITING_SECOND_PASS
+        for masked_keys in self._key_values.pop(name, []):
+            masked_keys.clear()
         if self.masked.get(name):
             self.journal.record_masked(run.run_id, name, self.masked[name])
         self.journal.set_object_counts(run.run_id, name, oc)
@@ -500,20 +518,39 @@ class FirstPass:
 
     def _mask(self, oplan: ObjectPlan, name: str, value: Any, *, count: bool = False) -> Any:
         """``value`` of ``name`` under the line's masking rule (engine/masking.py); ``count``: it is sent."""
-        spec = oplan.mask.get(name)
-        if spec is None or self._masker is None:
+        mask = self._masking(oplan, name) if name in oplan.mask else None
+        if mask is None:
             return value
         if count and value is not None and value != "":
             self.masked[oplan.object][name] += 1
-        return self._masker.value(spec, value)
+        return mask(value)
 
     def _mask_key(self, oplan: ObjectPlan, path: str, value: Any) -> Any:
         """A source match key part as the target holds it: masked by its own line's rule, or by the rule of
         the parent line a path such as ``Contact.Email`` ends at."""
-        if self._masker is None or value is None:
+        if value is None:
             return value
+        mask = self._masking(oplan, path)
+        return mask(value) if mask is not None else value
+
+    def _masking(self, oplan: ObjectPlan, path: str) -> Callable[[Any], Any] | None:
+        """The function masking the values of field ``path`` of ``oplan`` (or of a parent path of its match key,
+        ``Contact.Email``), made once per run (engine/masking.py's :meth:`Masker.masking`); None: not masked.
+
+        A match key's masked values are kept while its object is synced: each source record's key is masked
+        once, though it is looked at three times (to read the target records it can match, to match, in the
+        payload) and the masker's cache is bounded (at 200k records it no longer holds the first keys)."""
+        where = (oplan.object, path)
+        if where in self._maskings:
+            return self._maskings[where]
         spec = oplan.mask.get(path) or oplan.mask_paths.get(path)
-        return self._masker.value(spec, value) if spec is not None else value
+        mask = self._masker.masking(spec) if spec is not None and self._masker is not None else None
+        if mask is not None and path in oplan.match_by:
+            masked_keys: dict[str, Any] = {}
+            self._key_values[oplan.object].append(masked_keys)
+            mask = functools.partial(_kept, mask, masked_keys)
+        self._maskings[where] = mask
+        return mask
 
     def _picklist(self, oplan: ObjectPlan, name: str, value: Any) -> Any:
         """``value`` of ``name`` under the template's picklist mappings (engine/picklists.py)."""
