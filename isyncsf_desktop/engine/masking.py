@@ -31,6 +31,7 @@ import binascii
 import functools
 import hashlib
 import logging
+import operator
 import re
 import secrets as _random
 import threading
@@ -253,9 +254,9 @@ class _Draw:
             self.data += hashlib.sha256(self.data).digest()
         return items[int.from_bytes(self.data[start:end], "big") % len(items)]
 
-    def fill(self, pattern: tuple[str, tuple[tuple[str, ...], ...]]) -> str:
-        """A pattern of :func:`_pattern` with one byte of the draw for each placeholder."""
-        text, tables = pattern
+    def fill(self, patterns: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]) -> str:
+        """One of ``patterns`` (:func:`_pattern`), picked, with one byte of the draw for each placeholder."""
+        text, tables = self.pick(patterns)
         if not tables:
             return text
         return text.format(*[table[byte] for table, byte in zip(tables, self.bytes(len(tables)))])
@@ -342,10 +343,6 @@ _B32 = "abcdefghijklmnopqrstuvwxyz234567"
 _B32_PAIRS = [a + b for a in _B32 for b in _B32]
 
 
-def _call(function: Callable[[Any], Any], value: Any) -> Any:
-    return function(value)
-
-
 def _suffix(digest: bytes) -> str:
     """The uniqueness suffix: the first 10 base32 characters (lower case) of the digest's last 8 bytes."""
     bits = int.from_bytes(digest[-8:], "big") >> 14
@@ -373,7 +370,7 @@ class Masker:
         self._makers: dict[tuple[Any, ...], Callable[[Any], Any]] = {}   # a spec's parameters -> _make's function
         self._tokens: dict[str, Callable[[_Draw], str]] = {}            # Faker method -> _compiled's function
         # keyed by (maker, value): equal specs share one maker, so they share cached values
-        self._masked = functools.lru_cache(maxsize=_CACHE_SIZE, typed=True)(_call)
+        self._masked = functools.lru_cache(maxsize=_CACHE_SIZE, typed=True)(operator.call)
 
     def _first(self, digest: bytes) -> int:
         return int.from_bytes(digest[8:12], "big") % len(self._locale.firsts)
@@ -388,20 +385,6 @@ class Masker:
         outer = self._outer.copy()
         outer.update(inner.digest())
         return outer.digest()
-
-    def _digester(self, kind: str) -> Callable[[str], bytes]:
-        """:meth:`digest` of one ``kind``, its inner state already fed ``kind`` and the separator."""
-        keyed = self._inner.copy()
-        keyed.update(f"{kind}\x00".encode())
-        outer_state = self._outer
-
-        def digest(text: str) -> bytes:
-            inner = keyed.copy()
-            inner.update(text.encode())
-            outer = outer_state.copy()
-            outer.update(inner.digest())
-            return outer.digest()
-        return digest
 
     def cache_size(self) -> int:
         """How many masked values the masker holds now (at most a fixed bound)."""
@@ -462,21 +445,26 @@ class Masker:
         if kind not in FAKE_KINDS:
             return functools.partial(self._mask, kind, length=length, unique=unique, n=n, days=days,
                                      percent=percent, ftype=ftype, scale=scale)
-        digest = self._digester(kind)
-        fake = self._fake(kind)
-        if kind != "email" and (not unique or kind == "hash"):      # :meth:`_fit` adds nothing: cut to the length
-            def mask(value: Any) -> str:
-                base = fake(digest(str(value).strip()))
-                return base[:length] if length else base
-            return mask
+        keyed = self._inner.copy()      # HMAC's inner state already fed the kind: the digest of :meth:`digest`
+        keyed.update(f"{kind}\x00".encode())
+        outer_state, fake, fit = self._outer, self._fake(kind), self._fit
+        lower = kind == "email"
+        plain = kind != "email" and (not unique or kind == "hash")     # :meth:`_fit` adds nothing: cut to the length
 
-        def mask_and_fit(value: Any) -> str:
+        def mask(value: Any) -> str:
             text = str(value).strip()
-            if kind == "email":
+            if lower:
                 text = text.lower()
-            hashed = digest(text)
-            return self._fit(kind, fake(hashed), hashed, length, unique)
-        return mask_and_fit
+            inner = keyed.copy()
+            inner.update(text.encode())
+            outer = outer_state.copy()
+            outer.update(inner.digest())
+            digest = outer.digest()
+            if plain:
+                base = fake(digest)
+                return base[:length] if length else base
+            return fit(kind, fake(digest), digest, length, unique)
+        return mask
 
     def _mask(self, kind: str, value: Any, length: int, unique: bool, n: Any, days: Any, percent: Any,
               ftype: Any, scale: Any) -> Any:
@@ -566,7 +554,7 @@ class Masker:
         if how == "fill" and not any(tables for _, tables in data):
             how, data = "list", tuple(text for text, _ in data)     # patterns without placeholders: a pick
         if how == "list":
-            token = functools.partial(_Draw.pick, items=data)
+            token = operator.methodcaller("pick", data)
         elif how == "formats":
             made[name] = lambda draw: made[name](draw)     # for a format naming this token again: the one made below
             formats = tuple(tuple(part if isinstance(part, str) else self._compile(part[0], made) for part in parts)
@@ -575,9 +563,9 @@ class Masker:
             def token(draw: _Draw) -> str:
                 return "".join([part if part.__class__ is str else part(draw) for part in draw.pick(formats)])
         elif how == "fill":
-            token = lambda draw: draw.fill(draw.pick(data))               # noqa: E731
+            token = operator.methodcaller("fill", data)
         elif how == "fill_upper":
-            token = lambda draw: draw.fill(draw.pick(data)).upper()       # noqa: E731
+            token = lambda draw: draw.fill(data).upper()       # noqa: E731
         else:
             token = functools.partial(self._faker, name)
         made[name] = token
