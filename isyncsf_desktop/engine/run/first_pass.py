@@ -93,6 +93,7 @@ class FirstPass:
         self._target_values: dict[str, list[str] | None] = {}    # Object.Field -> the target's picklist values
         self._masker: Masker | None = None
         self._maskings: dict[tuple[str, str], Callable[[Any], Any] | None] = {}   # see _masking
+        self._masks: dict[str, dict[str, Callable[[Any], Any]]] = {}              # see _masks_of
         self._key_values: dict[str, list[dict[str, Any]]] = defaultdict(list)    # object -> its keys' masked values
         self.masked: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # object -> field -> values
 
@@ -493,6 +494,8 @@ class FirstPass:
         if oplan.person_accounts:   # a person account sends its person fields, a business account its Name
             other = set(oplan.business_fields if record.get("IsPersonAccount") else oplan.person_fields)
             allowed = [name for name in allowed if name not in other]
+        masks = self._masks_of(oplan)
+        counts = self.masked[oplan.object] if masks else None
         payload: dict[str, Any] = {}
         for name in allowed:
             value = record.get(name)
@@ -500,7 +503,13 @@ class FirstPass:
             if ref is None:
                 if for_insert and value is None:
                     continue
-                payload[name] = self._mask(oplan, name, self._picklist(oplan, name, value), count=True)
+                value = self._picklist(oplan, name, value)
+                mask = masks.get(name)
+                if mask is not None:
+                    if counts is not None and value is not None and value != "":
+                        counts[name] += 1     # a value masked and sent: the job's summary counts it
+                    value = mask(value)
+                payload[name] = value
                 continue
             if ref.deferred or (ref.self_ref and record.get("__cycle__")):
                 continue  # filled in the second pass
@@ -516,14 +525,13 @@ class FirstPass:
             payload.update(oplan.constants)    # the template's constants (engine/fieldmaps.py)
         return payload
 
-    def _mask(self, oplan: ObjectPlan, name: str, value: Any, *, count: bool = False) -> Any:
-        """``value`` of ``name`` under the line's masking rule (engine/masking.py); ``count``: it is sent."""
-        mask = self._masking(oplan, name) if name in oplan.mask else None
-        if mask is None:
-            return value
-        if count and value is not None and value != "":
-            self.masked[oplan.object][name] += 1
-        return mask(value)
+    def _masks_of(self, oplan: ObjectPlan) -> dict[str, Callable[[Any], Any]]:
+        """Field -> the function masking its values under the line's masking rules (engine/masking.py)."""
+        masks = self._masks.get(oplan.object)
+        if masks is None:
+            masks = self._masks[oplan.object] = {name: mask for name in oplan.mask
+                                                 if (mask := self._masking(oplan, name)) is not None}
+        return masks
 
     def _mask_key(self, oplan: ObjectPlan, path: str, value: Any) -> Any:
         """A source match key part as the target holds it: masked by its own line's rule, or by the rule of
