@@ -248,11 +248,13 @@ class _Draw:
         return int.from_bytes(self.bytes(count), "big")
 
     def pick(self, items: tuple[Any, ...]) -> Any:
+        """One of ``items``, chosen by the next three bytes (as one big-endian number)."""
         start = self.pos
-        end = self.pos = start + 3
-        while end > len(self.data):
-            self.data += hashlib.sha256(self.data).digest()
-        return items[int.from_bytes(self.data[start:end], "big") % len(items)]
+        self.pos = start + 3
+        data = self.data
+        while start + 3 > len(data):
+            data = self.data = data + hashlib.sha256(data).digest()
+        return items[(data[start] << 16 | data[start + 1] << 8 | data[start + 2]) % len(items)]
 
     def fill(self, patterns: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]) -> str:
         """One of ``patterns`` (:func:`_pattern`), picked, with one byte of the draw for each placeholder."""
