@@ -46,16 +46,18 @@ def _or_in(lists: dict[str, list[str]]) -> str:
     return " OR ".join(f"{column} IN ({', '.join(values)})" for column, values in lists.items())
 
 
+_UNKNOWN: Any = object()     # not looked up yet (None is a value)
+
+
 def _kept(mask: Callable[[Any], Any], masked: dict[str, Any], value: Any) -> Any:
     """``mask(value)``, kept in ``masked`` for the next look (text values: the key of a dict must not make
     ``1`` and ``True`` one value)."""
     if value.__class__ is not str:
         return mask(value)
-    try:
-        return masked[value]
-    except KeyError:
+    result = masked.get(value, _UNKNOWN)
+    if result is _UNKNOWN:
         result = masked[value] = mask(value)
-        return result
+    return result
 
 
 def source_columns(oplan: ObjectPlan) -> set[str]:
@@ -549,8 +551,9 @@ class FirstPass:
         once, though it is looked at three times (to read the target records it can match, to match, in the
         payload) and the masker's cache is bounded (at 200k records it no longer holds the first keys)."""
         where = (oplan.object, path)
-        if where in self._maskings:
-            return self._maskings[where]
+        mask = self._maskings.get(where, _UNKNOWN)
+        if mask is not _UNKNOWN:
+            return mask
         spec = oplan.mask.get(path) or oplan.mask_paths.get(path)
         mask = self._masker.masking(spec) if spec is not None and self._masker is not None else None
         if mask is not None and path in oplan.match_by:
