@@ -56,6 +56,9 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="isyncsf-mask-bench-"))
     os.environ["ISYNCSF_HOME"] = str(work / "home")
+    # its own lock folder: the sandbox orgs' ids are the same in every copy of this script, and the machine-wide
+    # lock of a target org (engine/lock.py) would make a second copy running at once fail as "busy"
+    os.environ["ISYNCSF_LOCK_DIR"] = str(work / "locks")
 
     import keyring
 
