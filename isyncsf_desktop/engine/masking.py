@@ -31,11 +31,12 @@ import binascii
 import functools
 import hashlib
 import logging
+import operator
 import re
 import secrets as _random
 import threading
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as _field
 from datetime import date, timedelta
@@ -237,22 +238,27 @@ class _Draw:
         self.pos = 0
 
     def bytes(self, count: int) -> bytes:
-        end = self.pos + count
+        start = self.pos
+        end = self.pos = start + count
         while end > len(self.data):
             self.data += hashlib.sha256(self.data).digest()
-        chunk = self.data[self.pos:end]
-        self.pos = end
-        return chunk
+        return self.data[start:end]
 
     def take(self, count: int) -> int:
         return int.from_bytes(self.bytes(count), "big")
 
     def pick(self, items: tuple[Any, ...]) -> Any:
-        return items[self.take(3) % len(items)]
+        """One of ``items``, chosen by the next three bytes (as one big-endian number)."""
+        start = self.pos
+        self.pos = start + 3
+        data = self.data
+        while start + 3 > len(data):
+            data = self.data = data + hashlib.sha256(data).digest()
+        return items[(data[start] << 16 | data[start + 1] << 8 | data[start + 2]) % len(items)]
 
-    def fill(self, pattern: tuple[str, tuple[tuple[str, ...], ...]]) -> str:
-        """A pattern of :func:`_pattern` with one byte of the draw for each placeholder."""
-        text, tables = pattern
+    def fill(self, patterns: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]) -> str:
+        """One of ``patterns`` (:func:`_pattern`), picked, with one byte of the draw for each placeholder."""
+        text, tables = self.pick(patterns)
         if not tables:
             return text
         return text.format(*[table[byte] for table, byte in zip(tables, self.bytes(len(tables)))])
@@ -363,7 +369,10 @@ class Masker:
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key.ljust(64, b"\0")))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key.ljust(64, b"\0")))
         self._locale = _locale(locale or DEFAULT_LOCALE)
-        self._masked = functools.lru_cache(maxsize=_CACHE_SIZE, typed=True)(self._mask)
+        self._makers: dict[tuple[Any, ...], Callable[[Any], Any]] = {}   # a spec's parameters -> _make's function
+        self._tokens: dict[str, Callable[[_Draw], str]] = {}            # Faker method -> _compiled's function
+        # keyed by (maker, value): equal specs share one maker, so they share cached values
+        self._masked = functools.lru_cache(maxsize=_CACHE_SIZE, typed=True)(operator.call)
 
     def _first(self, digest: bytes) -> int:
         return int.from_bytes(digest[8:12], "big") % len(self._locale.firsts)
@@ -395,13 +404,69 @@ class Masker:
             return spec.get("value")
         if value is None or value == "":
             return value
-        get = spec.get
-        args = (kind, value, int(get("length") or 0), bool(get("unique")), get("n"), get("days"), get("percent"),
-                get("type"), get("scale"))
+        make = self._maker(spec)
         try:
-            return self._masked(*args)
+            return self._masked(make, value)
         except TypeError:           # a value that cannot be a cache key
-            return self._mask(*args)
+            return make(value)
+
+    def masking(self, spec: Mapping[str, Any]) -> Callable[[Any], Any]:
+        """:meth:`value` under ``spec`` as a function of the value, the spec read once: what a run calls for every
+        value of a masked field (the same values, the same cache)."""
+        kind = spec["kind"]
+        if kind in ("keep", "blank", "fixed"):
+            return functools.partial(self.value, spec)
+        make = self._maker(spec)
+        cached = self._masked
+
+        def mask(value: Any) -> Any:
+            if value is None or value == "":
+                return value
+            try:
+                return cached(make, value)
+            except TypeError:       # a value that cannot be a cache key
+                return make(value)
+        return mask
+
+    def _maker(self, spec: Mapping[str, Any]) -> Callable[[Any], Any]:
+        """:meth:`_make`'s function for ``spec``, one per distinct set of parameters (the cache's key)."""
+        get = spec.get
+        params = (spec["kind"], int(get("length") or 0), bool(get("unique")), get("n"), get("days"), get("percent"),
+                  get("type"), get("scale"))
+        try:
+            make = self._makers.get(params)
+            if make is None:
+                make = self._makers[params] = self._make(*params)
+        except TypeError:           # a parameter that cannot be a key
+            make = self._make(*params)
+        return make
+
+    def _make(self, kind: str, length: int, unique: bool, n: Any, days: Any, percent: Any, ftype: Any,
+              scale: Any) -> Callable[[Any], Any]:
+        """The function masking one value (not None, not empty) of ``kind`` with these parameters."""
+        if kind not in FAKE_KINDS:
+            return functools.partial(self._mask, kind, length=length, unique=unique, n=n, days=days,
+                                     percent=percent, ftype=ftype, scale=scale)
+        keyed = self._inner.copy()      # HMAC's inner state already fed the kind: the digest of :meth:`digest`
+        keyed.update(f"{kind}\x00".encode())
+        outer_state, fake, fit = self._outer, self._fake(kind), self._fit
+        lower = kind == "email"
+        plain = kind != "email" and (not unique or kind == "hash")     # :meth:`_fit` adds nothing: cut to the length
+
+        def mask(value: Any) -> str:
+            text = str(value).strip()
+            if lower:
+                text = text.lower()
+            inner = keyed.copy()
+            inner.update(text.encode())
+            outer = outer_state.copy()
+            outer.update(inner.digest())
+            digest = outer.digest()
+            if plain:
+                base = fake(digest)
+                return base[:length] if length else base
+            return fit(kind, fake(digest), digest, length, unique)
+        return mask
 
     def _mask(self, kind: str, value: Any, length: int, unique: bool, n: Any, days: Any, percent: Any,
               ftype: Any, scale: Any) -> Any:
@@ -417,6 +482,30 @@ class Masker:
             return self._number(value, float(percent if percent is not None else 10), digest,
                                 {"type": ftype, "scale": scale})
         return self._fit(kind, self._fake_value(kind, digest), digest, length, unique)
+
+    def _fake(self, kind: str) -> Callable[[bytes], str]:
+        """:meth:`_fake_value` of one ``kind`` as a function of the digest, its lists looked up once."""
+        names = self._locale
+        if kind in ("first_name", "last_name", "full_name", "email") and names.firsts and names.lasts:
+            firsts, lasts, nfirsts, nlasts = names.firsts, names.lasts, len(names.firsts), len(names.lasts)
+            if kind == "first_name":
+                return lambda digest: firsts[int.from_bytes(digest[8:12], "big") % nfirsts]
+            if kind == "last_name":
+                return lambda digest: lasts[int.from_bytes(digest[12:16], "big") % nlasts]
+            if kind == "full_name":
+                return lambda digest: (f"{firsts[int.from_bytes(digest[8:12], 'big') % nfirsts]} "
+                                       f"{lasts[int.from_bytes(digest[12:16], 'big') % nlasts]}")
+            firsts_email, lasts_email = names.firsts_email, names.lasts_email
+
+            def email(digest: bytes) -> str:
+                local = (f"{firsts_email[int.from_bytes(digest[8:12], 'big') % nfirsts]}."
+                         f"{lasts_email[int.from_bytes(digest[12:16], 'big') % nlasts]}").strip(".")
+                return f"{local or 'person'}@{EMAIL_DOMAINS[digest[20] % len(EMAIL_DOMAINS)]}"
+            return email
+        if kind in _FAKER_METHOD:
+            token = self._compiled(_FAKER_METHOD[kind])
+            return lambda digest: token(_Draw(digest))
+        return functools.partial(self._fake_value, kind)
 
     def _fake_value(self, kind: str, digest: bytes) -> str:
         if kind == "hash":
@@ -442,24 +531,47 @@ class Masker:
         draw = _Draw(digest)
         if kind == "text":
             return self._text(draw, 200)
-        return self._token(_FAKER_METHOD[kind], draw)
+        return self._compiled(_FAKER_METHOD[kind])(draw)
 
     # ------------------------------------------------------------------ values from the locale's lists
-    def _token(self, name: str, draw: _Draw) -> str:
-        """What Faker's ``name`` (street_address, street_suffix, phone_number...) would make, drawn from ``draw``."""
+    def _compiled(self, name: str) -> Callable[[_Draw], str]:
+        """What Faker's ``name`` (street_address, street_suffix, phone_number...) would make, as a function of a
+        :class:`_Draw`; the rules (:meth:`_rule`) of ``name`` and of the tokens its formats name are looked up once
+        per masker, not per value."""
+        token = self._tokens.get(name)
+        if token is None:
+            made: dict[str, Callable[[_Draw], str]] = {}
+            token = self._compile(name, made)
+            self._tokens.update(made)       # only whole: another thread may use them at once
+        return token
+
+    def _compile(self, name: str, made: dict[str, Callable[[_Draw], str]]) -> Callable[[_Draw], str]:
+        token = self._tokens.get(name) or made.get(name)
+        if token is not None:
+            return token
         rule = self._locale.rules.get(name)
         if rule is None:
             rule = self._locale.rules[name] = self._rule(name)
         how, data = rule
+        if how == "fill" and not any(tables for _, tables in data):
+            how, data = "list", tuple(text for text, _ in data)     # patterns without placeholders: a pick
         if how == "list":
-            return draw.pick(data)
-        if how == "formats":
-            return "".join(part if isinstance(part, str) else self._token(part[0], draw) for part in draw.pick(data))
-        if how == "fill":
-            return draw.fill(draw.pick(data))
-        if how == "fill_upper":
-            return draw.fill(draw.pick(data)).upper()
-        return self._faker(name, draw)
+            token = operator.methodcaller("pick", data)
+        elif how == "formats":
+            made[name] = lambda draw: made[name](draw)     # for a format naming this token again: the one made below
+            formats = tuple(tuple(part if isinstance(part, str) else self._compile(part[0], made) for part in parts)
+                            for parts in data)
+
+            def token(draw: _Draw) -> str:
+                return "".join([part if part.__class__ is str else part(draw) for part in draw.pick(formats)])
+        elif how == "fill":
+            token = operator.methodcaller("fill", data)
+        elif how == "fill_upper":
+            token = lambda draw: draw.fill(data).upper()       # noqa: E731
+        else:
+            token = functools.partial(self._faker, name)
+        made[name] = token
+        return token
 
     def _rule(self, name: str) -> tuple[str, Any]:
         """How to make Faker's ``name`` from lists: its provider method's shape, read from its code (``return

@@ -8,9 +8,11 @@ Lookups the plan defers, and self-lookups of records in a data cycle, are left f
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -56,6 +58,20 @@ def refused_value(oplan: ObjectPlan, payload: dict[str, Any]) -> ErrorInfo | Non
     return None
 
 
+_UNKNOWN: Any = object()     # not looked up yet (None is a value)
+
+
+def _kept(mask: Callable[[Any], Any], masked: dict[str, Any], value: Any) -> Any:
+    """``mask(value)``, kept in ``masked`` for the next look (text values: the key of a dict must not make
+    ``1`` and ``True`` one value)."""
+    if value.__class__ is not str:
+        return mask(value)
+    result = masked.get(value, _UNKNOWN)
+    if result is _UNKNOWN:
+        result = masked[value] = mask(value)
+    return result
+
+
 def source_columns(oplan: ObjectPlan) -> set[str]:
     """The columns read from the source for ``oplan``'s object (source field names)."""
     return {"Id", *(oplan.source_name(name) for name in (*oplan.fields, *oplan.match_by)),
@@ -90,6 +106,9 @@ class FirstPass:
         self._selected: dict[str, list[dict[str, Any]]] | None = None
         self._target_values: dict[str, list[str] | None] = {}    # Object.Field -> the target's picklist values
         self._masker: Masker | None = None
+        self._maskings: dict[tuple[str, str], Callable[[Any], Any] | None] = {}   # see _masking
+        self._masks: dict[str, dict[str, Callable[[Any], Any]]] = {}              # see _masks_of
+        self._key_values: dict[str, list[dict[str, Any]]] = defaultdict(list)    # object -> its keys' masked values
         self.masked: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # object -> field -> values
 
     # ------------------------------------------------------------------ preparation
@@ -245,7 +264,7 @@ class FirstPass:
                 or oplan.field_types.get(oplan.match_by[0], "string") not in KEY_TYPES:
             return None
         field_name = oplan.match_by[0]
-        keys = sorted({str(self._mask(oplan, field_name, r[field_name])).strip() for r in records
+        keys = sorted({str(self._mask_key(oplan, field_name, r[field_name])).strip() for r in records
                        if isinstance(r.get(field_name), str) and r[field_name].strip()})
         id_map = self.run.id_map
         known = sorted({id_map[r["Id"]] for r in records if r["Id"] in id_map})
@@ -386,6 +405,8 @@ class FirstPass:
             self._insert(name, oplan, inserts, targets)
             self._update(name, updates, targets)
         oc.status = ObjectStatus.COMPLETED if not oplan.deferred_refs else ObjectStatus.AWAITING_SECOND_PASS
+        for masked_keys in self._key_values.pop(name, []):
+            masked_keys.clear()
         if self.masked.get(name):
             self.journal.record_masked(run.run_id, name, self.masked[name])
         self.journal.set_object_counts(run.run_id, name, oc)
@@ -523,6 +544,8 @@ class FirstPass:
         if oplan.person_accounts:   # a person account sends its person fields, a business account its Name
             other = set(oplan.business_fields if record.get("IsPersonAccount") else oplan.person_fields)
             allowed = [name for name in allowed if name not in other]
+        masks = self._masks_of(oplan)
+        counts = self.masked[oplan.object] if masks else None
         payload: dict[str, Any] = {}
         for name in allowed:
             value = record.get(name)
@@ -530,7 +553,13 @@ class FirstPass:
             if ref is None:
                 if for_insert and value is None:
                     continue
-                payload[name] = self._mask(oplan, name, self._picklist(oplan, name, value), count=True)
+                value = self._picklist(oplan, name, value)
+                mask = masks.get(name)
+                if mask is not None:
+                    if counts is not None and value is not None and value != "":
+                        counts[name] += 1     # a value masked and sent: the job's summary counts it
+                    value = mask(value)
+                payload[name] = value
                 continue
             if ref.deferred or (ref.self_ref and record.get("__cycle__")):
                 continue  # filled in the second pass
@@ -546,22 +575,41 @@ class FirstPass:
             payload.update(oplan.constants)    # the template's constants (engine/fieldmaps.py)
         return payload
 
-    def _mask(self, oplan: ObjectPlan, name: str, value: Any, *, count: bool = False) -> Any:
-        """``value`` of ``name`` under the line's masking rule (engine/masking.py); ``count``: it is sent."""
-        spec = oplan.mask.get(name)
-        if spec is None or self._masker is None:
-            return value
-        if count and value is not None and value != "":
-            self.masked[oplan.object][name] += 1
-        return self._masker.value(spec, value)
+    def _masks_of(self, oplan: ObjectPlan) -> dict[str, Callable[[Any], Any]]:
+        """Field -> the function masking its values under the line's masking rules (engine/masking.py)."""
+        masks = self._masks.get(oplan.object)
+        if masks is None:
+            masks = self._masks[oplan.object] = {name: mask for name in oplan.mask
+                                                 if (mask := self._masking(oplan, name)) is not None}
+        return masks
 
     def _mask_key(self, oplan: ObjectPlan, path: str, value: Any) -> Any:
         """A source match key part as the target holds it: masked by its own line's rule, or by the rule of
         the parent line a path such as ``Contact.Email`` ends at."""
-        if self._masker is None or value is None:
+        if value is None:
             return value
+        mask = self._masking(oplan, path)
+        return mask(value) if mask is not None else value
+
+    def _masking(self, oplan: ObjectPlan, path: str) -> Callable[[Any], Any] | None:
+        """The function masking the values of field ``path`` of ``oplan`` (or of a parent path of its match key,
+        ``Contact.Email``), made once per run (engine/masking.py's :meth:`Masker.masking`); None: not masked.
+
+        A match key's masked values are kept while its object is synced: each source record's key is masked
+        once, though it is looked at three times (to read the target records it can match, to match, in the
+        payload) and the masker's cache is bounded (at 200k records it no longer holds the first keys)."""
+        where = (oplan.object, path)
+        mask = self._maskings.get(where, _UNKNOWN)
+        if mask is not _UNKNOWN:
+            return mask
         spec = oplan.mask.get(path) or oplan.mask_paths.get(path)
-        return self._masker.value(spec, value) if spec is not None else value
+        mask = self._masker.masking(spec) if spec is not None and self._masker is not None else None
+        if mask is not None and path in oplan.match_by:
+            masked_keys: dict[str, Any] = {}
+            self._key_values[oplan.object].append(masked_keys)
+            mask = functools.partial(_kept, mask, masked_keys)
+        self._maskings[where] = mask
+        return mask
 
     def _picklist(self, oplan: ObjectPlan, name: str, value: Any) -> Any:
         """``value`` of ``name`` under the template's picklist mappings (engine/picklists.py)."""
