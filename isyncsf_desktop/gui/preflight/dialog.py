@@ -980,7 +980,7 @@ class PreflightDialog(QDialog):
         parts = []
         for severity in SEVERITIES:
             colour = SEVERITY_COLOURS[severity] if counts[severity] else MUTED
-            label = {BLOCKING: "blocking", RECORDS_WILL_FAIL: "records will fail",
+            label = {BLOCKING: "blocking", RECORDS_WILL_FAIL: "where records will fail",   # findings, not records
                      WARNING: "warning" if counts[severity] == 1 else "warnings"}[severity]
             parts.append(f"<span style='color:{colour}'><b>{counts[severity]}</b> {label}</span>")
         if report.blocking:
