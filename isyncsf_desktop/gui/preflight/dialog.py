@@ -572,13 +572,11 @@ class PreflightDialog(QDialog):
         return [(f, fix) for f in self.model.findings() if (fix := mapping_fix(f)) is not None]
 
     def current_mapping_fix(self) -> tuple[Finding, MappingFix] | None:
-        """The mapping the Map button applies: the selected finding's, else the first one shown."""
+        """The mapping the shortcut applies: the current finding's; None when it offers none (never another
+        finding's, which the user did not pick)."""
         finding = self.model.finding_at(self.table.currentIndex().row())
         fix = mapping_fix(finding) if finding is not None else None
-        if finding is not None and fix is not None:
-            return finding, fix
-        fixes = self.mapping_fixes()
-        return fixes[0] if fixes else None
+        return (finding, fix) if finding is not None and fix is not None else None
 
     def apply_mapping_fix(self, finding: Finding | None = None) -> bool:
         """Add ``finding``'s suggested mapping (default: :meth:`current_mapping_fix`) to the template file,
@@ -1070,6 +1068,10 @@ class PreflightDialog(QDialog):
             self.apply_mapping_fix(finding)
 
     def _on_map_shortcut_activated(self) -> None:
+        if self.current_mapping_fix() is None:
+            self.ctx.info(f"{MAPPING_FIX_SHORTCUT}: the selected finding offers no mapping; select one whose "
+                          "Suggested Fix starts with ▸.")
+            return
         self.apply_mapping_fix()
 
     def _on_table_custom_context_menu_requested(self, pos: QPoint) -> None:
