@@ -151,6 +151,7 @@ def test_the_shortcut_on_a_finding_without_a_mapping_applies_nothing_and_says_wh
         qtbot.keyClick(dialog.table, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
     assert saved == [] and path.read_text() == before and not dialog.busy()
     assert said.args[0] == "info" and "no mapping" in said.args[1] and "▸" in said.args[1]
+    assert dialog.busy_label.isVisible() and dialog.busy_label.text() == said.args[1]     # seen over the window
 
 
 def test_map_record_type_and_picklist_value_in_one_click_and_the_recheck_shows_them_resolved(ctx, qtbot, monkeypatch):

@@ -1069,8 +1069,12 @@ class PreflightDialog(QDialog):
 
     def _on_map_shortcut_activated(self) -> None:
         if self.current_mapping_fix() is None:
-            self.ctx.info(f"{MAPPING_FIX_SHORTCUT}: the selected finding offers no mapping; select one whose "
-                          "Suggested Fix starts with ▸.")
+            text = (f"{MAPPING_FIX_SHORTCUT}: the selected finding offers no mapping; select one whose Suggested Fix "
+                    "starts with ▸.")
+            self.ctx.info(text)
+            if self._task is None:        # in the dialog too: it covers the main window's status line
+                self.busy_label.setText(text)
+                self.busy_label.show()
             return
         self.apply_mapping_fix()
 
