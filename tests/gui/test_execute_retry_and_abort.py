@@ -136,6 +136,6 @@ def test_retry_says_it_keeps_the_jobs_fields_when_the_template_changed_them(setu
     qtbot.waitUntil(lambda: page.retry_settings_label.isVisible(), timeout=30_000)
     text = page.retry_settings_label.text()
     assert f"keep job #{page.job.id}'s objects, fields and filters" in text
-    assert "(Contact fields" in text and text.endswith("apply to a new job: Start Sync")
+    assert "(Contact fields, saved just now) apply to a new job: Start Sync" in text
     assert "current settings" not in text                  # no setting of how records are written changed
     assert text in page.retry_button.toolTip() and text in page.resync_button.toolTip()

@@ -743,16 +743,17 @@ class ExecutePage(QWidget):
             return ""
         if not changes and not kept:
             return ""
-        saved = ""
+        saved = when = ""
         if current[1] is not None and current[1].exists():
-            saved = f" (saved {_ago(time.time() - current[1].stat().st_mtime)})"
+            ago = _ago(time.time() - current[1].stat().st_mtime)
+            saved, when = f" (saved {ago})", f", saved {ago}"
         texts = []
         if changes:
             texts.append(f"Retry Failed and Start ReSync use the template's current settings: {'; '.join(changes)}"
                          f"{saved}")
         if kept:
             texts.append(f"Retry Failed and Start ReSync keep job #{self.job.id}'s objects, fields and filters; the "
-                         f"template's changes to them ({', '.join(kept)}{'' if changes else saved}) apply to a new "
+                         f"template's changes to them ({', '.join(kept)}{'' if changes else when}) apply to a new "
                          "job: Start Sync")
         return ". ".join(texts)
 
