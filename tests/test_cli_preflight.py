@@ -53,7 +53,7 @@ def rule_active(server: Any) -> bool:
 def test_check_prints_findings_grouped_by_severity_and_exits_0_without_blocking(demo, capsys):
     code, out, _ = run(capsys, "check", "--source", "source", "--target", "target", "--template", str(DEMO))
     assert code == 0
-    assert 'template "Demo: Acme sales data"): 3 records will fail, 10 warnings' in out
+    assert 'template "Demo: Acme sales data"): 3 where records will fail, 10 warnings' in out
     assert "BLOCKS THE SYNC" not in out
     fails, warnings = out.index("RECORDS WILL FAIL (3)"), out.index("WARNINGS (10)")
     assert fails < warnings

@@ -4,6 +4,10 @@ them), Enter or Return presses a focused push button as Space does, and the focu
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QAbstractItemView, QPushButton, QWidget
 
 
@@ -19,4 +23,14 @@ def keyboard_friendly(root: QWidget) -> None:
         button.setAutoDefault(True)
 
 
-__all__ = ["keyboard_friendly"]
+__all__ = ["keyboard_friendly", "widget_shortcut"]
+
+
+def widget_shortcut(key: QKeySequence, widget: QWidget, slot: Callable[[], object]) -> QShortcut:
+    """A shortcut of ``widget`` alone (while it has focus). PySide6's ``QShortcut(key, parent, slot, context)``
+    ignores the context and makes a window-wide one: two pages' Delete in one window were then ambiguous, and
+    neither fired."""
+    shortcut = QShortcut(key, widget)
+    shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+    shortcut.activated.connect(slot)
+    return shortcut

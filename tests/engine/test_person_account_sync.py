@@ -166,3 +166,23 @@ def test_a_business_contact_never_matches_a_target_person_contact(make_pair):
         (False, "Analytical Engines Ltd"), (True, "Ada Lovelace")]
     again = engine.sync(engine.create_job({**TEMPLATE, "objects": TEMPLATE["objects"][:2]}))
     assert again.totals.errors == 0 and again.totals.inserted == 0 and again.objects["Contact"].existing == 1
+
+
+def test_an_account_line_without_lastname_fails_its_person_accounts_with_the_reason_not_a_missing_name(make_pair):
+    """The check warns that an Account line without RecordTypeId or LastName creates none of the person accounts;
+    the records that then fail must say so (and how to fix it), not the org's "Required fields are missing: [Name]"
+    for a Name the user did put in the line. Business accounts go as before."""
+    pair = make_pair(PERSON, PERSON)
+    _seed_source(pair)
+    engine = pair.engine()
+    job_id = engine.create_job({"name": "names only", "options": {"continue_on_error": True}, "objects": [
+        {"object": "Account", "fields": ["Name"], "match_by": ["Name"]}]})
+    result = engine.sync(job_id)
+    assert result.objects["Account"].inserted == 2 and result.objects["Account"].errors == 2
+    errors = pair.journal.errors(job_id)
+    assert len(errors) == 2
+    for error in errors:
+        assert error.status_code == "PERSON_ACCOUNT_FIELDS_MISSING"
+        assert "RecordTypeId or LastName" in error.message and "IsPersonAccount = false" in error.message
+        assert error.fields == ["RecordTypeId", "LastName"]
+    assert {r["Name"] for r in pair.rows("tgt", "SELECT Name FROM Account")} == {"Globex", "Initech"}

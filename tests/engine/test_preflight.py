@@ -351,7 +351,7 @@ def test_report_frame_and_csv_export(tmp_path: Path) -> None:
     assert [f.severity for f in report.findings] == [BLOCKING, RECORDS_WILL_FAIL, WARNING]
     assert list(report.by_severity) == [BLOCKING, RECORDS_WILL_FAIL, WARNING]
     assert report.counts == {BLOCKING: 1, RECORDS_WILL_FAIL: 1, WARNING: 1}
-    assert report.summary() == "1 blocking, 1 records will fail, 1 warning"
+    assert report.summary() == "1 blocking, 1 where records will fail, 1 warning"
     assert not report.clean and report.fixable == [findings[1]]
     assert PreflightReport.from_json(report.as_json()) == report
 
@@ -400,7 +400,7 @@ def test_demo_source_to_demo_target_lists_the_expected_findings(make_pair: MakeP
         (WARNING, "queue_mapping", "Case", "OwnerId", "Escalations"),          # the target has Escalation_Team
         (WARNING, "queue_mapping", "Project__c", "OwnerId", "Project_Intake"),
     }
-    assert report.blocking == [] and report.summary() == "3 records will fail, 10 warnings"
+    assert report.blocking == [] and report.summary() == "3 where records will fail, 10 warnings"
     support = pair.source.count("Case", "RecordType.DeveloperName = 'Support'")
     assert support > 0 and one(report, "record_type", "Case").affected == support
     priya = pair.rows("src", "SELECT Id FROM User WHERE Username LIKE 'priya.patel@%'")[0]["Id"]
@@ -455,7 +455,7 @@ def test_automation_the_template_switches_off_is_not_counted_as_records_will_fai
     rule = one(report, "validation_rule", "Contact")
     assert rule.severity == WARNING and rule.data["switched_off"] is True
     assert "switches it off during the sync" in rule.message
-    assert report.summary() == "2 records will fail, 11 warnings"
+    assert report.summary() == "2 where records will fail, 11 warnings"
     assert "Contact.Contact_Phone_Required" in {i.name for i in report.automation_off_candidates()}
 
 

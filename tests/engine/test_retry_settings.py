@@ -9,7 +9,7 @@ import copy
 import pytest
 
 from isyncsf_desktop.engine.events import Notice
-from isyncsf_desktop.engine.run.settings import how_changes, saved_template, with_current_how
+from isyncsf_desktop.engine.run.settings import how_changes, saved_template, which_changes, with_current_how
 from isyncsf_desktop.engine.template import parse_template, save_template
 
 RULE = {"kind": "ValidationRule", "name": "Contact.Contact_Phone_Required"}
@@ -75,3 +75,23 @@ def test_the_saved_template_is_found_by_name(tmp_path):
     found = saved_template("Retry settings", tmp_path)
     assert found is not None and found[1].name == "mine.json" and found[0].options["automation_off"] == [RULE]
     assert saved_template("Other", tmp_path) is None
+
+
+def test_what_a_retry_keeps_of_the_job_is_said_in_words():
+    """A retry takes the job's objects, fields and filters: the template's changes to them are named, so the user
+    who added the fields the check asked for knows a new sync applies them, not Retry Failed."""
+    job = parse_template(TEMPLATE)
+    assert which_changes(job, None) == [] and which_changes(job, job) == []
+    current = copy.deepcopy(TEMPLATE)
+    current["objects"][0]["fields"] = ["Name", "RecordTypeId", "LastName"]
+    current["objects"][1]["filter"] = "Email != null"
+    current["objects"].append({"object": "Case"})
+    assert which_changes(job, parse_template(current)) == ["Account fields", "Contact filter", "Case added"]
+    current["objects"] = current["objects"][:1]
+    assert which_changes(job, parse_template(current)) == ["Account fields", "Contact removed"]
+    reordered = copy.deepcopy(TEMPLATE)
+    reordered["objects"][0]["fields"] = ["Name", "Type"]
+    same = copy.deepcopy(reordered)
+    same["objects"][0]["fields"] = ["Type", "Name"]
+    assert which_changes(parse_template(reordered), parse_template(same)) == []      # the order of fields: no change
+    assert how_changes(job, parse_template(current)) == []     # and none of it is a setting a retry applies

@@ -119,3 +119,23 @@ def test_retry_says_and_applies_the_rule_saved_after_the_sync(setup, qtbot, tmp_
     retried = run_and_wait(qtbot, page, page.retry_button, RUN_TIMEOUT)
     assert retried.objects["Contact"].errors == 0 and retried.objects["Contact"].inserted == failed
     assert not page.retry_settings_label.isVisible()     # the job now records what it applied
+
+
+def test_retry_says_it_keeps_the_jobs_fields_when_the_template_changed_them(setup, qtbot):
+    """The check tells the user to add fields to a line; they do and save. Retry Failed keeps the job's fields (a
+    new sync takes the template's), and the Execute tab says so instead of letting the retry fail the same way."""
+    ctx, page, path = setup
+    first = run_and_wait(qtbot, page, page.start_button, RUN_TIMEOUT)
+    assert first.objects["Contact"].errors > 0 and not page.retry_settings_label.isVisible()
+    saved = json.loads(path.read_text())
+    contact = next(line for line in saved["objects"] if line["object"] == "Contact")
+    contact["fields"] = ["FirstName", "LastName", "Email", "Phone", "AccountId"]
+    path.write_text(json.dumps(saved))
+    with qtbot.waitSignal(page.plan_ready, timeout=30_000):     # the page plans the template saved now
+        ctx.open_template(path)
+    qtbot.waitUntil(lambda: page.retry_settings_label.isVisible(), timeout=30_000)
+    text = page.retry_settings_label.text()
+    assert f"keep job #{page.job.id}'s objects, fields and filters" in text
+    assert "(Contact fields, saved just now) apply to a new job: Start Sync" in text
+    assert "current settings" not in text                  # no setting of how records are written changed
+    assert text in page.retry_button.toolTip() and text in page.resync_button.toolTip()

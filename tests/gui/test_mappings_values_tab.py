@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from gui_helpers import close_context, show_widget, wait_idle
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QShortcut
 from PySide6.QtWidgets import QComboBox
 
 from isyncsf_desktop.engine.template import load_template, save_template
@@ -22,6 +23,7 @@ from isyncsf_desktop.gui.templates.catalog import install_demo_template
 from isyncsf_desktop.gui.templates.editor import TemplateEditor
 from isyncsf_desktop.gui.templates.mappings_models import AUTOMATIC, SET_BY_YOU, SUGGESTED, MappingRow
 from isyncsf_desktop.gui.templates.mappings_panel import MappingsPanel
+from isyncsf_desktop.gui.templates.mappings_sections import MappingSection
 from isyncsf_desktop.salesforce.registry import OrgEntry, OrgRegistry
 
 pytestmark = pytest.mark.gui
@@ -171,3 +173,24 @@ def test_a_mapping_to_a_record_type_or_value_the_target_lacks_is_refused_naming_
     assert saved.record_types.as_json() == {"Case": {"map": {"Support": "Product_Support"}}}
     assert saved.picklists.as_json() == {"Case.Type": {"Electronic": "Electronics"}}
     assert editor.message == ""
+
+
+def test_the_delete_key_removes_the_selected_mapping_as_remove_does(editor, qtbot):
+    """Keyboard: Delete on a selected (suggested) record type row removes it, as the Remove button does. Each table's
+    Delete is its own (a widget shortcut): six window-wide ones were ambiguous, and none fired."""
+    panel = editor.mappings_panel
+    suggest(qtbot, panel)
+    panel.kinds.setCurrentIndex(1)
+    section = panel.record_types
+    model = panel.record_types_model
+    row = model.row_of("Support", "Case")
+    assert row is not None and model.row(row).origin == SUGGESTED
+    qtbot.waitExposed(section.view)
+    section.view.setFocus()
+    section.view.selectRow(row)
+    assert section.remove_button.isEnabled()
+    qtbot.keyClick(section.view, Qt.Key.Key_Delete)
+    assert model.row_of("Support", "Case") is None
+    for view in (panel.owners_view, *(s.view for s in panel.findChildren(MappingSection))):
+        [shortcut] = view.findChildren(QShortcut)
+        assert shortcut.context() == Qt.ShortcutContext.WidgetShortcut

@@ -175,7 +175,8 @@ def test_findings_are_grouped_by_severity_with_counts(demo, qtbot):
     # header line: the verdict and the counts; filter buttons carry the counts too
     verdict = dialog.verdict_label.text()
     assert "The sync can start" in verdict and "<b>0</b> blocking" in verdict
-    assert "<b>3</b> records will fail" in verdict and "<b>10</b> warnings" in verdict
+    assert "<b>3</b> where records will fail" in verdict and "<b>10</b> warnings" in verdict
+    assert "<b>3</b> records will fail" not in verdict    # 3 findings, which cover hundreds of records: not "3 records"
     assert [b.text() for b in dialog.filter_buttons.values()] == [
         "All  13", "Blocks the sync  0", "Records will fail  3", "Warnings  10"]
     assert "Demo: Acme sales data" in dialog.subtitle_label.text()
@@ -562,7 +563,7 @@ def test_records_will_fail_leaves_out_automation_already_saved_to_be_switched_of
     rule = one(before, "Contact.Contact_Phone_Required")
     assert rule.severity == WARNING and "switches it off during the sync" in rule.message
     assert before.report().counts[RECORDS_WILL_FAIL] == 2
-    assert "<b>2</b> records will fail" in before.verdict_label.text()
+    assert "<b>2</b> where records will fail" in before.verdict_label.text()
     assert before.filter_buttons[RECORDS_WILL_FAIL].text().endswith(" 2")
     reopened = open_dialog(ctx, qtbot)            # and so does a dialog opened on it later
     assert reopened.report().counts[RECORDS_WILL_FAIL] == 2

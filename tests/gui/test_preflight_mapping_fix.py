@@ -132,6 +132,28 @@ def test_the_context_menu_and_the_shortcut_apply_the_rows_fix(ctx, qtbot, monkey
     assert load_template(ctx.template_path).owners.map == {"Escalations": "Escalation_Team"}
 
 
+def test_the_shortcut_on_a_finding_without_a_mapping_applies_nothing_and_says_why(ctx, qtbot):
+    """Ctrl+M on a selected finding that offers no mapping (a validation rule, the group heading) must not apply
+    another finding's mapping the user did not pick: the template stays as it is and the status line says why."""
+    path = ctx.template_path
+    before = path.read_text()
+    dialog = open_dialog(ctx, qtbot)
+    assert dialog.mapping_fixes()                                # there are fixes, elsewhere in the list
+    report = dialog.report()
+    assert report is not None
+    rule = next(f for f in report.findings if str(f.item).endswith("Contact_Phone_Required"))   # a validation rule
+    assert dialog.model.index(row_of(dialog, rule), COL_FIX).data(MappingFixRole) is None
+    dialog.table.selectRow(row_of(dialog, rule))
+    dialog.table.setFocus()
+    saved: list[Any] = []
+    dialog.mapping_saved.connect(saved.append)
+    with qtbot.waitSignal(ctx.message, timeout=5_000) as said:
+        qtbot.keyClick(dialog.table, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    assert saved == [] and path.read_text() == before and not dialog.busy()
+    assert said.args[0] == "info" and "no mapping" in said.args[1] and "▸" in said.args[1]
+    assert dialog.busy_label.isVisible() and dialog.busy_label.text() == said.args[1]     # seen over the window
+
+
 def test_map_record_type_and_picklist_value_in_one_click_and_the_recheck_shows_them_resolved(ctx, qtbot, monkeypatch):
     """The demo target calls Case's Support record type Product_Support and its restricted Case.Type has
     Electronics where the source has Electronic: each finding offers its mapping in one click."""

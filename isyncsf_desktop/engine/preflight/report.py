@@ -156,11 +156,12 @@ class PreflightReport:
         return not any(f.severity in (BLOCKING, RECORDS_WILL_FAIL) for f in self.findings)
 
     def summary(self) -> str:
-        """``"1 blocking, 2 records will fail, 5 warnings"`` (or ``"no findings"``)."""
+        """``"1 blocking, 2 where records will fail, 5 warnings"`` (or ``"no findings"``): counts of findings (one
+        finding may cover many records), never of records."""
         counts = self.counts
         if not self.findings:
             return "no findings"
-        parts = [f"{counts[BLOCKING]} blocking", f"{counts[RECORDS_WILL_FAIL]} records will fail",
+        parts = [f"{counts[BLOCKING]} blocking", f"{counts[RECORDS_WILL_FAIL]} where records will fail",
                  f"{counts[WARNING]} warning" + ("" if counts[WARNING] == 1 else "s")]
         return ", ".join(p for p in parts if not p.startswith("0 "))
 

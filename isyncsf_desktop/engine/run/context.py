@@ -29,6 +29,7 @@ RECORD_TYPE_NOT_FOUND = "RECORD_TYPE_NOT_FOUND"
 OWNER_NOT_MAPPED = "OWNER_NOT_MAPPED"
 PICKLIST_NOT_MAPPED = "PICKLIST_NOT_MAPPED"     # a picklist mapping names a value the target's picklist lacks
 STRING_TOO_LONG = "STRING_TOO_LONG"     # a text longer than its target field: refused before it is sent
+PERSON_ACCOUNT_FIELDS_MISSING = "PERSON_ACCOUNT_FIELDS_MISSING"   # a new person account without RecordTypeId/LastName
 NOT_STARTED = ObjectStatus.NOT_STARTED
 STOPPED = "continue on error is off: the sync stopped at the first failed record"
 GONE = ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY")

@@ -27,8 +27,8 @@ from ..plan import ObjectPlan, RefSpec
 from ..recordtypes import RECORD_TYPE_SOQL, resolve_record_types
 from ..users import RUNNING_USER, map_owners
 from ..values import match_value, path_value, same
-from .context import (BULK_BATCH, DUPLICATE_MATCH, PICKLIST_NOT_MAPPED, STRING_TOO_LONG, chunks, first_error,
-                      key_json, quote, reader)
+from .context import (BULK_BATCH, DUPLICATE_MATCH, PERSON_ACCOUNT_FIELDS_MISSING, PICKLIST_NOT_MAPPED,
+                      STRING_TOO_LONG, chunks, first_error, key_json, quote, reader)
 from .parents import is_polymorphic
 from .recovery import await_late_commits, claim_in_flight, journal_time, late_commit_window
 from .sync_run import OMIT, Decision, Pending, RecordProblem, SyncRun, Verdict
@@ -539,11 +539,27 @@ class FirstPass:
                 self.run.find_parents(ref, records, set(self.run.counts) - {oplan.object})
 
     # ------------------------------------------------------------------ transform
+    @staticmethod
+    def _check_person_account_fields(allowed: list[str]) -> None:
+        """A new person account is made from a person record type and a last name (the org composes its Name):
+        without them the org would answer "Required fields are missing: [Name]", for a Name the line has. Fail the
+        record with the reason and the fix instead, as the metadata check words it."""
+        sent = {name.lower() for name in allowed}
+        missing = [name for name in ("RecordTypeId", "LastName") if name.lower() not in sent]
+        if missing:
+            raise RecordProblem(ErrorInfo(
+                PERSON_ACCOUNT_FIELDS_MISSING,
+                f"a person account is created from a person record type and a last name, and the Account line has no "
+                f"{' or '.join(missing)}: add RecordTypeId, FirstName and LastName to the Account line and start a "
+                "new sync, or leave person accounts out with the Account filter IsPersonAccount = false", missing))
+
     def _transform(self, oplan: ObjectPlan, record: dict[str, Any], *, for_insert: bool) -> dict[str, Any]:
         allowed = oplan.insert_fields if for_insert else oplan.update_fields
         if oplan.person_accounts:   # a person account sends its person fields, a business account its Name
             other = set(oplan.business_fields if record.get("IsPersonAccount") else oplan.person_fields)
             allowed = [name for name in allowed if name not in other]
+            if for_insert and record.get("IsPersonAccount"):
+                self._check_person_account_fields(allowed)
         masks = self._masks_of(oplan)
         counts = self.masked[oplan.object] if masks else None
         payload: dict[str, Any] = {}

@@ -67,6 +67,37 @@ def how_changes(applied: Template, current: Template | None) -> list[str]:
     return phrases
 
 
+WHICH_ATTRS: tuple[tuple[str, str], ...] = (("fields", "fields"), ("filter", "filter"), ("match_by", "match key"),
+                                             ("limit", "record limit"), ("related_to", "related records"))
+"""What an object line says of *which* records and values a job takes: a retry or resync keeps the job's."""
+
+
+def which_changes(applied: Template, current: Template | None) -> list[str]:
+    """What ``current`` (the template as saved now) changes in *which* records or fields ``applied`` (the job's)
+    takes, which a retry or resync does not apply (a new sync does), one phrase each: ``Account fields``,
+    ``Lead added``; empty when nothing."""
+    if current is None:
+        return []
+    phrases = []
+    before = {line.object: line for line in applied.objects}
+    after = {line.object: line for line in current.objects}
+    for name, line in after.items():
+        was = before.get(name)
+        if was is None:
+            phrases.append(f"{name} added")
+            continue
+        changed = [what for attr, what in WHICH_ATTRS
+                   if _comparable(getattr(was, attr)) != _comparable(getattr(line, attr))]
+        if changed:
+            phrases.append(f"{name} {' and '.join(changed)}")
+    phrases.extend(f"{name} removed" for name in before if name not in after)
+    return phrases
+
+
+def _comparable(value: Any) -> Any:
+    return sorted(value) if isinstance(value, list) else value
+
+
 def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
@@ -98,4 +129,5 @@ def saved_template(name: str, folder: Path | None = None) -> tuple[Template, Pat
     return None
 
 
-__all__ = ["HOW_OPTIONS", "MAPPING_ATTRS", "how_changes", "saved_template", "with_current_how"]
+__all__ = ["HOW_OPTIONS", "MAPPING_ATTRS", "WHICH_ATTRS", "how_changes", "saved_template", "which_changes",
+           "with_current_how"]

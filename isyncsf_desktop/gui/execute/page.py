@@ -24,7 +24,7 @@ from ...engine.events import (ABORTED, COMPLETED, EXECUTING, FAILED, INITIALIZIN
 from ...engine.journal import JobRow, ObjectCounts
 from ...engine.lifecycle import Action, JobFacts, JobState, ObjectStatus, RunKind, refusal
 from ...engine.progress import job_standing, planned_records, scanned_counts
-from ...engine.run.settings import how_changes, saved_template
+from ...engine.run.settings import how_changes, saved_template, which_changes
 from ...engine.plan import OrderDraft, Plan, build_plan
 from ...engine.template import Template, TemplateError, parse_template, save_template
 from ..context import AppContext
@@ -742,20 +742,32 @@ class ExecutePage(QWidget):
 
     def _retry_settings_text(self) -> str:
         """"Retry Failed and Start ReSync use the template's current settings: …" when the template saved now
-        writes records differently from the job's last run; else ""."""
+        writes records differently from the job's last run, and "… keep the job's …" when it takes other records or
+        fields (which only a new sync applies: a user who follows the check's "add LastName to the Account line"
+        must not retry in vain); else ""."""
         current = self._current_template()
         if self.job is None or current is None:
             return ""
         try:
-            changes = how_changes(parse_template(self.job.template), current[0])
+            applied = parse_template(self.job.template)
+            changes, kept = how_changes(applied, current[0]), which_changes(applied, current[0])
         except TemplateError:
             return ""
-        if not changes:
+        if not changes and not kept:
             return ""
-        saved = ""
+        saved = when = ""
         if current[1] is not None and current[1].exists():
-            saved = f" (saved {_ago(time.time() - current[1].stat().st_mtime)})"
-        return f"Retry Failed and Start ReSync use the template's current settings: {'; '.join(changes)}{saved}"
+            ago = _ago(time.time() - current[1].stat().st_mtime)
+            saved, when = f" (saved {ago})", f", saved {ago}"
+        texts = []
+        if changes:
+            texts.append(f"Retry Failed and Start ReSync use the template's current settings: {'; '.join(changes)}"
+                         f"{saved}")
+        if kept:
+            texts.append(f"Retry Failed and Start ReSync keep job #{self.job.id}'s objects, fields and filters; the "
+                         f"template's changes to them ({', '.join(kept)}{'' if changes else when}) apply to a new "
+                         "job: Start Sync")
+        return ". ".join(texts)
 
     def _on_rollback_clicked(self) -> None:
         if self.job is None:

@@ -21,6 +21,7 @@ from ...salesforce import secrets
 from ...salesforce.client import OrgApiError, SessionExpired
 from ...salesforce.registry import OrgEntry, OrgRegistry, RegistryError, detect_org_type
 from ..context import AppContext
+from ..keyboard import widget_shortcut
 from ..style import ERROR, MUTED, WARNING
 from ..tables import read_only_table
 from .connect import ConnectOrgDialog, open_connect_dialog
@@ -137,10 +138,10 @@ class OrgsPage(QWidget):
         layout.addWidget(self._build_details())
 
         QShortcut(QKeySequence("Ctrl+N"), self, activated=self._on_connect_button_clicked)
-        QShortcut(QKeySequence(Qt.Key.Key_F2), self.table, activated=self._on_rename_button_clicked)
-        QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.table, activated=self._on_remove_button_clicked)
-        QShortcut(QKeySequence(Qt.Key.Key_Return), self.table, activated=self._on_test_button_clicked)
-        QShortcut(QKeySequence(Qt.Key.Key_Enter), self.table, activated=self._on_test_button_clicked)
+        widget_shortcut(QKeySequence(Qt.Key.Key_F2), self.table, self._on_rename_button_clicked)
+        widget_shortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.table, self._on_remove_button_clicked)
+        widget_shortcut(QKeySequence(Qt.Key.Key_Return), self.table, self._on_test_button_clicked)
+        widget_shortcut(QKeySequence(Qt.Key.Key_Enter), self.table, self._on_test_button_clicked)
         QShortcut(QKeySequence(Qt.Key.Key_F5), self, activated=self._on_check_button_clicked)
 
         ctx.orgs_changed.connect(self._on_ctx_orgs_changed)

@@ -572,13 +572,11 @@ class PreflightDialog(QDialog):
         return [(f, fix) for f in self.model.findings() if (fix := mapping_fix(f)) is not None]
 
     def current_mapping_fix(self) -> tuple[Finding, MappingFix] | None:
-        """The mapping the Map button applies: the selected finding's, else the first one shown."""
+        """The mapping the shortcut applies: the current finding's; None when it offers none (never another
+        finding's, which the user did not pick)."""
         finding = self.model.finding_at(self.table.currentIndex().row())
         fix = mapping_fix(finding) if finding is not None else None
-        if finding is not None and fix is not None:
-            return finding, fix
-        fixes = self.mapping_fixes()
-        return fixes[0] if fixes else None
+        return (finding, fix) if finding is not None and fix is not None else None
 
     def apply_mapping_fix(self, finding: Finding | None = None) -> bool:
         """Add ``finding``'s suggested mapping (default: :meth:`current_mapping_fix`) to the template file,
@@ -980,7 +978,7 @@ class PreflightDialog(QDialog):
         parts = []
         for severity in SEVERITIES:
             colour = SEVERITY_COLOURS[severity] if counts[severity] else MUTED
-            label = {BLOCKING: "blocking", RECORDS_WILL_FAIL: "records will fail",
+            label = {BLOCKING: "blocking", RECORDS_WILL_FAIL: "where records will fail",   # findings, not records
                      WARNING: "warning" if counts[severity] == 1 else "warnings"}[severity]
             parts.append(f"<span style='color:{colour}'><b>{counts[severity]}</b> {label}</span>")
         if report.blocking:
@@ -1070,6 +1068,14 @@ class PreflightDialog(QDialog):
             self.apply_mapping_fix(finding)
 
     def _on_map_shortcut_activated(self) -> None:
+        if self.current_mapping_fix() is None:
+            text = (f"{MAPPING_FIX_SHORTCUT}: the selected finding offers no mapping; select one whose Suggested Fix "
+                    "starts with ▸.")
+            self.ctx.info(text)
+            if self._task is None:        # in the dialog too: it covers the main window's status line
+                self.busy_label.setText(text)
+                self.busy_label.show()
+            return
         self.apply_mapping_fix()
 
     def _on_table_custom_context_menu_requested(self, pos: QPoint) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QAction, QFontDatabase
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFrame, QGridLayout, QGroupBox, QHBoxLayout,
-                               QHeaderView, QLabel, QLineEdit, QMenu, QPushButton, QScrollArea, QSpinBox,
+                               QHeaderView, QLabel, QLineEdit, QMenu, QPushButton, QScrollArea, QSizePolicy, QSpinBox,
                                QSplitter, QTableView, QToolButton, QVBoxLayout, QWidget)
 
 from ...engine.template import ObjectLine
@@ -252,6 +252,8 @@ class LinePanel(QWidget):
         self.related_area = QScrollArea()
         self.related_area.setWidgetResizable(True)
         self.related_area.setFrameShape(QFrame.Shape.NoFrame)
+        # the rows wrap their text to the column's width: a long "via" list must not push Add out of view
+        self.related_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.related_list = QWidget()
         self.related_layout = QVBoxLayout(self.related_list)
         self.related_layout.setContentsMargins(0, 0, 4, 0)
@@ -514,6 +516,9 @@ class LinePanel(QWidget):
         text = QLabel(f"<span style='color:{colour}; font-weight:600'>{kind}</span>&nbsp; "
                       f"<b>{suggestion.object}</b>{required}<br><span style='color:{MUTED}'>via {via}</span>")
         text.setTextFormat(Qt.TextFormat.RichText)
+        text.setWordWrap(True)
+        text.setMinimumWidth(1)      # wraps (or breaks a long API name) instead of widening the row
+        text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         text.setToolTip(suggestion.text)
         layout.addWidget(text, 1)
         button = QPushButton("Add")

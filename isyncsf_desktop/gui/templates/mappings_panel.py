@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QTableView, QTabWidget, QVBoxLayout, QWidget)
 
@@ -30,6 +30,7 @@ from ...engine.owner_suggestions import OrgOwners, queue_gap, read_owners, sugge
 from ...engine.template import OwnerMappings, RecordTypeMapping, Template, is_username
 from ...engine.value_suggestions import OrgValues, read_org_values, suggest_picklists, suggest_record_types
 from ..context import AppContext
+from ..keyboard import widget_shortcut
 from ..style import ERROR, MUTED
 from .mappings_fields import FieldsPage
 from .mappings_models import (AUTOMATIC, NO_MATCH, SET_BY_YOU, SUGGESTED, MappingRow, OwnerMappingsModel,
@@ -209,8 +210,7 @@ class MappingsPanel(QWidget):
         self.owners_model.edited.connect(self._on_owners_model_edited)
         self.owners_view.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.default_combo.editTextChanged.connect(self._on_default_combo_edit_text_changed)
-        QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.owners_view, self.remove_selected,
-                  context=Qt.ShortcutContext.WidgetShortcut)
+        widget_shortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.owners_view, self.remove_selected)
         return box
 
     def _build_record_types(self) -> QWidget:

@@ -10,10 +10,11 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QStyledItemDelegate, QStyleOptionViewItem, QTableView, QVBoxLayout, QWidget)
 
+from ..keyboard import widget_shortcut
 from .mappings_models import AUTOMATIC, SET_BY_YOU, MappingRow, MappingTableModel
 
 RowNames = Callable[[MappingRow], "list[str]"]
@@ -118,8 +119,7 @@ class MappingSection(QWidget):
         self.remove_button.clicked.connect(self.remove_selected)
         self.model.edited.connect(self.edited)
         self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
-        QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.view, self.remove_selected,
-                  context=Qt.ShortcutContext.WidgetShortcut)
+        widget_shortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.view, self.remove_selected)
         self.update_state()
 
     def add_row(self, row: MappingRow | None = None) -> int:

@@ -12,13 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
+from PySide6.QtGui import QKeySequence, QShowEvent
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
                                QStackedWidget, QVBoxLayout, QWidget)
 
 from ... import paths
 from ...engine.template import Template, TemplateError, load_template, save_template
 from ..context import AppContext
+from ..keyboard import widget_shortcut
 from ..tables import read_only_table
 from .banner import MessageBanner
 from .catalog import DescribeCache, TemplateFile, scan_templates, slugify, unique_path
@@ -146,7 +147,7 @@ class TemplatesPage(QWidget):
         self.table.doubleClicked.connect(self._on_table_double_clicked)
         for key, slot in ((QKeySequence(Qt.Key.Key_Return), self.open_selected),
                           (QKeySequence(QKeySequence.StandardKey.Delete), self.delete_selected)):
-            QShortcut(key, self.table, slot, Qt.ShortcutContext.WidgetShortcut)
+            widget_shortcut(key, self.table, slot)
         self.new_button.clicked.connect(self.new_template)
         self.import_button.clicked.connect(self.import_file)
         self.open_button.clicked.connect(self.open_selected)
