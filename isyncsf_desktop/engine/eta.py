@@ -1,0 +1,169 @@
+"""Time left of a run, from the rate the run has measured so far: never a guess from nothing.
+
+:class:`Eta` is fed the run's events (their ``elapsed`` is its clock: seconds since the run began) and the
+records each object is expected to process (:func:`.progress.planned_records`, the scan's counts). It keeps,
+per object, the records done and the time since the object was reached (its reading included), and for the
+run the records done over the time since the first object was reached. Time left is then
+
+* for an object under way: its records still to do at its own rate (at the run's rate until the object has
+  been measured for :data:`MIN_OBJECT_SECONDS`);
+* for an object not reached yet: its planned records at the run's rate (reading and writing both counted);
+* for the run: the sum of those, smoothed (:data:`SMOOTHING`) so that a Bulk job landing 50,000 records at
+  once does not make the figure jump, and counting down between events.
+
+Until the run has measured :data:`MIN_SECONDS` of work and some records, there is no figure: "estimating…".
+Pure Python, no clock of its own: the GUI and the CLI pass how long ago the last event came.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .events import BatchDone, Event, ObjectFinished, ObjectReading, ObjectStarted
+
+MIN_SECONDS = 2.0           # the run's own work measured before any figure is given
+MIN_OBJECT_SECONDS = 1.0    # an object's own rate is used once it has been measured this long
+SMOOTHING = 0.3             # weight of a new estimate of the run's time left against the previous one counted down
+
+
+@dataclass
+class _Object:
+    start: float                    # event time the run reached the object
+    total: int | None = None        # records to process (ObjectStarted), None until known
+    processed: int = 0
+    last: float = 0.0               # event time of its last count
+    finished: bool = False
+
+
+@dataclass(frozen=True)
+class Remaining:
+    """Seconds left (None: not measured enough yet): for the run, and per object not finished yet."""
+
+    total: float | None
+    objects: dict[str, float | None] = field(default_factory=dict)
+
+
+class Eta:
+    """Time left of one run from its events (see the module's docstring)."""
+
+    def __init__(self, planned: dict[str, int] | None = None) -> None:
+        self.planned: dict[str, int] = dict(planned or {})
+        self._objects: dict[str, _Object] = {}
+        self._start: float | None = None          # event time the first object was reached
+        self._now = 0.0                           # event time of the last event
+        self._smoothed: tuple[float, float] | None = None   # (event time, seconds left then)
+
+    def set_planned(self, planned: dict[str, int]) -> None:
+        """The records each object is expected to process in this run (objects not reached yet count these)."""
+        self.planned = dict(planned)
+
+    # ------------------------------------------------------------------ feeding
+    def observe(self, event: Event) -> None:
+        """Take one event of the run (others than object and batch events only move the clock)."""
+        self._now = max(self._now, event.elapsed)
+        if isinstance(event, (ObjectReading, ObjectStarted)):
+            if self._start is None:
+                self._start = event.elapsed
+            obj = self._objects.get(event.object)
+            if obj is None or obj.finished:
+                obj = self._objects[event.object] = _Object(start=event.elapsed, last=event.elapsed)
+            if isinstance(event, ObjectStarted):
+                obj.total = event.total
+        elif isinstance(event, (BatchDone, ObjectFinished)):
+            obj = self._objects.get(event.object)
+            if obj is None:
+                obj = self._objects[event.object] = _Object(start=self._start if self._start is not None
+                                                            else event.elapsed)
+                if self._start is None:
+                    self._start = event.elapsed
+            obj.processed = max(obj.processed, event.counts.processed)
+            if event.counts.total:
+                obj.total = event.counts.total
+            obj.last = event.elapsed
+            if isinstance(event, ObjectFinished):
+                obj.finished = True
+        else:
+            return
+        self._smooth()
+
+    # ------------------------------------------------------------------ reading
+    def run_rate(self) -> float | None:
+        """Records a second the run has processed since its first object was reached (None: not measured
+        enough)."""
+        if self._start is None:
+            return None
+        seconds = self._now - self._start
+        done = sum(obj.processed for obj in self._objects.values())
+        if seconds < MIN_SECONDS or done <= 0:
+            return None
+        return done / seconds
+
+    def _object_left(self, name: str, obj: _Object, run_rate: float | None) -> float | None:
+        total = obj.total if obj.total is not None else self.planned.get(name, 0)
+        left = max(0, total - obj.processed)
+        if left == 0:
+            return 0.0
+        measured = obj.last - obj.start
+        if obj.processed > 0 and measured >= MIN_OBJECT_SECONDS:
+            rate = obj.processed / measured
+            # time since its last count is time spent on what is left
+            return max(0.0, left / rate - (self._now - obj.last))
+        if run_rate is None:
+            return None
+        if obj.processed == 0:          # being read: the time since it was reached is part of its time
+            return max(0.0, left / run_rate - (self._now - obj.start))
+        return left / run_rate
+
+    def _raw(self) -> Remaining:
+        """The estimate at the last event, unsmoothed."""
+        rate = self.run_rate()
+        objects: dict[str, float | None] = {}
+        for name, obj in self._objects.items():
+            if not obj.finished:
+                objects[name] = self._object_left(name, obj, rate)
+        for name, count in self.planned.items():
+            if name not in self._objects:
+                objects[name] = count / rate if rate else (0.0 if count == 0 else None)
+        if rate is None or any(left is None for left in objects.values()):
+            return Remaining(None, objects)
+        return Remaining(sum(left or 0.0 for left in objects.values()), objects)
+
+    def _smooth(self) -> None:
+        raw = self._raw().total
+        if raw is None:
+            self._smoothed = None
+            return
+        if self._smoothed is None:
+            self._smoothed = (self._now, raw)
+            return
+        then, before = self._smoothed
+        counted_down = max(0.0, before - (self._now - then))
+        self._smoothed = (self._now, SMOOTHING * raw + (1 - SMOOTHING) * counted_down)
+
+    def remaining(self, after: float = 0.0) -> Remaining:
+        """Time left ``after`` seconds past the last event (the caller's clock since then): the run's (smoothed,
+        counted down) and each unfinished object's."""
+        raw = self._raw()
+        objects = {name: None if left is None else max(0.0, left - after) for name, left in raw.objects.items()}
+        if self._smoothed is None or raw.total is None:
+            return Remaining(None, objects)
+        then, left = self._smoothed
+        return Remaining(max(0.0, left - (self._now - then) - after), objects)
+
+
+def describe_left(seconds: float | None) -> str:
+    """``about 3 min left``, ``about 40 s left``, ``a few seconds left``, ``about 1 h 05 min left``;
+    ``estimating…`` while there is no figure."""
+    if seconds is None:
+        return "estimating…"
+    if seconds < 10:
+        return "a few seconds left"
+    if seconds < 55:
+        return f"about {int(round(seconds / 5) * 5)} s left"
+    minutes = int(round(seconds / 60))
+    if minutes < 60:
+        return f"about {max(1, minutes)} min left"
+    return f"about {minutes // 60} h {minutes % 60:02d} min left"
+
+
+__all__ = ["Eta", "MIN_OBJECT_SECONDS", "MIN_SECONDS", "Remaining", "SMOOTHING", "describe_left"]
