@@ -2,14 +2,16 @@
 
 :class:`Eta` is fed the run's events (their ``elapsed`` is its clock: seconds since the run began) and the
 records each object is expected to process (:func:`.progress.planned_records`, the scan's counts). It keeps,
-per object, the records done and the time since the object was reached (its reading included), and for the
-run the records done over the time since the first object was reached. Time left is then
+per object, the records done over the time since the object was reached (its reading included), and for the
+run the records done over the time since the first object was reached; a rate is that of the latest half of
+the time measured (:data:`RECENT`), so a slow start (reading, a first hierarchy level written through
+Collections) weighs less and less. Time left is then
 
 * for an object under way: its records still to do at its own rate (at the run's rate until the object has
   been measured for :data:`MIN_OBJECT_SECONDS`);
 * for an object not reached yet: its planned records at the run's rate (reading and writing both counted);
-* for the run: the sum of those, smoothed (:data:`SMOOTHING`) so that a Bulk job landing 50,000 records at
-  once does not make the figure jump, and counting down between events.
+* for the run: the sum of those, smoothed over time (:data:`SMOOTHING_SECONDS`) so that a burst of events (a
+  Bulk job landing 50,000 records at once) does not make the figure jump, and counting down between events.
 
 Until the run has measured :data:`MIN_SECONDS` of work and some records, there is no figure: "estimating…".
 Pure Python, no clock of its own: the GUI and the CLI pass how long ago the last event came.
@@ -17,22 +19,76 @@ Pure Python, no clock of its own: the GUI and the CLI pass how long ago the last
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from .events import BatchDone, Event, ObjectFinished, ObjectReading, ObjectStarted
 
 MIN_SECONDS = 2.0           # the run's own work measured before any figure is given
 MIN_OBJECT_SECONDS = 1.0    # an object's own rate is used once it has been measured this long
-SMOOTHING = 0.3             # weight of a new estimate of the run's time left against the previous one counted down
+RECENT = 0.5                # rates are of the latest half of the time measured: a slow start weighs less and less
+SMOOTHING_SECONDS = 2.0     # a new estimate of the run's time left outweighs the last one counted down after this
+
+
+class _Progress:
+    """Records done over time, from a start: the rate over the recent part of it (:data:`RECENT`)."""
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.samples: list[tuple[float, int]] = [(start, 0)]    # (event time, records done by then)
+
+    @property
+    def done(self) -> int:
+        return self.samples[-1][1]
+
+    @property
+    def last(self) -> float:
+        return self.samples[-1][0]
+
+    def add(self, at: float, done: int) -> None:
+        if done > self.done or at > self.last:
+            self.samples.append((max(at, self.last), max(done, self.done)))
+
+    def done_at(self, moment: float) -> float:
+        """Records done by ``moment`` (linear between the samples around it)."""
+        before = self.samples[0]
+        for sample in self.samples:
+            if sample[0] >= moment:
+                if sample[0] == before[0]:
+                    return float(sample[1])
+                share = (moment - before[0]) / (sample[0] - before[0])
+                return before[1] + share * (sample[1] - before[1])
+            before = sample
+        return float(before[1])
+
+    def rate(self, now: float, least: float) -> float | None:
+        """Records a second over the recent part of the time since the start (at least ``least`` seconds of it
+        measured, and some records done; else None)."""
+        seconds = now - self.start
+        if seconds < least or self.done <= 0:
+            return None
+        window = max(least, seconds * RECENT)
+        done = self.done - self.done_at(now - window)
+        return done / window if done > 0 else self.done / seconds
 
 
 @dataclass
 class _Object:
     start: float                    # event time the run reached the object
+    progress: _Progress = field(init=False)
     total: int | None = None        # records to process (ObjectStarted), None until known
-    processed: int = 0
-    last: float = 0.0               # event time of its last count
     finished: bool = False
+
+    def __post_init__(self) -> None:
+        self.progress = _Progress(self.start)
+
+    @property
+    def processed(self) -> int:
+        return self.progress.done
+
+    @property
+    def last(self) -> float:
+        return self.progress.last
 
 
 @dataclass(frozen=True)
@@ -50,6 +106,7 @@ class Eta:
         self.planned: dict[str, int] = dict(planned or {})
         self._objects: dict[str, _Object] = {}
         self._start: float | None = None          # event time the first object was reached
+        self._run = _Progress(0.0)                # the run's records done since then
         self._now = 0.0                           # event time of the last event
         self._smoothed: tuple[float, float] | None = None   # (event time, seconds left then)
 
@@ -64,48 +121,44 @@ class Eta:
         if isinstance(event, (ObjectReading, ObjectStarted)):
             if self._start is None:
                 self._start = event.elapsed
+                self._run = _Progress(event.elapsed)
             obj = self._objects.get(event.object)
             if obj is None or obj.finished:
-                obj = self._objects[event.object] = _Object(start=event.elapsed, last=event.elapsed)
+                obj = self._objects[event.object] = _Object(start=event.elapsed)
             if isinstance(event, ObjectStarted):
                 obj.total = event.total
         elif isinstance(event, (BatchDone, ObjectFinished)):
+            if self._start is None:
+                self._start = event.elapsed
+                self._run = _Progress(event.elapsed)
             obj = self._objects.get(event.object)
             if obj is None:
-                obj = self._objects[event.object] = _Object(start=self._start if self._start is not None
-                                                            else event.elapsed)
-                if self._start is None:
-                    self._start = event.elapsed
-            obj.processed = max(obj.processed, event.counts.processed)
+                obj = self._objects[event.object] = _Object(start=self._start)
+            obj.progress.add(event.elapsed, event.counts.processed)
             if event.counts.total:
                 obj.total = event.counts.total
-            obj.last = event.elapsed
             if isinstance(event, ObjectFinished):
                 obj.finished = True
+            self._run.add(event.elapsed, sum(o.processed for o in self._objects.values()))
         else:
             return
         self._smooth()
 
     # ------------------------------------------------------------------ reading
     def run_rate(self) -> float | None:
-        """Records a second the run has processed since its first object was reached (None: not measured
-        enough)."""
+        """Records a second the run has processed lately (over the latest half of the time since its first object
+        was reached; None: not measured enough)."""
         if self._start is None:
             return None
-        seconds = self._now - self._start
-        done = sum(obj.processed for obj in self._objects.values())
-        if seconds < MIN_SECONDS or done <= 0:
-            return None
-        return done / seconds
+        return self._run.rate(self._now, MIN_SECONDS)
 
     def _object_left(self, name: str, obj: _Object, run_rate: float | None) -> float | None:
         total = obj.total if obj.total is not None else self.planned.get(name, 0)
         left = max(0, total - obj.processed)
         if left == 0:
             return 0.0
-        measured = obj.last - obj.start
-        if obj.processed > 0 and measured >= MIN_OBJECT_SECONDS:
-            rate = obj.processed / measured
+        rate = obj.progress.rate(obj.last, MIN_OBJECT_SECONDS) if obj.processed > 0 else None
+        if rate is not None:
             # time since its last count is time spent on what is left
             return max(0.0, left / rate - (self._now - obj.last))
         if run_rate is None:
@@ -129,6 +182,8 @@ class Eta:
         return Remaining(sum(left or 0.0 for left in objects.values()), objects)
 
     def _smooth(self) -> None:
+        """The run's time left: each new estimate blended with the last one counted down, by how long ago that
+        was (a burst of events moves it little, a new estimate seconds later mostly replaces it)."""
         raw = self._raw().total
         if raw is None:
             self._smoothed = None
@@ -138,7 +193,8 @@ class Eta:
             return
         then, before = self._smoothed
         counted_down = max(0.0, before - (self._now - then))
-        self._smoothed = (self._now, SMOOTHING * raw + (1 - SMOOTHING) * counted_down)
+        weight = 1.0 - math.exp(-(self._now - then) / SMOOTHING_SECONDS)
+        self._smoothed = (self._now, weight * raw + (1 - weight) * counted_down)
 
     def remaining(self, after: float = 0.0) -> Remaining:
         """Time left ``after`` seconds past the last event (the caller's clock since then): the run's (smoothed,
@@ -166,4 +222,4 @@ def describe_left(seconds: float | None) -> str:
     return f"about {minutes // 60} h {minutes % 60:02d} min left"
 
 
-__all__ = ["Eta", "MIN_OBJECT_SECONDS", "MIN_SECONDS", "Remaining", "SMOOTHING", "describe_left"]
+__all__ = ["Eta", "MIN_OBJECT_SECONDS", "MIN_SECONDS", "RECENT", "Remaining", "SMOOTHING_SECONDS", "describe_left"]
