@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
 import resource
 import shutil
@@ -192,12 +191,6 @@ class EtaProbe:
             self.start = event.elapsed
         self.eta.observe(event)
         self.said.append((event.elapsed, self.eta.remaining().total))
-        if os.environ.get("ETA_TRACE"):
-            with open(os.environ["ETA_TRACE"], "a") as f:
-                c = getattr(event, "counts", None)
-                f.write(f"{event.elapsed:7.2f} {type(event).__name__:15} {getattr(event, 'object', '')} "
-                        f"{c.processed if c else ''}/{getattr(event, 'total', c.total if c else '')} "
-                        f"left={self.said[-1][1]} rate={self.eta.run_rate()}\n")
 
     def shown_at(self, moment: float) -> float | None:
         """The time left the Execute tab showed at ``moment`` (run clock): the last figure, counted down."""

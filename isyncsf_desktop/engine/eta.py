@@ -19,6 +19,7 @@ Pure Python, no clock of its own: the GUI and the CLI pass how long ago the last
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 
@@ -31,35 +32,37 @@ SMOOTHING_SECONDS = 2.0     # a new estimate of the run's time left outweighs th
 
 
 class _Progress:
-    """Records done over time, from a start: the rate over the recent part of it (:data:`RECENT`)."""
+    """Records done over time, from a start: the rate over the recent part of it (:data:`RECENT`). Samples older
+    than the part the rate still needs are dropped (that part only moves forward), so a long run keeps only the
+    samples of its latest half."""
 
     def __init__(self, start: float) -> None:
         self.start = start
-        self.samples: list[tuple[float, int]] = [(start, 0)]    # (event time, records done by then)
+        self.times: list[float] = [start]       # event times, ascending...
+        self.counts: list[int] = [0]            # ...and the records done by each
 
     @property
     def done(self) -> int:
-        return self.samples[-1][1]
+        return self.counts[-1]
 
     @property
     def last(self) -> float:
-        return self.samples[-1][0]
+        return self.times[-1]
 
     def add(self, at: float, done: int) -> None:
         if done > self.done or at > self.last:
-            self.samples.append((max(at, self.last), max(done, self.done)))
+            self.times.append(max(at, self.last))
+            self.counts.append(max(done, self.done))
 
     def done_at(self, moment: float) -> float:
         """Records done by ``moment`` (linear between the samples around it)."""
-        before = self.samples[0]
-        for sample in self.samples:
-            if sample[0] >= moment:
-                if sample[0] == before[0]:
-                    return float(sample[1])
-                share = (moment - before[0]) / (sample[0] - before[0])
-                return before[1] + share * (sample[1] - before[1])
-            before = sample
-        return float(before[1])
+        i = bisect.bisect_left(self.times, moment)
+        if i >= len(self.times):
+            return float(self.counts[-1])
+        if i == 0 or self.times[i] == moment:
+            return float(self.counts[i])
+        t0, t1, c0, c1 = self.times[i - 1], self.times[i], self.counts[i - 1], self.counts[i]
+        return c0 + (moment - t0) / (t1 - t0) * (c1 - c0)
 
     def rate(self, now: float, least: float) -> float | None:
         """Records a second over the recent part of the time since the start (at least ``least`` seconds of it
@@ -69,6 +72,9 @@ class _Progress:
             return None
         window = max(least, seconds * RECENT)
         done = self.done - self.done_at(now - window)
+        drop = bisect.bisect_left(self.times, now - window) - 1     # keep the sample before the window
+        if drop > 0:
+            del self.times[:drop], self.counts[:drop]
         return done / window if done > 0 else self.done / seconds
 
 

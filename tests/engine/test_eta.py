@@ -87,6 +87,21 @@ def test_a_big_batch_landing_at_once_does_not_make_the_figure_jump() -> None:
     assert second is not None and 10.7 < second < 75.0 - 10.0
 
 
+def test_the_rate_is_of_the_latest_half_of_the_run() -> None:
+    """100 records a second for 100 s, then 300 a second: at 200 s the rate is the new one, not the average, and
+    what the run keeps of its past is only the samples that rate still needs."""
+    eta = Eta({"Contact": 100_000})
+    eta.observe(reading("Contact", 0.0))
+    eta.observe(started("Contact", 0.0, 100_000))
+    done = 0
+    for second in range(1, 201):
+        done += 100 if second <= 100 else 300
+        eta.observe(batch("Contact", float(second), done, 100_000))
+    assert eta.run_rate() == pytest.approx(300.0)
+    assert eta.remaining().objects["Contact"] == pytest.approx((100_000 - 40_000) / 300)
+    assert len(eta._run.times) <= 102
+
+
 def test_time_left_in_words() -> None:
     assert describe_left(None) == "estimating…"
     assert describe_left(4) == "a few seconds left"
