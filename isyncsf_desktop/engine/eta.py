@@ -8,7 +8,8 @@ the time measured (:data:`RECENT`), so a slow start (reading, a first hierarchy 
 Collections) weighs less and less. Time left is then
 
 * for an object under way: its records still to do at its own rate (at the run's rate until the object has
-  been measured for :data:`MIN_OBJECT_SECONDS`);
+  been measured for :data:`MIN_OBJECT_SECONDS`); the rows its Bulk jobs have processed in the org count as done
+  as soon as a look at the job says so (:class:`.events.BulkJobProgress`), before their results are journaled;
 * for an object not reached yet: its planned records at the run's rate (reading and writing both counted);
 * for the run: the sum of those, smoothed over time (:data:`SMOOTHING_SECONDS`) so that a burst of events (a
   Bulk job landing 50,000 records at once) does not make the figure jump, and counting down between events.
@@ -21,9 +22,10 @@ from __future__ import annotations
 
 import bisect
 import math
+import threading
 from dataclasses import dataclass, field
 
-from .events import BatchDone, Event, ObjectFinished, ObjectReading, ObjectStarted
+from .events import BatchDone, BulkJobProgress, Event, ObjectFinished, ObjectReading, ObjectStarted
 
 MIN_SECONDS = 2.0           # the run's own work measured before any figure is given
 MIN_OBJECT_SECONDS = 1.0    # an object's own rate is used once it has been measured this long
@@ -84,9 +86,15 @@ class _Object:
     progress: _Progress = field(init=False)
     total: int | None = None        # records to process (ObjectStarted), None until known
     finished: bool = False
+    journaled: int = 0              # records done as its last BatchDone counts them
+    in_jobs: dict[str, tuple[int, bool]] = field(default_factory=dict)   # Bulk job -> (rows processed, ended)
 
     def __post_init__(self) -> None:
         self.progress = _Progress(self.start)
+
+    def count(self, at: float) -> None:
+        """Its records done at ``at``: those journaled and those its Bulk jobs out have processed."""
+        self.progress.add(at, self.journaled + sum(rows for rows, _ended in self.in_jobs.values()))
 
     @property
     def processed(self) -> int:
@@ -115,14 +123,20 @@ class Eta:
         self._run = _Progress(0.0)                # the run's records done since then
         self._now = 0.0                           # event time of the last event
         self._smoothed: tuple[float, float] | None = None   # (event time, seconds left then)
+        self._lock = threading.Lock()             # BulkJobProgress may come from another thread of the run
 
     def set_planned(self, planned: dict[str, int]) -> None:
         """The records each object is expected to process in this run (objects not reached yet count these)."""
-        self.planned = dict(planned)
+        with self._lock:
+            self.planned = dict(planned)
 
     # ------------------------------------------------------------------ feeding
     def observe(self, event: Event) -> None:
         """Take one event of the run (others than object and batch events only move the clock)."""
+        with self._lock:
+            self._observe(event)
+
+    def _observe(self, event: Event) -> None:
         self._now = max(self._now, event.elapsed)
         if isinstance(event, (ObjectReading, ObjectStarted)):
             if self._start is None:
@@ -133,16 +147,22 @@ class Eta:
                 obj = self._objects[event.object] = _Object(start=event.elapsed)
             if isinstance(event, ObjectStarted):
                 obj.total = event.total
-        elif isinstance(event, (BatchDone, ObjectFinished)):
+        elif isinstance(event, (BatchDone, ObjectFinished, BulkJobProgress)):
             if self._start is None:
                 self._start = event.elapsed
                 self._run = _Progress(event.elapsed)
             obj = self._objects.get(event.object)
             if obj is None:
                 obj = self._objects[event.object] = _Object(start=self._start)
-            obj.progress.add(event.elapsed, event.counts.processed)
-            if event.counts.total:
-                obj.total = event.counts.total
+            if isinstance(event, BulkJobProgress):
+                # rows a Bulk job out has processed: counted until a BatchDone journals them (after it ended)
+                obj.in_jobs[event.bulk_id] = (event.processed, event.ended)
+            else:
+                obj.journaled = max(obj.journaled, event.counts.processed)
+                obj.in_jobs = {bulk_id: seen for bulk_id, seen in obj.in_jobs.items() if not seen[1]}
+                if event.counts.total:
+                    obj.total = event.counts.total
+            obj.count(event.elapsed)
             if isinstance(event, ObjectFinished):
                 obj.finished = True
             self._run.add(event.elapsed, sum(o.processed for o in self._objects.values()))
@@ -153,7 +173,7 @@ class Eta:
     # ------------------------------------------------------------------ reading
     def run_rate(self) -> float | None:
         """Records a second the run has processed lately (over the latest half of the time since its first object
-        was reached; None: not measured enough)."""
+        was reached; None: not measured enough). Callers outside hold no lock: for tests and benchmarks."""
         if self._start is None:
             return None
         return self._run.rate(self._now, MIN_SECONDS)
@@ -205,6 +225,10 @@ class Eta:
     def remaining(self, after: float = 0.0) -> Remaining:
         """Time left ``after`` seconds past the last event (the caller's clock since then): the run's (smoothed,
         counted down) and each unfinished object's."""
+        with self._lock:
+            return self._remaining(after)
+
+    def _remaining(self, after: float) -> Remaining:
         raw = self._raw()
         objects = {name: None if left is None else max(0.0, left - after) for name, left in raw.objects.items()}
         if self._smoothed is None or raw.total is None:

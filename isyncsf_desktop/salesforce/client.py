@@ -874,7 +874,8 @@ class OrgClient:
                     poll_first: float = BULK_POLL_FIRST, poll_max: float = BULK_POLL_MAX,
                     on_job: Callable[[str], None] | None = None,
                     on_collections: Callable[[list[int]], None] | None = None,
-                    on_opening: Callable[[], None] | None = None) -> list[dict[str, Any]]:
+                    on_opening: Callable[[], None] | None = None,
+                    on_progress: Callable[[str, int, bool], None] | None = None) -> list[dict[str, Any]]:
         """Insert, update or delete ``records`` of ``object_name`` with Bulk API 2.0 ingest jobs.
 
         ``records`` are field values (no ``attributes`` needed); update and delete need ``Id``.
@@ -893,7 +894,9 @@ class OrgClient:
         whoever comes after a crash must know to look for it (:meth:`ingest_jobs`). ``on_collections`` is called
         with the positions (in ``records``) of the locked rows just before they go out through
         Collections: unlike an ended job, a Collections request whose answer is lost may still be
-        committed later, so whoever wrote them ahead as Bulk rows must know.
+        committed later, so whoever wrote them ahead as Bulk rows must know. ``on_progress`` is called after
+        each look at a job with its id, the rows the org has processed so far and whether the job has ended
+        (for a time-left estimate: nothing is journaled of those rows yet).
         """
         if operation not in BULK_OPERATIONS:
             raise ValueError(f"bulk operation {operation!r}: use one of {', '.join(BULK_OPERATIONS)}")
@@ -901,7 +904,7 @@ class OrgClient:
         results: list[dict[str, Any] | None] = [None] * len(records)
         for lines, data in _bulk_jobs(operation, columns, records):
             outcome = self._bulk_job(object_name, operation, data, sum(map(len, lines.values())),
-                                     poll_first, poll_max, on_job, on_opening)
+                                     poll_first, poll_max, on_job, on_opening, on_progress)
             del data
             _map_bulk_results(outcome, columns, lines, results)
         locked = [i for i, r in enumerate(results) if r is not None and _is_locked(r)]
@@ -939,7 +942,8 @@ class OrgClient:
 
     def _bulk_job(self, object_name: str, operation: str, data: bytes, rows: int, poll_first: float,
                   poll_max: float, on_job: Callable[[str], None] | None = None,
-                  on_opening: Callable[[], None] | None = None) -> dict[str, Any]:
+                  on_opening: Callable[[], None] | None = None,
+                  on_progress: Callable[[str, int, bool], None] | None = None) -> dict[str, Any]:
         """One ingest job from open to its result files: {"job": info, "ok": csv text, "failed": csv
         text, "all_ok": every row of an update or delete succeeded}. A result file is fetched only
         when it is needed (no failed results when nothing failed).
@@ -968,7 +972,9 @@ class OrgClient:
             if exc.error_code != "INVALIDJOBSTATE":
                 raise
             job = {"state": "UploadComplete"}   # closed by an attempt whose answer was lost
-        job = self._bulk_wait(job_id, job, poll_first, poll_max, rows=rows, kind=(object_name, operation))
+        job = self._bulk_wait(job_id, job, poll_first, poll_max, rows=rows, kind=(object_name, operation),
+                              on_look=None if on_progress is None else
+                              lambda info: on_progress(job_id, processed_rows(info), info.get("state") in BULK_TERMINAL))
         logger.debug("%s: bulk %s job %s of %s: %s, %s processed, %s failed", self._label(), operation, job_id,
                      object_name, job.get("state"), job.get("numberRecordsProcessed"), job.get("numberRecordsFailed"))
         outcome: dict[str, Any] = {"job": job, "ok": "", "failed": "", "all_ok": False}
@@ -987,14 +993,15 @@ class OrgClient:
 
     def _bulk_wait(self, job_id: str, job: dict[str, Any], poll_first: float, poll_max: float,
                    keep_waiting: Callable[[], bool] | None = None, *, rows: int | None = None,
-                   kind: tuple[str, str] | None = None, kind_path: str = "ingest") -> dict[str, Any]:
+                   kind: tuple[str, str] | None = None, kind_path: str = "ingest",
+                   on_look: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
         """Look at a job until it ends (or ``keep_waiting`` says stop), waiting between looks as long as the
         job should still take: :class:`~.pacing.PollSchedule` from its ``rows`` and the rates measured so far
-        (its own, and those of this client's earlier jobs of ``kind``, (object, operation)). Returns the job's
-        last info."""
-        rate, exact = self._job_rates.rate(kind) if kind is not None else (None, False)
+        (its own, and those of this client's earlier jobs of ``kind``, (object, operation)). ``on_look`` is
+        called with the job's info after each look. Returns the job's last info."""
+        rate = self._job_rates.rate(kind) if kind is not None else None
         start = time.monotonic()
-        schedule = PollSchedule(rows, expected_rate=rate, exact=exact, first=poll_first, backoff_max=poll_max,
+        schedule = PollSchedule(rows, expected_rate=rate, first=poll_first, backoff_max=poll_max,
                                 longest=BULK_POLL_LONGEST, start=start)
         wait = schedule.next_wait(job, start)
         while job.get("state") not in BULK_TERMINAL:
@@ -1006,6 +1013,8 @@ class OrgClient:
                 self._bulk_polls += 1
             job = self._bulk_request(f"bulk job {job_id}", "GET", f"jobs/{kind_path}/{job_id}/").json()
             wait = schedule.next_wait(job, time.monotonic())
+            if on_look is not None:
+                on_look(job)
         if kind is not None and job.get("state") == "JobComplete":
             seconds = processing_seconds(job)
             measured = processed_rows(job) / seconds if seconds > 0 and processed_rows(job) else schedule.rate

@@ -9,8 +9,10 @@ large run's API calls on polls: a 50,000-row job that takes 30 s is looked at a 
   rows processed between two looks over the time between them (queue waits and parallel chunks do not skew it).
   A rate measured on a small part of the job (under :data:`SURE_SHARE`) is only trusted for part of the wait
   (:data:`UNSURE_SHARE`): the next look measures it again over a longer stretch;
-* before the job shows any progress, from the rate earlier jobs of the same client had (:class:`JobRates`,
-  per object and operation, else any), so the second job of a run is looked at about when it ends;
+* before the job shows any progress, from the rate earlier jobs of the same client and the same object and
+  operation had (:class:`JobRates`), so the second job of a kind is looked at about when it ends (another
+  kind's rate is no guide: a delete may go five times faster than an insert, so a first job of its kind is
+  measured early instead);
 * with neither, the old doubling backoff from ``first`` to ``backoff_max``.
 
 Each wait aims a little past the expected end (:data:`MARGIN`); a job that is not done by then is looked at
@@ -30,13 +32,13 @@ from typing import Any
 
 MARGIN = 0.05            # aim this share past the expected end (a look just before it costs another call)...
 MARGIN_SECONDS = 0.05    # ...and at least this long past it
-UNSURE_SHARE = 0.3       # a rate of other objects' jobs: look after this share of the duration it suggests
-SURE_SHARE = 0.2         # a rate measured on less than this share of a job's rows is checked again early
+SURE_SHARE = 0.2         # a rate measured on less than this share of a job's rows is checked again early...
+UNSURE_SHARE = 0.3       # ...the next look coming after this share of the time left it suggests
 RATE_WEIGHT = 0.5        # weight of the newest finished job in a client's remembered rate
 
 
 class JobRates:
-    """Rows per second the Bulk jobs of one client were processed at, per (object, operation) and overall.
+    """Rows per second the Bulk jobs of one client were processed at, per (object, operation).
 
     Updated as jobs end (:meth:`record`); read by the next job's :class:`PollSchedule` as its expectation
     before it shows progress of its own. Thread-safe (one client may serve several threads)."""
@@ -44,7 +46,6 @@ class JobRates:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rates: dict[tuple[str, str], float] = {}
-        self._any: float | None = None
 
     def record(self, kind: tuple[str, str], rate: float) -> None:
         """A job of ``kind`` (object, operation) was processed at ``rate`` rows per second."""
@@ -53,14 +54,11 @@ class JobRates:
         with self._lock:
             old = self._rates.get(kind)
             self._rates[kind] = rate if old is None else RATE_WEIGHT * rate + (1 - RATE_WEIGHT) * old
-            self._any = rate if self._any is None else RATE_WEIGHT * rate + (1 - RATE_WEIGHT) * self._any
 
-    def rate(self, kind: tuple[str, str]) -> tuple[float | None, bool]:
-        """The remembered rate of jobs of ``kind`` (and True), else of any job (and False), else (None, False)."""
+    def rate(self, kind: tuple[str, str]) -> float | None:
+        """The remembered rate of jobs of ``kind`` (None: none ended yet)."""
         with self._lock:
-            if kind in self._rates:
-                return self._rates[kind], True
-            return self._any, False
+            return self._rates.get(kind)
 
 
 def processing_seconds(job: dict[str, Any]) -> float:
@@ -83,18 +81,15 @@ class PollSchedule:
 
     ``rows``: rows the job holds (None: not known, as for a query job whose size was not counted);
     ``expected_rate``: rows per second expected before the job shows its own (None: no expectation);
-    ``exact``: that rate is of jobs of the same object and operation (else of other jobs: the first look comes
-    at :data:`UNSURE_SHARE` of the duration it suggests, to measure this job's own rate before waiting longer);
     ``first``: the first wait, and the shortest; ``backoff_max``: the longest wait of the backoff used while
     nothing is measured; ``longest``: the longest wait of all. ``start`` is the time the job was closed.
     Call :meth:`next_wait` with the job's info from the last look and the time of that look.
     """
 
     def __init__(self, rows: int | None, *, expected_rate: float | None, first: float, backoff_max: float,
-                 longest: float, start: float, exact: bool = True) -> None:
+                 longest: float, start: float) -> None:
         self.rows = rows if rows and rows > 0 else None
         self.expected_rate = expected_rate if expected_rate and expected_rate > 0 else None
-        self.exact = exact
         self.first = max(0.0, first)
         self.backoff_max = max(self.first, backoff_max)
         self.longest = max(self.backoff_max, longest)
@@ -113,10 +108,7 @@ class PollSchedule:
         if self.looks == 0 and measured is None:
             self.looks += 1
             if self.rows is not None and self.expected_rate is not None:
-                expected = self.rows / self.expected_rate
-                if not self.exact:
-                    return self._bounded(expected * UNSURE_SHARE)
-                return self._bounded(expected * (1 + MARGIN) + MARGIN_SECONDS)
+                return self._bounded(self.rows / self.expected_rate * (1 + MARGIN) + MARGIN_SECONDS)
             return self._next_backoff()
         self.looks += 1
         rate = measured or (self.expected_rate if processed == 0 and self.rate is None else None)
