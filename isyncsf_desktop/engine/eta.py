@@ -8,7 +8,8 @@ the time measured (:data:`RECENT`), so a slow start (reading, a first hierarchy 
 Collections) weighs less and less. Time left is then
 
 * for an object under way: its records still to do at its own rate (at the run's rate until the object has
-  been measured for :data:`MIN_OBJECT_SECONDS`); the rows its Bulk jobs have processed in the org count as done
+  been measured for :data:`MIN_OBJECT_SECONDS`, and blended with it until :data:`TRUST_SHARE` of its records
+  are done: the first rows of a Bulk job, after its reading and upload, say little of the rest); the rows its Bulk jobs have processed in the org count as done
   as soon as a look at the job says so (:class:`.events.BulkJobProgress`), before their results are journaled;
 * for an object not reached yet: its planned records at the run's rate (reading and writing both counted);
 * for the run: the sum of those, smoothed over time (:data:`SMOOTHING_SECONDS`) so that a burst of events (a
@@ -30,7 +31,8 @@ from .events import BatchDone, BulkJobProgress, Event, ObjectFinished, ObjectRea
 MIN_SECONDS = 2.0           # the run's own work measured before any figure is given
 MIN_OBJECT_SECONDS = 1.0    # an object's own rate is used once it has been measured this long
 RECENT = 0.5                # rates are of the latest half of the time measured: a slow start weighs less and less
-SMOOTHING_SECONDS = 2.0     # a new estimate of the run's time left outweighs the last one counted down after this
+TRUST_SHARE = 0.2           # an object's own rate counts fully once this share of its records is done (before, in part)
+SMOOTHING_SECONDS = 1.0     # a new estimate of the run's time left outweighs the last one counted down after this
 
 
 class _Progress:
@@ -185,6 +187,9 @@ class Eta:
             return 0.0
         rate = obj.progress.rate(obj.last, MIN_OBJECT_SECONDS) if obj.processed > 0 else None
         if rate is not None:
+            if run_rate is not None:   # a few records done (a Bulk job's first rows) say little of the rest yet
+                trust = min(1.0, obj.processed / max(1.0, TRUST_SHARE * total))
+                rate = trust * rate + (1 - trust) * run_rate
             # time since its last count is time spent on what is left
             return max(0.0, left / rate - (self._now - obj.last))
         if run_rate is None:
@@ -252,4 +257,5 @@ def describe_left(seconds: float | None) -> str:
     return f"about {minutes // 60} h {minutes % 60:02d} min left"
 
 
-__all__ = ["Eta", "MIN_OBJECT_SECONDS", "MIN_SECONDS", "RECENT", "Remaining", "SMOOTHING_SECONDS", "describe_left"]
+__all__ = ["Eta", "MIN_OBJECT_SECONDS", "MIN_SECONDS", "RECENT", "Remaining", "SMOOTHING_SECONDS", "TRUST_SHARE",
+           "describe_left"]

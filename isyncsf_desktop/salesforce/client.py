@@ -972,9 +972,12 @@ class OrgClient:
             if exc.error_code != "INVALIDJOBSTATE":
                 raise
             job = {"state": "UploadComplete"}   # closed by an attempt whose answer was lost
+        def on_look(info: dict[str, Any]) -> None:
+            if on_progress is not None:
+                on_progress(job_id, processed_rows(info), info.get("state") in BULK_TERMINAL)
+
         job = self._bulk_wait(job_id, job, poll_first, poll_max, rows=rows, kind=(object_name, operation),
-                              on_look=None if on_progress is None else
-                              lambda info: on_progress(job_id, processed_rows(info), info.get("state") in BULK_TERMINAL))
+                              on_look=on_look)
         logger.debug("%s: bulk %s job %s of %s: %s, %s processed, %s failed", self._label(), operation, job_id,
                      object_name, job.get("state"), job.get("numberRecordsProcessed"), job.get("numberRecordsFailed"))
         outcome: dict[str, Any] = {"job": job, "ok": "", "failed": "", "all_ok": False}

@@ -75,16 +75,23 @@ def test_a_finished_object_leaves_the_estimate_and_the_next_gets_its_own_rate() 
 
 
 def test_a_big_batch_landing_at_once_does_not_make_the_figure_jump() -> None:
-    """A Bulk job reports 50,000 records in one event: the figure moves towards the new rate, not all at once."""
+    """A Bulk job reports 49,000 records in one event, 0.2 s after the last: the figure moves towards the new rate,
+    not all the way; estimates seconds later replace it."""
     eta = Eta({"Contact": 100_000})
     eta.observe(reading("Contact", 0.0))
     eta.observe(started("Contact", 0.0, 100_000))
     eta.observe(batch("Contact", 20.0, 20_000, 100_000))        # 1,000 a second: 80 s left
-    first = eta.remaining().total
-    assert first == pytest.approx(80.0)
-    eta.observe(batch("Contact", 25.0, 70_000, 100_000))        # 2,800 a second all at once: ~10.7 s raw
-    second = eta.remaining().total
-    assert second is not None and 10.7 < second < 75.0 - 10.0
+    assert eta.remaining().total == pytest.approx(80.0)
+    eta.observe(batch("Contact", 24.8, 21_000, 100_000))        # slower lately: more than 100 s left
+    before = eta.remaining().total
+    assert before is not None and before > 100
+    eta.observe(batch("Contact", 25.0, 70_000, 100_000))        # the lump: a few seconds left by the new rate
+    raw = eta.remaining().objects["Contact"]
+    after = eta.remaining().total
+    assert raw is not None and raw < 10 and after is not None and after > before * 0.7
+    eta.observe(batch("Contact", 28.0, 75_000, 100_000))        # three seconds later: the new rate has taken over
+    settled, raw = eta.remaining().total, eta.remaining().objects["Contact"]
+    assert settled is not None and raw is not None and abs(settled - raw) < 0.1 * after
 
 
 def test_the_rate_is_of_the_latest_half_of_the_run() -> None:
