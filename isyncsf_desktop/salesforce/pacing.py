@@ -8,7 +8,8 @@ large run's API calls on polls: a 50,000-row job that takes 30 s is looked at a 
   ``numberRecordsProcessed`` over its ``totalProcessingTime`` on the first look that shows progress, then the
   rows processed between two looks over the time between them (queue waits and parallel chunks do not skew it).
   A rate measured on a small part of the job (under :data:`SURE_SHARE`) is only trusted for part of the wait
-  (:data:`UNSURE_SHARE`): the next look measures it again over a longer stretch;
+  (:data:`UNSURE_SHARE`, and no longer than the job's age so far): the next look measures it again over a
+  longer stretch;
 * before the job shows any progress, from the rate earlier jobs of the same client and the same object and
   operation had (:class:`JobRates`), so the second job of a kind is looked at about when it ends (another
   kind's rate is no guide: a delete may go five times faster than an insert, so a first job of its kind is
@@ -99,6 +100,7 @@ class PollSchedule:
         self._backoff = self.first
         self._short = self.first
         self._last: tuple[float, int] | None = None   # (time, rows processed) at the last look
+        self._stalled = False                           # the last look found no progress since the one before
 
     def next_wait(self, job: dict[str, Any] | None, now: float) -> float:
         """Seconds to wait before the next look. ``job``: its info from the look just made (None or
@@ -113,11 +115,17 @@ class PollSchedule:
         self.looks += 1
         rate = measured or (self.expected_rate if processed == 0 and self.rate is None else None)
         if rate is None or self.rows is None:
+            self._stalled = processed > 0
             return self._next_backoff()              # nothing to go on, or stalled since the last look
         left = max(0, self.rows - processed) / rate
         wait = left * (1 + MARGIN) + MARGIN_SECONDS
         if processed < self.rows * SURE_SHARE and measured is not None:
-            wait = left * UNSURE_SHARE               # measured on a small part of the job: measure again first
+            # measured on a small part of the job (its first rows may have waited on the whole file being read):
+            # measure again first, and no later than when the job is twice as old as now
+            wait = min(left * UNSURE_SHARE, max(self.backoff_max, now - self.start))
+        if self._stalled:        # going again after a stall: when in the last interval it resumed is not known
+            wait = min(wait, self.backoff_max)
+            self._stalled = False
         if left <= self._short:                      # nearly done by the estimate: look again soon, then less soon
             wait = self._short
             self._short = min(self._short * 2, self.backoff_max)

@@ -63,7 +63,7 @@ def schedule(rows: int | None, rate: float | None = None) -> PollSchedule:
 
 def test_a_first_job_is_measured_then_waited_for() -> None:
     looks, late = simulate(schedule(50_000), 50_000, rate=2_000)          # 25 s: the backoff looks 12 times
-    assert looks <= 4 < backoff_looks(25.0) == 12
+    assert looks <= 5 < backoff_looks(25.0) == 12
     assert late <= 25 * 0.15
 
 
@@ -86,6 +86,18 @@ def test_a_queued_or_stalled_job_is_still_looked_at_within_the_longest_wait() ->
     assert looks <= 8 and late <= 6
     looks, late = simulate(schedule(20_000), 20_000, rate=2_000, stall=(4.0, 200.0))
     assert late <= 4.5 and looks <= 200 / 4 + 14        # seen while stalled (every 4 s at most), and soon after
+
+
+def test_a_slow_first_chunk_does_not_make_a_long_wait() -> None:
+    """The first look finds 200 of 40,000 rows after 1.5 s of processing (the org read the whole file first):
+    200 a second would mean 200 s; the next look comes no later than the job's age doubles, not in a minute."""
+    plan = schedule(40_000)
+    plan.next_wait({"state": "UploadComplete"}, 0.0)
+    wait = plan.next_wait({"state": "InProgress", "numberRecordsProcessed": 200, "totalProcessingTime": 1500}, 1.5)
+    assert wait <= 4.0
+    wait = plan.next_wait({"state": "InProgress", "numberRecordsProcessed": 20_200, "totalProcessingTime": 5500},
+                          1.5 + wait)
+    assert wait == pytest.approx(19_800 / 5_000 * 1.05 + 0.05)       # 5,000 a second since the last look
 
 
 def test_remembered_rates_are_per_object_and_operation() -> None:
