@@ -89,6 +89,7 @@ class _Object:
     total: int | None = None        # records to process (ObjectStarted), None until known
     finished: bool = False
     journaled: int = 0              # records done as its last BatchDone counts them
+    rate_before: float | None = None    # the run's rate when the object was reached
     in_jobs: dict[str, tuple[int, bool]] = field(default_factory=dict)   # Bulk job -> (rows processed, ended)
 
     def __post_init__(self) -> None:
@@ -147,6 +148,7 @@ class Eta:
             obj = self._objects.get(event.object)
             if obj is None or obj.finished:
                 obj = self._objects[event.object] = _Object(start=event.elapsed)
+                obj.rate_before = self._run.rate(event.elapsed, MIN_SECONDS)
             if isinstance(event, ObjectStarted):
                 obj.total = event.total
         elif isinstance(event, (BatchDone, ObjectFinished, BulkJobProgress)):
@@ -199,8 +201,13 @@ class Eta:
         return left / run_rate
 
     def _raw(self) -> Remaining:
-        """The estimate at the last event, unsmoothed."""
+        """The estimate at the last event, unsmoothed. While an object under way has nothing done yet (its records
+        are being read, or its Bulk job uploaded), the run's rate is the one it had when that object was reached:
+        the time since is that object's own, counted against it, not a slowdown of the run."""
         rate = self.run_rate()
+        for obj in self._objects.values():
+            if not obj.finished and obj.processed == 0 and obj.rate_before is not None:
+                rate = obj.rate_before
         objects: dict[str, float | None] = {}
         for name, obj in self._objects.items():
             if not obj.finished:

@@ -136,3 +136,21 @@ def test_rows_a_bulk_job_has_processed_count_before_they_are_journaled() -> None
                                 ended=True))
     eta.observe(batch("Contact", 18.5, 40_000, 40_000))
     assert eta._objects["Contact"].processed == 40_000 and eta.remaining().objects["Contact"] == 0.0
+
+
+def test_the_time_an_object_spends_being_read_is_its_own_not_a_slower_run() -> None:
+    """Accounts went at 100 a second; the Contacts have been read (or their Bulk job uploaded) for 10 s with
+    nothing done yet: they take 4,000 / 100 s from when they were reached, 30 s from now, not 4,000 at the run's
+    rate dragged down by those 10 idle seconds."""
+    from isyncsf_desktop.engine.events import BulkJobProgress
+
+    eta = Eta({"Account": 1000, "Contact": 4000})
+    eta.observe(reading("Account", 0.0))
+    eta.observe(started("Account", 0.0, 1000))
+    for second in range(1, 11):
+        eta.observe(batch("Account", float(second), 100 * second, 1000))
+    eta.observe(finished("Account", 10.0, 1000))
+    eta.observe(reading("Contact", 10.0, 2))
+    eta.observe(started("Contact", 14.0, 4000, 2))
+    eta.observe(BulkJobProgress(job_id=1, elapsed=20.0, object="Contact", bulk_id="750J", processed=0))
+    assert eta.remaining().objects["Contact"] == pytest.approx(30.0)
