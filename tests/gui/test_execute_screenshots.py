@@ -71,6 +71,7 @@ def test_execute_tab_screenshots(sandbox_factory, tmp_path, qtbot, monkeypatch):
     grabbed[0].save(str(SHOTS / "execute-running.png"))
     assert time_left
     time_left[0].save(str(SHOTS / "execute-time-left.png"))
+    qtbot.wait(50)          # the status line's new texts laid out (a picture, not an assertion)
     window.grab().save(str(SHOTS / "execute-summary.png"))
     page.run_tabs.setCurrentIndex(page.errors_tab)
     page.error_viewer.select_object("Contact")

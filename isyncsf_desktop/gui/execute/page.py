@@ -34,7 +34,7 @@ from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING, state_colour
 from ..workers import Worker
 from .order_model import COL_DEFERRED, COL_INSERT, COL_OBJECT, COL_POS, COL_UPDATE, MigrationOrderModel
 from .progress_model import COL_OBJECT as P_OBJECT
-from .progress_model import COL_JOB, COL_PROGRESS, COL_STATUS, ProgressBarDelegate, ProgressModel
+from .progress_model import COL_JOB, COL_PROGRESS, COL_STATUS, COL_TIME_LEFT, ProgressBarDelegate, ProgressModel
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +135,9 @@ class ExecutePage(QWidget):
         self.status_label = QLabel()
         self.elapsed_label = QLabel()
         self.time_left_label = QLabel()
+        # as wide as its widest text from the start: the status line does not shift as the figure changes
+        self.time_left_label.setMinimumWidth(self.time_left_label.fontMetrics().horizontalAdvance(
+            "· about 10 h 00 min left") + 4)
         self.time_left_label.setToolTip("From the rate this run has measured so far: records done per second, per "
                                         "object and for the objects still to come (their scanned counts)")
         self.current_label = QLabel()
@@ -274,6 +277,7 @@ class ExecutePage(QWidget):
         for column in range(COL_PROGRESS + 1, self.progress_model.columnCount()):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.progress_view.setColumnHidden(COL_JOB, True)      # shown for a retry or resync: the job's standing
+        self.progress_view.setColumnHidden(COL_TIME_LEFT, True)    # shown while a run runs
         layout.addWidget(self.progress_view, 3)
         feed_title = QLabel("Errors as they happen")
         feed_title.setProperty("role", "subtle")
@@ -824,6 +828,7 @@ class ExecutePage(QWidget):
         self.elapsed_label.setText("Elapsed: 00:00")
         self.eta = Eta()
         self._eta_seen = 0
+        self.progress_view.setColumnHidden(COL_TIME_LEFT, False)
         self._show_time_left()
         self.clock.start()
         self.refresh_timer.start()
@@ -956,6 +961,7 @@ class ExecutePage(QWidget):
         self.refresh_timer.stop()
         self.clock.stop()
         self._show_time_left(over=True)
+        self.progress_view.setColumnHidden(COL_TIME_LEFT, True)
         if self.ctx.closing:
             return   # the app is closing: the journal is closed, nothing left to show
         self._on_clock_timeout()
