@@ -113,7 +113,9 @@ class PollSchedule:
                 return self._bounded(self.rows / self.expected_rate * (1 + MARGIN) + MARGIN_SECONDS)
             return self._next_backoff()
         self.looks += 1
-        rate = measured or (self.expected_rate if processed == 0 and self.rate is None else None)
+        # Nothing done yet after the expected duration (queued behind other jobs): back off, never wait a whole
+        # expected duration again (it may start just after this look).
+        rate = measured
         if rate is None or self.rows is None:
             self._stalled = processed > 0
             return self._next_backoff()              # nothing to go on, or stalled since the last look

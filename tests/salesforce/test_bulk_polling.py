@@ -83,7 +83,9 @@ def test_a_job_slower_than_expected_and_a_small_job() -> None:
 
 def test_a_queued_or_stalled_job_is_still_looked_at_within_the_longest_wait() -> None:
     looks, late = simulate(schedule(10_000, rate=2_000), 10_000, rate=2_000, queued=30.0)
-    assert looks <= 8 and late <= 6
+    assert looks <= backoff_looks(35.0) and late <= 4.5       # queued: the backoff's pace, not 5 s waits again
+    looks, late = simulate(schedule(10_000, rate=2_000), 10_000, rate=2_000, queued=5.0)   # behind another job
+    assert late <= 4.5 and looks <= backoff_looks(10.0)
     looks, late = simulate(schedule(20_000), 20_000, rate=2_000, stall=(4.0, 200.0))
     assert late <= 4.5 and looks <= 200 / 4 + 14        # seen while stalled (every 4 s at most), and soon after
 
