@@ -16,7 +16,9 @@ large run's API calls on polls: a 50,000-row job that takes 30 s is looked at a 
   measured early instead);
 * with neither, the old doubling backoff from ``first`` to ``backoff_max``.
 
-Each wait aims a little past the expected end (:data:`MARGIN`); a job that is not done by then is looked at
+Each wait aims a little past the expected end (:data:`MARGIN`), but no further than half the time left it
+expects (:data:`HALF`) once that is longer than the backoff's longest wait, so a job that speeds up is not
+waited on long past its end; a job that is not done by then is looked at
 again soon (short re-polls, doubling from ``first`` while the estimate says it is nearly done). Every wait is
 at most ``longest`` seconds, so a job that stalls or is stuck in the org's queue is still seen, and a job
 that makes no progress between two looks falls back to the backoff. A small job is looked at first after
@@ -36,6 +38,7 @@ MARGIN_SECONDS = 0.05    # ...and at least this long past it
 SURE_SHARE = 0.2         # a rate measured on less than this share of a job's rows is checked again early...
 UNSURE_SHARE = 0.3       # ...the next look coming after this share of the time left it suggests
 RATE_WEIGHT = 0.5        # weight of the newest finished job in a client's remembered rate
+HALF = 0.5               # a wait is at most this share of the time the job is expected to need still
 
 
 class JobRates:
@@ -125,6 +128,10 @@ class PollSchedule:
             # measured on a small part of the job (its first rows may have waited on the whole file being read):
             # measure again first, and no later than when the job is twice as old as now
             wait = min(left * UNSURE_SHARE, max(self.backoff_max, now - self.start))
+        # Never more than half the time left it expects (or the backoff's longest wait): a job that speeds up
+        # (the org's other jobs ended) is seen within that, and each look measures the rate again, so a long
+        # job costs about log2(its duration / backoff_max) looks more than waiting for its end would.
+        wait = min(wait, max(left * HALF, self.backoff_max))
         if self._stalled:        # going again after a stall: when in the last interval it resumed is not known
             wait = min(wait, self.backoff_max)
             self._stalled = False
