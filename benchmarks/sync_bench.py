@@ -14,6 +14,12 @@ API calls are read from each org's ``/limits`` (``DailyApiRequests``) before and
 ``/limits`` call itself. The API floor is computed from the data alone: query pages of 2,000 rows for
 the reads, 200 records per Collections write, one write per hierarchy level at least.
 
+Bulk polling: ``bulk_polls`` is how many of the engine's calls were looks at a Bulk job's state. Time left:
+the engine's run is watched the way the Execute tab and the CLI watch it (``engine.eta``); at 25%, 50% and 75%
+of the run the time left it would show is kept beside the time the run really still took (``eta``: shown,
+actual and the error, in seconds of the run's own clock; None where it still said "estimating…"). The
+percentages are of the sync's duration from its first object (the scan before it is not timed).
+
 Run: ``python benchmarks/sync_bench.py --records 10000 --json``. ``--in-flight N`` sets the template's
 write batches out at once (default: the template's default), ``--rest`` turns Bulk API 2.0 off (every
 write through Collections, as against an org where Bulk is not allowed). Prints figures; asserts nothing.
@@ -24,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
 import resource
 import shutil
@@ -146,6 +151,70 @@ def clients(info: dict[str, Any]) -> dict[str, Any]:
                                      alias=alias) for alias, org in info["orgs"].items()}
 
 
+def bulk_polls(orgs: dict[str, Any]) -> int | None:
+    """Looks at Bulk jobs' states the clients made so far (None from a client that does not count them)."""
+    counts = [getattr(client, "bulk_polls", None) for client in orgs.values()]
+    return None if None in counts else sum(counts)
+
+
+class EtaProbe:
+    """An engine observer that feeds :class:`engine.eta.Eta` as the GUI and the CLI do, keeps the time left it
+    says after each event, and reports what it would have shown at 25%, 50% and 75% of the run's duration (the
+    last figure before then, counted down, as the Execute tab shows it) beside the time the run really still
+    took then."""
+
+    MILESTONES = (25, 50, 75)
+
+    def __init__(self) -> None:
+        from isyncsf_desktop.engine.eta import Eta
+
+        self.eta = Eta()
+        self.journal: Any = None
+        self.watching = True
+        self.planned = False
+        self.start: float | None = None              # the sync's first object reached (the scan before is not timed)
+        self.said: list[tuple[float, float | None]] = []   # (event time, time left said then)
+        self.last = 0.0
+
+    def __call__(self, event: Any) -> None:
+        from isyncsf_desktop.engine.events import ObjectReading, ObjectStarted, StateChanged
+        from isyncsf_desktop.engine.lifecycle import JobState
+        from isyncsf_desktop.engine.progress import scanned_counts
+
+        if not self.watching:
+            return
+        self.last = max(self.last, event.elapsed)
+        if isinstance(event, StateChanged) and event.state == JobState.SYNC_IN_PROGRESS and not self.planned:
+            self.eta.set_planned(scanned_counts(self.journal, event.job_id))
+            self.planned = True
+        if isinstance(event, (ObjectReading, ObjectStarted)) and self.start is None:
+            self.start = event.elapsed
+        self.eta.observe(event)
+        self.said.append((event.elapsed, self.eta.remaining().total))
+
+    def shown_at(self, moment: float) -> float | None:
+        """The time left the Execute tab showed at ``moment`` (run clock): the last figure, counted down."""
+        before = [(at, left) for at, left in self.said if at <= moment]
+        if not before or before[-1][1] is None:
+            return None
+        at, left = before[-1]
+        return max(0.0, left - (moment - at))
+
+    def report(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.start is None:
+            return out
+        for mark in self.MILESTONES:
+            moment = self.start + (self.last - self.start) * mark / 100
+            shown, actual = self.shown_at(moment), self.last - moment
+            out[f"{mark}%"] = {"at": round(moment, 2), "shown": None if shown is None else round(shown, 1),
+                               "actual": round(actual, 1),
+                               "error": None if shown is None else round(shown - actual, 1),
+                               "error_pct": None if shown is None or not actual else round((shown - actual) * 100
+                                                                                          / actual)}
+        return out
+
+
 # ====================================================================== the two contenders
 def run_engine(info: dict[str, Any], work: Path, rollback: bool, template: dict[str, Any]) -> dict[str, Any]:
     from isyncsf_desktop.engine.journal import Journal, OrgRef
@@ -156,7 +225,14 @@ def run_engine(info: dict[str, Any], work: Path, rollback: bool, template: dict[
     refs = {a: OrgRef(a, info["orgs"][a]["org_id"], info["instance_url"]) for a in ("source", "target")}
     journal = Journal(work / "journal.sqlite3")
     engine_clients = clients(info)
-    engine = SyncEngine(journal, engine_clients["source"], engine_clients["target"], refs["source"], refs["target"])
+    try:
+        probe: EtaProbe | None = EtaProbe()
+    except ImportError:            # a tree from before engine.eta (to compare with): no time left to watch
+        probe = None
+    else:
+        probe.journal = journal
+    engine = SyncEngine(journal, engine_clients["source"], engine_clients["target"], refs["source"], refs["target"],
+                        observer=probe)
     meter.start()
     t0 = time.perf_counter()
     result = engine.sync(engine.create_job(template))
@@ -165,13 +241,18 @@ def run_engine(info: dict[str, Any], work: Path, rollback: bool, template: dict[
     totals = result.totals
     out: dict[str, Any] = {"state": result.state, "message": result.message, "seconds": round(seconds, 2),
                            "calls": calls, "inserted": totals.inserted, "errors": totals.errors,
-                           "peak_rss_mb": peak_rss_mb()}
+                           "peak_rss_mb": peak_rss_mb(), "bulk_polls": bulk_polls(engine_clients),
+                           "eta": probe.report() if probe else None}
     if rollback:
         meter.start()
         t0 = time.perf_counter()
+        if probe:
+            probe.watching = False       # the rollback's events are not watched
         undone = engine.rollback(result.job_id)
+        polls = bulk_polls(engine_clients)
         out["rollback"] = {"state": undone.state, "seconds": round(time.perf_counter() - t0, 2),
-                           "deleted": undone.totals.deleted, "calls": meter.stop()}
+                           "deleted": undone.totals.deleted, "calls": meter.stop(),
+                           "bulk_polls": polls - out["bulk_polls"] if polls is not None else None}
     journal.close()
     return out
 
@@ -314,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             rb = engine["rollback"]
             print(f"rollback: {rb['seconds']} s, {sum(rb['calls'].values())} calls, {rb['deleted']} deleted")
         print(json.dumps(report["ratios"]))
+        print("time left shown vs actual: " + json.dumps(engine.get("eta")))
     return 0
 
 

@@ -142,20 +142,35 @@ def _cmd_org_list(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------------- jobs
 class _Progress:
-    """A one-line progress display on a terminal (stderr); silent when not a terminal."""
+    """A one-line progress display on a terminal (stderr); silent when not a terminal. It ends with the run's
+    time left from the rate measured so far (``engine.eta``): ``about 3 min left``, ``estimating…`` until
+    enough is measured. ``planned`` gives the records each object is expected to process in the job (asked
+    once the run starts writing, when the scan has counted them)."""
 
-    def __init__(self, enabled: bool):
+    def __init__(self, enabled: bool, planned: Callable[[int], dict[str, int]] | None = None):
+        from .engine.eta import Eta
+
         self.enabled = enabled
+        self.planned = planned
         self.line = ""
+        self.eta = Eta()
+        self._planned_set = False
 
     def __call__(self, event: object) -> None:
-        from .engine.events import BatchDone, Notice, ObjectStarted, StateChanged
+        from .engine.eta import describe_left
+        from .engine.events import BatchDone, Event, Notice, ObjectStarted, StateChanged
         from .engine.lifecycle import JobState
 
         if isinstance(event, Notice):
             self._print(f"note: {event.text}")
         if not self.enabled:
             return
+        if isinstance(event, StateChanged) and not self._planned_set and self.planned is not None \
+                and event.state in (JobState.SYNC_IN_PROGRESS, JobState.ROLLBACK_STARTED):
+            self.eta.set_planned(self.planned(event.job_id))
+            self._planned_set = True
+        if isinstance(event, Event):
+            self.eta.observe(event)
         if isinstance(event, ObjectStarted):
             self.current = (event.object, event.index, event.count)
         if isinstance(event, BatchDone):
@@ -164,7 +179,8 @@ class _Progress:
             done = c.processed / c.total if c.total else 1.0
             bar = "#" * int(done * 24)
             self._draw(f"[{index}/{count}] {obj:<18} [{bar:<24}] {done:4.0%}  ins {c.inserted}  upd {c.updated}  "
-                       f"same {c.existing}  err {c.errors}  {event.elapsed:6.1f}s")
+                       f"same {c.existing}  err {c.errors}  {event.elapsed:6.1f}s  "
+                       f"{describe_left(self.eta.remaining().total)}")
         if isinstance(event, StateChanged) and event.state not in (JobState.SYNC_IN_PROGRESS,
                                                                    JobState.ROLLBACK_STARTED):
             self._draw("")
@@ -230,6 +246,7 @@ def _report(result: object, as_json: bool) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .engine.lifecycle import RunKind
+    from .engine.progress import scanned_counts
     from .engine.runner import EngineError, TargetBusyError
     from .engine.template import TemplateError, load_template
     from .salesforce.client import OrgApiError
@@ -241,7 +258,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
             template.options["delta_sync"] = True
             template.options["since"] = parse_since(args.since, "--since")
-        engine = _engine(args.source, args.target, _Progress(sys.stderr.isatty() and not args.json))
+        progress = _Progress(sys.stderr.isatty() and not args.json)
+        engine = _engine(args.source, args.target, progress)
+        progress.planned = lambda job_id: scanned_counts(engine.journal, job_id)
         if args.command == RunKind.SYNC:     # the metadata check, then a new job, then scan and sync
             result = _preflight_gate(engine, template, args.override_preflight)
         else:
@@ -353,6 +372,7 @@ def _preflight_gate(engine: object, template: object, override: bool) -> object:
 
 def _cmd_job(args: argparse.Namespace) -> int:
     from .engine.journal import JournalError
+    from .engine.progress import planned_records
     from .engine.lifecycle import RunKind
     from .engine.runner import EngineError, TargetBusyError
     from .engine.template import TemplateError
@@ -360,7 +380,9 @@ def _cmd_job(args: argparse.Namespace) -> int:
     try:
         job = _journal().job(args.job_id)
         current = _current_template(args, job.template_name)
-        engine = _engine(job.source.alias, job.target.alias, _Progress(sys.stderr.isatty() and not args.json))
+        progress = _Progress(sys.stderr.isatty() and not args.json)
+        engine = _engine(job.source.alias, job.target.alias, progress)
+        progress.planned = lambda job_id: planned_records(engine.journal, job_id, args.command)
         result = engine.run(RunKind(args.command), args.job_id, current=current)
     except TargetBusyError as exc:
         raise Busy(str(exc)) from None

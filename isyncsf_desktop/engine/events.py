@@ -65,6 +65,18 @@ class BatchDone(Event):
 
 
 @dataclass(frozen=True)
+class BulkJobProgress(Event):
+    """The org has processed ``processed`` rows of a Bulk API job of ``object`` so far (``ended``: the job is over).
+    Nothing of them is journaled yet (a :class:`BatchDone` follows once its results are): for the time left only.
+    It may come from a thread of the run's other than the one the other events come from."""
+
+    object: str
+    bulk_id: str
+    processed: int
+    ended: bool = False
+
+
+@dataclass(frozen=True)
 class RecordFailed(Event):
     object: str
     source_id: str | None

@@ -37,6 +37,7 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSessi
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from .connection import DEFAULT_API_VERSION, connect as _connect
+from .pacing import JobRates, PollSchedule, processed_rows, processing_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +52,10 @@ _MAX_WAIT = 60.0
 BULK_OPERATIONS = ("insert", "update", "delete")
 BULK_MAX_BYTES = 90 * 1024 * 1024   # CSV bytes per ingest job (Salesforce takes up to 100 MB, base64-encoded 150)
 BULK_MAX_ROWS = 50_000              # rows per ingest job: bounds what one job holds in memory (CSV, results)
-BULK_POLL_FIRST = 0.05              # seconds before the first look at a job; then twice as long each time...
-BULK_POLL_MAX = 4.0                 # ...up to this
+BULK_POLL_FIRST = 0.05              # seconds before the first look at a job (and the shortest wait)...
+BULK_POLL_MAX = 4.0                 # ...then twice as long each time up to this while nothing is measured;
+BULK_POLL_LONGEST = 60.0            # a wait on a job's expected duration is at most this (a stalled job is seen)
+BULK_PAUSE_SLICE = 0.25             # a wait that may be called off (keep_waiting) asks again this often
 BULK_NULL = "#N/A"                  # a CSV cell that sets a field to null
 BULK_TERMINAL = ("JobComplete", "Failed", "Aborted")
 BULK_QUERY_PAGE = 50_000           # rows per Bulk 2.0 query result page (maxRecords; Salesforce's default)
@@ -404,6 +407,8 @@ class OrgClient:
         self._lock = threading.Lock()
         self._renew_lock = threading.Lock()
         self._api_calls = 0
+        self._bulk_polls = 0
+        self._job_rates = JobRates()
         self._describe_global: dict[str, Any] | None = None
         self._describes: dict[str, dict[str, Any]] = {}
         self._old_tokens: list[str] = []
@@ -435,6 +440,11 @@ class OrgClient:
     def api_calls(self) -> int:
         """HTTP requests this client sent (retries and re-sends included)."""
         return self._api_calls
+
+    @property
+    def bulk_polls(self) -> int:
+        """Looks at a Bulk API 2.0 job's state while waiting for it to end (part of :attr:`api_calls`)."""
+        return self._bulk_polls
 
     @property
     def api_usage(self) -> tuple[int, int] | None:
@@ -675,23 +685,22 @@ class OrgClient:
                 next_url = result.get("nextRecordsUrl")
             return records
         del first
-        return self.bulk_query(soql, include_deleted=include_deleted, object_name=object_name)
+        return self.bulk_query(soql, include_deleted=include_deleted, object_name=object_name, expected_rows=total)
 
     def bulk_query(self, soql: str, *, include_deleted: bool = False, object_name: str | None = None,
-                   poll_first: float = BULK_POLL_FIRST, poll_max: float = BULK_POLL_MAX) -> list[dict[str, Any]]:
+                   poll_first: float = BULK_POLL_FIRST, poll_max: float = BULK_POLL_MAX,
+                   expected_rows: int | None = None) -> list[dict[str, Any]]:
         """Records of ``soql`` through a Bulk API 2.0 query job, shaped like :meth:`query` gives them:
         relationship columns (``Account.Name``) nested, empty cells null, booleans and numbers typed
-        from the objects' describes."""
+        from the objects' describes. ``expected_rows`` (when the caller counted them) lets the job be
+        looked at about when it should be done (:class:`~.pacing.PollSchedule`)."""
         name = object_name or _from_object(soql)
         job = self._bulk_request(f"bulk query {name}", "POST", "jobs/query/", json={
             "operation": "queryAll" if include_deleted else "query", "query": soql, "contentType": "CSV",
             "columnDelimiter": "COMMA", "lineEnding": "LF"}).json()
         job_id = job["id"]
-        wait = poll_first
-        while job.get("state") not in BULK_TERMINAL:
-            time.sleep(wait)
-            wait = min(wait * 2, poll_max)
-            job = self._bulk_request(f"bulk query job {job_id}", "GET", f"jobs/query/{job_id}/").json()
+        job = self._bulk_wait(job_id, job, poll_first, poll_max, rows=expected_rows, kind=(name, "query"),
+                              kind_path="query")
         if job.get("state") != "JobComplete":
             raise OrgApiError(f"the Bulk API query of {name} ended {job.get('state')}: "
                               f"{job.get('errorMessage') or 'no reason given'}", error_code="BULK_QUERY_FAILED")
@@ -865,7 +874,8 @@ class OrgClient:
                     poll_first: float = BULK_POLL_FIRST, poll_max: float = BULK_POLL_MAX,
                     on_job: Callable[[str], None] | None = None,
                     on_collections: Callable[[list[int]], None] | None = None,
-                    on_opening: Callable[[], None] | None = None) -> list[dict[str, Any]]:
+                    on_opening: Callable[[], None] | None = None,
+                    on_progress: Callable[[str, int, bool], None] | None = None) -> list[dict[str, Any]]:
         """Insert, update or delete ``records`` of ``object_name`` with Bulk API 2.0 ingest jobs.
 
         ``records`` are field values (no ``attributes`` needed); update and delete need ``Id``.
@@ -874,8 +884,9 @@ class OrgClient:
         its record by the record's own columns, which the org echoes (two records with the same
         values are interchangeable). Rows that failed with ``UNABLE_TO_LOCK_ROW`` are re-sent through
         Collections; rows a failed or aborted job never processed fail with the job's message.
-        Every request is counted and retried like the others; the job is polled every
-        ``poll_first`` seconds at first, then less often, up to every ``poll_max``. ``on_job`` is
+        Every request is counted and retried like the others; the job is looked at about when it should be
+        done, from its size and the rates measured so far (:class:`~.pacing.PollSchedule`: first after
+        ``poll_first`` seconds, doubling up to ``poll_max`` while nothing is measured). ``on_job`` is
         called with each job's id as soon as the org has opened it, before any data goes up: the
         org goes on processing a job its sender no longer waits for, so whoever comes after a
         crash must know which jobs to wait for (:meth:`settle_bulk_jobs`). ``on_opening`` is called just
@@ -883,7 +894,9 @@ class OrgClient:
         whoever comes after a crash must know to look for it (:meth:`ingest_jobs`). ``on_collections`` is called
         with the positions (in ``records``) of the locked rows just before they go out through
         Collections: unlike an ended job, a Collections request whose answer is lost may still be
-        committed later, so whoever wrote them ahead as Bulk rows must know.
+        committed later, so whoever wrote them ahead as Bulk rows must know. ``on_progress`` is called after
+        each look at a job with its id, the rows the org has processed so far and whether the job has ended
+        (for a time-left estimate: nothing is journaled of those rows yet).
         """
         if operation not in BULK_OPERATIONS:
             raise ValueError(f"bulk operation {operation!r}: use one of {', '.join(BULK_OPERATIONS)}")
@@ -891,7 +904,7 @@ class OrgClient:
         results: list[dict[str, Any] | None] = [None] * len(records)
         for lines, data in _bulk_jobs(operation, columns, records):
             outcome = self._bulk_job(object_name, operation, data, sum(map(len, lines.values())),
-                                     poll_first, poll_max, on_job, on_opening)
+                                     poll_first, poll_max, on_job, on_opening, on_progress)
             del data
             _map_bulk_results(outcome, columns, lines, results)
         locked = [i for i, r in enumerate(results) if r is not None and _is_locked(r)]
@@ -929,7 +942,8 @@ class OrgClient:
 
     def _bulk_job(self, object_name: str, operation: str, data: bytes, rows: int, poll_first: float,
                   poll_max: float, on_job: Callable[[str], None] | None = None,
-                  on_opening: Callable[[], None] | None = None) -> dict[str, Any]:
+                  on_opening: Callable[[], None] | None = None,
+                  on_progress: Callable[[str, int, bool], None] | None = None) -> dict[str, Any]:
         """One ingest job from open to its result files: {"job": info, "ok": csv text, "failed": csv
         text, "all_ok": every row of an update or delete succeeded}. A result file is fetched only
         when it is needed (no failed results when nothing failed).
@@ -958,7 +972,12 @@ class OrgClient:
             if exc.error_code != "INVALIDJOBSTATE":
                 raise
             job = {"state": "UploadComplete"}   # closed by an attempt whose answer was lost
-        job = self._bulk_wait(job_id, job, poll_first, poll_max)
+        def on_look(info: dict[str, Any]) -> None:
+            if on_progress is not None:
+                on_progress(job_id, processed_rows(info), info.get("state") in BULK_TERMINAL)
+
+        job = self._bulk_wait(job_id, job, poll_first, poll_max, rows=rows, kind=(object_name, operation),
+                              on_look=on_look)
         logger.debug("%s: bulk %s job %s of %s: %s, %s processed, %s failed", self._label(), operation, job_id,
                      object_name, job.get("state"), job.get("numberRecordsProcessed"), job.get("numberRecordsFailed"))
         outcome: dict[str, Any] = {"job": job, "ok": "", "failed": "", "all_ok": False}
@@ -976,15 +995,52 @@ class OrgClient:
         return outcome
 
     def _bulk_wait(self, job_id: str, job: dict[str, Any], poll_first: float, poll_max: float,
-                   keep_waiting: Callable[[], bool] | None = None) -> dict[str, Any]:
-        wait = poll_first
+                   keep_waiting: Callable[[], bool] | None = None, *, rows: int | None = None,
+                   kind: tuple[str, str] | None = None, kind_path: str = "ingest",
+                   on_look: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Look at a job until it ends (or ``keep_waiting`` says stop), waiting between looks as long as the
+        job should still take: :class:`~.pacing.PollSchedule` from its ``rows`` and the rates measured so far
+        (its own, and those of this client's earlier jobs of ``kind``, (object, operation)). ``on_look`` is
+        called with the job's info after each look. Returns the job's last info."""
+        rate = self._job_rates.rate(kind) if kind is not None else None
+        start = time.monotonic()
+        schedule = PollSchedule(rows, expected_rate=rate, first=poll_first, backoff_max=poll_max,
+                                longest=BULK_POLL_LONGEST, start=start)
+        wait = schedule.next_wait(job, start)
         while job.get("state") not in BULK_TERMINAL:
             if keep_waiting is not None and not keep_waiting():
                 break
-            time.sleep(wait)
-            wait = min(wait * 2, poll_max)
-            job = self._bulk_request(f"bulk job {job_id}", "GET", f"jobs/ingest/{job_id}/").json()
+            if not self._pause(wait, keep_waiting):
+                break
+            with self._lock:
+                self._bulk_polls += 1
+            job = self._bulk_request(f"bulk job {job_id}", "GET", f"jobs/{kind_path}/{job_id}/").json()
+            wait = schedule.next_wait(job, time.monotonic())
+            if on_look is not None:
+                on_look(job)
+        if kind is not None and job.get("state") == "JobComplete":
+            seconds = processing_seconds(job)
+            measured = processed_rows(job) / seconds if seconds > 0 and processed_rows(job) else schedule.rate
+            if measured:
+                self._job_rates.record(kind, measured)
+        logger.debug("%s: bulk job %s looked at %d times", self._label(), job_id, schedule.looks - 1)
         return job
+
+    @staticmethod
+    def _pause(seconds: float, keep_waiting: Callable[[], bool] | None) -> bool:
+        """Wait ``seconds``; with ``keep_waiting``, ask it every :data:`BULK_PAUSE_SLICE` seconds and stop
+        early when it says no (False)."""
+        if keep_waiting is None:
+            time.sleep(seconds)
+            return True
+        end = time.monotonic() + seconds
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return True
+            time.sleep(min(left, BULK_PAUSE_SLICE))
+            if not keep_waiting():
+                return False
 
     def ingest_jobs(self) -> list[dict[str, Any]]:
         """Every Bulk API 2.0 ingest job the org lists (``GET jobs/ingest``, every page through

@@ -123,6 +123,7 @@ class _IngestJob(_Job):
     outcomes: list[tuple[int, str, bool, str | None]] = field(default_factory=list)
     failed: int = 0
     abort_requested: bool = False
+    aborted: threading.Event = field(default_factory=threading.Event, repr=False)   # set with abort_requested
 
     def as_json(self, *, detail: bool) -> dict[str, Any]:
         out = self.base_json()
@@ -353,7 +354,8 @@ def ingest_job(call: Call, job_id: str) -> Any:
         else:
             thread = threading.Thread(target=_process_ingest, name=f"bulk2-{job.id}", daemon=True,
                                       args=(job, call.org, call.faults.record_fault if call.faults else None,
-                                            call.faults.bulk_turn if call.faults else None))
+                                            call.faults.bulk_turn if call.faults else None,
+                                            call.faults.bulk_pace if call.faults else None))
             thread.start()
         return reply
     if wanted == "Aborted":
@@ -361,6 +363,7 @@ def ingest_job(call: Call, job_id: str) -> Any:
             if job.state in TERMINAL_STATES:
                 raise _bad_state(job, "a finished job cannot be aborted")
             job.abort_requested = True
+            job.aborted.set()
             job.set_state("Aborted")
             return job.as_json(detail=False)
     raise ApiError(400, "INVALIDJOBSTATE", f"Invalid state change: {wanted}. Use UploadComplete or Aborted")
@@ -564,9 +567,11 @@ def format_error(error: RecordError) -> str:
 
 
 def _process_ingest(job: _IngestJob, store: OrgStore, fault: Callable[[int], RecordError | None] | None,
-                    turn: Callable[[], None] | None = None) -> None:
-    """Run every row of a closed job through the store, once the queue gives it its ``turn``; never
-    raises (failures land on the job)."""
+                    turn: Callable[[], None] | None = None,
+                    pace: Callable[[float, int, threading.Event], None] | None = None) -> None:
+    """Run every row of a closed job through the store, once the queue gives it its ``turn``, a chunk at a
+    time (each chunk's rows counted in ``numberRecordsProcessed`` as it is done, and held back by ``pace``
+    when the org is set to process at a given rate); never raises (failures land on the job)."""
     if turn is not None:
         turn()
     started = time.monotonic()
@@ -597,6 +602,10 @@ def _process_ingest(job: _IngestJob, store: OrgStore, fault: Callable[[int], Rec
                         job.failed += 1
                 job.processed = len(job.outcomes)
                 job.processing_ms = int((time.monotonic() - started) * 1000)
+            if pace is not None:
+                pace(started, job.processed, job.aborted)
+                with job.lock:
+                    job.processing_ms = int((time.monotonic() - started) * 1000)
         with job.lock:
             if not job.abort_requested:
                 job.set_state("JobComplete")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from dataclasses import dataclass, field, fields
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,7 @@ class Faults:
     api_budget: int | None = None        # API calls allowed in all; past it 403 REQUEST_LIMIT_EXCEEDED
     drop_after_commit: int = 0           # the next N DML calls commit, then the connection drops
     bulk_hold: bool = False              # closed Bulk 2.0 ingest jobs wait in the queue (UploadComplete) until False
+    bulk_rows_per_second: float = 0.0    # Bulk 2.0 ingest jobs are processed at most this fast (0: as fast as the store goes)
     bulk_created_by: str | None = None   # Bulk 2.0 ingest jobs opened now are created by this user (another user of the org)
     # The next N create requests (POST composite/sobjects, POST sobjects/X) are held: the connection drops
     # unanswered at once (the client's answer is lost, as when its read timeout fires), and the org commits
@@ -77,6 +79,16 @@ class Faults:
         """A Bulk job's turn in the org's queue: now, or once ``bulk_hold`` is set back to False (as a
         busy real org keeps jobs queued for a while)."""
         self._bulk_released.wait()
+
+    def bulk_pace(self, started: float, processed: int, abort: threading.Event | None = None) -> None:
+        """Called by a Bulk job's processing after each chunk: with ``bulk_rows_per_second`` set, wait until
+        ``processed`` rows have taken as long as that rate says since ``started`` (``time.monotonic()``), as a
+        real org's jobs take their time; ``abort`` ends the wait early."""
+        rate = self.bulk_rows_per_second
+        if rate and rate > 0:
+            left = started + processed / rate - time.monotonic()
+            if left > 0:
+                (abort or threading.Event()).wait(left)
 
     def take(self, name: str) -> bool:
         """Consume one count of fault ``name``; True when it fires."""

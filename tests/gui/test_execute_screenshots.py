@@ -1,7 +1,7 @@
 """Screenshots of the Execute tab in each state (idle, running, summary, errors), in the main window.
 
 Skipped unless ISYNCSF_SCREENSHOTS=1: ``ISYNCSF_SCREENSHOTS=1 pytest tests/gui/test_execute_screenshots.py``
-writes docs/screenshots/execute-*.png.
+writes docs/screenshots/execute-*.png (execute-time-left.png: a run once it shows its time left).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from gui_helpers import press_start_sync, register_orgs
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from isyncsf_desktop.engine.events import BatchDone
@@ -47,10 +46,16 @@ def test_execute_tab_screenshots(sandbox_factory, tmp_path, qtbot, monkeypatch):
     server.faults("demo-target").update(latency=0.15)
     grabbed = []
 
+    time_left = []
+
     def grab_mid_run(event: object) -> None:
         if isinstance(event, BatchDone) and event.object == "Contact" and not grabbed:
             page._on_refresh_timer_timeout()
             grabbed.append(window.grab())
+        if isinstance(event, BatchDone) and not time_left:
+            page._on_refresh_timer_timeout()
+            if page.time_left_label.text().startswith("· about"):    # the run has measured enough for a figure
+                time_left.append(window.grab())
 
     original_start = page._start
 
@@ -64,6 +69,9 @@ def test_execute_tab_screenshots(sandbox_factory, tmp_path, qtbot, monkeypatch):
     qtbot.waitUntil(lambda: not page.is_running(), timeout=30_000)
     assert grabbed
     grabbed[0].save(str(SHOTS / "execute-running.png"))
+    assert time_left
+    time_left[0].save(str(SHOTS / "execute-time-left.png"))
+    qtbot.wait(50)          # the status line's new texts laid out (a picture, not an assertion)
     window.grab().save(str(SHOTS / "execute-summary.png"))
     page.run_tabs.setCurrentIndex(page.errors_tab)
     page.error_viewer.select_object("Contact")

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..events import BatchDone, CancelToken, Event, Observer, RunResult, StateChanged, add_counts
+from ..events import BatchDone, BulkJobProgress, CancelToken, Event, Observer, RunResult, StateChanged, add_counts
 from ..journal import ErrorInfo, Journal, ObjectCounts, OrgRef
 from ..lifecycle import JobState, ObjectStatus, RecordStatus, RunKind, RunStatus
 from ..orgapi import OrgApi
@@ -218,8 +218,12 @@ class RunContext:
             self.journal.open_bulk_job(job_id, object_name, operation, bulk_id, opening.pop() if opening else None)
             opened.append(bulk_id)
 
+        def on_progress(bulk_id: str, processed: int, ended: bool) -> None:
+            self.emit(BulkJobProgress, object=object_name, bulk_id=bulk_id, processed=processed, ended=ended)
+
         results = self.target.bulk_ingest(object_name, operation, records, on_job=on_job,
-                                          on_collections=on_collections, on_opening=on_opening)
+                                          on_collections=on_collections, on_opening=on_opening,
+                                          on_progress=on_progress)
         self.journal.close_bulk_jobs(opened)
         return results
 

@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QGroupBox, QHBoxL
                                QListWidget, QListWidgetItem, QMessageBox, QProgressBar, QPushButton,
                                QTableView, QTabWidget, QVBoxLayout, QWidget)
 
-from ...engine.events import (ABORTED, COMPLETED, EXECUTING, FAILED, INITIALIZING, PAUSED, BatchDone, Notice,
+from ...engine.eta import Eta, describe_left
+from ...engine.events import (ABORTED, COMPLETED, EXECUTING, FAILED, INITIALIZING, PAUSED, BatchDone, Event, Notice,
                               ObjectFinished, ObjectReading, ObjectStarted, RecordFailed, RunResult, StateChanged)
 from ...engine.journal import JobRow, ObjectCounts
 from ...engine.lifecycle import Action, JobFacts, JobState, ObjectStatus, RunKind, refusal
@@ -33,7 +34,7 @@ from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING, state_colour
 from ..workers import Worker
 from .order_model import COL_DEFERRED, COL_INSERT, COL_OBJECT, COL_POS, COL_UPDATE, MigrationOrderModel
 from .progress_model import COL_OBJECT as P_OBJECT
-from .progress_model import COL_JOB, COL_PROGRESS, COL_STATUS, ProgressBarDelegate, ProgressModel
+from .progress_model import COL_JOB, COL_PROGRESS, COL_STATUS, COL_TIME_LEFT, ProgressBarDelegate, ProgressModel
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +57,13 @@ class ExecutePage(QWidget):
     Signals:
         run_finished(object): a run ended; the :class:`RunResult` (or None after a failure).
         plan_ready(): the migration order for the current template and orgs is known.
+        time_left_changed(str): the run's time left as the status line says it (``about 3 min left``,
+            ``estimating…``; empty once the run is over), from the rate measured so far (``engine.eta``).
     """
 
     run_finished = Signal(object)
     plan_ready = Signal()
+    time_left_changed = Signal(str)
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None):
         super().__init__(parent)
@@ -83,6 +87,8 @@ class ExecutePage(QWidget):
         self._plan_before_save: Plan | None = None    # while Save Order's recalculation runs
         self._run_orgs: tuple[str, str] = ("", "")     # (source, target) aliases of the run
         self._elapsed = QElapsedTimer()
+        self.eta = Eta()                               # the run's time left, fed its events
+        self._eta_seen = 0                             # self._elapsed at the last event it was fed
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
@@ -128,6 +134,12 @@ class ExecutePage(QWidget):
         self.state_badge.setProperty("badge", True)
         self.status_label = QLabel()
         self.elapsed_label = QLabel()
+        self.time_left_label = QLabel()
+        # as wide as its widest text from the start: the status line does not shift as the figure changes
+        self.time_left_label.setMinimumWidth(self.time_left_label.fontMetrics().horizontalAdvance(
+            "· about 10 h 00 min left") + 4)
+        self.time_left_label.setToolTip("From the rate this run has measured so far: records done per second, per "
+                                        "object and for the objects still to come (their scanned counts)")
         self.current_label = QLabel()
         grid.addWidget(self.job_label, 1, 0)
         status_row = QHBoxLayout()
@@ -139,6 +151,7 @@ class ExecutePage(QWidget):
         status_row.addWidget(self.status_label)
         status_row.addSpacing(8)
         status_row.addWidget(self.elapsed_label)
+        status_row.addWidget(self.time_left_label)
         status_row.addSpacing(8)
         status_row.addWidget(self.current_label)
         status_row.addStretch(1)
@@ -264,6 +277,7 @@ class ExecutePage(QWidget):
         for column in range(COL_PROGRESS + 1, self.progress_model.columnCount()):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.progress_view.setColumnHidden(COL_JOB, True)      # shown for a retry or resync: the job's standing
+        self.progress_view.setColumnHidden(COL_TIME_LEFT, True)    # shown while a run runs
         layout.addWidget(self.progress_view, 3)
         feed_title = QLabel("Errors as they happen")
         feed_title.setProperty("role", "subtle")
@@ -839,6 +853,10 @@ class ExecutePage(QWidget):
         self._set_state_display(FIRST_STATES.get(kind, JobState.SYNC_IN_PROGRESS), INITIALIZING)
         self._elapsed.start()
         self.elapsed_label.setText("Elapsed: 00:00")
+        self.eta = Eta()
+        self._eta_seen = 0
+        self.progress_view.setColumnHidden(COL_TIME_LEFT, False)
+        self._show_time_left()
         self.clock.start()
         self.refresh_timer.start()
         self.worker = self.ctx.tasks.start(_run_task, self.ctx, kind, source, target, template, job_id,
@@ -860,7 +878,11 @@ class ExecutePage(QWidget):
             return
         if isinstance(event, tuple) and event and event[0] == "planned":
             self.progress_model.set_planned(event[1])    # the Total row: records done of records planned
+            self.eta.set_planned(event[1])
             return
+        if isinstance(event, Event):
+            self.eta.observe(event)
+            self._eta_seen = self._elapsed.elapsed()
         if isinstance(event, BatchDone):
             self._pending[event.object] = event.counts
         elif isinstance(event, (ObjectReading, ObjectStarted)):
@@ -887,13 +909,17 @@ class ExecutePage(QWidget):
             self.ctx.jobs_changed.emit()      # the History page shows the job's live state
             if event.state == JobState.SYNC_IN_PROGRESS and self.run_kind == RunKind.SYNC and self.job:
                 # The scan is done: the Total row counts records done of the records it found.
-                self.progress_model.set_planned(scanned_counts(self.ctx.journal, self.job.id))
+                scanned = scanned_counts(self.ctx.journal, self.job.id)
+                self.progress_model.set_planned(scanned)
+                self.eta.set_planned(scanned)
         elif isinstance(event, Notice):
             self.ctx.info(event.text)
 
     def _on_refresh_timer_timeout(self) -> None:
         self.progress_model.update_objects(self._pending)
         self._pending.clear()
+        if self.worker is not None:
+            self._show_time_left()
         if self.worker is not None and self.run_kind != RunKind.ROLLBACK:     # errors so far, during the run
             errors = self.progress_model.totals().errors
             self.run_tabs.setTabText(self.errors_tab, f"Errors ({errors:,})" if errors else "Errors")
@@ -913,6 +939,24 @@ class ExecutePage(QWidget):
     def _on_clock_timeout(self) -> None:
         seconds = self._elapsed.elapsed() // 1000
         self.elapsed_label.setText(f"Elapsed: {seconds // 60:02d}:{seconds % 60:02d}")
+
+    def _show_time_left(self, *, over: bool = False) -> None:
+        """The run's time left in the status line and per object under way (Time left column), counted
+        down from the last event; nothing once the run is ``over``."""
+        if over:
+            text, per_object = "", {}
+        else:
+            left = self.eta.remaining(after=max(0, self._elapsed.elapsed() - self._eta_seen) / 1000)
+            text = describe_left(left.total)
+            per_object = {name: describe_left(seconds) for name, seconds in left.objects.items()
+                          if self.progress_model.counts.get(name, ObjectCounts()).status in
+                          (ObjectStatus.READING, ObjectStatus.EXECUTING, ObjectStatus.ROLLING_BACK)}
+            per_object[""] = text
+        self.progress_model.set_time_left(per_object)
+        label = f"· {text}" if text else ""
+        if self.time_left_label.text() != label:
+            self.time_left_label.setText(label)
+            self.time_left_changed.emit(text)
 
     def _on_worker_finished(self, result: RunResult) -> None:
         if self.ctx.closing:
@@ -946,6 +990,8 @@ class ExecutePage(QWidget):
         self.run_kind = None
         self.refresh_timer.stop()
         self.clock.stop()
+        self._show_time_left(over=True)
+        self.progress_view.setColumnHidden(COL_TIME_LEFT, True)
         if self.ctx.closing:
             return   # the app is closing: the journal is closed, nothing left to show
         self._on_clock_timeout()

@@ -13,10 +13,12 @@ from ...engine.lifecycle import ObjectStatus, RunStatus
 from ...engine.progress import Standing
 from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING
 
-COLUMNS = ("Object", "Status", "Progress", "Inserted", "Updated", "Existing", "Errors", "Job in all")
-COL_OBJECT, COL_STATUS, COL_PROGRESS, COL_INSERTED, COL_UPDATED, COL_EXISTING, COL_ERRORS, COL_JOB = range(8)
+COLUMNS = ("Object", "Status", "Progress", "Time left", "Inserted", "Updated", "Existing", "Errors", "Job in all")
+(COL_OBJECT, COL_STATUS, COL_PROGRESS, COL_TIME_LEFT, COL_INSERTED, COL_UPDATED, COL_EXISTING, COL_ERRORS,
+ COL_JOB) = range(9)
 """COL_JOB: where the job's records stand after all its runs (shown for a retry or resync, whose own counts
-are only what that run did); the other columns are the run's."""
+are only what that run did); the other columns are the run's. COL_TIME_LEFT: the run's estimate of the time
+left (``engine.eta``), for the objects under way and the whole run, while it runs."""
 NUMBERS = {COL_INSERTED: "inserted", COL_UPDATED: "updated", COL_EXISTING: "existing", COL_ERRORS: "errors"}
 
 CELL_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
@@ -69,6 +71,7 @@ class ProgressModel(QStandardItemModel):
         self.planned: dict[str, int] = {}
         self.standing: dict[str, Standing] | None = None      # the job's, after all its runs (None: not shown)
         self.job_title = COLUMNS[COL_JOB]
+        self.time_left: dict[str, str] = {}                   # object (or "" for the run) -> "about 3 min left"
         self._total = ObjectCounts()
         self._bold = QFont()
         self._bold.setBold(True)
@@ -85,6 +88,7 @@ class ProgressModel(QStandardItemModel):
         self.rollback = rollback
         self.planned = dict(planned or {})
         self.standing, self.job_title = None, COLUMNS[COL_JOB]
+        self.time_left = {}
         self._total = self._sum()
         self.setRowCount(0)
         self._render_header()
@@ -95,6 +99,14 @@ class ProgressModel(QStandardItemModel):
         percentage is records done / records planned, not a count of the objects that started."""
         self.planned = dict(planned)
         self._total = self._sum()
+        self._render()
+
+    def set_time_left(self, time_left: dict[str, str]) -> None:
+        """What the Time left column says, per object, and for the whole run under the key ``""`` (an object
+        not named shows nothing)."""
+        if time_left == self.time_left:
+            return
+        self.time_left = dict(time_left)
         self._render()
 
     def set_standing(self, standing: dict[str, Standing] | None, job_id: int | None = None) -> None:
@@ -214,6 +226,8 @@ class ProgressModel(QStandardItemModel):
                 display = counts.status
         elif column == COL_PROGRESS:
             display = "" if counts.status == S.NOTHING_TO_UNDO else percent(counts)
+        elif column == COL_TIME_LEFT:
+            display = self.time_left.get("" if is_total else name, "")
         elif column in NUMBERS:
             key = NUMBERS[column]
             if self.rollback and key == "inserted":
@@ -248,6 +262,8 @@ class ProgressModel(QStandardItemModel):
     def _foreground(column: int, counts: ObjectCounts, is_total: bool) -> QColor | None:
         if column == COL_ERRORS and counts.errors:
             return QColor(ERROR)
+        if column == COL_TIME_LEFT:
+            return QColor(MUTED)
         if column != COL_STATUS:
             return None
         if counts.status in (S.COMPLETED, S.ROLLED_BACK):

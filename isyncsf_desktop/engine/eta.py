@@ -1,0 +1,268 @@
+"""Time left of a run, from the rate the run has measured so far: never a guess from nothing.
+
+:class:`Eta` is fed the run's events (their ``elapsed`` is its clock: seconds since the run began) and the
+records each object is expected to process (:func:`.progress.planned_records`, the scan's counts). It keeps,
+per object, the records done over the time since the object was reached (its reading included), and for the
+run the records done over the time since the first object was reached; a rate is that of the latest half of
+the time measured (:data:`RECENT`), so a slow start (reading, a first hierarchy level written through
+Collections) weighs less and less. Time left is then
+
+* for an object under way: its records still to do at its own rate (at the run's rate until the object has
+  been measured for :data:`MIN_OBJECT_SECONDS`, and blended with it until :data:`TRUST_SHARE` of its records
+  are done: the first rows of a Bulk job, after its reading and upload, say little of the rest); the rows its Bulk jobs have processed in the org count as done
+  as soon as a look at the job says so (:class:`.events.BulkJobProgress`), before their results are journaled;
+* for an object not reached yet: its planned records at the run's rate (reading and writing both counted);
+* for the run: the sum of those, smoothed over time (:data:`SMOOTHING_SECONDS`) so that a burst of events (a
+  Bulk job landing 50,000 records at once) does not make the figure jump, and counting down between events.
+
+Until the run has measured :data:`MIN_SECONDS` of work and some records, there is no figure: "estimating…".
+Pure Python, no clock of its own: the GUI and the CLI pass how long ago the last event came.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import threading
+from dataclasses import dataclass, field
+
+from .events import BatchDone, BulkJobProgress, Event, ObjectFinished, ObjectReading, ObjectStarted
+
+MIN_SECONDS = 2.0           # the run's own work measured before any figure is given
+MIN_OBJECT_SECONDS = 1.0    # an object's own rate is used once it has been measured this long
+RECENT = 0.5                # rates are of the latest half of the time measured: a slow start weighs less and less
+TRUST_SHARE = 0.2           # an object's own rate counts fully once this share of its records is done (before, in part)
+SMOOTHING_SECONDS = 1.0     # a new estimate of the run's time left outweighs the last one counted down after this
+
+
+class _Progress:
+    """Records done over time, from a start: the rate over the recent part of it (:data:`RECENT`). Samples older
+    than the part the rate still needs are dropped (that part only moves forward), so a long run keeps only the
+    samples of its latest half."""
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.times: list[float] = [start]       # event times, ascending...
+        self.counts: list[int] = [0]            # ...and the records done by each
+
+    @property
+    def done(self) -> int:
+        return self.counts[-1]
+
+    @property
+    def last(self) -> float:
+        return self.times[-1]
+
+    def add(self, at: float, done: int) -> None:
+        if done > self.done or at > self.last:
+            self.times.append(max(at, self.last))
+            self.counts.append(max(done, self.done))
+
+    def done_at(self, moment: float) -> float:
+        """Records done by ``moment`` (linear between the samples around it)."""
+        i = bisect.bisect_left(self.times, moment)
+        if i >= len(self.times):
+            return float(self.counts[-1])
+        if i == 0 or self.times[i] == moment:
+            return float(self.counts[i])
+        t0, t1, c0, c1 = self.times[i - 1], self.times[i], self.counts[i - 1], self.counts[i]
+        return c0 + (moment - t0) / (t1 - t0) * (c1 - c0)
+
+    def rate(self, now: float, least: float) -> float | None:
+        """Records a second over the recent part of the time since the start (at least ``least`` seconds of it
+        measured, and some records done; else None)."""
+        seconds = now - self.start
+        if seconds < least or self.done <= 0:
+            return None
+        window = max(least, seconds * RECENT)
+        done = self.done - self.done_at(now - window)
+        drop = bisect.bisect_left(self.times, now - window) - 1     # keep the sample before the window
+        if drop > 0:
+            del self.times[:drop], self.counts[:drop]
+        return done / window if done > 0 else self.done / seconds
+
+
+@dataclass
+class _Object:
+    start: float                    # event time the run reached the object
+    progress: _Progress = field(init=False)
+    total: int | None = None        # records to process (ObjectStarted), None until known
+    finished: bool = False
+    journaled: int = 0              # records done as its last BatchDone counts them
+    rate_before: float | None = None    # the run's rate when the object was reached
+    in_jobs: dict[str, tuple[int, bool]] = field(default_factory=dict)   # Bulk job -> (rows processed, ended)
+
+    def __post_init__(self) -> None:
+        self.progress = _Progress(self.start)
+
+    def count(self, at: float) -> None:
+        """Its records done at ``at``: those journaled and those its Bulk jobs out have processed."""
+        self.progress.add(at, self.journaled + sum(rows for rows, _ended in self.in_jobs.values()))
+
+    @property
+    def processed(self) -> int:
+        return self.progress.done
+
+    @property
+    def last(self) -> float:
+        return self.progress.last
+
+
+@dataclass(frozen=True)
+class Remaining:
+    """Seconds left (None: not measured enough yet): for the run, and per object not finished yet."""
+
+    total: float | None
+    objects: dict[str, float | None] = field(default_factory=dict)
+
+
+class Eta:
+    """Time left of one run from its events (see the module's docstring)."""
+
+    def __init__(self, planned: dict[str, int] | None = None) -> None:
+        self.planned: dict[str, int] = dict(planned or {})
+        self._objects: dict[str, _Object] = {}
+        self._start: float | None = None          # event time the first object was reached
+        self._run = _Progress(0.0)                # the run's records done since then
+        self._now = 0.0                           # event time of the last event
+        self._smoothed: tuple[float, float] | None = None   # (event time, seconds left then)
+        self._lock = threading.Lock()             # BulkJobProgress may come from another thread of the run
+
+    def set_planned(self, planned: dict[str, int]) -> None:
+        """The records each object is expected to process in this run (objects not reached yet count these)."""
+        with self._lock:
+            self.planned = dict(planned)
+
+    # ------------------------------------------------------------------ feeding
+    def observe(self, event: Event) -> None:
+        """Take one event of the run (others than object and batch events only move the clock)."""
+        with self._lock:
+            self._observe(event)
+
+    def _observe(self, event: Event) -> None:
+        self._now = max(self._now, event.elapsed)
+        if isinstance(event, (ObjectReading, ObjectStarted)):
+            if self._start is None:
+                self._start = event.elapsed
+                self._run = _Progress(event.elapsed)
+            obj = self._objects.get(event.object)
+            if obj is None or obj.finished:
+                obj = self._objects[event.object] = _Object(start=event.elapsed)
+                obj.rate_before = self._run.rate(event.elapsed, MIN_SECONDS)
+            if isinstance(event, ObjectStarted):
+                obj.total = event.total
+        elif isinstance(event, (BatchDone, ObjectFinished, BulkJobProgress)):
+            if self._start is None:
+                self._start = event.elapsed
+                self._run = _Progress(event.elapsed)
+            obj = self._objects.get(event.object)
+            if obj is None:
+                obj = self._objects[event.object] = _Object(start=self._start)
+            if isinstance(event, BulkJobProgress):
+                # rows a Bulk job out has processed: counted until a BatchDone journals them (after it ended)
+                obj.in_jobs[event.bulk_id] = (event.processed, event.ended)
+            else:
+                obj.journaled = max(obj.journaled, event.counts.processed)
+                obj.in_jobs = {bulk_id: seen for bulk_id, seen in obj.in_jobs.items() if not seen[1]}
+                if event.counts.total:
+                    obj.total = event.counts.total
+            obj.count(event.elapsed)
+            if isinstance(event, ObjectFinished):
+                obj.finished = True
+            self._run.add(event.elapsed, sum(o.processed for o in self._objects.values()))
+        else:
+            return
+        self._smooth()
+
+    # ------------------------------------------------------------------ reading
+    def run_rate(self) -> float | None:
+        """Records a second the run has processed lately (over the latest half of the time since its first object
+        was reached; None: not measured enough). Callers outside hold no lock: for tests and benchmarks."""
+        if self._start is None:
+            return None
+        return self._run.rate(self._now, MIN_SECONDS)
+
+    def _object_left(self, name: str, obj: _Object, run_rate: float | None) -> float | None:
+        total = obj.total if obj.total is not None else self.planned.get(name, 0)
+        left = max(0, total - obj.processed)
+        if left == 0:
+            return 0.0
+        rate = obj.progress.rate(obj.last, MIN_OBJECT_SECONDS) if obj.processed > 0 else None
+        if rate is not None:
+            if run_rate is not None:   # a few records done (a Bulk job's first rows) say little of the rest yet
+                trust = min(1.0, obj.processed / max(1.0, TRUST_SHARE * total))
+                rate = trust * rate + (1 - trust) * run_rate
+            # time since its last count is time spent on what is left
+            return max(0.0, left / rate - (self._now - obj.last))
+        if run_rate is None:
+            return None
+        if obj.processed == 0:          # being read: the time since it was reached is part of its time
+            return max(0.0, left / run_rate - (self._now - obj.start))
+        return left / run_rate
+
+    def _raw(self) -> Remaining:
+        """The estimate at the last event, unsmoothed. While an object under way has nothing done yet (its records
+        are being read, or its Bulk job uploaded), the run's rate is the one it had when that object was reached:
+        the time since is that object's own, counted against it, not a slowdown of the run."""
+        rate = self.run_rate()
+        for obj in self._objects.values():
+            if not obj.finished and obj.processed == 0 and obj.rate_before is not None:
+                rate = obj.rate_before
+        objects: dict[str, float | None] = {}
+        for name, obj in self._objects.items():
+            if not obj.finished:
+                objects[name] = self._object_left(name, obj, rate)
+        for name, count in self.planned.items():
+            if name not in self._objects:
+                objects[name] = count / rate if rate else (0.0 if count == 0 else None)
+        if rate is None or any(left is None for left in objects.values()):
+            return Remaining(None, objects)
+        return Remaining(sum(left or 0.0 for left in objects.values()), objects)
+
+    def _smooth(self) -> None:
+        """The run's time left: each new estimate blended with the last one counted down, by how long ago that
+        was (a burst of events moves it little, a new estimate seconds later mostly replaces it)."""
+        raw = self._raw().total
+        if raw is None:
+            self._smoothed = None
+            return
+        if self._smoothed is None:
+            self._smoothed = (self._now, raw)
+            return
+        then, before = self._smoothed
+        counted_down = max(0.0, before - (self._now - then))
+        weight = 1.0 - math.exp(-(self._now - then) / SMOOTHING_SECONDS)
+        self._smoothed = (self._now, weight * raw + (1 - weight) * counted_down)
+
+    def remaining(self, after: float = 0.0) -> Remaining:
+        """Time left ``after`` seconds past the last event (the caller's clock since then): the run's (smoothed,
+        counted down) and each unfinished object's."""
+        with self._lock:
+            return self._remaining(after)
+
+    def _remaining(self, after: float) -> Remaining:
+        raw = self._raw()
+        objects = {name: None if left is None else max(0.0, left - after) for name, left in raw.objects.items()}
+        if self._smoothed is None or raw.total is None:
+            return Remaining(None, objects)
+        then, left = self._smoothed
+        return Remaining(max(0.0, left - (self._now - then) - after), objects)
+
+
+def describe_left(seconds: float | None) -> str:
+    """``about 3 min left``, ``about 40 s left``, ``a few seconds left``, ``about 1 h 05 min left``;
+    ``estimating…`` while there is no figure."""
+    if seconds is None:
+        return "estimating…"
+    if seconds < 10:
+        return "a few seconds left"
+    if seconds < 55:
+        return f"about {int(round(seconds / 5) * 5)} s left"
+    minutes = int(round(seconds / 60))
+    if minutes < 60:
+        return f"about {max(1, minutes)} min left"
+    return f"about {minutes // 60} h {minutes % 60:02d} min left"
+
+
+__all__ = ["Eta", "MIN_OBJECT_SECONDS", "MIN_SECONDS", "RECENT", "Remaining", "SMOOTHING_SECONDS", "TRUST_SHARE",
+           "describe_left"]

@@ -1,0 +1,170 @@
+"""When to look at a Bulk API 2.0 job again: waits that follow the job's expected duration.
+
+A fixed backoff (look after 0.05 s, then twice as long each time up to a few seconds) spends most of a
+large run's API calls on polls: a 50,000-row job that takes 30 s is looked at a dozen times. Instead a
+:class:`PollSchedule` estimates when the job should be done and waits until then:
+
+* from the rows the job holds and the processing rate measured so far: the job's own
+  ``numberRecordsProcessed`` over its ``totalProcessingTime`` on the first look that shows progress, then the
+  rows processed between two looks over the time between them (queue waits and parallel chunks do not skew it).
+  A rate measured on a small part of the job (under :data:`SURE_SHARE`) is only trusted for part of the wait
+  (:data:`UNSURE_SHARE`, and no longer than the job's age so far): the next look measures it again over a
+  longer stretch;
+* before the job shows any progress, from the rate earlier jobs of the same client and the same object and
+  operation had (:class:`JobRates`), so the second job of a kind is looked at about when it ends (another
+  kind's rate is no guide: a delete may go five times faster than an insert, so a first job of its kind is
+  measured early instead);
+* with neither, the old doubling backoff from ``first`` to ``backoff_max``.
+
+Each wait aims a little past the expected end (:data:`MARGIN`), but no further than half the time left it
+expects (:data:`HALF`) once that is longer than the backoff's longest wait, so a job that speeds up is not
+waited on long past its end; a job that is not done by then is looked at
+again soon (short re-polls, doubling from ``first`` while the estimate says it is nearly done). Every wait is
+at most ``longest`` seconds, so a job that stalls or is stuck in the org's queue is still seen, and a job
+that makes no progress between two looks falls back to the backoff. A small job is looked at first after
+``first`` seconds, as before, so it is never slower than the backoff was.
+
+Pure and clock-free: the caller passes the job's info and the time of each look; tests drive it with a
+fake clock.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+MARGIN = 0.05            # aim this share past the expected end (a look just before it costs another call)...
+MARGIN_SECONDS = 0.05    # ...and at least this long past it
+SURE_SHARE = 0.2         # a rate measured on less than this share of a job's rows is checked again early...
+UNSURE_SHARE = 0.3       # ...the next look coming after this share of the time left it suggests
+RATE_WEIGHT = 0.5        # weight of the newest finished job in a client's remembered rate
+HALF = 0.5               # a wait is at most this share of the time the job is expected to need still
+
+
+class JobRates:
+    """Rows per second the Bulk jobs of one client were processed at, per (object, operation).
+
+    Updated as jobs end (:meth:`record`); read by the next job's :class:`PollSchedule` as its expectation
+    before it shows progress of its own. Thread-safe (one client may serve several threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rates: dict[tuple[str, str], float] = {}
+
+    def record(self, kind: tuple[str, str], rate: float) -> None:
+        """A job of ``kind`` (object, operation) was processed at ``rate`` rows per second."""
+        if rate <= 0:
+            return
+        with self._lock:
+            old = self._rates.get(kind)
+            self._rates[kind] = rate if old is None else RATE_WEIGHT * rate + (1 - RATE_WEIGHT) * old
+
+    def rate(self, kind: tuple[str, str]) -> float | None:
+        """The remembered rate of jobs of ``kind`` (None: none ended yet)."""
+        with self._lock:
+            return self._rates.get(kind)
+
+
+def processing_seconds(job: dict[str, Any]) -> float:
+    """The job's own processing time (``totalProcessingTime``, milliseconds), in seconds (0 when not told)."""
+    try:
+        return max(0.0, float(job.get("totalProcessingTime") or 0) / 1000.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def processed_rows(job: dict[str, Any]) -> int:
+    try:
+        return max(0, int(job.get("numberRecordsProcessed") or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+class PollSchedule:
+    """The waits between looks at one Bulk job.
+
+    ``rows``: rows the job holds (None: not known, as for a query job whose size was not counted);
+    ``expected_rate``: rows per second expected before the job shows its own (None: no expectation);
+    ``first``: the first wait, and the shortest; ``backoff_max``: the longest wait of the backoff used while
+    nothing is measured; ``longest``: the longest wait of all. ``start`` is the time the job was closed.
+    Call :meth:`next_wait` with the job's info from the last look and the time of that look.
+    """
+
+    def __init__(self, rows: int | None, *, expected_rate: float | None, first: float, backoff_max: float,
+                 longest: float, start: float) -> None:
+        self.rows = rows if rows and rows > 0 else None
+        self.expected_rate = expected_rate if expected_rate and expected_rate > 0 else None
+        self.first = max(0.0, first)
+        self.backoff_max = max(self.first, backoff_max)
+        self.longest = max(self.backoff_max, longest)
+        self.start = start
+        self.looks = 0
+        self.rate: float | None = None          # rows per second this job was measured at
+        self._backoff = self.first
+        self._short = self.first
+        self._last: tuple[float, int] | None = None   # (time, rows processed) at the last look
+        self._stalled = False                           # the last look found no progress since the one before
+
+    def next_wait(self, job: dict[str, Any] | None, now: float) -> float:
+        """Seconds to wait before the next look. ``job``: its info from the look just made (None or
+        without counts before the first look), ``now``: the time of that look."""
+        processed = processed_rows(job or {})
+        measured = self._measure(job or {}, processed, now)
+        if self.looks == 0 and measured is None:
+            self.looks += 1
+            if self.rows is not None and self.expected_rate is not None:
+                return self._bounded(self.rows / self.expected_rate * (1 + MARGIN) + MARGIN_SECONDS)
+            return self._next_backoff()
+        self.looks += 1
+        # Nothing done yet after the expected duration (queued behind other jobs): back off, never wait a whole
+        # expected duration again (it may start just after this look).
+        rate = measured
+        if rate is None or self.rows is None:
+            self._stalled = processed > 0
+            return self._next_backoff()              # nothing to go on, or stalled since the last look
+        left = max(0, self.rows - processed) / rate
+        wait = left * (1 + MARGIN) + MARGIN_SECONDS
+        if processed < self.rows * SURE_SHARE and measured is not None:
+            # measured on a small part of the job (its first rows may have waited on the whole file being read):
+            # measure again first, and no later than when the job is twice as old as now
+            wait = min(left * UNSURE_SHARE, max(self.backoff_max, now - self.start))
+        # Never more than half the time left it expects (or the backoff's longest wait): a job that speeds up
+        # (the org's other jobs ended) is seen within that, and each look measures the rate again, so a long
+        # job costs about log2(its duration / backoff_max) looks more than waiting for its end would.
+        wait = min(wait, max(left * HALF, self.backoff_max))
+        if self._stalled:        # going again after a stall: when in the last interval it resumed is not known
+            wait = min(wait, self.backoff_max)
+            self._stalled = False
+        if left <= self._short:                      # nearly done by the estimate: look again soon, then less soon
+            wait = self._short
+            self._short = min(self._short * 2, self.backoff_max)
+        return self._bounded(wait)
+
+    def _measure(self, job: dict[str, Any], processed: int, now: float) -> float | None:
+        """The job's processing rate now (None when this look shows no new progress): on the first look with
+        progress, from the job's own counts; after it, from the rows done since the look before."""
+        last, self._last = self._last, (now, processed)
+        if processed <= 0:
+            return None
+        if last is None or last[1] <= 0:
+            seconds = processing_seconds(job) or (now - self.start)
+            rate = processed / seconds if seconds > 0 else None
+        elif processed > last[1] and now > last[0]:
+            rate = (processed - last[1]) / (now - last[0])
+        else:
+            return None                               # no progress since the last look
+        if rate is not None:
+            self.rate = rate
+            self._backoff = self.first               # progress again: the next stall backs off from the start
+        return rate
+
+    def _next_backoff(self) -> float:
+        wait = self._backoff
+        self._backoff = min(self._backoff * 2, self.backoff_max)
+        return self._bounded(wait)
+
+    def _bounded(self, wait: float) -> float:
+        return min(max(wait, self.first), self.longest)
+
+
+__all__ = ["JobRates", "PollSchedule", "processed_rows", "processing_seconds"]
