@@ -284,10 +284,10 @@ def _cmd_preview(args: argparse.Namespace) -> int:
 
     folder = Path(args.csv) if args.csv else None
     if folder is not None:
-        from .engine.preview_export import check_folder
+        from .engine.export import check_folder
 
         try:
-            check_folder(folder)
+            check_folder(folder, "the preview")
         except OSError as exc:
             raise UsageError(str(exc)) from None
 

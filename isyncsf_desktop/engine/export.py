@@ -122,13 +122,15 @@ def _umask() -> int:
     return mask
 
 
-def _check_folder(folder: Path) -> None:
+def check_folder(folder: Path, what: str = "errors") -> None:
+    """Raise ``OSError`` with a readable message ("cannot export ``what``: ...") when ``folder`` cannot take
+    the files."""
     if not folder.exists():
-        raise FileNotFoundError(f"cannot export errors: the folder {folder} does not exist")
+        raise FileNotFoundError(f"cannot export {what}: the folder {folder} does not exist")
     if not folder.is_dir():
-        raise NotADirectoryError(f"cannot export errors: {folder} is not a folder")
+        raise NotADirectoryError(f"cannot export {what}: {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise PermissionError(f"cannot export errors: the folder {folder} is not writable")
+        raise PermissionError(f"cannot export {what}: the folder {folder} is not writable")
 
 
 def export_errors_csv(
@@ -150,7 +152,7 @@ def export_errors_csv(
     """
     path = Path(path)
     folder = path.parent
-    _check_folder(folder)
+    check_folder(folder)
     if path.is_dir():
         raise IsADirectoryError(f"cannot export errors: {path} is a folder, not a file name")
     frame = errors_frame(journal, job_id, object_name, open_only=open_only, error_ids=error_ids)

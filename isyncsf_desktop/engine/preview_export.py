@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .export import _safe_name, _umask, neutralise_formula
+from .export import _safe_name, _umask, check_folder, neutralise_formula
 from .journal import Journal, PreviewChange, PreviewRecord
 
 logger = logging.getLogger(__name__)
@@ -51,20 +51,10 @@ def preview_lines(row: PreviewRecord) -> Iterator[list[Any]]:
                       "yes" if change.deferred else None]
 
 
-def check_folder(folder: Path) -> None:
-    """Raise ``OSError`` with a readable message when ``folder`` cannot take the files."""
-    if not folder.exists():
-        raise FileNotFoundError(f"cannot export the preview: the folder {folder} does not exist")
-    if not folder.is_dir():
-        raise NotADirectoryError(f"cannot export the preview: {folder} is not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise PermissionError(f"cannot export the preview: the folder {folder} is not writable")
-
-
 def export_preview_csv(journal: Journal, preview_id: int, folder: Path) -> dict[str, tuple[Path, int]]:
     """Write one CSV file per object of the preview into ``folder``; returns object -> (file, records)."""
     folder = Path(folder)
-    check_folder(folder)
+    check_folder(folder, "the preview")
     preview = journal.preview(preview_id)
     order = list((preview.header or {}).get("order") or []) or sorted(journal.preview_counts(preview_id))
     written: dict[str, tuple[Path, int]] = {}
@@ -95,4 +85,4 @@ def export_preview_csv(journal: Journal, preview_id: int, folder: Path) -> dict[
     return written
 
 
-__all__ = ["PREVIEW_COLUMNS", "check_folder", "export_preview_csv", "preview_filename", "preview_lines"]
+__all__ = ["PREVIEW_COLUMNS", "export_preview_csv", "preview_filename", "preview_lines"]
