@@ -320,9 +320,9 @@ class PreviewRecordsModel(RowsTableModel[PreviewRecord]):
     """The records of one object of a preview, read from the journal :data:`PAGE` rows at a time as the view
     scrolls (``canFetchMore``/``fetchMore``): never every row in memory. Filtered by action and text in SQL."""
 
-    HEADERS = ("Record", "Action", "Fields", "Reason", "Source Id", "Target Id")
+    HEADERS = ("Record", "Action", "Fields", "Reason")
     RIGHT_ALIGNED = frozenset({2})
-    HEADER_TIPS = {2: "Fields the run writes to this record", 3: "Why a record is not going"}
+    HEADER_TIPS = {2: "Fields the run writes to this record", 3: "Why a record is not going (reason code)"}
 
     def __init__(self, journal: Journal, preview_id: int, parent: Any = None):
         super().__init__(parent)
@@ -379,22 +379,17 @@ class PreviewRecordsModel(RowsTableModel[PreviewRecord]):
                 return f"{len(row.changes):,}" if row.changes else ""
             if column == 3:
                 return row.reason_code or ""
-            if column == 4:
-                return row.source_id
-            if column == 5:
-                return row.target_id or "—"
         if role == _Align and column == 2:
             return RIGHT
         if role == _Fore:
             if column == 1:
                 return QColor(ACTION_COLOURS.get(row.action, MUTED))
-            if column == 5 and not row.target_id:
-                return QColor(MUTED)
         if role == _Tip:
             if column == 3 and row.reason:
                 return f"{row.reason_code}: {row.reason}"
             if column == 0:
-                return row.label
+                return f"{row.label}\nSource Id {row.source_id}" + (f"\nTarget Id {row.target_id}"
+                                                                    if row.target_id else "")
         return None
 
 
@@ -405,6 +400,10 @@ class PreviewDiffModel(RowsTableModel[PreviewChange]):
     HEADERS = ("Field", "Target now", "Will be", "When")
     HEADER_TIPS = {3: "The second pass sets lookups to parents processed after this object"}
 
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.record: PreviewRecord | None = None
+
     def set_record(self, record: PreviewRecord | None) -> None:
         self.record = record
         self._set_rows(list(record.changes) if record is not None else [])
@@ -414,7 +413,7 @@ class PreviewDiffModel(RowsTableModel[PreviewChange]):
         if change is None:
             return None
         column = index.column()
-        inserted = getattr(self, "record", None) is not None and self.record.action == "insert"
+        inserted = self.record is not None and self.record.action == "insert"
         if role == _Display:
             if column == 0:
                 return change.field
@@ -499,17 +498,20 @@ class PreviewDialog(QDialog):
         self.records_model = PreviewRecordsModel(ctx.journal, preview_id, self)
         self.records_view = read_only_table(self.records_model, QAbstractItemView.SelectionMode.SingleSelection)
         self.records_view.setAlternatingRowColors(True)
+        self.records_view.setWordWrap(False)
+        self.records_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         records_header = self.records_view.horizontalHeader()
-        records_header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in ((0, 220), (1, 90), (2, 60), (3, 170), (4, 150)):
-            records_header.resizeSection(column, width)
-        records_header.setStretchLastSection(True)
+        records_header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2):
+            records_header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        records_header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
+        records_header.resizeSection(3, 150)
         self.records_view.selectionModel().currentRowChanged.connect(self._on_records_current_changed)
         splitter.addWidget(self.records_view)
         splitter.addWidget(self._build_diff_panel())
         splitter.setStretchFactor(0, 5)
         splitter.setStretchFactor(1, 4)
-        splitter.setSizes([660, 540])
+        splitter.setSizes([560, 640])
         layout.addWidget(splitter, 1)
         self.footer_label = QLabel()
         self.footer_label.setProperty("role", "subtle")
@@ -539,6 +541,7 @@ class PreviewDialog(QDialog):
         self.action_combo.currentIndexChanged.connect(self._apply_filter)
         self.search.textChanged.connect(self._on_search_text_changed)
         self._apply_filter()
+        self.records_view.setFocus()
         self.close_button.setDefault(False)
         self.close_button.setAutoDefault(False)
         self.export_button.setAutoDefault(False)
@@ -579,6 +582,10 @@ class PreviewDialog(QDialog):
         self.diff_title.setWordWrap(True)
         self.diff_title.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(self.diff_title)
+        self.ids_label = QLabel()
+        self.ids_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.ids_label.setStyleSheet(f"color: {MUTED};")
+        layout.addWidget(self.ids_label)
         self.diff_model = PreviewDiffModel(self)
         self.diff_view = read_only_table(self.diff_model, QAbstractItemView.SelectionMode.SingleSelection)
         self.diff_view.setAlternatingRowColors(True)
@@ -679,11 +686,15 @@ class PreviewDialog(QDialog):
 
     def _show_record(self, record: PreviewRecord | None) -> None:
         self.diff_model.set_record(record)
+        self.diff_view.setColumnHidden(1, record is not None and record.action == "insert")   # no target value yet
         if record is None:
             self.diff_title.setText(f"<span style='color:{MUTED}'>Select a record to see the fields the sync "
                                     "writes.</span>")
             self.reason_label.setText("")
+            self.ids_label.setText("")
             return
+        target = record.target_id or ("a new record" if record.action == "insert" else "none")
+        self.ids_label.setText(f"Source Id {record.source_id} → target {target}")
         action = ACTION_LABELS.get(record.action, record.action)
         colour = ACTION_COLOURS.get(record.action, MUTED)
         fields = len(record.changes)
