@@ -251,3 +251,43 @@ def test_preview_screenshots(setup, qtbot):
     dialog.diff_view.selectRow(lookup)
     dialog.diff_view.scrollTo(dialog.diff_model.index(lookup, 0))
     dialog.grab().save(str(SHOTS / "preview-diff.png"))
+
+
+@pytest.mark.expect_log      # the refusal is logged as an error, the override as a warning
+def test_a_blocking_metadata_finding_refuses_the_preview_with_its_reason_unless_overridden(setup, qtbot,
+                                                                                            monkeypatch):
+    """The metadata check is the real one; one blocking finding is added to its report, since a blocking finding
+    the demo orgs could show (a missing object or field) also stops the plan, which keeps the button disabled."""
+    from isyncsf_desktop.engine import preflight
+    from isyncsf_desktop.engine.preflight import BLOCKING, Finding
+
+    server, ctx, page = setup
+    check = preflight.check_metadata
+
+    def with_a_blocking_finding(*args: Any, **kwargs: Any) -> Any:
+        report = check(*args, **kwargs)
+        report.findings.insert(0, Finding("object_access", "Opportunity", None, None, BLOCKING,
+                                          "the target org's user can neither create nor update Opportunity records",
+                                          "give the target org's user create and edit permission on Opportunity"))
+        return report
+
+    monkeypatch.setattr(preflight, "check_metadata", with_a_blocking_finding)
+    choose_target(qtbot, ctx, page)
+    log = RequestLog(server)
+    page.preview_button.click()
+    launcher = page.preview_launcher
+    with qtbot.waitSignal(launcher.finished, timeout=60_000) as finished:
+        pass
+    assert finished.args[0] is None and launcher.dialog is None
+    reason = launcher.failure
+    assert "the preview cannot start: 1 blocking finding" in reason and "Opportunity" in reason
+    assert "Check Metadata Mismatch" in reason
+    assert launcher.progress.isVisible() and "The preview could not run" in launcher.progress.label.text()
+    qtbot.keyClick(launcher.progress, Qt.Key.Key_Escape)          # its button now closes it
+    assert not launcher.progress.isVisible()
+    assert ctx.journal.previews() == [] and log.writes() == []
+
+    page.preflight_override = True        # "start anyway" chosen in Check Metadata Mismatch
+    result, dialog = run_preview(qtbot, page)
+    assert result.status == "Completed" and dialog.preview_id == result.preview_id
+    assert log.writes() == []

@@ -162,6 +162,7 @@ class PreviewLauncher(QObject):
         self.parent_widget = parent
         self.worker: Any = None
         self.preview_id: int | None = None
+        self.failure: str | None = None        # why the preview could not run or failed
         self.dialog: PreviewDialog | None = None
         self.progress = PreviewProgressDialog(f"Preview Changes: {source} → {target}", parent)
         self.progress.cancel_requested.connect(self._on_progress_cancel_requested)
@@ -235,6 +236,7 @@ class PreviewLauncher(QObject):
             self.ctx.info("Preview cancelled: nothing was written to either org.")
         else:
             text = result.message or "the preview failed"
+            self.failure = text
             self.progress.show_failure(text)
             self.ctx.error(f"The preview failed: {text}")
             self.failed.emit(text)
@@ -243,6 +245,7 @@ class PreviewLauncher(QObject):
     def _on_worker_error(self, text: str) -> None:
         if self.ctx.closing:
             return
+        self.failure = text
         self.progress.show_failure(text)
         self.ctx.error(f"The preview could not run: {text}")
         self.failed.emit(text)
