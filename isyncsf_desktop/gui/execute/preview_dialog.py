@@ -219,6 +219,7 @@ class PreviewLauncher(QObject):
         self.progress.show_progress(text, value, count * 100)
 
     def _on_worker_finished(self, result: Any) -> None:
+        self._on_worker_done()     # over: a new preview may start from the slots of ``finished``
         if self.ctx.closing:
             return
         status = getattr(result, "status", "Failed")
@@ -243,6 +244,7 @@ class PreviewLauncher(QObject):
         self.finished.emit(result)
 
     def _on_worker_error(self, text: str) -> None:
+        self._on_worker_done()
         if self.ctx.closing:
             return
         self.failure = text
@@ -468,6 +470,7 @@ class PreviewDialog(QDialog):
         self.setWindowTitle(f"Preview Changes: {self.preview.template_name} · {self.preview.source.alias} → "
                             f"{self.preview.target.alias}")
         self.setSizeGripEnabled(True)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)     # each preview opens its own; closed, it goes
         self.resize(1240, 700)
         self.setMinimumSize(900, 560)
 
