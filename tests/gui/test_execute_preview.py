@@ -291,3 +291,41 @@ def test_a_blocking_metadata_finding_refuses_the_preview_with_its_reason_unless_
     result, dialog = run_preview(qtbot, page)
     assert result.status == "Completed" and dialog.preview_id == result.preview_id
     assert log.writes() == []
+
+
+def test_records_not_going_show_their_reasons(tmp_path, qtbot):
+    """Over a preview written to the journal by hand (the demo orgs have no record that is not going): the counts
+    say why records are not going and how many, the record list and its detail give the reason."""
+    from isyncsf_desktop.engine.journal import Journal, OrgRef, PreviewRecord
+    from isyncsf_desktop.gui.context import AppContext
+
+    ctx = AppContext(journal=Journal(tmp_path / "journal.sqlite3"))
+    try:
+        source, target = OrgRef("src", "00D000000000001AAA", "https://s.test"), OrgRef("tgt", "00D0000000002AAA",
+                                                                                       "https://t.test")
+        preview_id = ctx.journal.create_preview({"name": "T"}, source, target)
+        ctx.journal.add_preview_rows(preview_id, [
+            PreviewRecord("Contact", f"003{i:012d}", "skip", "Failed", None, f"c{i}@x.test",
+                          "PARENT_NOT_SYNCED" if i % 3 else "STRING_TOO_LONG", "why" if i % 3 else "too long")
+            for i in range(9)])
+        header = {"order": ["Contact"], "totals": {"skip": 9},
+                  "objects": [{"object": "Contact", "total": 9, "insert": 0, "update": 0, "unchanged": 0, "skip": 9,
+                               "deferred_updates": 0}],
+                  "api_calls": {"source": {"reads": 3, "writes": 0, "total": 3},
+                                "target": {"reads": 4, "writes": 0, "bulk_jobs": 0, "total": 4}}}
+        ctx.journal.finish_preview(preview_id, "Completed", header, None)
+        dialog = PreviewDialog(ctx, preview_id)
+        qtbot.addWidget(dialog)
+        model = dialog.counts_model
+        assert model.rowCount() == 1 and model.data(model.index(0, 5)) == "9"
+        assert model.data(model.index(0, 7)) == "PARENT_NOT_SYNCED 6, STRING_TOO_LONG 3"
+        dialog.show_actions(("skip",))
+        dialog.set_filter_text("c3@")
+        assert dialog.records_model.rowCount() == 1
+        assert dialog.records_model.data(dialog.records_model.index(0, 3)) == "STRING_TOO_LONG"
+        assert "STRING_TOO_LONG: too long" in dialog.reason_label.text()
+        assert "Not going" in dialog.diff_title.text() and dialog.diff_model.rowCount() == 0
+        dialog.set_filter_text("nothing like this")
+        assert dialog.records_model.rowCount() == 0 and dialog.footer_label.text() == "No record matches."
+    finally:
+        ctx.shutdown()
