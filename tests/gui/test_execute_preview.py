@@ -228,29 +228,39 @@ def test_cancel_stops_the_preview_and_opens_nothing(setup, qtbot, monkeypatch):
 
 
 @pytest.mark.skipif(os.environ.get("ISYNCSF_SCREENSHOTS") != "1", reason="set ISYNCSF_SCREENSHOTS=1 to refresh")
-def test_preview_screenshots(setup, qtbot):
+def test_preview_screenshots(sandbox_factory, tmp_path, qtbot):
+    """The demo template on the demo orgs: counts (Case's records not going, and why), a contact's update field by
+    field; then a new account whose primary contact the second pass sets, by its name."""
+    from gui_helpers import load_demo_template
+
     from isyncsf_desktop.gui.style import apply_style
 
     apply_style(QApplication.instance())
-    server, ctx, page = setup
-    choose_target(qtbot, ctx, page)
-    _result, dialog = run_preview(qtbot, page)
-    dialog.resize(1240, 700)
-    qtbot.waitExposed(dialog)
-    dialog.select_object("Contact")
-    dialog.show_actions(("update",))
-    dialog.select_record(0)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    dialog.grab().save(str(SHOTS / "preview-changes.png"))
-    dialog.select_object("Account")
-    dialog.show_actions(("insert",))
-    records = all_records(dialog)          # a new account whose primary contact the second pass sets, by its name
-    record = next(i for i, r in enumerate(records) if any(c.deferred for c in r.changes))
-    dialog.select_record(record)
-    lookup = next(i for i, c in enumerate(records[record].changes) if c.deferred)
-    dialog.diff_view.selectRow(lookup)
-    dialog.diff_view.scrollTo(dialog.diff_model.index(lookup, 0))
-    dialog.grab().save(str(SHOTS / "preview-diff.png"))
+    server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
+    ctx, page, _path = open_execute_page(server, tmp_path, qtbot, load_demo_template())
+    try:
+        choose_target(qtbot, ctx, page)
+        _result, dialog = run_preview(qtbot, page)
+        dialog.resize(1240, 700)
+        qtbot.waitExposed(dialog)
+        dialog.select_object("Contact")
+        dialog.show_actions(("update",))
+        dialog.select_record(0)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        dialog.grab().save(str(SHOTS / "preview-changes.png"))
+        dialog.select_object("Account")
+        dialog.show_actions(("insert",))
+        records = all_records(dialog)      # a new account whose primary contact the second pass sets, by its name
+        record = next(i for i, r in enumerate(records) if any(c.deferred for c in r.changes))
+        dialog.select_record(record)
+        lookup = next(i for i, c in enumerate(records[record].changes) if c.deferred)
+        dialog.diff_view.selectRow(lookup)
+        dialog.diff_view.scrollTo(dialog.diff_model.index(lookup, 0))
+        dialog.grab().save(str(SHOTS / "preview-diff.png"))
+        dialog.close()
+    finally:
+        qtbot.waitUntil(lambda: not ctx.tasks.busy, timeout=60_000)
+        ctx.shutdown()
 
 
 @pytest.mark.expect_log      # the refusal is logged as an error, the override as a warning
