@@ -10,6 +10,7 @@ written.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -118,8 +119,9 @@ class PreviewProgressDialog(QDialog):
     def show_failure(self, text: str) -> None:
         """Stay open with the reason the preview did not run; the button closes."""
         self.failed = True
-        self.label.setText(f"<span style='color:{ERROR}'>The preview could not run: {text}</span>")
+        shown = html.escape(text).replace("\n", "<br>")       # the blocking findings, one a line
         self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.label.setText(f"<span style='color:{ERROR}'>The preview could not run: {shown}</span>")
         self.bar.hide()
         self.cancel_button.setText("Close")
 
@@ -560,10 +562,8 @@ class PreviewDialog(QDialog):
         row.addSpacing(12)
         object_label = QLabel("&Object:")
         self.object_combo = QComboBox()
-        order = [item["object"] for item in (self.preview.header or {}).get("objects") or []]
-        counts = {item["object"]: int(item.get("total", 0)) for item in (self.preview.header or {}).get("objects") or []}
-        for name in order:
-            self.object_combo.addItem(f"{name} ({counts.get(name, 0):,})", name)
+        for item in (self.preview.header or {}).get("objects") or []:
+            self.object_combo.addItem(f"{item['object']} ({int(item.get('total', 0) or 0):,})", item["object"])
         object_label.setBuddy(self.object_combo)
         show_label = QLabel("&Show:")
         self.action_combo = QComboBox()
@@ -612,7 +612,8 @@ class PreviewDialog(QDialog):
         totals = header.get("totals") or {}
         preview = self.preview
         records = sum(int(item.get("total", 0) or 0) for item in header.get("objects") or [])
-        parts = [f"<b>{int(totals.get('insert', 0)):,}</b> to insert", f"<b>{int(totals.get('update', 0)):,}</b> to update",
+        parts = [f"<b>{int(totals.get('insert', 0)):,}</b> to insert",
+                 f"<b>{int(totals.get('update', 0)):,}</b> to update",
                  f"<b>{int(totals.get('unchanged', 0)):,}</b> unchanged",
                  f"<b style='color:{WARNING if totals.get('skip') else SUCCESS}'>{int(totals.get('skip', 0)):,}</b> "
                  "not going"]
@@ -708,11 +709,11 @@ class PreviewDialog(QDialog):
                 "update": f"{fields} field{'s' if fields != 1 else ''} change{'s' if fields == 1 else ''}",
                 "unchanged": "the target record already holds these values: nothing is written",
                 "skip": "not going"}.get(record.action, "")
-        name = (record.label or record.source_id).replace("&", "&amp;").replace("<", "&lt;")
+        name = html.escape(record.label or record.source_id)
         self.diff_title.setText(f"<b>{record.object} · {name}</b> &nbsp;<b style='color:{colour}'>{action}</b>"
                                 f" <span style='color:{MUTED}'>— {what}</span>")
-        self.reason_label.setText(f"<span style='color:{WARNING}'>{record.reason_code}: {record.reason}</span>"
-                                  if record.reason else "")
+        why = html.escape(f"{record.reason_code}: {record.reason}")
+        self.reason_label.setText(f"<span style='color:{WARNING}'>{why}</span>" if record.reason else "")
 
     # ------------------------------------------------------------------ export
     def _on_export_button_clicked(self) -> None:
