@@ -176,9 +176,10 @@ class PreviewsMixin(JournalStore):
         return [self.preview(i) for i in ids]
 
     def preview_records(self, preview_id: int, object_name: str | None = None, actions: Iterable[str] | None = None,
-                        *, offset: int = 0, limit: int | None = None) -> list[PreviewRecord]:
-        """A page of a preview's rows (of ``object_name``, of ``actions``), in the order they were written."""
-        where, params = self._where(preview_id, object_name, actions)
+                        *, offset: int = 0, limit: int | None = None, text: str | None = None) -> list[PreviewRecord]:
+        """A page of a preview's rows (of ``object_name``, of ``actions``, whose name, ids or reason contain ``text``,
+        case-insensitive), in the order they were written."""
+        where, params = self._where(preview_id, object_name, actions, text)
         with self._lock:
             rows = self._db.execute(f"SELECT {_COLUMNS} FROM preview_rows WHERE {where} ORDER BY id LIMIT ? OFFSET ?",
                                     (*params, -1 if limit is None else limit, offset)).fetchall()
@@ -209,8 +210,19 @@ class PreviewsMixin(JournalStore):
                 counts.setdefault(obj, {})[action] = number
         return counts
 
+    def preview_reasons(self, preview_id: int) -> dict[str, dict[str, int]]:
+        """Per object: the records not going (action ``skip``) per reason code."""
+        reasons: dict[str, dict[str, int]] = {}
+        with self._lock:
+            for obj, code, number in self._db.execute(
+                    "SELECT object, COALESCE(reason_code, ''), COUNT(*) FROM preview_rows "
+                    "WHERE preview_id = ? AND action = 'skip' GROUP BY object, reason_code", (preview_id,)):
+                reasons.setdefault(obj, {})[code] = number
+        return reasons
+
     @staticmethod
-    def _where(preview_id: int, object_name: str | None, actions: Iterable[str] | None) -> tuple[str, list[Any]]:
+    def _where(preview_id: int, object_name: str | None, actions: Iterable[str] | None,
+               text: str | None = None) -> tuple[str, list[Any]]:
         where: list[str] = ["preview_id = ?"]
         params: list[Any] = [preview_id]
         if object_name is not None:
@@ -220,6 +232,11 @@ class PreviewsMixin(JournalStore):
             wanted = list(actions)
             where.append(f"action IN ({', '.join('?' * len(wanted))})")
             params.extend(wanted)
+        if text:
+            like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in
+                                           ("label", "source_id", "target_id", "reason_code", "reason")) + ")")
+            params.extend([like] * 5)
         return " AND ".join(where), params
 
 

@@ -33,6 +33,7 @@ from ..questions import ask_without_blocking
 from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING, state_colour
 from ..workers import Worker
 from .order_model import COL_DEFERRED, COL_INSERT, COL_OBJECT, COL_POS, COL_UPDATE, MigrationOrderModel
+from .preview_dialog import PREVIEW_TIP, PreviewLauncher
 from .progress_model import COL_OBJECT as P_OBJECT
 from .progress_model import COL_JOB, COL_PROGRESS, COL_STATUS, COL_TIME_LEFT, ProgressBarDelegate, ProgressModel
 
@@ -165,6 +166,9 @@ class ExecutePage(QWidget):
         self.check_button.clicked.connect(self._on_check_clicked)
         self.start_button = QPushButton("Start Sync")
         self.start_button.setProperty("accent", True)
+        self.preview_button = QPushButton("&Preview Changes")     # what Start Sync would do; writes nothing
+        self.preview_button.clicked.connect(self._on_preview_clicked)
+        self.preview_launcher: Any = None
         self.resync_button = QPushButton("Start ReSync")
         self.abort_button = QPushButton("Abort")
         self.abort_button.setProperty("danger", True)
@@ -177,8 +181,8 @@ class ExecutePage(QWidget):
         self.abort_button.clicked.connect(self._on_abort_clicked)
         self.retry_button.clicked.connect(self._on_retry_clicked)
         self.rollback_button.clicked.connect(self._on_rollback_clicked)
-        for button in (self.check_button, self.start_button, self.resync_button, self.abort_button,
-                       self.retry_button, self.rollback_button):
+        for button in (self.check_button, self.start_button, self.preview_button, self.resync_button,
+                       self.abort_button, self.retry_button, self.rollback_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         self.hint_label = QLabel()
@@ -365,6 +369,8 @@ class ExecutePage(QWidget):
         reason = self._why_not_start()
         self.start_button.setEnabled(reason is None)
         self.start_button.setToolTip(reason or "Scan (if needed) and send the records to the target org")
+        self.preview_button.setEnabled(reason is None)     # a preview can start when a sync could
+        self.preview_button.setToolTip(f"Preview Changes: {reason}" if reason else PREVIEW_TIP)
         # ReSync, Retry Failed and Rollback: what the lifecycle says of the job's facts (read once, from the
         # journal: the job may have changed elsewhere), after this window's own rule.
         facts = self.ctx.journal.job_facts(job.id) if job is not None and not running else None
@@ -731,6 +737,18 @@ class ExecutePage(QWidget):
             self._open_check(then_start=True)
             return
         self._start(RunKind.SYNC, template=template.as_json())
+
+    def _on_preview_clicked(self) -> None:
+        """Preview Changes: what Start Sync would do, record by record, with nothing written (preview_dialog.py)."""
+        template = self._template()
+        if template is None or self._why_not_start() is not None or not self.ctx.source or not self.ctx.target:
+            return
+        if self.preview_launcher is not None and self.preview_launcher.running:
+            self.preview_launcher.progress.raise_()
+            return
+        self.preview_launcher = PreviewLauncher(self.ctx, self.ctx.source, self.ctx.target, template.as_json(),
+                                                override=self.preflight_override, parent=self)
+        self.preview_launcher.start()
 
     def _on_resync_clicked(self) -> None:
         if self.job is not None:
