@@ -12,10 +12,11 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pandas as pd
 
@@ -122,6 +123,32 @@ def _umask() -> int:
     return mask
 
 
+@contextmanager
+def atomic_csv(path: Path, what: str) -> Iterator[TextIO]:
+    """A text stream that becomes ``path`` whole or not at all: a temporary file in its folder (UTF-8 with a
+    BOM, which Excel needs to read it as UTF-8), flushed to disk, given the mode any new file gets here, then
+    renamed over ``path``; removed if anything fails. ``what`` names the export in the error messages."""
+    folder = path.parent
+    try:
+        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except PermissionError as exc:
+        raise PermissionError(f"cannot export {what}: the folder {folder} is not writable ({exc.strerror})") from exc
+    try:
+        with open(handle, "w", encoding="utf-8-sig", newline="") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        if os.name == "posix":              # mkstemp made it 0600: give it the mode any new file gets here
+            os.chmod(temp_name, 0o666 & ~_umask())
+        os.replace(temp_name, path)
+    except BaseException:
+        try:
+            os.unlink(temp_name)
+        except OSError:
+            pass
+        raise
+
+
 def check_folder(folder: Path, what: str = "errors") -> None:
     """Raise ``OSError`` with a readable message ("cannot export ``what``: ...") when ``folder`` cannot take
     the files."""
@@ -157,23 +184,7 @@ def export_errors_csv(
         raise IsADirectoryError(f"cannot export errors: {path} is a folder, not a file name")
     frame = errors_frame(journal, job_id, object_name, open_only=open_only, error_ids=error_ids)
     safe = frame.map(neutralise_formula) if len(frame) else frame
-    try:
-        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except PermissionError as exc:
-        raise PermissionError(f"cannot export errors: the folder {folder} is not writable ({exc.strerror})") from exc
-    try:
-        with open(handle, "w", encoding="utf-8-sig", newline="") as stream:
-            safe.to_csv(stream, index=False, lineterminator="\r\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        if os.name == "posix":              # mkstemp made it 0600: give it the mode any new file gets here
-            os.chmod(temp_name, 0o666 & ~_umask())
-        os.replace(temp_name, path)
-    except BaseException:
-        try:
-            os.unlink(temp_name)
-        except OSError:
-            pass
-        raise
+    with atomic_csv(path, "errors") as stream:
+        safe.to_csv(stream, index=False, lineterminator="\r\n")
     logger.info("exported %d error(s) of job %d to %s", len(frame), job_id, path)
     return len(frame)

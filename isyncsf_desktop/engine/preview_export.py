@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .export import _safe_name, _umask, check_folder, neutralise_formula
+from .export import _safe_name, atomic_csv, check_folder, neutralise_formula
 from .journal import Journal, PreviewChange, PreviewRecord
 
 logger = logging.getLogger(__name__)
@@ -60,26 +58,13 @@ def export_preview_csv(journal: Journal, preview_id: int, folder: Path) -> dict[
     written: dict[str, tuple[Path, int]] = {}
     for name in order:
         path = folder / preview_filename(preview_id, name)
-        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
         records = 0
-        try:
-            with open(handle, "w", encoding="utf-8-sig", newline="") as stream:
-                out = csv.writer(stream, lineterminator="\r\n")
-                out.writerow(PREVIEW_COLUMNS)
-                for row in journal.iter_preview_records(preview_id, name):
-                    records += 1
-                    out.writerows([[neutralise_formula(v) for v in line] for line in preview_lines(row)])
-                stream.flush()
-                os.fsync(stream.fileno())
-            if os.name == "posix":
-                os.chmod(temp_name, 0o666 & ~_umask())
-            os.replace(temp_name, path)
-        except BaseException:
-            try:
-                os.unlink(temp_name)
-            except OSError:
-                pass
-            raise
+        with atomic_csv(path, "the preview") as stream:
+            out = csv.writer(stream, lineterminator="\r\n")
+            out.writerow(PREVIEW_COLUMNS)
+            for row in journal.iter_preview_records(preview_id, name):
+                records += 1
+                out.writerows([[neutralise_formula(v) for v in line] for line in preview_lines(row)])
         written[name] = (path, records)
     logger.info("exported preview %d to %s (%d file(s))", preview_id, folder, len(written))
     return written
