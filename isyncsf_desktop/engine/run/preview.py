@@ -38,7 +38,7 @@ from ..journal import Journal, ObjectCounts, OrgRef, Outcome, PreviewChange, Pre
 from ..lifecycle import RecordStatus
 from ..orgapi import OrgApi
 from ..plan import ObjectPlan, Plan, build_plan
-from ..template import Template, TemplateError, parse_template
+from ..template import Template, TemplateError
 from ...salesforce.client import BULK_MAX_ROWS, COLLECTION_SIZE, ApiLimitExceeded, SessionExpired
 from .context import EngineError, RunContext, Stop, chunks, quote
 from .first_pass import FirstPass
@@ -596,14 +596,5 @@ class Preview:
             seconds=round(time.monotonic() - started, 3))
 
 
-def preview_template(journal: Journal, source: OrgApi, target: OrgApi, source_ref: OrgRef, target_ref: OrgRef,
-                     template: Template | dict[str, Any], **kwargs: Any) -> PreviewResult:
-    """A preview of ``template`` (see :class:`Preview`); ``kwargs``: ``observer``, ``cancel``, ``on_preview``."""
-    parsed = template if isinstance(template, Template) else parse_template(template)
-    on_preview = kwargs.pop("on_preview", None)
-    return Preview(journal, source, target, source_ref, target_ref, **kwargs).run(parsed, on_preview)
-
-
 __all__ = ["BULK_CALLS", "DryTarget", "INSERT_OFF", "NEW_ID_PREFIX", "Preview", "PreviewJournal",
-           "PreviewResult", "PreviewRun", "PreviewWrite", "UPDATE_OFF", "is_new_id", "preview_template",
-           "record_label"]
+           "PreviewResult", "PreviewRun", "PreviewWrite", "UPDATE_OFF", "is_new_id", "record_label"]
