@@ -600,7 +600,7 @@ def _chunk_fault(fault: Callable[[int], RecordError | None] | None, locked: dict
 def _process_ingest(job: _IngestJob, store: OrgStore, fault: Callable[[int], RecordError | None] | None,
                     turn: Callable[[], None] | None = None,
                     pace: Callable[[float, int, threading.Event], None] | None = None,
-                    contention: Callable[[str, list[tuple[str, ...]]], dict[int, str]] | None = None) -> None:
+                    contention: Callable[[list[tuple[str, ...]]], dict[int, str]] | None = None) -> None:
     """Run every row of a closed job through the store, once the queue gives it its ``turn``, a chunk at a
     time (each chunk's rows counted in ``numberRecordsProcessed`` as it is done, and held back by ``pace``
     when the org is set to process at a given rate); never raises (failures land on the job).
@@ -620,7 +620,7 @@ def _process_ingest(job: _IngestJob, store: OrgStore, fault: Callable[[int], Rec
             raise _JobFailure(f"InvalidJob : Unable to find object: {job.object}")
         columns = _plan_columns(job, store, spec)
         op = _operation(job, store, spec, columns)
-        locked = contention(job.id, _parent_ids(columns, job.rows)) if contention is not None else {}
+        locked = contention(_parent_ids(columns, job.rows)) if contention is not None else {}
         for start in range(0, len(job.rows), CHUNK_SIZE):
             with job.lock:
                 if job.abort_requested:

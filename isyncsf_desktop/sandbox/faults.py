@@ -28,8 +28,8 @@ class Faults:
     # Bulk API 2.0 ingest as a busy org runs it: a job's rows are split into internal batches of
     # ``bulk_batch_rows`` that run in parallel, and a row whose parent (a lookup or master-detail value,
     # not an owner or record type) is also written under by another batch of the same job waits for the
-    # parent's lock; this share of those rows fail UNABLE_TO_LOCK_ROW naming the parent (seeded per job,
-    # so a test sees the same rows fail each time). Rows grouped by parent (each parent's rows in one
+    # parent's lock; this share of those rows fail UNABLE_TO_LOCK_ROW naming the parent (drawn from
+    # ``seed`` and the job's place among the jobs contended so far, so a test sees the same rows fail). Rows grouped by parent (each parent's rows in one
     # batch) never contend, as Salesforce advises.
     lock_contention: float = 0.0
     bulk_batch_rows: int = 10_000
@@ -60,6 +60,7 @@ class Faults:
     _held: list["_Held"] = field(default_factory=list, repr=False, compare=False)
     _held_seen: threading.Condition = field(default_factory=threading.Condition, repr=False, compare=False)
     _held_total: int = field(default=0, repr=False, compare=False)
+    _contended_jobs: int = field(default=0, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._bulk_released.set()
@@ -164,7 +165,7 @@ class Faults:
         if release:
             self.release_held()
 
-    def contention(self, job_id: str, parents: list[tuple[str, ...]]) -> dict[int, str]:
+    def contention(self, parents: list[tuple[str, ...]]) -> dict[int, str]:
         """Rows of one Bulk ingest job (each row's parent ids, in the upload's order) that fail
         UNABLE_TO_LOCK_ROW under ``lock_contention``: row -> the parent whose lock it could not get."""
         rate, size = self.lock_contention, max(1, int(self.bulk_batch_rows))
@@ -174,7 +175,9 @@ class Faults:
         for row, ids in enumerate(parents):
             for parent in ids:
                 batches.setdefault(parent, set()).add(row // size)
-        draw = random.Random(f"{self.seed}:{job_id}")
+        with self._lock:
+            self._contended_jobs += 1
+            draw = random.Random(f"{self.seed}:{self._contended_jobs}")
         failed: dict[int, str] = {}
         for row, ids in enumerate(parents):
             shared = next((p for p in ids if len(batches[p]) > 1), None)
