@@ -309,15 +309,15 @@ def _csv_line(row: list[str]) -> bytes:
 
 
 def _bulk_jobs(operation: str, columns: list[str], records: list[dict[str, Any]],
-               order: Iterable[int]) -> Iterator[tuple[dict[bytes, list[int]], bytes]]:
+               order: Iterable[int] | None = None) -> Iterator[tuple[dict[bytes, list[int]], bytes]]:
     """Per ingest job (each under BULK_MAX_BYTES): each CSV line -> the positions of the records it
     holds (records with the same values share a line), and the job's CSV bytes. The rows go up in
-    ``order`` (positions in ``records``)."""
+    ``order`` (positions in ``records``; all in their order when None)."""
     header = _csv_line(columns)
     lines: dict[bytes, list[int]] = {}
     parts = [header]
     size, count = len(header), 0
-    for index in order:
+    for index in range(len(records)) if order is None else order:
         line = _csv_line(_bulk_row(operation, columns, records[index]))
         if lines and (size + len(line) > BULK_MAX_BYTES or count >= BULK_MAX_ROWS):
             yield lines, b"".join(parts)
