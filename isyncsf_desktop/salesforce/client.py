@@ -901,8 +901,10 @@ class OrgClient:
         each parent's records together (:meth:`lock_parents`: ordered by the parent's id, as Salesforce
         advises), and rows that still fail locked are sent again after a wait (``backoff``, doubling):
         as another job of just those rows while they are at least ``resend_bulk_from``
-        (:data:`BULK_RESEND_FROM` when None), at most ``retries`` times, else through Collections (which
-        re-sends locked records itself). A row is reported locked only once its re-sends are used up.
+        (:data:`BULK_RESEND_FROM` when None), at most ``retries`` times and while each such job gets
+        some through; then whatever is still locked goes through Collections, whose requests the org
+        runs one at a time (no contention among them) and which re-sends locked records itself. A row is
+        reported locked only once those re-sends are used up too.
         Rows a failed or aborted job never processed fail with the job's message.
 
         Every request is counted and retried like the others; the job is looked at about when it should be
@@ -945,8 +947,11 @@ class OrgClient:
             if wait:
                 time.sleep(wait)
             send_jobs(locked, None)
-            locked = [i for i in locked if _is_locked(results[i])]  # type: ignore[arg-type]
-        if locked and len(locked) < resend_from:
+            still = [i for i in locked if _is_locked(results[i])]  # type: ignore[arg-type]
+            headway, locked = len(still) < len(locked), still
+            if not headway:
+                break
+        if locked:
             logger.info("%s: %d %s rows locked (%s); re-sending them through Collections", self._label(),
                         len(locked), object_name, LOCK_ERROR)
             if on_collections is not None:
@@ -954,9 +959,6 @@ class OrgClient:
             again = self._collections(object_name, operation, [records[i] for i in locked])
             for i, result in zip(locked, again):
                 results[i] = result
-        elif locked:
-            logger.info("%s: %d %s rows still locked after %d re-sends", self._label(), len(locked), object_name,
-                        round_number)
         out = [r for r in results if r is not None]
         if operation != "insert":
             for record, result in zip(records, out):
