@@ -57,7 +57,7 @@ BULK_POLL_MAX = 4.0                 # ...then twice as long each time up to this
 BULK_POLL_LONGEST = 60.0            # a wait on a job's expected duration is at most this (a stalled job is seen)
 BULK_PAUSE_SLICE = 0.25             # a wait that may be called off (keep_waiting) asks again this often
 BULK_NULL = "#N/A"                  # a CSV cell that sets a field to null
-BULK_RESEND_FROM = 1000             # locked rows from this many go again as a Bulk job (about the calls of one), fewer through Collections
+BULK_RESEND_FROM = 1000             # locked rows from this many go again as a job (its calls' worth), fewer by Collections
 NOT_LOCKED = frozenset({"User", "Group", "RecordType"})   # lookups whose records a write does not lock
 BULK_TERMINAL = ("JobComplete", "Failed", "Aborted")
 BULK_QUERY_PAGE = 50_000           # rows per Bulk 2.0 query result page (maxRecords; Salesforce's default)
@@ -968,7 +968,7 @@ class OrgClient:
     def lock_parents(self, object_name: str, columns: Iterable[str]) -> list[str]:
         """Of ``columns``, the parents whose records the org locks while it writes one of ``object_name``'s
         (master-detail fields first, then the other lookups; not owners, users or record types): Bulk rows
-        are grouped by them. None when the object cannot be described."""
+        are grouped by them. None when the object cannot be described (the rows then go up as given)."""
         fields = self._field_specs(object_name)
         masters: list[str] = []
         lookups: list[str] = []

@@ -29,8 +29,8 @@ class Faults:
     # ``bulk_batch_rows`` that run in parallel, and a row whose parent (a lookup or master-detail value,
     # not an owner or record type) is also written under by another batch of the same job waits for the
     # parent's lock; this share of those rows fail UNABLE_TO_LOCK_ROW naming the parent (drawn from
-    # ``seed`` and the job's place among the jobs contended so far, so a test sees the same rows fail). Rows grouped by parent (each parent's rows in one
-    # batch) never contend, as Salesforce advises.
+    # ``seed`` and the job's place among the jobs contended so far, so a test sees the same rows fail).
+    # Rows grouped by parent (each parent's rows in one batch) never contend, as Salesforce advises.
     lock_contention: float = 0.0
     bulk_batch_rows: int = 10_000
     api_budget: int | None = None        # API calls allowed in all; past it 403 REQUEST_LIMIT_EXCEEDED
