@@ -22,7 +22,11 @@ percentages are of the sync's duration from its first object (the scan before it
 
 Run: ``python benchmarks/sync_bench.py --records 10000 --json``. ``--in-flight N`` sets the template's
 write batches out at once (default: the template's default), ``--rest`` turns Bulk API 2.0 off (every
-write through Collections, as against an org where Bulk is not allowed). Prints figures; asserts nothing.
+write through Collections, as against an org where Bulk is not allowed). ``--lock-fault RATE`` makes both
+target orgs busy: Bulk jobs run in internal batches of 10,000 rows in parallel, and that share of the rows
+whose parent another batch also writes under fail ``UNABLE_TO_LOCK_ROW`` (the sandbox's ``lock_contention``
+fault; the data's Contacts take turns among the Accounts, so each Account's Contacts are spread over the
+source's order). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -104,6 +108,20 @@ def build(data_dir: Path, records: int) -> None:
                 store.create("Contact", {"FirstName": "Bench", "LastName": f"Contact {n}",
                                          "Email": f"contact{n}@bench.example.com", "Title": "Buyer",
                                          "Phone": f"555-{n:07d}", "AccountId": every[(n - 1) % len(every)]})
+
+
+def set_faults(info: dict[str, Any], aliases: tuple[str, ...], settings: dict[str, Any]) -> None:
+    """Set the sandbox's fault ``settings`` on the orgs ``aliases`` (its control endpoint)."""
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = info["ca_file"]
+    for alias in aliases:
+        answer = session.patch(f"{info['instance_url']}/services/sandbox/faults", json=settings, timeout=30,
+                               headers={"Authorization": f"Bearer {info['orgs'][alias]['access_token']}"})
+        if answer.status_code != 200:
+            raise SystemExit(f"the sandbox refused the faults {settings}: {answer.text[:300]}")
 
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
@@ -347,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-rollback", action="store_true", help="skip the timed rollback of the engine's job")
     parser.add_argument("--in-flight", type=int, help="write batches out at once (the template option in_flight)")
     parser.add_argument("--rest", action="store_true", help="Collections only: Bulk API 2.0 off (bulk_threshold 0)")
+    parser.add_argument("--lock-fault", type=float, metavar="RATE",
+                        help="busy targets: this share of Bulk rows whose parent other internal batches write "
+                             "under fail UNABLE_TO_LOCK_ROW (0..1)")
     parser.add_argument("--child", choices=("engine", "plain"), help=argparse.SUPPRESS)
     parser.add_argument("--info", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -362,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             info_path = work / "info.json"
             info_path.write_text(json.dumps(info))
+            if args.lock_fault:
+                set_faults(info, ("target", "plain"), {"lock_contention": args.lock_fault})
             extra = (["--no-rollback"] if args.no_rollback else []) + (["--rest"] if args.rest else []) \
                 + (["--in-flight", str(args.in_flight)] if args.in_flight else [])
             plain = run_child("plain", info_path, extra)
@@ -376,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     floor = api_floor(args.records)
     report = {
         "records": args.records, "in_flight": args.in_flight or "default", "rest_only": args.rest,
+        "lock_fault": args.lock_fault,
         "shape": shape(args.records), "build_seconds": round(build_seconds, 1),
         "engine": {**engine, "calls_total": engine_calls},
         "plain": {**plain, "calls_total": plain_calls},

@@ -185,3 +185,65 @@ def test_a_sync_killed_once_the_org_opened_a_bulk_job_it_never_heard_the_id_of_r
     assert resume_or_roll_back(trial, ctx, then) == EXACT[then]
     jobs = target.ingest_jobs()
     assert jobs[0]["state"] == "Aborted" and not [job for job in jobs if job["state"] == "Open"], jobs
+
+
+# ---------------------------------------------------------------------- row locks: jobs that send locked rows again
+LOCKS = {"lock_contention": 1.0, "bulk_batch_rows": 7}
+"""A busy target: each job's internal batches of 7 rows contend for the parents they share, so most jobs
+leave locked rows, which go again as a job of just those rows (at least the template's Bulk threshold)."""
+
+
+def _resend_closes(calls: list[tuple[str, str]]) -> list[int]:
+    """Indices of the calls that close a job sending locked rows again: a job opened right after the
+    failed results of the one before were read (no row of this data set fails but for a lock)."""
+    points: list[int] = []
+    failures_read = resend = False
+    for i, (method, path) in enumerate(calls):
+        path = path.rstrip("/")
+        if method == "GET":
+            failures_read = failures_read or path.endswith("failedResults")
+            continue
+        if method == "POST" and path.endswith("/jobs/ingest"):
+            resend = failures_read
+        elif method == "PATCH" and "/jobs/ingest/" in path and resend:
+            points.append(i)
+            resend = False
+        failures_read = False
+    return points
+
+
+def _start_locked(sandbox_factory: Any, tmp_path: Path) -> tuple[Trial, dict]:
+    trial, ctx = _start(sandbox_factory, tmp_path)
+    trial.server.faults("tgt").update(**LOCKS)
+    return trial, ctx
+
+
+@pytest.fixture(scope="module")
+def locked_reference(tmp_path_factory: pytest.TempPathFactory) -> list[int]:
+    from isyncsf_desktop.sandbox.server import SandboxServer
+
+    folder = tmp_path_factory.mktemp("kill-bulk-locks-reference")
+    with SandboxServer(folder / "sandbox", {"src": "empty", "tgt": "empty"}) as server:
+        server.app.state["bulk_synchronous"] = True
+        data.seed(org_client(server, "src"), org_client(server, "tgt"), ACCOUNTS)
+        trial = Trial(server, folder / "home")
+        server.faults("tgt").update(observer=trial.observe, **LOCKS)
+        done = trial.run(*_sync_argv({"template": str(_template(folder))}))
+        assert done.returncode == 0 and json.loads(done.stdout)["state"] == "Synced", done.stderr
+        points = _resend_closes(trial.calls)
+    assert len(points) >= 2, trial.calls
+    return [points[0], points[-1]]
+
+
+@pytest.mark.parametrize("then", ["resume", "rollback"])
+@pytest.mark.parametrize("mode", ["before", "after"])
+@pytest.mark.parametrize("k", [0, 1])
+def test_a_sync_killed_at_a_job_sending_locked_rows_again_resumes_or_rolls_back_exactly(
+        locked_reference, sandbox_factory, tmp_path, k, mode, then):
+    """Killed as it closes a job of rows an earlier job found locked (the first and the last such job of the
+    run), before the org sees the close or once it has processed the rows: the re-send job was written
+    ahead and journaled like the first, so the next run waits for it and resumes or rolls back exactly."""
+    trial, ctx = _start_locked(sandbox_factory, tmp_path)
+    killed = trial.run(*_sync_argv(ctx), kill_at=locked_reference[k], mode=mode)
+    assert trial.killed and killed.returncode == -signal.SIGKILL, (locked_reference[k], killed.stderr[-2000:])
+    assert resume_or_roll_back(trial, ctx, then) == EXACT[then]

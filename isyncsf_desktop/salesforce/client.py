@@ -57,6 +57,8 @@ BULK_POLL_MAX = 4.0                 # ...then twice as long each time up to this
 BULK_POLL_LONGEST = 60.0            # a wait on a job's expected duration is at most this (a stalled job is seen)
 BULK_PAUSE_SLICE = 0.25             # a wait that may be called off (keep_waiting) asks again this often
 BULK_NULL = "#N/A"                  # a CSV cell that sets a field to null
+BULK_RESEND_FROM = 1000             # locked rows from this many go again as a job (its calls' worth), fewer by Collections
+NOT_LOCKED = frozenset({"User", "Group", "RecordType"})   # lookups whose records a write does not lock
 BULK_TERMINAL = ("JobComplete", "Failed", "Aborted")
 BULK_QUERY_PAGE = 50_000           # rows per Bulk 2.0 query result page (maxRecords; Salesforce's default)
 REST_QUERY_PAGE = 2000             # rows per REST query page (what an org sends by default)
@@ -306,16 +308,17 @@ def _csv_line(row: list[str]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def _bulk_jobs(operation: str, columns: list[str],
-               records: list[dict[str, Any]]) -> Iterator[tuple[dict[bytes, list[int]], bytes]]:
+def _bulk_jobs(operation: str, columns: list[str], records: list[dict[str, Any]],
+               order: Iterable[int] | None = None) -> Iterator[tuple[dict[bytes, list[int]], bytes]]:
     """Per ingest job (each under BULK_MAX_BYTES): each CSV line -> the positions of the records it
-    holds (records with the same values share a line), and the job's CSV bytes."""
+    holds (records with the same values share a line), and the job's CSV bytes. The rows go up in
+    ``order`` (positions in ``records``; all in their order when None)."""
     header = _csv_line(columns)
     lines: dict[bytes, list[int]] = {}
     parts = [header]
     size, count = len(header), 0
-    for index, record in enumerate(records):
-        line = _csv_line(_bulk_row(operation, columns, record))
+    for index in range(len(records)) if order is None else order:
+        line = _csv_line(_bulk_row(operation, columns, records[index]))
         if lines and (size + len(line) > BULK_MAX_BYTES or count >= BULK_MAX_ROWS):
             yield lines, b"".join(parts)
             lines, parts, size, count = {}, [header], len(header), 0
@@ -325,6 +328,14 @@ def _bulk_jobs(operation: str, columns: list[str],
         count += 1
     if lines:
         yield lines, b"".join(parts)
+
+
+def _parent_order(records: list[dict[str, Any]], parents: list[str], positions: Iterable[int]) -> list[int]:
+    """``positions`` with the records of one parent together, by the values of ``parents`` (the first
+    deciding), as Salesforce advises against lock contention; records keep their order within a parent."""
+    if not parents:
+        return list(positions)
+    return sorted(positions, key=lambda i: tuple(str(records[i].get(name) or "") for name in parents))
 
 
 def _bulk_error(text: str) -> dict[str, Any]:
@@ -875,39 +886,71 @@ class OrgClient:
                     on_job: Callable[[str], None] | None = None,
                     on_collections: Callable[[list[int]], None] | None = None,
                     on_opening: Callable[[], None] | None = None,
-                    on_progress: Callable[[str, int, bool], None] | None = None) -> list[dict[str, Any]]:
+                    on_progress: Callable[[str, int, bool], None] | None = None,
+                    resend_bulk_from: int | None = None) -> list[dict[str, Any]]:
         """Insert, update or delete ``records`` of ``object_name`` with Bulk API 2.0 ingest jobs.
 
         ``records`` are field values (no ``attributes`` needed); update and delete need ``Id``.
         Returns one ``{"id", "success", "errors"}`` per record, in the records' order, like
         :meth:`create`. Bulk result files come in any order, so each result row is matched back to
         its record by the record's own columns, which the org echoes (two records with the same
-        values are interchangeable). Rows that failed with ``UNABLE_TO_LOCK_ROW`` are re-sent through
-        Collections; rows a failed or aborted job never processed fail with the job's message.
+        values are interchangeable).
+
+        Row locks: the org splits a job into internal batches run in parallel, and rows of one parent
+        in two batches contend for the parent's lock (``UNABLE_TO_LOCK_ROW``). So the rows go up with
+        each parent's records together (:meth:`lock_parents`: ordered by the parent's id, as Salesforce
+        advises), and rows that still fail locked are sent again after a wait (``backoff``, doubling):
+        as another job of just those rows while they are at least ``resend_bulk_from``
+        (:data:`BULK_RESEND_FROM` when None), at most ``retries`` times and while each such job gets
+        some through; then whatever is still locked goes through Collections, whose requests the org
+        runs one at a time (no contention among them) and which re-sends locked records itself. A row is
+        reported locked only once those re-sends are used up too.
+        Rows a failed or aborted job never processed fail with the job's message.
+
         Every request is counted and retried like the others; the job is looked at about when it should be
         done, from its size and the rates measured so far (:class:`~.pacing.PollSchedule`: first after
         ``poll_first`` seconds, doubling up to ``poll_max`` while nothing is measured). ``on_job`` is
-        called with each job's id as soon as the org has opened it, before any data goes up: the
-        org goes on processing a job its sender no longer waits for, so whoever comes after a
+        called with each job's id (re-send jobs too) as soon as the org has opened it, before any data
+        goes up: the org goes on processing a job its sender no longer waits for, so whoever comes after a
         crash must know which jobs to wait for (:meth:`settle_bulk_jobs`). ``on_opening`` is called just
         before each request that opens a job: the org may open it and the answer (the id) be lost, so
         whoever comes after a crash must know to look for it (:meth:`ingest_jobs`). ``on_collections`` is called
         with the positions (in ``records``) of the locked rows just before they go out through
         Collections: unlike an ended job, a Collections request whose answer is lost may still be
         committed later, so whoever wrote them ahead as Bulk rows must know. ``on_progress`` is called after
-        each look at a job with its id, the rows the org has processed so far and whether the job has ended
-        (for a time-left estimate: nothing is journaled of those rows yet).
+        each look at a job (not a re-send job: its rows were counted once) with its id, the rows the org has
+        processed so far and whether the job has ended (for a time-left estimate: nothing is journaled of
+        those rows yet).
         """
         if operation not in BULK_OPERATIONS:
             raise ValueError(f"bulk operation {operation!r}: use one of {', '.join(BULK_OPERATIONS)}")
         columns = _bulk_columns(operation, records)
+        parents = self.lock_parents(object_name, columns) if operation != "delete" else []
         results: list[dict[str, Any] | None] = [None] * len(records)
-        for lines, data in _bulk_jobs(operation, columns, records):
-            outcome = self._bulk_job(object_name, operation, data, sum(map(len, lines.values())),
-                                     poll_first, poll_max, on_job, on_opening, on_progress)
-            del data
-            _map_bulk_results(outcome, columns, lines, results)
+
+        def send_jobs(positions: Iterable[int], progress: Callable[[str, int, bool], None] | None) -> None:
+            for lines, data in _bulk_jobs(operation, columns, records, _parent_order(records, parents, positions)):
+                outcome = self._bulk_job(object_name, operation, data, sum(map(len, lines.values())),
+                                         poll_first, poll_max, on_job, on_opening, progress)
+                del data
+                _map_bulk_results(outcome, columns, lines, results)
+
+        send_jobs(range(len(records)), on_progress)
         locked = [i for i, r in enumerate(results) if r is not None and _is_locked(r)]
+        resend_from = max(1, BULK_RESEND_FROM if resend_bulk_from is None else resend_bulk_from)
+        round_number = 0
+        while locked and len(locked) >= resend_from and round_number < self.retries:
+            round_number += 1
+            wait = min(self.backoff * 2 ** (round_number - 1), _MAX_WAIT)
+            logger.info("%s: %d %s rows locked (%s); sending them again as a Bulk job in %.1fs (%d of %d)",
+                        self._label(), len(locked), object_name, LOCK_ERROR, wait, round_number, self.retries)
+            if wait:
+                time.sleep(wait)
+            send_jobs(locked, None)
+            still = [i for i in locked if _is_locked(results[i])]  # type: ignore[arg-type]
+            headway, locked = len(still) < len(locked), still
+            if not headway:
+                break
         if locked:
             logger.info("%s: %d %s rows locked (%s); re-sending them through Collections", self._label(),
                         len(locked), object_name, LOCK_ERROR)
@@ -921,6 +964,24 @@ class OrgClient:
             for record, result in zip(records, out):
                 result["id"] = result["id"] or str(record.get("Id") or record.get("id"))
         return out
+
+    def lock_parents(self, object_name: str, columns: Iterable[str]) -> list[str]:
+        """Of ``columns``, the parents whose records the org locks while it writes one of ``object_name``'s
+        (master-detail fields first, then the other lookups; not owners, users or record types): Bulk rows
+        are grouped by them. None when the object cannot be described (the rows then go up as given)."""
+        fields = self._field_specs(object_name)
+        masters: list[str] = []
+        lookups: list[str] = []
+        for column in columns:
+            spec = fields.get(column.lower())
+            if spec is None or spec.get("type") != "reference" or column.lower() == "id" \
+                    or set(spec.get("referenceTo") or []) <= NOT_LOCKED:
+                continue
+            if spec.get("relationshipOrder") is not None or spec.get("cascadeDelete"):
+                masters.append(column)
+            else:
+                lookups.append(column)
+        return masters + lookups
 
     def _collections(self, object_name: str, operation: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if operation == "delete":

@@ -38,6 +38,7 @@ from werkzeug.wrappers import Response
 from . import ids
 from .routing import Call, router
 from .errors import ApiError, RecordError, not_found
+from .faults import lock_error
 from .schema import FieldSpec, ObjectSpec
 from .soql import (CountItem, FieldPath, FuncItem, SoqlError, SoqlQuery, SubqueryItem, TypeofItem, parse_soql,
                    run_query)
@@ -54,6 +55,7 @@ CHUNK_SIZE = 200                      # rows per store transaction
 DEFAULT_MAX_RECORDS = 50000           # query result page size when the client gives none
 MAX_UPLOAD_BYTES = 150 * 1024 * 1024  # Salesforce's limit for one job's data (base64-encoded)
 NULL_MARKER = "#N/A"
+NOT_LOCKED = frozenset({"User", "Group", "RecordType"})   # lookups whose records a write does not lock
 TERMINAL_STATES = ("JobComplete", "Failed", "Aborted")
 
 
@@ -350,12 +352,14 @@ def ingest_job(call: Call, job_id: str) -> Any:
             job.set_state("UploadComplete")
             reply = job.as_json(detail=False)
         if call.app.state.get("bulk_synchronous"):
-            _process_ingest(job, call.org, call.faults.record_fault if call.faults else None)
+            _process_ingest(job, call.org, call.faults.record_fault if call.faults else None,
+                            contention=call.faults.contention if call.faults else None)
         else:
             thread = threading.Thread(target=_process_ingest, name=f"bulk2-{job.id}", daemon=True,
                                       args=(job, call.org, call.faults.record_fault if call.faults else None,
                                             call.faults.bulk_turn if call.faults else None,
-                                            call.faults.bulk_pace if call.faults else None))
+                                            call.faults.bulk_pace if call.faults else None,
+                                            call.faults.contention if call.faults else None))
             thread.start()
         return reply
     if wanted == "Aborted":
@@ -566,12 +570,42 @@ def format_error(error: RecordError) -> str:
     return f"{error.status_code}:{error.message}:{fields + ' ' if fields else ''}--"
 
 
+def _parent_ids(columns: list[_Column], rows: list[list[str]]) -> list[tuple[str, ...]]:
+    """Each row's parents the org locks while writing it: the values of its lookup and master-detail
+    columns (an external id stands for its parent), not owners, users or record types."""
+    picks = [index for index, column in enumerate(columns)
+             if column.field is not None and column.field.is_reference and column.field.name != "Id"
+             and not set(column.field.reference_to) <= NOT_LOCKED]
+    if not picks:
+        return [()] * len(rows)
+    return [tuple(f"{columns[i].header}={row[i]}" if columns[i].parent is not None else row[i]
+                  for i in picks if row[i] and row[i] != NULL_MARKER) for row in rows]
+
+
+def _chunk_fault(fault: Callable[[int], RecordError | None] | None, locked: dict[int, str],
+                 start: int) -> Callable[[int], RecordError | None] | None:
+    """The record fault of the chunk of rows from ``start``: a lock error for the rows in ``locked``
+    (row -> the parent it could not lock), else ``fault``."""
+    if not locked:
+        return fault
+
+    def at(index: int) -> RecordError | None:
+        parent = locked.get(start + index)
+        if parent is not None:
+            return lock_error(parent)
+        return fault(index) if fault else None
+    return at
+
+
 def _process_ingest(job: _IngestJob, store: OrgStore, fault: Callable[[int], RecordError | None] | None,
                     turn: Callable[[], None] | None = None,
-                    pace: Callable[[float, int, threading.Event], None] | None = None) -> None:
+                    pace: Callable[[float, int, threading.Event], None] | None = None,
+                    contention: Callable[[list[tuple[str, ...]]], dict[int, str]] | None = None) -> None:
     """Run every row of a closed job through the store, once the queue gives it its ``turn``, a chunk at a
     time (each chunk's rows counted in ``numberRecordsProcessed`` as it is done, and held back by ``pace``
-    when the org is set to process at a given rate); never raises (failures land on the job)."""
+    when the org is set to process at a given rate); never raises (failures land on the job).
+    ``contention`` says which rows lose a parent's lock to another of the job's internal batches
+    (:meth:`.faults.Faults.contention`)."""
     if turn is not None:
         turn()
     started = time.monotonic()
@@ -586,12 +620,14 @@ def _process_ingest(job: _IngestJob, store: OrgStore, fault: Callable[[int], Rec
             raise _JobFailure(f"InvalidJob : Unable to find object: {job.object}")
         columns = _plan_columns(job, store, spec)
         op = _operation(job, store, spec, columns)
+        locked = contention(_parent_ids(columns, job.rows)) if contention is not None else {}
         for start in range(0, len(job.rows), CHUNK_SIZE):
             with job.lock:
                 if job.abort_requested:
                     return
             chunk = list(range(start, min(start + CHUNK_SIZE, len(job.rows))))
-            results = store.run_each([job.rows[i] for i in chunk], op, all_or_none=False, fault=fault)
+            results = store.run_each([job.rows[i] for i in chunk], op, all_or_none=False,
+                                     fault=_chunk_fault(fault, locked, start))
             with job.lock:
                 for index, result in zip(chunk, results):
                     if result.success:

@@ -25,6 +25,14 @@ class Faults:
     request_limit_exceeded: int = 0      # the next N API calls answer 403 REQUEST_LIMIT_EXCEEDED
     lock_row: int = 0                    # the next N records written fail UNABLE_TO_LOCK_ROW
     lock_row_rate: float = 0.0           # or this share of records written, at random
+    # Bulk API 2.0 ingest as a busy org runs it: a job's rows are split into internal batches of
+    # ``bulk_batch_rows`` that run in parallel, and a row whose parent (a lookup or master-detail value,
+    # not an owner or record type) is also written under by another batch of the same job waits for the
+    # parent's lock; this share of those rows fail UNABLE_TO_LOCK_ROW naming the parent (drawn from
+    # ``seed`` and the job's place among the jobs contended so far, so a test sees the same rows fail).
+    # Rows grouped by parent (each parent's rows in one batch) never contend, as Salesforce advises.
+    lock_contention: float = 0.0
+    bulk_batch_rows: int = 10_000
     api_budget: int | None = None        # API calls allowed in all; past it 403 REQUEST_LIMIT_EXCEEDED
     drop_after_commit: int = 0           # the next N DML calls commit, then the connection drops
     bulk_hold: bool = False              # closed Bulk 2.0 ingest jobs wait in the queue (UploadComplete) until False
@@ -52,6 +60,7 @@ class Faults:
     _held: list["_Held"] = field(default_factory=list, repr=False, compare=False)
     _held_seen: threading.Condition = field(default_factory=threading.Condition, repr=False, compare=False)
     _held_total: int = field(default=0, repr=False, compare=False)
+    _contended_jobs: int = field(default=0, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._bulk_released.set()
@@ -156,12 +165,37 @@ class Faults:
         if release:
             self.release_held()
 
+    def contention(self, parents: list[tuple[str, ...]]) -> dict[int, str]:
+        """Rows of one Bulk ingest job (each row's parent ids, in the upload's order) that fail
+        UNABLE_TO_LOCK_ROW under ``lock_contention``: row -> the parent whose lock it could not get."""
+        rate, size = self.lock_contention, max(1, int(self.bulk_batch_rows))
+        if not rate or len(parents) <= size:
+            return {}
+        batches: dict[str, set[int]] = {}
+        for row, ids in enumerate(parents):
+            for parent in ids:
+                batches.setdefault(parent, set()).add(row // size)
+        with self._lock:
+            self._contended_jobs += 1
+            draw = random.Random(f"{self.seed}:{self._contended_jobs}")
+        failed: dict[int, str] = {}
+        for row, ids in enumerate(parents):
+            shared = next((p for p in ids if len(batches[p]) > 1), None)
+            if shared is not None and (rate >= 1 or draw.random() < rate):
+                failed[row] = shared
+        return failed
+
     def record_fault(self, _index: int) -> RecordError | None:
         """Called per record written: a lock error, or None."""
         if self.take("lock_row") or (self.lock_row_rate and self._random.random() < self.lock_row_rate):
-            return RecordError("UNABLE_TO_LOCK_ROW",
-                               "unable to obtain exclusive access to this record or 1 records", [])
+            return lock_error()
         return None
+
+
+def lock_error(record_id: str | None = None) -> RecordError:
+    """The error a row gets when the org cannot lock a record it needs (``record_id``: which)."""
+    return RecordError("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records"
+                       + (f": {record_id}" if record_id else ""), [])
 
 
 class _Held:

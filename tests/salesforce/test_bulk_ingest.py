@@ -82,6 +82,102 @@ def test_locked_rows_are_sent_again_through_collections(server: Any, qa: OrgClie
     assert sorted(row["Name"] for row in names_by_id(qa).values()) == sorted(f"L{i}" for i in range(10))
 
 
+# ---------------------------------------------------------------------- row locks
+LOCKED = "unable to obtain exclusive access to this record or 1 records"
+
+
+def _client(server: Any, **kwargs: Any) -> OrgClient:
+    return OrgClient.connect(server.instance_url, server.token("qa"), ca_file=server.ca_file, alias="qa",
+                             backoff=0.0, **kwargs)
+
+
+def _contacts_under(client: OrgClient, accounts: int, each: int) -> tuple[list[str], list[dict[str, Any]]]:
+    """``accounts`` Accounts and ``each`` Contacts of each to insert, the Accounts taking turns (as a
+    source org reads them, by Id)."""
+    parents = [r["id"] for r in client.create([{"attributes": {"type": "Account"}, "Name": f"P{i}"}
+                                               for i in range(accounts)])]
+    return parents, [{"LastName": f"C{n}", "Email": f"c{n}@x.test", "AccountId": parents[n % accounts]}
+                     for n in range(accounts * each)]
+
+
+def _jobs(server: Any, client: OrgClient, seen: list[str]) -> list[dict[str, Any]]:
+    """What the org says of each job ``seen`` opened, with the rows it was sent (the sandbox's own record)."""
+    registry = server.app.state["bulk2"]
+    return [{**client.sf.restful(f"jobs/ingest/{job_id}"), "rows": registry.find(job_id).rows} for job_id in seen]
+
+
+def _saved_contacts(client: OrgClient) -> dict[str, tuple[str, str]]:
+    return {r["Email"]: (r["LastName"], r["AccountId"])
+            for r in client.query("SELECT LastName, Email, AccountId FROM Contact")}
+
+
+def test_contacts_under_few_accounts_go_up_grouped_by_account_and_none_fails_locked(server: Any) -> None:
+    """The org runs a job's rows in internal batches in parallel (100 rows here); a Contact whose Account
+    another batch also writes under may not get the Account's lock. Rows grouped by Account leave only
+    the Account across a batch boundary contended (rows 80-119), and those rows, sent again, succeed."""
+    client = _client(server)
+    server.faults("qa").update(lock_contention=1.0, bulk_batch_rows=100)
+    parents, records = _contacts_under(client, 6, 40)
+    seen: list[str] = []
+    sent_again: list[list[int]] = []
+    results = client.bulk_ingest("Contact", "insert", records, on_job=seen.append, on_collections=sent_again.append)
+    assert all(r["success"] for r in results), [r for r in results if not r["success"]][:3]
+    first = _jobs(server, client, seen)[0]
+    assert [row[-1] for row in first["rows"]] == sorted(parents * 40)     # AccountId is the last column
+    assert first["numberRecordsFailed"] == 40 and len(sent_again) == 1 and len(sent_again[0]) == 40
+    assert _saved_contacts(client) == {r["Email"]: (r["LastName"], r["AccountId"]) for r in records}
+
+
+def test_without_grouping_the_contention_hits_every_contact(server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = _client(server)
+    monkeypatch.setattr(client, "lock_parents", lambda *_: [])        # rows go up as given: Accounts take turns
+    server.faults("qa").update(lock_contention=1.0, bulk_batch_rows=100)
+    _, records = _contacts_under(client, 6, 40)
+    seen: list[str] = []
+    results = client.bulk_ingest("Contact", "insert", records, on_job=seen.append)
+    assert all(r["success"] for r in results)          # sent again through Collections: no contention there
+    assert _jobs(server, client, seen)[0]["numberRecordsFailed"] == 240
+    assert _saved_contacts(client) == {r["Email"]: (r["LastName"], r["AccountId"]) for r in records}
+
+
+def test_many_locked_rows_go_again_as_a_job_of_just_those_rows(server: Any) -> None:
+    client = _client(server)
+    server.faults("qa").update(lock_contention=1.0, bulk_batch_rows=100)
+    parents, records = _contacts_under(client, 6, 40)
+    seen: list[str] = []
+    results = client.bulk_ingest("Contact", "insert", records, on_job=seen.append, resend_bulk_from=10)
+    assert all(r["success"] for r in results)
+    first, again = _jobs(server, client, seen)
+    assert again["numberRecordsProcessed"] == first["numberRecordsFailed"] == 40
+    assert again["numberRecordsFailed"] == 0 and client.count("Contact") == 240
+    moves = [{"Id": r["id"], "AccountId": parents[(n + 1) % 6]} for n, r in enumerate(results)]   # update too
+    seen.clear()
+    assert all(r["success"] for r in client.bulk_ingest("Contact", "update", moves, on_job=seen.append,
+                                                        resend_bulk_from=10))
+    assert [row[-1] for row in _jobs(server, client, seen)[0]["rows"]] == sorted(parents * 40)
+    saved = {r["Id"]: r["AccountId"] for r in client.query("SELECT Id, AccountId FROM Contact")}
+    assert saved == {m["Id"]: m["AccountId"] for m in moves}
+
+
+@pytest.mark.parametrize("resend_bulk_from", [1, 1000])
+def test_rows_still_locked_once_the_retries_are_used_up_fail_with_the_orgs_message(
+        server: Any, resend_bulk_from: int) -> None:
+    """Every write locked (a row lock nobody releases): sent again as a job while that gets some through
+    (here none does), then through Collections ``retries`` times, then reported with the org's own error."""
+    client = _client(server, retries=2)
+    server.faults("qa").update(lock_row_rate=1.0)
+    seen: list[str] = []
+    sent_again: list[list[int]] = []
+    results = client.bulk_ingest("Account", "insert", [{"Name": f"L{i}"} for i in range(5)], on_job=seen.append,
+                                 on_collections=sent_again.append, resend_bulk_from=resend_bulk_from)
+    assert [r["errors"][0]["statusCode"] for r in results] == ["UNABLE_TO_LOCK_ROW"] * 5
+    assert {r["errors"][0]["message"] for r in results} == {LOCKED} and not any(r["success"] for r in results)
+    assert len(seen) == (2 if resend_bulk_from == 1 else 1)        # the job, then a re-send job if it may
+    assert sent_again == [[0, 1, 2, 3, 4]]
+    server.faults("qa").update(lock_row_rate=0.0)
+    assert client.count("Account") == 0
+
+
 def test_a_job_the_org_fails_fails_every_row_with_its_message(qa: OrgClient) -> None:
     results = qa.bulk_ingest("Account", "insert", [{"Name": "x", "No_Such_Field__c": "1"}, {"Name": "y"}])
     assert [r["success"] for r in results] == [False, False]

@@ -368,6 +368,44 @@ def test_injected_lock_errors_fail_single_rows(org: Org) -> None:
     assert failed[0]["sf__Error"].startswith("UNABLE_TO_LOCK_ROW:unable to obtain exclusive access")
 
 
+def _accounts(org: Org, count: int) -> list[str]:
+    with org.store.transaction():
+        return [org.store.create("Account", {"Name": f"A{i}"}) for i in range(count)]
+
+
+def _contacts_csv(parents: list[str]) -> str:
+    return "LastName,AccountId\n" + "".join(f"C{i},{parent}\n" for i, parent in enumerate(parents))
+
+
+def test_rows_whose_parent_other_internal_batches_write_under_fail_locked_naming_it(org: Org) -> None:
+    """Lock contention as a busy org has it: the job's internal batches (4 rows here) run in parallel, and
+    a row whose Account another batch also writes under cannot get the Account's lock."""
+    accounts = _accounts(org, 4)
+    org.app.faults["source"].update(lock_contention=1.0, bulk_batch_rows=4)
+    mixed = org.run_job("Contact", "insert", _contacts_csv(accounts * 2))       # each Account in both batches
+    assert (mixed["numberRecordsProcessed"], mixed["numberRecordsFailed"]) == (8, 8)
+    failed = org.results(mixed["id"], "failedResults")
+    assert {row["sf__Error"] for row in failed if row["LastName"] == "C0"} == {
+        f"UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record or 1 records: {accounts[0]}:--"}
+    grouped = org.run_job("Contact", "insert", _contacts_csv(sorted(accounts * 2)))   # each in one batch
+    assert (grouped["numberRecordsProcessed"], grouped["numberRecordsFailed"]) == (8, 0)
+    straddling = org.run_job("Contact", "insert", _contacts_csv([accounts[0]] * 3 + [accounts[1]] * 3))
+    assert straddling["numberRecordsFailed"] == 3            # only accounts[1]'s rows span both batches
+    assert {row["AccountId"] for row in org.results(straddling["id"], "failedResults")} == {accounts[1]}
+    assert sum(1 for row in _live(org.store, "Contact") if row.get("AccountId") in accounts) == 8 + 3
+
+
+def test_lock_contention_at_a_rate_fails_a_share_of_the_contended_rows_only(org: Org) -> None:
+    accounts = _accounts(org, 5)
+    org.app.faults["source"].update(lock_contention=0.5, bulk_batch_rows=20, seed=3)
+    parents = accounts[:4] * 10 + [accounts[4]] * 10           # accounts[4]'s rows are all in the last batch
+    info = org.run_job("Contact", "insert", _contacts_csv(parents))
+    failed = {row["AccountId"] for row in org.results(info["id"], "failedResults")}
+    assert 0 < info["numberRecordsFailed"] < 40 and accounts[4] not in failed
+    org.app.faults["source"].update(lock_contention=0.0)
+    assert org.run_job("Contact", "insert", _contacts_csv(parents))["numberRecordsFailed"] == 0
+
+
 def test_format_error_matches_the_bulk_csv_layout() -> None:
     assert format_error(RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [])) == \
         "INVALID_CROSS_REFERENCE_KEY:invalid cross reference id:--"

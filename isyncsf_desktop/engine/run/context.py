@@ -201,11 +201,14 @@ class RunContext:
         return bool(threshold) and count >= threshold and hasattr(self.target, "bulk_ingest")
 
     def bulk_write(self, job_id: int, object_name: str, operation: str, records: list[dict[str, Any]],
-                   on_collections: Callable[[list[int]], None] | None = None) -> list[dict[str, Any]]:
+                   on_collections: Callable[[list[int]], None] | None = None,
+                   template: Template | None = None) -> list[dict[str, Any]]:
         """Bulk API 2.0 ingest with each job kept in the journal from the moment the org opened it until
-        its results are in: after a crash the next run waits for the jobs the org went on with.
+        its results are in: after a crash the next run waits for the jobs the org went on with (the
+        jobs that send locked rows again too: written ahead and journaled like the first).
         ``on_collections``: called with the positions of rows about to be sent again through
-        Collections (rows the job found locked), before they go."""
+        Collections (rows the job found locked), before they go. Locked rows go again as a Bulk job while
+        they are at least the ``template``'s Bulk threshold for the object, as any write does."""
         opened: list[str] = []
         opening: list[int] = []
 
@@ -221,9 +224,11 @@ class RunContext:
         def on_progress(bulk_id: str, processed: int, ended: bool) -> None:
             self.emit(BulkJobProgress, object=object_name, bulk_id=bulk_id, processed=processed, ended=ended)
 
+        threshold = template.bulk_threshold(object_name) if template is not None else 0
+        resend_from = threshold or None
         results = self.target.bulk_ingest(object_name, operation, records, on_job=on_job,
                                           on_collections=on_collections, on_opening=on_opening,
-                                          on_progress=on_progress)
+                                          on_progress=on_progress, resend_bulk_from=resend_from)
         self.journal.close_bulk_jobs(opened)
         return results
 
@@ -242,7 +247,7 @@ class RunContext:
                        records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Update ``records`` (each with ``Id``): Bulk jobs when there are enough, else Collections."""
         if self.use_bulk(template, object_name, len(records)):
-            return self.bulk_write(job_id, object_name, "update", records)
+            return self.bulk_write(job_id, object_name, "update", records, template=template)
         return self.target.update([{"attributes": {"type": object_name}, **r} for r in records])
 
 

@@ -674,7 +674,7 @@ class FirstPass:
                     # late if its answer is lost: written ahead again as such (the late-commit window)
                     prepare_rows([chunk[i] for i in positions], via_bulk=False)
                 return self.ctx.bulk_write(run.job_id, name, "insert", [p.payload for p in chunk],
-                                           on_collections=by_collections)
+                                           on_collections=by_collections, template=self.template)
             try:
                 return self.target.create([{"attributes": {"type": name}, **p.payload} for p in chunk])
             except Exception as exc:

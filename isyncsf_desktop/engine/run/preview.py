@@ -180,7 +180,8 @@ class DryTarget:
                     on_job: Callable[[str], None] | None = None,
                     on_collections: Callable[[list[int]], None] | None = None,
                     on_opening: Callable[[], None] | None = None,
-                    on_progress: Callable[[str, int, bool], None] | None = None) -> list[dict[str, Any]]:
+                    on_progress: Callable[[str, int, bool], None] | None = None,
+                    resend_bulk_from: int | None = None) -> list[dict[str, Any]]:
         if operation not in BULK_CALLS:
             raise PreviewWrite(f"a preview does not {operation} records")
         jobs = max(1, math.ceil(len(records) / BULK_MAX_ROWS))

@@ -108,7 +108,8 @@ class Rollback:
 
         def send(chunk: list[RecordRow]) -> list[dict[str, Any]]:
             if bulk:
-                return ctx.bulk_write(job_id, name, "delete", [{"Id": r.target_id} for r in chunk])
+                return ctx.bulk_write(job_id, name, "delete", [{"Id": r.target_id} for r in chunk],
+                                      template=self.template)
             return ctx.target.delete([r.target_id for r in chunk if r.target_id])
 
         def finish(chunk: list[RecordRow], results: list[dict[str, Any]]) -> None:
