@@ -17,10 +17,15 @@ records that fail with ``UNABLE_TO_LOCK_ROW`` are re-sent (only those) up to ``r
 
 :meth:`OrgClient.bulk_ingest` writes large volumes through Bulk API 2.0 (insert, update, delete) and
 answers exactly like the Collections writes: one result per record, in the records' order.
+
+Files (ContentVersion, Attachment) move streamed, never whole in memory: :meth:`OrgClient.download_blob`,
+:meth:`OrgClient.spooled_blob`, :meth:`OrgClient.upload_content_version` and :meth:`OrgClient.create_attachment`
+(implemented in ``files.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
@@ -28,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import requests
 import tenacity
@@ -36,7 +41,9 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
+from . import files
 from .connection import DEFAULT_API_VERSION, connect as _connect
+from .files import BlobInfo
 from .pacing import JobRates, PollSchedule, processed_rows, processing_seconds
 
 logger = logging.getLogger(__name__)
@@ -1131,6 +1138,35 @@ class OrgClient:
                    json=body)
 
     # ------------------------------------------------------------------ org facts
+    # ------------------------------------------------------------------ files (see files.py)
+    def download_blob(self, object_name: str, record_id: str, dest: Path | str | IO[bytes], *,
+                      field: str | None = None, on_chunk: Callable[[int], None] | None = None) -> "BlobInfo":
+        """Stream a ContentVersion's ``VersionData`` or an Attachment's ``Body`` into ``dest`` (a path or a binary
+        file); returns its size and MD5 hex (:func:`.files.download_blob`)."""
+        return files.download_blob(self, object_name, record_id, field, dest, on_chunk=on_chunk)
+
+    def spooled_blob(self, object_name: str, record_id: str, *, field: str | None = None,
+                     folder: Path | None = None,
+                     on_chunk: Callable[[int], None] | None = None) -> "contextlib.AbstractContextManager[BlobInfo]":
+        """``with client.spooled_blob("ContentVersion", id) as got:``: the file in a private temporary file
+        (``got.path``), removed when the block ends (:func:`.files.spooled_blob`)."""
+        return files.spooled_blob(self, object_name, record_id, field, folder=folder, on_chunk=on_chunk)
+
+    def upload_content_version(self, fields: dict[str, Any], source: Path | str, *,
+                               on_chunk: Callable[[int], None] | None = None) -> str:
+        """Insert a ContentVersion whose ``VersionData`` is the file ``source``; returns the new version's id.
+
+        ``fields``: PathOnClient (required), Title, Description, and FirstPublishLocationId (a new document
+        linked to that record) or ContentDocumentId (a new version of that document). Small files go as
+        JSON, larger ones as multipart (:func:`.files.upload_blob`)."""
+        return files.upload_blob(self, "ContentVersion", fields, source, on_chunk=on_chunk)
+
+    def create_attachment(self, fields: dict[str, Any], source: Path | str, *,
+                          on_chunk: Callable[[int], None] | None = None) -> str:
+        """Insert an Attachment (``fields``: ParentId, Name, ContentType, IsPrivate, Description) whose ``Body``
+        is the file ``source``; returns its id (:func:`.files.upload_blob`)."""
+        return files.upload_blob(self, "Attachment", fields, source, on_chunk=on_chunk)
+
     def limits(self) -> dict[str, Any]:
         """``GET limits``: ``{"DailyApiRequests": {"Max", "Remaining"}, ...}``."""
         return dict(self._rest("limits", "limits/") or {})
