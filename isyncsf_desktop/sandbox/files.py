@@ -401,9 +401,6 @@ def _before_version(store: OrgStore, row: dict[str, Any]) -> None:
     _charge(store, size)
     document_id = row.get("ContentDocumentId")
     extension = _extension(str(path))
-    if document_id and document_id.startswith("068"):   # a seed's second version names its first version
-        first = store.get("ContentVersion", document_id)
-        document_id = row["ContentDocumentId"] = first["ContentDocumentId"] if first else None
     if document_id:
         if row.get("FirstPublishLocationId"):
             raise RecordError("FIELD_INTEGRITY_EXCEPTION", "FirstPublishLocationId: You can't set "

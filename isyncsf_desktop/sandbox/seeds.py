@@ -39,7 +39,9 @@ Three seeds ship with the package:
 
 A seeded person account (an Account of the PersonAccount record type) gets its person contact when the
 org is built, as creating it through the API does; that contact's seed key is the account's, so
-``Ref("Contact", account_key)`` points at it. ``overrides={"person_accounts": False}`` builds a seed
+``Ref("Contact", account_key)`` points at it. Likewise a seeded ContentVersion's ContentDocument has the
+version's seed key (``Ref("ContentDocument", version_key)``, for a later version of the same document), and
+its base64 field holds a :class:`~.files.Generated` (the bytes are made when the file is read). ``overrides={"person_accounts": False}`` builds a seed
 without Person Accounts (its person accounts left out), the way an org that never enabled them is.
 
 Everything is generated from fixed random seeds, so two builds of the same seed are equal.
@@ -948,7 +950,7 @@ def _generate_files(data: _DemoData) -> list[SeedRecord]:
     first = out[0]
     revised = version(accounts[0], str(first.values["Title"]), "pdf", ReasonForChange="Countersigned copy")
     revised.values.pop("FirstPublishLocationId")
-    revised.values["ContentDocumentId"] = Ref("ContentVersion", first.key)   # the first file's document
+    revised.values["ContentDocumentId"] = Ref("ContentDocument", first.key)   # the first file's document
     for index in range(_N_ATTACHMENTS):
         parent = accounts[index] if index % 2 == 0 else cases[index]
         number += 1
@@ -1200,6 +1202,8 @@ def _prune(records: list[SeedRecord], document: dict[str, Any]) -> list[SeedReco
     present = {(r.object, r.key) for r in kept}
     present |= {("Contact", r.key) for r in kept if r.object == "Account"
                 and r.values.get("RecordTypeId") == person_type}   # its person contact (OrgStore.initialise)
+    present |= {("ContentDocument", r.key) for r in kept if r.object == "ContentVersion"
+                and "ContentDocumentId" not in r.values}   # the document a first version makes
     out = []
     for record in kept:
         allowed = _allowed_fields(objects[record.object])

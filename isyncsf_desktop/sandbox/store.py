@@ -204,6 +204,9 @@ class OrgStore:
                 self._put(rec.object, row)
                 if rec.object in files.FILE_OBJECTS:
                     files.after_insert(self, rec.object, row)
+                if rec.object == "ContentVersion":   # its document takes its seed key: Ref("ContentDocument", key)
+                    keys.setdefault(("ContentDocument", rec.key), self._rows["ContentVersion"][row["Id"]]
+                                    ["ContentDocumentId"])
             for key in people:   # the person contact of each person account, as creating it makes one
                 person.after_account_saved(self, self._rows["Account"][keys[("Account", key)]],
                                            keys[("Contact", key)])
