@@ -88,8 +88,8 @@ def test_the_threshold_is_the_callers(qa: OrgClient, tmp_path: Path) -> None:
     source = tmp_path / "a.txt"
     write_file(source, 5000)
     seen = content_types(qa)
-    files.upload_blob(qa, "ContentVersion", {"PathOnClient": "a.txt"}, source, small=100)
-    files.upload_blob(qa, "ContentVersion", {"PathOnClient": "a.txt"}, source, small=5000)
+    qa.upload_blob("ContentVersion", {"PathOnClient": "a.txt"}, source, small=100)
+    qa.upload_blob("ContentVersion", {"PathOnClient": "a.txt"}, source, small=5000)
     assert [kind.split(";")[0] for kind in seen] == ["multipart/form-data", "application/json"]
 
 
@@ -144,7 +144,7 @@ def test_an_unreadable_file_is_refused_before_any_request(qa: OrgClient, tmp_pat
     with pytest.raises(FileNotFoundError):
         qa.upload_content_version({"PathOnClient": "gone.pdf"}, tmp_path / "gone.pdf")
     with pytest.raises(ValueError, match="Account carries no file"):
-        files.upload_blob(qa, "Account", {"Name": "x"}, tmp_path)
+        qa.upload_blob("Account", {"Name": "x"}, tmp_path)
     assert qa.api_calls == before
 
 
