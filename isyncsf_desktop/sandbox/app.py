@@ -329,7 +329,7 @@ def _multipart_record(call: Call, object_name: str, spooled: list[files.Blob]) -
         raise ApiError(400, "INVALID_MULTIPART_REQUEST", f"{object_name} has no binary field to upload; send "
                        "its record as JSON")
     limit = files.MAX_CONTENT_VERSION if object_name == "ContentVersion" else files.MAX_MULTIPART_OTHER
-    opened: list[files._HashingFile] = []
+    opened: list[files.SpoolFile] = []
 
     def stream_factory(total_content_length: Any, content_type: Any, filename: Any,
                        content_length: Any = None) -> Any:

@@ -129,7 +129,7 @@ def _facts(generated: Generated) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-class _HashingFile:
+class SpoolFile:
     """A file being written that keeps the count and MD5 of what went in (werkzeug's multipart parser writes
     a file part into the object its stream factory returns)."""
 
@@ -180,11 +180,11 @@ class FileFolder:
     def _ensure(self) -> None:
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
 
-    def open_spool(self, limit: int | None = None) -> _HashingFile:
+    def open_spool(self, limit: int | None = None) -> SpoolFile:
         """A new temporary file to write an upload into, counting and hashing what is written."""
         self._ensure()
         path = self.root / f"tmp-{uuid.uuid4().hex}"
-        return _HashingFile(open(path, "wb"), path, limit)
+        return SpoolFile(open(path, "wb"), path, limit)
 
     def spool(self, read: Callable[[int], bytes], limit: int | None = None) -> Blob:
         """Write what ``read`` returns (until it returns nothing) to a temporary file, in chunks."""
