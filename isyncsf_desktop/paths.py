@@ -53,6 +53,12 @@ def data_dir() -> Path:
     return _ensure(home / "data" if home else Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR)))
 
 
+def spool_dir() -> Path:
+    """Where downloaded files wait to be uploaded (under the data folder, private to the user; each file is
+    removed once it is sent)."""
+    return _ensure(data_dir() / "spool")
+
+
 def config_dir() -> Path:
     """Settings and the org registry (never secrets: those live in the keyring)."""
     home = _home()

@@ -17,10 +17,15 @@ records that fail with ``UNABLE_TO_LOCK_ROW`` are re-sent (only those) up to ``r
 
 :meth:`OrgClient.bulk_ingest` writes large volumes through Bulk API 2.0 (insert, update, delete) and
 answers exactly like the Collections writes: one result per record, in the records' order.
+
+Files (ContentVersion, Attachment) move streamed, never whole in memory: :meth:`OrgClient.download_blob`,
+:meth:`OrgClient.spooled_blob`, :meth:`OrgClient.upload_content_version` and :meth:`OrgClient.create_attachment`
+(implemented in ``files.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
@@ -28,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import requests
 import tenacity
@@ -36,7 +41,9 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
+from . import files
 from .connection import DEFAULT_API_VERSION, connect as _connect
+from .files import BlobInfo
 from .pacing import JobRates, PollSchedule, processed_rows, processing_seconds
 
 logger = logging.getLogger(__name__)
@@ -1192,6 +1199,67 @@ class OrgClient:
                    json=body)
 
     # ------------------------------------------------------------------ org facts
+    # ------------------------------------------------------------------ files (see files.py)
+    def download_blob(self, object_name: str, record_id: str, dest: Path | str | IO[bytes], *,
+                      field: str | None = None, on_chunk: Callable[[int], None] | None = None) -> BlobInfo:
+        """Stream a ContentVersion's ``VersionData`` or an Attachment's ``Body`` (or ``field``) into ``dest``, a path
+        (created or replaced) or a binary file (written from its current position); returns its size and MD5 hex,
+        which for a ContentVersion is its ``Checksum``. A dropped connection or HTTP 503 is retried from the
+        start (``on_chunk`` then counts the bytes again)."""
+        field = field or files.blob_field(object_name)
+        start = None if isinstance(dest, (str, Path)) else dest.tell()
+        return self._call(f"GET {object_name}/{record_id}/{field}", lambda: files.fetch_blob(
+            self.sf, object_name, record_id, field, dest, start, on_chunk, **self._kwargs()))
+
+    @contextlib.contextmanager
+    def spooled_blob(self, object_name: str, record_id: str, *, field: str | None = None,
+                     folder: Path | None = None, on_chunk: Callable[[int], None] | None = None) -> Iterator[BlobInfo]:
+        """``with client.spooled_blob("ContentVersion", id) as got:`` the file in a temporary file ``got.path``
+        under the data folder's ``spool`` (or ``folder``), private to the user, removed when the block ends."""
+        with files.spool_file(folder) as (path, handle):
+            got = self.download_blob(object_name, record_id, handle, field=field, on_chunk=on_chunk)
+            handle.close()
+            yield BlobInfo(path, got.size, got.md5)
+
+    def upload_content_version(self, fields: dict[str, Any], source: Path | str, *,
+                               on_chunk: Callable[[int], None] | None = None) -> str:
+        """Insert a ContentVersion whose ``VersionData`` is the file ``source``; returns the new version's id.
+
+        ``fields``: PathOnClient (required), Title, Description, and FirstPublishLocationId (a new document
+        linked to that record) or ContentDocumentId (a new version of that document). See :meth:`upload_blob`."""
+        return self.upload_blob("ContentVersion", fields, source, on_chunk=on_chunk)
+
+    def create_attachment(self, fields: dict[str, Any], source: Path | str, *,
+                          on_chunk: Callable[[int], None] | None = None) -> str:
+        """Insert an Attachment (``fields``: ParentId, Name, ContentType, IsPrivate, Description) whose ``Body``
+        is the file ``source``; returns its id. See :meth:`upload_blob`."""
+        return self.upload_blob("Attachment", fields, source, on_chunk=on_chunk)
+
+    def upload_blob(self, object_name: str, fields: dict[str, Any], source: Path | str, *,
+                    on_chunk: Callable[[int], None] | None = None, small: int = files.SMALL_UPLOAD_BYTES) -> str:
+        """Insert one ``object_name`` record (ContentVersion, Attachment) with ``fields`` and the file ``source`` in
+        its base64 field; returns its id. Files up to ``small`` bytes go as JSON (base64), larger ones as
+        multipart/form-data streamed from disk; ``on_chunk`` is called with the file bytes sent.
+
+        Raises OSError when ``source`` cannot be read (before any request), :class:`OrgApiError` when the org
+        refuses the record (``STORAGE_LIMIT_EXCEEDED``, ``MAXIMUM_SIZE_OF_ATTACHMENT``...), and
+        :class:`ConnectionLost` (its ``records`` the one record) when the connection dropped after the file was
+        sent: the org may have created it, so it is not resent."""
+        field = files.blob_field(object_name)
+        path = Path(source)
+        size = path.stat().st_size
+        record = {key: value for key, value in fields.items() if key != field}
+        send = files.upload_request(self.sf, object_name, field, record, path, small=small, on_chunk=on_chunk,
+                                    **self._kwargs())
+        form = "JSON" if size <= small else "multipart"
+        try:
+            answer = self._call(f"POST sobjects/{object_name} ({size} bytes, {form})", send, idempotent=False)
+        except _Ambiguous as exc:
+            raise ConnectionLost(self._scrub(f"{self._label()}: the connection dropped after {path.name} was sent "
+                                             f"as a new {object_name} ({exc.detail}); the org may have created it"),
+                                 records=[record], results=[None], unknown_indexes=[0], status=exc.status) from exc
+        return str(answer["id"])
+
     def limits(self) -> dict[str, Any]:
         """``GET limits``: ``{"DailyApiRequests": {"Max", "Remaining"}, ...}``."""
         return dict(self._rest("limits", "limits/") or {})

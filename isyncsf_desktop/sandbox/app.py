@@ -10,6 +10,7 @@ JSON-able value. The route modules import :mod:`.routing`, never this module.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import socket
@@ -21,10 +22,11 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.formparser import parse_form_data
 from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
-from . import bulk, bulk1, composite, oauth, replication, soap
+from . import bulk, bulk1, composite, files, oauth, replication, soap
 from . import tooling as tooling_routes
 from .bulk1 import async_error_for
 from .describe import describe_global, describe_sobject, sobject_basic_info
@@ -108,6 +110,8 @@ class SandboxApp:
             if route.auth:
                 alias, store, token = self._authenticate(request)
                 faults = self.faults[alias]
+                store.file_storage_mb = faults.file_storage_mb or files.DEFAULT_FILE_STORAGE_MB
+                store.max_file_mb = faults.max_file_mb
                 if route.counted and not request.environ.get("isyncsf.subrequest"):
                     used = store.count_api_call()
                     limit = faults.api_budget if faults.api_budget is not None else DAILY_API_MAX
@@ -287,15 +291,106 @@ def _live_row(call: Call, name: str, record_id: str) -> dict[str, Any]:
 @router.route("/sobjects/<name>", ["POST"])
 def sobject_create(call: Call, name: str) -> Any:
     spec = _object(call, name)
-    body = call.json()
-    if not isinstance(body, dict):
-        raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object for the record")
-    with call.org.transaction():
-        fault = call.faults.record_fault(0) if call.faults else None
-        if fault is not None:
-            raise fault
-        record_id = call.org.create(spec.name, body)
+    spooled: list[files.Blob] = []
+    try:
+        if call.request.mimetype == "multipart/form-data":
+            body = _multipart_record(call, spec.name, spooled)
+        else:
+            _check_json_size(call)
+            body = call.json()
+        if not isinstance(body, dict):
+            raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object for the record")
+        with call.org.transaction():
+            fault = call.faults.record_fault(0) if call.faults else None
+            if fault is not None:
+                raise fault
+            record_id = call.org.create(spec.name, body)
+    finally:
+        for blob in spooled:   # a file the org kept was moved to its place; what is left was not kept
+            blob.discard()
     return json_response({"id": record_id, "success": True, "errors": []}, 201)
+
+
+def _check_json_size(call: Call) -> None:
+    """A JSON body over 50 MB (37.5 MB of base64) is refused before it is read, as a real org refuses it."""
+    length = call.request.content_length
+    if length is not None and length > files.MAX_JSON_BODY:
+        raise ApiError(413, "REQUEST_ENTITY_TOO_LARGE",
+                       f"The request body is {length} bytes; a JSON request may carry at most "
+                       f"{files.MAX_JSON_BODY} bytes. Send a file this large as multipart/form-data.")
+
+
+def _multipart_record(call: Call, object_name: str, spooled: list[files.Blob]) -> dict[str, Any]:
+    """The record of a ``multipart/form-data`` insert: its fields from the JSON part (``entity_content``,
+    ``entity_attachment``...), its base64 field from the binary part named after it, which is written to
+    the org's file folder as it streams in (never whole in memory). ``spooled`` receives the spooled files."""
+    blob_field = files.BLOB_FIELDS.get(object_name)
+    if blob_field is None:
+        raise ApiError(400, "INVALID_MULTIPART_REQUEST", f"{object_name} has no binary field to upload; send "
+                       "its record as JSON")
+    limit = files.MAX_CONTENT_VERSION if object_name == "ContentVersion" else files.MAX_MULTIPART_OTHER
+    opened: list[files.SpoolFile] = []
+
+    def stream_factory(total_content_length: Any, content_type: Any, filename: Any,
+                       content_length: Any = None) -> Any:
+        target = call.org.files.open_spool(limit)
+        opened.append(target)
+        return target
+    try:
+        _stream, form, uploads = parse_form_data(call.request.environ, stream_factory=stream_factory,
+                                                 max_form_memory_size=files.MAX_JSON_BODY)
+    except files.FileTooLarge:
+        raise ApiError(400, "MAXIMUM_SIZE_OF_DOCUMENT" if object_name == "ContentVersion"
+                       else "MAXIMUM_SIZE_OF_ATTACHMENT",
+                       f"The file is larger than the {limit // files.MB} MB one request may carry") from None
+    finally:
+        blobs = {id(target): target.blob() for target in opened}
+        spooled.extend(blobs.values())
+    entity: Any = None
+    data: files.Blob | None = None
+    for key, storage in uploads.items():
+        blob = blobs.get(id(storage.stream))
+        if blob is None:
+            continue
+        if key.lower() == blob_field.lower():
+            data = blob
+        elif key.startswith("entity_") and blob.size <= files.MAX_JSON_BODY:
+            entity = blob.path.read_text("utf-8", "replace")
+    for key, value in form.items():
+        if key.startswith("entity_"):
+            entity = value
+    if entity is None:
+        raise ApiError(400, "INVALID_MULTIPART_REQUEST", "The multipart request has no JSON part with the record's "
+                       "fields (name it entity_content for a ContentVersion)")
+    try:
+        record = json.loads(entity)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "JSON_PARSER_ERROR", f"Unexpected character at [line:{exc.lineno}, "
+                       f"column:{exc.colno}]: {exc.msg}") from None
+    if not isinstance(record, dict):
+        raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object for the record")
+    if data is None:
+        raise ApiError(400, "INVALID_MULTIPART_REQUEST", f"The multipart request has no binary part named "
+                       f"{blob_field}")
+    record[blob_field] = data
+    return record
+
+
+@router.route("/sobjects/<name>/<record_id>/<field_name>", ["GET"])
+def sobject_blob(call: Call, name: str, record_id: str, field_name: str) -> Any:
+    """``GET /sobjects/ContentVersion/{id}/VersionData`` (or ``Attachment/{id}/Body``): the file's bytes,
+    streamed. Any other three-part path is an external-id lookup (``/sobjects/Account/Ext__c/value``)."""
+    spec = _object(call, name)
+    fspec = spec.field(field_name)
+    if fspec is None or fspec.type != "base64" or not _looks_like_id(record_id):
+        return sobject_by_external_id(call, name, record_id, field_name)
+    row = _live_row(call, spec.name, record_id)
+    if not row.get("_blob"):
+        raise not_found()
+    size = row.get("ContentSize") if spec.name == "ContentVersion" else row.get("BodyLength")
+    headers = {"Content-Length": str(size)} if size is not None else {}
+    return Response(call.org.blob_chunks(row), status=200, mimetype="application/octet-stream",
+                    headers=headers, direct_passthrough=True)
 
 
 @router.route("/sobjects/<name>/<record_id>", ["GET", "PATCH", "DELETE"])
@@ -540,7 +635,8 @@ def limits(call: Call) -> Any:
         "DailyBulkApiRequests": {"Max": 15000, "Remaining": 15000},
         "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
         "DataStorageMB": {"Max": 1024, "Remaining": 1000},
-        "FileStorageMB": {"Max": 1024, "Remaining": 1024},
+        "FileStorageMB": {"Max": call.org.file_storage_mb,
+                          "Remaining": max(call.org.file_storage_mb - -(-call.org.file_storage_used() // files.MB), 0)},
         "ConcurrentAsyncGetReportInstances": {"Max": 200, "Remaining": 200},
     }
 

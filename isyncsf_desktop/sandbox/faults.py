@@ -48,6 +48,8 @@ class Faults:
     hold_create: int = 0
     hold_release_after: int | None = None
     hold_release_on: str | None = None
+    file_storage_mb: int | None = None   # the org's file storage (FileStorageMB); None: 1024 MB
+    max_file_mb: int | None = None       # a lower ceiling on one file than the org's own (2 GB, 25 MB an attachment)
     seed: int = 7
     # Python only (tests): called with ("before" | "after", method, path) around every authenticated
     # call's handler; "after" runs once the org has committed, before the answer goes out; "drop"

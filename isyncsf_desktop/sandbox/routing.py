@@ -117,5 +117,8 @@ def record_json(call: Call, obj_name: str, row: dict[str, Any], fields: list[str
             raise ApiError(400, "INVALID_FIELD", f"No such column '{name}' on entity '{spec.name}'. If you are "
                            "attempting to use a custom field, be sure to append the '__c' after the custom field "
                            "name. Please reference your WSDL or the describe call for the appropriate names.")
-        out[fspec.name] = row.get(fspec.name)
+        value = row.get(fspec.name)
+        if fspec.type == "base64" and isinstance(value, str):   # the blob's URL, in this request's version
+            value = value.replace("{version}", call.version)
+        out[fspec.name] = value
     return out

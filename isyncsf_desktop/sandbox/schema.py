@@ -31,7 +31,7 @@ from typing import Any
 
 FIELD_TYPES = {
     "id", "string", "textarea", "email", "phone", "url", "picklist", "multipicklist", "boolean",
-    "int", "double", "currency", "percent", "date", "datetime", "reference", "combobox",
+    "int", "double", "currency", "percent", "date", "datetime", "reference", "combobox", "base64",
 }
 
 SOAP_TYPES = {
@@ -39,7 +39,7 @@ SOAP_TYPES = {
     "email": "xsd:string", "phone": "xsd:string", "url": "xsd:string", "picklist": "xsd:string",
     "multipicklist": "xsd:string", "combobox": "xsd:string", "boolean": "xsd:boolean",
     "int": "xsd:int", "double": "xsd:double", "currency": "xsd:double", "percent": "xsd:double",
-    "date": "xsd:date", "datetime": "xsd:dateTime",
+    "date": "xsd:date", "datetime": "xsd:dateTime", "base64": "xsd:base64Binary",
 }
 
 TEXT_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "multipicklist", "combobox"}

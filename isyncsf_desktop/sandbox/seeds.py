@@ -18,7 +18,9 @@ Three seeds ship with the package:
     projects and their tasks. Queues (Tier_1_Support, Escalations, Project_Intake) own some open
     cases and planned projects. Person Accounts are switched on: 20 individual customers are person
     accounts (the PersonAccount record type, FirstName/LastName and Person* fields), some with billing
-    cases whose ContactId is their person contact.
+    cases whose ContactId is their person contact. Files on 16 accounts and 10 cases: 36 Salesforce Files
+    (small PDFs and PNG images), one large PDF (24 MB), one document with a second version, 10 legacy
+    Attachments, and 12 Notes on accounts; their bytes are generated when read (see :mod:`.files`).
 ``demo-target``
     "Acme Corp UAT", a sandbox that differs from the source the way a real target does: user
     names with a ``.uat`` suffix and one user missing, the escalation queue named Escalation_Team
@@ -37,7 +39,9 @@ Three seeds ship with the package:
 
 A seeded person account (an Account of the PersonAccount record type) gets its person contact when the
 org is built, as creating it through the API does; that contact's seed key is the account's, so
-``Ref("Contact", account_key)`` points at it. ``overrides={"person_accounts": False}`` builds a seed
+``Ref("Contact", account_key)`` points at it. Likewise a seeded ContentVersion's ContentDocument has the
+version's seed key (``Ref("ContentDocument", version_key)``, for a later version of the same document), and
+its base64 field holds a :class:`~.files.Generated` (the bytes are made when the file is read). ``overrides={"person_accounts": False}`` builds a seed
 without Person Accounts (its person accounts left out), the way an org that never enabled them is.
 
 Everything is generated from fixed random seeds, so two builds of the same seed are equal.
@@ -54,6 +58,7 @@ from typing import Any
 
 from faker import Faker
 
+from .files import Generated
 from .person import PERSON_RECORD_TYPE, enable_person_accounts
 from .schema import apply_overrides, builtin_schema_document
 
@@ -894,6 +899,76 @@ def _generate_activities(data: _DemoData) -> list[SeedRecord]:
     return out
 
 
+_ACCOUNT_FILES = ("Master Services Agreement", "Signed Quote", "Account Plan FY25", "W-9 Form",
+                  "Credit Application", "Statement of Work")
+_CASE_FILES = ("Error Log Export", "Customer Letter", "Return Authorization", "Inspection Report")
+_IMAGE_FILES = ("Site Photo", "Damaged Unit", "Storefront", "Whiteboard Notes")
+_N_ACCOUNT_FILES = 22
+_N_CASE_FILES = 14
+_N_ATTACHMENTS = 10
+_N_NOTES = 12
+#: The one large file of demo-source (a PDF, generated as it is read; never stored).
+LARGE_FILE_BYTES = 24 * 1024 * 1024
+_NOTE_TITLES = ("Call summary", "Renewal risk", "Pricing discussion", "Escalation contact", "Visit notes")
+
+
+def _generate_files(data: _DemoData) -> list[SeedRecord]:
+    """The Salesforce Files, Attachments and Notes of demo-source, on its accounts and cases: small PDFs and
+    PNGs (valid files made in code), one large PDF (:data:`LARGE_FILE_BYTES`), one document with a second
+    version, legacy Attachments and Notes. The bytes are :class:`~.files.Generated`: made when a file is
+    read, so seeding writes none. Their own random stream, so the rest of the demo data is unchanged."""
+    rng = random.Random(_SOURCE_RANDOM_SEED + 2)
+    accounts = rng.sample(data.accounts, 16)
+    cases = rng.sample(data.cases, 10)
+    out: list[SeedRecord] = []
+    number = 0
+
+    def version(parent: SeedRecord, title: str, kind: str, **extra: Any) -> SeedRecord:
+        nonlocal number
+        number += 1
+        extension = "png" if kind == "png" else "pdf"
+        size = LARGE_FILE_BYTES if kind == "large" else 0
+        owner = parent.values.get("OwnerId") if parent.object == "Account" else None
+        record = SeedRecord("ContentVersion", f"file-{number:03d}", _drop_none({
+            "Title": title, "PathOnClient": f"{title}.{extension}",
+            "VersionData": Generated(kind, number, title, size),
+            "FirstPublishLocationId": Ref(parent.object, parent.key), "OwnerId": owner, **extra}))
+        out.append(record)
+        return record
+    for index in range(_N_ACCOUNT_FILES):
+        account = accounts[index % len(accounts)]
+        if index % 4 == 3:
+            version(account, f"{rng.choice(_IMAGE_FILES)} {index + 1}", "png")
+        else:
+            version(account, f"{rng.choice(_ACCOUNT_FILES)} - {account.values['Name']}"[:80], "pdf")
+    for index in range(_N_CASE_FILES):
+        case = cases[index % len(cases)]
+        kind = "png" if index % 3 == 2 else "pdf"
+        version(case, f"{rng.choice(_CASE_FILES if kind == 'pdf' else _IMAGE_FILES)} {case.values['CaseNumber']}",
+                kind)
+    version(accounts[0], "Site survey scans", "large")
+    first = out[0]
+    revised = version(accounts[0], str(first.values["Title"]), "pdf", ReasonForChange="Countersigned copy")
+    revised.values.pop("FirstPublishLocationId")
+    revised.values["ContentDocumentId"] = Ref("ContentDocument", first.key)   # the first file's document
+    for index in range(_N_ATTACHMENTS):
+        parent = accounts[index] if index % 2 == 0 else cases[index]
+        number += 1
+        kind = "png" if index % 3 == 0 else "pdf"
+        name = f"{'Scan' if kind == 'png' else 'Legacy contract'} {index + 1}.{kind}"
+        out.append(SeedRecord("Attachment", f"attachment-{index + 1:03d}", {
+            "ParentId": Ref(parent.object, parent.key), "Name": name,
+            "ContentType": "image/png" if kind == "png" else "application/pdf",
+            "Body": Generated(kind, number, name)}))
+    for index in range(_N_NOTES):
+        account = accounts[(index * 5) % len(accounts)]
+        title = rng.choice(_NOTE_TITLES)
+        out.append(SeedRecord("Note", f"note-{index + 1:03d}", {
+            "ParentId": Ref("Account", account.key), "Title": title,
+            "Body": f"{title} with {account.values['Name']}: follow up before the end of the quarter."}))
+    return out
+
+
 def _generate_demo_data() -> _DemoData:
     """The Acme Corp business data, identical on every call."""
     rng = random.Random(_SOURCE_RANDOM_SEED)
@@ -1127,6 +1202,8 @@ def _prune(records: list[SeedRecord], document: dict[str, Any]) -> list[SeedReco
     present = {(r.object, r.key) for r in kept}
     present |= {("Contact", r.key) for r in kept if r.object == "Account"
                 and r.values.get("RecordTypeId") == person_type}   # its person contact (OrgStore.initialise)
+    present |= {("ContentDocument", r.key) for r in kept if r.object == "ContentVersion"
+                and "ContentDocumentId" not in r.values}   # the document a first version makes
     out = []
     for record in kept:
         allowed = _allowed_fields(objects[record.object])
@@ -1154,7 +1231,7 @@ def _demo_source() -> tuple[Seed, dict[str, Any]]:
     records = [_organization_record("Acme Corp", "Enterprise Edition", False, "NA174")]
     activities = _generate_activities(data)    # owned by users: before queues take some of their parents
     _queue_owned_cases(data.cases, data.projects)
-    records += _setup_records() + data.all_records() + activities
+    records += _setup_records() + data.all_records() + activities + _generate_files(data)
     seed = Seed(
         name="demo-source", schema_document={}, records=records, api_user=_API_USER,
         validation_rules=[_partner_website_rule(), _closed_case_rule(), _contact_phone_rule(False)],

@@ -904,6 +904,23 @@ class _Path:
 
 Row = dict[str, Any]
 Predicate = Callable[[Row], bool]
+_BLOB_URL_MARK = "/services/data/v{version}/"
+#: A real org's answer to a ContentDocumentLink query without an Id filter on the document or the linked record.
+LINK_FILTER_MESSAGE = ("Implementation restriction: ContentDocumentLink requires a filter by a single Id on "
+                       "ContentDocumentId or LinkedEntityId using the equals operator or multiple Id's using the "
+                       "IN operator.")
+
+
+def _filters_link(where: "Expr | None") -> bool:
+    """Whether a ContentDocumentLink WHERE clause pins the rows by Id, ContentDocumentId or LinkedEntityId
+    (``=`` or ``IN``, alone or ANDed with anything else), as a real org requires."""
+    if isinstance(where, Comparison):
+        name = where.field.parts[-1].lower() if len(where.field.parts) <= 2 else ""
+        return name in ("id", "contentdocumentid", "linkedentityid") and where.op in ("=", "IN")
+    if isinstance(where, BoolExpr):
+        return any(_filters_link(item) for item in where.items) if where.op == "AND" \
+            else all(_filters_link(item) for item in where.items)
+    return False
 
 
 class _Run:
@@ -915,6 +932,7 @@ class _Run:
         self.source = source
         self.schema = source.schema
         self.include_deleted = include_deleted
+        self.api_version = api_version
         self.url_base = f"/services/data/v{api_version}/{url_prefix}"
         self.today = _today()
         self._parents: dict[tuple[str, str], Row | None] = {}
@@ -1292,7 +1310,10 @@ class _Run:
                 target[path.leaf.name] = self.name_value(cur_obj, cur_row, path.leaf.name)
             elif complete:
                 fname = self._field_name(cur_obj, path.leaf_name)
-                target[fname or path.leaf_name] = cur_row.get(fname) if fname else None
+                value = cur_row.get(fname) if fname else None
+                if isinstance(value, str) and value.startswith(_BLOB_URL_MARK):   # a base64 field: its URL
+                    value = value.replace("{version}", self.api_version, 1)
+                target[fname or path.leaf_name] = value
         return out
 
     # -- the SELECT list -------------------------------------------------------------------
@@ -1342,6 +1363,8 @@ class _Run:
 
     def run(self, query: SoqlQuery) -> QueryResult:
         obj = self.resolve_object(query)
+        if obj.name == "ContentDocumentLink" and not _filters_link(query.where):
+            raise SoqlError("MALFORMED_QUERY", LINK_FILTER_MESSAGE)
         items = self.expand_fields(query, obj)
         typeofs = [item for item in items if isinstance(item, TypeofItem)]
         if typeofs and query.is_aggregate:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import ids, person
+from . import files, ids, person
 from .errors import ApiError, RecordError
 from .formula import FormulaError, compile_formula, is_true
 from .schema import FieldSpec, ObjectSpec, Schema, load_schema
@@ -29,6 +29,7 @@ from .values import coerce, comparable, now_stamp
 logger = logging.getLogger(__name__)
 
 DAILY_API_MAX = 15000
+ROLLBACK_ACTION = "\x00rollback"
 
 _SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -123,7 +124,9 @@ class OrgStore:
         self._meta: dict[str, Any] = {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
         self.schema: Schema = load_schema(self._meta["schema"]) if "schema" in self._meta else None  # type: ignore[assignment]
         self._rows: dict[str, dict[str, dict[str, Any]]] = {}
-        self._undo: list[tuple[str, str, dict[str, Any] | None]] | None = None
+        # (object, id, prior row) per write of the open transaction; object ROLLBACK_ACTION: a callable to run
+        # if it rolls back (removing a file the request wrote), in the prior row's place.
+        self._undo: list[tuple[str, str, Any]] | None = None
         self._unique: dict[tuple[str, str], dict[Any, str]] = {}
         self._formulas: dict[str, Any] = {}
         # Reverse lookups, built on first use and kept by every write: (child object, reference
@@ -132,6 +135,10 @@ class OrgStore:
         self._child_fields: dict[str, list[str]] = {}          # object -> its indexed reference fields
         self._children_of: dict[str, list[tuple[ObjectSpec, FieldSpec]]] = {}
         self._savepoint_seq = 0
+        #: Where the bytes of the org's files are (see :mod:`.files`), its file storage and largest file.
+        self.files = files.FileFolder(self.path.with_name(self.path.stem + "-files"))
+        self.file_storage_mb = files.DEFAULT_FILE_STORAGE_MB
+        self.max_file_mb: int | None = None
         if self.schema is not None:
             self._load_rows()
 
@@ -192,7 +199,14 @@ class OrgStore:
                 self._apply_defaults(obj, row, api_user, stamp)
                 if rec.object == "Account" and person.has_person_accounts(self):   # as an insert does
                     person.before_account_write(self, obj, row, sent, None)
+                if rec.object in files.FILE_OBJECTS:
+                    files.before_insert(self, rec.object, row)
                 self._put(rec.object, row)
+                if rec.object in files.FILE_OBJECTS:
+                    files.after_insert(self, rec.object, row)
+                if rec.object == "ContentVersion":   # its document takes its seed key: Ref("ContentDocument", key)
+                    keys.setdefault(("ContentDocument", rec.key), self._rows["ContentVersion"][row["Id"]]
+                                    ["ContentDocumentId"])
             for key in people:   # the person contact of each person account, as creating it makes one
                 person.after_account_saved(self, self._rows["Account"][keys[("Account", key)]],
                                            keys[("Contact", key)])
@@ -419,7 +433,10 @@ class OrgStore:
             self._children_of[parent] = self.schema.children_of(parent)
         return self._children_of[parent]
 
-    def _restore(self, obj: str, record_id: str, old: dict[str, Any] | None) -> None:
+    def _restore(self, obj: str, record_id: str, old: Any) -> None:
+        if obj == ROLLBACK_ACTION:
+            old()
+            return
         current = self._rows[obj].get(record_id)
         if current is not None:
             self._index(obj, current, add=False)
@@ -430,6 +447,29 @@ class OrgStore:
             self._rows[obj][record_id] = old
             self._index(obj, old, add=True)
             self._link(obj, old, add=True)
+
+    def on_rollback(self, action: Callable[[], None]) -> None:
+        """Run ``action`` if the open transaction rolls back (it undoes something outside SQLite)."""
+        assert self._undo is not None, "writes need a transaction"
+        self._undo.append((ROLLBACK_ACTION, "", action))
+
+    def put_row(self, obj: str, row: dict[str, Any]) -> None:
+        """Write one complete row as the org itself does (no checks); must run inside a transaction."""
+        self._put(obj, row)
+
+    def live_rows(self, object_name: str) -> list[dict[str, Any]]:
+        """The rows of ``object_name`` that are not deleted."""
+        return [row for row in self._rows.get(object_name, {}).values() if not row.get("IsDeleted")]
+
+    def file_storage_used(self) -> int:
+        """Bytes of file storage the org's files take (``FileStorageMB`` in ``/limits``)."""
+        return files.storage_used(self)
+
+    def blob_chunks(self, row: dict[str, Any]) -> Iterator[bytes]:
+        """The bytes of a ContentVersion's or Attachment's base64 field, in chunks (nothing when it has none)."""
+        where = row.get("_blob")
+        if where:
+            yield from self.files.chunks(where)
 
     def _put(self, obj: str, row: dict[str, Any]) -> None:
         """Write one row (new or changed) to memory and SQLite; must run inside a transaction."""
@@ -665,12 +705,16 @@ class OrgStore:
         if people:
             person.before_account_write(self, obj, row, sent, None) if obj.name == "Account" \
                 else person.check_contact_write(self, None, sent)
+        if obj.name in files.FILE_OBJECTS:
+            files.before_insert(self, obj.name, row)
         self._check_required(obj, row)
         self._check_unique(obj, row)
         self._run_automation(obj, row, None)
         self._put(obj.name, row)
         if people and obj.name == "Account":
             person.after_account_saved(self, row)
+        if obj.name in files.FILE_OBJECTS:
+            files.after_insert(self, obj.name, row)
         return row["Id"]
 
     def update(self, object_name: str | None, record_id: str, values: dict[str, Any]) -> str:

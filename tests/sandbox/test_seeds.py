@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from isyncsf_desktop.sandbox.files import Generated
 from isyncsf_desktop.sandbox.schema import NUMBER_TYPES, Schema, load_schema
 from isyncsf_desktop.sandbox.seeds import SEED_NAMES, Ref, Seed, SeedRecord, build_seed
 
@@ -40,6 +41,10 @@ def by_key(seed: Seed) -> dict[tuple[str, str], SeedRecord]:
     """The records of a seed by (object, key), with the person contact each person account gets when the
     org is built (under the account's key, its Email the account's PersonEmail)."""
     index = {(r.object, r.key): r for r in seed.records}
+    for record in seed.records:   # a first version's document takes its key
+        if record.object == "ContentVersion" and "ContentDocumentId" not in record.values:
+            index[("ContentDocument", record.key)] = SeedRecord("ContentDocument", record.key, {
+                "Title": record.values.get("Title")})
     for record in seed.records:
         if is_person_account(record):
             index[("Contact", record.key)] = SeedRecord("Contact", record.key, {
@@ -116,6 +121,9 @@ def _value_problems(schema: Schema, record: SeedRecord, index: dict[tuple[str, s
                 problems.append(f"{where}: {name}={value!r} is not a Salesforce datetime")
             else:
                 datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.000+0000")
+        elif ftype == "base64":
+            if not isinstance(value, Generated) or value.facts()[0] <= 0:
+                problems.append(f"{where}: {name} is not a generated file")
         else:
             problems.append(f"{where}: unexpected field type {ftype} for {name}")
     return problems
