@@ -255,7 +255,7 @@ def check_preview(ctx: RunContext, preview_id: int, *, current: Template | None 
     try:
         preview = ctx.journal.preview(preview_id)
     except JournalError:
-        check.refusals.append(f"There is no preview #{preview_id} in the journal: `isyncsf preview list` shows the "
+        check.refusals.append(f"There is no preview #{preview_id} in the journal: `isyncsf previews` lists the "
                               "previews there are.")
         return check
     check.refusals = refusals_of(ctx, preview, current)
@@ -282,6 +282,31 @@ def check_preview(ctx: RunContext, preview_id: int, *, current: Template | None 
         by_action = counts.get(name, {})
         check.to_write[name] = {a: by_action.get(a, 0) - moved[(name, a)] for a in ("insert", "update")}
     return check
+
+
+def to_preview_again(ctx: RunContext, preview_id: int) -> dict[str, set[str]]:
+    """The records of preview ``preview_id`` to preview again (object -> source ids), for
+    :meth:`~.engine.SyncEngine.preview` ``only=``: those that changed since it, or, once it was applied, those
+    its job did not write because they had (left out, changed, not in the preview). :class:`EngineError`
+    (the sentence) when there is no such preview, or it is of other orgs or did not complete."""
+    try:
+        preview = ctx.journal.preview(preview_id)
+    except JournalError:
+        raise EngineError(f"There is no preview #{preview_id} in the journal: `isyncsf previews` lists the previews "
+                          "there are.") from None
+    refused = [r for r in refusals_of(ctx, preview, None) if preview.job_id is None or "applied already" not in r]
+    if refused:
+        raise EngineError(refused[0])
+    out: dict[str, set[str]] = defaultdict(set)
+    if preview.job_id is not None:
+        for error in ctx.journal.errors(preview.job_id):
+            if error.status_code in (LEFT_OUT, CHANGED_SINCE_PREVIEW, NOT_IN_PREVIEW) and error.source_id:
+                out[error.object].add(error.source_id)
+        return dict(out)
+    assert preview.plan is not None
+    for record in changed_records(ctx, preview, Plan.from_json(preview.plan)):
+        out[record.object].add(record.source_id)
+    return dict(out)
 
 
 def changed_records(ctx: RunContext, preview: PreviewRow, plan: Plan) -> list[ChangedRecord]:
@@ -496,4 +521,5 @@ def apply_preview(engine: SyncEngine, preview_id: int, *, leave_out: Iterable[tu
 
 
 __all__ = ["ApplyRun", "CHANGED_SINCE_PREVIEW", "ChangedRecord", "LEFT_OUT", "NOT_IN_PREVIEW", "PreviewCheck",
-           "PreviewRefused", "apply_preview", "changed_records", "check_preview", "fingerprint", "metadata_changes"]
+           "PreviewRefused", "apply_preview", "changed_records", "check_preview", "fingerprint", "metadata_changes",
+           "to_preview_again"]

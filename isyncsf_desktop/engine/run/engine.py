@@ -187,6 +187,13 @@ class SyncEngine:
 
         return check_preview(self.ctx, preview_id, current=current)
 
+    def to_preview_again(self, preview_id: int) -> dict[str, set[str]]:
+        """The records of preview ``preview_id`` to preview again with :meth:`preview` ``only=`` (object -> source
+        ids): those that changed since it, or, once applied, those its job left out (:mod:`.apply`)."""
+        from .apply import to_preview_again
+
+        return to_preview_again(self.ctx, preview_id)
+
     def apply_preview(self, preview_id: int, *, leave_out: Iterable[tuple[str, str]] = (),
                       current: Template | None = None, on_job: Callable[[int], None] | None = None) -> RunResult:
         """Apply This Preview: a new sync job of the preview's template that writes the records the preview showed,
