@@ -412,7 +412,8 @@ def _cmd_previews(args: argparse.Namespace) -> int:
         print("no previews yet")
     for p in previews:
         applied = f"  applied as job {p.job_id}" if p.job_id is not None else ""
-        print(f"{p.id:>5}  {p.created}  {p.status:<9}  {p.source.alias} -> {p.target.alias}  {p.template_name}{applied}")
+        print(f"{p.id:>5}  {p.created}  {p.status:<9}  {p.source.alias} -> {p.target.alias}  "
+              f"{p.template_name}{applied}")
     return EXIT_OK
 
 

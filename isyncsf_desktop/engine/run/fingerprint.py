@@ -53,7 +53,7 @@ def _org_metadata(org: OrgApi, objects: list[str], *, rules: bool) -> dict[str, 
         logger.debug("record types of %s not read", getattr(org, "alias", "?"), exc_info=True)
     if rules:
         try:
-            out["rules"] = {item.name: item.active for item in list_validation_rules(org, objects)}  # type: ignore[arg-type]
+            out["rules"] = {item.name: item.active for item in list_validation_rules(org, objects)}
         except Exception:     # noqa: BLE001 - no Tooling access: not compared
             logger.debug("validation rules of %s not read", getattr(org, "alias", "?"), exc_info=True)
     return out
