@@ -169,6 +169,12 @@ class PreviewsMixin(JournalStore):
                           json.loads(row[12]) if row[12] else None, json.loads(row[13]) if row[13] else {},
                           row[14], row[15], row[16])
 
+    def preview_of_job(self, job_id: int) -> int | None:
+        """The preview job ``job_id`` applied (None: a job not started from a preview)."""
+        with self._lock:
+            row = self._db.execute("SELECT id FROM previews WHERE job_id = ? ORDER BY id LIMIT 1", (job_id,)).fetchone()
+        return int(row[0]) if row is not None else None
+
     def previews(self) -> list[PreviewRow]:
         """Every preview, newest first."""
         with self._lock:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from datetime import datetime, timezone
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from ... import paths
@@ -28,6 +28,7 @@ from ..template import Template, TemplateError, parse_template
 from ...salesforce.client import ApiLimitExceeded, SessionExpired
 from .context import SUCCESS, EngineError, RunContext, Stop, TargetBusyError, how_to_continue
 from .first_pass import FirstPass
+from .apply import PreviewCheck
 from .preview import Preview, PreviewResult
 from .recovery import settle_bulk_jobs
 from .rollback import Rollback
@@ -156,11 +157,15 @@ class SyncEngine:
 
     def preview(self, template: Template | dict[str, Any], *, override_preflight: bool = False,
                 on_preview: Callable[[int], None] | None = None,
-                on_overridden: Callable[[list[Finding]], None] | None = None) -> PreviewResult:
+                on_overridden: Callable[[list[Finding]], None] | None = None,
+                only: dict[str, set[str]] | None = None) -> PreviewResult:
         """What :meth:`start_sync` of ``template`` would do, record by record, with nothing written to either
         org (:mod:`.preview`): the same metadata check first (:class:`~..preflight.PreflightBlocked` while it
         blocks, unless ``override_preflight``), then the sync's own plan, scan, match and transform, the rows
-        kept in the journal (``on_preview`` gets the preview's id first). No job is created and no lock taken."""
+        kept in the journal (``on_preview`` gets the preview's id first). No job is created and no lock taken.
+
+        ``only`` (object -> source ids): a preview of just these records (a re-preview of the records that
+        changed since an earlier preview, :meth:`check_preview`); applying it writes no other record."""
         from ..preflight import assert_can_start, check_metadata
 
         parsed = template if isinstance(template, Template) else parse_template(template)
@@ -169,7 +174,28 @@ class SyncEngine:
         if overridden and on_overridden is not None:
             on_overridden(overridden)
         return Preview(self.journal, self.source, self.target, self.source_ref, self.target_ref,
-                       observer=self.observer, cancel=self.cancel).run(parsed, on_preview, calls_from=calls)
+                       observer=self.observer, cancel=self.cancel).run(parsed, on_preview, calls_from=calls,
+                                                                       only=only)
+
+    def check_preview(self, preview_id: int, *, current: Template | None = None) -> PreviewCheck:
+        """Whether preview ``preview_id`` can be applied now (:mod:`.apply`): the reasons it cannot (other orgs,
+        not completed, applied already, the template or either org's metadata changed since; ``current``: the
+        template of that name as saved now), and the records that changed since it on either org. Reads only."""
+        from .apply import check_preview
+
+        return check_preview(self.ctx, preview_id, current=current)
+
+    def apply_preview(self, preview_id: int, *, leave_out: Iterable[tuple[str, str]] = (),
+                      current: Template | None = None, on_job: Callable[[int], None] | None = None) -> RunResult:
+        """Apply This Preview: a new sync job of the preview's template that writes the records the preview showed,
+        with the values it showed, and nothing else (:mod:`.apply`). :class:`~.apply.PreviewRefused` (with every
+        reason) when :meth:`check_preview` refuses it; ``leave_out``: (object, source id) of records not to write
+        (those that changed since the preview); ``on_job`` gets the new job's id before it runs. The run takes
+        the path of :meth:`start_sync` (metadata check, target lock, automation switched off as the template
+        says); a record whose decision differs from the preview's is not written but journaled as skipped."""
+        from .apply import apply_preview
+
+        return apply_preview(self, preview_id, leave_out=leave_out, current=current, on_job=on_job)
 
     def run(self, kind: RunKind | str, job_id: int, *, current: Template | None = None) -> RunResult:
         """One run of ``kind`` on job ``job_id``: :meth:`scan`, :meth:`sync`, :meth:`resync`, :meth:`retry` or

@@ -513,10 +513,11 @@ class Preview:
         self.cancel = cancel
 
     def run(self, template: Template, on_preview: Callable[[int], None] | None = None, *,
-            calls_from: tuple[int, int] | None = None) -> PreviewResult:
+            calls_from: tuple[int, int] | None = None, only: dict[str, set[str]] | None = None) -> PreviewResult:
         """Plan, count, read, match and transform as a sync does; store the rows; return the header.
         ``calls_from``: the orgs' API call counts when the preview began (before its metadata check), for
-        what the preview itself cost (``preview_calls``); by default, now.
+        what the preview itself cost (``preview_calls``); by default, now. ``only``: object -> the source
+        ids to preview (none other is read).
 
         A template that cannot run raises :class:`~.context.EngineError` (no preview is kept); an org that
         fails to answer ends the preview Failed with the sentence."""
