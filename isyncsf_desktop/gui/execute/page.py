@@ -1138,6 +1138,8 @@ def _run_task(report: Any, cancel: Any, ctx: AppContext, kind: str, source: str,
                                         on_job=lambda new_job: report(("job", new_job)))
         except PreviewRefused as refused:
             raise RuntimeError(f"preview #{apply.preview_id} cannot be applied: {'; '.join(refused.reasons)}") from None
+        except PreflightBlocked as blocked:
+            raise RuntimeError(f"{blocked} Open Check Metadata Mismatch to fix them.") from None
     if kind in (RunKind.RETRY, RunKind.RESYNC):   # the template as saved now: its settings of how records are written
         assert job_id is not None
         report(("job", job_id))

@@ -70,9 +70,8 @@ def _preview_task(report: Callable[[Any], None], cancel: Any, ctx: AppContext, s
     from ...engine.preflight import PreflightBlocked
 
     engine = ctx.engine(source, target, observer=report, cancel=cancel)
-    more: dict[str, Any] = {"only": only} if only is not None else {}
     try:
-        return engine.preview(template_json, override_preflight=override, **more,
+        return engine.preview(template_json, override_preflight=override, only=only,
                               on_preview=lambda preview_id: report(("preview", preview_id)),
                               on_overridden=lambda found: report(("overridden", len(found))))
     except PreflightBlocked as blocked:
