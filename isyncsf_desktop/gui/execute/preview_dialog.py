@@ -550,7 +550,7 @@ class PreviewDialog(QDialog):
         self.apply_button = QPushButton("&Apply This Preview…")
         self.apply_button.setProperty("accent", True)
         self.apply_button.clicked.connect(self._on_apply_button_clicked)
-        self.applier: PreviewApplier | None = None
+        self.applier = PreviewApplier(ctx, self)
         self.close_button = QPushButton("Close")
         self.close_button.clicked.connect(self.reject)
         bottom.addWidget(self.export_button)
@@ -738,7 +738,7 @@ class PreviewDialog(QDialog):
     # ------------------------------------------------------------------ apply
     def why_not_apply(self) -> str | None:
         """Why Apply This Preview cannot start now (the preview read again from the journal), None when it can."""
-        if self.applier is not None and self.applier.running:
+        if self.applier.running:
             return "checking the preview against both orgs…"
         try:
             preview = self.ctx.journal.preview(self.preview_id)
@@ -773,8 +773,6 @@ class PreviewDialog(QDialog):
         if self.why_not_apply() is not None:
             self.update_apply_button()
             return
-        if self.applier is None:
-            self.applier = PreviewApplier(self.ctx, self)
         self.applier.start()
         self.update_apply_button()
 

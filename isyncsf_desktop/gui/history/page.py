@@ -202,7 +202,7 @@ class HistoryPage(QWidget):
         self.open_preview_button = QPushButton("&Open Preview")
         self.open_preview_button.setToolTip("Show the preview: its counts, records and fields (Enter, or a "
                                             "double-click); apply it from there unless it was applied")
-        self.show_job_button = QPushButton("Show &Job")
+        self.show_job_button = QPushButton("Show Jo&b")
         row.addWidget(self.open_preview_button)
         row.addWidget(self.show_job_button)
         box.addLayout(row)
