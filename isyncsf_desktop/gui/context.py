@@ -38,7 +38,7 @@ class AppContext(QObject):
         orgs_used(): orgs were used (a target picked, a run made): their "Last used" changed.
         previews_changed(): a preview ended (History lists it).
         apply_preview_requested(object): Apply This Preview was confirmed: the
-            :class:`~.execute.apply_preview.ApplyRequest` for the Execute tab to run as a sync job (it marks the
+            :class:`~.preview.apply.ApplyRequest` for the Execute tab to run as a sync job (it marks the
             request started, or says why not, before the emit returns).
     """
 

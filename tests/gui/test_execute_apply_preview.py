@@ -22,8 +22,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from isyncsf_desktop.engine.journal import OrgRef, PreviewRecord
 from isyncsf_desktop.engine.run.apply import ChangedRecord
-from isyncsf_desktop.gui.execute.apply_preview import ChangedSincePreviewDialog
-from isyncsf_desktop.gui.execute.preview_dialog import PreviewDialog
+from isyncsf_desktop.gui.preview.apply import ChangedSincePreviewDialog
+from isyncsf_desktop.gui.preview.dialog import PreviewDialog
 from isyncsf_desktop.gui.history.models import PreviewsModel
 from isyncsf_desktop.gui.history.page import HistoryPage
 

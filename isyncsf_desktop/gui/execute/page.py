@@ -29,12 +29,12 @@ from ...engine.run.settings import how_changes, saved_template, which_changes
 from ...engine.plan import OrderDraft, Plan, build_plan
 from ...engine.template import Template, TemplateError, parse_template, save_template
 from ..context import AppContext
+from ..preview.apply import ApplyRequest
+from ..preview.dialog import PREVIEW_TIP, PreviewLauncher
 from ..questions import ask_without_blocking
 from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING, state_colour
 from ..workers import Worker
 from .order_model import COL_DEFERRED, COL_INSERT, COL_OBJECT, COL_POS, COL_UPDATE, MigrationOrderModel
-from .apply_preview import ApplyRequest
-from .preview_dialog import PREVIEW_TIP, PreviewLauncher
 from .progress_model import COL_OBJECT as P_OBJECT
 from .progress_model import COL_JOB, COL_PROGRESS, COL_STATUS, COL_TIME_LEFT, ProgressBarDelegate, ProgressModel
 
@@ -748,7 +748,7 @@ class ExecutePage(QWidget):
         self._start(RunKind.SYNC, template=template.as_json())
 
     def _on_preview_clicked(self) -> None:
-        """Preview Changes: what Start Sync would do, record by record, with nothing written (preview_dialog.py)."""
+        """Preview Changes: what Start Sync would do, record by record, with nothing written (gui/preview/dialog.py)."""
         template = self._template()
         if template is None or self._why_not_start() is not None or not self.ctx.source or not self.ctx.target:
             return

@@ -405,7 +405,7 @@ class HistoryPage(QWidget):
     def open_preview(self, preview_id: int | None = None) -> Any:
         """Open the preview dialog of ``preview_id`` (default: the selected one; raised when it is open already);
         read-only once the preview was applied. Returns the dialog, None when there is no preview."""
-        from ..execute.preview_dialog import PreviewDialog
+        from ..preview.dialog import PreviewDialog
 
         preview = self.current_preview() if preview_id is None else None
         preview_id = preview.id if preview is not None else preview_id

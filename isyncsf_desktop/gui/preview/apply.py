@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
                                QPushButton, QVBoxLayout, QWidget)
 
@@ -120,6 +121,8 @@ class ChangedRecordsModel(RowsTableModel["ChangedRecord"]):
         if role == Qt.ItemDataRole.DisplayRole:
             return (record.object, record.label or record.source_id, WHERE_LABELS.get(record.where, record.where),
                     record.detail)[column]
+        if role == Qt.ItemDataRole.ForegroundRole and column == 2:
+            return QColor(WARNING)
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == 1:
                 return f"{record.label}\nSource Id {record.source_id}\nPreviewed: {record.action}"
@@ -173,7 +176,7 @@ class ChangedSincePreviewDialog(QDialog):
         layout.addWidget(self.view, 1)
         inserts, updates = to_write
         note = QLabel(f"Leave Them Out and Apply writes the rest to <b>{html.escape(target)}</b> as previewed "
-                      f"(up to {_plural(inserts, 'record')} to insert, {updates:,} to update) as a sync job on the "
+                      f"({_plural(inserts, 'record')} to insert, {updates:,} to update) as a sync job on the "
                       "Execute tab; the records above are not written and the job lists them as skipped.")
         note.setWordWrap(True)
         note.setStyleSheet(f"color: {MUTED};")
@@ -215,7 +218,8 @@ class ChangedSincePreviewDialog(QDialog):
 class PreviewApplier(QObject):
     """Apply This Preview for one preview dialog: the check on the pool, then the refusal, the changed records or
     the confirm (each opened without blocking, kept as an attribute while open), then the :class:`ApplyRequest`
-    to the Execute tab.
+    to the Execute tab. ``launcher_class`` (dialog.py's ``PreviewLauncher``) starts Preview Again and Re-preview
+    These.
 
     Signals:
         checked(object): the check ended: its ``PreviewCheck`` (None when it could not run).
@@ -231,10 +235,11 @@ class PreviewApplier(QObject):
     repreviewing = Signal(object)
     handed = Signal(object)
 
-    def __init__(self, ctx: AppContext, dialog: Any):
+    def __init__(self, ctx: AppContext, dialog: Any, launcher_class: Callable[..., Any]):
         super().__init__(dialog)
         self.ctx = ctx
-        self.dialog = dialog        # the PreviewDialog (preview_dialog.py imports this module)
+        self.dialog = dialog        # the PreviewDialog (dialog.py, which imports this module)
+        self.launcher_class = launcher_class
         self.preview = dialog.preview
         self.worker: Any = None
         self.check: PreviewCheck | None = None
@@ -369,9 +374,7 @@ class PreviewApplier(QObject):
 
     # ------------------------------------------------------------------ onwards
     def _repreview(self, template: dict[str, Any], only: dict[str, set[str]] | None) -> None:
-        from .preview_dialog import PreviewLauncher
-
-        self.launcher = PreviewLauncher(self.ctx, self.preview.source.alias, self.preview.target.alias, template,
+        self.launcher = self.launcher_class(self.ctx, self.preview.source.alias, self.preview.target.alias, template,
                                         only=only, parent=self.dialog.parentWidget())
         self.launcher.start()
         self.repreviewing.emit(self.launcher)

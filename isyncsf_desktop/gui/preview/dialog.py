@@ -27,7 +27,7 @@ from ...engine.preview_export import export_preview_csv
 from ..context import AppContext
 from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING
 from ..tables import RIGHT, AnyIndex, RowsTableModel, bold_font, read_only_table
-from .apply_preview import APPLY_TIP, PreviewApplier
+from .apply import APPLY_TIP, PreviewApplier
 
 logger = logging.getLogger(__name__)
 
@@ -457,7 +457,7 @@ class PreviewDiffModel(RowsTableModel[PreviewChange]):
 # ====================================================================== the dialog
 class PreviewDialog(QDialog):
     """A finished preview: counts and API calls, the record list of one object, the selected record's fields, and
-    Apply This Preview (apply_preview.py; disabled with the reason once applied: the dialog is then read-only).
+    Apply This Preview (apply.py; disabled with the reason once applied: the dialog is then read-only).
 
     ``ask_folder`` is the folder-dialog function (``(parent, title, start) -> folder or ""``); tests replace it.
 
@@ -550,7 +550,7 @@ class PreviewDialog(QDialog):
         self.apply_button = QPushButton("&Apply This Preview…")
         self.apply_button.setProperty("accent", True)
         self.apply_button.clicked.connect(self._on_apply_button_clicked)
-        self.applier = PreviewApplier(ctx, self)
+        self.applier = PreviewApplier(ctx, self, PreviewLauncher)
         self.close_button = QPushButton("Close")
         self.close_button.clicked.connect(self.reject)
         bottom.addWidget(self.export_button)
@@ -769,7 +769,7 @@ class PreviewDialog(QDialog):
         self.apply()
 
     def apply(self) -> None:
-        """Apply This Preview: check it on the pool, then ask what the check calls for (apply_preview.py)."""
+        """Apply This Preview: check it on the pool, then ask what the check calls for (apply.py)."""
         if self.why_not_apply() is not None:
             self.update_apply_button()
             return
