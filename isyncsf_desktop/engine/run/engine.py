@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+MakeRun = Callable[..., SyncRun]
+"""Makes the run of a sync: ``(ctx, job_id, run_id, plan, template, skip=, only=)`` (an apply's gated run)."""
 SYNC_DONE_BY = (RunKind.SYNC, RunKind.RESYNC)
 """Run kinds that process every object of the plan (a retry re-sends failed records only)."""
 
@@ -312,8 +314,18 @@ class SyncEngine:
         failed = self.journal.source_ids(job_id, [RecordStatus.FAILED])
         return self._sync_run(job_id, RunKind.RETRY, only=failed, current=current)
 
+    def apply_job(self, job_id: int, *, only: set[str] | None, make_run: MakeRun) -> RunResult:
+        """The run of a new job that applies a preview (:func:`.apply.apply_preview` made it): a sync whose run is
+        ``make_run``'s (the preview's gate), under the target's lock."""
+        with self._target_locked(job_id, RunKind.SYNC):
+            self._job(job_id)
+            self._refuse(Action.SYNC, job_id)
+            failed = self._scan_first(job_id, True)
+            return failed or self._sync_run(job_id, RunKind.SYNC, only=only, keep_clock=True, make_run=make_run)
+
     def _sync_run(self, job_id: int, kind: RunKind, *, skip: set[str] | None = None, only: set[str] | None = None,
-                  keep_clock: bool = False, current: Template | None = None) -> RunResult:
+                  keep_clock: bool = False, current: Template | None = None,
+                  make_run: MakeRun | None = None) -> RunResult:
         ctx = self.ctx
         job = self._job(job_id)
         plan = Plan.from_json(job.plan) if job.plan else self.plan(job_id)
@@ -330,7 +342,7 @@ class SyncEngine:
             self.journal.set_job_template(job_id, template.as_json())
             ctx.emit(Notice, text=f"{RunKind(kind).label} uses the template's current settings: "
                                   f"{'; '.join(changes)}", level="info")
-        run = SyncRun(ctx, job_id, run_id, plan, template, skip=skip, only=only)
+        run = (make_run or SyncRun)(ctx, job_id, run_id, plan, template, skip=skip, only=only)
         aborted = JobState.ABORTED
         try:
             if template.field_mappings.as_json() != fields_were:   # which fields are read and written: planned again
@@ -371,8 +383,8 @@ class SyncEngine:
         if missing:   # a retry after an abort: what the aborted run did not finish is still to do
             return ctx.end(job_id, run_id, kind, aborted, RunStatus.COMPLETED, run.counts,
                            self._still_to_do(job_id, run_id, kind, missing, run.counts))
-        return ctx.end(job_id, run_id, kind, JobState.SYNCED, RunStatus.COMPLETED, run.counts,
-                       delta_summary(first.since, run.counts) if kind == RunKind.SYNC else None)
+        return ctx.end(job_id, run_id, kind, JobState.SYNCED, RunStatus.COMPLETED, run.counts, run.summary() or (
+            delta_summary(first.since, run.counts) if kind == RunKind.SYNC else None))
 
     def _never_processed(self, job_id: int, run_id: int, plan: Plan, kind: RunKind) -> list[str]:
         """For a retry: the objects of the plan that no sync or resync run of the job has completed. A job is
