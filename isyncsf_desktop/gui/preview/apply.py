@@ -327,7 +327,7 @@ class PreviewApplier(QObject):
         dialog.finished.connect(lambda _result: self._on_changed_dialog_finished(dialog))
         self.changed_dialog = dialog
         dialog.open()
-        self.ctx.warn(f"Preview #{self.preview.id}: {_plural(len(check.changed), 'record')} changed since the "
+        self.ctx.info(f"Preview #{self.preview.id}: {_plural(len(check.changed), 'record')} changed since the "
                       "preview; choose to re-preview or leave them out.")
         self.asked.emit(dialog)
 
