@@ -316,6 +316,8 @@ def test_apply_screenshots(sandbox_factory, tmp_path, qtbot):
         show_widget(qtbot, history, 1200, 560)
         history.view_tabs.setCurrentIndex(history.previews_tab)
         history.select_preview(dialog.preview_id)
+        bar = history.view_tabs.tabBar()       # the selected tab's bold title: laid out again before the grab
+        qtbot.waitUntil(lambda: bar.width() >= bar.sizeHint().width())
         history.grab().save(str(SHOTS / "history-previews.png"))
     finally:
         for widget in QApplication.topLevelWidgets():
