@@ -210,6 +210,7 @@ def test_the_changed_records_left_out_are_previewed_again_alone_and_applied(make
     applied = pair.engine().apply_preview(first.preview_id, leave_out=[(c.object, c.source_id) for c in changed])
     assert "1 changed since the preview left out" in (applied.message or "")
     only = {"Contact": {ids["Contact"][3]}}
+    assert pair.engine().to_preview_again(first.preview_id) == only     # what its job left out
     again = pair.engine().preview(PLAIN, only=only)
     rows = rows_by_source(pair.journal, again.preview_id)
     assert set(rows) == {ids["Contact"][3]} and rows[ids["Contact"][3]].action == "insert"
@@ -270,7 +271,7 @@ def test_a_changed_template_unknown_id_other_orgs_and_unfinished_previews_are_re
         "does with it now."]
     assert engine.check_preview(preview.preview_id, current=parse_template(PLAIN)).ok
     assert engine.check_preview(999).refusals == [
-        "There is no preview #999 in the journal: `isyncsf preview list` shows the previews there are."]
+        "There is no preview #999 in the journal: `isyncsf previews` lists the previews there are."]
     with pytest.raises(PreviewRefused, match="no preview #999"):
         engine.apply_preview(999)
     # the same journal, other orgs

@@ -17,27 +17,22 @@ with the reason (:data:`LEFT_OUT`, :data:`CHANGED_SINCE_PREVIEW`, :data:`NOT_IN_
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..automation.tooling import list_validation_rules
-from ..events import Notice, RunResult
+from ..events import Notice
 from ..journal import ErrorInfo, JournalError, PreviewRecord, PreviewRow
 from ..orgapi import OrgApi
 from ..plan import ObjectPlan, Plan
 from ..template import Template, TemplateError, parse_template
-from .context import EngineError, RunContext, quote
+from .context import EngineError, RunContext
+from .fingerprint import fingerprint, metadata_changes
 from .preview import is_new_id
 from .sync_run import Decision, Pending, SyncRun, Verdict
-
-if TYPE_CHECKING:
-    from .engine import SyncEngine
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +91,7 @@ class PreviewRefused(EngineError):
         self.reasons = list(reasons)
 
 
-# ------------------------------------------------------------------ the orgs' metadata, as a preview read it
+# ------------------------------------------------------------------ the check
 METADATA_SHOWN = 5
 """Metadata differences named one by one in a refusal; the rest are counted."""
 STAMP_MARGIN = timedelta(minutes=10)
@@ -104,102 +99,6 @@ STAMP_MARGIN = timedelta(minutes=10)
 ahead of the org's (the exact comparison with each row's stamp removes what this lets in)."""
 
 
-def _field_digest(spec: dict[str, Any]) -> str:
-    """What of a field decides what a sync writes to it, as a short digest: its type, length, whether it can be
-    created, updated, left empty, what it looks up, its active picklist values."""
-    facts = [spec.get("type"), spec.get("length"), bool(spec.get("createable")), bool(spec.get("updateable")),
-             bool(spec.get("nillable")), sorted(spec.get("referenceTo") or []),
-             sorted(str(v.get("value")) for v in spec.get("picklistValues") or [] if v.get("active", True))]
-    return hashlib.sha1(json.dumps(facts, default=str).encode()).hexdigest()[:12]
-
-
-def _org_metadata(org: OrgApi, objects: list[str], *, rules: bool) -> dict[str, Any]:
-    """One org's fingerprint: per object its fields (name -> digest, or None when the object cannot be read),
-    its record types (DeveloperName -> active) and, for the target (``rules``), its validation rules
-    (name -> active). What cannot be read (no Tooling access) is None: not compared."""
-    fields: dict[str, dict[str, str] | None] = {}
-    for name in objects:
-        try:
-            fields[name] = {str(f["name"]): _field_digest(f) for f in org.describe(name).get("fields", [])}
-        except Exception:     # noqa: BLE001 - an object the user cannot see: the difference is named
-            fields[name] = None
-    out: dict[str, Any] = {"fields": fields, "record_types": None, "rules": None}
-    quoted = ", ".join(quote(n) for n in objects)
-    try:
-        types: dict[str, dict[str, bool]] = {}
-        for row in org.query(f"SELECT DeveloperName, SobjectType, IsActive FROM RecordType WHERE SobjectType IN "
-                             f"({quoted})"):
-            types.setdefault(str(row["SobjectType"]), {})[str(row["DeveloperName"])] = bool(row.get("IsActive", True))
-        out["record_types"] = types
-    except Exception:     # noqa: BLE001 - record types not readable: not compared
-        logger.debug("record types of %s not read", getattr(org, "alias", "?"), exc_info=True)
-    if rules:
-        try:
-            out["rules"] = {item.name: item.active for item in list_validation_rules(org, objects)}  # type: ignore[arg-type]
-        except Exception:     # noqa: BLE001 - no Tooling access: not compared
-            logger.debug("validation rules of %s not read", getattr(org, "alias", "?"), exc_info=True)
-    return out
-
-
-def fingerprint(plan: Plan, source: OrgApi, target: OrgApi) -> dict[str, Any]:
-    """Both orgs' metadata for ``plan``'s objects, as :func:`metadata_changes` compares it: per field a digest of
-    what decides what a sync writes, the record types, the target's validation rules."""
-    objects = list(plan.order)
-    return {"source": _org_metadata(source, objects, rules=False), "target": _org_metadata(target, objects, rules=True)}
-
-
-def _keyed(name: str) -> str:
-    obj, _, rule = name.partition(".")
-    return f"{obj}.{rule}" if rule else name
-
-
-def metadata_changes(then: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    """What changed in either org's metadata between two fingerprints, a sentence each."""
-    out: list[str] = []
-    for side in ("source", "target"):
-        was, is_ = then.get(side) or {}, now.get(side) or {}
-        for obj, fields in (was.get("fields") or {}).items():
-            current = (is_.get("fields") or {}).get(obj)
-            if fields is not None and current is None:
-                out.append(f"{obj} cannot be read in the {side} org any more")
-                continue
-            if fields is None or current is None:
-                continue
-            out += [f"{obj}: field {f} was added to the {side} org since the preview" for f in current
-                    if f not in fields]
-            out += [f"{obj}: field {f} was removed from the {side} org since the preview" for f in fields
-                    if f not in current]
-            out += [f"{obj}: field {f} was changed in the {side} org since the preview (its type, length, access, "
-                    "lookup or picklist values)" for f in fields if f in current and current[f] != fields[f]]
-        types_was, types_now = was.get("record_types"), is_.get("record_types")
-        if types_was is not None and types_now is not None:
-            for obj in sorted(set(types_was) | set(types_now)):
-                a, b = types_was.get(obj, {}), types_now.get(obj, {})
-                for dev in sorted(set(a) | set(b)):
-                    if dev not in a:
-                        out.append(f"{obj}: record type {dev} was added to the {side} org since the preview")
-                    elif dev not in b:
-                        out.append(f"{obj}: record type {dev} was removed from the {side} org since the preview")
-                    elif a[dev] != b[dev]:
-                        out.append(f"{obj}: record type {dev} was switched {'on' if b[dev] else 'off'} in the {side} "
-                                   "org since the preview")
-        rules_was, rules_now = was.get("rules"), is_.get("rules")
-        if rules_was is not None and rules_now is not None:
-            for rule in sorted(set(rules_was) | set(rules_now)):
-                if rule not in rules_was:
-                    if rules_now[rule]:
-                        out.append(f"the validation rule {_keyed(rule)} was added to the {side} org since the preview")
-                elif rule not in rules_now:
-                    if rules_was[rule]:
-                        out.append(f"the validation rule {_keyed(rule)} was removed from the {side} org since the "
-                                   "preview")
-                elif rules_was[rule] != rules_now[rule]:
-                    out.append(f"the validation rule {_keyed(rule)} was switched {'on' if rules_now[rule] else 'off'} "
-                               f"in the {side} org since the preview")
-    return out
-
-
-# ------------------------------------------------------------------ the check
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
@@ -255,7 +154,7 @@ def check_preview(ctx: RunContext, preview_id: int, *, current: Template | None 
     try:
         preview = ctx.journal.preview(preview_id)
     except JournalError:
-        check.refusals.append(f"There is no preview #{preview_id} in the journal: `isyncsf preview list` shows the "
+        check.refusals.append(f"There is no preview #{preview_id} in the journal: `isyncsf previews` lists the "
                               "previews there are.")
         return check
     check.refusals = refusals_of(ctx, preview, current)
@@ -282,6 +181,31 @@ def check_preview(ctx: RunContext, preview_id: int, *, current: Template | None 
         by_action = counts.get(name, {})
         check.to_write[name] = {a: by_action.get(a, 0) - moved[(name, a)] for a in ("insert", "update")}
     return check
+
+
+def to_preview_again(ctx: RunContext, preview_id: int) -> dict[str, set[str]]:
+    """The records of preview ``preview_id`` to preview again (object -> source ids), for
+    :meth:`~.engine.SyncEngine.preview` ``only=``: those that changed since it, or, once it was applied, those
+    its job did not write because they had (left out, changed, not in the preview). :class:`EngineError`
+    (the sentence) when there is no such preview, or it is of other orgs or did not complete."""
+    try:
+        preview = ctx.journal.preview(preview_id)
+    except JournalError:
+        raise EngineError(f"There is no preview #{preview_id} in the journal: `isyncsf previews` lists the previews "
+                          "there are.") from None
+    refused = [r for r in refusals_of(ctx, preview, None) if preview.job_id is None or "applied already" not in r]
+    if refused:
+        raise EngineError(refused[0])
+    out: dict[str, set[str]] = defaultdict(set)
+    if preview.job_id is not None:
+        for error in ctx.journal.errors(preview.job_id):
+            if error.status_code in (LEFT_OUT, CHANGED_SINCE_PREVIEW, NOT_IN_PREVIEW) and error.source_id:
+                out[error.object].add(error.source_id)
+        return dict(out)
+    assert preview.plan is not None
+    for record in changed_records(ctx, preview, Plan.from_json(preview.plan)):
+        out[record.object].add(record.source_id)
+    return dict(out)
 
 
 def changed_records(ctx: RunContext, preview: PreviewRow, plan: Plan) -> list[ChangedRecord]:
@@ -464,36 +388,5 @@ class ApplyRun(SyncRun):
         return text
 
 
-def apply_preview(engine: SyncEngine, preview_id: int, *, leave_out: Iterable[tuple[str, str]] = (),
-                  current: Template | None = None, on_job: Callable[[int], None] | None = None) -> RunResult:
-    """See :meth:`~.engine.SyncEngine.apply_preview`."""
-    from ..preflight import assert_can_start, check_metadata   # pandas: only for a run that needs it
-
-    check = check_preview(engine.ctx, preview_id, current=current)
-    if check.refusals:
-        raise PreviewRefused(check.refusals)
-    journal = engine.journal
-    preview = journal.preview(preview_id)
-    template = parse_template(preview.template)
-    assert_can_start(check_metadata(template, engine.source, engine.target), False)
-    job_id = engine.create_job(template)
-    if not journal.claim_preview(preview_id, job_id):
-        journal.delete_job(job_id)
-        raise PreviewRefused(refusals_of(engine.ctx, journal.preview(preview_id), None))
-    assert preview.plan is not None
-    journal.set_plan(job_id, preview.plan)
-    if on_job is not None:
-        on_job(job_id)
-    only_ids = preview.header.get("only")
-    only = {i for ids in only_ids.values() for i in ids} if isinstance(only_ids, dict) else None
-    held = {(str(o), str(i)) for o, i in leave_out}
-
-    def make_run(ctx: RunContext, job: int, run_id: int, plan: Plan, template: Template, *,
-                 skip: set[str] | None, only: set[str] | None) -> SyncRun:
-        return ApplyRun(ctx, job, run_id, plan, template, skip=skip, only=only, preview_id=preview_id, leave_out=held)
-
-    return engine.apply_job(job_id, only=only, make_run=make_run)
-
-
 __all__ = ["ApplyRun", "CHANGED_SINCE_PREVIEW", "ChangedRecord", "LEFT_OUT", "NOT_IN_PREVIEW", "PreviewCheck",
-           "PreviewRefused", "apply_preview", "changed_records", "check_preview", "fingerprint", "metadata_changes"]
+           "PreviewRefused", "changed_records", "check_preview", "refusals_of", "to_preview_again"]

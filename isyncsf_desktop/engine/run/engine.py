@@ -26,9 +26,9 @@ from ..orgapi import OrgApi
 from ..plan import Plan, build_plan, reorder
 from ..template import Template, TemplateError, parse_template
 from ...salesforce.client import ApiLimitExceeded, SessionExpired
+from .apply import ApplyRun, PreviewCheck, PreviewRefused, check_preview, refusals_of, to_preview_again
 from .context import SUCCESS, EngineError, RunContext, Stop, TargetBusyError, how_to_continue
 from .first_pass import FirstPass
-from .apply import PreviewCheck
 from .preview import Preview, PreviewResult
 from .recovery import settle_bulk_jobs
 from .rollback import Rollback
@@ -183,9 +183,12 @@ class SyncEngine:
         """Whether preview ``preview_id`` can be applied now (:mod:`.apply`): the reasons it cannot (other orgs,
         not completed, applied already, the template or either org's metadata changed since; ``current``: the
         template of that name as saved now), and the records that changed since it on either org. Reads only."""
-        from .apply import check_preview
-
         return check_preview(self.ctx, preview_id, current=current)
+
+    def to_preview_again(self, preview_id: int) -> dict[str, set[str]]:
+        """The records of preview ``preview_id`` to preview again with :meth:`preview` ``only=`` (object -> source
+        ids): those that changed since it, or, once applied, those its job left out (:mod:`.apply`)."""
+        return to_preview_again(self.ctx, preview_id)
 
     def apply_preview(self, preview_id: int, *, leave_out: Iterable[tuple[str, str]] = (),
                       current: Template | None = None, on_job: Callable[[int], None] | None = None) -> RunResult:
@@ -195,9 +198,35 @@ class SyncEngine:
         (those that changed since the preview); ``on_job`` gets the new job's id before it runs. The run takes
         the path of :meth:`start_sync` (metadata check, target lock, automation switched off as the template
         says); a record whose decision differs from the preview's is not written but journaled as skipped."""
-        from .apply import apply_preview
+        from ..preflight import assert_can_start, check_metadata   # pandas: only for a run that needs it
 
-        return apply_preview(self, preview_id, leave_out=leave_out, current=current, on_job=on_job)
+        check = check_preview(self.ctx, preview_id, current=current)
+        if check.refusals:
+            raise PreviewRefused(check.refusals)
+        preview = self.journal.preview(preview_id)
+        template = parse_template(preview.template)
+        assert_can_start(check_metadata(template, self.source, self.target), False)
+        job_id = self.create_job(template)
+        if not self.journal.claim_preview(preview_id, job_id):    # another apply took it meanwhile
+            self.journal.delete_job(job_id)
+            raise PreviewRefused(refusals_of(self.ctx, self.journal.preview(preview_id), None))
+        assert preview.plan is not None
+        self.journal.set_plan(job_id, preview.plan)     # the plan the preview ran (switches, order)
+        if on_job is not None:
+            on_job(job_id)
+        partial = preview.header.get("only")     # a preview of just some records: the apply reads only those
+        only = {i for ids in partial.values() for i in ids} if isinstance(partial, dict) else None
+        held = {(str(name), str(source_id)) for name, source_id in leave_out}
+
+        def make_run(ctx: RunContext, job: int, run_id: int, plan: Plan, template: Template, *,
+                     skip: set[str] | None, only: set[str] | None) -> SyncRun:
+            return ApplyRun(ctx, job, run_id, plan, template, skip=skip, only=only, preview_id=preview_id,
+                            leave_out=held)
+
+        with self._target_locked(job_id, RunKind.SYNC):
+            self._refuse(Action.SYNC, job_id)
+            failed = self._scan_first(job_id, True)
+            return failed or self._sync_run(job_id, RunKind.SYNC, only=only, keep_clock=True, make_run=make_run)
 
     def run(self, kind: RunKind | str, job_id: int, *, current: Template | None = None) -> RunResult:
         """One run of ``kind`` on job ``job_id``: :meth:`scan`, :meth:`sync`, :meth:`resync`, :meth:`retry` or
@@ -313,15 +342,6 @@ class SyncEngine:
         self._refuse(Action.RETRY, job_id)
         failed = self.journal.source_ids(job_id, [RecordStatus.FAILED])
         return self._sync_run(job_id, RunKind.RETRY, only=failed, current=current)
-
-    def apply_job(self, job_id: int, *, only: set[str] | None, make_run: MakeRun) -> RunResult:
-        """The run of a new job that applies a preview (:func:`.apply.apply_preview` made it): a sync whose run is
-        ``make_run``'s (the preview's gate), under the target's lock."""
-        with self._target_locked(job_id, RunKind.SYNC):
-            self._job(job_id)
-            self._refuse(Action.SYNC, job_id)
-            failed = self._scan_first(job_id, True)
-            return failed or self._sync_run(job_id, RunKind.SYNC, only=only, keep_clock=True, make_run=make_run)
 
     def _sync_run(self, job_id: int, kind: RunKind, *, skip: set[str] | None = None, only: set[str] | None = None,
                   keep_clock: bool = False, current: Template | None = None,

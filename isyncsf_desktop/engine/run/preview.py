@@ -41,6 +41,7 @@ from ..plan import ObjectPlan, Plan, build_plan
 from ..template import Template, TemplateError
 from ...salesforce.client import BULK_MAX_ROWS, COLLECTION_SIZE, ApiLimitExceeded, SessionExpired
 from .context import EngineError, RunContext, Stop, chunks, quote
+from .fingerprint import fingerprint
 from .first_pass import FirstPass
 from .second_pass import SecondPass
 from .sync_run import Decision, Pending, SyncRun, Verdict
@@ -576,8 +577,6 @@ class Preview:
         if run is not None and status == "Completed":
             Labels(run, self.target, dry.person_contacts).fill(self.journal, preview_id)
         if plan is not None and status == "Completed":   # what an apply compares the orgs' metadata with
-            from .apply import fingerprint
-
             self.journal.set_preview_fingerprint(preview_id, fingerprint(plan, self.source, self.target))
         result = self._result(preview_id, status, message, plan, run, dry, pj, run_calls, began, notices, started)
         header = result.as_json()
