@@ -119,8 +119,9 @@ class ChangedRecordsModel(RowsTableModel["ChangedRecord"]):
             return None
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
+            detail = record.detail[:1].upper() + record.detail[1:]      # a sentence, as the engine words it
             return (record.object, record.label or record.source_id, WHERE_LABELS.get(record.where, record.where),
-                    record.detail)[column]
+                    detail)[column]
         if role == Qt.ItemDataRole.ForegroundRole and column == 2:
             return QColor(WARNING)
         if role == Qt.ItemDataRole.ToolTipRole:
