@@ -36,6 +36,10 @@ class AppContext(QObject):
         jobs_changed(): a job was created, ran (each state a run moves it to), was rolled back or deleted
             (History refreshes).
         orgs_used(): orgs were used (a target picked, a run made): their "Last used" changed.
+        previews_changed(): a preview ended (History lists it).
+        apply_preview_requested(object): Apply This Preview was confirmed: the
+            :class:`~.preview.apply.ApplyRequest` for the Execute tab to run as a sync job (it marks the
+            request started, or says why not, before the emit returns).
     """
 
     orgs_changed = Signal()
@@ -45,6 +49,8 @@ class AppContext(QObject):
     job_opened = Signal(int)
     jobs_changed = Signal()
     orgs_used = Signal()
+    previews_changed = Signal()
+    apply_preview_requested = Signal(object)
 
     def __init__(self, *, registry: OrgRegistry | None = None, journal: Journal | None = None,
                  pool: QThreadPool | None = None, settings: QSettings | None = None,

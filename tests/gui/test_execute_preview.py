@@ -19,8 +19,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from isyncsf_desktop.engine.lifecycle import RunKind
-from isyncsf_desktop.gui.execute import preview_dialog
-from isyncsf_desktop.gui.execute.preview_dialog import PreviewDialog
+from isyncsf_desktop.gui.preview import dialog as preview_dialog
+from isyncsf_desktop.gui.preview.dialog import PreviewDialog
 
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"

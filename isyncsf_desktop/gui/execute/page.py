@@ -29,11 +29,12 @@ from ...engine.run.settings import how_changes, saved_template, which_changes
 from ...engine.plan import OrderDraft, Plan, build_plan
 from ...engine.template import Template, TemplateError, parse_template, save_template
 from ..context import AppContext
+from ..preview.apply import ApplyRequest
+from ..preview.dialog import PREVIEW_TIP, PreviewLauncher
 from ..questions import ask_without_blocking
 from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING, state_colour
 from ..workers import Worker
 from .order_model import COL_DEFERRED, COL_INSERT, COL_OBJECT, COL_POS, COL_UPDATE, MigrationOrderModel
-from .preview_dialog import PREVIEW_TIP, PreviewLauncher
 from .progress_model import COL_OBJECT as P_OBJECT
 from .progress_model import COL_JOB, COL_PROGRESS, COL_STATUS, COL_TIME_LEFT, ProgressBarDelegate, ProgressModel
 
@@ -108,6 +109,7 @@ class ExecutePage(QWidget):
         ctx.selection_changed.connect(self._on_ctx_selection_changed)
         ctx.orgs_changed.connect(self._on_ctx_selection_changed)
         ctx.job_opened.connect(self._on_ctx_job_opened)
+        ctx.apply_preview_requested.connect(self._on_ctx_apply_preview_requested)
         QShortcut(QKeySequence("Ctrl+Up"), self.order_view, activated=self._on_up_clicked)
         QShortcut(QKeySequence("Ctrl+Down"), self.order_view, activated=self._on_down_clicked)
         self._update_header()
@@ -687,12 +689,19 @@ class ExecutePage(QWidget):
         title = RunKind(kind).label
         job_line = self._show_standing(kind)
         this_run = " (this run)" if job_line else ""
-        text = f"<b>{title} summary</b>{this_run}<b>:</b> &nbsp;" + " &nbsp;·&nbsp; ".join(parts)
+        applied = self._applied_preview()
+        text = (f"<b>Applied preview #{applied}</b> &nbsp;·&nbsp; " if applied is not None and kind == RunKind.SYNC
+                else "")
+        text += f"<b>{title} summary</b>{this_run}<b>:</b> &nbsp;" + " &nbsp;·&nbsp; ".join(parts)
         if job_line:
             text += f"<br>{job_line}"
         if message:
             text += f"<br><span style='color:{WARNING}'>{message}</span>"
         self.summary_label.setText(text)
+
+    def _applied_preview(self) -> int | None:
+        """The preview the shown job applied (Apply This Preview), None for a job Start Sync made."""
+        return self.ctx.journal.preview_of_job(self.job.id) if self.job is not None else None
 
     def _show_standing(self, kind: str | None) -> str:
         """For a retry or resync (whose counts are only what that run did): where the job's records stand after
@@ -739,7 +748,7 @@ class ExecutePage(QWidget):
         self._start(RunKind.SYNC, template=template.as_json())
 
     def _on_preview_clicked(self) -> None:
-        """Preview Changes: what Start Sync would do, record by record, with nothing written (preview_dialog.py)."""
+        """Preview Changes: what Start Sync would do, record by record, with nothing written (gui/preview/dialog.py)."""
         template = self._template()
         if template is None or self._why_not_start() is not None or not self.ctx.source or not self.ctx.target:
             return
@@ -850,9 +859,25 @@ class ExecutePage(QWidget):
         self.ctx.info(f"The run ended ({self.run_status or 'finished'}) before it was aborted: there is nothing to "
                       "abort.")
 
-    def _start(self, kind: str, *, template: dict[str, Any] | None = None, job_id: int | None = None) -> None:
+    def _on_ctx_apply_preview_requested(self, request: ApplyRequest) -> None:
+        """Apply This Preview, confirmed in its dialog: run it here as a new sync job, as Start Sync's runs go."""
+        if self.worker is not None:
+            request.refusal = "a run is in progress on the Execute tab; apply the preview when it ends"
+            return
+        request.started = True
+        self._start(RunKind.SYNC, apply=request)
+        window = self.window()
+        if hasattr(window, "show_page"):
+            window.show_page("Execute")
+
+    def _start(self, kind: str, *, template: dict[str, Any] | None = None, job_id: int | None = None,
+               apply: ApplyRequest | None = None) -> None:
+        """Start a run of ``kind`` on the pool: a new sync of ``template``, a run of job ``job_id``, or the sync
+        that applies a preview (``apply``: the preview's orgs and order)."""
         source = self.job.source.alias if job_id is not None and self.job else self.ctx.source
         target = self.job.target.alias if job_id is not None and self.job else self.ctx.target
+        if apply is not None:
+            source, target = apply.source, apply.target
         if not source or not target:
             return
         self.run_kind = kind
@@ -861,6 +886,8 @@ class ExecutePage(QWidget):
         self._pending.clear()
         self._pending_errors.clear()
         order = self.plan.order if self.plan else (self.job.plan or {}).get("order", []) if self.job else []
+        if apply is not None and apply.order:
+            order = apply.order
         self.progress_model.reset(order, rollback=kind == RunKind.ROLLBACK)     # the worker reports what is planned
         self.summary_label.setText("")
         self._show_standing(kind)      # a retry or resync: the job's standing beside the run's counts
@@ -878,7 +905,7 @@ class ExecutePage(QWidget):
         self.clock.start()
         self.refresh_timer.start()
         self.worker = self.ctx.tasks.start(_run_task, self.ctx, kind, source, target, template, job_id,
-                                           self.preflight_override,
+                                           self.preflight_override, apply,
                                            on_progress=self._on_worker_progress,
                                            on_finished=self._on_worker_finished,
                                            on_error=self._on_worker_error, on_done=self._on_worker_done)
@@ -992,6 +1019,9 @@ class ExecutePage(QWidget):
         if result.kind == RunKind.ROLLBACK:
             text = (f"Job #{result.job_id}: rollback {result.status.lower()} — {totals.deleted:,} deleted, "
                     f"{totals.restored:,} restored, {totals.errors:,} could not be undone")
+        applied = self._applied_preview() if result.kind == RunKind.SYNC else None
+        if applied is not None:
+            text = f"Applied preview #{applied}: {text}"
         getattr(self.ctx, {"info": "info", "warning": "warn", "error": "error"}[level])(text)
         self.run_finished.emit(result)
 
@@ -1088,15 +1118,28 @@ def _plan_task(report: Any, cancel: Any, ctx: AppContext, source: str, target: s
 
 
 def _run_task(report: Any, cancel: Any, ctx: AppContext, kind: str, source: str, target: str,
-              template_json: dict[str, Any] | None, job_id: int | None, override: bool = False) -> RunResult:
+              template_json: dict[str, Any] | None, job_id: int | None, override: bool = False,
+              apply: ApplyRequest | None = None) -> RunResult:
     """On a pool thread: one engine run. Events go to ``report`` (the worker's progress signal).
 
     A new sync (``SyncEngine.start_sync``, as ``isyncsf sync`` starts it) first runs the metadata check: it
-    does not start while a blocking finding is open, unless the user chose to override it.
+    does not start while a blocking finding is open, unless the user chose to override it. The sync that applies
+    a preview (``SyncEngine.apply_preview``) is a new job too; a preview refused at its start says why.
     """
     from ...engine.preflight import PreflightBlocked
 
     engine = ctx.engine(source, target, observer=report, cancel=cancel)
+    if apply is not None:
+        from ...engine.run.apply import PreviewRefused
+
+        try:
+            current = parse_template(apply.current) if apply.current is not None else None
+            return engine.apply_preview(apply.preview_id, leave_out=apply.leave_out, current=current,
+                                        on_job=lambda new_job: report(("job", new_job)))
+        except PreviewRefused as refused:
+            raise RuntimeError(f"preview #{apply.preview_id} cannot be applied: {'; '.join(refused.reasons)}") from None
+        except PreflightBlocked as blocked:
+            raise RuntimeError(f"{blocked} Open Check Metadata Mismatch to fix them.") from None
     if kind in (RunKind.RETRY, RunKind.RESYNC):   # the template as saved now: its settings of how records are written
         assert job_id is not None
         report(("job", job_id))

@@ -1,4 +1,4 @@
-"""Qt models of the History page: thin adapters over the journal's jobs, runs and errors.
+"""Qt models of the History page: thin adapters over the journal's jobs, runs, errors and previews.
 
 Totals of a job (what the list and the summary show):
 
@@ -21,7 +21,7 @@ from typing import Any
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 
-from ...engine.journal import JobRow, Journal, ObjectCounts, RunRow
+from ...engine.journal import JobRow, Journal, ObjectCounts, PreviewRow, RunRow
 from ...engine.lifecycle import SYNC_KINDS, JobState, RunKind, RunStatus
 from ..style import ERROR, MUTED, SUCCESS, WARNING, state_colour
 from ..tables import RIGHT, AnyIndex, RowsTableModel, bold_font
@@ -92,6 +92,8 @@ class JobSummary:
     """``Object.Field`` -> values masked (engine/masking.py), summed over the job's runs."""
     left: int = 0
     """Records a Rollback Completed job's rollback left on the target (a rollback would still undo them)."""
+    preview_id: int | None = None
+    """The preview the job applied (Apply This Preview), None for a job Start Sync made."""
 
     @property
     def id(self) -> int:
@@ -141,8 +143,11 @@ class JobSummary:
         """The interrupted marker, else the job's last message, else what its rollback undid."""
         if self.job.interrupted:
             return INTERRUPTED_NOTE
+        applied = f"from preview #{self.preview_id}" if self.preview_id is not None else ""
         if self.job.message:
-            return self.job.message
+            return f"{applied}: {self.job.message}" if applied else self.job.message
+        if applied:
+            return applied
         if self.has_rollback_runs and not self.rolling_back:    # a rollback counts what it undid at its end
             total = self.totals
             return f"undone: {total.deleted:,} deleted, {total.restored:,} restored"
@@ -177,7 +182,7 @@ def summarize(journal: Journal, job: JobRow) -> JobSummary:
         objects[name] = oc
     left = journal.job_facts(job.id).to_undo if job.state == JobState.ROLLBACK_COMPLETED else 0
     return JobSummary(job=job, runs=runs, objects=objects, open_errors=sum(errors.values()),
-                      masked=journal.masked_counts(job_id=job.id), left=left)
+                      masked=journal.masked_counts(job_id=job.id), left=left, preview_id=journal.preview_of_job(job.id))
 
 
 # ====================================================================== jobs list
@@ -394,4 +399,85 @@ class RunsModel(RowsTableModel[RunRow]):
         if role == _Tip:
             finished = local_time(run.finished, seconds=True) if run.finished else "not finished"
             return f"Run {run.id}: {run_title(run)}, {local_time(run.started, seconds=True)} → {finished}"
+        return None
+
+
+# ====================================================================== previews
+def preview_status(preview: PreviewRow) -> str:
+    """A preview's status as History shows it: ``Not applied``, ``Applied as job #N``, ``Failed``, ``Aborted``,
+    ``Running``."""
+    if preview.job_id is not None:
+        return f"Applied as job #{preview.job_id}"
+    if preview.status == "Completed":
+        return "Not applied"
+    return preview.status
+
+
+PREVIEW_STATUS_COLOURS = {"Failed": ERROR, "Aborted": WARNING, "Running": MUTED}
+
+
+class PreviewsModel(RowsTableModel[PreviewRow]):
+    """Previews of a template, newest first: when, the orgs, what the sync would do, and whether it was applied."""
+
+    HEADERS = ("Preview", "Made · by", "Source → Target", "To insert", "To update", "Unchanged", "Not going",
+               "Status")
+    PREVIEW, MADE, ORGS, INSERT, UPDATE, UNCHANGED, SKIP, STATUS = range(8)
+    NUMBERS = {INSERT: "insert", UPDATE: "update", UNCHANGED: "unchanged", SKIP: "skip"}
+    RIGHT_ALIGNED = frozenset(NUMBERS)
+    HEADER_TIPS = {SKIP: "Records the sync would not write, and why (open the preview)",
+                   STATUS: "Not applied, or the job that applied it (Apply This Preview in the preview)"}
+
+    def set_previews(self, previews: list[PreviewRow]) -> None:
+        """Replace the rows."""
+        self._set_rows(list(previews))
+
+    def preview(self, row: int) -> PreviewRow | None:
+        """The preview of ``row``, None out of range."""
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def row_of(self, preview_id: int) -> int | None:
+        """The row of ``preview_id``, or None."""
+        return next((row for row, preview in enumerate(self._rows) if preview.id == preview_id), None)
+
+    def data(self, index: AnyIndex, role: int = _Display) -> Any:
+        preview = self._row_at(index)
+        if preview is None:
+            return None
+        column = index.column()
+        totals = (preview.header or {}).get("totals") or {}
+        completed = preview.status == "Completed"
+        if role == _Display:
+            if column == self.PREVIEW:
+                return f"#{preview.id}"
+            if column == self.MADE:
+                return local_time(preview.created) + (f" · {preview.run_by}" if preview.run_by else "")
+            if column == self.ORGS:
+                return f"{preview.source.alias} → {preview.target.alias}"
+            if column in self.NUMBERS:
+                return f"{int(totals.get(self.NUMBERS[column], 0) or 0):,}" if completed else "—"
+            if column == self.STATUS:
+                return preview_status(preview)
+        if role == _Align and column in self.NUMBERS:
+            return RIGHT
+        if role == _Fore:
+            if column == self.STATUS:
+                if preview.job_id is not None:
+                    return QColor(SUCCESS)
+                colour = PREVIEW_STATUS_COLOURS.get(preview.status)
+                return QColor(colour) if colour else None
+            if column in self.NUMBERS and (not completed or not totals.get(self.NUMBERS[column])):
+                return QColor(MUTED)
+            if column == self.SKIP and totals.get("skip"):
+                return QColor(WARNING)
+        if role == _Font and column == self.STATUS and preview.job_id is not None:
+            return bold_font()
+        if role == _Tip:
+            if column == self.MADE:
+                finished = f", ended {local_time(preview.finished, seconds=True)}" if preview.finished else ""
+                return f"Made {local_time(preview.created, seconds=True)}{finished}"
+            if column == self.ORGS:
+                return (f"From {preview.source.alias} ({preview.source.org_id}) to {preview.target.alias} "
+                        f"({preview.target.org_id})")
+            if column == self.STATUS and preview.message:
+                return preview.message
         return None

@@ -1,5 +1,6 @@
 """The History tab: every past job of the current template, its summary and errors, and the
-actions that still apply to it (open it on the Execute tab, roll it back, delete it).
+actions that still apply to it (open it on the Execute tab, roll it back, delete it); and on its Previews tab the
+template's previews (what a sync would do; Not applied, or the job that applied it), each opened in its dialog.
 
 The list follows the journal: it is re-read when the template changes, when a job changes
 (``ctx.jobs_changed``, which the Execute tab also emits each time its run moves the job to another
@@ -19,15 +20,15 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeade
                                QVBoxLayout, QWidget)
 
 from ...engine.events import COMPLETED, BatchDone, Event, ObjectStarted, RunResult, StateChanged
-from ...engine.journal import JournalError
+from ...engine.journal import JournalError, PreviewRow
 from ...engine.lifecycle import Action, JobFacts, refusal
 from ...engine.runner import SyncEngine
 from ..context import AppContext
 from ..errors.viewer import ErrorViewer
 from ..style import ERROR, MUTED, SUCCESS, WARNING, state_colour
 from ..tables import read_only_table
-from .models import (INTERRUPTED_NOTE, BreakdownModel, JobsFilterProxy, JobsModel, JobSummary, RunsModel, local_time,
-                     summarize)
+from .models import (INTERRUPTED_NOTE, BreakdownModel, JobsFilterProxy, JobsModel, JobSummary, PreviewsModel, RunsModel,
+                     local_time, preview_status, summarize)
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,9 @@ NO_TEMPLATE_TEXT = "Open a template to see the jobs it ran."
 NO_JOBS_TEXT = "No jobs yet for this template. Start a sync on the Execute tab; every run is kept here."
 NO_SELECTION_TEXT = "Select a job to see its summary and errors."
 BUSY_TEXT = "A rollback is running"
+NO_PREVIEWS_TEXT = ("No previews yet for this template. Preview Changes on the Execute tab shows what a sync would do, "
+                    "record by record, before anything is written; every preview is kept here.")
+NO_TEMPLATE_PREVIEWS_TEXT = "Open a template to see its previews."
 
 
 def _rollback_task(report: Any, cancel: Any, ctx: AppContext, source: str, target: str, job_id: int) -> RunResult:
@@ -76,10 +80,17 @@ class HistoryPage(QWidget):
         self.breakdown_model = BreakdownModel(self)
         self.runs_model = RunsModel(self)
 
+        self.previews_model = PreviewsModel(self)
+        self.preview_dialogs: dict[int, Any] = {}     # preview id -> its open PreviewDialog
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(8)
-        layout.addLayout(self._build_toolbar())
+        jobs_tab = QWidget()
+        jobs_layout = QVBoxLayout(jobs_tab)
+        jobs_layout.setContentsMargins(6, 8, 6, 6)
+        jobs_layout.setSpacing(8)
+        jobs_layout.addLayout(self._build_toolbar())
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(self._build_jobs_area())
@@ -87,7 +98,11 @@ class HistoryPage(QWidget):
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setSizes([220, 480])
-        layout.addWidget(self.splitter, 1)
+        jobs_layout.addWidget(self.splitter, 1)
+        self.view_tabs = QTabWidget()        # Alt+J / Alt+V, Ctrl+Tab between them
+        self.view_tabs.addTab(jobs_tab, "&Jobs")
+        self.previews_tab = self.view_tabs.addTab(self._build_previews(), "Pre&views")
+        layout.addWidget(self.view_tabs, 1)
 
         self.show_deleted.toggled.connect(self._on_show_deleted_toggled)
         self.refresh_button.clicked.connect(self._on_refresh_button_clicked)
@@ -99,6 +114,11 @@ class HistoryPage(QWidget):
         self.error_viewer.count_changed.connect(self._on_error_viewer_count_changed)
         self.ctx.template_changed.connect(self._on_ctx_template_changed)
         self.ctx.jobs_changed.connect(self._on_ctx_jobs_changed)
+        self.ctx.previews_changed.connect(self._on_ctx_previews_changed)
+        self.previews_view.selectionModel().currentRowChanged.connect(self._on_previews_view_current_changed)
+        self.previews_view.activated.connect(self._on_previews_view_activated)
+        self.open_preview_button.clicked.connect(self._on_open_preview_button_clicked)
+        self.show_job_button.clicked.connect(self._on_show_job_button_clicked)
         self.refresh()
 
     # ------------------------------------------------------------------ construction
@@ -142,6 +162,51 @@ class HistoryPage(QWidget):
         self.jobs_view.sortByColumn(JobsModel.JOB, Qt.SortOrder.DescendingOrder)
         self.jobs_stack.addWidget(self.jobs_view)
         return self.jobs_stack
+
+    def _build_previews(self) -> QWidget:
+        """The Previews tab: the template's previews (what a sync would do, whether it was applied), the selected
+        one's line, Open Preview (Enter, a double-click) and Show Job."""
+        area = QWidget()
+        box = QVBoxLayout(area)
+        box.setContentsMargins(6, 8, 6, 6)
+        box.setSpacing(8)
+        self.previews_title = QLabel()
+        self.previews_title.setTextFormat(Qt.TextFormat.RichText)
+        box.addWidget(self.previews_title)
+        self.previews_stack = QStackedWidget()
+        self.previews_empty = QLabel(NO_PREVIEWS_TEXT)
+        self.previews_empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.previews_empty.setWordWrap(True)
+        self.previews_empty.setStyleSheet(f"color: {MUTED};")
+        self.previews_stack.addWidget(self.previews_empty)
+        self.previews_view = read_only_table(self.previews_model, QAbstractItemView.SelectionMode.SingleSelection)
+        self.previews_view.setAlternatingRowColors(True)
+        self.previews_view.setWordWrap(False)
+        self.previews_view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.previews_view.verticalHeader().setDefaultSectionSize(self.previews_view.fontMetrics().height() + 10)
+        self.previews_view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        header = self.previews_view.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setStretchLastSection(True)
+        for column in range(PreviewsModel.STATUS):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.previews_stack.addWidget(self.previews_view)
+        box.addWidget(self.previews_stack, 1)
+        row = QHBoxLayout()
+        row.setSpacing(8)
+        self.preview_label = QLabel()
+        self.preview_label.setTextFormat(Qt.TextFormat.RichText)
+        self.preview_label.setWordWrap(True)
+        self.preview_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        row.addWidget(self.preview_label, 1)
+        self.open_preview_button = QPushButton("&Open Preview")
+        self.open_preview_button.setToolTip("Show the preview: its counts, records and fields (Enter, or a "
+                                            "double-click); apply it from there unless it was applied")
+        self.show_job_button = QPushButton("Show Jo&b")
+        row.addWidget(self.open_preview_button)
+        row.addWidget(self.show_job_button)
+        box.addLayout(row)
+        return area
 
     def _build_details(self) -> QWidget:
         self.details_stack = QStackedWidget()
@@ -292,6 +357,92 @@ class HistoryPage(QWidget):
                 index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
             self.jobs_view.scrollTo(index)
 
+    def refresh_previews(self) -> None:
+        """Re-read the current template's previews from the journal, keeping the selected one."""
+        template = self.ctx.template
+        keep = self.current_preview()
+        previews: list[PreviewRow] = []
+        if template is not None:
+            try:
+                previews = [p for p in self.ctx.journal.previews() if p.template_name == template.name]
+            except JournalError as exc:
+                self.ctx.error(f"The previews could not be read: {exc}")
+        self.previews_model.set_previews(previews)
+        count = len(previews)
+        self.view_tabs.setTabText(self.previews_tab, f"Pre&views ({count})" if count else "Pre&views")
+        if template is None:
+            self.previews_title.setText(f"<span style='color:{MUTED}'>No template open</span>")
+            self.previews_empty.setText(NO_TEMPLATE_PREVIEWS_TEXT)
+        else:
+            self.previews_title.setText(f"<b>Previews of “{template.name}”</b> &nbsp;<span style='color:{MUTED}'>"
+                                        f"{count} preview{'s' if count != 1 else ''}, newest first</span>")
+            self.previews_empty.setText(NO_PREVIEWS_TEXT)
+        self.previews_stack.setCurrentIndex(1 if count else 0)
+        row = self.previews_model.row_of(keep.id) if keep is not None else None
+        if row is None and count:
+            row = 0
+        if row is not None:
+            self.previews_view.selectionModel().setCurrentIndex(
+                self.previews_model.index(row, 0),
+                QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        self._show_preview_line()
+
+    def current_preview(self) -> PreviewRow | None:
+        """The preview selected on the Previews tab."""
+        index = self.previews_view.selectionModel().currentIndex()
+        return self.previews_model.preview(index.row()) if index.isValid() else None
+
+    def select_preview(self, preview_id: int) -> bool:
+        """Select ``preview_id`` on the Previews tab (False when it is not listed)."""
+        row = self.previews_model.row_of(preview_id)
+        if row is None:
+            return False
+        self.previews_view.selectionModel().setCurrentIndex(
+            self.previews_model.index(row, 0),
+            QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        return True
+
+    def open_preview(self, preview_id: int | None = None) -> Any:
+        """Open the preview dialog of ``preview_id`` (default: the selected one; raised when it is open already);
+        read-only once the preview was applied. Returns the dialog, None when there is no preview."""
+        from ..preview.dialog import PreviewDialog
+
+        preview = self.current_preview() if preview_id is None else None
+        preview_id = preview.id if preview is not None else preview_id
+        if preview_id is None:
+            return None
+        dialog = self.preview_dialogs.get(preview_id)
+        if dialog is not None:
+            dialog.raise_()
+            dialog.activateWindow()
+            return dialog
+        try:
+            dialog = PreviewDialog(self.ctx, preview_id, self)
+        except JournalError as exc:
+            self.ctx.error(f"Preview #{preview_id} could not be opened: {exc}")
+            return None
+        self.preview_dialogs[preview_id] = dialog
+        dialog.destroyed.connect(lambda _obj=None, key=preview_id: self.preview_dialogs.pop(key, None))
+        dialog.show()
+        return dialog
+
+    def _show_preview_line(self) -> None:
+        preview = self.current_preview()
+        self.open_preview_button.setEnabled(preview is not None)
+        job = preview.job_id if preview is not None else None
+        self.show_job_button.setEnabled(job is not None)
+        self.show_job_button.setToolTip(f"Select job #{job} on the Jobs tab: its summary, errors and rollback" if job
+                                        else "The preview was not applied: it has no job")
+        if preview is None:
+            self.preview_label.setText("")
+            return
+        text = (f"<b>Preview #{preview.id}</b> &nbsp;<span style='color:{MUTED}'>{preview.source.alias} → "
+                f"{preview.target.alias} · made {local_time(preview.created, seconds=True)}</span> &nbsp;"
+                f"{preview_status(preview)}")
+        if preview.message:
+            text += f"<br><span style='color:{WARNING}'>{preview.message}</span>"
+        self.preview_label.setText(text)
+
     def select_job(self, job_id: int) -> bool:
         """Select ``job_id`` in the list (False when it is not listed)."""
         row = self.proxy.row_of(job_id)
@@ -314,6 +465,7 @@ class HistoryPage(QWidget):
         super().showEvent(event)
         if not self.is_busy():
             self.refresh()
+        self.refresh_previews()
 
     # ------------------------------------------------------------------ display
     def _update_title(self) -> None:
@@ -345,8 +497,9 @@ class HistoryPage(QWidget):
                      " left on the target: roll back again to undo them)</span>")
         if job.interrupted:
             head += f" &nbsp;<span style='color:{WARNING}'>({INTERRUPTED_NOTE})</span>"
+        applied = f" · from preview #{summary.preview_id}" if summary.preview_id is not None else ""
         head += (f"<br><span style='color:{MUTED}'>{job.source.alias} → {job.target.alias} · started "
-                 f"{local_time(job.created, seconds=True)}</span>")
+                 f"{local_time(job.created, seconds=True)}{applied}</span>")
         self.job_label.setText(head)
         self._show_totals(summary)
         self.breakdown_model.set_summary(summary)
@@ -418,13 +571,39 @@ class HistoryPage(QWidget):
     def _on_ctx_template_changed(self) -> None:
         self.current = None
         self.refresh()
+        self.refresh_previews()
 
     def _on_ctx_jobs_changed(self) -> None:
         if not self.is_busy():
             self.refresh()
+        self.refresh_previews()          # an apply's job is the preview's
+
+    def _on_ctx_previews_changed(self) -> None:
+        self.refresh_previews()
 
     def _on_refresh_button_clicked(self) -> None:
         self.refresh()
+        self.refresh_previews()
+
+    def _on_previews_view_current_changed(self, _current: QModelIndex, _previous: QModelIndex) -> None:
+        self._show_preview_line()
+
+    def _on_previews_view_activated(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.open_preview()
+
+    def _on_open_preview_button_clicked(self) -> None:
+        self.open_preview()
+
+    def _on_show_job_button_clicked(self) -> None:
+        preview = self.current_preview()
+        if preview is None or preview.job_id is None:
+            return
+        if not self.select_job(preview.job_id):
+            self.show_deleted.setChecked(True)       # the job was deleted since: list it greyed out
+            self.select_job(preview.job_id)
+        self.view_tabs.setCurrentIndex(0)
+        self.jobs_view.setFocus()
 
     def _on_show_deleted_toggled(self, checked: bool) -> None:
         self.proxy.set_show_deleted(checked)

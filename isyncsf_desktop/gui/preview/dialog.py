@@ -22,11 +22,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QFileDialo
                                QLineEdit, QProgressBar, QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from ...engine.events import BatchDone, Notice, ObjectReading, ObjectStarted
-from ...engine.journal import Journal, PreviewChange, PreviewRecord
+from ...engine.journal import Journal, JournalError, PreviewChange, PreviewRecord
 from ...engine.preview_export import export_preview_csv
 from ..context import AppContext
-from ..style import ERROR, MUTED, SUCCESS, WARNING
+from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING
 from ..tables import RIGHT, AnyIndex, RowsTableModel, bold_font, read_only_table
+from .apply import APPLY_TIP, PreviewApplier
 
 logger = logging.getLogger(__name__)
 
@@ -62,14 +63,15 @@ def ask_folder(parent: QWidget, title: str, start: str) -> str:
 
 # ====================================================================== the run
 def _preview_task(report: Callable[[Any], None], cancel: Any, ctx: AppContext, source: str, target: str,
-                  template_json: dict[str, Any], override: bool) -> Any:
-    """On a pool thread: ``SyncEngine.preview`` of the template (the metadata check first, as a sync's). A blocking
-    finding refuses it with the sentence Start Sync gives, unless the user chose to start anyway in the check."""
+                  template_json: dict[str, Any], override: bool, only: dict[str, set[str]] | None = None) -> Any:
+    """On a pool thread: ``SyncEngine.preview`` of the template (the metadata check first, as a sync's), of the
+    records of ``only`` (object -> source ids) when given. A blocking finding refuses it with the sentence Start
+    Sync gives, unless the user chose to start anyway in the check."""
     from ...engine.preflight import PreflightBlocked
 
     engine = ctx.engine(source, target, observer=report, cancel=cancel)
     try:
-        return engine.preview(template_json, override_preflight=override,
+        return engine.preview(template_json, override_preflight=override, only=only,
                               on_preview=lambda preview_id: report(("preview", preview_id)),
                               on_overridden=lambda found: report(("overridden", len(found))))
     except PreflightBlocked as blocked:
@@ -142,7 +144,8 @@ class PreviewProgressDialog(QDialog):
 
 
 class PreviewLauncher(QObject):
-    """Runs one preview of ``template_json`` from ``source`` to ``target`` and opens its :class:`PreviewDialog`.
+    """Runs one preview of ``template_json`` from ``source`` to ``target`` (of the records of ``only``, object ->
+    source ids, when given: a re-preview of records changed since a preview) and opens its :class:`PreviewDialog`.
 
     Signals:
         finished(object): the preview ended; its ``PreviewResult`` (None when it could not run).
@@ -155,9 +158,10 @@ class PreviewLauncher(QObject):
     opened = Signal(object)
 
     def __init__(self, ctx: AppContext, source: str, target: str, template_json: dict[str, Any], *,
-                 override: bool = False, parent: QWidget | None = None):
+                 override: bool = False, only: dict[str, set[str]] | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.ctx = ctx
+        self.only = only
         self.source, self.target = source, target
         self.template_json = template_json
         self.override = override
@@ -180,12 +184,14 @@ class PreviewLauncher(QObject):
 
     def start(self) -> None:
         self.worker = self.ctx.tasks.start(_preview_task, self.ctx, self.source, self.target, self.template_json,
-                                           self.override, on_progress=self._on_worker_progress,
+                                           self.override, self.only, on_progress=self._on_worker_progress,
                                            on_finished=self._on_worker_finished, on_error=self._on_worker_error,
                                            on_done=self._on_worker_done)
         self.timer.start()
         self.progress.open()
-        self.ctx.info(f"Previewing {self.template_json.get('name') or 'the template'}: {self.source} → "
+        some = (f" ({sum(len(ids) for ids in self.only.values()):,} records changed since the last preview)"
+                if self.only is not None else "")
+        self.ctx.info(f"Previewing {self.template_json.get('name') or 'the template'}{some}: {self.source} → "
                       f"{self.target} (nothing is written)…")
 
     # ------------------------------------------------------------------ worker
@@ -243,6 +249,7 @@ class PreviewLauncher(QObject):
             self.progress.show_failure(text)
             self.ctx.error(f"The preview failed: {text}")
             self.failed.emit(text)
+        self.ctx.previews_changed.emit()
         self.finished.emit(result)
 
     def _on_worker_error(self, text: str) -> None:
@@ -449,7 +456,8 @@ class PreviewDiffModel(RowsTableModel[PreviewChange]):
 
 # ====================================================================== the dialog
 class PreviewDialog(QDialog):
-    """A finished preview: counts and API calls, the record list of one object, the selected record's fields.
+    """A finished preview: counts and API calls, the record list of one object, the selected record's fields, and
+    Apply This Preview (apply.py; disabled with the reason once applied: the dialog is then read-only).
 
     ``ask_folder`` is the folder-dialog function (``(parent, title, start) -> folder or ""``); tests replace it.
 
@@ -487,6 +495,11 @@ class PreviewDialog(QDialog):
         self.calls_label.setWordWrap(True)
         self.calls_label.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(self.calls_label)
+        self.applied_label = QLabel()
+        self.applied_label.setTextFormat(Qt.TextFormat.RichText)
+        self.applied_label.setStyleSheet(f"color: {ACCENT};")
+        self.applied_label.hide()
+        layout.addWidget(self.applied_label)
 
         self.counts_model = PreviewCountsModel(self)
         self.counts_model.set_preview(list(header.get("objects") or []), ctx.journal.preview_reasons(preview_id))
@@ -534,9 +547,14 @@ class PreviewDialog(QDialog):
         self.export_button.setToolTip("Write the whole preview to a folder: one CSV file per object, every record "
                                       "and every field that changes (Excel-safe)")
         self.export_button.clicked.connect(self._on_export_button_clicked)
+        self.apply_button = QPushButton("&Apply This Preview…")
+        self.apply_button.setProperty("accent", True)
+        self.apply_button.clicked.connect(self._on_apply_button_clicked)
+        self.applier = PreviewApplier(ctx, self, PreviewLauncher)
         self.close_button = QPushButton("Close")
         self.close_button.clicked.connect(self.reject)
         bottom.addWidget(self.export_button)
+        bottom.addWidget(self.apply_button)
         bottom.addWidget(self.close_button)
         layout.addLayout(bottom)
 
@@ -553,6 +571,8 @@ class PreviewDialog(QDialog):
         self.close_button.setDefault(False)
         self.close_button.setAutoDefault(False)
         self.export_button.setAutoDefault(False)
+        self.apply_button.setAutoDefault(False)
+        self.update_apply_button()
 
     # ------------------------------------------------------------------ construction
     def _build_filters(self) -> QHBoxLayout:
@@ -714,6 +734,47 @@ class PreviewDialog(QDialog):
                                 f" <span style='color:{MUTED}'>— {what}</span>")
         why = html.escape(f"{record.reason_code}: {record.reason}")
         self.reason_label.setText(f"<span style='color:{WARNING}'>{why}</span>" if record.reason else "")
+
+    # ------------------------------------------------------------------ apply
+    def why_not_apply(self) -> str | None:
+        """Why Apply This Preview cannot start now (the preview read again from the journal), None when it can."""
+        if self.applier.running:
+            return "checking the preview against both orgs…"
+        try:
+            preview = self.ctx.journal.preview(self.preview_id)
+        except JournalError as exc:
+            return str(exc)
+        self.preview = preview
+        if preview.job_id is not None:
+            return (f"it was applied as job #{preview.job_id} (History lists it; roll the job back there or on the "
+                    "Execute tab)")
+        if preview.status != "Completed":
+            return f"the preview is {preview.status}: only a completed preview can be applied"
+        return None
+
+    def update_apply_button(self) -> None:
+        """Apply This Preview enabled with what it does, or disabled with the reason; an applied preview's dialog
+        says it is read-only."""
+        why = self.why_not_apply()
+        self.apply_button.setEnabled(why is None)
+        self.apply_button.setToolTip(f"Apply This Preview: {why}" if why else
+                                     APPLY_TIP.format(target=self.preview.target.alias))
+        applied = self.preview.job_id
+        self.applied_label.setVisible(applied is not None)
+        if applied is not None:
+            self.applied_label.setText(f"<b>Applied as job #{applied}</b> — this preview is read-only: what it "
+                                       "shows was written by that job.")
+
+    def _on_apply_button_clicked(self) -> None:
+        self.apply()
+
+    def apply(self) -> None:
+        """Apply This Preview: check it on the pool, then ask what the check calls for (apply.py)."""
+        if self.why_not_apply() is not None:
+            self.update_apply_button()
+            return
+        self.applier.start()
+        self.update_apply_button()
 
     # ------------------------------------------------------------------ export
     def _on_export_button_clicked(self) -> None:
