@@ -331,3 +331,37 @@ def test_a_schema_8_journal_migrates_and_its_previews_are_refused_for_want_of_a_
         assert journal.preview_new_ids(preview_id) == {"#new00000000001AAA": ("Account", "001b")}
         assert journal.claim_preview(preview_id, job_id) and not journal.claim_preview(preview_id, job_id)
         assert journal.preview_of_job(job_id) == preview_id and journal.job(job_id).preview_id == preview_id
+
+
+def test_changed_records_previewed_again_before_the_rest_is_applied_find_their_parents_on_the_target(make_pair):
+    """Re-preview These before applying the rest: the records chosen are read and matched with all the others, so
+    a contact whose account the target already has gets it; one whose account only the first preview would insert
+    is not going (its parent is not one of the records chosen). Applying that preview writes just the one."""
+    pair, ids = _plain_orgs(make_pair)
+    first = pair.engine().preview(PLAIN)
+    edit(pair.source, "Contact", ids["Contact"][0], Title="Edited 0")      # its account E0 is on the target
+    edit(pair.source, "Contact", ids["Contact"][2], Title="Edited 2")      # its account E2 is new to the target
+    changed = pair.engine().check_preview(first.preview_id).changed
+    only = {"Contact": {c.source_id for c in changed}}
+    assert only == {"Contact": {ids["Contact"][0], ids["Contact"][2]}}
+    before = target_state(pair)
+    again = pair.engine().preview(PLAIN, only=only)
+    assert again.status == "Completed", again.message
+    rows = rows_by_source(pair.journal, again.preview_id)
+    assert set(rows) == only["Contact"]
+    [e0] = pair.rows("tgt", "SELECT Id FROM Account WHERE External_Id__c = 'E0'")
+    kept = rows[ids["Contact"][0]]
+    assert kept.action == "update", (kept.reason_code, kept.reason)
+    assert {c.field: c.will_be for c in kept.changes} == {"Title": "Edited 0", "AccountId": e0["Id"]}
+    orphan = rows[ids["Contact"][2]]
+    assert orphan.action == "skip" and orphan.reason_code == "PARENT_FAILED"
+    assert "not one of the records chosen" in (orphan.reason or "")
+    assert again.objects["Account"]["total"] == 0 and again.objects["Contact"]["total"] == 2
+    applied = pair.engine().apply_preview(again.preview_id)
+    assert applied.message == (f"Applied preview #{again.preview_id}: 0 inserted, 1 updated; "
+                               "0 changed since the preview left out.")
+    after = target_state(pair)
+    assert set(after["Account"]) == set(before["Account"])      # the accounts outside it: not written
+    [c0] = [r for r in after["Contact"].values() if r["Email"] == "c0@x.test"]
+    assert c0["Title"] == "Edited 0" and c0["AccountId"] == e0["Id"]
+    assert {r["Email"] for r in after["Contact"].values()} == {r["Email"] for r in before["Contact"].values()}

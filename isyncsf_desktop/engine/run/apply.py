@@ -31,7 +31,7 @@ from ..plan import ObjectPlan, Plan
 from ..template import Template, TemplateError, parse_template
 from .context import EngineError, RunContext
 from .fingerprint import fingerprint, metadata_changes
-from .preview import is_new_id
+from .preview import NOT_CHOSEN, is_new_id
 from .sync_run import Decision, Pending, SyncRun, Verdict
 
 logger = logging.getLogger(__name__)
@@ -274,9 +274,10 @@ class ApplyRun(SyncRun):
 
     def __init__(self, ctx: RunContext, job_id: int, run_id: int, plan: Plan, template: Template, *,
                  skip: set[str] | None, only: set[str] | None, preview_id: int,
-                 leave_out: set[tuple[str, str]]):
+                 leave_out: set[tuple[str, str]], chosen: set[str] | None = None):
         super().__init__(ctx, job_id, run_id, plan, template, skip=skip, only=only)
         self.preview_id = preview_id
+        self.chosen = chosen      # a preview of chosen records: the others are read and matched only, as it did
         self.leave_out = leave_out
         self.new_ids = self.journal.preview_new_ids(preview_id)   # placeholder -> (object, source id)
         self.held: dict[str, int] = defaultdict(int)              # reason code -> records not written
@@ -329,6 +330,11 @@ class ApplyRun(SyncRun):
     def decided(self, name: str, oplan: ObjectPlan, decision: Decision) -> Decision | None:
         source_id = decision.pending.source["Id"]
         verdict = decision.verdict
+        if self.chosen is not None and source_id not in self.chosen:
+            matched = decision.pending.target_id is not None and verdict != Verdict.INSERT
+            return Decision(Verdict.OUTSIDE, decision.pending, decision.changed, ErrorInfo(
+                NOT_CHOSEN, f"it is not one of the records chosen for preview #{self.preview_id} (preview or apply "
+                "it first)"), matched=matched)
         writes = verdict in (Verdict.INSERT, Verdict.UPDATE)
         if (name, source_id) in self.leave_out and writes:
             return self._hold(decision, LEFT_OUT, f"left out of the apply of preview #{self.preview_id}: it changed "

@@ -214,19 +214,19 @@ class SyncEngine:
         self.journal.set_plan(job_id, preview.plan)     # the plan the preview ran (switches, order)
         if on_job is not None:
             on_job(job_id)
-        partial = preview.header.get("only")     # a preview of just some records: the apply reads only those
-        only = {i for ids in partial.values() for i in ids} if isinstance(partial, dict) else None
+        partial = preview.header.get("only")     # a preview of chosen records: the others are read and matched
+        chosen = {i for ids in partial.values() for i in ids} if isinstance(partial, dict) else None   # only
         held = {(str(name), str(source_id)) for name, source_id in leave_out}
 
         def make_run(ctx: RunContext, job: int, run_id: int, plan: Plan, template: Template, *,
                      skip: set[str] | None, only: set[str] | None) -> SyncRun:
             return ApplyRun(ctx, job, run_id, plan, template, skip=skip, only=only, preview_id=preview_id,
-                            leave_out=held)
+                            leave_out=held, chosen=chosen)
 
         with self._target_locked(job_id, RunKind.SYNC):
             self._refuse(Action.SYNC, job_id)
             failed = self._scan_first(job_id, True)
-            return failed or self._sync_run(job_id, RunKind.SYNC, only=only, keep_clock=True, make_run=make_run)
+            return failed or self._sync_run(job_id, RunKind.SYNC, keep_clock=True, make_run=make_run)
 
     def run(self, kind: RunKind | str, job_id: int, *, current: Template | None = None) -> RunResult:
         """One run of ``kind`` on job ``job_id``: :meth:`scan`, :meth:`sync`, :meth:`resync`, :meth:`retry` or

@@ -389,6 +389,13 @@ class FirstPass:
                         run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
                     outcomes.append(run.fail(name, record["Id"], pending.target_id, decision.error,
                                              root=decision.root))
+                elif verdict == Verdict.OUTSIDE:    # read and matched for its children's lookups only
+                    assert decision.error is not None
+                    if decision.matched:
+                        run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
+                    else:
+                        run.failed[record["Id"]] = f"{decision.error.status_code}: {decision.error.message}"
+                    oc.total -= 1
                 elif verdict == Verdict.HELD:    # not written by the run's choice (an apply's gate): skipped
                     assert decision.error is not None
                     if decision.matched:           # the target record stays as it is: children still find it

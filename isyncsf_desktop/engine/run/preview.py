@@ -34,7 +34,7 @@ from typing import Any
 
 from .. import scope
 from ..events import CancelToken, Notice, Observer
-from ..journal import Journal, ObjectCounts, OrgRef, Outcome, PreviewChange, PreviewRecord
+from ..journal import ErrorInfo, Journal, ObjectCounts, OrgRef, Outcome, PreviewChange, PreviewRecord
 from ..lifecycle import RecordStatus
 from ..orgapi import OrgApi
 from ..plan import ObjectPlan, Plan, build_plan
@@ -52,6 +52,9 @@ NEW_ID_PREFIX = "#new"
 """The start of a placeholder id: a record the run will insert (no org id starts with ``#``)."""
 INSERT_OFF = "INSERT_OFF"
 UPDATE_OFF = "UPDATE_OFF"
+NOT_CHOSEN = "NOT_CHOSEN"
+"""Why a record outside a preview of chosen records (``only``) is no parent its children can have: not
+written by that preview's apply (read and matched only, :attr:`~.sync_run.Verdict.OUTSIDE`)."""
 BULK_CALLS = {"insert": 5, "update": 4}
 """Calls one Bulk API 2.0 ingest job costs at the least: open, upload, close, one status check, and the
 results file of an insert (an update that all succeeded needs none). A slow org is checked more often."""
@@ -286,7 +289,11 @@ class PreviewRun(SyncRun):
 
     def __init__(self, ctx: RunContext, preview_journal: PreviewJournal, plan: Plan, template: Template,
                  only: set[str] | None = None):
-        super().__init__(ctx, 0, 0, plan, template, skip=None, only=only)
+        # A preview of chosen records (``only``) still reads and matches every record in scope, as the apply of
+        # it will: their parents are found on the target as the run finds them. The others are held (not
+        # written, no row: Verdict.OUTSIDE), so the records chosen are previewed as their apply writes them.
+        super().__init__(ctx, 0, 0, plan, template, skip=None, only=None)
+        self.chosen = only
         self.read_stamps = True     # each row keeps its records' SystemModstamp: an apply finds what moved since
         self.preview_journal = preview_journal
         self.journal = preview_journal   # type: ignore[assignment]
@@ -297,9 +304,14 @@ class PreviewRun(SyncRun):
         self.new_labels: dict[str, str] = {}        # placeholder id -> the label of the record to insert
         self.deferred_updates: dict[str, int] = defaultdict(int)
 
-    def decided(self, name: str, oplan: ObjectPlan, decision: Decision) -> None:
+    def decided(self, name: str, oplan: ObjectPlan, decision: Decision) -> Decision | None:
         pending = decision.pending
         record = pending.source
+        if self.chosen is not None and record["Id"] not in self.chosen:
+            matched = pending.target_id is not None and decision.verdict != Verdict.INSERT
+            return Decision(Verdict.OUTSIDE, pending, decision.changed, ErrorInfo(
+                NOT_CHOSEN, "it is not one of the records chosen for this preview (preview or apply it first)"),
+                matched=matched)
         shown = {k: v for k, v in record.items() if k not in oplan.mask}    # a masked field: only as it is sent
         row = PreviewRecord(name, record["Id"], "skip", STATUS_OF[decision.verdict], pending.target_id,
                             record_label(oplan, {**shown, **pending.payload}))
@@ -327,6 +339,7 @@ class PreviewRun(SyncRun):
             prior = pending.prior or {}
             row.changes = [PreviewChange(f, prior.get(f), v) for f, v in decision.changed.items()]
         self._rows[(name, record["Id"])] = row
+        return None
 
     def write_rows(self, outcomes: list[Outcome]) -> None:
         """The run journals ``outcomes`` (one batch): their rows go to the journal now."""
@@ -525,7 +538,8 @@ class Preview:
         """Plan, count, read, match and transform as a sync does; store the rows; return the header.
         ``calls_from``: the orgs' API call counts when the preview began (before its metadata check), for
         what the preview itself cost (``preview_calls``); by default, now. ``only``: object -> the source
-        ids to preview (none other is read).
+        ids to preview (every record in scope is still read and matched, as the apply
+        of it reads and matches them; only these get rows, the others are held).
 
         A template that cannot run raises :class:`~.context.EngineError` (no preview is kept); an org that
         fails to answer ends the preview Failed with the sentence."""

@@ -44,6 +44,8 @@ class Verdict(StrEnum):
     UPDATE_OFF = "update_off"    # matched and different, and updating is switched off for its object
     FAIL = "fail"                # it cannot be sent (``error``): a missing parent, a duplicate match...
     HELD = "held"                # not written, by the run's choice (``error`` says why): an apply's gate (apply.py)
+    OUTSIDE = "outside"          # not one of the records chosen for the run (a preview of some records, its apply):
+                                 # read and matched for its children's lookups only; not written, journaled or counted
 
 
 @dataclass
