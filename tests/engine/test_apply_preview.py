@@ -365,3 +365,23 @@ def test_changed_records_previewed_again_before_the_rest_is_applied_find_their_p
     [c0] = [r for r in after["Contact"].values() if r["Email"] == "c0@x.test"]
     assert c0["Title"] == "Edited 0" and c0["AccountId"] == e0["Id"]
     assert {r["Email"] for r in after["Contact"].values()} == {r["Email"] for r in before["Contact"].values()}
+
+
+def test_a_record_whose_parent_the_target_refuses_during_the_apply_fails_for_that_reason(make_pair):
+    """The preview cannot foresee the target's validation rules: a new account the target refuses during the apply
+    takes its contacts with it, as in any sync. Their error names the parent that failed; it is no change since the
+    preview (nothing moved), so nothing is counted as one."""
+    pair, ids = _plain_orgs(make_pair)
+    pair.server.store("tgt").create_validation_rule({
+        "ValidationName": "No_555_2", "EntityDefinitionId": "Account", "Active": True,
+        "ErrorMessage": "That phone number is barred.", "ErrorConditionFormula": "Phone = '555-2'"})
+    preview = pair.engine().preview(PLAIN)
+    rows = rows_by_source(pair.journal, preview.preview_id)
+    assert rows[ids["Account"][2]].action == "insert" and rows[ids["Contact"][2]].action == "insert"
+    applied = pair.engine().apply_preview(preview.preview_id)
+    assert applied.message is not None and "0 changed since the preview left out" in applied.message
+    errors = {e.source_id: e for e in pair.journal.errors(applied.job_id)}
+    assert errors[ids["Account"][2]].status_code == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+    child = errors[ids["Contact"][2]]
+    assert child.status_code == "PARENT_FAILED" and "That phone number is barred" in child.message
+    assert set(errors) == {ids["Account"][2], ids["Contact"][2]}

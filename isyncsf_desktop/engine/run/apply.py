@@ -364,6 +364,8 @@ class ApplyRun(SyncRun):
             got = {f: (prior.get(f), v) for f, v in decision.changed.items()}
             if self._same(row, got, deferred=False):
                 return None
+        if not writes:       # nothing is written either way: the run's own outcome stands (a parent that failed in
+            return None      # this run says so; it is no change since the preview)
         return self._hold(decision, CHANGED_SINCE_PREVIEW, changed)
 
     def deferred(self, name: str, updates: list[Pending]) -> list[Pending] | None:
