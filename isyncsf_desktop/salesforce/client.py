@@ -37,7 +37,7 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSessi
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from .connection import DEFAULT_API_VERSION, connect as _connect
-from .pacing import JobRates, PollSchedule, processed_rows, processing_seconds
+from .pacing import JobRates, PollSchedule, WriteMeter, processed_rows, processing_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -409,6 +409,7 @@ class OrgClient:
         self._api_calls = 0
         self._bulk_polls = 0
         self._job_rates = JobRates()
+        self._meter = WriteMeter()
         self._describe_global: dict[str, Any] | None = None
         self._describes: dict[str, dict[str, Any]] = {}
         self._old_tokens: list[str] = []
@@ -445,6 +446,12 @@ class OrgClient:
     def bulk_polls(self) -> int:
         """Looks at a Bulk API 2.0 job's state while waiting for it to end (part of :attr:`api_calls`)."""
         return self._bulk_polls
+
+    @property
+    def write_stats(self) -> dict[str, Any]:
+        """What this client's writes took so far and the org's latency (:meth:`~.pacing.WriteMeter.snapshot`):
+        a run measures its writes by the difference, for the estimates of later previews."""
+        return self._meter.snapshot()
 
     @property
     def api_usage(self) -> tuple[int, int] | None:
@@ -511,7 +518,11 @@ class OrgClient:
         def attempt() -> T:
             self._count()
             logger.debug("%s: %s", self._label(), what)
-            return fn()
+            began = time.monotonic()
+            try:
+                return fn()
+            finally:
+                self._meter.call(time.monotonic() - began)
 
         def transient(exc: BaseException) -> bool:
             if isinstance(exc, SalesforceError):
@@ -828,6 +839,10 @@ class OrgClient:
         return results
 
     def _write(self, op: str, items: list[Any], send: Callable[[list[Any]], Any]) -> list[dict[str, Any]]:
+        with self._meter.writing("collections", -(-len(items) // COLLECTION_SIZE), len(items)):
+            return self._write_chunks(op, items, send)
+
+    def _write_chunks(self, op: str, items: list[Any], send: Callable[[list[Any]], Any]) -> list[dict[str, Any]]:
         results: list[dict[str, Any] | None] = [None] * len(items)
         for start, chunk in _chunks(items, COLLECTION_SIZE):
             positions = list(range(start, start + len(chunk)))
@@ -903,8 +918,10 @@ class OrgClient:
         columns = _bulk_columns(operation, records)
         results: list[dict[str, Any] | None] = [None] * len(records)
         for lines, data in _bulk_jobs(operation, columns, records):
-            outcome = self._bulk_job(object_name, operation, data, sum(map(len, lines.values())),
-                                     poll_first, poll_max, on_job, on_opening, on_progress)
+            rows = sum(map(len, lines.values()))
+            with self._meter.writing("bulk", 1, rows):
+                outcome = self._bulk_job(object_name, operation, data, rows, poll_first, poll_max, on_job,
+                                         on_opening, on_progress)
             del data
             _map_bulk_results(outcome, columns, lines, results)
         locked = [i for i, r in enumerate(results) if r is not None and _is_locked(r)]

@@ -1,0 +1,272 @@
+"""How long a sync a preview has counted will take, and what share of each org's daily API requests it uses.
+
+The preview makes the run's reads itself, so the seconds it spent up to the end of its second pass (the
+metadata check, the plan, the scan, every read, match and transform, its rows journaled) are what the run
+spends on all but its writes. The writes it only counts (:class:`~.run.preview.DryTarget`), so their time is
+estimated from measurement:
+
+* **Collections**: each request costs the target org's latency (measured during the preview: the client times
+  every call, :class:`~..salesforce.pacing.WriteMeter`) plus a time per record it carries;
+* **Bulk API 2.0**: each job costs its open, upload, close and results calls at that latency, plus its rows at
+  the org's rate, looked at as the client will look at it (:class:`~..salesforce.pacing.PollSchedule`
+  replayed on a clock of its own: the looks it makes are calls, and the last one is when the run sees the end).
+
+The time per record and the Bulk rate come from the earlier runs this journal made to the same target org: a
+sync run measures the wall-clock time its writes were out (two batches out together count once) and keeps it
+in the journal (:func:`remember_run`, the last :data:`SAMPLES_KEPT`), less the calls' latency then, so the
+latency now is added back. With no earlier run to that org, the defaults measured on the sandbox org server
+are used, and the estimate says so (``basis``) and gives a wider range: a production org is slower than the
+sandbox, often several times.
+
+The range (``low``/``high``) is that of the earlier runs' figures (each run's estimate on its own), widened by
+:data:`MEASURED_SPREAD`; on the defaults, :data:`DEFAULT_RANGE`. It applies to the writes only: the reads
+were timed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from ..salesforce.client import BULK_POLL_FIRST, BULK_POLL_LONGEST, BULK_POLL_MAX
+from ..salesforce.pacing import PollSchedule
+
+SAMPLES_KEPT = 5
+"""Earlier runs to a target org the journal keeps the write timings of."""
+SETTING = "write_timing:{org_id}"
+"""The journal setting holding them."""
+
+DEFAULT_RECORD_SECONDS = 0.0002
+"""Seconds a record adds to a Collections request beyond the call's latency, measured on the sandbox org
+server (benchmarks/preview.py, 10,000 and 200,000 records, two batches out at once)."""
+DEFAULT_BULK_ROWS_PER_SECOND = 5500.0
+"""Rows a second a Bulk API 2.0 ingest job gets through on the sandbox org server, its upload and results
+included (benchmarks/preview.py)."""
+DEFAULT_LATENCY = 0.005
+"""A call's latency when the preview measured none (it always makes some calls)."""
+BULK_JOB_CALLS = 4
+"""Calls of a Bulk job besides its looks: open, upload, close, results."""
+MIN_ROWS_PER_SECOND = 1.0
+DEFAULT_RANGE = (0.5, 3.0)
+"""The range of the writes' time on the sandbox defaults: a real org may be several times slower."""
+MEASURED_SPREAD = (0.8, 1.25)
+"""The range on measured figures: that of the earlier runs, widened by this."""
+SHARE_WARNING = 50.0
+"""Percent of an org's remaining daily API requests past which the preview warns."""
+
+
+class Settings(Protocol):
+    """The journal's settings (``Journal.get_setting`` / ``set_setting``)."""
+
+    def get_setting(self, key: str, default: Any = None) -> Any: ...
+    def set_setting(self, key: str, value: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class WriteSample:
+    """What one sync run's writes to a target org took (the difference of the client's
+    :attr:`~..salesforce.client.OrgClient.write_stats` over the run)."""
+
+    run_id: int
+    collections_requests: int = 0
+    collections_records: int = 0
+    collections_seconds: float = 0.0
+    bulk_jobs: int = 0
+    bulk_rows: int = 0
+    bulk_seconds: float = 0.0
+    latency: float = DEFAULT_LATENCY
+
+    @property
+    def record_seconds(self) -> float | None:
+        """Seconds a record added to a Collections request beyond the call's latency (None: none written)."""
+        if self.collections_records <= 0:
+            return None
+        spent = self.collections_seconds - self.collections_requests * self.latency
+        return max(spent, 0.0) / self.collections_records
+
+    @property
+    def bulk_rate(self) -> float | None:
+        """Rows a second its Bulk jobs got through, their calls' latency aside (None: no Bulk job)."""
+        if self.bulk_rows <= 0:
+            return None
+        spent = self.bulk_seconds - self.bulk_jobs * BULK_JOB_CALLS * self.latency
+        return max(self.bulk_rows / max(spent, 1e-3), MIN_ROWS_PER_SECOND)
+
+    @classmethod
+    def between(cls, run_id: int, before: dict[str, Any], after: dict[str, Any]) -> WriteSample:
+        """The writes measured between two :attr:`write_stats` snapshots."""
+        c0, c1 = before.get("collections") or {}, after.get("collections") or {}
+        b0, b1 = before.get("bulk") or {}, after.get("bulk") or {}
+        return cls(run_id=run_id,
+                   collections_requests=int(c1.get("requests", 0)) - int(c0.get("requests", 0)),
+                   collections_records=int(c1.get("records", 0)) - int(c0.get("records", 0)),
+                   collections_seconds=round(float(c1.get("seconds", 0)) - float(c0.get("seconds", 0)), 4),
+                   bulk_jobs=int(b1.get("jobs", 0)) - int(b0.get("jobs", 0)),
+                   bulk_rows=int(b1.get("rows", 0)) - int(b0.get("rows", 0)),
+                   bulk_seconds=round(float(b1.get("seconds", 0)) - float(b0.get("seconds", 0)), 4),
+                   latency=float(after.get("latency") or DEFAULT_LATENCY))
+
+
+def remember_run(journal: Settings, org_id: str, sample: WriteSample) -> None:
+    """Keep ``sample`` (a run that wrote something) among the last :data:`SAMPLES_KEPT` of target org ``org_id``."""
+    if sample.collections_records <= 0 and sample.bulk_rows <= 0:
+        return
+    key = SETTING.format(org_id=org_id)
+    kept = [s for s in (journal.get_setting(key) or []) if isinstance(s, dict)]
+    journal.set_setting(key, (kept + [asdict(sample)])[-SAMPLES_KEPT:])
+
+
+def samples(journal: Settings, org_id: str) -> list[WriteSample]:
+    """The write timings the journal keeps of runs to target org ``org_id``, oldest first."""
+    out = []
+    for item in journal.get_setting(SETTING.format(org_id=org_id)) or []:
+        try:
+            out.append(WriteSample(**{k: v for k, v in item.items() if k in WriteSample.__dataclass_fields__}))
+        except (TypeError, AttributeError):
+            continue        # a setting written by another version: left out
+    return out
+
+
+@dataclass(frozen=True)
+class BulkJob:
+    """One Bulk job the run will open: its object, operation and rows."""
+
+    object: str
+    operation: str
+    rows: int
+
+
+def bulk_wait(rows: int, rate: float, expected_rate: float | None) -> tuple[float, int]:
+    """(seconds from a job's close until the client sees it ended, looks it makes) for a job of ``rows`` the
+    org processes at ``rate`` rows a second, the client expecting ``expected_rate`` (None: its first job of the
+    kind): the client's :class:`PollSchedule` replayed on a clock of its own."""
+    schedule = PollSchedule(rows, expected_rate=expected_rate, first=BULK_POLL_FIRST, backoff_max=BULK_POLL_MAX,
+                            longest=BULK_POLL_LONGEST, start=0.0)
+    now, looks = 0.0, 0
+    job: dict[str, Any] = {"state": "UploadComplete"}
+    for _ in range(10_000):
+        now += schedule.next_wait(job, now)
+        looks += 1
+        done = min(rows, int(rate * now))
+        job = {"state": "JobComplete" if done >= rows else "InProgress", "numberRecordsProcessed": done,
+               "totalProcessingTime": int(now * 1000)}
+        if done >= rows:
+            break
+    return now, looks
+
+
+@dataclass(frozen=True)
+class _Figures:
+    record_seconds: float
+    bulk_rate: float
+
+
+def _writes_seconds(figures: _Figures, latency: float, requests: int, records: int,
+                    jobs: list[BulkJob]) -> tuple[float, int]:
+    """(seconds, looks at Bulk jobs) of the writes at ``figures``."""
+    seconds = requests * latency + records * figures.record_seconds
+    looks = 0
+    seen: set[tuple[str, str]] = set()
+    for job in jobs:
+        kind = (job.object, job.operation)
+        wait, job_looks = bulk_wait(job.rows, figures.bulk_rate, figures.bulk_rate if kind in seen else None)
+        seen.add(kind)
+        seconds += BULK_JOB_CALLS * latency + wait + job_looks * latency
+        looks += job_looks
+    return seconds, looks
+
+
+def estimate(read_seconds: float, latency: float | None, requests: int, records: int, jobs: list[BulkJob],
+             earlier: list[WriteSample]) -> dict[str, Any]:
+    """The run's time: ``read_seconds`` (timed by the preview) plus its writes (``requests`` Collections requests
+    carrying ``records`` records, and ``jobs``) on the figures of ``earlier`` runs to the same target org, else
+    on the sandbox defaults. ``{"seconds", "low", "high", "reads_seconds", "writes_seconds", "bulk_looks",
+    "latency", "basis"}``; ``bulk_looks`` are the calls the client will make looking at the jobs."""
+    latency = latency if latency is not None and latency > 0 else DEFAULT_LATENCY
+    used = [s for s in earlier if (records and s.record_seconds is not None) or (jobs and s.bulk_rate is not None)]
+    default = _Figures(DEFAULT_RECORD_SECONDS, DEFAULT_BULK_ROWS_PER_SECOND)
+    if used:
+        per_run = [_Figures(s.record_seconds if s.record_seconds is not None else _mean_record_seconds(used),
+                            s.bulk_rate if s.bulk_rate is not None else _mean_bulk_rate(used)) for s in used]
+        central = _Figures(_mean_record_seconds(used), _mean_bulk_rate(used))
+        each = [_writes_seconds(f, latency, requests, records, jobs)[0] for f in per_run]
+        writes, looks = _writes_seconds(central, latency, requests, records, jobs)
+        low, high = min(each) * MEASURED_SPREAD[0], max(each) * MEASURED_SPREAD[1]
+        basis = f"measured on {_runs(len(used))} to this org"
+    else:
+        writes, looks = _writes_seconds(default, latency, requests, records, jobs)
+        low, high = writes * DEFAULT_RANGE[0], writes * DEFAULT_RANGE[1]
+        basis = "sandbox default"
+    if not requests and not jobs:
+        writes, looks, low, high, basis = 0.0, 0, 0.0, 0.0, "nothing to write"
+    return {"seconds": round(read_seconds + writes, 1), "low": round(read_seconds + low, 1),
+            "high": round(read_seconds + high, 1), "reads_seconds": round(read_seconds, 1),
+            "writes_seconds": round(writes, 1), "bulk_looks": looks, "latency": round(latency, 4), "basis": basis}
+
+
+def _mean_record_seconds(used: list[WriteSample]) -> float:
+    measured = [s for s in used if s.record_seconds is not None]
+    records = sum(s.collections_records for s in measured)
+    if not records:
+        return DEFAULT_RECORD_SECONDS
+    return sum(s.record_seconds * s.collections_records for s in measured) / records   # type: ignore[operator]
+
+
+def _mean_bulk_rate(used: list[WriteSample]) -> float:
+    measured = [s for s in used if s.bulk_rate is not None]
+    rows = sum(s.bulk_rows for s in measured)
+    if not rows:
+        return DEFAULT_BULK_ROWS_PER_SECOND
+    seconds = sum(s.bulk_rows / s.bulk_rate for s in measured)    # type: ignore[operator]
+    return rows / seconds
+
+
+def _runs(count: int) -> str:
+    return "1 earlier run" if count == 1 else f"{count} earlier runs"
+
+
+def api_share(calls: int, usage: tuple[int, int] | None, ceiling: float, side: str, alias: str) -> dict[str, Any] | None:
+    """The share of an org's remaining daily API requests a run costing ``calls`` uses, from ``usage`` (used,
+    max) as the org last said; with a ``warning`` sentence past :data:`SHARE_WARNING` percent, or when the run
+    would reach the template's ``ceiling`` (a share of the max, where the run pauses). None when the org did
+    not say."""
+    if not usage or not usage[1]:
+        return None
+    used, limit = int(usage[0]), int(usage[1])
+    remaining = max(limit - used, 0)
+    before_pause = max(math.floor(limit * ceiling) - used, 0)
+    percent = round(100.0 * calls / remaining, 1) if remaining else (0.0 if not calls else math.inf)
+    out: dict[str, Any] = {"calls": calls, "used": used, "max": limit, "remaining": remaining,
+                           "percent": percent if math.isfinite(percent) else None,
+                           "before_pause": before_pause}
+    if calls > before_pause:
+        out["warning"] = (f"the run would pause at the API ceiling: it needs about {calls:,} calls on the {side} org "
+                          f"{alias}, which has {before_pause:,} left before the template's ceiling "
+                          f"({ceiling:.0%} of its {limit:,} daily requests; {used:,} used). Run it when the org's "
+                          "usage is lower, or raise the template's api_ceiling_percent.")
+    elif percent > SHARE_WARNING:
+        out["warning"] = (f"the run would use {percent:.0f}% of the {remaining:,} daily API requests the {side} org "
+                          f"{alias} has left.")
+    return out
+
+
+def duration_text(seconds: float) -> str:
+    """``seconds`` as people say it: "40 s", "about 2 min", "1 h 20 min"."""
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def range_text(estimate: dict[str, Any]) -> str:
+    """"about 2 min (1 min–3 min), sandbox default": the estimate in one phrase."""
+    low, high = duration_text(float(estimate["low"])), duration_text(float(estimate["high"]))
+    span = f" ({low}–{high})" if low != high else ""
+    return f"about {duration_text(float(estimate['seconds']))}{span}, {estimate['basis']}"
+
+
+__all__ = ["BulkJob", "DEFAULT_BULK_ROWS_PER_SECOND", "DEFAULT_RECORD_SECONDS", "SHARE_WARNING", "WriteSample",
+           "api_share", "bulk_wait", "duration_text", "estimate", "range_text", "remember_run", "samples"]
