@@ -51,7 +51,7 @@ def test_the_preview_prints_its_estimate_and_each_orgs_share(orgs, tmp_path: Pat
 
     code, out, err = run(capsys, "preview", *ORGS, "--template", str(template))
     assert code == 0, err
-    assert "estimated time of the sync: about " in out and "sandbox default" in out
+    assert "estimated time of the sync: about " in out and "no earlier run to this org" in out
     lines = [line.strip() for line in out.splitlines()]
     target = next(line for line in lines if line.startswith("target: "))
     assert "daily API requests it has left" in target and "of 15,000 used" in target

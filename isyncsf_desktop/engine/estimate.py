@@ -37,12 +37,13 @@ SAMPLES_KEPT = 5
 SETTING = "write_timing:{org_id}"
 """The journal setting holding them."""
 
-DEFAULT_RECORD_SECONDS = 0.0002
-"""Seconds a record adds to a Collections request beyond the call's latency, measured on the sandbox org
-server (benchmarks/preview.py, 10,000 and 200,000 records, two batches out at once)."""
-DEFAULT_BULK_ROWS_PER_SECOND = 5500.0
-"""Rows a second a Bulk API 2.0 ingest job gets through on the sandbox org server, its upload and results
-included (benchmarks/preview.py)."""
+DEFAULT_RECORD_SECONDS = 0.0001
+"""Seconds a record adds to a Collections request beyond the call's latency on the sandbox org server
+(benchmarks/preview.py --rest, 10,000 records, two batches out at once: 0.00003 to 0.00015 as the machine was
+more or less busy)."""
+DEFAULT_BULK_ROWS_PER_SECOND = 3000.0
+"""Rows a second a Bulk API 2.0 ingest job gets through on the sandbox org server (benchmarks/preview.py: 1,200
+to 11,000 as the machine was more or less busy; jobs of 8,000 to 40,000 rows)."""
 DEFAULT_LATENCY = 0.005
 """A call's latency when the preview measured none (it always makes some calls)."""
 BULK_JOB_CALLS = 4
@@ -76,6 +77,7 @@ class WriteSample:
     bulk_rows: int = 0
     bulk_seconds: float = 0.0
     latency: float = DEFAULT_LATENCY
+    bulk_looks: int = 0
 
     @property
     def record_seconds(self) -> float | None:
@@ -105,7 +107,20 @@ class WriteSample:
                    bulk_jobs=int(b1.get("jobs", 0)) - int(b0.get("jobs", 0)),
                    bulk_rows=int(b1.get("rows", 0)) - int(b0.get("rows", 0)),
                    bulk_seconds=round(float(b1.get("seconds", 0)) - float(b0.get("seconds", 0)), 4),
-                   latency=float(after.get("latency") or DEFAULT_LATENCY))
+                   latency=float(after.get("latency") or DEFAULT_LATENCY),
+                   bulk_looks=int(b1.get("looks", 0)) - int(b0.get("looks", 0)))
+
+    @property
+    def looks_factor(self) -> float | None:
+        """The looks its Bulk jobs took over those the replayed schedule gives for them at its rate (jobs of
+        even size, one kind): how much more often this org's jobs were looked at than the model says (a job
+        queued behind another shows no progress for a while). None: no Bulk job, or its looks not counted."""
+        rate = self.bulk_rate
+        if rate is None or self.bulk_jobs <= 0 or self.bulk_looks <= 0:
+            return None
+        size = max(1, self.bulk_rows // self.bulk_jobs)
+        modelled = sum(bulk_wait(size, rate, rate if n else None)[1] for n in range(self.bulk_jobs))
+        return self.bulk_looks / modelled if modelled else None
 
 
 def remember_run(journal: Settings, org_id: str, sample: WriteSample) -> None:
@@ -192,6 +207,11 @@ def estimate(read_seconds: float, latency: float | None, requests: int, records:
         central = _Figures(_mean_record_seconds(used), _mean_bulk_rate(used))
         each = [_writes_seconds(f, latency, requests, records, jobs)[0] for f in per_run]
         writes, looks = _writes_seconds(central, latency, requests, records, jobs)
+        factors = [f for f in (s.looks_factor for s in used) if f is not None]
+        if factors and looks:     # looked at as often as this org's jobs were: each extra look a call's latency
+            extra = round(looks * sum(factors) / len(factors)) - looks
+            writes += extra * latency
+            looks += extra
         low, high = min(each) * MEASURED_SPREAD[0], max(each) * MEASURED_SPREAD[1]
         basis = f"measured on {_runs(len(used))} to this org"
     else:
@@ -206,20 +226,19 @@ def estimate(read_seconds: float, latency: float | None, requests: int, records:
 
 
 def _mean_record_seconds(used: list[WriteSample]) -> float:
-    measured = [s for s in used if s.record_seconds is not None]
-    records = sum(s.collections_records for s in measured)
+    measured = [(s.collections_records, s.record_seconds) for s in used if s.record_seconds is not None]
+    records = sum(n for n, _ in measured)
     if not records:
         return DEFAULT_RECORD_SECONDS
-    return sum(s.record_seconds * s.collections_records for s in measured) / records   # type: ignore[operator]
+    return sum(n * seconds for n, seconds in measured) / records
 
 
 def _mean_bulk_rate(used: list[WriteSample]) -> float:
-    measured = [s for s in used if s.bulk_rate is not None]
-    rows = sum(s.bulk_rows for s in measured)
+    measured = [(s.bulk_rows, s.bulk_rate) for s in used if s.bulk_rate is not None]
+    rows = sum(n for n, _ in measured)
     if not rows:
         return DEFAULT_BULK_ROWS_PER_SECOND
-    seconds = sum(s.bulk_rows / s.bulk_rate for s in measured)    # type: ignore[operator]
-    return rows / seconds
+    return rows / sum(n / rate for n, rate in measured)      # the rows over the time they took
 
 
 def _runs(count: int) -> str:
@@ -252,8 +271,8 @@ def api_share(calls: int, usage: tuple[int, int] | None, ceiling: float, side: s
 
 
 def duration_text(seconds: float) -> str:
-    """``seconds`` as people say it: "40 s", "about 2 min", "1 h 20 min"."""
-    if seconds < 60:
+    """``seconds`` as people say it: "40 s", "2 min", "1 h 20 min"."""
+    if seconds < 59.5:
         return f"{max(1, round(seconds))} s"
     minutes = round(seconds / 60)
     if minutes < 60:
@@ -262,10 +281,18 @@ def duration_text(seconds: float) -> str:
 
 
 def range_text(estimate: dict[str, Any]) -> str:
-    """"about 2 min (1 min–3 min), sandbox default": the estimate in one phrase."""
+    """The estimate in one phrase: "about 2 min (1–3 min), measured on 3 earlier runs to this org"."""
     low, high = duration_text(float(estimate["low"])), duration_text(float(estimate["high"]))
-    span = f" ({low}–{high})" if low != high else ""
-    return f"about {duration_text(float(estimate['seconds']))}{span}, {estimate['basis']}"
+    if low == high:
+        span = ""
+    elif low.endswith((" s", " min")) and low.split(" ", 1)[1] == high.split(" ", 1)[1] and " h " not in low:
+        span = f" ({low.split(' ', 1)[0]}–{high})"
+    else:
+        span = f" ({low}–{high})"
+    basis = str(estimate["basis"])
+    if basis == "sandbox default":
+        basis = "from the sandbox's figures (no earlier run to this org: a real org may be several times slower)"
+    return f"about {duration_text(float(estimate['seconds']))}{span}, {basis}"
 
 
 __all__ = ["BulkJob", "DEFAULT_BULK_ROWS_PER_SECOND", "DEFAULT_RECORD_SECONDS", "SHARE_WARNING", "WriteSample",

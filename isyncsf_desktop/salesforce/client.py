@@ -408,6 +408,7 @@ class OrgClient:
         self._renew_lock = threading.Lock()
         self._api_calls = 0
         self._bulk_polls = 0
+        self._ingest_polls = 0          # those of ingest jobs (writes)
         self._job_rates = JobRates()
         self._meter = WriteMeter()
         self._describe_global: dict[str, Any] | None = None
@@ -449,9 +450,12 @@ class OrgClient:
 
     @property
     def write_stats(self) -> dict[str, Any]:
-        """What this client's writes took so far and the org's latency (:meth:`~.pacing.WriteMeter.snapshot`):
-        a run measures its writes by the difference, for the estimates of later previews."""
-        return self._meter.snapshot()
+        """What this client's writes took so far and the org's latency (:meth:`~.pacing.WriteMeter.snapshot`),
+        with the looks at Bulk ingest jobs (``bulk.looks``): a run measures its writes by the difference, for the
+        estimates of later previews."""
+        stats = self._meter.snapshot()
+        stats["bulk"]["looks"] = self._ingest_polls
+        return stats
 
     @property
     def api_usage(self) -> tuple[int, int] | None:
@@ -1031,6 +1035,8 @@ class OrgClient:
                 break
             with self._lock:
                 self._bulk_polls += 1
+                if kind_path == "ingest":
+                    self._ingest_polls += 1
             job = self._bulk_request(f"bulk job {job_id}", "GET", f"jobs/{kind_path}/{job_id}/").json()
             wait = schedule.next_wait(job, time.monotonic())
             if on_look is not None:

@@ -77,6 +77,25 @@ def test_a_sync_keeps_what_its_writes_took_and_the_next_preview_to_that_org_is_e
     assert estimate.samples(pair.journal, "00D000000000000ZZZ") == []
 
 
+def test_a_bulk_sync_keeps_its_jobs_rows_and_looks_for_the_next_preview(pair):
+    accounts(pair, 0, 60)
+    template = {**TEMPLATE, "options": {**TEMPLATE["options"], "bulk_threshold": 20}}
+    engine = pair.engine()
+    assert engine.start_sync(template).totals.inserted == 60
+    (sample,) = estimate.samples(pair.journal, pair.server.store("tgt").org_id)
+    assert (sample.bulk_jobs, sample.bulk_rows, sample.collections_records) == (1, 60, 0)
+    assert sample.bulk_looks == engine.target.bulk_polls >= 1 and sample.bulk_seconds > 0
+    assert sample.bulk_rate is not None and sample.looks_factor is not None
+
+    accounts(pair, 60, 40)
+    preview = pair.engine().preview(template)
+    assert preview.estimate["basis"] == "measured on 1 earlier run to this org"
+    target = preview.api_calls["target"]
+    assert target["bulk_jobs"] == 1 and preview.estimate["bulk_looks"] >= 1
+    # the looks beyond the one a job's fewest calls hold are calls the run makes too
+    assert target["total"] == target["reads"] + target["writes"] + max(0, preview.estimate["bulk_looks"] - 1)
+
+
 def test_nothing_to_write_costs_only_the_reads(pair):
     accounts(pair, 0, 20)
     assert pair.engine().start_sync(TEMPLATE).state == "Synced"
@@ -134,6 +153,12 @@ def test_bulk_jobs_are_waited_for_as_the_client_looks_at_them():
     on_it = estimate.estimate(1.0, 0.01, 0, 0, jobs, [measured])
     assert on_it["basis"] == "measured on 1 earlier run to this org"
     assert on_it["writes_seconds"] == pytest.approx(10.0, rel=0.2)     # the same jobs take what they took
+    # an org whose jobs were looked at twice as often as the schedule says (queued behind each other): so again
+    modelled = sum(bulk_wait(50_000, measured.bulk_rate, measured.bulk_rate if n else None)[1] for n in range(2))
+    often = WriteSample(run_id=2, bulk_jobs=2, bulk_rows=100_000, bulk_seconds=10.0, latency=0.01,
+                        bulk_looks=2 * modelled)
+    assert often.looks_factor == pytest.approx(2.0)
+    assert estimate.estimate(1.0, 0.01, 0, 0, jobs, [often])["bulk_looks"] == 2 * on_it["bulk_looks"]
 
 
 def test_the_client_measures_its_writes_and_latency(pair):

@@ -16,7 +16,8 @@ A preview writes to neither org (the source is only read, and the target stand-i
 its rows stream to SQLite as the run's outcomes would. Lookups in the rows are shown by the parent's name,
 filled in once the run is done (reads counted apart from the run's). The header gives per-object counts
 and the API calls the run will cost on each org (the reads the preview made, which the run makes alike,
-plus the writes counted as the run sends them).
+plus the writes counted as the run sends them, and the looks at its Bulk jobs the client will make), the run's
+estimated time and the share of each org's remaining daily API requests it will use (:mod:`..estimate`).
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import estimate, scope
+from ..estimate import BulkJob
 from ..events import CancelToken, Notice, Observer
 from ..journal import Journal, ObjectCounts, OrgRef, Outcome, PreviewChange, PreviewRecord
 from ..lifecycle import RecordStatus
-from ..estimate import BulkJob
 from ..orgapi import OrgApi
 from ..plan import ObjectPlan, Plan, build_plan
 from ..template import Template, TemplateError

@@ -652,7 +652,9 @@ class PreviewDialog(QDialog):
         lines: list[str] = []
         estimate = header.get("estimate") or {}
         if estimate:
-            lines.append(f"Estimated time of the sync: <b>{html.escape(range_text(estimate))}</b>")
+            time_text, _, basis = range_text(estimate).partition(", ")
+            lines.append(f"Estimated time of the sync: <b>{html.escape(time_text)}</b>"
+                         + (f", {html.escape(basis, quote=False)}" if basis else ""))
         shares = header.get("api_share") or {}
         aliases = {"source": self.preview.source.alias, "target": self.preview.target.alias}
         parts = [f"<b>{html.escape(aliases[side])}</b> "
@@ -662,7 +664,7 @@ class PreviewDialog(QDialog):
             lines.append("Share of the daily API requests left: " + " &nbsp;·&nbsp; ".join(parts))
         for share in shares.values():
             if share.get("warning"):
-                lines.append(f"<b style='color:{WARNING}'>Warning:</b> {html.escape(share['warning'])}")
+                lines.append(f"<b style='color:{WARNING}'>Warning:</b> {html.escape(share['warning'], quote=False)}")
         self.estimate_label.setText("<br>".join(lines))
         self.estimate_label.setVisible(bool(lines))
 
