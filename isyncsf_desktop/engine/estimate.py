@@ -18,9 +18,13 @@ latency now is added back. With no earlier run to that org, the defaults measure
 are used, and the estimate says so (``basis``) and gives a wider range: a production org is slower than the
 sandbox, often several times.
 
-The range (``low``/``high``) is that of the earlier runs' figures (each run's estimate on its own), widened by
-:data:`MEASURED_SPREAD`; on the defaults, :data:`DEFAULT_RANGE`. It applies to the writes only: the reads
-were timed.
+The range (``low``/``high``) of the writes is that of the earlier runs' figures (each run's estimate on its
+own), widened by :data:`MEASURED_SPREAD` (:data:`FEW_RUNS_SPREAD` while there are few); on the defaults,
+:data:`DEFAULT_RANGE`. The reads were timed, but the run makes them again: :data:`READS_SPREAD`.
+
+The Bulk jobs' looks are the replayed schedule's, times how much more often the earlier runs' jobs were looked
+at than the schedule gives for them (:attr:`WriteSample.looks_factor`: a job queued behind another shows no
+progress for a while, and is looked at more).
 """
 
 from __future__ import annotations
@@ -52,7 +56,12 @@ MIN_ROWS_PER_SECOND = 1.0
 DEFAULT_RANGE = (0.5, 3.0)
 """The range of the writes' time on the sandbox defaults: a real org may be several times slower."""
 MEASURED_SPREAD = (0.8, 1.25)
-"""The range on measured figures: that of the earlier runs, widened by this."""
+"""The range of the writes' time on measured figures: that of the earlier runs, widened by this..."""
+FEW_RUNS_SPREAD = (0.67, 1.5)
+"""...or by this with fewer than :data:`ENOUGH_RUNS` (one run says little of how much an org's speed varies)."""
+ENOUGH_RUNS = 3
+READS_SPREAD = (0.8, 1.25)
+"""The range of the reads' time: the run makes them again, when the orgs (and this machine) may be busier."""
 SHARE_WARNING = 50.0
 """Percent of an org's remaining daily API requests past which the preview warns."""
 
@@ -212,7 +221,8 @@ def estimate(read_seconds: float, latency: float | None, requests: int, records:
             extra = round(looks * sum(factors) / len(factors)) - looks
             writes += extra * latency
             looks += extra
-        low, high = min(each) * MEASURED_SPREAD[0], max(each) * MEASURED_SPREAD[1]
+        spread = MEASURED_SPREAD if len(used) >= ENOUGH_RUNS else FEW_RUNS_SPREAD
+        low, high = min(each) * spread[0], max(each) * spread[1]
         basis = f"measured on {_runs(len(used))} to this org"
     else:
         writes, looks = _writes_seconds(default, latency, requests, records, jobs)
@@ -220,9 +230,9 @@ def estimate(read_seconds: float, latency: float | None, requests: int, records:
         basis = "sandbox default"
     if not requests and not jobs:
         writes, looks, low, high, basis = 0.0, 0, 0.0, 0.0, "nothing to write"
-    return {"seconds": round(read_seconds + writes, 1), "low": round(read_seconds + low, 1),
-            "high": round(read_seconds + high, 1), "reads_seconds": round(read_seconds, 1),
-            "writes_seconds": round(writes, 1), "bulk_looks": looks, "latency": round(latency, 4), "basis": basis}
+    return {"seconds": round(read_seconds + writes, 2), "low": round(read_seconds * READS_SPREAD[0] + low, 2),
+            "high": round(read_seconds * READS_SPREAD[1] + high, 2), "reads_seconds": round(read_seconds, 2),
+            "writes_seconds": round(writes, 2), "bulk_looks": looks, "latency": round(latency, 4), "basis": basis}
 
 
 def _mean_record_seconds(used: list[WriteSample]) -> float:
