@@ -22,9 +22,10 @@ The range (``low``/``high``) of the writes is that of the earlier runs' figures 
 own), widened by :data:`MEASURED_SPREAD` (:data:`FEW_RUNS_SPREAD` while there are few); on the defaults,
 :data:`DEFAULT_RANGE`. The reads were timed, but the run makes them again: :data:`READS_SPREAD`.
 
-The Bulk jobs' looks are the replayed schedule's, times how much more often the earlier runs' jobs were looked
-at than the schedule gives for them (:attr:`WriteSample.looks_factor`: a job queued behind another shows no
-progress for a while, and is looked at more).
+Bulk jobs are replayed as the run sends them (:func:`bulk_jobs_wait`): the batches of one write, up to the
+run's depth out at once, the org's rate shared by the jobs it is processing together (one job's rate seen by
+the client is then lower, and uneven: it looks more often), each looked at on its own :class:`PollSchedule`
+with the rate the client has measured on the jobs of that kind before (:class:`~..salesforce.pacing.JobRates`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from ..salesforce.client import BULK_POLL_FIRST, BULK_POLL_LONGEST, BULK_POLL_MAX
-from ..salesforce.pacing import PollSchedule
+from ..salesforce.pacing import JobRates, PollSchedule
 
 SAMPLES_KEPT = 5
 """Earlier runs to a target org the journal keeps the write timings of."""
@@ -98,7 +99,9 @@ class WriteSample:
 
     @property
     def bulk_rate(self) -> float | None:
-        """Rows a second its Bulk jobs got through, their calls' latency aside (None: no Bulk job)."""
+        """Rows a second its Bulk jobs got through, their calls' latency aside (None: no Bulk job). The waits
+        past each job's end are in it, and a replay at this rate adds them again: over-long by a few percent on
+        jobs of tens of thousands of rows, up to a quarter on jobs of seconds."""
         if self.bulk_rows <= 0:
             return None
         spent = self.bulk_seconds - self.bulk_jobs * BULK_JOB_CALLS * self.latency
@@ -118,18 +121,6 @@ class WriteSample:
                    bulk_seconds=round(float(b1.get("seconds", 0)) - float(b0.get("seconds", 0)), 4),
                    latency=float(after.get("latency") or DEFAULT_LATENCY),
                    bulk_looks=int(b1.get("looks", 0)) - int(b0.get("looks", 0)))
-
-    @property
-    def looks_factor(self) -> float | None:
-        """The looks its Bulk jobs took over those the replayed schedule gives for them at its rate (jobs of
-        even size, one kind): how much more often this org's jobs were looked at than the model says (a job
-        queued behind another shows no progress for a while). None: no Bulk job, or its looks not counted."""
-        rate = self.bulk_rate
-        if rate is None or self.bulk_jobs <= 0 or self.bulk_looks <= 0:
-            return None
-        size = max(1, self.bulk_rows // self.bulk_jobs)
-        modelled = sum(bulk_wait(size, rate, rate if n else None)[1] for n in range(self.bulk_jobs))
-        return self.bulk_looks / modelled if modelled else None
 
 
 def remember_run(journal: Settings, org_id: str, sample: WriteSample) -> None:
@@ -186,26 +177,99 @@ class _Figures:
     bulk_rate: float
 
 
-def _writes_seconds(figures: _Figures, latency: float, requests: int, records: int,
-                    jobs: list[BulkJob]) -> tuple[float, int]:
-    """(seconds, looks at Bulk jobs) of the writes at ``figures``."""
+class _Job:
+    """One Bulk job of a replay: its rows, those the org has processed, when it was closed and ended."""
+
+    def __init__(self, rows: int, start: float, expected: float | None) -> None:
+        self.rows = rows
+        self.done = 0.0
+        self.start = start
+        self.ended: float | None = None
+        self.seen = False
+        self.schedule = PollSchedule(rows, expected_rate=expected, first=BULK_POLL_FIRST, backoff_max=BULK_POLL_MAX,
+                                     longest=BULK_POLL_LONGEST, start=start)
+        self.look = start + self.schedule.next_wait({"state": "UploadComplete"}, start)
+
+
+def bulk_jobs_wait(sizes: list[int], rate: float, depth: int, rates: JobRates,
+                   kind: tuple[str, str]) -> tuple[float, int]:
+    """(seconds, looks) of one write sent as Bulk jobs of ``sizes`` rows, at most ``depth`` out at once (the next
+    goes when the oldest is seen ended, as the run sends its batches), the org processing ``rate`` rows a second
+    shared by the jobs it holds; each job looked at on its own :class:`PollSchedule`, expecting the rate ``rates``
+    has for ``kind`` (updated as each job ends, as the client does)."""
+    pending = list(sizes)
+    out: list[_Job] = []
+    now, looks = 0.0, 0
+
+    def send() -> None:
+        out.append(_Job(pending.pop(0), now, rates.rate(kind)))
+
+    while pending and len(out) < max(1, depth):
+        send()
+    for _ in range(100_000):
+        if not out:
+            break
+        look = min(job.look for job in out if not job.seen)
+        while now < look:             # the org works until that look, its rate shared by the jobs not done
+            working = [job for job in out if job.done < job.rows]
+            if not working:
+                now = look
+                break
+            share = rate / len(working)
+            step = min(look - now, min((job.rows - job.done) / share for job in working))
+            for job in working:
+                job.done = min(float(job.rows), job.done + share * step)
+                if job.done >= job.rows:
+                    job.ended = now + step
+            now += step
+        now = look
+        for job in out:
+            if job.seen or job.look != look:
+                continue
+            looks += 1
+            ended = job.ended is not None
+            took = (job.ended if job.ended is not None else now) - job.start
+            info = {"state": "JobComplete" if ended else "InProgress", "numberRecordsProcessed": int(job.done),
+                    "totalProcessingTime": int(took * 1000)}
+            if ended:
+                job.seen = True
+                if took > 0:
+                    rates.record(kind, job.rows / took)
+            else:
+                job.look = now + job.schedule.next_wait(info, now)
+        while out and out[0].seen:
+            out.pop(0)
+            if pending:
+                send()
+    return now, looks
+
+
+def _writes_seconds(figures: _Figures, latency: float, requests: int, records: int, jobs: list[BulkJob],
+                    depth: int, batch: int) -> tuple[float, int]:
+    """(seconds, looks at Bulk jobs) of the writes at ``figures``: Collections requests, then the Bulk jobs in
+    the writes they belong to (consecutive jobs of one kind, each but the last of ``batch`` rows)."""
     seconds = requests * latency + records * figures.record_seconds
     looks = 0
-    seen: set[tuple[str, str]] = set()
+    rates = JobRates()
+    writes: list[tuple[tuple[str, str], list[int]]] = []
     for job in jobs:
         kind = (job.object, job.operation)
-        wait, job_looks = bulk_wait(job.rows, figures.bulk_rate, figures.bulk_rate if kind in seen else None)
-        seen.add(kind)
-        seconds += BULK_JOB_CALLS * latency + wait + job_looks * latency
-        looks += job_looks
+        if writes and writes[-1][0] == kind and writes[-1][1][-1] == batch:
+            writes[-1][1].append(job.rows)
+        else:
+            writes.append((kind, [job.rows]))
+    for kind, sizes in writes:
+        wait, write_looks = bulk_jobs_wait(sizes, figures.bulk_rate, depth, rates, kind)
+        seconds += len(sizes) * BULK_JOB_CALLS * latency + wait + write_looks * latency
+        looks += write_looks
     return seconds, looks
 
 
 def estimate(read_seconds: float, latency: float | None, requests: int, records: int, jobs: list[BulkJob],
-             earlier: list[WriteSample]) -> dict[str, Any]:
+             earlier: list[WriteSample], *, depth: int = 1, batch: int = 0) -> dict[str, Any]:
     """The run's time: ``read_seconds`` (timed by the preview) plus its writes (``requests`` Collections requests
-    carrying ``records`` records, and ``jobs``) on the figures of ``earlier`` runs to the same target org, else
-    on the sandbox defaults. ``{"seconds", "low", "high", "reads_seconds", "writes_seconds", "bulk_looks",
+    carrying ``records`` records, and ``jobs``, sent ``depth`` at a time in writes of ``batch`` rows) on the
+    figures of ``earlier`` runs to the same target org, else on the sandbox defaults. ``{"seconds", "low", "high", "reads_seconds", "writes_seconds", "bulk_looks",
     "latency", "basis"}``; ``bulk_looks`` are the calls the client will make looking at the jobs."""
     latency = latency if latency is not None and latency > 0 else DEFAULT_LATENCY
     used = [s for s in earlier if (records and s.record_seconds is not None) or (jobs and s.bulk_rate is not None)]
@@ -214,18 +278,13 @@ def estimate(read_seconds: float, latency: float | None, requests: int, records:
         per_run = [_Figures(s.record_seconds if s.record_seconds is not None else _mean_record_seconds(used),
                             s.bulk_rate if s.bulk_rate is not None else _mean_bulk_rate(used)) for s in used]
         central = _Figures(_mean_record_seconds(used), _mean_bulk_rate(used))
-        each = [_writes_seconds(f, latency, requests, records, jobs)[0] for f in per_run]
-        writes, looks = _writes_seconds(central, latency, requests, records, jobs)
-        factors = [f for f in (s.looks_factor for s in used) if f is not None]
-        if factors and looks:     # looked at as often as this org's jobs were: each extra look a call's latency
-            extra = round(looks * sum(factors) / len(factors)) - looks
-            writes += extra * latency
-            looks += extra
+        each = [_writes_seconds(f, latency, requests, records, jobs, depth, batch)[0] for f in per_run]
+        writes, looks = _writes_seconds(central, latency, requests, records, jobs, depth, batch)
         spread = MEASURED_SPREAD if len(used) >= ENOUGH_RUNS else FEW_RUNS_SPREAD
         low, high = min(each) * spread[0], max(each) * spread[1]
         basis = f"measured on {_runs(len(used))} to this org"
     else:
-        writes, looks = _writes_seconds(default, latency, requests, records, jobs)
+        writes, looks = _writes_seconds(default, latency, requests, records, jobs, depth, batch)
         low, high = writes * DEFAULT_RANGE[0], writes * DEFAULT_RANGE[1]
         basis = "sandbox default"
     if not requests and not jobs:
@@ -305,5 +364,5 @@ def range_text(estimate: dict[str, Any]) -> str:
     return f"about {duration_text(float(estimate['seconds']))}{span}, {basis}"
 
 
-__all__ = ["BulkJob", "DEFAULT_BULK_ROWS_PER_SECOND", "DEFAULT_RECORD_SECONDS", "SHARE_WARNING", "WriteSample",
+__all__ = ["BulkJob", "bulk_jobs_wait", "DEFAULT_BULK_ROWS_PER_SECOND", "DEFAULT_RECORD_SECONDS", "SHARE_WARNING", "WriteSample",
            "api_share", "bulk_wait", "duration_text", "estimate", "range_text", "remember_run", "samples"]

@@ -42,7 +42,7 @@ from ..orgapi import OrgApi
 from ..plan import ObjectPlan, Plan, build_plan
 from ..template import Template, TemplateError
 from ...salesforce.client import BULK_MAX_ROWS, COLLECTION_SIZE, ApiLimitExceeded, SessionExpired
-from .context import EngineError, RunContext, Stop, chunks, quote
+from .context import BULK_BATCH, EngineError, RunContext, Stop, chunks, quote
 from .first_pass import FirstPass
 from .second_pass import SecondPass
 from .sync_run import Decision, Pending, SyncRun, Verdict
@@ -623,8 +623,9 @@ class Preview:
         stats = getattr(self.target, "write_stats", None)
         latency = stats.get("latency") if isinstance(stats, dict) else None
         earlier = estimate.samples(self.journal, self.target_ref.org_id)
+        depth = template.in_flight if template.continue_on_error else 1      # as the run sends its batches
         result.estimate = estimate.estimate(read_seconds, latency, dry.collections[0], dry.collections[1], dry.jobs,
-                                            earlier)
+                                            earlier, depth=depth, batch=BULK_BATCH)
         target = result.api_calls["target"]
         extra = max(0, int(result.estimate["bulk_looks"]) - dry.bulk_jobs)   # one look a job is in BULK_CALLS
         if extra:
