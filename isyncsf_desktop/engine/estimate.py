@@ -42,10 +42,10 @@ SAMPLES_KEPT = 5
 SETTING = "write_timing:{org_id}"
 """The journal setting holding them."""
 
-DEFAULT_RECORD_SECONDS = 0.0001
+DEFAULT_RECORD_SECONDS = 0.00015
 """Seconds a record adds to a Collections request beyond the call's latency on the sandbox org server
-(benchmarks/preview.py --rest, 10,000 records, two batches out at once: 0.00003 to 0.00015 as the machine was
-more or less busy)."""
+(benchmarks/preview.py, 10,000 records, two batches out at once: a request of 200 records took 0.04 to 0.06 s
+in all on a quiet machine, four times that on a busy one)."""
 DEFAULT_BULK_ROWS_PER_SECOND = 3000.0
 """Rows a second a Bulk API 2.0 ingest job gets through on the sandbox org server (benchmarks/preview.py: 1,200
 to 11,000 as the machine was more or less busy; jobs of 8,000 to 40,000 rows)."""
