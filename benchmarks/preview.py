@@ -10,10 +10,15 @@ its peak RSS is its own, with the sandbox server in another process:
 * ``re-preview``: a preview again after the sync (every record unchanged).
 
 API calls are read from each org's ``/limits`` before and after (less the ``/limits`` call), beside the calls the
-preview said the sync would cost (its estimate counts the sync's reads as the preview made them and its writes as
-the run sends them; a Bulk job at its fewest calls) and the calls the sync's run counted itself.
+preview said the sync would cost (its estimate counts the sync's reads as the preview made them, its writes as the
+run sends them and the looks at its Bulk jobs as replayed) and the calls the sync's run counted itself; the
+preview's estimated time beside the sync's, with the error in % and whether the sync fell in the estimate's range.
+The sync's measured writes (what later previews to the same org are estimated on) are printed with it;
+``--prior FILE`` puts such figures (an earlier ``--json`` output, or a list of them) in the journal before the
+first preview, so its estimate is made on them rather than on the sandbox defaults.
 
-Run: ``python benchmarks/preview.py --records 10000 [--json] [--rest]``. Prints figures; asserts nothing.
+Run: ``python benchmarks/preview.py --records 10000 [--json] [--rest] [--prior FILE]``. Prints figures; asserts
+nothing.
 """
 
 from __future__ import annotations
