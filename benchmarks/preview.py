@@ -10,10 +10,15 @@ its peak RSS is its own, with the sandbox server in another process:
 * ``re-preview``: a preview again after the sync (every record unchanged).
 
 API calls are read from each org's ``/limits`` before and after (less the ``/limits`` call), beside the calls the
-preview said the sync would cost (its estimate counts the sync's reads as the preview made them and its writes as
-the run sends them; a Bulk job at its fewest calls) and the calls the sync's run counted itself.
+preview said the sync would cost (its estimate counts the sync's reads as the preview made them, its writes as the
+run sends them and the looks at its Bulk jobs as replayed) and the calls the sync's run counted itself; the
+preview's estimated time beside the sync's, with the error in % and whether the sync fell in the estimate's range.
+The sync's measured writes (what later previews to the same org are estimated on) are printed with it;
+``--prior FILE`` puts such figures (an earlier ``--json`` output, or a list of them) in the journal before the
+first preview, so its estimate is made on them rather than on the sandbox defaults.
 
-Run: ``python benchmarks/preview.py --records 10000 [--json] [--rest]``. Prints figures; asserts nothing.
+Run: ``python benchmarks/preview.py --records 10000 [--json] [--rest] [--prior FILE]``. Prints figures; asserts
+nothing.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ def _engine(info: dict[str, Any], work: Path) -> Any:
                       refs["target"])
 
 
-def child(kind: str, info_path: Path, template: dict[str, Any]) -> dict[str, Any]:
+def child(kind: str, info_path: Path, template: dict[str, Any], prior: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     info = json.loads(info_path.read_text())
     work = info_path.parent
     orgs = sync_bench.clients(info)
@@ -57,18 +62,45 @@ def child(kind: str, info_path: Path, template: dict[str, Any]) -> dict[str, Any
         result = engine.start_sync(template)
         seconds = time.perf_counter() - t0
         totals = result.totals
+        from isyncsf_desktop.engine import estimate
+
+        kept = estimate.samples(engine.journal, info["orgs"]["target"]["org_id"])
+        writes = kept[-1] if kept else None
         out = {"state": result.state, "seconds": round(seconds, 2), "calls": meter.stop(),
                "run_counted_calls": result.api_calls, "inserted": totals.inserted, "updated": totals.updated,
-               "existing": totals.existing, "errors": totals.errors}
+               "existing": totals.existing, "errors": totals.errors, "bulk_polls": sync_bench.bulk_polls({"target": engine.target}),
+               "writes_measured": None if writes is None else {
+                   **{k: v for k, v in vars(writes).items() if k != "run_id"},
+                   "record_seconds": writes.record_seconds, "bulk_rate": writes.bulk_rate}}
     else:
+        if prior:
+            from isyncsf_desktop.engine import estimate
+
+            for item in prior:    # earlier runs' write timings (another benchmark's sync): the estimate's basis
+                estimate.remember_run(engine.journal, info["orgs"]["target"]["org_id"],
+                                      estimate.WriteSample(**item))
         preview = engine.preview(template)
         seconds = time.perf_counter() - t0
         out = {"status": preview.status, "message": preview.message, "seconds": round(seconds, 2),
                "calls": meter.stop(), "estimate": preview.api_calls, "totals": preview.totals,
+               "time_estimate": preview.estimate, "api_share": preview.api_share,
                "journal_rows": sum(sum(c.values()) for c in engine.journal.preview_counts(preview.preview_id).values())}
     out["peak_rss_mb"] = sync_bench.peak_rss_mb()
     engine.journal.close()
     return out
+
+
+def _error(estimated: float, actual: float) -> float:
+    """The estimate's error, in percent of the actual figure."""
+    return round(100.0 * (estimated - actual) / actual, 1) if actual else 0.0
+
+
+def _prior(path: Path) -> list[dict[str, Any]]:
+    data = json.loads(path.read_text())
+    if isinstance(data, dict):       # this script's --json output: its sync's measured writes
+        measured = dict(data["sync"]["writes_measured"])
+        return [{k: v for k, v in measured.items() if k not in ("record_seconds", "bulk_rate")} | {"run_id": 0}]
+    return list(data)
 
 
 def run_child(kind: str, info_path: Path, extra: list[str]) -> dict[str, Any]:
@@ -84,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=10000, help="records (default 10000)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
     parser.add_argument("--rest", action="store_true", help="Collections only: Bulk API 2.0 off (bulk_threshold 0)")
+    parser.add_argument("--prior", help="a JSON file of earlier runs' write timings (a list; or this script's "
+                        "--json output, whose sync's are taken): the first preview's estimate is made on them")
     parser.add_argument("--child", choices=("preview", "sync", "re-preview"), help=argparse.SUPPRESS)
     parser.add_argument("--info", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -91,8 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.rest:
         options["bulk_threshold"] = 0
     template = {**sync_bench.TEMPLATE, "name": "Benchmark: preview", "options": options}
+    prior = _prior(Path(args.prior)) if args.prior else None
     if args.child:
-        print(json.dumps(child(args.child, Path(args.info), template), default=str))
+        print(json.dumps(child(args.child, Path(args.info), template, prior if args.child == "preview" else None),
+                         default=str))
         return 0
 
     work = Path(tempfile.mkdtemp(prefix="isyncsf-preview-bench-"))
@@ -102,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             info_path = work / "info.json"
             info_path.write_text(json.dumps(info))
-            extra = ["--rest"] if args.rest else []
+            extra = (["--rest"] if args.rest else []) + (["--prior", str(Path(args.prior).resolve())]
+                                                         if args.prior else [])
             steps = {kind: run_child(kind, info_path, extra) for kind in ("preview", "sync", "re-preview")}
         finally:
             server.terminate()
@@ -111,9 +148,17 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     preview, sync = steps["preview"], steps["sync"]
     estimate = {side: preview["estimate"][side]["total"] for side in ("source", "target")}
+    timed = preview["time_estimate"]
     report = {"records": args.records, "rest_only": args.rest, **steps,
-              "estimate_vs_sync": {"estimated": estimate, "sync_run_counted": sync["run_counted_calls"],
-                                   "sync_from_limits": sync["calls"]},
+              "estimate_vs_sync": {
+                  "calls": {side: {"estimated": estimate[side], "sync": sync["run_counted_calls"][side],
+                                   "error_percent": _error(estimate[side], sync["run_counted_calls"][side])}
+                            for side in ("source", "target")},
+                  "sync_calls_from_limits": sync["calls"],
+                  "seconds": {"estimated": timed["seconds"], "low": timed["low"], "high": timed["high"],
+                              "basis": timed["basis"], "sync": sync["seconds"],
+                              "error_percent": _error(timed["seconds"], sync["seconds"]),
+                              "within_range": timed["low"] <= sync["seconds"] <= timed["high"]}},
               "ratios": {"seconds_preview_to_sync": round(preview["seconds"] / sync["seconds"], 2),
                          "rss_preview_to_sync": round(preview["peak_rss_mb"] / sync["peak_rss_mb"], 2)}}
     if args.json:
@@ -121,8 +166,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for kind, step in steps.items():
         print(f"{kind:<10} {step['seconds']:>7} s  calls {step['calls']}  peak RSS {step['peak_rss_mb']} MB")
-    print(f"estimated sync calls {estimate}; the sync's run counted {sync['run_counted_calls']} "
-          f"(its /limits: {sync['calls']}, with the metadata check)")
+    compared = report["estimate_vs_sync"]
+    for side, row in compared["calls"].items():
+        print(f"{side} calls: estimated {row['estimated']}, the sync's run counted {row['sync']} "
+              f"(error {row['error_percent']:+}%)")
+    print(f"(the sync's /limits: {sync['calls']}, with the metadata check)")
+    row = compared["seconds"]
+    print(f"time: estimated {row['estimated']} s ({row['low']}-{row['high']} s, {row['basis']}), the sync took "
+          f"{row['sync']} s (error {row['error_percent']:+}%, {'within' if row['within_range'] else 'outside'} "
+          "the range)")
     print(json.dumps(report["ratios"]))
     return 0
 

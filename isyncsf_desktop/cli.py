@@ -433,8 +433,23 @@ def _print_preview(data: dict) -> None:  # type: ignore[type-arg]
         bulk = f", {tgt['bulk_jobs']} Bulk job(s)" if tgt.get("bulk_jobs") else ""
         print(f"  API calls the sync will cost: source {src['total']} ({src['reads']} reads), target {tgt['total']} "
               f"({tgt['reads']} reads, {tgt['writes']} writes{bulk})")
+    for side, share in (data.get("api_share") or {}).items():
+        print(f"  {side}: {share['calls']} call(s), {_share_text(share)} of the {share['remaining']:,} daily API "
+              f"requests it has left ({share['used']:,} of {share['max']:,} used)")
+    if data.get("estimate"):
+        from .engine.estimate import range_text
+
+        print(f"  estimated time of the sync: {range_text(data['estimate'])}")
+    for share in (data.get("api_share") or {}).values():
+        if share.get("warning"):
+            print(f"  warning: {share['warning']}")
     for name, path in (data.get("csv") or {}).items():
         print(f"  {name}: {path}")
+
+
+def _share_text(share: dict) -> str:  # type: ignore[type-arg]
+    """"12.5%" of an org's remaining requests (all of them when it has none left)."""
+    return "all" if share.get("percent") is None else f"{share['percent']}%"
 
 
 def _preflight_gate(engine: object, template: object, override: bool) -> object:

@@ -44,7 +44,7 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnection
 from . import files
 from .connection import DEFAULT_API_VERSION, connect as _connect
 from .files import BlobInfo
-from .pacing import JobRates, PollSchedule, processed_rows, processing_seconds
+from .pacing import JobRates, PollSchedule, WriteMeter, processed_rows, processing_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -426,7 +426,9 @@ class OrgClient:
         self._renew_lock = threading.Lock()
         self._api_calls = 0
         self._bulk_polls = 0
+        self._ingest_polls = 0          # those of ingest jobs (writes)
         self._job_rates = JobRates()
+        self._meter = WriteMeter()
         self._describe_global: dict[str, Any] | None = None
         self._describes: dict[str, dict[str, Any]] = {}
         self._old_tokens: list[str] = []
@@ -463,6 +465,15 @@ class OrgClient:
     def bulk_polls(self) -> int:
         """Looks at a Bulk API 2.0 job's state while waiting for it to end (part of :attr:`api_calls`)."""
         return self._bulk_polls
+
+    @property
+    def write_stats(self) -> dict[str, Any]:
+        """What this client's writes took so far and the org's latency (:meth:`~.pacing.WriteMeter.snapshot`),
+        with the looks at Bulk ingest jobs (``bulk.looks``): a run measures its writes by the difference, for the
+        estimates of later previews."""
+        stats = self._meter.snapshot()
+        stats["bulk"]["looks"] = self._ingest_polls
+        return stats
 
     @property
     def api_usage(self) -> tuple[int, int] | None:
@@ -529,7 +540,11 @@ class OrgClient:
         def attempt() -> T:
             self._count()
             logger.debug("%s: %s", self._label(), what)
-            return fn()
+            began = time.monotonic()
+            try:
+                return fn()
+            finally:
+                self._meter.call(time.monotonic() - began)
 
         def transient(exc: BaseException) -> bool:
             if isinstance(exc, SalesforceError):
@@ -846,6 +861,10 @@ class OrgClient:
         return results
 
     def _write(self, op: str, items: list[Any], send: Callable[[list[Any]], Any]) -> list[dict[str, Any]]:
+        with self._meter.writing("collections", -(-len(items) // COLLECTION_SIZE), len(items)):
+            return self._write_chunks(op, items, send)
+
+    def _write_chunks(self, op: str, items: list[Any], send: Callable[[list[Any]], Any]) -> list[dict[str, Any]]:
         results: list[dict[str, Any] | None] = [None] * len(items)
         for start, chunk in _chunks(items, COLLECTION_SIZE):
             positions = list(range(start, start + len(chunk)))
@@ -937,8 +956,10 @@ class OrgClient:
 
         def send_jobs(positions: Iterable[int], progress: Callable[[str, int, bool], None] | None) -> None:
             for lines, data in _bulk_jobs(operation, columns, records, _parent_order(records, parents, positions)):
-                outcome = self._bulk_job(object_name, operation, data, sum(map(len, lines.values())),
-                                         poll_first, poll_max, on_job, on_opening, progress)
+                rows = sum(map(len, lines.values()))
+                with self._meter.writing("bulk", 1, rows):
+                    outcome = self._bulk_job(object_name, operation, data, rows, poll_first, poll_max, on_job,
+                                             on_opening, progress)
                 del data
                 _map_bulk_results(outcome, columns, lines, results)
 
@@ -1082,6 +1103,8 @@ class OrgClient:
                 break
             with self._lock:
                 self._bulk_polls += 1
+                if kind_path == "ingest":
+                    self._ingest_polls += 1
             job = self._bulk_request(f"bulk job {job_id}", "GET", f"jobs/{kind_path}/{job_id}/").json()
             wait = schedule.next_wait(job, time.monotonic())
             if on_look is not None:

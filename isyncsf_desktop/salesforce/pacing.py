@@ -31,6 +31,10 @@ fake clock.
 from __future__ import annotations
 
 import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 MARGIN = 0.05            # aim this share past the expected end (a look just before it costs another call)...
@@ -167,4 +171,71 @@ class PollSchedule:
         return min(max(wait, self.first), self.longest)
 
 
-__all__ = ["JobRates", "PollSchedule", "processed_rows", "processing_seconds"]
+LATENCY_SAMPLES = 256    # the latest calls a client's latency is measured on
+LATENCY_QUANTILE = 0.25  # a client's latency: this quantile of its calls' durations (small calls, not big pages)
+
+
+class WriteMeter:
+    """What one client's writes took: per kind (``collections``, ``bulk``) the requests or jobs, the records
+    they carried, and the wall-clock seconds during which at least one write of that kind was out (writes out
+    together count once, so a run sending two batches at a time is measured as it goes); and the duration of
+    every other call (reads, describes: not the writes' own requests nor a Bulk job's), for the org's latency
+    (:attr:`latency`). Thread-safe; read with :meth:`snapshot`."""
+
+    KINDS = ("collections", "bulk")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._totals = {kind: [0, 0, 0.0] for kind in self.KINDS}     # requests, records, seconds
+        self._out = {kind: 0 for kind in self.KINDS}
+        self._since = {kind: 0.0 for kind in self.KINDS}
+        self._durations: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self._writing = threading.local()
+
+    @contextmanager
+    def writing(self, kind: str, requests: int, records: int) -> Iterator[None]:
+        """Measure one write of ``kind`` (``requests`` requests or jobs carrying ``records`` records)."""
+        with self._lock:
+            if self._out[kind] == 0:
+                self._since[kind] = time.monotonic()
+            self._out[kind] += 1
+        self._writing.depth = getattr(self._writing, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._writing.depth -= 1
+            with self._lock:
+                self._out[kind] -= 1
+                totals = self._totals[kind]
+                totals[0] += requests
+                totals[1] += records
+                if self._out[kind] == 0:
+                    totals[2] += time.monotonic() - self._since[kind]
+
+    def call(self, seconds: float) -> None:
+        """One call took ``seconds`` (answered or not); a write's own calls are not a measure of latency."""
+        if getattr(self._writing, "depth", 0):
+            return
+        with self._lock:
+            self._durations.append(seconds)
+
+    @property
+    def latency(self) -> float | None:
+        """Seconds a small call takes (:data:`LATENCY_QUANTILE` of the latest calls), None before any call."""
+        with self._lock:
+            durations = sorted(self._durations)
+        if not durations:
+            return None
+        return durations[int(len(durations) * LATENCY_QUANTILE)]
+
+    def snapshot(self) -> dict[str, Any]:
+        """``{"collections": {"requests", "records", "seconds"}, "bulk": {"jobs", "rows", "seconds"}, "latency"}``
+        so far (a write still out counts once it is answered)."""
+        with self._lock:
+            c, b = (list(self._totals[k]) for k in self.KINDS)
+        return {"collections": {"requests": int(c[0]), "records": int(c[1]), "seconds": round(float(c[2]), 4)},
+                "bulk": {"jobs": int(b[0]), "rows": int(b[1]), "seconds": round(float(b[2]), 4)},
+                "latency": self.latency}
+
+
+__all__ = ["JobRates", "PollSchedule", "WriteMeter", "processed_rows", "processing_seconds"]

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .. import estimate
 from ..events import BatchDone, BulkJobProgress, CancelToken, Event, Observer, RunResult, StateChanged, add_counts
 from ..journal import ErrorInfo, Journal, ObjectCounts, OrgRef
 from ..lifecycle import JobState, ObjectStatus, RecordStatus, RunKind, RunStatus
@@ -106,6 +107,12 @@ def reader(client: OrgApi, template: Template, object_name: str) -> Callable[...
     return query
 
 
+def _write_stats(client: OrgApi) -> dict[str, Any] | None:
+    """The client's :attr:`~...salesforce.client.OrgClient.write_stats` (None from one that keeps none)."""
+    stats = getattr(client, "write_stats", None)
+    return stats if isinstance(stats, dict) else None
+
+
 def how_to_continue(job_id: int) -> str:
     """The sentence that ends the message of a run that stopped and can be resumed."""
     return (f"Nothing is lost: continue with Start ReSync (`isyncsf resync {job_id}`), or roll back with "
@@ -128,6 +135,7 @@ class RunContext:
         self.job_id = 0
         self.started = time.monotonic()
         self.calls = (0, 0)
+        self.writes_from: dict[str, Any] | None = None
         self._target_user: tuple[str | None] | None = None
 
     # ------------------------------------------------------------------ events and states
@@ -154,10 +162,14 @@ class RunContext:
         self.job_id = job_id
         self.started = time.monotonic()
         self.calls = (self.source.api_calls, self.target.api_calls)
+        self.writes_from = _write_stats(self.target)
 
     def result(self, job_id: int, run_id: int, kind: RunKind, state: JobState, status: RunStatus,
                counts: dict[str, ObjectCounts], message: str | None = None) -> RunResult:
-        """What the run did, for the caller."""
+        """What the run did, for the caller. A sync, resync or retry that wrote keeps what its writes took
+        in the journal, for the estimates of later previews to that target org (:mod:`..estimate`)."""
+        if kind in (RunKind.SYNC, RunKind.RESYNC, RunKind.RETRY):
+            self._remember_writes(run_id)
         calls = {"source": self.source.api_calls - self.calls[0], "target": self.target.api_calls - self.calls[1]}
         return RunResult(job_id=job_id, run_id=run_id, kind=kind, state=state, status=status, objects=counts,
                          message=message, api_calls=calls, seconds=round(time.monotonic() - self.started, 3),
@@ -169,6 +181,16 @@ class RunContext:
         self.journal.finish_run(run_id, status)
         self.set_state(job_id, state, status, message)
         return self.result(job_id, run_id, kind, state, status, counts, message)
+
+    def _remember_writes(self, run_id: int) -> None:
+        after = _write_stats(self.target)
+        if self.writes_from is None or after is None:
+            return
+        try:
+            estimate.remember_run(self.journal, self.target_ref.org_id,
+                                  estimate.WriteSample.between(run_id, self.writes_from, after))
+        except Exception:   # noqa: BLE001 - a figure for later estimates: the run's own result comes first
+            logger.warning("the write timings of run %s were not kept", run_id, exc_info=True)
 
     # ------------------------------------------------------------------ stops between batches
     def check_cancel(self) -> None:

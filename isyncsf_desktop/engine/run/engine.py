@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from datetime import datetime, timezone
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
@@ -172,12 +173,13 @@ class SyncEngine:
 
         parsed = template if isinstance(template, Template) else parse_template(template)
         calls = (self.source.api_calls, self.target.api_calls)
+        began = time.monotonic()
         overridden = assert_can_start(check_metadata(parsed, self.source, self.target), override_preflight)
         if overridden and on_overridden is not None:
             on_overridden(overridden)
         return Preview(self.journal, self.source, self.target, self.source_ref, self.target_ref,
                        observer=self.observer, cancel=self.cancel).run(parsed, on_preview, calls_from=calls,
-                                                                       only=only)
+                                                                       only=only, clock_from=began)
 
     def check_preview(self, preview_id: int, *, current: Template | None = None) -> PreviewCheck:
         """Whether preview ``preview_id`` can be applied now (:mod:`.apply`): the reasons it cannot (other orgs,

@@ -16,7 +16,8 @@ A preview writes to neither org (the source is only read, and the target stand-i
 its rows stream to SQLite as the run's outcomes would. Lookups in the rows are shown by the parent's name,
 filled in once the run is done (reads counted apart from the run's). The header gives per-object counts
 and the API calls the run will cost on each org (the reads the preview made, which the run makes alike,
-plus the writes counted as the run sends them).
+plus the writes counted as the run sends them, and the looks at its Bulk jobs the client will make), the run's
+estimated time and the share of each org's remaining daily API requests it will use (:mod:`..estimate`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import scope
+from .. import estimate, scope
+from ..estimate import BulkJob
 from ..events import CancelToken, Notice, Observer
 from ..journal import ErrorInfo, Journal, ObjectCounts, OrgRef, Outcome, PreviewChange, PreviewRecord
 from ..lifecycle import RecordStatus
@@ -40,7 +42,7 @@ from ..orgapi import OrgApi
 from ..plan import ObjectPlan, Plan, build_plan
 from ..template import Template, TemplateError
 from ...salesforce.client import BULK_MAX_ROWS, COLLECTION_SIZE, ApiLimitExceeded, SessionExpired
-from .context import EngineError, RunContext, Stop, chunks, quote
+from .context import BULK_BATCH, EngineError, RunContext, Stop, chunks, quote
 from .fingerprint import fingerprint
 from .first_pass import FirstPass
 from .second_pass import SecondPass
@@ -87,7 +89,8 @@ class DryTarget:
 
     ``writes`` counts the calls the run's writes will cost, the way the client sends them: Collections in
     requests of :data:`~...salesforce.client.COLLECTION_SIZE`, each Bulk job at :data:`BULK_CALLS`.
-    ``bulk_jobs`` counts the Bulk jobs."""
+    ``bulk_jobs`` counts the Bulk jobs; for the time they take (:mod:`..estimate`), ``collections`` is the
+    Collections (requests, records) and ``jobs`` each Bulk job's object, operation and rows."""
 
     def __init__(self, org: OrgApi):
         self.org = org
@@ -95,6 +98,8 @@ class DryTarget:
         self.org_id = org.org_id
         self.writes = 0
         self.bulk_jobs = 0
+        self.collections = [0, 0]
+        self.jobs: list[BulkJob] = []
         self.unsent_reads = 0
         self.person_contacts: dict[str, str] = {}     # new person account -> its new person contact
         self._made = 0
@@ -171,6 +176,8 @@ class DryTarget:
     def _collections(self, count: int) -> None:
         with self._lock:
             self.writes += math.ceil(count / COLLECTION_SIZE)
+            self.collections[0] += math.ceil(count / COLLECTION_SIZE)
+            self.collections[1] += count
 
     def create(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         self._collections(len(records))
@@ -197,6 +204,8 @@ class DryTarget:
         with self._lock:
             self.bulk_jobs += jobs
             self.writes += jobs * BULK_CALLS[operation]
+            for start in range(0, len(records), BULK_MAX_ROWS):
+                self.jobs.append(BulkJob(object_name, operation, min(BULK_MAX_ROWS, len(records) - start)))
         if operation == "insert":
             return [{"id": self._new_id(), "success": True, "errors": []} for _ in records]
         return [{"id": r.get("Id"), "success": True, "errors": []} for r in records]
@@ -393,7 +402,9 @@ class PreviewRun(SyncRun):
 
 @dataclass
 class PreviewResult:
-    """What a preview found: its id, status, per-object counts, the API calls the run will cost."""
+    """What a preview found: its id, status, per-object counts, the API calls the run will cost, its estimated
+    time (:func:`..estimate.estimate`) and the share of each org's remaining daily API requests it will use
+    (:func:`..estimate.api_share`, per side; absent for an org that did not say its usage)."""
 
     preview_id: int
     status: str
@@ -404,6 +415,8 @@ class PreviewResult:
     message: str | None = None
     notices: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    estimate: dict[str, Any] = field(default_factory=dict)
+    api_share: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -419,6 +432,10 @@ class PreviewResult:
             "objects": [{"object": name, **counts} for name, counts in self.objects.items()],
             "totals": self.totals, "api_calls": self.api_calls, "preview_calls": self.preview_calls,
             "seconds": self.seconds}
+        if self.estimate:
+            out["estimate"] = dict(self.estimate)
+        if self.api_share:
+            out["api_share"] = {side: dict(share) for side, share in self.api_share.items()}
         if self.message:
             out["message"] = self.message
         if self.notices:
@@ -534,12 +551,14 @@ class Preview:
         self.cancel = cancel
 
     def run(self, template: Template, on_preview: Callable[[int], None] | None = None, *,
-            calls_from: tuple[int, int] | None = None, only: dict[str, set[str]] | None = None) -> PreviewResult:
+            calls_from: tuple[int, int] | None = None, clock_from: float | None = None,
+            only: dict[str, set[str]] | None = None) -> PreviewResult:
         """Plan, count, read, match and transform as a sync does; store the rows; return the header.
         ``calls_from``: the orgs' API call counts when the preview began (before its metadata check), for
-        what the preview itself cost (``preview_calls``); by default, now. ``only``: object -> the source
-        ids to preview (every record in scope is still read and matched, as the apply
-        of it reads and matches them; only these get rows, the others are held).
+        what the preview itself cost (``preview_calls``); by default, now. ``clock_from``: the
+        ``time.monotonic()`` it began at, for the time the run spends on all but its writes; by default, now.
+        ``only``: object -> the source ids to preview (every record in scope is still read and matched, as the
+        apply of it reads and matches them; only these get rows, the others are held).
 
         A template that cannot run raises :class:`~.context.EngineError` (no preview is kept); an org that
         fails to answer ends the preview Failed with the sentence."""
@@ -589,11 +608,14 @@ class Preview:
             logger.warning("preview %s failed: %s", preview_id, exc)
             status, message = "Failed", f"the preview failed: {str(exc).rstrip('. ')}"
         run_calls = {"source": self.source.api_calls - calls[0], "target": self.target.api_calls - calls[1]}
+        read_seconds = time.monotonic() - (clock_from if clock_from is not None else started)
         if run is not None and status == "Completed":
             Labels(run, self.target, dry.person_contacts).fill(self.journal, preview_id)
         if plan is not None and status == "Completed":   # what an apply compares the orgs' metadata with
             self.journal.set_preview_fingerprint(preview_id, fingerprint(plan, self.source, self.target))
         result = self._result(preview_id, status, message, plan, run, dry, pj, run_calls, began, notices, started)
+        if status == "Completed":
+            self._estimate(result, template, dry, read_seconds)
         header = result.as_json()
         header.update(template=template.name, source=self.source_ref.alias, target=self.target_ref.alias,
                       owners=pj.owners, masked=pj.masked)
@@ -622,6 +644,29 @@ class Preview:
             preview_calls={"source": self.source.api_calls - calls[0], "target": self.target.api_calls - calls[1]},
             order=list(plan.order) if plan is not None else [], message=message, notices=notices,
             seconds=round(time.monotonic() - started, 3))
+
+    def _estimate(self, result: PreviewResult, template: Template, dry: DryTarget, read_seconds: float) -> None:
+        """The run's time (the reads as the preview timed them, the writes it counted as measured before) and
+        the share of each org's remaining daily API requests: into ``result``, the Bulk jobs' looks into its
+        target calls."""
+        stats = getattr(self.target, "write_stats", None)
+        latency = stats.get("latency") if isinstance(stats, dict) else None
+        earlier = estimate.samples(self.journal, self.target_ref.org_id)
+        depth = template.in_flight if template.continue_on_error else 1      # as the run sends its batches
+        result.estimate = estimate.estimate(read_seconds, latency, dry.collections[0], dry.collections[1], dry.jobs,
+                                            earlier, depth=depth, batch=BULK_BATCH)
+        target = result.api_calls["target"]
+        extra = max(0, int(result.estimate["bulk_looks"]) - dry.bulk_jobs)   # one look a job is in BULK_CALLS
+        if extra:
+            target["bulk_looks"] = int(result.estimate["bulk_looks"])
+            target["total"] += extra
+        for side, org, ref in (("source", self.source, self.source_ref), ("target", self.target, self.target_ref)):
+            share = estimate.api_share(int(result.api_calls[side]["total"]), getattr(org, "api_usage", None),
+                                       template.api_ceiling, side, ref.alias)
+            if share is not None:
+                result.api_share[side] = share
+                if share.get("warning"):
+                    result.notices.append(share["warning"])
 
 
 __all__ = ["BULK_CALLS", "DryTarget", "INSERT_OFF", "NEW_ID_PREFIX", "Preview", "PreviewJournal",

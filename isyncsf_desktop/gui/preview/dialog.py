@@ -19,8 +19,9 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QProgressBar, QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget)
+                               QLineEdit, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
+from ...engine.estimate import range_text
 from ...engine.events import BatchDone, Notice, ObjectReading, ObjectStarted
 from ...engine.journal import Journal, JournalError, PreviewChange, PreviewRecord
 from ...engine.preview_export import export_preview_csv
@@ -500,6 +501,11 @@ class PreviewDialog(QDialog):
         self.applied_label.setStyleSheet(f"color: {ACCENT};")
         self.applied_label.hide()
         layout.addWidget(self.applied_label)
+        self.estimate_label = QLabel()      # the sync's estimated time, each org's share of its daily API requests
+        self.estimate_label.setWordWrap(True)
+        self.estimate_label.setTextFormat(Qt.TextFormat.RichText)
+        self.estimate_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.estimate_label)
 
         self.counts_model = PreviewCountsModel(self)
         self.counts_model.set_preview(list(header.get("objects") or []), ctx.journal.preview_reasons(preview_id))
@@ -658,6 +664,29 @@ class PreviewDialog(QDialog):
         notices = list(header.get("notices") or [])
         if notices:
             self.calls_label.setToolTip("\n".join(notices))
+        self._show_estimate(header)
+
+    def _show_estimate(self, header: dict[str, Any]) -> None:
+        """The sync's estimated time ("about 2 min (1 min–3 min), from …"), each org's share of the daily API
+        requests it has left, and a warning when the run would take more than half of them or pause."""
+        lines: list[str] = []
+        estimate = header.get("estimate") or {}
+        if estimate:
+            time_text, _, basis = range_text(estimate).partition(", ")
+            lines.append(f"Estimated time of the sync: <b>{html.escape(time_text)}</b>"
+                         + (f", {html.escape(basis, quote=False)}" if basis else ""))
+        shares = header.get("api_share") or {}
+        aliases = {"source": self.preview.source.alias, "target": self.preview.target.alias}
+        parts = [f"<b>{html.escape(aliases[side])}</b> "
+                 f"{'all' if share.get('percent') is None else str(share['percent']) + '%'} of the "
+                 f"{int(share.get('remaining', 0)):,} left" for side, share in shares.items() if side in aliases]
+        if parts:
+            lines.append("Share of the daily API requests left: " + " &nbsp;·&nbsp; ".join(parts))
+        for share in shares.values():
+            if share.get("warning"):
+                lines.append(f"<b style='color:{WARNING}'>Warning:</b> {html.escape(share['warning'], quote=False)}")
+        self.estimate_label.setText("<br>".join(lines))
+        self.estimate_label.setVisible(bool(lines))
 
     # ------------------------------------------------------------------ API (tests use it too)
     def select_object(self, name: str) -> None:
