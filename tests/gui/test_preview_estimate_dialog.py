@@ -15,7 +15,7 @@ from gui_helpers import EXECUTE_TEMPLATE, open_execute_page
 from PySide6.QtWidgets import QApplication
 
 from isyncsf_desktop.engine.estimate import range_text
-from isyncsf_desktop.gui.execute.preview_dialog import PreviewDialog
+from isyncsf_desktop.gui.preview.dialog import PreviewDialog
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
