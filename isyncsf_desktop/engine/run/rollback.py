@@ -19,12 +19,13 @@ from ..lifecycle import JobState, ObjectStatus, RecordStatus, RunKind, RunStatus
 from ..plan import Plan
 from ..template import Template, TemplateError, parse_template
 from .context import BULK_BATCH, COLLECTIONS_BATCH, GONE, RunContext, Stop, chunks, depth, first_error, quote
-from .files import ROLLBACK_ORDER, VERSION
+from .files import DOCUMENT, LINK, ROLLBACK_ORDER, VERSION
 from .recovery import reconcile_in_flight, settle_bulk_jobs
 
 logger = logging.getLogger(__name__)
 
 PHASE = "rollback"
+FILE_PARTS = (DOCUMENT, LINK)
 KIND = RunKind.ROLLBACK
 
 
@@ -73,6 +74,9 @@ class Rollback:
                 rows = inserted.get(name, [])
                 if not rows:
                     continue
+                if name in FILE_PARTS:   # counted as their files (ContentVersion), as the sync counted them
+                    self._delete_inserted(name, rows, ObjectCounts(total=len(rows)), shown=False)
+                    continue
                 oc = counts.setdefault(name, ObjectCounts(total=len(rows), status=ObjectStatus.ROLLING_BACK))
                 ctx.emit(ObjectStarted, object=name, index=order.index(name) + 1, count=len(order), total=len(rows))
                 self._delete_inserted(name, rows, oc)
@@ -100,8 +104,9 @@ class Rollback:
         self.ctx.emit(RecordFailed, object=name, source_id=source_id, target_id=target_id,
                       status_code=error.status_code, message=error.message, fields=tuple(error.fields))
 
-    def _delete_inserted(self, name: str, rows: list[RecordRow], oc: ObjectCounts) -> None:
-        """Delete the records the job inserted of one object, batches in flight as the template says."""
+    def _delete_inserted(self, name: str, rows: list[RecordRow], oc: ObjectCounts, shown: bool = True) -> None:
+        """Delete the records the job inserted of one object, batches in flight as the template says. ``shown``
+        False: the parts of files (documents, extra links), journaled but not a row of the run's counts."""
         ctx, job_id, run_id = self.ctx, self.job_id, self.run_id
         bulk = ctx.use_bulk(self.template, name, len(rows))
 
@@ -141,8 +146,10 @@ class Rollback:
                 self.journal.forget_target_ids(ctx.source_ref.org_id, ctx.target_ref.org_id,
                                                [o.target_id for o in outcomes
                                                 if o.status == RecordStatus.ROLLED_BACK and o.target_id])
-                self.journal.set_object_counts(run_id, name, oc)
-            ctx.batch_done(name, oc, self.counts)
+                if shown:
+                    self.journal.set_object_counts(run_id, name, oc)
+            if shown:
+                ctx.batch_done(name, oc, self.counts)
 
         send_batches(chunks(rows, BULK_BATCH if bulk else COLLECTIONS_BATCH), depth=depth(self.template),
                      prepare=prepare, send=send, finish=finish)
