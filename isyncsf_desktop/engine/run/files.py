@@ -108,6 +108,7 @@ class FilesStage:
         self.started = time.monotonic()
         self.run_bytes = 0            # bytes planned so far against the lines' max_run_mb
         self.storage_full: str | None = None
+        self.rows: list[str] = []     # the files rows of the run's counts, in the order they go
         self._done: dict[str, dict[str, str | None]] = {}   # object -> source id -> target id (journal, succeeded)
 
     # ------------------------------------------------------------------ the stage
@@ -128,12 +129,15 @@ class FilesStage:
             targets = self._targets(name)
             plan = self._read(name, option, targets)
             plans.append((name, option, targets, plan))
-        for name in (VERSION, ATTACHMENT, NOTE):
+        self.rows = [name for name in (VERSION, ATTACHMENT, NOTE) if sum(
+            len([v for d in p.documents for v in d.versions]) if name == VERSION else
+            len(p.attachments) if name == ATTACHMENT else len(p.notes) for _, _, _, p in plans)]
+        for name in self.rows:
             total = sum(len([v for d in p.documents for v in d.versions]) if name == VERSION else
                         len(p.attachments) if name == ATTACHMENT else len(p.notes) for _, _, _, p in plans)
-            if total:
-                self.counts[name] = ObjectCounts(total=total, status=ObjectStatus.EXECUTING)
-                self.ctx.emit(ObjectStarted, object=name, index=len(self.counts), count=len(self.counts), total=total)
+            self.counts[name] = ObjectCounts(total=total, status=ObjectStatus.PENDING)
+            self.journal.set_object_counts(self.run_id, name, self.counts[name])
+            self.ctx.batch_done(name, self.counts[name], self.counts)     # the row shows, Pending
         for name, option, targets, plan in plans:
             self._send(name, option, targets, plan)
         for name in (VERSION, ATTACHMENT, NOTE):
@@ -225,14 +229,18 @@ class FilesStage:
     def _send(self, name: str, option: FilesOption, targets: dict[str, str], plan: _Plan) -> None:
         on_target = self._on_target([targets[s] for s in sorted({link["LinkedEntityId"]
                                                                   for d in plan.documents for link in d.links})])
+        if plan.documents:
+            self._started(VERSION)
         for document in plan.documents:
             self._document(document, targets, on_target)
         if plan.attachments:
+            self._started(ATTACHMENT)
             existing = self._target_children(ATTACHMENT, "Name, BodyLength",
                                              sorted({targets[a["ParentId"]] for a in plan.attachments}))
             for row in plan.attachments:
                 self._attachment(row, targets[row["ParentId"]], existing)
         if plan.notes:
+            self._started(NOTE)
             existing = self._target_children(NOTE, "Title", sorted({targets[n["ParentId"]] for n in plan.notes}))
             for row in plan.notes:
                 self._note(row, targets[row["ParentId"]], existing)
@@ -410,6 +418,15 @@ class FilesStage:
         return new_id
 
     # ------------------------------------------------------------------ journal, counts, progress
+    def _started(self, name: str) -> None:
+        """The files row ``name`` is under way (the progress table's current row)."""
+        oc = self.counts[name]
+        if oc.status != ObjectStatus.PENDING:
+            return
+        oc.status = ObjectStatus.EXECUTING
+        order = [*self.run.plan.order, *self.rows]
+        self.ctx.emit(ObjectStarted, object=name, index=order.index(name) + 1, count=len(order), total=oc.total)
+
     def _journal(self, object_name: str, source_id: str, target_id: str | None, status: RecordStatus,
                  key: list[Any] | None = None, error: ErrorInfo | None = None) -> None:
         phase = "retry" if self.only is not None else "sync"
