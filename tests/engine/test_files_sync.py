@@ -12,6 +12,7 @@ import pytest
 from helpers import Crash
 
 from isyncsf_desktop.engine.events import FilesProgress
+from isyncsf_desktop.engine.export import export_errors_csv
 from isyncsf_desktop.engine.journal import Journal
 from isyncsf_desktop.engine.template import TemplateError, parse_template
 
@@ -164,7 +165,7 @@ def test_a_resync_and_a_second_job_upload_nothing(pair, org_files):
     assert other.objects["Attachment"].existing == 1 and other.objects["Note"].existing == 1
 
 
-def test_storage_full_fails_the_files_and_retry_sends_only_those(pair, org_files):
+def test_storage_full_fails_the_files_and_retry_sends_only_those(pair, org_files, tmp_path):
     pair.server.faults("tgt").update(file_storage_mb=2)
     engine, job_id, result = sync(pair, template({"leave_out_types": ["exe"]}))
     assert result.status == "Completed", result.message
@@ -172,6 +173,9 @@ def test_storage_full_fails_the_files_and_retry_sends_only_those(pair, org_files
     assert {e.object for e in errors} >= {"ContentVersion"} and any(e.status_code == "STORAGE_LIMIT_EXCEEDED"
                                                                     for e in errors)
     assert len(target_accounts(pair)) == 2          # the records are kept
+    csv = tmp_path / "errors.csv"                    # in the CSV like record errors
+    assert export_errors_csv(pair.journal, job_id, csv, "ContentVersion") >= 1
+    assert "STORAGE_LIMIT_EXCEEDED" in csv.read_text()
     sent_before = {v["Id"] for v in pair.rows("tgt", "SELECT Id FROM ContentVersion")}
     pair.server.faults("tgt").update(file_storage_mb=None)
     retried = engine.retry(job_id)
