@@ -226,3 +226,13 @@ def test_an_upload_whose_answer_was_lost_is_found_not_sent_twice(pair, org_files
     undone = engine.rollback(job_id)
     assert undone.state == "Rollback Completed", undone.message
     assert pair.rows("tgt", "SELECT Id FROM ContentVersion") == []
+
+
+def test_a_file_over_the_orgs_limit_is_a_record_error_and_the_rest_go(pair, org_files):
+    pair.server.faults("tgt").update(max_file_mb=1)
+    _, job_id, result = sync(pair, template({"leave_out_types": ["exe"]}))
+    assert result.state == "Synced", result.message
+    errors = [e for e in pair.journal.errors(job_id) if not e.resolved]
+    assert [(e.object, e.status_code) for e in errors] == [("ContentVersion", "MAXIMUM_SIZE_OF_DOCUMENT")]
+    assert result.objects["ContentVersion"].errors == 1 and result.objects["ContentVersion"].inserted == 1
+    assert result.objects["Attachment"].inserted == 1 and result.objects["Note"].inserted == 1
