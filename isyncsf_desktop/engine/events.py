@@ -87,6 +87,18 @@ class RecordFailed(Event):
 
 
 @dataclass(frozen=True)
+class FilesProgress(Event):
+    """The files stage (engine/run/files.py) moved bytes: files and MB done of those planned, and the rate."""
+
+    object: str                # the journal's files object: ContentVersion, Attachment or Note
+    files_done: int
+    files_planned: int
+    bytes_done: int
+    bytes_planned: int
+    bytes_per_second: float
+
+
+@dataclass(frozen=True)
 class ObjectFinished(Event):
     object: str
     counts: ObjectCounts

@@ -7,8 +7,21 @@ protocols where a part needs less (``plan.DescribeSource``, ``preflight.Prefligh
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, Protocol
+
+
+class Blob(Protocol):
+    """A downloaded file (``salesforce.files.BlobInfo``): where it is, its size and MD5 hex."""
+
+    @property
+    def path(self) -> Path | None: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def md5(self) -> str: ...
 
 
 class OrgApi(Protocol):
@@ -48,6 +61,13 @@ class OrgApi(Protocol):
     def ingest_jobs(self) -> list[dict[str, Any]]: ...
     def bulk_created(self, job_id: str) -> list[dict[str, str]]: ...
 
+    # files, streamed (salesforce/files.py)
+    def spooled_blob(self, object_name: str, record_id: str, *, field: str | None = None,
+                     folder: Path | None = None,
+                     on_chunk: Callable[[int], None] | None = None) -> contextlib.AbstractContextManager[Blob]: ...
+    def upload_blob(self, object_name: str, fields: dict[str, Any], source: Path | str, *,
+                    on_chunk: Callable[[int], None] | None = None, small: int = ...) -> str: ...
+
     # the org, its user, its automation (Tooling API)
     def user_info(self) -> dict[str, Any]: ...
     def organization(self) -> dict[str, Any]: ...
@@ -56,4 +76,4 @@ class OrgApi(Protocol):
     def tooling_update(self, object_name: str, record_id: str, body: dict[str, Any]) -> None: ...
 
 
-__all__ = ["OrgApi"]
+__all__ = ["Blob", "OrgApi"]

@@ -80,7 +80,8 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "mask_locale": "en_US",
 }
 LINE_KEYS = {"object", "fields", "filter", "match_by", "insert", "update", "limit", "sort", "related_to",
-             "exclude_parents", "bulk_threshold", "mask"}
+             "exclude_parents", "bulk_threshold", "mask", "files"}
+FILES_KEYS = {"include", "versions", "max_file_mb", "max_run_mb", "leave_out_types", "attachments", "notes"}
 MAX_RELATED_LEVELS = 5
 TOP_KEYS = {"name", "options", "objects", "order", "source", "target", "description", "mappings"}
 MAPPING_KINDS = {"owners", "record_types", "picklists", "fields"}
@@ -213,6 +214,65 @@ def owner_key(name: str) -> str:
 
 
 @dataclass
+class FilesOption:
+    """A line's "with their files": which Salesforce Files, Attachments and Notes of its records are copied
+    after them (engine/run/files.py)."""
+
+    versions: str = "latest"                 # "latest": each file's latest version; "all": every version, in order
+    max_file_mb: float | None = None         # a larger file is left out (the org's own limit still applies)
+    max_run_mb: float | None = None          # files beyond this many MB in one run are left out
+    leave_out_types: list[str] = field(default_factory=list)   # file extensions left out, lower case, no dot
+    attachments: bool = True                 # legacy Attachments (ParentId) too
+    notes: bool = True                       # legacy Notes (ParentId) too
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"include": True, "versions": self.versions, "attachments": self.attachments,
+                               "notes": self.notes}
+        if self.max_file_mb is not None:
+            out["max_file_mb"] = self.max_file_mb
+        if self.max_run_mb is not None:
+            out["max_run_mb"] = self.max_run_mb
+        if self.leave_out_types:
+            out["leave_out_types"] = list(self.leave_out_types)
+        return out
+
+
+def parse_files_option(value: Any, where: str) -> FilesOption | None:
+    """A line's ``files``: ``true``/``false`` or ``{"include": true, "versions": "latest"|"all", "max_file_mb": N,
+    "max_run_mb": N, "leave_out_types": ["exe"], "attachments": true, "notes": true}``; None when not included."""
+    if isinstance(value, bool):
+        return FilesOption() if value else None
+    if not isinstance(value, dict):
+        raise TemplateError(f"{where} must be true, false or {{\"include\": true, \"versions\": \"latest\", ...}}")
+    unknown = set(value) - FILES_KEYS
+    if unknown:
+        raise TemplateError(f"{where}: unknown key(s): {', '.join(sorted(unknown))}; "
+                            f"allowed: {', '.join(sorted(FILES_KEYS))}")
+    if not _bool(value.get("include", True), f"{where}.include"):
+        return None
+    versions = value.get("versions", "latest")
+    if versions not in ("latest", "all"):
+        raise TemplateError(f"{where}.versions must be \"latest\" (each file's latest version) or \"all\" "
+                            "(every version)")
+    limits: dict[str, float | None] = {}
+    for key in ("max_file_mb", "max_run_mb"):
+        number = value.get(key)
+        if number is not None and (isinstance(number, bool) or not isinstance(number, (int, float)) or number <= 0):
+            raise TemplateError(f"{where}.{key} must be a number of megabytes above 0 (or left out for no limit)")
+        limits[key] = number
+    types = []
+    for item in _str_list(value.get("leave_out_types", []), f"{where}.leave_out_types"):
+        kind = item.strip().lstrip(".").lower()
+        if not kind or not kind.isalnum():
+            raise TemplateError(f"{where}.leave_out_types must be file extensions such as \"exe\" or \"zip\", "
+                                f"not {item!r}")
+        types.append(kind)
+    return FilesOption(versions=versions, max_file_mb=limits["max_file_mb"], max_run_mb=limits["max_run_mb"],
+                       leave_out_types=types, attachments=_bool(value.get("attachments", True), f"{where}.attachments"),
+                       notes=_bool(value.get("notes", True), f"{where}.notes"))
+
+
+@dataclass
 class ObjectLine:
     """One object of a template."""
 
@@ -230,6 +290,7 @@ class ObjectLine:
     exclude_parents: list[str] = field(default_factory=list)
     bulk_threshold: int | None = None       # this object's Bulk API 2.0 threshold (the option's when None)
     mask: dict[str, MaskRule] = field(default_factory=dict)   # field -> how it is masked (engine/masking.py)
+    files: FilesOption | None = None        # "with their files" (engine/run/files.py); None: records only
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"object": self.object}
@@ -253,6 +314,8 @@ class ObjectLine:
             out["bulk_threshold"] = self.bulk_threshold
         if self.mask:
             out["mask"] = {name: rule.as_json() for name, rule in self.mask.items()}
+        if self.files is not None:
+            out["files"] = self.files.as_json()
         return out
 
 
@@ -749,6 +812,7 @@ def parse_template(document: Any) -> Template:
             bulk_threshold=_threshold(raw["bulk_threshold"], f"{where}.bulk_threshold")
             if raw.get("bulk_threshold") is not None else None,
             mask=mask,
+            files=parse_files_option(raw["files"], f"{where}.files") if "files" in raw else None,
         ))
     _check_related(lines)
     order = None

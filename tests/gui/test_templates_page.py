@@ -175,6 +175,8 @@ def test_build_save_reopen_preview_and_sync(page: TemplatesPage, ctx: AppContext
     pick = next(a for a in editor.line_panel.match_menu.actions() if a.text() == "External_Id__c")
     pick.trigger()
     assert editor.line_panel.match_edit.text() == "External_Id__c"
+    assert not editor.line_panel.files_check.isChecked()            # records only, by default
+    editor.line_panel.files_check.setChecked(True)                   # "with their files"
     check = set_filter(qtbot, editor, "Industry != null")
     expected_accounts = source_client(demo_server).count("Account", "Industry != null")
     assert check.valid and check.count == expected_accounts
@@ -198,6 +200,7 @@ def test_build_save_reopen_preview_and_sync(page: TemplatesPage, ctx: AppContext
     assert document["options"]["versioning"] is True
     account, contact = document["objects"]
     assert account["match_by"] == ["External_Id__c"] and account["filter"] == "Industry != null"
+    assert account["files"]["include"] is True and account["files"]["versions"] == "latest" and "files" not in contact
     assert account["fields"] == account_fields
     assert contact["match_by"] == ["Email", "Account.External_Id__c"] and "fields" not in contact
 

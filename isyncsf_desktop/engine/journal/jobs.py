@@ -165,13 +165,16 @@ class JobsMixin(JournalStore):
     def rollback_counts(self, job_id: int) -> tuple[int, int]:
         """(records a rollback would delete, records it would restore), counted in SQL.
 
-        Cheap enough for the GUI thread on large jobs: it decides whether Rollback is offered.
+        Cheap enough for the GUI thread on large jobs: it decides whether Rollback is offered. A file counts
+        once, as its ContentVersion (the rows of its ContentDocument and its extra links go with it), as the
+        run's counts show it.
         """
         with self._lock:
             self._require_job(job_id)
             to_delete = self._db.execute(
                 "SELECT COUNT(*) FROM records WHERE job_id = ? AND ((created = 1 AND target_id IS NOT NULL"
-                " AND status != 'rolled_back') OR status = 'sending')", (job_id,)).fetchone()[0]
+                " AND status != 'rolled_back') OR status = 'sending')"
+                " AND object NOT IN ('ContentDocument', 'ContentDocumentLink')", (job_id,)).fetchone()[0]
             to_restore = self._db.execute(
                 "SELECT COUNT(*) FROM versions v WHERE v.job_id = ? AND NOT EXISTS (SELECT 1 FROM records r"
                 " WHERE r.job_id = v.job_id AND r.target_id = v.target_id AND r.status IN ('restored', 'rolled_back'))",

@@ -29,6 +29,7 @@ from ..template import Template, TemplateError, parse_template
 from ...salesforce.client import ApiLimitExceeded, SessionExpired
 from .apply import ApplyRun, PreviewCheck, PreviewRefused, check_preview, refusals_of, to_preview_again
 from .context import SUCCESS, EngineError, RunContext, Stop, TargetBusyError, how_to_continue
+from .files import FilesStage
 from .first_pass import FirstPass
 from .preview import Preview, PreviewResult
 from .recovery import settle_bulk_jobs
@@ -378,6 +379,7 @@ class SyncEngine:
                 first.execute()
                 SecondPass(run).execute()
                 run.complete()
+                FilesStage(run).execute()
         except Stop as stop:
             run.settle_stopped()
             return ctx.end(job_id, run_id, kind, aborted, stop.status, run.counts, stop.message)

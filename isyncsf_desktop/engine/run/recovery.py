@@ -265,8 +265,13 @@ def reconcile_in_flight(ctx: RunContext, job_id: int, run_id: int, plan: Plan | 
     """Give every ``sending`` record the target id the org saved it under, or mark it skipped once the
     org can no longer save it (looking again until then: :func:`await_late_commits`; at once for the
     rows of a Bulk ingest job, which :func:`settle_bulk_jobs` has waited for)."""
+    from .files import FILE_OBJECTS, reconcile_files   # files import the client: only when there is one to find
+
     window = late_commit_window(template)
+    reconcile_files(ctx, job_id, run_id)
     for name, wanted in ctx.journal.in_flight(job_id).items():
+        if name in FILE_OBJECTS:
+            continue
         oplan = plan.objects.get(name) if plan else None
         match_by = oplan.match_by if oplan else []
         claimed: dict[str, str] = {}

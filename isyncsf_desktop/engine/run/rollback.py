@@ -18,12 +18,14 @@ from ..journal import ErrorInfo, JobRow, ObjectCounts, Outcome, RecordRow
 from ..lifecycle import JobState, ObjectStatus, RecordStatus, RunKind, RunStatus
 from ..plan import Plan
 from ..template import Template, TemplateError, parse_template
-from .context import BULK_BATCH, COLLECTIONS_BATCH, GONE, RunContext, Stop, chunks, depth, first_error
+from .context import BULK_BATCH, COLLECTIONS_BATCH, GONE, RunContext, Stop, chunks, depth, first_error, quote
+from .files import DOCUMENT, LINK, ROLLBACK_ORDER, VERSION
 from .recovery import reconcile_in_flight, settle_bulk_jobs
 
 logger = logging.getLogger(__name__)
 
 PHASE = "rollback"
+FILE_PARTS = (DOCUMENT, LINK)
 KIND = RunKind.ROLLBACK
 
 
@@ -61,6 +63,9 @@ class Rollback:
         for row in self.journal.records(job_id):
             if row.created and row.target_id and row.status != RecordStatus.ROLLED_BACK:
                 inserted[row.object].append(row)
+        versions = inserted.pop(VERSION, [])   # deleted with their document, never by themselves
+        files_first = [n for n in ROLLBACK_ORDER if n in inserted]   # before the records they hang on
+        order = files_first + [n for n in order if n not in files_first]
         for name in list(inserted) + [n for n in order if n not in inserted]:
             if name not in order:
                 order.append(name)
@@ -69,10 +74,15 @@ class Rollback:
                 rows = inserted.get(name, [])
                 if not rows:
                     continue
+                if name in FILE_PARTS:   # counted as their files (ContentVersion), as the sync counted them
+                    self._delete_inserted(name, rows, ObjectCounts(total=len(rows)), shown=False)
+                    continue
                 oc = counts.setdefault(name, ObjectCounts(total=len(rows), status=ObjectStatus.ROLLING_BACK))
                 ctx.emit(ObjectStarted, object=name, index=order.index(name) + 1, count=len(order), total=len(rows))
                 self._delete_inserted(name, rows, oc)
             self._restore_versions(order)
+            if versions:
+                self._versions_gone(versions)
         except Stop as stop:
             return ctx.end(job_id, run_id, KIND, JobState.ABORTED, RunStatus.ABORTED, counts, stop.message)
         except Exception as exc:
@@ -94,8 +104,9 @@ class Rollback:
         self.ctx.emit(RecordFailed, object=name, source_id=source_id, target_id=target_id,
                       status_code=error.status_code, message=error.message, fields=tuple(error.fields))
 
-    def _delete_inserted(self, name: str, rows: list[RecordRow], oc: ObjectCounts) -> None:
-        """Delete the records the job inserted of one object, batches in flight as the template says."""
+    def _delete_inserted(self, name: str, rows: list[RecordRow], oc: ObjectCounts, shown: bool = True) -> None:
+        """Delete the records the job inserted of one object, batches in flight as the template says. ``shown``
+        False: the parts of files (documents, extra links), journaled but not a row of the run's counts."""
         ctx, job_id, run_id = self.ctx, self.job_id, self.run_id
         bulk = ctx.use_bulk(self.template, name, len(rows))
 
@@ -135,11 +146,39 @@ class Rollback:
                 self.journal.forget_target_ids(ctx.source_ref.org_id, ctx.target_ref.org_id,
                                                [o.target_id for o in outcomes
                                                 if o.status == RecordStatus.ROLLED_BACK and o.target_id])
-                self.journal.set_object_counts(run_id, name, oc)
-            ctx.batch_done(name, oc, self.counts)
+                if shown:
+                    self.journal.set_object_counts(run_id, name, oc)
+            if shown:
+                ctx.batch_done(name, oc, self.counts)
 
         send_batches(chunks(rows, BULK_BATCH if bulk else COLLECTIONS_BATCH), depth=depth(self.template),
                      prepare=prepare, send=send, finish=finish)
+
+    def _versions_gone(self, rows: list[RecordRow]) -> None:
+        """The ContentVersions the job uploaded went with their documents: rolled back. One still on the target
+        is a new version of a document that was there before the job (the org deletes a version only with its
+        document): a rollback failure saying so."""
+        ctx, name = self.ctx, VERSION
+        oc = self.counts.setdefault(name, ObjectCounts(total=len(rows), status=ObjectStatus.ROLLING_BACK))
+        ids = [r.target_id for r in rows if r.target_id]
+        alive = {r["Id"] for chunk in chunks(ids, 100) for r in ctx.target.query(
+            f"SELECT Id FROM ContentVersion WHERE Id IN ({', '.join(quote(str(i)) for i in chunk)})")}
+        outcomes = []
+        for row in rows:
+            if row.target_id in alive:
+                error = ErrorInfo("CANNOT_DELETE_VERSION", "a new version of a file that was on the target before "
+                                  "the job: the org deletes a version only with its whole file, so it is kept")
+                oc.errors += 1
+                outcomes.append(Outcome(name, row.source_id, row.target_id, RecordStatus.ROLLBACK_FAILED, error, PHASE))
+                self._record_failed(name, row.source_id, row.target_id, error)
+            else:
+                oc.deleted += 1
+                outcomes.append(Outcome(name, row.source_id, row.target_id, RecordStatus.ROLLED_BACK, phase=PHASE))
+            oc.processed += 1
+        with self.journal.transaction():
+            self.journal.record_outcomes(self.job_id, self.run_id, outcomes)
+            self.journal.set_object_counts(self.run_id, name, oc)
+        ctx.batch_done(name, oc, self.counts)
 
     def _restore_versions(self, order: list[str]) -> None:
         versions = self.journal.versions(self.job_id)

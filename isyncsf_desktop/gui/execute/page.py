@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QGroupBox, QHBoxL
                                QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from ...engine.eta import Eta, describe_left
-from ...engine.events import (ABORTED, COMPLETED, EXECUTING, FAILED, INITIALIZING, PAUSED, BatchDone, Event, Notice,
-                              ObjectFinished, ObjectReading, ObjectStarted, RecordFailed, RunResult, StateChanged)
+from ...engine.events import (ABORTED, COMPLETED, EXECUTING, FAILED, INITIALIZING, PAUSED, BatchDone, Event,
+                              FilesProgress, Notice, ObjectFinished, ObjectReading, ObjectStarted, RecordFailed, RunResult, StateChanged)
 from ...engine.journal import JobRow, ObjectCounts
 from ...engine.lifecycle import Action, JobFacts, JobState, ObjectStatus, RunKind, refusal
 from ...engine.progress import job_standing, planned_records, scanned_counts
@@ -79,6 +79,7 @@ class ExecutePage(QWidget):
         self.run_status: str = ""
         self._pending: dict[str, ObjectCounts] = {}
         self._pending_errors: list[RecordFailed] = []
+        self._files_moved: dict[str, str] = {}           # files row -> "12.0 of 224.0 MB · 3.1 MB/s"
         self._plan_token = 0
         self.preflight_report: Any = None
         self.preflight_override = False
@@ -899,6 +900,7 @@ class ExecutePage(QWidget):
         self._elapsed.start()
         self.elapsed_label.setText("Elapsed: 00:00")
         self.eta = Eta()
+        self._files_moved = {}
         self._eta_seen = 0
         self.progress_view.setColumnHidden(COL_TIME_LEFT, False)
         self._show_time_left()
@@ -946,6 +948,8 @@ class ExecutePage(QWidget):
                 self._show_standing(self.run_kind)
         elif isinstance(event, RecordFailed):
             self._pending_errors.append(event)
+        elif isinstance(event, FilesProgress):   # the files rows' Time left column: MB done of MB planned, rate
+            self._files_moved[event.object] = files_text(event)
         elif isinstance(event, StateChanged):
             status = event.status
             if event.state == JobState.SCANNED and self.run_kind == RunKind.SYNC:
@@ -997,6 +1001,8 @@ class ExecutePage(QWidget):
                           if self.progress_model.counts.get(name, ObjectCounts()).status in
                           (ObjectStatus.READING, ObjectStatus.EXECUTING, ObjectStatus.ROLLING_BACK)}
             per_object[""] = text
+            for name, moved in self._files_moved.items():
+                per_object[name] = f"{moved} · {per_object[name]}" if per_object.get(name) else moved
         self.progress_model.set_time_left(per_object)
         label = f"· {text}" if text else ""
         if self.time_left_label.text() != label:
@@ -1056,6 +1062,14 @@ class ExecutePage(QWidget):
         self._update_buttons()
         self.ctx.mark_used(*self._run_orgs)      # "Last used" on the Orgs tab: the run just made
         self.ctx.jobs_changed.emit()
+
+
+def files_text(event: FilesProgress) -> str:
+    """The files row's transfer: ``12.0 of 224.0 MB · 3.1 MB/s``."""
+    mb = 1024 * 1024
+    places = 1 if event.bytes_planned >= 10 * mb else 2     # a few small files still show them moving
+    return (f"{event.bytes_done / mb:,.{places}f} of {event.bytes_planned / mb:,.{places}f} MB · "
+            f"{event.bytes_per_second / mb:,.{places}f} MB/s")
 
 
 def _ago(seconds: float) -> str:

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFrame, 
                                QHeaderView, QLabel, QLineEdit, QMenu, QPushButton, QScrollArea, QSizePolicy, QSpinBox,
                                QSplitter, QTableView, QToolButton, QVBoxLayout, QWidget)
 
-from ...engine.template import ObjectLine
+from ...engine.template import FilesOption, ObjectLine
 from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING
 from .catalog import FilterCheck, Suggestion, check_match_key, field_choices, split_key
 from .models import FieldsModel
@@ -141,8 +141,13 @@ class LinePanel(QWidget):
         self.insert_check.setToolTip("Create the records that have no match in the target org")
         self.update_check = QCheckBox("Update existing records")
         self.update_check.setToolTip("Overwrite the matched target records with the source values")
+        self.files_check = QCheckBox("With their files")
+        self.files_check.setToolTip("Copy the Salesforce Files, Attachments and Notes of these records after them, "
+                                    "linked to the matching target records (each file's latest version; the "
+                                    "template's \"files\" option sets versions, size limits and file types)")
         row.addWidget(self.insert_check)
         row.addWidget(self.update_check)
+        row.addWidget(self.files_check)
         row.addStretch(1)
         grid.addLayout(row, 4, 1, 1, 2)
 
@@ -193,6 +198,7 @@ class LinePanel(QWidget):
         self.limit_spin.valueChanged.connect(self._on_limit_spin_value_changed)
         self.insert_check.toggled.connect(self._on_switch_toggled)
         self.update_check.toggled.connect(self._on_switch_toggled)
+        self.files_check.toggled.connect(self._on_switch_toggled)
         return grid
 
     def _build_fields_box(self) -> QGroupBox:
@@ -278,6 +284,7 @@ class LinePanel(QWidget):
             self.limit_spin.setValue(line.limit or 0)
             self.insert_check.setChecked(line.insert)
             self.update_check.setChecked(line.update)
+            self.files_check.setChecked(line.files is not None)
             self.field_search.clear()
             self.fields_model.clear()
             self.sort_edit.setText(line.sort or "")
@@ -588,6 +595,8 @@ class LinePanel(QWidget):
             return
         self.line.insert = self.insert_check.isChecked()
         self.line.update = self.update_check.isChecked()
+        if self.files_check.isChecked() != (self.line.files is not None):   # unticked: the settings go too
+            self.line.files = FilesOption() if self.files_check.isChecked() else None
         self.edited.emit()
 
     def _on_field_search_text_changed(self, text: str) -> None:
