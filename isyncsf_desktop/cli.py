@@ -443,6 +443,8 @@ def _print_preview(data: dict) -> None:  # type: ignore[type-arg]
     for share in (data.get("api_share") or {}).values():
         if share.get("warning"):
             print(f"  warning: {share['warning']}")
+    if data.get("files_note"):
+        print(f"  {data['files_note']}")
     for name, path in (data.get("csv") or {}).items():
         print(f"  {name}: {path}")
 

@@ -236,3 +236,21 @@ def test_a_file_over_the_orgs_limit_is_a_record_error_and_the_rest_go(pair, org_
     assert [(e.object, e.status_code) for e in errors] == [("ContentVersion", "MAXIMUM_SIZE_OF_DOCUMENT")]
     assert result.objects["ContentVersion"].errors == 1 and result.objects["ContentVersion"].inserted == 1
     assert result.objects["Attachment"].inserted == 1 and result.objects["Note"].inserted == 1
+
+
+def test_a_preview_says_the_files_go_with_their_records_and_its_apply_copies_them(pair, org_files):
+    """The preview lists records, not files: it says which lines' files go with them; applying it copies the
+    files of the records it writes, as a sync does."""
+    preview = pair.engine().preview(template())
+    assert preview.status == "Completed", preview.message
+    assert preview.files == ["Account"]
+    assert preview.as_json()["files_note"].startswith("Files, attachments and notes of the Account records go with")
+    assert pair.journal.preview(preview.preview_id).header["files_note"] == preview.as_json()["files_note"]
+    plain = pair.engine().preview({**template(), "objects": [ACCOUNT]})
+    assert plain.files == [] and "files_note" not in plain.as_json()
+    applied = pair.engine().apply_preview(preview.preview_id)
+    assert applied.state == "Synced", applied.message
+    ids = target_accounts(pair)
+    assert {r["Title"] for r in pair.rows("tgt", "SELECT Title FROM ContentVersion")} >= {"Contract", "Scan"}
+    assert [r["Name"] for r in pair.rows("tgt", f"SELECT Name FROM Attachment WHERE ParentId = '{ids['A']}'")] \
+        == ["old.txt"]

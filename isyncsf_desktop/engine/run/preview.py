@@ -283,6 +283,14 @@ class PreviewJournal:
         """No Bulk job is opened."""
 
 
+def files_note(objects: list[str]) -> str:
+    """What a preview says of a template whose lines go "with their files" (engine/run/files.py): the sync copies
+    them after their records; the preview lists records only."""
+    names = ", ".join(objects[:-1]) + (" and " if len(objects) > 1 else "") + objects[-1]
+    return (f"Files, attachments and notes of the {names} records go with them when the sync runs (applying "
+            "this preview too, for the records it writes); the preview lists records, not files.")
+
+
 def record_label(oplan: ObjectPlan, record: dict[str, Any]) -> str:
     """How a record is named in a preview: its name field, else its match key, else its id."""
     if oplan.name_field and record.get(oplan.name_field):
@@ -414,6 +422,8 @@ class PreviewResult:
     order: list[str] = field(default_factory=list)
     message: str | None = None
     notices: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    """Objects whose files, attachments and notes the sync copies after them (not listed by the preview)."""
     seconds: float = 0.0
     estimate: dict[str, Any] = field(default_factory=dict)
     api_share: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -440,6 +450,9 @@ class PreviewResult:
             out["message"] = self.message
         if self.notices:
             out["notices"] = list(self.notices)
+        if self.files:
+            out["files"] = list(self.files)
+            out["files_note"] = files_note(self.files)
         return out
 
 
@@ -549,6 +562,7 @@ class Preview:
         self.target_ref = target_ref
         self.observer = observer
         self.cancel = cancel
+        self._with_files: set[str] = set()      # the lines that go "with their files"
 
     def run(self, template: Template, on_preview: Callable[[int], None] | None = None, *,
             calls_from: tuple[int, int] | None = None, clock_from: float | None = None,
@@ -563,6 +577,7 @@ class Preview:
         A template that cannot run raises :class:`~.context.EngineError` (no preview is kept); an org that
         fails to answer ends the preview Failed with the sentence."""
         started = time.monotonic()
+        self._with_files = {line.object for line in template.objects if line.files is not None}
         preview_id = self.journal.create_preview(template.as_json(), self.source_ref, self.target_ref)
         if on_preview is not None:
             on_preview(preview_id)
@@ -643,6 +658,7 @@ class Preview:
             preview_id=preview_id, status=status, objects=objects, api_calls=api,
             preview_calls={"source": self.source.api_calls - calls[0], "target": self.target.api_calls - calls[1]},
             order=list(plan.order) if plan is not None else [], message=message, notices=notices,
+            files=[n for n in (plan.order if plan is not None else []) if n in self._with_files],
             seconds=round(time.monotonic() - started, 3))
 
     def _estimate(self, result: PreviewResult, template: Template, dry: DryTarget, read_seconds: float) -> None:
@@ -669,5 +685,5 @@ class Preview:
                     result.notices.append(share["warning"])
 
 
-__all__ = ["BULK_CALLS", "DryTarget", "INSERT_OFF", "NEW_ID_PREFIX", "Preview", "PreviewJournal",
+__all__ = ["BULK_CALLS", "DryTarget", "files_note", "INSERT_OFF", "NEW_ID_PREFIX", "Preview", "PreviewJournal",
            "PreviewResult", "PreviewRun", "PreviewWrite", "UPDATE_OFF", "is_new_id", "record_label"]

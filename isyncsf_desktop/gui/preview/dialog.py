@@ -545,7 +545,7 @@ class PreviewDialog(QDialog):
         layout.addWidget(self.footer_label)
 
         bottom = QHBoxLayout()
-        note = QLabel(AUTOMATION_NOTE)
+        note = self.note_label = QLabel(AUTOMATION_NOTE)
         note.setWordWrap(True)
         note.setStyleSheet(f"color: {MUTED};")
         bottom.addWidget(note, 1)
@@ -665,6 +665,8 @@ class PreviewDialog(QDialog):
         if notices:
             self.calls_label.setToolTip("\n".join(notices))
         self._show_estimate(header)
+        files = header.get("files_note")       # lines "with their files": copied by the sync, not listed here
+        self.note_label.setText(f"{AUTOMATION_NOTE} {files}" if files else AUTOMATION_NOTE)
 
     def _show_estimate(self, header: dict[str, Any]) -> None:
         """The sync's estimated time ("about 2 min (1 min–3 min), from …"), each org's share of the daily API
