@@ -45,7 +45,8 @@ def test_the_files_rows_show_counts_and_megabytes_while_files_move(sandbox_facto
     page._start = start_and_watch
     result = run_and_wait(qtbot, page, page.start_button)
     assert result is not None and result.state == "Synced", result and result.message
-    assert seen and re.match(r"\d+\.\d+ of \d+\.\d+ MB · \d+\.\d+ MB/s", seen[0]), seen
+    assert seen and re.fullmatch(r"\d+ of \d+ files? · \d+\.\d+ of \d+\.\d+ (KB|MB)( · \d+\.\d (KB|MB)/s)?( · .+ left)?",
+                                 seen[0]), seen
     model = page.progress_model
     for name in ("ContentVersion", "Attachment", "Note"):
         assert name in model.order, model.order

@@ -79,7 +79,7 @@ class ExecutePage(QWidget):
         self.run_status: str = ""
         self._pending: dict[str, ObjectCounts] = {}
         self._pending_errors: list[RecordFailed] = []
-        self._files_moved: dict[str, str] = {}           # files row -> "12.0 of 224.0 MB · 3.1 MB/s"
+        self._files_moved: dict[str, str] = {}           # files row -> "12 of 500 files · 12.0 of 224.0 MB · 3.1 MB/s"
         self._plan_token = 0
         self.preflight_report: Any = None
         self.preflight_override = False
@@ -1065,11 +1065,16 @@ class ExecutePage(QWidget):
 
 
 def files_text(event: FilesProgress) -> str:
-    """The files row's transfer: ``12.0 of 224.0 MB · 3.1 MB/s``."""
-    mb = 1024 * 1024
-    places = 1 if event.bytes_planned >= 10 * mb else 2     # a few small files still show them moving
-    return (f"{event.bytes_done / mb:,.{places}f} of {event.bytes_planned / mb:,.{places}f} MB · "
-            f"{event.bytes_per_second / mb:,.{places}f} MB/s")
+    """The files row's transfer: ``12 of 500 files · 12.0 of 224.0 MB · 3.1 MB/s`` (KB below a megabyte; no rate
+    before the first bytes moved)."""
+    unit, scale = ("MB", 1024 * 1024) if event.bytes_planned >= 1024 * 1024 else ("KB", 1024)
+    places = 1 if event.bytes_planned >= 10 * scale else 2
+    text = (f"{event.files_done:,} of {event.files_planned:,} file{'s' if event.files_planned != 1 else ''} · "
+            f"{event.bytes_done / scale:,.{places}f} of {event.bytes_planned / scale:,.{places}f} {unit}")
+    if event.bytes_done and event.bytes_per_second > 0:
+        rate_unit, rate_scale = ("MB", 1024 * 1024) if event.bytes_per_second >= 1024 * 1024 else ("KB", 1024)
+        text += f" · {event.bytes_per_second / rate_scale:,.1f} {rate_unit}/s"
+    return text
 
 
 def _ago(seconds: float) -> str:
