@@ -3,7 +3,8 @@
 Exit codes: 0 done; 1 the job or server failed; 2 bad input; 4 the target org is busy with another
 job (the message names it); 75 (EX_TEMPFAIL) the run paused at the API-usage ceiling or because the
 org's API limit ran out: nothing is lost, continue it later with ``isyncsf resync JOB``.
-``isyncsf check`` exits 3 when something blocks a sync.
+``isyncsf check`` exits 3 when something blocks a sync; ``isyncsf apply`` exits 3 when records changed since
+the preview (they are listed) and 2 when the preview cannot be applied (the reasons are given).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 
 from . import __version__, paths
 from .cli_common import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_PAUSED, Busy, NoKeyring, UsageError
+EXIT_CHANGED = 3
+"""``isyncsf apply``: records changed since the preview; re-run with --leave-out-changed, or preview them again."""
 from .cli_common import journal as _journal
 from .cli_common import registry as _registry
 from .cli_preflight import add_parsers as add_preflight_parsers
@@ -303,7 +306,14 @@ def _cmd_preview(args: argparse.Namespace) -> int:
             template.options["delta_sync"] = True
             template.options["since"] = parse_since(args.since, "--since")
         engine = _engine(args.source, args.target, _Progress(False))
-        result = engine.preview(template, override_preflight=args.override_preflight, on_overridden=note)
+        only = None
+        if args.only_changed_of is not None:    # just the records of that preview that changed since (or left out)
+            only = engine.to_preview_again(args.only_changed_of)
+            if not only:
+                print(f"no record of preview #{args.only_changed_of} changed since it: apply it with "
+                      f"`isyncsf apply {args.only_changed_of}`")
+                return EXIT_OK
+        result = engine.preview(template, override_preflight=args.override_preflight, on_overridden=note, only=only)
     except PreflightBlocked as blocked:
         found = "; ".join(f.message.rstrip(".") for f in blocked.findings)
         raise UsageError(f"the sync this previews cannot start, the metadata check blocks it: {found}. Fix "
@@ -331,6 +341,79 @@ def _cmd_preview(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"error: {result.message}", file=sys.stderr)
         return EXIT_FAILED
+    return EXIT_OK
+
+
+def _cmd_apply(args: argparse.Namespace) -> int:
+    """``isyncsf apply PREVIEW_ID``: a new sync job that writes what the preview showed, and nothing else."""
+    from .engine.journal import JournalError
+    from .engine.preflight import PreflightBlocked
+    from .engine.runner import EngineError, PreviewRefused, TargetBusyError
+    from .engine.template import TemplateError
+    from .salesforce.client import OrgApiError
+
+    def refused(reasons: list[str]) -> int:
+        if args.json:
+            print(json.dumps({"preview_id": args.preview_id, "ok": False, "refusals": reasons}, indent=2))
+        for reason in reasons:
+            print(f"error: {reason}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    try:
+        try:
+            preview = _journal().preview(args.preview_id)
+        except JournalError:
+            return refused([f"There is no preview #{args.preview_id} in the journal: `isyncsf previews` lists the "
+                            "previews there are."])
+        args.command = "apply"
+        current = _current_template(args, preview.template_name)
+        progress = _Progress(sys.stderr.isatty() and not args.json)
+        engine = _engine(preview.source.alias, preview.target.alias, progress)
+        check = engine.check_preview(args.preview_id, current=current)  # type: ignore[arg-type]
+        if not check.ok:
+            return refused(check.refusals)
+        if check.changed and not args.leave_out_changed:
+            if args.json:
+                print(json.dumps(check.as_json(), indent=2))
+            else:
+                print(f"{len(check.changed)} record(s) changed since preview #{args.preview_id}:")
+                for record in check.changed:
+                    print(f"  {record.object}  {record.label}  ({record.where}: {record.detail})")
+            print(f"error: {len(check.changed)} record(s) changed since preview #{args.preview_id}, and none is "
+                  f"written blind: re-run with --leave-out-changed to apply the rest, or preview them again "
+                  f"(`isyncsf preview --source {preview.source.alias} --target {preview.target.alias} --template FILE "
+                  f"--only-changed-of {args.preview_id}`).", file=sys.stderr)
+            return EXIT_CHANGED
+        result = engine.apply_preview(args.preview_id, current=current,  # type: ignore[arg-type]
+                                      leave_out=[(c.object, c.source_id) for c in check.changed])
+    except PreviewRefused as exc:
+        return refused(exc.reasons)
+    except PreflightBlocked as blocked:
+        raise UsageError(f"{blocked} Fix them (see `isyncsf check`), then apply again.") from None
+    except TargetBusyError as exc:
+        raise Busy(str(exc)) from None
+    except (TemplateError, EngineError) as exc:
+        raise UsageError(str(exc)) from None
+    except OrgApiError as exc:
+        print(f"error: the orgs could not be read to check the preview: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return _report(result, args.json)
+
+
+def _cmd_previews(args: argparse.Namespace) -> int:
+    """``isyncsf previews``: the previews in the journal, newest first, with the job that applied each."""
+    previews = _journal().previews()
+    if args.json:
+        print(json.dumps([{"preview_id": p.id, "status": p.status, "created": p.created, "source": p.source.alias,
+                           "target": p.target.alias, "template": p.template_name, "job_id": p.job_id,
+                           "totals": p.header.get("totals", {})} for p in previews], indent=2))
+        return EXIT_OK
+    if not previews:
+        print("no previews yet")
+    for p in previews:
+        applied = f"  applied as job {p.job_id}" if p.job_id is not None else ""
+        print(f"{p.id:>5}  {p.created}  {p.status:<9}  {p.source.alias} -> {p.target.alias}  "
+              f"{p.template_name}{applied}")
     return EXIT_OK
 
 
@@ -412,7 +495,7 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{"job_id": j.id, "state": j.state, "created": j.created, "source": j.source.alias,
                            "target": j.target.alias, "template": j.template_name,
-                           "interrupted": j.interrupted, "run_by": j.run_by,
+                           "interrupted": j.interrupted, "run_by": j.run_by, "preview_id": j.preview_id,
                            "masked": journal.masked_counts(job_id=j.id)} for j in jobs], indent=2))
         return EXIT_OK
     if not jobs:
@@ -594,7 +677,27 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--since", metavar="DATE", help="delta: only records changed after this ISO date/time")
     preview.add_argument("--override-preflight", action="store_true",
                          help="preview even when the metadata check finds blocking problems")
+    preview.add_argument("--only-changed-of", type=int, metavar="PREVIEW_ID",
+                         help="preview just the records of that preview that changed since it (or that applying "
+                              "it left out)")
     preview.set_defaults(func=_cmd_preview)
+    apply = sub.add_parser("apply", help="apply a preview: a sync that writes what the preview showed, nothing else",
+                           description="Start a new sync job of the preview's template that writes exactly the "
+                           "records the preview showed, with the values it showed. A preview the template or the "
+                           "orgs' metadata changed since is refused (exit 2, with the reasons); records that changed "
+                           "since the preview are listed and nothing is written (exit 3) unless "
+                           "--leave-out-changed.")
+    apply.add_argument("preview_id", type=int)
+    apply.add_argument("--leave-out-changed", action="store_true",
+                       help="apply the rest, leaving out the records that changed since the preview")
+    apply.add_argument("--template", metavar="FILE",
+                       help="the template as saved now (default: the app's template of that name): the preview is "
+                            "refused when it differs from the one the preview ran")
+    apply.add_argument("--json", action="store_true", help="print one JSON object")
+    apply.set_defaults(func=_cmd_apply)
+    previews = sub.add_parser("previews", help="list previews (and the job that applied each)")
+    previews.add_argument("--json", action="store_true")
+    previews.set_defaults(func=_cmd_previews)
     jobs = sub.add_parser("jobs", help="list jobs")
     jobs.add_argument("--json", action="store_true")
     jobs.set_defaults(func=_cmd_jobs)

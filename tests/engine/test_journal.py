@@ -599,6 +599,7 @@ def test_jobs_record_who_ran_them_and_old_journals_gain_the_column(tmp_path):
     conn.execute("DROP TABLE masked_counts")                    # schema 7
     conn.execute("DROP TABLE preview_rows")                     # schema 8
     conn.execute("DROP TABLE previews")
+    conn.execute("ALTER TABLE jobs DROP COLUMN preview_id")     # schema 9
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()

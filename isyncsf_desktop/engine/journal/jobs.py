@@ -17,7 +17,8 @@ logger = logging.getLogger(__name__)
 
 _JOB_COLUMNS = (
     "id, template_name, template, source_alias, source_org_id, source_url, target_alias,"
-    " target_org_id, target_url, state, created, updated, plan, message, interrupted, last_run_id, run_by"
+    " target_org_id, target_url, state, created, updated, plan, message, interrupted, last_run_id, run_by,"
+    " preview_id"
 )
 
 
@@ -33,7 +34,7 @@ class JobsMixin(JournalStore):
     @staticmethod
     def _to_job(row: tuple) -> JobRow:
         (job_id, template_name, template, s_alias, s_org, s_url, t_alias, t_org, t_url, state,
-         created, updated, plan, message, interrupted, last_run_id, run_by) = row
+         created, updated, plan, message, interrupted, last_run_id, run_by, preview_id) = row
         return JobRow(
             id=job_id,
             template_name=template_name,
@@ -48,6 +49,7 @@ class JobsMixin(JournalStore):
             interrupted=bool(interrupted),
             last_run_id=last_run_id,
             run_by=run_by,
+            preview_id=preview_id,
         )
 
     # ------------------------------------------------------------------ jobs

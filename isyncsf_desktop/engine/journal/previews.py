@@ -62,6 +62,12 @@ class PreviewRecord:
     reason_code: str | None = None
     reason: str | None = None
     changes: list[PreviewChange] = field(default_factory=list)
+    source_stamp: str | None = None
+    """The SystemModstamp of the source record as the preview read it (an apply finds what moved since)."""
+    target_stamp: str | None = None
+    """The SystemModstamp of the matched target record as the preview read it."""
+    new_id: str | None = None
+    """A record to insert: the placeholder id the preview gave it (its children's lookups carry it)."""
 
     def as_json(self) -> dict[str, Any]:
         return {"object": self.object, "source_id": self.source_id, "target_id": self.target_id,
@@ -87,15 +93,19 @@ class PreviewRow:
     message: str | None
     run_by: str | None
     job_id: int | None
+    """The job that applied the preview (engine/run/apply.py); None: not applied."""
+    fingerprint: dict[str, Any] | None = None
+    """Both orgs' metadata for the plan's objects as the preview read it (engine/run/apply.py)."""
 
 
-_COLUMNS = ("object, source_id, action, status, target_id, label, reason_code, reason, changes")
+_COLUMNS = ("object, source_id, action, status, target_id, label, reason_code, reason, changes, source_stamp, "
+            "target_stamp, new_id")
 
 
 def _record(row: tuple[Any, ...]) -> PreviewRecord:
-    obj, source_id, action, status, target_id, label, code, reason, changes = row
+    obj, source_id, action, status, target_id, label, code, reason, changes, source_stamp, target_stamp, new_id = row
     return PreviewRecord(obj, source_id, action, status, target_id, label, code, reason,
-                         [PreviewChange.from_json(c) for c in json.loads(changes)])
+                         [PreviewChange.from_json(c) for c in json.loads(changes)], source_stamp, target_stamp, new_id)
 
 
 class PreviewsMixin(JournalStore):
@@ -118,9 +128,11 @@ class PreviewsMixin(JournalStore):
         with self._write() as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO preview_rows (preview_id, object, source_id, action, status, target_id, "
-                "label, reason_code, reason, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "label, reason_code, reason, changes, source_stamp, target_stamp, new_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(preview_id, r.object, r.source_id, r.action, r.status, r.target_id, r.label, r.reason_code,
-                  r.reason, dumps([c.as_json() for c in r.changes])) for r in rows])
+                  r.reason, dumps([c.as_json() for c in r.changes]), r.source_stamp, r.target_stamp, r.new_id)
+                 for r in rows])
 
     def update_preview_rows(self, preview_id: int, rows: Iterable[PreviewRecord]) -> None:
         """Write again rows of a preview already written (their place in the order is kept)."""
@@ -155,19 +167,47 @@ class PreviewsMixin(JournalStore):
                          (status, utc_now(), dumps(header), dumps(plan) if plan is not None else None, message,
                           preview_id))
 
+    def set_preview_fingerprint(self, preview_id: int, fingerprint: dict[str, Any]) -> None:
+        """Keep both orgs' metadata as the preview read it (engine/run/apply.py's ``fingerprint``)."""
+        with self._write() as conn:
+            conn.execute("UPDATE previews SET fingerprint = ? WHERE id = ?", (dumps(fingerprint), preview_id))
+
+    def claim_preview(self, preview_id: int, job_id: int) -> bool:
+        """Job ``job_id`` applies preview ``preview_id``: each names the other. False (nothing changed) when
+        another job applies it already."""
+        with self._write() as conn:
+            claimed = conn.execute("UPDATE previews SET job_id = ? WHERE id = ? AND job_id IS NULL",
+                                   (job_id, preview_id)).rowcount
+            if claimed:
+                conn.execute("UPDATE jobs SET preview_id = ? WHERE id = ?", (preview_id, job_id))
+        return bool(claimed)
+
+    def preview_new_ids(self, preview_id: int) -> dict[str, tuple[str, str]]:
+        """The placeholder ids of a preview's records to insert: placeholder -> (object, source id)."""
+        with self._lock:
+            return {r[0]: (r[1], r[2]) for r in self._db.execute(
+                "SELECT new_id, object, source_id FROM preview_rows WHERE preview_id = ? AND new_id IS NOT NULL",
+                (preview_id,))}
+
     def preview(self, preview_id: int) -> PreviewRow:
         """The preview ``preview_id``; :class:`JournalError` when there is none."""
         with self._lock:
             row = self._db.execute(
                 "SELECT id, template_name, template, source_alias, source_org_id, source_url, target_alias, "
-                "target_org_id, target_url, status, created, finished, plan, header, message, run_by, job_id "
-                "FROM previews WHERE id = ?", (preview_id,)).fetchone()
+                "target_org_id, target_url, status, created, finished, plan, header, message, run_by, job_id, "
+                "fingerprint FROM previews WHERE id = ?", (preview_id,)).fetchone()
         if row is None:
             raise JournalError(f"no preview {preview_id} in the journal")
         return PreviewRow(row[0], row[1], json.loads(row[2]), OrgRef(row[3], row[4], row[5]),
                           OrgRef(row[6], row[7], row[8]), row[9], row[10], row[11],
                           json.loads(row[12]) if row[12] else None, json.loads(row[13]) if row[13] else {},
-                          row[14], row[15], row[16])
+                          row[14], row[15], row[16], json.loads(row[17]) if row[17] else None)
+
+    def preview_of_job(self, job_id: int) -> int | None:
+        """The preview job ``job_id`` applied (None: a job not started from a preview)."""
+        with self._lock:
+            row = self._db.execute("SELECT id FROM previews WHERE job_id = ? ORDER BY id LIMIT 1", (job_id,)).fetchone()
+        return int(row[0]) if row is not None else None
 
     def previews(self) -> list[PreviewRow]:
         """Every preview, newest first."""

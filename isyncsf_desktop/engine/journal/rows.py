@@ -153,6 +153,7 @@ class JobRow:
     interrupted: bool
     last_run_id: int | None
     run_by: str | None = None    # the person who started the job (their account on this computer)
+    preview_id: int | None = None   # the preview the job applied (engine/run/apply.py)
 
     @property
     def active(self) -> bool:

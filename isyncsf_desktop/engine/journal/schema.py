@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 _SCHEMA_V1 = """
 CREATE TABLE jobs (
@@ -163,6 +163,15 @@ CREATE INDEX preview_rows_action ON preview_rows(preview_id, object, action)
 """
 
 
+_APPLY_V9 = """
+ALTER TABLE preview_rows ADD COLUMN source_stamp TEXT;
+ALTER TABLE preview_rows ADD COLUMN target_stamp TEXT;
+ALTER TABLE preview_rows ADD COLUMN new_id TEXT;
+ALTER TABLE previews ADD COLUMN fingerprint TEXT;
+ALTER TABLE jobs ADD COLUMN preview_id INTEGER REFERENCES previews(id)
+"""
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     """Run ``;``-separated DDL inside the caller's transaction (``executescript`` would commit)."""
     for statement in script.split(";"):
@@ -201,4 +210,8 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     # previews (engine/run/preview.py): what a sync of a template would do, record by record, written nowhere
     # else; job_id is the job that applies one (none yet)
     8: lambda conn: _run_script(conn, _PREVIEWS_V8),
+    # applying a preview (engine/run/apply.py): each row keeps the SystemModstamp of its source and target record
+    # as the preview read them and the placeholder id of a record to insert; a preview keeps the metadata
+    # fingerprint of both orgs; a job keeps the preview it applied
+    9: lambda conn: _run_script(conn, _APPLY_V9),
 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from datetime import datetime, timezone
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from ... import paths
@@ -26,6 +26,7 @@ from ..orgapi import OrgApi
 from ..plan import Plan, build_plan, reorder
 from ..template import Template, TemplateError, parse_template
 from ...salesforce.client import ApiLimitExceeded, SessionExpired
+from .apply import ApplyRun, PreviewCheck, PreviewRefused, check_preview, refusals_of, to_preview_again
 from .context import SUCCESS, EngineError, RunContext, Stop, TargetBusyError, how_to_continue
 from .first_pass import FirstPass
 from .preview import Preview, PreviewResult
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+MakeRun = Callable[..., SyncRun]
+"""Makes the run of a sync: ``(ctx, job_id, run_id, plan, template, skip=, only=)`` (an apply's gated run)."""
 SYNC_DONE_BY = (RunKind.SYNC, RunKind.RESYNC)
 """Run kinds that process every object of the plan (a retry re-sends failed records only)."""
 
@@ -156,11 +159,15 @@ class SyncEngine:
 
     def preview(self, template: Template | dict[str, Any], *, override_preflight: bool = False,
                 on_preview: Callable[[int], None] | None = None,
-                on_overridden: Callable[[list[Finding]], None] | None = None) -> PreviewResult:
+                on_overridden: Callable[[list[Finding]], None] | None = None,
+                only: dict[str, set[str]] | None = None) -> PreviewResult:
         """What :meth:`start_sync` of ``template`` would do, record by record, with nothing written to either
         org (:mod:`.preview`): the same metadata check first (:class:`~..preflight.PreflightBlocked` while it
         blocks, unless ``override_preflight``), then the sync's own plan, scan, match and transform, the rows
-        kept in the journal (``on_preview`` gets the preview's id first). No job is created and no lock taken."""
+        kept in the journal (``on_preview`` gets the preview's id first). No job is created and no lock taken.
+
+        ``only`` (object -> source ids): a preview of just these records (a re-preview of the records that
+        changed since an earlier preview, :meth:`check_preview`); applying it writes no other record."""
         from ..preflight import assert_can_start, check_metadata
 
         parsed = template if isinstance(template, Template) else parse_template(template)
@@ -169,7 +176,57 @@ class SyncEngine:
         if overridden and on_overridden is not None:
             on_overridden(overridden)
         return Preview(self.journal, self.source, self.target, self.source_ref, self.target_ref,
-                       observer=self.observer, cancel=self.cancel).run(parsed, on_preview, calls_from=calls)
+                       observer=self.observer, cancel=self.cancel).run(parsed, on_preview, calls_from=calls,
+                                                                       only=only)
+
+    def check_preview(self, preview_id: int, *, current: Template | None = None) -> PreviewCheck:
+        """Whether preview ``preview_id`` can be applied now (:mod:`.apply`): the reasons it cannot (other orgs,
+        not completed, applied already, the template or either org's metadata changed since; ``current``: the
+        template of that name as saved now), and the records that changed since it on either org. Reads only."""
+        return check_preview(self.ctx, preview_id, current=current)
+
+    def to_preview_again(self, preview_id: int) -> dict[str, set[str]]:
+        """The records of preview ``preview_id`` to preview again with :meth:`preview` ``only=`` (object -> source
+        ids): those that changed since it, or, once applied, those its job left out (:mod:`.apply`)."""
+        return to_preview_again(self.ctx, preview_id)
+
+    def apply_preview(self, preview_id: int, *, leave_out: Iterable[tuple[str, str]] = (),
+                      current: Template | None = None, on_job: Callable[[int], None] | None = None) -> RunResult:
+        """Apply This Preview: a new sync job of the preview's template that writes the records the preview showed,
+        with the values it showed, and nothing else (:mod:`.apply`). :class:`~.apply.PreviewRefused` (with every
+        reason) when :meth:`check_preview` refuses it; ``leave_out``: (object, source id) of records not to write
+        (those that changed since the preview); ``on_job`` gets the new job's id before it runs. The run takes
+        the path of :meth:`start_sync` (metadata check, target lock, automation switched off as the template
+        says); a record whose decision differs from the preview's is not written but journaled as skipped."""
+        from ..preflight import assert_can_start, check_metadata   # pandas: only for a run that needs it
+
+        check = check_preview(self.ctx, preview_id, current=current)
+        if check.refusals:
+            raise PreviewRefused(check.refusals)
+        preview = self.journal.preview(preview_id)
+        template = parse_template(preview.template)
+        assert_can_start(check_metadata(template, self.source, self.target), False)
+        job_id = self.create_job(template)
+        if not self.journal.claim_preview(preview_id, job_id):    # another apply took it meanwhile
+            self.journal.delete_job(job_id)
+            raise PreviewRefused(refusals_of(self.ctx, self.journal.preview(preview_id), None))
+        assert preview.plan is not None
+        self.journal.set_plan(job_id, preview.plan)     # the plan the preview ran (switches, order)
+        if on_job is not None:
+            on_job(job_id)
+        partial = preview.header.get("only")     # a preview of just some records: the apply reads only those
+        only = {i for ids in partial.values() for i in ids} if isinstance(partial, dict) else None
+        held = {(str(name), str(source_id)) for name, source_id in leave_out}
+
+        def make_run(ctx: RunContext, job: int, run_id: int, plan: Plan, template: Template, *,
+                     skip: set[str] | None, only: set[str] | None) -> SyncRun:
+            return ApplyRun(ctx, job, run_id, plan, template, skip=skip, only=only, preview_id=preview_id,
+                            leave_out=held)
+
+        with self._target_locked(job_id, RunKind.SYNC):
+            self._refuse(Action.SYNC, job_id)
+            failed = self._scan_first(job_id, True)
+            return failed or self._sync_run(job_id, RunKind.SYNC, only=only, keep_clock=True, make_run=make_run)
 
     def run(self, kind: RunKind | str, job_id: int, *, current: Template | None = None) -> RunResult:
         """One run of ``kind`` on job ``job_id``: :meth:`scan`, :meth:`sync`, :meth:`resync`, :meth:`retry` or
@@ -287,7 +344,8 @@ class SyncEngine:
         return self._sync_run(job_id, RunKind.RETRY, only=failed, current=current)
 
     def _sync_run(self, job_id: int, kind: RunKind, *, skip: set[str] | None = None, only: set[str] | None = None,
-                  keep_clock: bool = False, current: Template | None = None) -> RunResult:
+                  keep_clock: bool = False, current: Template | None = None,
+                  make_run: MakeRun | None = None) -> RunResult:
         ctx = self.ctx
         job = self._job(job_id)
         plan = Plan.from_json(job.plan) if job.plan else self.plan(job_id)
@@ -304,7 +362,7 @@ class SyncEngine:
             self.journal.set_job_template(job_id, template.as_json())
             ctx.emit(Notice, text=f"{RunKind(kind).label} uses the template's current settings: "
                                   f"{'; '.join(changes)}", level="info")
-        run = SyncRun(ctx, job_id, run_id, plan, template, skip=skip, only=only)
+        run = (make_run or SyncRun)(ctx, job_id, run_id, plan, template, skip=skip, only=only)
         aborted = JobState.ABORTED
         try:
             if template.field_mappings.as_json() != fields_were:   # which fields are read and written: planned again
@@ -345,8 +403,8 @@ class SyncEngine:
         if missing:   # a retry after an abort: what the aborted run did not finish is still to do
             return ctx.end(job_id, run_id, kind, aborted, RunStatus.COMPLETED, run.counts,
                            self._still_to_do(job_id, run_id, kind, missing, run.counts))
-        return ctx.end(job_id, run_id, kind, JobState.SYNCED, RunStatus.COMPLETED, run.counts,
-                       delta_summary(first.since, run.counts) if kind == RunKind.SYNC else None)
+        return ctx.end(job_id, run_id, kind, JobState.SYNCED, RunStatus.COMPLETED, run.counts, run.summary() or (
+            delta_summary(first.since, run.counts) if kind == RunKind.SYNC else None))
 
     def _never_processed(self, job_id: int, run_id: int, plan: Plan, kind: RunKind) -> list[str]:
         """For a retry: the objects of the plan that no sync or resync run of the job has completed. A job is

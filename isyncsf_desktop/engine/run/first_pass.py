@@ -203,8 +203,13 @@ class FirstPass:
     def _read_source(self, oplan: ObjectPlan) -> list[dict[str, Any]]:
         return as_target_fields(oplan, self._read_source_rows(oplan))
 
+    def _columns(self, oplan: ObjectPlan) -> set[str]:
+        """The source columns read for ``oplan``: :func:`source_columns`, and SystemModstamp for a run that keeps
+        it (a preview: an apply finds what changed since)."""
+        return source_columns(oplan) | ({"SystemModstamp"} if self.run.read_stamps else set())
+
     def _read_source_rows(self, oplan: ObjectPlan) -> list[dict[str, Any]]:
-        paths = source_columns(oplan)
+        paths = self._columns(oplan)
         select = ", ".join(sorted(paths))
         where = [f"({oplan.filter})"] if oplan.filter else []
         include_deleted = self.template.include_deleted
@@ -227,7 +232,7 @@ class FirstPass:
             if self._selected is None:
                 since, id_map = self._since, self.run.id_map
                 self._selected, added = scope.select_related(
-                    self.source.query, self.plan, source_columns, since=since,
+                    self.source.query, self.plan, self._columns, since=since,
                     include_deleted=include_deleted, known=lambda i: since is not None and i in id_map,
                     reader=lambda name: reader(self.source, self.template, name))
                 for parent, number in sorted(added.items()):
@@ -243,7 +248,8 @@ class FirstPass:
         their match key in IN-chunks, and by the target ids the id map already knows. Only those the
         plan's ``target_filter`` lets through (never a target person contact)."""
         paths = {"Id", *oplan.update_fields, *oplan.insert_fields, *oplan.match_by,
-                 *(oplan.constants if oplan.constants_on_update else ())}
+                 *(oplan.constants if oplan.constants_on_update else ()),
+                 *(["SystemModstamp"] if self.run.read_stamps else [])}
         select = f"SELECT {', '.join(sorted(paths))} FROM {oplan.object}"
         by_key = self._by_key_reads(oplan, select, records) if records is not None else None
         large = getattr(self.target, "query_large", None)
@@ -369,7 +375,7 @@ class FirstPass:
             outcomes: list[Outcome] = []
             for record in level:
                 decision = self.decide(oplan, record, targets, index_by_key, in_flight)
-                run.decided(name, oplan, decision)
+                decision = run.decided(name, oplan, decision) or decision
                 pending, verdict = decision.pending, decision.verdict
                 if verdict == Verdict.INSERT:
                     inserts.append(pending)
@@ -383,6 +389,15 @@ class FirstPass:
                         run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
                     outcomes.append(run.fail(name, record["Id"], pending.target_id, decision.error,
                                              root=decision.root))
+                elif verdict == Verdict.HELD:    # not written by the run's choice (an apply's gate): skipped
+                    assert decision.error is not None
+                    if decision.matched:           # the target record stays as it is: children still find it
+                        run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
+                    else:
+                        run.failed[record["Id"]] = f"{decision.error.status_code}: {decision.error.message}"
+                    outcomes.append(Outcome(name, record["Id"], pending.target_id, RecordStatus.SKIPPED,
+                                            decision.error))
+                    oc.processed += 1
                 elif verdict == Verdict.INSERT_OFF:
                     run.not_inserted.add(record["Id"])
                     outcomes.append(Outcome(name, record["Id"], None, RecordStatus.SKIPPED))

@@ -41,6 +41,7 @@ from ..plan import ObjectPlan, Plan, build_plan
 from ..template import Template, TemplateError
 from ...salesforce.client import BULK_MAX_ROWS, COLLECTION_SIZE, ApiLimitExceeded, SessionExpired
 from .context import EngineError, RunContext, Stop, chunks, quote
+from .fingerprint import fingerprint
 from .first_pass import FirstPass
 from .second_pass import SecondPass
 from .sync_run import Decision, Pending, SyncRun, Verdict
@@ -283,8 +284,10 @@ def record_label(oplan: ObjectPlan, record: dict[str, Any]) -> str:
 class PreviewRun(SyncRun):
     """A sync run whose outcomes become preview rows (:class:`PreviewJournal`, :class:`DryTarget`)."""
 
-    def __init__(self, ctx: RunContext, preview_journal: PreviewJournal, plan: Plan, template: Template):
-        super().__init__(ctx, 0, 0, plan, template, skip=None, only=None)
+    def __init__(self, ctx: RunContext, preview_journal: PreviewJournal, plan: Plan, template: Template,
+                 only: set[str] | None = None):
+        super().__init__(ctx, 0, 0, plan, template, skip=None, only=only)
+        self.read_stamps = True     # each row keeps its records' SystemModstamp: an apply finds what moved since
         self.preview_journal = preview_journal
         self.journal = preview_journal   # type: ignore[assignment]
         preview_journal.run = self
@@ -300,6 +303,9 @@ class PreviewRun(SyncRun):
         shown = {k: v for k, v in record.items() if k not in oplan.mask}    # a masked field: only as it is sent
         row = PreviewRecord(name, record["Id"], "skip", STATUS_OF[decision.verdict], pending.target_id,
                             record_label(oplan, {**shown, **pending.payload}))
+        row.source_stamp = record.get("SystemModstamp")
+        if pending.target_id is not None and not is_new_id(pending.target_id):
+            row.target_stamp = self.live_targets.get(name, {}).get(pending.target_id, {}).get("SystemModstamp")
         verdict = decision.verdict
         if verdict in (Verdict.INSERT, Verdict.IN_FLIGHT):
             row.action = "insert"
@@ -336,6 +342,7 @@ class PreviewRun(SyncRun):
                 row.action, row.reason_code, row.reason = "skip", outcome.error.status_code, outcome.error.message
             if is_new_id(outcome.target_id):
                 self.new_labels[str(outcome.target_id)] = row.label or row.source_id
+                row.new_id = str(outcome.target_id)
             else:
                 row.target_id = outcome.target_id or row.target_id
             ready.append(row)
@@ -514,10 +521,11 @@ class Preview:
         self.cancel = cancel
 
     def run(self, template: Template, on_preview: Callable[[int], None] | None = None, *,
-            calls_from: tuple[int, int] | None = None) -> PreviewResult:
+            calls_from: tuple[int, int] | None = None, only: dict[str, set[str]] | None = None) -> PreviewResult:
         """Plan, count, read, match and transform as a sync does; store the rows; return the header.
         ``calls_from``: the orgs' API call counts when the preview began (before its metadata check), for
-        what the preview itself cost (``preview_calls``); by default, now.
+        what the preview itself cost (``preview_calls``); by default, now. ``only``: object -> the source
+        ids to preview (none other is read).
 
         A template that cannot run raises :class:`~.context.EngineError` (no preview is kept); an org that
         fails to answer ends the preview Failed with the sentence."""
@@ -550,7 +558,8 @@ class Preview:
                 ctx.emit(Notice, text=text)
             since = scope.delta_since(template, pj, self.source_ref.org_id, self.target_ref.org_id)
             scope.count_in_scope(self.source, plan, template, since)   # the scan's counts: calls the sync makes
-            run = PreviewRun(ctx, pj, plan, template)
+            run = PreviewRun(ctx, pj, plan, template,
+                             only={i for ids in only.values() for i in ids} if only is not None else None)
             first = FirstPass(run)
             first.prepare()
             first.execute()
@@ -568,10 +577,14 @@ class Preview:
         run_calls = {"source": self.source.api_calls - calls[0], "target": self.target.api_calls - calls[1]}
         if run is not None and status == "Completed":
             Labels(run, self.target, dry.person_contacts).fill(self.journal, preview_id)
+        if plan is not None and status == "Completed":   # what an apply compares the orgs' metadata with
+            self.journal.set_preview_fingerprint(preview_id, fingerprint(plan, self.source, self.target))
         result = self._result(preview_id, status, message, plan, run, dry, pj, run_calls, began, notices, started)
         header = result.as_json()
         header.update(template=template.name, source=self.source_ref.alias, target=self.target_ref.alias,
                       owners=pj.owners, masked=pj.masked)
+        if only is not None:     # a preview of just these records: applying it writes no other
+            header["only"] = {name: sorted(ids) for name, ids in only.items()}
         self.journal.finish_preview(preview_id, status, header, plan.as_json() if plan is not None else None, message)
         return result
 

@@ -67,7 +67,8 @@ class SecondPass:
             if outcomes:
                 run.flush(name, outcomes)
             if updates:
-                run.deferred(name, updates)
+                kept = run.deferred(name, updates)
+                updates = updates if kept is None else kept
             inserted_now = {o.target_id for o in self.journal.records(run.job_id, name, [RecordStatus.INSERTED])} \
                 if updates and run.template.versioning else set()
             self._updates(name, updates, targets, inserted_now)

@@ -43,6 +43,7 @@ class Verdict(StrEnum):
     INSERT_OFF = "insert_off"    # not on the target, and inserting is switched off for its object
     UPDATE_OFF = "update_off"    # matched and different, and updating is switched off for its object
     FAIL = "fail"                # it cannot be sent (``error``): a missing parent, a duplicate match...
+    HELD = "held"                # not written, by the run's choice (``error`` says why): an apply's gate (apply.py)
 
 
 @dataclass
@@ -114,14 +115,23 @@ class SyncRun:
         self.carried: set[str] = set()            # source ids done in an earlier run: second pass only
         self.parents = ParentFinder(ctx.source, ctx.target, plan)   # polymorphic lookups' parents outside the run
         self.person_contacts: dict[str, str] = {}  # source person contact id -> target person contact id
+        self.read_stamps = False                   # read SystemModstamp on both orgs (a preview keeps it)
 
-    def decided(self, name: str, oplan: ObjectPlan, decision: Decision) -> None:
+    def decided(self, name: str, oplan: ObjectPlan, decision: Decision) -> Decision | None:
         """The first pass decided on a record of ``name`` (nothing sent yet). A sync journals the outcome
-        when it has one; a preview (:mod:`.preview`) keeps the decision as its row."""
+        when it has one; a preview (:mod:`.preview`) keeps the decision as its row; an apply (:mod:`.apply`)
+        returns the decision to use instead (one the preview showed, or :attr:`Verdict.HELD`). None: as is."""
+        return None
 
-    def deferred(self, name: str, updates: list[Pending]) -> None:
+    def deferred(self, name: str, updates: list[Pending]) -> list[Pending] | None:
         """The second pass is about to set ``updates``' deferred lookups (``payload``: the fields that change,
-        ``prior``: their target values now). A preview adds them to its rows."""
+        ``prior``: their target values now). A preview adds them to its rows; an apply returns those it lets
+        through. None: all of them."""
+        return None
+
+    def summary(self) -> str | None:
+        """The run's own summary for the job (an apply's, :mod:`.apply`); None: the sync's."""
+        return None
 
     def notice(self, text: str) -> None:
         """Tell the user ``text`` once per run."""
