@@ -193,8 +193,7 @@ class FirstPass:
                 self._sync_object(name, index, len(order), order[index] if pool and index < len(order) else None,
                                   pool)
                 if self.plan.objects[name].person_accounts:
-                    self._map_person_contacts([p.source for p in self.run.synced.get(name, [])
-                                               if p.source.get("IsPersonAccount")])
+                    self._map_person_contacts(self.run.person_rows.pop(name, []))
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -334,7 +333,7 @@ class FirstPass:
             target_id = self.run.id_map.get(record["Id"]) if record["Id"] in self.run.skip else None
             if target_id is not None and target_id in targets:
                 self.run.carried.add(record["Id"])
-                self.run.synced[name].append(Pending(record, target_id))
+                self.run.reached(name, self.plan.objects[name], Pending(record, target_id))
             else:
                 rest.append(record)
         return rest
@@ -408,13 +407,13 @@ class FirstPass:
                     outcomes.append(Outcome(name, record["Id"], pending.target_id, RecordStatus.INSERTED))
                     oc.inserted += 1
                     oc.processed += 1
-                    run.synced[name].append(pending)
+                    run.reached(name, oplan, pending)
                 else:                    # unchanged, or changed with updating switched off: it stays as it is
                     run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
                     outcomes.append(Outcome(name, record["Id"], pending.target_id, RecordStatus.EXISTING))
                     oc.existing += 1
                     oc.processed += 1
-                    run.synced[name].append(pending)
+                    run.reached(name, oplan, pending)
             if outcomes:
                 run.flush(name, outcomes)
             self._insert(name, oplan, inserts, targets)
@@ -425,6 +424,7 @@ class FirstPass:
         if self.masked.get(name):
             self.journal.record_masked(run.run_id, name, self.masked[name])
         self.journal.set_object_counts(run.run_id, name, oc)
+        run.done_with(name, oplan)
         self.ctx.emit(ObjectFinished, object=name, counts=oc)
 
     def decide(self, oplan: ObjectPlan, record: dict[str, Any], targets: Rows,
@@ -731,7 +731,7 @@ class FirstPass:
                 oc.inserted += 1
                 oc.processed += 1
                 outcomes.append(Outcome(name, source_id, result["id"], RecordStatus.INSERTED))
-                run.synced[name].append(item)
+                run.reached(name, self.plan.objects[name], item)
             else:
                 outcomes.append(run.fail(name, source_id, None, first_error(result)))
         run.flush(name, outcomes)
@@ -804,7 +804,7 @@ class FirstPass:
                     oc.updated += 1
                     oc.processed += 1
                     outcomes.append(Outcome(name, source_id, item.target_id, RecordStatus.UPDATED))
-                    run.synced[name].append(item)
+                    run.reached(name, self.plan.objects[name], item)
                 else:
                     outcomes.append(run.fail(name, source_id, item.target_id, first_error(result)))
             run.flush(name, outcomes)
