@@ -42,6 +42,11 @@ KEY_CHUNK_CHARS = 4000     # characters of quoted keys per "IN (...)" query (URL
 Rows = dict[str, dict[str, Any]]
 """Target records of one object, by id."""
 
+INSERTED: dict[str, Any] = {}
+"""The target row a sync keeps of a record it inserted when the second pass compares none of its fields (one
+shared empty row: at a million records, a row each would be a sizeable share of the run's memory). Never
+changed in place: a row that changes is replaced by a new one."""
+
 
 def _or_in(lists: dict[str, list[str]]) -> str:
     """``Id IN ('a', 'b') OR Email IN ('c')`` from column -> quoted values."""
@@ -421,6 +426,10 @@ class FirstPass:
                     run.flush(name, outcomes)
                 self._insert(name, oplan, inserts, targets)
                 self._update(name, updates, targets)
+                del inserts, updates, outcomes
+                if not run.keep_targets:    # written and journaled: what the run keeps of them was copied (reached)
+                    for record in part:     # a preview keeps them: it names the records at the end
+                        record.clear()
         oc.status = ObjectStatus.COMPLETED if not oplan.deferred_refs else ObjectStatus.AWAITING_SECOND_PASS
         for masked_keys in self._key_values.pop(name, []):
             masked_keys.clear()
@@ -731,9 +740,12 @@ class FirstPass:
                 item.target_id = result["id"]
                 run.id_map[source_id] = result["id"]
                 item.payload["Id"] = result["id"]    # sent already: the row as the target has it now
-                # a sync keeps of it what the second pass compares (a preview all of it: it names the records)
-                targets[result["id"]] = item.payload if run.keep_targets else {
-                    f: v for f, v in item.payload.items() if f == "Id" or f in second}
+                # a sync keeps of it what the second pass compares; a preview all of it (it names the records)
+                if run.keep_targets:
+                    targets[result["id"]] = item.payload
+                else:
+                    kept = {f: v for f, v in item.payload.items() if f in second}
+                    targets[result["id"]] = {"Id": result["id"], **kept} if kept else INSERTED
                 oc.inserted += 1
                 oc.processed += 1
                 outcomes.append(Outcome(name, source_id, result["id"], RecordStatus.INSERTED))
