@@ -413,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trace-memory", action="store_true",
                         help="trace the engine's memory (tracemalloc): each object's peak and what it still held, by "
                              "source line (slows the engine's run several times; the plain script is not run)")
+    parser.add_argument("--engine-only", action="store_true", help="run the engine alone, not the plain script")
     parser.add_argument("--child", choices=("engine", "plain"), help=argparse.SUPPRESS)
     parser.add_argument("--info", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -433,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
             extra = (["--no-rollback"] if args.no_rollback else []) + (["--rest"] if args.rest else []) \
                 + (["--trace-memory"] if args.trace_memory else []) \
                 + (["--in-flight", str(args.in_flight)] if args.in_flight else [])
-            plain = run_child("plain", info_path, extra) if not args.trace_memory else None
+            plain = run_child("plain", info_path, extra) if not (args.trace_memory or args.engine_only) else None
             engine = run_child("engine", info_path, extra)
         finally:
             server.terminate()
@@ -441,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     engine_calls = sum(engine["calls"].values())
-    if plain is None:         # traced: the engine's memory only (its seconds are the tracer's)
+    if plain is None:         # the engine alone (traced: its memory; its seconds are then the tracer's)
         print(json.dumps({"records": args.records, "engine": {**engine, "calls_total": engine_calls}}, indent=2))
         return 0
     plain_calls = sum(plain["calls"].values())
