@@ -53,7 +53,8 @@ def _plain_orgs(make_pair: Any) -> tuple[Any, dict[str, list[str]]]:
                                                "AccountId": accounts[i % 6]} for i in range(8)])
     pair.insert("tgt", "Account", [{"Name": "Old", "External_Id__c": "E0", "Phone": "555-0"},
                                    {"Name": "Acme 1", "External_Id__c": "E1", "Phone": "555-1"}])
-    pair.insert("tgt", "Contact", [{"LastName": "Doe 0", "Email": "c0@x.test", "Title": "Old"}])
+    pair.insert("tgt", "Contact", [{"LastName": "Doe 0", "Email": "c0@x.test", "Title": "Old"},
+                                   {"LastName": "Doe 1", "Email": "c1@x.test", "Title": "Old"}])
     return pair, {"Account": accounts, "Contact": contacts}
 
 
@@ -131,6 +132,8 @@ def test_records_changed_since_the_preview_are_named_left_out_when_asked_and_not
     edit(pair.source, "Account", ids["Account"][0], Phone="555-000")
     edit(pair.target, "Account", target_a0, Phone="555-999")
     pair.source.delete([ids["Contact"][5]])
+    target_c1 = rows[ids["Contact"][1]].target_id
+    pair.target.delete([target_c1])
 
     engine = pair.engine()
     check = engine.check_preview(preview.preview_id)
@@ -140,13 +143,15 @@ def test_records_changed_since_the_preview_are_named_left_out_when_asked_and_not
         ("Contact", ids["Contact"][3]): ("source", "insert"),
         ("Contact", ids["Contact"][0]): ("target", "update"),
         ("Account", ids["Account"][0]): ("both", "update"),
-        ("Contact", ids["Contact"][5]): ("gone", "insert")}
+        ("Contact", ids["Contact"][5]): ("gone", "insert"),
+        ("Contact", ids["Contact"][1]): ("gone", "update")}
     assert changed[("Contact", ids["Contact"][3])].label == "c3@x.test"
     assert changed[("Contact", ids["Contact"][0])].detail == "its target record was edited since the preview"
+    assert changed[("Contact", ids["Contact"][1])].detail == "its target record was deleted since the preview"
     counts = preview.objects
     assert check.to_write == {"Account": {"insert": counts["Account"]["insert"], "update": counts["Account"]["update"] - 1},
                               "Contact": {"insert": counts["Contact"]["insert"] - 2,
-                                          "update": counts["Contact"]["update"] - 1}}
+                                          "update": counts["Contact"]["update"] - 2}}
 
     result = engine.apply_preview(preview.preview_id, leave_out=[(c.object, c.source_id) for c in check.changed])
     assert result.state == "Synced", result.message
@@ -168,7 +173,8 @@ def test_records_changed_since_the_preview_are_named_left_out_when_asked_and_not
     for source_id, row in rows.items():
         if (row.object, source_id) not in changed and row.action in ("insert", "update"):
             assert records[source_id].status == row.status
-    assert "3 changed since the preview left out" in (result.message or "")
+    assert "4 changed since the preview left out" in (result.message or "")
+    assert not pair.rows("tgt", "SELECT Id FROM Contact WHERE Email = 'c1@x.test'")    # not inserted again
 
 
 def test_without_leave_out_a_record_that_moved_is_held_by_the_gate(make_pair):
@@ -244,6 +250,15 @@ def test_a_field_added_to_the_target_refuses_the_preview_with_the_reason(make_pa
         engine.apply_preview(preview.preview_id)
     assert refused.value.reasons == check.refusals
     assert pair.journal.jobs() == []       # nothing ran
+    # more than five differences: five named, the rest counted
+    for number in range(6):
+        _field_added(pair.server, "src", "Account", f"Extra_{number}__c")
+    many = pair.engine().check_preview(preview.preview_id).refusals
+    assert many[:2] == ["Account: field Extra_0__c was added to the source org since the preview.",
+                        "Account: field Extra_1__c was added to the source org since the preview."]
+    assert many[5:] == ["And 2 more metadata change(s).",
+                        f"The orgs' metadata changed since preview #{preview.preview_id}: preview again to see what "
+                        "the sync does now."]
 
 
 def test_a_validation_rule_switched_on_refuses_the_preview(make_pair):

@@ -3,7 +3,7 @@
 Before: :func:`check_preview` says whether a preview can still be applied (:class:`PreviewCheck`). It is refused
 (``refusals``, each a sentence) when it did not complete, was taken between other orgs, was applied already,
 ran a template that has changed since, or when either org's metadata for the plan's objects moved (a field
-added, a validation rule switched: the preview's :func:`fingerprint` against today's). Records whose
+added, a validation rule switched: the preview's :func:`~.fingerprint.fingerprint` against today's). Records whose
 SystemModstamp moved since the preview on the source or the target, or that are gone, are ``changed``: the
 user leaves them out or previews them again; they are never written blind.
 
