@@ -31,15 +31,21 @@ from .context import (BULK_BATCH, DUPLICATE_MATCH, PERSON_ACCOUNT_FIELDS_MISSING
                       STRING_TOO_LONG, chunks, first_error, key_json, quote, reader)
 from .parents import is_polymorphic
 from .recovery import await_late_commits, claim_in_flight, journal_time, late_commit_window
-from .sync_run import OMIT, Decision, Pending, RecordProblem, SyncRun, Verdict
+from .sync_run import OMIT, Decision, Pending, RecordProblem, SyncRun, Verdict, second_pass_refs
 
 logger = logging.getLogger(__name__)
 
 KEY_TYPES = ("string", "email", "phone", "url", "textarea", "picklist")
+PART_RECORDS = 2 * BULK_BATCH   # records decided and written as one part of a level, per write in flight
 KEY_CHUNK_CHARS = 4000     # characters of quoted keys per "IN (...)" query (URLs stay well under 16 KB)
 
 Rows = dict[str, dict[str, Any]]
 """Target records of one object, by id."""
+
+INSERTED: dict[str, Any] = {}
+"""The target row a sync keeps of a record it inserted when the second pass compares none of its fields (one
+shared empty row: at a million records, a row each would be a sizeable share of the run's memory). Never
+changed in place: a row that changes is replaced by a new one."""
 
 
 def _or_in(lists: dict[str, list[str]]) -> str:
@@ -193,8 +199,7 @@ class FirstPass:
                 self._sync_object(name, index, len(order), order[index] if pool and index < len(order) else None,
                                   pool)
                 if self.plan.objects[name].person_accounts:
-                    self._map_person_contacts([p.source for p in self.run.synced.get(name, [])
-                                               if p.source.get("IsPersonAccount")])
+                    self._map_person_contacts(self.run.person_rows.pop(name, []))
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -334,7 +339,7 @@ class FirstPass:
             target_id = self.run.id_map.get(record["Id"]) if record["Id"] in self.run.skip else None
             if target_id is not None and target_id in targets:
                 self.run.carried.add(record["Id"])
-                self.run.synced[name].append(Pending(record, target_id))
+                self.run.reached(name, self.plan.objects[name], Pending(record, target_id))
             else:
                 rest.append(record)
         return rest
@@ -368,70 +373,77 @@ class FirstPass:
             if key is not None and row_id not in claimed:
                 index_by_key[key].append(row_id)
         self._check_external(oplan, records)
-        # Self-lookup hierarchies: parents before children, level by level.
+        # Self-lookup hierarchies: parents before children, level by level; a big level in parts, so that only one
+        # part's payloads are held at a time (each part still goes out in Bulk jobs or batches, in_flight at once).
         for level in self._levels(oplan, records):
-            inserts: list[Pending] = []
-            updates: list[Pending] = []
-            outcomes: list[Outcome] = []
-            for record in level:
-                decision = self.decide(oplan, record, targets, index_by_key, in_flight)
-                decision = run.decided(name, oplan, decision) or decision
-                pending, verdict = decision.pending, decision.verdict
-                if verdict == Verdict.INSERT:
-                    inserts.append(pending)
-                elif verdict == Verdict.UPDATE:
-                    run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
-                    pending.payload = decision.changed
-                    updates.append(pending)
-                elif verdict == Verdict.FAIL:
-                    assert decision.error is not None
-                    if decision.matched:
+            for part in chunks(level, PART_RECORDS * max(1, run.depth)):
+                inserts: list[Pending] = []
+                updates: list[Pending] = []
+                outcomes: list[Outcome] = []
+                for record in part:
+                    decision = self.decide(oplan, record, targets, index_by_key, in_flight)
+                    decision = run.decided(name, oplan, decision) or decision
+                    pending, verdict = decision.pending, decision.verdict
+                    if verdict == Verdict.INSERT:
+                        inserts.append(pending)
+                    elif verdict == Verdict.UPDATE:
                         run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
-                    outcomes.append(run.fail(name, record["Id"], pending.target_id, decision.error,
-                                             root=decision.root))
-                elif verdict == Verdict.OUTSIDE:    # read and matched for its children's lookups only
-                    assert decision.error is not None
-                    if decision.matched:
+                        pending.payload = decision.changed
+                        updates.append(pending)
+                    elif verdict == Verdict.FAIL:
+                        assert decision.error is not None
+                        if decision.matched:
+                            run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
+                        outcomes.append(run.fail(name, record["Id"], pending.target_id, decision.error,
+                                                 root=decision.root))
+                    elif verdict == Verdict.OUTSIDE:    # read and matched for its children's lookups only
+                        assert decision.error is not None
+                        if decision.matched:
+                            run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
+                        else:
+                            run.failed[record["Id"]] = f"{decision.error.status_code}: {decision.error.message}"
+                        oc.total -= 1
+                    elif verdict == Verdict.HELD:    # not written by the run's choice (an apply's gate): skipped
+                        assert decision.error is not None
+                        if decision.matched:           # the target record stays as it is: children still find it
+                            run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
+                        else:
+                            run.failed[record["Id"]] = f"{decision.error.status_code}: {decision.error.message}"
+                        outcomes.append(Outcome(name, record["Id"], pending.target_id, RecordStatus.SKIPPED,
+                                                decision.error))
+                        oc.processed += 1
+                    elif verdict == Verdict.INSERT_OFF:
+                        run.not_inserted.add(record["Id"])
+                        outcomes.append(Outcome(name, record["Id"], None, RecordStatus.SKIPPED))
+                        oc.processed += 1
+                    elif verdict == Verdict.IN_FLIGHT:
+                        # Created by this job in a batch whose answer was lost (crash, dropped connection).
                         run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
-                    else:
-                        run.failed[record["Id"]] = f"{decision.error.status_code}: {decision.error.message}"
-                    oc.total -= 1
-                elif verdict == Verdict.HELD:    # not written by the run's choice (an apply's gate): skipped
-                    assert decision.error is not None
-                    if decision.matched:           # the target record stays as it is: children still find it
+                        outcomes.append(Outcome(name, record["Id"], pending.target_id, RecordStatus.INSERTED))
+                        oc.inserted += 1
+                        oc.processed += 1
+                        run.reached(name, oplan, pending)
+                    else:                    # unchanged, or changed with updating switched off: it stays as it is
                         run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
-                    else:
-                        run.failed[record["Id"]] = f"{decision.error.status_code}: {decision.error.message}"
-                    outcomes.append(Outcome(name, record["Id"], pending.target_id, RecordStatus.SKIPPED,
-                                            decision.error))
-                    oc.processed += 1
-                elif verdict == Verdict.INSERT_OFF:
-                    run.not_inserted.add(record["Id"])
-                    outcomes.append(Outcome(name, record["Id"], None, RecordStatus.SKIPPED))
-                    oc.processed += 1
-                elif verdict == Verdict.IN_FLIGHT:
-                    # Created by this job in a batch whose answer was lost (crash, dropped connection).
-                    run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
-                    outcomes.append(Outcome(name, record["Id"], pending.target_id, RecordStatus.INSERTED))
-                    oc.inserted += 1
-                    oc.processed += 1
-                    run.synced[name].append(pending)
-                else:                    # unchanged, or changed with updating switched off: it stays as it is
-                    run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
-                    outcomes.append(Outcome(name, record["Id"], pending.target_id, RecordStatus.EXISTING))
-                    oc.existing += 1
-                    oc.processed += 1
-                    run.synced[name].append(pending)
-            if outcomes:
-                run.flush(name, outcomes)
-            self._insert(name, oplan, inserts, targets)
-            self._update(name, updates, targets)
+                        outcomes.append(Outcome(name, record["Id"], pending.target_id, RecordStatus.EXISTING))
+                        oc.existing += 1
+                        oc.processed += 1
+                        run.reached(name, oplan, pending)
+                if outcomes:
+                    run.flush(name, outcomes)
+                self._insert(name, oplan, inserts, targets)
+                self._update(name, updates, targets)
+                del inserts, updates, outcomes
+                if not run.keep_targets:    # written and journaled: what the run keeps of them was copied (reached)
+                    for record in part:     # a preview keeps them: it names the records at the end
+                        record.clear()
         oc.status = ObjectStatus.COMPLETED if not oplan.deferred_refs else ObjectStatus.AWAITING_SECOND_PASS
         for masked_keys in self._key_values.pop(name, []):
             masked_keys.clear()
         if self.masked.get(name):
             self.journal.record_masked(run.run_id, name, self.masked[name])
         self.journal.set_object_counts(run.run_id, name, oc)
+        run.done_with(name, oplan)
         self.ctx.emit(ObjectFinished, object=name, counts=oc)
 
     def decide(self, oplan: ObjectPlan, record: dict[str, Any], targets: Rows,
@@ -726,6 +738,7 @@ class FirstPass:
 
     def _inserted(self, name: str, chunk: list[Pending], results: list[dict[str, Any]], targets: Rows) -> None:
         run = self.run
+        second = {ref.field for ref in second_pass_refs(self.plan.objects[name])}
         outcomes = []
         oc = run.counts[name]
         for item, result in zip(chunk, results):
@@ -734,11 +747,16 @@ class FirstPass:
                 item.target_id = result["id"]
                 run.id_map[source_id] = result["id"]
                 item.payload["Id"] = result["id"]    # sent already: the row as the target has it now
-                targets[result["id"]] = item.payload
+                # a sync keeps of it what the second pass compares; a preview all of it (it names the records)
+                if run.keep_targets:
+                    targets[result["id"]] = item.payload
+                else:
+                    kept = {f: v for f, v in item.payload.items() if f in second}
+                    targets[result["id"]] = {"Id": result["id"], **kept} if kept else INSERTED
                 oc.inserted += 1
                 oc.processed += 1
                 outcomes.append(Outcome(name, source_id, result["id"], RecordStatus.INSERTED))
-                run.synced[name].append(item)
+                run.reached(name, self.plan.objects[name], item)
             else:
                 outcomes.append(run.fail(name, source_id, None, first_error(result)))
         run.flush(name, outcomes)
@@ -811,7 +829,7 @@ class FirstPass:
                     oc.updated += 1
                     oc.processed += 1
                     outcomes.append(Outcome(name, source_id, item.target_id, RecordStatus.UPDATED))
-                    run.synced[name].append(item)
+                    run.reached(name, self.plan.objects[name], item)
                 else:
                     outcomes.append(run.fail(name, source_id, item.target_id, first_error(result)))
             run.flush(name, outcomes)

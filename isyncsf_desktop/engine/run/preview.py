@@ -312,6 +312,7 @@ class PreviewRun(SyncRun):
         super().__init__(ctx, 0, 0, plan, template, skip=None, only=None)
         self.chosen = only
         self.read_stamps = True     # each row keeps its records' SystemModstamp: an apply finds what moved since
+        self.keep_targets = True    # the target rows it read: the labels of the lookups' parents (Labels)
         self.preview_journal = preview_journal
         self.journal = preview_journal   # type: ignore[assignment]
         preview_journal.run = self

@@ -83,6 +83,11 @@ class RecordProblem(Exception):
         self.root = root
 
 
+def second_pass_refs(oplan: ObjectPlan) -> list[RefSpec]:
+    """The lookups of ``oplan`` the second pass may set: those the plan defers, and self-lookups."""
+    return [ref for ref in oplan.refs.values() if ref.deferred or ref.self_ref]
+
+
 class SyncRun:
     """The state of one sync/resync/retry run of ``job_id`` (run ``run_id``)."""
 
@@ -110,14 +115,47 @@ class SyncRun:
         self.rt_map: dict[str, str | None] = {}
         self.rt_names: dict[str, str] = {}
         self.rt_problems: dict[str, str] = {}    # source record type id -> why its records fail
-        self.synced: dict[str, list[Pending]] = defaultdict(list)   # object -> records that reached the target
-        self.live_targets: dict[str, dict[str, dict[str, Any]]] = {}  # object -> target id -> row
+        # object -> the records that reached the target and have a lookup the second pass sets (see reached)
+        self.synced: dict[str, list[Pending]] = defaultdict(list)
+        self.live_targets: dict[str, dict[str, dict[str, Any]]] = {}  # object -> target id -> row (see done_with)
+        self.person_rows: dict[str, list[dict[str, Any]]] = defaultdict(list)  # object -> person accounts reached
+        self.keep_targets = False                  # keep every target row read (a preview names them)
         self.external_ok: dict[str, set[str]] = {}
         self.notices: set[str] = set()
         self.carried: set[str] = set()            # source ids done in an earlier run: second pass only
         self.parents = ParentFinder(ctx.source, ctx.target, plan)   # polymorphic lookups' parents outside the run
         self.person_contacts: dict[str, str] = {}  # source person contact id -> target person contact id
         self.read_stamps = False                   # read SystemModstamp on both orgs (a preview keeps it)
+
+    def reached(self, name: str, oplan: ObjectPlan, item: Pending) -> None:
+        """``item`` reached the target in the first pass (inserted, updated, found or unchanged), or an earlier
+        run of the job carried it. The second pass needs it only when it has a lookup to set then: a deferred
+        one, or a self-lookup that a data cycle or an earlier run left empty. Only then is it kept, and only its
+        id and those lookups' source values, not the whole record: at a million records the run holds no more
+        than it must. A person account keeps its id and person contact (the map of person contacts)."""
+        record = item.source
+        if oplan.person_accounts and record.get("IsPersonAccount"):
+            self.person_rows[name].append({"Id": record["Id"], "PersonContactId": record.get("PersonContactId")})
+        refs = second_pass_refs(oplan)
+        if not refs:
+            return
+        if not any(ref.deferred for ref in refs) and not record.get("__cycle__") and record["Id"] not in self.carried:
+            return
+        kept = {"Id": record["Id"], **{ref.field: record.get(ref.field) for ref in refs}}
+        if record.get("__cycle__"):
+            kept["__cycle__"] = True
+        self.synced[name].append(Pending(kept, item.target_id))
+
+    def done_with(self, name: str, oplan: ObjectPlan) -> None:
+        """The first pass is done with ``name``: of the target rows it read and wrote, only what the second pass
+        compares is kept (the lookups it sets, of the records it sets them on); a preview keeps them all."""
+        rows = self.live_targets.get(name)
+        if rows is None or self.keep_targets:
+            return
+        fields = [ref.field for ref in second_pass_refs(oplan)]
+        wanted = {p.target_id for p in self.synced.get(name, [])} if fields else set()
+        self.live_targets[name] = {i: {"Id": i, **{f: rows[i].get(f) for f in fields if f in rows[i]}}
+                                   for i in wanted if i is not None and i in rows}
 
     def decided(self, name: str, oplan: ObjectPlan, decision: Decision) -> Decision | None:
         """The first pass decided on a record of ``name`` (nothing sent yet). A sync journals the outcome
@@ -243,4 +281,4 @@ class SyncRun:
                 self.journal.set_object_counts(self.run_id, name, oc)
 
 
-__all__ = ["Decision", "OMIT", "Pending", "RecordProblem", "SyncRun", "Verdict"]
+__all__ = ["Decision", "OMIT", "Pending", "RecordProblem", "SyncRun", "Verdict", "second_pass_refs"]
