@@ -434,9 +434,8 @@ class FirstPass:
                 self._insert(name, oplan, inserts, targets)
                 self._update(name, updates, targets)
                 del inserts, updates, outcomes
-                if not run.keep_targets:    # written and journaled: what the run keeps of them was copied (reached)
-                    for record in part:     # a preview keeps them: it names the records at the end
-                        record.clear()
+                for record in part:     # written and journaled: what the run keeps of them was copied (reached)
+                    record.clear()
         oc.status = ObjectStatus.COMPLETED if not oplan.deferred_refs else ObjectStatus.AWAITING_SECOND_PASS
         for masked_keys in self._key_values.pop(name, []):
             masked_keys.clear()
@@ -747,12 +746,9 @@ class FirstPass:
                 item.target_id = result["id"]
                 run.id_map[source_id] = result["id"]
                 item.payload["Id"] = result["id"]    # sent already: the row as the target has it now
-                # a sync keeps of it what the second pass compares; a preview all of it (it names the records)
-                if run.keep_targets:
-                    targets[result["id"]] = item.payload
-                else:
-                    kept = {f: v for f, v in item.payload.items() if f in second}
-                    targets[result["id"]] = {"Id": result["id"], **kept} if kept else INSERTED
+                # the run keeps of it what the second pass compares
+                kept = {f: v for f, v in item.payload.items() if f in second}
+                targets[result["id"]] = {"Id": result["id"], **kept} if kept else INSERTED
                 oc.inserted += 1
                 oc.processed += 1
                 outcomes.append(Outcome(name, source_id, result["id"], RecordStatus.INSERTED))

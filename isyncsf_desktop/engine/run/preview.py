@@ -312,7 +312,7 @@ class PreviewRun(SyncRun):
         super().__init__(ctx, 0, 0, plan, template, skip=None, only=None)
         self.chosen = only
         self.read_stamps = True     # each row keeps its records' SystemModstamp: an apply finds what moved since
-        self.keep_targets = True    # the target rows it read: the labels of the lookups' parents (Labels)
+        self.target_names: dict[str, str] = {}     # target id -> its name: the labels of lookups' parents (Labels)
         self.preview_journal = preview_journal
         self.journal = preview_journal   # type: ignore[assignment]
         preview_journal.run = self
@@ -321,6 +321,15 @@ class PreviewRun(SyncRun):
         self._rows: dict[tuple[str, str], PreviewRecord] = {}
         self.new_labels: dict[str, str] = {}        # placeholder id -> the label of the record to insert
         self.deferred_updates: dict[str, int] = defaultdict(int)
+
+    def done_with(self, name: str, oplan: ObjectPlan) -> None:
+        """Of the target rows read for ``name``, their names are kept (the labels of lookups to them); the rows
+        themselves as a sync keeps them (what the second pass compares): the preview holds what the sync does."""
+        rows = self.live_targets.get(name) or {}
+        if oplan.name_field:
+            self.target_names.update({i: str(r[oplan.name_field]) for i, r in rows.items()
+                                      if r.get(oplan.name_field) and not is_new_id(i)})
+        super().done_with(name, oplan)
 
     def decided(self, name: str, oplan: ObjectPlan, decision: Decision) -> Decision | None:
         pending = decision.pending
@@ -469,11 +478,7 @@ class Labels:
         self.known: dict[str, str] = {}
         # the new person contact of a new person account -> that account
         self.account_of = {contact: account for account, contact in (person_contacts or {}).items()}
-        for name, rows in run.live_targets.items():     # target records the run read: their names
-            name_field = run.plan.objects[name].name_field if name in run.plan.objects else None
-            if name_field:
-                self.known.update({i: str(r[name_field]) for i, r in rows.items()
-                                   if r.get(name_field) and not is_new_id(i)})
+        self.known.update(run.target_names)       # target records the run read: their names
         for choice in run.owners.choices.values():
             if choice.target_id and choice.target_name:
                 self.known[choice.target_id] = choice.target_name

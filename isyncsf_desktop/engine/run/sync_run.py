@@ -119,7 +119,6 @@ class SyncRun:
         self.synced: dict[str, list[Pending]] = defaultdict(list)
         self.live_targets: dict[str, dict[str, dict[str, Any]]] = {}  # object -> target id -> row (see done_with)
         self.person_rows: dict[str, list[dict[str, Any]]] = defaultdict(list)  # object -> person accounts reached
-        self.keep_targets = False                  # keep every target row read (a preview names them)
         self.external_ok: dict[str, set[str]] = {}
         self.notices: set[str] = set()
         self.carried: set[str] = set()            # source ids done in an earlier run: second pass only
@@ -148,9 +147,9 @@ class SyncRun:
 
     def done_with(self, name: str, oplan: ObjectPlan) -> None:
         """The first pass is done with ``name``: of the target rows it read and wrote, only what the second pass
-        compares is kept (the lookups it sets, of the records it sets them on); a preview keeps them all."""
+        compares is kept (the lookups it sets, of the records it sets them on); a preview keeps their names too."""
         rows = self.live_targets.get(name)
-        if rows is None or self.keep_targets:
+        if rows is None:
             return
         fields = [ref.field for ref in second_pass_refs(oplan)]
         wanted = {p.target_id for p in self.synced.get(name, [])} if fields else set()
