@@ -318,6 +318,12 @@ def test_files_options_are_set_in_the_line_panel_saved_and_reloaded(page: Templa
     with qtbot.waitSignal(editor.save_refused) as refused:
         editor.save_button.click()
     assert refused.args[0] == panel.files_problem() and "Not saved" in editor.message
+    wait_fields(qtbot, editor, "Case")                     # another line shown: what was typed is not lost
+    with qtbot.waitSignal(editor.save_refused) as refused:
+        editor.save_button.click()
+    assert refused.args[0].startswith("Account: files.max_run_mb must be")
+    assert editor.current_line() is editor.draft.objects[0] and panel.max_run_edit.text() == "512.5x"
+    assert panel.files_status.isVisibleTo(panel) and panel.files_status.text() == refused.args[0]
     panel.leave_out_edit.setText("exe, tar.gz")
     panel.max_run_edit.setText("512.5")
     assert panel.files_problem() == ("Account: files.leave_out_types must be file extensions such as \"exe\" or "

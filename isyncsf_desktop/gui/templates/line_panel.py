@@ -69,6 +69,9 @@ class LinePanel(QWidget):
         self.describe: dict[str, Any] | None = None
         self.suggestion_buttons: dict[str, QPushButton] = {}
         self.other_lines: list[str] = []
+        # files options typed but refused, per line (id -> (line, what was typed)): shown again when the line is
+        # shown again, and refused at Save, so that switching lines loses nothing
+        self._files_typed: dict[int, tuple[ObjectLine, dict[str, Any]]] = {}
         self._filling = False
 
         layout = QVBoxLayout(self)
@@ -359,7 +362,8 @@ class LinePanel(QWidget):
             self.insert_check.setChecked(line.insert)
             self.update_check.setChecked(line.update)
             self.files_check.setChecked(line.files is not None)
-            self._fill_files_options(line.files)
+            typed = self._files_typed.get(id(line))
+            self._fill_files_options(line.files, typed[1] if typed and typed[0] is line else None)
             self.field_search.clear()
             self.fields_model.clear()
             self.sort_edit.setText(line.sort or "")
@@ -418,17 +422,22 @@ class LinePanel(QWidget):
         self.via_label.setVisible(bool(current))
         self._show_related_status()
 
-    def _fill_files_options(self, files: FilesOption | None) -> None:
-        """Show ``files`` in the files options (the defaults when the line goes without its files)."""
-        option = files or FilesOption()
+    def _fill_files_options(self, files: FilesOption | None, typed: dict[str, Any] | None = None) -> None:
+        """Show ``files`` in the files options (the defaults when the line goes without its files), or what was
+        ``typed`` there and refused."""
+        raw = typed if typed is not None else (files or FilesOption()).as_json()
+
+        def text(value: Any) -> str:
+            return "" if value is None else f"{value:g}" if isinstance(value, (int, float)) else str(value)
+
         filling, self._filling = self._filling, True
         try:
-            self.versions_combo.setCurrentIndex(max(0, self.versions_combo.findData(option.versions)))
-            self.max_file_edit.setText("" if option.max_file_mb is None else f"{option.max_file_mb:g}")
-            self.max_run_edit.setText("" if option.max_run_mb is None else f"{option.max_run_mb:g}")
-            self.leave_out_edit.setText(", ".join(option.leave_out_types))
-            self.attachments_check.setChecked(option.attachments)
-            self.notes_check.setChecked(option.notes)
+            self.versions_combo.setCurrentIndex(max(0, self.versions_combo.findData(raw.get("versions", "latest"))))
+            self.max_file_edit.setText(text(raw.get("max_file_mb")))
+            self.max_run_edit.setText(text(raw.get("max_run_mb")))
+            self.leave_out_edit.setText(", ".join(raw.get("leave_out_types", [])))
+            self.attachments_check.setChecked(bool(raw.get("attachments", True)))
+            self.notes_check.setChecked(bool(raw.get("notes", True)))
         finally:
             self._filling = filling
         self.files_options.setEnabled(files is not None)
@@ -457,12 +466,23 @@ class LinePanel(QWidget):
             raw["leave_out_types"] = types
         return raw
 
-    def files_problem(self) -> str | None:
-        """What is wrong with the files options shown (the engine's sentence, naming the line), or None."""
-        if self.line is None or not self.files_check.isChecked():
+    def files_problem(self, line: ObjectLine | None = None) -> str | None:
+        """What is wrong with the files options of ``line`` (the line shown by default): the engine's sentence,
+        naming the line; None when nothing is."""
+        line = line if line is not None else self.line
+        if line is None:
             return None
+        if line is self.line:
+            if not self.files_check.isChecked():
+                return None
+            raw = self._files_json()
+        else:
+            typed = self._files_typed.get(id(line))
+            if typed is None or typed[0] is not line or line.files is None:
+                return None
+            raw = typed[1]
         try:
-            parse_files_option(self._files_json(), f"{self.line.object}: files")
+            parse_files_option(raw, f"{line.object}: files")
         except TemplateError as exc:
             return str(exc)
         return None
@@ -477,8 +497,11 @@ class LinePanel(QWidget):
         if self._filling or self.line is None or not self.files_check.isChecked():
             return
         self._show_files_status()
-        if self.files_problem() is None:          # a bad value leaves the line's last good options; Save refuses
+        if self.files_problem() is None:
             self.line.files = parse_files_option(self._files_json(), f"{self.line.object}: files")
+            self._files_typed.pop(id(self.line), None)
+        else:                                       # the line keeps its last good options; Save refuses
+            self._files_typed[id(self.line)] = (self.line, self._files_json())
         self.edited.emit()
 
     def related_problem(self) -> str | None:
@@ -735,6 +758,7 @@ class LinePanel(QWidget):
         self.line.update = self.update_check.isChecked()
         if self.files_check.isChecked() != (self.line.files is not None):   # unticked: the settings go too
             self.line.files = FilesOption() if self.files_check.isChecked() else None
+            self._files_typed.pop(id(self.line), None)
             self._fill_files_options(self.line.files)
         self.edited.emit()
 
