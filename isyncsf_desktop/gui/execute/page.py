@@ -1087,7 +1087,8 @@ def files_total_text(events: list[FilesProgress]) -> str:
     """The Total row's transfer: the files rows' last events added up, ``12 of 530 files · 12.0 of 230.0 MB``
     (no rate: the rows move one after another, their rates do not add up)."""
     return files_text(FilesProgress(
-        job_id=events[0].job_id, elapsed=max(e.elapsed for e in events), object="", files_done=sum(e.files_done for e in events), files_planned=sum(e.files_planned for e in events),
+        job_id=events[0].job_id, elapsed=max(e.elapsed for e in events), object="",
+        files_done=sum(e.files_done for e in events), files_planned=sum(e.files_planned for e in events),
         bytes_done=sum(e.bytes_done for e in events), bytes_planned=sum(e.bytes_planned for e in events),
         bytes_per_second=0.0))
 

@@ -26,7 +26,6 @@ logger = logging.getLogger(__name__)
 MATCH_HINT = ("Several fields make a composite key. Reach a parent's field with a path, "
               "e.g. Account.External_Id__c.")
 MAX_LIMIT = 100_000_000
-FILES_HINT = "Files over a limit are left out of the run and listed with the run's errors."
 
 
 def _subtle(text: str = "") -> QLabel:
@@ -427,8 +426,12 @@ class LinePanel(QWidget):
         ``typed`` there and refused."""
         raw = typed if typed is not None else (files or FilesOption()).as_json()
 
-        def text(value: Any) -> str:
-            return "" if value is None else f"{value:g}" if isinstance(value, (int, float)) else str(value)
+        def text(value: Any) -> str:       # 25, 512.5 (not 25.0, nor 1e+06 for a million)
+            if value is None:
+                return ""
+            if isinstance(value, (int, float)) and float(value).is_integer():
+                return str(int(value))
+            return str(value)
 
         filling, self._filling = self._filling, True
         try:
