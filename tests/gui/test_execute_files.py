@@ -1,5 +1,6 @@
 """The Execute tab during a sync "with their files": the files rows (ContentVersion, Attachment, Note) in the
-progress table with their counts, and their Time left column saying MB done of MB planned and the rate.
+progress table with their counts, and their Time left column saying MB done of MB planned and the rate; the Total
+row's Time left says the files rows' files and MB added up.
 
 ``ISYNCSF_SCREENSHOTS=1`` also writes docs/screenshots/execute-files.png (the table while files move)."""
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from gui_helpers import open_execute_page, run_and_wait
 
 from isyncsf_desktop.engine.events import FilesProgress
+from isyncsf_desktop.gui.execute.page import files_total_text
 from isyncsf_desktop.gui.execute.progress_model import COL_TIME_LEFT
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -27,13 +29,18 @@ def test_the_files_rows_show_counts_and_megabytes_while_files_move(sandbox_facto
         ctx.set_target("target")
     page.show()
     seen: list[str] = []
+    totals: dict[str, tuple[FilesProgress, str]] = {}     # files row -> (its last event, the Total row's text then)
     shots = []
 
     def watch(event: object) -> None:
-        if isinstance(event, FilesProgress) and event.object == "ContentVersion" and not seen:
-            page._on_refresh_timer_timeout()        # what the next tick of the refresh timer shows
-            row = page.progress_model.order.index("ContentVersion")
-            seen.append(page.progress_model.item(row, COL_TIME_LEFT).text())
+        if not isinstance(event, FilesProgress):
+            return
+        page._on_refresh_timer_timeout()            # what the next tick of the refresh timer shows
+        model = page.progress_model
+        totals[event.object] = (event, model.item(len(model.order), COL_TIME_LEFT).text())
+        if event.object == "ContentVersion" and not seen:
+            row = model.order.index("ContentVersion")
+            seen.append(model.item(row, COL_TIME_LEFT).text())
             shots.append(page.grab())
 
     original_start = page._start
@@ -47,6 +54,15 @@ def test_the_files_rows_show_counts_and_megabytes_while_files_move(sandbox_facto
     assert result is not None and result.state == "Synced", result and result.message
     assert seen and re.fullmatch(r"\d+ of \d+ files? · \d+\.\d+ of \d+\.\d+ (KB|MB)( · \d+\.\d (KB|MB)/s)?( · .+ left)?",
                                  seen[0]), seen
+    # The Total row: the files and MB of every files row so far (the last row's event adds up all of them).
+    assert len(totals) >= 2, totals.keys()
+    last_event, last_total = list(totals.values())[-1]
+    rows = [event for event, _ in totals.values()]
+    assert last_total.startswith(f"{sum(e.files_done for e in rows):,} of {sum(e.files_planned for e in rows):,} "
+                                 "files · "), last_total
+    assert last_total.startswith(files_total_text(rows)), (last_total, files_total_text(rows))
+    first_event, first_total = totals["ContentVersion"]
+    assert last_event.object != "ContentVersion" and first_total != last_total, (first_total, last_total)
     model = page.progress_model
     for name in ("ContentVersion", "Attachment", "Note"):
         assert name in model.order, model.order
@@ -56,3 +72,12 @@ def test_the_files_rows_show_counts_and_megabytes_while_files_move(sandbox_facto
     if os.environ.get("ISYNCSF_SCREENSHOTS") == "1":
         SHOTS.mkdir(parents=True, exist_ok=True)
         shots[0].save(str(SHOTS / "execute-files.png"))
+
+
+def test_the_total_adds_up_the_files_rows_without_a_rate():
+    rows = [FilesProgress(job_id=1, elapsed=3.0, object="ContentVersion", files_done=40, files_planned=40,
+                          bytes_done=220 * 1024 * 1024, bytes_planned=220 * 1024 * 1024, bytes_per_second=9e6),
+            FilesProgress(job_id=1, elapsed=4.0, object="Attachment", files_done=2, files_planned=5,
+                          bytes_done=512 * 1024, bytes_planned=4 * 1024 * 1024, bytes_per_second=2e6)]
+    assert files_total_text(rows) == "42 of 45 files · 220.5 of 224.0 MB"
+    assert files_total_text(rows[1:]) == "2 of 5 files · 0.50 of 4.00 MB"

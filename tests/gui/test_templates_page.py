@@ -281,6 +281,90 @@ def test_filter_error_shows_the_org_message_and_save_is_refused(page: TemplatesP
     assert load_template(paths.templates_dir() / "bad-filter.json").objects[0].filter == "Industry = 'Technology'"
 
 
+def test_files_options_are_set_in_the_line_panel_saved_and_reloaded(page: TemplatesPage, ctx: AppContext,
+                                                                     qtbot: Any) -> None:
+    editor = page.editor
+    page.new_template()
+    editor.name_edit.setText("With files")
+    editor.add_objects(["Account", "Case"])
+    wait_fields(qtbot, editor, "Account")
+    panel = editor.line_panel
+    options = [panel.versions_combo, panel.max_file_edit, panel.max_run_edit, panel.leave_out_edit,
+               panel.attachments_check, panel.notes_check]
+    assert not panel.files_check.isChecked() and not panel.files_options.isEnabled()
+    chain, widget = [], panel.files_check.nextInFocusChain()       # Tab from the checkbox walks through them
+    while widget is not panel.sort_edit and len(chain) < 40:
+        chain.append(widget)
+        widget = widget.nextInFocusChain()
+    assert all(option in chain for option in options), chain
+    assert all(option.toolTip() for option in options)
+
+    panel.files_check.setChecked(True)
+    assert panel.files_options.isEnabled()
+    assert editor.draft.objects[0].files is not None and editor.draft.objects[0].files.as_json() == \
+        {"include": True, "versions": "latest", "attachments": True, "notes": True}
+    panel.versions_combo.setCurrentIndex(panel.versions_combo.findData("all"))
+    qtbot.keyClicks(panel.max_file_edit, "25")
+    qtbot.keyClicks(panel.max_run_edit, "512.5")
+    qtbot.keyClicks(panel.leave_out_edit, "EXE, .zip")
+    panel.attachments_check.setChecked(False)
+    assert panel.files_problem() is None and not panel.files_status.isVisible()
+
+    # a bad value: the engine's sentence under the row, and Save refuses naming the line and the option
+    qtbot.keyClicks(panel.max_run_edit, "x")
+    assert panel.files_problem() == ("Account: files.max_run_mb must be a number of megabytes above 0 "
+                                     "(or left out for no limit)")
+    assert panel.files_status.text() == panel.files_problem()
+    with qtbot.waitSignal(editor.save_refused) as refused:
+        editor.save_button.click()
+    assert refused.args[0] == panel.files_problem() and "Not saved" in editor.message
+    wait_fields(qtbot, editor, "Case")                     # another line shown: what was typed is not lost
+    with qtbot.waitSignal(editor.save_refused) as refused:
+        editor.save_button.click()
+    assert refused.args[0].startswith("Account: files.max_run_mb must be")
+    assert editor.current_line() is editor.draft.objects[0] and panel.max_run_edit.text() == "512.5x"
+    assert panel.files_status.isVisibleTo(panel) and panel.files_status.text() == refused.args[0]
+    panel.leave_out_edit.setText("exe, tar.gz")
+    panel.max_run_edit.setText("512.5")
+    assert panel.files_problem() == ("Account: files.leave_out_types must be file extensions such as \"exe\" or "
+                                     "\"zip\", not 'tar.gz'")
+    with qtbot.waitSignal(editor.save_refused):
+        editor.save_button.click()
+    assert list(paths.templates_dir().glob("*.json")) == []
+    panel.leave_out_edit.setText("EXE, .zip")
+    panel.max_file_edit.setText("0")
+    assert panel.files_problem() is not None and "max_file_mb" in str(panel.files_problem())
+    panel.max_file_edit.setText("25")
+
+    with qtbot.waitSignal(editor.saved, timeout=20_000) as saved:
+        editor.save_button.click()
+    document = json.loads(saved.args[0].read_text(encoding="utf-8"))
+    account, case = document["objects"]
+    assert account["files"] == {"include": True, "versions": "all", "attachments": False, "notes": True,
+                                "max_file_mb": 25, "max_run_mb": 512.5, "leave_out_types": ["exe", "zip"]}
+    assert "files" not in case
+
+    # reload: a new page shows the options as saved; unticking drops them, ticking again starts from the defaults
+    editor.back_button.click()
+    reopened = make_page(ctx, qtbot)
+    reopened.open_selected()
+    panel2 = reopened.editor.line_panel
+    wait_fields(qtbot, reopened.editor, "Account")
+    assert panel2.files_check.isChecked() and panel2.files_options.isEnabled()
+    assert panel2.versions_combo.currentData() == "all"
+    assert (panel2.max_file_edit.text(), panel2.max_run_edit.text(), panel2.leave_out_edit.text()) == \
+        ("25", "512.5", "exe, zip")
+    assert not panel2.attachments_check.isChecked() and panel2.notes_check.isChecked()
+    panel2.files_check.setChecked(False)
+    assert reopened.editor.draft.objects[0].files is None and not panel2.files_options.isEnabled()
+    panel2.files_check.setChecked(True)
+    assert panel2.max_file_edit.text() == "" and panel2.versions_combo.currentData() == "latest"
+    reopened.editor.select_line("Case")
+    wait_fields(qtbot, reopened.editor, "Case")
+    assert not panel2.files_check.isChecked() and not panel2.files_options.isEnabled()
+    wait_idle(qtbot, ctx)
+
+
 def test_match_key_and_empty_template_are_refused_locally(page: TemplatesPage, qtbot: Any) -> None:
     editor = page.editor
     page.new_template()
@@ -533,6 +617,36 @@ def test_screenshots(page: TemplatesPage, ctx: AppContext, qtbot: Any) -> None:
     editor.add_dialog.model.set_checked("Opportunity")
     editor.add_dialog.grab().save(str(out / "templates-add-objects.png"))
     editor.add_dialog.reject()
+    wait_idle(qtbot, ctx)
+
+
+@pytest.mark.skipif(not os.environ.get("ISYNCSF_SCREENSHOTS"), reason="set ISYNCSF_SCREENSHOTS=1 to refresh")
+def test_screenshot_of_the_files_options(page: TemplatesPage, ctx: AppContext, qtbot: Any) -> None:
+    """docs/screenshots/templates-files.png: a line "with their files" and its files options."""
+    from PySide6.QtWidgets import QApplication
+
+    from isyncsf_desktop.gui.style import apply_style
+
+    apply_style(QApplication.instance())
+    QApplication.processEvents()
+    out = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    demo = load_template(install_demo_template())
+    demo.name, demo.description = "Accounts with their files", "Accounts and cases, their PDFs and images"
+    demo.objects = [line for line in demo.objects if line.object in ("Account", "Case")]
+    save_template(demo, paths.templates_dir() / "accounts-with-files.json")
+    page.open_path(paths.templates_dir() / "accounts-with-files.json")
+    editor = page.editor
+    wait_fields(qtbot, editor, "Account")
+    qtbot.waitUntil(lambda: bool(editor.line_panel.suggestion_buttons), timeout=20_000)
+    panel = editor.line_panel
+    panel.files_check.setChecked(True)
+    panel.max_file_edit.setText("25")
+    panel.max_run_edit.setText("2048")
+    panel.leave_out_edit.setText("exe, zip, mov")
+    panel.notes_check.setChecked(False)
+    panel.max_file_edit.setFocus()
+    QApplication.processEvents()
+    page.grab().save(str(out / "templates-files.png"))
     wait_idle(qtbot, ctx)
 
 

@@ -80,6 +80,7 @@ class ExecutePage(QWidget):
         self._pending: dict[str, ObjectCounts] = {}
         self._pending_errors: list[RecordFailed] = []
         self._files_moved: dict[str, str] = {}           # files row -> "12 of 500 files · 12.0 of 224.0 MB · 3.1 MB/s"
+        self._files_events: dict[str, FilesProgress] = {}   # files row -> its last event (the Total row adds them up)
         self._plan_token = 0
         self.preflight_report: Any = None
         self.preflight_override = False
@@ -901,6 +902,7 @@ class ExecutePage(QWidget):
         self.elapsed_label.setText("Elapsed: 00:00")
         self.eta = Eta()
         self._files_moved = {}
+        self._files_events = {}
         self._eta_seen = 0
         self.progress_view.setColumnHidden(COL_TIME_LEFT, False)
         self._show_time_left()
@@ -950,6 +952,7 @@ class ExecutePage(QWidget):
             self._pending_errors.append(event)
         elif isinstance(event, FilesProgress):   # the files rows' Time left column: MB done of MB planned, rate
             self._files_moved[event.object] = files_text(event)
+            self._files_events[event.object] = event
         elif isinstance(event, StateChanged):
             status = event.status
             if event.state == JobState.SCANNED and self.run_kind == RunKind.SYNC:
@@ -1003,6 +1006,9 @@ class ExecutePage(QWidget):
             per_object[""] = text
             for name, moved in self._files_moved.items():
                 per_object[name] = f"{moved} · {per_object[name]}" if per_object.get(name) else moved
+            if self._files_events:                 # the Total row: the files rows added up
+                moved = files_total_text(list(self._files_events.values()))
+                per_object[""] = f"{moved} · {text}" if text else moved
         self.progress_model.set_time_left(per_object)
         label = f"· {text}" if text else ""
         if self.time_left_label.text() != label:
@@ -1075,6 +1081,16 @@ def files_text(event: FilesProgress) -> str:
         rate_unit, rate_scale = ("MB", 1024 * 1024) if event.bytes_per_second >= 1024 * 1024 else ("KB", 1024)
         text += f" · {event.bytes_per_second / rate_scale:,.1f} {rate_unit}/s"
     return text
+
+
+def files_total_text(events: list[FilesProgress]) -> str:
+    """The Total row's transfer: the files rows' last events added up, ``12 of 530 files · 12.0 of 230.0 MB``
+    (no rate: the rows move one after another, their rates do not add up)."""
+    return files_text(FilesProgress(
+        job_id=events[0].job_id, elapsed=max(e.elapsed for e in events), object="",
+        files_done=sum(e.files_done for e in events), files_planned=sum(e.files_planned for e in events),
+        bytes_done=sum(e.bytes_done for e in events), bytes_planned=sum(e.bytes_planned for e in events),
+        bytes_per_second=0.0))
 
 
 def _ago(seconds: float) -> str:

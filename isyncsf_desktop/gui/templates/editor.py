@@ -764,6 +764,8 @@ class TemplateEditor(QWidget):
             if check is not None and check.valid is False:
                 return (f"The filter of {line.object} is not valid: {filter_reason(check.message)}. "
                         "Fix it before saving; the org's full message is under the filter."), line.object
+            if line.files is not None and self.line_panel.files_problem(line):
+                return str(self.line_panel.files_problem(line)), line.object
             if line.related_to and self.current_line() is line and self.line_panel.related_problem():
                 return f"{line.object}: {self.line_panel.related_problem()}", line.object
             if self.draft.source and line.match_by:

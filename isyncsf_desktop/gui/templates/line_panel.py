@@ -7,6 +7,7 @@ its signals; the editor does the org calls (describes, filter checks) and feeds 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
@@ -15,7 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFrame, 
                                QHeaderView, QLabel, QLineEdit, QMenu, QPushButton, QScrollArea, QSizePolicy, QSpinBox,
                                QSplitter, QTableView, QToolButton, QVBoxLayout, QWidget)
 
-from ...engine.template import FilesOption, ObjectLine
+from ...engine.template import FilesOption, ObjectLine, TemplateError, parse_files_option
 from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING
 from .catalog import FilterCheck, Suggestion, check_match_key, field_choices, split_key
 from .models import FieldsModel
@@ -67,6 +68,9 @@ class LinePanel(QWidget):
         self.describe: dict[str, Any] | None = None
         self.suggestion_buttons: dict[str, QPushButton] = {}
         self.other_lines: list[str] = []
+        # files options typed but refused, per line (id -> (line, what was typed)): shown again when the line is
+        # shown again, and refused at Save, so that switching lines loses nothing
+        self._files_typed: dict[int, tuple[ObjectLine, dict[str, Any]]] = {}
         self._filling = False
 
         layout = QVBoxLayout(self)
@@ -143,23 +147,29 @@ class LinePanel(QWidget):
         self.update_check.setToolTip("Overwrite the matched target records with the source values")
         self.files_check = QCheckBox("With their files")
         self.files_check.setToolTip("Copy the Salesforce Files, Attachments and Notes of these records after them, "
-                                    "linked to the matching target records (each file's latest version; the "
-                                    "template's \"files\" option sets versions, size limits and file types)")
+                                    "linked to the matching target records (the Files row below sets versions, "
+                                    "size limits and file types)")
         row.addWidget(self.insert_check)
         row.addWidget(self.update_check)
         row.addWidget(self.files_check)
         row.addStretch(1)
         grid.addLayout(row, 4, 1, 1, 2)
 
-        grid.addWidget(QLabel("Sort order:"), 5, 0)
+        grid.addWidget(QLabel("Files:"), 5, 0)
+        grid.addWidget(self._build_files_options(), 5, 1, 1, 2)
+        self.files_status = _subtle()
+        self.files_status.setVisible(False)
+        grid.addWidget(self.files_status, 6, 1, 1, 2)
+
+        grid.addWidget(QLabel("Sort order:"), 7, 0)
         self.sort_edit = QLineEdit()
         self.sort_edit.setPlaceholderText("By Id; or fields, e.g. CreatedDate DESC, Name")
         self.sort_edit.setClearButtonEnabled(True)
         self.sort_edit.setToolTip("ORDER BY of the source query: which records a record limit keeps, and the "
                                   "order they are sent in")
-        grid.addWidget(self.sort_edit, 5, 1, 1, 2)
+        grid.addWidget(self.sort_edit, 7, 1, 1, 2)
 
-        grid.addWidget(QLabel("Only related to:"), 6, 0)
+        grid.addWidget(QLabel("Only related to:"), 8, 0)
         related_row = QHBoxLayout()
         related_row.setSpacing(8)
         self.related_combo = QComboBox()
@@ -171,11 +181,11 @@ class LinePanel(QWidget):
         self.via_combo = QComboBox()
         self.via_combo.setToolTip("The lookup that ties these records to the other line's records")
         related_row.addWidget(self.via_combo, 1)
-        grid.addLayout(related_row, 6, 1, 1, 2)
+        grid.addLayout(related_row, 8, 1, 1, 2)
         self.related_status = _subtle()
-        grid.addWidget(self.related_status, 7, 1, 1, 2)
+        grid.addWidget(self.related_status, 9, 1, 1, 2)
 
-        grid.addWidget(QLabel("Parents not followed:"), 8, 0)
+        grid.addWidget(QLabel("Parents not followed:"), 10, 0)
         self.exclude_button = QToolButton()
         self.exclude_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.exclude_button.setStyleSheet(self.match_button.styleSheet())
@@ -184,7 +194,7 @@ class LinePanel(QWidget):
                                        "in the run")
         self.exclude_menu = QMenu(self.exclude_button)
         self.exclude_button.setMenu(self.exclude_menu)
-        grid.addWidget(self.exclude_button, 8, 1, 1, 2, Qt.AlignmentFlag.AlignLeft)
+        grid.addWidget(self.exclude_button, 10, 1, 1, 2, Qt.AlignmentFlag.AlignLeft)
         self.exclude_menu.triggered.connect(self._on_exclude_menu_triggered)
 
         self.sort_edit.textChanged.connect(self._on_sort_edit_text_changed)
@@ -200,6 +210,72 @@ class LinePanel(QWidget):
         self.update_check.toggled.connect(self._on_switch_toggled)
         self.files_check.toggled.connect(self._on_switch_toggled)
         return grid
+
+    def _build_files_options(self) -> QWidget:
+        """The line's files options (``FilesOption``), enabled while "With their files" is ticked."""
+        self.files_options = QWidget()
+        rows = QVBoxLayout(self.files_options)
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.setSpacing(4)
+        row = QHBoxLayout()
+        row.setSpacing(8)
+        self.versions_combo = QComboBox()
+        self.versions_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.versions_combo.addItem("Latest version only", "latest")
+        self.versions_combo.addItem("Every version", "all")
+        self.versions_combo.setToolTip("Copy each file's latest version, or every version in order (the target "
+                                       "file then has the same history)")
+        row.addWidget(self.versions_combo)
+        self.max_file_edit = QLineEdit()
+        self.max_run_edit = QLineEdit()
+        for edit, label, tip in (
+                (self.max_file_edit, "Max MB per file:", "A larger file is left out (empty: no limit of ours; the "
+                                                          "target org's own limit still applies)"),
+                (self.max_run_edit, "Max MB per run:", "Files beyond this many megabytes in one run are left out "
+                                                        "(empty: no limit)")):
+            edit.setPlaceholderText("No limit")
+            edit.setClearButtonEnabled(True)
+            edit.setFixedWidth(110)
+            edit.setToolTip(tip)
+            caption = QLabel(label)
+            caption.setBuddy(edit)
+            caption.setToolTip(tip)
+            row.addSpacing(8)
+            row.addWidget(caption)
+            row.addWidget(edit)
+        row.addStretch(1)
+        rows.addLayout(row)
+        row = QHBoxLayout()
+        row.setSpacing(8)
+        self.leave_out_edit = QLineEdit()
+        self.leave_out_edit.setPlaceholderText("e.g. exe, zip")
+        self.leave_out_edit.setClearButtonEnabled(True)
+        self.leave_out_edit.setToolTip("File extensions to leave out, separated by commas (e.g. exe, zip, mov)")
+        caption = QLabel("Leave out file types:")
+        caption.setBuddy(self.leave_out_edit)
+        caption.setToolTip(self.leave_out_edit.toolTip())
+        row.addWidget(caption)
+        row.addWidget(self.leave_out_edit, 1)
+        row.addSpacing(8)
+        self.attachments_check = QCheckBox("Attachments")
+        self.attachments_check.setToolTip("Also copy the legacy Attachments of these records")
+        self.notes_check = QCheckBox("Notes")
+        self.notes_check.setToolTip("Also copy the legacy Notes of these records")
+        row.addWidget(self.attachments_check)
+        row.addWidget(self.notes_check)
+        rows.addLayout(row)
+        # greyed while "With their files" is unticked (the app's style greys only disabled buttons)
+        self.files_options.setStyleSheet("QLabel:disabled, QCheckBox:disabled, QComboBox:disabled, "
+                                         "QLineEdit:disabled { color: #a0a0a0; }")
+        self.files_options.setEnabled(False)
+
+        self.versions_combo.currentIndexChanged.connect(self._on_files_option_edited)
+        self.max_file_edit.textChanged.connect(self._on_files_option_edited)
+        self.max_run_edit.textChanged.connect(self._on_files_option_edited)
+        self.leave_out_edit.textChanged.connect(self._on_files_option_edited)
+        self.attachments_check.toggled.connect(self._on_files_option_edited)
+        self.notes_check.toggled.connect(self._on_files_option_edited)
+        return self.files_options
 
     def _build_fields_box(self) -> QGroupBox:
         box = QGroupBox("Fields")
@@ -285,6 +361,8 @@ class LinePanel(QWidget):
             self.insert_check.setChecked(line.insert)
             self.update_check.setChecked(line.update)
             self.files_check.setChecked(line.files is not None)
+            typed = self._files_typed.get(id(line))
+            self._fill_files_options(line.files, typed[1] if typed and typed[0] is line else None)
             self.field_search.clear()
             self.fields_model.clear()
             self.sort_edit.setText(line.sort or "")
@@ -342,6 +420,92 @@ class LinePanel(QWidget):
         self.via_combo.setVisible(bool(current))
         self.via_label.setVisible(bool(current))
         self._show_related_status()
+
+    def _fill_files_options(self, files: FilesOption | None, typed: dict[str, Any] | None = None) -> None:
+        """Show ``files`` in the files options (the defaults when the line goes without its files), or what was
+        ``typed`` there and refused."""
+        raw = typed if typed is not None else (files or FilesOption()).as_json()
+
+        def text(value: Any) -> str:       # 25, 512.5 (not 25.0, nor 1e+06 for a million)
+            if value is None:
+                return ""
+            if isinstance(value, (int, float)) and float(value).is_integer():
+                return str(int(value))
+            return str(value)
+
+        filling, self._filling = self._filling, True
+        try:
+            self.versions_combo.setCurrentIndex(max(0, self.versions_combo.findData(raw.get("versions", "latest"))))
+            self.max_file_edit.setText(text(raw.get("max_file_mb")))
+            self.max_run_edit.setText(text(raw.get("max_run_mb")))
+            self.leave_out_edit.setText(", ".join(raw.get("leave_out_types", [])))
+            self.attachments_check.setChecked(bool(raw.get("attachments", True)))
+            self.notes_check.setChecked(bool(raw.get("notes", True)))
+        finally:
+            self._filling = filling
+        self.files_options.setEnabled(files is not None)
+        self._show_files_status()
+
+    def _files_json(self) -> dict[str, Any]:
+        """The files options as the template's ``files`` JSON (a number that is not one stays text: the
+        engine's check names it)."""
+        def number(text: str) -> Any:
+            try:
+                value = float(text)
+            except ValueError:
+                return text
+            if not math.isfinite(value):
+                return text
+            return int(value) if value.is_integer() else value
+
+        raw: dict[str, Any] = {"include": True, "versions": self.versions_combo.currentData(),
+                               "attachments": self.attachments_check.isChecked(),
+                               "notes": self.notes_check.isChecked()}
+        for key, edit in (("max_file_mb", self.max_file_edit), ("max_run_mb", self.max_run_edit)):
+            if edit.text().strip():
+                raw[key] = number(edit.text().strip())
+        types = [item.strip() for item in self.leave_out_edit.text().split(",") if item.strip()]
+        if types:
+            raw["leave_out_types"] = types
+        return raw
+
+    def files_problem(self, line: ObjectLine | None = None) -> str | None:
+        """What is wrong with the files options of ``line`` (the line shown by default): the engine's sentence,
+        naming the line; None when nothing is."""
+        line = line if line is not None else self.line
+        if line is None:
+            return None
+        if line is self.line:
+            if not self.files_check.isChecked():
+                return None
+            raw = self._files_json()
+        else:
+            typed = self._files_typed.get(id(line))
+            if typed is None or typed[0] is not line or line.files is None:
+                return None
+            raw = typed[1]
+        try:
+            parse_files_option(raw, f"{line.object}: files")
+        except TemplateError as exc:
+            return str(exc)
+        return None
+
+    def _show_files_status(self) -> None:
+        problem = self.files_problem()
+        self.files_status.setText(problem or "")
+        self.files_status.setStyleSheet(f"color: {ERROR};" if problem else "")
+        self.files_status.setVisible(bool(problem))
+
+    def _on_files_option_edited(self, *_args: object) -> None:
+        if self._filling or self.line is None or not self.files_check.isChecked():
+            return
+        self._show_files_status()
+        if self.files_problem() is None:
+            self.line.files = parse_files_option(self._files_json(), f"{self.line.object}: files")
+            self._files_typed.pop(id(self.line), None)
+        else:                                       # the line keeps its last good options; Save refuses
+            self._files_typed[id(self.line)] = (self.line, self._files_json())
+        self.edited.emit()
 
     def related_problem(self) -> str | None:
         line = self.line
@@ -597,6 +761,8 @@ class LinePanel(QWidget):
         self.line.update = self.update_check.isChecked()
         if self.files_check.isChecked() != (self.line.files is not None):   # unticked: the settings go too
             self.line.files = FilesOption() if self.files_check.isChecked() else None
+            self._files_typed.pop(id(self.line), None)
+            self._fill_files_options(self.line.files)
         self.edited.emit()
 
     def _on_field_search_text_changed(self, text: str) -> None:
