@@ -397,6 +397,8 @@ def test_suggest_related_objects_adds_with_one_click(page: TemplatesPage, ctx: A
     qtbot.waitUntil(lambda: "Account" in panel.suggestion_buttons, timeout=20_000)
     assert {"Account", "Case"} <= set(panel.suggestion_buttons)
     assert "User" not in panel.suggestion_buttons and "Contact" not in panel.suggestion_buttons
+    # its files, attachments and notes are no lines to add: "With their files" copies them
+    assert not {"ContentDocumentLink", "ContentVersion", "Attachment", "Note"} & set(panel.suggestion_buttons)
     panel.suggestion_buttons["Account"].click()
     assert [line.object for line in editor.draft.objects] == ["Contact", "Account"]
     assert editor.current_line() is not None and editor.current_line().object == "Contact"

@@ -25,6 +25,7 @@ from typing import Any
 from ... import paths
 from ...engine import scope
 from ...engine.events import CancelToken
+from ...engine.run.files import FILE_OBJECTS
 from ...engine.plan import SKIPPED_TYPES, SYSTEM_FIELDS, DescribeSource, build_plan
 from ...engine.template import Template, TemplateError, load_template
 from ...salesforce.client import OrgApiError
@@ -244,7 +245,8 @@ class Suggestion:
 
 def related_objects(describe: dict[str, Any], global_describe: dict[str, Any],
                     in_template: set[str]) -> list[Suggestion]:
-    """Parents (lookups of this object) and children (its childRelationships) that could be added."""
+    """Parents (lookups of this object) and children (its childRelationships) that could be added. Its files,
+    attachments and notes are no children to add: the line's "With their files" copies them."""
     syncable = {o.name.lower(): o for o in syncable_objects(global_describe)}
     taken = {name.lower() for name in in_template} | {str(describe.get("name", "")).lower()}
     found: dict[tuple[str, str], Suggestion] = {}
@@ -267,6 +269,8 @@ def related_objects(describe: dict[str, Any], global_describe: dict[str, Any],
             note("parent", str(parent), str(meta["name"]), required)
     for child in describe.get("childRelationships", []):
         if child.get("deprecatedAndHidden"):
+            continue
+        if str(child.get("childSObject", "")) in FILE_OBJECTS:   # files, attachments, notes: "With their files"
             continue
         note("child", str(child.get("childSObject", "")), str(child.get("field", "")), bool(child.get("cascadeDelete")))
     order = {"parent": 0, "child": 1}
