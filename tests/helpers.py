@@ -147,3 +147,20 @@ def walk_to(journal: Journal, job_id: int, state: str, message: str | None = Non
         path = [goal]
     for i, each in enumerate(reversed(path)):
         journal.set_state(job_id, each, message if i == len(path) - 1 else None)
+
+
+def run_cli(capsys: Any, *argv: str) -> tuple[int, str, str]:
+    """``isyncsf ARGV`` in this process: its exit code, stdout and stderr."""
+    from isyncsf_desktop.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def add_cli_orgs(capsys: Any, server: "SandboxServer", aliases: tuple[str, ...] = ("source", "target")) -> None:
+    """Register the sandbox's orgs ``aliases`` with ``isyncsf org add``, as a user of the CLI does."""
+    for alias in aliases:
+        code, out, err = run_cli(capsys, "org", "add", alias, "--instance-url", server.instance_url,
+                                 "--access-token", server.token(alias), "--ca-file", str(server.ca_file))
+        assert code == 0 and f"added org {alias}" in out, (out, err)

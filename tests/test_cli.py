@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import run_cli, add_cli_orgs
 
 from isyncsf_desktop import paths
-from isyncsf_desktop.cli import main
 
 TEMPLATE = {
     "name": "CLI demo",
@@ -19,18 +19,13 @@ TEMPLATE = {
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *argv)
 
 
 @pytest.fixture
 def orgs(sandbox_factory, capsys):
     server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
-    for alias in ("source", "target"):
-        code, out, _ = run(capsys, "org", "add", alias, "--instance-url", server.instance_url,
-                           "--access-token", server.token(alias), "--ca-file", str(server.ca_file))
-        assert code == 0 and f"added org {alias}" in out
+    add_cli_orgs(capsys, server)
     return server
 
 
@@ -287,8 +282,8 @@ def test_a_sync_that_fails_prints_its_sentence_without_a_traceback(sandbox_facto
     child = f"""
 import sys, keyring
 from isyncsf_desktop.salesforce.secrets import MemoryKeyring
-keyring.set_keyring(MemoryKeyring())
 from isyncsf_desktop.cli import main
+keyring.set_keyring(MemoryKeyring())
 for alias, token in (("source", {server.token("source")!r}), ("target", {server.token("target")!r})):
     assert main([*sys.argv[1:], "org", "add", alias, "--instance-url", {server.instance_url!r}, "--access-token", token,
                  "--ca-file", {str(server.ca_file)!r}]) == 0

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import run_cli, add_cli_orgs
 
-from isyncsf_desktop.cli import main
 from isyncsf_desktop.engine.journal import Journal
 from isyncsf_desktop import paths
 
@@ -23,18 +23,13 @@ ORGS = ["--source", "source", "--target", "target"]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *argv)
 
 
 @pytest.fixture
 def orgs(sandbox_factory, capsys):
     server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
-    for alias in ("source", "target"):
-        code, _, _ = run(capsys, "org", "add", alias, "--instance-url", server.instance_url,
-                         "--access-token", server.token(alias), "--ca-file", str(server.ca_file))
-        assert code == 0
+    add_cli_orgs(capsys, server)
     return server
 
 

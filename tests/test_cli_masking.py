@@ -9,9 +9,8 @@ from pathlib import Path
 
 import keyring
 import pytest
-from helpers import org_client
+from helpers import add_cli_orgs, org_client, run_cli
 
-from isyncsf_desktop.cli import main
 from isyncsf_desktop.engine.masking import template_secret
 from isyncsf_desktop.salesforce import secrets
 
@@ -22,18 +21,13 @@ TEMPLATE = {"name": "CLI masked", "objects": [{"object": "Contact", "fields": ["
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *argv)
 
 
 @pytest.fixture
 def orgs(sandbox_factory, capsys):
     server = sandbox_factory({"source": "empty", "target": "empty"})
-    for alias in ("source", "target"):
-        code, _, _ = run(capsys, "org", "add", alias, "--instance-url", server.instance_url,
-                         "--access-token", server.token(alias), "--ca-file", str(server.ca_file))
-        assert code == 0
+    add_cli_orgs(capsys, server)
     return server
 
 

@@ -14,17 +14,15 @@ import keyring
 import pytest
 import related_data as data
 import trustme
-from helpers import org_client
+from helpers import org_client, run_cli
 
-from isyncsf_desktop.cli import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_OK, EXIT_PAUSED, main
+from isyncsf_desktop.cli import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_OK, EXIT_PAUSED
 from isyncsf_desktop.engine.lock import TargetLock
 from isyncsf_desktop.salesforce.secrets import SERVICE_NAME
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *argv)
 
 
 def add(capsys, server, alias: str) -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import run_cli
 
 from isyncsf_desktop import paths
-from isyncsf_desktop.cli import main
 from isyncsf_desktop.engine.journal import Journal
 from isyncsf_desktop.engine.template import parse_template, save_template
 
@@ -26,9 +26,7 @@ TEMPLATE = {
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *argv)
 
 
 @pytest.fixture
