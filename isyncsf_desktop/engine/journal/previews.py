@@ -68,6 +68,17 @@ class PreviewRecord:
     """The SystemModstamp of the matched target record as the preview read it."""
     new_id: str | None = None
     """A record to insert: the placeholder id the preview gave it (its children's lookups carry it)."""
+    packed: str | None = None
+    """``changes`` as the journal stores them (JSON), once :meth:`pack` let go of the objects: a row waiting for
+    its batch's outcome holds a string rather than a list of objects (a Bulk job's worth of rows at a time)."""
+
+    def pack(self) -> None:
+        """Keep ``changes`` as the journal's JSON only (until the row is read back)."""
+        self.packed = self.changes_json()
+        self.changes = []
+
+    def changes_json(self) -> str:
+        return self.packed if self.packed is not None else dumps([c.as_json() for c in self.changes])
 
     def as_json(self) -> dict[str, Any]:
         return {"object": self.object, "source_id": self.source_id, "target_id": self.target_id,
@@ -131,7 +142,7 @@ class PreviewsMixin(JournalStore):
                 "label, reason_code, reason, changes, source_stamp, target_stamp, new_id) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(preview_id, r.object, r.source_id, r.action, r.status, r.target_id, r.label, r.reason_code,
-                  r.reason, dumps([c.as_json() for c in r.changes]), r.source_stamp, r.target_stamp, r.new_id)
+                  r.reason, r.changes_json(), r.source_stamp, r.target_stamp, r.new_id)
                  for r in rows])
 
     def update_preview_rows(self, preview_id: int, rows: Iterable[PreviewRecord]) -> None:
@@ -141,7 +152,7 @@ class PreviewsMixin(JournalStore):
                 "UPDATE preview_rows SET action = ?, status = ?, target_id = ?, label = ?, reason_code = ?, "
                 "reason = ?, changes = ? WHERE preview_id = ? AND object = ? AND source_id = ?",
                 [(r.action, r.status, r.target_id, r.label, r.reason_code, r.reason,
-                  dumps([c.as_json() for c in r.changes]), preview_id, r.object, r.source_id) for r in rows])
+                  r.changes_json(), preview_id, r.object, r.source_id) for r in rows])
 
     def preview_rows_of(self, preview_id: int, object_name: str, source_ids: Iterable[str]) -> dict[str, PreviewRecord]:
         """The rows of these records of ``object_name``, by source id."""

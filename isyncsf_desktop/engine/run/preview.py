@@ -365,6 +365,7 @@ class PreviewRun(SyncRun):
         if verdict in (Verdict.UPDATE, Verdict.UPDATE_OFF) or (verdict == Verdict.FAIL and decision.changed):
             prior = pending.prior or {}
             row.changes = [PreviewChange(f, prior.get(f), v) for f, v in decision.changed.items()]
+        row.pack()      # held until its batch's outcome: as the journal's JSON, not as objects
         self._rows[(name, record["Id"])] = row
         return None
 
