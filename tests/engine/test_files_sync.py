@@ -254,3 +254,22 @@ def test_a_preview_says_the_files_go_with_their_records_and_its_apply_copies_the
     assert {r["Title"] for r in pair.rows("tgt", "SELECT Title FROM ContentVersion")} >= {"Contract", "Scan"}
     assert [r["Name"] for r in pair.rows("tgt", f"SELECT Name FROM Attachment WHERE ParentId = '{ids['A']}'")] \
         == ["old.txt"]
+
+
+def test_the_first_link_keeps_the_source_links_sharing(pair, tmp_path):
+    """The target's first link comes from FirstPublishLocationId (the org makes it ShareType V, AllUsers); where
+    the source's link to that record shares otherwise, the target's is given the same ShareType and Visibility."""
+    [a] = pair.insert("src", "Account", [{"Name": "Acme", "External_Id__c": "A"}])
+    version = pair.source.upload_content_version({"PathOnClient": "plan.pdf", "Title": "Plan",
+                                                  "FirstPublishLocationId": a}, write(tmp_path, "p.pdf", b"%PDF"))
+    doc = pair.source.query(f"SELECT ContentDocumentId FROM ContentVersion WHERE Id = '{version}'")[0]["ContentDocumentId"]
+    [link] = pair.source.query(f"SELECT Id FROM ContentDocumentLink WHERE ContentDocumentId = '{doc}' "
+                               f"AND LinkedEntityId = '{a}'")
+    [result] = pair.source.update([{"attributes": {"type": "ContentDocumentLink"}, "Id": link["Id"],
+                                    "ShareType": "I", "Visibility": "InternalUsers"}])
+    assert result["success"], result
+    result = pair.engine().start_sync(template())
+    assert result.state == "Synced", result.message
+    target = target_accounts(pair)["A"]
+    assert pair.rows("tgt", f"SELECT ShareType, Visibility FROM ContentDocumentLink WHERE LinkedEntityId = '{target}'"
+                     ) == [{"ShareType": "I", "Visibility": "InternalUsers"}]

@@ -55,6 +55,8 @@ ROLLBACK_ORDER = (LINK, DOCUMENT, ATTACHMENT, NOTE)
 """What rollback deletes first, before any record (deleting a record takes its attachments and links along).
 ContentVersions are not deleted by themselves: their document is."""
 IDS_PER_QUERY = 100
+FIRST_LINK_SHARING = {"ShareType": "V", "Visibility": "AllUsers"}
+"""The sharing of the link a real org makes from a ContentVersion's ``FirstPublishLocationId``."""
 """Ids in one ``IN (...)`` filter."""
 MB = 1024 * 1024
 STORAGE_FULL = "STORAGE_LIMIT_EXCEEDED"
@@ -304,10 +306,27 @@ class FilesStage:
             if version.first:
                 target_document = self._document_of(new_id, on_target)
                 self._journal(DOCUMENT, document.source_id, target_document, RecordStatus.INSERTED)
+                self._share_as(first_link, record, target_document)
         if target_document is None:
             return
         for link in document.links[1:]:
             self._link(link, targets[link["LinkedEntityId"]], target_document, on_target)
+
+    def _share_as(self, link: dict[str, Any], record: str, document: str) -> None:
+        """The link ``FirstPublishLocationId`` made (the org gives it ShareType V, Visibility AllUsers) gets the
+        source link's sharing when that differs; a refusal is said, and the file stays linked as the org made it."""
+        want = {"ShareType": link.get("ShareType") or "V", "Visibility": link.get("Visibility") or "AllUsers"}
+        if want == FIRST_LINK_SHARING:
+            return
+        for row in self.target.query("SELECT Id, ShareType, Visibility FROM ContentDocumentLink WHERE "
+                                     f"ContentDocumentId = {quote(document)} AND LinkedEntityId = {quote(record)}"):
+            if {k: row.get(k) for k in want} == want:
+                continue
+            result = self.target.update([{"attributes": {"type": LINK}, "Id": row["Id"], **want}])[0]
+            if not result.get("success"):
+                error = (result.get("errors") or [{}])[0]
+                self.run.notice(f"a file's link to {record} kept the org's sharing (ShareType V, AllUsers): the "
+                                f"target refused {want['ShareType']}/{want['Visibility']} ({error.get('message')})")
 
     def _document_of(self, version_id: str, on_target: dict[str, list[dict[str, Any]]]) -> str:
         for versions in on_target.values():
