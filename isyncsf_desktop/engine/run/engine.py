@@ -178,9 +178,10 @@ class SyncEngine:
         overridden = assert_can_start(check_metadata(parsed, self.source, self.target), override_preflight)
         if overridden and on_overridden is not None:
             on_overridden(overridden)
-        return Preview(self.journal, self.source, self.target, self.source_ref, self.target_ref,
-                       observer=self.observer, cancel=self.cancel).run(parsed, on_preview, calls_from=calls,
-                                                                       only=only, clock_from=began)
+        with heap.run_heap():     # what the preview holds is long-lived: settled after each batch, as a sync's
+            return Preview(self.journal, self.source, self.target, self.source_ref, self.target_ref,
+                           observer=self.observer, cancel=self.cancel).run(parsed, on_preview, calls_from=calls,
+                                                                           only=only, clock_from=began)
 
     def check_preview(self, preview_id: int, *, current: Template | None = None) -> PreviewCheck:
         """Whether preview ``preview_id`` can be applied now (:mod:`.apply`): the reasons it cannot (other orgs,

@@ -533,6 +533,7 @@ class PreviewDialog(QDialog):
             records_header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         records_header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
         records_header.resizeSection(3, 150)
+        records_header.setResizeContentsPrecision(0)    # sized from the rows in view, not every page read so far
         self.records_view.selectionModel().currentRowChanged.connect(self._on_records_current_changed)
         splitter.addWidget(self.records_view)
         splitter.addWidget(self._build_diff_panel())
