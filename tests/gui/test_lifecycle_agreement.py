@@ -146,6 +146,9 @@ def test_execute_history_and_cli_agree_with_the_lifecycle(setup, qtbot, capsys):
     failed = facts["synced with failures"].failed
     assert execute.retry_button.text() == f"Retry Failed ({failed:,})"
     assert f"{failed:,} failed records" in execute.retry_button.toolTip()
+    ctx.open_job(jobs["rolled back"])       # its failed records stay in the journal, but nothing can retry them
+    assert facts["rolled back"].failed > 0 and not execute.retry_button.isEnabled()
+    assert execute.retry_button.text() == "Retry Failed"
     assert history.select_job(jobs["synced with failures"])
     to_delete, to_restore = ctx.journal.rollback_counts(jobs["synced with failures"])
     assert history.rollback_button.toolTip() == (f"Delete the {to_delete:,} records this job inserted and restore "

@@ -390,7 +390,8 @@ class ExecutePage(QWidget):
         for button in (self.retry_button, self.resync_button):
             if button.isEnabled() and settings:
                 button.setToolTip(f"{button.toolTip()}.\n{settings}")
-        failed = facts.failed if facts is not None and facts.state is not JobState.DELETED else 0
+        # the count on the button only when it can retry them (a greyed button's tooltip says why not)
+        failed = facts.failed if facts is not None and self.retry_button.isEnabled() else 0
         self.retry_button.setText(f"Retry Failed ({failed:,})" if failed else "Retry Failed")
         self.abort_button.setEnabled(running and self.run_kind != "plan")
         self.select_target_button.setEnabled(not running)
