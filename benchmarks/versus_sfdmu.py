@@ -166,14 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for records in args.records:
         results.append(one_size(records, args.engine_only))
-        if not args.json:
-            r = results[-1]
-            e, s = r["engine"], r["sfdmu"]
-            line = f"{records:>9,} records: engine {e['seconds']:>7} s {e['calls_total']:>4} calls " \
-                   f"({e['bulk_polls']} Bulk polls)"
-            if s:
-                line += f" | SFDMU {s['seconds']:>7} s {s['calls_total']:>4} calls (sf start {s['cli_start_seconds']} s)"
-            print(line, flush=True)
+        # a line per size as it is done (on standard error with --json)
+        e, s = results[-1]["engine"], results[-1]["sfdmu"]
+        line = f"{records:>9,} records: engine {e['seconds']:>7} s {e['calls_total']:>4} calls " \
+               f"({e['bulk_polls']} Bulk polls)"
+        if s:
+            line += f" | SFDMU {s['seconds']:>7} s {s['calls_total']:>4} calls (sf start {s['cli_start_seconds']} s)"
+        print(line, flush=True, file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps(results, indent=2))
     return 0

@@ -180,14 +180,14 @@ class _Figures:
 class _Job:
     """One Bulk job of a replay: its rows, those the org has processed, when it was closed and ended."""
 
-    def __init__(self, rows: int, start: float, expected: float | None) -> None:
+    def __init__(self, rows: int, start: float, expected: tuple[float | None, bool]) -> None:
         self.rows = rows
         self.done = 0.0
         self.start = start
         self.ended: float | None = None
         self.seen = False
-        self.schedule = PollSchedule(rows, expected_rate=expected, first=BULK_POLL_FIRST, backoff_max=BULK_POLL_MAX,
-                                     longest=BULK_POLL_LONGEST, start=start)
+        self.schedule = PollSchedule(rows, expected_rate=expected[0], first=BULK_POLL_FIRST, backoff_max=BULK_POLL_MAX,
+                                     longest=BULK_POLL_LONGEST, start=start, expected_sure=expected[1])
         self.look = start + self.schedule.next_wait({"state": "UploadComplete"}, start)
 
 
@@ -202,7 +202,7 @@ def bulk_jobs_wait(sizes: list[int], rate: float, depth: int, rates: JobRates,
     now, looks = 0.0, 0
 
     def send() -> None:
-        out.append(_Job(pending.pop(0), now, rates.rate(kind)))
+        out.append(_Job(pending.pop(0), now, rates.guide(kind)))
 
     while pending and len(out) < max(1, depth):
         send()
