@@ -84,9 +84,9 @@ def main(argv: list[str] | None = None) -> int:
                         tries[way].append((seconds, client.api_calls - calls, client.bulk_polls - polls))
                 row: dict[str, Any] = {"records": size}
                 for way, measured in tries.items():
-                    seconds = [s for s, _, _ in measured]
-                    row[way] = {"seconds": round(statistics.median(seconds), 3),
-                                "range": [round(min(seconds), 3), round(max(seconds), 3)],
+                    took = [s for s, _, _ in measured]
+                    row[way] = {"seconds": round(statistics.median(took), 3),
+                                "range": [round(min(took), 3), round(max(took), 3)],
                                 "calls": round(statistics.median(c for _, c, _ in measured), 1),
                                 "polls": round(statistics.median(p for _, _, p in measured), 1)}
                 row["bulk_to_collections"] = round(row["bulk"]["seconds"] / row["collections"]["seconds"], 2)

@@ -107,7 +107,8 @@ def run_sfdmu(info: dict[str, Any], work: Path) -> dict[str, Any]:
     plan = work / "sfdmu-plan"
     plan.mkdir()
     objects = []
-    for line in sync_bench.TEMPLATE["objects"]:
+    lines: list[dict[str, Any]] = list(sync_bench.TEMPLATE["objects"])   # type: ignore[arg-type]
+    for line in lines:
         fields = [f for f in line["fields"] if f != "Id"]
         objects.append({"query": f"SELECT Id, {', '.join(fields)} FROM {line['object']}", "operation": "Upsert",
                         "externalId": line["match_by"][0]})
@@ -127,7 +128,7 @@ def run_sfdmu(info: dict[str, Any], work: Path) -> dict[str, Any]:
     calls = meter.stop()
     if "Exit code 0 (SUCCESS)" not in out:
         raise SystemExit(f"sfdmu did not succeed:\n{out[-3000:]}")
-    inserted = sum(orgs["plain"].count(line["object"]) for line in sync_bench.TEMPLATE["objects"])
+    inserted = sum(orgs["plain"].count(line["object"]) for line in lines)
     return {"seconds": round(seconds, 2), "cli_start_seconds": round(cli_start, 2), "calls": calls,
             "calls_total": sum(calls.values()), "inserted": inserted}
 
