@@ -177,3 +177,20 @@ def test_an_object_whose_first_rows_are_seen_after_an_idle_stretch_is_not_counte
     left = eta.remaining().objects["Contact"]
     assert left is not None and 3_800 / 100 <= left <= 50.0
     assert eta.run_rate() == pytest.approx(20.0)          # the run's own rate, dragged by the idle stretch
+
+
+def test_a_big_run_says_nothing_until_a_hundredth_of_its_records_are_done() -> None:
+    """A million records planned; after 50 s the first look at the first Bulk job shows 200 rows: four records a
+    second would say 70 hours. No figure until 10,000 records are done, then one from the rate of those."""
+    from isyncsf_desktop.engine.events import BulkJobProgress
+
+    eta = Eta({"Account": 200_000, "Contact": 800_000})
+    eta.observe(reading("Account", 0.0))
+    eta.observe(started("Account", 38.0, 200_000))
+    eta.observe(BulkJobProgress(job_id=1, elapsed=50.0, object="Account", bulk_id="750A", processed=200))
+    assert eta.remaining().total is None and describe_left(eta.remaining().total) == "estimating…"
+    eta.observe(BulkJobProgress(job_id=1, elapsed=60.0, object="Account", bulk_id="750A", processed=9_999))
+    assert eta.remaining().total is None
+    eta.observe(BulkJobProgress(job_id=1, elapsed=70.0, object="Account", bulk_id="750A", processed=16_000))
+    left = eta.remaining().total
+    assert left is not None and left < 10 * 3600
