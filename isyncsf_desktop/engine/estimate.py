@@ -195,8 +195,9 @@ def bulk_jobs_wait(sizes: list[int], rate: float, depth: int, rates: JobRates,
                    kind: tuple[str, str]) -> tuple[float, int]:
     """(seconds, looks) of one write sent as Bulk jobs of ``sizes`` rows, at most ``depth`` out at once (the next
     goes when the oldest is seen ended, as the run sends its batches), the org processing ``rate`` rows a second
-    shared by the jobs it holds; each job looked at on its own :class:`PollSchedule`, expecting the rate ``rates``
-    has for ``kind`` (updated as each job ends, as the client does)."""
+    shared by the jobs it holds; each job looked at on its own :class:`PollSchedule`, expecting what ``rates``
+    has for ``kind`` (its rate, else another object's for the same operation; updated as each job ends, as the
+    client does)."""
     pending = list(sizes)
     out: list[_Job] = []
     now, looks = 0.0, 0
