@@ -21,9 +21,8 @@ large run's API calls on polls: a 50,000-row job that takes 30 s is looked at a 
 Each wait aims a little past the expected end (:data:`MARGIN`), but no longer than the job is old so far (or
 the backoff's longest wait; :data:`AGE_SHARE`), so a job that speeds up is seen before it has run twice as long
 as when it was last looked at. (It was at most half the time left: every long job then cost about
-log2(its duration / 4 s) looks more, 24 of a 200,000-record run's 72 calls, more than SFDMU's whole run; a
-job of a run's own that ends lets its other job out speed up at most about twofold on the org's shared
-capacity, which the cap on the job's age bounds.) A job that is not done by then is looked at
+log2(its duration / 4 s) looks more, and looks were 24 of a 200,000-record run's 72 calls where SFDMU made
+61 in all.) A job that is not done by then is looked at
 again soon (short re-polls, doubling from ``first`` while the estimate says it is nearly done). Every wait is
 at most ``longest`` seconds, so a job that stalls or is stuck in the org's queue is still seen, and a job
 that makes no progress between two looks falls back to the backoff. A small job is looked at first after
