@@ -180,14 +180,14 @@ class _Figures:
 class _Job:
     """One Bulk job of a replay: its rows, those the org has processed, when it was closed and ended."""
 
-    def __init__(self, rows: int, start: float, expected: float | None) -> None:
+    def __init__(self, rows: int, start: float, expected: tuple[float | None, bool]) -> None:
         self.rows = rows
         self.done = 0.0
         self.start = start
         self.ended: float | None = None
         self.seen = False
-        self.schedule = PollSchedule(rows, expected_rate=expected, first=BULK_POLL_FIRST, backoff_max=BULK_POLL_MAX,
-                                     longest=BULK_POLL_LONGEST, start=start)
+        self.schedule = PollSchedule(rows, expected_rate=expected[0], first=BULK_POLL_FIRST, backoff_max=BULK_POLL_MAX,
+                                     longest=BULK_POLL_LONGEST, start=start, expected_sure=expected[1])
         self.look = start + self.schedule.next_wait({"state": "UploadComplete"}, start)
 
 
@@ -195,14 +195,15 @@ def bulk_jobs_wait(sizes: list[int], rate: float, depth: int, rates: JobRates,
                    kind: tuple[str, str]) -> tuple[float, int]:
     """(seconds, looks) of one write sent as Bulk jobs of ``sizes`` rows, at most ``depth`` out at once (the next
     goes when the oldest is seen ended, as the run sends its batches), the org processing ``rate`` rows a second
-    shared by the jobs it holds; each job looked at on its own :class:`PollSchedule`, expecting the rate ``rates``
-    has for ``kind`` (updated as each job ends, as the client does)."""
+    shared by the jobs it holds; each job looked at on its own :class:`PollSchedule`, expecting what ``rates``
+    has for ``kind`` (its rate, else another object's for the same operation; updated as each job ends, as the
+    client does)."""
     pending = list(sizes)
     out: list[_Job] = []
     now, looks = 0.0, 0
 
     def send() -> None:
-        out.append(_Job(pending.pop(0), now, rates.rate(kind)))
+        out.append(_Job(pending.pop(0), now, rates.guide(kind)))
 
     while pending and len(out) < max(1, depth):
         send()

@@ -15,7 +15,9 @@ Collections) weighs less and less. Time left is then
 * for the run: the sum of those, smoothed over time (:data:`SMOOTHING_SECONDS`) so that a burst of events (a
   Bulk job landing 50,000 records at once) does not make the figure jump, and counting down between events.
 
-Until the run has measured :data:`MIN_SECONDS` of work and some records, there is no figure: "estimating…".
+Until the run has measured :data:`MIN_SECONDS` of work and done :data:`MIN_SHARE` of its planned records, there
+is no figure: "estimating…" (a 1,000,000-record run's first look at its first Bulk job saw 200 rows after 50 s
+and said 35 hours; the smoothing then carried that for a while).
 Pure Python, no clock of its own: the GUI and the CLI pass how long ago the last event came.
 """
 
@@ -28,7 +30,8 @@ from dataclasses import dataclass, field
 
 from .events import BatchDone, BulkJobProgress, Event, ObjectFinished, ObjectReading, ObjectStarted
 
-MIN_SECONDS = 2.0           # the run's own work measured before any figure is given
+MIN_SECONDS = 2.0           # the run's own work measured before any figure is given...
+MIN_SHARE = 0.01            # ...and this share of its planned records done
 MIN_OBJECT_SECONDS = 1.0    # an object's own rate is used once it has been measured this long
 RECENT = 0.5                # rates are of the latest half of the time measured: a slow start weighs less and less
 TRUST_SHARE = 0.2           # an object's own rate counts fully once this share of its records is done (before, in part)
@@ -182,8 +185,12 @@ class Eta:
             return None
         return self._run.rate(self._now, MIN_SECONDS)
 
+    def _total(self, name: str, obj: _Object) -> int:
+        """Records ``obj`` is to process: as its start said, else as planned."""
+        return obj.total if obj.total is not None else self.planned.get(name, 0)
+
     def _object_left(self, name: str, obj: _Object, run_rate: float | None) -> float | None:
-        total = obj.total if obj.total is not None else self.planned.get(name, 0)
+        total = self._total(name, obj)
         left = max(0, total - obj.processed)
         if left == 0:
             return 0.0
@@ -203,11 +210,20 @@ class Eta:
     def _raw(self) -> Remaining:
         """The estimate at the last event, unsmoothed. While an object under way has nothing done yet (its records
         are being read, or its Bulk job uploaded), the run's rate is the one it had when that object was reached:
-        the time since is that object's own, counted against it, not a slowdown of the run."""
+        the time since is that object's own, counted against it, not a slowdown of the run. Until its own rate is
+        trusted (:data:`TRUST_SHARE` of its records done) the run's rate is at least that one: the first looks at
+        its Bulk jobs end the idle stretch, but the run's rate over the latest half of the run still holds it (a
+        200,000-record run said 372 s with 151 left just after its Contacts' first rows were seen)."""
         rate = self.run_rate()
-        for obj in self._objects.values():
-            if not obj.finished and obj.processed == 0 and obj.rate_before is not None:
+        if self._run.done < MIN_SHARE * sum(self.planned.values()):
+            rate = None                 # a rate of a few records says nothing of a big run yet
+        for name, obj in self._objects.items():
+            if obj.finished or obj.rate_before is None:
+                continue
+            if obj.processed == 0:
                 rate = obj.rate_before
+            elif rate is not None and obj.processed < TRUST_SHARE * self._total(name, obj):
+                rate = max(rate, obj.rate_before)
         objects: dict[str, float | None] = {}
         for name, obj in self._objects.items():
             if not obj.finished:
@@ -264,5 +280,5 @@ def describe_left(seconds: float | None) -> str:
     return f"about {minutes // 60} h {minutes % 60:02d} min left"
 
 
-__all__ = ["Eta", "MIN_OBJECT_SECONDS", "MIN_SECONDS", "RECENT", "Remaining", "SMOOTHING_SECONDS", "TRUST_SHARE",
+__all__ = ["Eta", "MIN_OBJECT_SECONDS", "MIN_SECONDS", "MIN_SHARE", "RECENT", "Remaining", "SMOOTHING_SECONDS", "TRUST_SHARE",
            "describe_left"]

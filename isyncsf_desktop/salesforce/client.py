@@ -58,7 +58,7 @@ LOCK_ERROR = "UNABLE_TO_LOCK_ROW"
 _MAX_WAIT = 60.0
 BULK_OPERATIONS = ("insert", "update", "delete")
 BULK_MAX_BYTES = 90 * 1024 * 1024   # CSV bytes per ingest job (Salesforce takes up to 100 MB, base64-encoded 150)
-BULK_MAX_ROWS = 50_000              # rows per ingest job: bounds what one job holds in memory (CSV, results)
+BULK_MAX_ROWS = 100_000             # rows per ingest job: bounds what one job holds in memory (CSV, results)
 BULK_POLL_FIRST = 0.05              # seconds before the first look at a job (and the shortest wait)...
 BULK_POLL_MAX = 4.0                 # ...then twice as long each time up to this while nothing is measured;
 BULK_POLL_LONGEST = 60.0            # a wait on a job's expected duration is at most this (a stalled job is seen)
@@ -1091,10 +1091,10 @@ class OrgClient:
         job should still take: :class:`~.pacing.PollSchedule` from its ``rows`` and the rates measured so far
         (its own, and those of this client's earlier jobs of ``kind``, (object, operation)). ``on_look`` is
         called with the job's info after each look. Returns the job's last info."""
-        rate = self._job_rates.rate(kind) if kind is not None else None
+        rate, sure = self._job_rates.guide(kind) if kind is not None else (None, False)
         start = time.monotonic()
         schedule = PollSchedule(rows, expected_rate=rate, first=poll_first, backoff_max=poll_max,
-                                longest=BULK_POLL_LONGEST, start=start)
+                                longest=BULK_POLL_LONGEST, start=start, expected_sure=sure)
         wait = schedule.next_wait(job, start)
         while job.get("state") not in BULK_TERMINAL:
             if keep_waiting is not None and not keep_waiting():

@@ -248,6 +248,27 @@ def test_a_big_sync_reads_and_writes_in_bulk_with_few_calls(pair: Any) -> None:
     assert len(rows) == 9000 and all(parent_of[f"C{i}"] == f"P{i % 1000}" for i in range(8000))
 
 
+def test_under_the_defaults_an_object_of_2000_records_takes_bulk_and_one_of_1999_collections(pair: Any) -> None:
+    """The default threshold (2,000, chosen from benchmarks/bulk_threshold.py: below it a job saves three calls or
+    fewer and costs time): 1,999 Accounts go as ten Collections requests, 2,000 Contacts as one Bulk job."""
+    store = pair.server.store("src")
+    with store.transaction():
+        account = [store.create("Account", {"Name": f"A{i}", "External_Id__c": f"A{i}"}) for i in range(1999)]
+        for i in range(2000):
+            store.create("Contact", {"LastName": f"C{i}", "Email": f"c{i}@threshold.example.com",
+                                     "AccountId": account[i % 1999]})
+    engine = pair.engine()
+    job_id = engine.create_job({"name": "threshold", "objects": [
+        {"object": "Account", "fields": ["Name", "External_Id__c"], "match_by": ["External_Id__c"]},
+        {"object": "Contact", "fields": ["LastName", "Email", "AccountId"], "match_by": ["Email"]}]})
+    calls = pair.target.api_calls
+    result = engine.sync(job_id)
+    assert result.state == "Synced" and result.totals.inserted == 3999 and result.totals.errors == 0
+    assert ingest_jobs(pair.target) == [("Contact", "insert")]
+    # ten Collections requests, one job (open, upload, close, its looks, results), the reads and describes
+    assert pair.target.api_calls - calls < 40
+
+
 # ---------------------------------------------------------------- a Bulk job whose id the journal never learned
 OTHER_USER = "005000000000OthAAA"
 

@@ -154,3 +154,43 @@ def test_the_time_an_object_spends_being_read_is_its_own_not_a_slower_run() -> N
     eta.observe(started("Contact", 14.0, 4000, 2))
     eta.observe(BulkJobProgress(job_id=1, elapsed=20.0, object="Contact", bulk_id="750J", processed=0))
     assert eta.remaining().objects["Contact"] == pytest.approx(30.0)
+
+
+def test_an_object_whose_first_rows_are_seen_after_an_idle_stretch_is_not_counted_at_a_dragged_rate() -> None:
+    """Accounts went at 100 a second for 10 s; the Contacts were read and uploaded for 10 s with nothing done, then
+    a look at their job shows 200 rows. The run's rate over its latest half has those idle seconds in it (1,200
+    records over 10 s: 120 a second, but only 20 of them in the last 10 s); until a fifth of the Contacts are done
+    they are counted at no less than the 100 a second the run had when they were reached (blended with their own
+    first rate, a quarter of the way to trusting it): under a minute, not 3,800 at the dragged rate (which said
+    165 s)."""
+    from isyncsf_desktop.engine.events import BulkJobProgress
+
+    eta = Eta({"Account": 1000, "Contact": 4000})
+    eta.observe(reading("Account", 0.0))
+    eta.observe(started("Account", 0.0, 1000))
+    for second in range(1, 11):
+        eta.observe(batch("Account", float(second), 100 * second, 1000))
+    eta.observe(finished("Account", 10.0, 1000))
+    eta.observe(reading("Contact", 10.0, 2))
+    eta.observe(started("Contact", 14.0, 4000, 2))
+    eta.observe(BulkJobProgress(job_id=1, elapsed=20.0, object="Contact", bulk_id="750J", processed=200))
+    left = eta.remaining().objects["Contact"]
+    assert left is not None and 3_800 / 100 <= left <= 50.0
+    assert eta.run_rate() == pytest.approx(20.0)          # the run's own rate, dragged by the idle stretch
+
+
+def test_a_big_run_says_nothing_until_a_hundredth_of_its_records_are_done() -> None:
+    """A million records planned; after 50 s the first look at the first Bulk job shows 200 rows: four records a
+    second would say 70 hours. No figure until 10,000 records are done, then one from the rate of those."""
+    from isyncsf_desktop.engine.events import BulkJobProgress
+
+    eta = Eta({"Account": 200_000, "Contact": 800_000})
+    eta.observe(reading("Account", 0.0))
+    eta.observe(started("Account", 38.0, 200_000))
+    eta.observe(BulkJobProgress(job_id=1, elapsed=50.0, object="Account", bulk_id="750A", processed=200))
+    assert eta.remaining().total is None and describe_left(eta.remaining().total) == "estimating…"
+    eta.observe(BulkJobProgress(job_id=1, elapsed=60.0, object="Account", bulk_id="750A", processed=9_999))
+    assert eta.remaining().total is None
+    eta.observe(BulkJobProgress(job_id=1, elapsed=70.0, object="Account", bulk_id="750A", processed=16_000))
+    left = eta.remaining().total
+    assert left is not None and left < 10 * 3600

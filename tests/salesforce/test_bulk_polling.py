@@ -63,7 +63,7 @@ def schedule(rows: int | None, rate: float | None = None) -> PollSchedule:
 
 def test_a_first_job_is_measured_then_waited_for() -> None:
     looks, late = simulate(schedule(50_000), 50_000, rate=2_000)          # 25 s: the backoff looks 12 times
-    assert looks <= 8 < backoff_looks(25.0) == 12     # halving towards the end it expects: a speed-up is seen
+    assert looks <= 6 < backoff_looks(25.0) == 12     # no wait longer than its age: a speed-up is seen
     assert late <= 25 * 0.15
 
 
@@ -99,8 +99,9 @@ def test_a_slow_first_chunk_does_not_make_a_long_wait() -> None:
     assert wait <= 4.0
     wait = plan.next_wait({"state": "InProgress", "numberRecordsProcessed": 20_200, "totalProcessingTime": 5500},
                           1.5 + wait)
-    # 5,000 a second since the last look: 3.96 s left, waited at most half of it or the backoff's longest wait
-    assert wait == pytest.approx(min(19_800 / 5_000 * 1.05 + 0.05, max(19_800 / 5_000 * 0.5, 4.0)))
+    # 5,000 a second since the last look: 3.96 s left, waited for to its end (a little past it), which is sooner
+    # than the job's age (5.5 s) doubles
+    assert wait == pytest.approx(19_800 / 5_000 * 1.05 + 0.05)
 
 
 def test_remembered_rates_are_per_object_and_operation() -> None:
@@ -110,6 +111,27 @@ def test_remembered_rates_are_per_object_and_operation() -> None:
     rates.record(("Account", "insert"), 3_000.0)
     assert rates.rate(("Account", "insert")) == 2_000.0
     assert rates.rate(("Account", "delete")) is None and rates.rate(("Contact", "insert")) is None
+    # another object's insert is a rough guide to a first Contact insert, another operation none
+    assert rates.guide(("Account", "insert")) == (2_000.0, True)
+    assert rates.guide(("Contact", "insert")) == (3_000.0, False)
+    assert rates.guide(("Contact", "delete")) == (None, False)
+
+
+def test_a_first_job_of_an_object_is_looked_at_early_on_another_objects_rate() -> None:
+    """80,000 Contacts after the run's Account jobs went at 1,000 rows a second: the first look comes at 30% of
+    the 80 s that rate suggests, measures the job's own, and waits for its end: three looks, not the nine it
+    takes to measure a job with nothing to go on; seen soon after its end whether it goes faster or slower."""
+    def guided() -> PollSchedule:
+        return PollSchedule(80_000, expected_rate=1_000, expected_sure=False, first=0.05, backoff_max=4.0,
+                            longest=60.0, start=0.0)
+
+    unguided, _late = simulate(schedule(80_000), 80_000, rate=1_800)
+    looks, late = simulate(guided(), 80_000, rate=1_800)       # 44 s: its first look at 24 s finds it half done
+    assert looks <= 3 < unguided and late <= 44 * 0.15
+    looks, late = simulate(guided(), 80_000, rate=600)         # slower than the other object: 133 s
+    assert looks <= 5 and late <= 133 * 0.15
+    looks, late = simulate(guided(), 80_000, rate=4_000)       # 20 s: ended before the first look
+    assert looks == 1 and late <= 80 * 0.3
 
 
 # ====================================================================== against the sandbox
@@ -131,7 +153,7 @@ def count_looks(server: Any) -> list[str]:
 
 def test_jobs_of_known_size_cost_few_looks(server: Any) -> None:
     """Two 3,000-row jobs on an org processing 1,000 rows a second (3 s each): the first is measured on an
-    early look and waited for (at most half the time it still expects at a time, so about log2(3 s / 0.25 s) looks),
+    early look and waited for (no wait longer than its age so far),
     the second is looked at about when the first's rate says it ends. A backoff
     capped at 0.25 s (the cap passed here) would look 14 times at each; the schedule's waits follow the jobs."""
     qa: OrgClient = org_client(server, "qa")

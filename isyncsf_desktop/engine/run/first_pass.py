@@ -36,7 +36,7 @@ from .sync_run import OMIT, Decision, Pending, RecordProblem, SyncRun, Verdict, 
 logger = logging.getLogger(__name__)
 
 KEY_TYPES = ("string", "email", "phone", "url", "textarea", "picklist")
-PART_RECORDS = 2 * BULK_BATCH   # records decided and written as one part of a level, per write in flight
+PART_RECORDS = BULK_BATCH       # records decided and written as one part of a level, per write in flight (one job each)
 KEY_CHUNK_CHARS = 4000     # characters of quoted keys per "IN (...)" query (URLs stay well under 16 KB)
 
 Rows = dict[str, dict[str, Any]]
