@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from isyncsf_desktop.sandbox.server import SandboxServer
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -77,3 +82,30 @@ def sandbox_factory(tmp_path: Path) -> Iterator:
     yield start
     for server in servers:
         server.stop()
+
+
+# ====================================================================== the CLI suites (tests/test_cli*.py)
+@pytest.fixture
+def cli_seeds() -> dict[str, str]:
+    """The orgs ``cli_orgs`` starts, alias to seed: the demo orgs; a module overrides this fixture for others."""
+    return {"source": "demo-source", "target": "demo-target"}
+
+
+@pytest.fixture
+def cli_orgs(sandbox_factory: Any, cli_seeds: dict[str, str], capsys: pytest.CaptureFixture[str]) -> "SandboxServer":
+    """A fresh server with the ``cli_seeds`` orgs, each added to the CLI with ``isyncsf org add``."""
+    from helpers import add_cli_orgs
+
+    server = sandbox_factory(cli_seeds)
+    add_cli_orgs(capsys, server, tuple(cli_seeds))
+    return server
+
+
+@pytest.fixture
+def template_file(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """The test module's ``TEMPLATE`` written to a JSON file."""
+    template = getattr(request.module, "TEMPLATE", None)
+    assert template is not None, f"{request.module.__name__} has no TEMPLATE for the template_file fixture"
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(template))
+    return path
