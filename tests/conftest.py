@@ -60,11 +60,13 @@ def memory_keyring() -> Iterator[object]:
 
 @pytest.fixture(autouse=True, scope="session")
 def quick_sandbox_servers() -> Iterator[None]:
-    """Servers started in this process stop within 20 ms rather than half a second (their poll interval), and
-    build each seed once: later orgs of that seed get a fresh copy of it (building is deterministic; the seeds'
-    own tests build them)."""
+    """Servers started in this process stop within 20 ms rather than half a second (their poll interval), share
+    one URL map (it is only read once built), and build each seed once: later orgs of that seed get a fresh copy
+    of it (building is deterministic; the seeds' own tests build them)."""
+    import functools
     import pickle
 
+    from isyncsf_desktop.sandbox.app import SandboxApp, build_url_map
     from isyncsf_desktop.sandbox.seeds import Seed, build_seed
     from isyncsf_desktop.sandbox.server import SandboxServer
 
@@ -76,12 +78,14 @@ def quick_sandbox_servers() -> Iterator[None]:
         seed: Seed = pickle.loads(built[name])
         return seed
 
-    previous = {name: vars(SandboxServer)[name] for name in ("poll_interval", "seed_builder")}
+    previous = [(SandboxServer, name, vars(SandboxServer)[name]) for name in ("poll_interval", "seed_builder")]
+    previous.append((SandboxApp, "url_map_builder", vars(SandboxApp)["url_map_builder"]))
     SandboxServer.poll_interval = 0.02
     SandboxServer.seed_builder = staticmethod(seed_copy)    # type: ignore[assignment]
+    SandboxApp.url_map_builder = staticmethod(functools.cache(build_url_map))    # type: ignore[assignment]
     yield
-    for name, value in previous.items():
-        setattr(SandboxServer, name, value)
+    for owner, name, value in previous:
+        setattr(owner, name, value)
 
 
 @pytest.fixture(scope="session")
