@@ -68,13 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     steps = engine_steps.run_steps(__file__, args.records, STEPS, ["--rest"] if args.rest else [])
     apply, sync = steps["apply"], steps["sync"]
     report = {"records": args.records, "rest_only": args.rest, **steps,
-              "ratios": {"seconds_apply_to_sync": round(apply["seconds"] / sync["seconds"], 2),
-                         "rss_apply_to_sync": round(apply["peak_rss_mb"] / sync["peak_rss_mb"], 2)}}
+              "ratios": engine_steps.ratios("apply", apply, sync)}
     if args.json:
         print(json.dumps(report, indent=2, default=str))
         return 0
-    for kind, step in steps.items():
-        print(f"{kind:<9} {step['seconds']:>7} s  calls {step['calls']}  peak RSS {step['peak_rss_mb']} MB")
+    engine_steps.print_steps(steps)
     print(f"apply: {apply.get('message')}")
     print(json.dumps(report["ratios"]))
     return 0

@@ -83,3 +83,16 @@ def run_steps(script: str, records: int, steps: Sequence[str], extra: list[str])
             server.wait(timeout=30)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def ratios(name: str, step: dict[str, Any], sync: dict[str, Any]) -> dict[str, float]:
+    """The ``name`` step's seconds and peak RSS over the plain sync's."""
+    return {f"seconds_{name}_to_sync": round(step["seconds"] / sync["seconds"], 2),
+            f"rss_{name}_to_sync": round(step["peak_rss_mb"] / sync["peak_rss_mb"], 2)}
+
+
+def print_steps(steps: dict[str, dict[str, Any]]) -> None:
+    """A line a step: its seconds, API calls and peak RSS."""
+    width = max(len(kind) for kind in steps) + 1
+    for kind, step in steps.items():
+        print(f"{kind:<{width}} {step['seconds']:>7} s  calls {step['calls']}  peak RSS {step['peak_rss_mb']} MB")

@@ -113,13 +113,11 @@ def main(argv: list[str] | None = None) -> int:
                               "basis": timed["basis"], "sync": sync["seconds"],
                               "error_percent": _error(timed["seconds"], sync["seconds"]),
                               "within_range": timed["low"] <= sync["seconds"] <= timed["high"]}},
-              "ratios": {"seconds_preview_to_sync": round(preview["seconds"] / sync["seconds"], 2),
-                         "rss_preview_to_sync": round(preview["peak_rss_mb"] / sync["peak_rss_mb"], 2)}}
+              "ratios": engine_steps.ratios("preview", preview, sync)}
     if args.json:
         print(json.dumps(report, indent=2, default=str))
         return 0
-    for kind, step in steps.items():
-        print(f"{kind:<10} {step['seconds']:>7} s  calls {step['calls']}  peak RSS {step['peak_rss_mb']} MB")
+    engine_steps.print_steps(steps)
     compared = report["estimate_vs_sync"]
     for side, row in compared["calls"].items():
         print(f"{side} calls: estimated {row['estimated']}, the sync's run counted {row['sync']} "
