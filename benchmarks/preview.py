@@ -23,39 +23,22 @@ nothing.
 
 from __future__ import annotations
 
-import argparse
 import json
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import sync_bench  # noqa: E402  (the data, the server and the meters of the sync benchmark)
+import engine_steps  # noqa: E402  (the sandbox, the steps' processes, the engine)
+import sync_bench  # noqa: E402  (the meters of the sync benchmark)
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _engine(info: dict[str, Any], work: Path) -> Any:
-    from isyncsf_desktop.engine.journal import Journal, OrgRef
-    from isyncsf_desktop.engine.runner import SyncEngine
-
-    refs = {a: OrgRef(a, info["orgs"][a]["org_id"], info["instance_url"]) for a in ("source", "target")}
-    orgs = sync_bench.clients(info)
-    return SyncEngine(Journal(work / "journal.sqlite3"), orgs["source"], orgs["target"], refs["source"],
-                      refs["target"])
+STEPS = ("preview", "sync", "re-preview")
 
 
 def child(kind: str, info_path: Path, template: dict[str, Any], prior: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    info = json.loads(info_path.read_text())
-    work = info_path.parent
-    orgs = sync_bench.clients(info)
-    meter = sync_bench.Calls({"source": orgs["source"], "target": orgs["target"]})
-    engine = _engine(info, work)
+    info, engine, meter = engine_steps.open_engine(info_path)
     meter.start()
     t0 = time.perf_counter()
     if kind == "sync":
@@ -103,49 +86,20 @@ def _prior(path: Path) -> list[dict[str, Any]]:
     return list(data)
 
 
-def run_child(kind: str, info_path: Path, extra: list[str]) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, "--child", kind, "--info", str(info_path), *extra],
-                         capture_output=True, text=True, cwd=ROOT)
-    if out.returncode != 0:
-        raise SystemExit(f"the {kind} step failed:\n{out.stderr[-3000:]}")
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--records", type=int, default=10000, help="records (default 10000)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
-    parser.add_argument("--rest", action="store_true", help="Collections only: Bulk API 2.0 off (bulk_threshold 0)")
+    parser = engine_steps.arguments((__doc__ or "").splitlines()[0], STEPS)
     parser.add_argument("--prior", help="a JSON file of earlier runs' write timings (a list; or this script's "
                         "--json output, whose sync's are taken): the first preview's estimate is made on them")
-    parser.add_argument("--child", choices=("preview", "sync", "re-preview"), help=argparse.SUPPRESS)
-    parser.add_argument("--info", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    options = dict(sync_bench.TEMPLATE["options"])
-    if args.rest:
-        options["bulk_threshold"] = 0
-    template = {**sync_bench.TEMPLATE, "name": "Benchmark: preview", "options": options}
+    template = engine_steps.template("Benchmark: preview", args.rest)
     prior = _prior(Path(args.prior)) if args.prior else None
     if args.child:
         print(json.dumps(child(args.child, Path(args.info), template, prior if args.child == "preview" else None),
                          default=str))
         return 0
 
-    work = Path(tempfile.mkdtemp(prefix="isyncsf-preview-bench-"))
-    try:
-        sync_bench.build(work / "sandbox", args.records)
-        server, info = sync_bench.start_server(work / "sandbox")
-        try:
-            info_path = work / "info.json"
-            info_path.write_text(json.dumps(info))
-            extra = (["--rest"] if args.rest else []) + (["--prior", str(Path(args.prior).resolve())]
-                                                         if args.prior else [])
-            steps = {kind: run_child(kind, info_path, extra) for kind in ("preview", "sync", "re-preview")}
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    extra = (["--rest"] if args.rest else []) + (["--prior", str(Path(args.prior).resolve())] if args.prior else [])
+    steps = engine_steps.run_steps(__file__, args.records, STEPS, extra)
     preview, sync = steps["preview"], steps["sync"]
     estimate = {side: preview["estimate"][side]["total"] for side in ("source", "target")}
     timed = preview["time_estimate"]
@@ -159,13 +113,11 @@ def main(argv: list[str] | None = None) -> int:
                               "basis": timed["basis"], "sync": sync["seconds"],
                               "error_percent": _error(timed["seconds"], sync["seconds"]),
                               "within_range": timed["low"] <= sync["seconds"] <= timed["high"]}},
-              "ratios": {"seconds_preview_to_sync": round(preview["seconds"] / sync["seconds"], 2),
-                         "rss_preview_to_sync": round(preview["peak_rss_mb"] / sync["peak_rss_mb"], 2)}}
+              "ratios": engine_steps.ratios("preview", preview, sync)}
     if args.json:
         print(json.dumps(report, indent=2, default=str))
         return 0
-    for kind, step in steps.items():
-        print(f"{kind:<10} {step['seconds']:>7} s  calls {step['calls']}  peak RSS {step['peak_rss_mb']} MB")
+    engine_steps.print_steps(steps)
     compared = report["estimate_vs_sync"]
     for side, row in compared["calls"].items():
         print(f"{side} calls: estimated {row['estimated']}, the sync's run counted {row['sync']} "

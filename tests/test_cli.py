@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import run_cli, add_cli_orgs
+from helpers import run_cli as run
 
 from isyncsf_desktop import paths
 
@@ -18,38 +17,21 @@ TEMPLATE = {
 }
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    return run_cli(capsys, *argv)
 
-
-@pytest.fixture
-def orgs(sandbox_factory, capsys):
-    server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
-    add_cli_orgs(capsys, server)
-    return server
-
-
-@pytest.fixture
-def template_file(tmp_path: Path) -> Path:
-    path = tmp_path / "template.json"
-    path.write_text(json.dumps(TEMPLATE))
-    return path
-
-
-def test_org_add_and_list_keep_tokens_out_of_files(orgs, capsys):
+def test_org_add_and_list_keep_tokens_out_of_files(cli_orgs, capsys):
     code, out, _ = run(capsys, "org", "list", "--json")
     listed = {o["alias"]: o for o in json.loads(out)}
     assert code == 0 and set(listed) == {"source", "target"}
     assert listed["source"]["org_type"] == "Local sandbox"
-    assert listed["source"]["org_id"] == orgs.store("source").org_id
+    assert listed["source"]["org_id"] == cli_orgs.store("source").org_id
     assert listed["target"]["username"].startswith("integration@acme.demo.uat.")    # + the org's own suffix
     for path in paths.config_dir().rglob("*"):
         if path.is_file():
             text = path.read_text(errors="replace")
-            assert orgs.token("source") not in text and orgs.token("target") not in text
+            assert cli_orgs.token("source") not in text and cli_orgs.token("target") not in text
 
 
-def test_sync_jobs_errors_retry_resync_rollback(orgs, template_file, tmp_path, capsys):
+def test_sync_jobs_errors_retry_resync_rollback(cli_orgs, template_file, tmp_path, capsys):
     code, out, _ = run(capsys, "sync", "--source", "source", "--target", "target", "--template", str(template_file),
                        "--json")
     assert code == 0
@@ -87,7 +69,7 @@ def test_sync_jobs_errors_retry_resync_rollback(orgs, template_file, tmp_path, c
     assert rolled["totals"]["restored"] == totals["updated"]
 
 
-def test_scan_shows_the_records_in_scope_and_the_order(orgs, template_file, capsys):
+def test_scan_shows_the_records_in_scope_and_the_order(cli_orgs, template_file, capsys):
     code, out, _ = run(capsys, "scan", "--source", "source", "--target", "target", "--template", str(template_file),
                        "--json")
     scanned = json.loads(out)
@@ -105,7 +87,7 @@ def test_scan_shows_the_records_in_scope_and_the_order(orgs, template_file, caps
     (["errors", "999", "--csv", "x.csv"], "no job 999"),
     (["jobs-then-errors-unknown-object"], "has no object 'Nope'"),
 ])
-def test_bad_input_exits_2_with_a_clear_message(orgs, template_file, capsys, argv, message):
+def test_bad_input_exits_2_with_a_clear_message(cli_orgs, template_file, capsys, argv, message):
     argv = [a.replace("{template}", str(template_file)) for a in argv]
     if argv == ["jobs-then-errors-unknown-object"]:
         assert run(capsys, "scan", "--source", "source", "--target", "target", "--template", str(template_file))[0] == 0
@@ -114,7 +96,7 @@ def test_bad_input_exits_2_with_a_clear_message(orgs, template_file, capsys, arg
     assert code == 2 and message in err
 
 
-def test_bad_template_exits_2(orgs, tmp_path, capsys):
+def test_bad_template_exits_2(cli_orgs, tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"name": "x", "objects": [{"object": "Account", "fields": ["Nope__c"]}]}))
     # a sync runs the metadata check first (as the Execute tab does): the missing field blocks it, no job is made
@@ -135,8 +117,8 @@ def _journal_jobs() -> list:
 
 
 @pytest.mark.expect_log
-def test_a_failed_job_exits_1(orgs, template_file, capsys):
-    orgs.faults("target").update(http_503=1000)
+def test_a_failed_job_exits_1(cli_orgs, template_file, capsys):
+    cli_orgs.faults("target").update(http_503=1000)
     code, out, _ = run(capsys, "scan", "--source", "source", "--target", "target", "--template", str(template_file),
                        "--json")
     result = json.loads(out)

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import run_cli, add_cli_orgs
+from helpers import run_cli as run
 
 from isyncsf_desktop.engine.journal import Journal
 from isyncsf_desktop import paths
@@ -21,23 +21,6 @@ TEMPLATE = {
 }
 ORGS = ["--source", "source", "--target", "target"]
 
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    return run_cli(capsys, *argv)
-
-
-@pytest.fixture
-def orgs(sandbox_factory, capsys):
-    server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
-    add_cli_orgs(capsys, server)
-    return server
-
-
-@pytest.fixture
-def template_file(tmp_path: Path) -> Path:
-    path = tmp_path / "template.json"
-    path.write_text(json.dumps(TEMPLATE))
-    return path
 
 
 def _preview(capsys: pytest.CaptureFixture[str], template_file: Path, *extra: str) -> dict:
@@ -54,7 +37,7 @@ def _writes(server) -> list[tuple[str, str]]:
     return seen
 
 
-def test_apply_exits_0_with_the_run_and_a_second_apply_is_refused_with_2(orgs, template_file, capsys):
+def test_apply_exits_0_with_the_run_and_a_second_apply_is_refused_with_2(cli_orgs, template_file, capsys):
     preview = _preview(capsys, template_file)
     pid = str(preview["preview_id"])
     code, out, err = run(capsys, "apply", pid, "--template", str(template_file), "--json")
@@ -77,7 +60,7 @@ def test_apply_exits_0_with_the_run_and_a_second_apply_is_refused_with_2(orgs, t
     assert again["totals"]["insert"] == again["totals"]["update"] == 0
 
 
-def test_bad_input_is_one_sentence_and_exit_2_never_a_traceback(orgs, template_file, tmp_path, capsys):
+def test_bad_input_is_one_sentence_and_exit_2_never_a_traceback(cli_orgs, template_file, tmp_path, capsys):
     code, out, err = run(capsys, "apply", "4242")
     assert (code, out) == (2, "")
     assert err == "error: There is no preview #4242 in the journal: `isyncsf previews` lists the previews there are.\n"
@@ -91,15 +74,15 @@ def test_bad_input_is_one_sentence_and_exit_2_never_a_traceback(orgs, template_f
     assert "Traceback" not in err
 
 
-def test_records_changed_since_the_preview_exit_3_until_left_out_then_previewed_again(orgs, template_file, capsys):
+def test_records_changed_since_the_preview_exit_3_until_left_out_then_previewed_again(cli_orgs, template_file, capsys):
     preview = _preview(capsys, template_file)
     pid = preview["preview_id"]
     with Journal(paths.journal_path()) as journal:
         update = next(r for r in journal.iter_preview_records(pid, "Contact", ("update",)))
-    store = orgs.store("target")
+    store = cli_orgs.store("target")
     with store.transaction():      # someone edits the record in the target org after the preview
         store.update("Contact", update.target_id, {"Title": "Edited on the target after the preview"})
-    writes = _writes(orgs)
+    writes = _writes(cli_orgs)
     code, out, err = run(capsys, "apply", str(pid))
     assert code == 3 and writes == []                      # nothing written
     assert f"1 record(s) changed since preview #{pid}:" in out and f"  Contact  {update.label}  (target: " in out

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import keyring
 import pytest
-from helpers import add_cli_orgs, org_client, run_cli
+from helpers import org_client
+from helpers import run_cli as run
 
 from isyncsf_desktop.engine.masking import template_secret
 from isyncsf_desktop.salesforce import secrets
@@ -20,38 +21,31 @@ TEMPLATE = {"name": "CLI masked", "objects": [{"object": "Contact", "fields": ["
                                                         "Phone": {"kind": "keep_last", "n": 4}}}]}
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    return run_cli(capsys, *argv)
-
-
 @pytest.fixture
-def orgs(sandbox_factory, capsys):
-    server = sandbox_factory({"source": "empty", "target": "empty"})
-    add_cli_orgs(capsys, server)
-    return server
+def cli_seeds() -> dict[str, str]:
+    return {"source": "empty", "target": "empty"}
 
 
-def test_sync_json_and_jobs_carry_the_masked_counts(orgs, tmp_path: Path, capsys):
-    org_client(orgs, "source").create([{"attributes": {"type": "Contact"}, "LastName": f"Realname{i}",
-                                        "Email": f"real{i}@person.test", "Phone": f"555-010{i}"} for i in range(3)])
-    template = tmp_path / "masked.json"
-    template.write_text(json.dumps(TEMPLATE))
+def test_sync_json_and_jobs_carry_the_masked_counts(cli_orgs, template_file: Path, capsys):
+    org_client(cli_orgs, "source").create([{"attributes": {"type": "Contact"}, "LastName": f"Realname{i}",
+                                            "Email": f"real{i}@person.test", "Phone": f"555-010{i}"}
+                                           for i in range(3)])
+    template = template_file
     code, out, _ = run(capsys, "sync", "--source", "source", "--target", "target", "--template", str(template),
                        "--json")
     assert code == 0
     assert json.loads(out)["masked"] == {"Contact.Email": 3, "Contact.LastName": 3, "Contact.Phone": 3}
     code, out, _ = run(capsys, "jobs", "--json")
     assert json.loads(out)[0]["masked"]["Contact.Email"] == 3
-    rows = org_client(orgs, "target").query("SELECT LastName, Email, Phone FROM Contact")
+    rows = org_client(cli_orgs, "target").query("SELECT LastName, Email, Phone FROM Contact")
     assert len(rows) == 3 and not any("person.test" in r["Email"] or r["LastName"].startswith("Realname")
                                       for r in rows)
     code, out, _ = run(capsys, "sync", "--source", "source", "--target", "target", "--template", str(template))
     assert code == 0 and "masked: Contact.Email 3, Contact.LastName 3, Contact.Phone 3" in out
 
 
-def test_mask_secret_export_and_import_round_trip(orgs, tmp_path: Path, capsys, monkeypatch):
-    template = tmp_path / "masked.json"
-    template.write_text(json.dumps(TEMPLATE))
+def test_mask_secret_export_and_import_round_trip(template_file: Path, tmp_path: Path, capsys, monkeypatch):
+    template = template_file
     code, out, err = run(capsys, "mask-secret", "export", str(template))
     assert code == 0 and "warning" in err and out.startswith("isyncsf-mask-secret-v1:")
     secret = template_secret("CLI masked", create=False)

@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from helpers import add_cli_orgs
+from helpers import run_cli as run
 
 from isyncsf_desktop import cli, paths
 from isyncsf_desktop.cli_preflight import EXIT_BLOCKING, add_parsers
@@ -21,24 +23,10 @@ DEMO = Path(__file__).resolve().parents[1] / "isyncsf_desktop" / "data" / "templ
 PHONE_RULE = {"kind": "ValidationRule", "name": "Contact.Contact_Phone_Required"}
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def add_orgs(server: Any, capsys: pytest.CaptureFixture[str], *aliases: str) -> None:
-    for alias in aliases:
-        code, out, err = run(capsys, "org", "add", alias, "--instance-url", server.instance_url,
-                             "--access-token", server.token(alias), "--ca-file", str(server.ca_file))
-        assert code == 0, err
-
-
 @pytest.fixture
-def demo(sandbox_factory: Any, capsys: pytest.CaptureFixture[str]) -> Any:
-    server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
-    add_orgs(server, capsys, "source", "target")
-    return server
+def demo(cli_orgs: Any) -> Any:
+    """The demo orgs, added to the CLI."""
+    return cli_orgs
 
 
 def rule_active(server: Any) -> bool:
@@ -94,7 +82,7 @@ def test_check_exits_3_on_blocking_findings(sandbox_factory, capsys, tmp_path):
 
     server = sandbox_factory({"source": "demo-source",
                               "target": build_seed("empty", overrides={"remove_objects": ["Project_Task__c"]})})
-    add_orgs(server, capsys, "source", "target")
+    add_cli_orgs(capsys, server)
     path = tmp_path / "t.json"
     path.write_text(json.dumps({"name": "projects", "objects": [
         {"object": "Project__c", "match_by": ["External_Id__c"]},

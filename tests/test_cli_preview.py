@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import run_cli, add_cli_orgs
+from helpers import run_cli as run
 
 
 TEMPLATE = {
@@ -20,28 +20,11 @@ TEMPLATE = {
 ORGS = ["--source", "source", "--target", "target"]
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    return run_cli(capsys, *argv)
 
-
-@pytest.fixture
-def orgs(sandbox_factory, capsys):
-    server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
-    add_cli_orgs(capsys, server)
-    return server
-
-
-@pytest.fixture
-def template_file(tmp_path: Path) -> Path:
-    path = tmp_path / "template.json"
-    path.write_text(json.dumps(TEMPLATE))
-    return path
-
-
-def test_preview_prints_counts_writes_csv_files_and_the_sync_does_what_it_said(orgs, template_file, tmp_path, capsys):
+def test_preview_prints_counts_writes_csv_files_and_the_sync_does_what_it_said(cli_orgs, template_file, tmp_path, capsys):
     writes: list[tuple[str, str]] = []
     for alias in ("source", "target"):
-        orgs.faults(alias).update(observer=lambda stage, method, path, a=alias: writes.append((a, method))
+        cli_orgs.faults(alias).update(observer=lambda stage, method, path, a=alias: writes.append((a, method))
                                   if stage == "before" and method in ("POST", "PATCH", "PUT", "DELETE") else None)
     out_dir = tmp_path / "preview"
     out_dir.mkdir()
@@ -81,7 +64,7 @@ def test_preview_prints_counts_writes_csv_files_and_the_sync_does_what_it_said(o
     assert "nothing was written to either org" in out and "API calls the sync will cost" in out
 
 
-def test_preview_cell_that_looks_like_a_formula_is_neutralised(orgs, template_file, tmp_path, capsys):
+def test_preview_cell_that_looks_like_a_formula_is_neutralised(cli_orgs, template_file, tmp_path, capsys):
     from isyncsf_desktop.engine.preview_export import preview_lines
     from isyncsf_desktop.engine.journal import PreviewChange, PreviewRecord
     from isyncsf_desktop.engine.export import neutralise_formula
@@ -97,7 +80,7 @@ def test_preview_cell_that_looks_like_a_formula_is_neutralised(orgs, template_fi
     (["--template", "{bad}"], "does not exist in the source org"),
     (["--template", "{template}", "--csv", "{nowhere}"], "the folder"),
 ])
-def test_bad_input_is_one_sentence_and_exit_2(orgs, template_file, tmp_path, capsys, argv, message):
+def test_bad_input_is_one_sentence_and_exit_2(cli_orgs, template_file, tmp_path, capsys, argv, message):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"name": "Bad", "objects": [{"object": "Nope__c"}]}))
     argv = [a.replace("{template}", str(template_file)).replace("{bad}", str(bad))
@@ -107,13 +90,13 @@ def test_bad_input_is_one_sentence_and_exit_2(orgs, template_file, tmp_path, cap
     assert err.startswith("error: ") and err.count("\n") == 1
 
 
-def test_an_unknown_org_is_one_sentence_and_exit_2(orgs, template_file, capsys):
+def test_an_unknown_org_is_one_sentence_and_exit_2(cli_orgs, template_file, capsys):
     code, _, err = run(capsys, "preview", "--source", "nope", "--target", "target", "--template", str(template_file))
     assert code == 2 and "no org named 'nope'" in err and "Traceback" not in err
 
 
-def test_an_org_that_cannot_be_read_is_one_sentence_and_exit_1(orgs, template_file, capsys):
-    orgs.faults("target").update(request_limit_exceeded=1000)   # the target refuses every call
+def test_an_org_that_cannot_be_read_is_one_sentence_and_exit_1(cli_orgs, template_file, capsys):
+    cli_orgs.faults("target").update(request_limit_exceeded=1000)   # the target refuses every call
     code, _, err = run(capsys, "preview", *ORGS, "--template", str(template_file))
     assert code == 1 and "Traceback" not in err and "could not read the orgs" in err
     assert err.startswith("error: ") and err.count("\n") == 1

@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-from helpers import run_cli, add_cli_orgs
+from helpers import run_cli as run
 
 from isyncsf_desktop.cli_common import journal as cli_journal
 from isyncsf_desktop.engine.estimate import range_text
@@ -19,20 +18,8 @@ TEMPLATE = {"name": "CLI estimate", "options": {"continue_on_error": True},
 ORGS = ["--source", "source", "--target", "target"]
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    return run_cli(capsys, *argv)
-
-
-@pytest.fixture
-def orgs(sandbox_factory, capsys):
-    server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
-    add_cli_orgs(capsys, server)
-    return server
-
-
-def test_the_preview_prints_its_estimate_and_each_orgs_share(orgs, tmp_path: Path, capsys):
-    template = tmp_path / "template.json"
-    template.write_text(json.dumps(TEMPLATE))
+def test_the_preview_prints_its_estimate_and_each_orgs_share(cli_orgs, template_file: Path, capsys):
+    template = template_file
     code, out, err = run(capsys, "preview", *ORGS, "--template", str(template), "--json")
     assert code == 0, err
     data = json.loads(out)
@@ -61,8 +48,8 @@ def test_the_preview_prints_its_estimate_and_each_orgs_share(orgs, tmp_path: Pat
     assert kept["api_share"]["target"]["calls"] == data["api_calls"]["target"]["total"]
 
     # the target nearly out of requests: the run would pause at the ceiling, and the preview says so
-    used = orgs.store("target").api_used
-    orgs.faults("target").update(api_budget=used + data["preview_calls"]["target"] + 5)
+    used = cli_orgs.store("target").api_used
+    cli_orgs.faults("target").update(api_budget=used + data["preview_calls"]["target"] + 5)
     code, out, err = run(capsys, "preview", *ORGS, "--template", str(template))
     assert code == 0, err
     assert "warning: the run would pause at the API ceiling" in out and "target org target" in out

@@ -14,29 +14,19 @@ import keyring
 import pytest
 import related_data as data
 import trustme
-from helpers import org_client, run_cli
+from helpers import add_cli_orgs, org_client
+from helpers import run_cli as run
 
 from isyncsf_desktop.cli import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_OK, EXIT_PAUSED
 from isyncsf_desktop.engine.lock import TargetLock
 from isyncsf_desktop.salesforce.secrets import SERVICE_NAME
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    return run_cli(capsys, *argv)
-
-
-def add(capsys, server, alias: str) -> None:
-    code, out, err = run(capsys, "org", "add", alias, "--instance-url", server.instance_url, "--access-token",
-                         server.token(alias), "--ca-file", str(server.ca_file))
-    assert code == EXIT_OK, err
-
-
 @pytest.fixture
 def related(sandbox_factory, tmp_path, capsys):
     server = sandbox_factory({"src": "empty", "tgt": "empty"})
     data.seed(org_client(server, "src"), org_client(server, "tgt"), 20)
-    add(capsys, server, "src")
-    add(capsys, server, "tgt")
+    add_cli_orgs(capsys, server, ("src", "tgt"))
     path = tmp_path / "related.json"
     path.write_text(json.dumps(data.template(batch_size=10)))
     return server, str(path)
@@ -89,7 +79,7 @@ def test_org_add_with_a_missing_ca_file_is_a_clear_error(sandbox_factory, tmp_pa
 
 def test_org_remove_forgets_the_org_and_its_token(sandbox_factory, capsys):
     server = sandbox_factory({"qa": "empty"})
-    add(capsys, server, "qa")
+    add_cli_orgs(capsys, server, ("qa",))
     key = f"{server.store('qa').org_id}/{server.store('qa').get('User', server.store('qa').api_user_id)['Username']}"
     assert keyring.get_password(SERVICE_NAME, f"{key}:access_token") == server.token("qa")
     code, out, _ = run(capsys, "org", "remove", "qa")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run_cli
+from helpers import run_cli as run
 
 from isyncsf_desktop import paths
 from isyncsf_desktop.engine.journal import Journal
@@ -25,26 +25,15 @@ TEMPLATE = {
 }
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    return run_cli(capsys, *argv)
-
-
 @pytest.fixture
-def synced(sandbox_factory: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Any, int]:
+def synced(cli_orgs: Any, template_file: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Any, int]:
     """The demo orgs added to the CLI, and the job of a sync whose Contacts the target's phone rule rejected."""
-    server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
-    for alias in ("source", "target"):
-        code, _, err = run(capsys, "org", "add", alias, "--instance-url", server.instance_url,
-                           "--access-token", server.token(alias), "--ca-file", str(server.ca_file))
-        assert code == 0, err
-    path = tmp_path / "template.json"
-    path.write_text(json.dumps(TEMPLATE))
-    code, out, err = run(capsys, "sync", "--source", "source", "--target", "target", "--template", str(path),
-                         "--json")
+    code, out, err = run(capsys, "sync", "--source", "source", "--target", "target", "--template",
+                         str(template_file), "--json")
     assert code == 0, err
     result = json.loads(out)
     assert result["totals"]["errors"] == 46 and result["totals"]["inserted"] > 0
-    return server, result["job_id"]
+    return cli_orgs, result["job_id"]
 
 
 def fixed() -> dict[str, Any]:

@@ -5,26 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from isyncsf_desktop.cli import main
+from helpers import run_cli as run
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def add_orgs(sandbox_factory, capsys):
-    server = sandbox_factory({"source": "demo-source", "target": "demo-target"})
-    for alias in ("source", "target"):
-        code, _, _ = run(capsys, "org", "add", alias, "--instance-url", server.instance_url,
-                         "--access-token", server.token(alias), "--ca-file", str(server.ca_file))
-        assert code == 0
-    return server
-
-
-def test_since_scans_only_records_changed_after_it_and_a_bad_date_exits_2(sandbox_factory, tmp_path: Path, capsys):
-    add_orgs(sandbox_factory, capsys)
+def test_since_scans_only_records_changed_after_it_and_a_bad_date_exits_2(cli_orgs, tmp_path: Path, capsys):
     path = tmp_path / "t.json"
     path.write_text(json.dumps({"name": "delta", "objects": [
         {"object": "Account", "match_by": ["External_Id__c"]},

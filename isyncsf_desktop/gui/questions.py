@@ -1,29 +1,47 @@
-"""Yes/No questions that do not block: shown window-modal with ``open()`` (no nested event loop), so the
-work they are about goes on while they are open, and the code that asked can close or reword them when
-that work ends first."""
+"""Questions that do not block: shown window-modal with ``open()`` (no nested event loop), so the work they are
+about goes on while they are open, and the code that asked can close or reword them when that work ends first."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox, QPushButton, QWidget
+
+Button = str | QMessageBox.StandardButton
+"""A button of a question: a standard one (Yes, No, Close, Cancel…) or a label of its own ("Preview &Again")."""
+
+
+def _add_button(box: QMessageBox, button: Button, role: QMessageBox.ButtonRole) -> QPushButton:
+    return box.addButton(button, role) if isinstance(button, str) else box.addButton(button)
 
 
 def ask_without_blocking(parent: QWidget, title: str, text: str,
-                         on_answer: Callable[[QMessageBox, bool], None]) -> QMessageBox:
-    """Ask ``text`` (No is the default); ``on_answer(box, yes)`` runs once the box closes, however it closes
-    (a button, Escape, or ``box.reject()`` from the code), after which the box deletes itself."""
-    box = QMessageBox(QMessageBox.Icon.Question, title, text,
-                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, parent)
-    box.setDefaultButton(QMessageBox.StandardButton.No)
+                         on_answer: Callable[[QMessageBox, bool], None], *,
+                         yes: Button = QMessageBox.StandardButton.Yes, no: Button = QMessageBox.StandardButton.No,
+                         icon: QMessageBox.Icon = QMessageBox.Icon.Question, default_yes: bool = False,
+                         yes_tip: str = "", rich_text: bool = False) -> QMessageBox:
+    """Ask ``text`` with two buttons, ``yes`` and ``no`` (standard buttons or labels of their own); ``no`` is the
+    default unless ``default_yes``, and Escape is always ``no``. ``on_answer(box, yes)`` runs once the box closes,
+    however it closes (a button, Escape, or ``box.reject()`` from the code), after which the box deletes itself.
+    ``yes_tip`` is the tooltip of the ``yes`` button; ``rich_text`` shows ``text`` as HTML."""
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.NoButton, parent)
+    if rich_text:
+        box.setTextFormat(Qt.TextFormat.RichText)
+    yes_button = _add_button(box, yes, QMessageBox.ButtonRole.AcceptRole)
+    no_button = _add_button(box, no, QMessageBox.ButtonRole.RejectRole)
+    if yes_tip:
+        yes_button.setToolTip(yes_tip)
+    box.setDefaultButton(yes_button if default_yes else no_button)
+    box.setEscapeButton(no_button)
 
     def answered(_result: int) -> None:
         box.deleteLater()
-        on_answer(box, box.standardButton(box.clickedButton()) == QMessageBox.StandardButton.Yes)
+        on_answer(box, box.clickedButton() is yes_button)
 
     box.finished.connect(answered)
     box.open()
     return box
 
 
-__all__ = ["ask_without_blocking"]
+__all__ = ["Button", "ask_without_blocking"]

@@ -46,14 +46,23 @@ COLLECTION_MAX = 200
 ROUTE_MODULES = (bulk, bulk1, composite, oauth, replication, soap, tooling_routes)
 
 
+def build_url_map() -> Map:
+    """The routes every route module registered on :data:`.routing.router`, as a new URL map."""
+    return Map([rule.empty() for rule in router.rules])
+
+
 class SandboxApp:
     """The WSGI application over a set of :class:`OrgStore` objects, keyed by alias."""
+
+    #: Builds a new application's URL map (some 150 rules compiled: about a fifth of a second). The test suite,
+    #: which starts a server a test, hands every application the same map (a built map is only read).
+    url_map_builder: Callable[[], Map] = staticmethod(build_url_map)
 
     def __init__(self, orgs: dict[str, OrgStore], instance_url: str = ""):
         self.orgs = orgs
         self.faults: dict[str, Faults] = {alias: Faults() for alias in orgs}
         self.instance_url = instance_url
-        self.url_map = Map([rule.empty() for rule in router.rules])
+        self.url_map = self.url_map_builder()
         self.cursors: dict[str, tuple[list[dict[str, Any]], int, str]] = {}
         self.cursor_lock = threading.Lock()
         self.state: dict[str, Any] = {}   # shared scratch space for bulk jobs and OAuth codes

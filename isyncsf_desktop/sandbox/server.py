@@ -21,6 +21,7 @@ import ssl
 import string
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +188,13 @@ def username_suffix(alias: str) -> str:
 class SandboxServer:
     """The sandbox org server on a background thread. A context manager; safe to stop twice."""
 
+    #: How often the serving thread looks whether to stop, in seconds (``serve_forever``'s poll interval): a
+    #: ``stop()`` waits up to this long. The test suite, which starts and stops a server a test, sets it lower.
+    poll_interval: float = 0.5
+    #: Builds a new org's seed from its name (one of ``SEED_NAMES``). The test suite builds each seed once and
+    #: hands out copies (building is deterministic); the app and ``sandbox serve`` build it.
+    seed_builder: Callable[[str], Seed] = staticmethod(build_seed)
+
     def __init__(self, data_dir: Path | str, orgs: dict[str, str | Seed] | None = None, *,
                  host: str = "127.0.0.1", port: int = 0):
         _check_loopback(host)
@@ -222,7 +230,8 @@ class SandboxServer:
         self.port = self._server.server_port
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.app.instance_url = f"https://{host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-server", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": self.poll_interval},
+                                        name="sandbox-server", daemon=True)
         self._thread.start()
         logger.info("sandbox org server on %s (%s)", self.instance_url, ", ".join(self.stores))
         return self
@@ -233,7 +242,7 @@ class SandboxServer:
         store = OrgStore(self.data_dir / f"{alias}.sqlite3")
         if not store.initialised:
             try:
-                seed_obj = build_seed(seed) if isinstance(seed, str) else seed
+                seed_obj = self.seed_builder(seed) if isinstance(seed, str) else seed
             except ValueError as exc:
                 store.close()
                 raise SandboxError(str(exc)) from None

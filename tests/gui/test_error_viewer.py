@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,24 +13,53 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from gui_helpers import demo_sandbox_context, load_demo_template, show_widget
+from gui_helpers import demo_context, demo_sandbox_context, load_demo_template, show_widget
+from helpers import org_client, org_ref
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QApplication
 
+from isyncsf_desktop.engine.journal import Journal
+from isyncsf_desktop.engine.runner import SyncEngine
 from isyncsf_desktop.gui.context import AppContext
 from isyncsf_desktop.gui.errors.models import COLUMNS, ObjectRole
 from isyncsf_desktop.gui.errors.viewer import NO_ERRORS_TEXT, NO_JOB_TEXT, ErrorViewer
+from isyncsf_desktop.sandbox.server import DEFAULT_ORGS, SandboxServer
 
 pytestmark = pytest.mark.gui
 
 DEMO = load_demo_template()
 
 
+@pytest.fixture(scope="module")
+def demo_job(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxServer, Path, int]]:
+    """One demo sync for the module: its server (the demo orgs after the sync), its journal file (closed) and
+    the job. The tests that take ``synced`` read a copy of that journal; none writes to the orgs but the retry."""
+    folder = tmp_path_factory.mktemp("error-viewer")
+    with pytest.MonkeyPatch.context() as patch, SandboxServer(folder / "sandbox", DEFAULT_ORGS) as server:
+        patch.setenv("ISYNCSF_HOME", str(folder / "home"))        # the run's lock, as isolated_home does
+        patch.setenv("ISYNCSF_LOCK_DIR", str(folder / "home" / "locks"))
+        journal = Journal(folder / "journal.sqlite3")
+        engine = SyncEngine(journal, org_client(server, "source"), org_client(server, "target"),
+                            org_ref(server, "source"), org_ref(server, "target"))
+        job_id = engine.create_job(DEMO)
+        assert engine.sync(job_id).state == "Synced"
+        journal.close()
+        yield server, folder / "journal.sqlite3", job_id
 
 
 @pytest.fixture
-def ctx(sandbox_factory: Any, tmp_path: Path, qtbot: Any) -> Iterator[AppContext]:
-    yield from demo_sandbox_context(sandbox_factory, tmp_path, qtbot)
+def ctx(request: pytest.FixtureRequest, sandbox_factory: Any, tmp_path: Path, qtbot: Any) -> Iterator[AppContext]:
+    """The demo orgs and a journal: for a test that takes ``synced``, the module's synced orgs and a copy of its
+    journal; else a fresh server and an empty journal."""
+    if "synced" not in request.fixturenames:
+        yield from demo_sandbox_context(sandbox_factory, tmp_path, qtbot)
+        return
+    server, journal_file, _ = request.getfixturevalue("demo_job")
+    shutil.copyfile(journal_file, tmp_path / "journal.sqlite3")
+    context = demo_context(server, tmp_path)
+    yield context
+    qtbot.waitUntil(lambda: not context.tasks.busy, timeout=60_000)
+    context.shutdown()
 
 
 def demo_sync(ctx: AppContext, template: dict | None = None) -> int:
@@ -41,8 +71,9 @@ def demo_sync(ctx: AppContext, template: dict | None = None) -> int:
 
 
 @pytest.fixture
-def synced(ctx: AppContext) -> int:
-    return demo_sync(ctx)
+def synced(demo_job: tuple[SandboxServer, Path, int]) -> int:
+    """The demo sync's job (in the journal ``ctx`` copied)."""
+    return demo_job[2]
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderV
 from ...engine.run.settings import saved_template
 from ...engine.template import Template, TemplateError, parse_template
 from ..context import AppContext
+from ..questions import ask_without_blocking
 from ..style import MUTED, WARNING
 from ..tables import AnyIndex, RowsTableModel, read_only_table
 
@@ -293,27 +294,18 @@ class PreviewApplier(QObject):
     # ------------------------------------------------------------------ refused
     def _ask_refused(self, check: PreviewCheck) -> None:
         reasons = "".join(f"<li>{html.escape(reason)}</li>" for reason in check.refusals)
-        box = QMessageBox(QMessageBox.Icon.Warning, f"Preview #{self.preview.id} cannot be applied",
-                          f"<b>Preview #{self.preview.id} cannot be applied</b>: it no longer shows what a sync "
-                          f"would do.<ul style='margin-left:-20px'>{reasons}</ul>Preview Again makes a new preview "
-                          "of the template as saved now; nothing is written.", QMessageBox.StandardButton.NoButton,
-                          self.dialog)
-        box.setTextFormat(Qt.TextFormat.RichText)
-        again = box.addButton("Preview &Again", QMessageBox.ButtonRole.AcceptRole)
-        again.setToolTip("A fresh preview of the template as saved now, between the same orgs")
-        close = box.addButton(QMessageBox.StandardButton.Close)
-        box.setDefaultButton(again)
-        box.setEscapeButton(close)
-        box.setWindowModality(Qt.WindowModality.WindowModal)
-        box.finished.connect(lambda _result: self._on_refusal_box_finished(box, box.clickedButton() is again))
-        self.refusal_box = box
-        box.open()
+        self.refusal_box = ask_without_blocking(
+            self.dialog, f"Preview #{self.preview.id} cannot be applied",
+            f"<b>Preview #{self.preview.id} cannot be applied</b>: it no longer shows what a sync would do.<ul "
+            f"style='margin-left:-20px'>{reasons}</ul>Preview Again makes a new preview of the template as saved "
+            "now; nothing is written.", self._on_refusal_box_answered, yes="Preview &Again",
+            no=QMessageBox.StandardButton.Close, icon=QMessageBox.Icon.Warning, default_yes=True,
+            yes_tip="A fresh preview of the template as saved now, between the same orgs", rich_text=True)
         self.ctx.warn(f"Preview #{self.preview.id} cannot be applied: {'; '.join(check.refusals)}")
-        self.asked.emit(box)
+        self.asked.emit(self.refusal_box)
 
-    def _on_refusal_box_finished(self, box: QMessageBox, again: bool) -> None:
+    def _on_refusal_box_answered(self, _box: QMessageBox, again: bool) -> None:
         self.refusal_box = None
-        box.deleteLater()
         if again:
             template = self.current.as_json() if self.current is not None else self.preview.template
             self._repreview(template, None)
@@ -352,22 +344,13 @@ class PreviewApplier(QObject):
                 f"<b>{target}</b> with the values the preview shows"
                 + (f" ({html.escape(per_object)})" if per_object else "") + ". Records unchanged or not going are "
                 "not written. It runs as a job on the Execute tab: you can abort it and roll it back.")
-        box = QMessageBox(QMessageBox.Icon.Question, f"Apply preview #{self.preview.id}?", text,
-                          QMessageBox.StandardButton.NoButton, self.dialog)
-        box.setTextFormat(Qt.TextFormat.RichText)
-        apply = box.addButton("&Apply", QMessageBox.ButtonRole.AcceptRole)
-        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(cancel)
-        box.setEscapeButton(cancel)
-        box.setWindowModality(Qt.WindowModality.WindowModal)
-        box.finished.connect(lambda _result: self._on_confirm_box_finished(box, box.clickedButton() is apply))
-        self.confirm_box = box
-        box.open()
-        self.asked.emit(box)
+        self.confirm_box = ask_without_blocking(self.dialog, f"Apply preview #{self.preview.id}?", text,
+                                                self._on_confirm_box_answered, yes="&Apply",
+                                                no=QMessageBox.StandardButton.Cancel, rich_text=True)
+        self.asked.emit(self.confirm_box)
 
-    def _on_confirm_box_finished(self, box: QMessageBox, yes: bool) -> None:
+    def _on_confirm_box_answered(self, _box: QMessageBox, yes: bool) -> None:
         self.confirm_box = None
-        box.deleteLater()
         if yes:
             self._hand_to_execute([])
         else:
