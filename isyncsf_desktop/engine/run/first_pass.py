@@ -111,6 +111,7 @@ class FirstPass:
         self._scoped = False
         self._selected: dict[str, list[dict[str, Any]]] | None = None
         self._target_values: dict[str, list[str] | None] = {}    # Object.Field -> the target's picklist values
+        self._picklist_maps: dict[str, dict[str, dict[str, str]]] = {}   # see _picklists_of
         self._masker: Masker | None = None
         self._maskings: dict[tuple[str, str], Callable[[Any], Any] | None] = {}   # see _masking
         self._masks: dict[str, dict[str, Callable[[Any], Any]]] = {}              # see _masks_of
@@ -594,6 +595,7 @@ class FirstPass:
             if for_insert and record.get("IsPersonAccount"):
                 self._check_person_account_fields(allowed)
         masks = self._masks_of(oplan)
+        picklists = self._picklists_of(oplan)
         counts = self.masked[oplan.object] if masks else None
         payload: dict[str, Any] = {}
         for name in allowed:
@@ -602,7 +604,9 @@ class FirstPass:
             if ref is None:
                 if for_insert and value is None:
                     continue
-                value = self._picklist(oplan, name, value)
+                mapping = picklists.get(name)
+                if mapping is not None:
+                    value = self._picklist(oplan, name, value, mapping)
                 mask = masks.get(name)
                 if mask is not None:
                     if counts is not None and value is not None and value != "":
@@ -660,12 +664,22 @@ class FirstPass:
         self._maskings[where] = mask
         return mask
 
-    def _picklist(self, oplan: ObjectPlan, name: str, value: Any) -> Any:
-        """``value`` of ``name`` under the template's picklist mappings (engine/picklists.py)."""
-        mapping = self.template.picklists.of(oplan.object, oplan.source_name(name)) \
-            or self.template.picklists.of(oplan.object, name)
-        if not mapping:
-            return value
+    def _picklists_of(self, oplan: ObjectPlan) -> dict[str, dict[str, str]]:
+        """Field -> the template's value map for it, for the fields of ``oplan`` that have one (looked up once an
+        object: a lookup for every value of every record was a sizeable share of a sync's time)."""
+        maps = self._picklist_maps.get(oplan.object)
+        if maps is None:
+            maps = {}
+            for name in (*oplan.insert_fields, *oplan.update_fields):
+                mapping = self.template.picklists.of(oplan.object, oplan.source_name(name)) \
+                    or self.template.picklists.of(oplan.object, name)
+                if mapping:
+                    maps[name] = mapping
+            self._picklist_maps[oplan.object] = maps
+        return maps
+
+    def _picklist(self, oplan: ObjectPlan, name: str, value: Any, mapping: dict[str, str]) -> Any:
+        """``value`` of ``name`` under its picklist ``mapping`` from the template (engine/picklists.py)."""
         where = f"{oplan.object}.{name}"
         if where not in self._target_values:
             fields = {f["name"]: f for f in self.target.describe(oplan.object).get("fields", [])}
