@@ -150,8 +150,12 @@ def test_a_crashed_run_shows_aborted_rows_after_the_relaunch(setup, qtbot, tmp_p
 
 
 @pytest.mark.expect_log
-def test_retry_failed_on_an_aborted_job_stays_aborted_while_an_object_was_never_processed(setup, qtbot):
+def test_retry_failed_on_an_aborted_job_stays_aborted_while_an_object_was_never_processed(setup, qtbot, tmp_path):
     server, ctx, page = setup
+    one_at_a_time = tmp_path / "one-at-a-time.json"     # Opportunity would run beside Contact (both Account's)
+    one_at_a_time.write_text(json.dumps({**TEMPLATE, "options": {**TEMPLATE.get("options", {}), "parallel_objects": 1}}))
+    with qtbot.waitSignal(page.plan_ready, timeout=30_000):
+        ctx.open_template(one_at_a_time)
     cancel_after(page, "Contact")                  # 46 contacts fail the phone rule; Opportunity never starts
     aborted = run(qtbot, page, page.start_button)
     assert aborted.state == "Aborted" and statuses(page)["Opportunity"] == "Not started"
