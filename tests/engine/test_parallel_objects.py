@@ -13,8 +13,10 @@ import threading
 from typing import Any
 
 import pytest
+import related_data as data
 
 from isyncsf_desktop.engine.events import BatchDone, CancelToken, Event, ObjectFinished, ObjectStarted
+from isyncsf_desktop.engine.lifecycle import RunStatus
 from isyncsf_desktop.engine.plan import build_plan
 from isyncsf_desktop.engine.run.context import STOPPED
 from isyncsf_desktop.engine.run.first_pass import must_follow
@@ -179,3 +181,22 @@ def test_parallel_objects_is_checked() -> None:
     for bad in (0, 5, "2", True, 1.5):
         with pytest.raises(TemplateError, match="parallel_objects must be a whole number from 1 to 4"):
             parse_template({"name": "t", "options": {"parallel_objects": bad}, "objects": [{"object": "Account"}]})
+
+
+@pytest.mark.expect_log
+def test_a_pause_at_the_api_ceiling_while_two_objects_run_resumes_exactly(pair: Any) -> None:
+    """The API ceiling applies to the run as a whole: reached while Account and Lead are written, both stop at a
+    batch boundary, the run pauses, and a resync the next day ends with every record once and every link right."""
+    data.seed(pair.source, pair.target, 30, leads=40)
+    used = pair.server.store("tgt").api_used
+    pair.server.faults("tgt").update(api_budget=used + 24)     # 90% of that is reached mid-run
+    engine = pair.engine()
+    job_id = engine.create_job(data.template(batch_size=10, leads=True, parallel_objects=2))
+    paused = engine.sync(job_id)
+    assert paused.status == RunStatus.PAUSED and paused.state == "Aborted", paused.message
+    assert "API requests" in paused.message
+    assert {"Account", "Lead"} <= set(paused.objects)            # both were under way
+    pair.server.faults("tgt").update(api_budget=None)           # a new day
+    resumed = pair.engine().resync(job_id)
+    assert resumed.state == "Synced", resumed.message
+    assert data.synced_problems(pair.source, pair.target) == {"missing": 0, "duplicated": 0, "fields": 0, "links": 0}
