@@ -290,8 +290,15 @@ class FirstPass:
             if read is not None:
                 read.shutdown(wait=True, cancel_futures=True)
             self.ctx.resume()
+            self._plan_order()
         if first is not None:
             raise first
+
+    def _plan_order(self) -> None:
+        """The run's counts in the plan's order, as a run one object at a time has them (not the order the
+        objects happened to start in): the run's result lists its objects as the job's history does."""
+        counts = self.run.counts
+        self.run.counts = {**{name: counts[name] for name in self.plan.order if name in counts}, **counts}
 
     # ------------------------------------------------------------------ reads
     def _read_source(self, oplan: ObjectPlan) -> list[dict[str, Any]]:
