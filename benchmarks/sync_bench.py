@@ -20,6 +20,9 @@ of the run the time left it would show is kept beside the time the run really st
 actual and the error, in seconds of the run's own clock; None where it still said "estimating…"). The
 percentages are of the sync's duration from its first object (the scan before it is not timed).
 
+Objects in parallel: ``--independent`` adds as many Leads again (no lookup to the Accounts or Contacts; the
+plain script copies them after the Contacts), ``--parallel N`` sets the template's ``parallel_objects``.
+
 Run: ``python benchmarks/sync_bench.py --records 10000 --json``. ``--in-flight N`` sets the template's
 write batches out at once (default: the template's default), ``--rest`` turns Bulk API 2.0 off (every
 write through Collections, as against an org where Bulk is not allowed). ``--lock-fault RATE`` makes both
@@ -59,6 +62,10 @@ TEMPLATE = {
                                                                 "Phone", "Title"]},
     ],
 }
+LEAD_LINE = {"object": "Lead", "match_by": ["Email"], "fields": ["FirstName", "LastName", "Company", "Email",
+                                                                  "Status"]}
+"""``--independent``: a Lead line, no lookup to the Accounts or Contacts, so it can be written beside them
+(the template's ``parallel_objects``)."""
 
 
 # ====================================================================== data
@@ -73,16 +80,19 @@ def shape(records: int) -> dict[str, Any]:
     return {"accounts": accounts, "contacts": contacts, "levels": levels}
 
 
-def api_floor(records: int) -> dict[str, int]:
+def api_floor(records: int, independent: bool = False) -> dict[str, int]:
     """The fewest calls a Collections copy of the data can make, from its shape alone."""
     s = shape(records)
     reads = math.ceil(s["accounts"] / QUERY_PAGE) + math.ceil(max(s["contacts"], 1) / QUERY_PAGE)
     writes = sum(math.ceil(n / COLLECTION) for n in s["levels"]) + math.ceil(s["contacts"] / COLLECTION)
+    if independent:
+        reads, writes = reads + math.ceil(records / QUERY_PAGE), writes + math.ceil(records / COLLECTION)
     return {"reads": reads, "writes": writes, "total": reads + writes}
 
 
-def build(data_dir: Path, records: int) -> None:
-    """The three orgs (all of seed ``empty``) with the benchmark data written straight into the source."""
+def build(data_dir: Path, records: int, independent: bool = False) -> None:
+    """The three orgs (all of seed ``empty``) with the benchmark data written straight into the source;
+    ``independent``: as many Leads again (no lookup to the others)."""
     from isyncsf_desktop.sandbox.server import SandboxServer
 
     rng = random.Random(11)
@@ -108,6 +118,9 @@ def build(data_dir: Path, records: int) -> None:
                 store.create("Contact", {"FirstName": "Bench", "LastName": f"Contact {n}",
                                          "Email": f"contact{n}@bench.example.com", "Title": "Buyer",
                                          "Phone": f"555-{n:07d}", "AccountId": every[(n - 1) % len(every)]})
+            for n in range(1, records + 1 if independent else 1):
+                store.create("Lead", {"FirstName": "Bench", "LastName": f"Lead {n}", "Company": f"Company {n}",
+                                      "Email": f"lead{n}@bench.example.com", "Status": "Working - Contacted"})
 
 
 def set_faults(info: dict[str, Any], aliases: tuple[str, ...], settings: dict[str, Any]) -> None:
@@ -317,8 +330,9 @@ def run_engine(info: dict[str, Any], work: Path, rollback: bool, template: dict[
     return out
 
 
-def run_plain(info: dict[str, Any]) -> dict[str, Any]:
-    """The script a person writes with simple-salesforce: read all, insert 200 a call, parents first."""
+def run_plain(info: dict[str, Any], independent: bool = False) -> dict[str, Any]:
+    """The script a person writes with simple-salesforce: read all, insert 200 a call, parents first (and the
+    Leads last, ``independent``)."""
     import requests
     from simple_salesforce import Salesforce
 
@@ -371,7 +385,17 @@ def run_plain(info: dict[str, Any]) -> dict[str, Any]:
             inserted, errors, batch = inserted + ok, errors + bad, []
     if batch:
         ok, bad = send(batch)
-        inserted, errors = inserted + ok, errors + bad
+        inserted, errors, batch = inserted + ok, errors + bad, []
+    if independent:    # one object after the other, as a script is written
+        for lead in source.query_all_iter("SELECT Id, FirstName, LastName, Company, Email, Status FROM Lead"):
+            batch.append({"attributes": {"type": "Lead"}, **{k: v for k, v in lead.items()
+                                                             if k not in ("Id", "attributes")}})
+            if len(batch) == COLLECTION:
+                ok, bad = send(batch)
+                inserted, errors, batch = inserted + ok, errors + bad, []
+        if batch:
+            ok, bad = send(batch)
+            inserted, errors = inserted + ok, errors + bad
     seconds = time.perf_counter() - t0
     return {"seconds": round(seconds, 2), "calls": meter.stop(), "inserted": inserted, "errors": errors,
             "peak_rss_mb": peak_rss_mb()}
@@ -386,8 +410,11 @@ def child(args: argparse.Namespace) -> int:
         options["in_flight"] = args.in_flight
     if args.rest:
         options["bulk_threshold"] = 0
-    result = run_engine(info, work, not args.no_rollback, {**TEMPLATE, "options": options}, args.trace_memory) \
-        if args.child == "engine" else run_plain(info)
+    if args.parallel:
+        options["parallel_objects"] = args.parallel
+    objects = [*TEMPLATE["objects"], *([LEAD_LINE] if args.independent else [])]
+    result = run_engine(info, work, not args.no_rollback, {**TEMPLATE, "options": options, "objects": objects},
+                        args.trace_memory) if args.child == "engine" else run_plain(info, args.independent)
     print(json.dumps(result))
     return 0
 
@@ -413,6 +440,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trace-memory", action="store_true",
                         help="trace the engine's memory (tracemalloc): each object's peak and what it still held, by "
                              "source line (slows the engine's run several times; the plain script is not run)")
+    parser.add_argument("--independent", action="store_true",
+                        help="one more object of the same size, Leads with no lookup to the others (as many as "
+                             "--records), in the engine's template and the plain script")
+    parser.add_argument("--parallel", type=int, metavar="N",
+                        help="objects written at once (the template option parallel_objects)")
     parser.add_argument("--engine-only", action="store_true", help="run the engine alone, not the plain script")
     parser.add_argument("--child", choices=("engine", "plain"), help=argparse.SUPPRESS)
     parser.add_argument("--info", help=argparse.SUPPRESS)
@@ -423,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="isyncsf-sync-bench-"))
     try:
         t0 = time.perf_counter()
-        build(work / "sandbox", args.records)
+        build(work / "sandbox", args.records, args.independent)
         build_seconds = time.perf_counter() - t0
         server, info = start_server(work / "sandbox")
         try:
@@ -433,7 +465,9 @@ def main(argv: list[str] | None = None) -> int:
                 set_faults(info, ("target", "plain"), {"lock_contention": args.lock_fault})
             extra = (["--no-rollback"] if args.no_rollback else []) + (["--rest"] if args.rest else []) \
                 + (["--trace-memory"] if args.trace_memory else []) \
-                + (["--in-flight", str(args.in_flight)] if args.in_flight else [])
+                + (["--in-flight", str(args.in_flight)] if args.in_flight else []) \
+                + (["--independent"] if args.independent else []) \
+                + (["--parallel", str(args.parallel)] if args.parallel else [])
             plain = run_child("plain", info_path, extra) if not (args.trace_memory or args.engine_only) else None
             engine = run_child("engine", info_path, extra)
         finally:
@@ -446,9 +480,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"records": args.records, "engine": {**engine, "calls_total": engine_calls}}, indent=2))
         return 0
     plain_calls = sum(plain["calls"].values())
-    floor = api_floor(args.records)
+    floor = api_floor(args.records, args.independent)
     report = {
         "records": args.records, "in_flight": args.in_flight or "default", "rest_only": args.rest,
+        "independent": args.independent, "parallel_objects": args.parallel or "default",
         "lock_fault": args.lock_fault,
         "shape": shape(args.records), "build_seconds": round(build_seconds, 1),
         "engine": {**engine, "calls_total": engine_calls},

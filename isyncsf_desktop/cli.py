@@ -15,6 +15,7 @@ import logging
 import os
 import sqlite3
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -158,10 +159,17 @@ class _Progress:
         self.line = ""
         self.eta = Eta()
         self._planned_set = False
+        self.running: dict[str, tuple[int, int]] = {}   # objects under way -> (place in the order, objects)
+        self.ended: set[str] = set()
+        self._lock = threading.Lock()     # events come from each object's thread when several run at once
 
     def __call__(self, event: object) -> None:
+        with self._lock:
+            self._take(event)
+
+    def _take(self, event: object) -> None:
         from .engine.eta import describe_left
-        from .engine.events import BatchDone, Event, Notice, ObjectStarted, StateChanged
+        from .engine.events import BatchDone, Event, Notice, ObjectFinished, ObjectStarted, StateChanged
         from .engine.lifecycle import JobState
 
         if isinstance(event, Notice):
@@ -175,13 +183,22 @@ class _Progress:
         if isinstance(event, Event):
             self.eta.observe(event)
         if isinstance(event, ObjectStarted):
-            self.current = (event.object, event.index, event.count)
+            self.running = {name: at for name, at in self.running.items() if name not in self.ended}
+            self.running[event.object] = (event.index, event.count)
+        if isinstance(event, ObjectFinished):       # the last one under way stays named until the next starts
+            self.ended.add(event.object)
+            if len(self.running) > 1:
+                self.running.pop(event.object, None)
         if isinstance(event, BatchDone):
-            obj, index, count = getattr(self, "current", (event.object, 1, 1))
-            c = event.counts
+            running = dict(self.running) or {event.object: (1, 1)}
+            # one object at a time: its own counts; several at once (parallel_objects): theirs added up
+            c = event.counts if len(running) == 1 else event.totals
+            names = ", ".join(running)
+            places = ",".join(str(index) for index, _count in running.values())
+            count = next(iter(running.values()))[1]
             done = c.processed / c.total if c.total else 1.0
             bar = "#" * int(done * 24)
-            self._draw(f"[{index}/{count}] {obj:<18} [{bar:<24}] {done:4.0%}  ins {c.inserted}  upd {c.updated}  "
+            self._draw(f"[{places}/{count}] {names:<18} [{bar:<24}] {done:4.0%}  ins {c.inserted}  upd {c.updated}  "
                        f"same {c.existing}  err {c.errors}  {event.elapsed:6.1f}s  "
                        f"{describe_left(self.eta.remaining().total)}")
         if isinstance(event, StateChanged) and event.state not in (JobState.SYNC_IN_PROGRESS,

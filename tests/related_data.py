@@ -1,7 +1,8 @@
 """A related data set for reliability tests, and exact checks of a target org's end state.
 
 Accounts with a ParentId hierarchy, two Contacts each (AccountId, ReportsToId across levels), and an
-Account.Primary_Contact__c <-> Contact.AccountId cycle. The target starts with a few of the same
+Account.Primary_Contact__c <-> Contact.AccountId cycle; optionally Leads, related to neither (they are
+written beside them with the template's ``parallel_objects``). The target starts with a few of the same
 Accounts (other Phone, a Primary_Contact__c pointing at a Contact that is only on the target), so a
 sync both inserts and updates, and the second pass changes a lookup on a record it did not create.
 """
@@ -12,15 +13,18 @@ from typing import Any
 
 ACCOUNT_FIELDS = ["Name", "Phone", "External_Id__c", "ParentId", "Primary_Contact__c"]
 CONTACT_FIELDS = ["LastName", "Email", "AccountId", "ReportsToId"]
+LEAD_FIELDS = ["LastName", "Company", "Email"]    # ``leads``: an object with no lookup to the others
 PRE_EXISTING = 4          # accounts A0..A3 are on the target before the sync
 TARGET_ONLY_EMAIL = "only.on.target@x.test"
 
 
-def template(batch_size: int = 25, **options: Any) -> dict[str, Any]:
+def template(batch_size: int = 25, *, leads: bool = False, **options: Any) -> dict[str, Any]:
+    """The Account and Contact lines (and, ``leads``, a Lead line, which may run beside them)."""
     return {"name": "related", "options": {"continue_on_error": True, "versioning": True, "batch_size": batch_size,
                                            **options},
             "objects": [{"object": "Account", "fields": ACCOUNT_FIELDS, "match_by": ["External_Id__c"]},
-                        {"object": "Contact", "fields": CONTACT_FIELDS, "match_by": ["Email"]}]}
+                        {"object": "Contact", "fields": CONTACT_FIELDS, "match_by": ["Email"]},
+                        *([{"object": "Lead", "fields": LEAD_FIELDS, "match_by": ["Email"]}] if leads else [])]}
 
 
 def _create(client: Any, object_name: str, rows: list[dict[str, Any]]) -> list[str]:
@@ -36,8 +40,8 @@ def _update(client: Any, object_name: str, rows: list[dict[str, Any]]) -> None:
     assert not failed, failed[:3]
 
 
-def seed(source: Any, target: Any, accounts: int) -> None:
-    """Fill the source (``accounts`` Accounts, twice as many Contacts) and the target's overlap."""
+def seed(source: Any, target: Any, accounts: int, leads: int = 0) -> None:
+    """Fill the source (``accounts`` Accounts, twice as many Contacts, ``leads`` Leads) and the target's overlap."""
     account_ids = _create(source, "Account", [{"Name": f"Account {i}", "Phone": f"555-{i:04d}",
                                                "External_Id__c": f"A{i}"} for i in range(accounts)])
     contacts = []
@@ -55,6 +59,9 @@ def seed(source: Any, target: Any, accounts: int) -> None:
     _update(source, "Contact", links)
     _update(source, "Account", [{"Id": account_ids[i], "ParentId": account_ids[(i - 1) // 3] if i else None,
                                  "Primary_Contact__c": first[i]} for i in range(accounts)])
+    if leads:
+        _create(source, "Lead", [{"LastName": f"L{i}", "Company": f"Co{i}", "Email": f"l{i}@x.test"}
+                                 for i in range(leads)])
     only_here = _create(target, "Contact", [{"LastName": "Only on target", "Email": TARGET_ONLY_EMAIL}])[0]
     _create(target, "Account", [{"Name": f"Account {i}", "Phone": "old", "External_Id__c": f"A{i}",
                                  "Primary_Contact__c": only_here} for i in range(min(PRE_EXISTING, accounts))])
@@ -67,6 +74,8 @@ def snapshot(client: Any) -> dict[str, dict[str, dict[str, Any]]]:
             f"SELECT Id, {', '.join(ACCOUNT_FIELDS)} FROM Account")},
         "Contact": {r["Id"]: {f: r.get(f) for f in CONTACT_FIELDS} for r in client.query(
             f"SELECT Id, {', '.join(CONTACT_FIELDS)} FROM Contact")},
+        "Lead": {r["Id"]: {f: r.get(f) for f in LEAD_FIELDS} for r in client.query(
+            f"SELECT Id, {', '.join(LEAD_FIELDS)} FROM Lead")},
     }
 
 
@@ -77,11 +86,12 @@ def synced_problems(source: Any, target: Any) -> dict[str, int]:
     problems = {"missing": 0, "duplicated": 0, "fields": 0, "links": 0}
     src_acc_key = {i: r["External_Id__c"] for i, r in src["Account"].items()}
     src_con_key = {i: r["Email"] for i, r in src["Contact"].items()}
-    by_key: dict[str, dict[str, list[str]]] = {"Account": {}, "Contact": {}}
+    by_key: dict[str, dict[str, list[str]]] = {"Account": {}, "Contact": {}, "Lead": {}}
     for i, r in tgt["Account"].items():
         by_key["Account"].setdefault(r["External_Id__c"], []).append(i)
-    for i, r in tgt["Contact"].items():
-        by_key["Contact"].setdefault(r["Email"], []).append(i)
+    for name in ("Contact", "Lead"):
+        for i, r in tgt[name].items():
+            by_key[name].setdefault(r["Email"], []).append(i)
     tgt_acc_key = {i: r["External_Id__c"] for i, r in tgt["Account"].items()}
     tgt_con_key = {i: r["Email"] for i, r in tgt["Contact"].items()}
 
@@ -105,9 +115,11 @@ def synced_problems(source: Any, target: Any) -> dict[str, int]:
           {"ParentId": (src_acc_key, tgt_acc_key), "Primary_Contact__c": (src_con_key, tgt_con_key)})
     check("Contact", src["Contact"], "Email", ["LastName"],
           {"AccountId": (src_acc_key, tgt_acc_key), "ReportsToId": (src_con_key, tgt_con_key)})
+    check("Lead", src["Lead"], "Email", ["LastName", "Company"], {})
     extra_contacts = set(by_key["Contact"]) - set(src_con_key.values()) - {TARGET_ONLY_EMAIL}
     extra_accounts = set(by_key["Account"]) - set(src_acc_key.values())
-    problems["duplicated"] += len(extra_contacts) + len(extra_accounts)
+    extra_leads = set(by_key["Lead"]) - {r["Email"] for r in src["Lead"].values()}
+    problems["duplicated"] += len(extra_contacts) + len(extra_accounts) + len(extra_leads)
     return problems
 
 

@@ -70,6 +70,10 @@ OPTION_DEFAULTS: dict[str, Any] = {
     # and from 2 on the next object's source records are read while the current one is written.
     # Parents are always written before their children; stop-at-first-error runs one batch at a time.
     "in_flight": 2,
+    # Objects written at once (1-4): objects with no lookup path between them run side by side, each with its
+    # own Bulk jobs or Collections batches (parents still before their children; with a set order, an object
+    # still follows every earlier object it is related to). 1: one object at a time.
+    "parallel_objects": 2,
     # Seconds after a create batch went out during which the org may still commit it when its answer was
     # lost (a timeout, a dropped connection, a crash): records of such a batch not found on the target are
     # looked for again until then, never sent again before. None: the org's own limit on a request
@@ -79,6 +83,9 @@ OPTION_DEFAULTS: dict[str, Any] = {
     # Faker's locale for masked values (engine/masking.py): names, addresses and phones of that country.
     "mask_locale": "en_US",
 }
+MAX_PARALLEL_OBJECTS = 4
+"""At most 4 objects at once: with 4 requests in flight each, 16 requests at a time, well under the 25 long-running
+requests an org allows at once, and few Bulk jobs beside the org's other work."""
 LINE_KEYS = {"object", "fields", "filter", "match_by", "insert", "update", "limit", "sort", "related_to",
              "exclude_parents", "bulk_threshold", "mask", "files"}
 FILES_KEYS = {"include", "versions", "max_file_mb", "max_run_mb", "leave_out_types", "attachments", "notes"}
@@ -372,6 +379,11 @@ class Template:
     def in_flight(self) -> int:
         """Requests in flight at once (1: strictly one after the other)."""
         return int(self.options.get("in_flight", 2))
+
+    @property
+    def parallel_objects(self) -> int:
+        """Objects written at once (1: one after the other, in the plan's order)."""
+        return int(self.options.get("parallel_objects", 2))
 
     @property
     def mask_locale(self) -> str:
@@ -737,6 +749,10 @@ def parse_template(document: Any) -> Template:
         elif key == "in_flight":
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 4:
                 raise TemplateError("options.in_flight must be a whole number from 1 to 4 (requests at once)")
+        elif key == "parallel_objects":
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_PARALLEL_OBJECTS:
+                raise TemplateError(f"options.parallel_objects must be a whole number from 1 to {MAX_PARALLEL_OBJECTS} "
+                                    "(objects written at once; 1 writes them one after the other)")
         elif key == "late_commit_window":
             if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
                                       or not 0 <= value <= 3600):

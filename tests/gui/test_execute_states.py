@@ -150,8 +150,12 @@ def test_a_crashed_run_shows_aborted_rows_after_the_relaunch(setup, qtbot, tmp_p
 
 
 @pytest.mark.expect_log
-def test_retry_failed_on_an_aborted_job_stays_aborted_while_an_object_was_never_processed(setup, qtbot):
+def test_retry_failed_on_an_aborted_job_stays_aborted_while_an_object_was_never_processed(setup, qtbot, tmp_path):
     server, ctx, page = setup
+    one_at_a_time = tmp_path / "one-at-a-time.json"     # Opportunity would run beside Contact (both Account's)
+    one_at_a_time.write_text(json.dumps({**TEMPLATE, "options": {**TEMPLATE.get("options", {}), "parallel_objects": 1}}))
+    with qtbot.waitSignal(page.plan_ready, timeout=30_000):
+        ctx.open_template(one_at_a_time)
     cancel_after(page, "Contact")                  # 46 contacts fail the phone rule; Opportunity never starts
     aborted = run(qtbot, page, page.start_button)
     assert aborted.state == "Aborted" and statuses(page)["Opportunity"] == "Not started"
@@ -476,3 +480,27 @@ def test_the_progress_table_paints_without_calling_python(qtbot):
     model.reset(["Account"], rollback=True)
     assert model.headerData(COL_INSERTED, Qt.Orientation.Horizontal) == "Deleted"
     assert model.rowCount() == 2
+
+
+def test_the_status_line_and_bold_rows_name_every_object_under_way(setup):
+    """parallel_objects: Account and Lead at once. Events as the worker hands them to the page, in order."""
+    from PySide6.QtGui import QFont
+
+    from isyncsf_desktop.engine.events import ObjectStarted
+
+    _server, _ctx, page = setup
+    model = page.progress_model
+    model.reset(["Account", "Contact", "Lead"])
+    page._on_worker_progress(ObjectStarted(job_id=1, elapsed=1.0, object="Account", index=1, count=3, total=5))
+    assert page.current_label.text() == "Current object: <b>Account</b> (1 of 3)"
+    page._on_worker_progress(ObjectStarted(job_id=1, elapsed=1.0, object="Lead", index=3, count=3, total=5))
+    assert page.current_label.text() == "Current objects: <b>Account, Lead</b> (1 and 3 of 3)"
+
+    def bold(row: int) -> bool:
+        font = model.data(model.index(row, 0), Qt.ItemDataRole.FontRole)
+        return isinstance(font, QFont) and font.bold()
+    assert [bold(row) for row in range(3)] == [True, False, True]
+    page._on_worker_progress(ObjectFinished(job_id=1, elapsed=2.0, object="Account", counts=ObjectCounts(
+        total=5, processed=5, inserted=5, status="Completed")))
+    assert page.current_label.text() == "Current object: <b>Lead</b> (3 of 3)"
+    assert [bold(row) for row in range(3)] == [False, False, True]

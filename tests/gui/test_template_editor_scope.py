@@ -127,12 +127,15 @@ def test_related_subset_sort_and_delta_are_edited_saved_reopened_and_previewed(
     assert editor.draft.options["since"] == "2000-01-31T00:00:00.000Z"
     editor.transactional_check.setChecked(True)
     editor.deleted_check.setChecked(True)
+    assert editor.parallel_spin.value() == 2 and editor.parallel_spin.maximum() == 4    # objects at once
+    editor.parallel_spin.setValue(3)
 
     with qtbot.waitSignal(editor.saved, timeout=20_000):
         editor.save_button.click()
     document = json.loads(demo.read_text(encoding="utf-8"))
     assert document["options"]["delta_sync"] is True and document["options"]["since"] == "2000-01-31T00:00:00.000Z"
     assert document["options"]["skip_transactional"] is True and document["options"]["include_deleted"] is True
+    assert document["options"]["parallel_objects"] == 3
     contact = document["objects"][1]
     assert contact["related_to"] == {"object": "Account"} and contact["sort"] == "LastName DESC"
 
@@ -141,6 +144,7 @@ def test_related_subset_sort_and_delta_are_edited_saved_reopened_and_previewed(
     page.open_path(demo)
     editor = page.editor
     assert editor.delta_check.isChecked() and editor.since_edit.text() == "2000-01-31"
+    assert editor.parallel_spin.value() == 3
     show_line(qtbot, editor, "Contact")
     assert editor.line_panel.related_combo.currentData() == "Account"
     assert editor.line_panel.sort_edit.text() == "LastName DESC"

@@ -272,6 +272,8 @@ class ApplyRun(SyncRun):
     """The run of a job that applies preview ``preview_id``: every decision is gated against the preview's row
     (see the module's docstring). ``leave_out``: (object, source id) of records not to write."""
 
+    PARALLEL = False    # one object at a time: the preview rows it gates against are the current object's
+
     def __init__(self, ctx: RunContext, job_id: int, run_id: int, plan: Plan, template: Template, *,
                  skip: set[str] | None, only: set[str] | None, preview_id: int,
                  leave_out: set[tuple[str, str]], chosen: set[str] | None = None):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -32,6 +33,7 @@ PICKLIST_NOT_MAPPED = "PICKLIST_NOT_MAPPED"     # a picklist mapping names a val
 STRING_TOO_LONG = "STRING_TOO_LONG"     # a text longer than its target field: refused before it is sent
 PERSON_ACCOUNT_FIELDS_MISSING = "PERSON_ACCOUNT_FIELDS_MISSING"   # a new person account without RecordTypeId/LastName
 NOT_STARTED = ObjectStatus.NOT_STARTED
+HALTED = "another object written at the same time stopped the run"
 STOPPED = "continue on error is off: the sync stopped at the first failed record"
 GONE = ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY")
 """Status codes of a write to a record that no longer exists on the target."""
@@ -83,7 +85,7 @@ def first_error(result: dict[str, Any]) -> ErrorInfo:
 def total(counts: dict[str, ObjectCounts]) -> ObjectCounts:
     """The counts of all objects of a run added up."""
     result = ObjectCounts()
-    for oc in counts.values():
+    for oc in list(counts.values()):    # a copy: another object's stream may add its counts meanwhile
         result = add_counts(result, oc)
     return result
 
@@ -141,6 +143,7 @@ class RunContext:
         self.calls = (0, 0)
         self.writes_from: dict[str, Any] | None = None
         self._target_user: tuple[str | None] | None = None
+        self._halted = threading.Event()
 
     # ------------------------------------------------------------------ events and states
     def emit(self, event_type: type[Event], **kwargs: Any) -> None:
@@ -198,11 +201,27 @@ class RunContext:
 
     # ------------------------------------------------------------------ stops between batches
     def check_cancel(self) -> None:
-        """Raise :class:`Stop` when the user (or the app) asked the run to end; while the run is held (the
-        user is asked whether to abort) wait here first, so no further batch goes out meanwhile."""
+        """Raise :class:`Stop` when the user (or the app) asked the run to end, or another stream of the run
+        stopped it (:meth:`halt`); while the run is held (the user is asked whether to abort) wait here first,
+        so no further batch goes out meanwhile."""
         self.cancel.gate()
         if self.cancel.cancelled:
             raise Stop(self.cancel.reason or "aborted by the user")
+        if self._halted.is_set():
+            raise Stop(HALTED)
+
+    def halt(self) -> None:
+        """One stream of a run writing several objects at once stopped on an error: the others stop at their
+        next batch boundary (the run reports the first stream's error, not this stop)."""
+        self._halted.set()
+
+    def wait_halted(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` until a stream has halted the run; True once it has (for tests)."""
+        return self._halted.wait(max(0.0, seconds))
+
+    def resume(self) -> None:
+        """Every stream has ended: the run's next steps check the cancel token only again."""
+        self._halted.clear()
 
     def api_ceiling_check(self, template: Template) -> None:
         """Pause (between batches) when an org has used its share of the day's API requests."""
@@ -277,7 +296,7 @@ class RunContext:
         return self.target.update([{"attributes": {"type": object_name}, **r} for r in records])
 
 
-__all__ = ["BULK_BATCH", "COLLECTIONS_BATCH", "DUPLICATE_MATCH", "EngineError", "GONE", "NOT_STARTED",
+__all__ = ["BULK_BATCH", "COLLECTIONS_BATCH", "DUPLICATE_MATCH", "EngineError", "GONE", "HALTED", "NOT_STARTED",
            "OWNER_NOT_MAPPED", "PICKLIST_NOT_MAPPED", "PARENT_FAILED", "PARENT_NOT_SYNCED", "RECORD_TYPE_NOT_FOUND", "RunContext", "STOPPED", "STRING_TOO_LONG", "SUCCESS", "Stop",
            "TargetBusyError", "chunks", "depth", "first_error", "how_to_continue", "key_json", "quote", "reader",
            "total"]

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
+
+import networkx as nx
 
 from .. import scope
 from ..events import ObjectFinished, ObjectReading, ObjectStarted
@@ -23,7 +26,7 @@ from ..journal import ErrorInfo, ObjectCounts, Outcome
 from ..lifecycle import ObjectStatus, RecordStatus
 from ..masking import Masker, template_secret
 from ..picklists import PicklistProblem, map_value, picklist_values
-from ..plan import ObjectPlan, RefSpec
+from ..plan import ObjectPlan, Plan, RefSpec, relationship_graph
 from ..recordtypes import RECORD_TYPE_SOQL, resolve_record_types
 from ..users import RUNNING_USER, map_owners
 from ..values import match_value, path_value, same
@@ -94,6 +97,32 @@ def as_target_fields(oplan: ObjectPlan, records: list[dict[str, Any]]) -> list[d
     return records
 
 
+def must_follow(plan: Plan) -> dict[str, set[str]]:
+    """Object -> the objects whose first pass must have finished before its own starts: the parents of its
+    lookups the first pass sets (not those the plan defers to the second pass), the person accounts' Account
+    for a lookup to Contact (a person contact's copy is known once Account is written), and, when the user
+    set the order (``plan.manual_order``), every earlier object joined to it by any lookup path, so the
+    user's order between related objects holds; unrelated objects may overlap. Only earlier objects of
+    the plan's order are ever waited for."""
+    order = plan.order
+    position = {name: i for i, name in enumerate(order)}
+    person = "Account" in plan.objects and plan.objects["Account"].person_accounts
+    follow: dict[str, set[str]] = {name: set() for name in order}
+    for name in order:
+        for ref in plan.objects[name].refs.values():
+            if ref.deferred or ref.kind in ("user", "recordtype"):
+                continue
+            follow[name].update(p for p in ref.parents if p in position and p != name)
+            if person and "Contact" in ref.parents:
+                follow[name].add("Account")
+    if plan.manual_order:
+        graph = relationship_graph(plan.objects)
+        for group in nx.weakly_connected_components(graph):
+            for name in group:
+                follow[name].update(other for other in group if position[other] < position[name])
+    return {name: {p for p in parents if position[p] < position[name]} for name, parents in follow.items()}
+
+
 class FirstPass:
     """The first pass of ``run``: :meth:`prepare` (the maps), then :meth:`execute` (every object)."""
 
@@ -109,6 +138,7 @@ class FirstPass:
         self._scope_ids: dict[str, list[str]] = {}
         self._since: str | None = None
         self._scoped = False
+        self._reading = threading.Lock()
         self._selected: dict[str, list[dict[str, Any]]] | None = None
         self._target_values: dict[str, list[str] | None] = {}    # Object.Field -> the target's picklist values
         self._picklist_maps: dict[str, dict[str, dict[str, str]]] = {}   # see _picklists_of
@@ -187,23 +217,89 @@ class FirstPass:
 
     # ------------------------------------------------------------------ the pass
     def execute(self) -> None:
-        """Every object of the plan, in order."""
+        """Every object of the plan: one after the other in the plan's order, or, with the template's
+        ``parallel_objects`` above 1 (and a run that allows it), up to that many at once (:meth:`_streams`)."""
         order = self.plan.order
+        streams = min(self.template.parallel_objects, len(order)) if self.run.PARALLEL else 1
+        if streams > 1:
+            self._streams(order, streams)
+            return
         # in_flight 2+: the next object's source records are read (a read-only call to the source org)
         # while this object's batches go to the target; writes stay one batch at a time, parents first.
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="isyncsf-read") \
             if self.template.in_flight > 1 and len(order) > 1 else None
         try:
             for index, name in enumerate(order, start=1):
-                self.ctx.check_cancel()
-                self.ctx.api_ceiling_check(self.template)
-                self._sync_object(name, index, len(order), order[index] if pool and index < len(order) else None,
-                                  pool)
-                if self.plan.objects[name].person_accounts:
-                    self._map_person_contacts(self.run.person_rows.pop(name, []))
+                self._one_object(name, index, len(order), order[index] if pool and index < len(order) else None,
+                                 pool)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+
+    def _one_object(self, name: str, index: int, count: int, after: str | None = None,
+                    pool: ThreadPoolExecutor | None = None) -> None:
+        """The first pass of one object, and what is tied to it (the person contacts after Account)."""
+        self.ctx.check_cancel()
+        self.ctx.api_ceiling_check(self.template)
+        self._sync_object(name, index, count, after, pool)
+        if self.plan.objects[name].person_accounts:
+            self._map_person_contacts(self.run.person_rows.pop(name, []))
+
+    def _streams(self, order: list[str], streams: int) -> None:
+        """Up to ``streams`` objects at once, each on its own thread, an object starting once every object it
+        must follow (:func:`must_follow`) has finished its first pass; those ready start in the plan's order.
+
+        The first error of any stream (an abort, a pause at the API ceiling, an expired session, a stop at the
+        first failed record) halts the others at their next batch boundary (:meth:`RunContext.halt`); once every
+        stream has ended (its batches out answered and journaled), that first error is raised, as a sequential
+        run raises it. Nothing new starts after it."""
+        follow = must_follow(self.plan)
+        index = {name: position for position, name in enumerate(order, start=1)}
+        waiting = list(order)
+        running: dict[Future[None], str] = {}
+        finished: set[str] = set()
+        first: BaseException | None = None
+        pool = ThreadPoolExecutor(max_workers=streams, thread_name_prefix="isyncsf-object")
+        # in_flight 2+: as one at a time, an object that must wait for one starting now has its source read
+        # while that one is written (one object read ahead at most; only one that cannot start before)
+        read = ThreadPoolExecutor(max_workers=1, thread_name_prefix="isyncsf-read") \
+            if self.template.in_flight > 1 else None
+        ahead: set[str] = set()
+        try:
+            while waiting or running:
+                if first is None:
+                    for name in [n for n in waiting if follow[n] <= finished][:streams - len(running)]:
+                        waiting.remove(name)
+                        after = next((n for n in waiting if name in follow[n]), None) \
+                            if read is not None and not self._ahead and not ahead & set(waiting) else None
+                        if after is not None:
+                            ahead.add(after)
+                        running[pool.submit(self._one_object, name, index[name], len(order), after, read)] = name
+                if not running:
+                    break      # an error stopped the run: what waits never starts
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    name = running.pop(future)
+                    error = future.exception()
+                    if error is None:
+                        finished.add(name)
+                    elif first is None:
+                        first = error
+                        self.ctx.halt()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            if read is not None:
+                read.shutdown(wait=True, cancel_futures=True)
+            self.ctx.resume()
+            self._plan_order()
+        if first is not None:
+            raise first
+
+    def _plan_order(self) -> None:
+        """The run's counts in the plan's order, as a run one object at a time has them (not the order the
+        objects happened to start in): the run's result lists its objects as the job's history does."""
+        counts = self.run.counts
+        self.run.counts = {**{name: counts[name] for name in self.plan.order if name in counts}, **counts}
 
     # ------------------------------------------------------------------ reads
     def _read_source(self, oplan: ObjectPlan) -> list[dict[str, Any]]:
@@ -228,23 +324,25 @@ class FirstPass:
                                              include_deleted=include_deleted)
             return records
         # related subsets, delta sync, deleted records, sort and limit: engine/scope.py
-        if not self._scoped:
-            self._scoped = True
-            self._since = scope.delta_since(self.template, self.journal, self.ctx.source_ref.org_id,
-                                            self.ctx.target_ref.org_id)
-            if self._since:
-                self.run.notice(f"delta sync: only records changed since {self._since} (deletions are not copied)")
-        if scope.has_related(self.plan):
-            if self._selected is None:
-                since, id_map = self._since, self.run.id_map
-                self._selected, added = scope.select_related(
-                    self.source.query, self.plan, self._columns, since=since,
-                    include_deleted=include_deleted, known=lambda i: since is not None and i in id_map,
-                    reader=lambda name: reader(self.source, self.template, name))
-                for parent, number in sorted(added.items()):
-                    self.run.notice(f"{number} {parent} record(s) outside the subset were added: records of the "
-                                    "subset point at them")
-            return self._selected.pop(oplan.object, [])
+        with self._reading:     # objects read at once (parallel_objects): the delta's date and a subset once
+            if not self._scoped:
+                self._scoped = True
+                self._since = scope.delta_since(self.template, self.journal, self.ctx.source_ref.org_id,
+                                                self.ctx.target_ref.org_id)
+                if self._since:
+                    self.run.notice(f"delta sync: only records changed since {self._since} (deletions are not "
+                                    "copied)")
+            if scope.has_related(self.plan):
+                if self._selected is None:
+                    since, id_map = self._since, self.run.id_map
+                    self._selected, added = scope.select_related(
+                        self.source.query, self.plan, self._columns, since=since,
+                        include_deleted=include_deleted, known=lambda i: since is not None and i in id_map,
+                        reader=lambda name: reader(self.source, self.template, name))
+                    for parent, number in sorted(added.items()):
+                        self.run.notice(f"{number} {parent} record(s) outside the subset were added: records of "
+                                        "the subset point at them")
+                return self._selected.pop(oplan.object, [])
         return scope.read_records(reader(self.source, self.template, oplan.object), self.plan, oplan, paths,
                                   self._scope_ids, since=self._since, include_deleted=include_deleted)
 
@@ -848,4 +946,4 @@ class FirstPass:
                      prepare=prepare, send=send, finish=finish)
 
 
-__all__ = ["FirstPass", "refused_value", "source_columns"]
+__all__ = ["FirstPass", "must_follow", "refused_value", "source_columns"]

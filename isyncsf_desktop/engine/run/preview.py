@@ -304,6 +304,8 @@ def record_label(oplan: ObjectPlan, record: dict[str, Any]) -> str:
 class PreviewRun(SyncRun):
     """A sync run whose outcomes become preview rows (:class:`PreviewJournal`, :class:`DryTarget`)."""
 
+    PARALLEL = False    # one object at a time: its rows, the dry target's new ids and the labels are made in order
+
     def __init__(self, ctx: RunContext, preview_journal: PreviewJournal, plan: Plan, template: Template,
                  only: set[str] | None = None):
         # A preview of chosen records (``only``) still reads and matches every record in scope, as the apply of

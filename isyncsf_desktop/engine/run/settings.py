@@ -21,7 +21,7 @@ from ... import paths
 from ..automation import KIND_LABELS, AutomationError, parse_automation_off
 from ..template import Template, TemplateError, load_template
 
-HOW_OPTIONS: tuple[str, ...] = ("automation_off", "batch_size", "bulk_threshold", "in_flight", "continue_on_error",
+HOW_OPTIONS: tuple[str, ...] = ("automation_off", "batch_size", "bulk_threshold", "in_flight", "parallel_objects", "continue_on_error",
                                 "versioning", "api_ceiling_percent", "late_commit_window")
 """Template options that only change how records are written, never which records a job takes."""
 
@@ -31,7 +31,8 @@ MAPPING_ATTRS: tuple[tuple[str, str], ...] = (("owners", "owner"), ("record_type
 records go, so a retry or resync takes them as saved now, like :data:`HOW_OPTIONS`."""
 
 _LABELS: dict[str, str] = {"batch_size": "batch size", "bulk_threshold": "Bulk API threshold",
-                           "in_flight": "requests in flight", "continue_on_error": "continue on error",
+                           "in_flight": "requests in flight",
+                           "parallel_objects": "objects at once", "continue_on_error": "continue on error",
                            "versioning": "versioning", "api_ceiling_percent": "API ceiling (%)",
                            "late_commit_window": "late-commit window (s)"}
 

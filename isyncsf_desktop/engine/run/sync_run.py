@@ -7,6 +7,7 @@ and the steps both passes take: map one lookup value to the target, journal a ba
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -89,7 +90,16 @@ def second_pass_refs(oplan: ObjectPlan) -> list[RefSpec]:
 
 
 class SyncRun:
-    """The state of one sync/resync/retry run of ``job_id`` (run ``run_id``)."""
+    """The state of one sync/resync/retry run of ``job_id`` (run ``run_id``).
+
+    With the template's ``parallel_objects`` above 1 several objects' first passes run at once, each on its own
+    thread (:meth:`~.first_pass.FirstPass.execute`), so what is shared between objects is written one key at a
+    time (the id map, the failed and left-out records, an object's own counts and lists) or under a lock
+    (the notices); one object's state is only ever written by its own stream."""
+
+    PARALLEL = True
+    """Whether the first pass may run several objects at once (a preview or an apply keeps the current
+    object's rows: one object at a time)."""
 
     def __init__(self, ctx: RunContext, job_id: int, run_id: int, plan: Plan, template: Template, *,
                  skip: set[str] | None, only: set[str] | None):
@@ -121,6 +131,7 @@ class SyncRun:
         self.person_rows: dict[str, list[dict[str, Any]]] = defaultdict(list)  # object -> person accounts reached
         self.external_ok: dict[str, set[str]] = {}
         self.notices: set[str] = set()
+        self._notices_lock = threading.Lock()
         self.carried: set[str] = set()            # source ids done in an earlier run: second pass only
         self.parents = ParentFinder(ctx.source, ctx.target, plan)   # polymorphic lookups' parents outside the run
         self.person_contacts: dict[str, str] = {}  # source person contact id -> target person contact id
@@ -174,9 +185,11 @@ class SyncRun:
 
     def notice(self, text: str) -> None:
         """Tell the user ``text`` once per run."""
-        if text not in self.notices:
+        with self._notices_lock:
+            if text in self.notices:
+                return
             self.notices.add(text)
-            self.ctx.emit(Notice, text=text)
+        self.ctx.emit(Notice, text=text)
 
     def resolve(self, oplan: ObjectPlan, ref: RefSpec, record: dict[str, Any], value: str) -> Any:
         """The target value of lookup ``ref`` (source value ``value``), or :data:`OMIT`; raises

@@ -78,6 +78,7 @@ class ExecutePage(QWidget):
         self.run_kind: str | None = None
         self.run_status: str = ""
         self._pending: dict[str, ObjectCounts] = {}
+        self._running: dict[str, tuple[int, int]] = {}     # objects under way now -> (place in the order, objects)
         self._pending_errors: list[RecordFailed] = []
         self._files_moved: dict[str, str] = {}           # files row -> "12 of 500 files · 12.0 of 224.0 MB · 3.1 MB/s"
         self._files_events: dict[str, FilesProgress] = {}   # files row -> its last event (the Total row adds them up)
@@ -643,6 +644,7 @@ class ExecutePage(QWidget):
             self._set_state_display(None, "")
             self.elapsed_label.setText("")
             self.current_label.setText("")
+            self._running.clear()
             self.progress_model.reset(self.plan.order if self.plan else [])
             self.summary_label.setText(f"<span style='color:{MUTED}'>Start Sync to create a job. Progress and "
                                        "the summary appear here.</span>")
@@ -666,6 +668,7 @@ class ExecutePage(QWidget):
             self.progress_model.reset(order)
             self.summary_label.setText("")
         self.current_label.setText("")
+        self._running.clear()
         self.error_viewer.set_job(job.id)
         self._update_error_tab()
         self._update_buttons()
@@ -943,10 +946,12 @@ class ExecutePage(QWidget):
                 self._pending[event.object] = ObjectCounts(total=event.total, status=ObjectStatus.EXECUTING)
             self.progress_model.update_objects(self._pending)
             self._pending.clear()
-            self.progress_model.set_current(event.object)
-            self.current_label.setText(f"Current object: <b>{event.object}</b> ({event.index} of {event.count})")
+            self._running[event.object] = (event.index, event.count)
+            self._show_running(event.object)
         elif isinstance(event, ObjectFinished):
             self._pending[event.object] = event.counts
+            if self._running.pop(event.object, None) is not None and self._running:
+                self._show_running(self.progress_model.current)
             if self.run_kind in (RunKind.RETRY, RunKind.RESYNC):    # the job's standing moves with the run
                 self._show_standing(self.run_kind)
         elif isinstance(event, RecordFailed):
@@ -967,6 +972,20 @@ class ExecutePage(QWidget):
                 self.eta.set_planned(scanned)
         elif isinstance(event, Notice):
             self.ctx.info(event.text)
+
+    def _show_running(self, reached: str | None) -> None:
+        """The status line and the bold rows: the objects under way now (several at once with the template's
+        ``parallel_objects``: "Current objects: Account, Lead (1 and 3 of 4)")."""
+        self.progress_model.set_current(reached, self._running)
+        names = list(self._running)
+        if len(names) == 1:
+            index, count = self._running[names[0]]
+            self.current_label.setText(f"Current object: <b>{names[0]}</b> ({index} of {count})")
+        elif names:
+            places = [str(index) for index, _count in self._running.values()]
+            count = next(iter(self._running.values()))[1]
+            self.current_label.setText(f"Current objects: <b>{', '.join(names)}</b> "
+                                       f"({', '.join(places[:-1])} and {places[-1]} of {count})")
 
     def _on_refresh_timer_timeout(self) -> None:
         self.progress_model.update_objects(self._pending)
@@ -1057,6 +1076,7 @@ class ExecutePage(QWidget):
             return   # the app is closing: the journal is closed, nothing left to show
         self._on_clock_timeout()
         self.current_label.setText("")
+        self._running.clear()
         self._close_abort_box()
         if self.job is not None:
             self.job = self.ctx.journal.job(self.job.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QRect, Qt
@@ -66,7 +67,8 @@ class ProgressModel(QStandardItemModel):
         super().__init__(0, len(COLUMNS), parent)
         self.order: list[str] = []
         self.counts: dict[str, ObjectCounts] = {}
-        self.current: str | None = None
+        self.current: str | None = None       # the object the run reached last
+        self.running: set[str] = set()        # the objects under way now (bold): several with parallel_objects
         self.rollback = False
         self.planned: dict[str, int] = {}
         self.standing: dict[str, Standing] | None = None      # the job's, after all its runs (None: not shown)
@@ -85,6 +87,7 @@ class ProgressModel(QStandardItemModel):
                 self.order.append(name)
         self.counts = {name: (counts or {}).get(name) or ObjectCounts() for name in self.order}
         self.current = None
+        self.running = set()
         self.rollback = rollback
         self.planned = dict(planned or {})
         self.standing, self.job_title = None, COLUMNS[COL_JOB]
@@ -130,6 +133,7 @@ class ProgressModel(QStandardItemModel):
             if status != counts.status:
                 self.counts[name] = ObjectCounts(**{**counts.as_dict(), "status": status})
         self.current = None
+        self.running = set()
         self._total = self._sum()
         self._render()
 
@@ -147,8 +151,10 @@ class ProgressModel(QStandardItemModel):
     def update_object(self, name: str, counts: ObjectCounts) -> None:
         self.update_objects({name: counts})
 
-    def set_current(self, name: str | None) -> None:
+    def set_current(self, name: str | None, running: Iterable[str] | None = None) -> None:
+        """``name``: the object the run reached last; ``running``: every object under way now (default: ``name``)."""
         self.current = name
+        self.running = set(running) if running is not None else ({name} if name else set())
         self._render()
 
     def _sum(self) -> ObjectCounts:
@@ -244,7 +250,7 @@ class ProgressModel(QStandardItemModel):
                                        else percent(counts)),
             Qt.ItemDataRole.TextAlignmentRole: (int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                                                 if column in NUMBERS else None),
-            Qt.ItemDataRole.FontRole: self._bold if is_total or name == self.current else None,
+            Qt.ItemDataRole.FontRole: self._bold if is_total or name in self.running else None,
             Qt.ItemDataRole.ForegroundRole: (self._foreground(column, counts, is_total) if column != COL_JOB
                                              else self._job_foreground(name, is_total)),
             Qt.ItemDataRole.BackgroundRole: QColor("#f3f3f3") if is_total else None,

@@ -17,12 +17,12 @@ from typing import Any, cast
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLayout, QFrame, QGroupBox, QHBoxLayout,
                                QHeaderView, QLabel, QLineEdit, QListWidget, QProgressBar, QPushButton, QScrollArea,
-                               QSizePolicy, QSplitter, QStackedWidget, QTableView, QTabWidget, QVBoxLayout, QWidget)
+                               QSizePolicy, QSpinBox, QSplitter, QStackedWidget, QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from ... import paths
 from ...engine import scope
 from ...engine.events import CancelToken
-from ...engine.template import ObjectLine, Template, TemplateError, parse_since, parse_template, save_template
+from ...engine.template import MAX_PARALLEL_OBJECTS, ObjectLine, Template, TemplateError, parse_since, parse_template, save_template
 from ..context import AppContext
 from ..style import ERROR, MUTED, WARNING
 from .banner import MessageBanner
@@ -44,6 +44,9 @@ DELETED_HINT = ("Reads the source's recycle bin too (queryAll). Deleted records 
                 "records on the target; nothing is deleted there.")
 TRANSACTIONAL_HINT = ("Leaves out transactional objects such as Opportunity, Case, Order, Quote, Task and Event, "
                       "even when they are lines of the template.")
+PARALLEL_HINT = ("How many objects are written at the same time. Objects with no lookup between them run side by "
+                 "side; a parent is always written before its children, and with an order you set an object still "
+                 "follows the earlier objects it is related to. 1 writes them one after the other.")
 
 
 # ====================================================================== tasks (on pool threads)
@@ -254,6 +257,10 @@ class TemplateEditor(QWidget):
         self.transactional_check = QCheckBox("Skip transactional objects")
         self.transactional_check.setToolTip(TRANSACTIONAL_HINT)
         form.addRow("", self.transactional_check)
+        self.parallel_spin = QSpinBox()
+        self.parallel_spin.setRange(1, MAX_PARALLEL_OBJECTS)
+        self.parallel_spin.setToolTip(PARALLEL_HINT)
+        form.addRow("Objects at once:", self.parallel_spin)
         # On a small screen the settings scroll (their hints wrapping to the column's width) so that the
         # Objects list keeps at least MIN_VISIBLE_LINES rows.
         self.settings_area = QScrollArea()
@@ -316,6 +323,7 @@ class TemplateEditor(QWidget):
                       self.deleted_check, self.transactional_check):
             check.toggled.connect(self._on_option_toggled)
         self.since_edit.textChanged.connect(self._on_since_edit_text_changed)
+        self.parallel_spin.valueChanged.connect(self._on_parallel_spin_value_changed)
         self.lines_view.selectionModel().currentRowChanged.connect(self._on_lines_current_row_changed)
         self.add_button.clicked.connect(self._on_add_clicked)
         self.remove_button.clicked.connect(self._on_remove_clicked)
@@ -424,6 +432,7 @@ class TemplateEditor(QWidget):
             self.since_edit.setText(self._since_text(self.draft.options.get("since")))
             self.deleted_check.setChecked(self.draft.include_deleted)
             self.transactional_check.setChecked(self.draft.skip_transactional)
+            self.parallel_spin.setValue(self.draft.parallel_objects)
             self._fill_org_combos()
         finally:
             self._filling = False
@@ -959,6 +968,12 @@ class TemplateEditor(QWidget):
         if self._filling:
             return
         self.draft.target = self.target_combo.currentData()
+        self._update_dirty()
+
+    def _on_parallel_spin_value_changed(self, value: int) -> None:
+        if self._filling:
+            return
+        self.draft.options["parallel_objects"] = value
         self._update_dirty()
 
     def _on_option_toggled(self, checked: bool) -> None:
