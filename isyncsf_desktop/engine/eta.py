@@ -12,7 +12,8 @@ Collections) weighs less and less. Time left is then
   are done: the first rows of a Bulk job, after its reading and upload, say little of the rest); the rows its Bulk jobs have processed in the org count as done
   as soon as a look at the job says so (:class:`.events.BulkJobProgress`), before their results are journaled;
 * for an object not reached yet: its planned records at the run's rate (reading and writing both counted);
-* for the run: the sum of those, smoothed over time (:data:`SMOOTHING_SECONDS`) so that a burst of events (a
+* for the run: the longest of the objects under way (with ``parallel_objects`` several run at once and end
+  together) plus the sum of the others, smoothed over time (:data:`SMOOTHING_SECONDS`) so that a burst of events (a
   Bulk job landing 50,000 records at once) does not make the figure jump, and counting down between events.
 
 Until the run has measured :data:`MIN_SECONDS` of work and done :data:`MIN_SHARE` of its planned records, there
@@ -228,12 +229,16 @@ class Eta:
         for name, obj in self._objects.items():
             if not obj.finished:
                 objects[name] = self._object_left(name, obj, rate)
+        under_way = list(objects.values())
         for name, count in self.planned.items():
             if name not in self._objects:
                 objects[name] = count / rate if rate else (0.0 if count == 0 else None)
         if rate is None or any(left is None for left in objects.values()):
             return Remaining(None, objects)
-        return Remaining(sum(left or 0.0 for left in objects.values()), objects)
+        # objects under way at once (parallel_objects) end together, not one after the other: the longest of
+        # them, then those not reached at the run's rate (measured with objects side by side, as they will be)
+        waiting = sum(left or 0.0 for name, left in objects.items() if name not in self._objects)
+        return Remaining(max((left or 0.0 for left in under_way), default=0.0) + waiting, objects)
 
     def _smooth(self) -> None:
         """The run's time left: each new estimate blended with the last one counted down, by how long ago that

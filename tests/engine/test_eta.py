@@ -194,3 +194,23 @@ def test_a_big_run_says_nothing_until_a_hundredth_of_its_records_are_done() -> N
     eta.observe(BulkJobProgress(job_id=1, elapsed=70.0, object="Account", bulk_id="750A", processed=16_000))
     left = eta.remaining().total
     assert left is not None and left < 10 * 3600
+
+
+def test_objects_under_way_at_once_end_together_not_one_after_the_other() -> None:
+    """Account and Lead written side by side (parallel_objects), each 100 records a second: at 4 s, 600 Accounts
+    and 1,600 Leads are left: 6 s and 16 s at their own rates, so 16 s for both (not 22), then the Contacts at the
+    run's rate (both objects' records: about 200 a second)."""
+    eta = Eta({"Account": 1000, "Lead": 2000, "Contact": 2000})
+    for name in ("Account", "Lead"):
+        eta.observe(reading(name, 10.0))
+    eta.observe(started("Account", 10.0, 1000))
+    eta.observe(started("Lead", 10.0, 2000))
+    for second in range(1, 5):
+        eta.observe(batch("Account", 10.0 + second, 100 * second, 1000))
+        eta.observe(batch("Lead", 10.0 + second, 100 * second, 2000))
+    left = eta.remaining()
+    assert left.objects["Account"] == pytest.approx(6.0) and left.objects["Lead"] == pytest.approx(16.0)
+    rate = eta.run_rate()
+    assert rate is not None and rate > 150          # both objects' records: about 200 a second
+    assert left.objects["Contact"] == pytest.approx(2000 / rate)
+    assert left.total == pytest.approx(16.0 + 2000 / rate, rel=0.1)    # summed, it would be 6 s more
