@@ -146,6 +146,20 @@ def test_fake_values_are_drawn_from_the_locale_lists_without_seeding_faker_per_v
     assert all(re.fullmatch(r"(\w+ ){3,}.*\.", v) for v in values["text"]), values["text"][:2]
 
 
+def test_the_faker_methods_masking_uses_are_flattened_in_the_usual_locales():
+    """The speed of masking at volume rests on each Faker method being one flattened program per locale (a value is
+    one unpack, map and format), not a walk of Faker's formats per value; a method that cannot be flattened is still
+    masked, step by step (free text always is)."""
+    for locale in ("en_US", "de_DE", "fr_FR", "ja_JP", "en_GB"):
+        names = masking._locale(locale)
+        for kind, method in masking._FAKER_METHOD.items():
+            assert names.program(method) is not None, (locale, kind)
+    masker = Masker(b"s" * 32)
+    step_by_step = masker._compiled("street_address")        # the step-by-step path of a format
+    value = step_by_step(masking._Draw(masker.digest("street", "1 Main Street")))
+    assert re.fullmatch(r"\d+ \S.*", value) and "{" not in value
+
+
 def test_the_cache_of_masked_values_stays_bounded(monkeypatch):
     """Memory stays flat at volume: the masker keeps at most a fixed number of masked values per field function
     (when full, it starts again), and a value dropped from the cache masks the same way again."""
