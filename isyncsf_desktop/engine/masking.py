@@ -584,6 +584,26 @@ def _pseudonym(digest: bytes) -> str:
     return "p" + base64.b32encode(digest[:15]).decode("ascii").lower()[:23]
 
 
+def _cached(cache: dict[str, Any], make: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``make`` for a value that is not None or empty, its text values kept in ``cache`` (see :meth:`Masker._make`)."""
+    get, bound = cache.get, _CACHE_SIZE
+
+    def cached(value: Any) -> Any:
+        if value.__class__ is str:
+            masked = get(value)
+            if masked is None:
+                if not value:
+                    return value
+                if len(cache) >= bound:
+                    cache.clear()
+                masked = cache[value] = make(value)
+            return masked
+        if value is None:
+            return value
+        return make(value)
+    return cached
+
+
 class Masker:
     """Masks values deterministically with ``secret`` (bytes) and Faker's ``locale``; safe to share between the
     threads of one run.
@@ -635,45 +655,27 @@ class Masker:
         return self._maker(spec)
 
     def _maker(self, spec: Mapping[str, Any]) -> Callable[[Any], Any]:
-        """:meth:`_make`'s function for ``spec`` behind its cache (None and empty values kept as they are), one per
-        distinct set of parameters: specs that are equal share it, and its cached values."""
+        """:meth:`_make`'s function for ``spec`` (None and empty values kept as they are), one per distinct set of
+        parameters: specs that are equal share it, and its cached values."""
         get = spec.get
         params = (spec["kind"], int(get("length") or 0), bool(get("unique")), get("n"), get("days"), get("percent"),
                   get("type"), get("scale"))
         try:
             make = self._makers.get(params)
             if make is None:
-                make = self._makers[params] = self._cached(self._make(*params))
+                cache: dict[str, Any] = {}
+                self._caches.append(cache)
+                make = self._makers[params] = self._make(cache, *params)
         except TypeError:           # a parameter that cannot be a key
-            make = self._cached(self._make(*params))
+            make = self._make({}, *params)
         return make
 
-    def _cached(self, make: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        """``make`` for a value that is not None or empty, with its text values kept (at most ``_CACHE_SIZE``; when
-        full, the cache starts again: cheaper per value than keeping the least recently used, and a value masks
-        the same way again anyway). Only text is a key: ``1``, ``1.0`` and ``True`` are one key of a dict."""
-        cache: dict[str, Any] = {}
-        self._caches.append(cache)
-        get, bound = cache.get, _CACHE_SIZE
-
-        def cached(value: Any) -> Any:
-            if value.__class__ is str:
-                masked = get(value)
-                if masked is None:
-                    if not value:
-                        return value
-                    if len(cache) >= bound:
-                        cache.clear()
-                    masked = cache[value] = make(value)
-                return masked
-            if value is None:
-                return value
-            return make(value)
-        return cached
-
-    def _make(self, kind: str, length: int, unique: bool, n: Any, days: Any, percent: Any, ftype: Any,
-              scale: Any) -> Callable[[Any], Any]:
-        """The function masking one value (not None, not empty) of ``kind`` with these parameters."""
+    def _make(self, cache: dict[str, Any], kind: str, length: int, unique: bool, n: Any, days: Any, percent: Any,
+              ftype: Any, scale: Any) -> Callable[[Any], Any]:
+        """The function masking a value of ``kind`` with these parameters, keeping text values in ``cache`` (at most
+        ``_CACHE_SIZE``; when full, it starts again: cheaper per value than keeping the least recently used, and a
+        value masks the same way again anyway). Only text is a key: ``1``, ``1.0`` and ``True`` are one key of a
+        dict. The usual case, a fake kind that :meth:`_fit` adds nothing to, is one function, its cache inline."""
         keyed = self._keyed.copy()      # already fed the kind: each value's digest is that of :meth:`digest`
         keyed.update(f"{kind}\x00".encode())
         start = keyed.copy
@@ -685,30 +687,44 @@ class Masker:
 
         if kind == "keep_last":
             keep, keep_last = int(n if n is not None else 4), self._keep_last
-            return lambda value: keep_last(str(value), keep, digest(str(value).strip()), length)
+            return _cached(cache, lambda value: keep_last(str(value), keep, digest(str(value).strip()), length))
         if kind == "date_shift":
             span, shift = int(days if days is not None else 30), self._shift
-            return lambda value: shift(str(value), span, digest(str(value).strip()))
+            return _cached(cache, lambda value: shift(str(value), span, digest(str(value).strip())))
         if kind == "number":
             share, number = float(percent if percent is not None else 10), self._number
             target = {"type": ftype, "scale": scale}
-            return lambda value: number(value, share, digest(str(value).strip()), target)
+            return _cached(cache, lambda value: number(value, share, digest(str(value).strip()), target))
         fake, fit = self._fake(kind), self._fit
         if kind == "email":
-            return self._email(start, fake, length, unique)
+            return _cached(cache, self._email(start, fake, length, unique))
         if unique and kind != "hash":
             def suffixed(value: Any) -> str:
                 state = start()
                 state.update(str(value).strip().encode())
                 digest = state.digest()
                 return fit(kind, fake(digest), digest, length, unique)
-            return suffixed
+            return _cached(cache, suffixed)
+        get, bound, cut = cache.get, _CACHE_SIZE, length or None
 
-        def mask(value: Any) -> str:    # :meth:`_fit` adds nothing: cut to the length
+        def mask(value: Any) -> Any:
+            if value.__class__ is str:
+                masked = get(value)
+                if masked is None:
+                    if not value:
+                        return value
+                    state = start()
+                    state.update(value.strip().encode())
+                    masked = fake(state.digest())[:cut]
+                    if len(cache) >= bound:
+                        cache.clear()
+                    cache[value] = masked
+                return masked
+            if value is None:
+                return value
             state = start()
             state.update(str(value).strip().encode())
-            base = fake(state.digest())
-            return base[:length] if length else base
+            return fake(state.digest())[:cut]
         return mask
 
     def _email(self, start: Callable[[], Any], fake: Callable[[bytes], str], length: int,
