@@ -14,9 +14,9 @@ change (a Faker upgrade). The secret is made per template on first use and kept 
 
 Speed (issue 25: masking 200k records adds at most 10% to a sync): a value costs one keyed BLAKE2b (a copy of a
 state made once per field) and, for a fake kind, one shape of the Faker method flattened once per locale
-(:meth:`_Locale.program`: a format string, the tables of its slots and a :mod:`struct` layout reading their indexes
-from the digest), so a street or a phone is one unpack, one ``map`` and one ``format`` in C, not a walk of Faker's
-formats per value.
+(:meth:`_Locale.program`: per shape of its formats, one function reading its slots' indexes from the digest with one
+:mod:`struct` unpack and joining texts and table entries in one f-string), not a walk of Faker's formats per value;
+a fake kind whose value the field takes as it is (not unique) is one function with its cache inline.
 
 Target fields are respected: the value is cut to the field's length (an email keeps its ``@domain``), a unique
 field or a match key gets a stable hash suffix so two different source values never become one masked value, and
@@ -423,10 +423,9 @@ class _Locale:
     def program(self, name: str) -> Callable[[bytes], str] | None:
         """Faker's ``name`` as a function of a digest (None when it cannot be flattened: a format naming itself,
         too many shapes, or more choices than the digest's bytes). Its formats are flattened once into *shapes*:
-        a format string, the tables of its slots (a name list, a digit's or letter's table, a seeded Faker table)
-        and a :mod:`struct` layout reading one index per slot from the digest; two bytes of the digest pick the
-        shape (each shape as often as Faker would make it). A value is then one unpack, one ``map`` and one
-        ``format``, all in C."""
+        texts and slots, each slot a table (a name list, the combinations of a run of digits or letters, a seeded
+        Faker table) whose index is read from the digest; two bytes of the digest pick the shape (each shape as often
+        as Faker would make it), and each shape is one function (:func:`_shape`): one unpack and one f-string."""
         if name not in self.programs:
             self.programs[name] = self._program(name)
         return self.programs[name]
