@@ -5,11 +5,18 @@ and the template option ``mask_locale`` (Faker's locale, ``en_US`` by default). 
 (engine/run/first_pass.py) replaces each masked field's value before it leaves the desktop, so the target, the
 journal, the logs and the error export only ever see masked values.
 
-Determinism: the bytes of ``HMAC-SHA256(secret, kind + source value)`` make every choice of the fake value (which
-name, street suffix, phone format and digit of the locale's Faker lists), so the same source value becomes the same
-masked value in every run, process, object and field of the same kind (a delta sync or a resync changes nothing
-that did not change in the source). Values change if Faker's lists for the locale change (a Faker upgrade). The secret is made per template on first use and kept
-in the OS keyring only (:func:`template_secret`; ``isyncsf mask-secret export|import`` shares it).
+Determinism: the bytes of keyed BLAKE2b-512 of the kind and the source value, with the secret as the key, make every
+choice of the fake value (which name, street suffix, phone format and digits of the locale's Faker lists), so the
+same source value becomes the same masked value in every run, process, object and field of the same kind (a delta
+sync or a resync changes nothing that did not change in the source). Values change if Faker's lists for the locale
+change (a Faker upgrade). The secret is made per template on first use and kept in the OS keyring only
+(:func:`template_secret`; ``isyncsf mask-secret export|import`` shares it).
+
+Speed (issue 25: masking 200k records adds at most 10% to a sync): a value costs one keyed BLAKE2b (a copy of a
+state made once per field) and, for a fake kind, one shape of the Faker method flattened once per locale
+(:meth:`_Locale.program`: per shape of its formats, one function reading its slots' indexes from the digest with one
+:mod:`struct` unpack and joining texts and table entries in one f-string), not a walk of Faker's formats per value;
+a fake kind whose value the field takes as it is (not unique) is one function with its cache inline.
 
 Target fields are respected: the value is cut to the field's length (an email keeps its ``@domain``), a unique
 field or a match key gets a stable hash suffix so two different source values never become one masked value, and
@@ -28,12 +35,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import functools
 import hashlib
+import itertools
 import logging
+import math
 import operator
 import re
 import secrets as _random
+import string
+import struct
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
@@ -228,8 +240,9 @@ def _ascii(text: str) -> str:
 
 
 class _Draw:
-    """The choices of one masked value, read from its HMAC digest (extended by SHA-256 when a value needs more):
-    the same digest always makes the same choices, in any process."""
+    """The choices of one masked value read step by step from its digest (extended by SHA-256 when a value needs
+    more): free text, and the rare formats :meth:`_Locale.program` cannot flatten. The same digest always makes the
+    same choices, in any process."""
 
     __slots__ = ("data", "pos")
 
@@ -296,13 +309,32 @@ def _pattern(text: str, letters: bool) -> tuple[str, tuple[tuple[str, ...], ...]
 _TOKEN = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _FAKER_METHOD = {"phone": "phone_number", "street": "street_address", "city": "city", "postal_code": "postcode",
                  "company": "company"}
-_CACHE_SIZE = 65_536       # masked values kept per masker (least recently used dropped): memory stays flat
+_CACHE_SIZE = 16_384       # masked values kept per field function (then it starts again): memory stays flat
+_DIGEST_SIZE = 64          # keyed BLAKE2b's longest digest: bytes 0-47 make the choices, 54-63 the suffix
+_CHOICES = 48              # the bytes of the digest a fake value's choices may read
+_WIDE = 65_536             # a list picked by two bytes of the digest is repeated to this many entries
+_MAX_SHAPES = 1_024        # a Faker method with more shapes than this (formats of formats) is drawn step by step
+
+
+class _Seeded(dict[int, str]):
+    """Faker's ``name`` seeded with the index, made on first use: a provider method that is more than picks from
+    lists (e.g. en_US postcodes) as a table of 65,536 values, each asked of Faker at most once per process."""
+
+    def __init__(self, locale: _Locale, name: str):
+        super().__init__()
+        self.locale = locale
+        self.name = name
+
+    def __missing__(self, index: int) -> str:
+        value = self[index] = self.locale.faker(self.name, index)
+        return value
 
 
 class _Locale:
-    """What a Faker locale gives masking, made once per locale and shared by every :class:`Masker`: its Faker
-    instance (only for the rare provider methods that are more than picks from lists: seeded, under the lock), its
-    name lists, and how each provider method used is made from lists (:meth:`rule`)."""
+    """What a Faker locale gives masking, made once per locale and shared by every :class:`Masker` (none of it
+    depends on the secret): its Faker instance (seeded, under the lock, only for the rare provider methods that are
+    more than picks from lists), its name lists, how each provider method used is made from lists (:meth:`rule`)
+    and, flattened from those rules, the function making the method's value from a digest (:meth:`program`)."""
 
     def __init__(self, locale: str):
         from faker import Faker
@@ -311,6 +343,9 @@ class _Locale:
         self.fake = Faker(locale, use_weighting=False)
         self.lock = threading.Lock()
         self.rules: dict[str, tuple[str, Any]] = {}
+        self.programs: dict[str, Callable[[bytes], str] | None] = {}
+        self._wide: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._seeded: dict[str, _Seeded] = {}
         self.firsts = self._names("first_names")
         self.lasts = self._names("last_names")
         # the names as an email's local part takes them (ASCII, lower case, letters, digits and dots)
@@ -331,253 +366,27 @@ class _Locale:
             self.fake.seed_instance(seed)
             return str(getattr(self.fake, name)(**kwargs))
 
+    def wide(self, items: Iterable[str]) -> tuple[str, ...]:
+        """``items`` repeated to 65,536 entries, so that two bytes of a digest pick one with no arithmetic (the
+        first ``65,536 mod len`` items come once more often than the others: a few percent at most)."""
+        items = tuple(items)
+        made = self._wide.get(items)
+        if made is None:
+            made = self._wide[items] = (items * (_WIDE // len(items) + 1))[:_WIDE]
+        return made
 
-@functools.lru_cache(maxsize=8)
-def _locale(locale: str) -> _Locale:
-    return _Locale(locale)
-
-
-def _email_part(name: str) -> str:
-    return re.sub(r"[^a-z0-9.]+", "", _ascii(name).lower())
-
-
-_B32 = "abcdefghijklmnopqrstuvwxyz234567"
-_B32_PAIRS = [a + b for a in _B32 for b in _B32]
-
-
-def _suffix(digest: bytes) -> str:
-    """The uniqueness suffix: the first 10 base32 characters (lower case) of the digest's last 8 bytes."""
-    bits = int.from_bytes(digest[-8:], "big") >> 14
-    pairs = _B32_PAIRS
-    return pairs[bits >> 40] + pairs[(bits >> 30) & 1023] + pairs[(bits >> 20) & 1023] + pairs[(bits >> 10) & 1023] \
-        + pairs[bits & 1023]
-
-
-class Masker:
-    """Masks values deterministically with ``secret`` (bytes) and Faker's ``locale``; safe to share between the
-    threads of one run.
-
-    Fake values are built from the locale's Faker provider lists (names, street suffixes, phone formats...) with
-    the value's HMAC digest as the source of every choice: no Faker seeding per value. A provider method that is
-    more than "pick from a list / a format" (e.g. en_US postcodes) is asked of Faker, seeded from the digest, under a
-    lock. Masked values are cached per (kind, value, target field) in a bounded LRU."""
-
-    def __init__(self, secret: bytes, locale: str = DEFAULT_LOCALE):
-        self._secret = secret
-        # HMAC's two keyed SHA-256 states, made once: each value then costs two copies (same digest as hmac.digest)
-        key = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key.ljust(64, b"\0")))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key.ljust(64, b"\0")))
-        self._locale = _locale(locale or DEFAULT_LOCALE)
-        self._makers: dict[tuple[Any, ...], Callable[[Any], Any]] = {}   # a spec's parameters -> _make's function
-        self._tokens: dict[str, Callable[[_Draw], str]] = {}            # Faker method -> _compiled's function
-        # keyed by (maker, value): equal specs share one maker, so they share cached values
-        self._masked = functools.lru_cache(maxsize=_CACHE_SIZE, typed=True)(operator.call)
-
-    def _first(self, digest: bytes) -> int:
-        return int.from_bytes(digest[8:12], "big") % len(self._locale.firsts)
-
-    def _last(self, digest: bytes) -> int:
-        return int.from_bytes(digest[12:16], "big") % len(self._locale.lasts)
-
-    def digest(self, kind: str, text: str) -> bytes:
-        """HMAC-SHA256(secret, kind + source value)."""
-        inner = self._inner.copy()
-        inner.update(f"{kind}\x00{text}".encode())
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
-
-    def cache_size(self) -> int:
-        """How many masked values the masker holds now (at most a fixed bound)."""
-        return self._masked.cache_info().currsize
-
-    def value(self, spec: Mapping[str, Any], value: Any) -> Any:
-        """``value`` masked under ``spec`` (a rule's JSON, with the target field's ``type``, ``length``, ``unique``
-        and ``scale`` when known: :func:`target_spec`). None and empty values stay as they are."""
-        kind = spec["kind"]
-        if kind == "keep":
-            return value
-        if kind == "blank":
-            return None
-        if kind == "fixed":
-            return spec.get("value")
-        if value is None or value == "":
-            return value
-        make = self._maker(spec)
-        try:
-            return self._masked(make, value)
-        except TypeError:           # a value that cannot be a cache key
-            return make(value)
-
-    def masking(self, spec: Mapping[str, Any]) -> Callable[[Any], Any]:
-        """:meth:`value` under ``spec`` as a function of the value, the spec read once: what a run calls for every
-        value of a masked field (the same values, the same cache)."""
-        kind = spec["kind"]
-        if kind in ("keep", "blank", "fixed"):
-            return functools.partial(self.value, spec)
-        make = self._maker(spec)
-        cached = self._masked
-
-        def mask(value: Any) -> Any:
-            if value is None or value == "":
-                return value
-            try:
-                return cached(make, value)
-            except TypeError:       # a value that cannot be a cache key
-                return make(value)
-        return mask
-
-    def _maker(self, spec: Mapping[str, Any]) -> Callable[[Any], Any]:
-        """:meth:`_make`'s function for ``spec``, one per distinct set of parameters (the cache's key)."""
-        get = spec.get
-        params = (spec["kind"], int(get("length") or 0), bool(get("unique")), get("n"), get("days"), get("percent"),
-                  get("type"), get("scale"))
-        try:
-            make = self._makers.get(params)
-            if make is None:
-                make = self._makers[params] = self._make(*params)
-        except TypeError:           # a parameter that cannot be a key
-            make = self._make(*params)
-        return make
-
-    def _make(self, kind: str, length: int, unique: bool, n: Any, days: Any, percent: Any, ftype: Any,
-              scale: Any) -> Callable[[Any], Any]:
-        """The function masking one value (not None, not empty) of ``kind`` with these parameters."""
-        if kind not in FAKE_KINDS:
-            return functools.partial(self._mask, kind, length=length, unique=unique, n=n, days=days,
-                                     percent=percent, ftype=ftype, scale=scale)
-        keyed = self._inner.copy()      # HMAC's inner state already fed the kind: the digest of :meth:`digest`
-        keyed.update(f"{kind}\x00".encode())
-        outer_state, fake, fit = self._outer, self._fake(kind), self._fit
-        lower = kind == "email"
-        plain = kind != "email" and (not unique or kind == "hash")     # :meth:`_fit` adds nothing: cut to the length
-
-        def mask(value: Any) -> str:
-            text = str(value).strip()
-            if lower:
-                text = text.lower()
-            inner = keyed.copy()
-            inner.update(text.encode())
-            outer = outer_state.copy()
-            outer.update(inner.digest())
-            digest = outer.digest()
-            if plain:
-                base = fake(digest)
-                return base[:length] if length else base
-            return fit(kind, fake(digest), digest, length, unique)
-        return mask
-
-    def _mask(self, kind: str, value: Any, length: int, unique: bool, n: Any, days: Any, percent: Any,
-              ftype: Any, scale: Any) -> Any:
-        text = str(value).strip()
-        if kind == "email":
-            text = text.lower()
-        digest = self.digest(kind, text)
-        if kind == "keep_last":
-            return self._keep_last(str(value), int(n if n is not None else 4), digest, length)
-        if kind == "date_shift":
-            return self._shift(str(value), int(days if days is not None else 30), digest)
-        if kind == "number":
-            return self._number(value, float(percent if percent is not None else 10), digest,
-                                {"type": ftype, "scale": scale})
-        return self._fit(kind, self._fake_value(kind, digest), digest, length, unique)
-
-    def _fake(self, kind: str) -> Callable[[bytes], str]:
-        """:meth:`_fake_value` of one ``kind`` as a function of the digest, its lists looked up once."""
-        names = self._locale
-        if kind in ("first_name", "last_name", "full_name", "email") and names.firsts and names.lasts:
-            firsts, lasts, nfirsts, nlasts = names.firsts, names.lasts, len(names.firsts), len(names.lasts)
-            if kind == "first_name":
-                return lambda digest: firsts[int.from_bytes(digest[8:12], "big") % nfirsts]
-            if kind == "last_name":
-                return lambda digest: lasts[int.from_bytes(digest[12:16], "big") % nlasts]
-            if kind == "full_name":
-                return lambda digest: (f"{firsts[int.from_bytes(digest[8:12], 'big') % nfirsts]} "
-                                       f"{lasts[int.from_bytes(digest[12:16], 'big') % nlasts]}")
-            firsts_email, lasts_email = names.firsts_email, names.lasts_email
-
-            def email(digest: bytes) -> str:
-                local = (f"{firsts_email[int.from_bytes(digest[8:12], 'big') % nfirsts]}."
-                         f"{lasts_email[int.from_bytes(digest[12:16], 'big') % nlasts]}").strip(".")
-                return f"{local or 'person'}@{EMAIL_DOMAINS[digest[20] % len(EMAIL_DOMAINS)]}"
-            return email
-        if kind in _FAKER_METHOD:
-            token = self._compiled(_FAKER_METHOD[kind])
-            return lambda digest: token(_Draw(digest))
-        return functools.partial(self._fake_value, kind)
-
-    def _fake_value(self, kind: str, digest: bytes) -> str:
-        if kind == "hash":
-            return "p" + base64.b32encode(digest[:15]).decode("ascii").lower()[:23]
-        if kind in ("first_name", "last_name", "full_name", "email"):
-            names = self._locale
-            if not names.firsts or not names.lasts:     # a locale without name lists: Faker's, seeded
-                first = names.faker("first_name", int.from_bytes(digest[:8], "big"))
-                last = names.faker("last_name", int.from_bytes(digest[8:16], "big"))
-                firsts, lasts, first_at, last_at = [first], [last], 0, 0
-                firsts_email, lasts_email = [_email_part(first)], [_email_part(last)]
-            else:
-                firsts, lasts, first_at, last_at = names.firsts, names.lasts, self._first(digest), self._last(digest)
-                firsts_email, lasts_email = names.firsts_email, names.lasts_email
-            if kind == "first_name":
-                return firsts[first_at]
-            if kind == "last_name":
-                return lasts[last_at]
-            if kind == "full_name":
-                return f"{firsts[first_at]} {lasts[last_at]}"
-            local = f"{firsts_email[first_at]}.{lasts_email[last_at]}".strip(".")
-            return f"{local or 'person'}@{EMAIL_DOMAINS[digest[20] % len(EMAIL_DOMAINS)]}"
-        draw = _Draw(digest)
-        if kind == "text":
-            return self._text(draw, 200)
-        return self._compiled(_FAKER_METHOD[kind])(draw)
-
-    # ------------------------------------------------------------------ values from the locale's lists
-    def _compiled(self, name: str) -> Callable[[_Draw], str]:
-        """What Faker's ``name`` (street_address, street_suffix, phone_number...) would make, as a function of a
-        :class:`_Draw`; the rules (:meth:`_rule`) of ``name`` and of the tokens its formats name are looked up once
-        per masker, not per value."""
-        token = self._tokens.get(name)
-        if token is None:
-            made: dict[str, Callable[[_Draw], str]] = {}
-            token = self._compile(name, made)
-            self._tokens.update(made)       # only whole: another thread may use them at once
-        return token
-
-    def _compile(self, name: str, made: dict[str, Callable[[_Draw], str]]) -> Callable[[_Draw], str]:
-        token = self._tokens.get(name) or made.get(name)
-        if token is not None:
-            return token
-        rule = self._locale.rules.get(name)
-        if rule is None:
-            rule = self._locale.rules[name] = self._rule(name)
-        how, data = rule
-        if how == "fill" and not any(tables for _, tables in data):
-            how, data = "list", tuple(text for text, _ in data)     # patterns without placeholders: a pick
-        if how == "list":
-            token = operator.methodcaller("pick", data)
-        elif how == "formats":
-            made[name] = lambda draw: made[name](draw)     # for a format naming this token again: the one made below
-            formats = tuple(tuple(part if isinstance(part, str) else self._compile(part[0], made) for part in parts)
-                            for parts in data)
-
-            def token(draw: _Draw) -> str:
-                return "".join([part if part.__class__ is str else part(draw) for part in draw.pick(formats)])
-        elif how == "fill":
-            token = operator.methodcaller("fill", data)
-        elif how == "fill_upper":
-            token = lambda draw: draw.fill(data).upper()       # noqa: E731
-        else:
-            token = functools.partial(self._faker, name)
-        made[name] = token
-        return token
+    def rule(self, name: str) -> tuple[str, Any]:
+        """How to make Faker's ``name`` from lists (kept once found): its provider method's shape, read from its
+        code (``return self.random_element(self.street_suffixes)`` is a pick from that list;
+        ``...generator.parse(...)`` a format of further tokens; ``numerify``/``bothify`` a pattern). Anything else
+        is Faker's (seeded)."""
+        found = self.rules.get(name)
+        if found is None:
+            found = self.rules[name] = self._rule(name)
+        return found
 
     def _rule(self, name: str) -> tuple[str, Any]:
-        """How to make Faker's ``name`` from lists: its provider method's shape, read from its code (``return
-        self.random_element(self.street_suffixes)`` is a pick from that list; ``...generator.parse(...)`` a
-        format of further tokens; ``numerify``/``bothify`` a pattern). Anything else is Faker's (seeded)."""
-        method = getattr(self._locale.fake, name, None)
+        method = getattr(self.fake, name, None)
         function = getattr(method, "__func__", None)
         provider = getattr(method, "__self__", None)
         code = getattr(function, "__code__", None)
@@ -610,6 +419,420 @@ class Masker:
             patterns = tuple(_pattern(item, letters=how != "numerify") for item in items)
             return ("fill_upper" if how == "bothify_upper" else "fill", patterns)
         return ("faker", None)
+
+    def program(self, name: str) -> Callable[[bytes], str] | None:
+        """Faker's ``name`` as a function of a digest (None when it cannot be flattened: a format naming itself,
+        too many shapes, or more choices than the digest's bytes). Its formats are flattened once into *shapes*:
+        texts and slots, each slot a table (a name list, the combinations of a run of digits or letters, a seeded
+        Faker table) whose index is read from the digest; two bytes of the digest pick the shape (each shape as often
+        as Faker would make it), and each shape is one function (:func:`_shape`): one unpack and one f-string."""
+        if name not in self.programs:
+            self.programs[name] = self._program(name)
+        return self.programs[name]
+
+    def _program(self, name: str) -> Callable[[bytes], str] | None:
+        shapes = self._flat(name, ())
+        if not shapes:
+            return None
+        made: list[tuple[float, Callable[[bytes], str]]] = []
+        for share, parts in shapes:
+            shape = _shape(parts)
+            if shape is None:
+                return None
+            made.append((share, shape))
+        if len(made) == 1:
+            return made[0][1]
+        # 65,536 entries, each shape in as many as its share of Faker's values: two bytes of the digest pick one
+        bounds = list(itertools.accumulate(share for share, _ in made))
+        last = len(made) - 1
+        by_bytes = tuple(made[min(bisect.bisect_right(bounds, (index + 0.5) / _WIDE), last)][1]
+                         for index in range(_WIDE))
+        return lambda digest: by_bytes[digest[0] << 8 | digest[1]](digest)
+
+    def _run(self, run: list[tuple[str, ...]]) -> list[tuple[tuple[str, ...], str]]:
+        """The placeholders of ``run`` (``####``, emptied) as one slot: every combination of their digits or
+        letters, picked by two bytes (one byte for a lone placeholder)."""
+        if not run:
+            return []
+        tables = [tuple(dict.fromkeys(table)) for table in run]
+        slot = (run[0], "B") if len(run) == 1 else (self.wide("".join(chars) for chars in itertools.product(*tables)),
+                                                   "H")
+        run.clear()
+        return [slot]
+
+    def _flat(self, name: str, within: tuple[str, ...]) -> list[tuple[float, tuple[Any, ...]]] | None:
+        """The shapes of Faker's ``name``: (share of the values, parts), each part a text or a slot (its table and
+        the :mod:`struct` code of its index); None when it cannot be flattened."""
+        if name in within or len(within) > 8:
+            return None
+        how, data = self.rule(name)
+        if how == "list":
+            return [(1.0, (data[0],) if len(data) == 1 else ((self.wide(data), "H"),))]
+        if how == "faker":
+            seeded = self._seeded.get(name)
+            if seeded is None:
+                seeded = self._seeded[name] = _Seeded(self, name)
+            return [(1.0, ((seeded, "H"),))]
+        if how in ("fill", "fill_upper"):
+            upper = how == "fill_upper"
+            out: list[tuple[float, tuple[Any, ...]]] = []
+            plain = tuple(text.format().upper() if upper else text.format() for text, tables in data if not tables)
+            if plain:       # the patterns without placeholders (a list of names, say): one pick from them
+                out.append((len(plain) / len(data), (plain[0],) if len(plain) == 1 else ((self.wide(plain), "H"),)))
+            for text, tables in data:
+                if not tables:
+                    continue
+                parts: list[Any] = []
+                slots = iter(tables)
+                run: list[tuple[str, ...]] = []
+                for literal, slot, _, _ in _FORMATTER.parse(text):
+                    if literal:
+                        parts.extend(self._run(run))
+                        parts.append(literal.upper() if upper else literal)
+                    if slot is not None:
+                        table = next(slots)
+                        table = tuple(t.upper() for t in table) if upper else table
+                        if "" in table:         # a digit or nothing: a slot of its own
+                            parts.extend(self._run(run))
+                            parts.append((table, "B"))
+                        else:
+                            if math.prod(len(set(t)) for t in (*run, table)) > _WIDE:
+                                parts.extend(self._run(run))
+                            run.append(table)
+                parts.extend(self._run(run))
+                out.append((1 / len(data), tuple(parts)))
+            return out
+        out = []
+        for form in data:
+            shapes: list[tuple[float, tuple[Any, ...]]] = [(1 / len(data), ())]
+            for part in form:
+                if isinstance(part, str):
+                    shapes = [(share, done + (part,)) for share, done in shapes]
+                    continue
+                inner = self._flat(part[0], (*within, name))
+                if inner is None or len(shapes) * len(inner) > _MAX_SHAPES:
+                    return None
+                shapes = [(share * more, done + parts) for share, done in shapes for more, parts in inner]
+            out.extend(shapes)
+            if len(out) > _MAX_SHAPES:
+                return None
+        return out
+
+
+_FORMATTER = string.Formatter()
+
+
+def _shape(parts: tuple[Any, ...]) -> Callable[[bytes], str] | None:
+    """One shape of a flattened Faker method (texts, and slots of a table and a :mod:`struct` code) as a function of
+    the digest: one unpack of the slots' indexes (after the two bytes that pick the shape) and one f-string, which
+    is three times faster than ``str.format`` over a ``map``. The function is compiled from source that holds names
+    only (``t1``, ``s2[i0]``): the texts and tables are its globals, so nothing of the locale's data is parsed as code.
+    None when the slots need more bytes than the digest gives for choices."""
+    names: dict[str, Any] = {}
+    body: list[str] = []
+    indexes: list[str] = []
+    codes = ">"
+    for part in parts:
+        key = f"x{len(names)}"
+        if isinstance(part, str):
+            names[key] = part
+            body.append(f"{{{key}}}")
+        else:
+            names[key] = part[0]
+            body.append(f"{{{key}[i{len(indexes)}]}}")
+            indexes.append(f"i{len(indexes)}")
+            codes += part[1]
+    layout = struct.Struct(codes)
+    if 2 + layout.size > _CHOICES:
+        return None
+    names["unpack"] = layout.unpack_from
+    source = ["def shape(digest):"]
+    if indexes:
+        source.append(f"    {', '.join(indexes)}, = unpack(digest, 2)")
+    source.append(f"    return f\"{''.join(body)}\"")
+    exec("\n".join(source), names)      # noqa: S102 - names only, see above
+    shape: Callable[[bytes], str] = names["shape"]
+    return shape
+
+
+@functools.lru_cache(maxsize=8)
+def _locale(locale: str) -> _Locale:
+    return _Locale(locale)
+
+
+def _email_part(name: str) -> str:
+    return re.sub(r"[^a-z0-9.]+", "", _ascii(name).lower())
+
+
+_B32 = "abcdefghijklmnopqrstuvwxyz234567"
+_B32_PAIRS = tuple(a + b for a in _B32 for b in _B32) * (_WIDE // 1024)     # two base32 characters per 16 bits
+_SUFFIX = struct.Struct(">5H")
+_DOMAINS = tuple(EMAIL_DOMAINS[b % len(EMAIL_DOMAINS)] for b in range(256))
+
+
+def _suffix(digest: bytes) -> str:
+    """The uniqueness suffix: 10 base32 characters (lower case, 50 bits) from the digest's last 10 bytes (no
+    choice of a fake value reads them)."""
+    a, b, c, d, e = _SUFFIX.unpack_from(digest, _DIGEST_SIZE - 10)
+    pairs = _B32_PAIRS
+    return f"{pairs[a]}{pairs[b]}{pairs[c]}{pairs[d]}{pairs[e]}"
+
+
+def _pseudonym(digest: bytes) -> str:
+    """The ``hash`` kind: ``p`` and 23 base32 characters (115 bits) of the digest."""
+    return "p" + base64.b32encode(digest[:15]).decode("ascii").lower()[:23]
+
+
+def _cached(cache: dict[str, Any], make: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``make`` for a value that is not None or empty, its text values kept in ``cache`` (see :meth:`Masker._make`)."""
+    get, bound = cache.get, _CACHE_SIZE
+
+    def cached(value: Any) -> Any:
+        if value.__class__ is str:
+            masked = get(value)
+            if masked is None:
+                if not value:
+                    return value
+                if len(cache) >= bound:
+                    cache.clear()
+                masked = cache[value] = make(value)
+            return masked
+        if value is None:
+            return value
+        return make(value)
+    return cached
+
+
+class Masker:
+    """Masks values deterministically with ``secret`` (bytes) and Faker's ``locale``; safe to share between the
+    threads of one run.
+
+    Each value's digest is keyed BLAKE2b-512 (the secret as its key) of the kind and the value: one C call on a
+    keyed state made once. Fake values are built from the locale's Faker provider lists (names, street suffixes,
+    phone formats...) with the digest's bytes as every choice: no Faker seeding per value (:meth:`_Locale.program`).
+    A provider method that is more than "pick from a list / a format" (e.g. en_US postcodes) is a table of Faker's
+    values seeded by the index, each made once. Masked text values are cached per field function, a bounded number
+    of them."""
+
+    def __init__(self, secret: bytes, locale: str = DEFAULT_LOCALE):
+        # BLAKE2b takes a key of at most 64 bytes: a longer secret is hashed to 64 bytes first
+        key = secret if len(secret) <= 64 else hashlib.blake2b(secret).digest()
+        self._keyed = hashlib.blake2b(key=key, digest_size=_DIGEST_SIZE)
+        self._locale = _locale(locale or DEFAULT_LOCALE)
+        self._makers: dict[tuple[Any, ...], Callable[[Any], Any]] = {}   # a spec's parameters -> _make's function
+        self._tokens: dict[str, Callable[[_Draw], str]] = {}            # Faker method -> _compiled's function
+        self._caches: list[dict[str, Any]] = []                          # the cache of each of _makers
+
+    def digest(self, kind: str, text: str) -> bytes:
+        """Keyed BLAKE2b-512 of ``kind``, a NUL and the source value, with the secret as the key."""
+        state = self._keyed.copy()
+        state.update(f"{kind}\x00{text}".encode())
+        return state.digest()
+
+    def cache_size(self) -> int:
+        """How many masked values the masker holds now (at most a fixed bound per field function)."""
+        return sum(len(cache) for cache in self._caches)
+
+    def value(self, spec: Mapping[str, Any], value: Any) -> Any:
+        """``value`` masked under ``spec`` (a rule's JSON, with the target field's ``type``, ``length``, ``unique``
+        and ``scale`` when known: :func:`target_spec`). None and empty values stay as they are."""
+        kind = spec["kind"]
+        if kind == "keep":
+            return value
+        if kind == "blank":
+            return None
+        if kind == "fixed":
+            return spec.get("value")
+        return self._maker(spec)(value)
+
+    def masking(self, spec: Mapping[str, Any]) -> Callable[[Any], Any]:
+        """:meth:`value` under ``spec`` as a function of the value, the spec read once: what a run calls for every
+        value of a masked field (the same values, the same cache)."""
+        kind = spec["kind"]
+        if kind in ("keep", "blank", "fixed"):
+            return functools.partial(self.value, spec)
+        return self._maker(spec)
+
+    def _maker(self, spec: Mapping[str, Any]) -> Callable[[Any], Any]:
+        """:meth:`_make`'s function for ``spec`` (None and empty values kept as they are), one per distinct set of
+        parameters: specs that are equal share it, and its cached values."""
+        get = spec.get
+        params = (spec["kind"], int(get("length") or 0), bool(get("unique")), get("n"), get("days"), get("percent"),
+                  get("type"), get("scale"))
+        try:
+            make = self._makers.get(params)
+            if make is None:
+                cache: dict[str, Any] = {}
+                self._caches.append(cache)
+                make = self._makers[params] = self._make(cache, *params)
+        except TypeError:           # a parameter that cannot be a key
+            make = self._make({}, *params)
+        return make
+
+    def _make(self, cache: dict[str, Any], kind: str, length: int, unique: bool, n: Any, days: Any, percent: Any,
+              ftype: Any, scale: Any) -> Callable[[Any], Any]:
+        """The function masking a value of ``kind`` with these parameters, keeping text values in ``cache`` (at most
+        ``_CACHE_SIZE``; when full, it starts again: cheaper per value than keeping the least recently used, and a
+        value masks the same way again anyway). Only text is a key: ``1``, ``1.0`` and ``True`` are one key of a
+        dict. The usual case, a fake kind that :meth:`_fit` adds nothing to, is one function, its cache inline."""
+        keyed = self._keyed.copy()      # already fed the kind: each value's digest is that of :meth:`digest`
+        keyed.update(f"{kind}\x00".encode())
+        start = keyed.copy
+
+        def digest(text: str) -> bytes:
+            state = start()
+            state.update(text.encode())
+            return state.digest()
+
+        if kind == "keep_last":
+            keep, keep_last = int(n if n is not None else 4), self._keep_last
+            return _cached(cache, lambda value: keep_last(str(value), keep, digest(str(value).strip()), length))
+        if kind == "date_shift":
+            span, shift = int(days if days is not None else 30), self._shift
+            return _cached(cache, lambda value: shift(str(value), span, digest(str(value).strip())))
+        if kind == "number":
+            share, number = float(percent if percent is not None else 10), self._number
+            target = {"type": ftype, "scale": scale}
+            return _cached(cache, lambda value: number(value, share, digest(str(value).strip()), target))
+        fake, fit = self._fake(kind), self._fit
+        if kind == "email":
+            return _cached(cache, self._email(start, fake, length, unique))
+        if unique and kind != "hash":
+            def suffixed(value: Any) -> str:
+                state = start()
+                state.update(str(value).strip().encode())
+                digest = state.digest()
+                return fit(kind, fake(digest), digest, length, unique)
+            return _cached(cache, suffixed)
+        get, bound, cut = cache.get, _CACHE_SIZE, length or None
+
+        def mask(value: Any) -> Any:
+            if value.__class__ is str:
+                masked = get(value)
+                if masked is None:
+                    if not value:
+                        return value
+                    state = start()
+                    state.update(value.strip().encode())
+                    masked = fake(state.digest())[:cut]
+                    if len(cache) >= bound:
+                        cache.clear()
+                    cache[value] = masked
+                return masked
+            if value is None:
+                return value
+            state = start()
+            state.update(str(value).strip().encode())
+            return fake(state.digest())[:cut]
+        return mask
+
+    def _email(self, start: Callable[[], Any], fake: Callable[[bytes], str], length: int,
+               unique: bool) -> Callable[[Any], str]:
+        """The function masking an email (compared in lower case, as the org does): :meth:`_fit` of :meth:`_fake`'s
+        address, the usual case (it fits the field as it is) made in one step."""
+        fit, names = self._fit, self._locale
+        if not names.firsts or not names.lasts:
+            def seeded(value: Any) -> str:
+                state = start()
+                state.update(str(value).strip().lower().encode())
+                digest = state.digest()
+                return fit("email", fake(digest), digest, length, unique)
+            return seeded
+        firsts, lasts = names.wide(names.firsts_email), names.wide(names.lasts_email)
+        room = length or 1 << 30
+
+        def email(value: Any) -> str:
+            state = start()
+            state.update(str(value).strip().lower().encode())
+            digest = state.digest()
+            local = f"{firsts[digest[2] << 8 | digest[3]]}.{lasts[digest[4] << 8 | digest[5]]}".strip(".") or "person"
+            domain = _DOMAINS[digest[6]]
+            if unique:
+                local = f"{local}.{_suffix(digest)}"
+            if len(local) + len(domain) < room:
+                return f"{local}@{domain}"
+            return fit("email", fake(digest), digest, length, unique)
+        return email
+
+    def _fake(self, kind: str) -> Callable[[bytes], str]:
+        """The fake value of ``kind`` as a function of the digest, its lists looked up once."""
+        names = self._locale
+        if kind == "hash":
+            return _pseudonym
+        if kind in ("first_name", "last_name", "full_name", "email"):
+            if not names.firsts or not names.lasts:     # a locale without name lists: Faker's, seeded
+                return functools.partial(self._seeded_name, kind)
+            firsts, lasts = names.wide(names.firsts), names.wide(names.lasts)
+            if kind == "first_name":
+                return lambda digest: firsts[digest[2] << 8 | digest[3]]
+            if kind == "last_name":
+                return lambda digest: lasts[digest[4] << 8 | digest[5]]
+            if kind == "full_name":
+                return lambda digest: f"{firsts[digest[2] << 8 | digest[3]]} {lasts[digest[4] << 8 | digest[5]]}"
+            firsts_email, lasts_email = names.wide(names.firsts_email), names.wide(names.lasts_email)
+
+            def email(digest: bytes) -> str:
+                local = f"{firsts_email[digest[2] << 8 | digest[3]]}.{lasts_email[digest[4] << 8 | digest[5]]}"
+                return f"{local.strip('.') or 'person'}@{_DOMAINS[digest[6]]}"
+            return email
+        if kind == "text":
+            return lambda digest: self._text(_Draw(digest), 200)
+        name = _FAKER_METHOD[kind]
+        program = names.program(name)
+        if program is not None:
+            return program
+        token = self._compiled(name)       # formats that cannot be flattened: drawn step by step
+        return lambda digest: token(_Draw(digest))
+
+    def _seeded_name(self, kind: str, digest: bytes) -> str:
+        """A name of ``kind`` from Faker seeded by the digest (a locale without name lists)."""
+        first = self._locale.faker("first_name", int.from_bytes(digest[:8], "big"))
+        last = self._locale.faker("last_name", int.from_bytes(digest[8:16], "big"))
+        if kind == "first_name":
+            return first
+        if kind == "last_name":
+            return last
+        if kind == "full_name":
+            return f"{first} {last}"
+        local = f"{_email_part(first)}.{_email_part(last)}".strip(".")
+        return f"{local or 'person'}@{_DOMAINS[digest[20]]}"
+
+    # ------------------------------------------------------------------ values drawn step by step
+    def _compiled(self, name: str) -> Callable[[_Draw], str]:
+        """What Faker's ``name`` would make, as a function of a :class:`_Draw`, for the formats
+        :meth:`_Locale.program` cannot flatten; the rules of ``name`` and of the tokens its formats name are looked
+        up once per masker, not per value."""
+        token = self._tokens.get(name)
+        if token is None:
+            made: dict[str, Callable[[_Draw], str]] = {}
+            token = self._compile(name, made)
+            self._tokens.update(made)       # only whole: another thread may use them at once
+        return token
+
+    def _compile(self, name: str, made: dict[str, Callable[[_Draw], str]]) -> Callable[[_Draw], str]:
+        token = self._tokens.get(name) or made.get(name)
+        if token is not None:
+            return token
+        how, data = self._locale.rule(name)
+        if how == "fill" and not any(tables for _, tables in data):
+            how, data = "list", tuple(text for text, _ in data)     # patterns without placeholders: a pick
+        if how == "list":
+            token = operator.methodcaller("pick", data)
+        elif how == "formats":
+            made[name] = lambda draw: made[name](draw)     # for a format naming this token again: the one made below
+            formats = tuple(tuple(part if isinstance(part, str) else self._compile(part[0], made) for part in parts)
+                            for parts in data)
+
+            def token(draw: _Draw) -> str:
+                return "".join([part if part.__class__ is str else part(draw) for part in draw.pick(formats)])
+        elif how == "fill":
+            token = operator.methodcaller("fill", data)
+        elif how == "fill_upper":
+            token = lambda draw: draw.fill(data).upper()       # noqa: E731
+        else:
+            token = functools.partial(self._faker, name)
+        made[name] = token
+        return token
 
     def _faker(self, name: str, draw: _Draw) -> str:
         """Faker's ``name`` seeded from ``draw`` (a provider method that is more than picks from lists)."""
@@ -663,7 +886,7 @@ class Masker:
     @staticmethod
     def _keep_last(text: str, n: int, digest: bytes, length: int) -> str:
         """Every letter and digit before the last ``n`` characters replaced (stably); separators stay."""
-        stream = hashlib.sha256(digest).digest() * (len(text) // 32 + 1)
+        stream = digest * (len(text) // len(digest) + 1)
         out = []
         head = len(text) - n
         for index, char in enumerate(text):
