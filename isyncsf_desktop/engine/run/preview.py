@@ -155,6 +155,9 @@ class DryTarget:
     def query_large(self, soql: str, **kwargs: Any) -> list[dict[str, Any]]:
         return self.org.query_large(soql, **kwargs)
 
+    def query_pages(self, soql: str, **kwargs: Any) -> tuple[int, Iterator[list[dict[str, Any]]]]:
+        return self.org.query_pages(soql, **kwargs)
+
     def bulk_query(self, soql: str, **kwargs: Any) -> list[dict[str, Any]]:
         return self.org.bulk_query(soql, **kwargs)
 

@@ -125,6 +125,9 @@ class SyncRun:
         self.parents = ParentFinder(ctx.source, ctx.target, plan)   # polymorphic lookups' parents outside the run
         self.person_contacts: dict[str, str] = {}  # source person contact id -> target person contact id
         self.read_stamps = False                   # read SystemModstamp on both orgs (a preview keeps it)
+        # object -> the most of its source records the first pass held at once: all of them, or one part of an
+        # object read in pages (first_pass.SourceStream)
+        self.held: dict[str, int] = {}
 
     def reached(self, name: str, oplan: ObjectPlan, item: Pending) -> None:
         """``item`` reached the target in the first pass (inserted, updated, found or unchanged), or an earlier
