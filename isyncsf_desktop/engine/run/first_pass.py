@@ -32,6 +32,7 @@ from ..values import match_value, path_value, same
 from ...salesforce.client import BULK_QUERY_PAGE, REST_QUERY_PAGE
 from .context import (BULK_BATCH, DUPLICATE_MATCH, PERSON_ACCOUNT_FIELDS_MISSING, PICKLIST_NOT_MAPPED,
                       STRING_TOO_LONG, chunks, first_error, key_json, page_reader, quote, reader)
+from .idmap import IdMap
 from .parents import is_polymorphic
 from .recovery import await_late_commits, claim_in_flight, journal_time, late_commit_window
 from .sync_run import OMIT, Decision, Pending, RecordProblem, SyncRun, Verdict, second_pass_refs
@@ -160,7 +161,9 @@ class FirstPass:
     # ------------------------------------------------------------------ preparation
     def prepare(self) -> None:
         """Load the id map of the two orgs, and map users and record types when a lookup needs them."""
-        self.run.id_map = self.journal.id_map(self.ctx.source_ref.org_id, self.ctx.target_ref.org_id)
+        id_map = self.run.id_map = IdMap()
+        for page in self.journal.id_map_pages(self.ctx.source_ref.org_id, self.ctx.target_ref.org_id):
+            id_map.update(page)
         kinds = {ref.kind for p in self.plan.objects.values() for ref in p.refs.values()}
         if "user" in kinds:
             self._map_users()
@@ -715,7 +718,7 @@ class FirstPass:
             wanted = {r[ref.field] for r in records if r.get(ref.field)}
             wanted -= self.run.external_ok.setdefault(ref.field, set())
             if is_polymorphic(ref):
-                wanted -= self.run.id_map.keys()
+                wanted = {value for value in wanted if value not in self.run.id_map}
             by_object: dict[str, list[str]] = defaultdict(list)
             for value in wanted:   # the object an id is of comes from its key prefix
                 by_object[self.run.parents.object_of(ref, value)].append(value)

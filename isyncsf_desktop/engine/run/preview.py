@@ -235,6 +235,9 @@ class PreviewJournal:
     def id_map(self, source_org_id: str, target_org_id: str, object_name: str | None = None) -> dict[str, str]:
         return self.journal.id_map(source_org_id, target_org_id, object_name)
 
+    def id_map_pages(self, source_org_id: str, target_org_id: str) -> Iterator[list[tuple[str, str]]]:
+        return self.journal.id_map_pages(source_org_id, target_org_id)
+
     def jobs(self, *args: Any, **kwargs: Any) -> Any:          # the last successful sync (a delta)
         return self.journal.jobs(*args, **kwargs)
 

@@ -8,6 +8,7 @@ and the steps both passes take: map one lookup value to the target, journal a ba
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -20,6 +21,7 @@ from ..plan import ObjectPlan, Plan, RefSpec
 from ..template import Template
 from ..users import OwnerMap, OwnerProblem
 from .context import OWNER_NOT_MAPPED, PARENT_FAILED, PARENT_NOT_SYNCED, RECORD_TYPE_NOT_FOUND, STOPPED, RunContext, Stop
+from .idmap import IdMap
 from .parents import ParentFinder, is_polymorphic
 
 
@@ -107,7 +109,7 @@ class SyncRun:
         # Write batches out at once: one at a time when the run must stop at the first failed record.
         self.depth = template.in_flight if template.continue_on_error else 1
         self.counts: dict[str, ObjectCounts] = {}
-        self.id_map: dict[str, str] = {}
+        self.id_map: MutableMapping[str, str] = IdMap()   # compact when large (idmap.py)
         self.failed: dict[str, str] = {}          # source id -> why it failed (for its children's errors)
         self.not_inserted: set[str] = set()       # source ids skipped because insert is off
         self.user_map: dict[str, str] = {}       # source user id -> target user id (match keys)
