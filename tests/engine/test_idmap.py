@@ -38,3 +38,11 @@ def test_the_map_answers_as_a_dict_before_and_after_it_turns_compact():
 def test_a_small_map_stays_a_dict():
     id_map = IdMap([(sf_id("001", n), sf_id("001", n + 1000)) for n in range(10)])
     assert not id_map.compact and id_map[sf_id("001", 3)] == sf_id("001", 1003) and len(id_map) == 10
+
+
+def test_the_buckets_multiply_as_the_map_grows_and_every_entry_is_still_found():
+    pairs = [(sf_id("003", n), sf_id("003", n + 500_000)) for n in range(140_000)]     # past 4,096 x 32 entries
+    id_map = IdMap(pairs, spill=10)
+    assert id_map.compact and len(id_map) == len(pairs)
+    assert all(id_map[source] == target for source, target in pairs)
+    assert sf_id("003", 500_001) not in id_map

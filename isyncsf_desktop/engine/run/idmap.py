@@ -3,7 +3,7 @@
 A Python dict of strings costs about 160 bytes an entry (two 18-character strings and the dict's slot): at a
 million records, 157 MB of the run's memory for one map. Past :data:`SPILL` entries the map keeps its
 18-character ids as bytes instead, 36 an entry (the source id, then the target id), in buckets chosen by the
-source id's hash: a look-up searches one bucket of a few dozen entries (``bytearray.find``, in C). Ids of any
+source id's hash: a look-up searches one bucket of at most :data:`LOAD` entries (``bytearray.find``, in C). Ids of any
 other length (a preview's placeholders, a test's short names) stay in a plain dict beside them.
 """
 
@@ -17,7 +17,8 @@ SPILL = 50_000
 
 ID = 18          # the length of the ids kept compact
 ENTRY = 2 * ID   # one entry: the source id, then the target id
-BUCKETS = 1 << 16
+BUCKETS = 1 << 12     # buckets when the map turns compact; four times as many each time they hold LOAD entries each
+LOAD = 32
 
 
 class IdMap(MutableMapping[str, str]):
@@ -48,7 +49,7 @@ class IdMap(MutableMapping[str, str]):
 
     def _bucket(self, key: str) -> bytearray:
         assert self._buckets is not None
-        return self._buckets[hash(key) & (BUCKETS - 1)]
+        return self._buckets[hash(key) & (len(self._buckets) - 1)]
 
     def _spill_over(self) -> None:
         """Move the 18-character entries of the dict into the buckets."""
@@ -56,6 +57,15 @@ class IdMap(MutableMapping[str, str]):
         small, self._other = self._other, {}
         for key, value in small.items():
             self._put(key, value)
+
+    def _grow(self) -> None:
+        """Four times as many buckets (each held :data:`LOAD` entries on average): the entries spread again."""
+        assert self._buckets is not None
+        old, self._buckets = self._buckets, [bytearray() for _ in range(4 * len(self._buckets))]
+        mask = len(self._buckets) - 1
+        for bucket in old:
+            for at in range(0, len(bucket), ENTRY):
+                self._buckets[hash(bucket[at:at + ID].decode("ascii")) & mask] += bucket[at:at + ENTRY]
 
     def _put(self, key: str, value: str) -> None:
         if not self._packable(key, value):
@@ -70,6 +80,8 @@ class IdMap(MutableMapping[str, str]):
         if at == -1:
             bucket += raw + value.encode("ascii")
             self._compact += 1
+            if self._compact > LOAD * len(self._buckets or ()):
+                self._grow()
         else:
             bucket[at + ID:at + ENTRY] = value.encode("ascii")
 
@@ -96,7 +108,7 @@ class IdMap(MutableMapping[str, str]):
     def get(self, key: str, default: str | None = None) -> str | None:   # type: ignore[override]
         buckets = self._buckets
         if buckets is not None and len(key) == ID and key.isascii():
-            bucket = buckets[hash(key) & (BUCKETS - 1)]
+            bucket = buckets[hash(key) & (len(buckets) - 1)]
             raw = key.encode("ascii")
             at = bucket.find(raw)
             while at != -1 and at % ENTRY:
