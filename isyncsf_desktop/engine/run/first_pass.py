@@ -458,7 +458,7 @@ class FirstPass:
         run.live_targets[name] = targets
         run.held[name] = len(records)
         records = self._carry(name, records, targets)
-        oc = run.counts.setdefault(name, ObjectCounts(total=len(records), status=ObjectStatus.EXECUTING))
+        run.counts.setdefault(name, ObjectCounts(total=len(records), status=ObjectStatus.EXECUTING))
         self.ctx.emit(ObjectStarted, object=name, index=index, count=count, total=len(records))
         wanted = {r["Id"]: wanted[r["Id"]] if wanted[r["Id"]] is not None else self.match_key(
             r, oplan, on_target=False) for r in records if r["Id"] in wanted}
@@ -929,7 +929,9 @@ class FirstPass:
                        len(chunk), name)
         self.run.notice(f"the connection to the target dropped while creating {name} records; the engine checked "
                         "which were saved so none is created twice")
-        known = set(self.run.live_targets.get(name, {}))
+        # target records the run or the job already accounts for (an object read in pages no longer holds the rows
+        # its earlier parts inserted: the journal has them)
+        known = set(self.run.live_targets.get(name, {})) | self.journal.known_target_ids(self.run.job_id, name)
         taken: set[str] = set()
 
         def look(ids: set[str]) -> dict[str, str]:
