@@ -52,38 +52,48 @@ class IdMap(MutableMapping[str, str]):
         return self._buckets[hash(key) & (len(self._buckets) - 1)]
 
     def _spill_over(self) -> None:
-        """Move the 18-character entries of the dict into the buckets."""
-        self._buckets = [bytearray() for _ in range(BUCKETS)]
-        small, self._other = self._other, {}
-        for key, value in small.items():
-            self._put(key, value)
+        """Move the 18-character entries of the dict into buckets. Each structure is whole before it is put in
+        place (the buckets first, then the dict without them), so a read in another thread finds every entry."""
+        buckets = [bytearray() for _ in range(BUCKETS)]
+        mask = len(buckets) - 1
+        rest: dict[str, str] = {}
+        for key, value in self._other.items():
+            if self._packable(key, value):
+                buckets[hash(key) & mask] += key.encode("ascii") + value.encode("ascii")
+                self._compact += 1
+            else:
+                rest[key] = value
+        self._buckets = buckets
+        self._other = rest
 
     def _grow(self) -> None:
-        """Four times as many buckets (each held :data:`LOAD` entries on average): the entries spread again."""
+        """Four times as many buckets (each held :data:`LOAD` entries on average): the entries spread again, into
+        buckets put in place once whole."""
         assert self._buckets is not None
-        old, self._buckets = self._buckets, [bytearray() for _ in range(4 * len(self._buckets))]
-        mask = len(self._buckets) - 1
-        for bucket in old:
+        buckets = [bytearray() for _ in range(4 * len(self._buckets))]
+        mask = len(buckets) - 1
+        for bucket in self._buckets:
             for at in range(0, len(bucket), ENTRY):
-                self._buckets[hash(bucket[at:at + ID].decode("ascii")) & mask] += bucket[at:at + ENTRY]
+                buckets[hash(bucket[at:at + ID].decode("ascii")) & mask] += bucket[at:at + ENTRY]
+        self._buckets = buckets
 
     def _put(self, key: str, value: str) -> None:
         if not self._packable(key, value):
+            self._other[key] = value
             if len(key) == ID and self._buckets is not None:      # it may have been kept compact before
                 self._remove(key)
-            self._other[key] = value
             return
-        self._other.pop(key, None)
         bucket = self._bucket(key)
         raw = key.encode("ascii")
         at = self._find(bucket, raw)
         if at == -1:
             bucket += raw + value.encode("ascii")
             self._compact += 1
-            if self._compact > LOAD * len(self._buckets or ()):
-                self._grow()
         else:
             bucket[at + ID:at + ENTRY] = value.encode("ascii")
+        self._other.pop(key, None)
+        if self._compact > LOAD * len(self._buckets or ()):
+            self._grow()
 
     def _remove(self, key: str) -> bool:
         if self._buckets is None or len(key) != ID or not key.isascii():
