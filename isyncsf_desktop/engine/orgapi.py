@@ -8,7 +8,7 @@ protocols where a part needs less (``plan.DescribeSource``, ``preflight.Prefligh
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,6 +43,8 @@ class OrgApi(Protocol):
     def query_large(self, soql: str, *, include_deleted: bool = False, bulk_from: int = 0,
                     object_name: str | None = None,
                     instead: tuple[int, Callable[[], list[dict[str, Any]]]] | None = None) -> list[dict[str, Any]]: ...
+    def query_pages(self, soql: str, *, include_deleted: bool = False, bulk_from: int = 0,
+                    object_name: str | None = None) -> tuple[int, Iterator[list[dict[str, Any]]]]: ...
     def bulk_query(self, soql: str, *, include_deleted: bool = False,
                    object_name: str | None = None) -> list[dict[str, Any]]: ...
 

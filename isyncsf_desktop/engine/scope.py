@@ -99,6 +99,15 @@ def is_related_parent(plan: Plan, name: str) -> bool:
     return any(p.related_to == name for p in plan.objects.values())
 
 
+def line_soql(oplan: ObjectPlan, columns: Iterable[str], since: str | None) -> str:
+    """The one statement that reads a line outside any related subset (its filter, delta, sort and limit): what
+    :func:`read_records` sends for it, for a reader that takes the answer page by page."""
+    where = " AND ".join(base_where(oplan, since))
+    soql = f"SELECT {', '.join(sorted(set(columns)))} FROM {oplan.object}" + (f" WHERE {where}" if where else "")
+    soql += f" ORDER BY {oplan.sort}, Id" if oplan.sort else " ORDER BY Id"
+    return soql + (f" LIMIT {oplan.limit}" if oplan.limit is not None else "")
+
+
 def _select(query: Query, oplan: ObjectPlan, columns: Iterable[str], where: list[str], related: list[str] | None,
             include_deleted: bool, limit: bool) -> list[dict[str, Any]]:
     select = ", ".join(sorted(set(columns)))

@@ -692,6 +692,20 @@ class OrgClient:
         (calls, read): another way to get the records the caller needs; it is taken when it costs
         fewer calls than both.
         """
+        _total, pages = self._large_pages(soql, include_deleted=include_deleted, bulk_from=bulk_from,
+                                          object_name=object_name, instead=instead)
+        return [record for page in pages for record in page]
+
+    def query_pages(self, soql: str, *, include_deleted: bool = False, bulk_from: int = 0,
+                    object_name: str | None = None) -> tuple[int, Iterator[list[dict[str, Any]]]]:
+        """:meth:`query_large` page by page: (how many records there are, as the first REST page says, and
+        their pages, each read when the one before it is done with). REST pages of up to 2,000 records, or
+        the Bulk query's result pages of 50,000: a caller that lets each page go holds one at a time."""
+        return self._large_pages(soql, include_deleted=include_deleted, bulk_from=bulk_from, object_name=object_name)
+
+    def _large_pages(self, soql: str, *, include_deleted: bool, bulk_from: int, object_name: str | None,
+                     instead: tuple[int, Callable[[], list[dict[str, Any]]]] | None = None,
+                     ) -> tuple[int, Iterator[list[dict[str, Any]]]]:
         kwargs = self._kwargs()
         endpoint = "queryAll" if include_deleted else "query"
         first = self._call(f"{endpoint} {soql[:200]}",
@@ -706,19 +720,28 @@ class OrgClient:
             logger.debug("%s: %d records in %s; reading the %d calls' worth needed instead", self._label(),
                          total, soql[:80], instead[0])
             del first
-            return instead[1]()
+            return total, iter([instead[1]()])
         if first.get("done", True) or rest_calls <= bulk_calls:
-            records = [strip_attributes(r) for r in first.get("records") or []]
-            next_url = first.get("nextRecordsUrl")
-            result = first
-            while not result.get("done", True) and next_url:
+            return total, self._rest_pages(endpoint, first, kwargs)
+        del first
+        return total, self.bulk_query_pages(soql, include_deleted=include_deleted, object_name=object_name,
+                                            expected_rows=total)
+
+    def _rest_pages(self, endpoint: str, first: dict[str, Any],
+                    kwargs: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """The records of REST query answer ``first`` and of the pages after it, one page at a time."""
+        result: dict[str, Any] | None = first
+        del first
+        while result is not None:
+            page = [strip_attributes(r) for r in result.get("records") or []]
+            next_url = result.get("nextRecordsUrl")
+            done = result.get("done", True) or not next_url
+            result = None
+            yield page
+            del page
+            if not done:
                 result = self._call(f"{endpoint} more {next_url}",
                                     lambda url=next_url: self.sf.query_more(url, identifier_is_url=True, **kwargs))
-                records.extend(strip_attributes(r) for r in result.get("records") or [])
-                next_url = result.get("nextRecordsUrl")
-            return records
-        del first
-        return self.bulk_query(soql, include_deleted=include_deleted, object_name=object_name, expected_rows=total)
 
     def bulk_query(self, soql: str, *, include_deleted: bool = False, object_name: str | None = None,
                    poll_first: float = BULK_POLL_FIRST, poll_max: float = BULK_POLL_MAX,
@@ -727,6 +750,15 @@ class OrgClient:
         relationship columns (``Account.Name``) nested, empty cells null, booleans and numbers typed
         from the objects' describes. ``expected_rows`` (when the caller counted them) lets the job be
         looked at about when it should be done (:class:`~.pacing.PollSchedule`)."""
+        return [record for page in self.bulk_query_pages(
+            soql, include_deleted=include_deleted, object_name=object_name, poll_first=poll_first,
+            poll_max=poll_max, expected_rows=expected_rows) for record in page]
+
+    def bulk_query_pages(self, soql: str, *, include_deleted: bool = False, object_name: str | None = None,
+                         poll_first: float = BULK_POLL_FIRST, poll_max: float = BULK_POLL_MAX,
+                         expected_rows: int | None = None) -> Iterator[list[dict[str, Any]]]:
+        """:meth:`bulk_query` one result page (up to 50,000 records) at a time; the job is opened when the
+        first page is asked for, and each next page read when the one before it is done with."""
         name = object_name or _from_object(soql)
         job = self._bulk_request(f"bulk query {name}", "POST", "jobs/query/", json={
             "operation": "queryAll" if include_deleted else "query", "query": soql, "contentType": "CSV",
@@ -737,21 +769,25 @@ class OrgClient:
         if job.get("state") != "JobComplete":
             raise OrgApiError(f"the Bulk API query of {name} ended {job.get('state')}: "
                               f"{job.get('errorMessage') or 'no reason given'}", error_code="BULK_QUERY_FAILED")
-        records: list[dict[str, Any]] = []
         convert: Callable[[list[str]], dict[str, Any]] | None = None
         locator = ""
         while True:
             query = f"?maxRecords={BULK_QUERY_PAGE}" + (f"&locator={locator}" if locator else "")
             page = self._bulk_request(f"bulk query results {job_id}", "GET", f"jobs/query/{job_id}/results{query}")
+            locator = page.headers.get("Sforce-Locator") or "null"
             reader = csv.reader(_text_lines(page.content.decode("utf-8")))
+            del page
             header = next(reader, None)
+            records: list[dict[str, Any]] = []
             if header:
                 if convert is None:
                     convert = self._bulk_converter(name, header)
-                records.extend(convert(row) for row in reader if row)
-            locator = page.headers.get("Sforce-Locator") or "null"
+                records = [convert(row) for row in reader if row]
+            del reader
+            yield records
+            del records
             if locator == "null":
-                return records
+                return
 
     def _bulk_converter(self, object_name: str, header: list[str]) -> Callable[[list[str]], dict[str, Any]]:
         """A function turning one Bulk query CSV row into a REST-shaped record."""

@@ -5,7 +5,11 @@ the run's structures after a real sync on the sandbox."""
 
 from __future__ import annotations
 
+import pytest
+
+from isyncsf_desktop.engine.events import ObjectStarted
 from isyncsf_desktop.engine.lifecycle import RunKind
+from isyncsf_desktop.engine.run import first_pass
 from isyncsf_desktop.engine.run.sync_run import SyncRun
 
 
@@ -52,3 +56,35 @@ def test_the_run_keeps_for_the_second_pass_only_the_lookups_it_sets(pair):
     copies = {r["LastName"]: r["Id"] for r in pair.rows("tgt", "SELECT Id, LastName FROM Contact")}
     names = {r["Primary_Contact__c"] for r in pair.rows("tgt", "SELECT Primary_Contact__c FROM Account")}
     assert names == set(copies.values())
+
+
+def test_an_object_without_levels_is_read_and_synced_part_by_part(pair, monkeypatch: pytest.MonkeyPatch):
+    # parts of 4 records per write in flight (8 with in_flight 2) instead of 80,000: the same path a million takes
+    monkeypatch.setattr(first_pass, "PART_RECORDS", 4)
+    accounts = pair.insert("src", "Account", [{"Name": f"Acme {i}", "External_Id__c": f"A{i}"} for i in range(3)])
+    pair.insert("src", "Contact", [{"LastName": f"Doe {i}", "Email": f"doe{i}@acme.test", "AccountId": accounts[i % 3],
+                                    "Title": "Buyer"} for i in range(21)])
+    pair.insert("tgt", "Contact", [{"LastName": f"Doe {i}", "Email": f"doe{i}@acme.test", "Title": "Intern"}
+                                   for i in (2, 17)])    # on the target already: matched by Email and updated
+    run, result = sync_keeping_run(pair, {"name": "t", "options": {"continue_on_error": True, "in_flight": 2},
+                                          "objects": [
+        {"object": "Account", "fields": ["Name", "External_Id__c"], "match_by": ["External_Id__c"]},
+        {"object": "Contact", "fields": ["LastName", "Email", "AccountId", "Title"], "match_by": ["Email"]}]})
+    assert result.state == "Synced" and result.totals.errors == 0    # type: ignore[attr-defined]
+
+    # Contact (21 records, more than a part) was never held whole: one part at a time; Account (3) was read whole
+    assert run.held == {"Account": 3, "Contact": 8}
+    contacts = result.objects["Contact"]                              # type: ignore[attr-defined]
+    assert (contacts.total, contacts.inserted, contacts.updated, contacts.processed) == (21, 19, 2, 21)
+    started = [e for e in pair.events if isinstance(e, ObjectStarted) and e.object == "Contact"]
+    assert [e.total for e in started] == [21]        # the total the org counted before the first page
+    assert run.live_targets["Contact"] == {}
+
+    # every record of every part reached the target once, under its account's copy, matched where it was there
+    copies = {r["External_Id__c"]: r["Id"] for r in pair.rows("tgt", "SELECT Id, External_Id__c FROM Account")}
+    got = pair.rows("tgt", "SELECT Email, AccountId, Title FROM Contact")
+    assert sorted(r["Email"] for r in got) == sorted(f"doe{i}@acme.test" for i in range(21))
+    assert all(r["AccountId"] == copies[f"A{int(r['Email'][3:].split('@')[0]) % 3}"] and r["Title"] == "Buyer"
+               for r in got)
+    outcomes = pair.journal.records(result.job_id)                    # type: ignore[attr-defined]
+    assert len([o for o in outcomes if o.object == "Contact"]) == 21

@@ -61,3 +61,28 @@ def test_a_read_below_the_threshold_or_of_few_pages_stays_on_rest(sandbox_factor
     assert len(client.query_large(soql, bulk_from=2000)) == 5000          # 2 more REST pages: cheaper
     assert len(client.query_large(soql)) == 5000                          # 0: never
     assert query_jobs(client) == 0
+
+
+def test_a_big_read_comes_page_by_page_each_read_when_asked_for(sandbox_factory: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    _, client = _many_accounts(sandbox_factory, 12_500)
+    soql = "SELECT Id, Name, External_Id__c, NumberOfEmployees FROM Account ORDER BY Id"
+    rest = client.query(soql)
+
+    before = client.api_calls
+    total, pages = client.query_pages(soql)                   # REST pages: 2,000 records each
+    assert total == 12_500 and client.api_calls - before == 1    # the first page only, so far
+    sizes = []
+    for page in pages:
+        sizes.append(len(page))
+        assert client.api_calls - before == len(sizes)         # the next page is read when asked for
+    assert sizes == [2000] * 6 + [500]
+
+    monkeypatch.setattr("isyncsf_desktop.salesforce.client.BULK_QUERY_PAGE", 5000)
+    total, pages = client.query_pages(soql, bulk_from=2000)   # a Bulk query: its result pages, one by one
+    assert total == 12_500 and query_jobs(client) == 0          # opened when the first page is asked for
+    read = [next(pages)]
+    assert query_jobs(client) == 1
+    read += list(pages)
+    assert [len(page) for page in read] == [5000, 5000, 2500]
+    assert [record for page in read for record in page] == rest

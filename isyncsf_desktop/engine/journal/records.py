@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .rows import (MAPPED_STATUSES, PHASES, RECORD_STATUSES, SUCCESS_STATUSES, ErrorRow, JournalError, Outcome,
@@ -360,6 +360,24 @@ class RecordsMixin(JournalStore):
             params.append(object_name)
         with self._lock:
             return dict(self._db.execute(sql, params).fetchall())
+
+    def id_map_pages(self, source_org_id: str, target_org_id: str,
+                     page: int = 50_000) -> Iterator[list[tuple[str, str]]]:
+        """:meth:`id_map` as (source id, target id) pairs, ``page`` at a time (each read under the lock on its own):
+        a caller that keeps them compactly never holds the whole map as Python strings."""
+        after: tuple[str, str] = ("", "")
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT object, source_id, target_id FROM id_map WHERE source_org_id = ? AND target_org_id = ?"
+                    " AND (object, source_id) > (?, ?) ORDER BY object, source_id LIMIT ?",
+                    (source_org_id, target_org_id, *after, page)).fetchall()
+            if not rows:
+                return
+            after = (rows[-1][0], rows[-1][1])
+            yield [(source_id, target_id) for _object, source_id, target_id in rows]
+            if len(rows) < page:
+                return
 
     def forget_target_ids(self, source_org_id: str, target_org_id: str, target_ids: Iterable[str]) -> None:
         """Drop id-map entries that point at target records which no longer exist (rolled back)."""

@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .. import estimate
@@ -110,6 +110,23 @@ def reader(client: OrgApi, template: Template, object_name: str) -> Callable[...
 
     def query(soql: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
         return large(soql, include_deleted=include_deleted, bulk_from=threshold)
+    return query
+
+
+def page_reader(client: OrgApi, template: Template,
+                object_name: str) -> Callable[..., tuple[int, Iterator[list[dict[str, Any]]]]] | None:
+    """:func:`reader` page by page: a query giving (how many records, their pages), each page read when the
+    one before it is done with (a Bulk query's past the object's bulk threshold); None from a client that
+    reads only whole answers."""
+    pages = getattr(client, "query_pages", None)
+    if pages is None:
+        return None
+    threshold = template.bulk_threshold(object_name) or 0
+
+    def query(soql: str, *, include_deleted: bool = False) -> tuple[int, Iterator[list[dict[str, Any]]]]:
+        result: tuple[int, Iterator[list[dict[str, Any]]]] = pages(soql, include_deleted=include_deleted,
+                                                                   bulk_from=threshold)
+        return result
     return query
 
 

@@ -9,12 +9,14 @@ Lookups the plan defers, and self-lookups of records in a data cycle, are left f
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
@@ -30,8 +32,10 @@ from ..plan import ObjectPlan, Plan, RefSpec, relationship_graph
 from ..recordtypes import RECORD_TYPE_SOQL, resolve_record_types
 from ..users import RUNNING_USER, map_owners
 from ..values import match_value, path_value, same
+from ...salesforce.client import BULK_QUERY_PAGE, REST_QUERY_PAGE
 from .context import (BULK_BATCH, DUPLICATE_MATCH, PERSON_ACCOUNT_FIELDS_MISSING, PICKLIST_NOT_MAPPED,
-                      STRING_TOO_LONG, chunks, first_error, key_json, quote, reader)
+                      STRING_TOO_LONG, chunks, first_error, key_json, page_reader, quote, reader)
+from .idmap import IdMap
 from .parents import is_polymorphic
 from .recovery import await_late_commits, claim_in_flight, journal_time, late_commit_window
 from .sync_run import OMIT, Decision, Pending, RecordProblem, SyncRun, Verdict, second_pass_refs
@@ -123,6 +127,43 @@ def must_follow(plan: Plan) -> dict[str, set[str]]:
     return {name: {p for p in parents if position[p] < position[name]} for name, parents in follow.items()}
 
 
+@dataclass
+class SourceStream:
+    """An object's source records as they are read: ``total`` (as the org counted them before the first page) and
+    their ``pages`` (each a list of records, fields named as the target's), each read when the one before is
+    done with."""
+
+    total: int
+    pages: Iterator[list[dict[str, Any]]]
+
+
+def _read_ahead(pages: Iterator[list[dict[str, Any]]],
+                executor: ThreadPoolExecutor) -> Iterator[list[dict[str, Any]]]:
+    """``pages``, each next one read on ``executor`` while the one before is synced (one page ahead)."""
+    future = executor.submit(next, pages, None)
+    while True:
+        page = future.result()
+        if page is None:
+            return
+        future = executor.submit(next, pages, None)
+        yield page
+        del page
+
+
+def _regroup(pages: Iterable[list[dict[str, Any]]], size: int) -> Iterator[list[dict[str, Any]]]:
+    """The records of ``pages`` in lists of ``size`` (the last one shorter)."""
+    held: list[dict[str, Any]] = []
+    for page in pages:
+        held.extend(page)
+        del page
+        while len(held) >= size:
+            part, held = held[:size], held[size:]
+            yield part
+            del part
+    if held:
+        yield held
+
+
 class FirstPass:
     """The first pass of ``run``: :meth:`prepare` (the maps), then :meth:`execute` (every object)."""
 
@@ -134,11 +175,11 @@ class FirstPass:
         self.target = run.target
         self.plan = run.plan
         self.template = run.template
-        self._ahead: dict[str, Future[list[dict[str, Any]]]] = {}
+        self._ahead: dict[str, Future[list[dict[str, Any]] | SourceStream]] = {}
         self._scope_ids: dict[str, list[str]] = {}
         self._since: str | None = None
         self._scoped = False
-        self._reading = threading.Lock()
+        self._reading = threading.RLock()
         self._selected: dict[str, list[dict[str, Any]]] | None = None
         self._target_values: dict[str, list[str] | None] = {}    # Object.Field -> the target's picklist values
         self._picklist_maps: dict[str, dict[str, dict[str, str]]] = {}   # see _picklists_of
@@ -151,7 +192,9 @@ class FirstPass:
     # ------------------------------------------------------------------ preparation
     def prepare(self) -> None:
         """Load the id map of the two orgs, and map users and record types when a lookup needs them."""
-        self.run.id_map = self.journal.id_map(self.ctx.source_ref.org_id, self.ctx.target_ref.org_id)
+        id_map = self.run.id_map = IdMap()
+        for page in self.journal.id_map_pages(self.ctx.source_ref.org_id, self.ctx.target_ref.org_id):
+            id_map.update(page)
         kinds = {ref.kind for p in self.plan.objects.values() for ref in p.refs.values()}
         if "user" in kinds:
             self._map_users()
@@ -305,6 +348,37 @@ class FirstPass:
     def _read_source(self, oplan: ObjectPlan) -> list[dict[str, Any]]:
         return as_target_fields(oplan, self._read_source_rows(oplan))
 
+    def _open_source(self, oplan: ObjectPlan) -> list[dict[str, Any]] | SourceStream:
+        """``oplan``'s source records: all of them (:meth:`_read_source`), or, when they are more than one part
+        and the object can be synced part by part, a :class:`SourceStream` whose first page is read. Part by
+        part: no self-lookup levels (a level needs its parents' level whole), no related subset (its parents
+        are completed across lines), not a retry of chosen records."""
+        if self.run.only is not None or scope.has_related(self.plan) or any(not r.deferred for r in oplan.self_refs):
+            return self._read_source(oplan)
+        query = page_reader(self.source, self.template, oplan.object)
+        if query is None:
+            return self._read_source(oplan)
+        self._scope()
+        total, pages = query(scope.line_soql(oplan, self._columns(oplan), self._since),
+                             include_deleted=self.template.include_deleted)
+        renamed = (as_target_fields(oplan, page) for page in pages)
+        if total <= self._part_size():
+            return [record for page in renamed for record in page]
+        first = next(renamed, [])      # read now: a Bulk query's job is done by the time the object starts
+        return SourceStream(total, itertools.chain([first], renamed))
+
+    def _scope(self) -> None:
+        """Find, once per run, the SystemModstamp a delta run reads after (objects read at once, parallel_objects:
+        the first finds it, the others wait for it)."""
+        with self._reading:
+            if not self._scoped:
+                self._scoped = True
+                self._since = scope.delta_since(self.template, self.journal, self.ctx.source_ref.org_id,
+                                                self.ctx.target_ref.org_id)
+                if self._since:
+                    self.run.notice(f"delta sync: only records changed since {self._since} (deletions are not "
+                                    "copied)")
+
     def _columns(self, oplan: ObjectPlan) -> set[str]:
         """The source columns read for ``oplan``: :func:`source_columns`, and SystemModstamp for a run that keeps
         it (a preview: an apply finds what changed since)."""
@@ -324,15 +398,9 @@ class FirstPass:
                                              include_deleted=include_deleted)
             return records
         # related subsets, delta sync, deleted records, sort and limit: engine/scope.py
-        with self._reading:     # objects read at once (parallel_objects): the delta's date and a subset once
-            if not self._scoped:
-                self._scoped = True
-                self._since = scope.delta_since(self.template, self.journal, self.ctx.source_ref.org_id,
-                                                self.ctx.target_ref.org_id)
-                if self._since:
-                    self.run.notice(f"delta sync: only records changed since {self._since} (deletions are not "
-                                    "copied)")
-            if scope.has_related(self.plan):
+        self._scope()
+        if scope.has_related(self.plan):
+            with self._reading:     # objects read at once (parallel_objects): the subset is selected once
                 if self._selected is None:
                     since, id_map = self._since, self.run.id_map
                     self._selected, added = scope.select_related(
@@ -351,13 +419,9 @@ class FirstPass:
         Bulk query when big), or, when it costs fewer calls, only those ``records`` can match: by
         their match key in IN-chunks, and by the target ids the id map already knows. Only those the
         plan's ``target_filter`` lets through (never a target person contact)."""
-        paths = {"Id", *oplan.update_fields, *oplan.insert_fields, *oplan.match_by,
-                 *(oplan.constants if oplan.constants_on_update else ()),
-                 *(["SystemModstamp"] if self.run.read_stamps else [])}
-        select = f"SELECT {', '.join(sorted(paths))} FROM {oplan.object}"
+        select, every = self._target_select(oplan)
         by_key = self._by_key_reads(oplan, select, records) if records is not None else None
         large = getattr(self.target, "query_large", None)
-        every = f"{select} WHERE {oplan.target_filter}" if oplan.target_filter else select
         if by_key is not None and by_key[0] <= 1:
             rows = by_key[1]()    # one query at most (none for no records): cheaper than any page count
         elif by_key is not None and large is not None:
@@ -366,12 +430,41 @@ class FirstPass:
             rows = reader(self.target, self.template, oplan.object)(every)
         return {row["Id"]: row for row in rows}
 
+    def _target_select(self, oplan: ObjectPlan) -> tuple[str, str]:
+        """The SELECT of ``oplan``'s target records (every column the run compares or matches on), and the
+        statement reading all those the plan's ``target_filter`` lets through."""
+        paths = {"Id", *oplan.update_fields, *oplan.insert_fields, *oplan.match_by,
+                 *(oplan.constants if oplan.constants_on_update else ()),
+                 *(["SystemModstamp"] if self.run.read_stamps else [])}
+        select = f"SELECT {', '.join(sorted(paths))} FROM {oplan.object}"
+        return select, f"{select} WHERE {oplan.target_filter}" if oplan.target_filter else select
+
+    def _stream_targets(self, oplan: ObjectPlan, records: int) -> Rows | None:
+        """Every target record of ``oplan``'s object (as :meth:`read_target` reads them when it reads them all),
+        for the ``records`` source records of an object read in pages; None when reading only those the
+        records can match, by key, may cost fewer calls (then the object is read whole, as before)."""
+        pages = getattr(self.target, "query_pages", None)
+        if pages is None:
+            return None
+        _select, every = self._target_select(oplan)
+        total, rows = pages(every, bulk_from=self.template.bulk_threshold(oplan.object))
+        every_calls = min(-(-total // REST_QUERY_PAGE), 2 + -(-total // BULK_QUERY_PAGE))
+        if every_calls > 1 and self._keyed(oplan) and every_calls >= records // (KEY_CHUNK_CHARS // 8):
+            rows.close()
+            return None
+        return {row["Id"]: row for page in rows for row in page}
+
+    @staticmethod
+    def _keyed(oplan: ObjectPlan) -> bool:
+        """Whether the target records ``oplan``'s records can match can be read by key (one plain text field)."""
+        return len(oplan.match_by) == 1 and "." not in oplan.match_by[0] and oplan.match_by[0] not in oplan.refs \
+            and oplan.field_types.get(oplan.match_by[0], "string") in KEY_TYPES
+
     def _by_key_reads(self, oplan: ObjectPlan, select: str,
                       records: list[dict[str, Any]]) -> tuple[int, Any] | None:
         """(calls, read) for reading only the target records that ``records`` can match, or None
         when the match key is not one plain text field (then all target records are read)."""
-        if len(oplan.match_by) != 1 or "." in oplan.match_by[0] or oplan.match_by[0] in oplan.refs \
-                or oplan.field_types.get(oplan.match_by[0], "string") not in KEY_TYPES:
+        if not self._keyed(oplan):
             return None
         field_name = oplan.match_by[0]
         keys = sorted({str(self._mask_key(oplan, field_name, r[field_name])).strip() for r in records
@@ -449,92 +542,162 @@ class FirstPass:
         oplan = self.plan.objects[name]
         self.ctx.emit(ObjectReading, object=name, index=index, count=count)    # its row: "Reading…", not Pending
         ahead = self._ahead.pop(name, None)
-        records = ahead.result() if ahead is not None else self._read_source(oplan)
+        source = ahead.result() if ahead is not None else self._open_source(oplan)
         if after is not None and pool is not None:
-            self._ahead[after] = pool.submit(self._read_source, self.plan.objects[after])
+            self._ahead[after] = pool.submit(self._open_source, self.plan.objects[after])
+        # Records of a create batch whose answer was lost (a crash): find what the org saved (the whole object).
+        wanted = self.journal.in_flight(run.job_id, name).get(name, {})
+        if isinstance(source, SourceStream) and not wanted:
+            targets = self._stream_targets(oplan, source.total)
+            if targets is not None:
+                self._sync_stream(name, oplan, index, count, source, targets, pool is not None)
+                self._finish_object(name, oplan)
+                return
+        records = source if isinstance(source, list) else [r for page in source.pages for r in page]
+        del source
         targets = self.read_target(oplan, records)
         run.live_targets[name] = targets
+        run.held[name] = len(records)
         records = self._carry(name, records, targets)
-        oc = run.counts.setdefault(name, ObjectCounts(total=len(records), status=ObjectStatus.EXECUTING))
+        run.counts.setdefault(name, ObjectCounts(total=len(records), status=ObjectStatus.EXECUTING))
         self.ctx.emit(ObjectStarted, object=name, index=index, count=count, total=len(records))
-        # Records of a create batch whose answer was lost (a crash): find what the org saved.
-        wanted = self.journal.in_flight(run.job_id, name).get(name, {})
         wanted = {r["Id"]: wanted[r["Id"]] if wanted[r["Id"]] is not None else self.match_key(
             r, oplan, on_target=False) for r in records if r["Id"] in wanted}
         in_flight = claim_in_flight(wanted, targets, oplan.match_by,
                                     self.journal.known_target_ids(run.job_id, name)) if wanted else {}
         if len(in_flight) < len(wanted):
             in_flight.update(self._await_in_flight(name, oplan, records, wanted, in_flight, targets))
-        claimed = set(in_flight.values())
+        index_by_key = self._index(oplan, targets, set(in_flight.values()))
+        self._check_external(oplan, records)
+        # Self-lookup hierarchies: parents before children, level by level; a big level in parts, so that only one
+        # part's payloads are held at a time (each part still goes out in Bulk jobs or batches, in_flight at once).
+        for level in self._levels(oplan, records):
+            for part in chunks(level, self._part_size()):
+                self._sync_part(name, oplan, part, targets, index_by_key, in_flight)
+        self._finish_object(name, oplan)
+
+    def _part_size(self) -> int:
+        """Records decided and written as one part: :data:`PART_RECORDS` per write in flight."""
+        return PART_RECORDS * max(1, self.run.depth)
+
+    def _index(self, oplan: ObjectPlan, targets: Rows, claimed: set[str]) -> dict[tuple[Any, ...], list[str]]:
+        """The target records by match key, less those ``claimed`` (created by an interrupted run of the job)."""
         index_by_key: dict[tuple[Any, ...], list[str]] = defaultdict(list)
         for row_id, row in targets.items():
             key = self.match_key(row, oplan, on_target=True)
             if key is not None and row_id not in claimed:
                 index_by_key[key].append(row_id)
-        self._check_external(oplan, records)
-        # Self-lookup hierarchies: parents before children, level by level; a big level in parts, so that only one
-        # part's payloads are held at a time (each part still goes out in Bulk jobs or batches, in_flight at once).
-        for level in self._levels(oplan, records):
-            for part in chunks(level, PART_RECORDS * max(1, run.depth)):
-                inserts: list[Pending] = []
-                updates: list[Pending] = []
-                outcomes: list[Outcome] = []
-                for record in part:
-                    decision = self.decide(oplan, record, targets, index_by_key, in_flight)
-                    decision = run.decided(name, oplan, decision) or decision
-                    pending, verdict = decision.pending, decision.verdict
-                    if verdict == Verdict.INSERT:
-                        inserts.append(pending)
-                    elif verdict == Verdict.UPDATE:
-                        run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
-                        pending.payload = decision.changed
-                        updates.append(pending)
-                    elif verdict == Verdict.FAIL:
-                        assert decision.error is not None
-                        if decision.matched:
-                            run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
-                        outcomes.append(run.fail(name, record["Id"], pending.target_id, decision.error,
-                                                 root=decision.root))
-                    elif verdict == Verdict.OUTSIDE:    # read and matched for its children's lookups only
-                        assert decision.error is not None
-                        if decision.matched:
-                            run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
-                        else:
-                            run.failed[record["Id"]] = f"{decision.error.status_code}: {decision.error.message}"
-                        oc.total -= 1
-                    elif verdict == Verdict.HELD:    # not written by the run's choice (an apply's gate): skipped
-                        assert decision.error is not None
-                        if decision.matched:           # the target record stays as it is: children still find it
-                            run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
-                        else:
-                            run.failed[record["Id"]] = f"{decision.error.status_code}: {decision.error.message}"
-                        outcomes.append(Outcome(name, record["Id"], pending.target_id, RecordStatus.SKIPPED,
-                                                decision.error))
-                        oc.processed += 1
-                    elif verdict == Verdict.INSERT_OFF:
-                        run.not_inserted.add(record["Id"])
-                        outcomes.append(Outcome(name, record["Id"], None, RecordStatus.SKIPPED))
-                        oc.processed += 1
-                    elif verdict == Verdict.IN_FLIGHT:
-                        # Created by this job in a batch whose answer was lost (crash, dropped connection).
-                        run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
-                        outcomes.append(Outcome(name, record["Id"], pending.target_id, RecordStatus.INSERTED))
-                        oc.inserted += 1
-                        oc.processed += 1
-                        run.reached(name, oplan, pending)
-                    else:                    # unchanged, or changed with updating switched off: it stays as it is
-                        run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
-                        outcomes.append(Outcome(name, record["Id"], pending.target_id, RecordStatus.EXISTING))
-                        oc.existing += 1
-                        oc.processed += 1
-                        run.reached(name, oplan, pending)
-                if outcomes:
-                    run.flush(name, outcomes)
-                self._insert(name, oplan, inserts, targets)
-                self._update(name, updates, targets)
-                del inserts, updates, outcomes
-                for record in part:     # written and journaled: what the run keeps of them was copied (reached)
-                    record.clear()
+        return index_by_key
+
+    def _sync_stream(self, name: str, oplan: ObjectPlan, index: int, count: int, source: SourceStream,
+                     targets: Rows, read_ahead: bool) -> None:
+        """Sync an object whose source records come in pages (:meth:`_open_source`): each part is read, decided,
+        written and journaled, then let go, so the run never holds more than one part of them (and the page read
+        ahead). ``targets``: every target record the object's records can match, read before the first part."""
+        run = self.run
+        run.live_targets[name] = targets
+        oc = run.counts.setdefault(name, ObjectCounts(total=source.total, status=ObjectStatus.EXECUTING))
+        self.ctx.emit(ObjectStarted, object=name, index=index, count=count, total=source.total)
+        index_by_key = self._index(oplan, targets, set())
+        kept = {ref.field for ref in second_pass_refs(oplan)}
+        seen = 0
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="isyncsf-page") if read_ahead else None
+        try:
+            pages = _read_ahead(source.pages, executor) if executor is not None else source.pages
+            for part in _regroup(pages, self._part_size()):
+                seen += len(part)
+                run.held[name] = max(run.held.get(name, 0), len(part))
+                rest = self._carry(name, part, targets)
+                oc.total -= len(part) - len(rest)      # done in an earlier run: the second pass only
+                self._check_external(oplan, rest)
+                synced = len(run.synced.get(name, ()))
+                inserted = self._sync_part(name, oplan, rest, targets, index_by_key, {})
+                # The rows this part inserted are needed no more (no later record matches a record the run made),
+                # but for those the second pass compares: targets holds what the source read matched, not the run.
+                wanted = {p.target_id for p in run.synced.get(name, [])[synced:]} if kept else set()
+                for target_id in inserted:
+                    if target_id not in wanted:
+                        targets.pop(target_id, None)
+                for masked_keys in self._key_values.get(name, []):   # each key is looked at within its part
+                    masked_keys.clear()
+                del part, rest
+        finally:
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+        oc.total += seen - source.total    # the org said how many there were before the first page; it may differ
+
+    def _sync_part(self, name: str, oplan: ObjectPlan, part: list[dict[str, Any]], targets: Rows,
+                   index_by_key: dict[tuple[Any, ...], list[str]], in_flight: dict[str, str]) -> list[str]:
+        """Decide, write and journal one part of an object's records, then clear them (what the run keeps of
+        them was copied: :meth:`~.sync_run.SyncRun.reached`). Returns the target ids of the records it inserted."""
+        run = self.run
+        oc = run.counts[name]
+        inserts: list[Pending] = []
+        updates: list[Pending] = []
+        outcomes: list[Outcome] = []
+        for record in part:
+            decision = self.decide(oplan, record, targets, index_by_key, in_flight)
+            decision = run.decided(name, oplan, decision) or decision
+            pending, verdict = decision.pending, decision.verdict
+            if verdict == Verdict.INSERT:
+                inserts.append(pending)
+            elif verdict == Verdict.UPDATE:
+                run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
+                pending.payload = decision.changed
+                updates.append(pending)
+            elif verdict == Verdict.FAIL:
+                assert decision.error is not None
+                if decision.matched:
+                    run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
+                outcomes.append(run.fail(name, record["Id"], pending.target_id, decision.error,
+                                         root=decision.root))
+            elif verdict == Verdict.OUTSIDE:    # read and matched for its children's lookups only
+                assert decision.error is not None
+                if decision.matched:
+                    run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
+                else:
+                    run.failed[record["Id"]] = f"{decision.error.status_code}: {decision.error.message}"
+                oc.total -= 1
+            elif verdict == Verdict.HELD:    # not written by the run's choice (an apply's gate): skipped
+                assert decision.error is not None
+                if decision.matched:           # the target record stays as it is: children still find it
+                    run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
+                else:
+                    run.failed[record["Id"]] = f"{decision.error.status_code}: {decision.error.message}"
+                outcomes.append(Outcome(name, record["Id"], pending.target_id, RecordStatus.SKIPPED,
+                                        decision.error))
+                oc.processed += 1
+            elif verdict == Verdict.INSERT_OFF:
+                run.not_inserted.add(record["Id"])
+                outcomes.append(Outcome(name, record["Id"], None, RecordStatus.SKIPPED))
+                oc.processed += 1
+            elif verdict == Verdict.IN_FLIGHT:
+                # Created by this job in a batch whose answer was lost (crash, dropped connection).
+                run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
+                outcomes.append(Outcome(name, record["Id"], pending.target_id, RecordStatus.INSERTED))
+                oc.inserted += 1
+                oc.processed += 1
+                run.reached(name, oplan, pending)
+            else:                    # unchanged, or changed with updating switched off: it stays as it is
+                run.id_map[record["Id"]] = pending.target_id   # type: ignore[assignment]
+                outcomes.append(Outcome(name, record["Id"], pending.target_id, RecordStatus.EXISTING))
+                oc.existing += 1
+                oc.processed += 1
+                run.reached(name, oplan, pending)
+        if outcomes:
+            run.flush(name, outcomes)
+        del outcomes
+        self._insert(name, oplan, inserts, targets)
+        self._update(name, updates, targets)
+        inserted = [p.target_id for p in inserts if p.target_id is not None]
+        del inserts, updates
+        for record in part:     # written and journaled: what the run keeps of them was copied (reached)
+            record.clear()
+        return inserted
+
+    def _finish_object(self, name: str, oplan: ObjectPlan) -> None:
+        run = self.run
+        oc = run.counts[name]
         oc.status = ObjectStatus.COMPLETED if not oplan.deferred_refs else ObjectStatus.AWAITING_SECOND_PASS
         for masked_keys in self._key_values.pop(name, []):
             masked_keys.clear()
@@ -656,7 +819,7 @@ class FirstPass:
             wanted = {r[ref.field] for r in records if r.get(ref.field)}
             wanted -= self.run.external_ok.setdefault(ref.field, set())
             if is_polymorphic(ref):
-                wanted -= self.run.id_map.keys()
+                wanted = {value for value in wanted if value not in self.run.id_map}
             by_object: dict[str, list[str]] = defaultdict(list)
             for value in wanted:   # the object an id is of comes from its key prefix
                 by_object[self.run.parents.object_of(ref, value)].append(value)
@@ -880,7 +1043,9 @@ class FirstPass:
                        len(chunk), name)
         self.run.notice(f"the connection to the target dropped while creating {name} records; the engine checked "
                         "which were saved so none is created twice")
-        known = set(self.run.live_targets.get(name, {}))
+        # target records the run or the job already accounts for (an object read in pages no longer holds the rows
+        # its earlier parts inserted: the journal has them)
+        known = set(self.run.live_targets.get(name, {})) | self.journal.known_target_ids(self.run.job_id, name)
         taken: set[str] = set()
 
         def look(ids: set[str]) -> dict[str, str]:

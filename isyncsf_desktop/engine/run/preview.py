@@ -155,6 +155,9 @@ class DryTarget:
     def query_large(self, soql: str, **kwargs: Any) -> list[dict[str, Any]]:
         return self.org.query_large(soql, **kwargs)
 
+    def query_pages(self, soql: str, **kwargs: Any) -> tuple[int, Iterator[list[dict[str, Any]]]]:
+        return self.org.query_pages(soql, **kwargs)
+
     def bulk_query(self, soql: str, **kwargs: Any) -> list[dict[str, Any]]:
         return self.org.bulk_query(soql, **kwargs)
 
@@ -231,6 +234,9 @@ class PreviewJournal:
     # reads a run makes
     def id_map(self, source_org_id: str, target_org_id: str, object_name: str | None = None) -> dict[str, str]:
         return self.journal.id_map(source_org_id, target_org_id, object_name)
+
+    def id_map_pages(self, source_org_id: str, target_org_id: str) -> Iterator[list[tuple[str, str]]]:
+        return self.journal.id_map_pages(source_org_id, target_org_id)
 
     def jobs(self, *args: Any, **kwargs: Any) -> Any:          # the last successful sync (a delta)
         return self.journal.jobs(*args, **kwargs)

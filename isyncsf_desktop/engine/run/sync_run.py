@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -21,6 +22,7 @@ from ..plan import ObjectPlan, Plan, RefSpec
 from ..template import Template
 from ..users import OwnerMap, OwnerProblem
 from .context import OWNER_NOT_MAPPED, PARENT_FAILED, PARENT_NOT_SYNCED, RECORD_TYPE_NOT_FOUND, STOPPED, RunContext, Stop
+from .idmap import IdMap
 from .parents import ParentFinder, is_polymorphic
 
 
@@ -117,7 +119,7 @@ class SyncRun:
         # Write batches out at once: one at a time when the run must stop at the first failed record.
         self.depth = template.in_flight if template.continue_on_error else 1
         self.counts: dict[str, ObjectCounts] = {}
-        self.id_map: dict[str, str] = {}
+        self.id_map: MutableMapping[str, str] = IdMap()   # compact when large (idmap.py)
         self.failed: dict[str, str] = {}          # source id -> why it failed (for its children's errors)
         self.not_inserted: set[str] = set()       # source ids skipped because insert is off
         self.user_map: dict[str, str] = {}       # source user id -> target user id (match keys)
@@ -136,6 +138,9 @@ class SyncRun:
         self.parents = ParentFinder(ctx.source, ctx.target, plan)   # polymorphic lookups' parents outside the run
         self.person_contacts: dict[str, str] = {}  # source person contact id -> target person contact id
         self.read_stamps = False                   # read SystemModstamp on both orgs (a preview keeps it)
+        # object -> the most of its source records the first pass held at once: all of them, or one part of an
+        # object read in pages (first_pass.SourceStream)
+        self.held: dict[str, int] = {}
 
     def reached(self, name: str, oplan: ObjectPlan, item: Pending) -> None:
         """``item`` reached the target in the first pass (inserted, updated, found or unchanged), or an earlier
