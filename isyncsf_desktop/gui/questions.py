@@ -44,4 +44,16 @@ def ask_without_blocking(parent: QWidget, title: str, text: str,
     return box
 
 
-__all__ = ["Button", "ask_without_blocking"]
+ROLL_BACK_TITLE = "Roll back this job?"
+
+
+def rollback_question(job_id: int, target: str, inserted: int, restored: int) -> str:
+    """The text of the question before a rollback, the same wherever it starts (the Execute tab, History)."""
+    return (f"Roll back job #{job_id} in {target}?\n\n"
+            f"• {inserted:,} record{'s' if inserted != 1 else ''} the job inserted will be deleted (children first).\n"
+            f"• {restored:,} record{'s' if restored != 1 else ''} the job updated will be restored to the values "
+            "saved before the sync.\n\n"
+            "Records that no longer exist on the target are reported as errors. This cannot be undone.")
+
+
+__all__ = ["Button", "ROLL_BACK_TITLE", "ask_without_blocking", "rollback_question"]

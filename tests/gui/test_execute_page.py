@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from isyncsf_desktop.engine.events import BatchDone
 from isyncsf_desktop.gui.execute.order_model import COL_DEFERRED, COL_UPDATE
+from isyncsf_desktop.gui.questions import ROLL_BACK_TITLE, rollback_question
 
 TEMPLATE = EXECUTE_TEMPLATE
 
@@ -49,7 +50,7 @@ def pick_target_in_modal(qtbot, page, alias: str) -> None:
 
 
 @pytest.mark.expect_log
-def test_a_whole_sync_from_the_execute_tab(setup, qtbot, tmp_path):
+def test_a_whole_sync_from_the_execute_tab(setup, qtbot, tmp_path, monkeypatch):
     server, ctx, page, path = setup
     accounts_before = count(server, "SELECT COUNT() FROM Account")
     contacts_before = count(server, "SELECT COUNT() FROM Contact")
@@ -143,8 +144,14 @@ def test_a_whole_sync_from_the_execute_tab(setup, qtbot, tmp_path):
     assert retried.kind == "retry" and retried.totals.inserted == 46 and retried.totals.errors == 0
     assert page.error_viewer.error_count() == 0 and not page.retry_button.isEnabled()
 
-    # Roll the first job back: the target is as it was.
+    # Roll the first job back: the target is as it was. The question is History's, word for word.
+    asked: list[tuple[str, str]] = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda parent, title, text, *a: asked.append((title, text)) or QMessageBox.StandardButton.Yes)
+    inserted, restored = ctx.journal.rollback_counts(page.job.id)
     rolled = run_and_wait(qtbot, page, page.rollback_button)
+    assert asked == [(ROLL_BACK_TITLE, rollback_question(page.job.id, page.job.target.alias, inserted, restored))]
+    assert f"{inserted:,} records the job inserted will be deleted" in asked[0][1]
     assert rolled.state == "Rollback Completed" and page.state_badge.text() == "Rollback Completed"
     assert "deleted" in page.summary_label.text()
     assert count(server, "SELECT COUNT() FROM Account") == accounts_before

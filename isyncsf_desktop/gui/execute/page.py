@@ -31,7 +31,7 @@ from ...engine.template import Template, TemplateError, parse_template, save_tem
 from ..context import AppContext
 from ..preview.apply import ApplyRequest
 from ..preview.dialog import PREVIEW_TIP, PreviewLauncher
-from ..questions import ask_without_blocking
+from ..questions import ROLL_BACK_TITLE, ask_without_blocking, rollback_question
 from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING, state_colour
 from ..workers import Worker
 from .order_model import COL_DEFERRED, COL_INSERT, COL_OBJECT, COL_POS, COL_UPDATE, MigrationOrderModel
@@ -820,11 +820,7 @@ class ExecutePage(QWidget):
         if self.job is None:
             return
         inserted, restored = self.ctx.journal.rollback_counts(self.job.id)
-        if not self._confirm("Roll back this job?",
-                             f"Rolling back job #{self.job.id} deletes the {inserted:,} records it inserted in "
-                             f"{self.job.target.alias} (children first) and restores the {restored:,} records it "
-                             "updated to their saved values. Records that no longer exist are reported, not "
-                             "restored. Continue?"):
+        if not self._confirm(ROLL_BACK_TITLE, rollback_question(self.job.id, self.job.target.alias, inserted, restored)):
             return
         self._start(RunKind.ROLLBACK, job_id=self.job.id)
 

@@ -25,6 +25,7 @@ from ...engine.lifecycle import Action, JobFacts, refusal
 from ...engine.runner import SyncEngine
 from ..context import AppContext
 from ..errors.viewer import ErrorViewer
+from ..questions import ROLL_BACK_TITLE, rollback_question
 from ..style import ERROR, MUTED, SUCCESS, WARNING, state_colour
 from ..tables import read_only_table
 from .models import (INTERRUPTED_NOTE, BreakdownModel, JobsFilterProxy, JobsModel, JobSummary, PreviewsModel, RunsModel,
@@ -644,13 +645,7 @@ class HistoryPage(QWidget):
             return
         job = summary.job
         inserted, restorable = rollback_scope(self.ctx, job.id)
-        text = (f"Roll back job #{job.id} in {job.target.alias}?\n\n"
-                f"• {inserted:,} record{'s' if inserted != 1 else ''} the job inserted will be deleted "
-                "(children first).\n"
-                f"• {restorable:,} record{'s' if restorable != 1 else ''} the job updated will be restored to the "
-                "values saved before the sync.\n\n"
-                "Records that no longer exist on the target are reported as errors. This cannot be undone.")
-        if not self.confirm("Roll back this job?", text):
+        if not self.confirm(ROLL_BACK_TITLE, rollback_question(job.id, job.target.alias, inserted, restorable)):
             return
         self.rollback_job = job.id
         self._rollback_max = max(1, inserted + restorable)
