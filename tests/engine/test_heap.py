@@ -66,3 +66,17 @@ def test_settle_collects_young_cycles_before_freezing_and_does_nothing_outside_a
         walked = [g for g in range(3) if any(obj is kept for obj in gc.get_objects(g))]
         assert walked == [] and gc.get_freeze_count() > 0               # alive, and no collection walks it
     assert any(obj is kept for obj in gc.get_objects(2))                # handed back to the oldest generation
+
+
+def test_no_full_collection_of_its_own_while_a_run_is_on_and_the_thresholds_come_back() -> None:
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), heap.run_heap():
+        with heap.run_heap():
+            assert gc.get_threshold()[:2] == before[:2] and gc.get_threshold()[2] == heap.NO_FULL_COLLECTION
+        assert gc.get_threshold()[2] == heap.NO_FULL_COLLECTION          # the other run is still on
+        full = gc.get_stats()[2]["collections"]
+        for _ in range(200_000):
+            Node()                                                        # young cycles: collected young
+        assert gc.get_stats()[2]["collections"] == full                  # and no full collection ran
+        raise RuntimeError("the run failed")
+    assert gc.get_threshold() == before and heap.running() == 0
