@@ -1,5 +1,6 @@
-"""Questions that do not block: shown window-modal with ``open()`` (no nested event loop), so the work they are
-about goes on while they are open, and the code that asked can close or reword them when that work ends first."""
+"""The questions the pages ask. Most do not block: shown window-modal with ``open()`` (no nested event loop), so the
+work they are about goes on while they are open, and the code that asked can close or reword them when that work
+ends first. :func:`ask_yes_no` blocks, for a question asked before any work starts."""
 
 from __future__ import annotations
 
@@ -44,6 +45,13 @@ def ask_without_blocking(parent: QWidget, title: str, text: str,
     return box
 
 
+def ask_yes_no(parent: QWidget, title: str, text: str) -> bool:
+    """Ask ``text`` with Yes and No, No the default, and wait for the answer (True: Yes)."""
+    answer = QMessageBox.question(parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                  QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
+
+
 ROLL_BACK_TITLE = "Roll back this job?"
 
 
@@ -56,4 +64,4 @@ def rollback_question(job_id: int, target: str, inserted: int, restored: int) ->
             "Records that no longer exist on the target are reported as errors. This cannot be undone.")
 
 
-__all__ = ["Button", "ROLL_BACK_TITLE", "ask_without_blocking", "rollback_question"]
+__all__ = ["Button", "ROLL_BACK_TITLE", "ask_without_blocking", "ask_yes_no", "rollback_question"]

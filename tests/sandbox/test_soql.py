@@ -18,7 +18,6 @@ from isyncsf_desktop.sandbox.soql import (
     NotExpr,
     QueryResult,
     SoqlError,
-    SoqlQuery,
     parse_soql,
     run_query,
 )

@@ -31,7 +31,7 @@ from ...engine.template import Template, TemplateError, parse_template, save_tem
 from ..context import AppContext
 from ..preview.apply import ApplyRequest
 from ..preview.dialog import PREVIEW_TIP, PreviewLauncher
-from ..questions import ROLL_BACK_TITLE, ask_without_blocking, rollback_question
+from ..questions import ROLL_BACK_TITLE, ask_without_blocking, ask_yes_no, rollback_question
 from ..style import ACCENT, ERROR, MUTED, SUCCESS, WARNING, state_colour
 from ..workers import Worker
 from .order_model import COL_DEFERRED, COL_INSERT, COL_OBJECT, COL_POS, COL_UPDATE, MigrationOrderModel
@@ -740,9 +740,7 @@ class ExecutePage(QWidget):
 
     # ================================================================== runs
     def _confirm(self, title: str, text: str) -> bool:
-        answer = QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
+        return ask_yes_no(self, title, text)
 
     def _on_start_clicked(self) -> None:
         template = self._template()

@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QFontMetrics, QShowEvent
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel,
                                QProgressBar, QPushButton, QSplitter, QStackedWidget, QTableView, QTabWidget,
                                QVBoxLayout, QWidget)
 
@@ -25,7 +25,7 @@ from ...engine.lifecycle import Action, JobFacts, refusal
 from ...engine.runner import SyncEngine
 from ..context import AppContext
 from ..errors.viewer import ErrorViewer
-from ..questions import ROLL_BACK_TITLE, rollback_question
+from ..questions import ROLL_BACK_TITLE, ask_yes_no, rollback_question
 from ..style import ERROR, MUTED, SUCCESS, WARNING, state_colour
 from ..tables import read_only_table
 from .models import (INTERRUPTED_NOTE, BreakdownModel, JobsFilterProxy, JobsModel, JobSummary, PreviewsModel, RunsModel,
@@ -562,11 +562,8 @@ class HistoryPage(QWidget):
 
     # ------------------------------------------------------------------ confirmations
     def confirm(self, title: str, text: str) -> bool:
-        """Ask a yes/no question (No is the default)."""
-        answer = QMessageBox.question(self, title, text,
-                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
+        """Ask a yes/no question (No is the default); tests answer it in its place."""
+        return ask_yes_no(self, title, text)
 
     # ------------------------------------------------------------------ slots
     def _on_ctx_template_changed(self) -> None:
