@@ -171,6 +171,11 @@ class Calls:
         return {alias: used_calls(c) - self.before[alias] - 1 for alias, c in self.clients.items()}
 
 
+def journal_mb(path: Path) -> float:
+    """The journal's size on disk: the SQLite file with its write-ahead log and shared memory, as the run left them."""
+    return round(sum(f.stat().st_size for f in path.parent.glob(path.name + "*") if f.is_file()) / 2**20, 1)
+
+
 def peak_rss_mb() -> float:
     """This process's own peak RSS. Linux's ``ru_maxrss`` keeps, across fork and exec, the peak of the process that
     started it (here the parent that built the data: about 1 GB at a million records, which hid the engine's own
@@ -321,7 +326,8 @@ def run_engine(info: dict[str, Any], work: Path, rollback: bool, template: dict[
     totals = result.totals
     out: dict[str, Any] = {"state": result.state, "message": result.message, "seconds": round(seconds, 2),
                            "calls": calls, "inserted": totals.inserted, "errors": totals.errors,
-                           "peak_rss_mb": peak_rss_mb(), "bulk_polls": bulk_polls(engine_clients),
+                           "peak_rss_mb": peak_rss_mb(), "journal_mb": journal_mb(work / "journal.sqlite3"),
+                           "bulk_polls": bulk_polls(engine_clients),
                            "eta": probe.report() if probe else None}
     if memory is not None:
         out["memory"] = memory.report()
@@ -511,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, indent=2))
     else:
         print(f"records {args.records}: engine {engine['seconds']} s, {engine_calls} calls, "
-              f"{engine['peak_rss_mb']} MB; plain {plain['seconds']} s, {plain_calls} calls, "
+              f"{engine['peak_rss_mb']} MB, journal {engine['journal_mb']} MB on disk; plain {plain['seconds']} s, {plain_calls} calls, "
               f"{plain['peak_rss_mb']} MB; floor {floor['total']} calls")
         if "rollback" in engine:
             rb = engine["rollback"]
