@@ -29,7 +29,10 @@ write through Collections, as against an org where Bulk is not allowed). ``--loc
 target orgs busy: Bulk jobs run in internal batches of 10,000 rows in parallel, and that share of the rows
 whose parent another batch also writes under fail ``UNABLE_TO_LOCK_ROW`` (the sandbox's ``lock_contention``
 fault; the data's Contacts take turns among the Accounts, so each Account's Contacts are spread over the
-source's order). Prints figures; asserts nothing.
+source's order). ``--timeline`` adds every request the engine sent (start and end on the run's clock, thread,
+a Bulk job's state and rows done at each look) and every engine event, to see where a run's time goes;
+``cpu_seconds`` is each contender's processor time (steadier than its seconds on a busy box). Prints figures;
+asserts nothing.
 """
 
 from __future__ import annotations
