@@ -29,7 +29,10 @@ write through Collections, as against an org where Bulk is not allowed). ``--loc
 target orgs busy: Bulk jobs run in internal batches of 10,000 rows in parallel, and that share of the rows
 whose parent another batch also writes under fail ``UNABLE_TO_LOCK_ROW`` (the sandbox's ``lock_contention``
 fault; the data's Contacts take turns among the Accounts, so each Account's Contacts are spread over the
-source's order). Prints figures; asserts nothing.
+source's order). ``--timeline`` adds every request the engine sent (start and end on the run's clock, thread,
+a Bulk job's state and rows done at each look) and every engine event, to see where a run's time goes;
+``cpu_seconds`` is each contender's processor time (steadier than its seconds on a busy box). Prints figures;
+asserts nothing.
 """
 
 from __future__ import annotations
@@ -189,6 +192,13 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def cpu_seconds() -> float:
+    """Processor time this process has used so far (user and system, all its threads): less swayed by the box's
+    other work than its wall-clock seconds."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def clients(info: dict[str, Any]) -> dict[str, Any]:
     from isyncsf_desktop.salesforce.client import OrgClient
 
@@ -260,6 +270,56 @@ class EtaProbe:
         return out
 
 
+class Timeline:
+    """``--timeline``: every HTTP request this process sends (start and end on the run's clock, method, path,
+    status, thread) and every engine event, so a run's wall time can be read off call by call (where it waits on
+    a Bulk job, on the next look at it, on reads). A hook on :class:`requests.Session` in this benchmark only."""
+
+    def __init__(self, inner: Any) -> None:
+        import threading
+
+        import requests
+
+        self.inner = inner
+        self.t0 = time.perf_counter()
+        self.calls: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        send = requests.Session.send
+        timeline = self
+
+        def timed(session: Any, request: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter() - timeline.t0
+            answer = send(session, request, **kwargs)
+            path = request.path_url.split("?")[0].replace("/services/data/v59.0/", "")
+            entry = {"start": round(start, 3), "end": round(time.perf_counter() - timeline.t0, 3),
+                     "call": f"{request.method} {path}", "status": answer.status_code,
+                     "thread": threading.current_thread().name}
+            if "q=" in request.path_url:
+                from urllib.parse import parse_qs, urlsplit
+                entry["q"] = (parse_qs(urlsplit(request.path_url).query).get("q") or [""])[0][:160]
+            if path.startswith("jobs/ingest/") and request.method == "GET" and path.count("/") <= 3:
+                try:
+                    job = answer.json()
+                except ValueError:
+                    job = {}
+                entry.update(state=job.get("state"), processed=job.get("numberRecordsProcessed"),
+                             processing_ms=job.get("totalProcessingTime"))
+            timeline.calls.append(entry)
+            return answer
+
+        requests.Session.send = timed  # type: ignore[method-assign]
+
+    def __call__(self, event: Any) -> None:
+        if self.inner is not None:
+            self.inner(event)
+        fields = {k: v for k, v in vars(event).items() if k in ("object", "state", "total", "processed")}
+        self.events.append({"at": round(time.perf_counter() - self.t0, 3), "event": type(event).__name__,
+                            **fields})
+
+    def report(self) -> dict[str, Any]:
+        return {"t0": self.t0, "calls": self.calls, "events": self.events}
+
+
 class MemoryProbe:
     """``--trace-memory``: an engine observer that, with :mod:`tracemalloc` on, keeps the traced memory's peak
     while each object was synced (from its ObjectReading to its ObjectFinished) and what was still held when it
@@ -300,7 +360,7 @@ class MemoryProbe:
 
 # ====================================================================== the two contenders
 def run_engine(info: dict[str, Any], work: Path, rollback: bool, template: dict[str, Any],
-               trace: bool = False) -> dict[str, Any]:
+               trace: bool = False, timeline: bool = False) -> dict[str, Any]:
     from isyncsf_desktop.engine.journal import Journal, OrgRef
     from isyncsf_desktop.engine.runner import SyncEngine
 
@@ -316,21 +376,27 @@ def run_engine(info: dict[str, Any], work: Path, rollback: bool, template: dict[
     else:
         probe.journal = journal
     memory = MemoryProbe(probe) if trace else None
+    timed = Timeline(memory or probe) if timeline else None
     engine = SyncEngine(journal, engine_clients["source"], engine_clients["target"], refs["source"], refs["target"],
-                        observer=memory or probe)
+                        observer=timed or memory or probe)
     meter.start()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
+    if timed is not None:
+        timed.t0 = t0
     result = engine.sync(engine.create_job(template))
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     calls = meter.stop()
     totals = result.totals
     out: dict[str, Any] = {"state": result.state, "message": result.message, "seconds": round(seconds, 2),
+                           "cpu_seconds": round(cpu, 2),
                            "calls": calls, "inserted": totals.inserted, "errors": totals.errors,
                            "peak_rss_mb": peak_rss_mb(), "journal_mb": journal_mb(work / "journal.sqlite3"),
                            "bulk_polls": bulk_polls(engine_clients),
                            "eta": probe.report() if probe else None}
     if memory is not None:
         out["memory"] = memory.report()
+    if timed is not None:
+        out["timeline"] = timed.report()
     if rollback:
         meter.start()
         t0 = time.perf_counter()
@@ -362,7 +428,7 @@ def run_plain(info: dict[str, Any], independent: bool = False) -> dict[str, Any]
     meter = Calls({"source": orgs["source"], "plain": orgs["plain"]})
     source, target = sf("source"), sf("plain")
     meter.start()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
     accounts = [r for r in source.query_all_iter(
         "SELECT Id, Name, ParentId, External_Id__c, Industry, Phone FROM Account")]
     id_map: dict[str, str] = {}
@@ -412,7 +478,8 @@ def run_plain(info: dict[str, Any], independent: bool = False) -> dict[str, Any]
             ok, bad = send(batch)
             inserted, errors = inserted + ok, errors + bad
     seconds = time.perf_counter() - t0
-    return {"seconds": round(seconds, 2), "calls": meter.stop(), "inserted": inserted, "errors": errors,
+    return {"seconds": round(seconds, 2), "cpu_seconds": round(cpu_seconds() - cpu0, 2), "calls": meter.stop(),
+            "inserted": inserted, "errors": errors,
             "peak_rss_mb": peak_rss_mb()}
 
 
@@ -429,7 +496,7 @@ def child(args: argparse.Namespace) -> int:
         options["parallel_objects"] = args.parallel
     objects = [*TEMPLATE["objects"], *([LEAD_LINE] if args.independent else [])]
     result = run_engine(info, work, not args.no_rollback, {**TEMPLATE, "options": options, "objects": objects},
-                        args.trace_memory) if args.child == "engine" else run_plain(info, args.independent)
+                        args.trace_memory, args.timeline) if args.child == "engine" else run_plain(info, args.independent)
     print(json.dumps(result))
     return 0
 
@@ -460,6 +527,9 @@ def main(argv: list[str] | None = None) -> int:
                              "--records), in the engine's template and the plain script")
     parser.add_argument("--parallel", type=int, metavar="N",
                         help="objects written at once (the template option parallel_objects)")
+    parser.add_argument("--timeline", action="store_true",
+                        help="log the engine's every HTTP request (start, end, path, job state) and event in the "
+                             "JSON (engine.timeline), to see where its wall time goes")
     parser.add_argument("--engine-only", action="store_true", help="run the engine alone, not the plain script")
     parser.add_argument("--child", choices=("engine", "plain"), help=argparse.SUPPRESS)
     parser.add_argument("--info", help=argparse.SUPPRESS)
@@ -482,6 +552,7 @@ def main(argv: list[str] | None = None) -> int:
                 + (["--trace-memory"] if args.trace_memory else []) \
                 + (["--in-flight", str(args.in_flight)] if args.in_flight else []) \
                 + (["--independent"] if args.independent else []) \
+                + (["--timeline"] if args.timeline else []) \
                 + (["--parallel", str(args.parallel)] if args.parallel else [])
             plain = run_child("plain", info_path, extra) if not (args.trace_memory or args.engine_only) else None
             engine = run_child("engine", info_path, extra)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -160,6 +161,18 @@ def _describe(org: DescribeSource, object_name: str, side: str) -> dict[str, Any
     if actual is None:
         raise TemplateError(f"{object_name} does not exist in the {side} org")
     return org.describe(actual)
+
+
+def _warm_describes(org: DescribeSource, object_names: list[str]) -> None:
+    """Describe ``object_names`` on ``org`` ahead (its client keeps describes), so that one org's describes go
+    while the other's are read. What fails here is left for the planner's own call to report."""
+    try:
+        names = {n.lower(): n for n in org.object_names()}
+        for name in object_names:
+            if name.lower() in names:
+                org.describe(names[name.lower()])
+    except Exception:   # noqa: BLE001 - the planner describes again and says what is wrong
+        logger.debug("describing the target ahead failed; the planner asks again", exc_info=True)
 
 
 def _is_required(meta: dict[str, Any]) -> bool:
@@ -510,9 +523,17 @@ def build_plan(template: Template, source: DescribeSource, target: DescribeSourc
         template.objects = kept
         template.order = [o for o in template.order if not is_transactional(o)] if template.order else None
     in_template: dict[str, str] = {}
-    for line in template.objects:
-        desc = _describe(source, line.object, "source")
-        in_template[desc["name"].lower()] = desc["name"]
+    # The target's describes are read while the source's are: each is a request whose answer the planner waits on
+    # (about a tenth of a 10,000-record run's time on the sandbox went to the two orgs' describes one after the other).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="isyncsf-describe") as ahead:
+        warming = ahead.submit(_warm_describes, target, [line.object for line in template.objects]
+                               if target is not source else [])
+        try:
+            for line in template.objects:
+                desc = _describe(source, line.object, "source")
+                in_template[desc["name"].lower()] = desc["name"]
+        finally:
+            warming.result()
     objects: dict[str, ObjectPlan] = {}
     for line in template.objects:
         plan = _plan_object(template, line, source, target, in_template)

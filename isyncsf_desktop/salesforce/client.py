@@ -67,6 +67,7 @@ BULK_NULL = "#N/A"                  # a CSV cell that sets a field to null
 BULK_RESEND_FROM = 1000             # locked rows from this many go again as a job (its calls' worth), fewer by Collections
 NOT_LOCKED = frozenset({"User", "Group", "RecordType"})   # lookups whose records a write does not lock
 BULK_TERMINAL = ("JobComplete", "Failed", "Aborted")
+_BULK_OPERATION = {"create": "insert", "update": "update", "delete": "delete"}   # a Collections write's Bulk name
 BULK_QUERY_PAGE = 50_000           # rows per Bulk 2.0 query result page (maxRecords; Salesforce's default)
 REST_QUERY_PAGE = 2000             # rows per REST query page (what an org sends by default)
 
@@ -897,8 +898,13 @@ class OrgClient:
         return results
 
     def _write(self, op: str, items: list[Any], send: Callable[[list[Any]], Any]) -> list[dict[str, Any]]:
+        started = time.monotonic()
         with self._meter.writing("collections", -(-len(items) // COLLECTION_SIZE), len(items)):
-            return self._write_chunks(op, items, send)
+            results = self._write_chunks(op, items, send)
+        seconds = time.monotonic() - started
+        if items and seconds > 0:    # what a first Bulk job of the operation is first expected to go at
+            self._job_rates.record_collections(_BULK_OPERATION[op], len(items) / seconds)
+        return results
 
     def _write_chunks(self, op: str, items: list[Any], send: Callable[[list[Any]], Any]) -> list[dict[str, Any]]:
         results: list[dict[str, Any] | None] = [None] * len(items)

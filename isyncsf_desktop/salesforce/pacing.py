@@ -16,7 +16,12 @@ large run's API calls on polls: a 50,000-row job that takes 30 s is looked at a 
   same operation is a rough one (triggers and sharing differ by object), so a first job of its object is looked at
   first after :data:`UNSURE_SHARE` of the time that rate suggests, and measured then (two big jobs of a new object
   out at once each cost two or three looks instead of seven);
-* with neither, the old doubling backoff from ``first`` to ``backoff_max``.
+* for the connection's first job of an operation, from the rate its sObject Collections requests of that
+  operation were answered at (records per second of one request), looked at after :data:`UNSURE_SHARE` of
+  the time it suggests too: a job after a few Collections writes (a small parent level, then its children in
+  one job) is first looked at once it has done some of its rows, not after 0.05 s when it has just begun (a
+  look that cost a call and measured little);
+* with none of these, the old doubling backoff from ``first`` to ``backoff_max``.
 
 Each wait aims a little past the expected end (:data:`MARGIN`), but no longer than the job is old so far (or
 the backoff's longest wait; :data:`AGE_SHARE`), so a job that speeds up is seen before it has run twice as long
@@ -59,6 +64,7 @@ class JobRates:
         self._lock = threading.Lock()
         self._rates: dict[tuple[str, str], float] = {}
         self._operations: dict[str, float] = {}       # operation -> the rate of its latest job, any object
+        self._collections: dict[str, float] = {}      # operation -> the rate of its latest Collections request
 
     def record(self, kind: tuple[str, str], rate: float) -> None:
         """A job of ``kind`` (object, operation) was processed at ``rate`` rows per second."""
@@ -69,6 +75,13 @@ class JobRates:
             self._rates[kind] = rate if old is None else RATE_WEIGHT * rate + (1 - RATE_WEIGHT) * old
             self._operations[kind[1]] = rate
 
+    def record_collections(self, operation: str, rate: float) -> None:
+        """An sObject Collections request of ``operation`` (insert, update, delete) was answered at ``rate``
+        records per second."""
+        if rate > 0:
+            with self._lock:
+                self._collections[operation] = rate
+
     def rate(self, kind: tuple[str, str]) -> float | None:
         """The remembered rate of jobs of ``kind`` (None: none ended yet)."""
         with self._lock:
@@ -76,12 +89,13 @@ class JobRates:
 
     def guide(self, kind: tuple[str, str]) -> tuple[float | None, bool]:
         """(rate, sure) to expect of a job of ``kind``: its kind's remembered rate (sure), else the rate of the
-        latest job of the same operation on another object (not sure), else (None, False)."""
+        latest job of the same operation on another object, else that of the latest Collections request of the
+        operation (neither sure), else (None, False)."""
         with self._lock:
             rate = self._rates.get(kind)
             if rate is not None:
                 return rate, True
-            return self._operations.get(kind[1]), False
+            return self._operations.get(kind[1], self._collections.get(kind[1])), False
 
 
 def processing_seconds(job: dict[str, Any]) -> float:

@@ -90,9 +90,19 @@ def total(counts: dict[str, ObjectCounts]) -> ObjectCounts:
     return result
 
 
+_SAME_IN_JSON = (str, int, bool, type(None))
+"""Values a JSON round trip gives back unchanged (text, whole numbers, booleans, null)."""
+
+
 def key_json(key: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
-    """A match key as the journal stores it (JSON round trip), so keys compare across runs."""
-    return None if key is None else tuple(json.loads(json.dumps(list(key), default=str)))
+    """A match key as the journal stores it (JSON round trip), so keys compare across runs. A key of text,
+    whole numbers, booleans and nulls (nearly every key: an email, an external id) is that already, and is
+    not encoded and decoded again (a write-ahead entry per record: some 0.1 s of a 10,000-record run)."""
+    if key is None:
+        return None
+    if all(value.__class__ in _SAME_IN_JSON for value in key):
+        return tuple(key)
+    return tuple(json.loads(json.dumps(list(key), default=str)))
 
 
 def depth(template: Template | None) -> int:

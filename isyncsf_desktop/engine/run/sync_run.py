@@ -141,6 +141,7 @@ class SyncRun:
         # object -> the most of its source records the first pass held at once: all of them, or one part of an
         # object read in pages (first_pass.SourceStream)
         self.held: dict[str, int] = {}
+        self._second_refs: dict[str, tuple[ObjectPlan, list[RefSpec]]] = {}   # see reached
 
     def reached(self, name: str, oplan: ObjectPlan, item: Pending) -> None:
         """``item`` reached the target in the first pass (inserted, updated, found or unchanged), or an earlier
@@ -151,7 +152,10 @@ class SyncRun:
         record = item.source
         if oplan.person_accounts and record.get("IsPersonAccount"):
             self.person_rows[name].append({"Id": record["Id"], "PersonContactId": record.get("PersonContactId")})
-        refs = second_pass_refs(oplan)
+        cached = self._second_refs.get(name)
+        if cached is None or cached[0] is not oplan:     # once per object, not once per record
+            cached = self._second_refs[name] = (oplan, second_pass_refs(oplan))
+        refs = cached[1]
         if not refs:
             return
         if not any(ref.deferred for ref in refs) and not record.get("__cycle__") and record["Id"] not in self.carried:
