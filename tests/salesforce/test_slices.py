@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from isyncsf_desktop.salesforce.slices import SORT_SLICE, sorted_in_slices
+from isyncsf_desktop.salesforce.slices import FREE_SLICE, SORT_SLICE, release_in_slices, sorted_in_slices
 
 
 @pytest.mark.parametrize("size", [0, 1, 7, SORT_SLICE, SORT_SLICE + 1, 5 * SORT_SLICE + 123])
@@ -49,3 +49,24 @@ def test_no_sort_over_more_than_a_slice():
     assert len(sorting) > SORT_SLICE and all(slice_of[a] == slice_of[b] for a, b in sorting)
     cross = sum(1 for a, b in Item.calls if slice_of[a] != slice_of[b])
     assert cross <= 2 * size          # the merge: a few comparisons per item, never a sort of everything
+
+
+def test_release_frees_a_slice_at_a_time():
+    """The items go from the end of each list, no more than a slice of them per step, and the lists end empty."""
+    freed: list[int] = []
+
+    class Held:
+        def __init__(self, value: int) -> None:
+            self.value = value
+
+        def __del__(self) -> None:
+            freed.append(self.value)
+
+    size = 2 * FREE_SLICE + 5
+    first, second = [Held(v) for v in range(size)], [Held(-1), Held(-2)]
+    release_in_slices(first, second)
+    assert first == [] and second == []
+    assert sorted(freed) == sorted([*range(size), -1, -2])
+    blocks = [freed[:FREE_SLICE], freed[FREE_SLICE:2 * FREE_SLICE], freed[2 * FREE_SLICE:size]]   # the end first
+    assert [sorted(block) for block in blocks] == [list(range(FREE_SLICE + 5, size)),
+                                                   list(range(5, FREE_SLICE + 5)), list(range(5))]

@@ -33,7 +33,7 @@ from ..recordtypes import RECORD_TYPE_SOQL, resolve_record_types
 from ..users import RUNNING_USER, map_owners
 from ..values import match_value, path_value, same
 from ...salesforce.client import BULK_QUERY_PAGE, REST_QUERY_PAGE
-from ...salesforce.slices import sorted_in_slices
+from ...salesforce.slices import release_in_slices, sorted_in_slices
 from .context import (BULK_BATCH, DUPLICATE_MATCH, PERSON_ACCOUNT_FIELDS_MISSING, PICKLIST_NOT_MAPPED,
                       STRING_TOO_LONG, chunks, first_error, key_json, page_reader, quote, reader)
 from .idmap import IdMap
@@ -691,6 +691,7 @@ class FirstPass:
         self._insert(name, oplan, inserts, targets)
         self._update(name, updates, targets)
         inserted = [p.target_id for p in inserts if p.target_id is not None]
+        release_in_slices(inserts, updates)     # not one free of the whole part
         del inserts, updates
         for record in part:     # written and journaled: what the run keeps of them was copied (reached)
             record.clear()
