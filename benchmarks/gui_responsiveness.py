@@ -12,6 +12,9 @@ runs (its metadata check's blocking findings overridden, as a user may choose), 
 list is paged to its end object by object (each page read from the journal as the user scrolls); the figures cover
 all of it.
 ``BENCH_TRACE=FILE`` writes every thread's stack to FILE whenever the window is frozen 120 ms.
+``BENCH_DEBUG=1`` prints each gap over 50 ms with the wall clock's time at its end, to line it up with samples
+taken from outside the process (``py-spy dump --nonblocking`` in a loop says which thread holds the interpreter
+lock and where).
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ def main() -> int:
         if state["last"]:
             gaps.append(now - state["last"])
             if now - state["last"] > 50 and os.environ.get("BENCH_DEBUG"):  # where the stalls are
-                print(f"gap {now - state['last']:.0f} ms at {now:.0f} ms", file=sys.stderr)
+                print(f"gap {now - state['last']:.0f} ms at {now:.0f} ms (clock {time.time():.3f})", file=sys.stderr)
         state["last"] = now
 
     def start_when_ready() -> None:

@@ -45,6 +45,7 @@ from . import files
 from .connection import DEFAULT_API_VERSION, connect as _connect
 from .files import BlobInfo
 from .pacing import JobRates, PollSchedule, WriteMeter, processed_rows, processing_seconds
+from .slices import sorted_in_slices
 
 logger = logging.getLogger(__name__)
 
@@ -343,7 +344,7 @@ def _parent_order(records: list[dict[str, Any]], parents: list[str], positions: 
     deciding), as Salesforce advises against lock contention; records keep their order within a parent."""
     if not parents:
         return list(positions)
-    return sorted(positions, key=lambda i: tuple(str(records[i].get(name) or "") for name in parents))
+    return sorted_in_slices(positions, key=lambda i: tuple(str(records[i].get(name) or "") for name in parents))
 
 
 def _bulk_error(text: str) -> dict[str, Any]:

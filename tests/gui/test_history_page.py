@@ -150,6 +150,23 @@ def test_interrupted_jobs_are_marked(ctx, qtbot):
     assert page.delete_button.isEnabled()               # an interrupted job may be deleted
 
 
+def test_a_hidden_page_reads_the_journal_when_it_is_shown(ctx, page, qtbot):
+    """A running sync moves its job on again and again (ctx.jobs_changed): a hidden History tab leaves the
+    journal alone (its rollback counts are read over every record of the job, seconds at a million) and
+    reads it when it is shown."""
+    engine = ctx.engine("source", "target")
+    first = engine.create_job(DEMO)
+    ctx.jobs_changed.emit()
+    assert page.listed_job_ids() == [first]
+    page.hide()
+    second = engine.create_job(DEMO)
+    ctx.jobs_changed.emit()
+    assert page.listed_job_ids() == [first]          # hidden: not read
+    with qtbot.waitSignal(page.job_selected) as blocker:
+        page.show()
+    assert page.listed_job_ids() == [second, first] and blocker.args == [first]     # the selection kept
+
+
 # ------------------------------------------------------------------------------------------ rollback
 def test_rollback_restores_the_target_org(ctx, page, qtbot, answers):
     before_counts, before_accounts = target_counts(ctx), account_snapshot(ctx)

@@ -33,6 +33,7 @@ from ..recordtypes import RECORD_TYPE_SOQL, resolve_record_types
 from ..users import RUNNING_USER, map_owners
 from ..values import match_value, path_value, same
 from ...salesforce.client import BULK_QUERY_PAGE, REST_QUERY_PAGE
+from ...salesforce.slices import release_in_slices, sorted_in_slices
 from .context import (BULK_BATCH, DUPLICATE_MATCH, PERSON_ACCOUNT_FIELDS_MISSING, PICKLIST_NOT_MAPPED,
                       STRING_TOO_LONG, chunks, first_error, key_json, page_reader, quote, reader)
 from .idmap import IdMap
@@ -467,10 +468,10 @@ class FirstPass:
         if not self._keyed(oplan):
             return None
         field_name = oplan.match_by[0]
-        keys = sorted({str(self._mask_key(oplan, field_name, r[field_name])).strip() for r in records
-                       if isinstance(r.get(field_name), str) and r[field_name].strip()})
+        keys = sorted_in_slices({str(self._mask_key(oplan, field_name, r[field_name])).strip() for r in records
+                                 if isinstance(r.get(field_name), str) and r[field_name].strip()})
         id_map = self.run.id_map
-        known = sorted({id_map[r["Id"]] for r in records if r["Id"] in id_map})
+        known = sorted_in_slices({id_map[r["Id"]] for r in records if r["Id"] in id_map})
         # one query per chunk of quoted values: "Id IN (...) OR Key IN (...)", both lists in one budget
         clauses: list[str] = []
         lists: dict[str, list[str]] = {}
@@ -690,6 +691,7 @@ class FirstPass:
         self._insert(name, oplan, inserts, targets)
         self._update(name, updates, targets)
         inserted = [p.target_id for p in inserts if p.target_id is not None]
+        release_in_slices(inserts, updates)     # not one free of the whole part
         del inserts, updates
         for record in part:     # written and journaled: what the run keeps of them was copied (reached)
             record.clear()

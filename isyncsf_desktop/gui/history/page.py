@@ -4,8 +4,9 @@ template's previews (what a sync would do; Not applied, or the job that applied 
 
 The list follows the journal: it is re-read when the template changes, when a job changes
 (``ctx.jobs_changed``, which the Execute tab also emits each time its run moves the job to another
-state), when the rollback started here moves its job on, and when the tab is shown. A rollback runs on
-the app's thread pool with a progress bar fed by the engine's ``BatchDone`` events.
+state; a hidden tab leaves it for when it is shown), when the rollback started here moves its job on,
+and when the tab is shown. A rollback runs on the app's thread pool with a progress bar fed by the
+engine's ``BatchDone`` events.
 """
 
 from __future__ import annotations
@@ -572,6 +573,10 @@ class HistoryPage(QWidget):
         self.refresh_previews()
 
     def _on_ctx_jobs_changed(self) -> None:
+        if not self.isVisible():
+            # Re-read when the tab is shown (showEvent): what a job would undo is counted over its records,
+            # a second and more at a million of them, and a running sync changes the job again and again.
+            return
         if not self.is_busy():
             self.refresh()
         self.refresh_previews()          # an apply's job is the preview's
