@@ -39,6 +39,7 @@ import bisect
 import math
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from .events import BatchDone, BulkJobProgress, Event, ObjectFinished, ObjectReading, ObjectStarted
 
@@ -51,6 +52,7 @@ SMOOTHING_SECONDS = 1.0     # a new estimate of the run's time left outweighs th
 COMPARABLE = 4.0            # an earlier run's object is a prior for this one's if its records were within this factor
 SPEED_RANGE = (1 / 3, 3.0)  # how much faster or slower than its prior this run may be taken to go
 BEHIND = 0.5                # an object past its prior's time still has at least this share of its work left's cost
+MARKS_KEPT = 40             # (records journaled, share then) points of each object a run keeps for the next
 
 
 class _Progress:
@@ -111,6 +113,7 @@ class _Object:
     in_jobs: dict[str, tuple[int, bool]] = field(default_factory=dict)   # Bulk job -> (rows processed, ended)
     share: float = 0.0              # its share of the run's time so far: each second split among the objects under way
     backlog_since: float | None = None  # rows its Bulk jobs processed wait for their results to be journaled since
+    marks: list[tuple[int, float]] = field(default_factory=list)   # (records journaled, its share then) per batch
 
     def __post_init__(self) -> None:
         self.progress = _Progress(self.start)
@@ -147,6 +150,7 @@ class Eta:
         self._now = 0.0                           # event time of the last event
         self._smoothed: tuple[float, float] | None = None   # (event time, seconds left then)
         self._prior: dict[str, tuple[int, float]] = {}     # object -> (records, seconds of the run) an earlier run took
+        self._prior_marks: dict[str, list[tuple[int, float]]] = {}   # object -> its (journaled, share) then
         self._results: tuple[float, int] = (0.0, 0)         # seconds ended Bulk jobs' results took to journal, rows
         self._lock = threading.Lock()             # BulkJobProgress may come from another thread of the run
 
@@ -155,26 +159,28 @@ class Eta:
         with self._lock:
             self.planned = dict(planned)
 
-    def use_prior(self, measured: dict[str, dict[str, float]] | None) -> None:
+    def use_prior(self, measured: dict[str, dict[str, Any]] | None) -> None:
         """What an earlier run of the same template to the same target measured (:meth:`measured` of that run,
         as :func:`.progress.eta_history` keeps it): each object's records and its share of that run's time.
         Objects with one are counted at it until their own measurement is trusted (see the module's docstring)."""
-        prior = {}
+        prior, marks = {}, {}
         for name, figures in (measured or {}).items():
             try:
                 records, seconds = int(figures["records"]), float(figures["seconds"])
-            except (KeyError, TypeError, ValueError):
+                marks[name] = sorted((int(done), float(share)) for done, share in figures.get("marks") or [])
+            except (KeyError, TypeError, ValueError, AttributeError):
                 continue            # kept by another version: left out
             if records > 0 and seconds > 0:
                 prior[name] = (records, seconds)
         with self._lock:
-            self._prior = prior
+            self._prior, self._prior_marks = prior, marks
 
-    def measured(self) -> dict[str, dict[str, float]]:
+    def measured(self) -> dict[str, dict[str, Any]]:
         """Each finished object's records and its share of the run's time (seconds while it was under way, each
         split evenly among the objects under way then): the prior of the next run (:meth:`use_prior`)."""
         with self._lock:
-            return {name: {"records": obj.processed, "seconds": round(obj.share, 3)}
+            return {name: {"records": obj.processed, "seconds": round(obj.share, 3),
+                           "marks": [[done, round(share, 3)] for done, share in _thinned(obj.marks)]}
                     for name, obj in self._objects.items() if obj.finished and obj.processed > 0}
 
     # ------------------------------------------------------------------ feeding
@@ -215,6 +221,8 @@ class Eta:
                     # the time an ended job's results took to be read and journaled: work of its own
                     self._results = (self._results[0] + event.elapsed - obj.backlog_since,
                                      self._results[1] + journaled - obj.journaled)
+                if journaled > obj.journaled:
+                    obj.marks.append((journaled, obj.share))
                 obj.journaled = journaled
                 obj.in_jobs = {bulk_id: seen for bulk_id, seen in obj.in_jobs.items() if not seen[1]}
                 if event.counts.total:
@@ -297,29 +305,47 @@ class Eta:
 
     def _speed(self) -> float:
         """How many times slower than its prior this run goes (a busier machine, a slower org): the shares of the
-        objects finished against what their records took before (1: none yet). Not of objects under way: their
-        Bulk jobs' rows are seen in bursts, and the time they took to read and upload is behind them."""
+        objects finished against what their records took before, and of the objects under way at their latest
+        journaled batch against the earlier run's share at as many records journaled (its marks: the parts and
+        levels of a comparable run are journaled at the same counts); 1 with neither yet. Not from the rows a Bulk
+        job is seen to have processed: they come in bursts."""
         own = expected = 0.0
         for name, obj in self._objects.items():
             cost = self._prior_cost(name)
             if cost is not None and obj.processed > 0 and obj.finished:
                 own, expected = own + obj.share, expected + cost * obj.processed
+            elif cost is not None and obj.marks:
+                then = self._share_then(name, obj.marks[-1][0])
+                if then is not None:
+                    own, expected = own + obj.marks[-1][1], expected + then
         return min(max(own / expected, SPEED_RANGE[0]), SPEED_RANGE[1]) if expected > 0 else 1.0
+
+    def _share_then(self, name: str, journaled: int) -> float | None:
+        """The share of the earlier run ``name`` had had when it had journaled ``journaled`` records (None: it never
+        journaled as many)."""
+        before = (0, 0.0)
+        for done, share in self._prior_marks.get(name, []):
+            if done >= journaled:
+                return before[1] + (share - before[1]) * (journaled - before[0]) / max(1, done - before[0])
+            before = (done, share)
+        return None
 
     def _from_prior(self) -> Remaining | None:
         """The estimate when an earlier run measured every object left (None: it did not). Each object's time left
         is a share of the run's: what its records took in the earlier run (times :meth:`_speed`) less the share it
-        has had so far; an object slower than then (past that time with work left) is counted at :data:`BEHIND` of
-        its work left's cost. The run's time left is the shares added up: objects side by side share the machine
-        and the org, so together they take as long as their shares. A hierarchy's slow records and its levels' jobs
-        are its own, not charged to the objects after it, and an object's reading and upload, when nothing of it is
-        seen done, are counted as the time they took before."""
+        has had so far (an object past that time with work left: :data:`BEHIND` of its work left's cost), blended
+        with its own rate's figure as its work is done (records journaled, and half of those its Bulk jobs have
+        processed: their results are still to come). The run's time left is the shares added up: objects side by
+        side share the machine and the org, so together they take as long as their shares. A hierarchy's slow
+        records and its levels' jobs are its own, not charged to the objects after it, and an object's reading and
+        upload, when nothing of it is seen done yet, count as the time they took before."""
         names = [name for name, obj in self._objects.items() if not obj.finished]
         names += [name for name in self.planned if name not in self._objects]
         costs = {name: self._prior_cost(name) for name in names}
         if not self._prior or any(cost is None for cost in costs.values()):
             return None
         speed = self._speed()
+        under_way = max(1, sum(1 for obj in self._objects.values() if not obj.finished))
         shares: dict[str, float] = {}
         for name in names:
             cost = (costs[name] or 0.0) * speed
@@ -333,8 +359,10 @@ class Eta:
             # still to be read and journaled: a 1,000,000-record run spent seconds on each 80,000-row job's)
             done = min(1.0, (obj.journaled + obj.processed) / (2 * total))
             shares[name] = max(expected - obj.share, (1 - done) * expected * BEHIND)
+            own = self._object_left(name, obj, None)     # by its own rate, once measured: in seconds of the run
+            if own is not None:
+                shares[name] = (1 - done) * shares[name] + done * own / under_way
         run = sum(shares.values())
-        under_way = max(1, sum(1 for obj in self._objects.values() if not obj.finished))
         objects: dict[str, float | None] = {name: min(run, left * under_way) if name in self._objects else left
                                             for name, left in shares.items()}
         return Remaining(run, objects)
@@ -404,6 +432,15 @@ class Eta:
             return Remaining(None, objects)
         then, left = self._smoothed
         return Remaining(max(0.0, left - (self._now - then) - after), objects)
+
+
+def _thinned(marks: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """At most :data:`MARKS_KEPT` of an object's marks, evenly spread, the last one kept (a Collections run of a
+    million records journals thousands of batches)."""
+    if len(marks) <= MARKS_KEPT:
+        return marks
+    step = len(marks) / MARKS_KEPT
+    return [marks[min(len(marks) - 1, math.ceil((i + 1) * step) - 1)] for i in range(MARKS_KEPT)]
 
 
 def describe_left(seconds: float | None) -> str:

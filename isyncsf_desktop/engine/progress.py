@@ -48,7 +48,7 @@ TIMES_SETTING = "object_times:{org_id}:{template}"
 """The journal setting holding what each object of the last completed sync of a template to a target org took."""
 
 
-def remember_times(journal: Journal, job_id: int, measured: dict[str, dict[str, float]]) -> None:
+def remember_times(journal: Journal, job_id: int, measured: dict[str, dict[str, Any]]) -> None:
     """Keep what each object of a completed sync of job ``job_id`` took (:meth:`.eta.Eta.measured`: its records
     and its share of the run's seconds) as the time-left prior of the next sync of the same template to the same
     target org (:func:`times_before`); the last such run replaces the one before."""

@@ -256,6 +256,25 @@ def test_a_run_slower_than_the_one_before_scales_its_prior() -> None:
     assert eta.remaining().objects["Contact"] == pytest.approx(20.0)
 
 
+def test_an_object_behind_where_it_was_at_the_same_batch_before_scales_the_rest() -> None:
+    """Before, the Accounts had journaled 500 records after 5 s of the run; this time after 10 s, twice slower, with
+    none of them finished yet: the Contacts still to come are counted twice slower too (20 s, not 10 s)."""
+    eta = Eta({"Account": 1000, "Contact": 4000})
+    eta.use_prior({**EARLIER, "Account": {**EARLIER["Account"], "marks": [[500, 5.0], [1000, 10.0]]}})
+    feed(eta, reading("Account", 0.0), started("Account", 0.0, 1000), batch("Account", 10.0, 500, 1000))
+    assert eta.remaining().objects["Contact"] == pytest.approx(20.0)
+
+
+def test_a_million_batches_keep_forty_marks() -> None:
+    eta = Eta({"Contact": 1_000_000})
+    feed(eta, reading("Contact", 0.0), started("Contact", 0.0, 1_000_000))
+    for n in range(1, 5001):
+        eta.observe(batch("Contact", n * 0.1, n * 200, 1_000_000))
+    eta.observe(finished("Contact", 500.0, 1_000_000))
+    marks = eta.measured()["Contact"]["marks"]
+    assert len(marks) == 40 and marks[-1] == [1_000_000, 500.0] and marks == sorted(marks)
+
+
 def test_a_prior_of_a_run_of_another_size_is_not_used() -> None:
     """The earlier run had 1,000 Accounts; this one has 100,000: its fixed costs (a Bulk job's latency, a level's
     job) weigh differently, so the run's own rate is used ("estimating…" until it is measured)."""
@@ -272,8 +291,9 @@ def test_objects_side_by_side_each_take_a_share_of_the_run() -> None:
     feed(eta, reading("Account", 0.0), reading("Lead", 0.0, 2))
     steady(eta, "Account", 0.0, 100, 10, 1000, finish=True)
     feed(eta, batch("Lead", 10.0, 1000, 2000), batch("Lead", 15.0, 2000, 2000), finished("Lead", 15.0, 2000))
-    assert eta.measured() == {"Account": {"records": 1000, "seconds": 5.0},
-                              "Lead": {"records": 2000, "seconds": 10.0}}
+    assert {name: (figures["records"], figures["seconds"]) for name, figures in eta.measured().items()} == \
+        {"Account": (1000, 5.0), "Lead": (2000, 10.0)}
+    assert eta.measured()["Lead"]["marks"] == [[1000, 5.0], [2000, 10.0]]     # its share as each batch was journaled
     again = Eta({"Account": 1000, "Lead": 2000})
     again.use_prior(eta.measured())
     feed(again, reading("Account", 0.0), reading("Lead", 0.0, 2))
