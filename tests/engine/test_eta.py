@@ -156,19 +156,19 @@ def test_rows_a_bulk_job_has_processed_still_have_their_results_to_be_journaled(
     assert eta.remaining().objects["Contact"] == 0.0
 
 
-def accounts_then_contacts_read_for(seconds: float) -> Eta:
-    """1,000 Accounts at 100 a second from 0 s to 10 s, then 4,000 Contacts reached, and read (or their Bulk job
-    uploaded) for ``seconds`` with nothing done yet."""
+def accounts_then_contacts_being_read() -> Eta:
+    """1,000 Accounts at 100 a second from 0 s to 10 s, then 4,000 Contacts reached at 10 s, read by 14 s, their
+    Bulk job uploaded since (nothing done yet)."""
     eta = Eta({"Account": 1000, "Contact": 4000})
     steady(eta, "Account", 0.0, 100, 10, 1000, finish=True)
-    return feed(eta, reading("Contact", 10.0, 2), started("Contact", 10.0 + seconds * 0.4, 4000, 2))
+    return feed(eta, reading("Contact", 10.0, 2), started("Contact", 14.0, 4000, 2))
 
 
 def test_the_time_an_object_spends_being_read_is_its_own_not_a_slower_run() -> None:
     """Accounts went at 100 a second; the Contacts have been read (or their Bulk job uploaded) for 10 s with
     nothing done yet: they take 4,000 / 100 s from when they were reached, 30 s from now, not 4,000 at the run's
     rate dragged down by those 10 idle seconds."""
-    eta = accounts_then_contacts_read_for(10.0)
+    eta = accounts_then_contacts_being_read()
     eta.observe(look("Contact", 20.0, 0))
     assert eta.remaining().objects["Contact"] == pytest.approx(30.0)
 
@@ -180,7 +180,7 @@ def test_an_object_whose_first_rows_are_seen_after_an_idle_stretch_is_not_counte
     they are counted at no less than the 100 a second the run had when they were reached (blended with their own
     first rate, a quarter of the way to trusting it): under a minute, not 3,800 at the dragged rate (which said
     165 s)."""
-    eta = accounts_then_contacts_read_for(10.0)
+    eta = accounts_then_contacts_being_read()
     eta.observe(look("Contact", 20.0, 200))
     left = eta.remaining().objects["Contact"]
     assert left is not None and 3_800 / 100 <= left <= 50.0
