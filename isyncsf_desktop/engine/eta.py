@@ -55,6 +55,7 @@ SMOOTHING_SECONDS = 1.0     # a new estimate of the run's time left outweighs th
 COMPARABLE = 4.0            # an earlier run's object is a prior for this one's if its records were within this factor
 SPEED_RANGE = (1 / 3, 3.0)  # how much faster or slower than its prior this run may be taken to go
 BEHIND = 0.5                # an object past its prior's time still has at least this share of its work left's cost
+SAME_SIZE = 0.1             # an object's marks compare with an earlier run's only if its records are within this share
 MARKS_KEPT = 40             # (records journaled, share then) points of each object a run keeps for the next
 
 
@@ -317,11 +318,17 @@ class Eta:
             cost = self._prior_cost(name)
             if cost is not None and obj.processed > 0 and obj.finished:
                 own, expected = own + obj.share, expected + cost * obj.processed
-            elif cost is not None and obj.marks:
+            elif cost is not None and obj.marks and self._same_size(name, obj):
                 then = self._share_then(name, obj.marks[-1][0])
                 if then is not None:
                     own, expected = own + obj.marks[-1][1], expected + then
         return min(max(own / expected, SPEED_RANGE[0]), SPEED_RANGE[1]) if expected > 0 else 1.0
+
+    def _same_size(self, name: str, obj: _Object) -> bool:
+        """Whether ``obj`` has as many records as in the earlier run, give or take :data:`SAME_SIZE`: only then are
+        its batches (a hierarchy's levels, its parts) journaled at the same counts as then."""
+        records = self._prior[name][0]
+        return abs(self._total(name, obj) - records) <= SAME_SIZE * records
 
     def _share_then(self, name: str, journaled: int) -> float | None:
         """The share of the earlier run ``name`` had had when it had journaled ``journaled`` records (None: it never

@@ -266,6 +266,15 @@ def test_an_object_behind_where_it_was_at_the_same_batch_before_scales_the_rest(
     assert eta.remaining().objects["Contact"] == pytest.approx(20.0)
 
 
+def test_the_batches_of_a_run_of_another_size_are_not_compared() -> None:
+    """This time 2,000 Accounts: their levels and parts are journaled at other counts than the 1,000 before, so
+    their 500th record journaled at 10 s says nothing of the speed: the Contacts are counted as before (10 s)."""
+    eta = Eta({"Account": 2000, "Contact": 4000})
+    eta.use_prior({**EARLIER, "Account": {**EARLIER["Account"], "marks": [[500, 5.0], [1000, 10.0]]}})
+    feed(eta, reading("Account", 0.0), started("Account", 0.0, 2000), batch("Account", 10.0, 500, 2000))
+    assert eta.remaining().objects["Contact"] == pytest.approx(10.0)
+
+
 def test_a_million_batches_keep_forty_marks() -> None:
     eta = Eta({"Contact": 1_000_000})
     feed(eta, reading("Contact", 0.0), started("Contact", 0.0, 1_000_000))
