@@ -8,8 +8,9 @@ time the run really still took, and the error; ``mean_abs_pct`` is the mean of t
 twentieth of the run (5% to 95%), a figure for the whole run rather than three points.
 
 The estimator is the one imported: run it with ``PYTHONPATH`` set to another tree to compare two versions on
-the same events. ``--prior FILE``: replay FILE first as an earlier run of the same job to the same target (its
-measured rates are the new run's prior, :meth:`Eta.measured` given to :meth:`Eta.use_prior`, as the journal keeps it between two syncs), where the estimator has that.
+the same events. ``--prior FILE``: replay FILE first as the template's last sync to the same target (what it
+measured, :meth:`Eta.measured`, is the new run's prior, :meth:`Eta.use_prior`, as the journal keeps it between
+two syncs), where the estimator has that.
 
 Run: ``python benchmarks/eta_replay.py events.jsonl [more.jsonl ...] [--prior earlier.jsonl] [--json]``.
 Prints figures; asserts nothing.
