@@ -212,6 +212,14 @@ def bulk_polls(orgs: dict[str, Any]) -> int | None:
     return None if None in counts else sum(counts)
 
 
+def event_line(event: Any) -> str:
+    """One engine event as a JSON line (its class and fields) for ``--record-events``; ``eta_replay.py`` reads
+    them back."""
+    import dataclasses
+
+    return json.dumps({"event": type(event).__name__, **dataclasses.asdict(event)}, default=str)
+
+
 class EtaProbe:
     """An engine observer that feeds :class:`engine.eta.Eta` as the GUI and the CLI do, keeps the time left it
     says after each event, and reports what it would have shown at 25%, 50% and 75% of the run's duration (the
@@ -230,6 +238,7 @@ class EtaProbe:
         self.start: float | None = None              # the sync's first object reached (the scan before is not timed)
         self.said: list[tuple[float, float | None]] = []   # (event time, time left said then)
         self.last = 0.0
+        self.record: Any = None                      # ``--record-events``: a file the events are written to
 
     def __call__(self, event: Any) -> None:
         from isyncsf_desktop.engine.events import ObjectReading, ObjectStarted, StateChanged
@@ -241,7 +250,17 @@ class EtaProbe:
         self.last = max(self.last, event.elapsed)
         if isinstance(event, StateChanged) and event.state == JobState.SYNC_IN_PROGRESS and not self.planned:
             self.eta.set_planned(scanned_counts(self.journal, event.job_id))
+            try:                # what the template's last sync to this target took (none in a fresh journal)
+                from isyncsf_desktop.engine.progress import times_before
+            except ImportError:  # a tree from before it
+                pass
+            else:
+                self.eta.use_prior(times_before(self.journal, event.job_id))
             self.planned = True
+            if self.record is not None:
+                self.record.write(json.dumps({"planned": self.eta.planned}) + "\n")
+        if self.record is not None:
+            self.record.write(event_line(event) + "\n")
         if isinstance(event, (ObjectReading, ObjectStarted)) and self.start is None:
             self.start = event.elapsed
         self.eta.observe(event)
@@ -360,7 +379,7 @@ class MemoryProbe:
 
 # ====================================================================== the two contenders
 def run_engine(info: dict[str, Any], work: Path, rollback: bool, template: dict[str, Any],
-               trace: bool = False, timeline: bool = False) -> dict[str, Any]:
+               trace: bool = False, timeline: bool = False, record: str | None = None) -> dict[str, Any]:
     from isyncsf_desktop.engine.journal import Journal, OrgRef
     from isyncsf_desktop.engine.runner import SyncEngine
 
@@ -375,6 +394,8 @@ def run_engine(info: dict[str, Any], work: Path, rollback: bool, template: dict[
         probe = None
     else:
         probe.journal = journal
+        if record:
+            probe.record = open(record, "w", encoding="utf-8")   # noqa: SIM115 (closed after the run)
     memory = MemoryProbe(probe) if trace else None
     timed = Timeline(memory or probe) if timeline else None
     engine = SyncEngine(journal, engine_clients["source"], engine_clients["target"], refs["source"], refs["target"],
@@ -386,6 +407,9 @@ def run_engine(info: dict[str, Any], work: Path, rollback: bool, template: dict[
     result = engine.sync(engine.create_job(template))
     seconds, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     calls = meter.stop()
+    if probe and probe.record is not None:
+        probe.record.close()
+        probe.record = None
     totals = result.totals
     out: dict[str, Any] = {"state": result.state, "message": result.message, "seconds": round(seconds, 2),
                            "cpu_seconds": round(cpu, 2),
@@ -496,7 +520,8 @@ def child(args: argparse.Namespace) -> int:
         options["parallel_objects"] = args.parallel
     objects = [*TEMPLATE["objects"], *([LEAD_LINE] if args.independent else [])]
     result = run_engine(info, work, not args.no_rollback, {**TEMPLATE, "options": options, "objects": objects},
-                        args.trace_memory, args.timeline) if args.child == "engine" else run_plain(info, args.independent)
+                        args.trace_memory, args.timeline, args.record_events) if args.child == "engine" \
+        else run_plain(info, args.independent)
     print(json.dumps(result))
     return 0
 
@@ -530,6 +555,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeline", action="store_true",
                         help="log the engine's every HTTP request (start, end, path, job state) and event in the "
                              "JSON (engine.timeline), to see where its wall time goes")
+    parser.add_argument("--record-events", metavar="FILE",
+                        help="write the engine's events, one JSON line each, to FILE (benchmarks/eta_replay.py "
+                             "replays them through the time-left estimator)")
     parser.add_argument("--engine-only", action="store_true", help="run the engine alone, not the plain script")
     parser.add_argument("--child", choices=("engine", "plain"), help=argparse.SUPPRESS)
     parser.add_argument("--info", help=argparse.SUPPRESS)
@@ -553,7 +581,8 @@ def main(argv: list[str] | None = None) -> int:
                 + (["--in-flight", str(args.in_flight)] if args.in_flight else []) \
                 + (["--independent"] if args.independent else []) \
                 + (["--timeline"] if args.timeline else []) \
-                + (["--parallel", str(args.parallel)] if args.parallel else [])
+                + (["--parallel", str(args.parallel)] if args.parallel else []) \
+                + (["--record-events", str(Path(args.record_events).resolve())] if args.record_events else [])
             plain = run_child("plain", info_path, extra) if not (args.trace_memory or args.engine_only) else None
             engine = run_child("engine", info_path, extra)
         finally:

@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__, paths
 from .cli_common import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_PAUSED, Busy, NoKeyring, UsageError
@@ -149,13 +150,15 @@ class _Progress:
     """A one-line progress display on a terminal (stderr); silent when not a terminal. It ends with the run's
     time left from the rate measured so far (``engine.eta``): ``about 3 min left``, ``estimating…`` until
     enough is measured. ``planned`` gives the records each object is expected to process in the job (asked
-    once the run starts writing, when the scan has counted them)."""
+    once the run starts writing, when the scan has counted them); ``prior`` what each object took in the last
+    sync of the same template to the same target (``engine.progress.times_before``), asked then too."""
 
     def __init__(self, enabled: bool, planned: Callable[[int], dict[str, int]] | None = None):
         from .engine.eta import Eta
 
         self.enabled = enabled
         self.planned = planned
+        self.prior: Callable[[int], dict[str, Any]] | None = None
         self.line = ""
         self.eta = Eta()
         self._planned_set = False
@@ -179,6 +182,8 @@ class _Progress:
         if isinstance(event, StateChanged) and not self._planned_set and self.planned is not None \
                 and event.state in (JobState.SYNC_IN_PROGRESS, JobState.ROLLBACK_STARTED):
             self.eta.set_planned(self.planned(event.job_id))
+            if self.prior is not None:
+                self.eta.use_prior(self.prior(event.job_id))
             self._planned_set = True
         if isinstance(event, Event):
             self.eta.observe(event)
@@ -266,7 +271,7 @@ def _report(result: object, as_json: bool) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .engine.lifecycle import RunKind
-    from .engine.progress import scanned_counts
+    from .engine.progress import scanned_counts, times_before
     from .engine.runner import EngineError, TargetBusyError
     from .engine.template import TemplateError, load_template
     from .salesforce.client import OrgApiError
@@ -281,6 +286,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         progress = _Progress(sys.stderr.isatty() and not args.json)
         engine = _engine(args.source, args.target, progress)
         progress.planned = lambda job_id: scanned_counts(engine.journal, job_id)
+        progress.prior = lambda job_id: times_before(engine.journal, job_id)
         if args.command == RunKind.SYNC:     # the metadata check, then a new job, then scan and sync
             result = _preflight_gate(engine, template, args.override_preflight)
         else:

@@ -9,8 +9,9 @@ Collections) weighs less and less. Time left is then
 
 * for an object under way: its records still to do at its own rate (at the run's rate until the object has
   been measured for :data:`MIN_OBJECT_SECONDS`, and blended with it until :data:`TRUST_SHARE` of its records
-  are done: the first rows of a Bulk job, after its reading and upload, say little of the rest); the rows its Bulk jobs have processed in the org count as done
-  as soon as a look at the job says so (:class:`.events.BulkJobProgress`), before their results are journaled;
+  are done: the first rows of a Bulk job, after its reading and upload, say little of the rest); the rows its
+  Bulk jobs have processed in the org count as done as soon as a look at the job says so
+  (:class:`.events.BulkJobProgress`), before their results are journaled;
 * for an object not reached yet: its planned records at the run's rate (reading and writing both counted);
 * for the run: the longest of the objects under way (with ``parallel_objects`` several run at once and end
   together) plus the sum of the others, smoothed over time (:data:`SMOOTHING_SECONDS`) so that a burst of events (a
@@ -19,6 +20,19 @@ Collections) weighs less and less. Time left is then
 Until the run has measured :data:`MIN_SECONDS` of work and done :data:`MIN_SHARE` of its planned records, there
 is no figure: "estimating…" (a 1,000,000-record run's first look at its first Bulk job saw 200 rows after 50 s
 and said 35 hours; the smoothing then carried that for a while).
+
+One rate for the run cannot know that the objects still to come go faster or slower per record than those before
+(on a 1,000,000-record run, its Accounts, a hierarchy written level by level with one Bulk job at a time, took
+2.2 ms a record, its Contacts, two jobs at once, a third of that: at 25% of the run the figure was +362% off).
+So each object's *share of the run* is measured too: every second of the run split evenly among the objects
+under way then (:meth:`Eta.measured`: for objects side by side, their shares add up to the run's time). A
+completed sync keeps these in the journal (:func:`.progress.remember_times`), and the next sync of the same
+template to the same target org starts from them (:meth:`Eta.use_prior`, :func:`.progress.times_before`): each
+object is counted at what its records took then, scaled by how much faster or slower this run goes than that
+one did at the same batches journaled (:meth:`Eta._speed`), and handed over to its own rate as its work is done
+(:meth:`Eta._from_prior`). That gives a figure from the first object on. Rows a Bulk job has processed are not
+the end of their work: their results are still read and journaled, which the run measures as it goes
+(:meth:`Eta._results_left`; an 80,000-row job's took 10 to 20 s on a busy machine).
 Pure Python, no clock of its own: the GUI and the CLI pass how long ago the last event came.
 """
 
@@ -28,6 +42,7 @@ import bisect
 import math
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from .events import BatchDone, BulkJobProgress, Event, ObjectFinished, ObjectReading, ObjectStarted
 
@@ -37,6 +52,11 @@ MIN_OBJECT_SECONDS = 1.0    # an object's own rate is used once it has been meas
 RECENT = 0.5                # rates are of the latest half of the time measured: a slow start weighs less and less
 TRUST_SHARE = 0.2           # an object's own rate counts fully once this share of its records is done (before, in part)
 SMOOTHING_SECONDS = 1.0     # a new estimate of the run's time left outweighs the last one counted down after this
+COMPARABLE = 4.0            # an earlier run's object is a prior for this one's if its records were within this factor
+SPEED_RANGE = (1 / 3, 3.0)  # how much faster or slower than its prior this run may be taken to go
+BEHIND = 0.5                # an object past its prior's time still has at least this share of its work left's cost
+SAME_SIZE = 0.1             # an object's marks compare with an earlier run's only if its records are within this share
+MARKS_KEPT = 40             # (records journaled, share then) points of each object a run keeps for the next
 
 
 class _Progress:
@@ -95,6 +115,9 @@ class _Object:
     journaled: int = 0              # records done as its last BatchDone counts them
     rate_before: float | None = None    # the run's rate when the object was reached
     in_jobs: dict[str, tuple[int, bool]] = field(default_factory=dict)   # Bulk job -> (rows processed, ended)
+    share: float = 0.0              # its share of the run's time so far: each second split among the objects under way
+    backlog_since: float | None = None  # rows its Bulk jobs processed wait for their results to be journaled since
+    marks: list[tuple[int, float]] = field(default_factory=list)   # (records journaled, its share then) per batch
 
     def __post_init__(self) -> None:
         self.progress = _Progress(self.start)
@@ -130,12 +153,39 @@ class Eta:
         self._run = _Progress(0.0)                # the run's records done since then
         self._now = 0.0                           # event time of the last event
         self._smoothed: tuple[float, float] | None = None   # (event time, seconds left then)
+        self._prior: dict[str, tuple[int, float]] = {}     # object -> (records, seconds of the run) an earlier run took
+        self._prior_marks: dict[str, list[tuple[int, float]]] = {}   # object -> its (journaled, share) then
+        self._results: tuple[float, int] = (0.0, 0)         # seconds ended Bulk jobs' results took to journal, rows
         self._lock = threading.Lock()             # BulkJobProgress may come from another thread of the run
 
     def set_planned(self, planned: dict[str, int]) -> None:
         """The records each object is expected to process in this run (objects not reached yet count these)."""
         with self._lock:
             self.planned = dict(planned)
+
+    def use_prior(self, measured: dict[str, dict[str, Any]] | None) -> None:
+        """What an earlier run of the same template to the same target measured (:meth:`measured` of that run,
+        as :func:`.progress.times_before` reads it back): each object's records and its share of that run's time.
+        Objects with one are counted at it until their own measurement is trusted (see the module's docstring)."""
+        prior, marks = {}, {}
+        for name, figures in (measured or {}).items():
+            try:
+                records, seconds = int(figures["records"]), float(figures["seconds"])
+                marks[name] = sorted((int(done), float(share)) for done, share in figures.get("marks") or [])
+            except (KeyError, TypeError, ValueError, AttributeError):
+                continue            # kept by another version: left out
+            if records > 0 and seconds > 0:
+                prior[name] = (records, seconds)
+        with self._lock:
+            self._prior, self._prior_marks = prior, marks
+
+    def measured(self) -> dict[str, dict[str, Any]]:
+        """Each finished object's records and its share of the run's time (seconds while it was under way, each
+        split evenly among the objects under way then): the prior of the next run (:meth:`use_prior`)."""
+        with self._lock:
+            return {name: {"records": obj.processed, "seconds": round(obj.share, 3),
+                           "marks": [[done, round(share, 3)] for done, share in _thinned(obj.marks)]}
+                    for name, obj in self._objects.items() if obj.finished and obj.processed > 0}
 
     # ------------------------------------------------------------------ feeding
     def observe(self, event: Event) -> None:
@@ -144,6 +194,8 @@ class Eta:
             self._observe(event)
 
     def _observe(self, event: Event) -> None:
+        if isinstance(event, (ObjectReading, ObjectStarted, BatchDone, ObjectFinished, BulkJobProgress)):
+            self._accrue(event.elapsed)
         self._now = max(self._now, event.elapsed)
         if isinstance(event, (ObjectReading, ObjectStarted)):
             if self._start is None:
@@ -165,18 +217,37 @@ class Eta:
             if isinstance(event, BulkJobProgress):
                 # rows a Bulk job out has processed: counted until a BatchDone journals them (after it ended)
                 obj.in_jobs[event.bulk_id] = (event.processed, event.ended)
+                if event.ended and obj.backlog_since is None:
+                    obj.backlog_since = event.elapsed
             else:
-                obj.journaled = max(obj.journaled, event.counts.processed)
+                journaled = max(obj.journaled, event.counts.processed)
+                if obj.backlog_since is not None and journaled > obj.journaled:
+                    # the time an ended job's results took to be read and journaled: work of its own
+                    self._results = (self._results[0] + event.elapsed - obj.backlog_since,
+                                     self._results[1] + journaled - obj.journaled)
+                if journaled > obj.journaled:
+                    obj.marks.append((journaled, obj.share))
+                obj.journaled = journaled
                 obj.in_jobs = {bulk_id: seen for bulk_id, seen in obj.in_jobs.items() if not seen[1]}
                 if event.counts.total:
                     obj.total = event.counts.total
             obj.count(event.elapsed)
+            if not isinstance(event, BulkJobProgress):      # rows still waiting for theirs: from now
+                obj.backlog_since = event.elapsed if obj.processed > obj.journaled else None
             if isinstance(event, ObjectFinished):
                 obj.finished = True
             self._run.add(event.elapsed, sum(o.processed for o in self._objects.values()))
         else:
             return
         self._smooth()
+
+    def _accrue(self, at: float) -> None:
+        """The time since the last event, split evenly among the objects under way (their shares of the run)."""
+        under_way = [obj for obj in self._objects.values() if not obj.finished]
+        if under_way and at > self._now:
+            each = (at - self._now) / len(under_way)
+            for obj in under_way:
+                obj.share += each
 
     # ------------------------------------------------------------------ reading
     def run_rate(self) -> float | None:
@@ -190,7 +261,22 @@ class Eta:
         """Records ``obj`` is to process: as its start said, else as planned."""
         return obj.total if obj.total is not None else self.planned.get(name, 0)
 
+    def _results_left(self, obj: _Object) -> float:
+        """Seconds the rows ``obj``'s Bulk jobs have processed still take to have their results read and journaled,
+        at what that took so far in the run (an 80,000-row job's took 10 to 20 s on a busy machine, while the
+        rows counted as done said nothing was left), less the time they have waited."""
+        seconds, rows = self._results
+        if rows <= 0 or obj.processed <= obj.journaled:
+            return 0.0
+        waited = self._now - obj.backlog_since if obj.backlog_since is not None else 0.0
+        return max(0.0, (obj.processed - obj.journaled) * seconds / rows - waited)
+
     def _object_left(self, name: str, obj: _Object, run_rate: float | None) -> float | None:
+        tail = self._results_left(obj)
+        left = self._rows_left(name, obj, run_rate)
+        return None if left is None else max(left, tail)
+
+    def _rows_left(self, name: str, obj: _Object, run_rate: float | None) -> float | None:
         total = self._total(name, obj)
         left = max(0, total - obj.processed)
         if left == 0:
@@ -208,13 +294,101 @@ class Eta:
             return max(0.0, left / run_rate - (self._now - obj.start))
         return left / run_rate
 
+    def _prior_cost(self, name: str) -> float | None:
+        """Seconds of the run a record of ``name`` took in the earlier run (None: none, or of a run not comparable:
+        records more than :data:`COMPARABLE` times fewer or more, whose fixed costs weigh differently)."""
+        prior = self._prior.get(name)
+        if prior is None:
+            return None
+        records, seconds = prior
+        obj = self._objects.get(name)
+        planned = self._total(name, obj) if obj is not None else self.planned.get(name, 0)
+        if planned and not 1 / COMPARABLE <= planned / records <= COMPARABLE:
+            return None
+        return seconds / records
+
+    def _speed(self) -> float:
+        """How many times slower than its prior this run goes (a busier machine, a slower org): the shares of the
+        objects finished against what their records took before, and of the objects under way at their latest
+        journaled batch against the earlier run's share at as many records journaled (its marks: the parts and
+        levels of a comparable run are journaled at the same counts); 1 with neither yet. Not from the rows a Bulk
+        job is seen to have processed: they come in bursts."""
+        own = expected = 0.0
+        for name, obj in self._objects.items():
+            cost = self._prior_cost(name)
+            if cost is not None and obj.processed > 0 and obj.finished:
+                own, expected = own + obj.share, expected + cost * obj.processed
+            elif cost is not None and obj.marks and self._same_size(name, obj):
+                then = self._share_then(name, obj.marks[-1][0])
+                if then is not None:
+                    own, expected = own + obj.marks[-1][1], expected + then
+        return min(max(own / expected, SPEED_RANGE[0]), SPEED_RANGE[1]) if expected > 0 else 1.0
+
+    def _same_size(self, name: str, obj: _Object) -> bool:
+        """Whether ``obj`` has as many records as in the earlier run, give or take :data:`SAME_SIZE`: only then are
+        its batches (a hierarchy's levels, its parts) journaled at the same counts as then."""
+        records = self._prior[name][0]
+        return abs(self._total(name, obj) - records) <= SAME_SIZE * records
+
+    def _share_then(self, name: str, journaled: int) -> float | None:
+        """The share of the earlier run ``name`` had had when it had journaled ``journaled`` records (None: it never
+        journaled as many)."""
+        before = (0, 0.0)
+        for done, share in self._prior_marks.get(name, []):
+            if done >= journaled:
+                return before[1] + (share - before[1]) * (journaled - before[0]) / max(1, done - before[0])
+            before = (done, share)
+        return None
+
+    def _from_prior(self) -> Remaining | None:
+        """The estimate when an earlier run measured every object left (None: it did not). Each object's time left
+        is a share of the run's: what its records took in the earlier run (times :meth:`_speed`) less the share it
+        has had so far (an object past that time with work left: :data:`BEHIND` of its work left's cost), blended
+        with its own rate's figure as its work is done (records journaled, and half of those its Bulk jobs have
+        processed: their results are still to come). The run's time left is the shares added up: objects side by
+        side share the machine and the org, so together they take as long as their shares. A hierarchy's slow
+        records and its levels' jobs are its own, not charged to the objects after it, and an object's reading and
+        upload, when nothing of it is seen done yet, count as the time they took before."""
+        names = [name for name, obj in self._objects.items() if not obj.finished]
+        names += [name for name, count in self.planned.items() if name not in self._objects and count > 0]
+        costs = {name: self._prior_cost(name) for name in names}
+        if not self._prior or any(cost is None for cost in costs.values()):
+            return None
+        speed = self._speed()
+        under_way = max(1, sum(1 for obj in self._objects.values() if not obj.finished))
+        shares: dict[str, float] = {}
+        for name in names:
+            cost = (costs[name] or 0.0) * speed
+            obj = self._objects.get(name)
+            if obj is None:
+                shares[name] = self.planned.get(name, 0) * cost
+                continue
+            total = max(1, self._total(name, obj))
+            expected = total * cost
+            # its work done: records journaled, and half of those its Bulk jobs have processed (their results are
+            # still to be read and journaled: a 1,000,000-record run spent seconds on each 80,000-row job's)
+            done = min(1.0, (obj.journaled + obj.processed) / (2 * total))
+            shares[name] = max(expected - obj.share, (1 - done) * expected * BEHIND)
+            own = self._object_left(name, obj, None)     # by its own rate, once measured: in seconds of the run
+            if own is not None:
+                shares[name] = (1 - done) * shares[name] + done * own / under_way
+        run = sum(shares.values())
+        objects: dict[str, float | None] = {name: min(run, left * under_way) if name in self._objects else left
+                                            for name, left in shares.items()}
+        return Remaining(run, objects)
+
     def _raw(self) -> Remaining:
         """The estimate at the last event, unsmoothed. While an object under way has nothing done yet (its records
         are being read, or its Bulk job uploaded), the run's rate is the one it had when that object was reached:
         the time since is that object's own, counted against it, not a slowdown of the run. Until its own rate is
         trusted (:data:`TRUST_SHARE` of its records done) the run's rate is at least that one: the first looks at
         its Bulk jobs end the idle stretch, but the run's rate over the latest half of the run still holds it (a
-        200,000-record run said 372 s with 151 left just after its Contacts' first rows were seen)."""
+        200,000-record run said 372 s with 151 left just after its Contacts' first rows were seen). With an
+        earlier comparable run's figures for every object left, those instead (:meth:`_from_prior`)."""
+        if self._start is not None:
+            known = self._from_prior()
+            if known is not None:
+                return known
         rate = self.run_rate()
         if self._run.done < MIN_SHARE * sum(self.planned.values()):
             rate = None                 # a rate of a few records says nothing of a big run yet
@@ -268,6 +442,15 @@ class Eta:
             return Remaining(None, objects)
         then, left = self._smoothed
         return Remaining(max(0.0, left - (self._now - then) - after), objects)
+
+
+def _thinned(marks: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """At most :data:`MARKS_KEPT` of an object's marks, evenly spread, the last one kept (a Collections run of a
+    million records journals thousands of batches)."""
+    if len(marks) <= MARKS_KEPT:
+        return marks
+    step = len(marks) / MARKS_KEPT
+    return [marks[min(len(marks) - 1, math.ceil((i + 1) * step) - 1)] for i in range(MARKS_KEPT)]
 
 
 def describe_left(seconds: float | None) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from .journal import Journal
 from .lifecycle import RecordStatus, RunKind, RunStatus
@@ -41,6 +42,27 @@ def planned_records(journal: Journal, job_id: int, kind: RunKind | str) -> dict[
         succeeded = Counter(r.object for r in journal.records(job_id, statuses=SUCCEEDED))
         return {name: max(0, total - succeeded.get(name, 0)) for name, total in scanned.items()}
     return scanned
+
+
+TIMES_SETTING = "object_times:{org_id}:{template}"
+"""The journal setting holding what each object of the last completed sync of a template to a target org took."""
+
+
+def remember_times(journal: Journal, job_id: int, measured: dict[str, dict[str, Any]]) -> None:
+    """Keep what each object of a completed sync of job ``job_id`` took (:meth:`.eta.Eta.measured`: its records
+    and its share of the run's seconds) as the time-left prior of the next sync of the same template to the same
+    target org (:func:`times_before`); the last such run replaces the one before."""
+    if measured:
+        job = journal.job(job_id)
+        journal.set_setting(TIMES_SETTING.format(org_id=job.target.org_id, template=job.template_name), measured)
+
+
+def times_before(journal: Journal, job_id: int) -> dict[str, Any]:
+    """What each object took in the last completed sync of job ``job_id``'s template to its target org (empty:
+    none yet): for :meth:`.eta.Eta.use_prior`."""
+    job = journal.job(job_id)
+    kept = journal.get_setting(TIMES_SETTING.format(org_id=job.target.org_id, template=job.template_name))
+    return kept if isinstance(kept, dict) else {}
 
 
 @dataclass

@@ -524,3 +524,22 @@ def test_the_status_line_and_bold_rows_name_every_object_under_way(setup):
         total=5, processed=5, inserted=5, status="Completed")))
     assert page.current_label.text() == "Current object: <b>Lead</b> (3 of 3)"
     assert [bold(row) for row in range(3)] == [False, False, True]
+
+
+def test_the_next_sync_of_the_template_counts_its_objects_at_what_the_last_one_took(setup, qtbot):
+    """The time left of a second sync of the same template to the same target starts from what each object took
+    in the first (engine.progress.times_before): the page's estimator has it before the first object is read."""
+    from isyncsf_desktop.engine.events import ObjectReading
+
+    server, ctx, page = setup
+    first = run(qtbot, page, page.start_button)
+    priors: list[dict[str, Any]] = []
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, ObjectReading) and not priors:
+            priors.append(dict(page.eta._prior))
+
+    watch_runs(page, on_event)
+    run(qtbot, page, page.start_button)
+    done = {name: c.processed for name, c in first.objects.items() if c.processed}
+    assert done and priors and {name: records for name, (records, _seconds) in priors[0].items()} == done

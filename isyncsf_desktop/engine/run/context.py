@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from .. import estimate
+from .. import estimate, progress
+from ..eta import Eta
 from ..events import BatchDone, BulkJobProgress, CancelToken, Event, Observer, RunResult, StateChanged, add_counts
 from ..journal import ErrorInfo, Journal, ObjectCounts, OrgRef
 from ..lifecycle import JobState, ObjectStatus, RecordStatus, RunKind, RunStatus
@@ -171,13 +172,15 @@ class RunContext:
         self.writes_from: dict[str, Any] | None = None
         self._target_user: tuple[str | None] | None = None
         self._halted = threading.Event()
+        self._times = Eta()     # what each object of the run took: the time-left prior of the job's next run
 
     # ------------------------------------------------------------------ events and states
     def emit(self, event_type: type[Event], **kwargs: Any) -> None:
-        """Tell the observer (if any) an event of the run under way."""
+        """Tell the observer (if any) an event of the run under way (and keep what each object took)."""
+        event = event_type(job_id=self.job_id, elapsed=round(time.monotonic() - self.started, 3), **kwargs)
+        self._times.observe(event)
         if self.observer is not None:
-            self.observer(event_type(job_id=self.job_id, elapsed=round(time.monotonic() - self.started, 3),
-                                     **kwargs))
+            self.observer(event)
 
     def set_state(self, job_id: int, state: JobState, status: RunStatus, message: str | None = None) -> None:
         """Move the job to ``state`` in the journal (which refuses a move the lifecycle does not allow) and say so."""
@@ -195,6 +198,7 @@ class RunContext:
             return  # a sync that scanned first: one clock and one API count for both
         self.job_id = job_id
         self.started = time.monotonic()
+        self._times = Eta()
         self.calls = (self.source.api_calls, self.target.api_calls)
         self.writes_from = _write_stats(self.target)
 
@@ -204,6 +208,8 @@ class RunContext:
         in the journal, for the estimates of later previews to that target org (:mod:`..estimate`)."""
         if kind in (RunKind.SYNC, RunKind.RESYNC, RunKind.RETRY):
             self._remember_writes(run_id)
+        if kind == RunKind.SYNC and status == RunStatus.COMPLETED:
+            self._remember_times(job_id)
         calls = {"source": self.source.api_calls - self.calls[0], "target": self.target.api_calls - self.calls[1]}
         return RunResult(job_id=job_id, run_id=run_id, kind=kind, state=state, status=status, objects=counts,
                          message=message, api_calls=calls, seconds=round(time.monotonic() - self.started, 3),
@@ -215,6 +221,12 @@ class RunContext:
         self.journal.finish_run(run_id, status)
         self.set_state(job_id, state, status, message)
         return self.result(job_id, run_id, kind, state, status, counts, message)
+
+    def _remember_times(self, job_id: int) -> None:
+        try:
+            progress.remember_times(self.journal, job_id, self._times.measured())
+        except Exception:   # noqa: BLE001 - a figure for later time-left estimates: the run's own result comes first
+            logger.warning("the object timings of job %s were not kept", job_id, exc_info=True)
 
     def _remember_writes(self, run_id: int) -> None:
         after = _write_stats(self.target)

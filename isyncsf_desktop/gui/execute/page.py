@@ -24,7 +24,7 @@ from ...engine.events import (ABORTED, COMPLETED, EXECUTING, FAILED, INITIALIZIN
                               FilesProgress, Notice, ObjectFinished, ObjectReading, ObjectStarted, RecordFailed, RunResult, StateChanged)
 from ...engine.journal import JobRow, JournalError, ObjectCounts
 from ...engine.lifecycle import Action, JobFacts, JobState, ObjectStatus, RunKind, refusal
-from ...engine.progress import job_standing, planned_records, scanned_counts
+from ...engine.progress import job_standing, planned_records, scanned_counts, times_before
 from ...engine.run.settings import how_changes, saved_template, which_changes
 from ...engine.plan import OrderDraft, Plan, build_plan
 from ...engine.template import Template, TemplateError, parse_template, save_template
@@ -974,6 +974,8 @@ class ExecutePage(QWidget):
                 scanned = scanned_counts(self.ctx.journal, self.job.id)
                 self.progress_model.set_planned(scanned)
                 self.eta.set_planned(scanned)
+                # what each object took in the last sync of this template to this target: the prior of its time left
+                self.eta.use_prior(times_before(self.ctx.journal, self.job.id))
         elif isinstance(event, Notice):
             self.ctx.info(event.text)
 
