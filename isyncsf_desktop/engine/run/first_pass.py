@@ -715,6 +715,7 @@ class FirstPass:
         inserts: list[Pending] = []
         updates: list[Pending] = []
         outcomes: list[Outcome] = []
+        needed = self._needed(oplan)
         for record in part:
             decision = self.decide(oplan, record, targets, index_by_key, in_flight)
             decision = run.decided(name, oplan, decision) or decision
@@ -764,6 +765,10 @@ class FirstPass:
                 oc.existing += 1
                 oc.processed += 1
                 run.reached(name, oplan, pending)
+            if len(record) > len(needed):      # decided: the payload has what goes out; the rest is let go now
+                kept = {f: record[f] for f in needed if f in record}
+                record.clear()
+                record.update(kept)
         if outcomes:
             run.flush(name, outcomes)
         del outcomes
@@ -774,6 +779,13 @@ class FirstPass:
         for record in part:     # written and journaled: what the run keeps of them was copied (reached)
             record.clear()
         return inserted
+
+    def _needed(self, oplan: ObjectPlan) -> frozenset[str]:
+        """The fields of a source record of ``oplan`` the run still reads once it is decided (while its payload is
+        written and journaled): its id, its match key (written ahead with the record, and looked for again when the
+        answer to its create is lost), the lookups the second pass may set, and what a person account keeps."""
+        return frozenset({"Id", "__cycle__", "IsPersonAccount", "PersonContactId",
+                          *(ref.field for ref in second_pass_refs(oplan)), *(path.split(".")[0] for path in oplan.match_by)})
 
     def _finish_object(self, name: str, oplan: ObjectPlan) -> None:
         run = self.run
