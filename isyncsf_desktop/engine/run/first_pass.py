@@ -21,7 +21,7 @@ from typing import Any
 
 import networkx as nx
 
-from .. import scope
+from .. import heap, scope
 from ..events import ObjectFinished, ObjectReading, ObjectStarted
 from ..inflight import send_batches
 from ..journal import ErrorInfo, ObjectCounts, Outcome
@@ -655,6 +655,7 @@ class FirstPass:
                 for masked_keys in self._key_values.get(name, []):   # each key is looked at within its part
                     masked_keys.clear()
                 del part
+                heap.trim()
 
     def _part_size(self) -> int:
         """Records decided and written as one part: :data:`PART_RECORDS` per write in flight."""
@@ -701,6 +702,7 @@ class FirstPass:
                 for masked_keys in self._key_values.get(name, []):   # each key is looked at within its part
                     masked_keys.clear()
                 del part, rest
+                heap.trim()
         finally:
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
