@@ -342,15 +342,38 @@ class Timeline:
 class MemoryProbe:
     """``--trace-memory``: an engine observer that, with :mod:`tracemalloc` on, keeps the traced memory's peak
     while each object was synced (from its ObjectReading to its ObjectFinished) and what was still held when it
-    finished, with the source lines that hold most of it. Tracing slows the run several times: its seconds are
-    not the engine's."""
+    finished, with the source lines that hold most of it; and, looked at every half second on a thread of its own,
+    what was held at the run's highest traced memory (``at_peak``: a snapshot each time it grew by 5%, the last
+    kept). Tracing slows the run several times: its seconds are not the engine's."""
 
     def __init__(self, inner: Any) -> None:
+        import threading
         import tracemalloc
 
         tracemalloc.start()
         self.inner = inner
         self.objects: list[dict[str, Any]] = []
+        self.at_peak: dict[str, Any] = {}
+        self._highest = 0
+        self._current = ""
+        self._stop = threading.Event()
+        self._watch = threading.Thread(target=self._sample, name="memory-probe", daemon=True)
+        self._watch.start()
+
+    @staticmethod
+    def _top(snapshot: Any, count: int = 10) -> list[str]:
+        return [f"{round(s.size / 2**20, 1)} MB {s.traceback[0].filename.split('/')[-1]}:{s.traceback[0].lineno}"
+                for s in snapshot.statistics("lineno")[:count]]
+
+    def _sample(self) -> None:
+        import tracemalloc
+
+        while not self._stop.wait(0.5):
+            current, _peak = tracemalloc.get_traced_memory()
+            if current > self._highest * 1.05:
+                self._highest = current
+                top = self._top(tracemalloc.take_snapshot())
+                self.at_peak = {"traced_mb": round(current / 2**20, 1), "object": self._current, "held_by": top}
 
     def __call__(self, event: Any) -> None:
         import tracemalloc
@@ -361,20 +384,21 @@ class MemoryProbe:
             self.inner(event)
         if isinstance(event, ObjectReading):
             tracemalloc.reset_peak()
+            self._current = event.object
         elif isinstance(event, ObjectFinished):
             current, peak = tracemalloc.get_traced_memory()
-            top = tracemalloc.take_snapshot().statistics("lineno")[:8]
             self.objects.append({"object": event.object, "peak_mb": round(peak / 2**20, 1),
                                  "held_mb": round(current / 2**20, 1),
-                                 "held_by": [f"{round(s.size / 2**20, 1)} MB {s.traceback[0].filename.split('/')[-1]}:"
-                                             f"{s.traceback[0].lineno}" for s in top]})
+                                 "held_by": self._top(tracemalloc.take_snapshot(), 8)})
 
     def report(self) -> dict[str, Any]:
         import tracemalloc
 
+        self._stop.set()
+        self._watch.join()
         current, peak = tracemalloc.get_traced_memory()
         return {"objects": self.objects, "end_held_mb": round(current / 2**20, 1),
-                "run_peak_mb": round(peak / 2**20, 1)}
+                "run_peak_mb": round(peak / 2**20, 1), "at_peak": self.at_peak}
 
 
 # ====================================================================== the two contenders

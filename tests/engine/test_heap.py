@@ -80,3 +80,13 @@ def test_no_full_collection_of_its_own_while_a_run_is_on_and_the_thresholds_come
         assert gc.get_stats()[2]["collections"] == full                  # and no full collection ran
         raise RuntimeError("the run failed")
     assert gc.get_threshold() == before and heap.running() == 0
+
+
+def test_the_allocator_is_tuned_on_glibc_and_left_alone_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    heap.trim()                                   # on this machine's C library, whatever it is: no error
+    monkeypatch.setattr(heap, "_libc", None)
+    monkeypatch.setattr(heap.sys, "platform", "darwin")
+    assert heap._glibc() is None                  # off Linux: no C library looked for, nothing tuned
+    heap.trim()
+    with heap.run_heap():
+        pass

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from isyncsf_desktop.engine.events import ObjectStarted
+from isyncsf_desktop.engine.events import BatchDone, CancelToken, ObjectStarted
 from isyncsf_desktop.engine.lifecycle import RunKind
 from isyncsf_desktop.engine.run import first_pass
 from isyncsf_desktop.engine.run.sync_run import SyncRun
@@ -88,3 +88,82 @@ def test_an_object_without_levels_is_read_and_synced_part_by_part(pair, monkeypa
                for r in got)
     outcomes = pair.journal.records(result.job_id)                    # type: ignore[attr-defined]
     assert len([o for o in outcomes if o.object == "Contact"]) == 21
+
+
+def hierarchy(pair, tops: int = 3, per_parent: int = 2, depth: int = 3) -> dict[str, str]:
+    """A source Account hierarchy, ``depth`` levels (each account has ``per_parent`` children), written leaves
+    first in the source's order so that no level comes whole from the org; source id -> External_Id__c."""
+    names: dict[str, str] = {}
+    level = pair.insert("src", "Account", [{"Name": f"Top {i}", "External_Id__c": f"T{i}"} for i in range(tops)])
+    names.update({i: f"T{n}" for n, i in enumerate(level)})
+    for depth_now in range(1, depth):
+        rows = [{"Name": f"L{depth_now} {n}", "External_Id__c": f"L{depth_now}-{n}", "ParentId": parent}
+                for n, parent in enumerate(p for p in level for _ in range(per_parent))]
+        level = pair.insert("src", "Account", rows)
+        names.update({i: r["External_Id__c"] for i, r in zip(level, rows)})
+    return names
+
+
+def test_a_hierarchy_is_held_a_part_at_a_time_and_written_parents_first(pair, monkeypatch: pytest.MonkeyPatch):
+    # parts of 4 records per write in flight (8 with in_flight 2): the path 200,000 Accounts take at a million
+    monkeypatch.setattr(first_pass, "PART_RECORDS", 4)
+    names = hierarchy(pair)                                        # 3 + 6 + 12 accounts
+    a, b = pair.insert("src", "Account", [{"Name": "Cycle A", "External_Id__c": "CA"},
+                                          {"Name": "Cycle B", "External_Id__c": "CB"}])
+    pair.source.update([{"attributes": {"type": "Account"}, "Id": a, "ParentId": b},
+                        {"attributes": {"type": "Account"}, "Id": b, "ParentId": a}])   # a cycle in the data itself
+    names.update({a: "CA", b: "CB"})
+    pair.insert("tgt", "Account", [{"Name": "Old", "External_Id__c": "L2-5"}])    # matched by key and updated
+    run, result = sync_keeping_run(pair, {"name": "t", "options": {"continue_on_error": True, "in_flight": 2},
+                                          "objects": [{"object": "Account", "fields": ["Name", "External_Id__c",
+                                                                                       "ParentId"],
+                                                       "match_by": ["External_Id__c"]}]})
+    assert result.state == "Synced" and result.totals.errors == 0    # type: ignore[attr-defined]
+
+    # the 23 accounts were never held whole: a part of at most 8 at a time (the test fails if read whole again)
+    assert run.held == {"Account": 8}
+    accounts = result.objects["Account"]                              # type: ignore[attr-defined]
+    assert (accounts.total, accounts.inserted, accounts.updated, accounts.processed) == (23, 22, 1, 23)
+    # every account once, under its parent's copy; the cycle closed by the second pass
+    source = {r["External_Id__c"]: names.get(r["ParentId"]) for r in pair.rows("src", "SELECT ParentId, External_Id__c FROM Account")}
+    target = pair.rows("tgt", "SELECT Id, ParentId, External_Id__c, Name FROM Account")
+    by_id = {r["Id"]: r["External_Id__c"] for r in target}
+    assert sorted(by_id.values()) == sorted(names.values())
+    assert {r["External_Id__c"]: by_id.get(r["ParentId"]) for r in target} == source
+    # parents first: no account was inserted with its parent still to come (only the cycle's wait for the second pass)
+    first = [o for o in pair.journal.records(result.job_id) if o.object == "Account"]    # type: ignore[attr-defined]
+    assert len(first) == 23
+    assert [p.source["Id"] for p in run.synced["Account"]] == [a, b]
+    # the spool's file is gone
+    assert list((pair.journal.path.parent / "spool").glob("*")) == []
+
+
+def test_a_hierarchy_resumed_after_an_abort_sends_none_twice(pair, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(first_pass, "PART_RECORDS", 4)
+    names = hierarchy(pair)
+    tmpl = {"name": "t", "options": {"continue_on_error": True, "in_flight": 1},
+            "objects": [{"object": "Account", "fields": ["Name", "External_Id__c", "ParentId"],
+                         "match_by": ["External_Id__c"]}]}
+    cancel = CancelToken()
+    parts: list[int] = []
+
+    def stop_after_two_parts(event) -> None:
+        if isinstance(event, BatchDone) and event.object == "Account":
+            parts.append(event.counts.processed)
+            if len(parts) == 2:
+                cancel.cancel("stop")
+
+    engine = pair.engine(observer=stop_after_two_parts, cancel=cancel)
+    job_id = engine.create_job(tmpl)
+    stopped = engine.sync(job_id)
+    assert stopped.state == "Aborted" and stopped.totals.processed == 7       # the 3 tops, 4 of the 6 below them
+    assert len(pair.rows("tgt", "SELECT Id FROM Account")) == 7
+
+    resumed = pair.engine().resync(job_id)
+    assert resumed.state == "Synced" and resumed.totals.errors == 0, resumed
+    assert (resumed.objects["Account"].inserted, resumed.objects["Account"].total) == (14, 14)
+    target = pair.rows("tgt", "SELECT Id, ParentId, External_Id__c FROM Account")
+    by_id = {r["Id"]: r["External_Id__c"] for r in target}
+    assert sorted(by_id.values()) == sorted(names.values())          # each once
+    source = {r["External_Id__c"]: names.get(r["ParentId"]) for r in pair.rows("src", "SELECT ParentId, External_Id__c FROM Account")}
+    assert {r["External_Id__c"]: by_id.get(r["ParentId"]) for r in target} == source

@@ -21,7 +21,7 @@ from typing import Any
 
 import networkx as nx
 
-from .. import scope
+from .. import heap, scope
 from ..events import ObjectFinished, ObjectReading, ObjectStarted
 from ..inflight import send_batches
 from ..journal import ErrorInfo, ObjectCounts, Outcome
@@ -39,6 +39,8 @@ from .context import (BULK_BATCH, DUPLICATE_MATCH, PERSON_ACCOUNT_FIELDS_MISSING
 from .idmap import IdMap
 from .parents import is_polymorphic
 from .recovery import await_late_commits, claim_in_flight, journal_time, late_commit_window
+from .spool import FOLDER as SPOOL_FOLDER
+from .spool import Spool
 from .sync_run import OMIT, Decision, Pending, RecordProblem, SyncRun, Verdict, second_pass_refs
 
 logger = logging.getLogger(__name__)
@@ -176,7 +178,7 @@ class FirstPass:
         self.target = run.target
         self.plan = run.plan
         self.template = run.template
-        self._ahead: dict[str, Future[list[dict[str, Any]] | SourceStream]] = {}
+        self._ahead: dict[str, Future[list[dict[str, Any]] | SourceStream | Spool]] = {}
         self._scope_ids: dict[str, list[str]] = {}
         self._since: str | None = None
         self._scoped = False
@@ -279,6 +281,16 @@ class FirstPass:
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+            self._drop_ahead()
+
+    def _drop_ahead(self) -> None:
+        """Let go of what was read ahead for an object that never started (the run stopped): its spool's file."""
+        for future in self._ahead.values():
+            if future.done() and not future.cancelled() and future.exception() is None:
+                source = future.result()
+                if isinstance(source, Spool):
+                    source.close()
+        self._ahead.clear()
 
     def _one_object(self, name: str, index: int, count: int, after: str | None = None,
                     pool: ThreadPoolExecutor | None = None) -> None:
@@ -334,6 +346,7 @@ class FirstPass:
             pool.shutdown(wait=True, cancel_futures=True)
             if read is not None:
                 read.shutdown(wait=True, cancel_futures=True)
+            self._drop_ahead()
             self.ctx.resume()
             self._plan_order()
         if first is not None:
@@ -349,12 +362,13 @@ class FirstPass:
     def _read_source(self, oplan: ObjectPlan) -> list[dict[str, Any]]:
         return as_target_fields(oplan, self._read_source_rows(oplan))
 
-    def _open_source(self, oplan: ObjectPlan) -> list[dict[str, Any]] | SourceStream:
+    def _open_source(self, oplan: ObjectPlan) -> list[dict[str, Any]] | SourceStream | Spool:
         """``oplan``'s source records: all of them (:meth:`_read_source`), or, when they are more than one part
-        and the object can be synced part by part, a :class:`SourceStream` whose first page is read. Part by
-        part: no self-lookup levels (a level needs its parents' level whole), no related subset (its parents
-        are completed across lines), not a retry of chosen records."""
-        if self.run.only is not None or scope.has_related(self.plan) or any(not r.deferred for r in oplan.self_refs):
+        and the object can be synced part by part, a :class:`SourceStream` whose first page is read, or, for a
+        self-lookup hierarchy (a level needs its parents' level whole), a :class:`~.spool.Spool` they were all
+        read into, page by page. Part by part: no related subset (its parents are completed across lines), not a
+        retry of chosen records."""
+        if self.run.only is not None or scope.has_related(self.plan):
             return self._read_source(oplan)
         query = page_reader(self.source, self.template, oplan.object)
         if query is None:
@@ -365,6 +379,17 @@ class FirstPass:
         renamed = (as_target_fields(oplan, page) for page in pages)
         if total <= self._part_size():
             return [record for page in renamed for record in page]
+        levels = [ref.field for ref in oplan.self_refs if not ref.deferred]
+        if levels:
+            spool = Spool(self.journal.path.parent / SPOOL_FOLDER, oplan.object, levels)
+            try:
+                for page in renamed:
+                    spool.add(page)
+                    del page
+            except BaseException:
+                spool.close()
+                raise
+            return spool
         first = next(renamed, [])      # read now: a Bulk query's job is done by the time the object starts
         return SourceStream(total, itertools.chain([first], renamed))
 
@@ -415,7 +440,7 @@ class FirstPass:
         return scope.read_records(reader(self.source, self.template, oplan.object), self.plan, oplan, paths,
                                   self._scope_ids, since=self._since, include_deleted=include_deleted)
 
-    def read_target(self, oplan: ObjectPlan, records: list[dict[str, Any]] | None = None) -> Rows:
+    def read_target(self, oplan: ObjectPlan, records: Iterable[dict[str, Any]] | None = None) -> Rows:
         """The target records of ``oplan``'s object, by id. Either all of them (in REST pages, or a
         Bulk query when big), or, when it costs fewer calls, only those ``records`` can match: by
         their match key in IN-chunks, and by the target ids the id map already knows. Only those the
@@ -462,16 +487,24 @@ class FirstPass:
             and oplan.field_types.get(oplan.match_by[0], "string") in KEY_TYPES
 
     def _by_key_reads(self, oplan: ObjectPlan, select: str,
-                      records: list[dict[str, Any]]) -> tuple[int, Any] | None:
-        """(calls, read) for reading only the target records that ``records`` can match, or None
-        when the match key is not one plain text field (then all target records are read)."""
+                      records: Iterable[dict[str, Any]]) -> tuple[int, Any] | None:
+        """(calls, read) for reading only the target records that ``records`` can match (looked at once, one
+        at a time), or None when the match key is not one plain text field (then all target records are read)."""
         if not self._keyed(oplan):
             return None
         field_name = oplan.match_by[0]
-        keys = sorted_in_slices({str(self._mask_key(oplan, field_name, r[field_name])).strip() for r in records
-                                 if isinstance(r.get(field_name), str) and r[field_name].strip()})
         id_map = self.run.id_map
-        known = sorted_in_slices({id_map[r["Id"]] for r in records if r["Id"] in id_map})
+        key_set: set[str] = set()
+        known_set: set[str] = set()
+        for r in records:
+            value = r.get(field_name)
+            if isinstance(value, str) and value.strip():
+                key_set.add(str(self._mask_key(oplan, field_name, value)).strip())
+            target_id = id_map.get(r["Id"])
+            if target_id is not None:
+                known_set.add(target_id)
+        keys, known = sorted_in_slices(key_set), sorted_in_slices(known_set)
+        del key_set, known_set
         # one query per chunk of quoted values: "Id IN (...) OR Key IN (...)", both lists in one budget
         clauses: list[str] = []
         lists: dict[str, list[str]] = {}
@@ -544,17 +577,30 @@ class FirstPass:
         self.ctx.emit(ObjectReading, object=name, index=index, count=count)    # its row: "Reading…", not Pending
         ahead = self._ahead.pop(name, None)
         source = ahead.result() if ahead is not None else self._open_source(oplan)
-        if after is not None and pool is not None:
-            self._ahead[after] = pool.submit(self._open_source, self.plan.objects[after])
-        # Records of a create batch whose answer was lost (a crash): find what the org saved (the whole object).
-        wanted = self.journal.in_flight(run.job_id, name).get(name, {})
+        try:
+            if after is not None and pool is not None:
+                self._ahead[after] = pool.submit(self._open_source, self.plan.objects[after])
+            # Records of a create batch whose answer was lost (a crash): find what the org saved (the whole object).
+            wanted = self.journal.in_flight(run.job_id, name).get(name, {})
+        except BaseException:
+            if isinstance(source, Spool):
+                source.close()
+            raise
         if isinstance(source, SourceStream) and not wanted:
             targets = self._stream_targets(oplan, source.total)
             if targets is not None:
                 self._sync_stream(name, oplan, index, count, source, targets, pool is not None)
                 self._finish_object(name, oplan)
                 return
-        records = source if isinstance(source, list) else [r for page in source.pages for r in page]
+        if isinstance(source, Spool):
+            with source:
+                if not wanted:
+                    self._sync_spooled(name, oplan, index, count, source)
+                    self._finish_object(name, oplan)
+                    return
+                records = list(source.records())    # the answer of a batch was lost: the object whole, as before
+        else:
+            records = source if isinstance(source, list) else [r for page in source.pages for r in page]
         del source
         targets = self.read_target(oplan, records)
         run.live_targets[name] = targets
@@ -576,6 +622,41 @@ class FirstPass:
             for part in chunks(level, self._part_size()):
                 self._sync_part(name, oplan, part, targets, index_by_key, in_flight)
         self._finish_object(name, oplan)
+
+    def _sync_spooled(self, name: str, oplan: ObjectPlan, index: int, count: int, spool: Spool) -> None:
+        """Sync a self-lookup hierarchy whose source records are in ``spool`` (:meth:`_open_source`): the target
+        records they can match are read (by their keys, read back from the spool, when that costs fewer calls),
+        those an earlier run of the job did are set apart, the levels placed, and each level read back, decided,
+        written and journaled a part at a time, parents first: the run holds one part of the records at a time."""
+        run = self.run
+        targets = self.read_target(oplan, spool.records())
+        run.live_targets[name] = targets
+        carried = 0
+        if run.skip:      # done in an earlier run of the job, their target record still there: second pass only
+            id_map = run.id_map
+            done = [source_id for source_id in (r["Id"] for r in spool.records())
+                    if source_id in run.skip and id_map.get(source_id) in targets]
+            spool.mark_carried(done)
+            carried = len(done)
+            del done
+        run.counts.setdefault(name, ObjectCounts(total=spool.count - carried, status=ObjectStatus.EXECUTING))
+        self.ctx.emit(ObjectStarted, object=name, index=index, count=count, total=spool.count - carried)
+        size = self._part_size()
+        for part in spool.carried(size):
+            for record in part:
+                run.carried.add(record["Id"])
+                run.reached(name, oplan, Pending(record, run.id_map.get(record["Id"])))
+            del part
+        index_by_key = self._index(oplan, targets, set())
+        for level in range(spool.place_levels()):
+            for part in spool.parts(level, size):
+                run.held[name] = max(run.held.get(name, 0), len(part))
+                self._check_external(oplan, part)
+                self._sync_part(name, oplan, part, targets, index_by_key, {})
+                for masked_keys in self._key_values.get(name, []):   # each key is looked at within its part
+                    masked_keys.clear()
+                del part
+                heap.trim()
 
     def _part_size(self) -> int:
         """Records decided and written as one part: :data:`PART_RECORDS` per write in flight."""
@@ -622,6 +703,7 @@ class FirstPass:
                 for masked_keys in self._key_values.get(name, []):   # each key is looked at within its part
                     masked_keys.clear()
                 del part, rest
+                heap.trim()
         finally:
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
@@ -636,6 +718,7 @@ class FirstPass:
         inserts: list[Pending] = []
         updates: list[Pending] = []
         outcomes: list[Outcome] = []
+        needed = self._needed(oplan)
         for record in part:
             decision = self.decide(oplan, record, targets, index_by_key, in_flight)
             decision = run.decided(name, oplan, decision) or decision
@@ -685,6 +768,10 @@ class FirstPass:
                 oc.existing += 1
                 oc.processed += 1
                 run.reached(name, oplan, pending)
+            if len(record) > len(needed):      # decided: the payload has what goes out; the rest is let go now
+                kept = {f: record[f] for f in needed if f in record}
+                record.clear()
+                record.update(kept)
         if outcomes:
             run.flush(name, outcomes)
         del outcomes
@@ -696,6 +783,13 @@ class FirstPass:
         for record in part:     # written and journaled: what the run keeps of them was copied (reached)
             record.clear()
         return inserted
+
+    def _needed(self, oplan: ObjectPlan) -> frozenset[str]:
+        """The fields of a source record of ``oplan`` the run still reads once it is decided (while its payload is
+        written and journaled): its id, its match key (written ahead with the record, and looked for again when the
+        answer to its create is lost), the lookups the second pass may set, and what a person account keeps."""
+        return frozenset({"Id", "__cycle__", "IsPersonAccount", "PersonContactId",
+                          *(ref.field for ref in second_pass_refs(oplan)), *(path.split(".")[0] for path in oplan.match_by)})
 
     def _finish_object(self, name: str, oplan: ObjectPlan) -> None:
         run = self.run
