@@ -167,3 +167,10 @@ def test_a_hierarchy_resumed_after_an_abort_sends_none_twice(pair, monkeypatch: 
     assert sorted(by_id.values()) == sorted(names.values())          # each once
     source = {r["External_Id__c"]: names.get(r["ParentId"]) for r in pair.rows("src", "SELECT ParentId, External_Id__c FROM Account")}
     assert {r["External_Id__c"]: by_id.get(r["ParentId"]) for r in target} == source
+
+
+def test_a_part_of_whole_bulk_jobs_ends_at_a_bulk_query_pages_end() -> None:
+    """Parts are read from Bulk query pages: a page size that divides a part leaves no page's rest held beside it."""
+    from isyncsf_desktop.salesforce.client import BULK_QUERY_PAGE
+
+    assert first_pass.PART_RECORDS % BULK_QUERY_PAGE == 0
