@@ -7,6 +7,11 @@ own in the journal's folder: each record's id, its self-lookups' values and the 
 levels are placed by SQL from the ids and parent ids alone (:meth:`Spool.place_levels`), and each level is read
 back a part at a time (:meth:`Spool.parts`), in the order the source gave the records. Nothing is asked of an org.
 
+Each record is encrypted (AES-GCM, with a key made for the spool and held only in memory, the record's place as
+its nonce): source values, personal data a template masks among them, never reach the disk in clear, and the file
+is unreadable once the run is over, whatever it left behind. Ids and self-lookup values stay clear (the levels are
+placed from them by SQL); they are Salesforce record ids.
+
 The file is the run's scratch, not a record of it: a run that starts again reads its source again. On POSIX its
 name is removed as soon as it is open (the system frees it when the run ends, however it ends); elsewhere it is
 removed when the spool is closed, and a file left by a run that was killed is removed by the next one.
@@ -22,6 +27,8 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +58,7 @@ class Spool:
     def __init__(self, folder: Path, object_name: str, self_fields: Iterable[str]):
         self.fields = list(self_fields)
         self.count = 0
+        self._cipher = AESGCM(AESGCM.generate_key(bit_length=128))
         self._levels = 0
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         _clear_leftovers(folder)
@@ -69,7 +77,7 @@ class Spool:
                 CREATE TABLE rec (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
                                   {''.join(f'p{i} TEXT, ' for i in range(len(self.fields)))}
                                   level INTEGER, cycle INTEGER NOT NULL DEFAULT 0,
-                                  carried INTEGER NOT NULL DEFAULT 0, data TEXT NOT NULL);
+                                  carried INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL);
             """)
         except BaseException:
             self.close()
@@ -78,13 +86,17 @@ class Spool:
     # ------------------------------------------------------------------ writing
     def add(self, records: list[dict[str, Any]]) -> None:
         """Spool one page of records (the caller lets the page go)."""
-        columns = ", ".join(["id", *(f"p{i}" for i in range(len(self.fields))), "data"])
-        marks = ", ".join("?" * (len(self.fields) + 2))
+        columns = ", ".join(["seq", "id", *(f"p{i}" for i in range(len(self.fields))), "data"])
+        marks = ", ".join("?" * (len(self.fields) + 3))
         dumps = json.JSONEncoder(separators=(",", ":")).encode
+        encrypt = self._cipher.encrypt
         fields = self.fields
+        first = self.count + 1
         with self._transaction():
             self._db.executemany(f"INSERT INTO rec ({columns}) VALUES ({marks})",
-                                 ((r["Id"], *(r.get(f) for f in fields), dumps(r)) for r in records))
+                                 ((seq, r["Id"], *(r.get(f) for f in fields),
+                                   encrypt(_nonce(seq), dumps(r).encode(), None))
+                                  for seq, r in enumerate(records, start=first)))
         self.count += len(records)
 
     def mark_carried(self, ids: Iterable[str]) -> None:
@@ -146,6 +158,7 @@ class Spool:
         """The records ``where`` selects, in the order read, fetched ``batch`` rows at a time by ``seq`` (no
         statement stays open while the caller writes the part it was given)."""
         loads = json.loads
+        decrypt = self._cipher.decrypt
         after = 0
         while True:
             rows = self._db.execute(f"SELECT seq, cycle, data FROM rec WHERE ({where}) AND seq > ? ORDER BY seq "
@@ -153,8 +166,8 @@ class Spool:
             if not rows:
                 return
             after = rows[-1][0]
-            for _seq, cycle, data in rows:
-                record = loads(data)
+            for seq, cycle, data in rows:
+                record = loads(decrypt(_nonce(seq), data, None))
                 if cycle:
                     record["__cycle__"] = True
                 yield record
@@ -181,6 +194,11 @@ class Spool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _nonce(seq: int) -> bytes:
+    """A record's nonce: its place in the spool (one key per spool, so no nonce is used twice)."""
+    return seq.to_bytes(12, "big")
 
 
 class _Transaction:
