@@ -63,6 +63,7 @@ class HoldUntilStarted:
     def __init__(self, held: str, other: str):
         self.held, self.other = held, other
         self.started = threading.Event()
+        self.passed = threading.Event()       # the held batch has been let go
         self.waited: bool | None = None
 
     def __call__(self, event: Event) -> None:
@@ -70,6 +71,7 @@ class HoldUntilStarted:
             self.started.set()
         if isinstance(event, BatchDone) and event.object == self.held and self.waited is None:
             self.waited = self.started.wait(HOLD_S)
+            self.passed.set()
 
 
 def sequence(events: list[Event]) -> list[tuple[str, str]]:
@@ -113,6 +115,7 @@ def test_an_abort_while_two_objects_run_ends_exactly(make_pair: Any) -> None:
     def observer(event: Event) -> None:
         hold(event)
         if isinstance(event, BatchDone) and event.object == "Lead" and event.counts.processed >= 20:
+            hold.passed.wait(HOLD_S)     # both under way: Account's first batch is journaled (however threads ran)
             token.cancel("aborted by the user")
 
     engine = pair.engine(observer=observer, cancel=token)
@@ -145,10 +148,16 @@ def test_a_stop_in_one_stream_stops_the_other_and_is_the_runs_message(pair: Any)
         "FullName": "Lead.No_L3", "Metadata": {"active": True, "errorConditionFormula": "LastName = 'L3'",
                                                "errorMessage": "no L3"}})
     halted: list[bool] = []
+    reached: list[bool] = []
     engines: list[Any] = []
+    account_journaled = threading.Event()
 
     def observer(event: Event) -> None:
+        if isinstance(event, BatchDone) and event.object == "Lead" and event.counts.errors and not reached:
+            # Lead stops the run once this returns: Account's first batch is journaled first, however threads ran
+            reached.append(account_journaled.wait(HOLD_S))
         if isinstance(event, BatchDone) and event.object == "Account" and not halted:
+            account_journaled.set()
             halted.append(engines[0].ctx.wait_halted(HOLD_S))
 
     engine = pair.engine(observer=observer)
@@ -156,7 +165,7 @@ def test_a_stop_in_one_stream_stops_the_other_and_is_the_runs_message(pair: Any)
     job_id = engine.create_job(template(2, continue_on_error=False))
     result = engine.sync(job_id)
     assert result.state == "Aborted" and result.message == STOPPED
-    assert halted == [True]
+    assert halted == [True] and reached == [True]
     assert result.objects["Lead"].errors == 1
     assert result.objects["Account"].processed == 10      # its first batch (the roots), then it stopped
     on_target = {r["Id"] for r in pair.rows("tgt", "SELECT Id FROM Account")}
