@@ -653,10 +653,15 @@ class FirstPass:
                 run.held[name] = max(run.held.get(name, 0), len(part))
                 self._check_external(oplan, part)
                 self._sync_part(name, oplan, part, targets, index_by_key, {})
-                for masked_keys in self._key_values.get(name, []):   # each key is looked at within its part
-                    masked_keys.clear()
                 del part
-                heap.trim()
+                self._part_done(name)
+
+    def _part_done(self, name: str) -> None:
+        """A part of ``name`` is written and journaled: its masked keys go (each key is looked at within its part),
+        and the memory its records held goes back to the system."""
+        for masked_keys in self._key_values.get(name, []):
+            masked_keys.clear()
+        heap.trim()
 
     def _part_size(self) -> int:
         """Records decided and written as one part: :data:`PART_RECORDS` per write in flight."""
@@ -700,10 +705,8 @@ class FirstPass:
                 for target_id in inserted:
                     if target_id not in wanted:
                         targets.pop(target_id, None)
-                for masked_keys in self._key_values.get(name, []):   # each key is looked at within its part
-                    masked_keys.clear()
                 del part, rest
-                heap.trim()
+                self._part_done(name)
         finally:
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
@@ -789,7 +792,8 @@ class FirstPass:
         written and journaled): its id, its match key (written ahead with the record, and looked for again when the
         answer to its create is lost), the lookups the second pass may set, and what a person account keeps."""
         return frozenset({"Id", "__cycle__", "IsPersonAccount", "PersonContactId",
-                          *(ref.field for ref in second_pass_refs(oplan)), *(path.split(".")[0] for path in oplan.match_by)})
+                          *(ref.field for ref in second_pass_refs(oplan)),
+                          *(path.split(".")[0] for path in oplan.match_by)})
 
     def _finish_object(self, name: str, oplan: ObjectPlan) -> None:
         run = self.run

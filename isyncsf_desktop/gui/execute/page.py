@@ -824,7 +824,8 @@ class ExecutePage(QWidget):
         if self.job is None:
             return
         inserted, restored = self.ctx.journal.rollback_counts(self.job.id)
-        if not self._confirm(ROLL_BACK_TITLE, rollback_question(self.job.id, self.job.target.alias, inserted, restored)):
+        question = rollback_question(self.job.id, self.job.target.alias, inserted, restored)
+        if not self._confirm(ROLL_BACK_TITLE, question):
             return
         self._start(RunKind.ROLLBACK, job_id=self.job.id)
 
