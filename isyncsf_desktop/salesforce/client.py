@@ -906,7 +906,7 @@ class OrgClient:
             results = self._write_chunks(op, items, send)
         seconds = time.monotonic() - started
         if items and seconds > 0:    # what a first Bulk job of the operation is first expected to go at
-            self._job_rates.record_collections(_BULK_OPERATION[op], len(items) / seconds)
+            self._job_rates.record_collections(_BULK_OPERATION.get(op, op), len(items) / seconds)
         return results
 
     def _write_chunks(self, op: str, items: list[Any], send: Callable[[list[Any]], Any]) -> list[dict[str, Any]]:
