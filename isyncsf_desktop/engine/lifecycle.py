@@ -175,7 +175,9 @@ class JobFacts:
     state: JobState
     interrupted: bool = False          # found in an active state after a crash: resume or roll back
     failed: int = 0                    # records whose latest outcome is a failure
-    to_undo: int = 0                   # records a rollback would delete or restore
+    to_undo: int = 0                   # records a rollback would delete or restore: the two below
+    to_delete: int = 0                 # records it inserted that a rollback would delete
+    to_restore: int = 0                # records it updated that a rollback would restore
 
     @property
     def running(self) -> bool:

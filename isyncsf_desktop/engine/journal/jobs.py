@@ -160,7 +160,7 @@ class JobsMixin(JournalStore):
                                       (job_id,)).fetchone()[0]
         to_delete, to_restore = self.rollback_counts(job_id)
         return JobFacts(job_id=job_id, state=JobState(row[9]), interrupted=bool(row[14]), failed=int(failed),
-                        to_undo=to_delete + to_restore)
+                        to_undo=to_delete + to_restore, to_delete=to_delete, to_restore=to_restore)
 
     def rollback_counts(self, job_id: int) -> tuple[int, int]:
         """(records a rollback would delete, records it would restore), counted in SQL.

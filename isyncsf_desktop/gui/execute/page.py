@@ -76,6 +76,7 @@ class ExecutePage(QWidget):
         self.job: JobRow | None = None
         self.worker: Worker | None = None
         self._fresh_facts: JobFacts | None = None     # the job's facts as the run that just ended left them
+        self._button_facts: JobFacts | None = None    # the facts the run buttons were last set on
         self.run_kind: str | None = None
         self.run_status: str = ""
         self._pending: dict[str, ObjectCounts] = {}
@@ -385,6 +386,7 @@ class ExecutePage(QWidget):
         # ReSync, Retry Failed and Rollback: what the lifecycle says of the job's facts (read once, from the
         # journal: the job may have changed elsewhere), after this window's own rule.
         facts = self._job_facts(job.id) if job is not None and not running else None
+        self._button_facts = facts
         for button, action in ((self.resync_button, Action.RESYNC), (self.retry_button, Action.RETRY),
                                (self.rollback_button, Action.ROLLBACK)):
             why = RUN_IN_PROGRESS if running else NO_JOB if facts is None else refusal(action, facts)
@@ -823,8 +825,10 @@ class ExecutePage(QWidget):
     def _on_rollback_clicked(self) -> None:
         if self.job is None:
             return
-        inserted, restored = self.ctx.journal.rollback_counts(self.job.id)
-        question = rollback_question(self.job.id, self.job.target.alias, inserted, restored)
+        facts = self._button_facts    # what the button was enabled on (a count over every record: not again)
+        if facts is None or facts.job_id != self.job.id:
+            facts = self._job_facts(self.job.id)
+        question = rollback_question(self.job.id, self.job.target.alias, facts.to_delete, facts.to_restore)
         if not self._confirm(ROLL_BACK_TITLE, question):
             return
         self._start(RunKind.ROLLBACK, job_id=self.job.id)

@@ -75,6 +75,7 @@ class HistoryPage(QWidget):
         self.rollback_job: int | None = None
         self._rollback_max = 0
         self._can_roll_back = False
+        self._button_facts: JobFacts | None = None   # the facts the buttons were last set on
 
         self.jobs_model = JobsModel(self)
         self.proxy = JobsFilterProxy(self)
@@ -550,10 +551,10 @@ class HistoryPage(QWidget):
         rollback_why = page_rule or (refusal(Action.ROLLBACK, facts) if facts else unread)
         delete_why = page_rule or (refusal(Action.DELETE, facts) if facts else unread)
         self._can_roll_back = rollback_why is None
+        self._button_facts = facts
         if facts is not None and rollback_why is None:
-            inserted, restorable = rollback_scope(self.ctx, facts.job_id)
-            rollback_tip = (f"Delete the {inserted:,} records this job inserted and restore the {restorable:,} it "
-                            "updated")
+            rollback_tip = (f"Delete the {facts.to_delete:,} records this job inserted and restore the "
+                            f"{facts.to_restore:,} it updated")
         self.rollback_button.setEnabled(self._can_roll_back)
         self.rollback_button.setToolTip(rollback_why or rollback_tip)
         self.delete_button.setEnabled(delete_why is None)
@@ -646,7 +647,9 @@ class HistoryPage(QWidget):
         if not self._can_roll_back:
             return
         job = summary.job
-        inserted, restorable = rollback_scope(self.ctx, job.id)
+        facts = self._button_facts        # just read by _update_buttons: a count over every record, not again
+        inserted, restorable = (facts.to_delete, facts.to_restore) if facts is not None and facts.job_id == job.id \
+            else rollback_scope(self.ctx, job.id)
         if not self.confirm(ROLL_BACK_TITLE, rollback_question(job.id, job.target.alias, inserted, restorable)):
             return
         self.rollback_job = job.id
