@@ -653,3 +653,21 @@ def test_preview_rows_are_kept_in_order_paged_and_updated_in_place(tmp_path):
         assert journal.preview_counts(preview_id) == {"Contact": {"insert": 2250, "unchanged": 2250}}
         with pytest.raises(JournalError, match="no preview 99"):
             journal.preview(99)
+
+
+def test_a_batch_resolves_the_open_errors_of_its_objects_that_have_some(journal: Journal) -> None:
+    """Resolving is only looked for in objects with an open error: a batch mixing such an object with one
+    without any still resolves the first's and adds the second's new error."""
+    job_id = journal.create_job(TEMPLATE, SOURCE, TARGET)
+    sync = journal.start_run(job_id, "sync")
+    journal.record_outcomes(job_id, sync, [_ok("Account", "001S1", "001T1"), _fail("Contact", "003S1")])
+    assert journal.error_counts(job_id) == {"Contact": 1}
+    retry = journal.start_run(job_id, "retry")
+    journal.record_outcomes(job_id, retry, [
+        _ok("Account", "001S2", "001T2", phase="retry"),
+        _ok("Contact", "003S1", "003T1", phase="retry"),
+        _fail("Account", "001S3", phase="retry"),
+    ])
+    assert journal.error_counts(job_id) == {"Account": 1}
+    assert [(e.source_id, e.resolved) for e in journal.errors(job_id, open_only=False)] == [
+        ("003S1", True), ("001S3", False)]

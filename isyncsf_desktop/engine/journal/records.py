@@ -113,9 +113,14 @@ class RecordsMixin(JournalStore):
             (job_id, o.object, o.source_id, o.target_id, o.status, run_id, now, 1 if o.status == "inserted" else 0,
              dumps(list(o.match_key)) if o.match_key is not None else None, 1 if o.via_bulk else 0)
             for o in outcomes])
-        conn.executemany(_ERRORS_RESOLVE_BY_SOURCE, [
-            (job_id, o.object, o.source_id) for o in outcomes
-            if o.error is not None or o.status in SUCCESS_STATUSES])
+        # Only objects with an open error have one to resolve: one look at the index instead of an UPDATE per
+        # record (a tenth of a clean run's journaling).
+        open_objects = {name for name in {o.object for o in outcomes} if conn.execute(
+            "SELECT 1 FROM errors WHERE job_id = ? AND resolved = 0 AND object = ? LIMIT 1", (job_id, name)).fetchone()}
+        if open_objects:
+            conn.executemany(_ERRORS_RESOLVE_BY_SOURCE, [
+                (job_id, o.object, o.source_id) for o in outcomes
+                if o.object in open_objects and (o.error is not None or o.status in SUCCESS_STATUSES)])
         conn.executemany(_ERROR_INSERT, [
             (job_id, run_id, o.object, o.source_id, o.target_id, o.error.status_code, o.error.message,
              dumps(list(o.error.fields)), o.phase, now) for o in outcomes if o.error is not None])
