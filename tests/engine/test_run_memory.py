@@ -5,7 +5,10 @@ the run's structures after a real sync on the sandbox."""
 
 from __future__ import annotations
 
+from urllib.parse import unquote_plus
+
 import pytest
+import requests
 
 from isyncsf_desktop.engine.events import BatchDone, CancelToken, ObjectStarted
 from isyncsf_desktop.engine.lifecycle import RunKind
@@ -174,3 +177,31 @@ def test_a_part_of_whole_bulk_jobs_ends_at_a_bulk_query_pages_end() -> None:
     from isyncsf_desktop.salesforce.client import BULK_QUERY_PAGE
 
     assert first_pass.PART_RECORDS % BULK_QUERY_PAGE == 0
+
+
+def test_an_object_its_scan_counted_past_the_bulk_threshold_is_read_by_a_bulk_query_alone(pair, monkeypatch):
+    """The scan counted the object's records: past the Bulk threshold (and cheaper by Bulk), its read opens a
+    Bulk query at once, without a REST page that would only count them again."""
+    monkeypatch.setattr(first_pass, "PART_RECORDS", 4)
+    monkeypatch.setattr("isyncsf_desktop.salesforce.client.REST_QUERY_PAGE", 5)    # 21 records: 5 REST pages
+    accounts = pair.insert("src", "Account", [{"Name": f"Acme {i}", "External_Id__c": f"A{i}"} for i in range(3)])
+    pair.insert("src", "Contact", [{"LastName": f"Doe {i}", "Email": f"doe{i}@acme.test", "AccountId": accounts[i % 3]}
+                                   for i in range(21)])
+    sent: list[str] = []
+    send = requests.Session.send
+
+    def recording(session, request, **kwargs):
+        body = request.body.decode() if isinstance(request.body, bytes) else request.body or ""
+        sent.append(f"{request.method} {unquote_plus(request.url)} {body}")
+        return send(session, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", recording)
+    run, result = sync_keeping_run(pair, {"name": "t", "options": {"continue_on_error": True, "bulk_threshold": 10},
+                                          "objects": [
+        {"object": "Account", "fields": ["Name", "External_Id__c"], "match_by": ["External_Id__c"]},
+        {"object": "Contact", "fields": ["LastName", "Email", "AccountId"], "match_by": ["Email"]}]})
+    assert result.state == "Synced" and result.totals.inserted == 24    # type: ignore[attr-defined]
+    assert run.held == {"Account": 3, "Contact": 8}                     # still part by part
+    # the source's read of Contact is ordered by Id (the target's, for matching, is not)
+    reads = [line for line in sent if " FROM Contact" in line and "ORDER BY Id" in line]
+    assert len(reads) == 1 and reads[0].startswith("POST ") and "/jobs/query" in reads[0], reads

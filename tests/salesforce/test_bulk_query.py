@@ -86,3 +86,26 @@ def test_a_big_read_comes_page_by_page_each_read_when_asked_for(sandbox_factory:
     read += list(pages)
     assert [len(page) for page in read] == [5000, 5000, 2500]
     assert [record for page in read for record in page] == rest
+
+
+def test_a_read_counted_past_the_threshold_goes_straight_to_a_bulk_query(sandbox_factory: Any) -> None:
+    """With the caller's count (a run's scan), a read the Bulk API does in fewer calls opens its query job at
+    once: no REST page only to learn how many records there are (the org would find and sort them twice)."""
+    _, client = _many_accounts(sandbox_factory, 12_500)
+    soql = "SELECT Id, Name, External_Id__c, NumberOfEmployees FROM Account ORDER BY Id"
+    rest = client.query(soql)
+    paths: list[str] = []
+    client.sf.session.hooks["response"].append(lambda answer, *args, **kwargs: paths.append(answer.request.path_url))
+
+    def rest_pages() -> int:
+        return sum(1 for path in paths if "/query/" in path and "/jobs/query" not in path)   # first and more
+
+    total, pages = client.query_pages(soql, bulk_from=2000, expected=12_000)
+    assert total == 12_500                       # the job's own count of rows, not the caller's
+    assert query_jobs(client) == 1 and rest_pages() == 0
+    assert [record for page in pages for record in page] == rest and rest_pages() == 0
+
+    paths.clear()                                # counted below the threshold: REST pages, as without a count
+    total, pages = client.query_pages(soql, bulk_from=20_000, expected=12_500)
+    assert total == 12_500 and [record for page in pages for record in page] == rest
+    assert rest_pages() == 7 and query_jobs(client) == 1

@@ -134,9 +134,10 @@ def page_reader(client: OrgApi, template: Template,
         return None
     threshold = template.bulk_threshold(object_name) or 0
 
-    def query(soql: str, *, include_deleted: bool = False) -> tuple[int, Iterator[list[dict[str, Any]]]]:
+    def query(soql: str, *, include_deleted: bool = False,
+              expected: int | None = None) -> tuple[int, Iterator[list[dict[str, Any]]]]:
         result: tuple[int, Iterator[list[dict[str, Any]]]] = pages(soql, include_deleted=include_deleted,
-                                                                   bulk_from=threshold)
+                                                                   bulk_from=threshold, expected=expected)
         return result
     return query
 

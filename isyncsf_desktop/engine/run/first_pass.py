@@ -29,6 +29,7 @@ from ..lifecycle import ObjectStatus, RecordStatus
 from ..masking import Masker, template_secret
 from ..picklists import PicklistProblem, map_value, picklist_values
 from ..plan import ObjectPlan, Plan, RefSpec, relationship_graph
+from ..progress import scanned_counts
 from ..recordtypes import RECORD_TYPE_SOQL, resolve_record_types
 from ..users import RUNNING_USER, map_owners
 from ..values import match_value, path_value, same
@@ -181,6 +182,7 @@ class FirstPass:
         self._ahead: dict[str, Future[list[dict[str, Any]] | SourceStream | Spool]] = {}
         self._scope_ids: dict[str, list[str]] = {}
         self._since: str | None = None
+        self._counted: dict[str, int] | None = None
         self._scoped = False
         self._reading = threading.RLock()
         self._selected: dict[str, list[dict[str, Any]]] | None = None
@@ -374,8 +376,11 @@ class FirstPass:
         if query is None:
             return self._read_source(oplan)
         self._scope()
+        # The scan counted this object's records just before (not a delta's: those are counted as they are read):
+        # a count past the Bulk threshold goes straight to a Bulk query, without a REST page to count them again.
+        counted = None if self._since else self._scanned().get(oplan.object)
         total, pages = query(scope.line_soql(oplan, self._columns(oplan), self._since),
-                             include_deleted=self.template.include_deleted)
+                             include_deleted=self.template.include_deleted, expected=counted)
         renamed = (as_target_fields(oplan, page) for page in pages)
         if total <= self._part_size():
             return [record for page in renamed for record in page]
@@ -392,6 +397,14 @@ class FirstPass:
             return spool
         first = next(renamed, [])      # read now: a Bulk query's job is done by the time the object starts
         return SourceStream(total, itertools.chain([first], renamed))
+
+    def _scanned(self) -> dict[str, int]:
+        """The records in scope per object, as the job's latest scan counted them (read once a run; none for a
+        preview, which has no job)."""
+        with self._reading:
+            if self._counted is None:
+                self._counted = scanned_counts(self.journal, self.run.job_id) if self.run.job_id else {}
+            return self._counted
 
     def _scope(self) -> None:
         """Find, once per run, the SystemModstamp a delta run reads after (objects read at once, parallel_objects:
