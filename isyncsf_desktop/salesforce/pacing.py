@@ -11,7 +11,10 @@ large run's API calls on polls: a 50,000-row job that takes 30 s is looked at a 
   (:data:`UNSURE_SHARE`, and no longer than the job's age so far): the next look measures it again over a
   longer stretch;
 * before the job shows any progress, from the rate earlier jobs of the same client and the same object and
-  operation had (:class:`JobRates`), so the second job of a kind is looked at about when it ends. Another
+  operation had (:class:`JobRates`), so the second job of a kind is looked at about when it ends; a long one
+  (over :data:`LONG_JOB_SECONDS`) halfway first, as the org may go much faster or slower than it did
+  (a 24,000-row hierarchy level, its level before measured while the org also answered a big query, went three
+  times faster than expected and was seen 7 s after it ended). Another
   operation's rate is no guide (a delete may go five times faster than an insert); another object's rate for the
   same operation is a rough one (triggers and sharing differ by object), so a first job of its object is looked at
   first after :data:`UNSURE_SHARE` of the time that rate suggests, and measured then (two big jobs of a new object
@@ -52,6 +55,8 @@ SURE_SHARE = 0.2         # a rate measured on less than this share of a job's ro
 UNSURE_SHARE = 0.3       # ...the next look coming after this share of the time left it suggests
 RATE_WEIGHT = 0.5        # weight of the newest finished job in a client's remembered rate
 AGE_SHARE = 1.0          # a wait is at most this share of the job's age so far (or the backoff's longest wait)
+LONG_JOB_SECONDS = 8.0   # a job expected to take longer than this...
+HALFWAY = 0.5            # ...is looked at first after this share of its expected time, even on a sure rate
 
 
 class JobRates:
@@ -152,6 +157,10 @@ class PollSchedule:
                 expected = self.rows / self.expected_rate
                 if not self.expected_sure:     # another object's rate: look early, measure this job's own
                     return self._bounded(expected * UNSURE_SHARE)
+                if expected > LONG_JOB_SECONDS:
+                    # a long job: look halfway, and wait on its own rate from there (a look more; without it a job
+                    # going three times faster than the last was seen after twice its time)
+                    return self._bounded(max(self.backoff_max, expected * HALFWAY))
                 return self._bounded(expected * (1 + MARGIN) + MARGIN_SECONDS)
             return self._next_backoff()
         self.looks += 1

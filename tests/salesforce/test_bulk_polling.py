@@ -68,10 +68,19 @@ def test_a_first_job_is_measured_then_waited_for() -> None:
 
 
 def test_a_job_after_one_of_the_same_kind_is_looked_at_about_when_it_ends() -> None:
-    looks, late = simulate(schedule(50_000, rate=2_000), 50_000, rate=2_000)
-    assert looks == 1 and late <= 25 * 0.15
+    looks, late = simulate(schedule(6_000, rate=2_000), 6_000, rate=2_000)      # 3 s: one look, at its end
+    assert looks == 1 and late <= 3 * 0.15
+    looks, late = simulate(schedule(50_000, rate=2_000), 50_000, rate=2_000)    # 25 s: halfway, then at its end
+    assert looks == 2 and late <= 25 * 0.15
     looks, _late = simulate(schedule(50_000, rate=2_000), 50_000, rate=1_500)   # slower than the last: a re-poll
     assert looks <= 3
+
+
+def test_a_long_job_much_faster_than_the_last_is_seen_halfway_not_after_its_expected_time() -> None:
+    """A 24,000-row job after one measured at 2,500 rows a second (9.6 s) that goes at 7,500 (3.2 s): it is
+    seen done at the look halfway (4.8 s), not at the expected end, 6.6 s after it ended."""
+    looks, late = simulate(schedule(24_000, rate=2_500), 24_000, rate=7_500)
+    assert looks == 1 and late == pytest.approx(24_000 / 2_500 * 0.5 - 24_000 / 7_500)
 
 
 def test_a_job_slower_than_expected_and_a_small_job() -> None:
