@@ -24,7 +24,22 @@ and said 35 hours; the smoothing then carried that for a while).
 One rate for the run cannot know that the objects still to come go faster or slower per record than those before
 (on a 1,000,000-record run, its Accounts, a hierarchy written level by level with one Bulk job at a time, took
 2.2 ms a record, its Contacts, two jobs at once, a third of that: at 25% of the run the figure was +362% off).
-So each object's *share of the run* is measured too: every second of the run split evenly among the objects
+So the first pass says, before it reaches its first object, how it will write each one (:class:`.events.RunPlanned`:
+a hierarchy or not, its Bulk threshold, rows per Bulk job, jobs out at once, the objects it waits for, the objects
+written at once), and the run measures each *kind* of work on its own, for objects of the same kind (hierarchy or
+flat) where it has them, else on the other kind: the org's rate per row of a Bulk job (rows between two looks at a
+job over the time between), the time before a job's first row (from when its object's write of it began: its records
+decided, its rows built and uploaded, the job opened), its results read and journaled per row (from when no job of
+the object is out), and an object's reading before its start per record. An object not reached yet then costs its
+reading, a round of that time per jobs out at once, its rows at the org's rate times the jobs out at once, and its
+results (:meth:`Eta._cost`): a hierarchy's reading (read whole for its levels) and its level jobs one at a time are
+its own, not charged to the flat objects after it. An object written through Collections (below its threshold) is
+counted at the run's rate, as is everything until a Bulk job has been seen twice and its results journaled. An
+object under way is counted at its shape's cost less the time it has had, handed over to its own rate as its work is
+done (:meth:`Eta._shaped_left`), and the objects still to come are placed on the objects-at-once as they come free,
+each after those it waits for (:meth:`Eta._schedule`). What this cannot know is an org that processes one
+object's rows faster than another's (the sandbox's Contacts go two to three times faster per row than its
+Accounts): that stays off until the object is reached. Each object's *share of the run* is measured too: every second of the run split evenly among the objects
 under way then (:meth:`Eta.measured`: for objects side by side, their shares add up to the run's time). A
 completed sync keeps these in the journal (:func:`.progress.remember_times`), and the next sync of the same
 template to the same target org starts from them (:meth:`Eta.use_prior`, :func:`.progress.times_before`): each
@@ -361,18 +376,25 @@ class Eta:
                 return seconds / units
         return None
 
-    def _job_start(self, flat: bool) -> float | None:
-        """Seconds a Bulk job takes before the org processes its first row (its records decided, its rows built and
-        uploaded, the job opened and first looked at): from when its object's write of it began to its first look,
-        less the rows that look saw at the org's rate; the mean over the jobs of objects of kind ``flat`` (else of
-        the other kind). None: no job seen yet, or no rate of the org's."""
-        per_row = self._per_unit(self._org, flat)
-        if per_row is None:
-            return None
+    def _bulk_rate(self, flat: bool) -> tuple[float, float] | None:
+        """Seconds per row of a Bulk job at the org, and the time a job takes before its first row, for objects of
+        kind ``flat`` (as measured on objects of that kind, else on the other kind; None: on neither yet).
+
+        From the rows between two looks at a job (over the time between) when there are such; the time before a
+        job's first row is then, per job, from when its object's write of it began (its records decided, its rows
+        built and uploaded, the job opened) to its first look, less the rows that look saw at that rate. A job first
+        seen when it had already ended (looks grow sparse on a long job) says only its rows over the time since its
+        write began: with no two looks at a job of the kind, that, the time before its first row counted in."""
         for kind in (flat, not flat):
             jobs = [job for job in self._jobs.values() if job.flat == kind]
-            if jobs:
-                return sum(max(0.0, job.first[0] - job.first[1] * per_row - job.begun) for job in jobs) / len(jobs)
+            seconds, rows = self._org.get(kind, (0.0, 0))
+            if rows > 0:
+                per_row = seconds / rows
+                return per_row, sum(max(0.0, job.first[0] - job.first[1] * per_row - job.begun)
+                                    for job in jobs) / len(jobs)
+            whole = [job for job in jobs if job.ended and job.first == job.last and job.last[1] > 0]
+            if whole:
+                return sum(job.last[0] - job.begun for job in whole) / sum(job.last[1] for job in whole), 0.0
         return None
 
     def _cost(self, name: str, records: int) -> float | None:
@@ -388,10 +410,10 @@ class Eta:
         if not shape.bulk_from or records < shape.bulk_from:
             return None
         flat = not shape.hierarchy
-        per_row, start, results = self._per_unit(self._org, flat), self._job_start(flat), \
-            self._per_unit(self._results, flat)
-        if per_row is None or start is None or results is None:
+        bulk, results = self._bulk_rate(flat), self._per_unit(self._results, flat)
+        if bulk is None or results is None:
             return None
+        per_row, start = bulk
         # a flat object's pages are read as its parts go (in the time before each job's first row): only what was
         # measured on flat objects before their start; a hierarchy is read whole first, as the one measured was
         read = self._reading.get(flat) or (None if flat else self._reading.get(True))

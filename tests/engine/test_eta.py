@@ -346,15 +346,16 @@ CONTACTS = ObjectShape(hierarchy=False, bulk_from=100, job_rows=2000, at_once=2,
                        after=("Account",))
 
 
-def first_level(eta: Eta, contacts: ObjectShape = CONTACTS, parallel: int = 1) -> Eta:
+def first_level(eta: Eta, contacts: ObjectShape = CONTACTS, parallel: int = 1, planned: bool = True) -> Eta:
     """A first sync (no prior) of 3,000 Accounts, a hierarchy, and 4,000 Contacts: the Accounts read whole for 30 s,
     then their first level's two Bulk jobs of 500 rows, out at once from 30 s: each first seen at 35 s with 100
     rows, ended at 39 and 40 s (800 rows in 9 s of looks: 11.25 ms a row per job, so 3.875 s before a job's first
     row), their results journaled at 42 s (2 s for 1,000 rows once no job was out: 2 ms a row), and nothing new
-    until 52 s."""
-    feed(eta, RunPlanned(job_id=1, elapsed=0.0, objects={"Account": HIERARCHY, "Contact": contacts},
-                         parallel_objects=parallel),
-         reading("Account", 0.0), started("Account", 30.0, 3000),
+    until 52 s (``planned``: the run's RunPlanned first, else the caller fed it)."""
+    if planned:
+        eta.observe(RunPlanned(job_id=1, elapsed=0.0, objects={"Account": HIERARCHY, "Contact": contacts},
+                               parallel_objects=parallel))
+    feed(eta, reading("Account", 0.0), started("Account", 30.0, 3000),
          look("Account", 35.0, 100, "750A"), look("Account", 35.0, 100, "750B"),
          look("Account", 39.0, 500, "750A", ended=True), look("Account", 40.0, 500, "750B", ended=True),
          batch("Account", 42.0, 1000, 3000), batch("Account", 52.0, 1000, 3000))
@@ -369,6 +370,21 @@ def test_a_first_sync_counts_an_object_not_reached_by_the_kinds_of_work_it_measu
     left = first_level(Eta({"Account": 3000, "Contact": 4000})).remaining()
     assert left.objects["Contact"] == pytest.approx(3.875 + 22.5 + 8.0)
     assert left.total == pytest.approx(left.objects["Account"] + left.objects["Contact"], rel=0.01)
+
+
+def test_a_flat_object_is_counted_at_what_a_flat_object_measured_not_the_hierarchys() -> None:
+    """Leads beside the Accounts, flat as the Contacts: read in 2 s (1 ms a record), their one Bulk job of 2,000 rows
+    first seen ended 10 s after their write began (5 ms a row, the time before its first row counted in: looks at
+    a long job grow sparse), its results in 1 s (0.5 ms a row). The Contacts, flat: 4 s of reading, 4,000 rows at
+    5 ms a row per job with two jobs at once (10 s), 2 s of results: 16 s, not the Accounts' figures."""
+    leads = ObjectShape(hierarchy=False, bulk_from=100, job_rows=2000, at_once=2, second_pass=False)
+    eta = Eta({"Account": 3000, "Contact": 4000, "Lead": 2000})
+    feed(eta, RunPlanned(job_id=1, elapsed=0.0, objects={"Account": HIERARCHY, "Contact": CONTACTS, "Lead": leads},
+                         parallel_objects=2),
+         reading("Account", 0.0), reading("Lead", 0.0, index=3), started("Lead", 2.0, 2000, index=3),
+         look("Lead", 12.0, 2000, "750L", ended=True), batch("Lead", 13.0, 2000, 2000), finished("Lead", 13.0, 2000))
+    first_level(eta, planned=False)
+    assert eta.remaining().objects["Contact"] == pytest.approx(4.0 + 10.0 + 2.0)
 
 
 def test_an_object_waits_for_those_it_follows_even_with_objects_at_once() -> None:
