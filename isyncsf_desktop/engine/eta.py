@@ -134,7 +134,8 @@ class _Object:
     rate_before: float | None = None    # the run's rate when the object was reached
     in_jobs: dict[str, tuple[int, bool]] = field(default_factory=dict)   # Bulk job -> (rows processed, ended)
     share: float = 0.0              # its share of the run's time so far: each second split among the objects under way
-    backlog_since: float | None = None  # rows its ended Bulk jobs processed wait for their results since (none out)
+    backlog_since: float | None = None  # rows its Bulk jobs processed wait for their results to be journaled since
+    results_since: float | None = None  # ...and no job of it is out any more since: the results' own time
     marks: list[tuple[int, float]] = field(default_factory=list)   # (records journaled, its share then) per batch
     writing: float | None = None    # when its write of what goes out next began: its start, or its latest batch journaled
 
@@ -269,14 +270,16 @@ class Eta:
                 # rows a Bulk job out has processed: counted until a BatchDone journals them (after it ended)
                 obj.in_jobs[event.bulk_id] = (event.processed, event.ended)
                 self._look(event, obj)
-                if obj.backlog_since is None and obj.all_ended:
+                if event.ended and obj.backlog_since is None:
                     obj.backlog_since = event.elapsed
+                if obj.results_since is None and obj.all_ended:
+                    obj.results_since = event.elapsed
             else:
                 journaled = max(obj.journaled, event.counts.processed)
-                if obj.backlog_since is not None and journaled > obj.journaled:
+                if obj.results_since is not None and journaled > obj.journaled:
                     # the time an ended job's results took to be read and journaled: work of its own
                     seconds, rows = self._results.get(obj.flat, (0.0, 0))
-                    self._results[obj.flat] = (seconds + event.elapsed - obj.backlog_since,
+                    self._results[obj.flat] = (seconds + event.elapsed - obj.results_since,
                                                rows + journaled - obj.journaled)
                 if journaled > obj.journaled:
                     obj.marks.append((journaled, obj.share))
@@ -287,7 +290,8 @@ class Eta:
                 obj.writing = event.elapsed
             obj.count(event.elapsed)
             if not isinstance(event, BulkJobProgress):      # rows still waiting for theirs: from now
-                obj.backlog_since = event.elapsed if obj.processed > obj.journaled and obj.all_ended else None
+                obj.backlog_since = event.elapsed if obj.processed > obj.journaled else None
+                obj.results_since = event.elapsed if obj.processed > obj.journaled and obj.all_ended else None
             if isinstance(event, ObjectFinished):
                 obj.finished = True
             self._run.add(event.elapsed, sum(o.processed for o in self._objects.values()))
