@@ -45,7 +45,8 @@ def load(path: Path) -> tuple[dict[str, int], list[Any]]:
             if isinstance(row.get(key), dict):
                 row[key] = ObjectCounts(**row[key])
         if isinstance(row.get("objects"), dict):     # RunPlanned: each object's shape
-            row["objects"] = {name: ev.ObjectShape(**{**shape, "after": tuple(shape.get("after", ()))}) for name, shape in row["objects"].items()}
+            row["objects"] = {name: ev.ObjectShape(**{**shape, "after": tuple(shape.get("after", ()))})
+                              for name, shape in row["objects"].items()}
         if isinstance(row.get("fields"), list):
             row["fields"] = tuple(row["fields"])
         out.append(kind(**row))

@@ -28,20 +28,23 @@ So the first pass says, before it reaches its first object, how it will write ea
 a hierarchy or not, its Bulk threshold, rows per Bulk job, jobs out at once, the objects it waits for, the objects
 written at once), and the run measures each *kind* of work on its own, for objects of the same kind (hierarchy or
 flat) where it has them, else on the other kind: the org's rate per row of a Bulk job (rows between two looks at a
-job over the time between), the time before a job's first row (from when its object's write of it began: its records
+job over the time between; with none, a job first seen ended: its rows over the time since its write began), the
+time before a job's first row (from when its object's write of it began: its records
 decided, its rows built and uploaded, the job opened), its results read and journaled per row (from when no job of
 the object is out), and an object's reading before its start per record. An object not reached yet then costs its
 reading, a round of that time per jobs out at once, its rows at the org's rate times the jobs out at once, and its
 results (:meth:`Eta._cost`): a hierarchy's reading (read whole for its levels) and its level jobs one at a time are
 its own, not charged to the flat objects after it. An object written through Collections (below its threshold) is
-counted at the run's rate, as is everything until a Bulk job has been seen twice and its results journaled. An
+counted at the run's rate, as is everything until a Bulk job has been looked at and its results journaled. An
 object under way is counted at its shape's cost less the time it has had, handed over to its own rate as its work is
 done (:meth:`Eta._shaped_left`), and the objects still to come are placed on the objects-at-once as they come free,
 each after those it waits for (:meth:`Eta._schedule`). What this cannot know is an org that processes one
 object's rows faster than another's (the sandbox's Contacts go two to three times faster per row than its
-Accounts): that stays off until the object is reached. Each object's *share of the run* is measured too: every second of the run split evenly among the objects
-under way then (:meth:`Eta.measured`: for objects side by side, their shares add up to the run's time). A
-completed sync keeps these in the journal (:func:`.progress.remember_times`), and the next sync of the same
+Accounts): that stays off until the object is reached. A prior (below), when there is one, still comes first.
+
+Each object's *share of the run* is measured too: every second of the run split evenly among the objects under
+way then (:meth:`Eta.measured`: for objects side by side, their shares add up to the run's time). A completed sync
+keeps these in the journal (:func:`.progress.remember_times`), and the next sync of the same
 template to the same target org starts from them (:meth:`Eta.use_prior`, :func:`.progress.times_before`): each
 object is counted at what its records took then, scaled by how much faster or slower this run goes than that
 one did at the same batches journaled (:meth:`Eta._speed`), and handed over to its own rate as its work is done
@@ -137,7 +140,7 @@ class _Object:
     backlog_since: float | None = None  # rows its Bulk jobs processed wait for their results to be journaled since
     results_since: float | None = None  # ...and no job of it is out any more since: the results' own time
     marks: list[tuple[int, float]] = field(default_factory=list)   # (records journaled, its share then) per batch
-    writing: float | None = None    # when its write of what goes out next began: its start, or its latest batch journaled
+    writing: float | None = None    # when its write of what goes out next began: its start, or its last batch
 
     def __post_init__(self) -> None:
         self.progress = _Progress(self.start)
@@ -573,10 +576,9 @@ class Eta:
         if rate is None or any(left is None for left in objects.values()):
             return Remaining(None, objects)
         if shaped:
-            return Remaining(self._schedule({name: objects[name] or 0.0 for name in self._objects
-                                             if name in objects},
-                                            {name: objects[name] or 0.0 for name in objects if name not in self._objects}),
-                             objects)
+            under_way_left = {name: left or 0.0 for name, left in objects.items() if name in self._objects}
+            waiting_left = {name: left or 0.0 for name, left in objects.items() if name not in self._objects}
+            return Remaining(self._schedule(under_way_left, waiting_left), objects)
         # objects under way at once (parallel_objects) end together, not one after the other: the longest of
         # them, then those not reached at the run's rate (measured with objects side by side, as they will be)
         waiting = sum(left or 0.0 for name, left in objects.items() if name not in self._objects)

@@ -58,7 +58,7 @@ class ObjectShape:
     bulk_from: int             # a write of this many records or more goes through Bulk API 2.0 (0: never)
     job_rows: int              # rows of one Bulk job at most
     at_once: int               # Bulk jobs (or Collections batches) of the object out at once
-    second_pass: bool          # lookups set afterwards by a second pass of updates
+    second_pass: bool          # lookups set afterwards by a second pass of updates (not counted by the time left yet)
     after: tuple[str, ...] = ()    # objects whose first pass it waits for (with several objects at once)
 
 
