@@ -38,10 +38,15 @@ def load(path: Path) -> tuple[dict[str, int], list[Any]]:
         if "planned" in row:
             planned = row["planned"]
             continue
-        kind = getattr(ev, row.pop("event"))
+        kind = getattr(ev, row.pop("event"), None)
+        if kind is None:        # an event the imported version does not know (an older tree's, replayed to compare)
+            continue
         for key in ("counts", "totals"):
             if isinstance(row.get(key), dict):
                 row[key] = ObjectCounts(**row[key])
+        if isinstance(row.get("objects"), dict):     # RunPlanned: each object's shape
+            row["objects"] = {name: ev.ObjectShape(**{**shape, "after": tuple(shape.get("after", ()))})
+                              for name, shape in row["objects"].items()}
         if isinstance(row.get("fields"), list):
             row["fields"] = tuple(row["fields"])
         out.append(kind(**row))

@@ -24,9 +24,27 @@ and said 35 hours; the smoothing then carried that for a while).
 One rate for the run cannot know that the objects still to come go faster or slower per record than those before
 (on a 1,000,000-record run, its Accounts, a hierarchy written level by level with one Bulk job at a time, took
 2.2 ms a record, its Contacts, two jobs at once, a third of that: at 25% of the run the figure was +362% off).
-So each object's *share of the run* is measured too: every second of the run split evenly among the objects
-under way then (:meth:`Eta.measured`: for objects side by side, their shares add up to the run's time). A
-completed sync keeps these in the journal (:func:`.progress.remember_times`), and the next sync of the same
+So the first pass says, before it reaches its first object, how it will write each one (:class:`.events.RunPlanned`:
+a hierarchy or not, its Bulk threshold, rows per Bulk job, jobs out at once, the objects it waits for, the objects
+written at once), and the run measures each *kind* of work on its own, for objects of the same kind (hierarchy or
+flat) where it has them, else on the other kind: the org's rate per row of a Bulk job (rows between two looks at a
+job over the time between; with none, a job first seen ended: its rows over the time since its write began), the
+time before a job's first row (from when its object's write of it began: its records
+decided, its rows built and uploaded, the job opened), its results read and journaled per row (from when no job of
+the object is out), and an object's reading before its start per record. An object not reached yet then costs its
+reading, a round of that time per jobs out at once, its rows at the org's rate times the jobs out at once, and its
+results (:meth:`Eta._cost`): a hierarchy's reading (read whole for its levels) and its level jobs one at a time are
+its own, not charged to the flat objects after it. An object written through Collections (below its threshold) is
+counted at the run's rate, as is everything until a Bulk job has been looked at and its results journaled. An
+object under way is counted at its shape's cost less the time it has had, handed over to its own rate as its work is
+done (:meth:`Eta._shaped_left`), and the objects still to come are placed on the objects-at-once as they come free,
+each after those it waits for (:meth:`Eta._schedule`). What this cannot know is an org that processes one
+object's rows faster than another's (the sandbox's Contacts go two to three times faster per row than its
+Accounts): that stays off until the object is reached. A prior (below), when there is one, still comes first.
+
+Each object's *share of the run* is measured too: every second of the run split evenly among the objects under
+way then (:meth:`Eta.measured`: for objects side by side, their shares add up to the run's time). A completed sync
+keeps these in the journal (:func:`.progress.remember_times`), and the next sync of the same
 template to the same target org starts from them (:meth:`Eta.use_prior`, :func:`.progress.times_before`): each
 object is counted at what its records took then, scaled by how much faster or slower this run goes than that
 one did at the same batches journaled (:meth:`Eta._speed`), and handed over to its own rate as its work is done
@@ -39,12 +57,14 @@ Pure Python, no clock of its own: the GUI and the CLI pass how long ago the last
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import BatchDone, BulkJobProgress, Event, ObjectFinished, ObjectReading, ObjectStarted
+from .events import (BatchDone, BulkJobProgress, Event, ObjectFinished, ObjectReading, ObjectShape, ObjectStarted,
+                     RunPlanned)
 
 MIN_SECONDS = 2.0           # the run's own work measured before any figure is given...
 MIN_SHARE = 0.01            # ...and this share of its planned records done
@@ -109,6 +129,7 @@ class _Progress:
 @dataclass
 class _Object:
     start: float                    # event time the run reached the object
+    flat: bool = True               # not a hierarchy (the plan's shape: RunPlanned)
     progress: _Progress = field(init=False)
     total: int | None = None        # records to process (ObjectStarted), None until known
     finished: bool = False
@@ -117,7 +138,9 @@ class _Object:
     in_jobs: dict[str, tuple[int, bool]] = field(default_factory=dict)   # Bulk job -> (rows processed, ended)
     share: float = 0.0              # its share of the run's time so far: each second split among the objects under way
     backlog_since: float | None = None  # rows its Bulk jobs processed wait for their results to be journaled since
+    results_since: float | None = None  # ...and no job of it is out any more since: the results' own time
     marks: list[tuple[int, float]] = field(default_factory=list)   # (records journaled, its share then) per batch
+    writing: float | None = None    # when its write of what goes out next began: its start, or its last batch
 
     def __post_init__(self) -> None:
         self.progress = _Progress(self.start)
@@ -131,8 +154,24 @@ class _Object:
         return self.progress.done
 
     @property
+    def all_ended(self) -> bool:
+        """No Bulk job of it is still being processed by the org (while one is, the time is that job's)."""
+        return all(ended for _rows, ended in self.in_jobs.values())
+
+    @property
     def last(self) -> float:
         return self.progress.last
+
+
+@dataclass
+class _Job:
+    """One Bulk job as the looks at it saw it."""
+
+    flat: bool                      # of an object that is not a hierarchy
+    begun: float                    # when its object's write of it began (see _Object.writing)
+    first: tuple[float, int]        # (event time, rows processed) of the first look...
+    last: tuple[float, int]         # ...and of the latest
+    ended: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,8 +194,15 @@ class Eta:
         self._smoothed: tuple[float, float] | None = None   # (event time, seconds left then)
         self._prior: dict[str, tuple[int, float]] = {}     # object -> (records, seconds of the run) an earlier run took
         self._prior_marks: dict[str, list[tuple[int, float]]] = {}   # object -> its (journaled, share) then
-        self._results: tuple[float, int] = (0.0, 0)         # seconds ended Bulk jobs' results took to journal, rows
+        self._results: dict[bool, tuple[float, int]] = {}   # flat? -> seconds ended Bulk jobs' results took, rows
         self._lock = threading.Lock()             # BulkJobProgress may come from another thread of the run
+        # the plan's shape (RunPlanned) and what the run measured per kind of work, for objects not reached yet
+        self._shapes: dict[str, ObjectShape] = {}
+        self._streams = 1                         # objects written at once
+        self._jobs: dict[str, _Job] = {}          # Bulk job -> what its looks saw
+        self._org: dict[bool, tuple[float, int]] = {}       # flat? -> (seconds, rows) between looks at a job
+        self._reading: dict[bool, tuple[float, int]] = {}   # flat? -> (seconds, records) from reached to started
+        self._read_at: dict[str, float] = {}      # object -> event time it was reached (its reading began)
 
     def set_planned(self, planned: dict[str, int]) -> None:
         """The records each object is expected to process in this run (objects not reached yet count these)."""
@@ -194,46 +240,61 @@ class Eta:
             self._observe(event)
 
     def _observe(self, event: Event) -> None:
+        if isinstance(event, RunPlanned):
+            self._shapes, self._streams = dict(event.objects), max(1, event.parallel_objects)
         if isinstance(event, (ObjectReading, ObjectStarted, BatchDone, ObjectFinished, BulkJobProgress)):
             self._accrue(event.elapsed)
         self._now = max(self._now, event.elapsed)
+        if isinstance(event, ObjectReading):
+            self._read_at[event.object] = event.elapsed
+        elif isinstance(event, ObjectStarted) and event.object in self._read_at and event.total > 0:
+            flat = self._flat(event.object)
+            seconds, records = self._reading.get(flat, (0.0, 0))
+            self._reading[flat] = (seconds + event.elapsed - self._read_at.pop(event.object), records + event.total)
         if isinstance(event, (ObjectReading, ObjectStarted)):
             if self._start is None:
                 self._start = event.elapsed
                 self._run = _Progress(event.elapsed)
             obj = self._objects.get(event.object)
             if obj is None or obj.finished:
-                obj = self._objects[event.object] = _Object(start=event.elapsed)
+                obj = self._objects[event.object] = _Object(start=event.elapsed, flat=self._flat(event.object))
                 obj.rate_before = self._run.rate(event.elapsed, MIN_SECONDS)
             if isinstance(event, ObjectStarted):
                 obj.total = event.total
+                obj.writing = event.elapsed
         elif isinstance(event, (BatchDone, ObjectFinished, BulkJobProgress)):
             if self._start is None:
                 self._start = event.elapsed
                 self._run = _Progress(event.elapsed)
             obj = self._objects.get(event.object)
             if obj is None:
-                obj = self._objects[event.object] = _Object(start=self._start)
+                obj = self._objects[event.object] = _Object(start=self._start, flat=self._flat(event.object))
             if isinstance(event, BulkJobProgress):
                 # rows a Bulk job out has processed: counted until a BatchDone journals them (after it ended)
                 obj.in_jobs[event.bulk_id] = (event.processed, event.ended)
+                self._look(event, obj)
                 if event.ended and obj.backlog_since is None:
                     obj.backlog_since = event.elapsed
+                if obj.results_since is None and obj.all_ended:
+                    obj.results_since = event.elapsed
             else:
                 journaled = max(obj.journaled, event.counts.processed)
-                if obj.backlog_since is not None and journaled > obj.journaled:
+                if obj.results_since is not None and journaled > obj.journaled:
                     # the time an ended job's results took to be read and journaled: work of its own
-                    self._results = (self._results[0] + event.elapsed - obj.backlog_since,
-                                     self._results[1] + journaled - obj.journaled)
+                    seconds, rows = self._results.get(obj.flat, (0.0, 0))
+                    self._results[obj.flat] = (seconds + event.elapsed - obj.results_since,
+                                               rows + journaled - obj.journaled)
                 if journaled > obj.journaled:
                     obj.marks.append((journaled, obj.share))
                 obj.journaled = journaled
                 obj.in_jobs = {bulk_id: seen for bulk_id, seen in obj.in_jobs.items() if not seen[1]}
                 if event.counts.total:
                     obj.total = event.counts.total
+                obj.writing = event.elapsed
             obj.count(event.elapsed)
             if not isinstance(event, BulkJobProgress):      # rows still waiting for theirs: from now
                 obj.backlog_since = event.elapsed if obj.processed > obj.journaled else None
+                obj.results_since = event.elapsed if obj.processed > obj.journaled and obj.all_ended else None
             if isinstance(event, ObjectFinished):
                 obj.finished = True
             self._run.add(event.elapsed, sum(o.processed for o in self._objects.values()))
@@ -248,6 +309,24 @@ class Eta:
             each = (at - self._now) / len(under_way)
             for obj in under_way:
                 obj.share += each
+
+    def _flat(self, name: str) -> bool:
+        """Whether ``name`` is written in one go, not level by level (not known: taken as flat)."""
+        shape = self._shapes.get(name)
+        return shape is None or not shape.hierarchy
+
+    def _look(self, event: BulkJobProgress, obj: _Object) -> None:
+        """A look at a Bulk job: the rows the org processed since the last look at it, over the time between."""
+        job = self._jobs.get(event.bulk_id)
+        seen = (event.elapsed, event.processed)
+        if job is None:
+            begun = obj.writing if obj.writing is not None else obj.start
+            self._jobs[event.bulk_id] = _Job(self._flat(event.object), begun, seen, seen, event.ended)
+            return
+        (then, rows), job.last, job.ended = job.last, seen, job.ended or event.ended
+        if event.elapsed > then and event.processed > rows:
+            seconds, done = self._org.get(job.flat, (0.0, 0))
+            self._org[job.flat] = (seconds + event.elapsed - then, done + event.processed - rows)
 
     # ------------------------------------------------------------------ reading
     def run_rate(self) -> float | None:
@@ -265,11 +344,11 @@ class Eta:
         """Seconds the rows ``obj``'s Bulk jobs have processed still take to have their results read and journaled,
         at what that took so far in the run (an 80,000-row job's took 10 to 20 s on a busy machine, while the
         rows counted as done said nothing was left), less the time they have waited."""
-        seconds, rows = self._results
-        if rows <= 0 or obj.processed <= obj.journaled:
+        per_row = self._per_unit(self._results, obj.flat)
+        if per_row is None or obj.processed <= obj.journaled:
             return 0.0
         waited = self._now - obj.backlog_since if obj.backlog_since is not None else 0.0
-        return max(0.0, (obj.processed - obj.journaled) * seconds / rows - waited)
+        return max(0.0, (obj.processed - obj.journaled) * per_row - waited)
 
     def _object_left(self, name: str, obj: _Object, run_rate: float | None) -> float | None:
         tail = self._results_left(obj)
@@ -293,6 +372,90 @@ class Eta:
         if obj.processed == 0:          # being read: the time since it was reached is part of its time
             return max(0.0, left / run_rate - (self._now - obj.start))
         return left / run_rate
+
+    # ------------------------------------------------------------------ by the plan's shape (a first sync)
+    def _per_unit(self, table: dict[bool, tuple[float, int]], flat: bool) -> float | None:
+        """Seconds per unit (row, record) of ``table`` (flat? -> seconds, units) for objects of kind ``flat``:
+        as measured on objects of that kind, else on the other kind; None: on neither yet."""
+        for kind in (flat, not flat):
+            seconds, units = table.get(kind, (0.0, 0))
+            if units > 0:
+                return seconds / units
+        return None
+
+    def _bulk_rate(self, flat: bool) -> tuple[float, float] | None:
+        """Seconds per row of a Bulk job at the org, and the time a job takes before its first row, for objects of
+        kind ``flat`` (as measured on objects of that kind, else on the other kind; None: on neither yet).
+
+        From the rows between two looks at a job (over the time between) when there are such; the time before a
+        job's first row is then, per job, from when its object's write of it began (its records decided, its rows
+        built and uploaded, the job opened) to its first look, less the rows that look saw at that rate. A job first
+        seen when it had already ended (looks grow sparse on a long job) says only its rows over the time since its
+        write began: with no two looks at a job of the kind, that, the time before its first row counted in."""
+        for kind in (flat, not flat):
+            jobs = [job for job in self._jobs.values() if job.flat == kind]
+            seconds, rows = self._org.get(kind, (0.0, 0))
+            if rows > 0:
+                per_row = seconds / rows
+                return per_row, sum(max(0.0, job.first[0] - job.first[1] * per_row - job.begun)
+                                    for job in jobs) / len(jobs)
+            whole = [job for job in jobs if job.ended and job.first == job.last and job.last[1] > 0]
+            if whole:
+                return sum(job.last[0] - job.begun for job in whole) / sum(job.last[1] for job in whole), 0.0
+        return None
+
+    def _cost(self, name: str, records: int) -> float | None:
+        """Seconds ``records`` of ``name`` take by the plan's shape of it (:class:`.events.ObjectShape`) and what
+        the run has measured of each kind of work: its reading (before it starts), each round of Bulk jobs out at
+        once (the time before a job's first row), its rows at the org's rate per job times the jobs out at once, and
+        their results read and journaled. None: not written through Bulk API (its Collections batches: at the run's
+        rate), or not measured yet. A hierarchy's reading (read whole for its levels) and its level jobs one at a
+        time are its own: a flat object is counted at flat objects' figures once one is measured."""
+        shape = self._shapes.get(name)
+        if shape is None or records <= 0:
+            return None if shape is None else 0.0
+        if not shape.bulk_from or records < shape.bulk_from:
+            return None
+        flat = not shape.hierarchy
+        bulk, results = self._bulk_rate(flat), self._per_unit(self._results, flat)
+        if bulk is None or results is None:
+            return None
+        per_row, start = bulk
+        # a flat object's pages are read as its parts go (in the time before each job's first row): only what was
+        # measured on flat objects before their start; a hierarchy is read whole first, as the one measured was
+        read = self._reading.get(flat) or (None if flat else self._reading.get(True))
+        reading = read[0] / read[1] * records if read and read[1] else 0.0
+        jobs = math.ceil(records / max(1, shape.job_rows))
+        at_once = max(1, min(shape.at_once, jobs))
+        return reading + math.ceil(jobs / at_once) * start + records * (per_row / at_once + results)
+
+    def _shaped_left(self, name: str, obj: _Object) -> float | None:
+        """Seconds left of ``obj`` under way: its cost by the plan's shape less the time it has had, blended with
+        its own rate's figure as its work is done (None: no such cost). Its own rate alone runs ahead: it counts
+        rows as a Bulk job's looks see them processed, before the rounds still to come have their jobs opened and
+        their results journaled (at half of a 1,000,000-record run's Contacts it said 162 s, with 318 left)."""
+        total = max(1, self._total(name, obj))
+        cost = self._cost(name, total)
+        if cost is None:
+            return None
+        planned = max(self._results_left(obj), cost - (self._now - obj.start))
+        own = self._object_left(name, obj, None)
+        done = min(1.0, obj.processed / total)
+        return planned if own is None else (1 - done) * planned + done * own
+
+    def _schedule(self, under_way: dict[str, float], waiting: dict[str, float]) -> float:
+        """Seconds until the last object ends: those waiting (in the plan's order) each on the first of the
+        template's objects-at-once to come free, not before the objects it waits for have ended."""
+        streams = [*under_way.values(), *[0.0] * max(0, self._streams - len(under_way))]
+        heapq.heapify(streams)
+        ends = dict(under_way)
+        for name, cost in waiting.items():
+            shape = self._shapes.get(name)
+            ready = max((ends.get(other, 0.0) for other in (shape.after if shape else ())), default=0.0)
+            begins = max(heapq.heappop(streams) if streams else 0.0, ready)
+            ends[name] = begins + cost
+            heapq.heappush(streams, ends[name])
+        return max([0.0, *ends.values()])
 
     def _prior_cost(self, name: str) -> float | None:
         """Seconds of the run a record of ``name`` took in the earlier run (None: none, or of a run not comparable:
@@ -399,16 +562,23 @@ class Eta:
                 rate = obj.rate_before
             elif rate is not None and obj.processed < TRUST_SHARE * self._total(name, obj):
                 rate = max(rate, obj.rate_before)
+        shaped = rate is not None and bool(self._shapes)     # the plan's shape is known (RunPlanned)
         objects: dict[str, float | None] = {}
         for name, obj in self._objects.items():
             if not obj.finished:
-                objects[name] = self._object_left(name, obj, rate)
+                left = self._shaped_left(name, obj) if shaped else None
+                objects[name] = left if left is not None else self._object_left(name, obj, rate)
         under_way = list(objects.values())
         for name, count in self.planned.items():
             if name not in self._objects:
-                objects[name] = count / rate if rate else (0.0 if count == 0 else None)
+                cost = self._cost(name, count) if shaped else None
+                objects[name] = cost if cost is not None else count / rate if rate else (0.0 if count == 0 else None)
         if rate is None or any(left is None for left in objects.values()):
             return Remaining(None, objects)
+        if shaped:
+            under_way_left = {name: left or 0.0 for name, left in objects.items() if name in self._objects}
+            waiting_left = {name: left or 0.0 for name, left in objects.items() if name not in self._objects}
+            return Remaining(self._schedule(under_way_left, waiting_left), objects)
         # objects under way at once (parallel_objects) end together, not one after the other: the longest of
         # them, then those not reached at the run's rate (measured with objects side by side, as they will be)
         waiting = sum(left or 0.0 for name, left in objects.items() if name not in self._objects)

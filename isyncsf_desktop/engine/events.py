@@ -50,6 +50,28 @@ class ObjectReading(Event):
 
 
 @dataclass(frozen=True)
+class ObjectShape:
+    """How the first pass will write one object, as far as the plan says before anything is read: what the time
+    left of an object not reached yet is made of (:mod:`.eta`)."""
+
+    hierarchy: bool            # a self-lookup: written level by level (each level its own Bulk jobs or batches)
+    bulk_from: int             # a write of this many records or more goes through Bulk API 2.0 (0: never)
+    job_rows: int              # rows of one Bulk job at most
+    at_once: int               # Bulk jobs (or Collections batches) of the object out at once
+    second_pass: bool          # lookups set afterwards by a second pass of updates (not counted by the time left yet)
+    after: tuple[str, ...] = ()    # objects whose first pass it waits for (with several objects at once)
+
+
+@dataclass(frozen=True)
+class RunPlanned(Event):
+    """The first pass begins: how each object of the plan will be written (its records are in
+    :func:`.progress.planned_records`), and how many objects go at once (the template's ``parallel_objects``)."""
+
+    objects: dict[str, ObjectShape]
+    parallel_objects: int
+
+
+@dataclass(frozen=True)
 class ObjectStarted(Event):
     object: str
     index: int                 # 1-based position in the migration order

@@ -8,7 +8,7 @@ import pytest
 
 from isyncsf_desktop.engine.eta import MIN_SECONDS, Eta, describe_left
 from isyncsf_desktop.engine.events import (BatchDone, BulkJobProgress, Event, ObjectFinished, ObjectReading,
-                                           ObjectStarted, StateChanged)
+                                           ObjectShape, ObjectStarted, RunPlanned, StateChanged)
 from isyncsf_desktop.engine.journal import ObjectCounts
 
 
@@ -338,3 +338,86 @@ def test_a_completed_sync_keeps_what_each_object_took_for_the_next_sync_of_its_t
     assert {name: figures["records"] for name, figures in kept.items()} == {"Account": 30, "Lead": 20}
     assert all(figures["seconds"] > 0 for figures in kept.values())
     assert times_before(pair.journal, engine.create_job({**template, "name": "another"})) == {}
+
+
+# ---------------------------------------------------------------------- a first sync: the plan's shape
+HIERARCHY = ObjectShape(hierarchy=True, bulk_from=100, job_rows=1000, at_once=2, second_pass=False)
+CONTACTS = ObjectShape(hierarchy=False, bulk_from=100, job_rows=2000, at_once=2, second_pass=False,
+                       after=("Account",))
+
+
+def first_level(eta: Eta, contacts: ObjectShape = CONTACTS, parallel: int = 1, planned: bool = True) -> Eta:
+    """A first sync (no prior) of 3,000 Accounts, a hierarchy, and 4,000 Contacts: the Accounts read whole for 30 s,
+    then their first level's two Bulk jobs of 500 rows, out at once from 30 s: each first seen at 35 s with 100
+    rows, ended at 39 and 40 s (800 rows in 9 s of looks: 11.25 ms a row per job, so 3.875 s before a job's first
+    row), their results journaled at 42 s (2 s for 1,000 rows once no job was out: 2 ms a row), and nothing new
+    until 52 s (``planned``: the run's RunPlanned first, else the caller fed it)."""
+    if planned:
+        eta.observe(RunPlanned(job_id=1, elapsed=0.0, objects={"Account": HIERARCHY, "Contact": contacts},
+                               parallel_objects=parallel))
+    feed(eta, reading("Account", 0.0), started("Account", 30.0, 3000),
+         look("Account", 35.0, 100, "750A"), look("Account", 35.0, 100, "750B"),
+         look("Account", 39.0, 500, "750A", ended=True), look("Account", 40.0, 500, "750B", ended=True),
+         batch("Account", 42.0, 1000, 3000), batch("Account", 52.0, 1000, 3000))
+    return eta
+
+
+def test_a_first_sync_counts_an_object_not_reached_by_the_kinds_of_work_it_measured() -> None:
+    """The Contacts: two jobs of 2,000 rows out at once, one round: 3.875 s before their first rows, 4,000 rows at
+    11.25 ms a row per job with two jobs at once (22.5 s), their results at 2 ms a row (8 s): 34.375 s. Not the
+    run's rate (about 50 records a second over the Accounts' reading and level: 80 s and more), nor the
+    Accounts' reading (a hierarchy's, read whole: the Contacts are read page by page as their parts go)."""
+    left = first_level(Eta({"Account": 3000, "Contact": 4000})).remaining()
+    assert left.objects["Contact"] == pytest.approx(3.875 + 22.5 + 8.0)
+    assert left.total == pytest.approx(left.objects["Account"] + left.objects["Contact"], rel=0.01)
+
+
+def test_a_flat_object_is_counted_at_what_a_flat_object_measured_not_the_hierarchys() -> None:
+    """Leads beside the Accounts, flat as the Contacts: read in 2 s (1 ms a record), their one Bulk job of 2,000 rows
+    first seen ended 10 s after their write began (5 ms a row, the time before its first row counted in: looks at
+    a long job grow sparse), its results in 1 s (0.5 ms a row). The Contacts, flat: 4 s of reading, 4,000 rows at
+    5 ms a row per job with two jobs at once (10 s), 2 s of results: 16 s, not the Accounts' figures."""
+    leads = ObjectShape(hierarchy=False, bulk_from=100, job_rows=2000, at_once=2, second_pass=False)
+    eta = Eta({"Account": 3000, "Contact": 4000, "Lead": 2000})
+    feed(eta, RunPlanned(job_id=1, elapsed=0.0, objects={"Account": HIERARCHY, "Contact": CONTACTS, "Lead": leads},
+                         parallel_objects=2),
+         reading("Account", 0.0), reading("Lead", 0.0, index=3), started("Lead", 2.0, 2000, index=3),
+         look("Lead", 12.0, 2000, "750L", ended=True), batch("Lead", 13.0, 2000, 2000), finished("Lead", 13.0, 2000))
+    first_level(eta, planned=False)
+    assert eta.remaining().objects["Contact"] == pytest.approx(4.0 + 10.0 + 2.0)
+
+
+def test_an_object_waits_for_those_it_follows_even_with_objects_at_once() -> None:
+    """Two objects at once: the Contacts follow the Accounts (their lookup), so the run's time left is both
+    added up; an object that follows nothing goes beside the Accounts: the longer of the two."""
+    eta = first_level(Eta({"Account": 3000, "Contact": 4000}), parallel=2)
+    left = eta.remaining()
+    assert left.total == pytest.approx(left.objects["Account"] + left.objects["Contact"], rel=0.01)
+    unrelated = ObjectShape(hierarchy=False, bulk_from=100, job_rows=2000, at_once=2, second_pass=False)
+    beside = first_level(Eta({"Account": 3000, "Contact": 4000}), unrelated, parallel=2).remaining()
+    assert beside.objects["Contact"] == pytest.approx(34.375)
+    assert beside.total == pytest.approx(max(beside.objects["Account"], 34.375), rel=0.01)
+
+
+def test_an_object_written_through_collections_is_counted_at_the_runs_rate() -> None:
+    """40 Contacts, below their Bulk threshold: no Bulk job's figures apply to their Collections batches."""
+    eta = first_level(Eta({"Account": 3000, "Contact": 40}))
+    rate = eta.run_rate()
+    assert rate is not None and eta.remaining().objects["Contact"] == pytest.approx(40 / rate)
+
+
+def test_the_prior_of_an_earlier_sync_still_wins_over_the_plans_shape() -> None:
+    """With the template's last sync to the target measured (its Contacts: 200 s of that run for 4,000), the
+    Contacts are counted at that, as before: the shape is for a first sync."""
+    eta = Eta({"Account": 3000, "Contact": 4000})
+    eta.use_prior({"Account": {"records": 3000, "seconds": 100.0}, "Contact": {"records": 4000, "seconds": 200.0}})
+    assert first_level(eta).remaining().objects["Contact"] == pytest.approx(200.0)
+
+
+def test_a_first_sync_says_nothing_until_enough_is_measured() -> None:
+    """The plan's shape is no measurement: while the Accounts are read (no record done), no figure."""
+    eta = feed(Eta({"Account": 3000, "Contact": 4000}),
+               RunPlanned(job_id=1, elapsed=0.0, objects={"Account": HIERARCHY, "Contact": CONTACTS},
+                          parallel_objects=1),
+               reading("Account", 0.0), started("Account", 30.0, 3000))
+    assert eta.remaining().total is None

@@ -22,7 +22,7 @@ from typing import Any
 import networkx as nx
 
 from .. import heap, scope
-from ..events import ObjectFinished, ObjectReading, ObjectStarted
+from ..events import ObjectFinished, ObjectReading, ObjectShape, ObjectStarted, RunPlanned
 from ..inflight import send_batches
 from ..journal import ErrorInfo, ObjectCounts, Outcome
 from ..lifecycle import ObjectStatus, RecordStatus
@@ -269,6 +269,9 @@ class FirstPass:
         ``parallel_objects`` above 1 (and a run that allows it), up to that many at once (:meth:`_streams`)."""
         order = self.plan.order
         streams = min(self.template.parallel_objects, len(order)) if self.run.PARALLEL else 1
+        follow = must_follow(self.plan)
+        self.ctx.emit(RunPlanned, objects={name: self._shape(self.plan.objects[name], follow.get(name, set()))
+                                           for name in order}, parallel_objects=streams)
         if streams > 1:
             self._streams(order, streams)
             return
@@ -284,6 +287,15 @@ class FirstPass:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
             self._drop_ahead()
+
+    def _shape(self, oplan: ObjectPlan, after: set[str]) -> ObjectShape:
+        """How ``oplan``'s object will be written (for the time left of an object not reached yet); ``after``: the
+        objects it waits for."""
+        bulk = hasattr(self.ctx.target, "bulk_ingest")
+        return ObjectShape(hierarchy=any(not ref.deferred for ref in oplan.self_refs),
+                           bulk_from=self.template.bulk_threshold(oplan.object) if bulk else 0,
+                           job_rows=BULK_BATCH, at_once=max(1, self.run.depth), second_pass=bool(oplan.deferred_refs),
+                           after=tuple(sorted(after)))
 
     def _drop_ahead(self) -> None:
         """Let go of what was read ahead for an object that never started (the run stopped): its spool's file."""
