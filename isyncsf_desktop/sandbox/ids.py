@@ -10,8 +10,22 @@ _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ID_RE = re.compile(r"^[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?$")
 
 
+_UPPER_AS_BIT = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", "1" * 26 + "0" * 36)
+# Five characters' capitals as "0"/"1" (the first character first) -> the suffix character they make.
+_BITS_CHAR = {"".join("1" if bits >> pos & 1 else "0" for pos in range(5)): _ALNUM[bits] for bits in range(32)}
+
+
 def checksum(id15: str) -> str:
     """The three suffix characters that make a 15-character id case-insensitively unique."""
+    flags = id15[:15].translate(_UPPER_AS_BIT)
+    first, second, third = (_BITS_CHAR.get(flags[0:5]), _BITS_CHAR.get(flags[5:10]),
+                            _BITS_CHAR.get(flags[10:15]))
+    if first is not None and second is not None and third is not None:
+        return first + second + third
+    return _checksum_of_any(id15)   # a character that is not a letter or digit: count it as not a capital
+
+
+def _checksum_of_any(id15: str) -> str:
     out = []
     for chunk in range(3):
         bits = 0
@@ -43,10 +57,10 @@ def make_id(prefix: str, pod: str, counter: int) -> str:
         raise ValueError("prefix must be 3 characters and pod 2")
     digits = []
     n = counter
-    for _ in range(10):
+    while n and len(digits) < 10:
         n, rem = divmod(n, 62)
         digits.append(_BASE62[rem])
-    body = prefix + pod + "".join(reversed(digits))
+    body = prefix + pod + "".join(reversed(digits)).rjust(10, "0")
     return body + checksum(body)
 
 
