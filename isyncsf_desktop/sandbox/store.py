@@ -147,6 +147,7 @@ class OrgStore:
         self._indexed_fields: dict[str, list[FieldSpec]] = {}
         self._required_fields: dict[str, list[FieldSpec]] = {}
         self._unique_fields: dict[str, list[FieldSpec]] = {}
+        self._defaulted: dict[str, list[FieldSpec]] = {}
         self._automation: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]] = {}
         self._entity_ids: dict[str, str] | None = None
         #: Where the bytes of the org's files are (see :mod:`.files`), its file storage and largest file.
@@ -560,7 +561,8 @@ class OrgStore:
         """(object name, row) of any record id, deleted or not."""
         if not ids.is_valid_id(record_id):
             return None
-        record_id = ids.to18(record_id)
+        if len(record_id) == 15:
+            record_id += ids.checksum(record_id)
         obj = self.object_of_id(record_id)
         if obj is None:
             return None
@@ -585,8 +587,17 @@ class OrgStore:
                 and comparable(fspec, row[fspec.name]) == key]
 
     # ----------------------------------------------------------------- DML
+    def _defaulted_fields(self, obj: ObjectSpec) -> list[FieldSpec]:
+        """The fields of ``obj`` that :meth:`_apply_defaults` may fill, in declaration order (computed once)."""
+        found = self._defaulted.get(obj.name)
+        if found is None:
+            found = self._defaulted[obj.name] = [
+                f for f in obj.fields.values()
+                if f.name == "OwnerId" or f.type == "boolean" or f.auto_number or f.default_value is not None]
+        return found
+
     def _apply_defaults(self, obj: ObjectSpec, row: dict[str, Any], user_id: str, stamp: str) -> None:
-        for fspec in obj.fields.values():
+        for fspec in self._defaulted_fields(obj):
             if fspec.name in row and row[fspec.name] is not None:
                 continue
             if fspec.name == "OwnerId":
@@ -615,7 +626,8 @@ class OrgStore:
     def _check_reference(self, obj: ObjectSpec, fspec: FieldSpec, value: str) -> str:
         if not ids.is_valid_id(value):
             raise RecordError("MALFORMED_ID", f"{fspec.label}: id value of incorrect type: {value}", [fspec.name])
-        value = ids.to18(value)
+        if len(value) == 15:
+            value += ids.checksum(value)
         target = self.object_of_id(value)
         if target is None or target not in fspec.reference_to:
             raise RecordError("FIELD_INTEGRITY_EXCEPTION",
