@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 
@@ -51,10 +52,36 @@ def to18(value: str) -> str:
     return value if len(value) == 18 else value + checksum(value)
 
 
+_PAIRS = [a + b for a in _BASE62 for b in _BASE62]   # the 3,844 two-digit base-62 numbers, in order
+_FIVE = 62 ** 5
+
+
+def _base62_5(number: int) -> str:
+    """``number`` (0 <= number < 62**5) as five base-62 digits."""
+    rest, low = divmod(number, 3844)
+    top, middle = divmod(rest, 3844)
+    return _BASE62[top] + _PAIRS[middle] + _PAIRS[low]
+
+
+@functools.lru_cache(maxsize=256)
+def _id_head(prefix: str, pod: str, high: int) -> tuple[str, str]:
+    """The first ten characters of an id (prefix, pod, the counter's high five digits) and their two
+    checksum characters: the same for 62**5 ids in a row."""
+    head = prefix + pod + _base62_5(high)
+    return head, checksum(head + "00000")[:2]
+
+
 def make_id(prefix: str, pod: str, counter: int) -> str:
     """An 18-character id: 3-char key prefix, 2-char pod, 10-char base-62 counter, checksum."""
     if len(prefix) != 3 or len(pod) != 2:
         raise ValueError("prefix must be 3 characters and pod 2")
+    if 0 <= counter:
+        high, low = divmod(counter, _FIVE)
+        head, head_sum = _id_head(prefix, pod, high % _FIVE)
+        tail = _base62_5(low)
+        last = _BITS_CHAR.get(tail.translate(_UPPER_AS_BIT))
+        if last is not None:
+            return head + tail + head_sum + last
     digits = []
     n = counter
     while n and len(digits) < 10:

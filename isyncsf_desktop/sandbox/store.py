@@ -148,6 +148,7 @@ class OrgStore:
         self._required_fields: dict[str, list[FieldSpec]] = {}
         self._unique_fields: dict[str, list[FieldSpec]] = {}
         self._defaulted: dict[str, list[FieldSpec]] = {}
+        self._compound: dict[str, bool] = {}
         self._automation: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]] = {}
         self._entity_ids: dict[str, str] | None = None
         #: Where the bytes of the org's files are (see :mod:`.files`), its file storage and largest file.
@@ -390,9 +391,7 @@ class OrgStore:
                     self._flush(undo)
                     self._conn.execute("COMMIT")
             except BaseException:
-                for obj, record_id, old in reversed(undo[mark:]):
-                    self._restore(obj, record_id, old)
-                del undo[mark:]
+                self._roll_back_to(undo, mark)
                 if outer:
                     if self._conn.in_transaction:
                         self._conn.execute("ROLLBACK")
@@ -403,6 +402,12 @@ class OrgStore:
                 if outer:
                     self._undo = None
                     self._dirty_meta.clear()
+
+    def _roll_back_to(self, undo: list[tuple[str, str, Any]], mark: int) -> None:
+        """Undo, in memory, every write logged after ``mark`` and drop them from the log."""
+        for obj, record_id, old in reversed(undo[mark:]):
+            self._restore(obj, record_id, old)
+        del undo[mark:]
 
     def _flush(self, undo: list[tuple[str, str, Any]]) -> None:
         """Write the rows ``undo`` names, as memory holds them now, and the changed meta keys, to SQLite."""
@@ -616,11 +621,14 @@ class OrgStore:
         row["LastModifiedById"] = user_id
         row["SystemModstamp"] = stamp
 
-    @staticmethod
-    def _compound_name(obj: ObjectSpec, row: dict[str, Any]) -> None:
+    def _compound_name(self, obj: ObjectSpec, row: dict[str, Any]) -> None:
         """Contact.Name and User.Name are read-only, built from FirstName and LastName."""
-        name = obj.fields.get("Name")
-        if name is not None and not name.createable and "LastName" in obj.fields:
+        compound = self._compound.get(obj.name)
+        if compound is None:
+            name = obj.fields.get("Name")
+            compound = self._compound[obj.name] = (name is not None and not name.createable
+                                                   and "LastName" in obj.fields)
+        if compound:
             row["Name"] = " ".join(p for p in (row.get("FirstName"), row.get("LastName")) if p) or None
 
     def _check_reference(self, obj: ObjectSpec, fspec: FieldSpec, value: str) -> str:
@@ -911,16 +919,20 @@ class OrgStore:
         """Run ``op`` per item: each in its own savepoint, or all-or-none in one."""
         results: list[DmlResult] = []
         with self.transaction():
+            undo = self._undo
+            assert undo is not None
             for index, item in enumerate(items):
+                mark = len(undo)   # the item's savepoint (what ``with self.transaction()`` nested would keep)
                 try:
-                    with self.transaction():
-                        injected = fault(index) if fault else None
-                        if injected is not None:
-                            raise injected
-                        record_id, created = op(item)
-                    results.append(DmlResult(record_id, True, [], created))
+                    injected = fault(index) if fault else None
+                    if injected is not None:
+                        raise injected
+                    record_id, created = op(item)
                 except RecordError as error:
+                    self._roll_back_to(undo, mark)
                     results.append(DmlResult(None, False, [error]))
+                    continue
+                results.append(DmlResult(record_id, True, [], created))
             if all_or_none and any(not r.success for r in results):
                 rolled = RecordError("ALL_OR_NONE_OPERATION_ROLLED_BACK",
                                      "Record rolled back because not all records were valid and the request was "
