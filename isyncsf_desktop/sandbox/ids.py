@@ -82,7 +82,7 @@ def make_id(prefix: str, pod: str, counter: int) -> str:
         last = _BITS_CHAR.get(tail.translate(_UPPER_AS_BIT))
         if last is not None:
             return head + tail + head_sum + last
-    digits = []
+    digits: list[str] = []
     n = counter
     while n and len(digits) < 10:
         n, rem = divmod(n, 62)
