@@ -629,7 +629,8 @@ class OrgStore:
             compound = self._compound[obj.name] = (name is not None and not name.createable
                                                    and "LastName" in obj.fields)
         if compound:
-            row["Name"] = " ".join(p for p in (row.get("FirstName"), row.get("LastName")) if p) or None
+            first, last = row.get("FirstName"), row.get("LastName")
+            row["Name"] = (f"{first} {last}" if first and last else first or last) or None
 
     def _check_reference(self, obj: ObjectSpec, fspec: FieldSpec, value: str) -> str:
         if not ids.is_valid_id(value):
