@@ -1293,17 +1293,16 @@ class _Run:
         if any(path.segments or path.leaf is NAME_ENTITY.fields.get(path.leaf.name) for path in paths):
             return [self.record(obj, row, paths) for row in rows]
         own = [(self._field_name(obj, path.leaf_name), path.leaf_name) for path in paths]
-        plan = [(fname, fname or leaf_name) for fname, leaf_name in own]
-        url = f"{self.url_base}/{obj.name}/"
+        keys = ["attributes"] + [fname or leaf_name for fname, leaf_name in own]
+        names = [fname or "\x00none" for fname, _ in own]   # a field the object lacks reads None
+        type_name, url, mark = obj.name, f"{self.url_base}/{obj.name}/", _BLOB_URL_MARK
         out: list[dict[str, Any]] = []
         for row in rows:
-            record: dict[str, Any] = {"attributes": {"type": obj.name, "url": f"{url}{row.get('Id')}"}}
-            for fname, key in plan:
-                value = row.get(fname) if fname else None
-                if isinstance(value, str) and value.startswith(_BLOB_URL_MARK):   # a base64 field: its URL
-                    value = value.replace("{version}", self.api_version, 1)
-                record[key] = value
-            out.append(record)
+            values = [{"type": type_name, "url": f"{url}{row.get('Id')}"}, *map(row.get, names)]
+            for index, value in enumerate(values):
+                if value.__class__ is str and value.startswith(mark):   # a base64 field: its URL
+                    values[index] = value.replace("{version}", self.api_version, 1)
+            out.append(dict(zip(keys, values)))
         return out
 
     def record(self, obj: ObjectSpec, row: Row, paths: list[_Path]) -> dict[str, Any]:
