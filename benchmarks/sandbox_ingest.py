@@ -146,7 +146,8 @@ def run(records: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=50_000, help="Contacts to insert and query (Accounts: a quarter)")
+    parser.add_argument("--records", type=int, default=50_000,
+                        help="Contacts to insert and query (Accounts: a quarter)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     figures = run(args.records)

@@ -191,7 +191,8 @@ class Faults:
 
     def record_fault(self, _index: int) -> RecordError | None:
         """Called per record written: a lock error, or None."""
-        if (self.lock_row > 0 and self.take("lock_row")) or (self.lock_row_rate and self._random.random() < self.lock_row_rate):
+        if (self.lock_row > 0 and self.take("lock_row")) \
+                or (self.lock_row_rate and self._random.random() < self.lock_row_rate):
             return lock_error()
         return None
 
