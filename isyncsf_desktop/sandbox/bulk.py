@@ -600,7 +600,8 @@ def _chunk_fault(fault: Callable[[int], RecordError | None] | None, locked: dict
 def _process_ingest(job: _IngestJob, store: OrgStore, fault: Callable[[int], RecordError | None] | None,
                     turn: Callable[[], None] | None = None,
                     pace: Callable[[float, int, threading.Event], None] | None = None,
-                    contention: Callable[[list[tuple[str, ...]]], dict[int, str]] | None = None) -> None:
+                    contention: Callable[[int, Callable[[], list[tuple[str, ...]]]], dict[int, str]] | None = None
+                    ) -> None:
     """Run every row of a closed job through the store, once the queue gives it its ``turn``, a chunk at a
     time (each chunk's rows counted in ``numberRecordsProcessed`` as it is done, and held back by ``pace``
     when the org is set to process at a given rate); never raises (failures land on the job).
@@ -620,7 +621,7 @@ def _process_ingest(job: _IngestJob, store: OrgStore, fault: Callable[[int], Rec
             raise _JobFailure(f"InvalidJob : Unable to find object: {job.object}")
         columns = _plan_columns(job, store, spec)
         op = _operation(job, store, spec, columns)
-        locked = contention(_parent_ids(columns, job.rows)) if contention is not None else {}
+        locked = contention(len(job.rows), lambda: _parent_ids(columns, job.rows)) if contention is not None else {}
         for start in range(0, len(job.rows), CHUNK_SIZE):
             with job.lock:
                 if job.abort_requested:
@@ -688,7 +689,7 @@ def query_jobs(call: Call) -> Any:
     assert spec is not None  # run_query checked the object
     columns = [_column_path(call.org, spec, parsed, item.field if isinstance(item, FuncItem) else item)
                for item in parsed.select if isinstance(item, FieldPath) or isinstance(item, FuncItem)]
-    rows = [[_csv_value(_lookup(record, path)) for _, path in columns] for record in result.records]
+    rows = _csv_rows(result.records, [path for _, path in columns])
     job = _QueryJob(id=_registry(call).new_id(call.org), alias=_alias(call), operation=operation,
                     object=spec.name, created_by=call.org.api_user_id, api_version=float(call.version),
                     column_delimiter=delimiter, line_ending=line_ending, query=text,
@@ -745,6 +746,15 @@ def _column_path(store: OrgStore, spec: ObjectSpec, query: SoqlQuery,
     return ".".join(canonical), canonical
 
 
+def _csv_rows(records: list[dict[str, Any]], paths: list[list[str]]) -> list[list[str]]:
+    """Each record's values at ``paths`` as Bulk CSV cells; a one-part path found as written is read straight."""
+    if all(len(path) == 1 for path in paths):
+        names = [path[0] for path in paths]
+        return [[_csv_value(record[name] if name in record else _lookup(record, [name])) for name in names]
+                for record in records]
+    return [[_csv_value(_lookup(record, path)) for path in paths] for record in records]
+
+
 def _lookup(record: Any, path: list[str]) -> Any:
     """The value at ``path`` in a REST-shaped record (case-insensitive keys; null parents give None)."""
     value = record
@@ -761,6 +771,8 @@ def _lookup(record: Any, path: list[str]) -> Any:
 
 def _csv_value(value: Any) -> str:
     """A result value as Bulk CSV text: true/false, empty for null, plain numbers."""
+    if value.__class__ is str:
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -167,12 +167,14 @@ class Faults:
         if release:
             self.release_held()
 
-    def contention(self, parents: list[tuple[str, ...]]) -> dict[int, str]:
-        """Rows of one Bulk ingest job (each row's parent ids, in the upload's order) that fail
-        UNABLE_TO_LOCK_ROW under ``lock_contention``: row -> the parent whose lock it could not get."""
+    def contention(self, rows: int, parents_of: Callable[[], list[tuple[str, ...]]]) -> dict[int, str]:
+        """Rows of one Bulk ingest job of ``rows`` rows that fail UNABLE_TO_LOCK_ROW under
+        ``lock_contention``: row -> the parent whose lock it could not get. ``parents_of`` gives each row's
+        parent ids, in the upload's order (asked only when the fault is on and the job has several batches)."""
         rate, size = self.lock_contention, max(1, int(self.bulk_batch_rows))
-        if not rate or len(parents) <= size:
+        if not rate or rows <= size:
             return {}
+        parents = parents_of()
         batches: dict[str, set[int]] = {}
         for row, ids in enumerate(parents):
             for parent in ids:
@@ -189,7 +191,8 @@ class Faults:
 
     def record_fault(self, _index: int) -> RecordError | None:
         """Called per record written: a lock error, or None."""
-        if self.take("lock_row") or (self.lock_row_rate and self._random.random() < self.lock_row_rate):
+        if (self.lock_row > 0 and self.take("lock_row")) \
+                or (self.lock_row_rate and self._random.random() < self.lock_row_rate):
             return lock_error()
         return None
 

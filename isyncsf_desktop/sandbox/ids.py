@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 
@@ -10,8 +11,22 @@ _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ID_RE = re.compile(r"^[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?$")
 
 
+_UPPER_AS_BIT = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", "1" * 26 + "0" * 36)
+# Five characters' capitals as "0"/"1" (the first character first) -> the suffix character they make.
+_BITS_CHAR = {"".join("1" if bits >> pos & 1 else "0" for pos in range(5)): _ALNUM[bits] for bits in range(32)}
+
+
 def checksum(id15: str) -> str:
     """The three suffix characters that make a 15-character id case-insensitively unique."""
+    flags = id15[:15].translate(_UPPER_AS_BIT)
+    first, second, third = (_BITS_CHAR.get(flags[0:5]), _BITS_CHAR.get(flags[5:10]),
+                            _BITS_CHAR.get(flags[10:15]))
+    if first is not None and second is not None and third is not None:
+        return first + second + third
+    return _checksum_of_any(id15)   # a character that is not a letter or digit: count it as not a capital
+
+
+def _checksum_of_any(id15: str) -> str:
     out = []
     for chunk in range(3):
         bits = 0
@@ -37,16 +52,42 @@ def to18(value: str) -> str:
     return value if len(value) == 18 else value + checksum(value)
 
 
+_PAIRS = [a + b for a in _BASE62 for b in _BASE62]   # the 3,844 two-digit base-62 numbers, in order
+_FIVE = 62 ** 5
+
+
+def _base62_5(number: int) -> str:
+    """``number`` (0 <= number < 62**5) as five base-62 digits."""
+    rest, low = divmod(number, 3844)
+    top, middle = divmod(rest, 3844)
+    return _BASE62[top] + _PAIRS[middle] + _PAIRS[low]
+
+
+@functools.lru_cache(maxsize=256)
+def _id_head(prefix: str, pod: str, high: int) -> tuple[str, str]:
+    """The first ten characters of an id (prefix, pod, the counter's high five digits) and their two
+    checksum characters: the same for 62**5 ids in a row."""
+    head = prefix + pod + _base62_5(high)
+    return head, checksum(head + "00000")[:2]
+
+
 def make_id(prefix: str, pod: str, counter: int) -> str:
     """An 18-character id: 3-char key prefix, 2-char pod, 10-char base-62 counter, checksum."""
     if len(prefix) != 3 or len(pod) != 2:
         raise ValueError("prefix must be 3 characters and pod 2")
-    digits = []
+    if 0 <= counter:
+        high, low = divmod(counter, _FIVE)
+        head, head_sum = _id_head(prefix, pod, high % _FIVE)
+        tail = _base62_5(low)
+        last = _BITS_CHAR.get(tail.translate(_UPPER_AS_BIT))
+        if last is not None:
+            return head + tail + head_sum + last
+    digits: list[str] = []
     n = counter
-    for _ in range(10):
+    while n and len(digits) < 10:
         n, rem = divmod(n, 62)
         digits.append(_BASE62[rem])
-    body = prefix + pod + "".join(reversed(digits))
+    body = prefix + pod + "".join(reversed(digits)).rjust(10, "0")
     return body + checksum(body)
 
 

@@ -94,7 +94,15 @@ def contact_field(account_field: str) -> str | None:
 
 
 def _person_fields(obj: ObjectSpec) -> list[str]:
-    return [name for name in obj.fields if contact_field(name) is not None]
+    """The person fields of ``obj`` (computed once per list of field names: every save of an Account asks)."""
+    names = tuple(obj.fields)
+    found = _PERSON_FIELDS.get(names)
+    if found is None:
+        found = _PERSON_FIELDS[names] = [name for name in names if contact_field(name) is not None]
+    return found
+
+
+_PERSON_FIELDS: dict[tuple[str, ...], list[str]] = {}
 
 
 def _is_person_type(store: OrgStore, record_type_id: Any) -> bool:

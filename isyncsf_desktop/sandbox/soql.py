@@ -1288,6 +1288,23 @@ class _Run:
     def attributes(self, type_name: str, record_id: Any) -> dict[str, str]:
         return {"type": type_name, "url": f"{self.url_base}/{type_name}/{record_id}"}
 
+    def records(self, obj: ObjectSpec, rows: list[Row], paths: list[_Path]) -> list[dict[str, Any]]:
+        """:meth:`record` of each row; a path to a field of ``obj`` itself is resolved once, not per row."""
+        if any(path.segments or path.leaf is NAME_ENTITY.fields.get(path.leaf.name) for path in paths):
+            return [self.record(obj, row, paths) for row in rows]
+        own = [(self._field_name(obj, path.leaf_name), path.leaf_name) for path in paths]
+        keys = ["attributes"] + [fname or leaf_name for fname, leaf_name in own]
+        names = [fname or "\x00none" for fname, _ in own]   # a field the object lacks reads None
+        type_name, url, mark = obj.name, f"{self.url_base}/{obj.name}/", _BLOB_URL_MARK
+        out: list[dict[str, Any]] = []
+        for row in rows:
+            values = [{"type": type_name, "url": f"{url}{row.get('Id')}"}, *map(row.get, names)]
+            for index, value in enumerate(values):
+                if value.__class__ is str and value.startswith(mark):   # a base64 field: its URL
+                    values[index] = value.replace("{version}", self.api_version, 1)
+            out.append(dict(zip(keys, values)))
+        return out
+
     def record(self, obj: ObjectSpec, row: Row, paths: list[_Path]) -> dict[str, Any]:
         out: dict[str, Any] = {"attributes": self.attributes(obj.name, row.get("Id"))}
         for path in paths:
@@ -1379,7 +1396,7 @@ class _Run:
         polymorphic = [self.prepare_typeof(query, obj, item, paths) for item in typeofs]
         subqueries = [self._prepare_subquery(obj, item.query) for item in items if isinstance(item, SubqueryItem)]
         rows = self.select_rows(query, obj, self.include_deleted)
-        records = [self.record(obj, row, paths) for row in rows]
+        records = self.records(obj, rows, paths)
         for ref, by_type, otherwise in polymorphic:
             for row, record in zip(rows, records):
                 record[ref.relationship_name or ref.name] = self.typeof_value(ref, row, by_type, otherwise)

@@ -1,8 +1,10 @@
 """One sandbox org: its schema, records and automation, kept in a SQLite file.
 
 All records are held in memory as well (a demo org has thousands, not millions) and written
-through to SQLite inside one transaction per API request, so data survives a restart and a
-failed ``allOrNone`` request leaves nothing behind. Every DML path enforces what a real org
+to SQLite in one transaction per API request, so data survives a restart and a failed
+``allOrNone`` request leaves nothing behind. A record's own savepoint (``run_each``) is a mark in
+the in-memory undo log, not an SQL savepoint: the rows a transaction leaves are written once, in
+their final state, when it commits. Every DML path enforces what a real org
 enforces: field existence and permissions, types and lengths, required fields, unique and
 external-id values, references, active validation rules, and failing triggers and flows.
 """
@@ -89,6 +91,9 @@ TOOLING_SCHEMA_DOCUMENT: dict[str, Any] = {
     }
 }
 TOOLING_SCHEMA = load_schema(TOOLING_SCHEMA_DOCUMENT, check_references=False)
+AUTOMATION_OBJECTS = frozenset({"EntityDefinition", "ValidationRule", "ApexTrigger", "Flow", "FlowDefinition"})
+"""Tooling objects whose rows decide what a save runs: a write to one clears the per-object automation cache."""
+_ENCODE_ROW = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass
@@ -134,7 +139,18 @@ class OrgStore:
         self._children: dict[tuple[str, str], dict[str, set[str]]] = {}
         self._child_fields: dict[str, list[str]] = {}          # object -> its indexed reference fields
         self._children_of: dict[str, list[tuple[ObjectSpec, FieldSpec]]] = {}
-        self._savepoint_seq = 0
+        # Meta keys changed by the open transaction, written with its rows when it commits.
+        self._dirty_meta: set[str] = set()
+        # Computed once per object from the fixed schema: the fields _index keeps, the fields a save must
+        # have, the unique fields; and, until a Tooling write changes them, each object's EntityDefinition
+        # id and its active validation rules, triggers and flows.
+        self._indexed_fields: dict[str, list[FieldSpec]] = {}
+        self._required_fields: dict[str, list[FieldSpec]] = {}
+        self._unique_fields: dict[str, list[FieldSpec]] = {}
+        self._defaulted: dict[str, list[FieldSpec]] = {}
+        self._compound: dict[str, bool] = {}
+        self._automation: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]] = {}
+        self._entity_ids: dict[str, str] | None = None
         #: Where the bytes of the org's files are (see :mod:`.files`), its file storage and largest file.
         self.files = files.FileFolder(self.path.with_name(self.path.stem + "-files"))
         self.file_storage_mb = files.DEFAULT_FILE_STORAGE_MB
@@ -225,8 +241,12 @@ class OrgStore:
                                    "is_sandbox": seed.is_sandbox})
 
     def _set_meta(self, key: str, value: Any) -> None:
+        """Keep ``value``; inside a transaction it is written when the transaction commits."""
         self._meta[key] = value
-        self._conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, json.dumps(value)))
+        if self._undo is not None:
+            self._dirty_meta.add(key)
+        else:
+            self._conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, json.dumps(value)))
 
     def meta(self, key: str, default: Any = None) -> Any:
         return self._meta.get(key, default)
@@ -349,45 +369,81 @@ class OrgStore:
     # ----------------------------------------------------------------- transactions
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """One SQLite transaction and an in-memory undo log; nests as savepoints."""
+        """One SQLite transaction and an in-memory undo log; nests as savepoints.
+
+        A nested one is a mark in the undo log: rolling it back restores memory from the log and drops its
+        entries, so nothing it wrote reaches SQLite. The outer one writes, as it commits, the final state of
+        every row its log still names (and the meta keys it changed): a record is written once however often
+        the transaction changed it, and a failed commit rolls memory back as well.
+        """
         with self.lock:
-            self._savepoint_seq += 1
-            name = f"sp{self._savepoint_seq}"
             outer = self._undo is None
             if outer:
                 self._undo = []
+                self._dirty_meta.clear()
                 self._conn.execute("BEGIN")
-            else:
-                self._conn.execute(f"SAVEPOINT {name}")
-            mark = len(self._undo)  # type: ignore[arg-type]
+            undo = self._undo
+            assert undo is not None
+            mark = len(undo)
             try:
                 yield
-            except BaseException:
-                undo = self._undo or []
-                for obj, record_id, old in reversed(undo[mark:]):
-                    self._restore(obj, record_id, old)
-                del undo[mark:]
                 if outer:
-                    self._conn.execute("ROLLBACK")
+                    self._flush(undo)
+                    self._conn.execute("COMMIT")
+            except BaseException:
+                self._roll_back_to(undo, mark)
+                if outer:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
                     self._undo = None
-                else:
-                    self._conn.execute(f"ROLLBACK TO {name}")
-                    self._conn.execute(f"RELEASE {name}")
+                    self._dirty_meta.clear()
                 raise
             else:
                 if outer:
-                    self._conn.execute("COMMIT")
                     self._undo = None
-                else:
-                    self._conn.execute(f"RELEASE {name}")
+                    self._dirty_meta.clear()
+
+    def _roll_back_to(self, undo: list[tuple[str, str, Any]], mark: int) -> None:
+        """Undo, in memory, every write logged after ``mark`` and drop them from the log."""
+        for obj, record_id, old in reversed(undo[mark:]):
+            self._restore(obj, record_id, old)
+        del undo[mark:]
+
+    def _flush(self, undo: list[tuple[str, str, Any]]) -> None:
+        """Write the rows ``undo`` names, as memory holds them now, and the changed meta keys, to SQLite."""
+        touched: dict[str, str] = {}
+        for obj, record_id, _old in undo:
+            if obj != ROLLBACK_ACTION:
+                touched[record_id] = obj
+        writes: list[tuple[str, str, str]] = []
+        gone: list[tuple[str]] = []
+        for record_id, obj in touched.items():
+            row = self._rows.get(obj, {}).get(record_id)
+            if row is None:
+                gone.append((record_id,))
+            else:
+                writes.append((record_id, obj, _ENCODE_ROW(row)))
+        if writes:
+            self._conn.executemany("INSERT OR REPLACE INTO records(id, object, data) VALUES (?, ?, ?)", writes)
+        if gone:
+            self._conn.executemany("DELETE FROM records WHERE id=?", gone)
+        if self._dirty_meta:
+            self._conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                                   [(key, json.dumps(self._meta[key])) for key in sorted(self._dirty_meta)])
+
+    def _index_fields(self, obj: str) -> list[FieldSpec]:
+        """The fields of ``obj`` whose values :meth:`_index` keeps (unique and external ids of simple types)."""
+        found = self._indexed_fields.get(obj)
+        if found is None:
+            spec = self.schema.object(obj) or TOOLING_SCHEMA.object(obj)
+            found = [] if spec is None else [
+                f for f in spec.fields.values()
+                if (f.unique or f.external_id) and f.type in ("string", "email", "int", "double")]
+            self._indexed_fields[obj] = found
+        return found
 
     def _index(self, obj: str, row: dict[str, Any], *, add: bool) -> None:
-        spec = self.schema.object(obj) or TOOLING_SCHEMA.object(obj)
-        if spec is None:
-            return
-        for fspec in spec.fields.values():
-            if not (fspec.unique or fspec.external_id) or fspec.type not in ("string", "email", "int", "double"):
-                continue
+        for fspec in self._index_fields(obj):
             value = row.get(fspec.name)
             if value is None:
                 continue
@@ -437,6 +493,8 @@ class OrgStore:
         if obj == ROLLBACK_ACTION:
             old()
             return
+        if obj in AUTOMATION_OBJECTS:
+            self._automation_changed()
         current = self._rows[obj].get(record_id)
         if current is not None:
             self._index(obj, current, add=False)
@@ -472,7 +530,7 @@ class OrgStore:
             yield from self.files.chunks(where)
 
     def _put(self, obj: str, row: dict[str, Any]) -> None:
-        """Write one row (new or changed) to memory and SQLite; must run inside a transaction."""
+        """Write one row (new or changed) to memory; the transaction writes it to SQLite as it commits."""
         assert self._undo is not None, "writes need a transaction"
         record_id = row["Id"]
         table = self._rows.setdefault(obj, {})
@@ -484,8 +542,13 @@ class OrgStore:
         table[record_id] = row
         self._index(obj, row, add=True)
         self._link(obj, row, add=True)
-        self._conn.execute("INSERT OR REPLACE INTO records(id, object, data) VALUES (?, ?, ?)",
-                           (record_id, obj, json.dumps(row, separators=(",", ":"))))
+        if obj in AUTOMATION_OBJECTS:
+            self._automation_changed()
+
+    def _automation_changed(self) -> None:
+        """Forget the cached entity ids and active automation (a Tooling row was written or restored)."""
+        self._automation.clear()
+        self._entity_ids = None
 
     # ----------------------------------------------------------------- reads (QuerySource)
     def rows(self, object_name: str) -> Iterable[dict[str, Any]]:
@@ -503,7 +566,8 @@ class OrgStore:
         """(object name, row) of any record id, deleted or not."""
         if not ids.is_valid_id(record_id):
             return None
-        record_id = ids.to18(record_id)
+        if len(record_id) == 15:
+            record_id += ids.checksum(record_id)
         obj = self.object_of_id(record_id)
         if obj is None:
             return None
@@ -528,8 +592,17 @@ class OrgStore:
                 and comparable(fspec, row[fspec.name]) == key]
 
     # ----------------------------------------------------------------- DML
+    def _defaulted_fields(self, obj: ObjectSpec) -> list[FieldSpec]:
+        """The fields of ``obj`` that :meth:`_apply_defaults` may fill, in declaration order (computed once)."""
+        found = self._defaulted.get(obj.name)
+        if found is None:
+            found = self._defaulted[obj.name] = [
+                f for f in obj.fields.values()
+                if f.name == "OwnerId" or f.type == "boolean" or f.auto_number or f.default_value is not None]
+        return found
+
     def _apply_defaults(self, obj: ObjectSpec, row: dict[str, Any], user_id: str, stamp: str) -> None:
-        for fspec in obj.fields.values():
+        for fspec in self._defaulted_fields(obj):
             if fspec.name in row and row[fspec.name] is not None:
                 continue
             if fspec.name == "OwnerId":
@@ -548,17 +621,22 @@ class OrgStore:
         row["LastModifiedById"] = user_id
         row["SystemModstamp"] = stamp
 
-    @staticmethod
-    def _compound_name(obj: ObjectSpec, row: dict[str, Any]) -> None:
+    def _compound_name(self, obj: ObjectSpec, row: dict[str, Any]) -> None:
         """Contact.Name and User.Name are read-only, built from FirstName and LastName."""
-        name = obj.fields.get("Name")
-        if name is not None and not name.createable and "LastName" in obj.fields:
-            row["Name"] = " ".join(p for p in (row.get("FirstName"), row.get("LastName")) if p) or None
+        compound = self._compound.get(obj.name)
+        if compound is None:
+            name = obj.fields.get("Name")
+            compound = self._compound[obj.name] = (name is not None and not name.createable
+                                                   and "LastName" in obj.fields)
+        if compound:
+            first, last = row.get("FirstName"), row.get("LastName")
+            row["Name"] = (f"{first} {last}" if first and last else first or last) or None
 
     def _check_reference(self, obj: ObjectSpec, fspec: FieldSpec, value: str) -> str:
         if not ids.is_valid_id(value):
             raise RecordError("MALFORMED_ID", f"{fspec.label}: id value of incorrect type: {value}", [fspec.name])
-        value = ids.to18(value)
+        if len(value) == 15:
+            value += ids.checksum(value)
         target = self.object_of_id(value)
         if target is None or target not in fspec.reference_to:
             raise RecordError("FIELD_INTEGRITY_EXCEPTION",
@@ -609,15 +687,22 @@ class OrgStore:
         return out
 
     def _check_required(self, obj: ObjectSpec, row: dict[str, Any]) -> None:
-        missing = [f.name for f in obj.fields.values()
-                   if not f.nillable and not f.system and f.type != "boolean" and row.get(f.name) is None
-                   and (f.createable or f.updateable) and not f.defaulted_on_create]
+        required = self._required_fields.get(obj.name)
+        if required is None:
+            required = [f for f in obj.fields.values()
+                        if not f.nillable and not f.system and f.type != "boolean"
+                        and (f.createable or f.updateable) and not f.defaulted_on_create]
+            self._required_fields[obj.name] = required
+        missing = [f.name for f in required if row.get(f.name) is None]
         if missing:
             raise RecordError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing)
 
     def _check_unique(self, obj: ObjectSpec, row: dict[str, Any]) -> None:
-        for fspec in obj.fields.values():
-            if not fspec.unique or row.get(fspec.name) is None:
+        unique = self._unique_fields.get(obj.name)
+        if unique is None:
+            unique = self._unique_fields[obj.name] = [f for f in obj.fields.values() if f.unique]
+        for fspec in unique:
+            if row.get(fspec.name) is None:
                 continue
             for other in self.find_by_value(obj, fspec, row[fspec.name]):
                 if other != row["Id"]:
@@ -642,10 +727,8 @@ class OrgStore:
     def _run_automation(self, obj: ObjectSpec, row: dict[str, Any], prior: dict[str, Any] | None) -> None:
         """Active validation rules, then failing triggers and flows, as a real save runs them."""
         is_new = prior is None
-        entity = self._entity_id(obj.name)
-        for rule in self._rows.get("ValidationRule", {}).values():
-            if not rule.get("Active") or rule.get("EntityDefinitionId") != entity or rule.get("IsDeleted"):
-                continue
+        rules, triggers, flows = self._active_automation(obj.name)
+        for rule in rules:
             try:
                 formula = self._formula(rule["ErrorConditionFormula"], obj)
                 fired = is_true(formula.evaluate(row, prior=prior, is_new=is_new, resolve_parent=self._resolver(obj)))
@@ -657,9 +740,7 @@ class OrgStore:
                 raise RecordError("FIELD_CUSTOM_VALIDATION_EXCEPTION", rule.get("ErrorMessage") or "",
                                   [display] if display else [])
         event = "Insert" if is_new else "Update"
-        for trig in self._rows.get("ApexTrigger", {}).values():
-            if trig.get("Status") != "Active" or trig.get("TableEnumOrId") != obj.name:
-                continue
+        for trig in triggers:
             if not (trig.get(f"UsageBefore{event}") or trig.get(f"UsageAfter{event}")):
                 continue
             condition = trig.get("FailCondition")
@@ -668,9 +749,7 @@ class OrgStore:
                 raise RecordError("CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY",
                                   f"{trig['Name']}: execution of {phase}{event} caused by: "
                                   f"System.DmlException: {trig.get('FailMessage') or 'trigger failed'}")
-        for flow in self._rows.get("Flow", {}).values():
-            if flow.get("Status") != "Active" or flow.get("TriggerObject") != obj.name:
-                continue
+        for flow in flows:
             on = flow.get("TriggerOn") or "CreateAndUpdate"
             if (is_new and on == "Update") or (not is_new and on == "Create"):
                 continue
@@ -680,11 +759,29 @@ class OrgStore:
                                   f"We can't save this record because the “{flow['MasterLabel']}” process failed. "
                                   f"Give your Salesforce admin these details. {flow.get('FailMessage') or ''}".strip())
 
+    def _active_automation(self, object_name: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                                             list[dict[str, Any]]]:
+        """The active validation rules, triggers and flows of ``object_name``, in the org's order; cached
+        until a write to a Tooling object that decides them (:data:`AUTOMATION_OBJECTS`)."""
+        found = self._automation.get(object_name)
+        if found is None:
+            entity = self._entity_id(object_name)
+            rules = [rule for rule in self._rows.get("ValidationRule", {}).values()
+                     if rule.get("Active") and rule.get("EntityDefinitionId") == entity and not rule.get("IsDeleted")]
+            triggers = [trig for trig in self._rows.get("ApexTrigger", {}).values()
+                        if trig.get("Status") == "Active" and trig.get("TableEnumOrId") == object_name]
+            flows = [flow for flow in self._rows.get("Flow", {}).values()
+                     if flow.get("Status") == "Active" and flow.get("TriggerObject") == object_name]
+            found = self._automation[object_name] = (rules, triggers, flows)
+        return found
+
     def _entity_id(self, object_name: str) -> str | None:
-        for row in self._rows.get("EntityDefinition", {}).values():
-            if row["QualifiedApiName"] == object_name:
-                return row["Id"]
-        return None
+        if self._entity_ids is None:
+            entity_ids: dict[str, str] = {}
+            for row in self._rows.get("EntityDefinition", {}).values():
+                entity_ids.setdefault(row["QualifiedApiName"], row["Id"])   # the first, as a scan finds it
+            self._entity_ids = entity_ids
+        return self._entity_ids.get(object_name)
 
     def create(self, object_name: str, values: dict[str, Any]) -> str:
         """Insert one record; returns its id or raises RecordError. Call inside a transaction."""
@@ -823,16 +920,20 @@ class OrgStore:
         """Run ``op`` per item: each in its own savepoint, or all-or-none in one."""
         results: list[DmlResult] = []
         with self.transaction():
+            undo = self._undo
+            assert undo is not None
             for index, item in enumerate(items):
+                mark = len(undo)   # the item's savepoint (what ``with self.transaction()`` nested would keep)
                 try:
-                    with self.transaction():
-                        injected = fault(index) if fault else None
-                        if injected is not None:
-                            raise injected
-                        record_id, created = op(item)
-                    results.append(DmlResult(record_id, True, [], created))
+                    injected = fault(index) if fault else None
+                    if injected is not None:
+                        raise injected
+                    record_id, created = op(item)
                 except RecordError as error:
+                    self._roll_back_to(undo, mark)
                     results.append(DmlResult(None, False, [error]))
+                    continue
+                results.append(DmlResult(record_id, True, [], created))
             if all_or_none and any(not r.success for r in results):
                 rolled = RecordError("ALL_OR_NONE_OPERATION_ROLLED_BACK",
                                      "Record rolled back because not all records were valid and the request was "

@@ -6,6 +6,7 @@ import base64
 import binascii
 import datetime as dt
 import re
+import time
 from typing import Any
 
 from .errors import RecordError
@@ -15,9 +16,21 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+_second_stamp: tuple[int, str] = (-1, "")   # the last whole second now_stamp formatted, and its text
+
+
 def now_stamp(moment: dt.datetime | None = None) -> str:
-    """A datetime in the form the REST API returns: ``2024-01-31T10:00:00.000+0000``."""
-    moment = moment or dt.datetime.now(dt.timezone.utc)
+    """A datetime in the form the REST API returns: ``2024-01-31T10:00:00.000+0000``.
+
+    The current moment's text up to its seconds is formatted once per second (a Bulk job stamps thousands
+    of records a second); only the milliseconds are new per call.
+    """
+    global _second_stamp
+    if moment is None:
+        second, milli = divmod(int(time.time() * 1000), 1000)
+        if _second_stamp[0] != second:
+            _second_stamp = (second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)))
+        return f"{_second_stamp[1]}{milli:03d}+0000"
     moment = moment.astimezone(dt.timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
