@@ -203,7 +203,8 @@ def bulk_jobs_wait(sizes: list[int], rate: float, depth: int, rates: JobRates,
     now, looks = 0.0, 0
 
     def send() -> None:
-        out.append(_Job(pending.pop(0), now, rates.guide(kind)))
+        size = pending.pop(0)
+        out.append(_Job(size, now, rates.guide(kind, size)))
 
     while pending and len(out) < max(1, depth):
         send()
@@ -235,7 +236,7 @@ def bulk_jobs_wait(sizes: list[int], rate: float, depth: int, rates: JobRates,
             if ended:
                 job.seen = True
                 if took > 0:
-                    rates.record(kind, job.rows / took)
+                    rates.record(kind, job.rows / took, job.rows)
             else:
                 job.look = now + job.schedule.next_wait(info, now)
         while out and out[0].seen:

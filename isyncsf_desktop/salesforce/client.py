@@ -1160,7 +1160,7 @@ class OrgClient:
         job should still take: :class:`~.pacing.PollSchedule` from its ``rows`` and the rates measured so far
         (its own, and those of this client's earlier jobs of ``kind``, (object, operation)). ``on_look`` is
         called with the job's info after each look. Returns the job's last info."""
-        rate, sure = self._job_rates.guide(kind) if kind is not None else (None, False)
+        rate, sure = self._job_rates.guide(kind, rows) if kind is not None else (None, False)
         start = time.monotonic()
         schedule = PollSchedule(rows, expected_rate=rate, first=poll_first, backoff_max=poll_max,
                                 longest=BULK_POLL_LONGEST, start=start, expected_sure=sure)
@@ -1182,7 +1182,7 @@ class OrgClient:
             seconds = processing_seconds(job)
             measured = processed_rows(job) / seconds if seconds > 0 and processed_rows(job) else schedule.rate
             if measured:
-                self._job_rates.record(kind, measured)
+                self._job_rates.record(kind, measured, processed_rows(job))
         logger.debug("%s: bulk job %s looked at %d times", self._label(), job_id, schedule.looks - 1)
         return job
 

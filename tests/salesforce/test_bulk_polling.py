@@ -126,6 +126,22 @@ def test_remembered_rates_are_per_object_and_operation() -> None:
     assert rates.guide(("Contact", "delete")) == (None, False)
 
 
+def test_a_rate_measured_on_a_small_job_is_not_yet_sure() -> None:
+    """A 4,000-row first level, processed while the org also answered a big query, says little of the next,
+    12,000-row level: its rate guides that job's first look as a rough one (looked at early, measured then); a rate
+    measured on at least half a job's rows is sure."""
+    rates = JobRates()
+    rates.record(("Account", "insert"), 2_600.0, 4_000)
+    assert rates.guide(("Account", "insert"), 12_000) == (2_600.0, False)
+    assert rates.guide(("Account", "insert"), 8_000) == (2_600.0, True)
+    # the next level, 12,000 rows, goes at 20,000 a second: looked at after 30% of the 4.6 s expected, not at its end
+    looks, late = simulate(PollSchedule(12_000, expected_rate=2_600.0, expected_sure=False, first=0.05,
+                                        backoff_max=4.0, longest=60.0, start=0.0), 12_000, rate=20_000)
+    assert looks == 1 and late == pytest.approx(12_000 / 2_600 * 0.3 - 12_000 / 20_000)
+    rates.record(("Account", "insert"), 19_600.0, 12_000)
+    assert rates.guide(("Account", "insert"), 24_000) == (11_100.0, True)     # measured on 16,000 rows
+
+
 def test_a_first_job_of_an_operation_is_guided_by_its_collections_requests() -> None:
     """The connection's first Bulk insert, after a few Collections creates (a small parent level through
     Collections, then its children in one job): the rate of those requests is a rough guide (not sure), which a
