@@ -701,8 +701,8 @@ class OrgClient:
         return [record for page in pages for record in page]
 
     def query_pages(self, soql: str, *, include_deleted: bool = False, bulk_from: int = 0,
-                    object_name: str | None = None,
-                    expected: int | None = None) -> tuple[int, Iterator[list[dict[str, Any]]]]:
+                    object_name: str | None = None, expected: int | None = None,
+                    page_rows: int | None = None) -> tuple[int, Iterator[list[dict[str, Any]]]]:
         """:meth:`query_large` page by page: (how many records there are, as the first REST page says, and
         their pages, each read when the one before it is done with). REST pages of up to 2,000 records, or
         the Bulk query's result pages of 40,000: a caller that lets each page go holds one at a time.
@@ -710,14 +710,16 @@ class OrgClient:
         ``expected``: how many records the caller counted the query to give, just before (a run's scan). When
         that many are read in fewer calls by a Bulk query, the REST page that would only say how many there
         are is not asked for: the org would find and sort every record twice (on 800,000 records, seconds of
-        its time). The Bulk query job opens at once and its count of rows is the one returned."""
+        its time). The Bulk query job opens at once and its count of rows is the one returned; ``page_rows``
+        sets its result pages' size (a caller that holds every record anyway reads them in fewer pages)."""
         name = object_name or _from_object(soql)
+        page = page_rows or BULK_QUERY_PAGE
         if expected is not None and bulk_from and expected >= bulk_from \
-                and 2 + -(-expected // BULK_QUERY_PAGE) < 1 + -(-expected // REST_QUERY_PAGE):
+                and 2 + -(-expected // page) < 1 + -(-expected // REST_QUERY_PAGE):
             job_id, job = self._bulk_query_job(soql, include_deleted=include_deleted, name=name,
                                                poll_first=BULK_POLL_FIRST, poll_max=BULK_POLL_MAX,
                                                expected_rows=expected)
-            return processed_rows(job), self._bulk_result_pages(job_id, name)
+            return processed_rows(job), self._bulk_result_pages(job_id, name, page)
         return self._large_pages(soql, include_deleted=include_deleted, bulk_from=bulk_from, object_name=object_name)
 
     def _large_pages(self, soql: str, *, include_deleted: bool, bulk_from: int, object_name: str | None,
@@ -779,7 +781,7 @@ class OrgClient:
         name = object_name or _from_object(soql)
         job_id, _job = self._bulk_query_job(soql, include_deleted=include_deleted, name=name, poll_first=poll_first,
                                             poll_max=poll_max, expected_rows=expected_rows)
-        yield from self._bulk_result_pages(job_id, name)
+        yield from self._bulk_result_pages(job_id, name, BULK_QUERY_PAGE)
 
     def _bulk_query_job(self, soql: str, *, include_deleted: bool, name: str, poll_first: float, poll_max: float,
                         expected_rows: int | None) -> tuple[str, dict[str, Any]]:
@@ -795,12 +797,13 @@ class OrgClient:
                               f"{job.get('errorMessage') or 'no reason given'}", error_code="BULK_QUERY_FAILED")
         return job_id, job
 
-    def _bulk_result_pages(self, job_id: str, name: str) -> Iterator[list[dict[str, Any]]]:
-        """The result pages of completed query job ``job_id``, each read when the one before it is done with."""
+    def _bulk_result_pages(self, job_id: str, name: str, page_rows: int) -> Iterator[list[dict[str, Any]]]:
+        """The result pages (``page_rows`` rows at most) of completed query job ``job_id``, each read when the one
+        before it is done with."""
         convert: Callable[[list[str]], dict[str, Any]] | None = None
         locator = ""
         while True:
-            query = f"?maxRecords={BULK_QUERY_PAGE}" + (f"&locator={locator}" if locator else "")
+            query = f"?maxRecords={page_rows}" + (f"&locator={locator}" if locator else "")
             page = self._bulk_request(f"bulk query results {job_id}", "GET", f"jobs/query/{job_id}/results{query}")
             locator = page.headers.get("Sforce-Locator") or "null"
             reader = csv.reader(_text_lines(page.content.decode("utf-8")))

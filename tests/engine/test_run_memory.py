@@ -205,3 +205,29 @@ def test_an_object_its_scan_counted_past_the_bulk_threshold_is_read_by_a_bulk_qu
     # the source's read of Contact is ordered by Id (the target's, for matching, is not)
     reads = [line for line in sent if " FROM Contact" in line and "ORDER BY Id" in line]
     assert len(reads) == 1 and reads[0].startswith("POST ") and "/jobs/query" in reads[0], reads
+
+
+def test_an_object_of_one_part_is_read_in_pages_of_a_write_each(pair, monkeypatch):
+    """An object the scan counted within one part is held whole anyway: its Bulk query is read in pages of a
+    write's worth (fewer calls), not in the smaller pages a part-by-part read needs."""
+    monkeypatch.setattr(first_pass, "PART_RECORDS", 25)                             # a part: 50 (in_flight 2)
+    monkeypatch.setattr("isyncsf_desktop.salesforce.client.REST_QUERY_PAGE", 5)
+    monkeypatch.setattr("isyncsf_desktop.salesforce.client.BULK_QUERY_PAGE", 5)
+    accounts = pair.insert("src", "Account", [{"Name": f"Acme {i}", "External_Id__c": f"A{i}"} for i in range(3)])
+    pair.insert("src", "Contact", [{"LastName": f"Doe {i}", "Email": f"doe{i}@acme.test", "AccountId": accounts[i % 3]}
+                                   for i in range(21)])
+    sent: list[str] = []
+    send = requests.Session.send
+
+    def recording(session, request, **kwargs):
+        sent.append(f"{request.method} {unquote_plus(request.url)}")
+        return send(session, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", recording)
+    run, result = sync_keeping_run(pair, {"name": "t", "options": {"continue_on_error": True, "bulk_threshold": 10},
+                                          "objects": [
+        {"object": "Account", "fields": ["Name", "External_Id__c"], "match_by": ["External_Id__c"]},
+        {"object": "Contact", "fields": ["LastName", "Email", "AccountId"], "match_by": ["Email"]}]})
+    assert result.state == "Synced" and result.totals.inserted == 24    # type: ignore[attr-defined]
+    pages = [line for line in sent if "/jobs/query/" in line and "/results" in line]
+    assert len(pages) == 1 and "maxRecords=25" in pages[0], pages     # 21 records: one page of 25, not five of 5

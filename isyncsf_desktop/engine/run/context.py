@@ -134,10 +134,10 @@ def page_reader(client: OrgApi, template: Template,
         return None
     threshold = template.bulk_threshold(object_name) or 0
 
-    def query(soql: str, *, include_deleted: bool = False,
-              expected: int | None = None) -> tuple[int, Iterator[list[dict[str, Any]]]]:
-        result: tuple[int, Iterator[list[dict[str, Any]]]] = pages(soql, include_deleted=include_deleted,
-                                                                   bulk_from=threshold, expected=expected)
+    def query(soql: str, *, include_deleted: bool = False, expected: int | None = None,
+              page_rows: int | None = None) -> tuple[int, Iterator[list[dict[str, Any]]]]:
+        result: tuple[int, Iterator[list[dict[str, Any]]]] = pages(
+            soql, include_deleted=include_deleted, bulk_from=threshold, expected=expected, page_rows=page_rows)
         return result
     return query
 

@@ -391,8 +391,12 @@ class FirstPass:
         # The scan counted this object's records just before (not a delta's: those are counted as they are read):
         # a count past the Bulk threshold goes straight to a Bulk query, without a REST page to count them again.
         counted = None if self._since else self._scanned().get(oplan.object)
+        # An object of one part is held whole anyway: its Bulk query's pages may be a write's worth each (fewer
+        # calls); a bigger one's stay BULK_QUERY_PAGE, which divides a part, so a part ends at a page's end.
+        whole = counted is not None and counted <= self._part_size()
         total, pages = query(scope.line_soql(oplan, self._columns(oplan), self._since),
-                             include_deleted=self.template.include_deleted, expected=counted)
+                             include_deleted=self.template.include_deleted, expected=counted,
+                             page_rows=PART_RECORDS if whole else None)
         renamed = (as_target_fields(oplan, page) for page in pages)
         if total <= self._part_size():
             return [record for page in renamed for record in page]
