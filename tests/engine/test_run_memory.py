@@ -179,11 +179,9 @@ def test_a_part_of_whole_bulk_jobs_ends_at_a_bulk_query_pages_end() -> None:
     assert first_pass.PART_RECORDS % BULK_QUERY_PAGE == 0
 
 
-def test_an_object_its_scan_counted_past_the_bulk_threshold_is_read_by_a_bulk_query_alone(pair, monkeypatch):
-    """The scan counted the object's records: past the Bulk threshold (and cheaper by Bulk), its read opens a
-    Bulk query at once, without a REST page that would only count them again."""
-    monkeypatch.setattr(first_pass, "PART_RECORDS", 4)
-    monkeypatch.setattr("isyncsf_desktop.salesforce.client.REST_QUERY_PAGE", 5)    # 21 records: 5 REST pages
+def _sync_recording_requests(pair, monkeypatch) -> tuple[object, object, list[str]]:
+    """Sync 3 Accounts and 21 Contacts with a Bulk threshold of 10, recording every request the run sends (method,
+    URL and body): (the run, its result, the requests)."""
     accounts = pair.insert("src", "Account", [{"Name": f"Acme {i}", "External_Id__c": f"A{i}"} for i in range(3)])
     pair.insert("src", "Contact", [{"LastName": f"Doe {i}", "Email": f"doe{i}@acme.test", "AccountId": accounts[i % 3]}
                                    for i in range(21)])
@@ -201,6 +199,15 @@ def test_an_object_its_scan_counted_past_the_bulk_threshold_is_read_by_a_bulk_qu
         {"object": "Account", "fields": ["Name", "External_Id__c"], "match_by": ["External_Id__c"]},
         {"object": "Contact", "fields": ["LastName", "Email", "AccountId"], "match_by": ["Email"]}]})
     assert result.state == "Synced" and result.totals.inserted == 24    # type: ignore[attr-defined]
+    return run, result, sent
+
+
+def test_an_object_its_scan_counted_past_the_bulk_threshold_is_read_by_a_bulk_query_alone(pair, monkeypatch):
+    """The scan counted the object's records: past the Bulk threshold (and cheaper by Bulk), its read opens a
+    Bulk query at once, without a REST page that would only count them again."""
+    monkeypatch.setattr(first_pass, "PART_RECORDS", 4)
+    monkeypatch.setattr("isyncsf_desktop.salesforce.client.REST_QUERY_PAGE", 5)    # 21 records: 5 REST pages
+    run, _result, sent = _sync_recording_requests(pair, monkeypatch)
     assert run.held == {"Account": 3, "Contact": 8}                     # still part by part
     # the source's read of Contact is ordered by Id (the target's, for matching, is not)
     reads = [line for line in sent if " FROM Contact" in line and "ORDER BY Id" in line]
@@ -213,21 +220,6 @@ def test_an_object_of_one_part_is_read_in_pages_of_a_write_each(pair, monkeypatc
     monkeypatch.setattr(first_pass, "PART_RECORDS", 25)                             # a part: 50 (in_flight 2)
     monkeypatch.setattr("isyncsf_desktop.salesforce.client.REST_QUERY_PAGE", 5)
     monkeypatch.setattr("isyncsf_desktop.salesforce.client.BULK_QUERY_PAGE", 5)
-    accounts = pair.insert("src", "Account", [{"Name": f"Acme {i}", "External_Id__c": f"A{i}"} for i in range(3)])
-    pair.insert("src", "Contact", [{"LastName": f"Doe {i}", "Email": f"doe{i}@acme.test", "AccountId": accounts[i % 3]}
-                                   for i in range(21)])
-    sent: list[str] = []
-    send = requests.Session.send
-
-    def recording(session, request, **kwargs):
-        sent.append(f"{request.method} {unquote_plus(request.url)}")
-        return send(session, request, **kwargs)
-
-    monkeypatch.setattr(requests.Session, "send", recording)
-    run, result = sync_keeping_run(pair, {"name": "t", "options": {"continue_on_error": True, "bulk_threshold": 10},
-                                          "objects": [
-        {"object": "Account", "fields": ["Name", "External_Id__c"], "match_by": ["External_Id__c"]},
-        {"object": "Contact", "fields": ["LastName", "Email", "AccountId"], "match_by": ["Email"]}]})
-    assert result.state == "Synced" and result.totals.inserted == 24    # type: ignore[attr-defined]
+    _run, _result, sent = _sync_recording_requests(pair, monkeypatch)
     pages = [line for line in sent if "/jobs/query/" in line and "/results" in line]
     assert len(pages) == 1 and "maxRecords=25" in pages[0], pages     # 21 records: one page of 25, not five of 5
