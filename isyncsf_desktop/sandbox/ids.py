@@ -49,7 +49,12 @@ def to18(value: str) -> str:
     """Normalise a 15- or 18-character id to 18 characters. Raises ValueError when malformed."""
     if not is_valid_id(value):
         raise ValueError(f"malformed id: {value!r}")
-    return value if len(value) == 18 else value + checksum(value)
+    return as18(value)
+
+
+def as18(valid: str) -> str:
+    """A 15- or 18-character id already found valid (:func:`is_valid_id`), as 18 characters."""
+    return valid if len(valid) == 18 else valid + checksum(valid)
 
 
 _PAIRS = [a + b for a in _BASE62 for b in _BASE62]   # the 3,844 two-digit base-62 numbers, in order
@@ -75,20 +80,12 @@ def make_id(prefix: str, pod: str, counter: int) -> str:
     """An 18-character id: 3-char key prefix, 2-char pod, 10-char base-62 counter, checksum."""
     if len(prefix) != 3 or len(pod) != 2:
         raise ValueError("prefix must be 3 characters and pod 2")
-    if 0 <= counter:
-        high, low = divmod(counter, _FIVE)
-        head, head_sum = _id_head(prefix, pod, high % _FIVE)
-        tail = _base62_5(low)
-        last = _BITS_CHAR.get(tail.translate(_UPPER_AS_BIT))
-        if last is not None:
-            return head + tail + head_sum + last
-    digits: list[str] = []
-    n = counter
-    while n and len(digits) < 10:
-        n, rem = divmod(n, 62)
-        digits.append(_BASE62[rem])
-    body = prefix + pod + "".join(reversed(digits)).rjust(10, "0")
-    return body + checksum(body)
+    if counter < 0:
+        raise ValueError("the counter must not be negative")
+    high, low = divmod(counter, _FIVE)
+    head, head_sum = _id_head(prefix, pod, high % _FIVE)    # past 62**10 the counter wraps, as ten digits do
+    tail = _base62_5(low)
+    return head + tail + head_sum + _BITS_CHAR[tail.translate(_UPPER_AS_BIT)]
 
 
 def random_pod() -> str:

@@ -24,6 +24,7 @@ behaves as a real one does:
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 from .errors import RecordError
@@ -93,16 +94,14 @@ def contact_field(account_field: str) -> str | None:
     return None
 
 
-def _person_fields(obj: ObjectSpec) -> list[str]:
-    """The person fields of ``obj`` (computed once per list of field names: every save of an Account asks)."""
-    names = tuple(obj.fields)
-    found = _PERSON_FIELDS.get(names)
-    if found is None:
-        found = _PERSON_FIELDS[names] = [name for name in names if contact_field(name) is not None]
-    return found
+def _person_fields(obj: ObjectSpec) -> tuple[str, ...]:
+    """The person fields of ``obj`` (worked out once per list of field names: every save of an Account asks)."""
+    return _person_field_names(tuple(obj.fields))
 
 
-_PERSON_FIELDS: dict[tuple[str, ...], list[str]] = {}
+@functools.cache
+def _person_field_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(name for name in names if contact_field(name) is not None)
 
 
 def _is_person_type(store: OrgStore, record_type_id: Any) -> bool:

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from . import files, ids, person
 from .errors import ApiError, RecordError
@@ -91,6 +91,7 @@ TOOLING_SCHEMA_DOCUMENT: dict[str, Any] = {
     }
 }
 TOOLING_SCHEMA = load_schema(TOOLING_SCHEMA_DOCUMENT, check_references=False)
+_T = TypeVar("_T")
 AUTOMATION_OBJECTS = frozenset({"EntityDefinition", "ValidationRule", "ApexTrigger", "Flow", "FlowDefinition"})
 """Tooling objects whose rows decide what a save runs: a write to one clears the per-object automation cache."""
 _ENCODE_ROW = json.JSONEncoder(separators=(",", ":")).encode
@@ -141,14 +142,10 @@ class OrgStore:
         self._children_of: dict[str, list[tuple[ObjectSpec, FieldSpec]]] = {}
         # Meta keys changed by the open transaction, written with its rows when it commits.
         self._dirty_meta: set[str] = set()
-        # Computed once per object from the fixed schema: the fields _index keeps, the fields a save must
-        # have, the unique fields; and, until a Tooling write changes them, each object's EntityDefinition
-        # id and its active validation rules, triggers and flows.
-        self._indexed_fields: dict[str, list[FieldSpec]] = {}
-        self._required_fields: dict[str, list[FieldSpec]] = {}
-        self._unique_fields: dict[str, list[FieldSpec]] = {}
-        self._defaulted: dict[str, list[FieldSpec]] = {}
-        self._compound: dict[str, bool] = {}
+        # Computed once per object from the fixed schema (:meth:`_once`): the fields _index keeps, the fields
+        # a save must have, the unique and defaulted fields, whether Name is compound; and, until a Tooling write
+        # changes them, each object's EntityDefinition id and its active validation rules, triggers and flows.
+        self._per_object: dict[tuple[str, str], Any] = {}
         self._automation: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]] = {}
         self._entity_ids: dict[str, str] | None = None
         #: Where the bytes of the org's files are (see :mod:`.files`), its file storage and largest file.
@@ -431,16 +428,24 @@ class OrgStore:
             self._conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
                                    [(key, json.dumps(self._meta[key])) for key in sorted(self._dirty_meta)])
 
+    def _once(self, what: str, object_name: str, compute: Callable[[], _T]) -> _T:
+        """``compute()``'s answer for ``object_name`` (``what`` names the question), worked out once: the schema
+        is fixed, and every save asks again."""
+        key = (what, object_name)
+        try:
+            found: _T = self._per_object[key]
+        except KeyError:
+            found = self._per_object[key] = compute()
+        return found
+
     def _index_fields(self, obj: str) -> list[FieldSpec]:
         """The fields of ``obj`` whose values :meth:`_index` keeps (unique and external ids of simple types)."""
-        found = self._indexed_fields.get(obj)
-        if found is None:
+        def compute() -> list[FieldSpec]:
             spec = self.schema.object(obj) or TOOLING_SCHEMA.object(obj)
-            found = [] if spec is None else [
-                f for f in spec.fields.values()
-                if (f.unique or f.external_id) and f.type in ("string", "email", "int", "double")]
-            self._indexed_fields[obj] = found
-        return found
+            return [] if spec is None else [f for f in spec.fields.values()
+                                            if (f.unique or f.external_id) and f.type in ("string", "email", "int",
+                                                                                          "double")]
+        return self._once("indexed", obj, compute)
 
     def _index(self, obj: str, row: dict[str, Any], *, add: bool) -> None:
         for fspec in self._index_fields(obj):
@@ -566,8 +571,7 @@ class OrgStore:
         """(object name, row) of any record id, deleted or not."""
         if not ids.is_valid_id(record_id):
             return None
-        if len(record_id) == 15:
-            record_id += ids.checksum(record_id)
+        record_id = ids.as18(record_id)
         obj = self.object_of_id(record_id)
         if obj is None:
             return None
@@ -594,12 +598,9 @@ class OrgStore:
     # ----------------------------------------------------------------- DML
     def _defaulted_fields(self, obj: ObjectSpec) -> list[FieldSpec]:
         """The fields of ``obj`` that :meth:`_apply_defaults` may fill, in declaration order (computed once)."""
-        found = self._defaulted.get(obj.name)
-        if found is None:
-            found = self._defaulted[obj.name] = [
-                f for f in obj.fields.values()
-                if f.name == "OwnerId" or f.type == "boolean" or f.auto_number or f.default_value is not None]
-        return found
+        return self._once("defaulted", obj.name, lambda: [
+            f for f in obj.fields.values()
+            if f.name == "OwnerId" or f.type == "boolean" or f.auto_number or f.default_value is not None])
 
     def _apply_defaults(self, obj: ObjectSpec, row: dict[str, Any], user_id: str, stamp: str) -> None:
         for fspec in self._defaulted_fields(obj):
@@ -623,20 +624,17 @@ class OrgStore:
 
     def _compound_name(self, obj: ObjectSpec, row: dict[str, Any]) -> None:
         """Contact.Name and User.Name are read-only, built from FirstName and LastName."""
-        compound = self._compound.get(obj.name)
-        if compound is None:
+        def compound() -> bool:
             name = obj.fields.get("Name")
-            compound = self._compound[obj.name] = (name is not None and not name.createable
-                                                   and "LastName" in obj.fields)
-        if compound:
+            return name is not None and not name.createable and "LastName" in obj.fields
+        if self._once("compound", obj.name, compound):
             first, last = row.get("FirstName"), row.get("LastName")
             row["Name"] = (f"{first} {last}" if first and last else first or last) or None
 
     def _check_reference(self, obj: ObjectSpec, fspec: FieldSpec, value: str) -> str:
         if not ids.is_valid_id(value):
             raise RecordError("MALFORMED_ID", f"{fspec.label}: id value of incorrect type: {value}", [fspec.name])
-        if len(value) == 15:
-            value += ids.checksum(value)
+        value = ids.as18(value)
         target = self.object_of_id(value)
         if target is None or target not in fspec.reference_to:
             raise RecordError("FIELD_INTEGRITY_EXCEPTION",
@@ -687,21 +685,15 @@ class OrgStore:
         return out
 
     def _check_required(self, obj: ObjectSpec, row: dict[str, Any]) -> None:
-        required = self._required_fields.get(obj.name)
-        if required is None:
-            required = [f for f in obj.fields.values()
-                        if not f.nillable and not f.system and f.type != "boolean"
-                        and (f.createable or f.updateable) and not f.defaulted_on_create]
-            self._required_fields[obj.name] = required
+        required = self._once("required", obj.name, lambda: [
+            f for f in obj.fields.values() if not f.nillable and not f.system and f.type != "boolean"
+            and (f.createable or f.updateable) and not f.defaulted_on_create])
         missing = [f.name for f in required if row.get(f.name) is None]
         if missing:
             raise RecordError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing)
 
     def _check_unique(self, obj: ObjectSpec, row: dict[str, Any]) -> None:
-        unique = self._unique_fields.get(obj.name)
-        if unique is None:
-            unique = self._unique_fields[obj.name] = [f for f in obj.fields.values() if f.unique]
-        for fspec in unique:
+        for fspec in self._once("unique", obj.name, lambda: [f for f in obj.fields.values() if f.unique]):
             if row.get(fspec.name) is None:
                 continue
             for other in self.find_by_value(obj, fspec, row[fspec.name]):
